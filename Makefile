@@ -1,0 +1,54 @@
+# clusterimpact: the two commands are `make report` and `make test`.
+# Each bootstraps .venv in the repo when it is missing or stale (pyproject.toml newer than the stamp).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.clusterimpact-installed
+# Bounded size for the slow-marked checks inside `make test` (1.0 = full size).
+CLUSTERIMPACT_SLOW_SCALE ?= 0.2
+export CLUSTERIMPACT_SLOW_SCALE
+export MPLBACKEND := Agg
+
+.PHONY: all report test lint bench synth venv clean chromium notebooks
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## make report: regenerate reports/ from the synthetic default (data/synthetic/).
+report: $(STAMP)
+	$(PY) -m clusterimpact report --out reports
+
+## make test: the whole suite, notebooks and the report included (slow checks at a bounded size).
+test: $(STAMP) chromium
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+## headless Chromium for the report screenshot test (Debian package; installed when missing).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the report screenshot test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "WARNING: could not install chromium; the report screenshot test will fail"; }
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m mypy
+
+## make bench: timings against the peer packages, in one run (see benchmarks/README.md).
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+## make synth: regenerate data/synthetic/ bit-identically from its seed.
+synth: $(STAMP)
+	$(PY) -m clusterimpact synth --scenario ecoom --seed 1 --out data/synthetic
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

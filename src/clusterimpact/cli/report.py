@@ -1,0 +1,15 @@
+"""`clusterimpact report` (not yet implemented: registered so that --help lists it)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `report` subcommand."""
+    p = sub.add_parser("report", help="(not yet implemented)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    raise NotImplementedError("clusterimpact report is not implemented yet")

@@ -1,0 +1,91 @@
+"""Exception and warning types used throughout clusterimpact.
+
+Errors are raised for anything that would make an answer wrong; warnings for things a user may accept
+(a cohort with few controls, a bootstrap with few draws). Every message names the file, column and rows
+involved where there are any, and says what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "ClusterImpactError",
+    "ClusterImpactWarning",
+    "DataError",
+    "EstimationError",
+    "EstimationWarning",
+    "PanelError",
+    "SpecError",
+    "describe_rows",
+]
+
+
+class ClusterImpactError(Exception):
+    """Base class of every error raised by clusterimpact."""
+
+
+class SpecError(ClusterImpactError, ValueError):
+    """An option or specification is invalid (unknown method, bad formula, inconsistent settings)."""
+
+
+class DataError(ClusterImpactError, ValueError):
+    """Input data are unusable: missing columns, non-numeric values, impossible values.
+
+    Parameters
+    ----------
+    message
+        What is wrong and how to fix it.
+    source
+        The file (or data-frame label) the data came from.
+    column
+        The offending column, if any.
+    rows
+        Row numbers (1-based data rows of the file, or index labels of a frame) involved.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        column: str | None = None,
+        rows: Sequence[object] | None = None,
+    ) -> None:
+        self.source = source
+        self.column = column
+        self.rows = list(rows) if rows is not None else []
+        parts = []
+        if source:
+            parts.append(f"{source}")
+        if column:
+            parts.append(f"column '{column}'")
+        if self.rows:
+            parts.append(f"rows {describe_rows(self.rows)}")
+        prefix = ": ".join([", ".join(parts)]) + ": " if parts else ""
+        super().__init__(prefix + message)
+
+
+class PanelError(DataError):
+    """The firm-year panel is inconsistent (duplicate firm-years, join after exit, bad ids)."""
+
+
+class EstimationError(ClusterImpactError, RuntimeError):
+    """An estimator cannot produce a valid answer on these data (no controls, singular design, ...)."""
+
+
+class ClusterImpactWarning(UserWarning):
+    """Base class of clusterimpact warnings."""
+
+
+class EstimationWarning(ClusterImpactWarning):
+    """Something a user may accept but should know (few clusters, optimiser disagreement, ...)."""
+
+
+def describe_rows(rows: Iterable[object], limit: int = 10) -> str:
+    """Render a list of row identifiers compactly: ``3, 7, 12, ... (25 in all)``."""
+    rows = list(rows)
+    shown = ", ".join(str(r) for r in rows[:limit])
+    if len(rows) > limit:
+        shown += f", ... ({len(rows)} in all)"
+    return shown

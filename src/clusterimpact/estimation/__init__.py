@@ -1,0 +1,1 @@
+"""Estimation: fixed effects (twfe), event studies, the duration premium, staggered DiD, inference."""

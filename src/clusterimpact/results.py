@@ -1,0 +1,233 @@
+"""Shared behaviour of every result object.
+
+Every estimator returns a frozen dataclass that derives from :class:`EstimateResult`. The shared
+vocabulary (after statsmodels/linearmodels): ``params``, ``std_errors``, ``conf_int(level)``, ``tidy()``,
+``summary()``, ``to_latex()``, ``to_dict()``. Inference uses the t distribution with ``df_resid`` degrees of
+freedom when it is set (fixed-effects regressions with Stata's conventions) and the normal otherwise.
+Uniform (simultaneous) bands are available where an estimator stored a ``crit_value``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clusterimpact.provenance import Provenance
+
+__all__ = ["TIDY_COLUMNS", "EstimateResult", "tidy_frame"]
+
+TIDY_COLUMNS = [
+    "term",
+    "estimate",
+    "std_error",
+    "statistic",
+    "p_value",
+    "conf_low",
+    "conf_high",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateResult:
+    """Base of all result objects: labelled estimates with their inference.
+
+    Attributes
+    ----------
+    params
+        Point estimates, indexed by term name.
+    std_errors
+        Standard errors, same index as ``params``.
+    nobs
+        Number of observations used.
+    method
+        Short estimator name (``"twfe"``, ``"cs"``, ``"acf"``, ...).
+    provenance
+        Package version, data hash, seed and options that produced the result.
+    df_resid
+        Degrees of freedom of the t reference distribution; ``None`` means normal.
+    vcov
+        Covariance matrix of ``params`` where one exists.
+    crit_value
+        Critical value of a uniform (simultaneous) confidence band at ``band_level``; ``None`` when the
+        estimator computed none.
+    band_level
+        Confidence level that ``crit_value`` belongs to.
+    warnings
+        Messages raised during estimation (also issued as Python warnings).
+    exclusions
+        Observations left out of the estimation sample, counted by reason.
+    """
+
+    params: pd.Series
+    std_errors: pd.Series
+    nobs: int
+    method: str
+    provenance: Provenance
+    df_resid: float | None = None
+    vcov: pd.DataFrame | None = None
+    crit_value: float | None = None
+    band_level: float = 0.95
+    warnings: tuple[str, ...] = ()
+    exclusions: dict[str, int] = field(default_factory=dict)
+
+    # -- inference -------------------------------------------------------------------------------
+    @property
+    def tstats(self) -> pd.Series:
+        """Estimates divided by their standard errors."""
+        return self.params / self.std_errors
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values against zero (t with ``df_resid`` or normal)."""
+        t = np.abs(self.tstats.to_numpy(dtype=float))
+        if self.df_resid is not None and np.isfinite(self.df_resid):
+            p = 2 * stats.t.sf(t, self.df_resid)
+        else:
+            p = 2 * stats.norm.sf(t)
+        return pd.Series(p, index=self.params.index, name="p_value")
+
+    def critical_value(self, level: float = 0.95) -> float:
+        """Pointwise two-sided critical value at ``level``."""
+        _check_level(level)
+        q = 0.5 + level / 2
+        if self.df_resid is not None and np.isfinite(self.df_resid):
+            return float(stats.t.ppf(q, self.df_resid))
+        return float(stats.norm.ppf(q))
+
+    def conf_int(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
+        """Confidence intervals with columns ``lower`` and ``upper``.
+
+        Parameters
+        ----------
+        level
+            Coverage level, in (0, 1).
+        uniform
+            Use the simultaneous band's critical value (only at the level it was computed for).
+        """
+        if uniform:
+            if self.crit_value is None:
+                raise ValueError(f"{self.method}: no uniform band was computed for this result")
+            if not np.isclose(level, self.band_level):
+                raise ValueError(
+                    f"the uniform band was computed at level {self.band_level}, not {level}"
+                )
+            c = self.crit_value
+        else:
+            c = self.critical_value(level)
+        half = c * self.std_errors
+        return pd.DataFrame({"lower": self.params - half, "upper": self.params + half})
+
+    # -- presentation ----------------------------------------------------------------------------
+    def tidy(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
+        """One row per term: term, estimate, std_error, statistic, p_value, conf_low, conf_high."""
+        ci = self.conf_int(level, uniform=uniform)
+        return tidy_frame(
+            self.params, self.std_errors, self.pvalues, ci["lower"], ci["upper"], self.tstats
+        )
+
+    def _summary_header(self) -> list[str]:
+        return [
+            f"{type(self).__name__} ({self.method})",
+            f"Observations: {self.nobs:,}",
+        ]
+
+    def summary(self, level: float = 0.95) -> str:
+        """A plain-text table of the estimates, for terminals and notebooks."""
+        t = self.tidy(level)
+        lines = self._summary_header()
+        body = t.set_index("term")[
+            ["estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+        ]
+        lines.append(body.to_string(float_format=lambda v: f"{v: .4f}"))
+        if self.exclusions:
+            lines.append(
+                "Excluded: " + ", ".join(f"{k}={v:,}" for k, v in self.exclusions.items())
+            )
+        for w in self.warnings:
+            lines.append(f"Warning: {w}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.summary()
+
+    def to_latex(self, level: float = 0.95, digits: int = 4) -> str:
+        """A LaTeX tabular (booktabs) of estimate, standard error and confidence interval."""
+        t = self.tidy(level)
+        pct = f"{100 * level:g}"
+        rows = [
+            "\\begin{tabular}{lrrr}",
+            "\\toprule",
+            f"Term & Estimate & Std. error & {pct}\\% CI \\\\",
+            "\\midrule",
+        ]
+        for r in t.itertuples(index=False):
+            term = str(r.term).replace("_", "\\_").replace("%", "\\%")
+            rows.append(
+                f"{term} & {r.estimate:.{digits}f} & {r.std_error:.{digits}f} & "
+                f"[{r.conf_low:.{digits}f}, {r.conf_high:.{digits}f}] \\\\"
+            )
+        rows += ["\\midrule", f"Observations & \\multicolumn{{3}}{{r}}{{{self.nobs:,}}} \\\\"]
+        rows += ["\\bottomrule", "\\end{tabular}"]
+        return "\n".join(rows)
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form following the CLI contract (``estimates`` list, ``warnings``, ...)."""
+        t = self.tidy(level)
+        estimates = [
+            {
+                "term": str(r.term),
+                "estimate": _f(r.estimate),
+                "std_error": _f(r.std_error),
+                "conf_low": _f(r.conf_low),
+                "conf_high": _f(r.conf_high),
+                "p_value": _f(r.p_value),
+            }
+            for r in t.itertuples(index=False)
+        ]
+        return {
+            "method": self.method,
+            "nobs": int(self.nobs),
+            "estimates": estimates,
+            "warnings": list(self.warnings),
+            "exclusions": {k: int(v) for k, v in self.exclusions.items()},
+            "provenance": self.provenance.to_dict(),
+        }
+
+
+def tidy_frame(
+    params: pd.Series,
+    std_errors: pd.Series,
+    pvalues: pd.Series,
+    conf_low: pd.Series,
+    conf_high: pd.Series,
+    statistic: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Assemble the standard tidy frame from aligned series."""
+    if statistic is None:
+        statistic = params / std_errors
+    out = pd.DataFrame(
+        {
+            "term": [str(i) for i in params.index],
+            "estimate": params.to_numpy(dtype=float),
+            "std_error": std_errors.reindex(params.index).to_numpy(dtype=float),
+            "statistic": statistic.reindex(params.index).to_numpy(dtype=float),
+            "p_value": pvalues.reindex(params.index).to_numpy(dtype=float),
+            "conf_low": conf_low.reindex(params.index).to_numpy(dtype=float),
+            "conf_high": conf_high.reindex(params.index).to_numpy(dtype=float),
+        }
+    )
+    return out[TIDY_COLUMNS]
+
+
+def _f(v: Any) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")

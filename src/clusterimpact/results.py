@@ -18,7 +18,7 @@ from scipy import stats
 
 from clusterimpact.provenance import Provenance
 
-__all__ = ["TIDY_COLUMNS", "EstimateResult", "tidy_frame"]
+__all__ = ["TIDY_COLUMNS", "EstimateResult", "ProfileResult", "tidy_frame"]
 
 TIDY_COLUMNS = [
     "term",
@@ -231,3 +231,58 @@ def _f(v: Any) -> float | None:
 def _check_level(level: float) -> None:
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileResult(EstimateResult):
+    """A result whose terms lie on an axis: event time, years of membership, cohort or calendar year.
+
+    Event studies, duration profiles and the ``dynamic``/``group``/``calendar`` aggregations of staggered
+    DiD all derive from this class, so plots and tables treat them alike.
+
+    Attributes
+    ----------
+    x
+        The axis value of each term (same index as ``params``); terms not on the axis (an overall
+        average, a slope) are absent from ``x`` and left out of :meth:`profile`.
+    x_label
+        Axis title, e.g. ``"Years since joining"`` or ``"Years of membership"``.
+    reference
+        Axis value normalised to zero and not estimated (event time −1), or ``None``.
+    counts
+        Number of treated observations (or units) behind each term, where known.
+    """
+
+    x: pd.Series
+    x_label: str = ""
+    reference: float | None = None
+    counts: pd.Series | None = None
+
+    def profile(self, level: float = 0.95) -> pd.DataFrame:
+        """Terms on the axis, sorted by ``x``: x, term, estimate, std_error, conf_low, conf_high,
+        band_low, band_high (the uniform band, NaN when none was computed), n."""
+        terms = [t for t in self.x.index if t in self.params.index]
+        ci = self.conf_int(level).loc[terms]
+        if self.crit_value is not None and np.isclose(level, self.band_level):
+            band = self.conf_int(level, uniform=True).loc[terms]
+            band_low, band_high = band["lower"].to_numpy(), band["upper"].to_numpy()
+        else:
+            band_low = band_high = np.full(len(terms), np.nan)
+        out = pd.DataFrame(
+            {
+                "x": self.x.loc[terms].to_numpy(dtype=float),
+                "term": [str(t) for t in terms],
+                "estimate": self.params.loc[terms].to_numpy(dtype=float),
+                "std_error": self.std_errors.loc[terms].to_numpy(dtype=float),
+                "conf_low": ci["lower"].to_numpy(),
+                "conf_high": ci["upper"].to_numpy(),
+                "band_low": band_low,
+                "band_high": band_high,
+                "n": (
+                    self.counts.reindex(terms).to_numpy(dtype=float)
+                    if self.counts is not None
+                    else np.full(len(terms), np.nan)
+                ),
+            }
+        )
+        return out.sort_values("x", kind="mergesort").reset_index(drop=True)

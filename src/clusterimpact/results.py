@@ -144,9 +144,7 @@ class EstimateResult:
         ]
         lines.append(body.to_string(float_format=lambda v: f"{v: .4f}"))
         if self.exclusions:
-            lines.append(
-                "Excluded: " + ", ".join(f"{k}={v:,}" for k, v in self.exclusions.items())
-            )
+            lines.append("Excluded: " + ", ".join(f"{k}={v:,}" for k, v in self.exclusions.items()))
         for w in self.warnings:
             lines.append(f"Warning: {w}")
         return "\n".join(lines)

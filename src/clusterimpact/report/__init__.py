@@ -1,0 +1,207 @@
+"""Run a study end to end and write the report: ``report(spec) -> ReportResult``.
+
+Steps, in order: load the inputs (or the synthetic default) → build the firm-year panel (exclusion log)
+→ describe it (members vs their sector) → selection (who joins) → TFP by each production-function method
+→ cohort-wise matching → estimators (static TWFE; event studies by Callaway-Sant'Anna, Sun-Abraham and
+imputation; the premium by years of membership; premia by cluster and cohort; the estimator comparison on
+every outcome; matched DiD) → truth vs estimate on synthetic data → figures (PNG+PDF), tables
+(Markdown, LaTeX, HTML), ``report.html`` (one self-contained page) and ``manifest.json``.
+
+Progress is reported through the ``clusterimpact.report`` logger (one INFO line per step: its name,
+status, wall time and the firms kept) and an optional callback; the CLI prints it. A log file
+``report.log`` is written beside the report. Rerunning with the same inputs gives the same numbers and
+byte-identical tables, figures and HTML; ``manifest.json`` differs only inside its ``volatile`` block.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import types
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusterimpact.errors import SpecError
+from clusterimpact.report._artifacts import SECTIONS, StepRecord
+from clusterimpact.report._data_steps import (
+    step_describe,
+    step_load,
+    step_panel,
+    step_selection,
+)
+from clusterimpact.report._estimation_steps import STEPS as ESTIMATION_STEPS
+from clusterimpact.report._study import Study, run_step
+from clusterimpact.report._write import write_report
+from clusterimpact.spec import StudySpec, load_spec
+
+__all__ = ["SECTIONS", "ReportResult", "StepRecord", "report"]
+
+log = logging.getLogger("clusterimpact.report")
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`report` produced.
+
+    Attributes
+    ----------
+    out
+        The output folder.
+    html
+        Path of ``report.html``.
+    manifest
+        The manifest (as written to ``manifest.json``).
+    steps
+        One :class:`StepRecord` per step (status, seconds, firms kept, detail).
+    results
+        The estimation results by name (``"twfe:ln_lp"``, ``"duration"``, ...), for notebooks.
+    figures, tables
+        Names of the figures and tables written.
+    panel
+        The :class:`~clusterimpact.panel.FirmPanel` the study ran on (None if it could not be built).
+    """
+
+    out: Path
+    html: Path
+    manifest: Mapping[str, Any]
+    steps: tuple[StepRecord, ...]
+    results: Mapping[str, Any] = field(default_factory=dict)
+    figures: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    panel: Any = None
+
+    @property
+    def seconds(self) -> float:
+        """Total wall time of the steps."""
+        return float(sum(s.seconds for s in self.steps))
+
+    @property
+    def failed(self) -> tuple[StepRecord, ...]:
+        """Steps whose status is ``failed``."""
+        return tuple(s for s in self.steps if s.status == "failed")
+
+    def summary(self) -> str:
+        """One line per step: status, seconds, firms, detail."""
+        lines = [f"report written to {self.html}"]
+        for s in self.steps:
+            firms = f"{s.firms:,}" if s.firms is not None else "-"
+            lines.append(
+                f"  {s.name:<14} {s.status:<14} {s.seconds:7.1f} s  {firms:>8} firms  {s.detail}"
+            )
+        return "\n".join(lines)
+
+
+def _steps() -> list[tuple[str, Callable[[Study], str | None]]]:
+    return [
+        ("load", step_load),
+        ("panel", step_panel),
+        ("describe", step_describe),
+        ("selection", step_selection),
+        *ESTIMATION_STEPS,
+    ]
+
+
+def report(
+    spec: StudySpec | str | Path | None = None,
+    out: str | Path | None = "reports",
+    progress: bool | Callable[[StepRecord], None] = True,
+    *,
+    strict: bool = False,
+) -> ReportResult:
+    """Run the study ``spec`` end to end and write the report to ``out``.
+
+    Parameters
+    ----------
+    spec
+        A :class:`~clusterimpact.spec.StudySpec`, the path of a TOML spec, or None for the default
+        study (the synthetic ``ecoom`` data in ``data/synthetic/``).
+    out
+        Output folder; None uses the spec's ``[output] folder``.
+    progress
+        True: log one INFO line per step on the ``clusterimpact.report`` logger; a callable: also
+        called with each finished :class:`StepRecord`; False: quiet (the log file is still written).
+    strict
+        Re-raise the first error of a step instead of recording the step as ``failed``.
+
+    Returns
+    -------
+    ReportResult
+        Paths, manifest, step records and the estimation results.
+
+    Notes
+    -----
+    A step whose module is missing from the installation is recorded as ``not available`` and the
+    report says so in its section; any other error marks the step ``failed`` (see
+    :attr:`ReportResult.failed`) unless ``strict``.
+    """
+    if spec is None or isinstance(spec, (str, Path)):
+        spec = load_spec(spec)
+    if not isinstance(spec, StudySpec):
+        raise SpecError(f"spec must be a StudySpec, a TOML path or None, got {type(spec).__name__}")
+    out_dir = Path(out) if out is not None else spec.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    callback = progress if callable(progress) else None
+    study = Study(spec=spec, progress=callback, strict=strict)
+    handler = logging.FileHandler(out_dir / "report.log", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("clusterimpact")
+    root.addHandler(handler)
+    old_level = root.level
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    if not progress:
+        log.propagate = False
+    t0 = time.perf_counter()
+    try:
+        log.info("report: %s -> %s", spec.title, out_dir)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for name, func in _steps():
+                run_step(study, name, func)
+        _log_warnings(caught)
+        html_path, manifest = write_report(study, out_dir, time.perf_counter() - t0)
+        log.info(
+            "report written to %s in %.1f s (slowest step: %s)",
+            html_path,
+            time.perf_counter() - t0,
+            manifest["volatile"]["slowest_step"],
+        )
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(old_level)
+        log.propagate = True
+    return ReportResult(
+        out=out_dir,
+        html=html_path,
+        manifest=manifest,
+        steps=tuple(study.steps),
+        results=dict(study.results),
+        figures=tuple(f.name for f in study.figures),
+        tables=tuple(t.name for t in study.tables),
+        panel=study.panel,
+    )
+
+
+def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        msg = f"{w.category.__name__}: {w.message}"
+        if msg not in seen:
+            seen.add(msg)
+            log.info("warning during the report: %s", msg)
+
+
+class _CallableModule(types.ModuleType):
+    """``clusterimpact.report`` is both this package and the function :func:`report`; after the
+    package is imported, ``clusterimpact.report(...)`` must still run a report."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ReportResult:
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,392 @@
+"""Report steps that read the data, build the panel and describe it (data, exclusions, selection)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.errors import DataError, SpecError
+from clusterimpact.provenance import data_hash
+from clusterimpact.report._study import Study, need
+
+__all__ = ["step_describe", "step_load", "step_panel", "step_selection"]
+
+log = logging.getLogger("clusterimpact.report")
+
+_PATTERNS = {
+    "accounts": ("*accounts*.parquet", "*accounts*.csv"),
+    "registry": ("*registry*.parquet", "*registry*.csv"),
+    "deflators": ("*deflator*.parquet", "*deflator*.csv"),
+    "truth": ("*truth.json",),
+}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (streamed)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _find(folder: Path, kind: str) -> Path | None:
+    for pattern in _PATTERNS[kind]:
+        hits = sorted(folder.glob(pattern))
+        if hits:
+            return hits[0]
+    return None
+
+
+def _record_file(study: Study, kind: str, path: Path) -> None:
+    study.inputs[kind] = {"path": path.as_posix(), "sha256": file_sha256(path)}
+
+
+# -- load ------------------------------------------------------------------------------------------
+def step_load(study: Study) -> str:
+    """Read the accounts, registry, deflators and truth named by the spec (or simulate them)."""
+    d = study.spec.data
+    source = d.source
+    if source == "synthetic":
+        folder = d.synthetic_dir
+        if folder is None or _find(folder, "accounts") is None:
+            where = folder.as_posix() if folder is not None else "(none)"
+            study.note(
+                "data",
+                f"The synthetic folder {where} holds no accounts file, so the data were generated "
+                f"in memory (scenario {d.scenario!r}, seed {d.synthetic_seed}, {d.n_firms:,} firms); "
+                "run `make synth` to write them.",
+            )
+            log.warning("no synthetic data in %s: simulating in memory", where)
+            source = "simulate"
+    if source == "simulate":
+        return _simulate(study)
+    if source == "synthetic":
+        assert d.synthetic_dir is not None
+        paths = {k: _find(d.synthetic_dir, k) for k in _PATTERNS}
+        if paths["registry"] is None:
+            raise DataError(
+                "no registry file (*registry*.csv or .parquet) beside the accounts; "
+                "regenerate the folder with `make synth`",
+                source=d.synthetic_dir.as_posix(),
+            )
+    else:
+        paths = {
+            "accounts": d.accounts,
+            "registry": d.registry,
+            "deflators": d.deflators,
+            "truth": d.truth,
+        }
+    return _read_files(study, paths)
+
+
+def _simulate(study: Study) -> str:
+    d = study.spec.data
+    simulate = need("clusterimpact.synthetic", "simulate")
+    kw: dict[str, Any] = {"scenario": d.scenario, "seed": d.synthetic_seed, "n_firms": d.n_firms}
+    if d.start_year is not None:
+        kw["start_year"] = d.start_year
+    if d.end_year is not None:
+        kw["end_year"] = d.end_year
+    sd = simulate(**kw)
+    study.accounts = sd.accounts
+    study.registry = sd.registry
+    study.deflators = getattr(sd, "deflators", None)
+    study.truth = dict(sd.truth)
+    study.inputs["simulated"] = {
+        "scenario": d.scenario,
+        "seed": d.synthetic_seed,
+        "n_firms": d.n_firms,
+        "accounts_hash": data_hash(sd.accounts),
+        "registry_hash": data_hash(sd.registry),
+    }
+    return (
+        f"simulated {d.scenario!r} (seed {d.synthetic_seed}): "
+        f"{len(sd.accounts):,} account rows, {len(sd.registry):,} registry rows"
+    )
+
+
+def _read_files(study: Study, paths: dict[str, Path | None]) -> str:
+    d = study.spec.data
+    read_accounts, read_registry, read_table = need(
+        "clusterimpact.io", "read_accounts", "read_registry", "read_table"
+    )
+    for kind, p in paths.items():
+        if p is not None and not Path(p).is_file():
+            raise DataError(f"the {kind} file does not exist", source=Path(p).as_posix())
+    acc_path = paths["accounts"]
+    reg_path = paths["registry"]
+    assert acc_path is not None and reg_path is not None
+    for kind, p in paths.items():
+        if p is not None:
+            _record_file(study, kind, Path(p))
+    acc_kw: dict[str, Any] = {}
+    reg_kw: dict[str, Any] = {}
+    if d.columns:
+        acc_roles = {
+            k: v for k, v in d.columns.items() if k not in ("cluster", "join_date", "exit_date")
+        }
+        reg_roles = {
+            k: v
+            for k, v in d.columns.items()
+            if k in ("firm_id", "cluster", "join_date", "exit_date")
+        }
+        acc_kw["columns"] = acc_roles
+        reg_kw["columns"] = reg_roles
+    if d.preset:
+        acc_kw["preset"] = d.preset
+    study.accounts = read_accounts(acc_path, **acc_kw)
+    study.registry = read_registry(reg_path, **reg_kw)
+    if paths.get("deflators") is not None:
+        study.deflators = read_table(paths["deflators"])
+    if paths.get("truth") is not None:
+        study.truth = json.loads(Path(paths["truth"]).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    return (
+        f"read {len(study.accounts):,} account rows and {len(study.registry):,} registry rows "
+        f"from {Path(acc_path).parent.as_posix()}"
+    )
+
+
+# -- panel -----------------------------------------------------------------------------------------
+def step_panel(study: Study) -> str:
+    """Build the firm-year panel and its exclusion log."""
+    if study.accounts is None or study.registry is None:
+        raise SpecError("no data were loaded: the load step did not succeed")
+    build_panel, PanelSpec = need("clusterimpact.panel", "build_panel", "PanelSpec")
+    d = study.spec.data
+    pkw: dict[str, Any] = {}
+    if d.start_year is not None:
+        pkw["start_year"] = d.start_year
+    if d.end_year is not None:
+        pkw["end_year"] = d.end_year
+    kw: dict[str, Any] = {}
+    if study.deflators is not None:
+        kw["deflators"] = study.deflators
+    spec = PanelSpec(**pkw) if pkw else None
+    panel = build_panel(study.accounts, study.registry, spec, **kw)
+    study.panel = panel
+    study.frame = panel.data
+    counts = _exclusion_counts(panel)
+    study.exclusions["panel"] = counts
+    n_excl = sum(counts.values())
+    return f"{len(panel.data):,} firm-years kept, {n_excl:,} excluded"
+
+
+def _exclusion_counts(panel: Any) -> dict[str, int]:
+    ec = panel.exclusion_counts()
+    if isinstance(ec, pd.DataFrame):
+        if {"reason", "count"} <= set(ec.columns):
+            ec = ec.groupby("reason")["count"].sum()
+        else:
+            ec = ec.iloc[:, -1]
+    if isinstance(ec, pd.Series):
+        ec = ec.to_dict()
+    return {str(k): int(v) for k, v in sorted(dict(ec).items(), key=lambda kv: str(kv[0]))}
+
+
+# -- describe --------------------------------------------------------------------------------------
+def step_describe(study: Study) -> str:
+    """Data summary, exclusion log, and members vs their sector over time."""
+    if study.frame is None:
+        raise SpecError("no panel: the panel step did not succeed")
+    df = study.frame
+    member_firms = df.loc[df["treat_year"].notna(), "firm_id"].nunique()
+    cohorts = df.loc[df["treat_year"].notna(), "treat_year"].nunique()
+    clusters = df["cluster"].dropna().nunique() if "cluster" in df else 0
+    summary = pd.DataFrame(
+        {
+            "quantity": [
+                "firm-years",
+                "firms",
+                "years",
+                "member firms (ever)",
+                "member firm-years (in membership)",
+                "joining cohorts",
+                "clusters",
+                "members without a pre-joining year",
+            ],
+            "value": [
+                f"{len(df):,}",
+                f"{df['firm_id'].nunique():,}",
+                f"{int(df['year'].min())}-{int(df['year'].max())}",
+                f"{member_firms:,}",
+                f"{int(df['member'].sum()):,}",
+                f"{cohorts}",
+                f"{clusters}",
+                f"{_no_pre(df):,}",
+            ],
+        }
+    )
+    study.add_table(
+        "data_summary",
+        "data",
+        "The firm-year panel",
+        "Size of the estimation panel after validation and exclusions.",
+        summary,
+    )
+    counts = study.exclusions.get("panel", {})
+    excl = pd.DataFrame(
+        {"reason": list(counts) or ["(none)"], "firm-years excluded": list(counts.values()) or [0]}
+    )
+    excl["firm-years excluded"] = excl["firm-years excluded"].astype("int64")
+    study.add_table(
+        "exclusions",
+        "data",
+        "Exclusion log",
+        "Every input row left out of the panel, counted by reason (nothing is dropped silently).",
+        excl,
+    )
+    by_year = members_vs_sector(df)
+    study.results["members_vs_sector"] = by_year
+    study.add_table(
+        "members_vs_sector",
+        "data",
+        "Members and their sectors, year by year",
+        "Members in each year split into staying, new (joined this year) and leaving (last membership "
+        "year); mean ln value added per FTE of members and of non-members in the same 2-digit sectors "
+        "(sector means weighted by the members' sector mix).",
+        by_year,
+    )
+    _describe_figures(study)
+    return f"{len(df):,} firm-years, {member_firms:,} member firms, {cohorts} cohorts"
+
+
+def _no_pre(df: pd.DataFrame) -> int:
+    if "has_pre_year" not in df:
+        return 0
+    m = df[df["treat_year"].notna()].groupby("firm_id")["has_pre_year"].first()
+    return int((~m.astype(bool)).sum())
+
+
+def members_vs_sector(df: pd.DataFrame) -> pd.DataFrame:
+    """Members by status (staying/new/leaving) and their productivity against their sectors, by year."""
+    d = df[["firm_id", "year", "sector", "member", "member_years", "ln_lp", "emp"]].copy()
+    d = d.sort_values(["firm_id", "year"], kind="mergesort")
+    nxt_member = d.groupby("firm_id")["member"].shift(-1)
+    nxt_year = d.groupby("firm_id")["year"].shift(-1)
+    is_mem = d["member"].to_numpy() == 1
+    leaving = is_mem & ~((nxt_member == 1) & (nxt_year == d["year"] + 1)).to_numpy()
+    last_year = d["year"] == d["year"].max()
+    leaving &= ~last_year.to_numpy()
+    new = is_mem & (d["member_years"].to_numpy() == 1)
+    d["status"] = np.where(
+        ~is_mem, "non", np.where(new, "new", np.where(leaving, "leaving", "staying"))
+    )
+    rows = []
+    for year, g in d.groupby("year", sort=True):
+        mem = g[g["status"] != "non"]
+        if mem.empty:
+            continue
+        non = g[(g["status"] == "non") & g["ln_lp"].notna()]
+        sector_mean = non.groupby("sector")["ln_lp"].mean()
+        mix = mem["sector"].value_counts(normalize=True)
+        common = mix.index.intersection(sector_mean.index)
+        sec = (
+            float((sector_mean.loc[common] * mix.loc[common]).sum() / mix.loc[common].sum())
+            if len(common)
+            else np.nan
+        )
+        rows.append(
+            {
+                "year": int(year),
+                "members": int(len(mem)),
+                "staying": int((mem["status"] == "staying").sum()),
+                "new": int((mem["status"] == "new").sum()),
+                "leaving": int((mem["status"] == "leaving").sum()),
+                "members ln VA/FTE": float(mem["ln_lp"].mean()),
+                "sector ln VA/FTE": sec,
+                "gap": float(mem["ln_lp"].mean()) - sec,
+                "members mean FTE": float(mem["emp"].mean()),
+                "sector mean FTE": float(non["emp"].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _describe_figures(study: Study) -> None:
+    try:
+        plot = need("clusterimpact.plotting", "plot_members_vs_sector")
+    except Exception as exc:
+        study.note("data", f"Figure 'members vs their sector' not available: {exc}")
+        return
+    ax = plot(study.panel)
+    study.add_figure("members_vs_sector", "data", "Members vs their sector over time", ax)
+
+
+# -- selection -------------------------------------------------------------------------------------
+SELECTION_VARS = {
+    "ln_emp": "ln FTE employment",
+    "age": "age (years)",
+    "ln_kl": "ln capital per FTE",
+    "ln_lp": "ln value added per FTE",
+    "d_ln_lp": "growth of ln VA/FTE, g-3 to g-1 (per year)",
+}
+
+
+def pre_joining_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Members in the year before joining (g-1) and non-members in the same calendar years.
+
+    Adds ``d_ln_lp``: the firm's average yearly change of ln_lp over the three years to that year.
+    """
+    d = df[["firm_id", "year", "treat_year", "member", "ln_emp", "age", "ln_kl", "ln_lp"]].copy()
+    d = d.sort_values(["firm_id", "year"], kind="mergesort")
+    lag = d.groupby("firm_id")[["year", "ln_lp"]].shift(2)
+    ok = (d["year"] - lag["year"]) == 2
+    d["d_ln_lp"] = np.where(ok, (d["ln_lp"] - lag["ln_lp"]) / 2.0, np.nan)
+    ty = d["treat_year"].astype("Float64")
+    is_member_pre = (d["year"].astype("Float64") == ty - 1).fillna(False).to_numpy(dtype=bool)
+    never = d["treat_year"].isna().to_numpy()
+    years = sorted(set(d.loc[is_member_pre, "year"].tolist()))
+    non = never & d["year"].isin(years).to_numpy()
+    out = d[is_member_pre | non].copy()
+    out["group"] = np.where(is_member_pre[is_member_pre | non], "members (g-1)", "non-members")
+    return out
+
+
+def step_selection(study: Study) -> str:
+    """Who joins: pre-joining characteristics of members vs non-members."""
+    if study.frame is None:
+        raise SpecError("no panel: the panel step did not succeed")
+    pre = pre_joining_frame(study.frame)
+    mem = pre[pre["group"] == "members (g-1)"]
+    non = pre[pre["group"] == "non-members"]
+    rows = []
+    for col, label in SELECTION_VARS.items():
+        a = mem[col].dropna().to_numpy(dtype=float)
+        b = non[col].dropna().to_numpy(dtype=float)
+        sd = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2) if len(a) > 1 and len(b) > 1 else np.nan
+        rows.append(
+            {
+                "characteristic": label,
+                "members (g-1)": float(a.mean()) if len(a) else np.nan,
+                "non-members": float(b.mean()) if len(b) else np.nan,
+                "SMD": float((a.mean() - b.mean()) / sd) if sd and np.isfinite(sd) else np.nan,
+                "n members": len(a),
+                "n non-members": len(b),
+            }
+        )
+    table = pd.DataFrame(rows)
+    study.results["selection"] = table
+    study.add_table(
+        "selection",
+        "selection",
+        "Pre-joining characteristics of members and non-members",
+        "Members in the year before they join (g-1) against never-members in the same calendar years; "
+        "SMD = standardised mean difference (pooled SD). Positive values: members larger, older, more "
+        "capital-intensive or more productive before joining.",
+        table,
+    )
+    try:
+        plot = need("clusterimpact.plotting", "plot_selection")
+        ax = plot(study.panel)
+        study.add_figure("selection", "selection", "Who joins", ax)
+    except Exception as exc:
+        study.note("selection", f"Figure 'who joins' not available: {exc}")
+    big = table.loc[table["SMD"].abs() > 0.1, "characteristic"].tolist()
+    return f"{len(mem):,} members at g-1; |SMD| > 0.1 on: {', '.join(big) or 'none'}"

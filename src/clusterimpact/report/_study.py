@@ -1,0 +1,157 @@
+"""The study state that report steps read and extend, and the step runner.
+
+A step is a function ``step(study) -> str`` (a one-line detail) that may add results, figures, tables and
+notes to the :class:`Study`. The runner times it, counts the firms kept, and turns a missing module into
+status ``not available`` (only while the package is being built) and any other error into ``failed``
+(or re-raises it in strict mode), so one broken estimator never hides the rest of the report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from clusterimpact.report._artifacts import (
+    SECTIONS,
+    FigureArtifact,
+    StepRecord,
+    TableArtifact,
+    make_table,
+    render_figure,
+)
+from clusterimpact.spec import StudySpec
+
+__all__ = ["Study", "Unavailable", "run_step"]
+
+log = logging.getLogger("clusterimpact.report")
+
+
+class Unavailable(Exception):
+    """A step cannot run because the module it needs is not part of this installation (yet)."""
+
+
+@dataclass
+class Study:
+    """Mutable state of one report run (internal)."""
+
+    spec: StudySpec
+    progress: Callable[[StepRecord], None] | None = None
+    strict: bool = False
+    # data
+    accounts: pd.DataFrame | None = None
+    registry: pd.DataFrame | None = None
+    deflators: pd.DataFrame | None = None
+    truth: dict[str, Any] | None = None
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    panel: Any = None  # FirmPanel
+    frame: pd.DataFrame | None = None  # panel data with the outcome columns added
+    # outputs
+    results: dict[str, Any] = field(default_factory=dict)
+    figures: list[FigureArtifact] = field(default_factory=list)
+    tables: list[TableArtifact] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in SECTIONS})
+    steps: list[StepRecord] = field(default_factory=list)
+    exclusions: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    # -- helpers used by steps -------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    def n_firms(self) -> int | None:
+        if self.frame is None or "firm_id" not in self.frame:
+            return None
+        return int(self.frame["firm_id"].nunique())
+
+    def note(self, section: str, text: str) -> None:
+        self.notes.setdefault(section, []).append(text)
+
+    def add_table(
+        self,
+        name: str,
+        section: str,
+        title: str,
+        caption: str,
+        df: pd.DataFrame,
+        digits: int = 3,
+    ) -> None:
+        self.tables.append(make_table(name, section, title, caption, df, digits))
+
+    def add_table_artifact(self, table: TableArtifact) -> None:
+        self.tables.append(table)
+
+    def add_figure(
+        self, name: str, section: str, title: str, fig: Any, caption: str | None = None
+    ) -> None:
+        """Render and keep a matplotlib Figure (or the Figure of an Axes); closes it."""
+        figure = getattr(fig, "figure", fig)
+        if caption is None:
+            caption = _caption_of(figure)
+        try:
+            images = render_figure(figure, self.spec.figure_formats)
+        finally:
+            plt.close(figure)
+        self.figures.append(FigureArtifact(name, section, title, caption or title, images))
+
+
+def _caption_of(fig: Any) -> str:
+    try:
+        from clusterimpact.plotting import figure_caption  # type: ignore[attr-defined]
+    except ImportError:
+        return ""
+    try:
+        return str(figure_caption(fig))
+    except Exception:  # pragma: no cover - defensive
+        return ""
+
+
+def run_step(study: Study, name: str, func: Callable[[Study], str | None]) -> StepRecord:
+    """Run one step: time it, log it, record its status; see the module docstring."""
+    rec = StepRecord(name=name)
+    log.info("[%s] started", name)
+    t0 = time.perf_counter()
+    try:
+        detail = func(study)
+        rec.detail = detail or ""
+    except Unavailable as exc:
+        rec.status = "not available"
+        rec.detail = str(exc)
+    except Exception as exc:
+        if study.strict:
+            raise
+        rec.status = "failed"
+        rec.detail = f"{type(exc).__name__}: {exc}"
+        log.exception("[%s] failed", name)
+    rec.seconds = time.perf_counter() - t0
+    rec.firms = study.n_firms()
+    study.steps.append(rec)
+    firms = f"{rec.firms:,} firms" if rec.firms is not None else "no data yet"
+    msg = f"[{name}] {rec.status} in {rec.seconds:.1f} s; {firms}"
+    if rec.detail:
+        msg += f"; {rec.detail}"
+    (log.warning if rec.status == "failed" else log.info)(msg)
+    if study.progress is not None:
+        study.progress(rec)
+    return rec
+
+
+def need(module: str, *names: str) -> Any:
+    """Import ``module`` and return the named attributes; :class:`Unavailable` when missing."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{module} is not available in this installation ({exc})") from exc
+    out = []
+    for n in names:
+        if not hasattr(mod, n):
+            raise Unavailable(f"{module}.{n} is not available in this installation")
+        out.append(getattr(mod, n))
+    return out[0] if len(out) == 1 else tuple(out)

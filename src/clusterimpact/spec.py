@@ -1,0 +1,575 @@
+"""The study specification: one frozen object that says what a report estimates, on which data, how.
+
+A report is a function of (data, :class:`StudySpec`, package version); ``manifest.json`` records all three.
+Specs are written in TOML (``clusterimpact report --spec study.toml``) and read with :mod:`tomllib`;
+:meth:`StudySpec.from_toml` validates every key and value and raises :class:`~clusterimpact.errors.SpecError`
+listing the valid choices. Relative paths in a spec file are resolved against the folder of that file.
+
+Example
+-------
+.. code-block:: toml
+
+    title = "Cluster membership and productivity"
+    seed = 1
+
+    [data]
+    source = "synthetic"          # "synthetic" (a folder written by `clusterimpact synth`) or "files"
+    synthetic_dir = "../data/synthetic"
+
+    [outcomes]
+    labour_productivity = true    # ln_lp = ln(value added / FTE)
+    tfp_methods = ["acf", "wooldridge"]
+
+    [matching]
+    method = "nearest"
+    covariates = ["ln_lp", "ln_emp", "age", "ln_kl"]
+
+    [estimation]
+    estimators = ["twfe", "cs", "sa", "imputation", "duration", "by_cluster", "by_cohort",
+                  "compare", "matched_did"]
+    event_window = [-5, 5]
+    duration_bins = [1, 2, 3, 4, 5]   # the last bin is open: 5+
+
+    [bootstrap]
+    did_draws = 999
+    tfp_reps = 0
+
+    [output]
+    folder = "reports"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from clusterimpact.errors import SpecError
+
+__all__ = [
+    "CONTROL_GROUPS",
+    "ESTIMATORS",
+    "MATCHING_METHODS",
+    "SCENARIOS",
+    "SOURCES",
+    "TFP_METHODS",
+    "BootstrapSpec",
+    "DataSpec",
+    "EstimationSpec",
+    "MatchingSpec",
+    "OutcomeSpec",
+    "StudySpec",
+    "load_spec",
+]
+
+Source = Literal["synthetic", "simulate", "files"]
+SOURCES: tuple[str, ...] = ("synthetic", "simulate", "files")
+SCENARIOS: tuple[str, ...] = ("ecoom", "null", "declining", "heterogeneous")
+TFP_METHODS: tuple[str, ...] = ("ols", "fe", "op", "lp", "acf", "wooldridge")
+MATCHING_METHODS: tuple[str, ...] = ("nearest", "nnmatch", "cem", "exact")
+CONTROL_GROUPS: tuple[str, ...] = ("never", "notyet")
+#: Estimation steps a report can run (in report order).
+ESTIMATORS: tuple[str, ...] = (
+    "twfe",  # static premium: member dummy with firm and year FE
+    "cs",  # Callaway-Sant'Anna ATT(g,t) and its event-time aggregation
+    "sa",  # Sun-Abraham interaction-weighted event study
+    "imputation",  # Borusyak-Jaravel-Spiess imputation event study
+    "duration",  # premium by years of membership (imputation) and its slope
+    "by_cluster",  # premium by cluster
+    "by_cohort",  # premium by joining cohort
+    "compare",  # TWFE vs CS vs SA vs imputation on every outcome
+    "matched_did",  # DiD on the cohort-matched stacked panel
+)
+#: Column roles a user column map may rename (our name -> the file's name).
+COLUMN_ROLES: tuple[str, ...] = (
+    "firm_id",
+    "year",
+    "nace",
+    "region",
+    "founded",
+    "va",
+    "emp",
+    "capital",
+    "materials",
+    "wages",
+    "turnover",
+    "investment",
+    "cluster",
+    "join_date",
+    "exit_date",
+)
+
+
+def _err(section: str, key: str, value: Any, allowed: Sequence[Any]) -> SpecError:
+    choices = ", ".join(repr(a) for a in allowed)
+    where = f"[{section}] " if section else ""
+    return SpecError(f"{where}{key}={value!r} is not valid; choose one of {choices}")
+
+
+def _check_in(section: str, key: str, value: Any, allowed: Sequence[Any]) -> None:
+    if value not in allowed:
+        raise _err(section, key, value, allowed)
+
+
+def _check_keys(section: str, given: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = [k for k in given if k not in allowed]
+    if unknown:
+        where = f"[{section}]" if section else "top level"
+        raise SpecError(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in {where} of the study spec; "
+            f"valid keys: {', '.join(allowed)}"
+        )
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _as_type(section: str, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if not ok:
+        kinds = (kind,) if isinstance(kind, type) else kind
+        names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        where = f"[{section}] " if section else ""
+        raise SpecError(f"{where}{key}={value!r} must be {names}")
+    return value
+
+
+def _str_tuple(section: str, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"[{section}] {key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the firm accounts and the membership registry come from.
+
+    Attributes
+    ----------
+    source
+        ``"synthetic"``: the folder ``synthetic_dir`` as written by ``clusterimpact synth`` (accounts,
+        registry, deflators and ``*.truth.json``); when that folder does not exist the data are generated
+        in memory by :func:`clusterimpact.synthetic.simulate` with ``scenario``, ``synthetic_seed`` and
+        ``n_firms`` (with a logged note). ``"simulate"``: always generate in memory (small test
+        studies, notebooks). ``"files"``: user files ``accounts`` and ``registry`` (CSV or Parquet).
+    columns
+        Column map, our role name -> the name in the file (``{"emp": "fte"}``), for ``"files"``.
+    preset
+        Column preset of :mod:`clusterimpact.io` (``"nbb"`` for Belgian annual accounts), or None.
+    start_year, end_year
+        Study window passed to the panel builder (None: all years in the data).
+    """
+
+    source: Source = "synthetic"
+    synthetic_dir: Path | None = Path("data/synthetic")
+    scenario: str = "ecoom"
+    synthetic_seed: int = 1
+    n_firms: int = 15000
+    accounts: Path | None = None
+    registry: Path | None = None
+    deflators: Path | None = None
+    truth: Path | None = None
+    preset: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    start_year: int | None = None
+    end_year: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_in("data", "source", self.source, SOURCES)
+        _check_in("data", "scenario", self.scenario, SCENARIOS)
+        if self.n_firms < 50:
+            raise SpecError(f"[data] n_firms={self.n_firms} is too small; use at least 50")
+        if self.source == "files":
+            missing = [k for k in ("accounts", "registry") if getattr(self, k) is None]
+            if missing:
+                raise SpecError(
+                    f"[data] source='files' needs {' and '.join(missing)} = '<path to CSV or Parquet>'"
+                )
+        for role in self.columns:
+            _check_in("data.columns", "column role", role, COLUMN_ROLES)
+        if self.start_year is not None and self.end_year is not None:
+            if self.start_year > self.end_year:
+                raise SpecError(
+                    f"[data] start_year={self.start_year} is after end_year={self.end_year}"
+                )
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    """Outcomes: log labour productivity and log TFP from each production-function method.
+
+    Attributes
+    ----------
+    labour_productivity
+        Include ``ln_lp`` = ln(value added per FTE).
+    tfp_methods
+        Production-function methods whose log TFP (``ln_tfp_<method>``) is an outcome; any of
+        ``ols, fe, op, lp, acf, wooldridge``.
+    headline
+        The outcome of the headline figures (``"ln_lp"`` or ``"ln_tfp_<method>"``).
+    """
+
+    labour_productivity: bool = True
+    tfp_methods: tuple[str, ...] = ("acf", "wooldridge")
+    headline: str = "ln_tfp_acf"
+
+    def __post_init__(self) -> None:
+        for m in self.tfp_methods:
+            _check_in("outcomes", "tfp_methods entry", m, TFP_METHODS)
+        if len(set(self.tfp_methods)) != len(self.tfp_methods):
+            raise SpecError(f"[outcomes] tfp_methods has duplicates: {list(self.tfp_methods)}")
+        if not self.labour_productivity and not self.tfp_methods:
+            raise SpecError(
+                "[outcomes] no outcome: set labour_productivity = true or list tfp_methods"
+            )
+        _check_in("outcomes", "headline", self.headline, self.names)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Outcome column names, in report order."""
+        out = ["ln_lp"] if self.labour_productivity else []
+        return tuple(out + [f"ln_tfp_{m}" for m in self.tfp_methods])
+
+
+@dataclass(frozen=True)
+class MatchingSpec:
+    """Cohort-wise matching of members to not-yet/never members in the year before joining.
+
+    Attributes
+    ----------
+    method
+        ``nearest`` (propensity-score nearest neighbour), ``nnmatch``, ``cem`` or ``exact``.
+    covariates
+        Pre-joining covariates (levels in g-1) used for the score / distance.
+    trends
+        Columns whose growth over the ``pre_years`` before joining is matched on as well.
+    exact
+        Columns matched exactly (e.g. ``sector``).
+    neighbors, caliper, replace
+        1:k neighbours, caliper in SD of the logit score (None: none), with replacement or not.
+    pre_years
+        Years before joining over which trends are measured.
+    """
+
+    method: str = "nearest"
+    covariates: tuple[str, ...] = ("ln_lp", "ln_emp", "age", "ln_kl")
+    trends: tuple[str, ...] = ("ln_lp",)
+    exact: tuple[str, ...] = ("sector",)
+    neighbors: int = 1
+    caliper: float | None = 0.2
+    replace: bool = True
+    pre_years: int = 2
+
+    def __post_init__(self) -> None:
+        _check_in("matching", "method", self.method, MATCHING_METHODS)
+        if self.neighbors < 1:
+            raise SpecError(f"[matching] neighbors={self.neighbors} must be at least 1")
+        if self.caliper is not None and self.caliper <= 0:
+            raise SpecError(f"[matching] caliper={self.caliper} must be positive (or omitted)")
+        if self.pre_years < 1:
+            raise SpecError(f"[matching] pre_years={self.pre_years} must be at least 1")
+
+
+@dataclass(frozen=True)
+class EstimationSpec:
+    """Which estimators run, the event window, the duration bins and the control group.
+
+    Attributes
+    ----------
+    estimators
+        Steps to run, any of :data:`ESTIMATORS` (they run in that order).
+    event_window
+        (lowest, highest) event time shown; endpoints are binned; reference period -1.
+    duration_bins
+        Increasing years-of-membership bins; the last is open-ended (``[1, 2, 3, 4, 5]`` = 1, 2, 3, 4, 5+).
+    control
+        ``notyet`` (not-yet and never members) or ``never`` (never members only).
+    cluster
+        Column whose groups the standard errors are clustered on.
+    """
+
+    estimators: tuple[str, ...] = ESTIMATORS
+    event_window: tuple[int, int] = (-5, 5)
+    duration_bins: tuple[int, ...] = (1, 2, 3, 4, 5)
+    control: str = "notyet"
+    cluster: str = "firm_id"
+
+    def __post_init__(self) -> None:
+        for e in self.estimators:
+            _check_in("estimation", "estimators entry", e, ESTIMATORS)
+        if len(set(self.estimators)) != len(self.estimators):
+            raise SpecError(f"[estimation] estimators has duplicates: {list(self.estimators)}")
+        lo, hi = self.event_window
+        if not (lo <= -2 and hi >= 0):
+            raise SpecError(
+                f"[estimation] event_window={list(self.event_window)} must include -2 and 0 "
+                "(reference period -1 with at least one lead and the joining year)"
+            )
+        bins = list(self.duration_bins)
+        if not bins or bins[0] < 1 or any(b <= a for a, b in zip(bins, bins[1:], strict=False)):
+            raise SpecError(
+                f"[estimation] duration_bins={bins} must be increasing integers starting at 1 or more"
+            )
+        _check_in("estimation", "control", self.control, CONTROL_GROUPS)
+
+    @property
+    def duration_labels(self) -> tuple[str, ...]:
+        """Bin labels: ``("1", "2", "3", "4", "5+")``."""
+        bins = list(self.duration_bins)
+        labels = []
+        for i, b in enumerate(bins):
+            nxt = bins[i + 1] if i + 1 < len(bins) else None
+            if nxt is None:
+                labels.append(f"{b}+")
+            elif nxt == b + 1:
+                labels.append(str(b))
+            else:
+                labels.append(f"{b}-{nxt - 1}")
+        return tuple(labels)
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    """Bootstrap sizes (all seeded from :attr:`StudySpec.seed`).
+
+    Attributes
+    ----------
+    did_draws
+        Multiplier-bootstrap draws for uniform bands of the staggered estimators (0: analytic only).
+    tfp_reps
+        Firm-block bootstrap replications for production-function SEs (0: analytic / none).
+    """
+
+    did_draws: int = 999
+    tfp_reps: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("did_draws", "tfp_reps"):
+            v = getattr(self, name)
+            if v < 0:
+                raise SpecError(f"[bootstrap] {name}={v} must be 0 or more")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A whole study: data, outcomes, matching, estimators, bootstrap sizes, seed and output folder.
+
+    Build it with :meth:`default`, :meth:`from_toml` or :meth:`from_dict`; change one part with
+    :func:`dataclasses.replace` or :meth:`with_overrides`. Every value is validated on construction.
+
+    Attributes
+    ----------
+    title
+        Title of the report.
+    seed
+        Master seed: every random step of the report (matching ties, bootstraps) derives from it.
+    out
+        Output folder of the report.
+    figure_formats
+        Figure file formats written beside the HTML (PNG is always embedded in the HTML).
+    """
+
+    title: str = "Cluster membership and firm productivity"
+    seed: int = 1
+    data: DataSpec = field(default_factory=DataSpec)
+    outcomes: OutcomeSpec = field(default_factory=OutcomeSpec)
+    matching: MatchingSpec = field(default_factory=MatchingSpec)
+    estimation: EstimationSpec = field(default_factory=EstimationSpec)
+    bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
+    out: Path = Path("reports")
+    figure_formats: tuple[str, ...] = ("png", "pdf")
+    source_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        for f in self.figure_formats:
+            _check_in("output", "figure_formats entry", f, ("png", "pdf", "svg"))
+
+    # -- construction ----------------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> StudySpec:
+        """The default study: the synthetic ``ecoom`` data in ``data/synthetic/``, every estimator."""
+        return cls()
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> StudySpec:
+        """Read and validate a TOML study spec; relative paths are resolved against its folder."""
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(f"study spec {str(path)!r} does not exist")
+        try:
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            return cls.from_dict(raw, base_dir=path.resolve().parent, source_file=path)
+        except SpecError as exc:
+            raise SpecError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def from_dict(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        base_dir: str | Path | None = None,
+        source_file: str | Path | None = None,
+    ) -> StudySpec:
+        """Build a spec from a nested dict of TOML shape (sections ``data``, ``outcomes``, ...)."""
+        base = Path(base_dir) if base_dir is not None else None
+        top = ("title", "seed", "data", "outcomes", "matching", "estimation", "bootstrap", "output")
+        _check_keys("", raw, top)
+        kw: dict[str, Any] = {}
+        if "title" in raw:
+            kw["title"] = _as_type("", "title", raw["title"], str)
+        if "seed" in raw:
+            kw["seed"] = _as_type("", "seed", raw["seed"], int)
+        if "data" in raw:
+            kw["data"] = _data_from(raw["data"], base)
+        if "outcomes" in raw:
+            o = _section(raw, "outcomes", ("labour_productivity", "tfp_methods", "headline"))
+            okw: dict[str, Any] = {}
+            if "labour_productivity" in o:
+                okw["labour_productivity"] = _as_type(
+                    "outcomes", "labour_productivity", o["labour_productivity"], bool
+                )
+            if "tfp_methods" in o:
+                okw["tfp_methods"] = _str_tuple("outcomes", "tfp_methods", o["tfp_methods"])
+            if "headline" in o:
+                okw["headline"] = _as_type("outcomes", "headline", o["headline"], str)
+            else:
+                tfps = okw.get("tfp_methods", OutcomeSpec.tfp_methods)
+                okw["headline"] = _default_headline(
+                    okw.get("labour_productivity", True), tuple(tfps)
+                )
+            kw["outcomes"] = OutcomeSpec(**okw)
+        if "matching" in raw:
+            m = _section(raw, "matching", [f.name for f in fields(MatchingSpec)])
+            mkw: dict[str, Any] = {}
+            for k, v in m.items():
+                if k in ("covariates", "trends", "exact"):
+                    mkw[k] = _str_tuple("matching", k, v)
+                elif k == "method":
+                    mkw[k] = _as_type("matching", k, v, str)
+                elif k in ("neighbors", "pre_years"):
+                    mkw[k] = _as_type("matching", k, v, int)
+                elif k == "caliper":
+                    mkw[k] = None if v is False else float(_as_type("matching", k, v, (int, float)))
+                elif k == "replace":
+                    mkw[k] = _as_type("matching", k, v, bool)
+            kw["matching"] = MatchingSpec(**mkw)
+        if "estimation" in raw:
+            e = _section(raw, "estimation", [f.name for f in fields(EstimationSpec)])
+            ekw: dict[str, Any] = {}
+            for k, v in e.items():
+                if k == "estimators":
+                    ekw[k] = _str_tuple("estimation", k, v)
+                elif k == "event_window":
+                    if (
+                        not isinstance(v, (list, tuple))
+                        or len(v) != 2
+                        or not all(isinstance(i, int) for i in v)
+                    ):
+                        raise SpecError(
+                            f"[estimation] event_window={v!r} must be two integers [low, high]"
+                        )
+                    ekw[k] = (int(v[0]), int(v[1]))
+                elif k == "duration_bins":
+                    if not isinstance(v, (list, tuple)) or not all(
+                        isinstance(i, int) and not isinstance(i, bool) for i in v
+                    ):
+                        raise SpecError(f"[estimation] duration_bins={v!r} must be integers")
+                    ekw[k] = tuple(int(i) for i in v)
+                else:
+                    ekw[k] = _as_type("estimation", k, v, str)
+            kw["estimation"] = EstimationSpec(**ekw)
+        if "bootstrap" in raw:
+            b = _section(raw, "bootstrap", [f.name for f in fields(BootstrapSpec)])
+            kw["bootstrap"] = BootstrapSpec(
+                **{k: _as_type("bootstrap", k, v, int) for k, v in b.items()}
+            )
+        if "output" in raw:
+            o = _section(raw, "output", ("folder", "figure_formats"))
+            if "folder" in o:
+                kw["out"] = _path(_as_type("output", "folder", o["folder"], str), base)
+            if "figure_formats" in o:
+                kw["figure_formats"] = _str_tuple("output", "figure_formats", o["figure_formats"])
+        if source_file is not None:
+            kw["source_file"] = Path(source_file)
+        return cls(**kw)
+
+    def with_overrides(self, **changes: Any) -> StudySpec:
+        """A copy with top-level fields replaced (``spec.with_overrides(out=Path("x"))``)."""
+        return replace(self, **changes)
+
+    # -- output ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (paths as strings, tuples as lists), as recorded in the manifest."""
+        return _plain(asdict(self))
+
+    @property
+    def outcome_names(self) -> tuple[str, ...]:
+        """The outcome columns of the study."""
+        return self.outcomes.names
+
+
+def _default_headline(labour_productivity: bool, tfp_methods: tuple[str, ...]) -> str:
+    if "acf" in tfp_methods:
+        return "ln_tfp_acf"
+    if tfp_methods:
+        return f"ln_tfp_{tfp_methods[0]}"
+    return "ln_lp" if labour_productivity else ""
+
+
+def _section(raw: Mapping[str, Any], name: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    sec = raw[name]
+    if not isinstance(sec, Mapping):
+        raise SpecError(f"[{name}] must be a table (section), got {sec!r}")
+    _check_keys(name, sec, allowed)
+    return sec
+
+
+def _path(value: str, base: Path | None) -> Path:
+    p = Path(value)
+    if base is not None and not p.is_absolute():
+        p = Path(os.path.normpath(base / p))
+    return p
+
+
+def _data_from(raw: Any, base: Path | None) -> DataSpec:
+    allowed = [f.name for f in fields(DataSpec)]
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"[data] must be a table (section), got {raw!r}")
+    _check_keys("data", raw, allowed)
+    kw: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in ("synthetic_dir", "accounts", "registry", "deflators", "truth"):
+            kw[k] = _path(_as_type("data", k, v, str), base)
+        elif k in ("synthetic_seed", "n_firms", "start_year", "end_year"):
+            kw[k] = _as_type("data", k, v, int)
+        elif k == "columns":
+            if not isinstance(v, Mapping) or not all(isinstance(x, str) for x in v.values()):
+                raise SpecError(f"[data.columns] must map role names to column names, got {v!r}")
+            kw[k] = dict(v)
+        else:
+            kw[k] = _as_type("data", k, v, str)
+    return DataSpec(**kw)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return obj.as_posix()
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def load_spec(path: str | Path | None = None) -> StudySpec:
+    """The spec in ``path`` (TOML), or the default study when ``path`` is None."""
+    return StudySpec.default() if path is None else StudySpec.from_toml(path)

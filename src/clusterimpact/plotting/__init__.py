@@ -1,0 +1,74 @@
+"""Figures for the cluster study, all in one shared style.
+
+Every ``plot_*`` function takes a result (or a tidy frame / panel) and ``ax=None``, draws inside the
+shared style (:func:`style_context`; global rcParams are never changed), and returns the
+:class:`matplotlib.axes.Axes` it drew into. Each attaches a caption stating the estimand, sample and
+method, which :func:`figure_caption` returns (the report prints it under the figure). Save with
+:func:`save_figure`, which writes byte-reproducible PNG and PDF files.
+
+The series behind the descriptive figures are computed by pure functions
+(:func:`members_vs_sector_series`, :func:`selection_table`, :func:`trajectories_series`, ...) so they
+can be tabulated and tested on their own.
+"""
+
+from clusterimpact.plotting._core import (
+    PALETTE,
+    STYLE_PATH,
+    figure_caption,
+    profile_frame,
+    save_figure,
+    set_caption,
+    style_context,
+)
+from clusterimpact.plotting.descriptive import (
+    members_vs_sector_series,
+    plot_members_vs_sector,
+    plot_selection,
+    selection_table,
+)
+from clusterimpact.plotting.estimates import (
+    comparison_frame,
+    forest_frame,
+    plot_duration_premium,
+    plot_estimator_comparison,
+    plot_event_study,
+    plot_forest,
+    plot_trajectories,
+    plot_truth_vs_estimate,
+    trajectories_series,
+    truth_frame,
+)
+from clusterimpact.plotting.matching import (
+    balance_long,
+    overlap_histograms,
+    plot_love,
+    plot_overlap,
+)
+
+__all__ = [
+    "PALETTE",
+    "STYLE_PATH",
+    "balance_long",
+    "comparison_frame",
+    "figure_caption",
+    "forest_frame",
+    "members_vs_sector_series",
+    "overlap_histograms",
+    "plot_duration_premium",
+    "plot_estimator_comparison",
+    "plot_event_study",
+    "plot_forest",
+    "plot_love",
+    "plot_members_vs_sector",
+    "plot_overlap",
+    "plot_selection",
+    "plot_trajectories",
+    "plot_truth_vs_estimate",
+    "profile_frame",
+    "save_figure",
+    "selection_table",
+    "set_caption",
+    "style_context",
+    "trajectories_series",
+    "truth_frame",
+]

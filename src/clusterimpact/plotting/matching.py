@@ -1,0 +1,277 @@
+"""Matching-quality figures: the love plot (balance before/after) and propensity-score overlap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from clusterimpact.errors import SpecError
+from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
+
+__all__ = ["balance_long", "overlap_histograms", "plot_love", "plot_overlap"]
+
+_BEFORE = ("smd_before", "smd_unmatched", "std_diff_before", "smd_raw", "smd_pre")
+_AFTER = ("smd_after", "smd_matched", "std_diff_after", "smd_adj", "smd_post")
+_COV = ("covariate", "variable", "var", "term")
+
+
+def _pick(frame: pd.DataFrame, names: tuple[str, ...], what: str) -> str:
+    for n in names:
+        if n in frame.columns:
+            return n
+    raise SpecError(
+        f"balance table has no {what} column; expected one of {', '.join(names)} "
+        f"(have {', '.join(map(str, frame.columns))})"
+    )
+
+
+def _balance_frame(balance: Any) -> pd.DataFrame:
+    if isinstance(balance, pd.DataFrame):
+        frame = balance
+    else:
+        frame = None
+        for name in ("balance", "balance_table", "balance_by_cohort"):
+            obj = getattr(balance, name, None)
+            if callable(obj):
+                obj = obj()
+            if isinstance(obj, pd.DataFrame):
+                frame = obj
+                break
+        if frame is None:
+            raise SpecError(
+                f"expected a balance DataFrame or a MatchResult with .balance, got {type(balance).__name__}"
+            )
+    frame = frame.copy()
+    if not any(c in frame.columns for c in _COV) and frame.index.name in _COV:
+        frame = frame.reset_index()
+    return frame
+
+
+def balance_long(balance: Any, *, absolute: bool = True) -> pd.DataFrame:
+    """Balance table in the love plot's long form: ``covariate, cohort, stage, smd``.
+
+    Accepts a frame (or a MatchResult's ``balance``) with a covariate column (``covariate`` /
+    ``variable``), SMD before and after matching (``smd_before``/``smd_after`` or
+    ``smd_unmatched``/``smd_matched``) and optionally ``cohort``. Rows whose cohort is ``"all"`` /
+    ``"pooled"`` / missing are the pooled balance. ``stage`` is ``"before"`` or ``"after"``.
+    """
+    frame = _balance_frame(balance)
+    cov = _pick(frame, _COV, "covariate")
+    b, a = _pick(frame, _BEFORE, "SMD-before"), _pick(frame, _AFTER, "SMD-after")
+    cohort = frame["cohort"] if "cohort" in frame.columns else pd.Series("all", index=frame.index)
+    cohort = cohort.astype("object").where(cohort.notna(), "all").astype(str)
+    cohort = cohort.replace({"pooled": "all", "overall": "all", "All": "all", "<NA>": "all"})
+    parts = []
+    for stage, col in (("before", b), ("after", a)):
+        v = frame[col].astype(float)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "covariate": frame[cov].astype(str).to_numpy(),
+                    "cohort": cohort.to_numpy(),
+                    "stage": stage,
+                    "smd": (v.abs() if absolute else v).to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def plot_love(
+    balance: Any,
+    *,
+    absolute: bool = True,
+    threshold: float = 0.1,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Love plot: standardized mean differences of each covariate before and after matching.
+
+    Pooled balance (cohort ``"all"``, or the mean over cohorts when no pooled row exists) is drawn as
+    large markers: open grey circles before matching (``gid="before"``), filled blue after
+    (``gid="after"``). Per-cohort SMDs, when the table has a ``cohort`` column with several cohorts,
+    are drawn as small translucent markers (``gid="cohort_before"`` / ``"cohort_after"``) so a cohort
+    that stays unbalanced is visible. Covariates are listed top to bottom in their table order.
+
+    Parameters
+    ----------
+    balance
+        Balance frame or MatchResult (see :func:`balance_long`).
+    absolute
+        Plot ``|SMD|`` (default) or signed SMDs.
+    threshold
+        Dotted reference line(s) at the usual 0.1 rule.
+    """
+    long = balance_long(balance, absolute=absolute)
+    covs = list(dict.fromkeys(long["covariate"]))
+    pooled = long[long["cohort"] == "all"]
+    cohorts = long[long["cohort"] != "all"]
+    if pooled.empty:
+        pooled = cohorts.groupby(["covariate", "stage"], sort=False, as_index=False)["smd"].mean()
+        pooled_note = "mean over cohorts"
+    else:
+        pooled_note = "pooled"
+    ypos = {c: float(len(covs) - 1 - i) for i, c in enumerate(covs)}
+    n_cohorts = cohorts["cohort"].nunique()
+    with style_context():
+        ax = new_axes(ax, figsize=(7.6, 0.38 * len(covs) + 1.5))
+        if n_cohorts > 1:
+            for stage, color, gid in (
+                ("before", GREY, "cohort_before"),
+                ("after", PALETTE[0], "cohort_after"),
+            ):
+                s = cohorts[cohorts["stage"] == stage]
+                ax.plot(
+                    s["smd"].to_numpy(dtype=float),
+                    s["covariate"].map(ypos).to_numpy(dtype=float),
+                    linestyle="none",
+                    marker="|",
+                    markersize=7,
+                    color=color,
+                    alpha=0.45,
+                    gid=gid,
+                    label=f"{stage.capitalize()}, by cohort ({n_cohorts} cohorts)",
+                )
+        for stage, kw in (
+            ("before", {"marker": "o", "mfc": "white", "mec": GREY, "color": GREY}),
+            ("after", {"marker": "o", "mfc": PALETTE[0], "mec": PALETTE[0], "color": PALETTE[0]}),
+        ):
+            s = pooled[pooled["stage"] == stage].set_index("covariate").reindex(covs)
+            ax.plot(
+                s["smd"].to_numpy(dtype=float),
+                [ypos[c] for c in covs],
+                linestyle="none",
+                markersize=7,
+                gid=stage,
+                label=f"{stage.capitalize()} matching ({pooled_note})",
+                **kw,
+            )
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.axvline(threshold, color=GREY, linestyle=":", linewidth=0.9)
+        if not absolute:
+            ax.axvline(-threshold, color=GREY, linestyle=":", linewidth=0.9)
+        ax.set_yticks([ypos[c] for c in covs], covs)
+        ax.grid(axis="y", visible=True)
+        ax.set_xlabel(
+            "|Standardized mean difference|" if absolute else "Standardized mean difference"
+        )
+        ax.set_title(title or "Covariate balance before and after matching")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        after = pooled.loc[pooled["stage"] == "after", "smd"].abs()
+        worst = float(after.max()) if len(after) else float("nan")
+        set_caption(
+            ax,
+            f"{'Absolute s' if absolute else 'S'}tandardized mean differences (treated − control, "
+            f"pooled SD) of the matching covariates, before and after matching ({pooled_note}"
+            f"{f'; ticks: each of {n_cohorts} cohorts' if n_cohorts > 1 else ''}). Dotted line: the "
+            f"{threshold:g} rule of thumb. Largest |SMD| after matching: {worst:.3f}.",
+        )
+    return ax
+
+
+def _overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]:
+    if treated is None:
+        frame = None
+        if isinstance(pscores, pd.DataFrame):
+            frame = pscores
+        else:
+            for name in ("pscores", "pscore", "propensity", "propensity_scores"):
+                obj = getattr(pscores, name, None)
+                if isinstance(obj, pd.DataFrame):
+                    frame = obj
+                    break
+        if frame is None:
+            raise SpecError(
+                "plot_overlap needs `treated` unless `pscores` is a frame with pscore and treated columns"
+            )
+        pcol = next((c for c in ("pscore", "propensity", "ps") if c in frame.columns), None)
+        tcol = next((c for c in ("treated", "treat", "d") if c in frame.columns), None)
+        if pcol is None or tcol is None:
+            raise SpecError(
+                "propensity-score frame needs a 'pscore' and a 'treated' column "
+                f"(have {', '.join(map(str, frame.columns))})"
+            )
+        return frame[pcol].to_numpy(dtype=float), frame[tcol].to_numpy(dtype=float)
+    p = np.asarray(pscores, dtype=float)
+    t = np.asarray(treated, dtype=float)
+    if p.shape != t.shape:
+        raise SpecError(f"pscores and treated differ in length ({p.shape[0]} vs {t.shape[0]})")
+    return p, t
+
+
+def overlap_histograms(
+    pscores: Any, treated: Any = None, *, bins: int = 30
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin edges and the treated / control density histograms that :func:`plot_overlap` draws."""
+    p, t = _overlap_inputs(pscores, treated)
+    ok = np.isfinite(p) & np.isfinite(t)
+    p, t = p[ok], t[ok]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ht, _ = np.histogram(p[t == 1], bins=edges, density=True)
+    hc, _ = np.histogram(p[t == 0], bins=edges, density=True)
+    return edges, ht, hc
+
+
+def plot_overlap(
+    pscores: Any,
+    treated: Any = None,
+    *,
+    bins: int = 30,
+    support: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Propensity-score overlap: treated above the axis, controls mirrored below (densities).
+
+    Parameters
+    ----------
+    pscores
+        Scores (array-like) with ``treated`` indicators, or a frame / MatchResult with ``pscore`` and
+        ``treated`` columns.
+    bins
+        Number of equal-width bins on [0, 1].
+    support
+        Common-support bounds to mark with dashed lines (e.g. the MatchResult's trimming bounds).
+
+    Returns
+    -------
+    Axes
+        Two bar containers (labels ``Treated``, ``Controls``; the controls' heights are negative).
+    """
+    p, t = _overlap_inputs(pscores, treated)
+    if support is None:
+        support = getattr(pscores, "common_support", None) if treated is None else None
+    edges, ht, hc = overlap_histograms(p, t, bins=bins)
+    width = np.diff(edges)
+    with style_context():
+        ax = new_axes(ax)
+        ax.bar(
+            edges[:-1], ht, width=width, align="edge", color=PALETTE[0], alpha=0.8, label="Treated"
+        )
+        ax.bar(edges[:-1], -hc, width=width, align="edge", color=GREY, alpha=0.8, label="Controls")
+        ax.axhline(0, color="black", linewidth=0.8)
+        if support is not None:
+            for s in support:
+                ax.axvline(float(s), color=PALETTE[1], linestyle="--", linewidth=1)
+        ax.set_xlim(0, 1)
+        ticks = ax.get_yticks()
+        ax.set_yticks(ticks, [f"{abs(v):g}" for v in ticks])
+        ax.set_xlabel("Propensity score")
+        ax.set_ylabel("Density (controls below the axis)")
+        ax.set_title(title or "Propensity-score overlap")
+        ax.legend(loc="upper center")
+        n1, n0 = int((t == 1).sum()), int((t == 0).sum())
+        sup = (
+            f" Dashed lines: common support [{float(support[0]):.3f}, {float(support[1]):.3f}]."
+            if support is not None
+            else ""
+        )
+        set_caption(
+            ax,
+            f"Distribution of the estimated propensity score for treated (n = {n1:,}, above) and "
+            f"potential controls (n = {n0:,}, below), {bins} bins on [0, 1].{sup}",
+        )
+    return ax

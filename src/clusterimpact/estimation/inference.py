@@ -1,0 +1,456 @@
+"""Inference for linear (fixed-effects) regressions: covariance estimators and the wild cluster bootstrap.
+
+All covariance functions take the *within-transformed* design ``X`` (N x k), residuals ``u`` and optional
+analytic weights ``w``, so they serve both absorbed-FE and plain OLS fits. Scores are ``x_i w_i u_i``
+and the bread is ``(X'WX)^{-1}``.
+
+Small-sample conventions (Stata ``reghdfe`` / R ``fixest`` / ``pyfixest`` defaults, matched to 1e-8 in
+the tests):
+
+* ``iid``: ``s^2 (X'WX)^{-1}`` with ``s^2 = sum w u^2 / (N - K)``.
+* ``hetero`` (HC1): ``N / (N - K)`` times the White sandwich.
+* ``cluster`` (CRV1): ``G/(G-1) * (N-1)/(N-K)`` times the cluster sandwich; t reference with ``G-1`` df.
+* two-way cluster (Cameron, Gelbach & Miller 2011): ``V1 + V2 - V12``; each term scaled by
+  ``Gmin/(Gmin-1) * (N-1)/(N-K)`` (``G_df="min"``, fixest/pyfixest default) or by its own
+  ``G_j/(G_j-1)`` (``G_df="conventional"``, the original CGM/Stata ``cgmreg`` choice); df ``Gmin-1``.
+* ``driscoll_kraay``: Newey-West (Bartlett) over time on cross-sectional sums of the scores,
+  lag ``floor(T^{1/4})`` by default, scaled by ``T/(T-1) * (N-1)/(N-K)``; df ``T-1`` (as pyfixest).
+
+``K`` counts the slope coefficients plus the absorbed fixed effects, ``sum(levels) - (n_fe - 1)``, where
+fixed effects *nested* in the cluster variable are not counted (each fully nested one counts as 1). This is
+fixest's/pyfixest's ``k_fixef="nonnested"`` rule and reghdfe's treatment of FE nested within clusters:
+with firm and year effects and firm clusters, ``K = k + n_years``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import optimize, stats
+
+from clusterimpact._validation import check_choice, resolve_rng
+from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
+
+__all__ = [
+    "VCOV_TYPES",
+    "WildBootstrapResult",
+    "cluster_count_check",
+    "vcov_cluster",
+    "vcov_driscoll_kraay",
+    "vcov_hetero",
+    "vcov_iid",
+    "wald_test",
+    "wild_cluster_bootstrap",
+]
+
+logger = logging.getLogger(__name__)
+
+VcovType = Literal["iid", "hetero", "cluster", "twoway", "driscoll_kraay"]
+VCOV_TYPES: tuple[str, ...] = ("iid", "hetero", "cluster", "twoway", "driscoll_kraay")
+BootWeights = Literal["rademacher", "webb", "mammen", "normal"]
+
+MIN_CLUSTERS_WARN = 30
+
+
+def _bread(X: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    Xw = X if w is None else X * w[:, None]
+    return np.linalg.inv(X.T @ Xw)
+
+
+def _scores(X: np.ndarray, u: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    e = u if w is None else u * w
+    return X * e[:, None]
+
+
+def vcov_iid(
+    X: np.ndarray,
+    u: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    df_k: int,
+    bread: np.ndarray | None = None,
+) -> np.ndarray:
+    """Homoskedastic covariance ``s^2 (X'WX)^{-1}``, ``s^2 = sum(w u^2) / (N - df_k)``."""
+    n = len(u)
+    B = _bread(X, w) if bread is None else bread
+    rss = float(u @ u) if w is None else float((w * u) @ u)
+    return rss / (n - df_k) * B
+
+
+def vcov_hetero(
+    X: np.ndarray,
+    u: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    df_k: int,
+    bread: np.ndarray | None = None,
+) -> np.ndarray:
+    """White/HC1 covariance: ``N/(N - df_k)`` times the sandwich."""
+    n = len(u)
+    B = _bread(X, w) if bread is None else bread
+    S = _scores(X, u, w)
+    return n / (n - df_k) * (B @ (S.T @ S) @ B)
+
+
+def cluster_count_check(G: int, name: str) -> str | None:
+    """Error below 2 clusters; return a warning message below :data:`MIN_CLUSTERS_WARN`."""
+    if G < 2:
+        raise EstimationError(
+            f"cluster-robust inference needs at least 2 clusters; '{name}' has {G}. "
+            "Cluster on a coarser-grained but varying variable, or use vcov='hetero'."
+        )
+    if G < MIN_CLUSTERS_WARN:
+        return (
+            f"only {G} clusters in '{name}' (fewer than {MIN_CLUSTERS_WARN}): cluster-robust "
+            "standard errors may be too small; consider the wild cluster bootstrap"
+        )
+    return None
+
+
+def _meat_cluster(S: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
+    G = int(codes.max()) + 1
+    agg = np.empty((G, S.shape[1]))
+    for j in range(S.shape[1]):
+        agg[:, j] = np.bincount(codes, weights=S[:, j], minlength=G)
+    return agg.T @ agg, G
+
+
+def vcov_cluster(
+    X: np.ndarray,
+    u: np.ndarray,
+    w: np.ndarray | None,
+    clusters: list[np.ndarray],
+    *,
+    df_k: int,
+    G_df: Literal["min", "conventional"] = "min",
+    bread: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """One- or two-way cluster-robust (CRV1) covariance with Stata's small-sample factor.
+
+    Parameters
+    ----------
+    clusters
+        One or two integer code arrays (0..G-1).
+    df_k
+        Parameters counted in ``(N-1)/(N-K)`` (see module notes on nested fixed effects).
+    G_df
+        Two-way scaling: ``"min"`` (fixest/pyfixest default) or ``"conventional"`` (own G per term).
+
+    Returns
+    -------
+    vcov, [G_1, ...]
+        The covariance and the number of clusters in each dimension.
+    """
+    check_choice("G_df", G_df, ("min", "conventional"))
+    n = len(u)
+    B = _bread(X, w) if bread is None else bread
+    S = _scores(X, u, w)
+    kfac = (n - 1) / (n - df_k)
+    if len(clusters) == 1:
+        meat, G = _meat_cluster(S, clusters[0])
+        return G / (G - 1) * kfac * (B @ meat @ B), [G]
+    if len(clusters) != 2:
+        raise SpecError("cluster-robust inference supports one or two cluster variables")
+    c1, c2 = clusters
+    inter = c1.astype(np.int64) * (int(c2.max()) + 1) + c2
+    _, inter = np.unique(inter, return_inverse=True)
+    m1, G1 = _meat_cluster(S, c1)
+    m2, G2 = _meat_cluster(S, c2)
+    m12, G12 = _meat_cluster(S, inter.astype(np.int64))
+    if G_df == "min":
+        g = min(G1, G2)
+        f1 = f2 = f12 = g / (g - 1)
+    else:
+        f1, f2, f12 = G1 / (G1 - 1), G2 / (G2 - 1), G12 / (G12 - 1)
+    meat = f1 * m1 + f2 * m2 - f12 * m12
+    V = kfac * (B @ meat @ B)
+    return V, [G1, G2]
+
+
+def vcov_driscoll_kraay(
+    X: np.ndarray,
+    u: np.ndarray,
+    w: np.ndarray | None,
+    time_codes: np.ndarray,
+    *,
+    df_k: int,
+    lag: int | None = None,
+    bread: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, int]:
+    """Driscoll-Kraay (1998) covariance: Bartlett-weighted autocovariances of period sums of scores.
+
+    ``time_codes`` must be ordered codes of the period (0 = earliest). Returns ``(vcov, T, lag)``.
+    """
+    n = len(u)
+    B = _bread(X, w) if bread is None else bread
+    S = _scores(X, u, w)
+    T = int(time_codes.max()) + 1
+    h = np.empty((T, S.shape[1]))
+    for j in range(S.shape[1]):
+        h[:, j] = np.bincount(time_codes, weights=S[:, j], minlength=T)
+    if lag is None:
+        lag = int(np.floor(T**0.25))
+    meat = h.T @ h
+    for ell in range(1, lag + 1):
+        g = h[ell:].T @ h[:-ell]
+        meat += (1 - ell / (lag + 1)) * (g + g.T)
+    fac = T / (T - 1) * (n - 1) / (n - df_k)
+    return fac * (B @ meat @ B), T, lag
+
+
+@dataclass(frozen=True)
+class WaldTest:
+    """A joint Wald test of ``R b = r``.
+
+    Attributes
+    ----------
+    statistic
+        F statistic (chi2 / q) when ``df_denom`` is set, else chi2.
+    df_num, df_denom
+        Numerator restrictions; denominator df (None = chi2 reference).
+    p_value
+        P-value.
+    terms
+        Terms tested.
+    """
+
+    statistic: float
+    df_num: int
+    df_denom: float | None
+    p_value: float
+    terms: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "statistic": self.statistic,
+            "df_num": self.df_num,
+            "df_denom": self.df_denom,
+            "p_value": self.p_value,
+            "terms": list(self.terms),
+        }
+
+
+def wald_test(
+    b: np.ndarray,
+    V: np.ndarray,
+    R: np.ndarray | None = None,
+    r: np.ndarray | None = None,
+    *,
+    df_denom: float | None = None,
+    terms: tuple[str, ...] = (),
+) -> WaldTest:
+    """Wald test of ``R b = r`` (default: all of ``b`` = 0); F(q, df_denom) or chi2(q)."""
+    b = np.asarray(b, dtype=float)
+    R = np.eye(len(b)) if R is None else np.atleast_2d(R)
+    r = np.zeros(R.shape[0]) if r is None else np.asarray(r, dtype=float)
+    d = R @ b - r
+    M = R @ V @ R.T
+    stat = float(d @ np.linalg.pinv(M) @ d)
+    q = R.shape[0]
+    if df_denom is not None and np.isfinite(df_denom):
+        F = stat / q
+        return WaldTest(F, q, float(df_denom), float(stats.f.sf(F, q, df_denom)), terms)
+    return WaldTest(stat, q, None, float(stats.chi2.sf(stat, q)), terms)
+
+
+# -- wild cluster bootstrap --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WildBootstrapResult:
+    """Wild cluster bootstrap test and confidence interval for one coefficient.
+
+    Attributes
+    ----------
+    term, estimate, std_error
+        The coefficient, its estimate and its analytic CRV1 standard error.
+    t_stat
+        Analytic t statistic against ``null``.
+    p_value
+        Symmetric bootstrap p-value: share of ``|t*| >= |t|``.
+    conf_int
+        Bootstrap CI (test inversion for the restricted bootstrap, percentile-t for the unrestricted).
+    B, weights, restricted, seed, n_clusters
+        Settings.
+    """
+
+    term: str
+    estimate: float
+    std_error: float
+    null: float
+    t_stat: float
+    p_value: float
+    conf_int: tuple[float, float]
+    level: float
+    B: int
+    weights: str
+    restricted: bool
+    seed: int | None
+    n_clusters: int
+
+
+def _draw_weights(kind: str, G: int, B: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "rademacher":
+        return rng.choice(np.array([-1.0, 1.0]), size=(G, B))
+    if kind == "webb":
+        vals = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+        return rng.choice(vals, size=(G, B))
+    if kind == "mammen":
+        s5 = np.sqrt(5.0)
+        p = (s5 + 1) / (2 * s5)
+        return np.where(rng.random((G, B)) < p, -(s5 - 1) / 2, (s5 + 1) / 2)
+    return rng.standard_normal((G, B))
+
+
+def wild_cluster_bootstrap(
+    X: np.ndarray,
+    y: np.ndarray,
+    cluster: np.ndarray,
+    param: int,
+    *,
+    term: str = "",
+    null: float = 0.0,
+    B: int = 9999,
+    weights: BootWeights = "rademacher",
+    restricted: bool = True,
+    level: float = 0.95,
+    seed: int | np.random.Generator | None = None,
+    df_k: int | None = None,
+    chunk: int = 2000,
+) -> WildBootstrapResult:
+    """Wild cluster bootstrap-t (Cameron, Gelbach & Miller 2008; Roodman et al. 2019) for one coefficient.
+
+    Works on the within-transformed design (fixed effects already projected out). Bootstrap
+    outcomes are ``y* = X b~ + u~ * v_g`` with cluster-level weights ``v_g``; ``b~, u~`` come from the
+    model with ``H0: b_param = null`` imposed (restricted, WCR, recommended) or from the unrestricted fit
+    (WCU). Each draw's t statistic uses the CRV1 standard error; everything is computed from k x G
+    cluster sums (never an N x B matrix): ``b* - b~ = A S v`` and the cluster scores of draw ``v`` are
+    ``v_g s_g - H_g A S v``.
+
+    Parameters
+    ----------
+    X, y
+        Within-transformed regressors (N x k) and outcome.
+    cluster
+        Integer cluster codes.
+    param
+        Column of ``X`` tested.
+    null
+        Hypothesised value.
+    B
+        Bootstrap draws.
+    weights
+        ``"rademacher"`` (default), ``"webb"`` (6-point, better with few clusters), ``"mammen"``, ``"normal"``.
+    restricted
+        Impose the null (WCR) or not (WCU).
+    seed
+        Seed or Generator (the only source of randomness).
+    df_k
+        Parameter count for the small-sample factor (cancels in the bootstrap-t; affects the reported SE).
+
+    Returns
+    -------
+    WildBootstrapResult
+    """
+    check_choice("weights", weights, ("rademacher", "webb", "mammen", "normal"))
+    rng = resolve_rng(seed)
+    seed_val = seed if isinstance(seed, int) else None
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n, k = X.shape
+    codes = np.asarray(cluster, dtype=np.int64)
+    G = int(codes.max()) + 1
+    msg = cluster_count_check(G, "cluster")
+    if msg:
+        import warnings
+
+        warnings.warn(msg, EstimationWarning, stacklevel=2)
+    df_k = k if df_k is None else df_k
+    ssc = G / (G - 1) * (n - 1) / (n - df_k)
+    A = np.linalg.inv(X.T @ X)
+    a = A[param]
+    bhat = A @ (X.T @ y)
+    uhat = y - X @ bhat
+    Sg_hat = np.stack([np.bincount(codes, X[:, j] * uhat, minlength=G) for j in range(k)])
+    se = float(np.sqrt(ssc * np.sum((a @ Sg_hat) ** 2)))
+    t_obs = (bhat[param] - null) / se
+    # per-cluster X_g'X_g, contracted with a and A: W[g] = a H_g A  (G x k)
+    Hg_a = np.zeros((G, k))
+    for j in range(k):
+        for m in range(k):
+            Hg_a[:, m] += a[j] * np.bincount(codes, X[:, j] * X[:, m], minlength=G)
+    W = Hg_a @ A  # row g: a' H_g A
+    V = _draw_weights(weights, G, B, rng)
+
+    others = [j for j in range(k) if j != param]
+    Xo = X[:, others]
+    Ao = np.linalg.inv(Xo.T @ Xo) if others else np.zeros((0, 0))
+
+    def boot_t(r0: float) -> tuple[np.ndarray, float]:
+        if restricted:
+            yr = y - X[:, param] * r0
+            bo = Ao @ (Xo.T @ yr) if others else np.zeros(0)
+            ut = yr - Xo @ bo if others else yr
+        else:
+            ut = uhat
+        S = np.stack([np.bincount(codes, X[:, j] * ut, minlength=G) for j in range(k)])  # k x G
+        q = a @ S  # G
+        tb = np.empty(B)
+        for s in range(0, B, chunk):
+            Vb = V[:, s : s + chunk]
+            num = q @ Vb
+            cs = q[:, None] * Vb - W @ (S @ Vb)  # G x b : a c_g
+            tb[s : s + chunk] = num / np.sqrt(ssc * np.sum(cs * cs, axis=0))
+            if B > 20000 and s % (10 * chunk) == 0:
+                logger.info("wild bootstrap: %d / %d draws", s, B)
+        t0 = (bhat[param] - r0) / se
+        return tb, t0
+
+    tb, _ = boot_t(null)
+    p = float(np.mean(np.abs(tb) >= abs(t_obs)))
+    alpha = 1 - level
+    if restricted:
+
+        def pfun(r0: float) -> float:
+            tb_r, t0 = boot_t(r0)
+            return float(np.mean(np.abs(tb_r) >= abs(t0))) - alpha
+
+        b0 = float(bhat[param])
+        lo = hi = None
+        for side in (-1, 1):
+            step = se
+            inner = b0
+            outer = b0 + side * step
+            for _ in range(60):
+                if pfun(outer) < 0:
+                    break
+                inner, outer = outer, b0 + side * (step := step * 2)
+            try:
+                root = optimize.brentq(pfun, min(inner, outer), max(inner, outer), xtol=1e-6 * se)
+            except ValueError:
+                root = np.nan
+            if side < 0:
+                lo = root
+            else:
+                hi = root
+        ci = (float(lo), float(hi))  # type: ignore[arg-type]
+    else:
+        qt = float(np.quantile(np.abs(tb), level))
+        ci = (float(bhat[param] - qt * se), float(bhat[param] + qt * se))
+    return WildBootstrapResult(
+        term=term,
+        estimate=float(bhat[param]),
+        std_error=se,
+        null=null,
+        t_stat=float(t_obs),
+        p_value=p,
+        conf_int=ci,
+        level=level,
+        B=B,
+        weights=weights,
+        restricted=restricted,
+        seed=seed_val,
+        n_clusters=G,
+    )

@@ -1,0 +1,1087 @@
+"""Fixed-effects regressions with fixest formula syntax, and the classic membership models.
+
+``feols("y ~ x1 + x2 | firm_id + year", data, vcov="cluster", cluster="firm_id")`` estimates a linear
+model with absorbed fixed effects. Two engines give identical answers (tested to 1e-8):
+
+* a **fast path** (``engine="fast"``) for formulas whose regressors are plain columns and whose fixed
+  effects are columns or interactions ``a^b``: the largest fixed effect is swept out with group sums and
+  the others are solved exactly (:mod:`clusterimpact.estimation._demean`), then the covariance is built by
+  :mod:`clusterimpact.estimation.inference`;
+* **pyfixest** (``engine="pyfixest"``) for everything else (``i(rel_year, ref=-1)``, ``C(x)``,
+  transformations, instruments).
+
+``engine="auto"`` (default) takes the fast path whenever the formula allows. Either way the result is our
+:class:`EstimationResult`, so names and errors do not depend on the engine.
+
+Conventions (those of reghdfe/fixest/pyfixest): singleton fixed-effect levels are dropped iteratively and
+reported in ``exclusions["singleton"]``; the small-sample factors are described in
+:mod:`clusterimpact.estimation.inference` (fixed effects nested in the cluster variable are not counted in
+``K``). Weights are analytic weights (weighted least squares).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
+from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation._demean import (
+    Absorber,
+    drop_singletons,
+    factorize,
+    interact_codes,
+)
+from clusterimpact.provenance import make_provenance
+from clusterimpact.results import EstimateResult
+
+__all__ = [
+    "EstimationResult",
+    "binned_duration",
+    "feols",
+    "linear_duration",
+    "parse_bins",
+    "static_premium",
+    "wild_bootstrap",
+]
+
+Engine = Literal["auto", "fast", "pyfixest"]
+ENGINES = ("auto", "fast", "pyfixest")
+PostExit = Literal["keep", "drop"]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_NOT_COLUMNS = {"True", "False", "None", "np", "ref", "ref2", "bin"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimationResult(EstimateResult):
+    """A fixed-effects (or OLS) regression.
+
+    Attributes
+    ----------
+    formula
+        The fixest-style formula estimated.
+    depvar
+        Outcome column.
+    fixed_effects
+        Absorbed fixed effects as written (``("firm_id", "year")``, ``("sector^year",)``).
+    vcov_type
+        ``"iid"``, ``"hetero"``, ``"cluster"``, ``"twoway"`` or ``"driscoll_kraay"``.
+    cluster
+        Cluster variable(s) (``"firm_id"``, ``"firm_id+year"`` for two-way), or None.
+    n_clusters
+        Number of clusters (the smaller one for two-way), or None.
+    r2, r2_within
+        R-squared of the full model and of the within-transformed model (NaN without fixed effects).
+    rss
+        Weighted residual sum of squares.
+    df_k
+        Parameters counted in the small-sample factor (slopes plus non-nested absorbed effects).
+    n_fe_levels
+        Number of levels of each fixed effect in the estimation sample.
+    weights
+        Weight column or None.
+    engine
+        ``"fast"`` or ``"pyfixest"``.
+    """
+
+    formula: str = ""
+    depvar: str = ""
+    fixed_effects: tuple[str, ...] = ()
+    vcov_type: str = "iid"
+    cluster: str | None = None
+    n_clusters: int | None = None
+    r2: float = float("nan")
+    r2_within: float = float("nan")
+    rss: float = float("nan")
+    df_k: int = 0
+    n_fe_levels: dict[str, int] = field(default_factory=dict)
+    weights: str | None = None
+    engine: str = "fast"
+
+    def _summary_header(self) -> list[str]:
+        fe = " + ".join(self.fixed_effects) if self.fixed_effects else "none"
+        se = self.vcov_type + (
+            f" by {self.cluster} ({self.n_clusters} clusters)" if self.cluster else ""
+        )
+        return [
+            f"EstimationResult ({self.method}): {self.formula}",
+            f"Observations: {self.nobs:,}   Fixed effects: {fe}",
+            f"Std. errors: {se}   R2: {self.r2:.4f}   Within R2: {self.r2_within:.4f}",
+        ]
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form with the regression's metadata added."""
+        out = super().to_dict(level)
+        out.update(
+            formula=self.formula,
+            fixed_effects=list(self.fixed_effects),
+            vcov_type=self.vcov_type,
+            cluster=self.cluster,
+            n_clusters=self.n_clusters,
+            r2=self.r2,
+            r2_within=self.r2_within,
+            engine=self.engine,
+        )
+        return out
+
+
+# -- formula handling --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Formula:
+    text: str
+    depvar: str
+    terms: tuple[str, ...]
+    fixed_effects: tuple[str, ...]
+    intercept: bool
+    iv: str | None
+
+    @property
+    def simple(self) -> bool:
+        """True when every regressor and fixed effect is a plain column (or ``a^b``)."""
+        ident = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+        return (
+            self.iv is None
+            and ident.match(self.depvar) is not None
+            and all(ident.match(t) for t in self.terms)
+            and all(all(ident.match(p) for p in f.split("^")) for f in self.fixed_effects)
+        )
+
+    def fe_columns(self) -> list[str]:
+        return [p for f in self.fixed_effects for p in f.split("^")]
+
+
+def _split_top(s: str, sep: str) -> list[str]:
+    out, depth, cur = [], 0, []
+    for ch in s:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return [p.strip() for p in out]
+
+
+def parse_formula(formula: str) -> _Formula:
+    """Parse ``y ~ x1 + x2 | fe1 + fe2 [| endog ~ instr]`` (fixest syntax)."""
+    if not isinstance(formula, str) or "~" not in formula:
+        raise SpecError(f"formula {formula!r} must look like 'y ~ x1 + x2 | fe1 + fe2'")
+    lhs, rhs = formula.split("~", 1)
+    depvar = lhs.strip()
+    if not depvar:
+        raise SpecError(f"formula {formula!r} has no outcome on the left of '~'")
+    parts = _split_top(rhs, "|")
+    iv = None
+    if len(parts) == 3 or (len(parts) == 2 and "~" in parts[1]):
+        iv = parts[-1]
+        parts = parts[:-1]
+    if len(parts) > 2:
+        raise SpecError(f"formula {formula!r}: at most 'regressors | fixed effects | iv'")
+    raw_terms = [t for t in _split_top(parts[0], "+") if t]
+    intercept = True
+    terms = []
+    for t in raw_terms:
+        if t in ("1",):
+            continue
+        if t in ("0", "-1"):
+            intercept = False
+            continue
+        terms.append(t)
+    fes: list[str] = []
+    if len(parts) == 2 and parts[1] not in ("", "0"):
+        fes = [f.replace(" ", "") for f in _split_top(parts[1], "+") if f]
+    return _Formula(formula.strip(), depvar, tuple(terms), tuple(fes), intercept, iv)
+
+
+def _referenced_columns(f: _Formula, df: pd.DataFrame) -> list[str]:
+    """Identifiers in the formula that look like columns (not functions or keyword names)."""
+    text = f.text
+    out: list[str] = []
+    for m in _IDENT.finditer(text):
+        name = m.group(0)
+        rest = text[m.end() :].lstrip()
+        if rest.startswith("(") or (rest.startswith("=") and not rest.startswith("==")):
+            continue
+        if name in _NOT_COLUMNS or name in out:
+            continue
+        before = text[: m.start()].rstrip()
+        if before.endswith(".") or (m.start() > 0 and text[m.start() - 1].isdigit()):
+            continue
+        out.append(name)
+    return out
+
+
+def _check_formula_columns(f: _Formula, df: pd.DataFrame) -> None:
+    missing = [c for c in _referenced_columns(f, df) if c not in df.columns]
+    if missing:
+        have = ", ".join(map(str, df.columns[:30]))
+        raise DataError(
+            f"formula '{f.text}' names column(s) not in the data: {', '.join(missing)}; "
+            f"available: {have}",
+            column=missing[0],
+        )
+
+
+# -- vcov spec ---------------------------------------------------------------------------------------
+def _normalise_vcov(
+    vcov: str | dict[str, str], cluster: str | Sequence[str] | None
+) -> tuple[str, list[str]]:
+    if isinstance(vcov, dict):
+        if len(vcov) != 1:
+            raise SpecError("vcov dict must have one entry, e.g. {'CRV1': 'firm_id'}")
+        ((k, v),) = vcov.items()
+        if k.upper() != "CRV1":
+            raise SpecError(f"vcov={{{k!r}: ...}} is not supported; use {{'CRV1': 'col'}}")
+        cols = [c.strip() for c in v.split("+")]
+        return ("cluster" if len(cols) == 1 else "twoway"), cols
+    v = str(vcov)
+    alias = {
+        "HC1": "hetero",
+        "hc1": "hetero",
+        "robust": "hetero",
+        "CRV1": "cluster",
+        "DK": "driscoll_kraay",
+    }
+    v = alias.get(v, v)
+    check_choice("vcov", v, inf.VCOV_TYPES)
+    cols: list[str] = []
+    if cluster is not None:
+        cols = [cluster] if isinstance(cluster, str) else list(cluster)
+        cols = [p.strip() for c in cols for p in c.split("+")]
+    if v == "cluster":
+        if not cols:
+            raise SpecError("vcov='cluster' needs cluster=COLUMN")
+        if len(cols) == 2:
+            v = "twoway"
+        elif len(cols) != 1:
+            raise SpecError("cluster-robust inference supports one or two cluster columns")
+    if v == "twoway" and len(cols) != 2:
+        raise SpecError("vcov='twoway' needs cluster=[COL1, COL2]")
+    if v in ("iid", "hetero", "driscoll_kraay"):
+        cols = []
+    return v, cols
+
+
+# -- the front door ----------------------------------------------------------------------------------
+def feols(
+    formula: str,
+    data: Any,
+    vcov: str | dict[str, str] = "iid",
+    *,
+    cluster: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    time: str | None = None,
+    lag: int | None = None,
+    G_df: Literal["min", "conventional"] = "min",
+    drop_singletons: bool = True,
+    engine: Engine = "auto",
+) -> EstimationResult:
+    """Linear regression with absorbed fixed effects (fixest formula syntax).
+
+    Estimand: the coefficients of the linear projection of the outcome on the regressors within the fixed
+    effects; with a treatment dummy and unit and time effects, the TWFE DiD coefficient (a weighted
+    average of treatment effects that is only the ATT under homogeneous effects).
+
+    Parameters
+    ----------
+    formula
+        ``"y ~ x1 + x2 | fe1 + fe2"``; fixed-effect interactions as ``sector^year``; pyfixest extras such
+        as ``i(rel_year, ref=-1)`` are passed to pyfixest.
+    data
+        FirmPanel or DataFrame (not modified).
+    vcov
+        ``"iid"``, ``"hetero"`` (HC1), ``"cluster"`` (CRV1, with ``cluster=``), ``"twoway"`` (two cluster
+        columns), ``"driscoll_kraay"`` (needs ``time=``), or pyfixest's ``{"CRV1": "col"}``.
+    cluster
+        Cluster column, or two columns for two-way clustering.
+    weights
+        Column of analytic weights (positive).
+    time, lag
+        Time column and Bartlett lag for Driscoll-Kraay (lag default ``floor(T**0.25)``).
+    G_df
+        Two-way clustering small-sample rule: ``"min"`` (fixest default) or ``"conventional"``.
+    drop_singletons
+        Drop singleton fixed-effect levels iteratively (reghdfe/fixest default).
+    engine
+        ``"auto"``, ``"fast"`` or ``"pyfixest"``.
+
+    Returns
+    -------
+    EstimationResult
+
+    Raises
+    ------
+    DataError
+        The formula names a column the data lack, or a weight is negative.
+    EstimationError
+        A regressor is absorbed by the fixed effects or collinear; fewer than 2 clusters.
+    """
+    check_choice("engine", engine, ENGINES)
+    df = as_frame(data)
+    f = parse_formula(formula)
+    _check_formula_columns(f, df)
+    vtype, ccols = _normalise_vcov(vcov, cluster)
+    extra = list(ccols) + ([weights] if weights else [])
+    if vtype == "driscoll_kraay":
+        if time is None:
+            raise SpecError("vcov='driscoll_kraay' needs time=COLUMN")
+        extra.append(time)
+    require_columns(df, extra, what="vcov/weights")
+    use_fast = engine == "fast" or (engine == "auto" and f.simple)
+    if engine == "fast" and not f.simple:
+        raise SpecError(
+            f"formula '{formula}' needs engine='pyfixest' (only plain columns and a^b effects are fast)"
+        )
+    if vtype == "driscoll_kraay" and not use_fast:
+        raise SpecError(
+            "driscoll_kraay is available on the fast engine only (plain-column formulas)"
+        )
+    if use_fast:
+        return _fit_fast(f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons)
+    return _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons)
+
+
+# -- fast path ---------------------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    y: np.ndarray
+    X: np.ndarray
+    names: list[str]
+    w: np.ndarray | None
+    absorber: Absorber | None
+    fe_codes: list[np.ndarray]
+    fe_levels: list[int]
+    cluster_codes: list[np.ndarray]
+    time_codes: np.ndarray | None
+    nobs: int
+    exclusions: dict[str, int]
+    keep: np.ndarray
+
+
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    if not pd.api.types.is_numeric_dtype(s):
+        raise DataError(
+            "is not numeric; regressors and outcomes must be numbers "
+            "(use a fixed effect 'x' after '|' or i(x) for categories)",
+            column=col,
+        )
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _prepare(
+    f: _Formula,
+    df: pd.DataFrame,
+    ccols: list[str],
+    weights: str | None,
+    time: str | None,
+    singletons: bool,
+    extra_X: dict[str, np.ndarray] | None = None,
+) -> _Prepared:
+    n = len(df)
+    y = _numeric(df, f.depvar)
+    names = list(f.terms)
+    cols = [_numeric(df, t) for t in names]
+    if extra_X:
+        for k, v in extra_X.items():
+            names.append(k)
+            cols.append(np.asarray(v, dtype=float))
+    ok = np.isfinite(y)
+    for c in cols:
+        ok &= np.isfinite(c)
+    w = None
+    excl: dict[str, int] = {}
+    if weights:
+        w = _numeric(df, weights)
+        bad = np.isfinite(w) & (w < 0)
+        if bad.any():
+            raise DataError("negative weights", column=weights, rows=list(df.index[bad][:20]))
+        ok &= np.isfinite(w)
+    fe_cols = f.fe_columns()
+    for c in dict.fromkeys(fe_cols + ccols + ([time] if time else [])):
+        ok &= df[c].notna().to_numpy()
+    n_missing = int(n - ok.sum())
+    if n_missing:
+        excl["missing_values"] = n_missing
+    if w is not None:
+        zero = ok & (w == 0)
+        if zero.any():
+            excl["zero_weight"] = int(zero.sum())
+            ok &= ~zero
+    all_ok = bool(ok.all())
+
+    def sub(col: str) -> pd.Series:
+        s = df[col]
+        return s if all_ok else s[ok]
+
+    fe_codes: list[np.ndarray] = []
+    for fe in f.fixed_effects:
+        parts = fe.split("^")
+        if len(parts) == 1:
+            codes, _ = factorize(sub(parts[0]))
+        else:
+            codes, _ = interact_codes([factorize(sub(p))[0] for p in parts])
+        fe_codes.append(codes)
+    keep = np.ones(int(ok.sum()), dtype=bool)
+    if singletons and fe_codes:
+        keep = drop_singletons(fe_codes)
+        n_single = int((~keep).sum())
+        if n_single:
+            excl["singleton"] = n_single
+            fe_codes = [factorize(c[keep])[0] for c in fe_codes]
+    all_keep = bool(keep.all())
+
+    def take(a: np.ndarray) -> np.ndarray:
+        a = a if all_ok else a[ok]
+        return a if all_keep else a[keep]
+
+    y = take(y)
+    nobs = len(y)
+    if nobs == 0:
+        raise EstimationError("no observations left after removing missing values and singletons")
+    X = np.empty((nobs, len(cols)))
+    for j, c in enumerate(cols):
+        X[:, j] = take(c)
+    if w is not None:
+        w = take(w)
+    if not fe_codes and f.intercept:
+        X = np.column_stack([np.ones(nobs), X])
+        names = ["Intercept", *names]
+    cl_codes = []
+    for c in ccols:
+        s = sub(c)
+        codes, _ = factorize(s if all_keep else s[keep])
+        cl_codes.append(codes)
+    tcodes = None
+    if time:
+        s = sub(time)
+        s = s if all_keep else s[keep]
+        tcodes, _ = factorize(s.to_numpy())
+        uniq = np.unique(s.to_numpy())
+        tcodes = np.searchsorted(uniq, s.to_numpy()).astype(np.int64)
+    absorber = Absorber(fe_codes, w) if fe_codes else None
+    full_keep = ok.copy()
+    full_keep[ok] = keep
+    return _Prepared(
+        y=y,
+        X=X,
+        names=names,
+        w=w,
+        absorber=absorber,
+        fe_codes=fe_codes,
+        fe_levels=[int(c.max()) + 1 for c in fe_codes],
+        cluster_codes=cl_codes,
+        time_codes=tcodes,
+        nobs=nobs,
+        exclusions=excl,
+        keep=full_keep,
+    )
+
+
+def _wmean(v: np.ndarray, w: np.ndarray | None) -> float:
+    return float(v.mean()) if w is None else float(np.average(v, weights=w))
+
+
+def _check_absorbed(
+    X: np.ndarray, Xd: np.ndarray, names: list[str], w: np.ndarray | None, fes: tuple[str, ...]
+) -> None:
+    for j, name in enumerate(names):
+        if name == "Intercept":
+            continue
+        x = X[:, j]
+        xc = x - _wmean(x, w)
+        tot = float(np.sum(xc * xc if w is None else w * xc * xc))
+        within = float(np.sum(Xd[:, j] ** 2 if w is None else w * Xd[:, j] ** 2))
+        if tot == 0 or within <= 1e-10 * tot:
+            where = f"the fixed effects ({' + '.join(fes)})" if fes else "the intercept"
+            raise EstimationError(
+                f"regressor '{name}' is absorbed by {where}: it does not vary within them "
+                "(e.g. a treatment constant within firms, or a firm-level dummy with firm effects). "
+                "Drop it or remove the fixed effect that absorbs it."
+            )
+
+
+def _solve(
+    Xd: np.ndarray, yd: np.ndarray, w: np.ndarray | None, names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    Xw = Xd if w is None else Xd * w[:, None]
+    XtX = Xd.T @ Xw
+    d = np.sqrt(np.diag(XtX))
+    C = XtX / np.outer(d, d)
+    ev = np.linalg.eigvalsh(C)
+    if ev.size and ev.min() < 1e-10 * max(ev.max(), 1.0):
+        # find the regressor(s) collinear with the others
+        coll = []
+        for j in range(len(names)):
+            others = [m for m in range(len(names)) if m != j]
+            if not others:
+                continue
+            sub = C[np.ix_(others, others)]
+            if np.linalg.eigvalsh(sub).min() > 1e-10 * max(ev.max(), 1.0):
+                coll.append(names[j])
+        raise EstimationError(
+            "regressors are collinear (given the fixed effects): "
+            f"{', '.join(coll) or ', '.join(names)}; drop one of them"
+        )
+    bread = np.linalg.inv(XtX)
+    beta = bread @ (Xw.T @ yd)
+    return beta, bread
+
+
+def _nested_in(fe: np.ndarray, cl: np.ndarray) -> bool:
+    n_fe = int(fe.max()) + 1
+    pairs = fe.astype(np.int64) * (int(cl.max()) + 1) + cl
+    return len(pd.unique(pairs)) == n_fe
+
+
+def _df_k(p: _Prepared, k: int, vtype: str) -> int:
+    if not p.fe_codes:
+        return k
+    n_fe = len(p.fe_codes)
+    k_fe = sum(p.fe_levels) - (n_fe - 1)
+    if vtype in ("cluster", "twoway"):
+        nested = [
+            i for i, c in enumerate(p.fe_codes) if any(_nested_in(c, cl) for cl in p.cluster_codes)
+        ]
+        if nested:
+            return k + k_fe - sum(p.fe_levels[i] for i in nested) + len(nested)
+    return k + k_fe
+
+
+def _fit_fast(
+    f: _Formula,
+    df: pd.DataFrame,
+    vtype: str,
+    ccols: list[str],
+    weights: str | None,
+    time: str | None,
+    lag: int | None,
+    G_df: Literal["min", "conventional"],
+    singletons: bool,
+    *,
+    method: str = "twfe",
+    extra_X: dict[str, np.ndarray] | None = None,
+    options: dict[str, Any] | None = None,
+) -> EstimationResult:
+    p = _prepare(f, df, ccols, weights, time, singletons, extra_X)
+    if p.X.shape[1] == 0:
+        raise SpecError(f"formula '{f.text}' has no regressors to estimate")
+    if p.absorber is not None:
+        yd = p.absorber.demean(p.y)
+        Xd = p.absorber.demean(p.X)
+    else:
+        yd, Xd = p.y, p.X
+    _check_absorbed(p.X, Xd, p.names, p.w, f.fixed_effects)
+    beta, bread = _solve(Xd, yd, p.w, p.names)
+    u = yd - Xd @ beta
+    k = Xd.shape[1]
+    df_k = _df_k(p, k, vtype)
+    n = p.nobs
+    warns: list[str] = []
+    n_clusters = None
+    df_resid: float = n - df_k
+    if vtype == "iid":
+        V = inf.vcov_iid(Xd, u, p.w, df_k=df_k, bread=bread)
+    elif vtype == "hetero":
+        V = inf.vcov_hetero(Xd, u, p.w, df_k=df_k, bread=bread)
+    elif vtype in ("cluster", "twoway"):
+        Gs = [int(c.max()) + 1 for c in p.cluster_codes]
+        for G, name in zip(Gs, ccols, strict=True):
+            msg = inf.cluster_count_check(G, name)
+            if msg:
+                warns.append(msg)
+        V, Gs = inf.vcov_cluster(Xd, u, p.w, p.cluster_codes, df_k=df_k, G_df=G_df, bread=bread)
+        n_clusters = min(Gs)
+        df_resid = n_clusters - 1
+    else:
+        assert p.time_codes is not None
+        V, T, lag = inf.vcov_driscoll_kraay(
+            Xd, u, p.w, p.time_codes, df_k=df_k, lag=lag, bread=bread
+        )
+        n_clusters = T
+        df_resid = T - 1
+    rss = float(u @ u) if p.w is None else float((p.w * u) @ u)
+    yc = p.y - _wmean(p.y, p.w)
+    tss = float(yc @ yc) if p.w is None else float((p.w * yc) @ yc)
+    tss_w = float(yd @ yd) if p.w is None else float((p.w * yd) @ yd)
+    r2 = 1 - rss / tss if tss > 0 else float("nan")
+    r2w = 1 - rss / tss_w if (f.fixed_effects and tss_w > 0) else float("nan")
+    for m in warns:
+        warnings.warn(m, EstimationWarning, stacklevel=3)
+    idx = pd.Index(p.names)
+    opts = {
+        "formula": f.text,
+        "vcov": vtype,
+        "cluster": ccols,
+        "weights": weights,
+        "engine": "fast",
+    }
+    opts.update(options or {})
+    return EstimationResult(
+        params=pd.Series(beta, index=idx, name="estimate"),
+        std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
+        nobs=n,
+        method=method,
+        provenance=make_provenance(method, None, None, **opts),
+        df_resid=float(df_resid),
+        vcov=pd.DataFrame(V, index=idx, columns=idx),
+        warnings=tuple(warns),
+        exclusions=p.exclusions,
+        formula=f.text,
+        depvar=f.depvar,
+        fixed_effects=f.fixed_effects,
+        vcov_type=vtype,
+        cluster="+".join(ccols) if ccols else None,
+        n_clusters=n_clusters,
+        r2=r2,
+        r2_within=r2w,
+        rss=rss,
+        df_k=int(df_k),
+        n_fe_levels=dict(zip(f.fixed_effects, p.fe_levels, strict=True)),
+        weights=weights,
+        engine="fast",
+    )
+
+
+# -- pyfixest path -----------------------------------------------------------------------------------
+def _fit_pyfixest(
+    f: _Formula,
+    df: pd.DataFrame,
+    vtype: str,
+    ccols: list[str],
+    weights: str | None,
+    G_df: str,
+    singletons: bool,
+) -> EstimationResult:
+    import pyfixest as pf
+
+    if vtype == "iid":
+        pv: Any = "iid"
+    elif vtype == "hetero":
+        pv = "hetero"
+    else:
+        pv = {"CRV1": "+".join(ccols)}
+    cols = [c for c in _referenced_columns(f, df) if c in df.columns]
+    cols = list(dict.fromkeys(cols + ccols + ([weights] if weights else [])))
+    sub = df[cols]
+    n0 = len(sub)
+    complete = sub.notna().all(axis=1).to_numpy()
+    n_missing = int(n0 - complete.sum())
+    ssc = pf.ssc(k_adj=True, k_fixef="nonnested", G_adj=True, G_df=G_df)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            m = pf.feols(
+                f.text,
+                data=sub,
+                vcov=pv,
+                weights=weights,
+                ssc=ssc,
+                fixef_rm="singleton" if singletons else "none",
+                fixef_tol=1e-10,
+            )
+        except Exception as exc:  # pyfixest raises assorted types; map to ours
+            raise EstimationError(f"pyfixest could not fit '{f.text}': {exc}") from exc
+    collin = list(getattr(m, "_collin_vars", []) or [])
+    if collin:
+        raise EstimationError(
+            f"regressor(s) {', '.join(map(str, collin))} absorbed by the fixed effects "
+            f"({' + '.join(f.fixed_effects)}) or collinear with other regressors; drop them"
+        )
+    warns = []
+    for w in caught:
+        msg = str(w.message)
+        if "singleton" in msg:
+            continue
+        warns.append(msg)
+    n_single = int(n0 - n_missing - m._N)
+    excl = {}
+    if n_missing:
+        excl["missing_values"] = n_missing
+    if n_single:
+        excl["singleton"] = n_single
+    n_clusters = None
+    df_resid = float(m._df_t)
+    if ccols:
+        G = np.atleast_1d(m._G)
+        n_clusters = int(np.min(G))
+        for name, g in zip(ccols, G, strict=False):
+            msg = inf.cluster_count_check(int(g), name)
+            if msg:
+                warns.append(msg)
+                warnings.warn(msg, EstimationWarning, stacklevel=3)
+    coef = m.coef()
+    idx = pd.Index([str(c) for c in coef.index])
+    V = np.asarray(m._vcov)
+    return EstimationResult(
+        params=pd.Series(coef.to_numpy(), index=idx, name="estimate"),
+        std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
+        nobs=int(m._N),
+        method="twfe",
+        provenance=make_provenance(
+            "twfe",
+            None,
+            None,
+            formula=f.text,
+            vcov=vtype,
+            cluster=ccols,
+            weights=weights,
+            engine="pyfixest",
+        ),
+        df_resid=df_resid,
+        vcov=pd.DataFrame(V, index=idx, columns=idx),
+        warnings=tuple(warns),
+        exclusions=excl,
+        formula=f.text,
+        depvar=f.depvar,
+        fixed_effects=f.fixed_effects,
+        vcov_type=vtype,
+        cluster="+".join(ccols) if ccols else None,
+        n_clusters=n_clusters,
+        r2=float(m._r2),
+        r2_within=float(m._r2_within) if f.fixed_effects else float("nan"),
+        rss=float("nan"),
+        df_k=int(m._df_k),
+        n_fe_levels={},
+        weights=weights,
+        engine="pyfixest",
+    )
+
+
+# -- wild bootstrap front door -----------------------------------------------------------------------
+def wild_bootstrap(
+    formula: str,
+    data: Any,
+    term: str,
+    *,
+    cluster: str,
+    null: float = 0.0,
+    B: int = 9999,
+    weights: inf.BootWeights = "rademacher",
+    restricted: bool = True,
+    level: float = 0.95,
+    seed: int | np.random.Generator | None = None,
+) -> inf.WildBootstrapResult:
+    """Wild cluster bootstrap test and CI for one coefficient of a fixed-effects regression.
+
+    The fixed effects are projected out first (Frisch-Waugh-Lovell), then
+    :func:`clusterimpact.estimation.inference.wild_cluster_bootstrap` runs on the within-transformed data.
+    Plain-column formulas only. See that function for the algorithm and options.
+    """
+    df = as_frame(data)
+    f = parse_formula(formula)
+    _check_formula_columns(f, df)
+    require_columns(df, [cluster], what="cluster")
+    if not f.simple:
+        raise SpecError("wild_bootstrap supports plain-column formulas only")
+    p = _prepare(f, df, [cluster], None, None, True)
+    if term not in p.names:
+        raise SpecError(f"term {term!r} is not a regressor of '{formula}'; choose one of {p.names}")
+    yd = p.absorber.demean(p.y) if p.absorber else p.y
+    Xd = p.absorber.demean(p.X) if p.absorber else p.X
+    _check_absorbed(p.X, Xd, p.names, None, f.fixed_effects)
+    df_k = _df_k(p, Xd.shape[1], "cluster")
+    res = inf.wild_cluster_bootstrap(
+        Xd,
+        yd,
+        p.cluster_codes[0],
+        p.names.index(term),
+        term=term,
+        null=null,
+        B=B,
+        weights=weights,
+        restricted=restricted,
+        level=level,
+        seed=seed,
+        df_k=df_k,
+    )
+    return res
+
+
+# -- membership models -------------------------------------------------------------------------------
+def parse_bins(bins: Sequence[int | str]) -> list[tuple[str, int, float]]:
+    """Parse duration bins: ``1`` (exactly 1), ``"2-3"`` (2 to 3), ``"5+"`` (5 or more).
+
+    Returns ``(label, low, high)`` with ``high = inf`` for an open bin; bins must not overlap.
+    """
+    out: list[tuple[str, int, float]] = []
+    for b in bins:
+        s = str(b).strip()
+        try:
+            if s.endswith("+"):
+                lo, hi = int(s[:-1]), float("inf")
+            elif "-" in s[1:]:
+                a, c = s.split("-", 1)
+                lo, hi = int(a), float(int(c))
+            else:
+                lo = int(s)
+                hi = float(lo)
+        except ValueError:
+            raise SpecError(f"bin {b!r} is not valid; use e.g. 1, '2-3' or '5+'") from None
+        if lo < 1 or hi < lo:
+            raise SpecError(f"bin {b!r}: years of membership start at 1 and low <= high")
+        out.append((s, lo, hi))
+    out.sort(key=lambda t: t[1])
+    for (l1, _, h1), (l2, lo2, _) in zip(out, out[1:], strict=False):
+        if lo2 <= h1:
+            raise SpecError(f"bins {l1!r} and {l2!r} overlap")
+    if not out:
+        raise SpecError("bins must not be empty")
+    return out
+
+
+def _membership_frame(
+    data: Any, outcome: str, unit: str, time: str, cols: list[str], post_exit: str, cohort: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    check_choice("post_exit", post_exit, ("keep", "drop"))
+    df = as_frame(data)
+    need = [outcome, unit, time, *cols]
+    if post_exit == "drop":
+        need.append(cohort)
+    require_columns(df, list(dict.fromkeys(need)), what="membership model")
+    excl: dict[str, int] = {}
+    if post_exit == "drop":
+        g = pd.to_numeric(df[cohort], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        t = df[time].to_numpy(dtype=float)
+        after = np.isfinite(g) & (g > 0) & (t >= g) & (df["member"].to_numpy() == 0)
+        if after.any():
+            excl["post_exit"] = int(after.sum())
+            df = df.loc[~after]
+    return df, excl
+
+
+def _fe_part(unit: str, time: str, fe: Sequence[str] | None) -> str:
+    return " + ".join(fe) if fe else f"{unit} + {time}"
+
+
+def _run_model(
+    df: pd.DataFrame,
+    formula: str,
+    vcov: str,
+    cluster: str | None,
+    weights: str | None,
+    extra_X: dict[str, np.ndarray] | None,
+    method: str,
+    excl: dict[str, int],
+    options: dict[str, Any],
+) -> EstimationResult:
+    f = parse_formula(formula)
+    _check_formula_columns(f, df)
+    vtype, ccols = _normalise_vcov(vcov, cluster if vcov in ("cluster", "twoway") else None)
+    res = _fit_fast(
+        f,
+        df,
+        vtype,
+        ccols,
+        weights,
+        None,
+        None,
+        "min",
+        True,
+        method=method,
+        extra_X=extra_X,
+        options=options,
+    )
+    return _merge_exclusions(res, excl)
+
+
+def static_premium(
+    data: Any,
+    outcome: str = "ln_lp",
+    *,
+    treatment: str = "member",
+    unit: str = "firm_id",
+    time: str = "year",
+    fe: Sequence[str] | None = None,
+    controls: Sequence[str] = (),
+    vcov: str = "cluster",
+    cluster: str | None = None,
+    weights: str | None = None,
+    post_exit: PostExit = "keep",
+    cohort: str = "treat_year",
+) -> EstimationResult:
+    """The classic TWFE DiD premium: ``y_it = a_i + l_t + b * member_it + e_it``.
+
+    Estimand: ``b``, the within-firm, within-year difference in the outcome between member and non-member
+    firm-years. Identifying assumption: parallel trends in untreated outcomes and a treatment effect that
+    is the same for every cohort and every year of membership; with staggered joining and effects that
+    vary, ``b`` is a weighted average of effects with possibly negative weights (Goodman-Bacon 2021; use
+    :func:`~clusterimpact.estimation.imputation.imputation_did` or ``duration_effects`` then).
+
+    Parameters
+    ----------
+    data
+        FirmPanel or DataFrame.
+    outcome
+        Outcome column (log productivity).
+    treatment
+        0/1 membership column.
+    unit, time
+        Firm and year columns (their fixed effects are absorbed).
+    fe
+        Fixed effects replacing ``unit + time`` (e.g. ``["firm_id", "sector^year"]``).
+    controls
+        Extra regressors.
+    vcov, cluster
+        Inference (default cluster-robust by ``unit``).
+    weights
+        Analytic weights column.
+    post_exit
+        ``"keep"`` treats years after leaving as non-member years; ``"drop"`` removes them (counted in
+        ``exclusions["post_exit"]``; needs ``cohort``).
+    """
+    df, excl = _membership_frame(
+        data, outcome, unit, time, [treatment, *controls], post_exit, cohort
+    )
+    rhs = " + ".join([treatment, *controls])
+    formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
+    return _run_model(
+        df,
+        formula,
+        vcov,
+        cluster or unit,
+        weights,
+        None,
+        "static_premium",
+        excl,
+        {"post_exit": post_exit},
+    )
+
+
+def linear_duration(
+    data: Any,
+    outcome: str = "ln_lp",
+    *,
+    treatment: str = "member",
+    duration: str = "member_years",
+    unit: str = "firm_id",
+    time: str = "year",
+    fe: Sequence[str] | None = None,
+    controls: Sequence[str] = (),
+    vcov: str = "cluster",
+    cluster: str | None = None,
+    weights: str | None = None,
+    post_exit: PostExit = "keep",
+    cohort: str = "treat_year",
+) -> EstimationResult:
+    """Premium plus linear growth: ``y_it = a_i + l_t + b0 * member_it + b1 * member_years_it + e_it``.
+
+    Estimand: ``b0`` (jump on joining, net of the linear term) and ``b1`` (change in the premium per
+    additional year of membership). ``member_years`` is 1 in the join year, so the premium in the
+    ``m``-th membership year is ``b0 + b1 * m``. Assumptions as in :func:`static_premium`, plus a premium
+    linear in years of membership and common to all cohorts. After an exit ``member_years`` stays at its
+    last value (``post_exit="keep"``), i.e. the model assumes the accumulated effect persists.
+    """
+    df, excl = _membership_frame(
+        data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort
+    )
+    rhs = " + ".join([treatment, duration, *controls])
+    formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
+    return _run_model(
+        df,
+        formula,
+        vcov,
+        cluster or unit,
+        weights,
+        None,
+        "linear_duration",
+        excl,
+        {"post_exit": post_exit},
+    )
+
+
+def binned_duration(
+    data: Any,
+    outcome: str = "ln_lp",
+    *,
+    bins: Sequence[int | str] = (1, 2, 3, 4, "5+"),
+    treatment: str = "member",
+    duration: str = "member_years",
+    unit: str = "firm_id",
+    time: str = "year",
+    fe: Sequence[str] | None = None,
+    controls: Sequence[str] = (),
+    vcov: str = "cluster",
+    cluster: str | None = None,
+    weights: str | None = None,
+    post_exit: PostExit = "keep",
+    cohort: str = "treat_year",
+) -> EstimationResult:
+    """Premium by years of membership in bins: ``y_it = a_i + l_t + sum_b c_b 1[member, m_it in b] + e``.
+
+    Estimand: ``c_b``, the TWFE premium of member firm-years whose membership duration ``m_it``
+    (``member_years``, 1 in the join year) falls in bin ``b`` (terms ``member_years::1`` ...
+    ``member_years::5+``), relative to non-member firm-years. Member years outside every bin get no dummy
+    (they are pooled with the controls; choose bins covering all durations). Assumptions as in
+    :func:`static_premium`; the heterogeneity-robust counterpart is
+    :func:`~clusterimpact.estimation.duration.duration_effects`.
+    """
+    parsed = parse_bins(bins)
+    df, excl = _membership_frame(
+        data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort
+    )
+    m = pd.to_numeric(df[duration], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    mem = pd.to_numeric(df[treatment], errors="coerce").to_numpy(dtype=float, na_value=np.nan) == 1
+    extra = {
+        f"{duration}::{label}": ((mem & (m >= lo) & (m <= hi)).astype(float))
+        for label, lo, hi in parsed
+    }
+    rhs = " + ".join(controls) if controls else "0"
+    formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
+    f = parse_formula(formula)
+    vtype, ccols = _normalise_vcov(
+        vcov, (cluster or unit) if vcov in ("cluster", "twoway") else None
+    )
+    ff = _Formula(f.text, f.depvar, tuple(controls), f.fixed_effects, False, None)
+    res = _fit_fast(
+        ff,
+        df,
+        vtype,
+        ccols,
+        weights,
+        None,
+        None,
+        "min",
+        True,
+        method="binned_duration",
+        extra_X=extra,
+        options={"bins": [b[0] for b in parsed]},
+    )
+    res = _merge_exclusions(res, excl)
+    order = [*extra, *controls]
+    return _reorder(res, order)
+
+
+def _merge_exclusions(res: EstimationResult, excl: dict[str, int]) -> EstimationResult:
+    import dataclasses
+
+    if not excl:
+        return res
+    merged = dict(excl)
+    for k, v in res.exclusions.items():
+        merged[k] = merged.get(k, 0) + v
+    return dataclasses.replace(res, exclusions=merged)
+
+
+def _reorder(res: EstimationResult, order: list[str]) -> EstimationResult:
+    import dataclasses
+
+    idx = pd.Index(order)
+    V = res.vcov.loc[idx, idx] if res.vcov is not None else None
+    return dataclasses.replace(
+        res, params=res.params.loc[idx], std_errors=res.std_errors.loc[idx], vcov=V
+    )

@@ -1,0 +1,693 @@
+"""Internals of the Callaway-Sant'Anna estimator: data preparation and the 2x2 cell estimators.
+
+Not public: :mod:`clusterimpact.estimation.staggered` wraps these into ``att_gt``/``aggte``.
+
+Notation (Callaway & Sant'Anna 2021; Sant'Anna & Zhao 2020): for a cell (g, t) with base period b, the
+treated units are those first treated in g, the controls the never-treated (or the not-yet-treated:
+never treated or first treated after ``max(t, b) + anticipation``), ``dY = Y_t - Y_b``, ``w`` the
+sampling weights. Every cell estimator returns the estimate and its influence function ``psi`` on the units
+involved, scaled so that ``att_hat - att ~ sum_i psi_i`` (multiplied by ``n`` afterwards).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from clusterimpact.errors import (
+    DataError,
+    EstimationError,
+    EstimationWarning,
+    PanelError,
+    SpecError,
+)
+from clusterimpact.estimation.influence import GroupBlockBasis, InfluenceFunction, SparseBasis
+
+TRIM_LEVEL = 0.995  # controls with a propensity score at or above this get no weight (as DRDID)
+
+
+@dataclass
+class Prepared:
+    """A validated panel in wide form, units sorted by adoption group."""
+
+    years: np.ndarray  # (T,) consecutive integer periods
+    y: np.ndarray  # (n, T) outcome, NaN where not observed
+    w: np.ndarray  # (n,) sampling weights, mean 1
+    x: np.ndarray | None  # (n, T, k) covariates (no intercept)
+    covariates: list[str]
+    group: np.ndarray  # (n,) group code, sorted ascending
+    starts: np.ndarray  # (n_groups + 1,)
+    group_cohort: np.ndarray  # (n_groups,) cohort of each group (0 = never treated)
+    group_stack: np.ndarray  # (n_groups,) stack code of each group (0 without stacks)
+    cluster: np.ndarray | None  # (n,) cluster code, None = unit level
+    n_clusters: int
+    unit_labels: np.ndarray  # (n,) unit ids (or "stack|unit")
+    nobs: int
+    exclusions: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def balanced(self) -> bool:
+        return bool(np.isfinite(self.y).all())
+
+
+def _warn(prep_msgs: list[str], msg: str) -> None:
+    prep_msgs.append(msg)
+    warnings.warn(msg, EstimationWarning, stacklevel=4)
+
+
+def prepare(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    cohort: str,
+    unit: str,
+    time: str,
+    covariates: Sequence[str],
+    weights: str | None,
+    cluster: str | None,
+    stack: str | None,
+    anticipation: int,
+    allow_unbalanced: bool,
+) -> Prepared:
+    """Validate a long panel and put it in wide form (see module docstring)."""
+    from clusterimpact._validation import require_columns, require_numeric
+
+    cols = [unit, time, cohort, outcome, *covariates]
+    for extra in (weights, cluster, stack):
+        if extra is not None and extra not in cols:
+            cols.append(extra)
+    require_columns(df, cols, what="staggered DiD")
+    require_numeric(df, [time, outcome, *covariates] + ([weights] if weights else []))
+    d = df[cols].copy()
+    exclusions: dict[str, int] = {}
+    msgs: list[str] = []
+
+    # cohort: numeric, missing or 0 = never treated
+    g_raw = pd.to_numeric(d[cohort], errors="coerce")
+    bad = g_raw.isna() & d[cohort].notna()
+    if bad.any():
+        raise DataError(
+            "cohort values must be first-treatment years (0 or missing = never treated)",
+            column=cohort,
+            rows=list(d.index[bad.to_numpy()]),
+        )
+    g_val = g_raw.fillna(0).to_numpy(dtype=float)
+    if (g_val < 0).any():
+        raise DataError("negative cohort values", column=cohort, rows=list(d.index[g_val < 0]))
+    tt = pd.to_numeric(d[time], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(tt).any():
+        raise DataError("missing time values", column=time, rows=list(d.index[np.isnan(tt)]))
+    if (tt != np.round(tt)).any():
+        raise DataError(
+            "time periods must be integers", column=time, rows=list(d.index[tt != np.round(tt)])
+        )
+    tt_i = tt.astype(np.int64)
+
+    # unit key (stack x unit when stacking)
+    if stack is not None:
+        key = d[stack].astype(str) + "|" + d[unit].astype(str)
+        stack_codes, stack_uniques = pd.factorize(d[stack], sort=True)
+        if (stack_codes < 0).any():
+            raise DataError("missing stack ids", column=stack, rows=list(d.index[stack_codes < 0]))
+    else:
+        key = d[unit]
+        stack_codes = np.zeros(len(d), dtype=np.int64)
+    kcode, kuniq = pd.factorize(key, sort=True)
+    if (kcode < 0).any():
+        raise DataError("missing unit ids", column=unit, rows=list(d.index[kcode < 0]))
+    n_all = len(kuniq)
+
+    # duplicates
+    span = int(tt_i.max() - tt_i.min() + 1)
+    kt = kcode.astype(np.int64) * span + (tt_i - tt_i.min())
+    if np.unique(kt).size != kt.size:
+        dup = pd.Series(kt).duplicated(keep=False).to_numpy()
+        raise PanelError(
+            f"duplicate {unit} x {time} rows; keep one row per unit and year",
+            column=unit,
+            rows=list(d.index[dup]),
+        )
+
+    # cohort constant within unit
+    gmin = np.full(n_all, np.inf)
+    gmax = np.full(n_all, -np.inf)
+    np.minimum.at(gmin, kcode, g_val)
+    np.maximum.at(gmax, kcode, g_val)
+    changing = np.flatnonzero(gmin != gmax)
+    if changing.size:
+        ids = [str(kuniq[i]) for i in changing[:10]]
+        raise PanelError(
+            f"the cohort ('{cohort}') changes over time for {changing.size} unit(s): "
+            f"{', '.join(ids)}; the cohort must be the unit's first treatment year in every row",
+            column=cohort,
+            rows=list(d.index[np.isin(kcode, changing)]),
+        )
+    unit_g = gmin
+
+    def _unit_const(col: str, label: str) -> np.ndarray:
+        codes, uniq = pd.factorize(d[col], sort=True)
+        lo = np.full(n_all, np.iinfo(np.int64).max)
+        hi = np.full(n_all, -1)
+        np.minimum.at(lo, kcode, codes)
+        np.maximum.at(hi, kcode, codes)
+        if (lo != hi).any() or (lo < 0).any():
+            badu = np.flatnonzero((lo != hi) | (lo < 0))
+            raise DataError(
+                f"{label} must be constant (and present) within each unit; "
+                f"{badu.size} unit(s) differ, e.g. {kuniq[badu[0]]}",
+                column=col,
+                rows=list(d.index[np.isin(kcode, badu)][:50]),
+            )
+        return lo
+
+    unit_stack = np.zeros(n_all, dtype=np.int64)
+    if stack is not None:
+        unit_stack = np.zeros(n_all, dtype=np.int64)
+        unit_stack[kcode] = stack_codes
+    if weights is not None:
+        wv = d[weights].to_numpy(dtype=float)
+        if (~np.isfinite(wv)).any() or (wv < 0).any():
+            rows = list(d.index[~np.isfinite(wv) | (wv < 0)])
+            raise DataError("weights must be finite and non-negative", column=weights, rows=rows)
+        wmin = np.full(n_all, np.inf)
+        wmax = np.full(n_all, -np.inf)
+        np.minimum.at(wmin, kcode, wv)
+        np.maximum.at(wmax, kcode, wv)
+        if not np.allclose(wmin, wmax, rtol=1e-10, atol=0):
+            badu = np.flatnonzero(~np.isclose(wmin, wmax, rtol=1e-10, atol=0))
+            raise DataError(
+                f"weights must be constant within each unit; {badu.size} unit(s) differ, "
+                f"e.g. {kuniq[badu[0]]}",
+                column=weights,
+            )
+        unit_w = wmin
+    else:
+        unit_w = np.ones(n_all)
+    unit_cluster = _unit_const(cluster, "cluster") if cluster is not None else None
+
+    # periods: consecutive integers
+    years = np.unique(tt_i)
+    if len(years) < 2:
+        raise DataError(f"need at least two periods in '{time}', found {len(years)}", column=time)
+    gaps = np.setdiff1d(np.arange(years[0], years[-1] + 1), years)
+    if gaps.size:
+        raise DataError(
+            f"gap in the periods: no rows at all for {', '.join(map(str, gaps))}; "
+            "re-label periods as consecutive integers or fill the missing years",
+            column=time,
+        )
+    t_first, t_last = int(years[0]), int(years[-1])
+
+    # cohorts outside the panel
+    cohorts = np.unique(unit_g[unit_g > 0])
+    frac = cohorts[cohorts != np.round(cohorts)]
+    if frac.size:
+        raise DataError(
+            f"cohort values {', '.join(map(str, frac))} are not periods of '{time}'", column=cohort
+        )
+    late = cohorts[cohorts > t_last + anticipation]
+    if late.size:
+        n_late = int(np.isin(unit_g, late).sum())
+        _warn(
+            msgs,
+            f"cohort(s) {', '.join(str(int(c)) for c in late)} first treated after the last period "
+            f"{t_last}: their {n_late} unit(s) are untreated throughout the panel and are used as "
+            "never-treated units",
+        )
+        unit_g = np.where(np.isin(unit_g, late), 0.0, unit_g)
+    early = cohorts[cohorts <= t_first + anticipation]
+    keep_unit = np.ones(n_all, dtype=bool)
+    if early.size:
+        drop = np.isin(unit_g, early)
+        exclusions["treated in the first period (no pre-period)"] = int(drop.sum())
+        _warn(
+            msgs,
+            f"cohort(s) {', '.join(str(int(c)) for c in early)} are treated in or before the first "
+            f"period {t_first} (+ anticipation {anticipation}), so they have no pre-treatment "
+            f"period: {int(drop.sum())} unit(s) dropped",
+        )
+        keep_unit &= ~drop
+
+    # observed outcome (and covariates) per row
+    yv = d[outcome].to_numpy(dtype=float)
+    ok_row = np.isfinite(yv)
+    n_miss_y = int((~ok_row).sum())
+    xv = None
+    if covariates:
+        xv = d[list(covariates)].to_numpy(dtype=float)
+        okx = np.isfinite(xv).all(axis=1)
+        n_miss_x = int((ok_row & ~okx).sum())
+        if n_miss_x:
+            exclusions["missing covariate (rows)"] = n_miss_x
+        ok_row &= okx
+    if n_miss_y:
+        exclusions["missing outcome (rows)"] = n_miss_y
+
+    T = len(years)
+    tidx = tt_i - t_first
+    y = np.full((n_all, T), np.nan)
+    y[kcode[ok_row], tidx[ok_row]] = yv[ok_row]
+    x = None
+    if xv is not None:
+        x = np.full((n_all, T, len(covariates)), np.nan)
+        x[kcode[ok_row], tidx[ok_row], :] = xv[ok_row]
+
+    complete = np.isfinite(y).all(axis=1)
+    if not allow_unbalanced:
+        drop = keep_unit & ~complete
+        if drop.any():
+            exclusions["unbalanced panel (units)"] = int(drop.sum())
+            _warn(
+                msgs,
+                f"{int(drop.sum())} unit(s) are not observed (with outcome and covariates) in every "
+                f"period {t_first}-{t_last} and were dropped; pass allow_unbalanced=True to keep them",
+            )
+            keep_unit &= complete
+    else:
+        none = keep_unit & ~np.isfinite(y).any(axis=1)
+        if none.any():
+            exclusions["no usable rows (units)"] = int(none.sum())
+            keep_unit &= ~none
+
+    sel = np.flatnonzero(keep_unit)
+    if sel.size == 0:
+        raise EstimationError("no units left after validation")
+    nobs = int(np.isfinite(y[sel]).sum())
+
+    # groups = (stack, cohort), units sorted by group
+    ug = unit_g[sel]
+    us = unit_stack[sel]
+    pairs = pd.DataFrame({"s": us, "g": ug})
+    gcode, guniq = pd.factorize(pd.MultiIndex.from_frame(pairs), sort=True)
+    order = np.argsort(gcode, kind="stable")
+    sel = sel[order]
+    gcode = gcode[order]
+    group_stack = np.array([p[0] for p in guniq], dtype=np.int64)
+    group_cohort = np.array([p[1] for p in guniq], dtype=float)
+    starts = np.searchsorted(gcode, np.arange(len(guniq) + 1))
+
+    w = unit_w[sel]
+    if w.sum() <= 0:
+        raise DataError("all weights are zero", column=weights)
+    w = w / w.mean()
+    if unit_cluster is not None:
+        ccode, cuniq = pd.factorize(unit_cluster[sel], sort=True)
+        cl: np.ndarray | None = ccode.astype(np.int64)
+        n_cl = len(cuniq)
+    elif stack is not None:
+        # stacked panel: a firm appears in several stacks; cluster on the firm by default
+        firm = pd.Series(d[unit].to_numpy())
+        firm_of_key = np.empty(n_all, dtype=object)
+        firm_of_key[kcode] = firm.to_numpy()
+        ccode, cuniq = pd.factorize(pd.Series(firm_of_key[sel]).astype(str), sort=True)
+        cl = ccode.astype(np.int64)
+        n_cl = len(cuniq)
+        if n_cl == len(sel):
+            cl = None
+    else:
+        cl = None
+        n_cl = len(sel)
+
+    return Prepared(
+        years=years,
+        y=y[sel],
+        w=w,
+        x=x[sel] if x is not None else None,
+        covariates=list(covariates),
+        group=gcode.astype(np.int64),
+        starts=starts,
+        group_cohort=group_cohort,
+        group_stack=group_stack,
+        cluster=cl,
+        n_clusters=n_cl,
+        unit_labels=np.asarray(kuniq)[sel],
+        nobs=nobs,
+        exclusions=exclusions,
+        messages=msgs,
+    )
+
+
+@dataclass
+class Cell:
+    """One ATT(g,t) cell: cohort, period, base period and the groups it compares."""
+
+    g: int
+    t: int
+    b: int
+    treated: np.ndarray  # group codes
+    control: np.ndarray  # group codes
+
+
+def enumerate_cells(
+    prep: Prepared, *, control: str, anticipation: int, base_period: str
+) -> tuple[list[Cell], list[str]]:
+    """The ATT(g,t) cells of Callaway & Sant'Anna (2021) in R did's order (cohort, then period).
+
+    Base period: for post-treatment cells (``g <= t``) and always under ``"universal"``, the last period
+    before ``g - anticipation``; otherwise (``"varying"``) the period before ``t``. The universal base's own
+    cell (``t == b``) is the normalisation and is not a cell.
+    """
+    years = prep.years
+    gc = prep.group_cohort
+    cohorts = np.unique(gc[gc > 0]).astype(int)
+    dropped: list[str] = []
+    cells: list[Cell] = []
+    t_iter = years[1:] if base_period == "varying" else years
+    for g in cohorts:
+        treated = np.flatnonzero(gc == g)
+        stacks = np.unique(prep.group_stack[treated])
+        pre = years[years + anticipation < g]
+        if pre.size == 0:
+            continue
+        for t in t_iter:
+            t = int(t)
+            if base_period == "universal" or g <= t:
+                b = int(pre[-1])
+            else:
+                b = t - 1
+            if b == t:
+                continue
+            in_stack = np.isin(prep.group_stack, stacks)
+            if control == "never":
+                cmask = gc == 0
+            else:
+                cmask = (gc == 0) | ((gc > max(t, b) + anticipation) & (gc != g))
+            ctrl = np.flatnonzero(cmask & in_stack)
+            if ctrl.size == 0:
+                dropped.append(f"ATT({g},{t})")
+                continue
+            cells.append(Cell(g=int(g), t=t, b=b, treated=treated, control=ctrl))
+    return cells, dropped
+
+
+# -------------------------------------------------------------------------------------------------
+# fast path: no covariates, balanced panel -> group means and a group-block basis
+# -------------------------------------------------------------------------------------------------
+def fast_cells(
+    prep: Prepared, cells: list[Cell]
+) -> tuple[np.ndarray, InfluenceFunction, np.ndarray]:
+    """Unconditional 2x2 DiD in every cell from group sums; influence functions on the group basis.
+
+    Returns the estimates, the influence functions and the (n_treated, n_control) counts per cell.
+    """
+    n, T = prep.y.shape
+    G = len(prep.group_cohort)
+    q = T + 2
+    wy = prep.y * prep.w[:, None]
+    feats = np.empty((n, q))
+    feats[:, :T] = wy
+    feats[:, T] = prep.w
+    feats[:, T + 1] = 1.0
+    S = np.add.reduceat(feats, prep.starts[:-1], axis=0) if n else np.zeros((G, q))
+    # reduceat misbehaves for empty groups (none exist: groups come from the units)
+    cnt = np.diff(prep.starts)
+    W = S[:, T]
+    K = len(cells)
+    coef = np.zeros((K, G * q))
+    att = np.empty(K)
+    counts = np.empty((K, 2), dtype=np.int64)
+    tpos = {int(v): i for i, v in enumerate(prep.years)}
+    for k, c in enumerate(cells):
+        it, ib = tpos[c.t], tpos[c.b]
+        mu = []
+        for side, groups in ((1.0, c.treated), (-1.0, c.control)):
+            Ws = W[groups].sum()
+            m = (S[groups, it] - S[groups, ib]).sum() / Ws
+            mu.append(m)
+            base = groups * q
+            coef[k, base + it] += side * n / Ws
+            coef[k, base + ib] -= side * n / Ws
+            coef[k, base + T] -= side * n * m / Ws
+        att[k] = mu[0] - mu[1]
+        counts[k] = (cnt[c.treated].sum(), cnt[c.control].sum())
+    basis = group_block_basis(prep, feats)
+    return att, InfluenceFunction(coef=coef, basis=basis, n=n), counts
+
+
+def group_block_basis(prep: Prepared, feats: np.ndarray) -> GroupBlockBasis:
+    """Group-block basis over units, or over (cluster x group) atoms when clustering."""
+    if prep.cluster is None:
+        return GroupBlockBasis(
+            features=feats, starts=prep.starts, atom_cluster=None, n_clusters=prep.n
+        )
+    # sum the features of units sharing (group, cluster)
+    key = prep.group * (prep.n_clusters + 1) + prep.cluster
+    uk, inv = np.unique(key, return_inverse=True)
+    agg = np.zeros((len(uk), feats.shape[1]))
+    np.add.at(agg, inv, feats)
+    atom_group = uk // (prep.n_clusters + 1)
+    atom_cluster = uk % (prep.n_clusters + 1)
+    starts = np.searchsorted(atom_group, np.arange(len(prep.group_cohort) + 1))
+    return GroupBlockBasis(
+        features=agg, starts=starts, atom_cluster=atom_cluster, n_clusters=prep.n_clusters
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# general path: covariates and/or unbalanced panels -> per-cell 2x2 estimators, sparse basis
+# -------------------------------------------------------------------------------------------------
+def general_cells(
+    prep: Prepared, cells: list[Cell], est: str
+) -> tuple[np.ndarray, InfluenceFunction, np.ndarray, list[str]]:
+    """Cell-by-cell estimation with covariates (``reg``/``ipw``/``dr``) or unbalanced panels."""
+    n, T = prep.y.shape
+    G = len(prep.group_cohort)
+    K = len(cells)
+    tpos = {int(v): i for i, v in enumerate(prep.years)}
+    att = np.full(K, np.nan)
+    counts = np.zeros((K, 2), dtype=np.int64)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    msgs: list[str] = []
+    group_units = [np.arange(prep.starts[g], prep.starts[g + 1]) for g in range(G)]
+    for k, c in enumerate(cells):
+        it, ib = tpos[c.t], tpos[c.b]
+        d_idx = np.concatenate([group_units[g] for g in c.treated])
+        c_idx = np.concatenate([group_units[g] for g in c.control])
+        idx = np.concatenate([d_idx, c_idx])
+        dmask = np.zeros(idx.size, dtype=bool)
+        dmask[: d_idx.size] = True
+        dy = prep.y[idx, it] - prep.y[idx, ib]
+        ok = np.isfinite(dy)
+        if prep.x is not None:
+            xb = prep.x[idx, ib, :]
+            ok &= np.isfinite(xb).all(axis=1)
+        idx, dmask, dy = idx[ok], dmask[ok], dy[ok]
+        nd, nc = int(dmask.sum()), int((~dmask).sum())
+        counts[k] = (nd, nc)
+        if nd == 0 or nc == 0:
+            msgs.append(
+                f"ATT({c.g},{c.t}): no {'treated' if nd == 0 else 'control'} units observed"
+            )
+            continue
+        if prep.x is not None:
+            X = np.column_stack([np.ones(idx.size), prep.x[idx, ib, :]])
+        else:
+            X = np.ones((idx.size, 1))
+        w = prep.w[idx]
+        try:
+            a, psi = CELL_ESTIMATORS[est](dy, X, w, dmask)
+        except np.linalg.LinAlgError as exc:
+            msgs.append(f"ATT({c.g},{c.t}): singular design ({exc}); cell dropped")
+            continue
+        att[k] = a
+        rows.append(idx)
+        cols.append(np.full(idx.size, k))
+        vals.append(psi * n)
+    # unit-level basis: cell columns, group weight columns, a constant column
+    r = np.concatenate(rows + [np.arange(n), np.arange(n)]) if rows else np.arange(n)
+    cc = np.concatenate(cols + [K + prep.group, np.full(n, K + G)])
+    vv = np.concatenate(vals + [prep.w, np.ones(n)])
+    unit_phi = sp.csr_matrix((vv, (r, cc)), shape=(n, K + G + 1))
+    if prep.cluster is not None:
+        h = sp.csr_matrix((np.ones(n), (prep.cluster, np.arange(n))), shape=(prep.n_clusters, n))
+        phi = sp.csr_matrix(h @ unit_phi)
+    else:
+        phi = unit_phi
+    basis = SparseBasis(phi=phi, unit_phi=unit_phi)
+    coef = np.zeros((K, K + G + 1))
+    coef[np.arange(K), np.arange(K)] = 1.0
+    return att, InfluenceFunction(coef=coef, basis=basis, n=n), counts, msgs
+
+
+def weight_columns(
+    influence: InfluenceFunction, n_groups: int, n_periods: int
+) -> tuple[np.ndarray, int]:
+    """Basis columns of ``w_i 1{group_i = g}`` (per group) and of the constant 1 (returned as a list).
+
+    Returns ``(cols_w, const_kind)`` where for the group-block basis the constant is the sum over groups
+    of each block's last column, and for the sparse basis a single column.
+    """
+    basis = influence.basis
+    if isinstance(basis, GroupBlockBasis):
+        q = basis.q
+        return np.arange(n_groups) * q + (q - 2), 0
+    p = basis.p
+    return np.arange(p - 1 - n_groups, p - 1), 1
+
+
+def const_coef(influence: InfluenceFunction, n_groups: int) -> np.ndarray:
+    """Coefficient row (length p) that reproduces the constant function 1."""
+    basis = influence.basis
+    out = np.zeros(basis.p)
+    if isinstance(basis, GroupBlockBasis):
+        q = basis.q
+        out[np.arange(n_groups) * q + (q - 1)] = 1.0
+    else:
+        out[basis.p - 1] = 1.0
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# 2x2 cell estimators (Sant'Anna & Zhao 2020, panel data)
+# -------------------------------------------------------------------------------------------------
+def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xtw = X.T * w
+    H = xtw @ X
+    beta = np.linalg.solve(H, xtw @ y)
+    return beta, H
+
+
+def cell_reg(
+    dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Outcome regression (Heckman, Ichimura & Todd 1997): OLS of dY on X among controls.
+
+    ``ATT = sum_D w (dY - X'beta) / W_D``; the influence function adds the estimation effect of beta.
+    """
+    c = ~d
+    beta, H = _wls(X[c], dy[c], w[c])
+    e = dy - X @ beta
+    WD = w[d].sum()
+    att = float((w[d] * e[d]).sum() / WD)
+    psi = np.empty(dy.size)
+    psi[d] = w[d] * (e[d] - att) / WD
+    mbar = (w[d][:, None] * X[d]).sum(axis=0) / WD
+    psi[c] = -w[c] * e[c] * (X[c] @ np.linalg.solve(H, mbar))
+    return att, psi
+
+
+def _logit(
+    X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logit by Newton-Raphson; returns fitted probabilities and the Hessian."""
+    beta = np.zeros(X.shape[1])
+    pbar = np.average(d, weights=w)
+    beta[0] = np.log(pbar / (1 - pbar))
+    y = d.astype(float)
+    for _ in range(maxiter):
+        eta = np.clip(X @ beta, -35, 35)
+        p = 1 / (1 + np.exp(-eta))
+        grad = X.T @ (w * (y - p))
+        H = (X.T * (w * p * (1 - p))) @ X
+        step = np.linalg.solve(H, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    eta = np.clip(X @ beta, -35, 35)
+    p = 1 / (1 + np.exp(-eta))
+    H = (X.T * (w * p * (1 - p))) @ X
+    return p, H
+
+
+def cell_ipw(
+    dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Normalised (Hajek) inverse-probability weighting (Abadie 2005; Sant'Anna & Zhao 2020, eq. 2.4).
+
+    Logit propensity score; controls weighted by ``p/(1-p)`` (zero when ``p >= 0.995``), weights
+    normalised within each arm. The influence function adds the logit's estimation effect.
+    """
+    c = ~d
+    p, H = _logit(X, d, w)
+    p = np.minimum(p, 1 - 1e-6)
+    r = np.where(c & (p < TRIM_LEVEL), p / (1 - p), 0.0)
+    WD = w[d].sum()
+    mu1 = float((w[d] * dy[d]).sum() / WD)
+    wr = w * r
+    Wr = wr[c].sum()
+    mu0 = float((wr[c] * dy[c]).sum() / Wr)
+    psi = np.zeros(dy.size)
+    psi[d] = w[d] * (dy[d] - mu1) / WD
+    psi[c] = -wr[c] * (dy[c] - mu0) / Wr
+    M = (wr[c] * (dy[c] - mu0)) @ X[c] / Wr
+    score = (w * (d.astype(float) - p))[:, None] * X
+    psi -= score @ np.linalg.solve(H, M)
+    return mu1 - mu0, psi
+
+
+def _ipt(X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 200) -> np.ndarray:
+    """Inverse probability tilting for the ATT (Graham, Pinto & Egel 2012): control odds ``exp(X'g)``
+    with weighted control covariate means equal to the treated ones. Returns the odds."""
+    c = ~d
+    gamma = np.zeros(X.shape[1])
+    gamma[0] = np.log(w[d].sum() / w[c].sum())
+    xd = (w[d][:, None] * X[d]).sum(axis=0)
+    Xc, wc = X[c], w[c]
+
+    def loss(gm: np.ndarray) -> float:
+        return float((wc * np.exp(np.clip(Xc @ gm, -35, 35))).sum() - xd @ gm)
+
+    cur = loss(gamma)
+    for _ in range(maxiter):
+        odds = np.exp(np.clip(Xc @ gamma, -35, 35))
+        grad = Xc.T @ (wc * odds) - xd
+        H = (Xc.T * (wc * odds)) @ Xc
+        step = np.linalg.solve(H, grad)
+        s = 1.0
+        while s > 1e-8:
+            new = gamma - s * step
+            val = loss(new)
+            if val <= cur + 1e-12 * abs(cur):
+                break
+            s /= 2
+        gamma, cur = new, val
+        if np.max(np.abs(s * step)) < 1e-10:
+            break
+    return np.exp(np.clip(X @ gamma, -35, 35))
+
+
+def cell_dr(
+    dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Improved locally efficient doubly robust DiD (Sant'Anna & Zhao 2020, section 3.1, panel).
+
+    Propensity score by inverse probability tilting, outcome model by weighted least squares among the
+    controls with weights ``p/(1-p)``; both estimation effects vanish from the influence function by
+    construction (the estimator is doubly robust for inference too).
+    """
+    c = ~d
+    odds = _ipt(X, d, w)
+    p = odds / (1 + odds)
+    r = np.where(c & (p < TRIM_LEVEL), odds, 0.0)
+    wr = w * r
+    beta, _ = _wls(X[c], dy[c], wr[c])
+    e = dy - X @ beta
+    WD = w[d].sum()
+    Wr = wr[c].sum()
+    a1 = float((w[d] * e[d]).sum() / WD)
+    a0 = float((wr[c] * e[c]).sum() / Wr)
+    psi = np.zeros(dy.size)
+    psi[d] = w[d] * (e[d] - a1) / WD
+    psi[c] = -wr[c] * (e[c] - a0) / Wr
+    return a1 - a0, psi
+
+
+CELL_ESTIMATORS = {"reg": cell_reg, "ipw": cell_ipw, "dr": cell_dr}
+
+
+def check_options(control: str, est: str, base_period: str, anticipation: int) -> None:
+    """Cross-option checks (single options are checked with ``check_choice``)."""
+    if anticipation < 0 or int(anticipation) != anticipation:
+        raise SpecError(f"anticipation must be a non-negative integer, got {anticipation!r}")

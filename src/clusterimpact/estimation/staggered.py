@@ -1,0 +1,747 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects and their aggregations.
+
+``att_gt`` estimates every ATT(g,t): the average effect in period ``t`` on the units first treated in
+period ``g`` (their *cohort*), each from a 2x2 comparison with never-treated or not-yet-treated units
+and a base period before treatment. ``aggte`` aggregates the cells into an overall effect (``simple``),
+an event study (``dynamic``), cohort effects (``group``) and calendar-year effects (``calendar``), with
+standard errors that include the estimation of the aggregation weights (Callaway & Sant'Anna 2021,
+section 4 and appendix). Written from the papers (Callaway & Sant'Anna 2021, Journal of Econometrics
+225(2); Sant'Anna & Zhao 2020, Journal of Econometrics 219(1)); numbers match R did's analytic output on
+its mpdta example (tests/reference/mpdta).
+
+Inference: analytic standard errors from the influence functions, or the multiplier bootstrap (Mammen
+multipliers by default, as R did, or Rademacher) with a uniform confidence band; clustering at the unit
+or at any coarser level (the bootstrap draws one multiplier per cluster). Influence functions are stored
+factored (see :mod:`clusterimpact.estimation.influence`), never as a dense units x cells matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clusterimpact._validation import as_frame, check_choice, resolve_rng
+from clusterimpact.errors import EstimationError, SpecError
+from clusterimpact.estimation import _cs_core as core
+from clusterimpact.estimation.influence import (
+    MULTIPLIERS,
+    InfluenceFunction,
+    Multiplier,
+    multiplier_bootstrap,
+)
+from clusterimpact.provenance import make_provenance
+from clusterimpact.results import EstimateResult, ProfileResult
+
+__all__ = [
+    "ATTgtResult",
+    "AggteResult",
+    "AggregationType",
+    "CallawaySantAnna",
+    "ControlGroup",
+    "EstMethod",
+    "aggte",
+    "att_gt",
+]
+
+ControlGroup = Literal["never", "notyet"]
+EstMethod = Literal["dr", "ipw", "reg"]
+BasePeriod = Literal["varying", "universal"]
+AggregationType = Literal["simple", "dynamic", "group", "calendar"]
+CONTROLS = ("never", "notyet")
+ESTS = ("dr", "ipw", "reg")
+BASES = ("varying", "universal")
+AGG_TYPES = ("simple", "dynamic", "group", "calendar")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ATTgtResult(EstimateResult):
+    """Group-time average treatment effects ATT(g,t) (terms ``ATT(g,t)``).
+
+    Attributes
+    ----------
+    cohort, period, base
+        Cohort ``g``, period ``t`` and base period of every cell (indexed like ``params``).
+    post
+        True for cells with ``t >= g`` (treated periods).
+    n_treated, n_control
+        Units behind each cell.
+    analytic_std_errors
+        Influence-function standard errors (``std_errors`` holds the bootstrap ones when
+        ``se_type == "bootstrap"``).
+    se_type
+        ``"analytic"`` or ``"bootstrap"``.
+    influence
+        Factored influence functions of the cells (:class:`~clusterimpact.estimation.influence.InfluenceFunction`);
+        ``unit_influence()`` gives them as a sparse (cells x units) matrix.
+    cohort_shares
+        ``P(G = g)``: the weighted share of units in each cohort (the aggregation weights).
+    pretest
+        Wald pre-test of parallel trends on the pre-treatment cells: ``{"stat", "df", "p_value"}``.
+    n_units, control, est, anticipation, base_period, alpha, n_boot, multiplier, seed
+        Settings and sample size.
+    """
+
+    cohort: pd.Series
+    period: pd.Series
+    base: pd.Series
+    post: pd.Series
+    n_treated: pd.Series
+    n_control: pd.Series
+    analytic_std_errors: pd.Series
+    se_type: str = "analytic"
+    influence: InfluenceFunction | None = field(default=None, repr=False, compare=False)
+    cohort_shares: pd.Series | None = None
+    group_cohort: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pretest: dict[str, float] | None = None
+    n_units: int = 0
+    control: str = "never"
+    est: str = "dr"
+    anticipation: int = 0
+    base_period: str = "varying"
+    alpha: float = 0.05
+    n_boot: int = 0
+    multiplier: str = "mammen"
+    seed: int | None = None
+
+    def unit_influence(self) -> Any:
+        """The unit-level influence functions as a scipy CSR matrix (cells x units), built on demand
+        (``None`` when clustering at a higher level discarded the unit level)."""
+        return self.influence.unit_matrix() if self.influence is not None else None
+
+    def cells(self) -> pd.DataFrame:
+        """One row per cell: cohort, period, base, post, estimate, std_error, n_treated, n_control."""
+        return pd.DataFrame(
+            {
+                "term": self.params.index,
+                "cohort": self.cohort.to_numpy(),
+                "period": self.period.to_numpy(),
+                "base": self.base.to_numpy(),
+                "post": self.post.to_numpy(),
+                "estimate": self.params.to_numpy(),
+                "std_error": self.std_errors.to_numpy(),
+                "n_treated": self.n_treated.to_numpy(),
+                "n_control": self.n_control.to_numpy(),
+            }
+        )
+
+    def _summary_header(self) -> list[str]:
+        lines = super()._summary_header()
+        lines.append(
+            f"Units: {self.n_units:,}  Control: {self.control}  Estimation: {self.est}  "
+            f"Base period: {self.base_period}  Anticipation: {self.anticipation}  SE: {self.se_type}"
+        )
+        if self.pretest is not None and np.isfinite(self.pretest.get("stat", np.nan)):
+            lines.append(
+                f"Pre-test of parallel trends: Wald {self.pretest['stat']:.3f} "
+                f"(df {int(self.pretest['df'])}), p = {self.pretest['p_value']:.4f}"
+            )
+        return lines
+
+
+@dataclass(frozen=True, kw_only=True)
+class AggteResult(ProfileResult):
+    """An aggregation of ATT(g,t): the overall term (``simple``/``dynamic``/``group``/``calendar``) and
+    its elements (``dynamic:-3``, ``group:2004``, ``calendar:2005``).
+
+    Attributes
+    ----------
+    type
+        Aggregation type.
+    overall
+        Name of the overall term.
+    influence
+        Factored influence functions of every term.
+    analytic_std_errors, se_type
+        As in :class:`ATTgtResult`.
+    """
+
+    type: str
+    overall: str
+    analytic_std_errors: pd.Series
+    se_type: str = "analytic"
+    influence: InfluenceFunction | None = field(default=None, repr=False, compare=False)
+    balance_e: int | None = None
+    min_e: float = -np.inf
+    max_e: float = np.inf
+
+    def elements(self) -> pd.DataFrame:
+        """The profile of the elements (same as :meth:`profile`)."""
+        return self.profile(self.band_level)
+
+
+class CallawaySantAnna:
+    """Callaway & Sant'Anna (2021) ATT(g,t) estimator (settings only; :meth:`fit` estimates).
+
+    See :func:`att_gt` for the parameters.
+    """
+
+    def __init__(
+        self,
+        outcome: str,
+        *,
+        cohort: str = "treat_year",
+        unit: str = "firm_id",
+        time: str = "year",
+        control: ControlGroup = "never",
+        covariates: list[str] | tuple[str, ...] | None = None,
+        est: EstMethod = "dr",
+        anticipation: int = 0,
+        base_period: BasePeriod = "varying",
+        panel: bool = True,
+        allow_unbalanced: bool = False,
+        weights: str | None = None,
+        cluster: str | None = None,
+        stack: str | None = None,
+        bootstrap: bool = False,
+        n_boot: int = 999,
+        multiplier: Multiplier = "mammen",
+        seed: int | np.random.Generator | None = None,
+        alpha: float = 0.05,
+    ) -> None:
+        self.outcome = outcome
+        self.cohort = cohort
+        self.unit = unit
+        self.time = time
+        self.control = control
+        self.covariates = list(covariates) if covariates else []
+        self.est = est
+        self.anticipation = anticipation
+        self.base_period = base_period
+        self.panel = panel
+        self.allow_unbalanced = allow_unbalanced
+        self.weights = weights
+        self.cluster = cluster
+        self.stack = stack
+        self.bootstrap = bootstrap
+        self.n_boot = n_boot
+        self.multiplier = multiplier
+        self.seed = seed
+        self.alpha = alpha
+
+    def _check(self) -> None:
+        check_choice("control", self.control, CONTROLS)
+        check_choice("est", self.est, ESTS)
+        check_choice("base_period", self.base_period, BASES)
+        check_choice("multiplier", self.multiplier, MULTIPLIERS)
+        core.check_options(self.control, self.est, self.base_period, self.anticipation)
+        if not self.panel:
+            raise SpecError(
+                "panel=False (repeated cross-sections) is not supported; pass a unit id column "
+                "(unbalanced panels: allow_unbalanced=True)"
+            )
+        if not 0 < self.alpha < 1:
+            raise SpecError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.bootstrap and self.n_boot < 2:
+            raise SpecError(f"n_boot must be at least 2, got {self.n_boot}")
+        if self.cluster is not None and self.cluster == self.unit and self.stack is None:
+            self.cluster = None  # clustering on the unit is the default
+
+    def fit(self, data: Any) -> ATTgtResult:
+        """Estimate every ATT(g,t) on ``data`` (a FirmPanel or long DataFrame)."""
+        self._check()
+        df = as_frame(data)
+        prep = core.prepare(
+            df,
+            outcome=self.outcome,
+            cohort=self.cohort,
+            unit=self.unit,
+            time=self.time,
+            covariates=self.covariates,
+            weights=self.weights,
+            cluster=self.cluster,
+            stack=self.stack,
+            anticipation=self.anticipation,
+            allow_unbalanced=self.allow_unbalanced,
+        )
+        msgs = list(prep.messages)
+        cells, dropped = core.enumerate_cells(
+            prep, control=self.control, anticipation=self.anticipation, base_period=self.base_period
+        )
+        if dropped:
+            core._warn(
+                msgs,
+                f"no valid control units for {len(dropped)} cell(s): {', '.join(dropped[:12])}"
+                f"{' ...' if len(dropped) > 12 else ''}; "
+                + (
+                    "there are no never-treated units in those comparisons; try control='notyet'"
+                    if self.control == "never"
+                    else "every later cohort is already treated by then"
+                ),
+            )
+        if not cells:
+            raise EstimationError(
+                f"no ATT(g,t) cell has a valid control group (control='{self.control}'): "
+                "need never-treated units, or not-yet-treated units with control='notyet'"
+            )
+        if prep.x is None and prep.balanced:
+            att, infl, counts = core.fast_cells(prep, cells)
+        else:
+            att, infl, counts, cmsg = core.general_cells(prep, cells, self.est)
+            for m in cmsg:
+                core._warn(msgs, m)
+        ok = np.isfinite(att)
+        if not ok.any():
+            raise EstimationError("no ATT(g,t) cell could be estimated")
+        if not ok.all():
+            keep = np.flatnonzero(ok)
+            cells = [cells[i] for i in keep]
+            att, counts = att[keep], counts[keep]
+            infl = replace(infl, coef=infl.coef[keep])
+        # cohorts with no estimable cell at all
+        all_cohorts = np.unique(prep.group_cohort[prep.group_cohort > 0]).astype(int)
+        got = {c.g for c in cells}
+        lost = [int(g) for g in all_cohorts if g not in got]
+        if lost:
+            core._warn(
+                msgs,
+                f"cohort(s) {', '.join(map(str, lost))} have no valid control group in any period "
+                "and are not estimated",
+            )
+        terms = [f"ATT({c.g},{c.t})" for c in cells]
+        idx = pd.Index(terms, name="term")
+        se_an = infl.std_errors()
+        rng = resolve_rng(self.seed)
+        se = se_an
+        crit = None
+        n_boot = 0
+        if self.bootstrap:
+            br = multiplier_bootstrap(
+                infl, n_boot=self.n_boot, rng=rng, alpha=self.alpha, multiplier=self.multiplier
+            )
+            se, crit, n_boot = br.std_errors, br.crit_value, self.n_boot
+        gvals = np.array([c.g for c in cells])
+        tvals = np.array([c.t for c in cells])
+        post = gvals <= tvals
+        pretest = _wald_pretest(att[~post], infl.combine(np.eye(len(cells))[~post]))
+        shares = _cohort_shares(prep)
+        seed = self.seed if isinstance(self.seed, (int, np.integer)) else None
+        prov = make_provenance(
+            "cs",
+            df[[self.unit, self.time, self.cohort, self.outcome]],
+            seed=seed,
+            outcome=self.outcome,
+            cohort=self.cohort,
+            control=self.control,
+            covariates=self.covariates,
+            est=self.est,
+            anticipation=self.anticipation,
+            base_period=self.base_period,
+            weights=self.weights,
+            cluster=self.cluster,
+            stack=self.stack,
+            bootstrap=self.bootstrap,
+            n_boot=self.n_boot if self.bootstrap else 0,
+            multiplier=self.multiplier,
+        )
+        return ATTgtResult(
+            params=pd.Series(att, index=idx, name="estimate"),
+            std_errors=pd.Series(se, index=idx, name="std_error"),
+            analytic_std_errors=pd.Series(se_an, index=idx, name="std_error"),
+            se_type="bootstrap" if self.bootstrap else "analytic",
+            nobs=prep.nobs,
+            method="cs",
+            provenance=prov,
+            vcov=pd.DataFrame(infl.vcov(), index=idx, columns=idx),
+            crit_value=crit,
+            band_level=1 - self.alpha,
+            warnings=tuple(msgs),
+            exclusions=dict(prep.exclusions),
+            cohort=pd.Series(gvals, index=idx, name="cohort"),
+            period=pd.Series(tvals, index=idx, name="period"),
+            base=pd.Series([c.b for c in cells], index=idx, name="base"),
+            post=pd.Series(post, index=idx, name="post"),
+            n_treated=pd.Series(counts[:, 0], index=idx, name="n_treated"),
+            n_control=pd.Series(counts[:, 1], index=idx, name="n_control"),
+            influence=infl,
+            cohort_shares=shares,
+            group_cohort=prep.group_cohort,
+            pretest=pretest,
+            n_units=prep.n,
+            control=self.control,
+            est=self.est,
+            anticipation=self.anticipation,
+            base_period=self.base_period,
+            alpha=self.alpha,
+            n_boot=n_boot,
+            multiplier=self.multiplier,
+            seed=seed,
+        )
+
+
+def _cohort_shares(prep: core.Prepared) -> pd.Series:
+    wsum = np.add.reduceat(prep.w, prep.starts[:-1]) if prep.n else np.zeros(0)
+    df = pd.DataFrame({"cohort": prep.group_cohort, "w": wsum})
+    s = df.groupby("cohort")["w"].sum() / prep.n
+    s.index = s.index.astype(int)
+    return s
+
+
+def _wald_pretest(pre: np.ndarray, infl: InfluenceFunction) -> dict[str, float]:
+    if pre.size == 0:
+        return {"stat": float("nan"), "df": 0.0, "p_value": float("nan")}
+    V = infl.vcov()
+    try:
+        stat = float(pre @ np.linalg.pinv(V) @ pre)
+    except np.linalg.LinAlgError:  # pragma: no cover
+        return {"stat": float("nan"), "df": float(pre.size), "p_value": float("nan")}
+    rank = int(np.linalg.matrix_rank(V))
+    return {"stat": stat, "df": float(rank), "p_value": float(stats.chi2.sf(stat, rank))}
+
+
+def att_gt(
+    data: Any,
+    outcome: str,
+    cohort: str = "treat_year",
+    unit: str = "firm_id",
+    time: str = "year",
+    control: ControlGroup = "never",
+    covariates: list[str] | tuple[str, ...] | None = None,
+    est: EstMethod = "dr",
+    anticipation: int = 0,
+    base_period: BasePeriod = "varying",
+    panel: bool = True,
+    allow_unbalanced: bool = False,
+    weights: str | None = None,
+    cluster: str | None = None,
+    stack: str | None = None,
+    bootstrap: bool = False,
+    n_boot: int = 999,
+    multiplier: Multiplier = "mammen",
+    seed: int | np.random.Generator | None = None,
+    alpha: float = 0.05,
+) -> ATTgtResult:
+    """Group-time average treatment effects (Callaway & Sant'Anna 2021).
+
+    Estimand: ``ATT(g,t) = E[Y_t(g) - Y_t(0) | G = g]``, the average effect in period ``t`` on the units
+    first treated in period ``g``. Identification: (conditional) parallel trends between cohort ``g`` and
+    the comparison group (never-treated units, or not-yet-treated units), no anticipation beyond
+    ``anticipation`` periods, and overlap. Each cell is a 2x2 DiD between ``t`` and a base period ``b``:
+    the last period before ``g - anticipation`` for post-treatment cells (and for every cell with
+    ``base_period="universal"``), the period before ``t`` for pre-treatment cells otherwise.
+
+    Parameters
+    ----------
+    data
+        A FirmPanel or a long DataFrame (one row per unit and period).
+    outcome
+        Outcome column.
+    cohort
+        First-treatment period of each unit; 0 or missing = never treated. Must be constant within unit.
+    unit, time
+        Unit and (consecutive integer) period columns.
+    control
+        ``"never"`` (never-treated units) or ``"notyet"`` (also units first treated after
+        ``max(t, b) + anticipation``).
+    covariates
+        Pre-treatment covariates (values in the base period are used). Without covariates every
+        ``est`` gives the unconditional DiD.
+    est
+        ``"dr"``: improved locally efficient doubly robust estimator (Sant'Anna & Zhao 2020, inverse
+        probability tilting + weighted outcome regression); ``"ipw"``: normalised (Hajek) IPW with a
+        logit propensity score; ``"reg"``: outcome regression on the controls. Controls with a
+        propensity score of 0.995 or more get no weight (ipw/dr), as in DRDID.
+    anticipation
+        Number of periods before ``g`` in which units may already react.
+    base_period
+        ``"varying"`` (R did's default) or ``"universal"``.
+    panel
+        Must be True (repeated cross-sections are not supported).
+    allow_unbalanced
+        Keep units not observed in every period; each cell then uses the units observed in both ``t`` and
+        ``b`` (R did instead switches to repeated-cross-section estimators, so results differ there).
+        Without it such units are dropped (with a warning, counted in ``exclusions``).
+    weights
+        Sampling (or matching) weights, constant within unit; normalised to mean one.
+    cluster
+        Column to cluster on (constant within unit); default: the unit (the firm in a stacked panel).
+    stack
+        Stack id of a cohort-stacked (matched) panel: units are (stack, unit) pairs and every cell only
+        compares units within the stacks of its cohort.
+    bootstrap, n_boot, multiplier, seed, alpha
+        Multiplier bootstrap (``"mammen"``, R did's default, or ``"rademacher"``) with ``n_boot`` draws
+        and a uniform ``1 - alpha`` band; seeded and reproducible. Without it, standard errors are analytic
+        and no uniform band is computed.
+
+    Returns
+    -------
+    ATTgtResult
+        Terms ``ATT(g,t)``; see :func:`aggte` for aggregations.
+    """
+    return CallawaySantAnna(
+        outcome,
+        cohort=cohort,
+        unit=unit,
+        time=time,
+        control=control,
+        covariates=covariates,
+        est=est,
+        anticipation=anticipation,
+        base_period=base_period,
+        panel=panel,
+        allow_unbalanced=allow_unbalanced,
+        weights=weights,
+        cluster=cluster,
+        stack=stack,
+        bootstrap=bootstrap,
+        n_boot=n_boot,
+        multiplier=multiplier,
+        seed=seed,
+        alpha=alpha,
+    ).fit(data)
+
+
+# -------------------------------------------------------------------------------------------------
+# aggregation
+# -------------------------------------------------------------------------------------------------
+def _weight_coef(res: ATTgtResult) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Basis coefficient rows of ``w_i 1{G_i = g}`` per cohort and of the constant 1."""
+    infl = res.influence
+    assert infl is not None and res.group_cohort is not None
+    gc = res.group_cohort
+    n_groups = len(gc)
+    cols, _ = core.weight_columns(infl, n_groups, 0)
+    const = core.const_coef(infl, n_groups)
+    out: dict[int, np.ndarray] = {}
+    for g in np.unique(gc):
+        row = np.zeros(infl.basis.p)
+        row[cols[gc == g]] = 1.0
+        out[int(g)] = row
+    return out, const
+
+
+def _weighted(
+    keep: np.ndarray,
+    att: np.ndarray,
+    pg: np.ndarray,
+    cohorts: np.ndarray,
+    wrows: dict[int, np.ndarray],
+    const: np.ndarray,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Estimate ``sum_k pg_k att_k / sum pg`` over ``keep`` with the influence-function pieces:
+    the weight vector on the cells and the extra basis coefficients from estimating ``pg``
+    (Callaway & Sant'Anna 2021, appendix; R did's ``wif``)."""
+    k = np.flatnonzero(keep)
+    s = pg[k].sum()
+    wts = pg[k] / s
+    theta = float(wts @ att[k])
+    # d theta / d pg_j = (att_j - theta) / s ; pg_j - pg ~ mean(w 1{G=g_j} - pg_j)
+    extra = np.zeros_like(const)
+    for j in k:
+        extra += (att[j] - theta) / s * (wrows[int(cohorts[j])] - pg[j] * const)
+    full = np.zeros(att.size)
+    full[k] = wts
+    return theta, full, extra
+
+
+def aggte(
+    result: ATTgtResult,
+    type: AggregationType = "group",
+    *,
+    balance_e: int | None = None,
+    min_e: float = -np.inf,
+    max_e: float = np.inf,
+    bootstrap: bool | None = None,
+    n_boot: int | None = None,
+    multiplier: Multiplier | None = None,
+    seed: int | np.random.Generator | None = None,
+    alpha: float | None = None,
+) -> AggteResult:
+    """Aggregate ATT(g,t) into overall, event-time, cohort or calendar-time effects (as R did's aggte).
+
+    - ``simple``: ``sum pg * ATT(g,t)`` over post-treatment cells, weights proportional to cohort size.
+    - ``dynamic``: ``theta(e)`` = cohort-size-weighted average of cells with ``t - g = e``; overall = mean
+      of ``theta(e)`` over ``e >= 0``. ``balance_e`` keeps only cohorts observed at least ``balance_e``
+      periods after treatment (and ``e <= balance_e``); ``min_e``/``max_e`` bound the event window.
+    - ``group``: ``theta(g)`` = mean of cohort ``g``'s post cells (``t <= g + max_e``); overall =
+      cohort-size-weighted mean of ``theta(g)``.
+    - ``calendar``: ``theta(t)`` = cohort-size-weighted mean of post cells in period ``t``; overall =
+      mean over periods.
+
+    Standard errors include the influence function of the estimated cohort-size weights. With
+    ``bootstrap`` (default: as in ``result``) the multiplier bootstrap gives the standard errors and a
+    uniform band over the elements.
+
+    Returns
+    -------
+    AggteResult
+        Terms: the overall term (``simple``/``dynamic``/``group``/``calendar``) then the elements
+        (``dynamic:-3``, ``group:2004``, ``calendar:2005``).
+    """
+    check_choice("type", type, AGG_TYPES)
+    if result.influence is None or result.cohort_shares is None:
+        raise SpecError("aggte needs an ATTgtResult with influence functions (from att_gt)")
+    boot = result.se_type == "bootstrap" if bootstrap is None else bool(bootstrap)
+    n_boot = n_boot if n_boot is not None else (result.n_boot or 999)
+    multiplier = multiplier if multiplier is not None else result.multiplier  # type: ignore[assignment]
+    alpha = alpha if alpha is not None else result.alpha
+    if seed is None:
+        seed = result.seed
+
+    att = result.params.to_numpy(dtype=float)
+    g = result.cohort.to_numpy()
+    t = result.period.to_numpy()
+    pg_map = result.cohort_shares
+    pg = np.array([pg_map.loc[int(v)] for v in g], dtype=float)
+    wrows, const = _weight_coef(result)
+    infl = result.influence
+    K = att.size
+    post = (g <= t) & (t <= g + max_e)
+
+    names: list[str] = []
+    thetas: list[float] = []
+    mats: list[np.ndarray] = []
+    extras: list[np.ndarray] = []
+    xs: list[float] = []
+    counts: list[float] = []
+    nt = result.n_treated.to_numpy(dtype=float)
+    zero = np.zeros_like(const)
+
+    def add(name: str, theta: float, wvec: np.ndarray, extra: np.ndarray, x: float | None) -> None:
+        names.append(name)
+        thetas.append(theta)
+        mats.append(wvec)
+        extras.append(extra)
+        if x is not None:
+            xs.append(x)
+
+    x_label = ""
+    reference = None
+    if type == "simple":
+        if not post.any():
+            raise EstimationError("no post-treatment ATT(g,t) cells to aggregate")
+        th, wv, ex = _weighted(post, att, pg, g, wrows, const)
+        add("simple", th, wv, ex, None)
+    elif type == "group":
+        x_label = "Cohort (first year treated)"
+        glist = np.unique(g)
+        elems = []
+        for gg in glist:
+            sel = post & (g == gg)
+            if not sel.any():
+                continue
+            wv = sel / sel.sum()
+            elems.append((int(gg), float(wv @ att), wv))
+            counts.append(float(nt[sel].max()))
+        if not elems:
+            raise EstimationError("no post-treatment ATT(g,t) cells to aggregate")
+        pgg = np.array([pg_map.loc[e[0]] for e in elems])
+        th_g = np.array([e[1] for e in elems])
+        s = pgg.sum()
+        overall = float(pgg @ th_g / s)
+        wv = sum(pgg[i] / s * elems[i][2] for i in range(len(elems)))
+        ex = np.zeros_like(const)
+        for i, e in enumerate(elems):
+            ex += (th_g[i] - overall) / s * (wrows[e[0]] - pgg[i] * const)
+        add("group", overall, np.asarray(wv), ex, None)
+        for e in elems:
+            add(f"group:{e[0]}", e[1], e[2], zero, float(e[0]))
+    elif type == "dynamic":
+        x_label = "Periods since treatment"
+        e_cell = t - g
+        include = np.ones(K, dtype=bool)
+        if balance_e is not None:
+            include = (t.max() - g) >= balance_e
+            eseq = np.unique(e_cell[include])
+            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t.max() + t.min())]
+        else:
+            eseq = np.unique(e_cell)
+        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+        if eseq.size == 0:
+            raise EstimationError("no event times left to aggregate (check balance_e/min_e/max_e)")
+        elems = []
+        for e in eseq:
+            sel = (e_cell == e) & include
+            th, wv, ex = _weighted(sel, att, pg, g, wrows, const)
+            elems.append((int(e), th, wv, ex))
+            counts.append(float(nt[sel].sum()))
+        postel = [el for el in elems if el[0] >= 0]
+        if postel:
+            m = len(postel)
+            overall = float(np.mean([el[1] for el in postel]))
+            wv = sum(el[2] for el in postel) / m
+            ex = sum(el[3] for el in postel) / m
+            add("dynamic", overall, np.asarray(wv), np.asarray(ex), None)
+        for el in elems:
+            add(f"dynamic:{el[0]}", el[1], el[2], el[3], float(el[0]))
+        if result.base_period == "universal":
+            reference = float(-1 - result.anticipation)
+    else:  # calendar
+        x_label = "Calendar period"
+        elems = []
+        for tt in np.unique(t[post]):
+            sel = post & (t == tt)
+            th, wv, ex = _weighted(sel, att, pg, g, wrows, const)
+            elems.append((int(tt), th, wv, ex))
+            counts.append(float(nt[sel].sum()))
+        if not elems:
+            raise EstimationError("no post-treatment ATT(g,t) cells to aggregate")
+        m = len(elems)
+        overall = float(np.mean([el[1] for el in elems]))
+        add(
+            "calendar",
+            overall,
+            np.asarray(sum(el[2] for el in elems) / m),
+            np.asarray(sum(el[3] for el in elems) / m),
+            None,
+        )
+        for el in elems:
+            add(f"calendar:{el[0]}", el[1], el[2], el[3], float(el[0]))
+
+    W = np.vstack(mats)
+    agg_infl = infl.combine(W, extra=np.vstack(extras))
+    idx = pd.Index(names, name="term")
+    se_an = agg_infl.std_errors()
+    se = se_an
+    crit = None
+    if boot:
+        rng = resolve_rng(seed)
+        band = np.array([":" in nm for nm in names])
+        if not band.any():
+            band = np.ones(len(names), dtype=bool)
+        br = multiplier_bootstrap(
+            agg_infl, n_boot=n_boot, rng=rng, alpha=alpha, multiplier=multiplier, band=band
+        )
+        se, crit = br.std_errors, br.crit_value
+    elem_names = [nm for nm in names if ":" in nm]
+    x = pd.Series(xs, index=pd.Index(elem_names, name="term"), name="x", dtype=float)
+    cnt = pd.Series(counts, index=x.index, dtype=float) if counts else None
+    prov = replace(
+        result.provenance,
+        method=f"cs:{type}",
+        options={
+            **result.provenance.options,
+            "aggregation": type,
+            "balance_e": balance_e,
+            "min_e": None if not np.isfinite(min_e) else min_e,
+            "max_e": None if not np.isfinite(max_e) else max_e,
+            "aggte_bootstrap": boot,
+        },
+    )
+    return AggteResult(
+        params=pd.Series(thetas, index=idx, name="estimate"),
+        std_errors=pd.Series(se, index=idx, name="std_error"),
+        analytic_std_errors=pd.Series(se_an, index=idx, name="std_error"),
+        se_type="bootstrap" if boot else "analytic",
+        nobs=result.nobs,
+        method="cs",
+        provenance=prov,
+        vcov=pd.DataFrame(agg_infl.vcov(), index=idx, columns=idx),
+        crit_value=crit,
+        band_level=1 - alpha,
+        warnings=result.warnings,
+        exclusions=dict(result.exclusions),
+        x=x,
+        x_label=x_label,
+        reference=reference,
+        counts=cnt,
+        type=type,
+        overall=type,
+        influence=agg_infl,
+        balance_e=balance_e,
+        min_e=min_e,
+        max_e=max_e,
+    )

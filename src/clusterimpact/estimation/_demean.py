@@ -91,6 +91,8 @@ class Absorber:
         Largest total number of secondary levels solved densely; above it, alternating projections.
     tol, maxiter
         Convergence settings of the alternating-projections fallback.
+    primary
+        Index of the fixed effect swept by group means (default: the one with most levels).
     """
 
     def __init__(
@@ -101,11 +103,12 @@ class Absorber:
         max_dense: int = MAX_DENSE_LEVELS,
         tol: float = 1e-13,
         maxiter: int = 10_000,
+        primary: int | None = None,
     ) -> None:
         if not fe_codes:
             raise ValueError("Absorber needs at least one fixed effect")
         self.n_levels = [int(c.max()) + 1 if c.size else 0 for c in fe_codes]
-        order = int(np.argmax(self.n_levels))
+        order = int(np.argmax(self.n_levels)) if primary is None else int(primary)
         self.codes = [np.asarray(c, dtype=np.int64) for c in fe_codes]
         self.primary = self.codes[order]
         self.G = self.n_levels[order]

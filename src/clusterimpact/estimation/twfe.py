@@ -1046,7 +1046,8 @@ def binned_duration(
     vtype, ccols = _normalise_vcov(
         vcov, (cluster or unit) if vcov in ("cluster", "twoway") else None
     )
-    ff = _Formula(f.text, f.depvar, tuple(controls), f.fixed_effects, False, None)
+    text = f"{outcome} ~ {' + '.join([*extra, *controls])} | {_fe_part(unit, time, fe)}"
+    ff = _Formula(text, f.depvar, tuple(controls), f.fixed_effects, False, None)
     res = _fit_fast(
         ff,
         df,

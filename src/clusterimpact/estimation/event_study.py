@@ -1,0 +1,287 @@
+"""TWFE event study: relative-year dummies with binned endpoints and a joint pre-trend test.
+
+``event_study(panel, "ln_lp")`` estimates
+
+    y_it = a_i + l_t + sum_{e in window, e != ref} b_e 1[t - G_i = e] + e_it,
+
+with ``G_i`` the first membership year (cohort). Never-members have every dummy at zero and serve as the
+comparison group; with ``control="notyet"`` they are dropped and identification comes from the timing
+of joining alone. With ``bin_endpoints=True`` (default) the dummies at the window's ends absorb all earlier
+/ later event times (``rel_year::-5`` then means "5 or more years before"); otherwise treated firm-years
+outside the window are dropped (counted in ``exclusions["outside_window"]``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
+from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation.twfe import (
+    EstimationResult,
+    _fit_fast,
+    _Formula,
+    _normalise_vcov,
+)
+from clusterimpact.results import ProfileResult
+
+__all__ = ["EventStudyResult", "cohort_array", "event_study"]
+
+Control = Literal["never", "notyet"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventStudyResult(ProfileResult):
+    """Event-study coefficients on the event-time axis (terms ``rel_year::e``).
+
+    Attributes
+    ----------
+    pretrend
+        Joint Wald (F) test that all leads (event times before ``reference``) are zero, or None when there
+        are no leads.
+    window
+        ``(first, last)`` event time estimated.
+    binned
+        Whether the endpoints pool all earlier/later event times.
+    control
+        ``"never"`` or ``"notyet"``.
+    fixed_effects, vcov_type, cluster, n_clusters, r2, r2_within
+        As in :class:`~clusterimpact.estimation.twfe.EstimationResult`.
+    regression
+        The underlying regression (including any controls).
+    """
+
+    pretrend: inf.WaldTest | None = None
+    window: tuple[int, int] = (-5, 8)
+    binned: bool = True
+    control: str = "never"
+    fixed_effects: tuple[str, ...] = ()
+    vcov_type: str = "cluster"
+    cluster: str | None = None
+    n_clusters: int | None = None
+    r2: float = float("nan")
+    r2_within: float = float("nan")
+    regression: EstimationResult | None = None
+
+    def _summary_header(self) -> list[str]:
+        lines = [
+            f"EventStudyResult ({self.method}, control={self.control}, reference {self.reference:g})",
+            f"Observations: {self.nobs:,}   Fixed effects: {' + '.join(self.fixed_effects)}",
+        ]
+        if self.pretrend is not None:
+            p = self.pretrend
+            lines.append(
+                f"Pre-trend test (leads jointly 0): F({p.df_num}, {p.df_denom:g}) = "
+                f"{p.statistic:.3f}, p = {p.p_value:.4f}"
+            )
+        return lines
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form with the pre-trend test."""
+        out = super().to_dict(level)
+        out["pretrend"] = None if self.pretrend is None else self.pretrend.to_dict()
+        out.update(
+            fixed_effects=list(self.fixed_effects),
+            vcov_type=self.vcov_type,
+            cluster=self.cluster,
+            n_clusters=self.n_clusters,
+        )
+        return out
+
+
+def cohort_array(df: pd.DataFrame, cohort: str) -> np.ndarray:
+    """First-treatment year as float, NaN for never-treated (missing or 0 mean never)."""
+    g = pd.to_numeric(df[cohort], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    g = np.where(g == 0, np.nan, g)
+    return g
+
+
+def event_study(
+    data: Any,
+    outcome: str = "ln_lp",
+    *,
+    cohort: str = "treat_year",
+    window: tuple[int, int] = (-5, 8),
+    bin_endpoints: bool = True,
+    ref: int = -1,
+    control: Control = "never",
+    unit: str = "firm_id",
+    time: str = "year",
+    fe: Sequence[str] | None = None,
+    controls: Sequence[str] = (),
+    vcov: str = "cluster",
+    cluster: str | None = None,
+    weights: str | None = None,
+) -> EventStudyResult:
+    """TWFE event study with relative-year dummies and a joint pre-trend test.
+
+    Estimand: ``b_e``, the difference in outcomes between firms ``e`` years from joining and the
+    comparison firm-years, relative to event time ``ref`` (−1). Identifying assumptions: parallel trends
+    and no anticipation, and effects homogeneous across cohorts (with heterogeneous effects the dummies are
+    contaminated by other periods' effects, Sun & Abraham 2021; compare with
+    :func:`~clusterimpact.estimation.imputation.imputation_did`). The leads ``b_e, e < ref`` are the
+    pre-trend check; their joint F test is stored in ``pretrend``.
+
+    Parameters
+    ----------
+    data
+        FirmPanel or DataFrame.
+    outcome
+        Outcome column.
+    cohort
+        First year of membership (missing or 0 = never a member).
+    window
+        First and last event time with its own dummy.
+    bin_endpoints
+        Pool event times beyond the window into the end dummies (else drop those treated firm-years).
+    ref
+        Omitted (reference) event time.
+    control
+        ``"never"``: never-members are in the sample; ``"notyet"``: only eventually-treated firms.
+    unit, time
+        Firm and year columns (fixed effects).
+    fe
+        Fixed effects replacing ``unit + time`` (e.g. ``["firm_id", "sector^year"]``).
+    controls
+        Extra regressors.
+    vcov, cluster
+        Inference (default clustered by ``unit``).
+    weights
+        Analytic weights column.
+
+    Returns
+    -------
+    EventStudyResult
+    """
+    check_choice("control", control, ("never", "notyet"))
+    lo, hi = int(window[0]), int(window[1])
+    if not lo <= ref <= hi or lo >= hi:
+        raise SpecError(f"window={window} must satisfy first < last and contain ref={ref}")
+    df = as_frame(data)
+    require_columns(
+        df, list(dict.fromkeys([outcome, unit, time, cohort, *controls])), what="event study"
+    )
+    g = cohort_array(df, cohort)
+    t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    treated = np.isfinite(g)
+    excl: dict[str, int] = {}
+    keep = np.ones(len(df), dtype=bool)
+    if control == "notyet":
+        keep &= treated
+        if (~treated).any():
+            excl["never_treated"] = int((~treated).sum())
+    elif not (~treated).any():
+        raise EstimationError("control='never' but no firm is a never-member; use control='notyet'")
+    if not treated.any():
+        raise EstimationError(f"no treated firms: column '{cohort}' is missing or 0 everywhere")
+    rel = t - g
+    if bin_endpoints:
+        rel_b = np.clip(rel, lo, hi)
+    else:
+        outside = treated & ((rel < lo) | (rel > hi)) & keep
+        if outside.any():
+            excl["outside_window"] = int(outside.sum())
+            keep &= ~outside
+        rel_b = rel
+    sub = df if keep.all() else df.loc[keep]
+    rel_k = rel_b[keep]
+    tr_k = treated[keep]
+    events = [e for e in range(lo, hi + 1) if e != ref]
+    extra: dict[str, np.ndarray] = {}
+    counts = {}
+    for e in events:
+        d = tr_k & (rel_k == e)
+        extra[f"rel_year::{e}"] = d.astype(float)
+        counts[f"rel_year::{e}"] = int(d.sum())
+    empty = [k for k, c in counts.items() if c == 0]
+    notes: list[str] = []
+    if empty:
+        if len(empty) == len(events):
+            raise EstimationError("no treated firm-years in the event window")
+        notes.append(
+            f"no treated firm-years at event time(s) {', '.join(empty)}: left out (narrow the window)"
+        )
+        warnings.warn(notes[-1], EstimationWarning, stacklevel=2)
+        for k in empty:
+            del extra[k], counts[k]
+        events = [e for e in events if f"rel_year::{e}" in extra]
+    fe_list = tuple(fe) if fe else (unit, time)
+    f = _Formula(
+        f"{outcome} ~ {' + '.join(controls) if controls else '0'} | {' + '.join(fe_list)}",
+        outcome,
+        tuple(controls),
+        fe_list,
+        False,
+        None,
+    )
+    vtype, ccols = _normalise_vcov(
+        vcov, (cluster or unit) if vcov in ("cluster", "twoway") else None
+    )
+    try:
+        reg = _fit_fast(
+            f,
+            sub,
+            vtype,
+            ccols,
+            weights,
+            None,
+            None,
+            "min",
+            True,
+            method="event_study",
+            extra_X=extra,
+            options={"window": [lo, hi], "ref": ref, "control": control, "binned": bin_endpoints},
+        )
+    except EstimationError as exc:
+        if "collinear" in str(exc) and control == "notyet":
+            raise EstimationError(
+                f"{exc}. Without never-members the event-time dummies are collinear with the year "
+                "effects when endpoints are binned: set bin_endpoints=False or use control='never'"
+            ) from exc
+        raise
+    for k, v in reg.exclusions.items():
+        excl[k] = excl.get(k, 0) + v
+    terms = list(extra)
+    V = reg.vcov.loc[terms, terms] if reg.vcov is not None else None
+    leads = [f"rel_year::{e}" for e in events if e < ref]
+    pretrend = None
+    if leads and reg.vcov is not None:
+        pretrend = inf.wald_test(
+            reg.params.loc[leads].to_numpy(),
+            reg.vcov.loc[leads, leads].to_numpy(),
+            df_denom=reg.df_resid,
+            terms=tuple(leads),
+        )
+    return EventStudyResult(
+        params=reg.params.loc[terms],
+        std_errors=reg.std_errors.loc[terms],
+        nobs=reg.nobs,
+        method="event_study",
+        provenance=reg.provenance,
+        df_resid=reg.df_resid,
+        vcov=V,
+        warnings=(*notes, *reg.warnings),
+        exclusions=excl,
+        x=pd.Series([float(e) for e in events], index=terms),
+        x_label="Years since joining",
+        reference=float(ref),
+        counts=pd.Series(counts),
+        pretrend=pretrend,
+        window=(lo, hi),
+        binned=bin_endpoints,
+        control=control,
+        fixed_effects=fe_list,
+        vcov_type=reg.vcov_type,
+        cluster=reg.cluster,
+        n_clusters=reg.n_clusters,
+        r2=reg.r2,
+        r2_within=reg.r2_within,
+        regression=reg,
+    )

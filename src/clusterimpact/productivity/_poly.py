@@ -1,0 +1,82 @@
+"""Polynomial designs used by the control-function estimators (first stage, law of motion, Wooldridge).
+
+Columns are monomials of the given variables up to a total degree. The estimators only use the
+*span* of these columns (fitted values, projections), so the variables may be rescaled first for
+numerical conditioning without changing any estimate.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+__all__ = ["poly_derivative", "poly_exponents", "poly_matrix", "scale_columns"]
+
+
+def poly_exponents(d: int, order: int, *, min_degree: int = 1) -> list[tuple[int, ...]]:
+    """Exponent tuples of every monomial in ``d`` variables with ``min_degree <= degree <= order``.
+
+    Ordered by degree, then as ``itertools.combinations_with_replacement`` lists them, so that
+    ``d=2, order=2`` gives ``x0, x1, x0^2, x0*x1, x1^2``.
+    """
+    out: list[tuple[int, ...]] = []
+    for deg in range(max(min_degree, 0), order + 1):
+        if deg == 0:
+            out.append((0,) * d)
+            continue
+        for combo in itertools.combinations_with_replacement(range(d), deg):
+            e = [0] * d
+            for j in combo:
+                e[j] += 1
+            out.append(tuple(e))
+    return out
+
+
+def poly_matrix(x: np.ndarray, exps: list[tuple[int, ...]]) -> np.ndarray:
+    """The monomial columns ``prod_j x[:, j] ** e_j`` for each exponent tuple in ``exps``."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    n = x.shape[0]
+    maxdeg = max((max(e) for e in exps if e), default=0)
+    powers = [[np.ones(n)] for _ in range(x.shape[1])]
+    for j in range(x.shape[1]):
+        for p in range(1, maxdeg + 1):
+            powers[j].append(powers[j][-1] * x[:, j])
+    out = np.empty((n, len(exps)))
+    for c, e in enumerate(exps):
+        col = np.ones(n)
+        for j, p in enumerate(e):
+            if p:
+                col = col * powers[j][p]
+        out[:, c] = col
+    return out
+
+
+def poly_derivative(x: np.ndarray, exps: list[tuple[int, ...]], var: int) -> np.ndarray:
+    """Derivative of each monomial column with respect to variable ``var``."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    out = np.zeros((x.shape[0], len(exps)))
+    for c, e in enumerate(exps):
+        p = e[var]
+        if p == 0:
+            continue
+        e2 = list(e)
+        e2[var] = p - 1
+        out[:, c] = p * poly_matrix(x, [tuple(e2)])[:, 0]
+    return out
+
+
+def scale_columns(x: np.ndarray, *, center: bool = True) -> np.ndarray:
+    """Columns divided by their standard deviation (and centred when ``center``); constant columns kept."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    sd = x.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    if center:
+        return (x - x.mean(axis=0)) / sd
+    return x / sd

@@ -1,0 +1,201 @@
+"""Numerical building blocks shared by the control-function estimators.
+
+- :func:`ols_fit`: least squares via one QR decomposition.
+- :func:`first_stage`: output on the free inputs, controls and a polynomial in (state, proxy) — the
+  control function of Olley & Pakes (1996) / Levinsohn & Petrin (2003), or on a polynomial in all inputs
+  (Ackerberg, Caves & Frazer 2015). Returns phi-hat, the expected output net of the noise.
+- :func:`lom_residual`: the productivity innovation xi(theta) = omega_t - g(omega_{t-1}) with
+  omega = phi - X theta and g a polynomial fitted by least squares (concentrated out), and its exact
+  Jacobian with respect to theta (so BFGS works from an analytic gradient).
+- :func:`multistart`: run a local optimiser from several starting points and keep all optima.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize
+
+from clusterimpact.errors import EstimationError
+from clusterimpact.productivity._poly import poly_derivative, poly_exponents, poly_matrix
+
+__all__ = ["first_stage", "lom_residual", "multistart", "ols_fit"]
+
+
+def ols_fit(D: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of ``y`` on ``D`` (one economic QR; lstsq if rank deficient)."""
+    q, r = np.linalg.qr(D, mode="reduced")
+    d = np.abs(np.diag(r))
+    if d.size and d.min() > 1e-10 * max(d.max(), 1.0):
+        return linalg.solve_triangular(r, q.T @ y, check_finite=False)
+    return np.linalg.lstsq(D, y, rcond=None)[0]
+
+
+@dataclass
+class FirstStage:
+    """First-stage fit: ``coef`` on the ``linear`` columns, ``phi`` (fitted minus linear part), R²."""
+
+    coef: np.ndarray
+    phi: np.ndarray
+    r2: float
+    n_terms: int
+
+
+def first_stage(y: np.ndarray, linear: np.ndarray, poly_vars: np.ndarray, order: int) -> FirstStage:
+    """Regress ``y`` on a constant, ``linear`` and a full polynomial of degree ``order`` in ``poly_vars``.
+
+    ``phi`` is the fitted value minus ``linear @ coef`` (it keeps the constant and the polynomial).
+    The polynomial variables are standardised first; this changes no fitted value.
+    """
+    n = y.shape[0]
+    pv = np.asarray(poly_vars, dtype=float)
+    mu, sd = pv.mean(axis=0), pv.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    exps = poly_exponents(pv.shape[1], order)
+    D = np.column_stack([np.ones(n), linear, poly_matrix((pv - mu) / sd, exps)])
+    b = ols_fit(D, y)
+    fitted = D @ b
+    q = linear.shape[1]
+    coef = b[1 : 1 + q]
+    phi = fitted - linear @ coef
+    resid = y - fitted
+    tss = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(resid @ resid) / tss if tss > 0 else float("nan")
+    return FirstStage(coef=coef, phi=phi, r2=r2, n_terms=D.shape[1])
+
+
+def lom_residual(
+    theta: np.ndarray,
+    *,
+    X: np.ndarray,
+    phi: np.ndarray,
+    cur: np.ndarray,
+    lag: np.ndarray,
+    order: int,
+    base: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+    fit_on: str = "target",
+    jac: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Innovation residuals of the productivity law of motion and their Jacobian.
+
+    omega = phi - X theta. The target is ``T = (base - X theta)[cur]`` when ``base`` is given (output net
+    of the first-stage free inputs, Olley-Pakes' second stage) and ``omega[cur]`` otherwise (ACF).
+    g is a polynomial of degree ``order`` in omega[lag] (and in the columns of ``extra``, e.g. the survival
+    probability of the exit correction), with a constant, fitted by least squares of ``T``
+    (``fit_on="target"``, the non-linear least squares of Olley & Pakes) or of ``omega[cur]``
+    (``fit_on="omega"``). Returns r = T - G gamma and dr/dtheta (``None`` when ``jac`` is False).
+    """
+    omega = phi - X @ theta
+    wl = omega[lag]
+    c, s = wl.mean(), wl.std()
+    s = s if s > 0 else 1.0
+    u = (wl - c) / s
+    vars_ = u[:, None] if extra is None else np.column_stack([u, extra])
+    exps = poly_exponents(vars_.shape[1], order, min_degree=0)
+    G = poly_matrix(vars_, exps)
+    om_c = omega[cur]
+    T = om_c if base is None else base[cur] - X[cur] @ theta
+    V = T if fit_on == "target" else om_c
+    A = G.T @ G
+    try:
+        cho = linalg.cho_factor(A, check_finite=False)
+        gamma = linalg.cho_solve(cho, G.T @ V, check_finite=False)
+    except linalg.LinAlgError:
+        cho = None
+        gamma = np.linalg.lstsq(G, V, rcond=None)[0]
+    r = T - G @ gamma
+    if not jac:
+        return r, None
+    du = -X[lag] / s  # n_cur x p
+    dGdu = poly_derivative(vars_, exps, 0)  # n_cur x q
+    dT = -X[cur]
+    dGg = (dGdu @ gamma)[:, None] * du  # (dG_j gamma) for each j
+    e = V - G @ gamma
+    rhs = dGdu.T @ (e[:, None] * du) + G.T @ (dT - dGg)
+    dgamma = (
+        linalg.cho_solve(cho, rhs, check_finite=False)
+        if cho is not None
+        else np.linalg.lstsq(A, rhs, rcond=None)[0]
+    )
+    dr = dT - dGg - G @ dgamma
+    return r, dr
+
+
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+GRADIENT_FREE = ("Nelder-Mead", "Powell")
+
+
+def multistart(
+    fun: Objective,
+    starts: list[np.ndarray],
+    *,
+    optimizer: str,
+    names: list[str],
+    start_tol: float,
+    options: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
+    """Minimise ``fun`` from each start; keep every optimum.
+
+    The optimum with the lowest criterion is chosen (ties within 1e-9 relative go to the earliest
+    start, so the first start, the user's or the documented default, wins among equivalent optima).
+    A message is returned when another optimum's parameters differ from the chosen one by more than
+    ``start_tol`` (largest absolute difference).
+    """
+    rows = []
+    xs = []
+    for i, x0 in enumerate(starts):
+        opts = dict(options or {})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if optimizer in GRADIENT_FREE:
+                opts.setdefault("maxiter", 20000)
+                if optimizer == "Nelder-Mead":
+                    opts.setdefault("xatol", 1e-10)
+                    opts.setdefault("fatol", 1e-16)
+                res = optimize.minimize(lambda t: fun(t)[0], x0, method=optimizer, options=opts)
+            else:
+                if optimizer in ("BFGS", "CG"):
+                    opts.setdefault("gtol", 1e-10)
+                opts.setdefault("maxiter", 2000)
+                res = optimize.minimize(fun, x0, jac=True, method=optimizer, options=opts)
+        x = np.asarray(res.x, dtype=float)
+        crit = float(fun(x)[0])
+        xs.append(x)
+        row = {"start": i, "criterion": crit, "converged": bool(res.success)}
+        row |= {f"start:{n}": float(v) for n, v in zip(names, x0, strict=True)}
+        row |= {n: float(v) for n, v in zip(names, x, strict=True)}
+        row |= {"iterations": int(getattr(res, "nit", -1)), "status": str(res.message)}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    crits = table["criterion"].to_numpy()
+    finite = np.isfinite(crits)
+    if not finite.any():
+        raise EstimationError(
+            "the optimiser found no finite criterion value from any starting point; try other start "
+            "values (start=...), another optimizer or a lower polynomial order"
+        )
+    best_val = crits[finite].min()
+    tie = finite & (crits <= best_val + 1e-9 * max(abs(best_val), 1e-12) + 1e-15)
+    best = int(np.flatnonzero(tie)[0])
+    table["chosen"] = table["start"] == best
+    msgs: list[str] = []
+    if len(starts) > 1:
+        diffs = np.array(
+            [np.max(np.abs(x - xs[best])) if np.all(np.isfinite(x)) else np.inf for x in xs]
+        )
+        away = np.flatnonzero(diffs > start_tol)
+        if away.size:
+            msgs.append(
+                f"{away.size} of {len(starts)} starting points reached a different optimum (largest "
+                f"parameter difference {np.max(diffs[np.isfinite(diffs)]):.4g}, criteria "
+                f"{', '.join(f'{c:.4g}' for c in crits[away])} vs {crits[best]:.4g} chosen); the objective "
+                "is flat or multi-modal here: inspect result.starts"
+            )
+    return xs[best], table, msgs

@@ -1,0 +1,68 @@
+"""Labour productivity (output per unit of labour) through the production-function interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from clusterimpact.productivity._base import Point, ProductionEstimator
+from clusterimpact.productivity._prep import Arrays
+from clusterimpact.productivity.result import ProductionResult
+
+__all__ = ["LabourProductivity", "labour_productivity"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabourProductivity(ProductionEstimator):
+    """Log labour productivity ln(output) - ln(labour), e.g. value added per FTE.
+
+    Nothing is estimated: it is the TFP of a production function whose labour elasticity is fixed at 1
+    and whose other elasticities are 0, so ``params`` holds that single fixed term (standard error NaN).
+    The first free input is the labour measure; state inputs are ignored.
+    """
+
+    method: ClassVar[str] = "labour"
+    state: Any = ()
+
+    def _point(self, arr: Arrays, *, full: bool = True, start: np.ndarray | None = None) -> Point:
+        lp = arr.y - arr.F[:, 0]
+        name = str(list(self.free)[0])
+        return Point(
+            params=np.array([1.0]),
+            names=[name],
+            elasticities=np.array([1.0]),
+            el_names=[name],
+            ln_tfp=lp,
+            ln_tfp_resid=lp,
+            nobs=arr.n,
+            diagnostics={"mean_ln_lp": float(lp.mean()), "note": "labour elasticity fixed at 1"},
+        )
+
+
+def labour_productivity(
+    panel: Any,
+    *,
+    output: str = "ln_va",
+    labour: str = "ln_emp",
+    unit: str = "firm_id",
+    time: str = "year",
+    logged: bool = True,
+) -> ProductionResult:
+    """Log labour productivity of every firm-year (``ln_tfp`` of the result), e.g. ln(VA / FTE).
+
+    Parameters
+    ----------
+    panel
+        FirmPanel or DataFrame.
+    output, labour
+        Output and labour columns (logs when ``logged``; levels, logged here, otherwise).
+    unit, time
+        Firm and year columns.
+    logged
+        Whether the columns are already in logs.
+    """
+    return LabourProductivity(
+        output=output, free=(labour,), state=(), unit=unit, time=time, logged=logged
+    ).fit(panel)

@@ -1,0 +1,148 @@
+"""The result of a production-function estimation: elasticities, TFP series and diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._validation import as_frame, require_columns
+from clusterimpact.errors import DataError
+from clusterimpact.results import EstimateResult
+
+__all__ = ["ProductionResult"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionResult(EstimateResult):
+    """Production-function estimates and the implied (log) productivity of every firm-year.
+
+    Attributes
+    ----------
+    params, std_errors, vcov
+        Coefficients of the production function (terms named after the input columns; translog
+        terms as ``a^2`` and ``a:b``) and of any controls. Standard errors are firm-block bootstrap
+        standard errors for OP, LP and ACF (``NaN`` when ``bootstrap=0``), cluster-robust (by firm)
+        analytic ones for OLS, FE and Wooldridge unless a bootstrap was asked for.
+    elasticities, elasticity_se
+        Output elasticity of each input (Cobb-Douglas: the coefficient; translog: the sample mean of
+        the firm-year elasticities).
+    returns_to_scale, returns_to_scale_se
+        Sum of the elasticities and its standard error.
+    tfp
+        One row per firm-year of the estimation sample: the unit and time columns, ``ln_tfp`` (log
+        productivity omega-hat, with the noise removed where the method separates it) and
+        ``ln_tfp_resid`` (output minus the inputs' contribution, noise included).
+    unit, time, output, inputs
+        Column names the result refers to.
+    diagnostics
+        First-stage R², criterion value, optimiser status, sample sizes, settings used.
+    starts
+        One row per starting point of the optimiser (start values, optimum, criterion, status,
+        ``chosen``), or ``None`` for the closed-form methods.
+    bootstrap_draws
+        The bootstrap replications (one row each), or ``None``.
+    """
+
+    elasticities: pd.Series
+    elasticity_se: pd.Series
+    returns_to_scale: float
+    returns_to_scale_se: float = float("nan")
+    tfp: pd.DataFrame
+    unit: str
+    time: str
+    output: str
+    inputs: tuple[str, ...]
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    starts: pd.DataFrame | None = None
+    bootstrap_draws: pd.DataFrame | None = None
+
+    def join(
+        self, panel: Any, *, name: str = "ln_tfp", resid_name: str = "ln_tfp_resid"
+    ) -> pd.DataFrame:
+        """A copy of the panel frame with ``ln_tfp`` and ``ln_tfp_resid`` added by firm-year.
+
+        Firm-years outside the estimation sample get ``NaN``. The input is not modified.
+
+        Parameters
+        ----------
+        panel
+            A :class:`~clusterimpact.panel.FirmPanel` or DataFrame with the unit and time columns.
+        name, resid_name
+            Names of the new columns.
+        """
+        frame = as_frame(panel)
+        require_columns(frame, [self.unit, self.time], what="join keys")
+        for c in (name, resid_name):
+            if c in frame.columns:
+                raise DataError(
+                    f"the panel already has a column '{c}'; pass name=/resid_name= to choose "
+                    "other names",
+                    column=c,
+                )
+        keys = self.tfp[[self.unit, self.time]]
+        out = frame.copy()
+        left = pd.MultiIndex.from_arrays([out[self.unit].to_numpy(), out[self.time].to_numpy()])
+        right = pd.MultiIndex.from_arrays([keys[self.unit].to_numpy(), keys[self.time].to_numpy()])
+        pos = right.get_indexer(left)
+        found = pos >= 0
+        for src, dst in (("ln_tfp", name), ("ln_tfp_resid", resid_name)):
+            vals = np.full(len(out), np.nan)
+            vals[found] = self.tfp[src].to_numpy(dtype=float)[pos[found]]
+            out[dst] = vals
+        return out
+
+    def _summary_header(self) -> list[str]:
+        lines = super()._summary_header()
+        lines.append(f"Output: {self.output}; inputs: {', '.join(self.inputs)}")
+        rts_se = (
+            f" (se {self.returns_to_scale_se:.4f})" if np.isfinite(self.returns_to_scale_se) else ""
+        )
+        lines.append(f"Returns to scale: {self.returns_to_scale:.4f}{rts_se}")
+        d = self.diagnostics
+        extra = []
+        if "first_stage_r2" in d:
+            extra.append(f"first-stage R2 {d['first_stage_r2']:.4f}")
+        if "criterion" in d:
+            extra.append(f"criterion {d['criterion']:.4g}")
+        if "converged" in d:
+            extra.append(f"converged {d['converged']}")
+        if "standard_errors" in d:
+            extra.append(f"SE: {d['standard_errors']}")
+        if extra:
+            lines.append("; ".join(extra))
+        return lines
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form (CLI contract) with returns to scale, elasticities and diagnostics."""
+        out = super().to_dict(level)
+        out["returns_to_scale"] = {
+            "estimate": float(self.returns_to_scale),
+            "std_error": float(self.returns_to_scale_se),
+        }
+        out["elasticities"] = {
+            str(k): {"estimate": float(v), "std_error": float(self.elasticity_se.get(k, np.nan))}
+            for k, v in self.elasticities.items()
+        }
+        out["diagnostics"] = _plain(self.diagnostics)
+        if self.starts is not None:
+            out["starts"] = _plain(self.starts.to_dict(orient="records"))
+        return out
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj

@@ -163,6 +163,10 @@ class DataSpec:
         Column preset of :mod:`clusterimpact.io` (``"nbb"`` for Belgian annual accounts), or None.
     start_year, end_year
         Study window passed to the panel builder (None: all years in the data).
+    id_type, exclude_bad_ids, duplicates
+        Panel-builder settings: ``"kbo"`` checks Belgian enterprise numbers (mod 97) and
+        ``exclude_bad_ids`` drops those failing it; ``duplicates`` is ``error``, ``first`` or ``drop``
+        for firm-years reported twice with different values (see :class:`~clusterimpact.panel.PanelSpec`).
     """
 
     source: Source = "synthetic"
@@ -178,9 +182,14 @@ class DataSpec:
     columns: Mapping[str, str] = field(default_factory=dict)
     start_year: int | None = None
     end_year: int | None = None
+    id_type: str = "any"
+    exclude_bad_ids: bool = False
+    duplicates: str = "error"
 
     def __post_init__(self) -> None:
         _check_in("data", "source", self.source, SOURCES)
+        _check_in("data", "id_type", self.id_type, ("any", "kbo"))
+        _check_in("data", "duplicates", self.duplicates, ("error", "first", "drop"))
         _check_in("data", "scenario", self.scenario, SCENARIOS)
         if self.n_firms < 50:
             raise SpecError(f"[data] n_firms={self.n_firms} is too small; use at least 50")
@@ -551,6 +560,8 @@ def _data_from(raw: Any, base: Path | None) -> DataSpec:
             kw[k] = _path(_as_type("data", k, v, str), base)
         elif k in ("synthetic_seed", "n_firms", "start_year", "end_year"):
             kw[k] = _as_type("data", k, v, int)
+        elif k == "exclude_bad_ids":
+            kw[k] = _as_type("data", k, v, bool)
         elif k == "columns":
             if not isinstance(v, Mapping) or not all(isinstance(x, str) for x in v.values()):
                 raise SpecError(f"[data.columns] must map role names to column names, got {v!r}")

@@ -44,6 +44,8 @@ class _StepPrinter(logging.Handler):
     """Print the report's INFO lines to stderr while it runs (the library itself never prints)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:  # tracebacks go to report.log only
+            return
         msg = record.getMessage()
         if record.levelno >= logging.WARNING:
             msg = f"{record.levelname.lower()}: {msg}"

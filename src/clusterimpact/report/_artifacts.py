@@ -103,13 +103,19 @@ def render_figure(fig: Any, formats: tuple[str, ...] = ("png", "pdf")) -> dict[s
 
 
 # -- deterministic table rendering ---------------------------------------------------------------
-def _fmt(v: Any, digits: int) -> str:
+#: Integer columns printed without a thousands separator.
+PLAIN_INT_COLUMNS = frozenset(
+    {"year", "cohort", "treat_year", "x", "e", "rel_year", "member_years"}
+)
+
+
+def _fmt(v: Any, digits: int, plain: bool = False) -> str:
     if v is None or v is pd.NA:
         return ""
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
+        return str(int(v)) if plain else f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
         f = float(v)
         if math.isnan(f):
@@ -123,7 +129,11 @@ def _fmt(v: Any, digits: int) -> str:
 
 
 def _cells(df: pd.DataFrame, digits: int) -> list[list[str]]:
-    return [[_fmt(v, digits) for v in row] for row in df.itertuples(index=False, name=None)]
+    plain = [str(c) in PLAIN_INT_COLUMNS for c in df.columns]
+    return [
+        [_fmt(v, digits, p) for v, p in zip(row, plain, strict=True)]
+        for row in df.itertuples(index=False, name=None)
+    ]
 
 
 def frame_to_markdown(df: pd.DataFrame, digits: int = 3) -> str:

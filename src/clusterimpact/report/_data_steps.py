@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clusterimpact.errors import DataError, SpecError
+from clusterimpact.errors import DataError
 from clusterimpact.provenance import data_hash
-from clusterimpact.report._study import Study, need
+from clusterimpact.report._study import Skipped, Study, Unavailable, need
 
 __all__ = ["step_describe", "step_load", "step_panel", "step_selection"]
 
@@ -95,6 +95,7 @@ def _simulate(study: Study) -> str:
     if d.end_year is not None:
         kw["end_year"] = d.end_year
     sd = simulate(**kw)
+    study.simulated = sd
     study.accounts = sd.accounts
     study.registry = sd.registry
     study.deflators = getattr(sd, "deflators", None)
@@ -113,69 +114,64 @@ def _simulate(study: Study) -> str:
 
 
 def _read_files(study: Study, paths: dict[str, Path | None]) -> str:
-    d = study.spec.data
-    read_accounts, read_registry, read_table = need(
-        "clusterimpact.io", "read_accounts", "read_registry", "read_table"
-    )
+    """Check and hash the input files; the panel builder reads them (so its exclusion log names the
+    files and their row numbers)."""
     for kind, p in paths.items():
         if p is not None and not Path(p).is_file():
             raise DataError(f"the {kind} file does not exist", source=Path(p).as_posix())
-    acc_path = paths["accounts"]
-    reg_path = paths["registry"]
+    acc_path, reg_path = paths["accounts"], paths["registry"]
     assert acc_path is not None and reg_path is not None
     for kind, p in paths.items():
         if p is not None:
             _record_file(study, kind, Path(p))
-    acc_kw: dict[str, Any] = {}
-    reg_kw: dict[str, Any] = {}
-    if d.columns:
-        acc_roles = {
-            k: v for k, v in d.columns.items() if k not in ("cluster", "join_date", "exit_date")
-        }
-        reg_roles = {
-            k: v
-            for k, v in d.columns.items()
-            if k in ("firm_id", "cluster", "join_date", "exit_date")
-        }
-        acc_kw["columns"] = acc_roles
-        reg_kw["columns"] = reg_roles
-    if d.preset:
-        acc_kw["preset"] = d.preset
-    study.accounts = read_accounts(acc_path, **acc_kw)
-    study.registry = read_registry(reg_path, **reg_kw)
-    if paths.get("deflators") is not None:
-        study.deflators = read_table(paths["deflators"])
-    if paths.get("truth") is not None:
-        study.truth = json.loads(Path(paths["truth"]).read_text(encoding="utf-8"))  # type: ignore[arg-type]
-    return (
-        f"read {len(study.accounts):,} account rows and {len(study.registry):,} registry rows "
-        f"from {Path(acc_path).parent.as_posix()}"
+    study.accounts = Path(acc_path)
+    study.registry = Path(reg_path)
+    study.deflators = Path(paths["deflators"]) if paths.get("deflators") is not None else None
+    truth = paths.get("truth")
+    if truth is not None:
+        study.truth = json.loads(Path(truth).read_text(encoding="utf-8"))
+    sizes = ", ".join(
+        f"{k} {Path(p).name} ({Path(p).stat().st_size / 1e6:.1f} MB)"
+        for k, p in paths.items()
+        if p is not None
     )
+    return f"inputs: {sizes}"
 
 
 # -- panel -----------------------------------------------------------------------------------------
 def step_panel(study: Study) -> str:
     """Build the firm-year panel and its exclusion log."""
     if study.accounts is None or study.registry is None:
-        raise SpecError("no data were loaded: the load step did not succeed")
+        raise Skipped("needs the input data, which were not loaded")
     build_panel, PanelSpec = need("clusterimpact.panel", "build_panel", "PanelSpec")
     d = study.spec.data
-    pkw: dict[str, Any] = {}
-    if d.start_year is not None:
-        pkw["start_year"] = d.start_year
-    if d.end_year is not None:
-        pkw["end_year"] = d.end_year
+    pspec = PanelSpec(
+        start=d.start_year,
+        end=d.end_year,
+        id_type=d.id_type,
+        exclude_bad_ids=d.exclude_bad_ids,
+        duplicates=d.duplicates,
+    )
     kw: dict[str, Any] = {}
-    if study.deflators is not None:
-        kw["deflators"] = study.deflators
-    spec = PanelSpec(**pkw) if pkw else None
-    panel = build_panel(study.accounts, study.registry, spec, **kw)
+    if d.columns:
+        # the spec maps role -> file column; the builder takes {file column: role}
+        acc = {v: k for k, v in d.columns.items() if k not in _REGISTRY_ONLY}
+        reg = {v: k for k, v in d.columns.items() if k in _REGISTRY_ROLES}
+        kw["columns"] = acc or None
+        kw["registry_columns"] = reg or None
+    if d.preset:
+        kw["preset"] = d.preset
+    panel = build_panel(study.accounts, study.registry, pspec, study.deflators, **kw)
     study.panel = panel
     study.frame = panel.data
     counts = _exclusion_counts(panel)
     study.exclusions["panel"] = counts
     n_excl = sum(counts.values())
-    return f"{len(panel.data):,} firm-years kept, {n_excl:,} excluded"
+    return f"{len(panel.data):,} firm-years kept, {n_excl:,} rows excluded"
+
+
+_REGISTRY_ONLY = ("cluster", "join_date", "exit_date")
+_REGISTRY_ROLES = ("firm_id", "cluster", "join_date", "exit_date")
 
 
 def _exclusion_counts(panel: Any) -> dict[str, int]:
@@ -194,7 +190,7 @@ def _exclusion_counts(panel: Any) -> dict[str, int]:
 def step_describe(study: Study) -> str:
     """Data summary, exclusion log, and members vs their sector over time."""
     if study.frame is None:
-        raise SpecError("no panel: the panel step did not succeed")
+        raise Skipped("needs the panel, which was not built")
     df = study.frame
     member_firms = df.loc[df["treat_year"].notna(), "firm_id"].nunique()
     cohorts = df.loc[df["treat_year"].notna(), "treat_year"].nunique()
@@ -315,8 +311,13 @@ def _describe_figures(study: Study) -> None:
     except Exception as exc:
         study.note("data", f"Figure 'members vs their sector' not available: {exc}")
         return
-    ax = plot(study.panel)
-    study.add_figure("members_vs_sector", "data", "Members vs their sector over time", ax)
+    for var, title in (
+        ("va_per_fte", "Members vs their sector: value added per FTE"),
+        ("emp", "Members vs their sector: employment"),
+        ("va", "Members vs their sector: value added"),
+    ):
+        ax = plot(study.frame, var)
+        study.add_figure(f"members_vs_sector_{var}", "data", title, ax)
 
 
 # -- selection -------------------------------------------------------------------------------------
@@ -350,20 +351,67 @@ def pre_joining_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def step_selection(study: Study) -> str:
-    """Who joins: pre-joining characteristics of members vs non-members."""
+    """Who joins: pre-joining characteristics of members vs non-members (table and figure)."""
     if study.frame is None:
-        raise SpecError("no panel: the panel step did not succeed")
-    pre = pre_joining_frame(study.frame)
+        raise Skipped("needs the panel, which was not built")
+    try:
+        selection_table, plot_selection = need(
+            "clusterimpact.plotting", "selection_table", "plot_selection"
+        )
+    except Unavailable:
+        selection_table = plot_selection = None
+    if selection_table is not None:
+        raw = selection_table(study.frame)
+        table = pd.DataFrame(
+            {
+                "characteristic": raw["label"].astype(str),
+                "members (g-1)": raw["mean_members"].astype(float),
+                "non-members": raw["mean_nonmembers"].astype(float),
+                "SMD": raw["smd"].astype(float),
+                "n members": raw["n_members"].astype("int64"),
+                "n non-members": raw["n_nonmembers"].astype("int64"),
+            }
+        )
+        caption = (
+            "Members in the year before they join (g-1) against never-members in the same calendar "
+            "years, each year weighted by its cohort of joiners; SMD = standardised mean difference. "
+            "Positive values: members larger, older, more capital-intensive or more productive "
+            "before joining."
+        )
+    else:
+        table = _selection_fallback(study.frame)
+        caption = (
+            "Members in the year before they join (g-1) against never-members in the same calendar "
+            "years; SMD = standardised mean difference (pooled SD)."
+        )
+    study.results["selection"] = table
+    study.add_table(
+        "selection",
+        "selection",
+        "Pre-joining characteristics of members and non-members",
+        caption,
+        table,
+    )
+    if plot_selection is not None:
+        ax = plot_selection(study.frame, table=raw)
+        study.add_figure("selection", "selection", "Who joins", ax)
+    big = table.loc[table["SMD"].abs() > 0.1, "characteristic"].tolist()
+    n_mem = int(table["n members"].max()) if len(table) else 0
+    return f"{n_mem:,} members at g-1; |SMD| > 0.1 on: {', '.join(big) or 'none'}"
+
+
+def _selection_fallback(frame: pd.DataFrame) -> pd.DataFrame:
+    pre = pre_joining_frame(frame)
     mem = pre[pre["group"] == "members (g-1)"]
     non = pre[pre["group"] == "non-members"]
     rows = []
-    for col, label in SELECTION_VARS.items():
+    for col, lab in SELECTION_VARS.items():
         a = mem[col].dropna().to_numpy(dtype=float)
         b = non[col].dropna().to_numpy(dtype=float)
         sd = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2) if len(a) > 1 and len(b) > 1 else np.nan
         rows.append(
             {
-                "characteristic": label,
+                "characteristic": lab,
                 "members (g-1)": float(a.mean()) if len(a) else np.nan,
                 "non-members": float(b.mean()) if len(b) else np.nan,
                 "SMD": float((a.mean() - b.mean()) / sd) if sd and np.isfinite(sd) else np.nan,
@@ -371,22 +419,4 @@ def step_selection(study: Study) -> str:
                 "n non-members": len(b),
             }
         )
-    table = pd.DataFrame(rows)
-    study.results["selection"] = table
-    study.add_table(
-        "selection",
-        "selection",
-        "Pre-joining characteristics of members and non-members",
-        "Members in the year before they join (g-1) against never-members in the same calendar years; "
-        "SMD = standardised mean difference (pooled SD). Positive values: members larger, older, more "
-        "capital-intensive or more productive before joining.",
-        table,
-    )
-    try:
-        plot = need("clusterimpact.plotting", "plot_selection")
-        ax = plot(study.panel)
-        study.add_figure("selection", "selection", "Who joins", ax)
-    except Exception as exc:
-        study.note("selection", f"Figure 'who joins' not available: {exc}")
-    big = table.loc[table["SMD"].abs() > 0.1, "characteristic"].tolist()
-    return f"{len(mem):,} members at g-1; |SMD| > 0.1 on: {', '.join(big) or 'none'}"
+    return pd.DataFrame(rows)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import SpecError
-from clusterimpact.report._study import Study, Unavailable, need
+from clusterimpact.report._study import Skipped, Study, Unavailable, need
 
 __all__ = ["STEPS"]
 
@@ -59,7 +59,7 @@ def call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def _frame(study: Study) -> pd.DataFrame:
     if study.frame is None:
-        raise SpecError("no panel: the panel step did not succeed")
+        raise Skipped("needs the panel, which was not built")
     return study.frame
 
 
@@ -102,7 +102,7 @@ def _regression_table(
             rows.append(t[["model", "term", "estimate", "std_error", "conf_low", "conf_high"]])
         study.add_table(name, section, title, caption, pd.concat(rows, ignore_index=True), 4)
         return
-    tab = call(regression_table, models)
+    tab = call(regression_table, models, caption="")
     _add_rendered(study, name, section, title, caption, tab)
 
 
@@ -320,25 +320,42 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
         "seed": study.seed + 1,
         "cluster": est.cluster,
     }
+    missing = []
     if "cs" in est.estimators:
-        att_gt, aggte = need("clusterimpact.estimation.staggered", "att_gt", "aggte")
-        gt = call(
-            att_gt,
-            df,
-            bootstrap=study.spec.bootstrap.did_draws,
-            n_boot=study.spec.bootstrap.did_draws,
-            **common,
-        )
-        study.results[f"cs_gt:{y}"] = gt
-        out["cs"] = call(aggte, gt, "dynamic", type="dynamic", min_e=lo, max_e=hi)
-        study.results[f"cs_simple:{y}"] = call(aggte, gt, "simple", type="simple")
-        study.results[f"cs_group:{y}"] = call(aggte, gt, "group", type="group")
+        try:
+            att_gt, aggte = need("clusterimpact.estimation.staggered", "att_gt", "aggte")
+        except Unavailable as exc:
+            missing.append(str(exc))
+        else:
+            draws = study.spec.bootstrap.did_draws
+            gt = call(att_gt, df, bootstrap=draws > 0, n_boot=max(draws, 1), **common)
+            study.results[f"cs_gt:{y}"] = gt
+            out["cs"] = call(aggte, gt, type="dynamic", min_e=lo, max_e=hi)
+            study.results[f"cs_simple:{y}"] = call(aggte, gt, type="simple")
+            study.results[f"cs_group:{y}"] = call(aggte, gt, type="group")
     if "sa" in est.estimators:
-        sun_abraham = need("clusterimpact.estimation.sunab", "sun_abraham")
-        out["sa"] = call(sun_abraham, df, **common)
+        try:
+            sun_abraham = need("clusterimpact.estimation.sunab", "sun_abraham")
+        except Unavailable as exc:
+            missing.append(str(exc))
+        else:
+            out["sa"] = call(sun_abraham, df, **common)
     if "imputation" in est.estimators:
-        imputation_did = need("clusterimpact.estimation.imputation", "imputation_did")
-        out["imputation"] = call(imputation_did, df, **common)
+        try:
+            imputation_did = need("clusterimpact.estimation.imputation", "imputation_did")
+        except Unavailable as exc:
+            missing.append(str(exc))
+        else:
+            out["imputation"] = call(
+                imputation_did,
+                df,
+                aggregation="dynamic",
+                horizons=list(range(0, hi + 1)),
+                leads=abs(lo),
+                **common,
+            )
+    for m in missing:
+        study.note("premium", f"Event-study estimator not available: {m}")
     for k, v in out.items():
         study.results[f"{k}:{y}"] = v
     return out
@@ -376,27 +393,49 @@ def step_event_study(study: Study) -> str:
 
 
 def step_twfe(study: Study) -> str:
-    """Static premium: member dummy with firm and year fixed effects, on each outcome."""
+    """Static premium (member dummy, firm and year FE) on each outcome, and on the headline outcome
+    the premium with a linear duration term and with binned durations."""
     if "twfe" not in study.spec.estimation.estimators:
         return "not requested"
-    static_premium = need("clusterimpact.estimation.twfe", "static_premium")
+    static_premium, linear_duration, binned_duration = need(
+        "clusterimpact.estimation.twfe", "static_premium", "linear_duration", "binned_duration"
+    )
+    est = study.spec.estimation
     df = _frame(study)
     models = {}
     for y in _outcomes(study):
-        r = call(static_premium, df, outcome=y, cluster=study.spec.estimation.cluster)
+        r = call(static_premium, df, outcome=y, cluster=est.cluster)
         study.results[f"twfe:{y}"] = r
         models[label(y)] = r
     _regression_table(
         study,
         "twfe",
         "premium",
-        "Static premium (two-way fixed effects)",
+        "Static premium (two-way fixed effects), by outcome",
         "ln outcome on the membership dummy with firm and year fixed effects; standard errors "
         "clustered by firm. Biased when effects vary by cohort and grow with duration: see the "
         "robustness section.",
         models,
     )
-    return f"{len(models)} outcome(s)"
+    y = _headline(study)
+    bins: list[int | str] = [*est.duration_bins[:-1], f"{est.duration_bins[-1]}+"]
+    dur_models = {
+        "static": study.results[f"twfe:{y}"],
+        "linear duration": call(linear_duration, df, outcome=y, cluster=est.cluster),
+        "binned duration": call(binned_duration, df, outcome=y, bins=bins, cluster=est.cluster),
+    }
+    study.results[f"twfe_linear:{y}"] = dur_models["linear duration"]
+    study.results[f"twfe_binned:{y}"] = dur_models["binned duration"]
+    _regression_table(
+        study,
+        "twfe_duration",
+        "premium",
+        f"Membership and duration models (two-way fixed effects), {label(y)}",
+        "Firm and year fixed effects; (1) the membership dummy; (2) plus years of membership; "
+        "(3) dummies for years of membership. Standard errors clustered by firm.",
+        dur_models,
+    )
+    return f"{len(models)} outcome(s); duration models on {y}"
 
 
 def step_duration(study: Study) -> str:
@@ -506,42 +545,16 @@ def step_heterogeneity(study: Study) -> str:
 
 
 def _by_cluster(study: Study, y: str) -> Any:
-    """Premium by first cluster: imputation on members of one cluster at a time plus all controls."""
-    mod = need("clusterimpact.estimation.imputation", "imputation_did")
-    fn = getattr(
-        __import__("clusterimpact.estimation.imputation", fromlist=["x"]), "premium_by_group", None
-    )
-    df = _frame(study)
-    if fn is not None:
-        return call(fn, df, outcome=y, by="cluster")
-    from clusterimpact.provenance import make_provenance
-    from clusterimpact.results import EstimateResult
-
-    params, ses, n = {}, {}, 0
-    for c in sorted(df["cluster"].dropna().unique().tolist()):
-        sub = df[(df["cluster"] == c) | df["treat_year"].isna()]
-        r = call(
-            mod,
-            sub,
-            outcome=y,
-            cohort="treat_year",
-            unit="firm_id",
-            time="year",
-            aggregate="simple",
-            horizon=None,
-        )
-        t = r.tidy()
-        pick = t[t["term"].isin(["simple", "ATT", "overall", "att"])]
-        row = pick.iloc[0] if len(pick) else t.iloc[0]
-        params[f"cluster:{c}"] = float(row["estimate"])
-        ses[f"cluster:{c}"] = float(row["std_error"])
-        n += int(r.nobs)
-    return EstimateResult(
-        params=pd.Series(params),
-        std_errors=pd.Series(ses),
-        nobs=n,
-        method="imputation_by_cluster",
-        provenance=make_provenance("imputation_by_cluster", None, None, outcome=y),
+    """Premium by (first) cluster: the imputation estimator averaged by cluster."""
+    imputation_did = need("clusterimpact.estimation.imputation", "imputation_did")
+    return call(
+        imputation_did,
+        _frame(study),
+        outcome=y,
+        cohort="treat_year",
+        unit="firm_id",
+        time="year",
+        by="cluster",
     )
 
 

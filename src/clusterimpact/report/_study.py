@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -27,13 +28,17 @@ from clusterimpact.report._artifacts import (
 )
 from clusterimpact.spec import StudySpec
 
-__all__ = ["Study", "Unavailable", "run_step"]
+__all__ = ["Skipped", "Study", "Unavailable", "need", "run_step"]
 
 log = logging.getLogger("clusterimpact.report")
 
 
 class Unavailable(Exception):
     """A step cannot run because the module it needs is not part of this installation (yet)."""
+
+
+class Skipped(Exception):
+    """A step cannot run because an earlier step it depends on did not succeed."""
 
 
 @dataclass
@@ -44,9 +49,10 @@ class Study:
     progress: Callable[[StepRecord], None] | None = None
     strict: bool = False
     # data
-    accounts: pd.DataFrame | None = None
-    registry: pd.DataFrame | None = None
-    deflators: pd.DataFrame | None = None
+    accounts: pd.DataFrame | Path | None = None
+    registry: pd.DataFrame | Path | None = None
+    deflators: pd.DataFrame | Path | None = None
+    simulated: Any = None  # SyntheticData when generated in memory
     truth: dict[str, Any] | None = None
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     panel: Any = None  # FirmPanel
@@ -70,7 +76,9 @@ class Study:
         return int(self.frame["firm_id"].nunique())
 
     def note(self, section: str, text: str) -> None:
-        self.notes.setdefault(section, []).append(text)
+        notes = self.notes.setdefault(section, [])
+        if text not in notes:
+            notes.append(text)
 
     def add_table(
         self,
@@ -111,6 +119,24 @@ def _caption_of(fig: Any) -> str:
         return ""
 
 
+#: The report section each step writes into (where its "not available" notice goes).
+STEP_SECTIONS: dict[str, str] = {
+    "load": "data",
+    "panel": "data",
+    "describe": "data",
+    "selection": "selection",
+    "tfp": "productivity",
+    "matching": "matching",
+    "matched_did": "matching",
+    "event_study": "premium",
+    "twfe": "premium",
+    "duration": "premium",
+    "heterogeneity": "heterogeneity",
+    "compare": "robustness",
+    "truth": "truth",
+}
+
+
 def run_step(study: Study, name: str, func: Callable[[Study], str | None]) -> StepRecord:
     """Run one step: time it, log it, record its status; see the module docstring."""
     rec = StepRecord(name=name)
@@ -122,12 +148,15 @@ def run_step(study: Study, name: str, func: Callable[[Study], str | None]) -> St
     except Unavailable as exc:
         rec.status = "not available"
         rec.detail = str(exc)
+    except Skipped as exc:
+        rec.status = "skipped"
+        rec.detail = str(exc)
     except Exception as exc:
         if study.strict:
             raise
         rec.status = "failed"
         rec.detail = f"{type(exc).__name__}: {exc}"
-        log.exception("[%s] failed", name)
+        log.info("[%s] traceback", name, exc_info=True)
     rec.seconds = time.perf_counter() - t0
     rec.firms = study.n_firms()
     study.steps.append(rec)
@@ -136,6 +165,10 @@ def run_step(study: Study, name: str, func: Callable[[Study], str | None]) -> St
     if rec.detail:
         msg += f"; {rec.detail}"
     (log.warning if rec.status == "failed" else log.info)(msg)
+    if rec.status != "ok":
+        study.note(
+            STEP_SECTIONS.get(name, "provenance"), f"Step '{name}' {rec.status}: {rec.detail}"
+        )
     if study.progress is not None:
         study.progress(rec)
     return rec

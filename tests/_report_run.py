@@ -1,0 +1,43 @@
+"""One small report run per test process, shared by test_report.py and test_report_browser.py.
+
+The study is the synthetic ``ecoom`` scenario simulated in memory at 2,000 firms with few bootstrap
+draws, so the whole pipeline runs in seconds. It is run twice (into two folders) so the tests can
+check that tables, figures, HTML and the manifest (outside its ``volatile`` block) are byte-identical.
+Both test modules carry ``xdist_group("report")`` so that, under ``pytest -n 2 --dist loadgroup``,
+they share one worker and therefore these runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from clusterimpact.spec import BootstrapSpec, DataSpec, StudySpec
+
+_CACHE: dict[str, Any] = {}
+
+
+def small_spec() -> StudySpec:
+    """The small synthetic study used by the report tests."""
+    base = StudySpec.default()
+    return replace(
+        base,
+        title="Small synthetic study (test)",
+        data=DataSpec(source="simulate", scenario="ecoom", synthetic_seed=1, n_firms=2000),
+        bootstrap=BootstrapSpec(did_draws=49, tfp_reps=0),
+    )
+
+
+def small_report_runs() -> tuple[Any, Any]:
+    """Two ReportResults of :func:`small_spec` in two fresh folders (computed once per process)."""
+    if "runs" not in _CACHE:
+        from clusterimpact.report import report
+
+        root = Path(tempfile.mkdtemp(prefix="clusterimpact-report-test-"))
+        spec = small_spec()
+        first = report(spec, out=root / "run1", progress=False)
+        second = report(spec, out=root / "run2", progress=False)
+        _CACHE["runs"] = (first, second)
+    return _CACHE["runs"]

@@ -1,0 +1,227 @@
+"""Covariate balance diagnostics before and after matching (Stuart 2010; Austin 2009).
+
+Statistics per covariate, optionally weighted and by group (e.g. joining cohort):
+
+* ``smd``: standardized mean difference (weighted treated mean - weighted control mean) / s. The
+  denominator follows cobalt's conventions and is always computed on the *unweighted, full* sample, so it
+  is the same before and after matching and the change in ``smd`` reflects the change in the means only:
+  the treated SD for the ATT, the control SD for the ATC, and sqrt((s_t^2 + s_c^2) / 2) (the pooled SD of
+  Rosenbaum & Rubin 1985) for the ATE. Binary covariates are standardized too (cobalt would report the raw
+  difference by default; ``diff`` carries it).
+* ``var_ratio``: weighted treated variance / weighted control variance (ideal 1; 0.5-2 tolerable).
+* ``ecdf_mean``, ``ecdf_max``: mean and maximum absolute difference between the weighted empirical CDFs
+  of treated and controls over the pooled support points (the latter is the Kolmogorov-Smirnov statistic).
+
+Weights are matching weights (treated 1, controls the sum of their 1/(number of matches) shares);
+unmatched units have weight 0 and drop out of the "after" statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._validation import check_choice
+
+__all__ = [
+    "BALANCE_COLUMNS",
+    "balance_table",
+    "common_support",
+    "effective_sample_size",
+]
+
+Estimand = Literal["att", "ate", "atc"]
+
+BALANCE_COLUMNS = [
+    "covariate",
+    "mean_treated",
+    "mean_control",
+    "diff",
+    "smd",
+    "var_ratio",
+    "ecdf_mean",
+    "ecdf_max",
+    "n_treated",
+    "n_control",
+    "ess_control",
+]
+
+
+def _wmean(x: np.ndarray, w: np.ndarray) -> float:
+    s = w.sum()
+    return float((w * x).sum() / s) if s > 0 else np.nan
+
+
+def _wvar(x: np.ndarray, w: np.ndarray) -> float:
+    """Weighted variance with the reliability-weights correction (equals ``var(ddof=1)`` for w = 1)."""
+    s = w.sum()
+    if s <= 0:
+        return np.nan
+    m = (w * x).sum() / s
+    s2 = (w**2).sum()
+    denom = s - s2 / s
+    return float((w * (x - m) ** 2).sum() / denom) if denom > 0 else np.nan
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2."""
+    w = np.asarray(w, float)
+    s2 = (w**2).sum()
+    return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
+
+
+def _ecdf_stats(
+    xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray
+) -> tuple[float, float]:
+    if wt.sum() <= 0 or wc.sum() <= 0:
+        return np.nan, np.nan
+    grid = np.unique(np.concatenate([xt, xc]))
+    ot, oc = np.argsort(xt, kind="stable"), np.argsort(xc, kind="stable")
+    ct = np.concatenate([[0.0], np.cumsum(wt[ot])]) / wt.sum()
+    cc = np.concatenate([[0.0], np.cumsum(wc[oc])]) / wc.sum()
+    ft = ct[np.searchsorted(xt[ot], grid, side="right")]
+    fc = cc[np.searchsorted(xc[oc], grid, side="right")]
+    diff = np.abs(ft - fc)
+    return float(diff.mean()), float(diff.max())
+
+
+def balance_table(
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str],
+    *,
+    weights: str | np.ndarray | pd.Series | None = None,
+    estimand: Estimand = "att",
+    by: str | None = None,
+    sd_data: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Balance statistics per covariate (and per group of ``by``).
+
+    Parameters
+    ----------
+    data
+        Units with the treatment indicator and covariates.
+    treatment
+        Column with 1 for treated and 0 for control units.
+    covariates
+        Numeric covariates to check.
+    weights
+        Column name or array of matching weights (None = all 1).
+    estimand
+        Which SD standardizes the mean difference (see the module notes).
+    by
+        Optional grouping column (e.g. ``"stack"`` for joining cohorts): one block per group.
+    sd_data
+        Frame whose unweighted SDs standardize the differences (default: ``data`` itself, or the same
+        group of it). Pass the unmatched sample when ``data`` is the matched one so that before and
+        after share the denominator.
+
+    Returns
+    -------
+    DataFrame with :data:`BALANCE_COLUMNS` (plus ``by`` first when grouping).
+    """
+    check_choice("estimand", estimand, ("att", "ate", "atc"))
+    w_all = (
+        np.ones(len(data))
+        if weights is None
+        else (
+            data[weights].to_numpy(float)
+            if isinstance(weights, str)
+            else np.asarray(weights, float)
+        )
+    )
+    if by is None:
+        return _balance_block(data, treatment, covariates, w_all, estimand, sd_data)
+    out = []
+    groups = data[by].to_numpy()
+    for g in pd.unique(groups):
+        sel = groups == g
+        sd_block = None
+        if sd_data is not None:
+            sd_block = sd_data[sd_data[by].to_numpy() == g]
+        t = _balance_block(data[sel], treatment, covariates, w_all[sel], estimand, sd_block)
+        t.insert(0, by, g)
+        out.append(t)
+    return (
+        pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[by, *BALANCE_COLUMNS])
+    )
+
+
+def _balance_block(
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str],
+    w: np.ndarray,
+    estimand: str,
+    sd_data: pd.DataFrame | None,
+) -> pd.DataFrame:
+    d = data[treatment].to_numpy(float)
+    t, c = d == 1, d == 0
+    sd_src = data if sd_data is None else sd_data
+    sd_d = sd_src[treatment].to_numpy(float)
+    rows = []
+    for cov in covariates:
+        x = data[cov].to_numpy(float)
+        xs = sd_src[cov].to_numpy(float)
+        st = np.std(xs[sd_d == 1], ddof=1) if (sd_d == 1).sum() > 1 else np.nan
+        sc = np.std(xs[sd_d == 0], ddof=1) if (sd_d == 0).sum() > 1 else np.nan
+        if estimand == "att":
+            s = st
+        elif estimand == "atc":
+            s = sc
+        else:
+            s = np.sqrt((st**2 + sc**2) / 2)
+        mt, mc = _wmean(x[t], w[t]), _wmean(x[c], w[c])
+        vt, vc = _wvar(x[t], w[t]), _wvar(x[c], w[c])
+        em, ex = _ecdf_stats(x[t], w[t], x[c], w[c])
+        diff = mt - mc
+        rows.append(
+            {
+                "covariate": cov,
+                "mean_treated": mt,
+                "mean_control": mc,
+                "diff": diff,
+                "smd": diff / s
+                if s and np.isfinite(s) and s > 0
+                else (0.0 if diff == 0 else np.nan),
+                "var_ratio": vt / vc if vc and np.isfinite(vc) and vc > 0 else np.nan,
+                "ecdf_mean": em,
+                "ecdf_max": ex,
+                "n_treated": int((w[t] > 0).sum()),
+                "n_control": int((w[c] > 0).sum()),
+                "ess_control": effective_sample_size(w[c]),
+            }
+        )
+    return pd.DataFrame(rows, columns=BALANCE_COLUMNS)
+
+
+def common_support(score: np.ndarray, d: np.ndarray) -> pd.DataFrame:
+    """Propensity-score overlap summary: range and quantiles per group, units outside the other's range.
+
+    Returns one row per group (``treated``, ``control``) with n, min, p01, p50, p99, max and
+    ``n_outside`` (units whose score lies outside the other group's [min, max]).
+    """
+    score = np.asarray(score, float)
+    d = np.asarray(d, float)
+    rows = []
+    for name, own, other in (("treated", d == 1, d == 0), ("control", d == 0, d == 1)):
+        s, o = score[own], score[other]
+        if len(s) == 0:
+            continue
+        lo, hi = (o.min(), o.max()) if len(o) else (np.nan, np.nan)
+        rows.append(
+            {
+                "group": name,
+                "n": int(len(s)),
+                "min": float(s.min()),
+                "p01": float(np.quantile(s, 0.01)),
+                "p50": float(np.quantile(s, 0.5)),
+                "p99": float(np.quantile(s, 0.99)),
+                "max": float(s.max()),
+                "n_outside": int(((s < lo) | (s > hi)).sum()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,2 @@
+def match_panel(*a, **k):  # placeholder
+    raise NotImplementedError

@@ -1,0 +1,447 @@
+r"""Synthetic firm panels with known truth: an explicit economic model of cluster membership.
+
+:func:`simulate` generates annual accounts of Flemish firms, the membership registry of the six
+spearhead clusters, a sector x year deflator table, the latent states and the *truth* (production
+elasticities, ATT(g,t), event-time and member-years effects) computed on the realised sample.
+
+The model
+---------
+Firm :math:`i`, year :math:`t`; lower case are logs of real quantities in thousand 2015 euros.
+
+Value added (Cobb-Douglas):
+
+.. math:: va_{it} = \beta_0 + \beta_l\, l_{it} + \beta_k\, k_{it} + \omega_{it} + \varepsilon_{it},
+   \qquad \varepsilon_{it} \sim N(0, \sigma_\varepsilon^2)\ \text{iid (ex-post shock)}
+
+Productivity is a firm level, an AR(1) component and the membership effect:
+
+.. math:: \omega_{it} = \alpha_i + u_{it} + \tau_{it}, \qquad
+   u_{it} = \rho\, u_{i,t-1} + \xi_{it}, \qquad \xi_{it} = \xi^a_{it} + \xi^b_{it}
+
+Timing (Ackerberg, Caves & Frazer 2015, section 4):
+
+* capital is a state: :math:`K_{it} = (1-\delta) K_{i,t-1} + I_{i,t-1}` with the investment rate
+  :math:`I_{it}/K_{it} = \bar\iota\, \Lambda(\gamma(\omega_{it} - c))` (:math:`\Lambda` logistic), so
+  investment :math:`i_{it} = k_{it} + \ln \bar\iota\Lambda(\cdot)` is strictly increasing in
+  :math:`\omega_{it}` given :math:`k_{it}` (Olley-Pakes invertibility);
+* labour is chosen between :math:`t-1` and :math:`t`, knowing :math:`\xi^a_{it}` (half the innovation)
+  but not :math:`\xi^b_{it}`, and reacts to a firm wage shock :math:`v_{it}` (AR(1)):
+  :math:`l_{it} = k_{it} - \kappa_i + a_\omega\, E[\omega_{it} \mid \mathcal I_{t-b}] - a_w v_{it}` with
+  :math:`E[\omega_{it} \mid \mathcal I_{t-b}] = \alpha_i + \rho u_{i,t-1} + \xi^a_{it} + \tau_{it}`.
+  The wage shock and the timing give labour variation independent of :math:`(\omega_{it}, k_{it})`
+  (no functional dependence), while :math:`l` still loads on :math:`\omega`, so OLS overstates
+  :math:`\beta_l`;
+* materials at :math:`t`: :math:`m_{it} = c_m + m_k k_{it} + m_\omega \omega_{it} + m_l l_{it}`,
+  strictly increasing in :math:`\omega` (Levinsohn-Petrin / ACF proxy). The default ``m_l = 0`` keeps
+  LP's first stage identified; ``m_l > 0`` gives the ACF functional-dependence case;
+* wage rate :math:`W_{it} = s_L \cdot E[VA_{it}/L_{it}] \cdot e^{w_i + v_{it}}` (rent sharing with a
+  firm wage type); wage bill :math:`W_{it} L_{it}`.
+
+Firms differ in sector (NACE 4-digit), region (Flemish province), founding year, scale type
+:math:`s_i` (initial :math:`k = s_i + \kappa_i`; lognormal, so most firms have under 10 FTE and a few
+hundred are large), capital-intensity type :math:`\kappa_i` (ln capital per FTE, sector mean plus
+noise) and the productivity level :math:`\alpha_i`. Incumbents in the first year plus entrants each
+year (unbalanced panel); a firm exits after year :math:`t` with probability decreasing in
+:math:`\omega_{it}` and size (a few percent a year).
+
+Membership
+~~~~~~~~~~
+Six clusters with start years VIL 2011, Flanders' FOOD 2012, Flux50 2015, Catalisti 2017, De Blauwe
+Cluster 2018, Medvia 2019, and a joining wave in 2017 (the spearhead recognition), so most firms join
+from 2017. The yearly joining hazard of firm *i* for cluster *c* is
+:math:`h_c(t) \exp(\text{index}_i + \ln e_{ic})` where :math:`e_{ic}` is the domain eligibility of the
+firm's sector and the index is linear in the standardised scale type, log age in 2017, capital
+intensity type and :math:`\alpha_i`. In ``ecoom``, ``null`` and ``heterogeneous`` selection is on these
+**time-invariant** characteristics only, so untreated log TFP :math:`\alpha_i + u_{it}` has parallel
+trends unconditionally and staggered DiD (CS, SA, imputation) recovers the truth. Members are larger,
+older, more capital-intensive and more productive before joining. Members leave at 5 % a year and
+re-join at 15 % a year (once); firms join at most one new cluster a year, and some join two.
+
+Membership effect :math:`\tau_{it}` on log TFP, a function of member years :math:`m_{it}` (1 in the
+join year, frozen after an exit, counting on after a re-join), the cohort :math:`g` (first join
+year) and the first cluster :math:`c`:
+
+* ``ecoom``: :math:`\tau = \mu_c (1 + 0.02(2017 - g)) (0.010 + 0.009 \min(m-1, 4))`, about +1 % in
+  the first year and +4.6 % after five years, overall ATT about +3 %;
+* ``null``: :math:`\tau = 0`;
+* ``declining``: :math:`\tau = 0` and firms whose transitory productivity :math:`u` fell over the
+  previous two years select in (hazard index :math:`+\,1 \cdot` the standardised decline
+  :math:`-(u_{t-1} - u_{t-3})`), not on :math:`\alpha_i`. Because :math:`u` mean-reverts, members'
+  untreated TFP recovers after joining: unconditional DiD shows a spurious positive effect and a
+  pre-joining dip; matching on pre-joining TFP trends reduces the bias;
+* ``heterogeneous``: :math:`\tau = \mu_c\, \mathrm{clip}((2021-g)/5, 0.1, 2) (0.01 + 0.01(\min(m,8)-1))`:
+  early cohorts large and growing, late cohorts small, so static TWFE is visibly biased.
+
+Potential outcomes: the untreated world is simulated with the same draws and :math:`\tau = 0`, so
+capital and labour responses to the effect are part of the labour-productivity effect
+(``ln_lp - ln_lp0``). Entry, exit and membership follow the realised world.
+
+Truth (``SyntheticData.truth``)
+-------------------------------
+Computed on the realised sample (observed firm-years): ``att_gt`` lists, for every cohort and year,
+the mean of :math:`\tau` (``att``) and of :math:`\ln lp - \ln lp^0` (``att_lp``) over the cohort's
+observed firms; ``event_time`` and ``member_years`` are the same means by :math:`t-g` and by
+:math:`m` (post-joining firm-years); ``att_overall`` averages over all member-cohort firm-years with
+:math:`t \ge g`; ``by_cluster`` (first cluster) and ``by_cohort`` likewise; ``elasticities`` are
+:math:`\beta_l, \beta_k` in the real deflated units of the panel. With ``dirty=True`` the truth still
+refers to the clean sample; ``truth["dirt"]`` counts what was dirtied.
+
+Accounts are nominal (real value times the sector x year deflator, 1.0 in 2015), in thousand euros
+rounded to 100 euros, FTE to two decimals; ``turnover = va + materials``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._validation import check_choice
+from clusterimpact.errors import SpecError
+from clusterimpact.synthetic._catalogue import CLUSTER_START, CLUSTERS, NACE, REGIONS
+from clusterimpact.synthetic._engine import simulate_chunk
+from clusterimpact.synthetic._output import (
+    ACCOUNT_COLUMNS,
+    add_dirt,
+    kbo_ids,
+    make_deflators,
+    write_csv,
+    write_json,
+)
+from clusterimpact.synthetic._params import SCENARIOS, Scenario, SynthParams, make_params
+from clusterimpact.synthetic._truth import compute_truth, round_floats
+
+__all__ = ["CHUNK_FIRMS", "SCENARIOS", "SynthParams", "SyntheticData", "simulate"]
+
+CHUNK_FIRMS = 50_000
+"""Firms simulated per chunk (fixed: the output for a seed does not depend on memory)."""
+
+_CODES = np.array(list(NACE), dtype=object)
+_REGIONS = np.array(REGIONS, dtype=object)
+_CLUSTERS = np.array(CLUSTERS, dtype=object)
+
+
+@dataclass(frozen=True)
+class SyntheticData:
+    """A simulated data set and its truth (see the module docstring for the model).
+
+    Attributes
+    ----------
+    accounts
+        Nominal annual accounts: firm_id, year, nace, region, founded, va, emp, capital, materials,
+        wages, turnover, investment (thousand EUR; emp in FTE).
+    registry
+        Membership registry: firm_id, cluster, join_date, exit_date (ISO dates; exit blank = member).
+    deflators
+        sector (NACE division), year, deflator (1.0 in the base year).
+    truth
+        JSON-able dict (keys listed in the module docstring).
+    latent
+        One row per clean observed firm-year: firm_id, year, alpha, u, eps, omega, omega0, effect,
+        member, member_years, treat_year (0 = never), cluster, ln_va, ln_emp, ln_capital,
+        ln_materials, ln_investment, ln_lp, ln_va0, ln_emp0, ln_capital0, ln_lp0 (real logs).
+    dirt
+        With ``dirty=True``: firm_id, year, kind of every dirtied row (empty otherwise).
+    """
+
+    accounts: pd.DataFrame
+    registry: pd.DataFrame
+    deflators: pd.DataFrame
+    truth: dict[str, Any]
+    latent: pd.DataFrame
+    dirt: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"firm_id": [], "year": [], "kind": []})
+    )
+
+    def panel(self, spec: Any = None, **kw: Any) -> Any:
+        """Build the :class:`~clusterimpact.panel.FirmPanel` of these data (deflated).
+
+        Parameters
+        ----------
+        spec
+            A :class:`~clusterimpact.panel.PanelSpec`; default: KBO id checks with bad ids excluded,
+            deflator base 1.
+        **kw
+            Passed to :func:`~clusterimpact.panel.build_panel`.
+        """
+        from clusterimpact.panel import PanelSpec, build_panel
+
+        if spec is None:
+            spec = PanelSpec(id_type="kbo", exclude_bad_ids=True, deflator_base=1.0)
+        return build_panel(
+            self.accounts,
+            self.registry,
+            spec,
+            self.deflators,
+            accounts_source=kw.pop("accounts_source", "synthetic accounts"),
+            registry_source=kw.pop("registry_source", "synthetic registry"),
+            **kw,
+        )
+
+    def files(self, out_dir: str | Path, name: str = "synthetic") -> dict[str, Path]:
+        """Paths :meth:`write` uses: accounts, registry, deflators, truth."""
+        d = Path(out_dir)
+        return {
+            "accounts": d / f"{name}.accounts.csv.gz",
+            "registry": d / f"{name}.registry.csv",
+            "deflators": d / f"{name}.deflators.csv",
+            "truth": d / f"{name}.truth.json",
+        }
+
+    def write(self, out_dir: str | Path, name: str = "synthetic") -> dict[str, Path]:
+        """Write the data set deterministically (same seed, same bytes).
+
+        Files: ``<name>.accounts.csv.gz`` (gzip, mtime 0), ``<name>.registry.csv``,
+        ``<name>.deflators.csv`` and ``<name>.truth.json`` (sorted keys, floats to 10 significant
+        digits). Each file is written to a temporary name and renamed.
+
+        Returns
+        -------
+        dict
+            Role -> path of each file written.
+        """
+        paths = self.files(out_dir, name)
+        write_csv(self.accounts, paths["accounts"], compress=True)
+        write_csv(self.registry, paths["registry"], compress=False)
+        write_csv(self.deflators, paths["deflators"], compress=False)
+        write_json(self.truth, paths["truth"])
+        return paths
+
+
+def simulate(
+    scenario: Scenario = "ecoom",
+    seed: int = 1,
+    n_firms: int = 15_000,
+    start_year: int = 2008,
+    end_year: int = 2023,
+    dirty: bool = False,
+    **overrides: Any,
+) -> SyntheticData:
+    """Simulate annual accounts and cluster membership with known truth.
+
+    Parameters
+    ----------
+    scenario
+        ``"ecoom"`` (about +3 % TFP, growing with member years), ``"null"`` (no effect),
+        ``"declining"`` (no effect; firms in a transitory decline select in) or ``"heterogeneous"``
+        (strongly cohort-heterogeneous dynamic effects). See the module docstring.
+    seed
+        Seed of every random draw (integer).
+    n_firms
+        Number of distinct firms ever observed (incumbents plus entrants).
+    start_year, end_year
+        Panel window (inclusive).
+    dirty
+        Add realistic faults (missing values, value added <= 0, zero employment, duplicate rows, bad
+        enterprise numbers, registry members without accounts); ``truth["dirt"]`` counts them.
+    **overrides
+        Any :class:`SynthParams` field (e.g. ``rho=0.9``, ``effect_jump=0.02``).
+
+    Returns
+    -------
+    SyntheticData
+        accounts, registry, deflators, truth, latent (and dirt).
+
+    Raises
+    ------
+    SpecError
+        Unknown scenario or parameter, non-positive ``n_firms``, or an empty window.
+
+    Examples
+    --------
+    >>> from clusterimpact.synthetic import simulate
+    >>> sim = simulate("ecoom", seed=1, n_firms=2000)
+    >>> round(sim.truth["elasticities"]["ln_emp"], 2)
+    0.65
+    """
+    check_choice("scenario", scenario, SCENARIOS)
+    params = make_params(scenario, overrides)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise SpecError(f"seed must be an integer, got {seed!r}")
+    if not isinstance(n_firms, (int, np.integer)) or n_firms < 1:
+        raise SpecError(f"n_firms must be a positive integer, got {n_firms!r}")
+    if not end_year > start_year:
+        raise SpecError(f"end_year ({end_year}) must be after start_year ({start_year})")
+    n_chunks = -(-int(n_firms) // CHUNK_FIRMS)
+    ss = np.random.SeedSequence(int(seed))
+    s_defl, s_ids, s_dirt, s_chunks = ss.spawn(4)
+    chunk_seeds = s_chunks.spawn(n_chunks)
+
+    codes, regions, founded, parts, join_parts, leave_parts = [], [], [], [], [], []
+    offset = 0
+    for c in range(n_chunks):
+        n = min(CHUNK_FIRMS, int(n_firms) - offset)
+        ch = simulate_chunk(np.random.default_rng(chunk_seeds[c]), n, params, start_year, end_year)
+        codes.append(ch.code)
+        regions.append(ch.region)
+        founded.append(ch.founded)
+        ch.rows["firm"] = ch.rows["firm"] + offset
+        parts.append(ch.rows)
+        join_parts.append(ch.joins + np.array([offset, 0, 0]))
+        leave_parts.append(ch.leaves + np.array([offset, 0, 0]))
+        offset += n
+    code = np.concatenate(codes)
+    region = np.concatenate(regions)
+    founded_a = np.concatenate(founded)
+    rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    joins = np.concatenate(join_parts)
+    leaves = np.concatenate(leave_parts)
+
+    rng_ids = np.random.default_rng(s_ids)
+    ids = kbo_ids(rng_ids, int(n_firms) + 3)
+    firm_ids, spare_ids = ids[: int(n_firms)], ids[int(n_firms) :]
+    deflators = make_deflators(
+        np.random.default_rng(s_defl), start_year, end_year, params.base_year, params.sd_inflation
+    )
+    firm = rows["firm"]
+    year = rows["year"]
+    nace = _CODES[code[firm]]
+    sector = np.array([c[:2] for c in _CODES])[code[firm]]
+    dkey = pd.MultiIndex.from_arrays([deflators["sector"], deflators["year"]])
+    dser = pd.Series(deflators["deflator"].to_numpy(), index=dkey)
+    price = dser.reindex(pd.MultiIndex.from_arrays([sector, year])).to_numpy()
+
+    va = np.round(np.exp(rows["ln_va"]) * price, 1)
+    materials = np.round(np.exp(rows["ln_materials"]) * price, 1)
+    emp = np.maximum(np.round(np.exp(rows["ln_emp"]), 2), 0.01)
+    accounts = pd.DataFrame(
+        {
+            "firm_id": firm_ids[firm].astype(str),
+            "year": year.astype(np.int64),
+            "nace": nace.astype(str),
+            "region": _REGIONS[region[firm]].astype(str),
+            "founded": founded_a[firm].astype(np.int64),
+            "va": va,
+            "emp": emp,
+            "capital": np.round(np.exp(rows["ln_capital"]) * price, 1),
+            "materials": materials,
+            "wages": np.round(np.exp(rows["ln_wage_rate"] + rows["ln_emp"]) * price, 1),
+            "turnover": np.round(va + materials, 1),
+            "investment": np.round(np.exp(rows["ln_investment"]) * price, 2),
+        },
+        columns=list(ACCOUNT_COLUMNS),
+    )
+
+    # registry: pair the k-th join with the k-th leave of each firm and cluster
+    rng_dates = np.random.default_rng(s_ids.spawn(1)[0])
+    registry = _registry(joins, leaves, firm_ids, rng_dates)
+
+    cohort = rows["cohort"]
+    first_cl = rows["first_cluster"]
+    latent = pd.DataFrame(
+        {
+            "firm_id": accounts["firm_id"].to_numpy(),
+            "year": accounts["year"].to_numpy(),
+            "alpha": rows["alpha"],
+            "u": rows["u"],
+            "eps": rows["eps"],
+            "omega": rows["omega"],
+            "omega0": rows["omega0"],
+            "effect": rows["effect"],
+            "member": rows["member"].astype(np.int64),
+            "member_years": rows["member_years"].astype(np.int64),
+            "treat_year": cohort.astype(np.int64),
+            "cluster": np.where(first_cl >= 0, _CLUSTERS[np.maximum(first_cl, 0)], None),
+            "ln_va": rows["ln_va"],
+            "ln_emp": rows["ln_emp"],
+            "ln_capital": rows["ln_capital"],
+            "ln_materials": rows["ln_materials"],
+            "ln_investment": rows["ln_investment"],
+            "ln_lp": rows["ln_va"] - rows["ln_emp"],
+            "ln_va0": rows["ln_va0"],
+            "ln_emp0": rows["ln_emp0"],
+            "ln_capital0": rows["ln_capital0"],
+            "ln_lp0": rows["ln_va0"] - rows["ln_emp0"],
+        }
+    )
+    latent["cluster"] = latent["cluster"].astype(object)
+    # sort accounts (and latent alike) by firm_id then year
+    order = np.lexsort((accounts["year"].to_numpy(), accounts["firm_id"].to_numpy().astype(str)))
+    accounts = accounts.iloc[order].reset_index(drop=True)
+    latent = latent.iloc[order].reset_index(drop=True)
+
+    truth = compute_truth(latent)
+    truth.update(
+        {
+            "scenario": scenario,
+            "seed": int(seed),
+            "n_firms": int(n_firms),
+            "start_year": int(start_year),
+            "end_year": int(end_year),
+            "params": params.to_dict(),
+            "elasticities": {"ln_emp": params.beta_l, "ln_capital": params.beta_k},
+            "rho": params.rho,
+            "cluster_start": dict(CLUSTER_START),
+            "sample": _sample_stats(latent, accounts),
+            "dirty": bool(dirty),
+        }
+    )
+    dirt = pd.DataFrame({"firm_id": [], "year": [], "kind": []})
+    if dirty:
+        accounts, registry, dirt, counts = add_dirt(
+            accounts, registry, np.random.default_rng(s_dirt), spare_ids
+        )
+        truth["dirt"] = counts
+    return SyntheticData(
+        accounts=accounts,
+        registry=registry,
+        deflators=deflators,
+        truth=round_floats(truth),
+        latent=latent,
+        dirt=dirt,
+    )
+
+
+def _registry(
+    joins: np.ndarray, leaves: np.ndarray, firm_ids: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    j = pd.DataFrame(joins, columns=["firm", "cl", "join_year"]).sort_values(
+        ["firm", "cl", "join_year"], kind="stable"
+    )
+    j["k"] = j.groupby(["firm", "cl"]).cumcount()
+    lv = pd.DataFrame(leaves, columns=["firm", "cl", "exit_year"]).sort_values(
+        ["firm", "cl", "exit_year"], kind="stable"
+    )
+    lv["k"] = lv.groupby(["firm", "cl"]).cumcount()
+    sp = j.merge(lv, on=["firm", "cl", "k"], how="left").reset_index(drop=True)
+    n = len(sp)
+    jm, jd = rng.integers(1, 13, n), rng.integers(1, 29, n)
+    em, ed = rng.integers(1, 13, n), rng.integers(1, 29, n)
+    join_date = [f"{y}-{m:02d}-{d:02d}" for y, m, d in zip(sp["join_year"], jm, jd, strict=True)]
+    exit_date = [
+        None if pd.isna(y) else f"{int(y)}-{m:02d}-{d:02d}"
+        for y, m, d in zip(sp["exit_year"], em, ed, strict=True)
+    ]
+    reg = pd.DataFrame(
+        {
+            "firm_id": firm_ids[sp["firm"].to_numpy()].astype(str),
+            "cluster": _CLUSTERS[sp["cl"].to_numpy()].astype(str),
+            "join_date": join_date,
+            "exit_date": pd.Series(exit_date, dtype=object),
+        }
+    )
+    return reg.sort_values(["firm_id", "cluster", "join_date"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _sample_stats(latent: pd.DataFrame, accounts: pd.DataFrame) -> dict[str, Any]:
+    """Descriptive calibration figures of the realised sample."""
+    last = latent.groupby("firm_id")["year"].max()
+    end = int(latent["year"].max())
+    firm_years = latent.groupby("year").size()
+    exits = (last[last < end]).groupby(last[last < end]).size()
+    exit_rate = (exits / firm_years.reindex(exits.index)).mean() if len(exits) else 0.0
+    members = latent.loc[latent["treat_year"] > 0, "firm_id"].nunique()
+    return {
+        "firm_years": len(latent),
+        "firms": int(latent["firm_id"].nunique()),
+        "members": int(members),
+        "exit_rate": float(exit_rate),
+        "median_emp": float(np.median(np.exp(latent["ln_emp"]))),
+        "share_emp_under_10": float((np.exp(latent["ln_emp"]) < 10).mean()),
+        "firms_emp_250_plus": int(latent.loc[latent["ln_emp"] > np.log(250), "firm_id"].nunique()),
+    }

@@ -1,0 +1,277 @@
+"""The simulation core: one chunk of firms, vectorised across firms, looping over years only.
+
+Two worlds are simulated with the same random draws: the realised one (with the membership effect on
+productivity) and the untreated one (effect = 0), so every potential outcome, including the responses of
+labour and capital to the effect, is known for every observed firm-year. Membership, entry and exit are
+decided in the realised world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clusterimpact.synthetic._catalogue import (
+    CLUSTER_START,
+    CLUSTERS,
+    DIVISIONS,
+    NACE,
+    REGIONS,
+    eligibility,
+    region_weights,
+)
+from clusterimpact.synthetic._params import CLUSTER_EFFECT, SynthParams
+
+__all__ = ["Chunk", "simulate_chunk"]
+
+_CODES = tuple(NACE)
+_CODE_W = np.array([NACE[c][0] for c in _CODES])
+_CODE_W = _CODE_W / _CODE_W.sum()
+_MED_EMP = np.array([DIVISIONS[c[:2]][0] for c in _CODES])
+_KAPPA = np.log(np.array([DIVISIONS[c[:2]][1] for c in _CODES]))
+_REGION_CUM = np.cumsum(np.array([region_weights(c) for c in _CODES]), axis=1)
+_ELIG = np.log(np.array([eligibility(c) for c in _CODES]))
+_START = np.array([CLUSTER_START[c] for c in CLUSTERS])
+_CL_EFFECT = np.array([CLUSTER_EFFECT[c] for c in CLUSTERS])
+WAVE_YEAR = 2017  # recognition of the spearhead clusters: a joining wave in every existing cluster
+
+
+@dataclass
+class Chunk:
+    """Firm-level and firm-year arrays of one simulated chunk (firm index local to the chunk)."""
+
+    n: int
+    code: np.ndarray  # index into NACE codes
+    region: np.ndarray
+    founded: np.ndarray
+    rows: dict[str, np.ndarray]  # firm-year arrays, sorted by (firm, year)
+    joins: np.ndarray  # (k, 3): firm, cluster, year
+    leaves: np.ndarray  # (k, 3): firm, cluster, year
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _effect(
+    p: SynthParams, m_years: np.ndarray, cohort: np.ndarray, first_cl: np.ndarray
+) -> np.ndarray:
+    """Membership effect on log TFP given member years, cohort and first cluster."""
+    m = m_years.astype(float)
+    on = m_years > 0
+    clm = _CL_EFFECT[np.maximum(first_cl, 0)]
+    if p.effect_heterogeneous:
+        strength = np.clip((2021.0 - cohort) / 5.0, 0.1, 2.0)
+        eff = clm * strength * (0.01 + 0.01 * (np.minimum(m, 8.0) - 1.0))
+    else:
+        coh = np.clip(1.0 + p.effect_cohort_slope * (WAVE_YEAR - cohort), 0.3, None)
+        grow = np.minimum(m, float(p.effect_cap_years)) - 1.0
+        eff = clm * coh * (p.effect_jump + p.effect_slope * grow)
+    return np.where(on, eff, 0.0)
+
+
+def simulate_chunk(
+    rng: np.random.Generator, n: int, p: SynthParams, start_year: int, end_year: int
+) -> Chunk:
+    """Simulate ``n`` firms over ``start_year..end_year`` (see :func:`clusterimpact.synthetic.simulate`)."""
+    n_cl = len(CLUSTERS)
+    # ---- time-invariant firm types -------------------------------------------------------------
+    code = rng.choice(len(_CODES), size=n, p=_CODE_W)
+    region = (rng.random(n)[:, None] > _REGION_CUM[code]).sum(axis=1)
+    region = np.minimum(region, len(REGIONS) - 1)
+    incumbent = rng.random(n) < p.share_incumbent
+    entry = np.where(incumbent, start_year, rng.integers(start_year + 1, end_year + 1, size=n))
+    age0 = np.floor(rng.exponential(p.mean_age, size=n)).astype(np.int64)
+    founded = np.where(
+        incumbent,
+        np.maximum(start_year - 1 - age0, 1900),
+        entry - (rng.random(n) < 0.3).astype(np.int64),
+    )
+    z_scale = rng.standard_normal(n)
+    z_kap = rng.standard_normal(n)
+    z_wage = rng.standard_normal(n)
+    z_alpha = rng.standard_normal(n)
+    scale = (
+        np.log(_MED_EMP[code])
+        + p.scale_shift
+        + p.sd_scale * z_scale
+        + np.where(
+            incumbent,
+            p.age_scale * np.log1p(np.maximum(start_year - founded, 0)),
+            p.entrant_scale_shift,
+        )
+    )
+    # firms in the accounts have at least about one FTE at their scale (no empty shells)
+    scale = np.maximum(scale, np.log(p.min_scale_fte))
+    kappa = _KAPPA[code] + p.sd_kappa * z_kap
+    wage_type = p.sd_wage_type * (0.3 * z_kap + np.sqrt(1 - 0.09) * z_wage)
+    alpha = p.sd_alpha * z_alpha
+    k_init = scale + kappa  # ln real capital (thousand EUR)
+
+    # time-invariant selection index (standardised firm types)
+    size_std = (scale - np.log(_MED_EMP[code])) / p.sd_scale
+    age_std = (np.log1p(np.maximum(WAVE_YEAR - founded, 0)) - 2.3) / 0.9
+    index = (
+        p.join_const
+        + p.join_scale * size_std
+        + p.join_age * age_std
+        + p.join_kappa * z_kap
+        + p.join_alpha * z_alpha
+    )
+    log_elig = _ELIG[code]  # (n, C)
+
+    # ---- dynamic states ------------------------------------------------------------------------
+    s_xi = p.sd_u * np.sqrt(1.0 - p.rho**2)
+    s_a = s_xi * np.sqrt(p.share_xi_known)
+    s_b = s_xi * np.sqrt(1.0 - p.share_xi_known)
+    s_v = p.sd_wage_shock * np.sqrt(1.0 - p.rho_wage**2)
+    sd_decline = p.sd_u * np.sqrt(2.0 * (1.0 - p.rho**2))
+    # u history three years back (for the decline signal): simulate from the stationary law
+    u_lag2 = p.sd_u * rng.standard_normal(n)
+    u_lag1 = p.rho * u_lag2 + s_xi * rng.standard_normal(n)
+    u_prev = p.rho * u_lag1 + s_xi * rng.standard_normal(n)
+    v_prev = p.sd_wage_shock * rng.standard_normal(n)
+    k1 = k_init.copy()  # realised world
+    k0 = k_init.copy()  # untreated world
+    dead = np.zeros(n, dtype=bool)
+    status = np.zeros((n, n_cl), dtype=np.int8)  # 0 never, 1 member, 2 left, 3 left after re-join
+    spells = np.zeros((n, n_cl), dtype=np.int8)
+    m_years = np.zeros(n, dtype=np.int64)
+    cohort = np.zeros(n, dtype=np.int64)
+    first_cl = np.full(n, -1, dtype=np.int64)
+    joins: list[np.ndarray] = []
+    leaves: list[np.ndarray] = []
+    out: dict[str, list[np.ndarray]] = {}
+
+    def keep(name: str, values: np.ndarray, mask: np.ndarray) -> None:
+        out.setdefault(name, []).append(values[mask])
+
+    rows_idx = np.arange(n)
+    for year in range(start_year, end_year + 1):
+        alive = (entry <= year) & ~dead
+        new = entry == year
+        if year > start_year and new.any():
+            fresh = p.sd_u * rng.standard_normal(n) + p.entrant_u_shift
+            u_prev = np.where(new, fresh, u_prev)
+            u_lag1 = np.where(new, fresh, u_lag1)
+            u_lag2 = np.where(new, fresh, u_lag2)
+        xa = s_a * rng.standard_normal(n)
+        xb = s_b * rng.standard_normal(n)
+        u = p.rho * u_prev + xa + xb
+        v = p.rho_wage * v_prev + s_v * rng.standard_normal(n)
+        eps = p.sd_eps * rng.standard_normal(n)
+        u_exit = rng.random(n)
+        u_leave = rng.random((n, n_cl))
+        u_join = rng.random((n, n_cl))
+        u_pick = rng.random((n, n_cl))
+
+        # ---- membership (realised world), decided at the start of the year ---------------------
+        started = year >= _START
+        prior = status.copy()
+        leave = alive[:, None] & (prior == 1) & (u_leave < p.leave_rate)
+        if leave.any():
+            f, c = np.nonzero(leave)
+            leaves.append(np.column_stack([f, c, np.full(len(f), year)]))
+            status[leave] = np.where(spells[leave] == 1, 2, 3)
+        # at most one re-join per firm and cluster (a second leave is final)
+        rejoin = alive[:, None] & (prior == 2) & (u_leave < p.rejoin_rate)
+        first = np.where(_START < WAVE_YEAR, p.join_first_year_early, p.join_first_year)
+        if year >= WAVE_YEAR:
+            later = p.join_wave_2017 if year == WAVE_YEAR else p.join_after
+        else:
+            later = p.join_before_2017
+        base = np.where(year == _START, first, later)
+        base = np.where(started, base, 0.0)
+        idx = index
+        if p.join_decline:
+            idx = idx + p.join_decline * (-(u_prev - u_lag2) / sd_decline)
+        hazard = base[None, :] * np.exp(idx[:, None] + log_elig)
+        cand = alive[:, None] & (prior == 0) & (u_join < -np.expm1(-hazard))
+        if cand.any():
+            score = np.where(cand, u_pick, -1.0)
+            pick = np.argmax(score, axis=1)
+            anyc = cand.any(axis=1)
+            cand = np.zeros_like(cand)
+            cand[rows_idx[anyc], pick[anyc]] = True
+        start_now = cand | rejoin
+        if start_now.any():
+            f, c = np.nonzero(start_now)
+            joins.append(np.column_stack([f, c, np.full(len(f), year)]))
+            status[start_now] = 1
+            spells[start_now] += 1
+            newly = cand.any(axis=1) & (cohort == 0)
+            cohort[newly] = year
+            first_cl[newly] = np.argmax(cand[newly], axis=1)
+        member = alive & (status == 1).any(axis=1)
+        m_years += member
+        eff = _effect(p, m_years, cohort.astype(float), first_cl)
+
+        # ---- production in both worlds ---------------------------------------------------------
+        res = {}
+        for tag, k, e in (("1", k1, eff), ("0", k0, 0.0)):
+            omega = alpha + u + e
+            omega_e = alpha + p.rho * u_prev + xa + e
+            ln_l = k - kappa + p.a_omega * omega_e - p.a_wage * v
+            ln_y = p.b0 + p.beta_l * ln_l + p.beta_k * k + omega + eps
+            ln_m = p.c_m + p.m_k * k + p.m_omega * omega + p.m_l * ln_l
+            ir = p.ir_max * _logistic(p.ir_gamma * (omega - p.ir_centre))
+            ln_i = k + np.log(ir)
+            ln_w = np.log(p.labour_share) + (
+                p.b0 + (p.beta_l - 1.0) * ln_l + p.beta_k * k + omega_e
+            )
+            ln_w = ln_w + wage_type + v
+            k_next = np.where(alive, np.log((1.0 - p.delta) * np.exp(k) + np.exp(ln_i)), k)
+            res[tag] = (omega, ln_l, ln_y, ln_m, ln_i, ln_w, k, k_next)
+        omega1, l1, y1, m1, i1, w1, kk1, k1 = res["1"]
+        omega0, l0, y0, _, _, _, kk0, k0 = res["0"]
+
+        keep("firm", rows_idx, alive)
+        keep("year", np.full(n, year, dtype=np.int64), alive)
+        for name, arr in (
+            ("alpha", alpha),
+            ("u", u),
+            ("eps", eps),
+            ("omega", omega1),
+            ("omega0", omega0),
+            ("effect", eff),
+            ("ln_va", y1),
+            ("ln_emp", l1),
+            ("ln_capital", kk1),
+            ("ln_materials", m1),
+            ("ln_investment", i1),
+            ("ln_wage_rate", w1),
+            ("ln_va0", y0),
+            ("ln_emp0", l0),
+            ("ln_capital0", kk0),
+        ):
+            keep(name, arr, alive)
+        keep("member", member.astype(np.int8), alive)
+        keep("member_years", m_years, alive)
+
+        # ---- exit at the end of the year (realised world) ---------------------------------------
+        if year < end_year:
+            age = np.maximum(year - founded, 0)
+            hz = (
+                p.exit_base
+                * np.exp(-p.exit_omega * omega1 - p.exit_size * (l1 - 1.4))
+                * (1.0 + p.exit_young * np.exp(-age / 3.0))
+            )
+            dead |= alive & (u_exit < np.minimum(hz, 0.6))
+        u_lag2, u_lag1, u_prev, v_prev = u_lag1, u_prev, u, v
+
+    rows = {k: np.concatenate(v) for k, v in out.items()}
+    order = np.lexsort((rows["year"], rows["firm"]))
+    rows = {k: v[order] for k, v in rows.items()}
+    rows["cohort"] = cohort[rows["firm"]]
+    rows["first_cluster"] = first_cl[rows["firm"]]
+    empty = np.zeros((0, 3), dtype=np.int64)
+    return Chunk(
+        n=n,
+        code=code,
+        region=region,
+        founded=founded,
+        rows=rows,
+        joins=np.concatenate(joins).astype(np.int64) if joins else empty,
+        leaves=np.concatenate(leaves).astype(np.int64) if leaves else empty,
+    )

@@ -96,6 +96,7 @@ class ATTgtResult(EstimateResult):
     influence: InfluenceFunction | None = field(default=None, repr=False, compare=False)
     cohort_shares: pd.Series | None = None
     group_cohort: np.ndarray | None = field(default=None, repr=False, compare=False)
+    unit_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
     pretest: dict[str, float] | None = None
     n_units: int = 0
     control: str = "never"
@@ -109,7 +110,8 @@ class ATTgtResult(EstimateResult):
 
     def unit_influence(self) -> Any:
         """The unit-level influence functions as a scipy CSR matrix (cells x units), built on demand
-        (``None`` when clustering at a higher level discarded the unit level)."""
+        (``None`` when clustering at a higher level discarded the unit level). Columns follow
+        ``unit_ids`` (units sorted by cohort); ``psi / n`` summed over units is ``att - ATT``."""
         return self.influence.unit_matrix() if self.influence is not None else None
 
     def cells(self) -> pd.DataFrame:
@@ -359,6 +361,7 @@ class CallawaySantAnna:
             influence=infl,
             cohort_shares=shares,
             group_cohort=prep.group_cohort,
+            unit_ids=prep.unit_labels,
             pretest=pretest,
             n_units=prep.n,
             control=self.control,

@@ -1,0 +1,390 @@
+"""Callaway-Sant'Anna att_gt/aggte: R did's mpdta numbers, known truth, equivalences, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from _did_dgp import make_staggered, truth_aggregates
+
+from clusterimpact.errors import (
+    DataError,
+    EstimationError,
+    EstimationWarning,
+    PanelError,
+    SpecError,
+)
+from clusterimpact.estimation import _cs_core as core
+from clusterimpact.estimation.staggered import aggte, att_gt
+from tolerances import (
+    CS_BOOT_SE_REL,
+    CS_DR_VARIANT_ABS,
+    CS_PEER_REL,
+    CS_POINT_ABS,
+    CS_PRINTED_ABS,
+    CS_SE_REL,
+    DID_2X2_ABS,
+    EXACT_REL,
+    TRUTH_SE_MULTIPLE,
+)
+
+MP = dict(cohort="first.treat", unit="countyreal", time="year")
+SPECS = {
+    "never_nocov": {},
+    "notyet_nocov": {"control": "notyet"},
+    "never_lpop_reg": {"covariates": ["lpop"], "est": "reg"},
+}
+PEER_SPECS = {
+    "never_nocov_dr": {},
+    "notyet_nocov_dr": {"control": "notyet"},
+    "never_lpop_reg": {"covariates": ["lpop"], "est": "reg"},
+    "never_lpop_ipw": {"covariates": ["lpop"], "est": "ipw"},
+}
+
+
+@pytest.fixture(scope="module")
+def mpdta(request) -> pd.DataFrame:
+    from conftest import REFERENCE
+
+    return pd.read_csv(REFERENCE / "mpdta" / "mpdta.csv")
+
+
+@pytest.fixture(scope="module")
+def ref_dir():
+    from conftest import REFERENCE
+
+    return REFERENCE / "mpdta"
+
+
+# -- published reference: R did on mpdta ------------------------------------------------------------
+def test_mpdta_aggregates_match_r_did(mpdta, ref_dir):
+    ref = pd.read_csv(ref_dir / "aggte_r_did.csv")
+    assert len(ref) == 6
+    fits = {s: att_gt(mpdta, "lemp", **MP, **kw) for s, kw in SPECS.items()}
+    for r in ref.itertuples():
+        agg = aggte(fits[r.spec], r.type)
+        assert agg.params[r.type] == pytest.approx(r.estimate, abs=CS_POINT_ABS), r
+        assert agg.std_errors[r.type] == pytest.approx(r.std_error, rel=CS_SE_REL), r
+
+
+def test_mpdta_cells_match_printed_r_table(mpdta, ref_dir):
+    ref = pd.read_csv(ref_dir / "att_gt_r_printed.csv")
+    res = att_gt(mpdta, "lemp", **MP, est="reg")
+    assert len(res.params) == 12
+    got = res.params.to_numpy()
+    want = ref["estimate"].to_numpy()
+    assert list(res.cohort) == list(ref["cohort"]) and list(res.period) == list(ref["period"])
+    assert np.abs(got - want).max() <= CS_PRINTED_ABS
+    # R did's printed pre-test of parallel trends: p = 0.16812
+    assert res.pretest["p_value"] == pytest.approx(0.16812, abs=0.5e-5)
+
+
+@pytest.mark.parametrize("spec", list(PEER_SPECS))
+def test_mpdta_cells_match_csdid_full_precision(mpdta, ref_dir, spec):
+    ref = pd.read_csv(ref_dir / "att_gt_csdid.csv")
+    ref = ref[ref["spec"] == spec]
+    res = att_gt(mpdta, "lemp", **MP, **PEER_SPECS[spec])
+    np.testing.assert_allclose(res.params.to_numpy(), ref["estimate"], rtol=CS_PEER_REL, atol=1e-12)
+    np.testing.assert_allclose(res.std_errors.to_numpy(), ref["std_error"], rtol=CS_PEER_REL)
+
+
+def test_mpdta_improved_dr_close_to_traditional(mpdta, ref_dir):
+    ref = pd.read_csv(ref_dir / "att_gt_csdid.csv")
+    ref = ref[ref["spec"] == "never_lpop_dr"]
+    res = att_gt(mpdta, "lemp", **MP, covariates=["lpop"], est="dr")
+    assert np.abs(res.params.to_numpy() - ref["estimate"].to_numpy()).max() < CS_DR_VARIANT_ABS
+
+
+def test_term_names_and_result_shape(mpdta):
+    res = att_gt(mpdta, "lemp", **MP)
+    assert res.params.index[0] == "ATT(2004,2004)"
+    assert res.nobs == 2500 and res.n_units == 500
+    assert res.cells().shape == (12, 9)
+    for ty, first in [
+        ("dynamic", "dynamic:-3"),
+        ("group", "group:2004"),
+        ("calendar", "calendar:2004"),
+    ]:
+        agg = aggte(res, ty)
+        assert agg.params.index[0] == ty and agg.params.index[1] == first
+        assert agg.profile()["term"].iloc[0] == first
+    assert list(aggte(res, "simple").params.index) == ["simple"]
+    t = res.tidy()
+    assert list(t.columns)[:3] == ["term", "estimate", "std_error"]
+
+
+# -- sparse influence functions ---------------------------------------------------------------------
+def test_unit_influence_is_sparse_and_consistent(mpdta):
+    res = att_gt(mpdta, "lemp", **MP)
+    m = res.unit_influence()
+    assert m.shape == (12, 500)
+    assert m.nnz < 12 * 500
+    v = (m @ m.T).toarray() / 500**2
+    np.testing.assert_allclose(v, res.vcov.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(m.sum(axis=1)).ravel(), 0, atol=1e-8)
+
+
+def test_fast_and_general_paths_agree(mpdta):
+    prep = core.prepare(
+        mpdta, outcome="lemp", covariates=[], weights=None, cluster=None, stack=None,
+        anticipation=0, allow_unbalanced=False, **{"cohort": "first.treat", "unit": "countyreal", "time": "year"},
+    )  # fmt: skip
+    cells, _ = core.enumerate_cells(prep, control="notyet", anticipation=0, base_period="varying")
+    a1, i1, c1 = core.fast_cells(prep, cells)
+    for est in ("reg", "ipw", "dr"):
+        a2, i2, c2, _ = core.general_cells(prep, cells, est)
+        np.testing.assert_allclose(a1, a2, atol=1e-12)
+        np.testing.assert_allclose(i1.vcov(), i2.vcov(), rtol=1e-9, atol=1e-15)
+        assert (c1 == c2).all()
+
+
+# -- known truth ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("control", "est", "covs"),
+    [("never", "dr", None), ("notyet", "dr", None), ("never", "reg", ["x"]), ("notyet", "ipw", ["x"]),
+     ("never", "dr", ["x"])],
+)  # fmt: skip
+def test_recovers_truth(control, est, covs):
+    df, truth = make_staggered(n_units=2500, seed=3, covariate=covs is not None)
+    res = att_gt(df, "y", control=control, est=est, covariates=covs)
+    tr = truth.set_index(["cohort", "period"])["att"]
+    # every post cell
+    for term in res.params.index[res.post.to_numpy()]:
+        key = (int(res.cohort[term]), int(res.period[term]))
+        assert abs(res.params[term] - tr[key]) <= TRUTH_SE_MULTIPLE * res.std_errors[term], term
+    ta = truth_aggregates(df, truth)
+    simple = aggte(res, "simple")
+    assert (
+        abs(simple.params["simple"] - ta["simple"])
+        <= TRUTH_SE_MULTIPLE * simple.std_errors["simple"]
+    )
+    dyn = aggte(res, "dynamic")
+    for e in range(0, 5):
+        k = f"dynamic:{e}"
+        assert abs(dyn.params[k] - ta[k]) <= TRUTH_SE_MULTIPLE * dyn.std_errors[k], k
+
+
+def test_anticipation_shifts_base_period():
+    df, truth = make_staggered(n_units=2000, seed=5)
+    # effects start one period early: relabel every cohort one year later, then allow anticipation=1
+    df2 = df.assign(treat_year=df["treat_year"] + 1)
+    res = att_gt(df2, "y", anticipation=1)
+    assert (res.base[res.post] == res.cohort[res.post] - 2).all()
+    # cohort 2014 (true 2013) at t = 2014: true effect 0.10 + 0.03
+    term = "ATT(2014,2014)"
+    assert abs(res.params[term] - 0.13) <= TRUTH_SE_MULTIPLE * res.std_errors[term]
+
+
+# -- equivalences -----------------------------------------------------------------------------------
+def test_one_cohort_two_periods_is_2x2_did():
+    rng = np.random.default_rng(7)
+    n = 400
+    g = np.where(rng.random(n) < 0.4, 2021, 0)
+    y0 = rng.normal(size=n)
+    y1 = y0 + 0.3 + 0.5 * (g > 0) + rng.normal(size=n)
+    df = pd.DataFrame(
+        {"firm_id": np.repeat(np.arange(n), 2), "year": np.tile([2020, 2021], n),
+         "treat_year": np.repeat(g, 2), "y": np.column_stack([y0, y1]).ravel()}
+    )  # fmt: skip
+    d = y1 - y0
+    hand = d[g > 0].mean() - d[g == 0].mean()
+    for est in ("dr", "ipw", "reg"):
+        for control in ("never", "notyet"):
+            res = att_gt(df, "y", est=est, control=control)
+            assert list(res.params.index) == ["ATT(2021,2021)"]
+            assert res.params.iloc[0] == pytest.approx(hand, abs=DID_2X2_ABS)
+            for ty in ("simple", "dynamic", "group", "calendar"):
+                assert aggte(res, ty).params[ty] == pytest.approx(hand, abs=DID_2X2_ABS)
+    # analytic SE = two-sample formula
+    se = np.sqrt(d[g > 0].var(ddof=0) / (g > 0).sum() + d[g == 0].var(ddof=0) / (g == 0).sum())
+    assert att_gt(df, "y").std_errors.iloc[0] == pytest.approx(se, rel=1e-10)
+
+
+def test_invariant_to_row_order_and_unit_labels(mpdta):
+    base = att_gt(mpdta, "lemp", **MP)
+    shuffled = mpdta.sample(frac=1.0, random_state=np.random.RandomState(3)).copy()
+    shuffled["countyreal"] = "c" + (shuffled["countyreal"] * 7 % 100003).astype(str)
+    res = att_gt(shuffled, "lemp", **MP)
+    np.testing.assert_allclose(res.params, base.params, rtol=EXACT_REL)
+    np.testing.assert_allclose(res.std_errors, base.std_errors, rtol=1e-8)
+
+
+def test_integer_weights_equal_duplicated_units(mpdta):
+    rng = np.random.default_rng(2)
+    units = mpdta["countyreal"].unique()
+    wts = pd.Series(rng.integers(1, 4, size=units.size), index=units)
+    w_df = mpdta.assign(w=mpdta["countyreal"].map(wts))
+    dup = pd.concat(
+        [mpdta[mpdta["countyreal"].map(wts) >= k].assign(countyreal=lambda d, k=k: d["countyreal"] * 10 + k)
+         for k in (1, 2, 3)]
+    )  # fmt: skip
+    a = att_gt(w_df, "lemp", **MP, weights="w")
+    b = att_gt(dup, "lemp", **MP)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10)
+    for ty in ("simple", "dynamic"):
+        np.testing.assert_allclose(aggte(a, ty).params, aggte(b, ty).params, rtol=1e-10)
+    a2 = att_gt(w_df, "lemp", **MP, weights="w", covariates=["lpop"], est="reg")
+    b2 = att_gt(dup, "lemp", **MP, covariates=["lpop"], est="reg")
+    np.testing.assert_allclose(a2.params, b2.params, rtol=1e-9)
+
+
+def test_cluster_on_unit_equals_default_and_coarser_cluster_differs(mpdta):
+    base = att_gt(mpdta, "lemp", **MP)
+    df = mpdta.assign(cl=mpdta["countyreal"].astype(str), state=mpdta["countyreal"] // 1000)
+    same = att_gt(df, "lemp", **MP, cluster="cl")
+    np.testing.assert_allclose(same.std_errors, base.std_errors, rtol=1e-10)
+    st = att_gt(df, "lemp", **MP, cluster="state")
+    np.testing.assert_allclose(st.params, base.params, rtol=EXACT_REL)
+    assert not np.allclose(st.std_errors, base.std_errors)
+    # clustered SE = sqrt(sum_c (sum_{i in c} psi_i)^2) / n
+    m = base.unit_influence()
+    state_of_unit = base.unit_ids.astype(int) // 1000
+    codes = pd.factorize(state_of_unit)[0]
+    import scipy.sparse as sp
+
+    h = sp.csr_matrix((np.ones(500), (np.arange(500), codes)))
+    s = (m @ h).toarray()
+    np.testing.assert_allclose(st.std_errors, np.sqrt((s**2).sum(axis=1)) / 500, rtol=1e-10)
+    # general path (covariates) clusters the same way
+    st2 = att_gt(df, "lemp", **MP, cluster="state", covariates=["lpop"], est="reg")
+    assert np.isfinite(st2.std_errors).all()
+    agg = aggte(st, "simple")
+    assert agg.std_errors["simple"] > 0
+
+
+def test_universal_base_period(mpdta):
+    var = att_gt(mpdta, "lemp", **MP)
+    uni = att_gt(mpdta, "lemp", **MP, base_period="universal")
+    post = var.params.index[var.post.to_numpy()]
+    np.testing.assert_allclose(uni.params[post], var.params[post], rtol=EXACT_REL)
+    assert (uni.base == uni.cohort - 1).all()
+    assert "ATT(2004,2003)" not in uni.params.index  # normalisation cell
+    assert "ATT(2007,2003)" in uni.params.index
+    dyn = aggte(uni, "dynamic")
+    assert dyn.reference == -1.0 and "dynamic:-1" not in dyn.params.index
+
+
+def test_balance_e_and_window(mpdta):
+    res = att_gt(mpdta, "lemp", **MP)
+    dyn = aggte(res, "dynamic", balance_e=1)
+    assert list(dyn.x) == [-1.0, 0.0, 1.0] or set(dyn.x) <= {-3.0, -2.0, -1.0, 0.0, 1.0}
+    assert dyn.x.max() == 1.0
+    win = aggte(res, "dynamic", min_e=-1, max_e=2)
+    assert list(win.x) == [-1.0, 0.0, 1.0, 2.0]
+
+
+def test_stacked_panel_equals_unstacked_with_never_controls(mpdta):
+    base = att_gt(mpdta, "lemp", **MP)
+    never = mpdta[mpdta["first.treat"] == 0]
+    stacks = []
+    for g in (2004, 2006, 2007):
+        part = pd.concat([mpdta[mpdta["first.treat"] == g], never]).assign(stack=g)
+        stacks.append(part)
+    st = pd.concat(stacks, ignore_index=True)
+    res = att_gt(st, "lemp", **MP, stack="stack")
+    np.testing.assert_allclose(res.params, base.params, rtol=EXACT_REL)
+    assert res.n_units == 500 + 2 * 309  # never-treated counties appear in three stacks
+    assert np.isfinite(aggte(res, "simple").std_errors["simple"])
+
+
+def test_unbalanced_panel_pairwise_cells(mpdta):
+    drop = mpdta.index[(mpdta["countyreal"] == 8001) & (mpdta["year"] == 2005)]
+    df = mpdta.drop(index=drop)
+    with pytest.warns(EstimationWarning, match="not observed"):
+        bal = att_gt(df, "lemp", **MP)
+    assert bal.exclusions["unbalanced panel (units)"] == 1
+    unb = att_gt(df, "lemp", **MP, allow_unbalanced=True)
+    # county 8001 (cohort 2007) still counts in cells that do not use 2005
+    assert unb.n_treated["ATT(2007,2007)"] == bal.n_treated["ATT(2007,2007)"] + 1
+    assert unb.n_treated["ATT(2007,2005)"] == bal.n_treated["ATT(2007,2005)"]
+
+
+# -- bootstrap --------------------------------------------------------------------------------------
+def test_bootstrap_reproducible_and_close_to_analytic(mpdta):
+    a = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=11)
+    b = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=11)
+    c = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=12)
+    pd.testing.assert_series_equal(a.std_errors, b.std_errors)
+    assert a.crit_value == b.crit_value
+    assert not np.allclose(a.std_errors, c.std_errors)
+    np.testing.assert_allclose(a.std_errors, a.analytic_std_errors, rtol=CS_BOOT_SE_REL)
+    assert 1.96 < a.crit_value < 4.0
+    band = a.conf_int(uniform=True)
+    assert (band["upper"] - band["lower"] > a.conf_int()["upper"] - a.conf_int()["lower"]).all()
+    agg = aggte(a, "dynamic")
+    agg2 = aggte(a, "dynamic")
+    assert agg.se_type == "bootstrap" and agg.crit_value == agg2.crit_value
+    np.testing.assert_allclose(agg.std_errors, agg.analytic_std_errors, rtol=CS_BOOT_SE_REL)
+    prof = agg.profile()
+    assert prof["band_low"].notna().all()
+    r = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=11, multiplier="rademacher")
+    np.testing.assert_allclose(r.std_errors, r.analytic_std_errors, rtol=CS_BOOT_SE_REL)
+
+
+# -- bad input --------------------------------------------------------------------------------------
+def test_cohort_changing_within_unit(mpdta):
+    df = mpdta.copy()
+    df.loc[df.index[2], "first.treat"] = 2006
+    with pytest.raises(PanelError, match="changes over time"):
+        att_gt(df, "lemp", **MP)
+
+
+def test_gap_in_years(mpdta):
+    with pytest.raises(DataError, match="gap in the periods.*2005"):
+        att_gt(mpdta[mpdta["year"] != 2005], "lemp", **MP)
+
+
+def test_duplicate_rows(mpdta):
+    with pytest.raises(PanelError, match="duplicate"):
+        att_gt(pd.concat([mpdta, mpdta.iloc[:3]]), "lemp", **MP)
+
+
+def test_no_never_treated(mpdta):
+    df = mpdta[mpdta["first.treat"] > 0]
+    with pytest.raises(EstimationError, match="no ATT\\(g,t\\) cell has a valid control"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            att_gt(df, "lemp", **MP)
+    with pytest.warns(EstimationWarning, match="no valid control units"):
+        res = att_gt(df, "lemp", **MP, control="notyet")
+    assert "ATT(2004,2004)" in res.params.index
+    assert "ATT(2007,2007)" not in res.params.index
+
+
+def test_cohort_without_controls_is_named(mpdta):
+    # stacked panel whose 2006 stack holds no comparison units at all
+    never = mpdta[mpdta["first.treat"] == 0]
+    st = pd.concat(
+        [pd.concat([mpdta[mpdta["first.treat"] == 2004], never]).assign(stack=1),
+         mpdta[mpdta["first.treat"] == 2006].assign(stack=2)]
+    )  # fmt: skip
+    with pytest.warns(EstimationWarning, match=r"cohort\(s\) 2006 have no valid control"):
+        res = att_gt(st, "lemp", **MP, stack="stack")
+    assert set(res.cohort) == {2004}
+
+
+def test_cohort_outside_panel(mpdta):
+    df = mpdta.copy()
+    df.loc[df["countyreal"] == 8001, "first.treat"] = 2010
+    with pytest.warns(EstimationWarning, match="after the last period"):
+        att_gt(df, "lemp", **MP)
+    df.loc[df["countyreal"] == 8001, "first.treat"] = 2003
+    with pytest.warns(EstimationWarning, match="treated in or before the first period"):
+        res = att_gt(df, "lemp", **MP)
+    assert res.exclusions["treated in the first period (no pre-period)"] == 1
+
+
+def test_bad_options(mpdta):
+    with pytest.raises(SpecError, match="'never', 'notyet'"):
+        att_gt(mpdta, "lemp", **MP, control="all")
+    with pytest.raises(SpecError, match="est="):
+        att_gt(mpdta, "lemp", **MP, est="ols")
+    with pytest.raises(SpecError, match="panel=False"):
+        att_gt(mpdta, "lemp", **MP, panel=False)
+    with pytest.raises(DataError, match="missing required column"):
+        att_gt(mpdta, "nope", **MP)
+    res = att_gt(mpdta, "lemp", **MP)
+    with pytest.raises(SpecError, match="type="):
+        aggte(res, "event")

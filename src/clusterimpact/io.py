@@ -248,6 +248,11 @@ def _require(df: pd.DataFrame, required: tuple[str, ...], source: str, what: str
         )
 
 
+def _blank_to_na(s: Any) -> Any:
+    """Empty strings -> missing (a string Series)."""
+    return s.where(s != "")
+
+
 def _to_float(s: pd.Series, source: str, column: str) -> np.ndarray:
     """Float array; blanks are NaN; anything else non-numeric is a DataError naming the rows."""
     if pd.api.types.is_bool_dtype(s):
@@ -255,7 +260,7 @@ def _to_float(s: pd.Series, source: str, column: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(s):
         return s.astype("float64").to_numpy(dtype=float, na_value=np.nan).copy()
     text = s.astype("string").str.strip()
-    coerced = pd.to_numeric(text.replace("", pd.NA), errors="coerce")
+    coerced = pd.to_numeric(_blank_to_na(text), errors="coerce")
     bad = (coerced.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
     if bad.any():
         examples = ", ".join(repr(v) for v in pd.unique(text[bad])[:3])
@@ -271,13 +276,13 @@ def _to_float(s: pd.Series, source: str, column: str) -> np.ndarray:
 def _to_year(s: pd.Series, source: str, column: str, *, dates: bool) -> np.ndarray:
     """Float array of years (NaN missing). Integers, '2015', dates ('2015-12-31') when ``dates``."""
     if pd.api.types.is_datetime64_any_dtype(s):
-        years = s.dt.year.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+        years = np.array(s.dt.year.astype("float64").to_numpy(dtype=float, na_value=np.nan))
     elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         years = s.astype("float64").to_numpy(dtype=float, na_value=np.nan).copy()
     else:
-        text = s.astype("string").str.strip().replace("", pd.NA)
+        text = s.astype("string").str.strip().pipe(_blank_to_na)
         num = pd.to_numeric(text, errors="coerce")
-        years = num.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+        years = np.array(num.astype("float64").to_numpy(dtype=float, na_value=np.nan))
         unparsed = (num.isna() & text.notna()).to_numpy(dtype=bool)
         if unparsed.any():
             parsed = pd.to_datetime(text[unparsed], errors="coerce", format="mixed", dayfirst=False)
@@ -295,6 +300,7 @@ def _to_year(s: pd.Series, source: str, column: str, *, dates: bool) -> np.ndarr
                     column=column,
                     rows=list(s.index[bad]),
                 )
+    years = np.array(years, dtype=float, copy=True)
     finite = np.isfinite(years)
     frac = finite & (years != np.round(years))
     if frac.any():
@@ -328,15 +334,17 @@ def _to_id(s: pd.Series) -> pd.Series:
 
 
 def _to_code(s: pd.Series, width: int) -> pd.Series:
-    """NACE-like codes: digits only, left-padded to an even length (int 111 -> '0111'), cut to ``width``."""
+    """NACE-like codes: digits only; 1 or 3 digits get their lost leading zero back (int 111 -> '0111');
+    cut to ``width`` digits (NACE-BEL '62010' -> '6201')."""
     if pd.api.types.is_float_dtype(s):
         vals = s.to_numpy(dtype=float, na_value=np.nan)
         fin = np.isfinite(vals)
         if (vals[fin] == np.round(vals[fin])).all():
             s = s.astype("Int64")
     text = s.astype("string").str.strip().str.replace(r"[^0-9]", "", regex=True)
-    text = text.where(text.str.len() > 0, pd.NA)
-    odd = (text.str.len() % 2 == 1).fillna(False).astype(bool)
+    text = text.where(text.str.len() > 0)
+    # a lost leading zero (int 111 for '0111', 1 for '01'); 5-digit NACE-BEL codes stay as they are
+    odd = text.str.len().isin([1, 3]).fillna(False).astype(bool)
     text = text.where(~odd, "0" + text)
     return text.str.slice(0, width).astype("str")
 
@@ -547,7 +555,7 @@ def _to_date(s: pd.Series, source: str, column: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         years = _to_year(s, source, column, dates=False)
     else:
-        text = s.astype("string").str.strip().replace("", pd.NA)
+        text = s.astype("string").str.strip().pipe(_blank_to_na)
         if text.str.fullmatch(r"\d{4}(\.0+)?").fillna(True).all():
             years = _to_year(text, source, column, dates=False)
     if years is not None:
@@ -558,7 +566,7 @@ def _to_date(s: pd.Series, source: str, column: str) -> pd.Series:
                 {"year": years[fin].astype(int), "month": 1, "day": 1}
             ).to_numpy()
         return out
-    text = s.astype("string").str.strip().replace("", pd.NA)
+    text = s.astype("string").str.strip().pipe(_blank_to_na)
     is_year = text.str.fullmatch(r"\d{4}").fillna(False).astype(bool)
     full = text.where(~is_year, text + "-01-01")
     parsed = pd.to_datetime(full, errors="coerce", format="mixed")

@@ -70,13 +70,14 @@ def validate_kbo(values: Iterable[object] | pd.Series) -> tuple[pd.Series, np.nd
         ok[shape_ok] = (97 - first8 % 97) == last2
     stripped = uniq.astype("string").str.strip()
     norm_u = np.asarray(cleaned.where(shape_ok, stripped).astype(object), dtype=object)
-    normalized = pd.Series(
-        np.where(codes >= 0, norm_u[np.maximum(codes, 0)] if len(norm_u) else None, None),
-        index=series.index,
-        dtype="str",
-    )
-    valid = np.where(codes >= 0, ok[np.maximum(codes, 0)] if len(ok) else False, False)
-    return normalized, valid.astype(bool)
+    picked: np.ndarray = np.full(len(codes), None, dtype=object)
+    valid = np.zeros(len(codes), dtype=bool)
+    has = codes >= 0
+    if has.any():
+        picked[has] = norm_u[codes[has]]
+        valid[has] = ok[codes[has]]
+    normalized = pd.Series(picked, index=series.index, dtype="str")
+    return normalized, valid
 
 
 def normalize_kbo(values: Iterable[object] | pd.Series) -> pd.Series:

@@ -356,7 +356,7 @@ class FirmPanel:
         ]
         coh = self.cohorts()
         if len(coh):
-            lines.append("Cohorts: " + ", ".join(f"{int(k)}: {int(v)}" for k, v in coh.items()))
+            lines.append("Cohorts: " + ", ".join(f"{k}: {int(v)}" for k, v in coh.items()))
         counts = self.exclusion_counts()
         lines.append(
             "Excluded: "

@@ -1,15 +1,175 @@
-"""`clusterimpact build` (not yet implemented: registered so that --help lists it)."""
+"""`clusterimpact build`: accounts + membership registry -> validated firm-year panel + exclusion log.
+
+Usage::
+
+    clusterimpact build --accounts P --registry P [--preset nbb] [--deflators P]
+                        [--start Y --end Y] [--id-type any|kbo] [--exclude-bad-ids]
+                        [--duplicates error|first|drop] [--min-years N]
+                        [--columns user=role,...] [--registry-columns user=role,...]
+                        --out PANEL.parquet|.csv [--exclusions P] [--json P]
+
+Writes the panel (Parquet or CSV by the extension of ``--out``) and its exclusion log (default: beside
+the panel as ``<stem>.exclusions.csv``), then prints the exclusion counts. Bad input exits with status 2
+and a message naming the file, column and rows; nothing is written unless the whole build succeeded
+(files are written to temporary names and renamed).
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
+
+from clusterimpact.cli._common import write_json
+from clusterimpact.errors import SpecError
+
+
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    """Flags shared by `build` and `validate`."""
+    p.add_argument("--accounts", required=True, help="accounts file (CSV or Parquet)")
+    p.add_argument("--registry", default=None, help="membership registry (CSV or Parquet)")
+    p.add_argument("--deflators", default=None, help="sector x year deflator table")
+    p.add_argument("--preset", default=None, choices=["nbb"], help="column preset")
+    p.add_argument("--start", type=int, default=None, help="first year of the study window")
+    p.add_argument("--end", type=int, default=None, help="last year of the study window")
+    p.add_argument(
+        "--id-type",
+        default=None,
+        choices=["any", "kbo"],
+        help="'kbo': firm ids are Belgian enterprise numbers, checked mod 97 "
+        "(default: kbo with --preset nbb, else any)",
+    )
+    p.add_argument(
+        "--exclude-bad-ids", action="store_true", help="exclude rows failing the mod-97 check"
+    )
+    p.add_argument(
+        "--duplicates",
+        default="error",
+        choices=["error", "first", "drop"],
+        help="firm-years reported twice with different values",
+    )
+    p.add_argument("--min-years", type=int, default=1, help="minimum usable years per firm")
+    p.add_argument(
+        "--no-deflate", action="store_true", help="ignore --deflators (keep nominal values)"
+    )
+    p.add_argument(
+        "--columns", default=None, help="accounts column map: user=role,... (e.g. vat=firm_id)"
+    )
+    p.add_argument("--registry-columns", default=None, help="registry column map: user=role,...")
+    p.add_argument("--json", dest="json_path", default=None, help="write a JSON summary here")
+
+
+def parse_map(value: str | None, flag: str) -> dict[str, str] | None:
+    """``"a=firm_id,b=year"`` -> ``{"a": "firm_id", "b": "year"}``."""
+    if not value:
+        return None
+    out: dict[str, str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise SpecError(f"{flag}: expected user=role pairs separated by commas, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def panel_from_args(args: argparse.Namespace) -> Any:
+    """Build the FirmPanel described by the parsed flags."""
+    from clusterimpact.panel import PanelSpec, build_panel
+
+    id_type: Any = args.id_type or ("kbo" if args.preset == "nbb" else "any")
+    spec = PanelSpec(
+        start=args.start,
+        end=args.end,
+        deflate=not args.no_deflate,
+        id_type=id_type,
+        exclude_bad_ids=args.exclude_bad_ids,
+        min_years=args.min_years,
+        duplicates=args.duplicates,
+    )
+    return build_panel(
+        args.accounts,
+        args.registry,
+        spec,
+        args.deflators,
+        columns=parse_map(args.columns, "--columns"),
+        registry_columns=parse_map(args.registry_columns, "--registry-columns"),
+        preset=args.preset,
+    )
+
+
+def report_lines(panel: Any) -> list[str]:
+    """The human summary printed by `build` and `validate`."""
+    lines = [panel.summary()]
+    counts = panel.exclusion_counts()
+    if counts:
+        width = max(len(k) for k in counts)
+        lines.append("Exclusions by reason:")
+        lines += [f"  {k:<{width}}  {v:>10,}" for k, v in counts.items()]
+    return lines
+
+
+def payload(panel: Any, command: str) -> dict[str, Any]:
+    """The JSON summary (DESIGN.md shape: command, nobs, n_units, exclusions, ...)."""
+    d = panel.to_dict()
+    return {
+        "command": command,
+        "nobs": d["nobs"],
+        "n_units": d["n_firms"],
+        "rows_in": d["rows_in"],
+        "n_members": d["n_members"],
+        "years": d["years"],
+        "options": d["spec"],
+        "exclusions": d["exclusions"],
+        "flags": d["flags"],
+        "sources": d["sources"],
+        "warnings": [],
+    }
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `build` subcommand."""
-    p = sub.add_parser("build", help="(not yet implemented)")
+    p = sub.add_parser(
+        "build",
+        help="accounts + registry -> validated firm-year panel and exclusion log",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    add_input_args(p)
+    p.add_argument("--out", required=True, help="panel file to write (.parquet or .csv)")
+    p.add_argument(
+        "--exclusions",
+        default=None,
+        help="exclusion log to write (default: <out stem>.exclusions.csv beside --out)",
+    )
     p.set_defaults(func=_run)
 
 
+def _exclusions_path(out: str, given: str | None) -> Path:
+    if given:
+        return Path(given)
+    p = Path(out)
+    name = p.name
+    for ext in (".parquet", ".csv.gz", ".csv", ".pq", ".tsv", ".txt"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return p.with_name(name + ".exclusions.csv")
+
+
 def _run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("clusterimpact build is not implemented yet")
+    from clusterimpact.io import table_format, write_table
+
+    table_format(args.out)  # unknown extension: fail before any work
+    excl_path = _exclusions_path(args.out, args.exclusions)
+    table_format(excl_path)
+    panel = panel_from_args(args)
+    write_table(panel.data, args.out)
+    write_table(panel.exclusions, excl_path)
+    if args.json_path:
+        out = payload(panel, "build")
+        out["outputs"] = {"panel": str(args.out), "exclusions": str(excl_path)}
+        write_json(args.json_path, out)
+    print("\n".join(report_lines(panel)))
+    print(f"Wrote {panel.n_obs:,} firm-years to {args.out} and the exclusion log to {excl_path}")
+    return 0

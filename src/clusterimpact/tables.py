@@ -196,6 +196,7 @@ _LATEX_SPECIAL = {
     "^": "\\textasciicircum{}",
     "<": "\\textless{}",
     ">": "\\textgreater{}",
+    "|": "\\textbar{}",
     "²": "$^2$",
     "−": "$-$",
     "±": "$\\pm$",
@@ -412,7 +413,7 @@ def regression_table(
                 coef.append("")
                 second.append("")
                 continue
-            row = td.loc[t]
+            row = td.loc[t].to_dict()
             c = format_cell(float(row["estimate"]), digits)
             coef.append(c + (_stars(float(row["p_value"])) if stars else ""))
             if stat == "se":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,8 @@ def trajectories_series(
     d = d[np.isfinite(d[outcome].astype(float)) & d[event].notna() & (d["_w"] > 0)]
     z = float(stats.norm.ppf(0.5 + level / 2))
     rows = []
-    for (tr, ev), g in d.groupby([treated, event], sort=True):
+    for key, g in d.groupby([treated, event], sort=True):
+        tr, ev = cast(tuple[Any, Any], key)
         y, w = g[outcome].to_numpy(dtype=float), g["_w"].to_numpy(dtype=float)
         m = float(np.average(y, weights=w))
         n_eff = w.sum() ** 2 / (w**2).sum()

@@ -28,23 +28,22 @@ def _pick(frame: pd.DataFrame, names: tuple[str, ...], what: str) -> str:
     )
 
 
-def _balance_frame(balance: Any) -> pd.DataFrame:
+def _find_balance(balance: Any) -> pd.DataFrame:
     if isinstance(balance, pd.DataFrame):
-        frame = balance
-    else:
-        frame = None
-        for name in ("balance", "balance_table", "balance_by_cohort"):
-            obj = getattr(balance, name, None)
-            if callable(obj):
-                obj = obj()
-            if isinstance(obj, pd.DataFrame):
-                frame = obj
-                break
-        if frame is None:
-            raise SpecError(
-                f"expected a balance DataFrame or a MatchResult with .balance, got {type(balance).__name__}"
-            )
-    frame = frame.copy()
+        return balance
+    for name in ("balance", "balance_table", "balance_by_cohort"):
+        obj = getattr(balance, name, None)
+        if callable(obj):
+            obj = obj()
+        if isinstance(obj, pd.DataFrame):
+            return obj
+    raise SpecError(
+        f"expected a balance DataFrame or a MatchResult with .balance, got {type(balance).__name__}"
+    )
+
+
+def _balance_frame(balance: Any) -> pd.DataFrame:
+    frame = _find_balance(balance).copy()
     if not any(c in frame.columns for c in _COV) and frame.index.name in _COV:
         frame = frame.reset_index()
     return frame
@@ -110,7 +109,7 @@ def plot_love(
     pooled = long[long["cohort"] == "all"]
     cohorts = long[long["cohort"] != "all"]
     if pooled.empty:
-        pooled = cohorts.groupby(["covariate", "stage"], sort=False, as_index=False)["smd"].mean()
+        pooled = cohorts.groupby(["covariate", "stage"], sort=False)["smd"].mean().reset_index()
         pooled_note = "mean over cohorts"
     else:
         pooled_note = "pooled"
@@ -135,10 +134,11 @@ def plot_love(
                     gid=gid,
                     label=f"{stage.capitalize()}, by cohort ({n_cohorts} cohorts)",
                 )
-        for stage, kw in (
+        styles: tuple[tuple[str, dict[str, Any]], ...] = (
             ("before", {"marker": "o", "mfc": "white", "mec": GREY, "color": GREY}),
             ("after", {"marker": "o", "mfc": PALETTE[0], "mec": PALETTE[0], "color": PALETTE[0]}),
-        ):
+        )
+        for stage, kw in styles:
             s = pooled[pooled["stage"] == stage].set_index("covariate").reindex(covs)
             ax.plot(
                 s["smd"].to_numpy(dtype=float),

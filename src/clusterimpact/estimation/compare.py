@@ -1,0 +1,283 @@
+"""Side-by-side staggered-DiD estimators on the same data: TWFE, Callaway-Sant'Anna, Sun-Abraham,
+Borusyak-Jaravel-Spiess imputation (and the Goodman-Bacon decomposition of TWFE).
+
+``compare_estimators`` runs each estimator on one panel and returns a :class:`ComparisonResult` whose
+``tidy()`` frame (estimator, term, estimate, std_error, conf_low, conf_high, nobs) and ``table()`` feed the
+report. Terms are shared: ``simple`` for the overall ATT (TWFE: the static coefficient) and ``dynamic:e``
+for event-time effects (TWFE: the event-study dummies ``rel_year::e``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.errors import ClusterImpactError, EstimationWarning, SpecError
+from clusterimpact.results import EstimateResult
+
+__all__ = ["ESTIMATORS", "ComparisonResult", "compare_estimators"]
+
+ESTIMATORS = ("twfe", "cs", "sa", "imputation")
+LABELS = {
+    "twfe": "TWFE",
+    "cs": "Callaway-Sant'Anna",
+    "sa": "Sun-Abraham",
+    "imputation": "Imputation (BJS)",
+}
+Terms = Literal["simple", "dynamic"]
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Results of several estimators on the same data.
+
+    Attributes
+    ----------
+    results
+        Estimator key (``twfe``, ``cs``, ``sa``, ``imputation``) -> its result object.
+    frame
+        Tidy rows: estimator, label, term, estimate, std_error, conf_low, conf_high, p_value, nobs.
+    bacon
+        Goodman-Bacon decomposition of the TWFE coefficient (None when not computed).
+    failures
+        Estimators that could not run, with the reason.
+    """
+
+    results: dict[str, EstimateResult]
+    frame: pd.DataFrame
+    bacon: Any = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def tidy(self, terms: Sequence[str] | None = None) -> pd.DataFrame:
+        """The tidy comparison frame, optionally restricted to ``terms``."""
+        if terms is None:
+            return self.frame.copy()
+        return self.frame[self.frame["term"].isin(list(terms))].reset_index(drop=True)
+
+    def overall(self) -> pd.DataFrame:
+        """One row per estimator: the overall ATT (term ``simple``)."""
+        return self.tidy(["simple"])
+
+    def table(self, fmt: str | None = None, *, truth: float | None = None, digits: int = 3) -> Any:
+        """A comparison table of the overall estimates (``clusterimpact.tables.comparison_table``)."""
+        from clusterimpact.tables import comparison_table
+
+        d = self.overall().drop(columns=["estimator"]).rename(columns={"label": "estimator"})
+        return comparison_table(d, fmt=fmt, truth=truth, digits=digits)  # type: ignore[arg-type]
+
+    def profile(self) -> pd.DataFrame:
+        """Event-time rows of every estimator (x = e), for plotting side by side."""
+        d = self.frame[self.frame["term"].str.startswith("dynamic:")].copy()
+        d["x"] = d["term"].str.slice(len("dynamic:")).astype(float)
+        return d.sort_values(["estimator", "x"], kind="mergesort").reset_index(drop=True)
+
+
+def compare_estimators(
+    data: Any,
+    outcome: str,
+    cohort: str = "treat_year",
+    unit: str = "firm_id",
+    time: str = "year",
+    *,
+    estimators: Sequence[str] = ESTIMATORS,
+    terms: Terms = "dynamic",
+    control: Literal["never", "notyet"] = "never",
+    covariates: Sequence[str] | None = None,
+    est: Literal["dr", "ipw", "reg"] = "dr",
+    weights: str | None = None,
+    cluster: str | None = None,
+    window: tuple[int, int] | None = None,
+    bacon: bool = True,
+    level: float = 0.95,
+) -> ComparisonResult:
+    """Run TWFE, Callaway-Sant'Anna, Sun-Abraham and imputation on the same panel.
+
+    Estimands: ``simple`` is each estimator's overall ATT (TWFE: the static coefficient on
+    ``1{t >= G}``, a variance-weighted average that can be biased under heterogeneous effects; CS: the
+    cohort-size-weighted post-treatment average; SA: the observation-weighted average of cohort x
+    period effects; imputation: the average over treated observations); ``dynamic:e`` the event-time
+    effects. Identification as in each estimator's docstring.
+
+    Parameters
+    ----------
+    data
+        FirmPanel or long DataFrame.
+    outcome, cohort, unit, time
+        Columns (cohort: first treatment period, 0 or missing = never treated).
+    estimators
+        Which of ``twfe``, ``cs``, ``sa``, ``imputation`` to run.
+    terms
+        ``"simple"`` (overall only) or ``"dynamic"`` (overall and event-time terms).
+    control
+        Comparison group for CS (``never``/``notyet``); SA uses never-treated units (or the last cohort
+        when there are none); TWFE and imputation use all untreated observations.
+    covariates, est
+        CS covariates and estimation method.
+    weights
+        Sampling / matching weights (TWFE, CS, SA).
+    cluster
+        Cluster column (default the unit).
+    window
+        Event-time window ``(lo, hi)`` for the TWFE event study and SA (default: all).
+    bacon
+        Also compute the Goodman-Bacon decomposition of the TWFE coefficient (without weights).
+    level
+        Confidence level of the intervals.
+    """
+    from clusterimpact.estimation.staggered import aggte, att_gt
+
+    check_choice("terms", terms, ("simple", "dynamic"))
+    for e in estimators:
+        check_choice("estimator", e, ESTIMATORS)
+    df0 = as_frame(data)
+    require_columns(df0, [unit, time, cohort, outcome], what="compare_estimators")
+    g = pd.to_numeric(df0[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
+    t = pd.to_numeric(df0[time], errors="coerce").to_numpy(dtype=float)
+    treated = ((g > 0) & (t >= g)).astype(int)
+    df = df0.assign(_did_treated=treated)
+    rel = np.where(g > 0, t - g, np.nan)
+    if window is None and np.isfinite(rel).any():
+        window = (int(np.nanmin(rel)), int(np.nanmax(rel)))
+    results: dict[str, EstimateResult] = {}
+    failures: dict[str, str] = {}
+    rows: list[pd.DataFrame] = []
+
+    def add(key: str, res: EstimateResult, rename: dict[str, str] | None = None) -> None:
+        tdy = res.tidy(level)
+        if rename:
+            tdy["term"] = tdy["term"].map(lambda s: rename.get(s, s))
+        if terms == "simple":
+            tdy = tdy[tdy["term"] == "simple"]
+        else:
+            tdy = tdy[(tdy["term"] == "simple") | tdy["term"].str.startswith("dynamic:")]
+        tdy.insert(0, "label", LABELS[key])
+        tdy.insert(0, "estimator", key)
+        tdy["nobs"] = res.nobs
+        rows.append(tdy)
+
+    for key in estimators:
+        try:
+            if key == "twfe":
+                from clusterimpact.estimation.twfe import static_premium
+
+                res = static_premium(
+                    df,
+                    outcome,
+                    treatment="_did_treated",
+                    unit=unit,
+                    time=time,
+                    cluster=cluster,
+                    weights=weights,
+                )
+                results["twfe"] = res
+                add("twfe", res, {"_did_treated": "simple"})
+                if terms == "dynamic" and window is not None:
+                    from clusterimpact.estimation.event_study import event_study
+
+                    es = event_study(
+                        df0,
+                        outcome,
+                        cohort=cohort,
+                        unit=unit,
+                        time=time,
+                        window=window,
+                        cluster=cluster,
+                        weights=weights,
+                    )
+                    results["twfe_event_study"] = es
+                    ren = {
+                        tm: "dynamic:" + tm.split("::")[1] for tm in es.params.index if "::" in tm
+                    }
+                    add("twfe", es, ren)
+            elif key == "cs":
+                cs = att_gt(
+                    df0,
+                    outcome,
+                    cohort=cohort,
+                    unit=unit,
+                    time=time,
+                    control=control,
+                    covariates=list(covariates) if covariates else None,
+                    est=est,
+                    weights=weights,
+                    cluster=cluster,
+                )
+                results["cs"] = cs
+                simple = aggte(cs, "simple")
+                add("cs", simple)
+                if terms == "dynamic":
+                    dyn = aggte(cs, "dynamic")
+                    results["cs_dynamic"] = dyn
+                    dyn_t = dyn.tidy(level)
+                    dyn_t = dyn_t[dyn_t["term"].str.startswith("dynamic:")]
+                    dyn_t.insert(0, "label", LABELS["cs"])
+                    dyn_t.insert(0, "estimator", "cs")
+                    dyn_t["nobs"] = dyn.nobs
+                    rows.append(dyn_t)
+                results["cs_simple"] = simple
+            elif key == "sa":
+                from clusterimpact.estimation.sunab import sun_abraham
+
+                sa_control = "never" if (g == 0).any() else "last"
+                sa = sun_abraham(
+                    df0,
+                    outcome,
+                    cohort=cohort,
+                    unit=unit,
+                    time=time,
+                    control=sa_control,
+                    window=window,
+                    weights=weights,
+                    cluster=cluster,
+                )
+                results["sa"] = sa
+                add("sa", sa)
+            else:
+                from clusterimpact.estimation.imputation import imputation_did
+
+                T = int(np.unique(t[np.isfinite(t)]).size)
+                res = imputation_did(
+                    df0,
+                    outcome,
+                    cohort=cohort,
+                    unit=unit,
+                    time=time,
+                    aggregation="dynamic" if terms == "dynamic" else "simple",
+                    leads=max(0, min(5, T - 2)),
+                )
+                results["imputation"] = res
+                add("imputation", res)
+        except (ClusterImpactError, ValueError, np.linalg.LinAlgError) as exc:
+            failures[key] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"{key} failed: {exc}", EstimationWarning, stacklevel=2)
+    if not rows:
+        raise SpecError(f"no estimator could run: {failures}")
+    frame = pd.concat(rows, ignore_index=True)
+    frame = frame[
+        [
+            "estimator",
+            "label",
+            "term",
+            "estimate",
+            "std_error",
+            "conf_low",
+            "conf_high",
+            "p_value",
+            "nobs",
+        ]
+    ]
+    bd = None
+    if bacon and "twfe" in estimators:
+        from clusterimpact.estimation.bacon import bacon_decomposition
+
+        try:
+            bd = bacon_decomposition(df0, outcome, cohort=cohort, unit=unit, time=time)
+        except ClusterImpactError as exc:
+            failures["bacon"] = f"{type(exc).__name__}: {exc}"
+    return ComparisonResult(results=results, frame=frame, bacon=bd, failures=failures)

@@ -5,8 +5,9 @@ no elasticity, only phi = expected output. With omega_it(beta) = phi_it - x_it' 
 terms: the inputs for Cobb-Douglas, inputs and their squares and cross-products for translog) and
 omega_it = g(omega_i,t-1) + xi_it (g a polynomial, concentrated out), beta solves the moments
 E[xi_it(beta) z_it] = 0 with z the state inputs at t and the free inputs (and the proxy, for gross
-output) at t-1, or the same products of them for translog. The GMM criterion is
-xi' Z (Z'Z)^-1 Z' xi / N (exactly identified: its minimum is 0).
+output) at t-1, or the same products of them for translog, by default plus the state inputs at t-1
+(over-identification). The GMM criterion is xi' Z (Z'Z)^-1 Z' xi / N (0 at its minimum when exactly
+identified).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from clusterimpact.productivity._base import (
 )
 from clusterimpact.productivity._poly import poly_derivative, poly_exponents, poly_matrix
 from clusterimpact.productivity._prep import Arrays
-from clusterimpact.productivity._stages import first_stage, lom_residual, multistart, ols_fit
+from clusterimpact.productivity._stages import LawOfMotion, first_stage, multistart, ols_fit
 from clusterimpact.productivity.olley_pakes import OPTIMIZERS
 
-__all__ = ["ACF", "Function"]
+__all__ = ["ACF", "Function", "Instruments"]
 
 Function = Literal["cobb-douglas", "translog"]
+Instruments = Literal["exact", "overid"]
 
 
 def translog_terms(names: list[str]) -> tuple[list[tuple[int, ...]], list[str]]:
@@ -64,6 +66,11 @@ class ACF(ProductionEstimator):
         True (default): output is value added and the proxy only controls for productivity. False:
         gross output, with the proxy (materials) also a production input instrumented by its lag
         (beware Gandhi, Navarro & Rivers 2020: this moment may not identify a flexible input).
+    instruments
+        ``"overid"`` (default) adds the lagged state inputs (chosen at t-2, so valid) to the instruments:
+        the over-identified criterion separates the true root from the spurious zeros the exactly
+        identified ACF criterion often has (Kim, Luo & Su 2019). ``"exact"``: ACF's own instruments only
+        (prodest).
     poly_order, lom_order
         Degrees of the first-stage polynomial in (free, state, proxy) (default 3; prodest: 2) and of g
         (default 3).
@@ -79,6 +86,7 @@ class ACF(ProductionEstimator):
 
     proxy: str | None = "ln_materials"
     function: Function = "cobb-douglas"
+    instruments: Instruments | None = None
     value_added: bool = True
     poly_order: int | None = None
     lom_order: int | None = None
@@ -90,11 +98,13 @@ class ACF(ProductionEstimator):
     def _settings(self) -> dict[str, Any]:
         check_choice("function", self.function, ("cobb-douglas", "translog"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        s = {
+        s: dict[str, Any] = {
+            "instruments": resolve(self.instruments, "overid", "exact", self.compat),
             "poly_order": int(resolve(self.poly_order, 3, 2, self.compat)),
             "lom_order": int(resolve(self.lom_order, 3, 3, self.compat)),
             "n_starts": int(resolve(self.n_starts, 5, 1, self.compat)),
         }
+        check_choice("instruments", s["instruments"], ("exact", "overid"))
         for k in ("poly_order", "lom_order", "n_starts"):
             if s[k] < 1:
                 raise SpecError(f"{k}={s[k]} must be at least 1")
@@ -140,6 +150,8 @@ class ACF(ProductionEstimator):
         exps, terms = self._terms()
         X = poly_matrix(inputs, exps)
         Z = poly_matrix(inst, exps)
+        if s["instruments"] == "overid":
+            Z = np.column_stack([Z, arr.K[lag]])
         ncur = cur.size
         ZZ = Z.T @ Z
         try:
@@ -151,8 +163,10 @@ class ACF(ProductionEstimator):
         fs = first_stage(arr.y, arr.C, np.column_stack([arr.F, arr.K, arr.P]), s["poly_order"])
         phi = fs.phi
 
+        lom = LawOfMotion(X=X, phi=phi, cur=cur, lag=lag, order=s["lom_order"])
+
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            r, dr = lom_residual(theta, X=X, phi=phi, cur=cur, lag=lag, order=s["lom_order"])
+            r, dr = lom(theta)
             assert dr is not None
             m = Z.T @ r
             Wm = ZZinv @ m

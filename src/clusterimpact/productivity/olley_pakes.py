@@ -29,7 +29,7 @@ from clusterimpact.productivity._base import (
 )
 from clusterimpact.productivity._poly import poly_exponents, poly_matrix, scale_columns
 from clusterimpact.productivity._prep import Arrays
-from clusterimpact.productivity._stages import first_stage, lom_residual, multistart, ols_fit
+from clusterimpact.productivity._stages import LawOfMotion, first_stage, multistart, ols_fit
 
 __all__ = ["LomTarget", "OlleyPakes", "survival_probability"]
 
@@ -153,18 +153,19 @@ class OlleyPakes(ProductionEstimator):
         fit_on = "target" if s["lom_target"] == "output" else "omega"
         ncur = cur.size
 
+        lom = LawOfMotion(
+            X=X,
+            phi=fs.phi,
+            cur=cur,
+            lag=lag,
+            order=s["lom_order"],
+            base=base,
+            extra=extra,
+            fit_on=fit_on,
+        )
+
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            r, dr = lom_residual(
-                theta,
-                X=X,
-                phi=fs.phi,
-                cur=cur,
-                lag=lag,
-                order=s["lom_order"],
-                base=base,
-                extra=extra,
-                fit_on=fit_on,
-            )
+            r, dr = lom(theta)
             assert dr is not None
             return float(r @ r) / ncur, 2.0 * (dr.T @ r) / ncur
 

@@ -2,10 +2,13 @@
 
 With productivity omega_it = c(k_it, m_it)' lambda (a polynomial in state and proxy) and
 omega_it = a + c(k_i,t-1, m_i,t-1)' gamma + xi_it (a linear law of motion in the lagged control function),
-  (1) y_it = a1 + b_f' f_it + b_k' k_it + c~(k_it, m_it)' lambda + e_it,       instruments 1, f_it, c(k_it, m_it)
+  (1) y_it = a1 + b_f' f_it + b_k' k_it + c(k_it, m_it)' lambda + e_it,       instruments 1, f_it, c(k_it, m_it)
   (2) y_it = a2 + b_f' f_it + b_k' k_it + c(k_i,t-1, m_i,t-1)' gamma + u_it,   instruments 1, k_it, f_i,t-1, c(k_i,t-1, m_i,t-1)
-where c~ leaves out the linear state terms (they are b_k in (1)), b_f, b_k (and control coefficients)
-are shared by both equations, and controls instrument themselves. The system is linear in its parameters:
+where b_f, b_k (and control coefficients) are shared by both equations and controls instrument
+themselves. Since c contains k linearly, (1) identifies b_f only and b_k comes from (2). prodest 0.1.1
+left the linear state terms out of c in (1) (``state_in_control=False``), which ties the state
+coefficient of the control function to b_k; that reproduces its published numbers but is biased
+whenever the proxy demand depends on the state inputs. The system is linear in its parameters:
 one-step GMM with weight (Z'Z)^-1 (default; prodest 0.1.1) or two-step efficient GMM. Standard errors:
 the GMM sandwich with moments clustered by firm. Both equations use the firm-years with an observed
 previous year.
@@ -42,6 +45,9 @@ class Wooldridge(ProductionEstimator):
     ----------
     poly_order
         Degree of the polynomial c(k, m) (default 3; prodest 0.1.1: 2).
+    state_in_control
+        Keep the linear state terms in the first equation's control function (Wooldridge 2009; default
+        True). False reproduces prodest 0.1.1.
     weighting
         ``"one-step"`` (weight (Z'Z)^-1, default) or ``"two-step"`` (efficient, firm-clustered weight).
     """
@@ -53,6 +59,7 @@ class Wooldridge(ProductionEstimator):
     proxy: str | None = "ln_materials"
     poly_order: int | None = None
     weighting: Weighting = "one-step"
+    state_in_control: bool | None = None
 
     def _order(self) -> int:
         o = int(resolve(self.poly_order, 3, 2, self.compat))
@@ -62,7 +69,14 @@ class Wooldridge(ProductionEstimator):
         return o
 
     def _options(self) -> dict[str, Any]:
-        return {"poly_order": self._order(), "weighting": self.weighting}
+        return {
+            "poly_order": self._order(),
+            "weighting": self.weighting,
+            "state_in_control": self._state_in_control(),
+        }
+
+    def _state_in_control(self) -> bool:
+        return bool(resolve(self.state_in_control, True, False, self.compat))
 
     def _min_lag_rows(self, arr: Arrays) -> int:
         d = arr.K.shape[1] + 1
@@ -78,8 +92,11 @@ class Wooldridge(ProductionEstimator):
         sd = V.std(axis=0)
         V = V / np.where(sd > 0, sd, 1.0)  # scale only: the system is not invariant to centring
         exps = poly_exponents(V.shape[1], order)
+        keep_linear_state = self._state_in_control()
         own1_idx = [
-            i for i, e in enumerate(exps) if not (sum(e) == 1 and any(e[j] for j in range(pk)))
+            i
+            for i, e in enumerate(exps)
+            if keep_linear_state or not (sum(e) == 1 and any(e[j] for j in range(pk)))
         ]
         C_all = poly_matrix(V, exps)
         S_all = np.column_stack([arr.F, arr.K, arr.C])
@@ -142,6 +159,7 @@ class Wooldridge(ProductionEstimator):
         crit = float(m @ W @ m) * n
         beta = b[:ps]
         lam = b[ps : ps + p1]
+        # omega-hat = fitted first equation minus the shared terms (S beta) and the noise
         omega = lam[0] + C_all[:, own1_idx] @ lam[1:]
         names = [*self.free, *self.state, *self.controls]
         nin = arr.F.shape[1] + pk

@@ -13,12 +13,34 @@ TRUTH_SE_MULTIPLE = 3.0
 EXACT_REL = 1e-8
 
 # --- panel / synthetic --------------------------------------------------------------------------
+# synthetic: accounts are rounded to 100 EUR (money) and 0.01 FTE; the logs the panel rebuilds from the
+# nominal files differ from the latent real logs by at most this much (the smallest firms, ~1 FTE).
+SYNTH_ROUNDING_LOG = 0.02
 
 # --- productivity -------------------------------------------------------------------------------
+# prodest 0.1.1 Table 1 (Chilean plants) prints 3 decimals: half a unit in the last printed digit.
+PRODEST_TABLE_ABS = 5e-4
+# Bootstrap SEs vs the published 20-replication bootstrap SEs: order of magnitude only (ratio bound).
+PRODEST_SE_RATIO = 5.0
+# Invariances (rescaling, row order) are floating-point identities up to optimiser tolerance.
+TFP_INVARIANCE_ABS = 1e-6
 
 # --- matching -----------------------------------------------------------------------------------
 
 # --- fixed effects, event study, duration -------------------------------------------------------
+# Fast path vs pyfixest, absorbed FE vs explicit dummies, closed forms vs brute force: both sides are
+# exact (no iterative demeaning), so only floating-point differences remain (relative).
+FE_EXACT_REL = 1e-8
+# Absolute floor for comparisons of numbers that are zero in exact arithmetic (e.g. leads of a noise-free
+# event study).
+FE_EXACT_ABS = 1e-10
+# Printed tables: half a unit in the last printed digit (Wooldridge prints 3 decimals for union/married,
+# 4 for exper^2 and its standard error; Stata prints 7 significant digits).
+PRINTED_3DP = 0.0005
+PRINTED_4DP = 0.00005
+STATA_7SIG_REL = 5e-7
+# Wild bootstrap vs a brute-force loop over the same weight draws: the same statistic computed two ways.
+WILD_BOOT_P_ABS = 1e-12
 
 # --- staggered DiD ------------------------------------------------------------------------------
 # mpdta vs R did's full-precision aggregates (issue #6): points absolute, analytic SEs relative.

@@ -717,9 +717,13 @@ def _fit_pyfixest(
     n_clusters = None
     df_resid = float(m._df_t)
     if ccols:
-        G = np.atleast_1d(m._G)
-        n_clusters = int(np.min(G))
-        for name, g in zip(ccols, G, strict=False):
+        na_pos = np.asarray(sorted(getattr(m, "_na_index", ()) or ()), dtype=np.int64)
+        used = sub.iloc[np.setdiff1d(np.arange(len(sub)), na_pos)]
+        if len(used) != m._N:  # fall back to the complete rows
+            used = sub.loc[complete]
+        G = [int(used[c].nunique()) for c in ccols]
+        n_clusters = int(min(G))
+        for name, g in zip(ccols, G, strict=True):
             msg = inf.cluster_count_check(int(g), name)
             if msg:
                 warns.append(msg)

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from fe_helpers import make_panel
-from tolerances import FE_EXACT_REL, PRINTED_3DP, PRINTED_4DP, STATA_7SIG_REL
 
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.twfe import (
@@ -22,6 +21,7 @@ from clusterimpact.estimation.twfe import (
     wild_bootstrap,
 )
 from clusterimpact.results import EstimateResult
+from tolerances import FE_EXACT_REL, PRINTED_3DP, PRINTED_4DP, STATA_7SIG_REL
 
 
 @pytest.fixture(scope="module")

@@ -113,6 +113,13 @@ class GroupBlockBasis:
         return self.n_groups * self.q
 
     def gram(self) -> np.ndarray:
+        cached = self.__dict__.get("_gram")
+        if cached is None:
+            cached = self._gram()
+            object.__setattr__(self, "_gram", cached)
+        return cached
+
+    def _gram(self) -> np.ndarray:
         q, p = self.q, self.p
         if self.atom_cluster is None:
             out = np.zeros((p, p))
@@ -181,7 +188,17 @@ class SparseBasis:
         return int(self.phi.shape[1])
 
     def gram(self) -> np.ndarray:
-        return np.asarray((self.phi.T @ self.phi).toarray())
+        cached = self.__dict__.get("_gram")
+        if cached is None:
+            # dense accumulation over row chunks: the product is dense (cells share controls)
+            phi = sp.csr_matrix(self.phi)
+            cached = np.zeros((self.p, self.p))
+            step = max(1, 4_000_000 // max(self.p, 1))
+            for s in range(0, phi.shape[0], step):
+                block = phi[s : s + step].toarray()
+                cached += block.T @ block
+            object.__setattr__(self, "_gram", cached)
+        return cached
 
     def project(self, xi: np.ndarray) -> np.ndarray:
         # (Phi' xi')' with Phi' in CSR: cost nnz x draws

@@ -168,7 +168,7 @@ def test_balance_table_sections_and_note():
         "\\midrule\n"
         "2018 & ln\\_emp & 0.400 & 0.000 \\\\\n"
         "\\bottomrule\n"
-        "\\multicolumn{4}{l}{\\footnotesize SMD: standardized mean difference (treated $-$ control, pooled SD).} \\\\\n"
+        "\\multicolumn{4}{l}{\\footnotesize SMD: standardized mean difference (treated $-$ control mean over an unweighted SD).} \\\\\n"
         "\\multicolumn{4}{l}{\\footnotesize Rows with \\textbar{}SMD\\textbar{} after matching \\textgreater{} 0.1: 1 of 3.} \\\\\n"
         "\\end{tabular}\n"
     )

@@ -488,6 +488,33 @@ _BALANCE_LABELS = {
 }
 
 
+def _balance_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """A MatchResult's long balance (``stage`` before/after, cohort in ``stack``) made wide:
+    cohort, covariate, mean_treated (matched), mean_control before/after, smd before/after,
+    var_ratio after. Pooled rows (missing cohort) are labelled ``all``."""
+    d = long.copy()
+    ccol = next((c for c in ("cohort", "stack") if c in d.columns), None)
+    keys = (["cohort"] if ccol else []) + ["covariate"]
+    if ccol:
+        coh = d[ccol].astype("object")
+        d["cohort"] = coh.where(coh.notna(), "all").astype(str)
+    order = d[keys].drop_duplicates()
+    before = d[d["stage"] == "before"].set_index(keys)
+    after = d[d["stage"] == "after"].set_index(keys)
+    out = order.set_index(keys)
+    for col, src, name in (
+        ("mean_treated", after, "mean_treated"),
+        ("mean_control", before, "mean_control_before"),
+        ("mean_control", after, "mean_control_after"),
+        ("smd", before, "smd_before"),
+        ("smd", after, "smd_after"),
+        ("var_ratio", after, "var_ratio_after"),
+    ):
+        if col in src.columns:
+            out[name] = src[col].reindex(out.index).astype(float)
+    return out.reset_index()
+
+
 def balance_table(
     balance: Any,
     *,
@@ -499,9 +526,10 @@ def balance_table(
 ) -> Table | str:
     """Covariate balance before and after matching.
 
-    ``balance`` is a frame (or a MatchResult with ``.balance``) with a covariate column and any of the
-    columns in the known set (means, SMDs, variance ratios, counts; unknown columns are kept with their
-    own names). When a ``cohort`` column is present, a new section starts at each cohort. With
+    ``balance`` is a MatchResult (its long ``balance`` with ``stage`` before/after is made wide: cohort,
+    covariate, mean treated, mean control before/after, SMD before/after, variance ratio after), or a
+    frame: long like that, or wide with a covariate column and any of the columns in the known set
+    (means, SMDs, variance ratios, counts; unknown columns are kept with their own names). When a ``cohort`` column is present, a new section starts at each cohort. With
     ``threshold``, a note states how many covariates exceed it after matching.
     """
     frame = balance
@@ -516,6 +544,8 @@ def balance_table(
     d = frame.copy()
     if d.index.name in ("covariate", "variable"):
         d = d.reset_index()
+    if "stage" in d.columns and "smd" in d.columns:
+        d = _balance_wide(d)
     if "cohort" in d.columns:
         cols = ["cohort"] + [c for c in d.columns if c != "cohort"]
         d = d[cols]
@@ -524,7 +554,7 @@ def balance_table(
     if "cohort" in d.columns:
         coh = d["cohort"].astype(str).tolist()
         sections = tuple(i for i in range(1, len(coh)) if coh[i] != coh[i - 1])
-    note_lines = ["SMD: standardized mean difference (treated − control, pooled SD)."]
+    note_lines = ["SMD: standardized mean difference (treated − control mean over an unweighted SD)."]
     after = next((c for c in ("smd_after", "smd_matched") if c in d.columns), None)
     if threshold is not None and after is not None:
         n_over = int((d[after].astype(float).abs() > threshold).sum())

@@ -289,8 +289,10 @@ METHOD_NAMES: Mapping[str, str] = {
     "imputation": "Imputation (BJS)",
     "twfe": "TWFE",
     "matched_did": "Matched DiD",
-    "event_study": "Event study (TWFE)",
+    "event_study": "TWFE event study",
+    "static_premium": "TWFE",
     "duration": "Duration profile",
+    "duration_imputation": "Imputation (BJS)",
 }
 
 

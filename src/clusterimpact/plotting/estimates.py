@@ -50,6 +50,14 @@ def _pct(level: float) -> str:
 # -- 4. trajectories -----------------------------------------------------------------------------
 
 
+def _stacked(data: Any, weight: str | None) -> tuple[pd.DataFrame, str | None]:
+    """A MatchResult's matched panel (with its ``weight`` column by default) or the frame itself."""
+    mp = getattr(data, "matched_panel", None)
+    if isinstance(mp, pd.DataFrame):
+        return mp, weight if weight is not None else ("weight" if "weight" in mp.columns else None)
+    return as_frame(data), weight
+
+
 def trajectories_series(
     data: Any,
     *,
@@ -65,7 +73,8 @@ def trajectories_series(
     ----------
     data
         Stacked matched sample: one row per firm-year with the event time relative to the (matched
-        member's) join year, a 0/1 treated indicator, the outcome and optionally matching weights.
+        member's) join year, a 0/1 treated indicator, the outcome and optionally matching weights;
+        or a panel-mode MatchResult (its ``matched_panel``, weighted by its ``weight`` column).
     outcome, event, treated, weight
         Column names.
     level
@@ -76,7 +85,7 @@ def trajectories_series(
     DataFrame
         ``event, group ("members"/"controls"), mean, std_error, conf_low, conf_high, n``.
     """
-    df = as_frame(data)
+    df, weight = _stacked(data, weight)
     cols = [outcome, event, treated] + ([weight] if weight else [])
     require_columns(df, cols, what="trajectories")
     d = df[cols].copy()
@@ -128,7 +137,7 @@ def plot_trajectories(
     output (a frame with ``event, group, mean, conf_low, conf_high``). Each group is a line
     (``gid`` = group) with a shaded band; a dotted vertical line marks joining (event time −0.5).
     """
-    frame = as_frame(data)
+    frame, weight = _stacked(data, weight)
     if {"event", "group", "mean", "conf_low", "conf_high"}.issubset(frame.columns):
         series = frame
     else:
@@ -186,7 +195,25 @@ def plot_trajectories(
 # -- 5. event study -------------------------------------------------------------------------------
 
 
+#: Keys of a ComparisonResult's ``results`` drawn by :func:`plot_event_study`, in order.
+_COMPARISON_EVENT_KEYS = {
+    "cs_dynamic": "Callaway-Sant'Anna",
+    "sa": "Sun-Abraham",
+    "imputation": "Imputation (BJS)",
+    "twfe_event_study": "TWFE event study",
+}
+
+
 def _as_named(results: Any) -> dict[str, Any]:
+    inner = getattr(results, "results", None)
+    if isinstance(inner, Mapping) and not isinstance(results, EstimateResult):
+        # a ComparisonResult: its event-time profiles
+        named = {lab: inner[k] for k, lab in _COMPARISON_EVENT_KEYS.items() if k in inner}
+        if not named:
+            raise SpecError(
+                "the comparison holds no event-time profile (run it with terms='dynamic')"
+            )
+        return named
     if isinstance(results, Mapping):
         if not results:
             raise SpecError("no results to plot")
@@ -204,6 +231,7 @@ def plot_event_study(
     *,
     level: float = 0.95,
     uniform: bool = True,
+    window: tuple[float, float] | None = None,
     dodge: float = 0.12,
     reference_line: float | None = -0.5,
     outcome_label: str = "ln productivity",
@@ -220,6 +248,10 @@ def plot_event_study(
     dotted vertical line at ``reference_line`` (−0.5: between the last pre-period and joining) are
     added; the omitted reference period, where a result declares one, is an open marker at 0.
     A pre-trend test p-value carried by a result appears in its legend entry and the caption.
+
+    ``results`` may be one result, a list, a dict ``{legend name: result}``, or a
+    :class:`~clusterimpact.estimation.compare.ComparisonResult` (its CS, SA, imputation and TWFE
+    event-study profiles). ``window=(lo, hi)`` keeps event times in ``[lo, hi]`` only.
     """
     named = _as_named(results)
     k = len(named)
@@ -231,6 +263,13 @@ def plot_event_study(
         ax = new_axes(ax)
         for i, (name, res) in enumerate(named.items()):
             prof = profile_frame(res, level)
+            if window is not None:
+                prof = prof[(prof["x"] >= window[0]) & (prof["x"] <= window[1])]
+            if prof.empty:
+                raise SpecError(
+                    f"{name}: no event-time terms to plot (pass an event-time profile, e.g. the "
+                    "'dynamic' aggregation, not ATT(g,t) cells; check window)"
+                )
             color = PALETTE[i % len(PALETTE)]
             x = prof["x"].to_numpy(dtype=float) + offsets[i]
             est = prof["estimate"].to_numpy(dtype=float)
@@ -259,7 +298,11 @@ def plot_event_study(
                 label=label,
             )
             ref = getattr(res, "reference", None)
-            if ref is not None and np.isfinite(float(ref)):
+            if (
+                ref is not None
+                and np.isfinite(float(ref))
+                and (window is None or window[0] <= float(ref) <= window[1])
+            ):
                 refs.add(float(ref))
             nobs = getattr(res, "nobs", None)
             part = f"{name}" + (f" (N = {int(nobs):,}" if nobs is not None else "")
@@ -427,13 +470,10 @@ def plot_duration_premium(
             tx = []
             ty = []
             for xi, term, lab in zip(x, prof["term"], labels, strict=True):
-                for key in (
-                    term,
-                    lab,
-                    xi,
-                    int(xi) if float(xi).is_integer() else xi,
-                    str(int(xi)) if float(xi).is_integer() else str(xi),
-                ):
+                keys: list[Any] = [term, lab]
+                if not str(lab).endswith("+"):  # an open bin "5+" is not the value at 5
+                    keys += [xi, f"{xi:g}"] + ([int(xi)] if float(xi).is_integer() else [])
+                for key in keys:
                     if key in t.index:
                         tx.append(xi)
                         ty.append(float(t[key]))
@@ -602,13 +642,39 @@ def plot_forest(
 # -- 8. estimator comparison -----------------------------------------------------------------------
 
 
+def _is_comparison(obj: Any) -> bool:
+    return callable(getattr(obj, "overall", None)) and isinstance(
+        getattr(obj, "frame", None), pd.DataFrame
+    )
+
+
+def _comparison_rows(cmp: Any, outcome: str) -> pd.DataFrame:
+    """Overall rows of a ComparisonResult (display label as the estimator name)."""
+    ov = cmp.overall()
+    name = ov["label"] if "label" in ov.columns else ov["estimator"]
+    return pd.DataFrame(
+        {
+            "estimator": name.astype(str).to_numpy(),
+            "outcome": outcome,
+            "estimate": ov["estimate"].to_numpy(dtype=float),
+            "conf_low": ov["conf_low"].to_numpy(dtype=float),
+            "conf_high": ov["conf_high"].to_numpy(dtype=float),
+        }
+    )
+
+
 def comparison_frame(data: Any, *, level: float = 0.95) -> pd.DataFrame:
     """Rows of the estimator comparison: ``estimator, outcome, estimate, conf_low, conf_high``.
 
     Accepts a tidy frame with ``estimator`` (or ``method``) and ``outcome`` columns (``outcome``
-    optional), or a nested dict ``{outcome: {estimator: result}}`` / ``{estimator: result}`` whose
-    results contribute their overall term (``simple``, ``ATT``, ``overall``, or their only term).
+    optional); a ComparisonResult (its ``overall()`` rows) or ``{outcome: ComparisonResult}``; or a
+    nested dict ``{outcome: {estimator: result}}`` / ``{estimator: result}`` whose results contribute
+    their overall term (``simple``, ``ATT``, ``overall``, or their only term).
     """
+    if _is_comparison(data):
+        return _comparison_rows(data, "")
+    if isinstance(data, Mapping) and data and all(_is_comparison(v) for v in data.values()):
+        return pd.concat([_comparison_rows(v, str(k)) for k, v in data.items()], ignore_index=True)
     if isinstance(data, Mapping):
         nested = all(isinstance(v, Mapping) for v in data.values())
         items = (

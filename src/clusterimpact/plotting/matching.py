@@ -52,12 +52,28 @@ def _balance_frame(balance: Any) -> pd.DataFrame:
 def balance_long(balance: Any, *, absolute: bool = True) -> pd.DataFrame:
     """Balance table in the love plot's long form: ``covariate, cohort, stage, smd``.
 
-    Accepts a frame (or a MatchResult's ``balance``) with a covariate column (``covariate`` /
+    Accepts a MatchResult (its long ``balance``: ``stage``, ``covariate``, ``smd``, cohort in
+    ``stack``) or a frame, long like that or wide with a covariate column (``covariate`` /
     ``variable``), SMD before and after matching (``smd_before``/``smd_after`` or
     ``smd_unmatched``/``smd_matched``) and optionally ``cohort``. Rows whose cohort is ``"all"`` /
     ``"pooled"`` / missing are the pooled balance. ``stage`` is ``"before"`` or ``"after"``.
     """
     frame = _balance_frame(balance)
+    if "stage" in frame.columns and "smd" in frame.columns:
+        # MatchResult.balance: long already (stage before/after, cohort in ``stack``)
+        cov = _pick(frame, _COV, "covariate")
+        ccol = next((c for c in ("cohort", "stack") if c in frame.columns), None)
+        coh = frame[ccol] if ccol else pd.Series("all", index=frame.index)
+        coh = coh.astype("object").where(coh.notna(), "all").astype(str)
+        v = frame["smd"].astype(float)
+        return pd.DataFrame(
+            {
+                "covariate": frame[cov].astype(str).to_numpy(),
+                "cohort": coh.replace({"pooled": "all", "overall": "all"}).to_numpy(),
+                "stage": frame["stage"].astype(str).to_numpy(),
+                "smd": (v.abs() if absolute else v).to_numpy(),
+            }
+        )
     cov = _pick(frame, _COV, "covariate")
     b, a = _pick(frame, _BEFORE, "SMD-before"), _pick(frame, _AFTER, "SMD-after")
     cohort = frame["cohort"] if "cohort" in frame.columns else pd.Series("all", index=frame.index)
@@ -165,7 +181,7 @@ def plot_love(
         set_caption(
             ax,
             f"{'Absolute s' if absolute else 'S'}tandardized mean differences (treated − control, "
-            f"pooled SD) of the matching covariates, before and after matching ({pooled_note}"
+            f"over an unweighted SD) of the matching covariates, before and after matching ({pooled_note}"
             f"{f'; ticks: each of {n_cohorts} cohorts' if n_cohorts > 1 else ''}). Dotted line: the "
             f"{threshold:g} rule of thumb. Largest |SMD| after matching: {worst:.3f}.",
         )
@@ -178,7 +194,7 @@ def _overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]
         if isinstance(pscores, pd.DataFrame):
             frame = pscores
         else:
-            for name in ("pscores", "pscore", "propensity", "propensity_scores"):
+            for name in ("propensity", "pscores", "pscore", "propensity_scores"):
                 obj = getattr(pscores, name, None)
                 if isinstance(obj, pd.DataFrame):
                     frame = obj
@@ -187,7 +203,9 @@ def _overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]
             raise SpecError(
                 "plot_overlap needs `treated` unless `pscores` is a frame with pscore and treated columns"
             )
-        pcol = next((c for c in ("pscore", "propensity", "ps") if c in frame.columns), None)
+        pcol = next(
+            (c for c in ("pscore", "score", "propensity", "ps") if c in frame.columns), None
+        )
         tcol = next((c for c in ("treated", "treat", "d") if c in frame.columns), None)
         if pcol is None or tcol is None:
             raise SpecError(
@@ -200,6 +218,16 @@ def _overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]
     if p.shape != t.shape:
         raise SpecError(f"pscores and treated differ in length ({p.shape[0]} vs {t.shape[0]})")
     return p, t
+
+
+def _support_bounds(support: Any) -> tuple[float, float] | None:
+    """Overlap region [max of minima, min of maxima] from a common-support summary frame."""
+    if not isinstance(support, pd.DataFrame) or not {"min", "max"}.issubset(support.columns):
+        return None
+    if len(support) < 2:
+        return None
+    lo, hi = float(support["min"].max()), float(support["max"].min())
+    return (lo, hi) if lo < hi else None
 
 
 def overlap_histograms(
@@ -229,8 +257,9 @@ def plot_overlap(
     Parameters
     ----------
     pscores
-        Scores (array-like) with ``treated`` indicators, or a frame / MatchResult with ``pscore`` and
-        ``treated`` columns.
+        Scores (array-like) with ``treated`` indicators, a frame with ``pscore`` (or ``score``) and
+        ``treated`` columns, or a MatchResult (its ``propensity``; the common support defaults to the
+        overlap of the groups' score ranges in its ``support``).
     bins
         Number of equal-width bins on [0, 1].
     support
@@ -242,8 +271,8 @@ def plot_overlap(
         Two bar containers (labels ``Treated``, ``Controls``; the controls' heights are negative).
     """
     p, t = _overlap_inputs(pscores, treated)
-    if support is None:
-        support = getattr(pscores, "common_support", None) if treated is None else None
+    if support is None and treated is None:
+        support = _support_bounds(getattr(pscores, "support", None))
     edges, ht, hc = overlap_histograms(p, t, bins=bins)
     width = np.diff(edges)
     with style_context():

@@ -185,6 +185,7 @@ class ProductionEstimator:
         """
         self._validate_settings()
         frame = as_frame(data)
+        source = str(frame.attrs.get("source") or source)
         prep = prepare(
             frame,
             output=self.output,

@@ -42,7 +42,7 @@ def poly_matrix(x: np.ndarray, exps: list[tuple[int, ...]]) -> np.ndarray:
     maxdeg = max((max(e) for e in exps if e), default=0)
     powers = [[np.ones(n)] for _ in range(x.shape[1])]
     for j in range(x.shape[1]):
-        for p in range(1, maxdeg + 1):
+        for _p in range(1, maxdeg + 1):
             powers[j].append(powers[j][-1] * x[:, j])
     out = np.empty((n, len(exps)))
     for c, e in enumerate(exps):

@@ -24,12 +24,6 @@ PRODEST_TABLE_ABS = 5e-4
 PRODEST_SE_RATIO = 5.0
 # Invariances (rescaling, row order) are floating-point identities up to optimiser tolerance.
 TFP_INVARIANCE_ABS = 1e-6
-# prodest 0.1.1 Table 1 (Chilean plants) prints 3 decimals: half a unit in the last printed digit.
-PRODEST_TABLE_ABS = 5e-4
-# Bootstrap SEs vs the published 20-replication bootstrap SEs: order of magnitude only (ratio bound).
-PRODEST_SE_RATIO = 5.0
-# Invariances (rescaling, row order) are floating-point identities up to optimiser tolerance.
-TFP_INVARIANCE_ABS = 1e-6
 
 # --- matching -----------------------------------------------------------------------------------
 

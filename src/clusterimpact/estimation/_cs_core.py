@@ -497,7 +497,10 @@ def general_cells(
             X = np.ones((idx.size, 1))
         w = prep.w[idx]
         try:
-            a, psi = CELL_ESTIMATORS[est](dy, X, w, dmask)
+            if prep.x is None:
+                a, psi = cell_unconditional(dy, w, dmask)
+            else:
+                a, psi = CELL_ESTIMATORS[est](dy, X, w, dmask)
         except np.linalg.LinAlgError as exc:
             msgs.append(f"ATT({c.g},{c.t}): singular design ({exc}); cell dropped")
             continue
@@ -552,6 +555,18 @@ def const_coef(influence: InfluenceFunction, n_groups: int) -> np.ndarray:
 # -------------------------------------------------------------------------------------------------
 # 2x2 cell estimators (Sant'Anna & Zhao 2020, panel data)
 # -------------------------------------------------------------------------------------------------
+def cell_unconditional(dy: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[float, np.ndarray]:
+    """Unconditional 2x2 DiD (what every ``est`` reduces to without covariates)."""
+    c = ~d
+    WD, WC = w[d].sum(), w[c].sum()
+    m1 = float((w[d] * dy[d]).sum() / WD)
+    m0 = float((w[c] * dy[c]).sum() / WC)
+    psi = np.empty(dy.size)
+    psi[d] = w[d] * (dy[d] - m1) / WD
+    psi[c] = -w[c] * (dy[c] - m0) / WC
+    return m1 - m0, psi
+
+
 def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     xtw = X.T * w
     H = xtw @ X

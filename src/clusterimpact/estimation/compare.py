@@ -94,6 +94,7 @@ def compare_estimators(
     cluster: str | None = None,
     window: tuple[int, int] | None = None,
     bacon: bool = True,
+    allow_unbalanced: bool = True,
     level: float = 0.95,
 ) -> ComparisonResult:
     """Run TWFE, Callaway-Sant'Anna, Sun-Abraham and imputation on the same panel.
@@ -126,7 +127,11 @@ def compare_estimators(
     window
         Event-time window ``(lo, hi)`` for the TWFE event study and SA (default: all).
     bacon
-        Also compute the Goodman-Bacon decomposition of the TWFE coefficient (without weights).
+        Also compute the Goodman-Bacon decomposition of the TWFE coefficient (without weights; on the
+        balanced part of the panel).
+    allow_unbalanced
+        CS keeps units not observed every period (each cell uses the units observed in its two periods),
+        so that all estimators use the same firms; False drops them (R did's default).
     level
         Confidence level of the intervals.
     """
@@ -207,6 +212,7 @@ def compare_estimators(
                     est=est,
                     weights=weights,
                     cluster=cluster,
+                    allow_unbalanced=allow_unbalanced,
                 )
                 results["cs"] = cs
                 simple = aggte(cs, "simple")

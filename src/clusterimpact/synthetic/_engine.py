@@ -62,8 +62,8 @@ def _effect(
     on = m_years > 0
     clm = _CL_EFFECT[np.maximum(first_cl, 0)]
     if p.effect_heterogeneous:
-        strength = np.clip((2021.0 - cohort) / 5.0, 0.1, 2.0)
-        eff = clm * strength * (0.01 + 0.01 * (np.minimum(m, 8.0) - 1.0))
+        strength = np.clip((2019.0 - cohort) / 6.0, 0.05, 1.5)
+        eff = clm * strength * (0.01 + 0.02 * (np.minimum(m, 10.0) - 1.0))
     else:
         coh = np.clip(1.0 + p.effect_cohort_slope * (WAVE_YEAR - cohort), 0.3, None)
         grow = np.minimum(m, float(p.effect_cap_years)) - 1.0
@@ -107,7 +107,11 @@ def simulate_chunk(
     kappa = _KAPPA[code] + p.sd_kappa * z_kap
     wage_type = p.sd_wage_type * (0.3 * z_kap + np.sqrt(1 - 0.09) * z_wage)
     alpha = p.sd_alpha * z_alpha
-    k_init = scale + kappa  # ln real capital (thousand EUR)
+    # ln real capital (thousand EUR): labour at the initial capital stock equals the scale type, and the
+    # capital per FTE of a median-sized firm equals the sector's kappa
+    k_scale = 1.0 / p.a_k - 1.0
+    kappa = kappa - k_scale * np.log(_MED_EMP[code] * np.exp(p.scale_shift))
+    k_init = scale / p.a_k + kappa
 
     # time-invariant selection index (standardised firm types)
     size_std = (scale - np.log(_MED_EMP[code])) / p.sd_scale
@@ -212,7 +216,7 @@ def simulate_chunk(
         for tag, k, e in (("1", k1, eff), ("0", k0, 0.0)):
             omega = alpha + u + e
             omega_e = alpha + p.rho * u_prev + xa + e
-            ln_l = k - kappa + p.a_omega * omega_e - p.a_wage * v
+            ln_l = p.a_k * (k - kappa) + p.a_omega * omega_e - p.a_wage * v
             ln_y = p.b0 + p.beta_l * ln_l + p.beta_k * k + omega + eps
             ln_m = p.c_m + p.m_k * k + p.m_omega * omega + p.m_l * ln_l
             ir = p.ir_max * _logistic(p.ir_gamma * (omega - p.ir_centre))
@@ -254,7 +258,11 @@ def simulate_chunk(
             age = np.maximum(year - founded, 0)
             hz = (
                 p.exit_base
-                * np.exp(-p.exit_omega * omega1 - p.exit_size * (l1 - 1.4))
+                * np.exp(
+                    -p.exit_alpha * alpha
+                    - p.exit_omega * (omega1 - alpha)
+                    - p.exit_size * (l1 - 1.4)
+                )
                 * (1.0 + p.exit_young * np.exp(-age / 3.0))
             )
             dead |= alive & (u_exit < np.minimum(hz, 0.6))

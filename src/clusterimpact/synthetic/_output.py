@@ -216,7 +216,7 @@ def write_csv(frame: pd.DataFrame, path: Path, *, compress: bool) -> Path:
     data = text.encode("utf-8")
     if compress:
         buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
             gz.write(data)
         data = buf.getvalue()
     _atomic_bytes(path, data)

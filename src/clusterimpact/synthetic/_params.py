@@ -32,7 +32,9 @@ class SynthParams:
     sd_u: float = 0.20  # stationary sd of u
     share_xi_known: float = 0.5  # share of var(xi) known when labour is chosen (xi_a)
     entrant_u_shift: float = -0.05
-    # labour: l = k - kappa + a_omega * E[omega | t-b] - a_wage * v
+    # labour: l = a_k (k - kappa) + a_omega * E[omega | t-b] - a_wage * v
+    # (a_k = beta_k / (1 - beta_l): labour productivity does not drift with capital growth)
+    a_k: float = 0.30 / 0.35
     a_omega: float = 0.8
     a_wage: float = 1.0
     sd_wage_shock: float = 0.20  # stationary sd of the AR(1) firm wage shock v
@@ -60,7 +62,8 @@ class SynthParams:
     # entry and exit
     share_incumbent: float = 0.58
     exit_base: float = 0.030
-    exit_omega: float = 2.5
+    exit_alpha: float = 3.0  # on the permanent productivity level
+    exit_omega: float = 0.8  # on the transitory part u (+ effect)
     exit_size: float = 0.25
     exit_young: float = 1.0
     # membership: yearly hazard = base(c, t) * exp(index); index on firm types (and recent decline)
@@ -112,7 +115,9 @@ def make_params(scenario: str, overrides: dict[str, Any]) -> SynthParams:
     elif scenario == "declining":
         p = replace(p, effect_jump=0.0, effect_slope=0.0, join_alpha=0.0, join_decline=1.0)
     elif scenario == "heterogeneous":
-        p = replace(p, effect_heterogeneous=True)
+        p = replace(
+            p, effect_heterogeneous=True, join_first_year_early=0.06, join_before_2017=0.015
+        )
     valid = {f.name for f in fields(SynthParams)}
     unknown = sorted(set(overrides) - valid)
     if unknown:

@@ -20,9 +20,9 @@ __all__ = ["step_describe", "step_load", "step_panel", "step_selection"]
 log = logging.getLogger("clusterimpact.report")
 
 _PATTERNS = {
-    "accounts": ("*accounts*.parquet", "*accounts*.csv"),
-    "registry": ("*registry*.parquet", "*registry*.csv"),
-    "deflators": ("*deflator*.parquet", "*deflator*.csv"),
+    "accounts": ("*accounts*.parquet", "*accounts*.csv", "*accounts*.csv.gz"),
+    "registry": ("*registry*.parquet", "*registry*.csv", "*registry*.csv.gz"),
+    "deflators": ("*deflator*.parquet", "*deflator*.csv", "*deflator*.csv.gz"),
     "truth": ("*truth.json",),
 }
 
@@ -306,18 +306,26 @@ def members_vs_sector(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _describe_figures(study: Study) -> None:
+    """Members vs their sector: value added per FTE, employment and value added, one figure."""
     try:
-        plot = need("clusterimpact.plotting", "plot_members_vs_sector")
-    except Exception as exc:
+        plot, style_context = need(
+            "clusterimpact.plotting", "plot_members_vs_sector", "style_context"
+        )
+    except Unavailable as exc:
         study.note("data", f"Figure 'members vs their sector' not available: {exc}")
         return
-    for var, title in (
-        ("va_per_fte", "Members vs their sector: value added per FTE"),
-        ("emp", "Members vs their sector: employment"),
-        ("va", "Members vs their sector: value added"),
-    ):
-        ax = plot(study.frame, var)
-        study.add_figure(f"members_vs_sector_{var}", "data", title, ax)
+    import matplotlib.pyplot as plt
+
+    with style_context():
+        fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.2))
+    for ax, var in zip(axes, ("va_per_fte", "emp", "va"), strict=True):
+        plot(study.frame, var, ax=ax)
+    study.add_figure(
+        "members_vs_sector",
+        "data",
+        "Members vs their sector over time (value added per FTE, employment, value added)",
+        fig,
+    )
 
 
 # -- selection -------------------------------------------------------------------------------------

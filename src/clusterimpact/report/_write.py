@@ -92,9 +92,9 @@ margin-top:2.2em}h3{font-size:1.05em;margin-bottom:.3em}
 figure{margin:1.2em 0;border:1px solid #e4e4e4;padding:.6em;background:#fff}
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{font-size:.88em;color:#333;margin-top:.5em}
-table.ci-table{border-collapse:collapse;font-size:.85em;margin:.4em 0 1.2em}
-table.ci-table th,table.ci-table td{padding:.25em .6em;border-bottom:1px solid #ddd}
-table.ci-table th{background:#f3f6fa;text-align:left}td.num{text-align:right;
+section table{border-collapse:collapse;font-size:.85em;margin:.4em 0 1.2em}
+section table th,section table td{padding:.25em .6em;border-bottom:1px solid #ddd}
+section table th{background:#f3f6fa;text-align:left}td.num{text-align:right;
 font-variant-numeric:tabular-nums}.tcap{font-size:.88em;color:#444;margin:.2em 0}
 .note{background:#fff8e6;border-left:4px solid #E69F00;padding:.4em .8em;font-size:.9em}
 .status-ok{color:#009E73}.status-failed{color:#D55E00;font-weight:bold}

@@ -110,7 +110,7 @@ def event_study(
     cohort: str = "treat_year",
     window: tuple[int, int] = (-5, 8),
     bin_endpoints: bool = True,
-    ref: int = -1,
+    ref: int | Sequence[int] = -1,
     control: Control = "never",
     unit: str = "firm_id",
     time: str = "year",
@@ -142,7 +142,8 @@ def event_study(
     bin_endpoints
         Pool event times beyond the window into the end dummies (else drop those treated firm-years).
     ref
-        Omitted (reference) event time.
+        Omitted (reference) event time; several (e.g. ``(-1, -5)``) when there are no never-members,
+        since event time is then collinear with firm and year effects and a second normalisation is needed.
     control
         ``"never"``: never-members are in the sample; ``"notyet"``: only eventually-treated firms.
     unit, time
@@ -162,8 +163,10 @@ def event_study(
     """
     check_choice("control", control, ("never", "notyet"))
     lo, hi = int(window[0]), int(window[1])
-    if not lo <= ref <= hi or lo >= hi:
+    refs = (int(ref),) if isinstance(ref, (int, np.integer)) else tuple(int(r) for r in ref)
+    if not refs or lo >= hi or not all(lo <= r <= hi for r in refs):
         raise SpecError(f"window={window} must satisfy first < last and contain ref={ref}")
+    ref0 = refs[0]
     df = as_frame(data)
     require_columns(
         df, list(dict.fromkeys([outcome, unit, time, cohort, *controls])), what="event study"
@@ -193,7 +196,7 @@ def event_study(
     sub = df if keep.all() else df.loc[keep]
     rel_k = rel_b[keep]
     tr_k = treated[keep]
-    events = [e for e in range(lo, hi + 1) if e != ref]
+    events = [e for e in range(lo, hi + 1) if e not in refs]
     extra: dict[str, np.ndarray] = {}
     counts = {}
     for e in events:
@@ -237,20 +240,21 @@ def event_study(
             True,
             method="event_study",
             extra_X=extra,
-            options={"window": [lo, hi], "ref": ref, "control": control, "binned": bin_endpoints},
+            options={"window": [lo, hi], "ref": list(refs), "control": control, "binned": bin_endpoints},
         )
     except EstimationError as exc:
-        if "collinear" in str(exc) and control == "notyet":
+        if "collinear" in str(exc) and control == "notyet" and len(refs) == 1:
             raise EstimationError(
-                f"{exc}. Without never-members the event-time dummies are collinear with the year "
-                "effects when endpoints are binned: set bin_endpoints=False or use control='never'"
+                f"{exc}. Without never-members a fully dynamic event study is not identified (event "
+                "time = year - cohort is collinear with firm and year effects): omit a second event "
+                "time, e.g. ref=(-1, -5), or use control='never'"
             ) from exc
         raise
     for k, v in reg.exclusions.items():
         excl[k] = excl.get(k, 0) + v
     terms = list(extra)
     V = reg.vcov.loc[terms, terms] if reg.vcov is not None else None
-    leads = [f"rel_year::{e}" for e in events if e < ref]
+    leads = [f"rel_year::{e}" for e in events if e < ref0]
     pretrend = None
     if leads and reg.vcov is not None:
         pretrend = inf.wald_test(
@@ -271,7 +275,7 @@ def event_study(
         exclusions=excl,
         x=pd.Series([float(e) for e in events], index=terms),
         x_label="Years since joining",
-        reference=float(ref),
+        reference=float(ref0),
         counts=pd.Series(counts),
         pretrend=pretrend,
         window=(lo, hi),

@@ -1,0 +1,115 @@
+"""TWFE event study: equivalences with explicit dummies and the static DiD, pre-trend test, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from fe_helpers import make_panel
+from tolerances import FE_EXACT_ABS, FE_EXACT_REL
+
+from clusterimpact.errors import DataError, EstimationError, SpecError
+from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation.event_study import EventStudyResult, event_study
+from clusterimpact.estimation.twfe import static_premium
+from clusterimpact.results import ProfileResult
+
+
+def test_constant_effect_event_study_equals_static_did():
+    """Noise-free outcome with a constant effect: every post coefficient equals the static DiD."""
+    df = make_panel(n_firms=120, seed=1, constant_effect=0.2, heterogeneous=False, noise=0.0)
+    es = event_study(df, window=(-3, 4))
+    st = static_premium(df)
+    post = [t for t in es.params.index if int(t.split("::")[1]) >= 0]
+    leads = [t for t in es.params.index if int(t.split("::")[1]) < -1]
+    np.testing.assert_allclose(es.params[post], st.params["member"], rtol=FE_EXACT_REL)
+    np.testing.assert_allclose(st.params["member"], 0.2, rtol=FE_EXACT_REL)
+    np.testing.assert_allclose(es.params[leads], 0.0, atol=FE_EXACT_ABS)
+
+
+def test_event_study_equals_explicit_dummies_in_pyfixest():
+    import pyfixest as pf
+
+    df = make_panel(n_firms=200, seed=2)
+    es = event_study(df, window=(-4, 5), bin_endpoints=True)
+    rel = (df["year"] - df["treat_year"].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
+    d = df.copy()
+    names = []
+    for e in range(-4, 6):
+        if e == -1:
+            continue
+        r = np.clip(rel, -4, 5)
+        nm = f"d_{e + 10}"
+        d[nm] = (r == e).astype(float)
+        names.append(nm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = pf.feols(
+            f"ln_lp ~ {' + '.join(names)} | firm_id + year", d, vcov={"CRV1": "firm_id"},
+            fixef_tol=1e-12,
+        )
+    np.testing.assert_allclose(es.params.to_numpy(), m.coef().to_numpy(), rtol=FE_EXACT_REL)
+    np.testing.assert_allclose(es.std_errors.to_numpy(), m.se().to_numpy(), rtol=FE_EXACT_REL)
+    assert list(es.params.index)[:3] == ["rel_year::-4", "rel_year::-3", "rel_year::-2"]
+
+
+def test_result_shape_and_pretrend_wald():
+    df = make_panel(n_firms=300, seed=3)
+    es = event_study(df, window=(-5, 5))
+    assert isinstance(es, EventStudyResult) and isinstance(es, ProfileResult)
+    prof = es.profile()
+    assert list(prof["x"]) == sorted(prof["x"]) and -1.0 not in set(prof["x"])
+    assert es.reference == -1.0 and es.x_label
+    leads = [f"rel_year::{e}" for e in (-5, -4, -3, -2)]
+    assert es.pretrend.terms == tuple(leads)
+    want = inf.wald_test(
+        es.params[leads].to_numpy(), es.vcov.loc[leads, leads].to_numpy(), df_denom=es.df_resid
+    )
+    assert es.pretrend.statistic == pytest.approx(want.statistic, rel=FE_EXACT_REL)
+    assert es.pretrend.p_value > 0.01  # no pre-trend in the DGP
+    assert es.counts["rel_year::0"] == int(((df["year"] - df["treat_year"]) == 0).sum())
+    assert "Pre-trend" in es.summary() and es.to_dict()["pretrend"]["df_num"] == 4
+
+
+def test_pretrend_detected():
+    df = make_panel(n_firms=400, seed=4)
+    g = df["treat_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    rel = df["year"].to_numpy() - g
+    # anticipation: outcomes start rising three years before joining
+    df["ln_lp"] = df["ln_lp"] + np.where((rel >= -3) & (rel < 0), 0.15 * (rel + 4), 0.0)
+    es = event_study(df, window=(-5, 5))
+    assert es.pretrend.p_value < 0.001
+
+
+def test_unbinned_window_drops_and_counts():
+    df = make_panel(n_firms=200, seed=5)
+    es = event_study(df, window=(-2, 2), bin_endpoints=False)
+    rel = (df["year"] - df["treat_year"]).astype("Float64")
+    outside = int(((rel < -2) | (rel > 2)).fillna(False).sum())
+    assert es.exclusions["outside_window"] == outside
+
+
+def test_notyet_drops_never_members():
+    df = make_panel(n_firms=200, seed=6)
+    with pytest.raises(EstimationError, match="second event time"):
+        event_study(df, window=(-2, 2), bin_endpoints=False, control="notyet")
+    es = event_study(df, window=(-3, 2), ref=(-1, -3), control="notyet")
+    assert es.exclusions["never_treated"] == int(df["treat_year"].isna().sum())
+    assert "rel_year::-3" not in es.params.index and "rel_year::-2" in es.params.index
+    assert es.pretrend.terms == ("rel_year::-2",)
+
+
+def test_bad_input():
+    df = make_panel(n_firms=100, seed=7)
+    with pytest.raises(SpecError, match="contain ref"):
+        event_study(df, window=(0, 5))
+    with pytest.raises(SpecError, match="choose one of"):
+        event_study(df, control="all")
+    with pytest.raises(DataError, match="cohort_x"):
+        event_study(df, cohort="cohort_x")
+    with pytest.raises(EstimationError, match="no treated"):
+        event_study(df.assign(treat_year=pd.array([pd.NA] * len(df), dtype="Int64")))
+    with pytest.raises(EstimationError, match="never-member"):
+        event_study(df.loc[df["treat_year"].notna()])

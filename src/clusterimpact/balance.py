@@ -76,15 +76,18 @@ def effective_sample_size(w: np.ndarray) -> float:
 def _ecdf_stats(
     xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray
 ) -> tuple[float, float]:
+    """Mean and max |F_t - F_c| over the pooled distinct values (weighted eCDFs)."""
     if wt.sum() <= 0 or wc.sum() <= 0:
         return np.nan, np.nan
-    grid = np.unique(np.concatenate([xt, xc]))
-    ot, oc = np.argsort(xt, kind="stable"), np.argsort(xc, kind="stable")
-    ct = np.concatenate([[0.0], np.cumsum(wt[ot])]) / wt.sum()
-    cc = np.concatenate([[0.0], np.cumsum(wc[oc])]) / wc.sum()
-    ft = ct[np.searchsorted(xt[ot], grid, side="right")]
-    fc = cc[np.searchsorted(xc[oc], grid, side="right")]
-    diff = np.abs(ft - fc)
+    keep_t, keep_c = wt > 0, wc > 0
+    xt, wt, xc, wc = xt[keep_t], wt[keep_t], xc[keep_c], wc[keep_c]
+    vals = np.concatenate([xt, xc])
+    mass = np.concatenate([wt / wt.sum(), -wc / wc.sum()])
+    order = np.argsort(vals, kind="stable")
+    v = vals[order]
+    gap = np.cumsum(mass[order])  # F_t - F_c just after each sorted point
+    last = np.r_[v[1:] != v[:-1], True]  # evaluate once per distinct value, after all its ties
+    diff = np.abs(gap[last])
     return float(diff.mean()), float(diff.max())
 
 

@@ -443,6 +443,7 @@ def match(
     order: GreedyOrder = "largest",
     unit: str | None = None,
     seed: int | np.random.Generator | None = None,
+    source: str = "data",
 ) -> MatchResult:
     """Match treated and control units and, given an outcome, estimate the effect.
 
@@ -512,6 +513,8 @@ def match(
         Unit-id column used in the ``unmatched`` report (optional).
     seed
         Seed (only ``order="random"`` draws random numbers).
+    source
+        Label of the data (e.g. its file name) used in error messages.
 
     Returns
     -------
@@ -547,7 +550,7 @@ def match(
         order,
     )
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
-    p = prepare(df, treatment, covariates, formula, exact_cols, outcome)
+    p = prepare(df, treatment, covariates, formula, exact_cols, outcome, source=source)
     rng = resolve_rng(seed)
     core = run_core(
         p,

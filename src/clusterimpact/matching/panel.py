@@ -84,6 +84,7 @@ def match_panel(
     discard: str = "none",
     order: str = "largest",
     seed: int | np.random.Generator | None = None,
+    source: str = "panel",
 ) -> MatchResult:
     """Match each joining cohort to not-(yet-)members on pre-joining levels and trends.
 
@@ -114,6 +115,8 @@ def match_panel(
         Event times (relative to g) kept in the stacked panel; None keeps every year.
     cohorts
         Cohorts to match (default: every cohort with a row in g - 1).
+    source
+        Label of the data (e.g. its file name) used in error messages.
 
     Returns
     -------
@@ -123,7 +126,6 @@ def match_panel(
         ``unmatched`` carry ``stack`` too.
     """
     df = as_frame(panel)
-    source = "panel"
     check_choice("control", control, ("never", "notyet"))
     trends = list(trends or [])
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
@@ -230,7 +232,9 @@ def match_panel(
                     {"stack": g_int, "unit": u, "treated": 1, "reason": "no_control_in_cohort"}
                 )
             continue
-        p = prepare(cs, "_treated", match_cols, None, exact_cols, None, source=f"cohort {g_int}")
+        p = prepare(
+            cs, "_treated", match_cols, None, exact_cols, None, source=f"{source} (cohort {g_int})"
+        )
         for lab, reason, dv in p.dropped:
             if dv == 1:
                 unmatched_rows.append({"stack": g_int, "unit": lab, "treated": 1, "reason": reason})
@@ -445,7 +449,7 @@ def match_panel(
             f"match_panel:{method}",
             weights_frame,
             seed if isinstance(seed, int) else None,
-            options=options,
+            **{k: v for k, v in options.items() if k != "method"},
         ),
         warnings=tuple(msgs),
         exclusions=exclusions,

@@ -474,16 +474,17 @@ def build_panel(
         bad = ids.notna().to_numpy() & ~valid
         flags["bad_ids"] = sorted(pd.unique(ids[bad]).tolist())
         if spec.exclude_bad_ids:
-            mark(bad, "bad_id")
+            code[bad] = _CODE["bad_id"]
     ids_arr = ids
-    mark(ids_arr.isna().to_numpy(), "missing_id")
+    # integer firm codes in sorted id order: sorting, grouping and lookups run on ints
+    fcode, funiq = pd.factorize(ids_arr, sort=True, use_na_sentinel=True)
+    fcode = fcode.astype(np.int64)
     year = acc["year"].to_numpy(dtype=float)
-    mark(~np.isfinite(year), "missing_year")
-    # a blank id or year outranks a bad id: re-apply in the documented order
-    if spec.id_type == "kbo" and spec.exclude_bad_ids:
-        blank = ids_arr.isna().to_numpy()
-        code[blank] = _CODE["missing_id"]
-        code[~blank & ~np.isfinite(year)] = _CODE["missing_year"]
+    blank_id = fcode < 0
+    blank_year = ~np.isfinite(year)
+    # a blank id or year outranks a bad id (the documented order): move those rows back
+    code[blank_id] = _CODE["missing_id"]
+    code[~blank_id & blank_year] = _CODE["missing_year"]
     out_win = np.zeros(n, dtype=bool)
     if spec.start is not None:
         out_win |= year < spec.start
@@ -494,13 +495,12 @@ def build_panel(
     # duplicates -----------------------------------------------------------------------------------
     work = acc.assign(firm_id=ids_arr)
     cand = code == 0
-    keyframe = pd.DataFrame(
-        {"firm_id": ids_arr.to_numpy()[cand], "year": year[cand]}, index=np.flatnonzero(cand)
-    )
-    dupmask = keyframe.duplicated(["firm_id", "year"], keep=False).to_numpy()
+    cand_pos = np.flatnonzero(cand)
+    key = fcode[cand] * 4096 + (year[cand].astype(np.int64) - 1700)
+    dupmask = _duplicated_any(key)
     conflicts: list[tuple[str, int, list[Any]]] = []
     if dupmask.any():
-        pos = keyframe.index.to_numpy()[dupmask]
+        pos = cand_pos[dupmask]
         sub = work.iloc[pos].reset_index(drop=True)
         sub["_pos"] = pos
         cols = list(work.columns)
@@ -560,9 +560,16 @@ def build_panel(
         base = spec.deflator_base
         if base is None:
             base = 100.0 if float(np.median(defl["deflator"])) > 10 else 1.0
-        idx = pd.MultiIndex.from_arrays([defl["sector"], defl["year"]])
-        yr_int = np.where(np.isfinite(year), year, -1).astype("int64")
-        where = idx.get_indexer(pd.MultiIndex.from_arrays([sector.fillna("").to_numpy(), yr_int]))
+        scode, suniq = pd.factorize(sector, use_na_sentinel=True)
+        dcode = pd.Index(suniq).get_indexer(defl["sector"])
+        yr_int = np.where(np.isfinite(year), year, 0).astype("int64")
+        acc_key = np.where(scode >= 0, scode.astype(np.int64) * 4096 + (yr_int - 1700), -1)
+        known = np.flatnonzero(dcode >= 0)  # deflator sectors that occur in the accounts
+        defl_key = dcode[known].astype(np.int64) * 4096 + (
+            defl["year"].to_numpy(dtype=np.int64)[known] - 1700
+        )
+        hit = pd.Index(defl_key).get_indexer(acc_key)
+        where = np.where(hit >= 0, known[np.maximum(hit, 0)], -1)
         mark(where < 0, "missing_deflator")
         general = defl["deflator"].to_numpy(dtype=float)
         safe = np.maximum(where, 0)
@@ -583,26 +590,23 @@ def build_panel(
     # min years ------------------------------------------------------------------------------------
     if spec.min_years > 1:
         ok = code == 0
-        counts = (
-            pd.Series(ok.astype(np.int64))
-            .groupby(ids_arr.to_numpy(), dropna=False)
-            .transform("sum")
-        )
-        mark(counts.to_numpy() < spec.min_years, "too_few_years")
+        per_firm = np.bincount(fcode[ok], minlength=len(funiq))
+        mark((fcode >= 0) & (per_firm[np.maximum(fcode, 0)] < spec.min_years), "too_few_years")
 
     # exclusion log --------------------------------------------------------------------------------
     exclusions = _exclusion_log(acc, ids_arr, year, code, extra_detail, sector, spec, src)
 
     # kept rows ------------------------------------------------------------------------------------
     keep = code == 0
-    kid = ids_arr.to_numpy()[keep]
+    kcode = fcode[keep]
     kyear = year[keep].astype("int64")
-    order = np.lexsort((kyear, kid.astype(str)))
-    data = pd.DataFrame({"firm_id": pd.array(kid[order], dtype="str"), "year": kyear[order]})
+    order = np.lexsort((kyear, kcode))
+    kcode = kcode[order]
+    data = pd.DataFrame({"firm_id": pd.array(funiq.take(kcode), dtype="str"), "year": kyear[order]})
     take = np.flatnonzero(keep)[order]
-    data["nace"] = pd.array(acc["nace"].to_numpy()[take], dtype="str")
-    data["sector"] = pd.array(sector.to_numpy()[take], dtype="str")
-    data["region"] = pd.array(acc["region"].to_numpy()[take], dtype="str")
+    data["nace"] = _take_str(acc["nace"], take)
+    data["sector"] = _take_str(sector, take)
+    data["region"] = _take_str(acc["region"], take)
     founded = acc["founded"].to_numpy(dtype=float)[take]
     data["founded"] = pd.array(
         np.where(np.isfinite(founded), founded, 0).astype("int64"), dtype="Int64"
@@ -631,7 +635,7 @@ def build_panel(
     data["ln_kl"] = data["ln_capital"] - data["ln_emp"]
 
     # membership -----------------------------------------------------------------------------------
-    memberships = _membership(data, reg, spec, flags, set(pd.unique(ids_arr.dropna())))
+    memberships = _membership(data, kcode, pd.Index(funiq), reg, spec, flags)
     panel_cols = list(PANEL_COLUMNS)
     data = data[panel_cols]
     sources = {"accounts": src}
@@ -650,6 +654,27 @@ def build_panel(
         rows_in=n,
         sources=sources,
     )
+
+
+def _duplicated_any(key: np.ndarray) -> np.ndarray:
+    """True where an int key occurs more than once (sort-based, like duplicated(keep=False))."""
+    out = np.zeros(len(key), dtype=bool)
+    if len(key) < 2:
+        return out
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    eq = sk[1:] == sk[:-1]
+    out[order] = np.r_[eq, False] | np.r_[False, eq]
+    return out
+
+
+def _take_str(s: pd.Series, pos: np.ndarray) -> Any:
+    """``s`` at positions ``pos`` as a string array (Arrow take, no Python objects)."""
+    return pd.array(s.take(pos).array, dtype="str")
+
+
+def _take_obj(s: pd.Series, pos: np.ndarray) -> np.ndarray:
+    return np.asarray(s.take(pos).to_numpy(dtype=object, na_value=None), dtype=object)
 
 
 def _jsonable(v: Any) -> Any:
@@ -690,7 +715,7 @@ def _exclusion_log(
         elif reason == "missing_year":
             d = np.full(sel.sum(), "year is blank", dtype=object)
         elif reason == "bad_id":
-            d = "'" + ids.to_numpy()[rows].astype(str).astype(object) + "' fails the mod-97 check"
+            d = "'" + _take_obj(ids, rows).astype(str).astype(object) + "' fails the mod-97 check"
         elif reason == "outside_window":
             d = (
                 "year "
@@ -707,7 +732,7 @@ def _exclusion_log(
             var = reason[12:]
             d = f"{var} = " + fmt(acc[var].to_numpy(dtype=float)[rows])
         elif reason == "missing_deflator":
-            s = sector.to_numpy()[rows]
+            s = _take_obj(sector, rows)
             s = np.where(pd.isna(s), "(no NACE code)", s).astype(object)
             d = (
                 "no deflator for sector "
@@ -725,7 +750,7 @@ def _exclusion_log(
         {
             "source": pd.array(np.full(len(excl), src, dtype=object), dtype="str"),
             "row": acc.index.to_numpy()[excl],
-            "firm_id": pd.array(ids.to_numpy()[excl], dtype="str"),
+            "firm_id": _take_str(ids, excl),
             "year": pd.array(yint, dtype="Int64"),
             "reason": pd.array(_NAMES[c], dtype="str"),
             "detail": pd.array(detail, dtype="str"),
@@ -737,12 +762,17 @@ def _exclusion_log(
 
 def _membership(
     data: pd.DataFrame,
+    kcode: np.ndarray,
+    funiq: pd.Index,
     reg: pd.DataFrame | None,
     spec: PanelSpec,
     flags: dict[str, Any],
-    account_ids: set[Any],
 ) -> pd.DataFrame:
-    """Add cluster, treat_year, rel_year, member, member_years, ever_member, has_pre_year in place."""
+    """Add cluster, treat_year, rel_year, member, member_years, ever_member, has_pre_year in place.
+
+    ``kcode`` are the integer firm codes of ``data``'s rows (sorted by code, then year) into
+    ``funiq``, the sorted distinct firm ids of the whole accounts input.
+    """
     n = len(data)
     empty_members = pd.DataFrame(
         {
@@ -760,7 +790,7 @@ def _membership(
         data["member_years"] = np.zeros(n, dtype="int64")
         data["ever_member"] = np.zeros(n, dtype=bool)
         data["has_pre_year"] = np.zeros(n, dtype=bool)
-        for k in ("registry_ids_absent", "members_without_pre_year"):
+        for k in ("registry_ids_absent", "registry_ids_all_excluded", "members_without_pre_year"):
             flags[k] = []
         return empty_members
 
@@ -769,9 +799,8 @@ def _membership(
     if spec.id_type == "kbo":
         norm, valid = validate_kbo(reg["firm_id"])
         reg["firm_id"] = norm
-        bad = ~valid
-        if bad.any():
-            flags["bad_registry_ids"] = sorted(pd.unique(norm[bad]).tolist())
+        if (~valid).any():
+            flags["bad_registry_ids"] = sorted(pd.unique(norm[~valid]).tolist())
     exact = reg.duplicated(["firm_id", "cluster", "join_date", "exit_date"], keep="first")
     if exact.any():
         flags["duplicate_registry_rows"] = [_jsonable(r) for r in reg.index[exact.to_numpy()]]
@@ -797,76 +826,94 @@ def _membership(
     memberships = memberships.reset_index(drop=True)
     memberships.attrs["source"] = src
 
+    n_codes = len(funiq)
+    rcode = funiq.get_indexer(reg["firm_id"]).astype(np.int64)
+    kept_code = np.zeros(n_codes + 1, dtype=bool)  # last slot: ids absent from the accounts
+    kept_code[kcode] = True
+    reg_ids = reg["firm_id"].to_numpy()
+    flags["registry_ids_absent"] = sorted({str(i) for i in reg_ids[rcode < 0]})
+    inside = rcode >= 0
+    flags["registry_ids_all_excluded"] = sorted(
+        {str(i) for i in reg_ids[inside & ~kept_code[np.where(inside, rcode, n_codes)]]}
+    )
+
+    use = nonempty & inside
     spells = pd.DataFrame(
         {
-            "firm_id": reg["firm_id"].to_numpy()[nonempty],
-            "cluster": reg["cluster"].to_numpy()[nonempty],
-            "join_date": reg["join_date"].to_numpy()[nonempty],
-            "j": j[nonempty],
-            "e": e[nonempty],
+            "code": rcode[use],
+            "cluster": reg["cluster"].to_numpy()[use],
+            "join_date": reg["join_date"].to_numpy()[use],
+            "j": j[use],
+            "e": e[use],
         }
-    ).sort_values(["firm_id", "j", "join_date", "cluster"], kind="stable")
-    first = spells.drop_duplicates("firm_id", keep="first").set_index("firm_id")
+    ).sort_values(["code", "j", "join_date", "cluster"], kind="stable")
+    sc = spells["code"].to_numpy()
+    first = np.r_[True, sc[1:] != sc[:-1]] if len(sc) else np.zeros(0, dtype=bool)
+    treat_by = np.full(n_codes, np.nan)
+    cl_codes, cl_uniq = pd.factorize(spells["cluster"], use_na_sentinel=True)
+    cluster_by = np.full(n_codes, -1, dtype=np.int64)
+    treat_by[sc[first]] = spells["j"].to_numpy()[first]
+    cluster_by[sc[first]] = cl_codes[first]
     # merge overlapping spells of a firm (several clusters, overlapping re-registrations)
-    prev_max = spells.groupby("firm_id", sort=False)["e"].cummax()
-    prev_max = prev_max.groupby(spells["firm_id"].to_numpy(), sort=False).shift(1)
-    new_block = prev_max.isna().to_numpy() | (spells["j"].to_numpy() > prev_max.to_numpy())
-    block = np.cumsum(new_block)
-    intervals = (
-        spells.assign(block=block)
-        .groupby("block", sort=False)
-        .agg(firm_id=("firm_id", "first"), j=("j", "min"), e=("e", "max"))
+    se = spells["e"].to_numpy()
+    sj = spells["j"].to_numpy()
+    run_max = spells.groupby("code", sort=False)["e"].cummax().to_numpy()
+    prev_max = np.r_[-1, run_max[:-1]] if len(sc) else run_max
+    new_block = first | (sj > prev_max)
+    block = np.cumsum(new_block) - 1
+    intervals = pd.DataFrame(
+        {
+            "code": sc[new_block],
+            "j": sj[new_block],
+            "e": np.maximum.reduceat(se, np.flatnonzero(new_block)) if len(sc) else se,
+        }
     )
-    n_blocks = intervals.groupby("firm_id").size()
-    flags["rejoining_firms"] = int((n_blocks > 1).sum())
-    flags["multi_cluster_firms"] = int((spells.groupby("firm_id")["cluster"].nunique() > 1).sum())
+    del block
+    flags["rejoining_firms"] = int((np.bincount(intervals["code"], minlength=1) > 1).sum())
+    flags["multi_cluster_firms"] = int((spells.groupby("code")["cluster"].nunique() > 1).sum())
 
-    fid = data["firm_id"].to_numpy()
     yr = data["year"].to_numpy(dtype="int64")
-    treat = first["j"].reindex(fid).to_numpy(dtype=float)
+    treat = treat_by[kcode]
     is_mem = np.isfinite(treat)
-    data["cluster"] = pd.array(first["cluster"].reindex(fid).to_numpy(), dtype="str")
-    data["treat_year"] = pd.array(np.where(is_mem, treat, 0).astype("int64"), dtype="Int64")
-    data.loc[~is_mem, "treat_year"] = pd.NA
-    rel = yr - np.where(is_mem, treat, 0).astype("int64")
-    data["rel_year"] = pd.array(rel, dtype="Int64")
-    data.loc[~is_mem, "rel_year"] = pd.NA
+    treat_i = np.where(is_mem, treat, 0).astype("int64")
+    data["cluster"] = pd.array(
+        pd.array(cl_uniq, dtype="str").take(cluster_by[kcode], allow_fill=True), dtype="str"
+    )
+    data["treat_year"] = pd.array(treat_i, dtype="Int64")
+    data["rel_year"] = pd.array(yr - treat_i, dtype="Int64")
+    data.loc[~is_mem, ["treat_year", "rel_year"]] = pd.NA
 
     member = np.zeros(n, dtype="int64")
     member_years = np.zeros(n, dtype="int64")
     rows = np.flatnonzero(is_mem)
     if rows.size:
-        left = pd.DataFrame({"pos": rows, "firm_id": fid[rows], "year": yr[rows]})
-        m = left.merge(intervals, on="firm_id", how="inner")
+        left = pd.DataFrame({"pos": rows, "code": kcode[rows], "year": yr[rows]})
+        m = left.merge(intervals, on="code", how="inner")
         y = m["year"].to_numpy()
         jj = m["j"].to_numpy()
         ee = m["e"].to_numpy()
         contrib = np.clip(np.minimum(y + 1, ee) - jj, 0, None)
-        inside = ((jj <= y) & (y < ee)).astype("int64")
+        in_spell = ((jj <= y) & (y < ee)).astype("int64")
         pos = m["pos"].to_numpy()
         member_years = np.bincount(pos, weights=contrib, minlength=n).astype("int64")
-        member = (np.bincount(pos, weights=inside, minlength=n) > 0).astype("int64")
+        member = (np.bincount(pos, weights=in_spell, minlength=n) > 0).astype("int64")
     data["member"] = member
     data["member_years"] = member_years
     data["ever_member"] = is_mem
-    pre = pd.Series((yr < np.where(is_mem, treat, -np.inf)), index=data.index)
-    has_pre = pre.groupby(fid, sort=False).transform("any").to_numpy(dtype=bool)
-    data["has_pre_year"] = has_pre & is_mem
+    # rows are sorted by firm then year: the first row of a firm holds its first observed year
+    starts = np.r_[True, kcode[1:] != kcode[:-1]] if n else np.zeros(0, dtype=bool)
+    first_year = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
+    first_year[kcode[starts]] = yr[starts]
+    has_pre = is_mem & (first_year[kcode] < treat_i)
+    data["has_pre_year"] = has_pre
 
-    panel_ids = set(pd.unique(fid))
-    reg_ids = pd.unique(reg["firm_id"].dropna())
-    flags["registry_ids_absent"] = sorted(str(i) for i in reg_ids if i not in account_ids)
-    flags["registry_ids_all_excluded"] = sorted(
-        str(i) for i in reg_ids if i in account_ids and i not in panel_ids
-    )
-    firms = data.loc[is_mem, ["firm_id", "has_pre_year", "treat_year"]].drop_duplicates("firm_id")
-    flags["members_without_pre_year"] = sorted(
-        firms.loc[~firms["has_pre_year"].to_numpy(dtype=bool), "firm_id"].astype(str).tolist()
-    )
+    firm_rows = starts & is_mem
+    ids_first = data["firm_id"].to_numpy()[firm_rows]
+    flags["members_without_pre_year"] = sorted(str(i) for i in ids_first[~has_pre[firm_rows]])
     lo = spec.start if spec.start is not None else (int(yr.min()) if n else None)
     hi = spec.end if spec.end is not None else (int(yr.max()) if n else None)
     if lo is not None and hi is not None:
-        tf = firms["treat_year"].to_numpy(dtype=float)
+        tf = treat_i[firm_rows]
         flags["joins_before_window"] = int((tf < lo).sum())
         flags["joins_after_window"] = int((tf > hi).sum())
     return memberships

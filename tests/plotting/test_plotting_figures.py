@@ -371,11 +371,13 @@ def duration():
 
 
 def test_plot_duration_premium_points_truth_and_slope(duration):
+    # "5" is the value at exactly 5 years, not the open bin "5+": only "5+" may be drawn there
     truth = {
         "1": {"att": 0.01, "att_lp": 0.02},
         "2": {"att": 0.02},
         "3": {"att": 0.03},
-        "5": {"att": 0.05},
+        "5": {"att": 0.9},
+        "5+": {"att": 0.05},
     }
     ax = P.plot_duration_premium(duration, truth=truth)
     (c,) = _errorbars(ax)

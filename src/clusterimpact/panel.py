@@ -602,7 +602,7 @@ def build_panel(
     kyear = year[keep].astype("int64")
     order = np.lexsort((kyear, kcode))
     kcode = kcode[order]
-    data = pd.DataFrame({"firm_id": pd.array(funiq.take(kcode), dtype="str"), "year": kyear[order]})
+    data = pd.DataFrame({"firm_id": _str_array(funiq.take(kcode)), "year": kyear[order]})
     take = np.flatnonzero(keep)[order]
     data["nace"] = _take_str(acc["nace"], take)
     data["sector"] = _take_str(sector, take)
@@ -673,8 +673,14 @@ def _take_str(s: pd.Series, pos: np.ndarray) -> Any:
     return pd.array(s.take(pos).array, dtype="str")
 
 
+def _str_array(values: Any) -> Any:
+    """A pandas string array from an Index or array (Arrow-backed values are not copied out)."""
+    return pd.array(values, dtype="str")
+
+
 def _take_obj(s: pd.Series, pos: np.ndarray) -> np.ndarray:
-    return np.asarray(s.take(pos).to_numpy(dtype=object, na_value=None), dtype=object)
+    vals: Any = s.take(pos)
+    return np.asarray(vals.to_numpy(dtype=object, na_value=None), dtype=object)
 
 
 def _jsonable(v: Any) -> Any:
@@ -827,7 +833,7 @@ def _membership(
     memberships.attrs["source"] = src
 
     n_codes = len(funiq)
-    rcode = funiq.get_indexer(reg["firm_id"]).astype(np.int64)
+    rcode = funiq.get_indexer(pd.Index(reg["firm_id"])).astype(np.int64)
     kept_code = np.zeros(n_codes + 1, dtype=bool)  # last slot: ids absent from the accounts
     kept_code[kcode] = True
     reg_ids = reg["firm_id"].to_numpy()
@@ -876,9 +882,7 @@ def _membership(
     treat = treat_by[kcode]
     is_mem = np.isfinite(treat)
     treat_i = np.where(is_mem, treat, 0).astype("int64")
-    data["cluster"] = pd.array(
-        pd.array(cl_uniq, dtype="str").take(cluster_by[kcode], allow_fill=True), dtype="str"
-    )
+    data["cluster"] = _str_array(_str_array(cl_uniq).take(cluster_by[kcode], allow_fill=True))
     data["treat_year"] = pd.array(treat_i, dtype="Int64")
     data["rel_year"] = pd.array(yr - treat_i, dtype="Int64")
     data.loc[~is_mem, ["treat_year", "rel_year"]] = pd.NA

@@ -26,6 +26,18 @@ PRODEST_SE_RATIO = 5.0
 TFP_INVARIANCE_ABS = 1e-6
 
 # --- matching -----------------------------------------------------------------------------------
+# Imbens' 2004 nnmatch log prints estimates to 3 decimals; the two copies of the NSW earnings differ by
+# float32 rounding (~0.002 on the estimate): agreement "to the cent".
+NSW_AI_ESTIMATE_ABS = 0.01
+# The same log's SEs use the 2004 default (homoskedastic) variance we could not reproduce exactly; our
+# heteroskedasticity-robust AI (2006) SEs must be within 10 % of them.
+NSW_AI_SE_REL = 0.10
+# NSW treated vs CPS controls: |matched ATT - 1794.34| <= this x sqrt(se^2 + se_experimental^2).
+NSW_CPS_SE_MULTIPLE = 2.0
+# Covariate balance after matching: |SMD| below this on the matching covariates (Stuart 2010).
+SMD_BALANCED = 0.1
+# Own Newton logit vs statsmodels Logit: relative difference of coefficients (both converge to ~1e-10).
+PROPENSITY_REL = 1e-6
 
 # --- fixed effects, event study, duration -------------------------------------------------------
 # Fast path vs pyfixest, absorbed FE vs explicit dummies, closed forms vs brute force: both sides are
@@ -39,6 +51,9 @@ FE_EXACT_ABS = 1e-10
 PRINTED_3DP = 0.0005
 PRINTED_4DP = 0.00005
 STATA_7SIG_REL = 5e-7
+# pyfixest's did2s demeans iteratively at its default convergence tolerance (not settable there): its
+# first stage is accurate to about 1e-6 absolute on our test panels; our imputation solve is exact.
+DID2S_REL = 1e-4
 # Wild bootstrap vs a brute-force loop over the same weight draws: the same statistic computed two ways.
 WILD_BOOT_P_ABS = 1e-12
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from fe_helpers import make_panel
-from tolerances import FE_EXACT_ABS, FE_EXACT_REL
 
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.event_study import EventStudyResult, event_study
 from clusterimpact.estimation.twfe import static_premium
 from clusterimpact.results import ProfileResult
+from tolerances import FE_EXACT_ABS, FE_EXACT_REL
 
 
 def test_constant_effect_event_study_equals_static_did():
@@ -47,7 +47,9 @@ def test_event_study_equals_explicit_dummies_in_pyfixest():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = pf.feols(
-            f"ln_lp ~ {' + '.join(names)} | firm_id + year", d, vcov={"CRV1": "firm_id"},
+            f"ln_lp ~ {' + '.join(names)} | firm_id + year",
+            d,
+            vcov={"CRV1": "firm_id"},
             fixef_tol=1e-12,
         )
     np.testing.assert_allclose(es.params.to_numpy(), m.coef().to_numpy(), rtol=FE_EXACT_REL)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tolerances import FE_EXACT_REL, WILD_BOOT_P_ABS
 
 from clusterimpact.errors import EstimationError, SpecError
 from clusterimpact.estimation import inference as inf
+from tolerances import FE_EXACT_REL, WILD_BOOT_P_ABS
 
 
 @pytest.fixture(scope="module")

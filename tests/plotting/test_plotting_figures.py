@@ -492,14 +492,27 @@ def test_plot_truth_vs_estimate_coverage(es_results):
     cs = es_results["CS"]
     truth = {str(int(x)): 0.01 * max(x + 1, 0) for x in cs.x}
     truth["4"] = 0.2  # far outside its CI
-    ax = P.plot_truth_vs_estimate(cs, truth)
+    ax = P.plot_truth_vs_estimate(cs, truth, kind="scatter")
     cons = {c.get_label(): c for c in _errorbars(ax)}
     assert set(cons) == {"CI covers truth", "CI misses truth"}
     xy, *_ = _eb_data(cons["CI misses truth"])
-    np.testing.assert_allclose(xy, [[0.2, 0.05]])
+    np.testing.assert_allclose(xy, [[0.2, 0.05]])  # (truth, estimate)
     cover_xy, *_ = _eb_data(cons["CI covers truth"])
     assert len(cover_xy) == 7
     assert "7 of 8 cover the truth" in P.figure_caption(ax)
+    assert _line(ax, "diagonal")
+    # a profile is drawn along its axis by default, the truth as a line of crosses
+    ax = P.plot_truth_vs_estimate(cs, truth)
+    cons = {c.get_label(): c for c in _errorbars(ax)}
+    xy, *_ = _eb_data(cons["CI misses truth"])
+    np.testing.assert_allclose(xy, [[4.0, 0.05]])  # (event time, estimate)
+    tr = _line(ax, "truth")
+    prof = cs.profile()
+    np.testing.assert_allclose(tr.get_xdata(), prof["x"])
+    np.testing.assert_allclose(tr.get_ydata(), [truth[f"{int(x)}"] for x in prof["x"]])
+    assert "7 of 8 cover the truth" in P.figure_caption(ax)
+    with pytest.raises(SpecError, match="kind='bars'"):
+        P.plot_truth_vs_estimate(cs, truth, kind="bars")
     with pytest.raises(SpecError, match="no estimate could be matched"):
         P.plot_truth_vs_estimate(cs, {"nope": 1.0})
 

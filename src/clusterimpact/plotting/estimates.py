@@ -25,7 +25,7 @@ from clusterimpact.plotting._core import (
     term_label,
     tidy_input,
 )
-from clusterimpact.results import EstimateResult
+from clusterimpact.results import EstimateResult, ProfileResult
 
 __all__ = [
     "comparison_frame",
@@ -796,24 +796,54 @@ def plot_estimator_comparison(
 # -- 9. truth vs estimate ---------------------------------------------------------------------------
 
 
+def _match_truth(terms: pd.Series, truth: pd.Series) -> np.ndarray:
+    """True value of each term: by term, by its axis label (``dynamic:2`` ↔ ``2``), or numerically
+    (``2`` ↔ ``2.0``); open bins (``5+``) match only their own label."""
+    keys = {str(k): float(v) for k, v in truth.items()}
+    for k, v in list(keys.items()):
+        try:
+            keys.setdefault(f"{float(k):g}", v)
+        except ValueError:
+            pass
+    out = []
+    for term in terms.astype(str):
+        val = keys.get(term)
+        if val is None:
+            lab = term_label(term)
+            val = keys.get(lab)
+            if val is None and not lab.endswith("+"):
+                try:
+                    val = keys.get(f"{float(lab):g}")
+                except ValueError:
+                    val = None
+        out.append(np.nan if val is None else val)
+    return np.asarray(out, dtype=float)
+
+
 def plot_truth_vs_estimate(
     estimates: Any,
     truth: Any,
     *,
+    kind: str = "auto",
     level: float = 0.95,
     truth_key: str = "att",
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Estimates against the known truth (synthetic data): estimate (y) vs truth (x), 45° line.
+    """Estimates against the known truth (synthetic data).
 
     Parameters
     ----------
     estimates
-        A result (its tidy rows) or a tidy frame; rows are matched to ``truth`` by term, by the term's
-        axis label (``dynamic:2`` ↔ ``2``) or by ``x`` for profiles.
+        A result (its tidy rows or, for a profile, its profile) or a tidy / profile frame; rows are
+        matched to ``truth`` by term, by the term's axis label (``dynamic:2`` ↔ ``2``) or numerically.
     truth
         Mapping / Series / frame of true values (see :func:`truth_frame`).
+    kind
+        ``"profile"``: estimates with CIs along the result's axis (event time, years of membership)
+        and the truth as a line of crosses (``gid="truth"``); ``"scatter"``: estimate (y) against
+        truth (x) with the 45° line (``gid="diagonal"``); ``"auto"``: profile for a
+        :class:`~clusterimpact.results.ProfileResult` or a frame with ``x``, scatter otherwise.
 
     Returns
     -------
@@ -821,43 +851,35 @@ def plot_truth_vs_estimate(
         Covering intervals (truth inside the CI) are one ``ErrorbarContainer`` labelled
         ``"CI covers truth"``, the others ``"CI misses truth"``; the caption reports coverage and RMSE.
     """
-    t = tidy_input(estimates, level).copy()
-    tv = truth_frame(truth, truth_key)
-    keys = {str(k): float(v) for k, v in tv.items()}
-    for k, v in list(keys.items()):
-        try:
-            keys.setdefault(f"{float(k):g}", v)
-        except ValueError:
-            pass
-    matched = []
-    for term in t["term"].astype(str):
-        val = keys.get(term)
-        if val is None:
-            lab = term_label(term)
-            val = keys.get(lab)
-            if val is None:
-                try:
-                    val = keys.get(f"{float(lab.rstrip('+')):g}")
-                except ValueError:
-                    val = None
-        matched.append(np.nan if val is None else val)
-    t["truth"] = matched
+    if kind not in ("auto", "profile", "scatter"):
+        raise SpecError(f"kind={kind!r} is not valid; choose one of 'auto', 'profile', 'scatter'")
+    if kind == "auto":
+        is_profile = isinstance(estimates, ProfileResult) or (
+            isinstance(estimates, pd.DataFrame) and "x" in estimates.columns
+        )
+        kind = "profile" if is_profile else "scatter"
+    if kind == "profile":
+        t = profile_frame(estimates, level)
+    else:
+        t = tidy_input(estimates, level).copy()
+    t["truth"] = _match_truth(t["term"], truth_frame(truth, truth_key))
     t = t[np.isfinite(t["truth"].to_numpy(dtype=float))]
     if t.empty:
         raise SpecError("no estimate could be matched to a true value (check term names)")
     est = t["estimate"].to_numpy(dtype=float)
     tru = t["truth"].to_numpy(dtype=float)
     lo, hi = t["conf_low"].to_numpy(dtype=float), t["conf_high"].to_numpy(dtype=float)
+    pos = t["x"].to_numpy(dtype=float) if kind == "profile" else tru
     cover = (lo <= tru) & (tru <= hi)
     with style_context():
-        ax = new_axes(ax, figsize=(5.2, 4.6))
+        ax = new_axes(ax, figsize=(6.4, 4.0) if kind == "profile" else (5.2, 4.6))
         for mask, color, label, marker in (
             (cover, PALETTE[0], "CI covers truth", "o"),
             (~cover, PALETTE[1], "CI misses truth", "D"),
         ):
             if mask.any():
                 ax.errorbar(
-                    tru[mask],
+                    pos[mask],
                     est[mask],
                     yerr=np.vstack([est[mask] - lo[mask], hi[mask] - est[mask]]),
                     fmt=marker,
@@ -865,31 +887,53 @@ def plot_truth_vs_estimate(
                     markersize=5,
                     label=label,
                 )
-        allv = np.concatenate([tru, lo, hi])
-        a, b = float(np.nanmin(allv)), float(np.nanmax(allv))
-        pad = 0.05 * (b - a if b > a else 1.0)
-        ax.plot(
-            [a - pad, b + pad],
-            [a - pad, b + pad],
-            color=GREY,
-            linestyle="--",
-            linewidth=1,
-            gid="diagonal",
-        )
-        ax.set_xlim(a - pad, b + pad)
-        ax.set_ylim(a - pad, b + pad)
-        ax.set_aspect("equal", adjustable="box")
-        ax.grid(axis="x", visible=True)
-        ax.set_xlabel("True effect")
-        ax.set_ylabel("Estimate")
+        if kind == "profile":
+            ax.plot(
+                pos,
+                tru,
+                color="black",
+                linestyle="-",
+                linewidth=1,
+                marker="x",
+                markersize=7,
+                mew=1.5,
+                label="Truth",
+                gid="truth",
+                zorder=4,
+            )
+            ax.axhline(0, color="black", linewidth=0.6)
+            ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
+            ax.set_xlabel(getattr(estimates, "x_label", "") or "Event time")
+            ax.set_ylabel("Effect (log points)")
+            ax.legend(loc="best")
+            lines = "Crosses: the true effect in the synthetic data."
+        else:
+            allv = np.concatenate([tru, lo, hi])
+            a, b = float(np.nanmin(allv)), float(np.nanmax(allv))
+            pad = 0.05 * (b - a if b > a else 1.0)
+            ax.plot(
+                [a - pad, b + pad],
+                [a - pad, b + pad],
+                color=GREY,
+                linestyle="--",
+                linewidth=1,
+                gid="diagonal",
+            )
+            ax.set_xlim(a - pad, b + pad)
+            ax.set_ylim(a - pad, b + pad)
+            ax.set_aspect("equal", adjustable="box")
+            ax.grid(axis="x", visible=True)
+            ax.set_xlabel("True effect")
+            ax.set_ylabel("Estimate")
+            ax.legend(loc="upper left")
+            lines = "Dashed: estimate = truth."
         ax.set_title(title or "Estimates against the known truth")
-        ax.legend(loc="upper left")
         rmse = float(np.sqrt(np.mean((est - tru) ** 2)))
         method = result_name(estimates, "")
         set_caption(
             ax,
             f"Estimated effects{f' ({method})' if method else ''} against the true effects in the "
             f"synthetic data ({len(t)} terms). Whiskers: {_pct(level)} confidence intervals; "
-            f"{int(cover.sum())} of {len(t)} cover the truth. RMSE {rmse:.4f}. Dashed: estimate = truth.",
+            f"{int(cover.sum())} of {len(t)} cover the truth. RMSE {rmse:.4f}. {lines}",
         )
     return ax

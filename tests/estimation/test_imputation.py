@@ -33,7 +33,7 @@ def _brute(df, term_of, leave_out=True, weights=None):
     d = df.loc[tr].assign(tau=tau, rel=rel[tr], term=term_of(df.loc[tr], rel[tr]))
     w_raw = np.ones(len(d)) if weights is None else d[weights].to_numpy()
     out = {}
-    for term, sub in d.groupby("term"):
+    for term in d["term"].unique():
         w1 = np.where(d["term"] == term, w_raw, 0.0)
         w1 = w1 / w1.sum()
         est = w1 @ tau

@@ -78,7 +78,14 @@ def test_prodest_bootstrap_se_order_of_magnitude(plants, method):
 def test_default_wooldridge_differs_from_prodest_restriction(plants):
     """The default keeps k in the control function (Wooldridge 2009); prodest 0.1.1 did not."""
     default = estimate_tfp(
-        plants, "wooldridge", output="log_y", free=["log_lab1", "log_lab2"], state=["log_k"],
-        proxy="log_materials", unit="id", time="year", poly_order=2,
+        plants,
+        "wooldridge",
+        output="log_y",
+        free=["log_lab1", "log_lab2"],
+        state=["log_k"],
+        proxy="log_materials",
+        unit="id",
+        time="year",
+        poly_order=2,
     )
     assert abs(default.params["log_k"] - 0.058) > 0.05

@@ -65,9 +65,10 @@ def test_ols_labour_biased_upward(panel):
 
 def test_fe_understates_capital(panel):
     fe = estimate_tfp(panel, "fe")
-    assert TRUTH["ln_capital"] - fe.params["ln_capital"] > TRUTH_SE_MULTIPLE * fe.std_errors[
-        "ln_capital"
-    ]
+    assert (
+        TRUTH["ln_capital"] - fe.params["ln_capital"]
+        > TRUTH_SE_MULTIPLE * fe.std_errors["ln_capital"]
+    )
 
 
 def test_tfp_series_tracks_true_productivity(panel):
@@ -91,9 +92,13 @@ def test_seed_sweep_coverage(method):
         df = make_production(1000, seed=100 + seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = estimate_tfp(
-                df, method, bootstrap=30 if method == "acf" else 0, seed=seed, n_starts=3
-            ) if method == "acf" else estimate_tfp(df, method)
+            res = (
+                estimate_tfp(
+                    df, method, bootstrap=30 if method == "acf" else 0, seed=seed, n_starts=3
+                )
+                if method == "acf"
+                else estimate_tfp(df, method)
+            )
         ci = res.conf_int(0.95)
         for t in TERMS:
             hits[t] += int(ci.loc[t, "lower"] <= TRUTH[t] <= ci.loc[t, "upper"])

@@ -43,11 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=["ols", "fe", "op", "lp", "acf", "wooldridge", "labour"],
         help="estimator (default acf)",
     )
-    p.add_argument("--logged", action="store_true", help="output, inputs and proxy are already logs")
-    p.add_argument("--function", default=None, choices=["cobb-douglas", "translog"], help="acf only")
-    p.add_argument("--gross-output", action="store_true", help="acf: gross output (proxy is an input)")
+    p.add_argument(
+        "--logged", action="store_true", help="output, inputs and proxy are already logs"
+    )
+    p.add_argument(
+        "--function", default=None, choices=["cobb-douglas", "translog"], help="acf only"
+    )
+    p.add_argument(
+        "--gross-output", action="store_true", help="acf: gross output (proxy is an input)"
+    )
     p.add_argument("--exit-correction", action="store_true", help="op/lp: survival correction")
-    p.add_argument("--poly-order", type=int, default=None, help="control-function polynomial degree")
+    p.add_argument(
+        "--poly-order", type=int, default=None, help="control-function polynomial degree"
+    )
     p.add_argument("--lom-order", type=int, default=None, help="law-of-motion polynomial degree")
     p.add_argument("--n-starts", type=int, default=None, help="optimiser starting points")
     p.add_argument("--compat", default="none", choices=["none", "prodest"], help="option preset")

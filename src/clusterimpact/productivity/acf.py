@@ -151,7 +151,10 @@ class ACF(ProductionEstimator):
         X = poly_matrix(inputs, exps)
         Z = poly_matrix(inst, exps)
         if s["instruments"] == "overid":
+            # xi has mean zero (g has a constant), so centring Z leaves the moments unchanged and
+            # makes the weight (Z'Z)^-1 invariant to the units of the inputs
             Z = np.column_stack([Z, arr.K[lag]])
+            Z = Z - Z.mean(axis=0)
         ncur = cur.size
         ZZ = Z.T @ Z
         try:

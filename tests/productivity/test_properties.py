@@ -1,0 +1,196 @@
+"""Invariances, equivalences, reproducibility and the result object's behaviour."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from _prod_dgp import make_production
+from tolerances import EXACT_REL, TFP_INVARIANCE_ABS
+
+from clusterimpact.errors import EstimationWarning
+from clusterimpact.productivity import (
+    ACF,
+    ProductionResult,
+    estimate_tfp,
+    labour_productivity,
+)
+
+METHODS = ["ols", "fe", "op", "lp", "acf", "wooldridge"]
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return make_production(400, seed=3)
+
+
+def _fit(df, method, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        return estimate_tfp(
+            df, method, **({"n_starts": 2} if method in ("op", "lp", "acf") else {}) | kw
+        )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_rescaling_changes_only_the_constant(panel, method):
+    base = _fit(panel, method)
+    df = panel.copy()
+    df["ln_va"] += np.log(1000.0)  # output in thousands
+    df["ln_capital"] += np.log(0.01)  # capital in hundreds
+    df["ln_emp"] += np.log(2.0)
+    df["ln_materials"] += np.log(5.0)
+    df["ln_investment"] += np.log(3.0)
+    res = _fit(df, method)
+    np.testing.assert_allclose(res.params, base.params, atol=TFP_INVARIANCE_ABS, rtol=0)
+    # the TFP series shifts by a constant only
+    d = res.tfp["ln_tfp"].to_numpy() - base.tfp["ln_tfp"].to_numpy()
+    assert np.ptp(d) < 1e-5
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_row_order_changes_nothing(panel, method):
+    base = _fit(panel, method)
+    shuffled = panel.sample(frac=1.0, random_state=np.random.default_rng(4)).reset_index(drop=True)
+    res = _fit(shuffled, method)
+    np.testing.assert_allclose(res.params, base.params, rtol=EXACT_REL, atol=1e-10)
+    a = base.join(panel).sort_values(["firm_id", "year"])["ln_tfp"].to_numpy()
+    b = res.join(shuffled).sort_values(["firm_id", "year"])["ln_tfp"].to_numpy()
+    np.testing.assert_allclose(a, b, rtol=EXACT_REL, atol=1e-10)
+
+
+def test_same_seed_same_bootstrap(panel):
+    a = _fit(panel, "acf", bootstrap=4, seed=9)
+    b = _fit(panel, "acf", bootstrap=4, seed=9)
+    c = _fit(panel, "acf", bootstrap=4, seed=10)
+    pd.testing.assert_frame_equal(a.bootstrap_draws, b.bootstrap_draws)
+    assert a.std_errors.equals(b.std_errors)
+    assert not a.bootstrap_draws.equals(c.bootstrap_draws)
+
+
+def test_bootstrap_independent_of_worker_count(panel):
+    a = _fit(panel, "ols", bootstrap=6, seed=3, n_jobs=1)
+    b = _fit(panel, "ols", bootstrap=6, seed=3, n_jobs=2)
+    np.testing.assert_allclose(
+        a.bootstrap_draws.to_numpy(), b.bootstrap_draws.to_numpy(), rtol=1e-12
+    )
+
+
+def test_bootstrap_progress_callback(panel):
+    seen = []
+    _fit(panel, "ols", bootstrap=3, seed=1, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_input_not_modified(panel):
+    before = panel.copy()
+    res = _fit(panel, "acf")
+    pd.testing.assert_frame_equal(panel, before)
+    joined = res.join(panel)
+    assert "ln_tfp" not in panel.columns
+    assert {"ln_tfp", "ln_tfp_resid"} <= set(joined.columns)
+
+
+def test_levels_equal_logs(panel):
+    logs = _fit(panel, "lp")
+    levels = _fit(
+        panel, "lp", output="va", free=["emp"], state=["capital"], proxy="materials", logged=False
+    )
+    np.testing.assert_allclose(levels.params.to_numpy(), logs.params.to_numpy(), atol=1e-7)
+
+
+def test_result_presentation(panel):
+    res = _fit(panel, "acf", bootstrap=5, seed=1)
+    assert isinstance(res, ProductionResult)
+    tidy = res.tidy()
+    assert list(tidy["term"]) == ["ln_emp", "ln_capital"]
+    assert np.all(tidy["conf_low"] < tidy["estimate"])
+    text = res.summary()
+    assert "Returns to scale" in text and "first-stage R2" in text
+    assert "\\begin{tabular}" in res.to_latex()
+    d = res.to_dict()
+    assert d["returns_to_scale"]["estimate"] == pytest.approx(res.params.sum())
+    assert len(d["starts"]) == 2
+    assert res.starts["chosen"].sum() == 1
+    assert (
+        res.exclusions["no_previous_year_second_stage"]
+        == res.nobs - res.diagnostics["nobs_second_stage"]
+    )
+
+
+def test_join_leaves_unmatched_rows_nan(panel):
+    res = _fit(panel, "ols")
+    extra = pd.concat([panel, panel.iloc[[0]].assign(year=1900)], ignore_index=True)
+    out = res.join(extra)
+    assert np.isnan(out["ln_tfp"].iloc[-1])
+    assert out["ln_tfp"].iloc[:-1].notna().all()
+
+
+def test_wooldridge_two_step_and_j(panel):
+    one = _fit(panel, "wooldridge")
+    two = _fit(panel, "wooldridge", weighting="two-step")
+    assert np.isfinite(two.diagnostics["j_statistic"])
+    np.testing.assert_allclose(one.params, two.params, atol=0.1)
+
+
+def test_translog_and_gross_output_run(panel):
+    tl = _fit(panel, "acf", function="translog", n_starts=1)
+    assert "ln_emp^2" in tl.params.index and "ln_emp:ln_capital" in tl.params.index
+    assert list(tl.elasticities.index) == ["ln_emp", "ln_capital"]
+    assert 0.2 < tl.elasticities["ln_emp"] < 1.2
+    go = _fit(panel, "acf", value_added=False, n_starts=1)
+    assert list(go.elasticities.index) == ["ln_emp", "ln_capital", "ln_materials"]
+
+
+def test_exit_correction_runs_and_reports_exits(panel):
+    res = _fit(panel, "op", exit_correction=True)
+    assert res.diagnostics["exits"] > 0
+    assert np.isfinite(res.params["ln_capital"])
+
+
+def test_multistart_reports_all_optima_and_warns(request):
+    """The Chilean plants' ACF criterion has several optima: all are reported and a warning is raised."""
+    path = request.config.rootpath / "tests" / "reference" / "chilean_plants" / "chilean_plants.csv"
+    plants = pd.read_csv(path)
+    with pytest.warns(EstimationWarning, match="starting points reached a different optimum"):
+        res = estimate_tfp(
+            plants,
+            "acf",
+            output="log_y",
+            free=["log_lab1", "log_lab2"],
+            state=["log_k"],
+            proxy="log_materials",
+            unit="id",
+            time="year",
+            n_starts=6,
+            seed=1,
+        )
+    assert len(res.starts) == 6
+    assert {"criterion", "converged", "start:log_k", "log_k", "chosen"} <= set(res.starts.columns)
+    chosen = res.starts.loc[res.starts["chosen"]].iloc[0]
+    assert chosen["criterion"] == pytest.approx(res.starts["criterion"].min(), rel=1e-8)
+    assert res.params["log_k"] == pytest.approx(chosen["log_k"])
+
+
+def test_start_values_and_class_interface(panel):
+    est = ACF(start={"ln_emp": 0.6, "ln_capital": 0.3}, n_starts=1)
+    res = est.fit(panel)
+    assert res.starts.iloc[0]["start:ln_emp"] == 0.6
+    assert est.start == {"ln_emp": 0.6, "ln_capital": 0.3}  # constructor only stores
+
+
+def test_labour_productivity(panel):
+    res = labour_productivity(panel)
+    np.testing.assert_allclose(
+        res.join(panel)["ln_tfp"], panel["ln_va"] - panel["ln_emp"], rtol=EXACT_REL
+    )
+    same = estimate_tfp(panel, "labour")
+    np.testing.assert_allclose(same.tfp["ln_tfp"], res.tfp["ln_tfp"])
+
+
+def test_controls_enter_and_are_reported(panel):
+    df = panel.assign(trend=panel["year"] - 2000.0)
+    res = _fit(df, "lp", controls=["trend"])
+    assert "trend" in res.params.index and "trend" not in res.elasticities.index

@@ -17,6 +17,7 @@ from clusterimpact.panel import (
     PanelSpec,
     build_panel,
 )
+from tolerances import SYNTH_ROUNDING_LOG
 
 
 def accounts(rows: list[tuple]) -> pd.DataFrame:
@@ -437,7 +438,7 @@ def messy_accounts(draw):
     return df
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     acc=messy_accounts(),
     start=st.one_of(st.none(), st.integers(2004, 2012)),
@@ -467,3 +468,73 @@ def test_every_row_accounted_for_or_clear_error(acc, start, policy, join):
     ok = dy.isna() | ((dm >= 0) & (dm <= dy))
     assert ok.all()
     assert ((d["member"] == 1) <= (d["member_years"] >= 1)).all()
+
+
+# -- on the synthetic generator (known truth) -------------------------------------------------------
+@pytest.fixture(scope="module")
+def synth():
+    from clusterimpact.synthetic import simulate
+
+    return simulate(seed=1, n_firms=2000, dirty=True)
+
+
+def test_synthetic_dirt_is_excluded_by_reason(synth):
+    p = synth.panel()
+    accounted(p)
+    kinds = synth.dirt["kind"].value_counts().to_dict()
+    for reason, n in p.exclusion_counts().items():
+        assert kinds.get(reason) == n, reason
+    # faults that only undefine a log keep the row and are counted
+    assert p.flags["ln_undefined"]["ln_capital"] >= kinds.get("missing_capital", 0)
+
+
+def test_synthetic_membership_and_logs_match_the_latent_truth(synth):
+    p = synth.panel()
+    m = p.data.merge(synth.latent, on=["firm_id", "year"], suffixes=("", "_true"))
+    assert len(m) == len(p.data)
+    np.testing.assert_array_equal(m["member"], m["member_true"])
+    np.testing.assert_array_equal(m["member_years"], m["member_years_true"])
+    treat_true = pd.to_numeric(m["treat_year_true"]).replace(0, np.nan)
+    np.testing.assert_array_equal(m["treat_year"].astype(float), treat_true.astype(float))
+    same_cluster = m["cluster"].fillna("") == m["cluster_true"].fillna("").astype(str)
+    assert same_cluster.all()
+    for col in ("ln_va", "ln_emp", "ln_lp"):
+        np.testing.assert_allclose(m[col], m[f"{col}_true"], atol=SYNTH_ROUNDING_LOG)
+
+
+# -- hypothesis: membership timing equals a brute-force reference -----------------------------------
+@st.composite
+def spells(draw):
+    out = []
+    for _ in range(draw(st.integers(0, 8))):
+        firm = draw(st.sampled_from(["a", "b", "c"]))
+        join = draw(st.integers(2000, 2016))
+        exit_ = draw(st.one_of(st.none(), st.integers(join, 2018)))
+        out.append((firm, draw(st.sampled_from(["X", "Y"])), join, exit_))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    reg_rows=spells(),
+    years=st.lists(st.integers(2003, 2015), min_size=1, max_size=10, unique=True),
+)
+def test_membership_matches_brute_force(reg_rows, years):
+    acc = accounts([(f, y, 1.0, 1.0) for f in ("a", "b", "c") for y in sorted(years)])
+    reg = registry(reg_rows) if reg_rows else None
+    p = build_panel(acc, reg)
+    for firm in ("a", "b", "c"):
+        mine = [r for r in reg_rows if r[0] == firm and (r[3] is None or r[3] > r[2])]
+        member_set = {t for _, _, j, e in mine for t in range(j, 3000 if e is None else e)}
+        first = min(mine, key=lambda r: (r[2], r[1])) if mine else None
+        d = p.data[p.data["firm_id"] == firm]
+        for _, row in d.iterrows():
+            t = row["year"]
+            assert row["member"] == int(t in member_set)
+            assert row["member_years"] == sum(1 for s in member_set if s <= t)
+            if first is None:
+                assert pd.isna(row["treat_year"]) and not row["ever_member"]
+            else:
+                assert row["treat_year"] == first[2] and row["cluster"] == first[1]
+                assert row["rel_year"] == t - first[2]
+                assert row["has_pre_year"] == (min(years) < first[2])

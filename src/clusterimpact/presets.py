@@ -34,8 +34,14 @@ NBB rubrics:
   services and other goods (61). When ``70/76A`` is absent it is rebuilt as ``70 + 71 + 72 + 74 + 76A``
   (turnover, change in stocks of finished goods and work in progress, own work capitalised, other
   operating income, non-recurring operating income).
-* abbreviated (and micro) model: ``va = 9900 - 76A``, where ``9900`` is the gross operating margin
-  (operating income minus purchases of goods and services, including non-recurring operating income).
+* abbreviated (and micro) model: ``va = 9900 - 76A``, where ``9900`` is the gross operating margin.
+  Since the filing protocol of 1 April 2017 the models define ``9900 = 76A + 70/74 - 60/61``
+  (non-recurring operating income plus operating income 70 to 74, minus goods for resale, raw
+  materials, consumables, services and other goods), as documented by the Belgian annual-accounts
+  software First Jaarrekeningen (http://help.firstsoftware.be/display/FJ/Brutomarge); so
+  ``9900 - 76A = 70/74 - 60/61`` is the same quantity as the full-model formula except that operating
+  subsidies (740, inside 74) cannot be removed because the abbreviated model does not report them.
+  Filings before that protocol had no 76A (counted as 0 here).
 
 Trends Top additionally adds the cost of hired temporary staff from the social balance sheet (``1521 +
 1522``) for full-model filers, to treat agency workers as labour; the preset does **not** do this (set

@@ -13,7 +13,7 @@ import pytest
 from clusterimpact.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "productivity"))
-from _prod_dgp import make_production  # noqa: E402
+from _prod_dgp import make_production
 
 
 @pytest.fixture(scope="module")

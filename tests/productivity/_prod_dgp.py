@@ -43,6 +43,7 @@ def make_production(
     kscale = rng.normal(0, 1.0, n_firms)
     K = np.exp(kscale + 2.0)
     wage = rng.normal(0, sd_wage, n_firms)
+    lnL = np.zeros(n_firms)
     rows = []
     for t in range(T):
         # investment chosen at t-1 from omega_{t-1}

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from _prod_dgp import make_production
-from tolerances import EXACT_REL, TFP_INVARIANCE_ABS
 
 from clusterimpact.errors import EstimationWarning
 from clusterimpact.productivity import (
@@ -17,6 +16,7 @@ from clusterimpact.productivity import (
     estimate_tfp,
     labour_productivity,
 )
+from tolerances import EXACT_REL, TFP_INVARIANCE_ABS
 
 METHODS = ["ols", "fe", "op", "lp", "acf", "wooldridge"]
 

@@ -11,9 +11,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from tolerances import PRODEST_SE_RATIO, PRODEST_TABLE_ABS
 
 from clusterimpact.productivity import estimate_tfp
+from tolerances import PRODEST_SE_RATIO, PRODEST_TABLE_ABS
 
 # prodest 0.1.1 vignette, Table 1 (skilled labour, unskilled labour, capital), and N
 PUBLISHED = {

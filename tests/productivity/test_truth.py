@@ -14,9 +14,9 @@ import warnings
 import numpy as np
 import pytest
 from _prod_dgp import TRUTH, make_production
-from tolerances import TRUTH_SE_MULTIPLE
 
 from clusterimpact.productivity import estimate_tfp
+from tolerances import TRUTH_SE_MULTIPLE
 
 TERMS = list(TRUTH)
 

@@ -193,12 +193,12 @@ def multistart(
                 if optimizer == "Nelder-Mead":
                     opts.setdefault("xatol", 1e-10)
                     opts.setdefault("fatol", 1e-16)
-                res = optimize.minimize(lambda t: fun(t)[0], x0, method=optimizer, options=opts)
+                res = optimize.minimize(lambda t: fun(t)[0], x0, method=optimizer, options=opts)  # type: ignore[call-overload]
             else:
                 if optimizer in ("BFGS", "CG"):
                     opts.setdefault("gtol", 1e-10)
                 opts.setdefault("maxiter", 2000)
-                res = optimize.minimize(fun, x0, jac=True, method=optimizer, options=opts)
+                res = optimize.minimize(fun, x0, jac=True, method=optimizer, options=opts)  # type: ignore[call-overload]
         x = np.asarray(res.x, dtype=float)
         crit, grad = fun(x)
         crit = float(crit)

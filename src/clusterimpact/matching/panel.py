@@ -67,6 +67,7 @@ def match_panel(
     time: str = "year",
     trends: Sequence[str] | None = None,
     trend_window: int = 2,
+    pre_means: Sequence[str] | None = None,
     exact: Sequence[str] | str | None = None,
     control: Control = "never",
     horizon: int = 0,
@@ -103,6 +104,11 @@ def match_panel(
     trends, trend_window
         Columns whose growth ``x(g-1) - x(g-1-trend_window)`` is matched on too; named
         ``<col>_growth``. Firms without the lagged year are left out (reason ``missing_covariates``).
+    pre_means
+        Columns whose mean over g-1-trend_window..g-1 (the years observed) is matched on, named
+        ``<col>_pre_mean``. Matching a noisy level in g - 1 alone (e.g. ln_lp) picks controls with
+        transitory highs that then fall back (regression to the mean biases the DiD upward when members
+        are selected on persistent productivity); the pre-period mean is the remedy.
     exact
         Columns matched exactly in g - 1 (e.g. ``"sector"``).
     control, horizon
@@ -128,9 +134,12 @@ def match_panel(
     df = as_frame(panel)
     check_choice("control", control, ("never", "notyet"))
     trends = list(trends or [])
+    pre_means = list(pre_means or [])
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
     require_columns(df, [unit, time, cohort], source=source, what="panel keys")
-    require_columns(df, list(covariates) + trends, source=source, what="matching covariates")
+    require_columns(
+        df, list(covariates) + trends + pre_means, source=source, what="matching covariates"
+    )
     require_columns(df, exact_cols, source=source, what="exact-matching columns")
     if outcome is not None:
         require_columns(df, [outcome], source=source, what="outcome")
@@ -184,7 +193,23 @@ def match_panel(
         base = base.merge(lag, on=[unit, time], how="left", sort=False)
         for c, name in zip(trends, growth_names, strict=True):
             base[name] = base[c] - base[f"_lag_{c}"]
-    match_cols = list(dict.fromkeys([*covariates, *growth_names]))
+    mean_names = [f"{c}_pre_mean" for c in pre_means]
+    if pre_means:
+        acc = None
+        cnt = None
+        for lag_k in range(trend_window + 1):
+            lagged = df[[unit, time, *pre_means]].copy()
+            lagged[time] = lagged[time] + lag_k
+            m = base[[unit, time]].merge(lagged, on=[unit, time], how="left", sort=False)
+            vals = m[pre_means].to_numpy(float)
+            acc = np.nan_to_num(vals) if acc is None else acc + np.nan_to_num(vals)
+            cnt = (~np.isnan(vals)).astype(float) if cnt is None else cnt + ~np.isnan(vals)
+        assert acc is not None and cnt is not None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(cnt > 0, acc / np.where(cnt > 0, cnt, 1), np.nan)
+        for j, name in enumerate(mean_names):
+            base[name] = means[:, j]
+    match_cols = list(dict.fromkeys([*covariates, *growth_names, *mean_names]))
 
     finite_g = np.unique(gvals[np.isfinite(gvals)])
     if cohorts is not None:

@@ -134,3 +134,16 @@ def test_direct_construction_validates_too():
 
     with pytest.raises(SpecError, match="duplicates"):
         OutcomeSpec(tfp_methods=("acf", "acf"))
+
+
+def test_round_trip_through_the_manifest_record():
+    import json
+
+    for s in (
+        StudySpec.default(),
+        StudySpec.from_toml(REPO / "studies" / "example_real_accounts.toml"),
+    ):
+        rec = json.loads(json.dumps(s.to_dict()))
+        assert StudySpec.from_record(rec) == s
+    with pytest.raises(SpecError, match="unknown key 'colour'"):
+        StudySpec.from_record({"colour": 1})

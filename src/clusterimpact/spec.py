@@ -511,6 +511,32 @@ class StudySpec:
             kw["source_file"] = Path(source_file)
         return cls(**kw)
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StudySpec:
+        """Rebuild a spec from :meth:`to_dict` output (e.g. ``manifest.json``'s ``"spec"``), so a
+        report can be reproduced from its manifest."""
+        rec = dict(record)
+        parts = {
+            "data": DataSpec,
+            "outcomes": OutcomeSpec,
+            "matching": MatchingSpec,
+            "estimation": EstimationSpec,
+            "bootstrap": BootstrapSpec,
+        }
+        kw: dict[str, Any] = {}
+        for key, value in rec.items():
+            if key in parts:
+                kw[key] = _rebuild(parts[key], value)
+            elif key in ("out", "source_file"):
+                kw[key] = Path(value) if value is not None else None
+            elif key == "figure_formats":
+                kw[key] = tuple(value)
+            elif key in ("title", "seed"):
+                kw[key] = value
+            else:
+                raise SpecError(f"unknown key {key!r} in the spec record")
+        return cls(**kw)
+
     def with_overrides(self, **changes: Any) -> StudySpec:
         """A copy with top-level fields replaced (``spec.with_overrides(out=Path("x"))``)."""
         return replace(self, **changes)
@@ -532,6 +558,21 @@ def _default_headline(labour_productivity: bool, tfp_methods: tuple[str, ...]) -
     if tfp_methods:
         return f"ln_tfp_{tfp_methods[0]}"
     return "ln_lp" if labour_productivity else ""
+
+
+def _rebuild(kind: type, values: Mapping[str, Any]) -> Any:
+    names = {f.name: f for f in fields(kind)}
+    kw: dict[str, Any] = {}
+    for k, v in values.items():
+        if k not in names:
+            raise SpecError(f"unknown key {k!r} in the {kind.__name__} record")
+        ann = str(names[k].type)
+        if v is not None and "Path" in ann:
+            v = Path(v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kw[k] = v
+    return kind(**kw)
 
 
 def _section(raw: Mapping[str, Any], name: str, allowed: Sequence[str]) -> Mapping[str, Any]:

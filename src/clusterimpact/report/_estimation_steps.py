@@ -242,7 +242,7 @@ def step_matching(study: Study) -> str:
             "Matched and unmatched firms",
             "Members (treated) and candidate controls entering the matching, used, and matched; "
             "members left unmatched, by reason.",
-            pd.concat([counts, extra], ignore_index=True),
+            _int_columns(pd.concat([counts, extra], ignore_index=True)),
         )
     _plot(study, "matching", "love_plot", "Covariate balance (love plot)", "plot_love", wide)
     ps = getattr(res, "propensity", None)
@@ -274,6 +274,16 @@ def step_matching(study: Study) -> str:
         else None
     )
     return "matched sample built" + ("" if n_t is None else f"; {n_t:,} members matched")
+
+
+def _int_columns(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_numeric_dtype(out[c]):
+            v = out[c].to_numpy(dtype=float)
+            if np.all(np.isnan(v) | (v == np.round(v))):
+                out[c] = out[c].astype("Int64")
+    return out
 
 
 def balance_wide(balance: pd.DataFrame) -> pd.DataFrame:
@@ -513,6 +523,10 @@ def step_heterogeneity(study: Study) -> str:
             terms="group:",
             title=f"Premium by joining cohort: {label(y)}",
             xlabel=f"Effect on {label(y)} (log points)",
+            caption=f"Average effect of membership on {label(y)} over each joining cohort's "
+            "post-joining years (Callaway-Sant'Anna group aggregation of ATT(g,t), "
+            f"{'not-yet and never' if study.spec.estimation.control == 'notyet' else 'never'} "
+            "members as controls), with 95 % confidence intervals.",
         )
         _tidy_table(
             study,
@@ -535,6 +549,10 @@ def step_heterogeneity(study: Study) -> str:
             res,
             title=f"Premium by cluster: {label(y)}",
             xlabel=f"Effect on {label(y)} (log points)",
+            caption=f"Average effect of membership on {label(y)} over the member firm-years of each "
+            "cluster (the firm's first cluster), imputation estimator (Borusyak, Jaravel and "
+            "Spiess) with firm and year effects fitted on untreated firm-years; 95 % confidence "
+            "intervals clustered by firm.",
         )
         study.add_table(
             "by_cluster",

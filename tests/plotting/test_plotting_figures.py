@@ -329,6 +329,9 @@ def test_plot_event_study_points_whiskers_bands(es_results):
 
 
 def test_plot_event_study_single_result_and_frame(es_results):
+    ax = P.plot_event_study(es_results, pretrend={"Sun-Abraham": 0.0004})
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[1] == "Sun-Abraham (pre-trend p < 0.001)"
     ax = P.plot_event_study(es_results["CS"], uniform=False)
     (c,) = _errorbars(ax)
     assert c.get_label().startswith("Callaway-Sant'Anna")
@@ -395,6 +398,24 @@ def test_plot_duration_premium_points_truth_and_slope(duration):
     assert "+0.0075 per year (SE 0.0020, p < 0.001)" in cap
     assert "ATT by membership duration" in cap and "true effect" in cap
     assert ax.get_xlabel() == "Years of membership"
+
+
+def test_open_bin_truth_is_the_n_weighted_mean_of_its_years(duration):
+    truth = {
+        "1": {"att": 0.01, "n": 10},
+        "4": {"att": 0.04, "n": 10},
+        "5": {"att": 0.05, "n": 30},
+        "6": {"att": 0.07, "n": 10},
+    }
+    t = P.truth_frame(truth, open_bins=["5+", "9+"])
+    assert t["5+"] == pytest.approx((0.05 * 30 + 0.07 * 10) / 40)
+    assert "9+" not in t.index  # nothing at or above 9
+    ax = P.plot_duration_premium(duration, truth=truth)
+    tr = _line(ax, "truth")
+    np.testing.assert_allclose(tr.get_xdata(), [1, 4, 5])
+    np.testing.assert_allclose(tr.get_ydata(), [0.01, 0.04, t["5+"]])
+    ax = P.plot_truth_vs_estimate(duration, truth)
+    np.testing.assert_allclose(_line(ax, "truth").get_ydata(), [0.01, 0.04, t["5+"]])
 
 
 def test_plot_duration_premium_bars(duration):

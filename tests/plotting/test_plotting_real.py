@@ -93,6 +93,10 @@ def test_duration_premium_with_binned_truth(study):
     np.testing.assert_allclose(
         tr.get_ydata(), [bins[t.split("::")[1]]["att_lp"] for t in prof["term"]], rtol=1e-12
     )
+    # the per-year truth gives the same open-bin value as the binned truth
+    ax2 = P.plot_duration_premium(dur, truth=truth["member_years"], truth_key="att_lp")
+    tr2 = [ln for ln in ax2.get_lines() if ln.get_gid() == "truth"][0]
+    np.testing.assert_allclose(tr2.get_ydata(), tr.get_ydata(), rtol=1e-9)
     slope = dur.params["slope"]
     assert f"{slope:+.4f} per year" in P.figure_caption(ax)
     bars = P.plot_duration_premium(dur, kind="bars")

@@ -232,6 +232,7 @@ def plot_event_study(
     level: float = 0.95,
     uniform: bool = True,
     window: tuple[float, float] | None = None,
+    pretrend: Mapping[str, float] | None = None,
     dodge: float = 0.12,
     reference_line: float | None = -0.5,
     outcome_label: str = "ln productivity",
@@ -252,6 +253,8 @@ def plot_event_study(
     ``results`` may be one result, a list, a dict ``{legend name: result}``, or a
     :class:`~clusterimpact.estimation.compare.ComparisonResult` (its CS, SA, imputation and TWFE
     event-study profiles). ``window=(lo, hi)`` keeps event times in ``[lo, hi]`` only.
+    ``pretrend={name: p_value}`` supplies pre-trend p-values a result does not carry itself (e.g. the
+    CS pre-test, which lives on the ATT(g,t) result rather than on its dynamic aggregation).
     """
     named = _as_named(results)
     k = len(named)
@@ -284,7 +287,8 @@ def plot_event_study(
                     linewidth=4,
                     gid=f"band:{name}",
                 )
-            p = pretrend_pvalue(res)
+            p = (pretrend or {}).get(name)
+            p = pretrend_pvalue(res) if p is None else float(p)
             label = name if p is None else f"{name} (pre-trend {fmt_p(p)})"
             lo, hi = prof["conf_low"].to_numpy(dtype=float), prof["conf_high"].to_numpy(dtype=float)
             ax.errorbar(
@@ -354,12 +358,16 @@ def plot_event_study(
 # -- 6. duration premium ---------------------------------------------------------------------------
 
 
-def truth_frame(truth: Any, key: str = "att") -> pd.Series:
+def truth_frame(truth: Any, key: str = "att", *, open_bins: Sequence[str] = ()) -> pd.Series:
     """True values indexed by axis value (or term) from a mapping, Series or synthetic-truth dict.
 
     Accepts ``{x: value}``, ``{x: {"att": ..., "att_lp": ...}}`` (the synthetic ``member_years`` /
     ``event_time`` entries; ``key`` picks the field), a Series, or a frame with ``x``/``term`` and
     ``truth``/``value``/``key`` columns.
+
+    ``open_bins`` (labels like ``"5+"``) missing from a synthetic-truth mapping are filled with the
+    ``n``-weighted mean of the entries at or above the bin's lower end (what the synthetic truth's
+    ``member_years_bins`` holds), when the entries carry ``n``.
     """
     if isinstance(truth, pd.Series):
         return truth.astype(float)
@@ -375,6 +383,24 @@ def truth_frame(truth: Any, key: str = "att") -> pd.Series:
                     raise SpecError(f"truth entry {k!r} has no {key!r} field (has {', '.join(v)})")
                 v = v[key]
             vals[k] = float(v) if v is not None else np.nan
+        for lab in open_bins:
+            if lab in truth or not str(lab).endswith("+"):
+                continue
+            try:
+                lo = float(str(lab)[:-1])
+            except ValueError:
+                continue
+            num, den = 0.0, 0.0
+            for k, v in truth.items():
+                try:
+                    kx = float(k)
+                except (TypeError, ValueError):
+                    continue
+                if kx >= lo and isinstance(v, Mapping) and v.get("n") and v.get(key) is not None:
+                    num += float(v[key]) * float(v["n"])
+                    den += float(v["n"])
+            if den > 0:
+                vals[lab] = num / den
         return pd.Series(vals, dtype=float)
     raise SpecError(f"truth must be a mapping, Series or DataFrame, got {type(truth).__name__}")
 
@@ -466,7 +492,7 @@ def plot_duration_premium(
                 label="Premium",
             )
         if truth is not None:
-            t = truth_frame(truth, truth_key)
+            t = truth_frame(truth, truth_key, open_bins=labels)
             tx = []
             ty = []
             for xi, term, lab in zip(x, prof["term"], labels, strict=True):
@@ -862,7 +888,8 @@ def plot_truth_vs_estimate(
         t = profile_frame(estimates, level)
     else:
         t = tidy_input(estimates, level).copy()
-    t["truth"] = _match_truth(t["term"], truth_frame(truth, truth_key))
+    opens = [term_label(x) for x in t["term"].astype(str) if term_label(x).endswith("+")]
+    t["truth"] = _match_truth(t["term"], truth_frame(truth, truth_key, open_bins=opens))
     t = t[np.isfinite(t["truth"].to_numpy(dtype=float))]
     if t.empty:
         raise SpecError("no estimate could be matched to a true value (check term names)")

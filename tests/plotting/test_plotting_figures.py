@@ -458,6 +458,13 @@ def test_plot_forest_groups_rows_and_headers():
     ]
     bold = [t.get_text() for t in ax.get_yticklabels() if t.get_fontweight() == "bold"]
     assert bold == ["By cluster", "By cohort"]
+    ax = P.plot_forest(byc, truth={"Catalisti": {"att": 0.03, "n": 5}, "SIM": {"att": 0.0}})
+    tr = _line(ax, "truth")
+    np.testing.assert_allclose(tr.get_xdata(), [0.03, 0.0])
+    (c,) = _errorbars(ax)
+    xy, *_ = _eb_data(c, vertical=False)
+    np.testing.assert_allclose(tr.get_ydata(), xy[[0, 2], 1])  # on the Catalisti and SIM rows
+    assert "true effect" in P.figure_caption(ax)
     only = P.plot_forest(byg, terms="group:")
     assert [t.get_text() for t in only.get_yticklabels()] == ["2017", "2018"]
     with pytest.raises(SpecError, match="no rows left"):

@@ -586,6 +586,8 @@ def plot_forest(
     level: float = 0.95,
     terms: Sequence[str] | str | None = None,
     overall: float | None = None,
+    truth: Any = None,
+    truth_key: str = "att",
     xlabel: str = "Effect on ln productivity (log points)",
     ax: Axes | None = None,
     title: str | None = None,
@@ -596,7 +598,9 @@ def plot_forest(
     Rows come from :func:`forest_frame`; groups (dict keys or a ``group`` column) are stacked with a
     bold header row each. All rows are one ``ErrorbarContainer`` (``label="estimates"``) with
     horizontal whiskers, in :func:`forest_frame` order from the top. ``overall`` draws a dashed
-    vertical line (e.g. the overall ATT).
+    vertical line (e.g. the overall ATT). ``truth`` (synthetic data: e.g. ``truth["by_cluster"]`` or
+    ``truth["by_cohort"]``, matched by term or label, see :func:`truth_frame`) adds crosses
+    (``gid="truth"``) on the rows it covers.
     """
     rows = forest_frame(data, level=level, terms=terms)
     groups = list(dict.fromkeys(rows["group"]))
@@ -633,15 +637,36 @@ def plot_forest(
             label="estimates",
         )
         ax.axvline(0, color="black", linewidth=0.8)
+        handles = []
         if overall is not None:
-            line = ax.axvline(
-                overall,
-                color=PALETTE[1],
-                linestyle="--",
-                linewidth=1,
-                label=f"Overall ({overall:+.3f})",
+            handles.append(
+                ax.axvline(
+                    overall,
+                    color=PALETTE[1],
+                    linestyle="--",
+                    linewidth=1,
+                    label=f"Overall ({overall:+.3f})",
+                )
             )
-            ax.legend(handles=[line], loc="lower right")
+        if truth is not None:
+            tv = _match_truth(rows["term"], truth_frame(truth, truth_key))
+            ok = np.isfinite(tv)
+            handles.append(
+                ax.plot(
+                    tv[ok],
+                    yarr[ok],
+                    linestyle="none",
+                    marker="x",
+                    markersize=7,
+                    mew=1.8,
+                    color="black",
+                    label="Truth",
+                    gid="truth",
+                    zorder=4,
+                )[0]
+            )
+        if handles:
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_yticks(ticks, ticklabels)
         header_y = {hy for hy, _ in headers}
         for tick_y, tl in zip(ticks, ax.get_yticklabels(), strict=True):
@@ -660,7 +685,8 @@ def plot_forest(
                 f"Estimated effects with {_pct(level)} confidence intervals"
                 f"{' by ' + ', '.join(g for g in groups if g) if with_headers else ''}"
                 f"{f'; dashed line: overall estimate {overall:+.3f}' if overall is not None else ''}."
-            ),
+            )
+            + (" Crosses: the true effect in the synthetic data." if truth is not None else ""),
         )
     return ax
 

@@ -20,7 +20,10 @@ Productivity is a firm level, an AR(1) component and the membership effect:
 
 Timing (Ackerberg, Caves & Frazer 2015, section 4):
 
-* capital is a state: :math:`K_{it} = (1-\delta) K_{i,t-1} + I_{i,t-1}` with the investment rate
+* capital is a state: :math:`K_{it} = ((1-\delta) K_{i,t-1} + I_{i,t-1}) e^{\zeta_{it}}` (:math:`\zeta`
+  an iid disposal/revaluation shock, sd 0.05, known before the year's choices and independent of
+  :math:`\xi_{it}`; it keeps :math:`k_{it}` from being an exact function of last year's state, which
+  would leave one-step GMM weakly identified) with the investment rate
   :math:`I_{it}/K_{it} = \bar\iota\, \Lambda(\gamma(\omega_{it} - c))` (:math:`\Lambda` logistic), so
   investment :math:`i_{it} = k_{it} + \ln \bar\iota\Lambda(\cdot)` is strictly increasing in
   :math:`\omega_{it}` given :math:`k_{it}` (Olley-Pakes invertibility);
@@ -290,7 +293,10 @@ def simulate(
     code = np.concatenate(codes)
     region = np.concatenate(regions)
     founded_a = np.concatenate(founded)
-    rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    rows: dict[str, np.ndarray] = {}
+    for k in list(parts[0]):  # one variable at a time, freeing the chunks' pieces
+        rows[k] = parts[0].pop(k) if len(parts) == 1 else np.concatenate([p.pop(k) for p in parts])
+    del parts
     joins = np.concatenate(join_parts)
     leaves = np.concatenate(leave_parts)
 
@@ -304,7 +310,9 @@ def simulate(
     rank = np.empty(len(firm_ids), dtype=np.int64)
     rank[np.argsort(firm_ids.astype(str), kind="stable")] = np.arange(len(firm_ids))
     order = np.lexsort((rows["year"], rank[rows["firm"]]))
-    rows = {k: v[order] for k, v in rows.items()}
+    for k in list(rows):  # reorder in place of the old arrays, one at a time
+        rows[k] = rows[k][order]
+    del order
     firm = rows["firm"]
     year = rows["year"].astype(np.int64)
     sector_codes = np.array([c[:2] for c in _CODES])
@@ -332,6 +340,7 @@ def simulate(
             "investment": np.round(np.exp(rows["ln_investment"]) * price, 2),
         },
         columns=list(ACCOUNT_COLUMNS),
+        copy=False,
     )
 
     # registry: pair the k-th join with the k-th leave of each firm and cluster
@@ -366,8 +375,10 @@ def simulate(
             "ln_emp0": rows["ln_emp0"],
             "ln_capital0": rows["ln_capital0"],
             "ln_lp0": rows["ln_va0"] - rows["ln_emp0"],
-        }
+        },
+        copy=False,
     )
+    del rows
 
     truth = compute_truth(latent)
     truth.update(

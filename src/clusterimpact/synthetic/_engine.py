@@ -169,6 +169,8 @@ def simulate_chunk(
         u_leave = rng.random((n, n_cl))
         u_join = rng.random((n, n_cl))
         u_pick = rng.random((n, n_cl))
+        # disposals / revaluations of capital, known before next year's choices (not an innovation)
+        zeta = p.sd_capital_shock * rng.standard_normal(n) if p.sd_capital_shock else 0.0
 
         # ---- membership (realised world), decided at the start of the year ---------------------
         started = year >= _START
@@ -225,7 +227,7 @@ def simulate_chunk(
                 p.b0 + (p.beta_l - 1.0) * ln_l + p.beta_k * k + omega_e
             )
             ln_w = ln_w + wage_type + v
-            k_next = np.where(alive, np.log((1.0 - p.delta) * np.exp(k) + np.exp(ln_i)), k)
+            k_next = np.where(alive, np.log((1.0 - p.delta) * np.exp(k) + np.exp(ln_i)) + zeta, k)
             res[tag] = (omega, ln_l, ln_y, ln_m, ln_i, ln_w, k, k_next)
         omega1, l1, y1, m1, i1, w1, kk1, k1 = res["1"]
         omega0, l0, y0, _, _, _, kk0, k0 = res["0"]
@@ -268,9 +270,9 @@ def simulate_chunk(
             dead |= alive & (u_exit < np.minimum(hz, 0.6))
         u_lag2, u_lag1, u_prev, v_prev = u_lag1, u_prev, u, v
 
-    rows = {k: np.concatenate(v) for k, v in out.items()}
-    order = np.lexsort((rows["year"], rows["firm"]))
-    rows = {k: v[order] for k, v in rows.items()}
+    rows = {}
+    for k in list(out):  # concatenate one variable at a time, freeing the yearly pieces
+        rows[k] = np.concatenate(out.pop(k))
     rows["cohort"] = cohort[rows["firm"]]
     rows["first_cluster"] = first_cl[rows["firm"]]
     empty = np.zeros((0, 3), dtype=np.int64)

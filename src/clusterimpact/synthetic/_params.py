@@ -46,6 +46,7 @@ class SynthParams:
     ir_max: float = 0.30
     ir_gamma: float = 3.0
     ir_centre: float = 0.18
+    sd_capital_shock: float = 0.05  # iid log shock to next year's capital (disposals, revaluations)
     # materials: ln m = c_m + m_k ln k + m_omega omega (+ m_l ln l); increasing in omega
     c_m: float = 0.8
     m_k: float = 0.95

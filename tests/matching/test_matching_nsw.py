@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tolerances import NSW_AI_ESTIMATE_ABS, NSW_AI_SE_REL, NSW_CPS_SE_MULTIPLE, SMD_BALANCED
 
 from clusterimpact.matching import match
+from tolerances import NSW_AI_ESTIMATE_ABS, NSW_AI_SE_REL, NSW_CPS_SE_MULTIPLE, SMD_BALANCED
 
 NSW = Path(__file__).resolve().parents[1] / "reference" / "nsw"
 PS_FORMULA = (

@@ -413,6 +413,7 @@ _values = st.one_of(
     st.none(),
     st.floats(allow_nan=True, allow_infinity=True, width=32),
     st.integers(-5, 5),
+    st.sampled_from(["", " 3 ", "1e3", "x"]),
 )
 
 
@@ -420,7 +421,8 @@ _values = st.one_of(
 def messy_accounts(draw):
     n = draw(st.integers(0, 30))
     firms = draw(st.lists(st.sampled_from(["a", "b", "c", None, " a "]), min_size=n, max_size=n))
-    years = draw(st.lists(st.one_of(st.none(), st.integers(2005, 2015)), min_size=n, max_size=n))
+    year_values = st.one_of(st.none(), st.integers(2005, 2015), st.just(99999))
+    years = draw(st.lists(year_values, min_size=n, max_size=n))
     va = draw(st.lists(_values, min_size=n, max_size=n))
     emp = draw(st.lists(_values, min_size=n, max_size=n))
     cap = draw(st.lists(_values, min_size=n, max_size=n))
@@ -451,6 +453,13 @@ def test_every_row_accounted_for_or_clear_error(acc, start, policy, join):
         p = build_panel(acc, reg, PanelSpec(start=start, duplicates=policy))
     except PanelError as exc:
         assert policy == "error" and "more than once" in str(exc)
+        return
+    except DataError as exc:  # a clear error naming the column and the rows
+        msg = str(exc)
+        assert exc.column in ("va", "emp", "capital", "year") and exc.rows
+        bad = acc[exc.column].astype(str).str.strip().isin(["x", "99999"])
+        assert set(exc.rows) == set(acc.index[bad])
+        assert ("non-numeric" in msg) or ("out of range" in msg)
         return
     assert p.rows_in == len(acc) == len(p.data) + len(p.exclusions)
     assert set(p.exclusions["reason"]) <= set(REASONS)
@@ -538,3 +547,12 @@ def test_membership_matches_brute_force(reg_rows, years):
                 assert row["treat_year"] == first[2] and row["cluster"] == first[1]
                 assert row["rel_year"] == t - first[2]
                 assert row["has_pre_year"] == (min(years) < first[2])
+
+
+def test_extra_columns_are_carried_through():
+    acc = balanced(["a", "b"], range(2010, 2012)).assign(exporter=[1, 0, 1, 1])
+    p = build_panel(acc, extra=["exporter"])
+    assert list(p.data.columns) == [*PANEL_COLUMNS, "exporter"]
+    assert p.data["exporter"].tolist() == [1, 0, 1, 1]
+    with pytest.raises(DataError, match="missing required column"):
+        build_panel(acc, extra=["importer"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +359,7 @@ def read_accounts(
     preset: str | NBBPreset | None = None,
     *,
     source: str | None = None,
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read firm accounts and return them in the account roles of DESIGN.md.
 
@@ -373,12 +374,14 @@ def read_accounts(
         ``"nbb"`` to derive the roles from NBB rubric columns (see :mod:`clusterimpact.presets`).
     source
         Label used in messages (default: the file name, or ``frame.attrs["source"]``).
+    extra
+        Further columns to carry through unchanged (after the roles), e.g. user covariates.
 
     Returns
     -------
     pandas.DataFrame
-        Columns exactly :data:`~clusterimpact.presets.ACCOUNT_ROLES` (optional roles absent from the
-        input are added empty): ``firm_id`` (str), ``year`` (float, NaN when blank), ``nace`` (str,
+        Columns :data:`~clusterimpact.presets.ACCOUNT_ROLES` (optional roles absent from the input are
+        added empty), then ``extra``: ``firm_id`` (str), ``year`` (float, NaN when blank), ``nace`` (str,
         digits), ``region`` (str), numeric roles as float. Index: the source row labels (1-based data
         rows for files). ``attrs["source"]`` names the source; ``attrs["preset_notes"]`` says how a
         preset derived each role.
@@ -426,7 +429,14 @@ def read_accounts(
                 out[role] = _to_float(df[role], src, col)
         else:
             out[role] = np.full(len(df), np.nan)
+    extra = [str(c) for c in extra]
+    clash = [c for c in extra if c in ACCOUNT_ROLES]
+    if clash:
+        raise DataError(f"extra column(s) {', '.join(clash)} are roles already", source=src)
+    _require(df, tuple(extra), src, "the requested extra columns")
     frame = pd.DataFrame(out, index=df.index)[list(ACCOUNT_ROLES)]
+    for c in extra:
+        frame[c] = df[c].to_numpy()
     frame.attrs["source"] = src
     frame.attrs["preset_notes"] = notes
     return frame

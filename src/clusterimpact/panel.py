@@ -41,7 +41,7 @@ year contain no membership year: they are listed in ``flags["empty_spells"]`` an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -399,6 +399,7 @@ def build_panel(
     registry_columns: ColumnsArg = None,
     deflator_columns: ColumnsArg = None,
     preset: str | NBBPreset | None = None,
+    extra: Sequence[str] = (),
     accounts_source: str | None = None,
     registry_source: str | None = None,
     deflators_source: str | None = None,
@@ -421,6 +422,9 @@ def build_panel(
         Column maps for the three inputs (``{user_column: role}``).
     preset
         ``"nbb"`` to derive the account roles from NBB rubric columns.
+    extra
+        Further account columns (e.g. user covariates) carried into ``data`` unchanged, after the
+        contract columns.
     accounts_source, registry_source, deflators_source
         Labels used in messages and in the exclusion log (default: file names / ``attrs["source"]``).
 
@@ -444,7 +448,7 @@ def build_panel(
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")
-    acc = read_accounts(accounts, columns, preset, source=accounts_source)
+    acc = read_accounts(accounts, columns, preset, source=accounts_source, extra=extra)
     src = str(acc.attrs.get("source", "accounts"))
     reg = (
         read_registry(registry, registry_columns, source=registry_source)
@@ -636,8 +640,9 @@ def build_panel(
 
     # membership -----------------------------------------------------------------------------------
     memberships = _membership(data, kcode, pd.Index(funiq), reg, spec, flags)
-    panel_cols = list(PANEL_COLUMNS)
-    data = data[panel_cols]
+    for c in extra:
+        data[str(c)] = acc[str(c)].take(take).to_numpy()
+    data = data[[*PANEL_COLUMNS, *(str(c) for c in extra)]]
     sources = {"accounts": src}
     if reg is not None:
         sources["registry"] = str(reg.attrs.get("source", "registry"))

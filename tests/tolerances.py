@@ -75,3 +75,8 @@ DID_2X2_ABS = 1e-10
 BACON_SUM_ABS = 1e-8
 
 # --- plots, tables, report ----------------------------------------------------------------------
+# A drawn coordinate (point, whisker end, bar height, line vertex) vs the number it plots: matplotlib
+# stores the floats it was given, so only round-off from our own offsets/CI arithmetic is allowed.
+PLOT_DRAWN_REL = 1e-12
+# Absolute slack for drawn values that are exactly 0 (relative tolerances are meaningless there).
+PLOT_DRAWN_ABS = 1e-15

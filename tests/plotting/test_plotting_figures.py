@@ -13,8 +13,7 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 
 from clusterimpact import plotting as P
 from clusterimpact.errors import DataError, SpecError
-
-EXACT = 1e-12  # drawn coordinates are the numbers passed in, up to float round-off
+from tolerances import EXACT_REL, PLOT_DRAWN_ABS, PLOT_DRAWN_REL
 
 
 def _errorbars(ax) -> list[ErrorbarContainer]:
@@ -137,7 +136,9 @@ def test_plot_members_vs_sector_lines_equal_series(panel):
             s = series[series.group == grp]
             ln = _line(ax, grp)
             np.testing.assert_allclose(ln.get_xdata(), s["year"].to_numpy(float))
-            np.testing.assert_allclose(ln.get_ydata(), s["value"].to_numpy(float), rtol=EXACT)
+            np.testing.assert_allclose(
+                ln.get_ydata(), s["value"].to_numpy(float), rtol=PLOT_DRAWN_REL
+            )
         assert {t.get_text() for t in ax.get_legend().get_texts()} == {
             "Sector (non-members)",
             "Members: staying",
@@ -183,7 +184,7 @@ def test_plot_selection_points_equal_table(panel):
     tab = P.selection_table(panel)
     ax = P.plot_selection(panel)
     pts = _line(ax, "smd")
-    np.testing.assert_allclose(pts.get_xdata(), tab["smd"].to_numpy(float), rtol=EXACT)
+    np.testing.assert_allclose(pts.get_xdata(), tab["smd"].to_numpy(float), rtol=PLOT_DRAWN_REL)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     # top-to-bottom in table order: the largest y is the first variable
     order = np.argsort(-np.asarray(pts.get_ydata()))
@@ -250,14 +251,14 @@ def test_plot_overlap_bars_equal_histograms():
     edges = np.linspace(0, 1, 21)
     ht, _ = np.histogram(p[t == 1], bins=edges, density=True)
     hc, _ = np.histogram(p[t == 0], bins=edges, density=True)
-    np.testing.assert_allclose([r.get_height() for r in bars[0]], ht, rtol=EXACT)
-    np.testing.assert_allclose([r.get_height() for r in bars[1]], -hc, rtol=EXACT)
+    np.testing.assert_allclose([r.get_height() for r in bars[0]], ht, rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose([r.get_height() for r in bars[1]], -hc, rtol=PLOT_DRAWN_REL)
     assert all(lbl.get_text().lstrip("-") == lbl.get_text() for lbl in ax.get_yticklabels())
     cap = P.figure_caption(ax)
     assert f"n = {int((t == 1).sum())}" in cap and "common support [0.050, 0.900]" in cap
     frame_ax = P.plot_overlap(pd.DataFrame({"pscore": p, "treated": t}), bins=20)
     bars2 = [c for c in frame_ax.containers if isinstance(c, BarContainer)]
-    np.testing.assert_allclose([r.get_height() for r in bars2[0]], ht, rtol=EXACT)
+    np.testing.assert_allclose([r.get_height() for r in bars2[0]], ht, rtol=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="differ in length"):
         P.plot_overlap(p, t[:-1])
 
@@ -273,9 +274,9 @@ def test_trajectories_series_and_plot(panel):
     s = P.trajectories_series(stack)
     g = stack[stack.treated == 1].groupby("rel_year")["ln_lp"]
     m = s[s.group == "members"]
-    np.testing.assert_allclose(m["mean"], g.mean().to_numpy(float), rtol=1e-12)
+    np.testing.assert_allclose(m["mean"], g.mean().to_numpy(float), rtol=PLOT_DRAWN_REL)
     np.testing.assert_allclose(
-        m["std_error"], (g.std() / np.sqrt(g.size())).to_numpy(float), rtol=1e-10
+        m["std_error"], (g.std() / np.sqrt(g.size())).to_numpy(float), rtol=EXACT_REL
     )
     ax = P.plot_trajectories(stack)
     for grp in ("members", "controls"):
@@ -287,8 +288,8 @@ def test_trajectories_series_and_plot(panel):
     np.testing.assert_allclose(_line(ax2, "members").get_ydata(), _line(ax, "members").get_ydata())
     # weights: doubling every weight changes nothing
     w = P.trajectories_series(stack.assign(w=2.0), weight="w")
-    np.testing.assert_allclose(w["mean"], s["mean"], rtol=1e-12)
-    np.testing.assert_allclose(w["std_error"], s["std_error"], rtol=1e-12)
+    np.testing.assert_allclose(w["mean"], s["mean"], rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose(w["std_error"], s["std_error"], rtol=PLOT_DRAWN_REL)
 
 
 # -- 5. event study ----------------------------------------------------------------------------------------
@@ -302,10 +303,12 @@ def test_plot_event_study_points_whiskers_bands(es_results):
     for c, (name, res), off in zip(cons, es_results.items(), offsets, strict=True):
         prof = res.profile()
         xy, pos, lo, hi = _eb_data(c)
-        np.testing.assert_allclose(xy[:, 0], prof["x"] + off, rtol=EXACT)
-        np.testing.assert_allclose(xy[:, 1], prof["estimate"], rtol=EXACT, atol=1e-15)
-        np.testing.assert_allclose(lo, prof["conf_low"], rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(hi, prof["conf_high"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(xy[:, 0], prof["x"] + off, rtol=PLOT_DRAWN_REL)
+        np.testing.assert_allclose(
+            xy[:, 1], prof["estimate"], rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_ABS
+        )
+        np.testing.assert_allclose(lo, prof["conf_low"], rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_ABS)
+        np.testing.assert_allclose(hi, prof["conf_high"], rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_ABS)
         assert c.get_label().startswith(name)
     bands = [
         col
@@ -315,8 +318,8 @@ def test_plot_event_study_points_whiskers_bands(es_results):
     assert [b.get_gid() for b in bands] == ["band:CS"]  # only CS carries a uniform band
     prof = es_results["CS"].profile()
     segs = bands[0].get_segments()
-    np.testing.assert_allclose([s[0][1] for s in segs], prof["band_low"], rtol=1e-12)
-    np.testing.assert_allclose([s[1][1] for s in segs], prof["band_high"], rtol=1e-12)
+    np.testing.assert_allclose([s[0][1] for s in segs], prof["band_low"], rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose([s[1][1] for s in segs], prof["band_high"], rtol=PLOT_DRAWN_REL)
     assert np.all(prof["band_high"] > prof["conf_high"])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[0] == "CS (pre-trend p = 0.430)" and legend[1:] == ["Sun-Abraham", "Imputation"]
@@ -345,7 +348,7 @@ def test_plot_event_study_single_result_and_frame(es_results):
     )
     ax2 = P.plot_event_study({"frame": frame})
     xy, _, lo, _ = _eb_data(_errorbars(ax2)[0])
-    np.testing.assert_allclose(lo, frame["estimate"] - 1.959963984540054 * 0.05, rtol=1e-9)
+    np.testing.assert_allclose(lo, frame["estimate"] - 1.959963984540054 * 0.05, rtol=EXACT_REL)
 
 
 def test_plot_event_study_into_given_axes(es_results):
@@ -387,9 +390,9 @@ def test_plot_duration_premium_points_truth_and_slope(duration):
     prof = duration.profile()
     xy, _, lo, hi = _eb_data(c)
     np.testing.assert_allclose(xy[:, 0], [1, 2, 3, 4, 5])
-    np.testing.assert_allclose(xy[:, 1], prof["estimate"], rtol=EXACT)
-    np.testing.assert_allclose(lo, prof["conf_low"], rtol=1e-12)
-    np.testing.assert_allclose(hi, prof["conf_high"], rtol=1e-12)
+    np.testing.assert_allclose(xy[:, 1], prof["estimate"], rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose(lo, prof["conf_low"], rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose(hi, prof["conf_high"], rtol=PLOT_DRAWN_REL)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "5+"]
     tr = _line(ax, "truth")
     np.testing.assert_allclose(tr.get_xdata(), [1, 2, 3, 5])
@@ -424,7 +427,7 @@ def test_plot_duration_premium_bars(duration):
     np.testing.assert_allclose([r.get_height() for r in bars], duration.profile()["estimate"])
     (c,) = _errorbars(ax)
     _, _, lo, _ = _eb_data(c)
-    np.testing.assert_allclose(lo, duration.profile()["conf_low"], rtol=1e-12)
+    np.testing.assert_allclose(lo, duration.profile()["conf_low"], rtol=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="kind='pie'"):
         P.plot_duration_premium(duration, kind="pie")
 
@@ -441,9 +444,9 @@ def test_plot_forest_groups_rows_and_headers():
     (c,) = _errorbars(ax)
     xy, pos, lo, hi = _eb_data(c, vertical=False)
     expect = pd.concat([byc.tidy(), byg.tidy()])
-    np.testing.assert_allclose(xy[:, 0], expect["estimate"], rtol=EXACT)
-    np.testing.assert_allclose(lo, expect["conf_low"], rtol=1e-12)
-    np.testing.assert_allclose(hi, expect["conf_high"], rtol=1e-12)
+    np.testing.assert_allclose(xy[:, 0], expect["estimate"], rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose(lo, expect["conf_low"], rtol=PLOT_DRAWN_REL)
+    np.testing.assert_allclose(hi, expect["conf_high"], rtol=PLOT_DRAWN_REL)
     assert np.all(np.diff(xy[:, 1]) < 0)  # top to bottom in order
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == [
@@ -491,8 +494,8 @@ def test_plot_estimator_comparison_series_per_outcome():
     for c, out in zip(cons, ["ln_lp", "TFP (ACF)"], strict=True):
         xy, _, lo, hi = _eb_data(c, vertical=False)
         r = rows[rows.outcome == out]
-        np.testing.assert_allclose(xy[:, 0], r["estimate"], rtol=EXACT)
-        np.testing.assert_allclose(hi, r["conf_high"], rtol=1e-12)
+        np.testing.assert_allclose(xy[:, 0], r["estimate"], rtol=PLOT_DRAWN_REL)
+        np.testing.assert_allclose(hi, r["conf_high"], rtol=PLOT_DRAWN_REL)
     assert [t.get_text() for t in ax.get_yticklabels()] == ests
     assert {ln.get_gid() for ln in ax.get_lines() if str(ln.get_gid()).startswith("truth")} == {
         "truth:ln_lp",

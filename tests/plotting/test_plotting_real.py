@@ -11,6 +11,7 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 
 from clusterimpact import plotting as P
 from clusterimpact import tables as T
+from tolerances import EXACT_REL, PLOT_DRAWN_REL
 
 N_FIRMS = 1500
 
@@ -62,7 +63,7 @@ def test_event_study_and_truth_from_comparison(study):
     prof = cmp.results["sa"].profile()
     prof = prof[(prof.x >= -3) & (prof.x <= 4)]
     ys = np.asarray(cons[1].lines[0].get_ydata())
-    np.testing.assert_allclose(ys, prof["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(ys, prof["estimate"], rtol=PLOT_DRAWN_REL)
     assert "pre-trend test" in P.figure_caption(ax)
 
     dyn = cmp.results["cs_dynamic"]
@@ -73,7 +74,9 @@ def test_event_study_and_truth_from_comparison(study):
     ax = P.plot_estimator_comparison({"ln_lp": cmp}, truth={"ln_lp": truth["att_overall_lp"]})
     (c,) = _errorbars(ax)
     ov = cmp.overall()
-    np.testing.assert_allclose(np.asarray(c.lines[0].get_xdata()), ov["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(c.lines[0].get_xdata()), ov["estimate"], rtol=PLOT_DRAWN_REL
+    )
     md = T.comparison_table(
         ov.drop(columns="estimator").rename(columns={"label": "estimator"}),
         fmt="markdown",
@@ -87,16 +90,20 @@ def test_duration_premium_with_binned_truth(study):
     ax = P.plot_duration_premium(dur, truth=truth["member_years_bins"], truth_key="att_lp")
     (c,) = _errorbars(ax)
     prof = dur.profile()
-    np.testing.assert_allclose(np.asarray(c.lines[0].get_ydata()), prof["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(c.lines[0].get_ydata()), prof["estimate"], rtol=PLOT_DRAWN_REL
+    )
     tr = [ln for ln in ax.get_lines() if ln.get_gid() == "truth"][0]
     bins = truth["member_years_bins"]
     np.testing.assert_allclose(
-        tr.get_ydata(), [bins[t.split("::")[1]]["att_lp"] for t in prof["term"]], rtol=1e-12
+        tr.get_ydata(),
+        [bins[t.split("::")[1]]["att_lp"] for t in prof["term"]],
+        rtol=PLOT_DRAWN_REL,
     )
     # the per-year truth gives the same open-bin value as the binned truth
     ax2 = P.plot_duration_premium(dur, truth=truth["member_years"], truth_key="att_lp")
     tr2 = [ln for ln in ax2.get_lines() if ln.get_gid() == "truth"][0]
-    np.testing.assert_allclose(tr2.get_ydata(), tr.get_ydata(), rtol=1e-9)
+    np.testing.assert_allclose(tr2.get_ydata(), tr.get_ydata(), rtol=EXACT_REL)
     slope = dur.params["slope"]
     assert f"{slope:+.4f} per year" in P.figure_caption(ax)
     bars = P.plot_duration_premium(dur, kind="bars")
@@ -109,11 +116,11 @@ def test_matching_figures_and_balance_table(study):
     after = [ln for ln in ax.get_lines() if ln.get_gid() == "after"][0]
     pooled = m.balance_after[m.balance_after["stack"].isna()]
     if len(pooled):
-        np.testing.assert_allclose(after.get_xdata(), pooled["smd"].abs(), rtol=1e-12)
+        np.testing.assert_allclose(after.get_xdata(), pooled["smd"].abs(), rtol=PLOT_DRAWN_REL)
     ax = P.plot_overlap(m)
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     edges, ht, _ = P.overlap_histograms(m.propensity["score"], m.propensity["treated"])
-    np.testing.assert_allclose([r.get_height() for r in bars[0]], ht, rtol=1e-12)
+    np.testing.assert_allclose([r.get_height() for r in bars[0]], ht, rtol=PLOT_DRAWN_REL)
     ax = P.plot_trajectories(m)
     assert {ln.get_gid() for ln in ax.get_lines()} >= {"members", "controls"}
     assert "matching-weighted" in P.figure_caption(ax)

@@ -138,13 +138,12 @@ def prepare(
             rows=list(d.index[dup]),
         )
 
-    # cohort constant within unit
-    gmin = np.full(n_all, np.inf)
-    gmax = np.full(n_all, -np.inf)
-    np.minimum.at(gmin, kcode, g_val)
-    np.maximum.at(gmax, kcode, g_val)
-    changing = np.flatnonzero(gmin != gmax)
-    if changing.size:
+    # cohort constant within unit (last write wins, then compare every row with its unit's value)
+    unit_g = np.empty(n_all)
+    unit_g[kcode] = g_val
+    differs = unit_g[kcode] != g_val
+    if differs.any():
+        changing = np.unique(kcode[differs])
         ids = [str(kuniq[i]) for i in changing[:10]]
         raise PanelError(
             f"the cohort ('{cohort}') changes over time for {changing.size} unit(s): "
@@ -152,23 +151,21 @@ def prepare(
             column=cohort,
             rows=list(d.index[np.isin(kcode, changing)]),
         )
-    unit_g = gmin
 
     def _unit_const(col: str, label: str) -> np.ndarray:
         codes, uniq = pd.factorize(d[col], sort=True)
-        lo = np.full(n_all, np.iinfo(np.int64).max)
-        hi = np.full(n_all, -1)
-        np.minimum.at(lo, kcode, codes)
-        np.maximum.at(hi, kcode, codes)
-        if (lo != hi).any() or (lo < 0).any():
-            badu = np.flatnonzero((lo != hi) | (lo < 0))
+        per_unit = np.empty(n_all, dtype=np.int64)
+        per_unit[kcode] = codes
+        bad_rows = (per_unit[kcode] != codes) | (codes < 0)
+        if bad_rows.any():
+            badu = np.unique(kcode[bad_rows])
             raise DataError(
                 f"{label} must be constant (and present) within each unit; "
                 f"{badu.size} unit(s) differ, e.g. {kuniq[badu[0]]}",
                 column=col,
                 rows=list(d.index[np.isin(kcode, badu)][:50]),
             )
-        return lo
+        return per_unit
 
     unit_stack = np.zeros(n_all, dtype=np.int64)
     if stack is not None:
@@ -179,18 +176,16 @@ def prepare(
         if (~np.isfinite(wv)).any() or (wv < 0).any():
             rows = list(d.index[~np.isfinite(wv) | (wv < 0)])
             raise DataError("weights must be finite and non-negative", column=weights, rows=rows)
-        wmin = np.full(n_all, np.inf)
-        wmax = np.full(n_all, -np.inf)
-        np.minimum.at(wmin, kcode, wv)
-        np.maximum.at(wmax, kcode, wv)
-        if not np.allclose(wmin, wmax, rtol=1e-10, atol=0):
-            badu = np.flatnonzero(~np.isclose(wmin, wmax, rtol=1e-10, atol=0))
+        unit_w = np.empty(n_all)
+        unit_w[kcode] = wv
+        wdiff = ~np.isclose(unit_w[kcode], wv, rtol=1e-10, atol=0)
+        if wdiff.any():
+            badu = np.unique(kcode[wdiff])
             raise DataError(
                 f"weights must be constant within each unit; {badu.size} unit(s) differ, "
                 f"e.g. {kuniq[badu[0]]}",
                 column=weights,
             )
-        unit_w = wmin
     else:
         unit_w = np.ones(n_all)
     unit_cluster = _unit_const(cluster, "cluster") if cluster is not None else None

@@ -32,6 +32,7 @@ from clusterimpact.estimation.influence import (
     InfluenceFunction,
     Multiplier,
     multiplier_bootstrap,
+    single_thread_blas,
 )
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import EstimateResult, ProfileResult
@@ -97,6 +98,7 @@ class ATTgtResult(EstimateResult):
     cohort_shares: pd.Series | None = None
     group_cohort: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
+    boot_projection: np.ndarray | None = field(default=None, repr=False, compare=False)
     pretest: dict[str, float] | None = None
     n_units: int = 0
     control: str = "never"
@@ -244,6 +246,10 @@ class CallawaySantAnna:
 
     def fit(self, data: Any) -> ATTgtResult:
         """Estimate every ATT(g,t) on ``data`` (a FirmPanel or long DataFrame)."""
+        with single_thread_blas():
+            return self._fit(data)
+
+    def _fit(self, data: Any) -> ATTgtResult:
         self._check()
         df = as_frame(data)
         prep = core.prepare(
@@ -310,10 +316,10 @@ class CallawaySantAnna:
         se = se_an
         crit = None
         n_boot = 0
+        projection = None
         if self.bootstrap:
-            br = multiplier_bootstrap(
-                infl, n_boot=self.n_boot, rng=rng, alpha=self.alpha, multiplier=self.multiplier
-            )
+            projection = infl.project_draws(self.n_boot, rng, self.multiplier)
+            br = multiplier_bootstrap(infl, rng=rng, alpha=self.alpha, projection=projection)
             se, crit, n_boot = br.std_errors, br.crit_value, self.n_boot
         gvals = np.array([c.g for c in cells])
         tvals = np.array([c.t for c in cells])
@@ -362,6 +368,7 @@ class CallawaySantAnna:
             cohort_shares=shares,
             group_cohort=prep.group_cohort,
             unit_ids=prep.unit_labels,
+            boot_projection=projection,
             pretest=pretest,
             n_units=prep.n,
             control=self.control,
@@ -577,6 +584,24 @@ def aggte(
         Terms: the overall term (``simple``/``dynamic``/``group``/``calendar``) then the elements
         (``dynamic:-3``, ``group:2004``, ``calendar:2005``).
     """
+    with single_thread_blas():
+        return _aggte(
+            result, type, balance_e, min_e, max_e, bootstrap, n_boot, multiplier, seed, alpha
+        )
+
+
+def _aggte(
+    result: ATTgtResult,
+    type: str,
+    balance_e: int | None,
+    min_e: float,
+    max_e: float,
+    bootstrap: bool | None,
+    n_boot: int | None,
+    multiplier: Any,
+    seed: int | np.random.Generator | None,
+    alpha: float | None,
+) -> AggteResult:
     check_choice("type", type, AGG_TYPES)
     if result.influence is None or result.cohort_shares is None:
         raise SpecError("aggte needs an ATTgtResult with influence functions (from att_gt)")
@@ -704,13 +729,33 @@ def aggte(
     se = se_an
     crit = None
     if boot:
-        rng = resolve_rng(seed)
         band = np.array([":" in nm for nm in names])
         if not band.any():
             band = np.ones(len(names), dtype=bool)
-        br = multiplier_bootstrap(
-            agg_infl, n_boot=n_boot, rng=rng, alpha=alpha, multiplier=multiplier, band=band
+        reuse = (
+            result.boot_projection is not None
+            and (seed is None or seed == result.seed)
+            and n_boot == result.n_boot
+            and multiplier == result.multiplier
         )
+        if reuse:
+            # the same multipliers as the ATT(g,t) bootstrap: a joint bootstrap, no second pass
+            br = multiplier_bootstrap(
+                agg_infl,
+                rng=resolve_rng(0),
+                alpha=alpha,
+                band=band,
+                projection=result.boot_projection,
+            )
+        else:
+            br = multiplier_bootstrap(
+                agg_infl,
+                n_boot=n_boot,
+                rng=resolve_rng(seed),
+                alpha=alpha,
+                multiplier=multiplier,
+                band=band,
+            )
         se, crit = br.std_errors, br.crit_value
     elem_names = [nm for nm in names if ":" in nm]
     x = pd.Series(xs, index=pd.Index(elem_names, name="term"), name="x", dtype=float)

@@ -53,7 +53,7 @@ def _cohort_values(s: pd.Series, source: str, column: str) -> np.ndarray:
             column=column,
             rows=list(s.index[bad.to_numpy()]),
         )
-    out = v.to_numpy(dtype=float, na_value=np.nan)
+    out = np.array(v.to_numpy(dtype=float, na_value=np.nan), dtype=float, copy=True)
     out[np.isnan(out) | (out == 0)] = np.inf
     return out
 

@@ -1,0 +1,143 @@
+"""`clusterimpact match`: JSON contract, panel mode with the stacked output, bad input exit status."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clusterimpact.cli import main
+from clusterimpact.matching import match
+
+NSW = Path(__file__).resolve().parents[1] / "reference" / "nsw" / "nsw_dw.csv"
+
+
+def test_match_json_follows_the_contract(tmp_path):
+    out = tmp_path / "m.json"
+    argv = [
+        "match",
+        "--data",
+        str(NSW),
+        "--treatment",
+        "treat",
+        "--outcome",
+        "re78",
+        "--covariates",
+        "age,educ,re74,re75",
+        "--method",
+        "nnmatch",
+        "--estimand",
+        "ate",
+        "--json",
+        str(out),
+    ]
+    assert main(argv) == 0
+    js = json.loads(out.read_text())
+    for key in (
+        "command",
+        "method",
+        "nobs",
+        "n_units",
+        "options",
+        "estimates",
+        "warnings",
+        "exclusions",
+        "provenance",
+        "balance",
+        "counts",
+    ):
+        assert key in js
+    assert js["command"] == "match" and js["estimates"][0]["term"] == "ATE"
+    ref = match(
+        pd.read_csv(NSW),
+        "treat",
+        ["age", "educ", "re74", "re75"],
+        method="nnmatch",
+        estimand="ate",
+        outcome="re78",
+    )
+    assert js["estimates"][0]["estimate"] == pytest.approx(ref.params["ATE"], rel=1e-12)
+
+
+def test_match_text_summary(capsys):
+    assert (
+        main(
+            [
+                "match",
+                "--data",
+                str(NSW),
+                "--treatment",
+                "treat",
+                "--outcome",
+                "re78",
+                "--covariates",
+                "age,educ",
+                "--metric",
+                "propensity",
+                "--replace",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "ATT" in out and "Standardized mean differences" in out
+
+
+def test_match_panel_mode_writes_stacked_panel(tmp_path):
+    from clusterimpact.synthetic import simulate
+
+    data = tmp_path / "panel.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        simulate("ecoom", seed=2, n_firms=800).panel().data.to_csv(data, index=False)
+    stacked = tmp_path / "stacked.csv"
+    out = tmp_path / "p.json"
+    rc = main(
+        [
+            "match",
+            "--panel",
+            "--data",
+            str(data),
+            "--cohort",
+            "treat_year",
+            "--covariates",
+            "ln_emp,age,ln_kl",
+            "--trends",
+            "ln_lp",
+            "--outcome",
+            "ln_lp",
+            "--stacked-out",
+            str(stacked),
+            "--json",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    js = json.loads(out.read_text())
+    assert js["estimates"][0]["term"] == "ATT"
+    mp = pd.read_csv(stacked)
+    assert {"stack", "stack_unit", "rel_year", "treated", "weight"} <= set(mp.columns)
+
+
+def test_bad_input_exits_2_and_names_file_and_column(tmp_path, capsys):
+    out = tmp_path / "never.json"
+    rc = main(
+        [
+            "match",
+            "--data",
+            str(NSW),
+            "--treatment",
+            "treat",
+            "--covariates",
+            "age,nope",
+            "--json",
+            str(out),
+        ]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "nsw_dw.csv" in err and "'nope'" in err
+    assert not out.exists()

@@ -1,0 +1,139 @@
+"""Cohort-wise matching on the synthetic panel: truth, balance, the stacked panel's structure."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clusterimpact.errors import DataError, EstimationWarning, SpecError
+from clusterimpact.matching import match_panel
+from clusterimpact.synthetic import simulate
+from tolerances import SMD_BALANCED, TRUTH_SE_MULTIPLE
+
+SPEC = {
+    "covariates": ["ln_emp", "age", "ln_kl"],
+    "trends": ["ln_lp"],
+    "pre_means": ["ln_lp", "ln_emp", "ln_kl"],
+}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate("ecoom", seed=1, n_firms=3000)
+
+
+@pytest.fixture(scope="module")
+def panel(sim) -> pd.DataFrame:
+    return sim.panel().data
+
+
+def _fit(panel, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        return match_panel(panel, **{**SPEC, **kw})
+
+
+def _truth(sim, res) -> float:
+    """The matched DiD's estimand on its own sample: mean over matched members of the mean true effect
+    on ln_lp over event times 0..5."""
+    lat = sim.latent[["firm_id", "year", "ln_lp", "ln_lp0"]].rename(columns={"ln_lp": "lp1"})
+    mp = res.matched_panel
+    t = mp[(mp.treated == 1) & (mp.rel_year >= 0)].merge(lat, on=["firm_id", "year"])
+    return float((t.lp1 - t.ln_lp0).groupby(t.stack_unit).mean().mean())
+
+
+@pytest.mark.parametrize("kw", [{"method": "nearest"}, {"method": "nnmatch"}], ids=["ps", "ai"])
+def test_matched_did_recovers_truth_raw_gap_does_not(sim, panel, kw):
+    r = _fit(panel, outcome="ln_lp", **kw)
+    truth = _truth(sim, r)
+    assert abs(r.params["ATT"] - truth) <= TRUTH_SE_MULTIPLE * r.std_errors["ATT"]
+    # raw member / never-member gap in ln_lp after joining, firm-clustered SE
+    post = panel[(panel.member == 1)].groupby("firm_id")["ln_lp"].mean()
+    never = panel[panel.treat_year.isna()].groupby("firm_id")["ln_lp"].mean()
+    raw = post.mean() - never.mean()
+    raw_se = np.sqrt(post.var() / len(post) + never.var() / len(never))
+    assert abs(raw - truth) > TRUTH_SE_MULTIPLE * max(raw_se, r.std_errors["ATT"])
+
+
+def test_pooled_balance_after_matching(panel):
+    r = _fit(panel, method="nnmatch")
+    pooled = r.balance[r.balance["stack"].isna()]
+    before = pooled[pooled.stage == "before"]["smd"].abs().max()
+    after = pooled[pooled.stage == "after"]["smd"].abs().max()
+    assert before > 0.3
+    assert after < SMD_BALANCED
+    assert set(r.balance_after["covariate"]) == {
+        "ln_emp",
+        "age",
+        "ln_kl",
+        "ln_lp_growth",
+        "ln_lp_pre_mean",
+        "ln_emp_pre_mean",
+        "ln_kl_pre_mean",
+    }
+
+
+def test_stacked_panel_structure(panel):
+    r = _fit(panel, method="nearest", exact="sector", control="notyet", horizon=1)
+    mp = r.matched_panel
+    for col in (
+        "stack",
+        "stack_unit",
+        "firm_id",
+        "year",
+        "rel_year",
+        "treated",
+        "stack_cohort",
+        "weight",
+        "rel_year_own",
+        "ln_lp",
+    ):
+        assert col in mp.columns
+    assert (mp.rel_year == mp.year - mp["stack"]).all()
+    assert mp.rel_year.between(-5, 5).all()
+    ty = mp.treat_year.astype("Float64").fillna(np.inf).to_numpy(float)
+    c = mp.treated.to_numpy() == 0
+    # controls of stack g are not members by g + horizon and never appear from their own joining on
+    assert (ty[c] > mp["stack"].to_numpy()[c] + 1).all()
+    assert (mp.year.to_numpy()[c] < ty[c]).all()
+    # treated: their cohort is the stack; stack_cohort 0 marks controls
+    t = ~c
+    assert (ty[t] == mp["stack"].to_numpy()[t]).all()
+    assert (mp.stack_cohort[c] == 0).all() and (mp.stack_cohort[t] == mp["stack"][t]).all()
+    # sector matched exactly in g-1
+    pairs = r.pairs
+    m = r.matched.set_index(["stack", "firm_id"])["sector"]
+    fs = m.loc[list(zip(pairs["stack"], pairs.focal, strict=True))].to_numpy()
+    ms = m.loc[list(zip(pairs["stack"], pairs.match, strict=True))].to_numpy()
+    assert (fs == ms).all()
+    # control weights sum to the stack's matched treated count
+    w = r.matched.groupby(["stack", "treated"])["weight"].sum().unstack()
+    np.testing.assert_allclose(w[0], w[1])
+    assert r.propensity is not None and {"stack", "score", "treated", "matched"} <= set(
+        r.propensity.columns
+    )
+
+
+def test_unmatched_members_are_reported(panel):
+    r = _fit(panel, method="nearest")
+    members = panel.loc[panel.treat_year.notna(), ["firm_id", "treat_year"]].drop_duplicates(
+        "firm_id"
+    )
+    n_matched = int(r.counts.loc[r.counts.group == "treated", "n_matched"].iloc[0])
+    assert n_matched + len(r.unmatched) == len(members)
+    assert set(r.unmatched.reason) <= {"no_pre_year_observation", "missing_covariates"}
+    assert sum(r.exclusions.values()) >= len(r.unmatched)
+
+
+def test_panel_bad_input(panel):
+    with pytest.raises(DataError, match="column 'nope'"):
+        match_panel(panel, ["nope"])
+    with pytest.raises(DataError, match="duplicate"):
+        match_panel(pd.concat([panel, panel.iloc[:3]]), ["ln_emp"])
+    with pytest.raises(SpecError, match="control='later' is not valid"):
+        match_panel(panel, ["ln_emp"], control="later")
+    with pytest.raises(SpecError, match="no firms"):
+        match_panel(panel, ["ln_emp"], cohorts=[1990])

@@ -146,6 +146,29 @@ def test_read_registry_dates_and_years(tmp_path):
     assert list(reg.index) == [1, 2]
 
 
+def test_dates_are_iso_or_day_first():
+    reg = read_registry(
+        pd.DataFrame(
+            {
+                "firm_id": ["a", "b", "c"],
+                "cluster": "X",
+                "join_date": ["02/03/2017", "2017-03-02", "1.3.2016"],
+                "exit_date": [None, "31/12/2019", None],
+            }
+        )
+    )
+    assert reg["join_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2017-03-02",
+        "2017-03-02",
+        "2016-03-01",
+    ]
+    assert reg["exit_year"].tolist()[1] == 2019
+    acc = read_accounts(
+        pd.DataFrame({"firm_id": ["a"], "year": ["31/12/2015"], "va": [1.0], "emp": [1.0]})
+    )
+    assert acc["year"].tolist() == [2015.0]
+
+
 def test_read_registry_errors(tmp_path):
     path = tmp_path / "reg.csv"
     path.write_text("firm_id,cluster,join_date\na,X,2017\nb,,2018\n")

@@ -285,7 +285,7 @@ def _to_year(s: pd.Series, source: str, column: str, *, dates: bool) -> np.ndarr
         years = np.array(num.astype("float64").to_numpy(dtype=float, na_value=np.nan))
         unparsed = (num.isna() & text.notna()).to_numpy(dtype=bool)
         if unparsed.any():
-            parsed = pd.to_datetime(text[unparsed], errors="coerce", format="mixed", dayfirst=False)
+            parsed = _parse_dates(text[unparsed])
             years[unparsed] = parsed.dt.year.astype("float64").to_numpy(
                 dtype=float, na_value=np.nan
             )
@@ -466,8 +466,9 @@ def read_registry(
     ----------
     path_or_frame
         File or frame with ``firm_id``, ``cluster``, ``join_date`` and optionally ``exit_date``
-        (``join_year``/``exit_year`` are accepted as names too). Dates may be years (2017) or dates
-        ('2017-03-01'); a blank exit means the membership is still running.
+        (``join_year``/``exit_year`` are accepted as names too). Dates may be years (2017), ISO dates
+        ('2017-03-01') or day-first dates ('01/03/2017', '1.3.2017': never read month-first); a blank
+        exit means the membership is still running.
     columns
         Column map, as for :func:`read_accounts`.
     source
@@ -557,6 +558,17 @@ def _user_cols(columns: ColumnsArg, roles: tuple[str, ...], wanted: tuple[str, .
     return {u for u, r in cmap.mapping.items() if r in wanted}
 
 
+def _parse_dates(text: Any) -> pd.Series:
+    """Parse date strings: ISO (YYYY-MM-DD[ time]) first, then day-first DD/MM/YYYY, DD-MM-YYYY or
+    DD.MM.YYYY (the Belgian convention; never month-first). Unparseable values become NaT."""
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    rest = (parsed.isna() & text.notna()).to_numpy()
+    if rest.any():
+        dmy = text[rest].str.replace(r"[./]", "-", regex=True)
+        parsed[rest] = pd.to_datetime(dmy, errors="coerce", format="%d-%m-%Y").to_numpy()
+    return parsed
+
+
 def _to_date(s: pd.Series, source: str, column: str) -> pd.Series:
     """Datetime series from years (-> 1 January) or dates; DataError naming rows that do not parse."""
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -579,12 +591,12 @@ def _to_date(s: pd.Series, source: str, column: str) -> pd.Series:
     text = s.astype("string").str.strip().pipe(_blank_to_na)
     is_year = text.str.fullmatch(r"\d{4}").fillna(False).astype(bool)
     full = text.where(~is_year, text + "-01-01")
-    parsed = pd.to_datetime(full, errors="coerce", format="mixed")
+    parsed = _parse_dates(full)
     bad = (parsed.isna() & text.notna()).to_numpy()
     if bad.any():
         examples = ", ".join(repr(v) for v in pd.unique(text[bad])[:3])
         raise DataError(
-            f"not a date or year ({examples}); use YYYY or YYYY-MM-DD",
+            f"not a date or year ({examples}); use YYYY, YYYY-MM-DD or DD/MM/YYYY",
             source=source,
             column=column,
             rows=list(s.index[bad]),

@@ -871,7 +871,6 @@ def _membership(
     run_max = spells.groupby("code", sort=False)["e"].cummax().to_numpy()
     prev_max = np.r_[-1, run_max[:-1]] if len(sc) else run_max
     new_block = first | (sj > prev_max)
-    block = np.cumsum(new_block) - 1
     intervals = pd.DataFrame(
         {
             "code": sc[new_block],
@@ -879,7 +878,6 @@ def _membership(
             "e": np.maximum.reduceat(se, np.flatnonzero(new_block)) if len(sc) else se,
         }
     )
-    del block
     flags["rejoining_firms"] = int((np.bincount(intervals["code"], minlength=1) > 1).sum())
     flags["multi_cluster_firms"] = int((spells.groupby("code")["cluster"].nunique() > 1).sum())
 

@@ -33,12 +33,64 @@ MAX_DENSE_LEVELS = 4000
 
 
 def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
-    """Integer codes 0..G-1 (int64) and the number of levels; missing values raise."""
+    """Integer codes 0..G-1 (int64) and the number of levels; missing values raise.
+
+    Fast paths (the hashing in ``pd.factorize`` dominates a fixed-effects fit on millions of rows):
+    integers with a small range are offset and compacted; a column whose equal values are contiguous
+    and sorted (a FirmPanel is sorted by firm and year) is run-length coded. Codes are then in sorted
+    order of the values; otherwise in order of first appearance.
+    """
+    arr = values.array if isinstance(values, pd.Series) else values
+    fast = _fast_codes(arr)
+    if fast is not None:
+        return fast
     codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
     codes = np.asarray(codes, dtype=np.int64)
     if codes.size and codes.min() < 0:
         raise EstimationError("missing values in a fixed-effect or cluster variable")
     return codes, len(uniques)
+
+
+def _fast_codes(arr: object) -> tuple[np.ndarray, int] | None:
+    n = len(arr)  # type: ignore[arg-type]
+    if n == 0:
+        return None
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "iu":
+        v = arr
+    elif isinstance(arr, pd.arrays.NumpyExtensionArray) and arr.dtype.kind in "iu":
+        v = arr.to_numpy()
+    else:
+        v = None
+    if v is not None:
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo <= max(4 * n, 1024):
+            off = (v - lo).astype(np.int64, copy=False)
+            present = np.bincount(off, minlength=hi - lo + 1) > 0
+            if present.all():
+                return off, int(present.size)
+            remap = np.cumsum(present) - 1
+            return remap[off], int(present.sum())
+        return None
+    pa_arr = getattr(arr, "_pa_array", None)
+    if pa_arr is None or n < 2:
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        a = pa_arr.combine_chunks() if isinstance(pa_arr, pa.ChunkedArray) else pa_arr
+        if a.null_count:
+            return None
+        nxt, prv = a.slice(1), a.slice(0, n - 1)
+        if pc.any(pc.less(nxt, prv)).as_py():
+            return None
+        change = pc.greater(nxt, prv).to_numpy(zero_copy_only=False)
+    except Exception:  # pragma: no cover - unusual arrow types
+        return None
+    codes = np.empty(n, dtype=np.int64)
+    codes[0] = 0
+    np.cumsum(change, out=codes[1:])
+    return codes, int(codes[-1]) + 1
 
 
 def interact_codes(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
@@ -147,13 +199,24 @@ class Absorber:
     def _setup_dense(self) -> None:
         offsets = np.cumsum([0, *self.sec_levels[:-1]])
         self._sec_off = [c + o for c, o in zip(self.secondary, offsets, strict=True)]
-        rows = np.concatenate([self.primary] * len(self.secondary))
-        cols = np.concatenate(self._sec_off)
-        vals = np.ones(len(cols)) if self.w is None else np.tile(self.w, len(self.secondary))
-        C = sp.csr_matrix((vals, (rows, cols)), shape=(self.G, self.H))
-        C.sum_duplicates()
-        diag = np.asarray(C.sum(axis=0)).ravel()
-        CtC = (C.T @ sp.diags(self._inv_wg) @ C).toarray()
+        if self.G * self.H <= max(2 * self.n, 10_000_000):
+            # dense G x H counts from one bincount per secondary effect
+            C = np.zeros(self.G * self.H)
+            for c in self._sec_off:
+                C += np.bincount(
+                    self.primary * self.H + c, weights=self.w, minlength=self.G * self.H
+                )
+            C = C.reshape(self.G, self.H)
+            diag = C.sum(axis=0)
+            CtC = (C * self._inv_wg[:, None]).T @ C
+        else:
+            rows = np.concatenate([self.primary] * len(self.secondary))
+            cols = np.concatenate(self._sec_off)
+            vals = np.ones(len(cols)) if self.w is None else np.tile(self.w, len(self.secondary))
+            C = sp.csr_matrix((vals, (rows, cols)), shape=(self.G, self.H))
+            C.sum_duplicates()
+            diag = np.asarray(C.sum(axis=0)).ravel()
+            CtC = (C.T @ sp.diags(self._inv_wg) @ C).toarray()
         A = np.diag(diag) - CtC
         A = 0.5 * (A + A.T)
         evals, evecs = np.linalg.eigh(A)
@@ -223,6 +286,11 @@ class Absorber:
             f"alternating projections did not converge in {self.maxiter} iterations; "
             "use fewer or coarser fixed effects"
         )
+
+    def ct_times(self, R: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """``C' R`` (H x K, dense) for the primary-by-secondary weight matrix ``C``."""
+        out = self._C.T @ R
+        return out.toarray() if sp.issparse(out) else np.asarray(out)
 
     # -- fixed-effect estimates -------------------------------------------------------------------
     def effects(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -463,6 +463,9 @@ def _prepare(
         names = ["Intercept", *names]
     cl_codes = []
     for c in ccols:
+        if c in f.fixed_effects:  # reuse the fixed effect's codes (same column, same sample)
+            cl_codes.append(fe_codes[f.fixed_effects.index(c)])
+            continue
         s = sub(c)
         codes, _ = factorize(s if all_keep else s[keep])
         cl_codes.append(codes)
@@ -543,9 +546,12 @@ def _solve(
 
 
 def _nested_in(fe: np.ndarray, cl: np.ndarray) -> bool:
-    n_fe = int(fe.max()) + 1
-    pairs = fe.astype(np.int64) * (int(cl.max()) + 1) + cl
-    return len(pd.unique(pairs)) == n_fe
+    """True when every level of ``fe`` lies within a single cluster."""
+    if fe is cl:
+        return True
+    first = np.empty(int(fe.max()) + 1, dtype=np.int64)
+    first[fe] = cl  # one (arbitrary) cluster per level ...
+    return bool(np.array_equal(first[fe], cl))  # ... and every row agrees with it
 
 
 def _df_k(p: _Prepared, k: int, vtype: str) -> int:

@@ -1,0 +1,146 @@
+"""Benchmark the fixed-effects fast path, the event study and duration_effects against peers.
+
+Usage: ``python benchmarks/bench_fe.py [--quick] [--no-linearmodels]``
+
+One run measures, on the same synthetic firm-year panel (firm + year effects, a 0/1 membership
+dummy with staggered joining, a few percent of missing firm-years):
+
+* ``static_premium`` (our fast path: firm + year FE, firm-clustered CRV1) vs ``pyfixest.feols`` with the
+  same model and vcov vs ``linearmodels.PanelOLS`` (entity + time effects, clustered by entity),
+  with the coefficient/SE agreement;
+* ``event_study`` with 14 relative-year dummies (window -6..8, reference -1);
+* ``duration_effects`` (imputation) at 1e6 firm-years.
+
+Targets (issue 5): fast path <= 0.2x pyfixest at 5e6 firm-years (stretch < 0.5 s), peak memory <= 3x
+the raw columns it uses; event study <= 1.5 s; duration_effects < 5 s at 1e6. Peak memory is measured
+with tracemalloc (numpy reports its buffers to it). ``--quick`` uses small sizes (smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import pandas as pd
+
+
+def make_panel(n_rows: int, n_years: int = 16, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n_firms = n_rows // n_years + 1
+    firm = np.repeat(np.arange(n_firms), n_years)
+    year = np.tile(np.arange(2008, 2008 + n_years), n_firms)
+    keep = rng.random(len(firm)) > 0.03
+    firm, year = firm[keep][:n_rows], year[keep][:n_rows]
+    cohort = rng.choice(np.arange(2011, 2022), size=n_firms)
+    cohort = np.where(rng.random(n_firms) < 0.7, 0, cohort)
+    g = cohort[firm]
+    member = ((g > 0) & (year >= g)).astype(np.int64)
+    member_years = np.where(member == 1, year - g + 1, 0)
+    y = rng.normal(size=n_firms)[firm] + 0.02 * (year - 2008) + 0.03 * member
+    y = y + rng.normal(scale=0.3, size=len(firm))
+    return pd.DataFrame(
+        {
+            "firm_id": pd.array(
+                np.char.add("BE", np.char.zfill(firm.astype(str), 10)), dtype="str"
+            ),
+            "year": year.astype(np.int64),
+            "treat_year": pd.array(np.where(g > 0, g, 0), dtype="Int64"),
+            "member": member,
+            "member_years": member_years.astype(np.int64),
+            "ln_lp": y,
+        }
+    )
+
+
+def timed(fn, *, memory: bool = False):
+    gc.collect()
+    if memory:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t0
+    peak = 0
+    if memory:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return out, dt, peak
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-linearmodels", action="store_true")
+    args = ap.parse_args()
+    n_big = 200_000 if args.quick else 5_000_000
+    n_dur = 100_000 if args.quick else 1_000_000
+    warnings.simplefilter("ignore")
+
+    import pyfixest as pf
+
+    from clusterimpact.estimation.duration import duration_effects
+    from clusterimpact.estimation.event_study import event_study
+    from clusterimpact.estimation.twfe import static_premium
+
+    df = make_panel(n_big)
+    cols = ["ln_lp", "member", "firm_id", "year"]
+    raw = int(df[cols].memory_usage(deep=True, index=False).sum())
+    raw_num = int(df[["ln_lp", "member", "year"]].memory_usage(index=False).sum()) + 8 * len(df)
+    print(f"panel: {len(df):,} firm-years, {df['firm_id'].nunique():,} firms")
+    print(
+        f"raw columns used (y, member, firm_id, year): {raw / 1e6:.0f} MB "
+        f"(numeric + int64 firm codes: {raw_num / 1e6:.0f} MB)"
+    )
+
+    static_premium(df.iloc[:5000])  # warm-up (imports)
+    res, t_fast, peak = timed(lambda: static_premium(df, "ln_lp"), memory=True)
+    _, t_fast2, _ = timed(lambda: static_premium(df, "ln_lp"))
+    t_fast = min(t_fast, t_fast2)
+    print(
+        f"fast path static_premium: {t_fast:.3f} s, peak {peak / 1e6:.0f} MB "
+        f"= {peak / raw:.2f}x raw columns ({peak / raw_num:.2f}x numeric)"
+    )
+
+    pf.feols("ln_lp ~ member | firm_id + year", df.iloc[:5000], vcov={"CRV1": "firm_id"})
+    m, t_pf, _ = timed(
+        lambda: pf.feols("ln_lp ~ member | firm_id + year", df, vcov={"CRV1": "firm_id"})
+    )
+    d_coef = abs(res.params["member"] - m.coef()["member"]) / abs(m.coef()["member"])
+    d_se = abs(res.std_errors["member"] / m.se()["member"] - 1)
+    print(
+        f"pyfixest feols:           {t_pf:.3f} s   ratio fast/pyfixest = {t_fast / t_pf:.3f} "
+        f"(target <= 0.2); rel. diff coef {d_coef:.1e}, se {d_se:.1e}"
+    )
+
+    if not args.no_linearmodels:
+        from linearmodels.panel import PanelOLS
+
+        def lm():
+            d = df.set_index(["firm_id", "year"])
+            return PanelOLS(d["ln_lp"], d[["member"]], entity_effects=True, time_effects=True).fit(
+                cov_type="clustered", cluster_entity=True
+            )
+
+        r_lm, t_lm, _ = timed(lm)
+        print(
+            f"linearmodels PanelOLS:    {t_lm:.3f} s   ratio fast/linearmodels = "
+            f"{t_fast / t_lm:.3f}; coef diff {abs(r_lm.params['member'] - res.params['member']):.1e}"
+        )
+
+    es, t_es, _ = timed(lambda: event_study(df, "ln_lp", window=(-6, 8)))
+    print(f"event_study ({len(es.params)} rel-year dummies): {t_es:.3f} s (target <= 1.5)")
+
+    dd = make_panel(n_dur, seed=1)
+    duration_effects(dd.iloc[:20000], "ln_lp")
+    dr, t_dur, _ = timed(lambda: duration_effects(dd, "ln_lp"))
+    print(f"duration_effects on {len(dd):,} firm-years: {t_dur:.3f} s (target < 5)")
+    _, t_dur0, _ = timed(lambda: duration_effects(dd, "ln_lp", leads=0))
+    print(f"  without the pre-trend regression: {t_dur0:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -349,8 +349,8 @@ def simulate(
 
     first_cl = rows["first_cluster"]
     cluster_col = pd.Series(
-        pd.Categorical.from_codes(first_cl, categories=list(CLUSTERS)), dtype=object
-    ).where(first_cl >= 0, None)
+        np.where(first_cl >= 0, _CLUSTERS[np.maximum(first_cl, 0)], None), dtype="object"
+    )
     latent = pd.DataFrame(
         {
             "firm_id": ids_col,

@@ -211,9 +211,19 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, *, compress: bool) -> Path:
-    """Write CSV deterministically (``\\n`` line ends; gzip with mtime 0 and no file name)."""
-    text = frame.to_csv(index=False, lineterminator="\n")
-    data = text.encode("utf-8")
+    """Write CSV deterministically (``\\n`` line ends; gzip with mtime 0 and no file name).
+
+    Arrow's writer: floats in shortest round-trip form (``88`` for 88.0), missing values blank, no
+    quoting (no value of ours contains a comma or a quote).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    sink.write((",".join(map(str, frame.columns)) + "\n").encode("utf-8"))
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+    data = sink.getvalue()
     if compress:
         buf = io.BytesIO()
         with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:

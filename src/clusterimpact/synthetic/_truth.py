@@ -75,15 +75,23 @@ def compute_truth(latent: pd.DataFrame) -> dict[str, Any]:
     d["e"] = d["year"] - d["cohort"]
     post = d[d["e"] >= 0]
     gt = _cells(d, ["cohort", "year"])
+    idx = gt.index
     att_gt = [
         {
             "cohort": int(g),
             "year": int(t),
-            "att": float(r.att),
-            "att_lp": float(r.att_lp),
-            "n": int(r.n),
+            "att": float(a),
+            "att_lp": float(b),
+            "n": int(n),
         }
-        for (g, t), r in gt.iterrows()
+        for g, t, a, b, n in zip(
+            idx.get_level_values(0),
+            idx.get_level_values(1),
+            gt["att"],
+            gt["att_lp"],
+            gt["n"],
+            strict=True,
+        )
     ]
     bins = post.assign(
         b=np.where(post["member_years"] >= 5, "5+", post["member_years"].astype(str))

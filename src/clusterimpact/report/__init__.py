@@ -148,11 +148,10 @@ def report(
     study = Study(spec=spec, progress=callback, strict=strict)
     handler = logging.FileHandler(out_dir / "report.log", mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("clusterimpact")
-    root.addHandler(handler)
-    old_level = root.level
-    if root.level == logging.NOTSET or root.level > logging.INFO:
-        root.setLevel(logging.INFO)
+    handler.setLevel(logging.INFO)
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     if not progress:
         log.propagate = False
     t0 = time.perf_counter()
@@ -171,9 +170,9 @@ def report(
             manifest["volatile"]["slowest_step"],
         )
     finally:
-        root.removeHandler(handler)
+        log.removeHandler(handler)
         handler.close()
-        root.setLevel(old_level)
+        log.setLevel(old_level)
         log.propagate = True
     return ReportResult(
         out=out_dir,

@@ -269,3 +269,41 @@ def test_bad_options_and_data(sel):
         match(sel, "d", ["x1"], method="nnmatch", replace=False)
     with pytest.raises(EstimationError, match="treated and control"):
         match(sel[sel.d == 1], "d", ["x1"])
+
+
+def test_common_support_discard_and_trim_are_reported(sel):
+    r = match(sel, "d", ["x1", "x2"], method="nearest", replace=True, discard="both")
+    out = r.unmatched[r.unmatched.reason == "outside_common_support"]
+    s = r.propensity["score"]
+    t, c = sel.d == 1, sel.d == 0
+    outside = (t & ((s < s[c].min()) | (s > s[c].max()))) | (
+        c & ((s < s[t].min()) | (s > s[t].max()))
+    )
+    assert set(out["row"]) == set(sel.index[outside])
+    assert not r.weights[outside].gt(0).any()
+    r2 = match(sel, "d", ["x1", "x2"], method="nearest", replace=True, trim=0.1)
+    trimmed = r2.unmatched[r2.unmatched.reason == "trimmed"]["row"]
+    assert set(trimmed) == set(sel.index[(s < 0.1) | (s > 0.9)])
+    assert set(r2.support["group"]) == {"treated", "control"}
+
+
+def test_ratio_alias_and_random_order_reproducible(sel):
+    a = match(sel, "d", ["x1", "x2"], ratio=2, outcome="y")
+    b = match(sel, "d", ["x1", "x2"], neighbors=2, outcome="y")
+    assert a.params["ATT"] == b.params["ATT"]
+    r1 = match(sel, "d", ["x1", "x2"], order="random", seed=3, outcome="y")
+    r2 = match(sel, "d", ["x1", "x2"], order="random", seed=3, outcome="y")
+    assert r1.pairs.equals(r2.pairs)
+    with pytest.raises(SpecError, match="disagree"):
+        match(sel, "d", ["x1"], neighbors=3, ratio=2)
+
+
+@pytest.mark.sweep
+def test_ai_confidence_interval_coverage_over_seeds():
+    hits = 0
+    for seed in range(200):
+        df = _dgp(n=800, seed=1000 + seed)
+        r = match(df, "d", ["x1", "x2", "g"], method="nnmatch", bias_adjust=True, outcome="y")
+        lo, hi = r.conf_int().loc["ATT"]
+        hits += lo <= 1.0 <= hi
+    assert 0.90 <= hits / 200 <= 0.99

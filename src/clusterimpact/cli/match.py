@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_run)
 
 
-def _distance(metric: str | None) -> tuple[str | None, str]:
+def _distance(metric: str | None) -> tuple[Any, Any]:
     if metric is None:
         return None, "inverse-variance"
     if metric == "propensity":

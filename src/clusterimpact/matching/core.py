@@ -113,6 +113,7 @@ def prepare(
     else:
         import patsy
 
+        assert formula is not None
         rhs = formula.split("~", 1)[1] if "~" in formula else formula
         try:
             mat = patsy.dmatrix(rhs, df, NA_action="drop", return_type="dataframe")

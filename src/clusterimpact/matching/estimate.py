@@ -72,7 +72,7 @@ def pair_estimate(
     w = np.bincount(match, weights=inv, minlength=n)
     q = np.bincount(match, weights=inv**2, minlength=n)
     f = (nmatch > 0).astype(float)
-    yhat = np.bincount(focal, weights=y[match] * inv, minlength=n)
+    yhat: np.ndarray = np.bincount(focal, weights=y[match] * inv, minlength=n).astype(float)
     if X_bias is not None:
         # imputed outcome + beta_g' (X_focal - mean X_matches), beta_g from the matches' group g
         adj = np.zeros(n)

@@ -181,9 +181,9 @@ def knn_md(
     parts = []
     for qi_cell, ri_cell in _cells(qcell, rcell, len(Q), len(R)):
         Qc, Rc = Q[qi_cell], R[ri_cell]
-        self_exclude = q_ids is not None and r_ids is not None
-        qid = q_ids[qi_cell] if self_exclude else None
-        rid = r_ids[ri_cell] if self_exclude else None
+        qid = q_ids[qi_cell] if q_ids is not None and r_ids is not None else None
+        rid = r_ids[ri_cell] if q_ids is not None and r_ids is not None else None
+        self_exclude = qid is not None
         m = len(Rc)
         if m == 0 or (self_exclude and m < 2):
             continue

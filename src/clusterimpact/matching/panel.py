@@ -185,6 +185,13 @@ def match_panel(
     base = df[[unit, time, *cols]].copy()
     base["_g"] = gvals
     base["_row"] = np.arange(len(df))
+    # exact cells as integer codes once (string columns are slow to group per cohort); missing stays NaN
+    exact_codes = []
+    for c in exact_cols:
+        codes, _ = pd.factorize(df[c], sort=True)
+        name = f"_exact_{c}"
+        base[name] = np.where(codes < 0, np.nan, codes.astype(float))
+        exact_codes.append(name)
     growth_names = [f"{c}_growth" for c in trends]
     if trends:
         lag = df[[unit, time, *trends]].copy()
@@ -258,7 +265,7 @@ def match_panel(
                 )
             continue
         p = prepare(
-            cs, "_treated", match_cols, None, exact_cols, None, source=f"{source} (cohort {g_int})"
+            cs, "_treated", match_cols, None, exact_codes, None, source=f"{source} (cohort {g_int})"
         )
         for lab, reason, dv in p.dropped:
             if dv == 1:
@@ -341,7 +348,8 @@ def match_panel(
                     }
                 )
             )
-        m = p.frame[w > 0].drop(columns=["_treated", "_g", "_row"], errors="ignore").copy()
+        m = p.frame[w > 0].copy()
+        m = m.drop(columns=[c for c in m.columns if c.startswith("_")])
         m.insert(0, "stack", g)
         m["treated"] = p.d[w > 0].astype(int)
         m["weight"] = w[w > 0]
@@ -355,7 +363,8 @@ def match_panel(
     # pooled balance: each cohort standardised by its own SD would differ; pool with the pooled SDs
     pb = balance_table(pooled, "_d", match_cols, estimand="att")
     pa = balance_table(pooled, "_d", match_cols, weights=pooled["_w"].to_numpy(), estimand="att")
-    bal_parts += [pb.assign(stage="before", stack=pd.NA), pa.assign(stage="after", stack=pd.NA)]
+    na = pd.array([pd.NA] * len(pb), dtype="Int64")
+    bal_parts += [pb.assign(stage="before", stack=na), pa.assign(stage="after", stack=na)]
     balance = pd.concat(bal_parts, ignore_index=True)
     balance["stack"] = balance["stack"].astype("Int64")
     balance = balance[
@@ -438,10 +447,10 @@ def match_panel(
     )
     n_unmatched_t = len(unmatched)
     if n_unmatched_t:
-        c = unmatched["reason"].value_counts()
+        reason_counts = unmatched["reason"].value_counts()
         msgs.append(
             "unmatched members: "
-            + ", ".join(f"{k}={v}" for k, v in c.items())
+            + ", ".join(f"{k}={v}" for k, v in reason_counts.items())
             + " (listed in result.unmatched)"
         )
     for m_ in msgs:

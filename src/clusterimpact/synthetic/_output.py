@@ -53,8 +53,9 @@ def kbo_ids(rng: np.random.Generator, n: int) -> np.ndarray:
         _, first = np.unique(both, return_index=True)
         out = both[np.sort(first)]
     base = out[:n]
-    check = 97 - base % 97
-    return np.array([f"0{b:07d}{c:02d}" for b, c in zip(base, check, strict=True)], dtype=object)
+    number = base * 100 + (97 - base % 97)  # first eight digits, then the two check digits
+    text = pd.Series(number, dtype="int64").astype(str).str.zfill(10)
+    return text.to_numpy(dtype=object)
 
 
 def break_kbo(ids: np.ndarray) -> np.ndarray:

@@ -256,6 +256,20 @@ def test_deflation_by_sector_year():
     np.testing.assert_allclose(nominal.data["va"], [100.0, 110.0])
 
 
+def test_economy_wide_deflators():
+    acc = accounts([("a", 2010, 100.0, 2.0), ("a", 2011, 110.0, 2.0)])
+    acc.loc[1, "nace"] = "4711"
+    year_only = pd.DataFrame({"year": [2010, 2011], "deflator": [1.0, 1.1]})
+    p = build_panel(acc, None, None, year_only)
+    np.testing.assert_allclose(p.data["va"], [100.0, 100.0])
+    # sector-specific first, the '*' rows as the fallback
+    mixed = pd.DataFrame(
+        {"sector": ["25", "*", "*"], "year": [2010, 2010, 2011], "deflator": [2.0, 1.0, 1.1]}
+    )
+    p2 = build_panel(acc, None, None, mixed)
+    np.testing.assert_allclose(p2.data["va"], [50.0, 100.0])
+
+
 def test_missing_deflator_excludes_row():
     acc = accounts([("a", 2010, 100.0, 2.0), ("a", 2011, 110.0, 2.0)])
     acc.loc[1, "nace"] = None

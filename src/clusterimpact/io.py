@@ -627,7 +627,9 @@ def read_deflators(
         File or frame with ``sector`` (NACE division, 2 digits; longer codes are cut to 2), ``year`` and
         ``deflator`` (a price index, > 0). Optional ``deflator_<var>`` columns (``deflator_capital``,
         ``deflator_materials``, ...) give variable-specific deflators; where absent or blank the general
-        ``deflator`` is used.
+        ``deflator`` is used. Without a ``sector`` column the deflators are economy-wide (one per
+        year); rows with sector ``*`` (or ``all``/``total``) are the economy-wide fallback for sectors
+        the table does not list.
     columns
         Column map.
     source
@@ -636,7 +638,8 @@ def read_deflators(
     Returns
     -------
     pandas.DataFrame
-        ``sector`` (str), ``year`` (int64), ``deflator`` and any ``deflator_<var>`` (float).
+        ``sector`` (str; ``"*"`` = all sectors), ``year`` (int64), ``deflator`` and any
+        ``deflator_<var>`` (float).
 
     Raises
     ------
@@ -647,9 +650,14 @@ def read_deflators(
         path_or_frame, source, {"sector"} | _user_cols(columns, DEFLATOR_ROLES, ("sector",))
     )
     df = _rename(raw, columns, DEFLATOR_ROLES, src)
-    _require(df, DEFLATOR_ROLES, src, "the deflator table")
+    _require(df, ("year", "deflator"), src, "the deflator table")
     out = pd.DataFrame(index=df.index)
-    out["sector"] = _to_code(df["sector"], 2)
+    if "sector" in df.columns:
+        text = df["sector"].astype("string").str.strip().str.lower()
+        wild = text.isin(["*", "all", "total"]).fillna(False).to_numpy(dtype=bool)
+        out["sector"] = _to_code(df["sector"], 2).where(~wild, "*")
+    else:
+        out["sector"] = pd.Series("*", index=df.index, dtype="str")
     years = _to_year(df["year"], src, _orig(raw, columns, "year"), dates=False)
     blank = ~np.isfinite(years) | out["sector"].isna().to_numpy()
     if blank.any():

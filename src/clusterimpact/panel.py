@@ -20,7 +20,8 @@ Exclusion reasons (each row gets the first that applies, in this order)
 ``missing_emp``         employment missing (or not finite)
 ``nonpositive_va``      value added <= 0 (its log, and labour productivity, are undefined)
 ``nonpositive_emp``     employment <= 0
-``missing_deflator``    deflation requested and no deflator for the row's sector and year (or no NACE code)
+``missing_deflator``    deflation requested and no deflator for the row's sector and year (or no NACE
+                        code), nor an economy-wide one for that year
 ``too_few_years``       the firm has fewer than ``PanelSpec.min_years`` usable years
 
 Capital, materials, wages and investment are not required: where they are missing or <= 0 the row is
@@ -573,7 +574,15 @@ def build_panel(
             defl["year"].to_numpy(dtype=np.int64)[known] - 1700
         )
         hit = pd.Index(defl_key).get_indexer(acc_key)
-        where = np.where(hit >= 0, known[np.maximum(hit, 0)], -1)
+        where = np.full(n, -1, dtype=np.int64)
+        where[hit >= 0] = known[hit[hit >= 0]]
+        wild = np.flatnonzero((defl["sector"] == "*").to_numpy(dtype=bool))
+        if wild.size:  # economy-wide deflators for sectors the table does not list
+            by_year = pd.Index(defl["year"].to_numpy(dtype=np.int64)[wild]).get_indexer(yr_int)
+            fallback = np.full(n, -1, dtype=np.int64)
+            fallback[by_year >= 0] = wild[by_year[by_year >= 0]]
+            where = np.where(where >= 0, where, fallback)
+            where = np.where(np.isfinite(year), where, -1)
         mark(where < 0, "missing_deflator")
         general = defl["deflator"].to_numpy(dtype=float)
         safe = np.maximum(where, 0)

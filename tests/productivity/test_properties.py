@@ -194,3 +194,23 @@ def test_controls_enter_and_are_reported(panel):
     df = panel.assign(trend=panel["year"] - 2000.0)
     res = _fit(df, "lp", controls=["trend"])
     assert "trend" in res.params.index and "trend" not in res.elasticities.index
+
+
+def test_coarse_start_search_keeps_first_start_and_lowest_criterion(panel, monkeypatch):
+    """Large panels search from starts 2..n on a firm subsample, then polish on all rows.
+
+    The first start still runs on all rows, so its optimum is unchanged, and the chosen optimum's
+    criterion is never above the one found without the subsample phase's basins.
+    """
+    import clusterimpact.productivity._stages as stages
+
+    full = _fit(panel, "acf", n_starts=3, seed=2)
+    monkeypatch.setattr(stages, "COARSE_ROWS", 500)
+    coarse = _fit(panel, "acf", n_starts=3, seed=2)
+    assert list(coarse.starts["coarse_start"]) == [False, True, True]
+    np.testing.assert_allclose(
+        coarse.starts.loc[0, ["ln_emp", "ln_capital"]].to_numpy(dtype=float),
+        full.starts.loc[0, ["ln_emp", "ln_capital"]].to_numpy(dtype=float),
+        atol=1e-8,
+    )
+    assert coarse.diagnostics["criterion"] <= full.starts.loc[0, "criterion"] + 1e-12

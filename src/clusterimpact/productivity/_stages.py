@@ -24,7 +24,7 @@ from scipy import linalg, optimize
 from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._poly import poly_derivative, poly_exponents, poly_matrix
 
-__all__ = ["LawOfMotion", "first_stage", "multistart", "ols_fit"]
+__all__ = ["LawOfMotion", "coarse_mask", "first_stage", "multistart", "ols_fit"]
 
 
 def ols_fit(D: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -89,7 +89,8 @@ class LawOfMotion:
     g is a polynomial of degree ``order`` in omega[lag] (and in the columns of ``extra``, e.g. the survival
     probability of the exit correction), with a constant, fitted by least squares of ``T``
     (``fit_on="target"``, the non-linear least squares of Olley & Pakes) or of ``omega[cur]``
-    (``fit_on="omega"``). ``self(theta)`` returns r = T - G gamma and dr/dtheta (exact).
+    (``fit_on="omega"``). ``self(theta)`` returns r = T - G gamma; :meth:`project` also the
+    exact derivative of P'r.
     The pieces that do not depend on theta are sliced once here.
     """
 
@@ -105,8 +106,8 @@ class LawOfMotion:
         extra: np.ndarray | None = None,
         fit_on: str = "target",
     ) -> None:
-        self.Xc = np.ascontiguousarray(X[cur])
-        self.Xl = np.ascontiguousarray(X[lag])
+        self.Xc = np.asfortranarray(X[cur])
+        self.Xl = np.asfortranarray(X[lag])
         self.phic = phi[cur]
         self.phil = phi[lag]
         self.basec = None if base is None else base[cur]
@@ -115,6 +116,7 @@ class LawOfMotion:
         self.fit_on = fit_on
         if extra is not None:
             self.exps = poly_exponents(1 + extra.shape[1], order, min_degree=0)
+        self._bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _design(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.extra is None:
@@ -128,7 +130,7 @@ class LawOfMotion:
         v = np.column_stack([u, self.extra])
         return poly_matrix(v, self.exps), poly_derivative(v, self.exps, 0)
 
-    def __call__(self, theta: np.ndarray, jac: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    def _fit_g(self, theta: np.ndarray) -> dict[str, Any]:
         wl = self.phil - self.Xl @ theta
         c, s = wl.mean(), wl.std()
         s = s if s > 0 else 1.0
@@ -144,24 +146,130 @@ class LawOfMotion:
         except linalg.LinAlgError:
             cho = None
             gamma = np.linalg.lstsq(G, V, rcond=None)[0]
-        r = T - G @ gamma
-        if not jac:
-            return r, None
-        du = self.Xl * (-1.0 / s)  # n_cur x p
-        dT = -self.Xc
-        dGg = (dGdu @ gamma)[:, None] * du  # (dG_j gamma) for each j
-        e = V - G @ gamma
-        rhs = dGdu.T @ (e[:, None] * du) + G.T @ (dT - dGg)
+        Gg = G @ gamma
+        return {
+            "s": s,
+            "G": G,
+            "dG": dGdu,
+            "T": T,
+            "V": V,
+            "A": A,
+            "cho": cho,
+            "gamma": gamma,
+            "Gg": Gg,
+        }
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        """The innovation residuals r(theta)."""
+        f = self._fit_g(theta)
+        return f["T"] - f["Gg"]
+
+    def project(
+        self, theta: np.ndarray, P: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """r, P'r and P'dr/dtheta (P defaults to r itself, for a sum of squares).
+
+        All the cross products needed for the exact Jacobian come from one matrix product over the
+        rows, written into buffers allocated once, so an evaluation costs a few passes over the data
+        whatever the number of parameters.
+        """
+        Xl, Xc = self.Xl, self.Xc
+        n, p = Xl.shape
+        z = 1 if P is None else P.shape[1]
+        q = self.order + 1 if self.extra is None else len(self.exps)
+        if z not in self._bufs:
+            L = np.empty((n, 2 * q + z), order="F")  # column-major: every column contiguous
+            R = np.empty((n, 3 * p + q + 1), order="F")
+            R[:, 2 * p : 3 * p] = Xc
+            self._bufs[z] = (L, R)
+        L, R = self._bufs[z]
+        dG, G = L[:, :q], L[:, q : 2 * q]
+        u = self.phil - Xl @ theta
+        c, s = u.mean(), u.std()
+        s = s if s > 0 else 1.0
+        u -= c
+        u /= s
+        if self.extra is None:
+            G[:, 0] = 1.0
+            dG[:, 0] = 0.0
+            for k in range(1, q):
+                np.multiply(G[:, k - 1], u, out=G[:, k])
+                np.multiply(G[:, k - 1], float(k), out=dG[:, k])
+        else:
+            v = np.column_stack([u, self.extra])
+            G[:] = poly_matrix(v, self.exps)
+            dG[:] = poly_derivative(v, self.exps, 0)
+        om_c = self.phic - Xc @ theta
+        T = om_c if self.basec is None else self.basec - Xc @ theta
+        V = T if self.fit_on == "target" else om_c
+        A = G.T @ G
+        try:
+            cho: Any = linalg.cho_factor(A, check_finite=False)
+            gamma = linalg.cho_solve(cho, G.T @ V, check_finite=False)
+        except linalg.LinAlgError:
+            cho = None
+            gamma = np.linalg.lstsq(G, V, rcond=None)[0]
+        Gg = G @ gamma
+        r = T - Gg
+        e = r if V is T else V - Gg
+        h = dG @ gamma
+        np.multiply(Xl, e[:, None], out=R[:, :p])
+        np.multiply(Xl, h[:, None], out=R[:, p : 2 * p])
+        R[:, 3 * p : 3 * p + q] = G
+        R[:, -1] = r
+        if P is None:
+            L[:, 2 * q] = r
+        else:
+            L[:, 2 * q :] = P
+        M = L.T @ R
+        dG_eXl = M[:q, :p]
+        G_hXl, G_Xc = M[q : 2 * q, p : 2 * p], M[q : 2 * q, 2 * p : 3 * p]
+        P_hXl, P_Xc = M[2 * q :, p : 2 * p], M[2 * q :, 2 * p : 3 * p]
+        P_G, P_r = M[2 * q :, 3 * p : 3 * p + q], M[2 * q :, -1]
+        rhs = -dG_eXl / s - G_Xc + G_hXl / s
         dgamma = (
             linalg.cho_solve(cho, rhs, check_finite=False)
             if cho is not None
             else np.linalg.lstsq(A, rhs, rcond=None)[0]
         )
-        dr = dT - dGg - G @ dgamma
-        return r, dr
+        P_dr = -P_Xc + P_hXl / s - P_G @ dgamma
+        return r, P_r.copy(), P_dr
+
+    def jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """r and the full dr/dtheta (n_cur x p); for checks and small problems."""
+        f = self._fit_g(theta)
+        s, G, dG, gamma, Gg = f["s"], f["G"], f["dG"], f["gamma"], f["Gg"]
+        r = f["T"] - Gg
+        e = f["V"] - Gg
+        du = self.Xl * (-1.0 / s)
+        dT = -self.Xc
+        dGg = (dG @ gamma)[:, None] * du
+        rhs = dG.T @ (e[:, None] * du) + G.T @ (dT - dGg)
+        cho = f["cho"]
+        dgamma = (
+            linalg.cho_solve(cho, rhs, check_finite=False)
+            if cho is not None
+            else np.linalg.lstsq(f["A"], rhs, rcond=None)[0]
+        )
+        return r, dT - dGg - G @ dgamma
 
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+# panels with more second-stage rows than 2 x COARSE_ROWS search from every start on a firm subsample
+# of about COARSE_ROWS rows first, then polish each distinct optimum on all rows
+COARSE_ROWS = 150_000
+
+
+def coarse_mask(unit: np.ndarray, seed: int | None) -> np.ndarray | None:
+    """Rows of a seeded firm subsample of about ``COARSE_ROWS`` rows, or None for small panels."""
+    n = unit.size
+    if n <= 2 * COARSE_ROWS:
+        return None
+    rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 11]))
+    keep = rng.random(int(unit.max()) + 1) < COARSE_ROWS / n
+    return keep[unit]
+
 
 GRADIENT_FREE = ("Nelder-Mead", "Powell")
 
@@ -174,17 +282,58 @@ def multistart(
     names: list[str],
     start_tol: float,
     options: dict[str, Any] | None = None,
+    coarse: Objective | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
     """Minimise ``fun`` from each start; keep every optimum.
+
+    With ``coarse`` (the same criterion on a subsample of firms, for large panels) every start but
+    the first is first run on ``coarse``; the distinct optima found there are then polished on ``fun``
+    and each start reports the polished optimum of its basin (column ``coarse_start``). The first
+    start always runs on ``fun`` directly.
 
     The optimum with the lowest criterion is chosen (ties within 1e-9 relative go to the earliest
     start, so the first start, the user's or the documented default, wins among equivalent optima).
     A message is returned when another optimum's parameters differ from the chosen one by more than
     ``start_tol`` (largest absolute difference).
     """
+    if coarse is not None and len(starts) > 1:
+        # the first start (the user's or the documented default) always runs on all rows
+        pre, _, _ = _run_starts(coarse, starts[1:], optimizer, options)
+        reps: list[np.ndarray] = [starts[0]]
+        basin = [0]
+        for x in pre:
+            for b, rx in enumerate(reps[1:], start=1):
+                if np.all(np.isfinite(x)) and np.max(np.abs(x - rx)) <= max(start_tol, 1e-4):
+                    basin.append(b)
+                    break
+            else:
+                basin.append(len(reps))
+                reps.append(x)
+        fin, rows_fin, _ = _run_starts(fun, reps, optimizer, options)
+        xs = [fin[b] for b in basin]
+        rows = []
+        for i, (x0, b, x) in enumerate(zip(starts, basin, xs, strict=True)):
+            row = dict(rows_fin[b])
+            row["start"] = i
+            row |= {f"start:{n}": float(v) for n, v in zip(names, x0, strict=True)}
+            row |= {n: float(v) for n, v in zip(names, x, strict=True)}
+            row["coarse_start"] = i > 0
+            rows.append(row)
+        return _choose(xs, rows, names, start_tol)
+    xs, rows, _ = _run_starts(fun, starts, optimizer, options)
+    for i, (row, x0, x) in enumerate(zip(rows, starts, xs, strict=True)):
+        row["start"] = i
+        row |= {f"start:{n}": float(v) for n, v in zip(names, x0, strict=True)}
+        row |= {n: float(v) for n, v in zip(names, x, strict=True)}
+    return _choose(xs, rows, names, start_tol)
+
+
+def _run_starts(
+    fun: Objective, starts: list[np.ndarray], optimizer: str, options: dict[str, Any] | None
+) -> tuple[list[np.ndarray], list[dict[str, Any]], None]:
     rows = []
     xs = []
-    for i, x0 in enumerate(starts):
+    for x0 in starts:
         opts = dict(options or {})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -206,12 +355,19 @@ def multistart(
         # BFGS stops with "precision loss" when the gradient is at rounding level: accept a small one
         converged = bool(res.success) or (np.isfinite(gnorm) and gnorm < 1e-6)
         xs.append(x)
-        row = {"start": i, "criterion": crit, "converged": converged, "gradient_norm": gnorm}
-        row |= {f"start:{n}": float(v) for n, v in zip(names, x0, strict=True)}
-        row |= {n: float(v) for n, v in zip(names, x, strict=True)}
+        row = {"criterion": crit, "converged": converged, "gradient_norm": gnorm}
         row |= {"iterations": int(getattr(res, "nit", -1)), "status": str(res.message)}
         rows.append(row)
+    return xs, rows, None
+
+
+def _choose(
+    xs: list[np.ndarray], rows: list[dict[str, Any]], names: list[str], start_tol: float
+) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
+    starts = xs
+    first = ["start", *[f"start:{n}" for n in names], *names, "criterion", "converged"]
     table = pd.DataFrame(rows)
+    table = table[first + [c for c in table.columns if c not in first]]
     crits = table["criterion"].to_numpy()
     finite = np.isfinite(crits)
     if not finite.any():

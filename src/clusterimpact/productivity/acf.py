@@ -28,7 +28,13 @@ from clusterimpact.productivity._base import (
 )
 from clusterimpact.productivity._poly import poly_derivative, poly_exponents, poly_matrix
 from clusterimpact.productivity._prep import Arrays
-from clusterimpact.productivity._stages import LawOfMotion, first_stage, multistart, ols_fit
+from clusterimpact.productivity._stages import (
+    LawOfMotion,
+    coarse_mask,
+    first_stage,
+    multistart,
+    ols_fit,
+)
 from clusterimpact.productivity.olley_pakes import OPTIMIZERS
 
 __all__ = ["ACF", "Function", "Instruments"]
@@ -166,14 +172,22 @@ class ACF(ProductionEstimator):
         fs = first_stage(arr.y, arr.C, np.column_stack([arr.F, arr.K, arr.P]), s["poly_order"])
         phi = fs.phi
 
-        lom = LawOfMotion(X=X, phi=phi, cur=cur, lag=lag, order=s["lom_order"])
+        def objective(mask: np.ndarray | None) -> Any:
+            c, lg, Zm = (cur, lag, Z) if mask is None else (cur[mask], lag[mask], Z[mask])
+            lom = LawOfMotion(X=X, phi=phi, cur=c, lag=lg, order=s["lom_order"])
+            W = ZZinv if mask is None else np.linalg.pinv(Zm.T @ Zm)
+            nn = c.size
 
-        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            r, dr = lom(theta)
-            assert dr is not None
-            m = Z.T @ r
-            Wm = ZZinv @ m
-            return float(m @ Wm) / ncur, 2.0 * ((Z.T @ dr).T @ Wm) / ncur
+            def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                _, m, Zdr = lom.project(theta, Zm)
+                Wm = W @ m
+                return float(m @ Wm) / nn, 2.0 * (Zdr.T @ Wm) / nn
+
+            return fun
+
+        fun = objective(None)
+        mask = coarse_mask(arr.unit[cur], self.seed) if start is None else None
+        coarse = objective(mask) if mask is not None else None
 
         if start is not None:
             starts = [start]
@@ -187,7 +201,12 @@ class ACF(ProductionEstimator):
                     user = ols_fit(D, arr.y)[1 : 1 + X.shape[1]]
             starts = random_starts(user, s["n_starts"], self.seed, scale=0.3)
         theta, table, msgs = multistart(
-            fun, starts, optimizer=self.optimizer, names=terms, start_tol=self.start_tol
+            fun,
+            starts,
+            optimizer=self.optimizer,
+            names=terms,
+            start_tol=self.start_tol,
+            coarse=coarse,
         )
         omega = phi - X @ theta
         # output elasticities: Cobb-Douglas the coefficients, translog the mean firm-year elasticity

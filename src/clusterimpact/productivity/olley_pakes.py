@@ -29,7 +29,13 @@ from clusterimpact.productivity._base import (
 )
 from clusterimpact.productivity._poly import poly_exponents, poly_matrix, scale_columns
 from clusterimpact.productivity._prep import Arrays
-from clusterimpact.productivity._stages import LawOfMotion, first_stage, multistart, ols_fit
+from clusterimpact.productivity._stages import (
+    LawOfMotion,
+    coarse_mask,
+    first_stage,
+    multistart,
+    ols_fit,
+)
 
 __all__ = ["LomTarget", "OlleyPakes", "survival_probability"]
 
@@ -153,21 +159,30 @@ class OlleyPakes(ProductionEstimator):
         fit_on = "target" if s["lom_target"] == "output" else "omega"
         ncur = cur.size
 
-        lom = LawOfMotion(
-            X=X,
-            phi=fs.phi,
-            cur=cur,
-            lag=lag,
-            order=s["lom_order"],
-            base=base,
-            extra=extra,
-            fit_on=fit_on,
-        )
+        def objective(mask: np.ndarray | None) -> Any:
+            c, lg = (cur, lag) if mask is None else (cur[mask], lag[mask])
+            ex = extra if extra is None or mask is None else extra[mask]
+            lom = LawOfMotion(
+                X=X,
+                phi=fs.phi,
+                cur=c,
+                lag=lg,
+                order=s["lom_order"],
+                base=base,
+                extra=ex,
+                fit_on=fit_on,
+            )
+            nn = c.size
 
-        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            r, dr = lom(theta)
-            assert dr is not None
-            return float(r @ r) / ncur, 2.0 * (dr.T @ r) / ncur
+            def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                _, rr, rdr = lom.project(theta)
+                return float(rr[0]) / nn, 2.0 * rdr[0] / nn
+
+            return fun
+
+        fun = objective(None)
+        mask = coarse_mask(arr.unit[cur], self.seed) if start is None else None
+        coarse = objective(mask) if mask is not None else None
 
         knames = list(self.state)
         if start is not None:  # bootstrap replication: one start at the point estimate
@@ -179,7 +194,12 @@ class OlleyPakes(ProductionEstimator):
                 user = ols_fit(D, arr.y)[1 + pf : 1 + pf + X.shape[1]]
             starts = random_starts(user, s["n_starts"], self.seed, scale=0.2)
         theta, table, msgs = multistart(
-            fun, starts, optimizer=self.optimizer, names=knames, start_tol=self.start_tol
+            fun,
+            starts,
+            optimizer=self.optimizer,
+            names=knames,
+            start_tol=self.start_tol,
+            coarse=coarse,
         )
         omega = fs.phi - X @ theta
         params = np.r_[bf, theta, bc]

@@ -35,7 +35,7 @@ from clusterimpact.report._data_steps import (
 )
 from clusterimpact.report._estimation_steps import STEPS as ESTIMATION_STEPS
 from clusterimpact.report._study import Study, run_step
-from clusterimpact.report._write import write_report
+from clusterimpact.report._write import add_provenance_tables, write_report
 from clusterimpact.spec import StudySpec, load_spec
 
 __all__ = ["SECTIONS", "ReportResult", "StepRecord", "report"]
@@ -162,6 +162,7 @@ def report(
             for name, func in _steps():
                 run_step(study, name, func)
         _log_warnings(caught)
+        add_provenance_tables(study)
         html_path, manifest = write_report(study, out_dir, time.perf_counter() - t0)
         log.info(
             "report written to %s in %.1f s (slowest step: %s)",

@@ -126,7 +126,8 @@ def _read_files(study: Study, paths: dict[str, Path | None]) -> str:
             _record_file(study, kind, Path(p))
     study.accounts = Path(acc_path)
     study.registry = Path(reg_path)
-    study.deflators = Path(paths["deflators"]) if paths.get("deflators") is not None else None
+    defl = paths.get("deflators")
+    study.deflators = Path(defl) if defl is not None else None
     truth = paths.get("truth")
     if truth is not None:
         study.truth = json.loads(Path(truth).read_text(encoding="utf-8"))
@@ -290,7 +291,7 @@ def members_vs_sector(df: pd.DataFrame) -> pd.DataFrame:
         )
         rows.append(
             {
-                "year": int(year),
+                "year": int(str(year)),
                 "members": int(len(mem)),
                 "staying": int((mem["status"] == "staying").sum()),
                 "new": int((mem["status"] == "new").sum()),

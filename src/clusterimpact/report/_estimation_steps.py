@@ -804,18 +804,18 @@ def step_truth(study: Study) -> str:
                 add(f"overall, {label(o)}", r["estimator"], r["term"], r, tv)
     # event time (imputation, CS), years of membership, cluster, cohort: headline outcome
     for est_key, name in (("imputation", "Imputation (BJS)"), ("cs", "Callaway-Sant'Anna")):
-        r = study.results.get(f"{est_key}:{y}")
-        if r is None or not hasattr(r, "profile"):
+        prof_res = study.results.get(f"{est_key}:{y}")
+        if prof_res is None or not hasattr(prof_res, "profile"):
             continue
-        for p in r.profile().to_dict("records"):
+        for p in prof_res.profile().to_dict("records"):
             e = str(int(p["x"]))
             if int(p["x"]) >= 0 and e in truth.get("event_time", {}):
                 add("event time", name, p["term"], p, _truth_value(truth["event_time"][e], key))
     dur = study.results.get("duration")
     bins_truth = truth.get("member_years_bins") or truth.get("member_years") or {}
     if dur is not None:
-        for r in dur.tidy().to_dict("records"):
-            t = str(r["term"])
+        for rec in dur.tidy().to_dict("records"):
+            t = str(rec["term"])
             if t.startswith("member_years::"):
                 b = t.split("::", 1)[1]
                 if b in bins_truth:
@@ -823,7 +823,7 @@ def step_truth(study: Study) -> str:
                         "years of membership",
                         "duration (imputation)",
                         t,
-                        r,
+                        rec,
                         _truth_value(bins_truth[b], key),
                     )
     byc = study.results.get("by_cluster")
@@ -840,13 +840,13 @@ def step_truth(study: Study) -> str:
                 )
     # production elasticities
     for m in study.spec.outcomes.tfp_methods:
-        r = study.results.get(f"tfp:{m}")
+        tfp_res = study.results.get(f"tfp:{m}")
         el = truth.get("elasticities", {})
-        if r is None:
+        if tfp_res is None:
             continue
-        for t in r.tidy().to_dict("records"):
-            if t["term"] in el:
-                add("elasticity", f"TFP {m}", t["term"], t, float(el[t["term"]]))
+        for te in tfp_res.tidy().to_dict("records"):
+            if te["term"] in el:
+                add("elasticity", f"TFP {m}", te["term"], te, float(el[te["term"]]))
     if not rows:
         raise Unavailable("no estimate to compare with the truth")
     table = pd.DataFrame(rows)

@@ -82,6 +82,40 @@ def build_manifest(study: Study, outputs: dict[str, str], total_seconds: float) 
     }
 
 
+def add_provenance_tables(study: Study) -> None:
+    """Versions, inputs and seeds as tables of the Reproducibility section."""
+    import pandas as pd
+
+    versions = {"clusterimpact": package_version(), **dependency_versions()}
+    study.add_table(
+        "versions",
+        "provenance",
+        "Software versions",
+        "Package and dependency versions of this run (also in manifest.json).",
+        pd.DataFrame({"package": list(versions), "version": list(versions.values())}),
+    )
+    rows = []
+    for kind, info in study.inputs.items():
+        for k, v in info.items():
+            rows.append({"input": kind, "field": k, "value": str(v)})
+    if rows:
+        study.add_table(
+            "inputs",
+            "provenance",
+            "Inputs",
+            "Input files with their SHA-256, or the settings and data hashes of simulated data.",
+            pd.DataFrame(rows),
+        )
+    seeds = seeds_of(study)
+    study.add_table(
+        "seeds",
+        "provenance",
+        "Seeds",
+        "Every random step of the report derives from the study seed.",
+        pd.DataFrame({"use": list(seeds), "seed": [int(v) for v in seeds.values()]}),
+    )
+
+
 # -- HTML ------------------------------------------------------------------------------------------
 _CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clusterimpact.kbo import is_valid_kbo, kbo_check_digits, normalize_kbo, validate_kbo
@@ -30,6 +30,7 @@ def test_check_digits_97_when_remainder_zero():
     assert is_valid_kbo(f"0{97 * 41565:07d}97")
 
 
+@settings(max_examples=50, deadline=None)
 @given(st.integers(0, 19_999_999))
 def test_constructed_numbers_pass_and_neighbours_fail(first8):
     number = f"{first8:08d}{kbo_check_digits(first8):02d}"

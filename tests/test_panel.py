@@ -460,11 +460,19 @@ def messy_accounts(draw):
     start=st.one_of(st.none(), st.integers(2004, 2012)),
     policy=st.sampled_from(["error", "first", "drop"]),
     join=st.integers(2000, 2020),
+    deflate=st.booleans(),
+    kbo=st.booleans(),
 )
-def test_every_row_accounted_for_or_clear_error(acc, start, policy, join):
+def test_every_row_accounted_for_or_clear_error(acc, start, policy, join, deflate, kbo):
     reg = registry([("a", "X", join, None), ("b", "Y", join, join + 2)])
+    acc = acc.assign(nace="2511")
+    # deflators that cover only part of the years: the rest is excluded as missing_deflator
+    defl = pd.DataFrame({"sector": "25", "year": range(2005, 2012), "deflator": 1.05})
+    spec = PanelSpec(
+        start=start, duplicates=policy, id_type="kbo" if kbo else "any", exclude_bad_ids=kbo
+    )
     try:
-        p = build_panel(acc, reg, PanelSpec(start=start, duplicates=policy))
+        p = build_panel(acc, reg, spec, defl if deflate else None)
     except PanelError as exc:
         assert policy == "error" and "more than once" in str(exc)
         return

@@ -180,6 +180,26 @@ def match_panel(
     gvals = _cohort_values(df[cohort], source, cohort)
     years = pd.to_numeric(df[time], errors="coerce").to_numpy(float)
 
+    if np.isnan(years).any():
+        raise DataError(
+            "missing or non-numeric years",
+            source=source,
+            column=time,
+            rows=list(df.index[np.isnan(years)]),
+        )
+
+    # integer (unit, year) keys: lags by hashing int64 instead of merging strings
+    ucode, uniq_units = pd.factorize(df[unit])
+    y0 = int(years.min())
+    key = ucode.astype(np.int64) * 10_000 + (years - y0).astype(np.int64)
+    kidx = pd.Index(key)
+
+    def lagged(columns: list[str], k: int) -> np.ndarray:
+        pos = kidx.get_indexer(key - k)
+        vals = df[columns].to_numpy(dtype=float, na_value=np.nan)[np.maximum(pos, 0)]
+        vals[pos < 0] = np.nan
+        return vals
+
     # matching variables in g-1, with growth over the trend window
     cols = list(dict.fromkeys([*covariates, *trends, *exact_cols]))
     base = df[[unit, time, *cols]].copy()
@@ -194,26 +214,16 @@ def match_panel(
         exact_codes.append(name)
     growth_names = [f"{c}_growth" for c in trends]
     if trends:
-        lag = df[[unit, time, *trends]].copy()
-        lag[time] = lag[time] + trend_window
-        lag = lag.rename(columns={c: f"_lag_{c}" for c in trends})
-        base = base.merge(lag, on=[unit, time], how="left", sort=False)
-        for c, name in zip(trends, growth_names, strict=True):
-            base[name] = base[c] - base[f"_lag_{c}"]
+        now = df[trends].to_numpy(dtype=float, na_value=np.nan)
+        past = lagged(trends, trend_window)
+        for j, name in enumerate(growth_names):
+            base[name] = now[:, j] - past[:, j]
     mean_names = [f"{c}_pre_mean" for c in pre_means]
     if pre_means:
-        acc = None
-        cnt = None
-        for lag_k in range(trend_window + 1):
-            lagged = df[[unit, time, *pre_means]].copy()
-            lagged[time] = lagged[time] + lag_k
-            m = base[[unit, time]].merge(lagged, on=[unit, time], how="left", sort=False)
-            vals = m[pre_means].to_numpy(float)
-            acc = np.nan_to_num(vals) if acc is None else acc + np.nan_to_num(vals)
-            cnt = (~np.isnan(vals)).astype(float) if cnt is None else cnt + ~np.isnan(vals)
-        assert acc is not None and cnt is not None
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(cnt > 0, acc / np.where(cnt > 0, cnt, 1), np.nan)
+        stack_vals = np.stack([lagged(pre_means, k) for k in range(trend_window + 1)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+            means = np.nanmean(stack_vals, axis=0)
         for j, name in enumerate(mean_names):
             base[name] = means[:, j]
     match_cols = list(dict.fromkeys([*covariates, *growth_names, *mean_names]))
@@ -385,11 +395,19 @@ def match_panel(
         support = common_support(propensity["score"].to_numpy(), propensity["treated"].to_numpy())
 
     # -- the stacked panel ------------------------------------------------------------------------
-    sel = weights_frame[weights_frame["weight"] > 0].rename(columns={unit: "_u"})
-    long = df.assign(_u=df[unit].to_numpy(), _g=gvals, _y=years).merge(
-        sel, on="_u", how="inner", sort=False
-    )
-    long = long.drop(columns="_u")
+    sel = weights_frame[weights_frame["weight"] > 0]
+    sel_code = pd.Index(uniq_units).get_indexer(sel[unit].to_numpy())
+    order = np.argsort(ucode, kind="stable")
+    first = np.searchsorted(ucode[order], sel_code, side="left")
+    last = np.searchsorted(ucode[order], sel_code, side="right")
+    cnt = last - first
+    which = np.repeat(np.arange(len(sel)), cnt)
+    rows = order[np.repeat(first - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
+    long = df.iloc[rows].reset_index(drop=True)
+    for c in ("stack", "treated", "weight"):
+        long[c] = sel[c].to_numpy()[which]
+    long["_g"] = gvals[rows]
+    long["_y"] = years[rows]
     rel = long["_y"].to_numpy() - long["stack"].to_numpy()
     keep = np.ones(len(long), bool)
     if window is not None:

@@ -8,6 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from scipy import stats
 
 from clusterimpact._validation import as_frame, require_columns
@@ -520,7 +521,9 @@ def plot_duration_premium(
         ax.set_xlabel(getattr(result, "x_label", "") or "Years of membership")
         ax.set_ylabel(f"Premium in {outcome_label} (log points)")
         ax.set_title(title or "Productivity premium by years of membership")
-        ax.legend(loc="upper left")
+        hs, labs = ax.get_legend_handles_labels()
+        order = sorted(range(len(labs)), key=lambda i: labs[i] != "Premium")  # estimates first
+        ax.legend([hs[i] for i in order], [labs[i] for i in order], loc="upper left")
         slope = _slope_info(result)
         slope_txt = (
             f" Linear trend in years of membership: {slope[0]:+.4f} per year (SE {slope[1]:.4f}, "
@@ -828,8 +831,18 @@ def plot_estimator_comparison(
         ax.grid(axis="x", visible=True)
         ax.set_xlabel("Overall effect of membership (log points)")
         ax.set_title(title or "Estimator comparison")
-        if k > 1 or outs != [""]:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Outcome")
+        handles: list[Any] = [c for c in ax.containers if not str(c.get_label()).startswith("_")]
+        if truth is not None:
+            handles.append(
+                Line2D([], [], color="black", linestyle="--", linewidth=1, label="True effect")
+            )
+        if k > 1 or outs != [""] or truth is not None:
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                title="Outcome" if outs != [""] else None,
+            )
         set_caption(
             ax,
             caption

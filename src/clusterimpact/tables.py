@@ -554,7 +554,9 @@ def balance_table(
     if "cohort" in d.columns:
         coh = d["cohort"].astype(str).tolist()
         sections = tuple(i for i in range(1, len(coh)) if coh[i] != coh[i - 1])
-    note_lines = ["SMD: standardized mean difference (treated − control mean over an unweighted SD)."]
+    note_lines = [
+        "SMD: standardized mean difference (treated − control mean over an unweighted SD)."
+    ]
     after = next((c for c in ("smd_after", "smd_matched") if c in d.columns), None)
     if threshold is not None and after is not None:
         n_over = int((d[after].astype(float).abs() > threshold).sum())

@@ -128,6 +128,22 @@ def test_members_vs_sector_series_stats():
     assert np.isnan(masked[(masked.group == "leaving")]["value"]).all()
 
 
+def test_members_vs_sector_index(panel):
+    lv = P.members_vs_sector_series(panel, "emp", stat="mean")
+    ix = P.members_vs_sector_series(panel, "emp", stat="mean", index_year=2016)
+    for grp in ("sector", "staying"):
+        a = lv[lv.group == grp].set_index("year")["value"]
+        b = ix[ix.group == grp].set_index("year")["value"]
+        np.testing.assert_allclose(b, 100 * a / a[2016], rtol=EXACT_REL)
+    ax = P.plot_members_vs_sector(panel, "emp", stat="mean", index_year=2016)
+    np.testing.assert_allclose(
+        _line(ax, "sector").get_ydata(), ix.loc[ix.group == "sector", "value"], rtol=EXACT_REL
+    )
+    assert "index 2016 = 100" in ax.get_ylabel() and "2016 = 100" in P.figure_caption(ax)
+    with pytest.raises(DataError, match="index_year=1990 is not among"):
+        P.members_vs_sector_series(panel, index_year=1990)
+
+
 def test_plot_members_vs_sector_lines_equal_series(panel):
     for var in ("va_per_fte", "emp", "va"):
         series = P.members_vs_sector_series(panel, var)

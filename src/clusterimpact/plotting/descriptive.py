@@ -51,6 +51,7 @@ def members_vs_sector_series(
     *,
     stat: SectorStat = "median",
     min_firms: int = 1,
+    index_year: int | None = None,
 ) -> pd.DataFrame:
     """Yearly statistic of ``var`` for members (staying / new / leaving) and their sector.
 
@@ -76,6 +77,9 @@ def members_vs_sector_series(
         ``"aggregate"`` (ratio of sums ``Σva / Σemp`` for ``va_per_fte``; mean for the others).
     min_firms
         Cells with fewer firms are reported with ``value`` NaN (confidentiality / noise).
+    index_year
+        Report each group's series as an index, ``100 * value / value[index_year]`` (the monitoring's
+        growth view); a group without a value in that year is all NaN.
 
     Returns
     -------
@@ -136,6 +140,15 @@ def members_vs_sector_series(
     out = pd.DataFrame({"value": val.astype(float), "n_firms": n.astype("int64")}).reset_index()
     out.loc[out["n_firms"] < min_firms, "value"] = np.nan
     out["year"] = out["year"].astype("int64")
+    if index_year is not None:
+        if int(index_year) not in set(out["year"]):
+            raise DataError(
+                f"index_year={index_year} is not among the series' years "
+                f"({int(out['year'].min())}-{int(out['year'].max())})",
+                column="year",
+            )
+        base = out[out["year"] == int(index_year)].set_index("group")["value"]
+        out["value"] = 100.0 * out["value"] / out["group"].map(base).astype(float)
     out["group"] = out["group"].astype(str)
     order = {g_: i for i, g_ in enumerate(GROUPS)}
     out["_o"] = out["group"].map(order)
@@ -149,6 +162,7 @@ def plot_members_vs_sector(
     *,
     stat: SectorStat = "median",
     min_firms: int = 1,
+    index_year: int | None = None,
     ax: Axes | None = None,
     title: str | None = None,
     series: pd.DataFrame | None = None,
@@ -162,8 +176,9 @@ def plot_members_vs_sector(
     ----------
     panel
         FirmPanel or frame (see :func:`members_vs_sector_series`); ignored when ``series`` is given.
-    var, stat, min_firms
-        Passed to :func:`members_vs_sector_series`.
+    var, stat, min_firms, index_year
+        Passed to :func:`members_vs_sector_series` (``index_year`` also labels the axis; give it
+        with a precomputed indexed ``series`` too).
     ax
         Axes to draw into; a new figure when ``None``.
     title
@@ -177,7 +192,9 @@ def plot_members_vs_sector(
         With a caption (see :func:`~clusterimpact.plotting.figure_caption`).
     """
     if series is None:
-        series = members_vs_sector_series(panel, var, stat=stat, min_firms=min_firms)
+        series = members_vs_sector_series(
+            panel, var, stat=stat, min_firms=min_firms, index_year=index_year
+        )
     with style_context():
         ax = new_axes(ax)
         for grp in GROUPS:
@@ -198,7 +215,12 @@ def plot_members_vs_sector(
         stat_word = {"median": "median", "mean": "mean", "aggregate": "aggregate"}[stat]
         ax.set_title(title or f"{_VAR_LABELS[var]}: members vs their sector")
         ax.set_xlabel("Year")
-        ax.set_ylabel(f"{_VAR_LABELS[var]} ({stat_word})")
+        ax.set_ylabel(
+            f"{_VAR_LABELS[var]} ({stat_word}"
+            + (f", index {index_year} = 100)" if index_year is not None else ")")
+        )
+        if index_year is not None:
+            ax.axhline(100, color="black", linewidth=0.6)
         ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
         ax.legend(loc="best")
         years = series["year"]
@@ -208,7 +230,8 @@ def plot_members_vs_sector(
         set_caption(
             ax,
             f"{_VAR_LABELS[var]} ({stat_word} over firms{', Σva/Σemp' if stat == 'aggregate' and var == 'va_per_fte' else ''}) "
-            f"of cluster members and of never-members in the same 2-digit NACE sectors, {span}. "
+            f"of cluster members and of never-members in the same 2-digit NACE sectors, {span}"
+            f"{f', each group indexed to {index_year} = 100' if index_year is not None else ''}. "
             "Members are split by their status change from the previous year: staying (member in both "
             "years), new (joined this year), leaving (left the cluster this year, still active). "
             f"Firms per year: members {int(nm.min()) if len(nm) else 0}-{int(nm.max()) if len(nm) else 0} "

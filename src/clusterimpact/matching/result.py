@@ -121,8 +121,12 @@ class MatchResult(EstimateResult):
             parts.append(
                 "Unmatched: " + ", ".join(f"{k}={v:,}" for k, v in self.n_unmatched.items())
             )
-        keys = ["covariate"] + (["stack"] if "stack" in self.balance.columns else [])
-        b = self.balance.pivot_table(index=keys, columns="stage", values="smd", sort=False)
+        bal = self.balance
+        keys = ["covariate"]
+        if "stack" in bal.columns:
+            bal = bal.assign(stack=bal["stack"].astype("string").fillna("all"))
+            keys.append("stack")
+        b = bal.pivot_table(index=keys, columns="stage", values="smd", sort=False)
         b = b.rename(columns={"before": "smd_before", "after": "smd_after"})
         parts.append("Standardized mean differences:")
         parts.append(b.to_string(float_format=lambda v: f"{v: .3f}"))

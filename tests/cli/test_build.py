@@ -124,6 +124,20 @@ def test_build_column_map_flag(inputs, tmp_path):
     assert rc == 0 and len(pd.read_parquet(out)) == 7
 
 
+def test_build_keep_and_exclude_bad_ids_implies_kbo(inputs, tmp_path):
+    acc = pd.read_csv(inputs["accounts"], dtype={"firm_id": str}).assign(exporter=1)
+    acc.loc[0, "firm_id"] = "0403170702"  # fails mod 97
+    acc.to_csv(inputs["accounts"], index=False)
+    out = tmp_path / "p.parquet"
+    args = [a for a in args_for(inputs) if a not in ("--id-type", "kbo")]
+    rc = main(["build", *args, "--exclude-bad-ids", "--keep", "exporter", "--out", str(out)])
+    assert rc == 0
+    panel = pd.read_parquet(out)
+    assert list(panel.columns) == [*PANEL_COLUMNS, "exporter"]
+    excl = pd.read_csv(tmp_path / "p.exclusions.csv")
+    assert "bad_id" in excl["reason"].tolist()
+
+
 def test_validate_ok_writes_nothing(inputs, tmp_path, capsys):
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(["validate", *args_for(inputs)]) == 0

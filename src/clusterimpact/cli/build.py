@@ -5,7 +5,7 @@ Usage::
     clusterimpact build --accounts P --registry P [--preset nbb] [--deflators P]
                         [--start Y --end Y] [--id-type any|kbo] [--exclude-bad-ids]
                         [--duplicates error|first|drop] [--min-years N]
-                        [--columns user=role,...] [--registry-columns user=role,...]
+                        [--columns user=role,...] [--registry-columns user=role,...] [--keep a,b]
                         --out PANEL.parquet|.csv [--exclusions P] [--json P]
 
 Writes the panel (Parquet or CSV by the extension of ``--out``) and its exclusion log (default: beside
@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from clusterimpact.cli._common import write_json
+from clusterimpact.cli._common import split_list, write_json
 from clusterimpact.errors import SpecError
 
 
@@ -40,7 +40,9 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
         "(default: kbo with --preset nbb, else any)",
     )
     p.add_argument(
-        "--exclude-bad-ids", action="store_true", help="exclude rows failing the mod-97 check"
+        "--exclude-bad-ids",
+        action="store_true",
+        help="exclude rows failing the mod-97 check (implies --id-type kbo)",
     )
     p.add_argument(
         "--duplicates",
@@ -56,6 +58,9 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
         "--columns", default=None, help="accounts column map: user=role,... (e.g. vat=firm_id)"
     )
     p.add_argument("--registry-columns", default=None, help="registry column map: user=role,...")
+    p.add_argument(
+        "--keep", default=None, help="further account columns to carry into the panel: a,b,..."
+    )
     p.add_argument("--json", dest="json_path", default=None, help="write a JSON summary here")
 
 
@@ -78,7 +83,9 @@ def panel_from_args(args: argparse.Namespace) -> Any:
     """Build the FirmPanel described by the parsed flags."""
     from clusterimpact.panel import PanelSpec, build_panel
 
-    id_type: Any = args.id_type or ("kbo" if args.preset == "nbb" else "any")
+    id_type: Any = args.id_type or (
+        "kbo" if args.preset == "nbb" or args.exclude_bad_ids else "any"
+    )
     spec = PanelSpec(
         start=args.start,
         end=args.end,
@@ -96,6 +103,7 @@ def panel_from_args(args: argparse.Namespace) -> Any:
         columns=parse_map(args.columns, "--columns"),
         registry_columns=parse_map(args.registry_columns, "--registry-columns"),
         preset=args.preset,
+        extra=split_list(args.keep),
     )
 
 

@@ -190,6 +190,9 @@ def test_selection_table_matches_hand_computation(panel):
     assert r["mean_nonmembers"] == pytest.approx(mn)
     assert r["smd"] == pytest.approx((mem["ln_emp"].mean() - mn) / np.sqrt((sm**2 + sn**2) / 2))
     assert r["n_members"] == len(mem)
+    flat = P.selection_table(panel, variables={"ln_emp": "Size"}, weighting="none").iloc[0]
+    assert flat["mean_nonmembers"] == pytest.approx(never["ln_emp"].mean())
+    assert flat["mean_members"] == r["mean_members"]
     # the fake DGP makes members larger and more productive
     full = P.selection_table(panel)
     assert list(full["variable"]) == ["ln_emp", "age", "ln_kl", "ln_lp", "lp_trend"]

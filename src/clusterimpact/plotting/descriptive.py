@@ -258,12 +258,14 @@ def selection_table(
     *,
     variables: dict[str, str] | None = None,
     trend_years: int = 2,
+    weighting: Literal["cohort", "none"] = "cohort",
 ) -> pd.DataFrame:
     """Pre-joining characteristics of members against never-members, as standardized differences.
 
     Members are measured in the year before they join (``treat_year - 1``). Never-members are measured
     in the same calendar years, weighted so that each year counts as much as its cohort of joiners
-    (cohort ``g`` has ``n_g`` members → never-member rows in ``g - 1`` get weight ``n_g / N_{g-1}``).
+    (cohort ``g`` has ``n_g`` members → never-member rows in ``g - 1`` get weight ``n_g / N_{g-1}``);
+    ``weighting="none"`` pools those never-member rows unweighted.
     ``lp_trend`` is ``(ln_lp_t - ln_lp_{t-k}) / k`` with ``k = trend_years``.
 
     Returns
@@ -272,6 +274,7 @@ def selection_table(
         ``variable, label, mean_members, mean_nonmembers, sd_members, sd_nonmembers, smd, n_members,
         n_nonmembers``; ``smd = (mean_m - mean_n) / sqrt((sd_m² + sd_n²) / 2)``.
     """
+    check_choice("weighting", weighting, ("cohort", "none"))
     variables = dict(SELECTION_VARS if variables is None else variables)
     df = as_frame(panel)
     base = ["firm_id", "year", "treat_year", "ever_member"]
@@ -301,7 +304,9 @@ def selection_table(
             column="ever_member",
         )
     per_year = never.groupby("year")["firm_id"].transform("size").astype(float)
-    never["_w"] = never["year"].map(cohort_n).astype(float) / per_year
+    never["_w"] = (
+        never["year"].map(cohort_n).astype(float) / per_year if weighting == "cohort" else 1.0
+    )
     rows = []
     for var, label in variables.items():
         m = members[var].astype(float).dropna()
@@ -336,6 +341,7 @@ def plot_selection(
     *,
     variables: dict[str, str] | None = None,
     trend_years: int = 2,
+    weighting: Literal["cohort", "none"] = "cohort",
     threshold: float = 0.1,
     ax: Axes | None = None,
     title: str | None = None,
@@ -352,7 +358,9 @@ def plot_selection(
         The points are a ``Line2D`` with ``gid="smd"``; caption attached.
     """
     if table is None:
-        table = selection_table(panel, variables=variables, trend_years=trend_years)
+        table = selection_table(
+            panel, variables=variables, trend_years=trend_years, weighting=weighting
+        )
     with style_context():
         ax = new_axes(ax, figsize=(7.2, 0.55 * len(table) + 1.4))
         y = np.arange(len(table))[::-1].astype(float)
@@ -379,8 +387,8 @@ def plot_selection(
         set_caption(
             ax,
             "Standardized mean differences of pre-joining characteristics: members in the year before "
-            f"joining (n = {n_m:,}) against never-members in the same years, weighted by cohort size "
-            f"(n = {n_n:,} firm-years). Positive values: members larger, older, more capital-intensive "
+            f"joining (n = {n_m:,}) against never-members in the same years"
+            f"{', weighted by cohort size' if weighting == 'cohort' else ''} (n = {n_n:,} firm-years). Positive values: members larger, older, more capital-intensive "
             f"or more productive. Dotted lines at ±{threshold:g}. Productivity trend: change in ln "
             f"value added per FTE over the previous {trend_years} years, per year. Descriptive.",
         )

@@ -130,7 +130,11 @@ def prepare(
     # duplicates
     span = int(tt_i.max() - tt_i.min() + 1)
     kt = kcode.astype(np.int64) * span + (tt_i - tt_i.min())
-    if np.unique(kt).size != kt.size:
+    if span * n_all <= 200_000_000:
+        has_dup = bool(np.bincount(kt, minlength=1).max(initial=0) > 1)
+    else:  # sparse periods (e.g. dates): hash instead of counting
+        has_dup = bool(pd.Series(kt).duplicated().any())
+    if has_dup:
         dup = pd.Series(kt).duplicated(keep=False).to_numpy()
         raise PanelError(
             f"duplicate {unit} x {time} rows; keep one row per unit and year",
@@ -191,7 +195,8 @@ def prepare(
     unit_cluster = _unit_const(cluster, "cluster") if cluster is not None else None
 
     # periods: consecutive integers
-    years = np.unique(tt_i)
+    t_lo = int(tt_i.min())
+    years = np.flatnonzero(np.bincount(tt_i - t_lo)) + t_lo
     if len(years) < 2:
         raise DataError(f"need at least two periods in '{time}', found {len(years)}", column=time)
     gaps = np.setdiff1d(np.arange(years[0], years[-1] + 1), years)
@@ -204,7 +209,7 @@ def prepare(
     t_first, t_last = int(years[0]), int(years[-1])
 
     # cohorts outside the panel
-    cohorts = np.unique(unit_g[unit_g > 0])
+    cohorts = np.sort(pd.unique(unit_g[unit_g > 0]))
     frac = cohorts[cohorts != np.round(cohorts)]
     if frac.size:
         raise DataError(
@@ -282,13 +287,17 @@ def prepare(
     # groups = (stack, cohort), units sorted by group
     ug = unit_g[sel]
     us = unit_stack[sel]
-    pairs = pd.DataFrame({"s": us, "g": ug})
-    gcode, guniq = pd.factorize(pd.MultiIndex.from_frame(pairs), sort=True)
+    # cohorts are integer periods (checked above): one integer key per (stack, cohort)
+    ug_i = ug.astype(np.int64)
+    base = int(ug_i.max()) + 1
+    pair_key = us.astype(np.int64) * base + ug_i
+    gcode, guniq = pd.factorize(pair_key, sort=True)
     order = np.argsort(gcode, kind="stable")
     sel = sel[order]
     gcode = gcode[order]
-    group_stack = np.array([p[0] for p in guniq], dtype=np.int64)
-    group_cohort = np.array([p[1] for p in guniq], dtype=float)
+    guniq = np.asarray(guniq, dtype=np.int64)
+    group_stack = guniq // base
+    group_cohort = (guniq % base).astype(float)
     starts = np.searchsorted(gcode, np.arange(len(guniq) + 1))
 
     w = unit_w[sel]

@@ -330,10 +330,11 @@ class InfluenceFunction:
         if chunk is None:
             chunk = int(max(1, min(n_boot, _CHUNK_CELLS // max(nc, 1))))
         out = np.empty((n_boot, self.basis.p))
+        buf = np.empty((chunk, nc))  # reused: no page faults per chunk
         done = 0
         while done < n_boot:
             b = min(chunk, n_boot - done)
-            xi = draw_multipliers(rng, (b, nc), multiplier)
+            xi = draw_multipliers(rng, (b, nc), multiplier, out=buf[:b])
             out[done : done + b] = self.basis.project(xi)
             done += b
         out /= float(self.n)
@@ -351,7 +352,10 @@ class InfluenceFunction:
 
 
 def draw_multipliers(
-    rng: np.random.Generator, shape: tuple[int, int], multiplier: Multiplier = "mammen"
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    multiplier: Multiplier = "mammen",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean-zero, unit-variance multipliers: Mammen's two-point law or Rademacher signs.
 
@@ -361,18 +365,25 @@ def draw_multipliers(
     Rademacher signs come from random bits. Both are several times faster than uniform doubles.
     """
     b, m = shape
-    out = np.empty(shape)
+    if out is None or out.shape != shape:
+        out = np.empty(shape)
     if multiplier == "rademacher":
-        packed = rng.integers(0, 256, size=(b, (m + 7) // 8), dtype=np.uint8)
+        packed = _random_bytes(rng, b * ((m + 7) // 8)).reshape(b, (m + 7) // 8)
         bits = np.unpackbits(packed, axis=1, count=m)
         np.multiply(bits, 2.0, out=out)
         out -= 1.0
         return out
-    u = rng.integers(0, 65536, size=shape, dtype=np.uint16)
+    u = _random_bytes(rng, 2 * b * m).view(np.uint16).reshape(shape)
     low = u < _MAMMEN_THRESHOLD
     np.multiply(low, _MAMMEN_LOW_Q - _MAMMEN_HIGH_Q, out=out)
     out += _MAMMEN_HIGH_Q
     return out
+
+
+def _random_bytes(rng: np.random.Generator, nbytes: int) -> np.ndarray:
+    """``nbytes`` uniform random bytes straight from the bit generator (reproducible for a seed)."""
+    words = rng.bit_generator.random_raw((nbytes + 7) // 8)
+    return np.asarray(words).view(np.uint8)[:nbytes]
 
 
 _MAMMEN_THRESHOLD = int(round(_MAMMEN_P_LOW * 65536))

@@ -34,23 +34,37 @@ def poly_exponents(d: int, order: int, *, min_degree: int = 1) -> list[tuple[int
 
 
 def poly_matrix(x: np.ndarray, exps: list[tuple[int, ...]]) -> np.ndarray:
-    """The monomial columns ``prod_j x[:, j] ** e_j`` for each exponent tuple in ``exps``."""
+    """The monomial columns ``prod_j x[:, j] ** e_j`` for each exponent tuple in ``exps``.
+
+    Each monomial is one multiplication of a lower-degree one (built on the way when not requested),
+    written into a column-major array, so the cost is one pass over the rows per column.
+    """
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
-    n = x.shape[0]
-    maxdeg = max((max(e) for e in exps if e), default=0)
-    powers = [[np.ones(n)] for _ in range(x.shape[1])]
-    for j in range(x.shape[1]):
-        for _p in range(1, maxdeg + 1):
-            powers[j].append(powers[j][-1] * x[:, j])
-    out = np.empty((n, len(exps)))
-    for c, e in enumerate(exps):
-        col = np.ones(n)
-        for j, p in enumerate(e):
-            if p:
-                col = col * powers[j][p]
-        out[:, c] = col
+    n, d = x.shape
+    out = np.empty((n, len(exps)), order="F")
+    cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def column(e: tuple[int, ...]) -> np.ndarray:
+        if e in cache:
+            return cache[e]
+        deg = sum(e)
+        if deg == 0:
+            col = np.ones(n)
+        elif deg == 1:
+            col = x[:, e.index(1)]
+        else:
+            j = next(k for k in range(d) if e[k])
+            parent = list(e)
+            parent[j] -= 1
+            col = column(tuple(parent)) * x[:, j]
+        cache[e] = col
+        return col
+
+    for c, e in enumerate(sorted(range(len(exps)), key=lambda k: sum(exps[k]))):
+        del c
+        out[:, e] = column(exps[e])
     return out
 
 

@@ -116,7 +116,7 @@ class LawOfMotion:
         self.fit_on = fit_on
         if extra is not None:
             self.exps = poly_exponents(1 + extra.shape[1], order, min_degree=0)
-        self._bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._bufs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _design(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.extra is None:
@@ -178,15 +178,17 @@ class LawOfMotion:
         z = 1 if P is None else P.shape[1]
         q = self.order + 1 if self.extra is None else len(self.exps)
         if z not in self._bufs:
-            L = np.empty((n, 2 * q + z), order="F")  # column-major: every column contiguous
-            R = np.empty((n, 3 * p + q + 1), order="F")
-            R[:, 2 * p : 3 * p] = Xc
-            self._bufs[z] = (L, R)
-        L, R = self._bufs[z]
-        dG, G = L[:, :q], L[:, q : 2 * q]
+            # column-major: every column contiguous. L = [G, P], R = [h*Xl, Xc, G, r]
+            L = np.empty((n, q + z), order="F")
+            R = np.empty((n, 2 * p + q + 1), order="F")
+            R[:, p : 2 * p] = Xc
+            self._bufs[z] = (L, R, np.empty((n, q), order="F"), np.empty((n, p), order="F"))
+        L, R, dG, eXl = self._bufs[z]
+        G = L[:, :q]
         u = self.phil - Xl @ theta
-        c, s = u.mean(), u.std()
-        s = s if s > 0 else 1.0
+        c = float(u.sum()) / n
+        s = float(np.sqrt(max(float(u @ u) / n - c * c, 0.0)))
+        s = s if s > 1e-12 * max(abs(c), 1.0) else 1.0
         u -= c
         u /= s
         if self.extra is None:
@@ -213,19 +215,19 @@ class LawOfMotion:
         r = T - Gg
         e = r if V is T else V - Gg
         h = dG @ gamma
-        np.multiply(Xl, e[:, None], out=R[:, :p])
-        np.multiply(Xl, h[:, None], out=R[:, p : 2 * p])
-        R[:, 3 * p : 3 * p + q] = G
+        np.multiply(Xl, e[:, None], out=eXl)
+        np.multiply(Xl, h[:, None], out=R[:, :p])
+        R[:, 2 * p : 2 * p + q] = G
         R[:, -1] = r
         if P is None:
-            L[:, 2 * q] = r
+            L[:, q] = r
         else:
-            L[:, 2 * q :] = P
+            L[:, q:] = P
+        dG_eXl = dG.T @ eXl
         M = L.T @ R
-        dG_eXl = M[:q, :p]
-        G_hXl, G_Xc = M[q : 2 * q, p : 2 * p], M[q : 2 * q, 2 * p : 3 * p]
-        P_hXl, P_Xc = M[2 * q :, p : 2 * p], M[2 * q :, 2 * p : 3 * p]
-        P_G, P_r = M[2 * q :, 3 * p : 3 * p + q], M[2 * q :, -1]
+        G_hXl, G_Xc = M[:q, :p], M[:q, p : 2 * p]
+        P_hXl, P_Xc = M[q:, :p], M[q:, p : 2 * p]
+        P_G, P_r = M[q:, 2 * p : 2 * p + q], M[q:, -1]
         rhs = -dG_eXl / s - G_Xc + G_hXl / s
         dgamma = (
             linalg.cho_solve(cho, rhs, check_finite=False)

@@ -186,7 +186,7 @@ def plot_trajectories(
         set_caption(
             ax,
             f"Mean {label} of cluster members and their matched controls by years since joining, with "
-            f"pointwise {_pct(level)} confidence bands{' (matching-weighted)' if weight else ''}. Up to "
+            f"pointwise {_pct(level)} confidence bands of the means{' (matching-weighted)' if weight else ''}, firm-years treated as independent. Up to "
             f"{nm:,} member and {nc:,} control firm-years per event time. The dotted line marks joining; "
             "the gap after it is the raw (unadjusted) matched difference.",
         )

@@ -19,6 +19,7 @@ projections, Gaure 2013) are used instead, to a tight tolerance.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -201,22 +202,25 @@ class Absorber:
         self._sec_off = [c + o for c, o in zip(self.secondary, offsets, strict=True)]
         if self.G * self.H <= max(2 * self.n, 10_000_000):
             # dense G x H counts from one bincount per secondary effect
-            C = np.zeros(self.G * self.H)
+            flat = np.zeros(self.G * self.H)
             for c in self._sec_off:
-                C += np.bincount(
+                flat += np.bincount(
                     self.primary * self.H + c, weights=self.w, minlength=self.G * self.H
                 )
-            C = C.reshape(self.G, self.H)
-            diag = C.sum(axis=0)
-            CtC = (C * self._inv_wg[:, None]).T @ C
+            Cd = flat.reshape(self.G, self.H)
+            diag = Cd.sum(axis=0)
+            # einsum (no BLAS threads: tall-skinny products stall on a loaded machine)
+            CtC = np.einsum("gi,gj->ij", Cd * self._inv_wg[:, None], Cd)
+            C: Any = Cd
         else:
             rows = np.concatenate([self.primary] * len(self.secondary))
             cols = np.concatenate(self._sec_off)
             vals = np.ones(len(cols)) if self.w is None else np.tile(self.w, len(self.secondary))
-            C = sp.csr_matrix((vals, (rows, cols)), shape=(self.G, self.H))
-            C.sum_duplicates()
+            Cs = sp.csr_matrix((vals, (rows, cols)), shape=(self.G, self.H))
+            Cs.sum_duplicates()
+            C = Cs
             diag = np.asarray(C.sum(axis=0)).ravel()
-            CtC = (C.T @ sp.diags(self._inv_wg) @ C).toarray()
+            CtC = (Cs.T @ sp.diags(self._inv_wg) @ Cs).toarray()
         A = np.diag(diag) - CtC
         A = 0.5 * (A + A.T)
         evals, evecs = np.linalg.eigh(A)
@@ -287,10 +291,10 @@ class Absorber:
             "use fewer or coarser fixed effects"
         )
 
-    def ct_times(self, R: np.ndarray | sp.spmatrix) -> np.ndarray:
+    def ct_times(self, R: Any) -> np.ndarray:
         """``C' R`` (H x K, dense) for the primary-by-secondary weight matrix ``C``."""
-        out = self._C.T @ R
-        return out.toarray() if sp.issparse(out) else np.asarray(out)
+        out: Any = self._C.T @ R
+        return np.asarray(out.toarray() if hasattr(out, "toarray") else out)
 
     # -- fixed-effect estimates -------------------------------------------------------------------
     def effects(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

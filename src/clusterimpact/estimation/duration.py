@@ -85,6 +85,8 @@ class DurationResult(ProfileResult):
     n_clusters: int | None = None
     fixed_effects: tuple[str, ...] = ()
     vcov_type: str = "bjs_cluster"
+    r2: float = float("nan")
+    r2_within: float = float("nan")
 
     def _summary_header(self) -> list[str]:
         lines = [

@@ -240,7 +240,12 @@ def event_study(
             True,
             method="event_study",
             extra_X=extra,
-            options={"window": [lo, hi], "ref": list(refs), "control": control, "binned": bin_endpoints},
+            options={
+                "window": [lo, hi],
+                "ref": list(refs),
+                "control": control,
+                "binned": bin_endpoints,
+            },
         )
     except EstimationError as exc:
         if "collinear" in str(exc) and control == "notyet" and len(refs) == 1:

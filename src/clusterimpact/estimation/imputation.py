@@ -26,6 +26,9 @@ whole profile has a full covariance matrix.
 ``T x T`` system of the within-firm transform, and since untreated residuals sum to zero within each firm
 the firm part drops out of ``sum_t v_it e~_it``.
 
+The untreated model has firm and year effects only (no time-varying covariates); residualise the outcome
+on covariates estimated among untreated firm-years beforehand if they are needed.
+
 Pre-trend test (BJS Section 4.4, Test 1): on ``Omega_0`` only, regress the outcome on firm and year effects
 and dummies for the ``leads`` periods before joining; an F test (firm-clustered) that the leads are zero.
 It is separate from estimation, so it does not contaminate the effects.
@@ -82,6 +85,8 @@ class ImputationResult(ProfileResult):
         Firms; identified treated firm-years averaged; untreated firm-years in the imputation model.
     leave_out
         Whether the leave-out variance refinement was used.
+    cluster, n_clusters, fixed_effects, vcov_type
+        Inference metadata for tables (firm-clustered BJS variance; ``r2``/``r2_within`` are NaN).
     tau
         The individual effects ``tau_it`` of the identified target firm-years (unit, time, cohort,
         rel_time, tau), for further aggregation.
@@ -98,6 +103,8 @@ class ImputationResult(ProfileResult):
     n_clusters: int | None = None
     fixed_effects: tuple[str, ...] = ()
     vcov_type: str = "bjs_cluster"
+    r2: float = float("nan")
+    r2_within: float = float("nan")
     tau: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def _summary_header(self) -> list[str]:
@@ -251,7 +258,7 @@ def _aggregate(
         np.add.at(S, (t0, k), wn)
         u0_of_obs = _unit0_map(core)[units]
         R = sp.csr_matrix((wn, (u0_of_obs, k)), shape=(core.n0_units, n_terms))
-        rhs = S - ab.ct_times(R.multiply(ab._inv_wg[:, None]).tocsr())
+        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab._inv_wg[:, None])))
         D = ab._Apinv @ rhs  # T0 x n_terms
         E = sp.csr_matrix(
             (core.resid0, (core.u0_codes, ab.secondary[0])), shape=(core.n0_units, core.T0)

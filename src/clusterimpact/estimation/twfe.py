@@ -159,7 +159,9 @@ class _Formula:
 
 
 def _split_top(s: str, sep: str) -> list[str]:
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in s:
         if ch in "([":
             depth += 1
@@ -244,8 +246,8 @@ def _normalise_vcov(
         ((k, v),) = vcov.items()
         if k.upper() != "CRV1":
             raise SpecError(f"vcov={{{k!r}: ...}} is not supported; use {{'CRV1': 'col'}}")
-        cols = [c.strip() for c in v.split("+")]
-        return ("cluster" if len(cols) == 1 else "twoway"), cols
+        parts = [c.strip() for c in v.split("+")]
+        return ("cluster" if len(parts) == 1 else "twoway"), parts
     v = str(vcov)
     alias = {
         "HC1": "hetero",
@@ -412,8 +414,8 @@ def _prepare(
             raise DataError("negative weights", column=weights, rows=list(df.index[bad][:20]))
         ok &= np.isfinite(w)
     fe_cols = f.fe_columns()
-    for c in dict.fromkeys(fe_cols + ccols + ([time] if time else [])):
-        ok &= df[c].notna().to_numpy()
+    for col in dict.fromkeys(fe_cols + ccols + ([time] if time else [])):
+        ok &= df[col].notna().to_numpy()
     n_missing = int(n - ok.sum())
     if n_missing:
         excl["missing_values"] = n_missing
@@ -462,20 +464,18 @@ def _prepare(
         X = np.column_stack([np.ones(nobs), X])
         names = ["Intercept", *names]
     cl_codes = []
-    for c in ccols:
-        if c in f.fixed_effects:  # reuse the fixed effect's codes (same column, same sample)
-            cl_codes.append(fe_codes[f.fixed_effects.index(c)])
+    for ccol in ccols:
+        if ccol in f.fixed_effects:  # reuse the fixed effect's codes (same column, same sample)
+            cl_codes.append(fe_codes[f.fixed_effects.index(ccol)])
             continue
-        s = sub(c)
-        codes, _ = factorize(s if all_keep else s[keep])
+        sc = sub(ccol)
+        codes, _ = factorize(sc if all_keep else sc[keep])
         cl_codes.append(codes)
     tcodes = None
     if time:
-        s = sub(time)
-        s = s if all_keep else s[keep]
-        tcodes, _ = factorize(s.to_numpy())
-        uniq = np.unique(s.to_numpy())
-        tcodes = np.searchsorted(uniq, s.to_numpy()).astype(np.int64)
+        st = sub(time)
+        tv = (st if all_keep else st[keep]).to_numpy()
+        tcodes = np.searchsorted(np.unique(tv), tv).astype(np.int64)
     absorber = Absorber(fe_codes, w) if fe_codes else None
     full_keep = ok.copy()
     full_keep[ok] = keep
@@ -730,10 +730,10 @@ def _fit_pyfixest(
         G = [int(used[c].nunique()) for c in ccols]
         n_clusters = int(min(G))
         for name, g in zip(ccols, G, strict=True):
-            msg = inf.cluster_count_check(int(g), name)
-            if msg:
-                warns.append(msg)
-                warnings.warn(msg, EstimationWarning, stacklevel=3)
+            few = inf.cluster_count_check(int(g), name)
+            if few:
+                warns.append(few)
+                warnings.warn(few, EstimationWarning, stacklevel=3)
     coef = m.coef()
     idx = pd.Index([str(c) for c in coef.index])
     V = np.asarray(m._vcov)

@@ -253,7 +253,7 @@ def run_core(
             warnings=warn,
         )
         if p.y is not None and (w[d == 1] > 0).any() and (w[d == 0] > 0).any():
-            core.estimate, core.se = strata_estimate(p.y, d, w)
+            core.estimate, core.se = strata_estimate(p.y, d, w, np.where(sub >= 0, sub, 0))
         return core
 
     # pair methods --------------------------------------------------------------------------------
@@ -529,7 +529,8 @@ def match(
     with an estimated propensity score they treat the score as known (the Abadie-Imbens 2016
     correction is not applied: for the ATT it can go either way, for the ATE the uncorrected SE is
     conservative). Without replacement the same formula applies with every control used once.
-    Stratum methods (CEM, exact) use the HC1 standard error of the weighted difference in means.
+    Stratum methods (CEM, exact) use the variance of the stratified difference in means with
+    within-cell variances (pooled within group for single-unit cells).
     """
     df = as_frame(data)
     args = _check_options(

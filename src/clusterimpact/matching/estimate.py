@@ -17,9 +17,9 @@ Pair-based matching (nearest neighbour, Abadie-Imbens) follows Abadie & Imbens (
   nearest units of i's *own* group in the matching metric, ties kept (AI 2006, section 4.3); ``iid``
   assumes one conditional variance per group and averages the robust estimates within it.
 
-Stratum-based matching (exact, CEM) gives a weighted difference in means; its standard error is the
-heteroskedasticity-robust (HC1) one of a weighted regression of the outcome on the treatment indicator,
-treating the weights as fixed, as Iacus, King & Porro (2012) and Stuart (2010) advise.
+Stratum-based matching (exact, CEM) gives a weighted (stratified) difference in means; its standard
+error treats the weights as fixed and uses the within-stratum outcome variances (see
+:func:`strata_estimate`).
 """
 
 from __future__ import annotations
@@ -103,15 +103,37 @@ def pair_estimate(
     return est, float(np.sqrt(max(v, 0.0))), {"tau": tau, "w": w, "q": q, "f": f}
 
 
-def strata_estimate(y: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Weighted difference in means with the HC1 standard error of the weighted regression y ~ 1 + d."""
+def strata_estimate(
+    y: np.ndarray, d: np.ndarray, w: np.ndarray, strata: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Weighted difference in means and its standard error.
+
+    With ``strata`` (exact / CEM subclasses), tau_hat = sum_i a_i y_i with a_i = w_i / W_t for treated
+    and -w_i / W_c for controls, and Var = sum_i a_i^2 s^2_(stratum, group of i): the within-cell
+    variance (n - 1 denominator), or for single-unit cells the pooled within-cell variance of the same
+    group. Without strata: the HC1 standard error of the weighted regression of y on 1 and d.
+    """
     t, c = (d == 1) & (w > 0), (d == 0) & (w > 0)
     wt, wc = w[t].sum(), w[c].sum()
     mt = (w[t] * y[t]).sum() / wt
     mc = (w[c] * y[c]).sum() / wc
-    n = int(t.sum() + c.sum())
-    v = ((w[t] ** 2) * (y[t] - mt) ** 2).sum() / wt**2 + (
-        (w[c] ** 2) * (y[c] - mc) ** 2
-    ).sum() / wc**2
-    v *= n / max(n - 2, 1)
+    if strata is None:
+        n = int(t.sum() + c.sum())
+        v = ((w[t] ** 2) * (y[t] - mt) ** 2).sum() / wt**2 + (
+            (w[c] ** 2) * (y[c] - mc) ** 2
+        ).sum() / wc**2
+        v *= n / max(n - 2, 1)
+        return float(mt - mc), float(np.sqrt(v))
+    a = np.where(t, w / wt, np.where(c, -w / wc, 0.0))
+    v = 0.0
+    for grp in (t, c):
+        s = strata[grp]
+        yy = y[grp]
+        ns = np.bincount(s).astype(float)
+        mean = np.bincount(s, weights=yy) / np.where(ns > 0, ns, 1)
+        ss = np.bincount(s, weights=(yy - mean[s]) ** 2)
+        multi = ns > 1
+        pooled = ss[multi].sum() / max((ns[multi] - 1).sum(), 1) if multi.any() else yy.var(ddof=1)
+        cell_var = np.where(multi, ss / np.where(multi, ns - 1, 1), pooled)
+        v += float((a[grp] ** 2 * cell_var[s]).sum())
     return float(mt - mc), float(np.sqrt(v))

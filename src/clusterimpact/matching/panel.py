@@ -195,7 +195,7 @@ def match_panel(
     kidx = pd.Index(key)
 
     def lagged(columns: list[str], k: int) -> np.ndarray:
-        pos = kidx.get_indexer(key - k)
+        pos = kidx.get_indexer(pd.Index(key - k))
         vals = df[columns].to_numpy(dtype=float, na_value=np.nan)[np.maximum(pos, 0)]
         vals[pos < 0] = np.nan
         return vals
@@ -397,12 +397,13 @@ def match_panel(
     # -- the stacked panel ------------------------------------------------------------------------
     sel = weights_frame[weights_frame["weight"] > 0]
     sel_code = pd.Index(uniq_units).get_indexer(sel[unit].to_numpy())
-    order = np.argsort(ucode, kind="stable")
-    first = np.searchsorted(ucode[order], sel_code, side="left")
-    last = np.searchsorted(ucode[order], sel_code, side="right")
+    row_order = np.argsort(ucode, kind="stable")
+    sorted_codes = ucode[row_order]
+    first = np.searchsorted(sorted_codes, sel_code, side="left")
+    last = np.searchsorted(sorted_codes, sel_code, side="right")
     cnt = last - first
     which = np.repeat(np.arange(len(sel)), cnt)
-    rows = order[np.repeat(first - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
+    rows = row_order[np.repeat(first - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
     long = df.iloc[rows].reset_index(drop=True)
     for c in ("stack", "treated", "weight"):
         long[c] = sel[c].to_numpy()[which]

@@ -163,20 +163,19 @@ def _newton(
     scale = np.where(scale > 0, scale, 1.0)
     Zs = Z / scale
 
-    def loglik(b: np.ndarray) -> float:
+    def loglik(b: np.ndarray) -> tuple[float, np.ndarray]:
         eta = Zs @ b
         if link == "logit":
-            return float(np.sum(d * eta - np.logaddexp(0, eta)))
-        return float(np.sum(d * log_ndtr(eta) + (1 - d) * log_ndtr(-eta)))
+            return float(np.sum(d * eta - np.logaddexp(0, eta))), eta
+        return float(np.sum(d * log_ndtr(eta) + (1 - d) * log_ndtr(-eta))), eta
 
     b = np.zeros(k)
     pbar = float(np.clip(d.mean(), 1e-6, 1 - 1e-6))
     b[0] = np.log(pbar / (1 - pbar)) if link == "logit" else float(_probit_q(pbar))
-    ll = loglik(b)
+    ll, eta = loglik(b)
     info = np.eye(k)
     converged = False
     for _ in range(maxiter):
-        eta = Zs @ b
         if link == "logit":
             p = expit(eta)
             w = p * (1 - p)
@@ -196,10 +195,11 @@ def _newton(
         # step halving keeps every iteration an ascent step
         t = 1.0
         for _half in range(30):
-            ll_new = loglik(b + t * step)
+            ll_new, eta_new = loglik(b + t * step)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
                 break
             t /= 2
+        eta = eta_new
         b = b + t * step
         small = np.max(np.abs(t * step)) < 1e-9 * (1 + np.max(np.abs(b)))
         flat = abs(ll_new - ll) < 1e-14 * (1 + abs(ll)) and np.max(np.abs(t * step)) < 1e-6

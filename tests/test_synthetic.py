@@ -428,3 +428,15 @@ def test_committed_default_is_regenerated_bit_identically(tmp_path, default):
             f"{ref.name} differs: run `make synth` and commit"
         )
     assert sum(p.stat().st_size for p in paths.values()) < 6_000_000
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize("scenario", ["ecoom", "null", "heterogeneous"])
+def test_oracle_did_coverage_over_seeds(scenario):
+    """Over 20 seeds the oracle DiD's 3-SE interval covers the realised ATT almost always."""
+    hits = 0
+    for seed in range(20):
+        sim = simulate(scenario, seed=100 + seed, n_firms=6000)
+        att, se = oracle_did(sim.latent, "omega")
+        hits += abs(att - sim.truth["att_overall"]) <= TRUTH_SE_MULTIPLE * se
+    assert hits >= 18

@@ -185,3 +185,29 @@ def test_cli_report_bad_spec_exits_2(tmp_path, capsys):
     assert main(["report", "--spec", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "choose one of 'nearest'" in err
+
+
+def test_cli_report_runs_a_spec_and_writes_json(tmp_path, capsys):
+    from clusterimpact.cli import main
+
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(
+        'title = "tiny"\n[data]\nsource = "simulate"\nn_firms = 800\n'
+        '[outcomes]\ntfp_methods = []\n[estimation]\nestimators = ["twfe", "duration"]\n'
+        "[bootstrap]\ndid_draws = 0\n"
+    )
+    out = tmp_path / "rep"
+    status = main(
+        ["report", "--spec", str(spec), "--out", str(out), "--json", str(tmp_path / "r.json")]
+    )
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "[panel] ok" in captured.err  # progress, step by step, on the terminal
+    assert "firms" in captured.err
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert summary["command"] == "report"
+    assert [s["name"] for s in summary["steps"]][:2] == ["load", "panel"]
+    assert summary["slowest_step"] in {s["name"] for s in summary["steps"]}
+    assert (out / "report.html").is_file()
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["spec"]["title"] == "tiny"

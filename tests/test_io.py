@@ -34,6 +34,16 @@ def test_read_table_csv_gz_parquet_roundtrip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.csv.gz", "t.parquet"]
 
 
+def test_csv_roundtrip_keeps_leading_zeros_of_ids_and_codes(tmp_path):
+    df = pd.DataFrame({"firm_id": ["0403170701"], "nace": ["0111"], "sector": ["01"], "x": ["007"]})
+    path = tmp_path / "panel.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    back = read_table(path)
+    assert back.loc[0, "firm_id"] == "0403170701" and back.loc[0, "sector"] == "01"
+    assert back.loc[0, "x"] == 7  # other columns are parsed as usual
+    assert read_table(path, dtype={})["firm_id"].iloc[0] == 403170701
+
+
 def test_read_table_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match=r"missing\.csv.*file not found"):
         read_table(tmp_path / "missing.csv")

@@ -33,6 +33,7 @@ from clusterimpact.presets import (
 
 __all__ = [
     "MONEY_ROLES",
+    "TEXT_COLUMNS",
     "NUMERIC_ACCOUNT_ROLES",
     "REQUIRED_ACCOUNT_ROLES",
     "read_accounts",
@@ -93,6 +94,18 @@ def _sniff_delimiter(path: Path) -> str:
     return best if counts[best] > 0 else ","
 
 
+TEXT_COLUMNS: tuple[str, ...] = ("firm_id", "nace", "sector", "region", "cluster")
+"""Columns read as strings from text files by default (identifiers and codes keep leading zeros)."""
+
+
+def _default_text_dtype(path: Path) -> dict[str, str] | None:
+    try:
+        header = pd.read_csv(path, sep=_sniff_delimiter(path), nrows=0).columns
+    except Exception:  # the real read reports the problem
+        return None
+    return {c: "str" for c in header if c in TEXT_COLUMNS} or None
+
+
 def read_table(
     path: PathLike,
     *,
@@ -106,7 +119,9 @@ def read_table(
     path
         The file. Its extension decides the format (see the module docstring).
     dtype
-        Column types for text files (e.g. ``{"firm_id": str}`` to keep leading zeros).
+        Column types for text files. When None, the identifier and code columns of our own panels
+        (:data:`TEXT_COLUMNS`: firm_id, nace, sector, region, cluster) are read as strings so that
+        leading zeros survive a CSV round trip ('0403170701', NACE '0111', sector '01').
     columns
         Read only these columns (all when None).
 
@@ -133,7 +148,7 @@ def read_table(
             df = pd.read_csv(
                 p,
                 sep=_sniff_delimiter(p),
-                dtype=dict(dtype) if dtype else None,
+                dtype=dict(dtype) if dtype is not None else _default_text_dtype(p),
                 usecols=columns,
                 low_memory=False,
                 skipinitialspace=True,

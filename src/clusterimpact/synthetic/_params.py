@@ -114,7 +114,10 @@ def make_params(scenario: str, overrides: dict[str, Any]) -> SynthParams:
     if scenario == "null":
         p = replace(p, effect_jump=0.0, effect_slope=0.0)
     elif scenario == "declining":
-        p = replace(p, effect_jump=0.0, effect_slope=0.0, join_alpha=0.0, join_decline=1.0)
+        # the decline signal adds variance to the hazard index: a lower constant keeps ~1,200 members
+        p = replace(
+            p, effect_jump=0.0, effect_slope=0.0, join_alpha=0.0, join_decline=1.0, join_const=-0.05
+        )
     elif scenario == "heterogeneous":
         p = replace(
             p, effect_heterogeneous=True, join_first_year_early=0.06, join_before_2017=0.015

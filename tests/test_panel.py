@@ -393,7 +393,7 @@ def test_kbo_ids_normalised_and_matched_across_formats():
     p = build_panel(acc, reg, PanelSpec(id_type="kbo"))
     a = p.data[p.data["firm_id"] == "0403170701"]
     assert len(a) == 2 and a["member_years"].tolist() == [0, 1]
-    assert p.flags["bad_ids"] == ["123"]
+    assert p.flags["bad_ids"] == ["123"] and p.flags["bad_id_rows"] == [2]
     assert "123" in p.data["firm_id"].tolist()  # reported, kept by default
     ex = build_panel(acc, reg, PanelSpec(id_type="kbo", exclude_bad_ids=True))
     assert ex.exclusions["reason"].tolist() == ["bad_id"]

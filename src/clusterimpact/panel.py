@@ -478,6 +478,7 @@ def build_panel(
         ids = norm
         bad = ids.notna().to_numpy() & ~valid
         flags["bad_ids"] = sorted(pd.unique(ids[bad]).tolist())
+        flags["bad_id_rows"] = [_jsonable(r) for r in acc.index[bad]]
         if spec.exclude_bad_ids:
             code[bad] = _CODE["bad_id"]
     ids_arr = ids

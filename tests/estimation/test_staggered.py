@@ -388,3 +388,16 @@ def test_bad_options(mpdta):
     res = att_gt(mpdta, "lemp", **MP)
     with pytest.raises(SpecError, match="type="):
         aggte(res, "event")
+
+
+@pytest.mark.sweep
+def test_coverage_sweep():
+    """95% CIs of the simple ATT cover the truth in about 95% of seeds (CLUSTERIMPACT_SWEEP=1)."""
+    hits = 0
+    seeds = range(100, 160)
+    for s in seeds:
+        df, truth = make_staggered(n_units=1000, seed=s)
+        agg = aggte(att_gt(df, "y"), "simple")
+        lo, hi = agg.conf_int().loc["simple"]
+        hits += lo <= truth_aggregates(df, truth)["simple"] <= hi
+    assert hits / len(seeds) >= 0.85

@@ -165,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
                 cohort=args.cohort,
                 unit=args.unit,
                 time=args.time,
-                aggregation=ty,
+                aggregation=ty,  # type: ignore[arg-type]
                 leads=max(0, min(5, T - 2)),
             )
             new = [r for r in _rows(imp, level) if r["term"] not in seen]
@@ -195,15 +195,14 @@ def _run(args: argparse.Namespace) -> int:
             from clusterimpact.errors import EstimationError
 
             raise EstimationError(cmp.failures["twfe"])
-        for r in cmp.frame.itertuples(index=False):
+        for rec in cmp.frame.to_dict("records"):
             estimates.append(
                 {
-                    "term": str(r.term),
-                    "estimate": float(r.estimate),
-                    "std_error": float(r.std_error),
-                    "conf_low": float(r.conf_low),
-                    "conf_high": float(r.conf_high),
-                    "p_value": float(r.p_value),
+                    "term": str(rec["term"]),
+                    **{
+                        k: float(rec[k])
+                        for k in ("estimate", "std_error", "conf_low", "conf_high", "p_value")
+                    },
                 }
             )
         main = cmp.results["twfe"]

@@ -313,9 +313,9 @@ def prepare(
         firm = pd.Series(d[unit].to_numpy())
         firm_of_key = np.empty(n_all, dtype=object)
         firm_of_key[kcode] = firm.to_numpy()
-        ccode, cuniq = pd.factorize(pd.Series(firm_of_key[sel]).astype(str), sort=True)
-        cl = ccode.astype(np.int64)
-        n_cl = len(cuniq)
+        fcode, funiq = pd.factorize(pd.Series(firm_of_key[sel]).astype(str), sort=True)
+        cl = np.asarray(fcode, dtype=np.int64)
+        n_cl = len(funiq)
         if n_cl == len(sel):
             cl = None
     else:

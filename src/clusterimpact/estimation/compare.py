@@ -230,7 +230,7 @@ def compare_estimators(
             elif key == "sa":
                 from clusterimpact.estimation.sunab import sun_abraham
 
-                sa_control = "never" if (g == 0).any() else "last"
+                sa_control: Literal["never", "last"] = "never" if (g == 0).any() else "last"
                 sa = sun_abraham(
                     df0,
                     outcome,
@@ -248,7 +248,7 @@ def compare_estimators(
                 from clusterimpact.estimation.imputation import imputation_did
 
                 T = int(np.unique(t[np.isfinite(t)]).size)
-                res = imputation_did(
+                imp = imputation_did(
                     df0,
                     outcome,
                     cohort=cohort,
@@ -257,8 +257,8 @@ def compare_estimators(
                     aggregation="dynamic" if terms == "dynamic" else "simple",
                     leads=max(0, min(5, T - 2)),
                 )
-                results["imputation"] = res
-                add("imputation", res)
+                results["imputation"] = imp
+                add("imputation", imp)
         except (ClusterImpactError, ValueError, np.linalg.LinAlgError) as exc:
             failures[key] = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"{key} failed: {exc}", EstimationWarning, stacklevel=2)

@@ -649,26 +649,26 @@ def _aggte(
     elif type == "group":
         x_label = "Cohort (first year treated)"
         glist = np.unique(g)
-        elems = []
+        gelems: list[tuple[int, float, np.ndarray]] = []
         for gg in glist:
             sel = post & (g == gg)
             if not sel.any():
                 continue
             wv = sel / sel.sum()
-            elems.append((int(gg), float(wv @ att), wv))
+            gelems.append((int(gg), float(wv @ att), wv))
             counts.append(float(nt[sel].max()))
-        if not elems:
+        if not gelems:
             raise EstimationError("no post-treatment ATT(g,t) cells to aggregate")
-        pgg = np.array([pg_map.loc[e[0]] for e in elems])
-        th_g = np.array([e[1] for e in elems])
+        pgg = np.array([pg_map.loc[e[0]] for e in gelems])
+        th_g = np.array([e[1] for e in gelems])
         s = pgg.sum()
         overall = float(pgg @ th_g / s)
-        wv = sum(pgg[i] / s * elems[i][2] for i in range(len(elems)))
+        wv = sum(pgg[i] / s * gelems[i][2] for i in range(len(gelems)))
         ex = np.zeros_like(const)
-        for i, e in enumerate(elems):
+        for i, e in enumerate(gelems):
             ex += (th_g[i] - overall) / s * (wrows[e[0]] - pgg[i] * const)
         add("group", overall, np.asarray(wv), ex, None)
-        for e in elems:
+        for e in gelems:
             add(f"group:{e[0]}", e[1], e[2], zero, float(e[0]))
     elif type == "dynamic":
         x_label = "Periods since treatment"
@@ -683,7 +683,7 @@ def _aggte(
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
         if eseq.size == 0:
             raise EstimationError("no event times left to aggregate (check balance_e/min_e/max_e)")
-        elems = []
+        elems: list[tuple[int, float, np.ndarray, np.ndarray]] = []
         for e in eseq:
             sel = (e_cell == e) & include
             th, wv, ex = _weighted(sel, att, pg, g, wrows, const)
@@ -693,33 +693,33 @@ def _aggte(
         if postel:
             m = len(postel)
             overall = float(np.mean([el[1] for el in postel]))
-            wv = sum(el[2] for el in postel) / m
-            ex = sum(el[3] for el in postel) / m
-            add("dynamic", overall, np.asarray(wv), np.asarray(ex), None)
+            w_all = np.sum([el[2] for el in postel], axis=0) / m
+            ex_all = np.sum([el[3] for el in postel], axis=0) / m
+            add("dynamic", overall, w_all, ex_all, None)
         for el in elems:
             add(f"dynamic:{el[0]}", el[1], el[2], el[3], float(el[0]))
         if result.base_period == "universal":
             reference = float(-1 - result.anticipation)
     else:  # calendar
         x_label = "Calendar period"
-        elems = []
+        celems: list[tuple[int, float, np.ndarray, np.ndarray]] = []
         for tt in np.unique(t[post]):
             sel = post & (t == tt)
             th, wv, ex = _weighted(sel, att, pg, g, wrows, const)
-            elems.append((int(tt), th, wv, ex))
+            celems.append((int(tt), th, wv, ex))
             counts.append(float(nt[sel].sum()))
-        if not elems:
+        if not celems:
             raise EstimationError("no post-treatment ATT(g,t) cells to aggregate")
-        m = len(elems)
-        overall = float(np.mean([el[1] for el in elems]))
+        m = len(celems)
+        overall = float(np.mean([el[1] for el in celems]))
         add(
             "calendar",
             overall,
-            np.asarray(sum(el[2] for el in elems) / m),
-            np.asarray(sum(el[3] for el in elems) / m),
+            np.sum([el[2] for el in celems], axis=0) / m,
+            np.sum([el[3] for el in celems], axis=0) / m,
             None,
         )
-        for el in elems:
+        for el in celems:
             add(f"calendar:{el[0]}", el[1], el[2], el[3], float(el[0]))
 
     W = np.vstack(mats)

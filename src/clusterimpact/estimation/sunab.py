@@ -164,8 +164,9 @@ def sun_abraham(
     )
     cells = cells[cells.index.get_level_values("e") != ref]
     names: list[str] = []
-    X = {}
-    for (gg, ee), _n in cells.items():
+    X: dict[str, np.ndarray] = {}
+    for key in cells.index:
+        gg, ee = float(key[0]), float(key[1])
         nm = f"_sa_{int(gg)}_{'m' if ee < 0 else 'p'}{abs(int(ee))}"
         names.append(nm)
         X[nm] = ((g == gg) & (rel == ee)).astype(float)

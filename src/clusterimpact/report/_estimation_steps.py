@@ -664,13 +664,82 @@ def _comparison_rows(study: Study, y: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _compare_rows(study: Study, y: str, compare_estimators: Any) -> list[dict[str, Any]]:
+    """Overall effects on y from compare_estimators (TWFE on 1{t >= G}, CS, SA, imputation), plus
+    the static premium on the membership dummy and matched DiD from this report's results."""
+    est = study.spec.estimation
+    wanted = [e for e in ("twfe", "cs", "sa", "imputation") if e in est.estimators]
+    if not wanted:
+        return []
+    headline = y == _headline(study)
+    cmp = call(
+        compare_estimators,
+        _frame(study),
+        outcome=y,
+        cohort="treat_year",
+        estimators=wanted,
+        terms="simple",
+        control=est.control,
+        cluster=est.cluster,
+        window=est.event_window,
+        bacon=headline,
+        allow_unbalanced=True,
+    )
+    study.results[f"compare:{y}"] = cmp
+    for k, why in dict(getattr(cmp, "failures", {}) or {}).items():
+        study.note("robustness", f"{label(y)}: {k} could not run: {why}")
+    if headline and getattr(cmp, "bacon", None) is not None:
+        study.results["bacon"] = cmp.bacon
+    rows = []
+    for r in cmp.overall().to_dict("records"):
+        name = str(r.get("label", r["estimator"]))
+        if name == "TWFE":
+            name = "TWFE (1{t >= G})"
+        rows.append(
+            {
+                "outcome": label(y),
+                "estimator": name,
+                "term": str(r["term"]),
+                "estimate": float(r["estimate"]),
+                "std_error": float(r["std_error"]),
+                "conf_low": float(r["conf_low"]),
+                "conf_high": float(r["conf_high"]),
+                "nobs": int(r["nobs"]) if pd.notna(r.get("nobs")) else 0,
+            }
+        )
+    for key, name in ((f"twfe:{y}", "TWFE (member dummy)"), (f"matched_did:{y}", "Matched DiD")):
+        res = study.results.get(key)
+        if res is not None:
+            o = _overall(res)
+            rows.append(
+                {
+                    "outcome": label(y),
+                    "estimator": name,
+                    "term": str(o["term"]),
+                    "estimate": float(o["estimate"]),
+                    "std_error": float(o["std_error"]),
+                    "conf_low": float(o["conf_low"]),
+                    "conf_high": float(o["conf_high"]),
+                    "nobs": int(res.nobs),
+                }
+            )
+    return rows
+
+
 def step_compare(study: Study) -> str:
     """TWFE vs CS vs SA vs imputation vs matched DiD, on every outcome."""
     if "compare" not in study.spec.estimation.estimators:
         return "not requested"
+    try:
+        compare_estimators = need("clusterimpact.estimation.compare", "compare_estimators")
+    except Unavailable:
+        compare_estimators = None
     rows = []
     for y in _outcomes(study):
-        rows += _comparison_rows(study, y)
+        if compare_estimators is not None:
+            rows += _compare_rows(study, y, compare_estimators)
+        else:
+            rows += _comparison_rows(study, y)
     if not rows:
         raise Unavailable("no estimator result to compare")
     table = pd.DataFrame(rows)
@@ -711,11 +780,49 @@ def step_compare(study: Study) -> str:
         table,
         truth=truth or None,
     )
+    _bacon_table(study)
     return f"{table['estimator'].nunique()} estimators on {table['outcome'].nunique()} outcome(s)"
 
 
+def _bacon_table(study: Study) -> None:
+    bacon = study.results.get("bacon")
+    if bacon is None:
+        return
+    w = getattr(bacon, "weights_by_type", None)
+    comps = getattr(bacon, "comparisons", None)
+    if not isinstance(w, pd.Series) or not isinstance(comps, pd.DataFrame):
+        return
+    est_by_type = {}
+    for typ, g in comps.groupby("type", sort=False):
+        ww = g["weight"].to_numpy(dtype=float)
+        est_by_type[typ] = (
+            float((ww * g["estimate"].to_numpy(dtype=float)).sum() / ww.sum())
+            if ww.sum() > 0
+            else np.nan
+        )
+    t = pd.DataFrame(
+        {
+            "comparison": [str(k) for k in w.index],
+            "weight": w.to_numpy(dtype=float),
+            "average 2x2 estimate": [est_by_type.get(k, np.nan) for k in w.index],
+        }
+    )
+    y = _headline(study)
+    study.add_table(
+        "bacon",
+        "robustness",
+        f"Goodman-Bacon decomposition of the TWFE estimate, {label(y)}",
+        f"The TWFE coefficient ({float(getattr(bacon, 'twfe', np.nan)):.4f}) is a weighted average of "
+        "2x2 DiD comparisons; comparisons that use already-treated firms as controls ('forbidden') "
+        "bias it when effects grow with time since joining.",
+        t,
+        4,
+    )
+
+
 _COMPARE_CAPTION = (
-    "Overall effect of membership on each outcome: TWFE (member dummy, firm and year FE), "
+    "Overall effect of membership on each outcome: TWFE (the static coefficient on 1{t >= G}, and on "
+    "the membership dummy, which switches off after exit; firm and year FE), "
     "Callaway-Sant'Anna (simple aggregation of ATT(g,t)), Sun-Abraham, the imputation estimator "
     "(average over all member firm-years) and matched DiD (members vs matched controls). The "
     "estimands differ in their weighting of cohorts and years; TWFE can be biased when effects "

@@ -193,6 +193,7 @@ def run_core(
     trim: float | None,
     order: GreedyOrder,
     rng: np.random.Generator,
+    tie_tolerance: float = 0.0,
 ) -> Core:
     """Match on the prepared arrays and, when an outcome is present, estimate."""
     n = len(p.d)
@@ -287,6 +288,7 @@ def run_core(
                 rcell=cells[rpos],
                 caliper=cal,
                 ties=ties,
+                tie_tol=tie_tolerance if ties else 0.0,
             )
         elif one_d:
             qa, ra, da = greedy_1d(
@@ -438,6 +440,7 @@ def match(
     variance: Variance = "robust",
     var_neighbors: int = 2,
     se_target: SeTarget = "population",
+    tie_tolerance: float = 0.0,
     cutpoints: Mapping[str, Any] | None = None,
     discard: Discard = "none",
     trim: float | None = None,
@@ -501,6 +504,9 @@ def match(
         ``var_neighbors`` nearest same-group units; default 2 as in Stata teffects) or ``"iid"``.
     se_target
         Standard error of the ``"population"`` (default) or ``"sample"`` average effect.
+    tie_tolerance
+        ``nnmatch``: matches whose distance exceeds the M-th smallest by at most this much are ties
+        and all kept (R Matching's ``distance.tolerance`` is 1e-5; the default 0 keeps exact ties).
     cutpoints
         CEM coarsening per covariate: an int (number of equal-width bins), a list of cut points, or
         None (no coarsening); covariates not named get Sturges' number of equal-width bins (those with
@@ -562,10 +568,12 @@ def match(
         caliper=caliper,
         cutpoints=cutpoints,
         rng=rng,
+        tie_tolerance=tie_tolerance,
         **args,
     )
     options = {
         "treatment": treatment,
+        "tie_tolerance": tie_tolerance,
         "covariates": list(p.X.columns),
         "formula": formula,
         "method": method,

@@ -75,6 +75,7 @@ def knn_1d(
     ties: bool = False,
     q_ids: np.ndarray | None = None,
     r_ids: np.ndarray | None = None,
+    tie_tol: float = 0.0,
 ) -> Pairs:
     """k nearest references of each query on a line, within exact cells.
 
@@ -93,6 +94,9 @@ def knn_1d(
     q_ids, r_ids
         Unit ids of queries and references when the two sets overlap: a unit is never its own
         neighbour (used to estimate conditional variances within a treatment group).
+    tie_tol
+        Distances within this (absolute) amount of the k-th smallest count as ties (R Matching's
+        ``distance.tolerance`` is 1e-5); 0 keeps exact ties only (up to a 1e-10 relative rounding).
 
     Returns
     -------
@@ -101,7 +105,7 @@ def knn_1d(
     parts = []
     for qi_cell, ri_cell in _cells(qcell, rcell, len(q), len(r)):
         ids = None if q_ids is None or r_ids is None else (q_ids[qi_cell], r_ids[ri_cell])
-        p = _knn_1d_cell(q[qi_cell], r[ri_cell], k, caliper, ties, ids)
+        p = _knn_1d_cell(q[qi_cell], r[ri_cell], k, caliper, ties, ids, tie_tol)
         parts.append((qi_cell[p[0]], ri_cell[p[1]], p[2]))
     return _concat(parts)
 
@@ -113,6 +117,7 @@ def _knn_1d_cell(
     caliper: float | None,
     ties: bool,
     ids: tuple[np.ndarray, np.ndarray] | None,
+    tie_tol: float = 0.0,
 ) -> Pairs:
     m = len(r)
     self_exclude = ids is not None
@@ -147,7 +152,7 @@ def _knn_1d_cell(
     thr = np.partition(dist, kth, axis=1)[:, kth]
     if caliper is not None:
         thr = np.minimum(thr, caliper)
-    tol = thr * _REL_TIE + 1e-300
+    tol = thr * _REL_TIE + 1e-300 + tie_tol
     lo = np.searchsorted(sr, q - thr - 2 * tol, side="left")
     hi = np.searchsorted(sr, q + thr + 2 * tol, side="right")
     counts = hi - lo
@@ -173,6 +178,7 @@ def knn_md(
     ties: bool = False,
     q_ids: np.ndarray | None = None,
     r_ids: np.ndarray | None = None,
+    tie_tol: float = 0.0,
 ) -> Pairs:
     """k nearest references in Euclidean distance (transform first for Mahalanobis/inverse variance).
 
@@ -200,7 +206,7 @@ def knn_md(
                 thr = np.partition(d, kth, axis=1)[:, kth]
                 if caliper is not None:
                     thr = np.minimum(thr, caliper)
-                mask = d <= (thr * (1 + _REL_TIE))[:, None]
+                mask = d <= (thr * (1 + _REL_TIE) + tie_tol)[:, None]
                 qi, ri = np.nonzero(mask)
                 dd = d[qi, ri]
                 o = np.lexsort((dd, qi))

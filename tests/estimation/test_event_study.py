@@ -115,3 +115,28 @@ def test_bad_input():
         event_study(df.assign(treat_year=pd.array([pd.NA] * len(df), dtype="Int64")))
     with pytest.raises(EstimationError, match="never-member"):
         event_study(df.loc[df["treat_year"].notna()])
+
+
+@pytest.mark.parametrize("vcov", ["cluster", "iid"])
+@pytest.mark.parametrize("fe", [None, ["firm_id", "sector^year"]])
+def test_indicator_shortcut_equals_dense_path(vcov, fe):
+    """The count-based solve for event-time dummies equals demeaning every dummy column."""
+    from clusterimpact.estimation.twfe import _fit_fast, _fit_indicators, _Formula, _normalise_vcov
+
+    df = make_panel(n_firms=300, seed=8, exit_share=0.2)
+    df = df.loc[np.random.default_rng(2).random(len(df)) > 0.1]
+    rel = (df["year"] - df["treat_year"].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
+    dummies = {
+        f"rel_year::{e}": (np.clip(rel, -3, 4) == e).astype(float) for e in (-3, -2, 0, 1, 2, 3, 4)
+    }
+    fes = tuple(fe or ("firm_id", "year"))
+    f = _Formula(f"ln_lp ~ 0 | {' + '.join(fes)}", "ln_lp", (), fes, False, None)
+    vtype, ccols = _normalise_vcov(vcov, "firm_id" if vcov == "cluster" else None)
+    a = _fit_indicators(f, df, vtype, ccols, dummies, method="x")
+    b = _fit_fast(f, df, vtype, ccols, None, None, None, "min", True, method="x", extra_X=dummies)
+    assert a is not None
+    np.testing.assert_allclose(a.params, b.params, rtol=FE_EXACT_REL)
+    np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=FE_EXACT_REL)
+    assert a.nobs == b.nobs and a.df_resid == b.df_resid and a.exclusions == b.exclusions
+    assert a.r2 == pytest.approx(b.r2, rel=FE_EXACT_REL)
+    assert a.r2_within == pytest.approx(b.r2_within, rel=FE_EXACT_REL)

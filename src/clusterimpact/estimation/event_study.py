@@ -27,6 +27,7 @@ from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.twfe import (
     EstimationResult,
     _fit_fast,
+    _fit_indicators,
     _Formula,
     _normalise_vcov,
 )
@@ -228,7 +229,23 @@ def event_study(
         vcov, (cluster or unit) if vcov in ("cluster", "twoway") else None
     )
     try:
-        reg = _fit_fast(
+        reg = None
+        if not controls and weights is None:
+            reg = _fit_indicators(
+                f,
+                sub,
+                vtype,
+                ccols,
+                extra,
+                method="event_study",
+                options={
+                    "window": [lo, hi],
+                    "ref": list(refs),
+                    "control": control,
+                    "binned": bin_endpoints,
+                },
+            )
+        reg = reg or _fit_fast(
             f,
             sub,
             vtype,

@@ -56,7 +56,7 @@ from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation._demean import Absorber, factorize
 from clusterimpact.estimation.event_study import cohort_array
-from clusterimpact.estimation.twfe import EstimationResult, _fit_fast, _Formula
+from clusterimpact.estimation.twfe import EstimationResult, _fit_fast, _fit_indicators, _Formula
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 
@@ -308,7 +308,8 @@ def _pretrend(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EstimationWarning)
-            reg: EstimationResult = _fit_fast(
+            fit = _fit_indicators(f, sub, "cluster", [unit], extra, method="bjs_pretrend")
+            reg: EstimationResult = fit or _fit_fast(
                 f,
                 sub,
                 "cluster",

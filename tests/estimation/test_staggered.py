@@ -401,3 +401,27 @@ def test_coverage_sweep():
         lo, hi = agg.conf_int().loc["simple"]
         hits += lo <= truth_aggregates(df, truth)["simple"] <= hi
     assert hits / len(seeds) >= 0.85
+
+
+@pytest.mark.slow
+def test_matched_cohort_stacked_panel():
+    from clusterimpact.matching import match_panel
+    from clusterimpact.synthetic import simulate
+    from conftest import slow_scale
+
+    sim = simulate("ecoom", seed=2, n_firms=max(1500, int(3000 * slow_scale())))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = match_panel(sim.panel(), ["ln_lp", "ln_emp", "age"], seed=1)
+        long = m.matched_panel
+        kw = dict(cohort="stack_cohort", stack="stack", allow_unbalanced=True)
+        res = att_gt(long, "ln_lp", weights="weight", **kw)
+        unw = att_gt(long, "ln_lp", **kw)
+    assert res.n_units == long["stack_unit"].nunique()
+    assert set(res.cohort) <= set(long["stack"].unique())
+    simple = aggte(res, "simple")
+    assert np.isfinite(simple.params["simple"]) and simple.std_errors["simple"] > 0
+    if (long["weight"] != 1).any():
+        assert not np.allclose(res.params, unw.params)
+    # controls repeated across stacks are clustered on the firm
+    assert res.influence.basis.n_clusters == long["firm_id"].nunique()

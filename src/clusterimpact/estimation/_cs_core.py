@@ -475,6 +475,7 @@ def general_cells(
     vals: list[np.ndarray] = []
     msgs: list[str] = []
     group_units = [np.arange(prep.starts[g], prep.starts[g + 1]) for g in range(G)]
+    empty: list[str] = []
     for k, c in enumerate(cells):
         it, ib = tpos[c.t], tpos[c.b]
         d_idx = np.concatenate([group_units[g] for g in c.treated])
@@ -491,9 +492,7 @@ def general_cells(
         nd, nc = int(dmask.sum()), int((~dmask).sum())
         counts[k] = (nd, nc)
         if nd == 0 or nc == 0:
-            msgs.append(
-                f"ATT({c.g},{c.t}): no {'treated' if nd == 0 else 'control'} units observed"
-            )
+            empty.append(f"ATT({c.g},{c.t})")
             continue
         if prep.x is not None:
             X = np.column_stack([np.ones(idx.size), prep.x[idx, ib, :]])
@@ -512,6 +511,11 @@ def general_cells(
         rows.append(idx)
         cols.append(np.full(idx.size, k))
         vals.append(psi * n)
+    if empty:
+        msgs.append(
+            f"{len(empty)} cell(s) have no treated or no control unit observed in both of their "
+            f"periods and are not estimated: {', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}"
+        )
     # unit-level basis: cell columns, group weight columns, a constant column
     r = np.concatenate(rows + [np.arange(n), np.arange(n)]) if rows else np.arange(n)
     cc = np.concatenate(cols + [K + prep.group, np.full(n, K + G)])

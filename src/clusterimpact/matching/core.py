@@ -317,18 +317,35 @@ def run_core(
         # reasons for focal units without any match
         got = np.zeros(n, bool)
         got[fpos[qa]] = True
-        ref_cells = np.unique(cells[rpos])
         other = "control" if g_focal == 1 else "treated"
-        for i in fpos[~got[fpos]]:
-            if not np.isin(cells[i], ref_cells):
-                why = f"no_{other}_in_exact_cell"
-            elif cal is not None and (replace or ties):
-                why = "outside_caliper"
-            elif cal is not None and _nearest_beyond(Z, i, rpos, cells, one_d, cal):
-                why = "outside_caliper"
-            else:
-                why = f"no_{other}_left"
-            unmatched.append((int(i), why))
+        unm = fpos[~got[fpos]]
+        if len(unm):
+            in_cell = np.isin(cells[unm], np.unique(cells[rpos]))
+            beyond = np.zeros(len(unm), bool)
+            if cal is not None and (replace or ties):
+                beyond = in_cell
+            elif cal is not None and in_cell.any():
+                # greedy: is even the nearest (used or not) reference beyond the caliper?
+                cand = unm[in_cell]
+                knn = knn_1d if one_d else knn_md
+                qn, _, dn = knn(
+                    Z[cand, 0] if one_d else Z[cand],
+                    Z[rpos, 0] if one_d else Z[rpos],
+                    1,
+                    qcell=cells[cand],
+                    rcell=cells[rpos],
+                )
+                nearest = np.full(len(cand), np.inf)
+                nearest[qn] = dn
+                beyond[np.flatnonzero(in_cell)] = nearest > cal
+            for i, ok_cell, far in zip(unm, in_cell, beyond, strict=True):
+                if not ok_cell:
+                    why = f"no_{other}_in_exact_cell"
+                elif far:
+                    why = "outside_caliper"
+                else:
+                    why = f"no_{other}_left"
+                unmatched.append((int(i), why))
     focal = np.concatenate([x[0] for x in parts])
     match_ = np.concatenate([x[1] for x in parts])
     dist = np.concatenate([x[2] for x in parts])
@@ -363,16 +380,6 @@ def run_core(
             se_target=se_target,
         )
     return core
-
-
-def _nearest_beyond(
-    Z: np.ndarray, i: int, rpos: np.ndarray, cells: np.ndarray, one_d: bool, cal: float
-) -> bool:
-    r = rpos[cells[rpos] == cells[i]]
-    if len(r) == 0:
-        return False
-    dd = np.abs(Z[r, 0] - Z[i, 0]) if one_d else np.sqrt(((Z[r] - Z[i]) ** 2).sum(axis=1))
-    return bool(dd.min() > cal)
 
 
 def _sigma2(

@@ -455,13 +455,14 @@ def _prepare(
     nobs = len(y)
     if nobs == 0:
         raise EstimationError("no observations left after removing missing values and singletons")
-    X = np.empty((nobs, len(cols)))
+    X = np.empty((nobs, len(cols)), order="F")  # contiguous columns for the per-column passes
     for j, c in enumerate(cols):
         X[:, j] = take(c)
+    del cols
     if w is not None:
         w = take(w)
     if not fe_codes and f.intercept:
-        X = np.column_stack([np.ones(nobs), X])
+        X = np.asfortranarray(np.column_stack([np.ones(nobs), X]))
         names = ["Intercept", *names]
     cl_codes = []
     for ccol in ccols:

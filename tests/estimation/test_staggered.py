@@ -425,3 +425,16 @@ def test_matched_cohort_stacked_panel():
         assert not np.allclose(res.params, unw.params)
     # controls repeated across stacks are clustered on the firm
     assert res.influence.basis.n_clusters == long["firm_id"].nunique()
+
+
+def test_aggte_bootstrap_without_att_gt_bootstrap(mpdta):
+    res = att_gt(mpdta, "lemp", **MP)
+    a = aggte(res, "group", bootstrap=True, seed=3, n_boot=499)
+    b = aggte(res, "group", bootstrap=True, seed=3, n_boot=499)
+    assert a.se_type == "bootstrap" and a.crit_value == b.crit_value
+    pd.testing.assert_series_equal(a.std_errors, b.std_errors)
+    np.testing.assert_allclose(a.std_errors, a.analytic_std_errors, rtol=CS_BOOT_SE_REL)
+    # the overall term is left out of the band; elements are in it
+    prof = a.profile()
+    assert list(prof["term"]) == ["group:2004", "group:2006", "group:2007"]
+    assert (prof["band_high"] - prof["band_low"] > prof["conf_high"] - prof["conf_low"]).all()

@@ -89,6 +89,12 @@ def simulate(n_rows: int, seed: int = 1, n_years: int = 10):
     return df.sort_values(["firm_id", "year"], kind="mergesort").reset_index(drop=True)
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process and its finished children (bootstrap workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -138,8 +144,12 @@ def main() -> int:
         f"BLAS threads={os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, n_jobs={a.n_jobs})"
     )
     print(
-        f"{'method':<11}{'rows':>10}{'point s':>10}{'peer s':>9}{'ratio':>8}"
-        f"{'boot reps':>10}{'boot s':>10}{'peak MB':>9}  estimates"
+        f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times "
+        "on a shared machine; CPU seconds do not depend on the load)"
+    )
+    print(
+        f"{'method':<11}{'rows':>10}{'point s':>10}{'cpu s':>8}{'peer s':>9}{'ratio':>8}"
+        f"{'boot reps':>10}{'boot s':>10}{'cpu s':>9}{'peak MB':>9}  estimates"
     )
     for n in sizes:
         t0 = time.perf_counter()
@@ -147,21 +157,22 @@ def main() -> int:
         gen = time.perf_counter() - t0
         print(f"# simulated {len(df):,} firm-years in {gen:.1f} s")
         for m in methods:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_s()
             res = estimate_tfp(df, m)
-            point = time.perf_counter() - t0
+            point, point_cpu = time.perf_counter() - t0, cpu_s() - c0
             peer = None if a.no_peers else time_peer(m, df)
             ratio = f"{point / peer:8.2f}" if peer else f"{'-':>8}"
             peer_s = f"{peer:9.2f}" if peer else f"{'-':>9}"
-            boot_s, b_reps = "-", "-"
+            boot_s, b_reps, boot_cpu = "-", "-", "-"
             if m in boot_methods and n in boot_sizes and reps > 0:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), cpu_s()
                 estimate_tfp(df, m, bootstrap=reps, seed=1, n_jobs=a.n_jobs)
                 boot_s, b_reps = f"{time.perf_counter() - t0:.1f}", str(reps)
+                boot_cpu = f"{cpu_s() - c0:.1f}"
             est = ", ".join(f"{k}={v:.3f}" for k, v in res.params.items())
             print(
-                f"{m:<11}{len(df):>10,}{point:>10.2f}{peer_s}{ratio}{b_reps:>10}{boot_s:>10}"
-                f"{peak_mb():>9.0f}  {est}",
+                f"{m:<11}{len(df):>10,}{point:>10.2f}{point_cpu:>8.1f}{peer_s}{ratio}{b_reps:>10}"
+                f"{boot_s:>10}{boot_cpu:>9}{peak_mb():>9.0f}  {est}",
                 flush=True,
             )
     print(

@@ -95,6 +95,12 @@ def test_mpdta_improved_dr_close_to_traditional(mpdta, ref_dir):
     ref = ref[ref["spec"] == "never_lpop_dr"]
     res = att_gt(mpdta, "lemp", **MP, covariates=["lpop"], est="dr")
     assert np.abs(res.params.to_numpy() - ref["estimate"].to_numpy()).max() < CS_DR_VARIANT_ABS
+    # the traditional DR estimator is csdid's (DRDID's drdid_panel): full precision
+    trad = att_gt(mpdta, "lemp", **MP, covariates=["lpop"], est="dr", dr_method="traditional")
+    np.testing.assert_allclose(
+        trad.params.to_numpy(), ref["estimate"], rtol=CS_PEER_REL, atol=1e-12
+    )
+    np.testing.assert_allclose(trad.std_errors.to_numpy(), ref["std_error"], rtol=CS_PEER_REL)
 
 
 def test_term_names_and_result_shape(mpdta):

@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--covariates", default=None, help="comma-separated covariates (cs)")
     p.add_argument("--est", choices=("reg", "ipw", "dr"), default="dr", help="cs 2x2 estimator")
+    p.add_argument(
+        "--dr-method",
+        dest="dr_method",
+        choices=("improved", "traditional"),
+        default="improved",
+        help="cs --est dr: improved (IPT + WLS) or traditional (logit + OLS, as csdid)",
+    )
     p.add_argument("--weights", default=None, help="sampling or matching weights column")
     p.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
     p.add_argument("--stack", default=None, help="stack id of a cohort-stacked panel (cs)")
@@ -113,6 +120,7 @@ def _run(args: argparse.Namespace) -> int:
             control=args.control,
             covariates=covs or None,
             est=args.est,
+            dr_method=args.dr_method,
             anticipation=args.anticipation,
             base_period=args.base_period,
             weights=args.weights,
@@ -228,6 +236,7 @@ def _run(args: argparse.Namespace) -> int:
             "control": args.control,
             "covariates": covs,
             "est": args.est,
+            "dr_method": args.dr_method,
             "weights": args.weights,
             "cluster": args.cluster,
             "stack": args.stack,

@@ -707,7 +707,44 @@ def cell_dr(
     return a1 - a0, psi
 
 
-CELL_ESTIMATORS = {"reg": cell_reg, "ipw": cell_ipw, "dr": cell_dr}
+def cell_dr_traditional(
+    dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Traditional locally efficient doubly robust DiD (Sant'Anna & Zhao 2020, eq. 3.1, panel).
+
+    Logit propensity score by maximum likelihood, outcome regression by OLS among the controls; the
+    influence function carries both estimation effects. This is the variant R did's peers run for
+    ``est_method="dr"`` on panel data (DRDID's ``drdid_panel``).
+    """
+    c = ~d
+    p, Hg = _logit(X, d, w)
+    p = np.minimum(p, 1 - 1e-6)
+    r = np.where(c & (p < TRIM_LEVEL), p / (1 - p), 0.0)
+    beta, Hb = _wls(X[c], dy[c], w[c])
+    e = dy - X @ beta
+    w0 = w * r
+    WD, W0 = w[d].sum(), w0[c].sum()
+    a1 = float((w[d] * e[d]).sum() / WD)
+    a0 = float((w0[c] * e[c]).sum() / W0)
+    psi = np.zeros(dy.size)
+    psi[d] = w[d] * (e[d] - a1) / WD
+    psi[c] = -w0[c] * (e[c] - a0) / W0
+    # outcome-regression estimation effect
+    m_beta = -(w[d][:, None] * X[d]).sum(axis=0) / WD + (w0[c][:, None] * X[c]).sum(axis=0) / W0
+    psi[c] += w[c] * e[c] * (X[c] @ np.linalg.solve(Hb, m_beta))
+    # propensity-score estimation effect
+    m_gamma = (w0[c] * (e[c] - a0)) @ X[c] / W0
+    score = (w * (d.astype(float) - p))[:, None] * X
+    psi -= score @ np.linalg.solve(Hg, m_gamma)
+    return a1 - a0, psi
+
+
+CELL_ESTIMATORS = {
+    "reg": cell_reg,
+    "ipw": cell_ipw,
+    "dr": cell_dr,
+    "dr_traditional": cell_dr_traditional,
+}
 
 
 def check_options(control: str, est: str, base_period: str, anticipation: int) -> None:

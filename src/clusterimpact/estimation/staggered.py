@@ -50,6 +50,8 @@ __all__ = [
 
 ControlGroup = Literal["never", "notyet"]
 EstMethod = Literal["dr", "ipw", "reg"]
+DRMethod = Literal["improved", "traditional"]
+DR_METHODS = ("improved", "traditional")
 BasePeriod = Literal["varying", "universal"]
 AggregationType = Literal["simple", "dynamic", "group", "calendar"]
 CONTROLS = ("never", "notyet")
@@ -193,6 +195,7 @@ class CallawaySantAnna:
         control: ControlGroup = "never",
         covariates: list[str] | tuple[str, ...] | None = None,
         est: EstMethod = "dr",
+        dr_method: DRMethod = "improved",
         anticipation: int = 0,
         base_period: BasePeriod = "varying",
         panel: bool = True,
@@ -213,6 +216,7 @@ class CallawaySantAnna:
         self.control = control
         self.covariates = list(covariates) if covariates else []
         self.est = est
+        self.dr_method = dr_method
         self.anticipation = anticipation
         self.base_period = base_period
         self.panel = panel
@@ -229,6 +233,7 @@ class CallawaySantAnna:
     def _check(self) -> None:
         check_choice("control", self.control, CONTROLS)
         check_choice("est", self.est, ESTS)
+        check_choice("dr_method", self.dr_method, DR_METHODS)
         check_choice("base_period", self.base_period, BASES)
         check_choice("multiplier", self.multiplier, MULTIPLIERS)
         core.check_options(self.control, self.est, self.base_period, self.anticipation)
@@ -288,7 +293,12 @@ class CallawaySantAnna:
         if prep.x is None and prep.balanced:
             att, infl, counts = core.fast_cells(prep, cells)
         else:
-            att, infl, counts, cmsg = core.general_cells(prep, cells, self.est)
+            key = (
+                "dr_traditional"
+                if self.est == "dr" and self.dr_method == "traditional"
+                else self.est
+            )
+            att, infl, counts, cmsg = core.general_cells(prep, cells, key)
             for m in cmsg:
                 core._warn(msgs, m)
         ok = np.isfinite(att)
@@ -336,6 +346,7 @@ class CallawaySantAnna:
             control=self.control,
             covariates=self.covariates,
             est=self.est,
+            dr_method=self.dr_method,
             anticipation=self.anticipation,
             base_period=self.base_period,
             weights=self.weights,
@@ -426,6 +437,7 @@ def att_gt(
     multiplier: Multiplier = "mammen",
     seed: int | np.random.Generator | None = None,
     alpha: float = 0.05,
+    dr_method: DRMethod = "improved",
 ) -> ATTgtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021).
 
@@ -457,6 +469,10 @@ def att_gt(
         probability tilting + weighted outcome regression); ``"ipw"``: normalised (Hajek) IPW with a
         logit propensity score; ``"reg"``: outcome regression on the controls. Controls with a
         propensity score of 0.995 or more get no weight (ipw/dr), as in DRDID.
+    dr_method
+        ``"improved"`` (default; Sant'Anna & Zhao's recommended estimator, doubly robust for inference
+        too) or ``"traditional"`` (logit MLE + OLS with both estimation effects in the influence
+        function: DRDID's ``drdid_panel``, what csdid runs for ``est_method="dr"``).
     anticipation
         Number of periods before ``g`` in which units may already react.
     base_period
@@ -492,6 +508,7 @@ def att_gt(
         control=control,
         covariates=covariates,
         est=est,
+        dr_method=dr_method,
         anticipation=anticipation,
         base_period=base_period,
         panel=panel,

@@ -88,7 +88,7 @@ def render_figure(fig: Any, formats: tuple[str, ...] = ("png", "pdf")) -> dict[s
     """Render a matplotlib Figure to bytes in each format with fixed metadata (reproducible bytes)."""
     out: dict[str, bytes] = {}
     fmts = tuple(dict.fromkeys(("png", *formats)))
-    for fmt in fmts:
+    for i, fmt in enumerate(fmts):
         buf = io.BytesIO()
         meta: dict[str, Any]
         if fmt == "png":
@@ -99,6 +99,10 @@ def render_figure(fig: Any, formats: tuple[str, ...] = ("png", "pdf")) -> dict[s
             meta = {"Date": None, "Creator": None}
         fig.savefig(buf, format=fmt, dpi=110 if fmt == "png" else None, metadata=meta)
         out[fmt] = buf.getvalue()
+        if i == 0:
+            # the layout was solved on the first draw; keep it for the other formats (the constrained
+            # layout solve is about half of the drawing time)
+            fig.set_layout_engine("none")
     return out
 
 

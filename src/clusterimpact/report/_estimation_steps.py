@@ -672,12 +672,25 @@ def _compare_rows(study: Study, y: str, compare_estimators: Any) -> list[dict[st
     if not wanted:
         return []
     headline = y == _headline(study)
+    reuse: dict[str, Any] = {}
+    if headline:
+        # the event-study step already fitted CS, SA and imputation on the headline outcome
+        for k, res_key in (
+            ("cs", f"cs_simple:{y}"),
+            ("sa", f"sa:{y}"),
+            ("imputation", f"imputation:{y}"),
+        ):
+            if k in wanted and study.results.get(res_key) is not None:
+                reuse[k] = study.results[res_key]
+    run = [e for e in wanted if e not in reuse]
+    if headline and "twfe" not in run:
+        run.append("twfe")  # for the Bacon decomposition
     cmp = call(
         compare_estimators,
         _frame(study),
         outcome=y,
         cohort="treat_year",
-        estimators=wanted,
+        estimators=run,
         terms="simple",
         control=est.control,
         cluster=est.cluster,
@@ -691,7 +704,28 @@ def _compare_rows(study: Study, y: str, compare_estimators: Any) -> list[dict[st
     if headline and getattr(cmp, "bacon", None) is not None:
         study.results["bacon"] = cmp.bacon
     rows = []
-    for r in cmp.overall().to_dict("records"):
+    overall = cmp.overall()
+    for k, res in reuse.items():
+        o = _overall(res)
+        extra = pd.DataFrame(
+            [
+                {
+                    "estimator": k,
+                    "label": _EST_NAMES[k],
+                    "term": str(o["term"]),
+                    "estimate": float(o["estimate"]),
+                    "std_error": float(o["std_error"]),
+                    "conf_low": float(o["conf_low"]),
+                    "conf_high": float(o["conf_high"]),
+                    "nobs": int(res.nobs),
+                }
+            ]
+        )
+        overall = pd.concat([overall, extra], ignore_index=True)
+    order = {k: i for i, k in enumerate(("twfe", "cs", "sa", "imputation"))}
+    overall = overall[overall["estimator"].isin(wanted)]
+    overall = overall.sort_values("estimator", key=lambda c: c.map(order), kind="mergesort")
+    for r in overall.to_dict("records"):
         name = str(r.get("label", r["estimator"]))
         if name == "TWFE":
             name = "TWFE (1{t >= G})"

@@ -214,3 +214,10 @@ def test_coarse_start_search_keeps_first_start_and_lowest_criterion(panel, monke
         atol=1e-8,
     )
     assert coarse.diagnostics["criterion"] <= full.starts.loc[0, "criterion"] + 1e-12
+
+
+def test_front_door_passes_method_options(panel):
+    exact = _fit(panel, "acf", instruments="exact", n_starts=1)
+    assert exact.provenance.options["instruments"] == "exact"
+    w = _fit(panel, "wooldridge", state_in_control=False)
+    assert w.provenance.options["state_in_control"] is False

@@ -75,6 +75,8 @@ def estimate_tfp(
     lom_target: str | None = None,
     exit_correction: bool | None = None,
     weighting: str | None = None,
+    instruments: str | None = None,
+    state_in_control: bool | None = None,
     start: Any = None,
     optimizer: str | None = None,
     n_starts: int | None = None,
@@ -111,6 +113,9 @@ def estimate_tfp(
     poly_order, lom_order, lom_target, exit_correction, weighting
         Control-function polynomial degree; law-of-motion degree (OP/LP/ACF); OP/LP second-stage target
         (``"output"``/``"omega"``); OP/LP exit correction; Wooldridge ``"one-step"``/``"two-step"``.
+    instruments, state_in_control
+        ACF ``"overid"`` (default: adds lagged state inputs) or ``"exact"``; Wooldridge: keep the linear
+        state terms in the first equation's control function (default True; prodest 0.1.1: False).
     start, optimizer, n_starts, start_tol
         OP/LP/ACF optimiser: start values (sequence or dict by term), scipy method (default BFGS with
         an analytic gradient), number of seeded starting points, tolerance for disagreeing optima.
@@ -119,7 +124,8 @@ def estimate_tfp(
         worker processes, progress callback ``progress(done, total)``.
     compat
         ``"prodest"``: defaults that reproduce prodest 0.1.1 (Rovigatti & Mollisi 2018): polynomial
-        order 2, OP/LP innovation taken from output with g fitted to omega, ACF start 0.5, one start.
+        order 2, OP/LP innovation taken from output with g fitted to omega, ACF exactly identified from
+        start 0.5, one start, Wooldridge without the linear state terms in the control function.
 
     Returns
     -------
@@ -164,6 +170,8 @@ def estimate_tfp(
         "lom_target": lom_target,
         "exit_correction": exit_correction,
         "weighting": weighting,
+        "instruments": instruments,
+        "state_in_control": state_in_control,
         "start": start,
         "optimizer": optimizer,
         "n_starts": n_starts,

@@ -172,10 +172,11 @@ def _newton(
     b = np.zeros(k)
     pbar = float(np.clip(d.mean(), 1e-6, 1 - 1e-6))
     b[0] = np.log(pbar / (1 - pbar)) if link == "logit" else float(_probit_q(pbar))
+    ll: float | None
     ll, eta = loglik(b)
     info = np.eye(k)
     converged = False
-    for _ in range(maxiter):
+    for it in range(maxiter):
         if link == "logit":
             p = expit(eta)
             w = p * (1 - p)
@@ -192,19 +193,25 @@ def _newton(
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError:
             step = np.linalg.lstsq(info, grad, rcond=None)[0]
-        # step halving keeps every iteration an ascent step
-        t = 1.0
-        for _half in range(30):
-            ll_new, eta_new = loglik(b + t * step)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
-                break
-            t /= 2
-        eta = eta_new
+        big = np.max(np.abs(step))
+        if it < 3 or big > 0.1:
+            # step halving keeps early and large steps ascent steps (Newton can overshoot)
+            if ll is None:
+                ll, _ = loglik(b)
+            t = 1.0
+            for _half in range(30):
+                ll_new, eta_new = loglik(b + t * step)
+                if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
+                    break
+                t /= 2
+            ll, eta = ll_new, eta_new
+        else:
+            # close to the maximum Newton converges quadratically: take the full step
+            t = 1.0
+            eta = Zs @ (b + step)
+            ll = None
         b = b + t * step
-        small = np.max(np.abs(t * step)) < 1e-9 * (1 + np.max(np.abs(b)))
-        flat = abs(ll_new - ll) < 1e-14 * (1 + abs(ll)) and np.max(np.abs(t * step)) < 1e-6
-        ll = ll_new
-        if small or flat:
+        if np.max(np.abs(t * step)) < 1e-9 * (1 + np.max(np.abs(b))):
             converged = bool(np.max(np.abs(b)) < 1e4)
             break
         if not np.all(np.isfinite(b)) or np.max(np.abs(b)) > 1e6:

@@ -27,7 +27,8 @@ def _brute(df, term_of, leave_out=True, weights=None):
     ).to_numpy()
     y = df["ln_lp"].to_numpy()
     Z0, Z1 = Z[~tr], Z[tr]
-    gam = np.linalg.pinv(Z0) @ y[~tr]
+    P0 = np.linalg.pinv(Z0.T @ Z0)
+    gam = P0 @ (Z0.T @ y[~tr])
     tau = y[tr] - Z1 @ gam
     eps0 = y[~tr] - Z0 @ gam
     d = df.loc[tr].assign(tau=tau, rel=rel[tr], term=term_of(df.loc[tr], rel[tr]))
@@ -37,7 +38,7 @@ def _brute(df, term_of, leave_out=True, weights=None):
         w1 = np.where(d["term"] == term, w_raw, 0.0)
         w1 = w1 / w1.sum()
         est = w1 @ tau
-        v0 = -Z0 @ np.linalg.pinv(Z0.T @ Z0) @ (Z1.T @ w1)
+        v0 = -Z0 @ (P0 @ (Z1.T @ w1))
         grp = d["treat_year"].astype(str) + "_" + d["term"].astype(str)
         wt = pd.Series(w1 * tau)
         ww = pd.Series(w1)

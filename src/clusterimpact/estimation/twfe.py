@@ -550,6 +550,8 @@ def _nested_in(fe: np.ndarray, cl: np.ndarray) -> bool:
     """True when every level of ``fe`` lies within a single cluster."""
     if fe is cl:
         return True
+    if int(fe.max()) < int(cl.max()):  # fewer levels than clusters: cannot be nested
+        return False
     first = np.empty(int(fe.max()) + 1, dtype=np.int64)
     first[fe] = cl  # one (arbitrary) cluster per level ...
     return bool(np.array_equal(first[fe], cl))  # ... and every row agrees with it

@@ -80,7 +80,7 @@ def test_synthetic_truth_and_twfe_bias_sign(scenario):
     data = sim.panel().data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        c = compare_estimators(data, "ln_lp", terms="simple")
+        c = compare_estimators(data, "ln_lp", terms="dynamic")
     ov = c.overall().set_index("estimator")
     # truth: CS weights post cells by cohort size; SA and imputation average over treated firm-years
     cells = pd.DataFrame(sim.truth["att_gt"])
@@ -97,6 +97,14 @@ def test_synthetic_truth_and_twfe_bias_sign(scenario):
             r["estimate"],
             truth,
         )
+    # event-time effects: truth event_time (firm-year weighted over cohorts at e)
+    et = sim.truth["event_time"]
+    prof = c.tidy()
+    for est in ("cs", "sa", "imputation"):
+        for e in range(4):
+            row = prof[(prof["estimator"] == est) & (prof["term"] == f"dynamic:{e}")].iloc[0]
+            truth = float(et[str(e)]["att_lp"])
+            assert abs(row["estimate"] - truth) <= TRUTH_SE_MULTIPLE * row["std_error"], (est, e)
     if scenario != "heterogeneous":
         return
     # effects differ by cohort and grow with time: TWFE is biased, in the direction the Bacon

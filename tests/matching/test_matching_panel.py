@@ -137,3 +137,23 @@ def test_panel_bad_input(panel):
         match_panel(panel, ["ln_emp"], control="later")
     with pytest.raises(SpecError, match="no firms"):
         match_panel(panel, ["ln_emp"], cohorts=[1990])
+
+
+def test_stacked_panel_feeds_callaway_santanna(panel):
+    from clusterimpact.estimation.staggered import aggte, att_gt
+
+    r = _fit(panel, method="nnmatch", outcome="ln_lp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = att_gt(
+            r.matched_panel,
+            outcome="ln_lp",
+            cohort="stack_cohort",
+            unit="firm_id",
+            stack="stack",
+            weights="weight",
+            cluster="firm_id",
+            allow_unbalanced=True,
+        )
+        simple = aggte(res, "simple").tidy().set_index("term").loc["simple"]
+    assert np.isfinite(simple["estimate"]) and simple["std_error"] > 0

@@ -358,13 +358,27 @@ def parse_start(start: Any, names: list[str], method: str) -> np.ndarray | None:
 
 
 def random_starts(
-    primary: np.ndarray, n_starts: int, seed: int | None, scale: float = 0.3
+    primary: np.ndarray,
+    n_starts: int,
+    seed: int | None,
+    scale: float = 0.1,
+    first_order: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """``primary`` plus ``n_starts - 1`` seeded perturbations (uniform, +-``scale``)."""
+    """``primary`` plus ``n_starts - 1`` seeded starting points.
+
+    Elasticity-like (first-order) coefficients are drawn uniformly from the economically plausible
+    box [0.05, 0.95], so that the starts explore the whole region rather than the neighbourhood of a
+    possibly biased primary start (OLS sits next to a spurious ACF root when labour responds to
+    productivity); other coefficients (translog terms) are the primary value +- ``scale``.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 7]))
-    out = [np.asarray(primary, dtype=float)]
+    primary = np.asarray(primary, dtype=float)
+    fo = np.ones(primary.size, dtype=bool) if first_order is None else np.asarray(first_order, bool)
+    out = [primary]
     for _ in range(max(n_starts, 1) - 1):
-        out.append(primary + rng.uniform(-scale, scale, primary.size))
+        draw = primary + rng.uniform(-scale, scale, primary.size)
+        draw[fo] = rng.uniform(0.05, 0.95, int(fo.sum()))
+        out.append(draw)
     return out
 
 

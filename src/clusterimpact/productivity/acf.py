@@ -199,7 +199,9 @@ class ACF(ProductionEstimator):
                 else:
                     D = np.column_stack([np.ones(arr.n), X, arr.C])
                     user = ols_fit(D, arr.y)[1 : 1 + X.shape[1]]
-            starts = random_starts(user, s["n_starts"], self.seed, scale=0.3)
+            starts = random_starts(
+                user, s["n_starts"], self.seed, first_order=np.array([sum(e) == 1 for e in exps])
+            )
         theta, table, msgs = multistart(
             fun,
             starts,

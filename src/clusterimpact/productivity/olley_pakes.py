@@ -192,7 +192,7 @@ class OlleyPakes(ProductionEstimator):
             if user is None:
                 D = np.column_stack([np.ones(arr.n), arr.F, arr.K, arr.C])
                 user = ols_fit(D, arr.y)[1 + pf : 1 + pf + X.shape[1]]
-            starts = random_starts(user, s["n_starts"], self.seed, scale=0.2)
+            starts = random_starts(user, s["n_starts"], self.seed)
         theta, table, msgs = multistart(
             fun,
             starts,

@@ -27,12 +27,14 @@ class MatchResult(EstimateResult):
     estimand
         ``"att"``, ``"ate"`` or ``"atc"``.
     pairs
-        One row per (focal unit, match): ``focal`` and ``match`` (row labels of the input data),
-        ``focal_treated`` (bool), ``distance``, ``weight`` (1 / number of matches of the focal unit),
-        and ``stack`` in panel mode. Empty for CEM / exact matching (see ``subclass`` in ``matched``).
+        One row per (focal unit, match): ``focal`` and ``match`` (row labels of the input data; unit
+        ids in panel mode), ``focal_treated`` (bool), ``distance``, ``weight`` (1 / number of matches
+        of the focal unit), and ``stack`` in panel mode. Empty for CEM / exact matching (see
+        ``subclass`` in ``matched``).
     weights
-        Matching weight of every input row kept for estimation (0 = unmatched), indexed like the input;
-        treated weights are 1 for the ATT, control weights add up to the number of matched treated.
+        Matching weight of every input row kept for estimation (0 = unmatched), indexed like the input
+        (by ``(stack, unit)`` in panel mode); treated weights are 1 for the ATT, control weights add up
+        to the number of matched treated.
     matched
         The matched sample: the input rows with weight > 0 plus ``weight`` (and ``subclass`` for
         CEM / exact, ``stack`` in panel mode).
@@ -42,9 +44,9 @@ class MatchResult(EstimateResult):
         a ``stack`` column (the joining cohort) in panel mode. The love plot reads this.
     propensity
         Propensity scores (None when none was estimated), indexed like the input: ``score``
-        (probability), ``index`` (linear predictor), ``treated`` (0/1), ``matched`` (bool), ``weight``,
-        and ``stack`` in panel mode (then indexed by position in the cross-sections). The overlap plot
-        reads this.
+        (probability), ``index`` (linear predictor), ``treated`` (0/1), ``matched`` (bool), ``weight``;
+        in panel mode one row per unit and cohort cross-section, with ``stack`` and the unit column and
+        a plain RangeIndex. The overlap plot reads this.
     unmatched
         Units left out, one row each: ``row`` (input label), ``unit`` (id when known), ``treated``,
         ``reason`` and ``stack`` in panel mode.

@@ -112,6 +112,11 @@ class ATTgtResult(EstimateResult):
     multiplier: str = "mammen"
     seed: int | None = None
 
+    @property
+    def time(self) -> pd.Series:
+        """The period ``t`` of every cell (alias of ``period``)."""
+        return self.period
+
     def unit_influence(self) -> Any:
         """The unit-level influence functions as a scipy CSR matrix (cells x units), built on demand
         (``None`` when clustering at a higher level discarded the unit level). Columns follow

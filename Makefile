@@ -44,7 +44,8 @@ lint: $(STAMP)
 
 ## make bench: timings against the peer packages, in one run (see benchmarks/README.md).
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 ## make synth: regenerate data/synthetic/ bit-identically from its seed.
 synth: $(STAMP)

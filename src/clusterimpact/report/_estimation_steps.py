@@ -179,12 +179,23 @@ def step_tfp(study: Study) -> str:
     if study.truth and "elasticities" in study.truth:
         el = study.truth["elasticities"]
         table["truth"] = [float(el.get(i, np.nan)) for i in table["input"]]
+    reps = study.spec.bootstrap.tfp_reps
+    se_note = (
+        f"Standard errors: firm-block bootstrap with {reps} replications (Wooldridge: GMM)."
+        if reps
+        else "Standard errors: analytic where the method has them (OLS, FE, Wooldridge GMM); "
+        "Olley-Pakes, Levinsohn-Petrin and ACF need the firm-block bootstrap, which this study "
+        "skipped ([bootstrap] tfp_reps = 0)."
+    )
     study.add_table(
         "production_functions",
         "productivity",
         "Production-function estimates",
         "Value-added Cobb-Douglas in logs: output ln_va, free input ln_emp, state ln_capital, proxy "
-        "ln_materials (ln_investment for Olley-Pakes); log TFP is the estimated productivity term.",
+        "ln_materials (ln_investment for Olley-Pakes); log TFP is the estimated productivity term. "
+        + se_note
+        + " The premium estimates on ln TFP treat TFP as data (first-stage uncertainty not "
+        "propagated).",
         table,
         digits=4,
     )

@@ -246,3 +246,31 @@ def test_cli_report_runs_a_spec_and_writes_json(tmp_path, capsys):
     assert (out / "report.html").is_file()
     m = json.loads((out / "manifest.json").read_text())
     assert m["spec"]["title"] == "tiny"
+
+
+def test_report_on_user_files_with_a_column_map(tmp_path):
+    """The route of studies/example_real_accounts.toml: user files, their own column names."""
+    from clusterimpact.report import report
+    from clusterimpact.spec import StudySpec
+    from clusterimpact.synthetic import simulate
+
+    sd = simulate(scenario="ecoom", seed=3, n_firms=600)
+    ren = {"firm_id": "ondernemingsnummer", "year": "boekjaar", "emp": "vte"}
+    sd.accounts.rename(columns=ren).to_csv(tmp_path / "accounts.csv", index=False)
+    sd.registry.rename(columns={"firm_id": "ondernemingsnummer", "join_date": "toetreding"}).to_csv(
+        tmp_path / "registry.csv", index=False
+    )
+    (tmp_path / "study.toml").write_text(
+        'title = "files"\n[data]\nsource = "files"\naccounts = "accounts.csv"\n'
+        'registry = "registry.csv"\n[data.columns]\nfirm_id = "ondernemingsnummer"\n'
+        'year = "boekjaar"\nemp = "vte"\njoin_date = "toetreding"\n'
+        '[outcomes]\ntfp_methods = []\n[estimation]\nestimators = ["twfe"]\n'
+    )
+    spec = StudySpec.from_toml(tmp_path / "study.toml")
+    res = report(spec, out=tmp_path / "out", progress=False)
+    status = {s.name: s.status for s in res.steps}
+    assert status["load"] == status["panel"] == status["twfe"] == "ok", res.summary()
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert len(m["inputs"]["accounts"]["sha256"]) == 64
+    assert m["inputs"]["registry"]["path"].endswith("registry.csv")
+    assert "truth" not in _sections((tmp_path / "out" / "report.html").read_text())

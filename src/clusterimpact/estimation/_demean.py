@@ -293,7 +293,16 @@ class Absorber:
 
     def ct_times(self, R: Any) -> np.ndarray:
         """``C' R`` (H x K, dense) for the primary-by-secondary weight matrix ``C``."""
+        if isinstance(self._C, np.ndarray) and isinstance(R, np.ndarray):
+            return np.einsum("gh,gk->hk", self._C, R)
         out: Any = self._C.T @ R
+        return np.asarray(out.toarray() if hasattr(out, "toarray") else out)
+
+    def c_times(self, D: np.ndarray) -> np.ndarray:
+        """``C D`` (G x K, dense)."""
+        if isinstance(self._C, np.ndarray):
+            return np.einsum("gh,hk->gk", self._C, D)
+        out: Any = self._C @ D
         return np.asarray(out.toarray() if hasattr(out, "toarray") else out)
 
     # -- fixed-effect estimates -------------------------------------------------------------------

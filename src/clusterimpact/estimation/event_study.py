@@ -200,9 +200,10 @@ def event_study(
     events = [e for e in range(lo, hi + 1) if e not in refs]
     extra: dict[str, np.ndarray] = {}
     counts = {}
+    rel_k = np.where(tr_k, rel_k, np.nan)
     for e in events:
         d = tr_k & (rel_k == e)
-        extra[f"rel_year::{e}"] = d.astype(float)
+        extra[f"rel_year::{e}"] = d  # boolean: the indicator path needs only the rows
         counts[f"rel_year::{e}"] = int(d.sum())
     empty = [k for k, c in counts.items() if c == 0]
     notes: list[str] = []

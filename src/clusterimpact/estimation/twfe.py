@@ -1149,7 +1149,11 @@ def _fit_indicators(
             return None
     names = list(dummies)
     k = len(names)
-    rows = [np.flatnonzero(np.asarray(d, dtype=bool)[p.keep]) for d in dummies.values()]
+    all_kept = bool(p.keep.all())
+    rows = [
+        np.flatnonzero(np.asarray(d, dtype=bool) if all_kept else np.asarray(d, dtype=bool)[p.keep])
+        for d in dummies.values()
+    ]
     G, H, n = ab.G, ab.H, p.nobs
     prim = ab.primary
     yd = ab.demean(p.y)
@@ -1169,9 +1173,9 @@ def _fit_indicators(
         rhs[j] = yd[r].sum()
     M = CNT * ab._inv_wg[:, None]  # firm means of each dummy
     Delta = ab._Apinv @ (L - ab.ct_times(M))  # H x k
-    Cd: Any = ab._C
-    Alpha = M - np.asarray(Cd @ Delta) * ab._inv_wg[:, None]  # G x k
-    gram = np.diag(n_e) - CNT.T @ Alpha - L.T @ Delta
+    # tall-skinny products with einsum: no BLAS thread pool (it stalls on a loaded machine)
+    Alpha = M - ab.c_times(Delta) * ab._inv_wg[:, None]  # G x k
+    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT, Alpha) - L.T @ Delta
     gram = 0.5 * (gram + gram.T)
     for j, name in enumerate(names):
         if n_e[j] == 0 or gram[j, j] <= 1e-10 * n_e[j]:
@@ -1206,10 +1210,10 @@ def _fit_indicators(
         U = np.zeros(G * H)
         for c in ab._sec_off:
             U += np.bincount(prim * H + c, weights=u, minlength=G * H)
-        S = -(U.reshape(G, H) @ Delta)
+        S = -np.einsum("gh,hk->gk", U.reshape(G, H), Delta)
         for j, r in enumerate(rows):
             S[:, j] += np.bincount(prim[r], weights=u[r], minlength=G)
-        V = G / (G - 1) * (n - 1) / (n - df_k) * (bread @ (S.T @ S) @ bread)
+        V = G / (G - 1) * (n - 1) / (n - df_k) * (bread @ np.einsum("gi,gj->ij", S, S) @ bread)
         n_clusters = G
         df_resid = float(G - 1)
     yc = p.y - p.y.mean()

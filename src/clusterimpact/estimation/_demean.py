@@ -256,13 +256,20 @@ class Absorber:
             for j in range(v.shape[1]):
                 out[:, j] = self.demean(v[:, j])
             return out
-        vt = self.sweep_primary(v)
         if not self.H:
-            return vt
+            return self.sweep_primary(v)
         if self.dense:
-            delta = self._Apinv @ self.secondary_rhs(vt)
-            fit = self.secondary_fit(delta)
-            return vt - self.sweep_primary(fit)
+            # Never form the swept vector: with m the primary means of v,
+            #   D'W(v - m[g]) = D'Wv - C'm   and   P_w(D delta) = (C delta / W_g)[g],
+            # so  v.. = v - (m - C delta / W_g)[g] - (D delta)  needs two sums and two gathers over N.
+            m = self._primary_means(v)
+            rhs = self.secondary_rhs(v) - self.ct_times(m[:, None])[:, 0]
+            delta = self._Apinv @ rhs
+            g_part = m - self.c_times(delta[:, None])[:, 0] * self._inv_wg
+            out = v - g_part[self.primary]
+            for c in self._sec_off:
+                out -= delta[c]
+            return out
         return self._alternate(v)
 
     def _alternate(self, v: np.ndarray) -> np.ndarray:

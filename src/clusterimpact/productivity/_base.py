@@ -282,23 +282,20 @@ class ProductionEstimator:
             "compat": self.compat,
             **self._options(),
         }
-        est_frame = frame.loc[
-            prep.source_index,
-            [
-                c
-                for c in dict.fromkeys(
-                    [
-                        self.unit,
-                        self.time,
-                        self.output,
-                        *self.free,
-                        *self.state,
-                        *self.controls,
-                        *([self.proxy] if self.uses_proxy and self.proxy else []),
-                    ]
-                )
-            ],
-        ]
+        cols = list(
+            dict.fromkeys(
+                [
+                    self.unit,
+                    self.time,
+                    self.output,
+                    *self.free,
+                    *self.state,
+                    *self.controls,
+                    *([self.proxy] if self.uses_proxy and self.proxy else []),
+                ]
+            )
+        )
+        est_frame = frame[cols].iloc[prep.positions]
         prov = make_provenance(self.method, est_frame, seed=self.seed, **options)
         params = pd.Series(point.params, index=point.names, name="estimate")
         vcov_df = (

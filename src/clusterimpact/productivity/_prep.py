@@ -80,6 +80,7 @@ class Prepared:
     keys: pd.DataFrame  # unit, time columns in the arrays' row order (original labels)
     exclusions: dict[str, int]
     source_index: pd.Index  # index labels of the input rows kept, in the arrays' order
+    positions: np.ndarray  # their positions in the input frame
 
 
 def prepare(
@@ -128,7 +129,20 @@ def prepare(
             column=time,
             rows=list(df.index[bad_t]),
         )
-    dup = df.duplicated([unit, time], keep=False).to_numpy()
+    # sort by (firm, year) once: firm codes ordered by the id values, then a stable lexsort
+    try:
+        ucodes, _ = pd.factorize(df[unit], sort=True)
+    except TypeError:  # ids of mixed types: order by their text
+        ucodes, _ = pd.factorize(df[unit].astype(str), sort=True)
+    tvals = tnum.to_numpy()
+    full_order = np.lexsort((tvals, ucodes))
+    su, st = ucodes[full_order], tvals[full_order]
+    same = np.zeros(len(df), dtype=bool)
+    adj = (su[1:] == su[:-1]) & (st[1:] == st[:-1])
+    same[1:] |= adj
+    same[:-1] |= adj
+    dup = np.zeros(len(df), dtype=bool)
+    dup[full_order[same]] = True
     if dup.any():
         raise PanelError(
             f"duplicate firm-years ({unit}, {time}); keep one row per firm and year",
@@ -165,11 +179,8 @@ def prepare(
             source=source,
         )
 
-    sub = pd.DataFrame({"_u": df[unit].to_numpy()[keep], "_t": tnum.to_numpy()[keep]})
-    sub["_pos"] = np.flatnonzero(keep)
-    sub = sub.sort_values(["_u", "_t"], kind="mergesort")
-    order = sub["_pos"].to_numpy()
-    codes, _ = pd.factorize(sub["_u"], sort=False)
+    order = full_order[keep[full_order]]
+    codes, _ = pd.factorize(ucodes[order], sort=False)
 
     def mat(cols: list[str]) -> np.ndarray:
         if not cols:
@@ -183,9 +194,15 @@ def prepare(
         P=values[proxy][order] if proxy else None,
         C=mat(controls),
         unit=np.asarray(codes, dtype=np.int64),
-        time=sub["_t"].to_numpy().astype(np.int64),
+        time=tvals[order].astype(np.int64),
     )
     keys = pd.DataFrame(
         {unit: df[unit].to_numpy()[order], time: frame[time].to_numpy()[order]},
     )
-    return Prepared(arrays=arrays, keys=keys, exclusions=exclusions, source_index=df.index[order])
+    return Prepared(
+        arrays=arrays,
+        keys=keys,
+        exclusions=exclusions,
+        source_index=df.index[order],
+        positions=order,
+    )

@@ -83,7 +83,13 @@ class ATTgtResult(EstimateResult):
     cohort_shares
         ``P(G = g)``: the weighted share of units in each cohort (the aggregation weights).
     pretest
-        Wald pre-test of parallel trends on the pre-treatment cells: ``{"stat", "df", "p_value"}``.
+        R did's Wald pre-test of parallel trends on *all* pre-treatment cells: ``{"stat", "df",
+        "p_value", "n_cells", "rank", "condition", "min_treated"}`` (``df`` = ``rank``, the effective
+        rank after a relative eigenvalue cutoff of the cells' correlation matrix; ``condition`` its
+        condition number; ``min_treated`` the fewest treated units behind a pre-treatment cell). With
+        many cells on small cohorts the covariance is poorly estimated and this test over-rejects (an
+        ``EstimationWarning`` says so); the event-study pre-test,
+        ``aggte(result, "dynamic").pretest``, is the one to report.
     n_units, control, est, anticipation, base_period, alpha, n_boot, multiplier, seed
         Settings and sample size.
     """
@@ -147,8 +153,9 @@ class ATTgtResult(EstimateResult):
         )
         if self.pretest is not None and np.isfinite(self.pretest.get("stat", np.nan)):
             lines.append(
-                f"Pre-test of parallel trends: Wald {self.pretest['stat']:.3f} "
-                f"(df {int(self.pretest['df'])}), p = {self.pretest['p_value']:.4f}"
+                f"Pre-test of parallel trends (all pre-treatment cells): Wald "
+                f"{self.pretest['stat']:.3f} (df {int(self.pretest['df'])}), "
+                f"p = {self.pretest['p_value']:.4f}"
             )
         return lines
 
@@ -168,6 +175,16 @@ class AggteResult(ProfileResult):
         Factored influence functions of every term.
     analytic_std_errors, se_type
         As in :class:`ATTgtResult`.
+    pretest
+        ``dynamic`` only: the event-study pre-test of parallel trends (Callaway & Sant'Anna 2021,
+        section 4), a joint Wald test that every pre-treatment event-time effect in the window is zero,
+        ``theta(e) = 0`` for ``e < -anticipation`` (under ``base_period="universal"`` the reference
+        period is a normalisation and not tested), with the covariance of the aggregated influence
+        functions (including the estimated cohort weights). Keys: ``stat``, ``df``, ``p_value`` (chi-
+        squared), ``terms`` (the tested ``dynamic:e`` terms), ``min_treated`` (fewest treated units behind
+        a tested term) and, with the bootstrap, ``sup_t`` (largest ``|theta(e)| / se(e)``) and
+        ``sup_t_p_value`` (share of bootstrap draws whose largest ``|t|`` is at least as large).
+        ``None`` for other aggregations; ``df == 0`` and NaN statistics when no lead is estimable.
     """
 
     type: str
@@ -178,10 +195,26 @@ class AggteResult(ProfileResult):
     balance_e: int | None = None
     min_e: float = -np.inf
     max_e: float = np.inf
+    pretest: dict[str, Any] | None = None
 
     def elements(self) -> pd.DataFrame:
         """The profile of the elements (same as :meth:`profile`)."""
         return self.profile(self.band_level)
+
+    def _summary_header(self) -> list[str]:
+        lines = super()._summary_header()
+        pt = self.pretest
+        if pt is not None and pt.get("df", 0) > 0 and np.isfinite(pt.get("stat", np.nan)):
+            es = [t.split(":", 1)[1] for t in pt["terms"]]
+            span = es[0] if len(es) == 1 else f"{es[0]}..{es[-1]}"
+            line = (
+                f"Pre-test of parallel trends (event times {span}): Wald {pt['stat']:.3f} "
+                f"(df {int(pt['df'])}), p = {pt['p_value']:.4f}"
+            )
+            if "sup_t" in pt:
+                line += f"; sup-t {pt['sup_t']:.3f}, bootstrap p = {pt['sup_t_p_value']:.4f}"
+            lines.append(line)
+        return lines
 
 
 class CallawaySantAnna:
@@ -339,7 +372,9 @@ class CallawaySantAnna:
         gvals = np.array([c.g for c in cells])
         tvals = np.array([c.t for c in cells])
         post = gvals <= tvals
-        pretest = _wald_pretest(att[~post], infl.combine(np.eye(len(cells))[~post]))
+        pretest = _wald_pretest(
+            att[~post], infl.combine(np.eye(len(cells))[~post]), counts[~post, 0], msgs
+        )
         shares = _cohort_shares(prep)
         seed = self.seed if isinstance(self.seed, (int, np.integer)) else None
         prov = make_provenance(
@@ -406,19 +441,86 @@ def _cohort_shares(prep: core.Prepared) -> pd.Series:
     return s
 
 
-def _wald_pretest(pre: np.ndarray, infl: InfluenceFunction) -> dict[str, float]:
-    if pre.size == 0:
-        return {"stat": float("nan"), "df": 0.0, "p_value": float("nan")}
-    V = infl.vcov()
-    vals, vecs = np.linalg.eigh((V + V.T) / 2)
-    tol = vals.max(initial=0.0) * V.shape[0] * np.finfo(float).eps
-    keep = vals > tol
+#: Eigenvalues of the pre-test's correlation matrix below this fraction of the largest are treated as
+#: zero (directions the estimates do not vary in); the test's degrees of freedom are the rest.
+PRETEST_RTOL = 1e-8
+#: Condition number of that correlation matrix above which the Wald statistic is flagged as unreliable.
+PRETEST_MAX_CONDITION = 1e4
+#: Pre-treatment cells resting on fewer treated units than this get the cell-level pre-test flagged.
+PRETEST_MIN_TREATED = 30
+
+
+def _wald(est: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
+    """Wald statistic ``est' V^+ est`` with a relative eigenvalue cutoff on the correlation scale.
+
+    Returns the statistic, the effective rank (its chi-squared degrees of freedom) and the condition
+    number of the correlation matrix (``inf`` when singular). Estimates with zero variance are left
+    out (normalisations); the correlation scale makes the cutoff independent of the units of the cells.
+    """
+    d = np.sqrt(np.clip(np.diag(V), 0.0, None))
+    ok = np.isfinite(d) & (d > 0) & np.isfinite(est)
+    if not ok.any():
+        return float("nan"), 0, float("nan")
+    z = est[ok] / d[ok]
+    C = V[np.ix_(ok, ok)] / np.outer(d[ok], d[ok])
+    vals, vecs = np.linalg.eigh((C + C.T) / 2)
+    top = float(vals.max(initial=0.0))
+    keep = vals > PRETEST_RTOL * top
     rank = int(keep.sum())
     if rank == 0:
-        return {"stat": float("nan"), "df": 0.0, "p_value": float("nan")}
-    z = vecs[:, keep].T @ pre
-    stat = float((z**2 / vals[keep]).sum())
-    return {"stat": stat, "df": float(rank), "p_value": float(stats.chi2.sf(stat, rank))}
+        return float("nan"), 0, float("nan")
+    low = float(vals.min())
+    cond = top / low if low > 0 else float("inf")
+    proj = vecs[:, keep].T @ z
+    return float((proj**2 / vals[keep]).sum()), rank, cond
+
+
+def _wald_pretest(
+    pre: np.ndarray, infl: InfluenceFunction, n_treated: np.ndarray, msgs: list[str]
+) -> dict[str, float]:
+    """Cell-level pre-test: joint Wald test that every pre-treatment ATT(g,t) is zero (R did's).
+
+    The chi-squared reference is only trustworthy when the cells' covariance is well estimated: with
+    many pre-treatment cells resting on small cohorts it is nearly singular and the test over-rejects
+    (the event-study pre-test of :func:`aggte` with ``type="dynamic"`` is then the one to read). Such
+    cases are reported in ``msgs`` (and warned about).
+    """
+    out = {
+        "stat": float("nan"),
+        "df": 0.0,
+        "p_value": float("nan"),
+        "n_cells": float(pre.size),
+        "rank": 0.0,
+        "condition": float("nan"),
+        "min_treated": float(n_treated.min()) if n_treated.size else float("nan"),
+    }
+    if pre.size == 0:
+        return out
+    stat, rank, cond = _wald(pre, infl.vcov())
+    out.update(rank=float(rank), condition=cond)
+    if rank == 0:
+        return out
+    out.update(stat=stat, df=float(rank), p_value=float(stats.chi2.sf(stat, rank)))
+    problems = []
+    if rank < pre.size:
+        problems.append(f"effective rank {rank} of {pre.size} cells")
+    if not cond <= PRETEST_MAX_CONDITION:
+        problems.append(f"condition number {cond:.3g} of their correlation matrix")
+    few = int((n_treated < PRETEST_MIN_TREATED).sum())
+    if few:
+        problems.append(
+            f"{few} cell(s) rest on fewer than {PRETEST_MIN_TREATED} treated units "
+            f"(smallest: {int(n_treated.min())})"
+        )
+    if problems:
+        core._warn(
+            msgs,
+            f"the Wald pre-test on all {pre.size} pre-treatment ATT(g,t) cells is unreliable: "
+            + "; ".join(problems)
+            + ". Its covariance is poorly estimated and the test over-rejects; read the event-study "
+            "pre-test instead: aggte(result, 'dynamic').pretest",
+        )
+    return out
 
 
 def att_gt(
@@ -747,9 +849,11 @@ def _aggte(
     W = np.vstack(mats)
     agg_infl = infl.combine(W, extra=np.vstack(extras))
     idx = pd.Index(names, name="term")
-    se_an = agg_infl.std_errors()
+    V_agg = agg_infl.vcov()
+    se_an = np.sqrt(np.clip(np.diag(V_agg), 0.0, None))
     se = se_an
     crit = None
+    projection = None
     if boot:
         band = np.array([":" in nm for nm in names])
         if not band.any():
@@ -762,23 +866,31 @@ def _aggte(
         )
         if reuse:
             # the same multipliers as the ATT(g,t) bootstrap: a joint bootstrap, no second pass
-            br = multiplier_bootstrap(
-                agg_infl,
-                rng=resolve_rng(0),
-                alpha=alpha,
-                band=band,
-                projection=result.boot_projection,
-            )
+            projection = result.boot_projection
         else:
-            br = multiplier_bootstrap(
-                agg_infl,
-                n_boot=n_boot,
-                rng=resolve_rng(seed),
-                alpha=alpha,
-                multiplier=multiplier,
-                band=band,
-            )
+            projection = agg_infl.project_draws(n_boot, resolve_rng(seed), multiplier)
+        br = multiplier_bootstrap(
+            agg_infl, rng=resolve_rng(0), alpha=alpha, band=band, projection=projection
+        )
         se, crit = br.std_errors, br.crit_value
+    pretest = None
+    if type == "dynamic":
+        e_of = {nm: int(nm.split(":", 1)[1]) for nm in names if ":" in nm}
+        lead_names = [
+            nm
+            for nm, e in e_of.items()
+            if e < -result.anticipation and (reference is None or e != reference)
+        ]
+        pretest = _dynamic_pretest(
+            lead_names,
+            names,
+            np.asarray(thetas),
+            V_agg,
+            dict(zip([nm for nm in names if ":" in nm], counts, strict=True)),
+            agg_infl,
+            projection,
+            se if boot else None,
+        )
     elem_names = [nm for nm in names if ":" in nm]
     x = pd.Series(xs, index=pd.Index(elem_names, name="term"), name="x", dtype=float)
     cnt = pd.Series(counts, index=x.index, dtype=float) if counts else None
@@ -802,7 +914,7 @@ def _aggte(
         nobs=result.nobs,
         method="cs",
         provenance=prov,
-        vcov=pd.DataFrame(agg_infl.vcov(), index=idx, columns=idx),
+        vcov=pd.DataFrame(V_agg, index=idx, columns=idx),
         crit_value=crit,
         band_level=1 - alpha,
         warnings=result.warnings,
@@ -817,4 +929,45 @@ def _aggte(
         balance_e=balance_e,
         min_e=min_e,
         max_e=max_e,
+        pretest=pretest,
     )
+
+
+def _dynamic_pretest(
+    leads: list[str],
+    names: list[str],
+    theta: np.ndarray,
+    V: np.ndarray,
+    counts: dict[str, float],
+    infl: InfluenceFunction,
+    projection: np.ndarray | None,
+    boot_se: np.ndarray | None,
+) -> dict[str, Any]:
+    """Joint test that the event-study leads ``leads`` are zero: chi-squared Wald on the aggregated
+    influence-function covariance and, given bootstrap draws of the basis, the sup-t test."""
+    out: dict[str, Any] = {
+        "stat": float("nan"),
+        "df": 0.0,
+        "p_value": float("nan"),
+        "terms": list(leads),
+        "min_treated": min((counts[nm] for nm in leads), default=float("nan")),
+    }
+    if not leads:
+        return out
+    pos = np.array([names.index(nm) for nm in leads])
+    stat, rank, _ = _wald(theta[pos], V[np.ix_(pos, pos)])
+    if rank > 0:
+        out.update(stat=stat, df=float(rank), p_value=float(stats.chi2.sf(stat, rank)))
+    if projection is not None and boot_se is not None:
+        se = boot_se[pos]
+        ok = np.isfinite(se) & (se > 0)
+        if ok.any():
+            draws = projection @ infl.coef[pos[ok]].T
+            tmax = np.max(np.abs(draws) / se[ok], axis=1)
+            sup = float(np.max(np.abs(theta[pos[ok]]) / se[ok]))
+            out.update(
+                sup_t=sup,
+                sup_t_p_value=float(np.mean(tmax >= sup)),
+                n_boot=int(projection.shape[0]),
+            )
+    return out

@@ -13,7 +13,8 @@ dummy with staggered joining, a few percent of missing firm-years):
 
 Targets (issue 5): fast path <= 0.2x pyfixest at 5e6 firm-years (stretch < 0.5 s), peak memory <= 3x
 the raw columns it uses; event study <= 1.5 s; duration_effects < 5 s at 1e6. Peak memory is measured
-with tracemalloc (numpy reports its buffers to it). ``--quick`` uses small sizes (smoke run).
+with tracemalloc (numpy reports its buffers to it); times are the best of repeated runs (3 for the fast
+path, 2 for the peers and the event study) because the machine is shared. ``--quick`` uses small sizes.
 """
 
 from __future__ import annotations
@@ -96,18 +97,20 @@ def main() -> int:
     )
 
     static_premium(df.iloc[:5000])  # warm-up (imports)
-    res, t_fast, peak = timed(lambda: static_premium(df, "ln_lp"), memory=True)
-    _, t_fast2, _ = timed(lambda: static_premium(df, "ln_lp"))
-    t_fast = min(t_fast, t_fast2)
+    res, _, peak = timed(lambda: static_premium(df, "ln_lp"), memory=True)
+    # best of 3 (the machine is shared: the minimum is the least disturbed run)
+    t_fast = min(timed(lambda: static_premium(df, "ln_lp"))[1] for _ in range(3))
     print(
         f"fast path static_premium: {t_fast:.3f} s, peak {peak / 1e6:.0f} MB "
         f"= {peak / raw:.2f}x raw columns ({peak / raw_num:.2f}x numeric)"
     )
 
     pf.feols("ln_lp ~ member | firm_id + year", df.iloc[:5000], vcov={"CRV1": "firm_id"})
-    m, t_pf, _ = timed(
-        lambda: pf.feols("ln_lp ~ member | firm_id + year", df, vcov={"CRV1": "firm_id"})
-    )
+    runs = [
+        timed(lambda: pf.feols("ln_lp ~ member | firm_id + year", df, vcov={"CRV1": "firm_id"}))
+        for _ in range(2)
+    ]
+    m, t_pf = runs[0][0], min(r[1] for r in runs)
     d_coef = abs(res.params["member"] - m.coef()["member"]) / abs(m.coef()["member"])
     d_se = abs(res.std_errors["member"] / m.se()["member"] - 1)
     print(
@@ -131,6 +134,7 @@ def main() -> int:
         )
 
     es, t_es, _ = timed(lambda: event_study(df, "ln_lp", window=(-6, 8)))
+    t_es = min(t_es, timed(lambda: event_study(df, "ln_lp", window=(-6, 8)))[1])
     print(f"event_study ({len(es.params)} rel-year dummies): {t_es:.3f} s (target <= 1.5)")
 
     dd = make_panel(n_dur, seed=1)

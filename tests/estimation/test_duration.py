@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from fe_helpers import make_panel
-from tolerances import FE_EXACT_REL
 
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.estimation.duration import DurationResult, duration_effects
 from clusterimpact.estimation.imputation import imputation_did
 from clusterimpact.results import ProfileResult
+from tolerances import FE_EXACT_REL
 
 BINS = [("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4", 4, 4), ("5+", 5, 99)]
 

@@ -63,7 +63,7 @@ class Study:
     tables: list[TableArtifact] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in SECTIONS})
     steps: list[StepRecord] = field(default_factory=list)
-    exclusions: dict[str, dict[str, int]] = field(default_factory=dict)
+    exclusions: dict[str, Any] = field(default_factory=dict)
 
     # -- helpers used by steps -------------------------------------------------------------------
     @property

@@ -82,9 +82,40 @@ def build_manifest(study: Study, outputs: dict[str, str], total_seconds: float) 
     }
 
 
+def estimator_exclusions(study: Study) -> dict[str, dict[str, int]]:
+    """Observations each estimation result left out, by reason (from the results' ``exclusions``)."""
+    out: dict[str, dict[str, int]] = {}
+    seen: set[int] = set()
+    for name, res in sorted(study.results.items(), key=lambda kv: -len(kv[0])):
+        if id(res) in seen:  # the same result stored under a short alias ("duration")
+            continue
+        seen.add(id(res))
+        ex = getattr(res, "exclusions", None)
+        if isinstance(ex, dict) and ex:
+            out[name] = {str(k): int(v) for k, v in sorted(ex.items(), key=lambda kv: str(kv[0]))}
+    return dict(sorted(out.items()))
+
+
 def add_provenance_tables(study: Study) -> None:
-    """Versions, inputs and seeds as tables of the Reproducibility section."""
+    """Versions, inputs, seeds and estimator exclusions as tables of the Reproducibility section."""
     import pandas as pd
+
+    by_result = estimator_exclusions(study)
+    study.exclusions["estimators"] = by_result
+    ex_rows = [
+        {"result": name, "reason": reason, "observations": n}
+        for name, d in by_result.items()
+        for reason, n in d.items()
+    ]
+    if ex_rows:
+        study.add_table(
+            "estimator_exclusions",
+            "provenance",
+            "Observations left out by each estimator",
+            "Firm-years (or firms) each estimation result could not use, by reason, beyond the panel "
+            "exclusions of the data section.",
+            pd.DataFrame(ex_rows),
+        )
 
     versions = {"clusterimpact": package_version(), **dependency_versions()}
     study.add_table(

@@ -30,7 +30,6 @@ def _check_truth(res, truth):
         assert abs(est - beta) <= TRUTH_SE_MULTIPLE * se, (term, est, se, beta)
 
 
-@pytest.mark.slow
 def test_acf_recovers_synthetic_elasticities(sim):
     s, panel = sim
     with warnings.catch_warnings():

@@ -111,10 +111,9 @@ class FixedEffects(ProductionEstimator):
         e = yd - Xd @ b
         vcov = None
         if full:
-            G = np.unique(unit).size
+            # the absorbed firm effects are nested in the firm clusters, so they do not count
+            # against the degrees of freedom (as Stata's xtreg, fe vce(cluster))
             vcov = _cluster_vcov(Xd, e, inv, Xd.shape[1])
-            # Stata xtreg-style: the absorbed firm effects are nested in the clusters
-            del G
         nin = arr.F.shape[1] + arr.K.shape[1]
         resid = y - X @ b
         exclusions: dict[str, Any] = {"singleton_firm": n_single} if n_single else {}

@@ -27,8 +27,9 @@ report: $(STAMP)
 	$(PY) -m clusterimpact report --out reports
 
 ## make test: the whole suite, notebooks and the report included (slow checks at a bounded size).
+# Two pytest workers on two cores: one BLAS thread each, or they oversubscribe (about 6x slower).
 test: $(STAMP) chromium
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q
 
 ## headless Chromium for the report screenshot test (Debian package; installed when missing).
 chromium:

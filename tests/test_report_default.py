@@ -31,15 +31,14 @@ def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("default-report")
     spec = StudySpec.default()
     draws = max(49, int(spec.bootstrap.did_draws * slow_scale()))
-    spec = replace(spec, bootstrap=BootstrapSpec(did_draws=draws, tfp_reps=0))
-    cwd = Path.cwd()
-    os.chdir(
-        REPO
-    )  # the default spec reads data/synthetic/ relative to the repository, as make does
-    try:
-        return report(spec, out=out, progress=False)
-    finally:
-        os.chdir(cwd)
+    # the default spec reads data/synthetic/ relative to the working directory (the repository root
+    # under `make report`); anchor it so the test does not depend on where pytest runs
+    spec = replace(
+        spec,
+        data=replace(spec.data, synthetic_dir=REPO / "data" / "synthetic"),
+        bootstrap=BootstrapSpec(did_draws=draws, tfp_reps=0),
+    )
+    return report(spec, out=out, progress=False)
 
 
 def test_default_report_runs_every_step_on_the_committed_data(default_run):

@@ -23,6 +23,7 @@ from tolerances import (
     CS_DR_VARIANT_ABS,
     CS_PEER_REL,
     CS_POINT_ABS,
+    CS_PRETEST_SWEEP_MAX_REJECT,
     CS_PRINTED_ABS,
     CS_SE_REL,
     DID_2X2_ABS,
@@ -357,6 +358,10 @@ def test_no_never_treated(mpdta):
         res = att_gt(df, "lemp", **MP, control="notyet")
     assert "ATT(2004,2004)" in res.params.index
     assert "ATT(2007,2007)" not in res.params.index
+    # ATT(2006,2004) = -ATT(2007,2004) (the two cohorts control for each other): exact dependence
+    # lowers the pre-test's rank without flagging it as ill-conditioned
+    assert res.pretest["n_cells"] == 4 and res.pretest["df"] == res.pretest["rank"] == 2
+    assert not any("pre-test" in w for w in res.warnings)
 
 
 def test_cohort_without_controls_is_named(mpdta):
@@ -444,3 +449,121 @@ def test_aggte_bootstrap_without_att_gt_bootstrap(mpdta):
     prof = a.profile()
     assert list(prof["term"]) == ["group:2004", "group:2006", "group:2007"]
     assert (prof["band_high"] - prof["band_low"] > prof["conf_high"] - prof["conf_low"]).all()
+
+
+# -- pre-tests of parallel trends -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def synthetic_panels() -> dict[str, pd.DataFrame]:
+    """The package's synthetic default (seed 1, default size) for the two parallel-trends scenarios
+    (fitted with ``allow_unbalanced=True``, as the report does)."""
+    from clusterimpact.synthetic import simulate
+
+    return {sc: simulate(sc, seed=1).panel().data for sc in ("ecoom", "null")}
+
+
+def _fit_quiet(df: pd.DataFrame, outcome: str = "ln_lp", **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        return att_gt(df, outcome, control="notyet", allow_unbalanced=True, **kw)
+
+
+@pytest.mark.parametrize("scenario", ["ecoom", "null"])
+def test_dynamic_pretest_does_not_reject_under_parallel_trends(synthetic_panels, scenario):
+    res = _fit_quiet(synthetic_panels[scenario])
+    dyn = aggte(res, "dynamic")
+    pt = dyn.pretest
+    leads = [t for t in dyn.x.index if dyn.x[t] < 0]
+    assert pt["terms"] == leads and pt["df"] == len(leads) > 5
+    assert pt["p_value"] > 0.05, pt
+    # the Wald statistic is the quadratic form in the aggregated covariance
+    th = dyn.params[leads].to_numpy()
+    v = dyn.vcov.loc[leads, leads].to_numpy()
+    assert pt["stat"] == pytest.approx(th @ np.linalg.solve(v, th), rel=1e-8)
+    # event window: only the leads inside it are tested
+    win = aggte(res, "dynamic", min_e=-4, max_e=4)
+    assert win.pretest["terms"] == [f"dynamic:{e}" for e in (-4, -3, -2, -1)]
+    assert win.pretest["p_value"] > 0.05
+    assert "Pre-test of parallel trends (event times -4..-1)" in win.summary()
+    for ty in ("simple", "group", "calendar"):
+        assert aggte(res, ty).pretest is None
+
+
+def test_dynamic_pretest_rejects_a_pre_trend(synthetic_panels):
+    df = synthetic_panels["null"]
+    # members drift away from non-members by 0.02 log points a year, before and after joining
+    trend = 0.02 * (df["year"] - df["year"].min()) * df["ever_member"].astype(float)
+    res = _fit_quiet(df.assign(y_trend=df["ln_lp"] + trend), "y_trend")
+    pt = aggte(res, "dynamic").pretest
+    assert pt["p_value"] < 1e-6, pt
+    assert aggte(res, "dynamic", min_e=-4, max_e=4).pretest["p_value"] < 0.01
+
+
+def test_dynamic_pretest_reference_anticipation_and_balance(mpdta):
+    uni = aggte(att_gt(mpdta, "lemp", **MP, base_period="universal"), "dynamic")
+    assert uni.pretest["terms"] == ["dynamic:-4", "dynamic:-3", "dynamic:-2"]  # -1 is the reference
+    with pytest.warns(EstimationWarning, match="no pre-treatment period"):
+        ant_gt = att_gt(mpdta, "lemp", **MP, anticipation=1)
+    ant = aggte(ant_gt, "dynamic")
+    # e = -1 may carry anticipation effects: only earlier leads test parallel trends
+    assert "dynamic:-1" in ant.params.index
+    assert ant.pretest["terms"] == ["dynamic:-3", "dynamic:-2"]
+    res = att_gt(mpdta, "lemp", **MP)
+    bal = aggte(res, "dynamic", balance_e=1)
+    assert bal.pretest["terms"] == [t for t in bal.x.index if bal.x[t] < 0]
+    none = aggte(res, "dynamic", min_e=0)
+    assert none.pretest["terms"] == [] and none.pretest["df"] == 0
+    assert np.isnan(none.pretest["p_value"]) and "Pre-test" not in none.summary()
+
+
+def test_dynamic_pretest_sup_t_from_bootstrap(mpdta):
+    res = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=5, n_boot=499)
+    dyn = aggte(res, "dynamic")
+    pt = dyn.pretest
+    leads = pt["terms"]
+    assert leads == ["dynamic:-3", "dynamic:-2", "dynamic:-1"]
+    tmax = (dyn.params[leads].abs() / dyn.std_errors[leads]).max()
+    assert pt["sup_t"] == pytest.approx(tmax) and pt["n_boot"] == 499
+    assert 0 < pt["sup_t_p_value"] <= 1
+    # a largest |t| beyond the band's critical value (over the leads) would reject at 5 %
+    assert (pt["sup_t_p_value"] < 0.05) == (
+        pt["sup_t"] > aggte(res, "dynamic", min_e=-3, max_e=-1).crit_value
+    )
+    assert aggte(res, "dynamic").pretest == pt  # same multipliers, same answer
+    assert "sup-t" in dyn.summary()
+    assert "sup_t" not in aggte(res, "dynamic", bootstrap=False).pretest
+
+
+def test_cell_pretest_warns_on_small_cohorts(synthetic_panels, mpdta):
+    from clusterimpact.synthetic import simulate
+
+    small = simulate("ecoom", seed=1, n_firms=4000).panel()
+    with pytest.warns(EstimationWarning, match=r"dynamic'\)\.pretest") as rec:
+        res = att_gt(small, "ln_lp", control="notyet", allow_unbalanced=True)
+    msg = next(str(w.message) for w in rec if "pre-test" in str(w.message))
+    assert "fewer than 30 treated units" in msg and "ill-conditioned" in msg
+    assert any("pre-test" in w for w in res.warnings)
+    pt = res.pretest
+    assert pt["min_treated"] < 30 and pt["condition"] > 1e3
+    assert pt["df"] == pt["rank"] <= pt["n_cells"] == (~res.post).sum()
+    # the event-study pre-test on the same data behaves
+    assert aggte(res, "dynamic").pretest["p_value"] > 0.05
+    # R did's mpdta pre-test: well conditioned, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EstimationWarning)
+        ok = att_gt(mpdta, "lemp", **MP, est="reg")
+    assert ok.pretest["rank"] == ok.pretest["n_cells"] == 5 and ok.pretest["condition"] < 10
+
+
+@pytest.mark.sweep
+def test_dynamic_pretest_size_sweep():
+    """Rejection rate of the 5 % event-study pre-test over 40 seeds of synthetic ecoom (~0.05)."""
+    from clusterimpact.synthetic import simulate
+
+    seeds = range(1, 41)
+    rej = 0
+    for s in seeds:
+        res = _fit_quiet(simulate("ecoom", seed=s, n_firms=4000).panel())
+        rej += aggte(res, "dynamic").pretest["p_value"] < 0.05
+    rate = rej / len(seeds)
+    print(f"event-study pre-test rejection rate at 5 %: {rate:.3f} over {len(seeds)} seeds")
+    assert rate <= CS_PRETEST_SWEEP_MAX_REJECT, rate

@@ -86,7 +86,8 @@ class ATTgtResult(EstimateResult):
         R did's Wald pre-test of parallel trends on *all* pre-treatment cells: ``{"stat", "df",
         "p_value", "n_cells", "rank", "condition", "min_treated"}`` (``df`` = ``rank``, the effective
         rank after a relative eigenvalue cutoff of the cells' correlation matrix; ``condition`` its
-        condition number; ``min_treated`` the fewest treated units behind a pre-treatment cell). With
+        condition number over the kept eigenvalues; ``min_treated`` the fewest treated units behind a
+        pre-treatment cell). With
         many cells on small cohorts the covariance is poorly estimated and this test over-rejects (an
         ``EstimationWarning`` says so); the event-study pre-test,
         ``aggte(result, "dynamic").pretest``, is the one to report.
@@ -445,7 +446,7 @@ def _cohort_shares(prep: core.Prepared) -> pd.Series:
 #: zero (directions the estimates do not vary in); the test's degrees of freedom are the rest.
 PRETEST_RTOL = 1e-8
 #: Condition number of that correlation matrix above which the Wald statistic is flagged as unreliable.
-PRETEST_MAX_CONDITION = 1e4
+PRETEST_MAX_CONDITION = 1e3
 #: Pre-treatment cells resting on fewer treated units than this get the cell-level pre-test flagged.
 PRETEST_MIN_TREATED = 30
 
@@ -454,8 +455,9 @@ def _wald(est: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
     """Wald statistic ``est' V^+ est`` with a relative eigenvalue cutoff on the correlation scale.
 
     Returns the statistic, the effective rank (its chi-squared degrees of freedom) and the condition
-    number of the correlation matrix (``inf`` when singular). Estimates with zero variance are left
-    out (normalisations); the correlation scale makes the cutoff independent of the units of the cells.
+    number of the correlation matrix over the kept eigenvalues (exactly dependent estimates, such as
+    two cells that are each other's negative, only reduce the rank). Estimates with zero variance are
+    left out (normalisations); the correlation scale makes the cutoff independent of the cells' units.
     """
     d = np.sqrt(np.clip(np.diag(V), 0.0, None))
     ok = np.isfinite(d) & (d > 0) & np.isfinite(est)
@@ -469,8 +471,7 @@ def _wald(est: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
     rank = int(keep.sum())
     if rank == 0:
         return float("nan"), 0, float("nan")
-    low = float(vals.min())
-    cond = top / low if low > 0 else float("inf")
+    cond = top / float(vals[keep].min())
     proj = vecs[:, keep].T @ z
     return float((proj**2 / vals[keep]).sum()), rank, cond
 
@@ -502,10 +503,11 @@ def _wald_pretest(
         return out
     out.update(stat=stat, df=float(rank), p_value=float(stats.chi2.sf(stat, rank)))
     problems = []
-    if rank < pre.size:
-        problems.append(f"effective rank {rank} of {pre.size} cells")
     if not cond <= PRETEST_MAX_CONDITION:
-        problems.append(f"condition number {cond:.3g} of their correlation matrix")
+        problems.append(
+            f"their correlation matrix is ill-conditioned (condition number {cond:.3g}, "
+            f"effective rank {rank})"
+        )
     few = int((n_treated < PRETEST_MIN_TREATED).sum())
     if few:
         problems.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -530,6 +531,11 @@ def test_dynamic_pretest_sup_t_from_bootstrap(mpdta):
     )
     assert aggte(res, "dynamic").pretest == pt  # same multipliers, same answer
     assert "sup-t" in dyn.summary()
+    js = json.loads(json.dumps(dyn.to_dict()))
+    assert js["pretest"]["terms"] == leads and js["pretest"]["p_value"] == pytest.approx(
+        pt["p_value"]
+    )
+    assert json.loads(json.dumps(res.to_dict()))["pretest"]["df"] == 5
     assert "sup_t" not in aggte(res, "dynamic", bootstrap=False).pretest
 
 

@@ -160,6 +160,12 @@ class ATTgtResult(EstimateResult):
             )
         return lines
 
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form with the cell-level pre-test (``pretest``)."""
+        out = super().to_dict(level)
+        out["pretest"] = _json_test(self.pretest)
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class AggteResult(ProfileResult):
@@ -216,6 +222,26 @@ class AggteResult(ProfileResult):
                 line += f"; sup-t {pt['sup_t']:.3f}, bootstrap p = {pt['sup_t_p_value']:.4f}"
             lines.append(line)
         return lines
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form with the event-study pre-test (``pretest``, ``dynamic`` only)."""
+        out = super().to_dict(level)
+        out["pretest"] = _json_test(self.pretest)
+        return out
+
+
+def _json_test(test: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A pre-test dict with JSON-safe values (NaN and infinity as ``None``)."""
+    if test is None:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in test.items():
+        if isinstance(v, (list, tuple)):
+            out[k] = [str(x) for x in v]
+        else:
+            f = float(v)
+            out[k] = f if np.isfinite(f) else None
+    return out
 
 
 class CallawaySantAnna:
@@ -703,6 +729,13 @@ def aggte(
     Standard errors include the influence function of the estimated cohort-size weights. With
     ``bootstrap`` (default: as in ``result``) the multiplier bootstrap gives the standard errors and a
     uniform band over the elements.
+
+    ``dynamic`` also tests parallel trends on the event-study leads (``pretest`` on the result): a
+    joint Wald test that every ``theta(e)`` with ``e < -anticipation`` inside the window (``min_e``,
+    ``max_e``, ``balance_e``; the universal base's reference period excluded) is zero, on the
+    aggregated influence-function covariance, plus a bootstrap sup-t test when bootstrapping. Leads
+    pool cohorts, so this test stays well behaved where the cell-level test of
+    :attr:`ATTgtResult.pretest` (many cells on small cohorts) over-rejects.
 
     Returns
     -------

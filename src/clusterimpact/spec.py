@@ -32,7 +32,7 @@ Example
 
     [bootstrap]
     did_draws = 999
-    tfp_reps = 0
+    tfp_reps = 20
 
     [output]
     folder = "reports"
@@ -351,11 +351,12 @@ class BootstrapSpec:
     did_draws
         Multiplier-bootstrap draws for uniform bands of the staggered estimators (0: analytic only).
     tfp_reps
-        Firm-block bootstrap replications for production-function SEs (0: analytic / none).
+        Firm-block bootstrap replications for the standard errors of the control-function estimators
+        (Olley-Pakes, Levinsohn-Petrin, ACF; 0: none). OLS, FE and Wooldridge use analytic SEs.
     """
 
     did_draws: int = 999
-    tfp_reps: int = 0
+    tfp_reps: int = 20
 
     def __post_init__(self) -> None:
         for name in ("did_draws", "tfp_reps"):

@@ -157,7 +157,8 @@ def step_tfp(study: Study) -> str:
             state=["ln_capital"],
             proxy=proxy,
             seed=study.seed + 2,
-            bootstrap=study.spec.bootstrap.tfp_reps,
+            bootstrap=study.spec.bootstrap.tfp_reps if m in ("op", "lp", "acf") else 0,
+            n_jobs=2 if study.spec.bootstrap.tfp_reps and m in ("op", "lp", "acf") else 1,
         )
         study.results[f"tfp:{m}"] = res
         df = res.join(df, name=f"ln_tfp_{m}", resid_name=f"ln_tfp_{m}_resid")
@@ -181,7 +182,8 @@ def step_tfp(study: Study) -> str:
         table["truth"] = [float(el.get(i, np.nan)) for i in table["input"]]
     reps = study.spec.bootstrap.tfp_reps
     se_note = (
-        f"Standard errors: firm-block bootstrap with {reps} replications (Wooldridge: GMM)."
+        f"Standard errors: firm-block bootstrap with {reps} replications for Olley-Pakes, "
+        "Levinsohn-Petrin and ACF; analytic for OLS, FE and Wooldridge (GMM)."
         if reps
         else "Standard errors: analytic where the method has them (OLS, FE, Wooldridge GMM); "
         "Olley-Pakes, Levinsohn-Petrin and ACF need the firm-block bootstrap, which this study "

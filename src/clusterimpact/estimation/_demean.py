@@ -305,6 +305,13 @@ class Absorber:
         out: Any = self._C.T @ R
         return np.asarray(out.toarray() if hasattr(out, "toarray") else out)
 
+    def ct_times_rows(self, rows: np.ndarray, R: np.ndarray) -> np.ndarray:
+        """``C[rows]' R`` (H x K): ``C' R`` for an ``R`` that is zero outside ``rows``."""
+        if isinstance(self._C, np.ndarray):
+            return np.einsum("gh,gk->hk", self._C[rows], R)
+        out: Any = self._C[rows].T @ R
+        return np.asarray(out.toarray() if hasattr(out, "toarray") else out)
+
     def c_times(self, D: np.ndarray) -> np.ndarray:
         """``C D`` (G x K, dense)."""
         if isinstance(self._C, np.ndarray):

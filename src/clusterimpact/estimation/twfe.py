@@ -1171,11 +1171,14 @@ def _fit_indicators(
         )
         n_e[j] = len(r)
         rhs[j] = yd[r].sum()
-    M = CNT * ab._inv_wg[:, None]  # firm means of each dummy
-    Delta = ab._Apinv @ (L - ab.ct_times(M))  # H x k
-    # tall-skinny products with einsum: no BLAS thread pool (it stalls on a loaded machine)
-    Alpha = M - ab.c_times(Delta) * ab._inv_wg[:, None]  # G x k
-    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT, Alpha) - L.T @ Delta
+    # Only firms with dummy rows have non-zero counts: restrict the G-sized products to them.
+    # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
+    tf = np.flatnonzero(CNT.any(axis=1))
+    M_t = CNT[tf] * ab._inv_wg[tf, None]  # firm means of each dummy (treated firms)
+    CtM = ab.ct_times_rows(tf, M_t)  # C'M, H x k
+    Delta = ab._Apinv @ (L - CtM)  # H x k
+    # CNT'Alpha with Alpha = M - C Delta / n  ->  CNT'M - (C'M)'Delta (M = CNT / n)
+    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT[tf], M_t) + CtM.T @ Delta - L.T @ Delta
     gram = 0.5 * (gram + gram.T)
     for j, name in enumerate(names):
         if n_e[j] == 0 or gram[j, j] <= 1e-10 * n_e[j]:
@@ -1191,10 +1194,16 @@ def _fit_indicators(
         )
     bread = np.linalg.inv(gram)
     beta = bread @ rhs
-    fitted = np.zeros(n)
+    # u = y~ - sum_e beta_e D~_e, with D~_e = D_e - alpha_e[firm] - delta_e[level]
+    db = Delta @ beta
+    a_b = -ab.c_times(db[:, None])[:, 0] * ab._inv_wg
+    a_b[tf] += M_t @ beta
+    u = a_b[prim]
+    u += yd
     for j, r in enumerate(rows):
-        fitted[r] += beta[j]
-    u = yd - fitted + (Alpha @ beta)[prim] + ab.secondary_fit(Delta @ beta)
+        u[r] -= beta[j]
+    for c in ab._sec_off:
+        u += db[c]
     df_k = _df_k(p, k, vtype)
     rss = float(u @ u)
     warns: list[str] = []

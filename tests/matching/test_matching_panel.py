@@ -157,3 +157,91 @@ def test_stacked_panel_feeds_callaway_santanna(panel):
         )
         simple = aggte(res, "simple").tidy().set_index("term").loc["simple"]
     assert np.isfinite(simple["estimate"]) and simple["std_error"] > 0
+
+
+# -- designs: matching on trends vs levels under selection on fixed effects -----------------------
+@pytest.fixture(scope="module")
+def sim_large():
+    from conftest import slow_scale
+
+    return simulate("ecoom", seed=1, n_firms=max(3000, int(15000 * slow_scale())))
+
+
+def _design_fit(sim, design):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        return match_panel(
+            sim.panel().data, design=design, exact="sector", caliper=0.2, outcome="ln_lp", seed=1
+        )
+
+
+def _latent_gap_at_g_minus_1(sim, res) -> dict[str, float]:
+    """Members minus their (weighted) matched controls in g-1: permanent alpha, transitory u."""
+    mp = res.matched_panel
+    m1 = mp[mp.rel_year == -1].merge(sim.latent[["firm_id", "year", "alpha", "u"]])
+    t, c = m1[m1.treated == 1], m1[m1.treated == 0]
+    return {k: t[k].mean() - np.average(c[k], weights=c.weight) for k in ("alpha", "u")}
+
+
+@pytest.mark.slow
+def test_trends_design_recovers_truth_with_att_gt(sim_large):
+    """design='trends': matched DiD (and CS on the stacked matched panel) within 3 SE of the truth."""
+    from clusterimpact.estimation.staggered import aggte, att_gt
+
+    r = _design_fit(sim_large, "trends")
+    truth = _truth(sim_large, r)
+    assert abs(r.params["ATT"] - truth) <= TRUTH_SE_MULTIPLE * r.std_errors["ATT"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs = att_gt(
+            r.matched_panel,
+            outcome="ln_lp",
+            cohort="stack_cohort",
+            unit="firm_id",
+            stack="stack",
+            weights="weight",
+            cluster="firm_id",
+            allow_unbalanced=True,
+        )
+        simple = aggte(cs, "simple").tidy().set_index("term").loc["simple"]
+    assert abs(simple["estimate"] - truth) <= TRUTH_SE_MULTIPLE * simple["std_error"]
+    # the transitory component is balanced in g-1 (the permanent one need not be: DiD removes it)
+    gap = _latent_gap_at_g_minus_1(sim_large, r)
+    assert abs(gap["u"]) < 0.025
+
+
+@pytest.mark.slow
+def test_levels_design_bias_has_predicted_sign(sim_large):
+    """Selection on fixed effects + matching on the outcome level in g-1: the controls are picked for
+    a transitory high that fades (regression to the mean), so the matched DiD is biased upward."""
+    r = _design_fit(sim_large, "levels")
+    gap = _latent_gap_at_g_minus_1(sim_large, r)
+    # members: higher permanent productivity, lower transitory productivity than their controls
+    assert gap["alpha"] > 0.02 and gap["u"] < -0.02
+    truth = _truth(sim_large, r)
+    assert r.params["ATT"] - truth > 0
+    trends = _design_fit(sim_large, "trends")
+    assert r.params["ATT"] > trends.params["ATT"]
+
+
+def test_design_option_errors(panel):
+    with pytest.raises(SpecError, match="design='rows' is not valid"):
+        match_panel(panel, design="rows")
+    with pytest.raises(SpecError, match="leave out covariates"):
+        match_panel(panel, ["ln_emp"], design="trends")
+    with pytest.raises(SpecError, match="or a design"):
+        match_panel(panel)
+    r = _fit_design_small(panel)
+    assert set(r.balance_after["covariate"]) == {
+        "age",
+        "ln_lp_growth",
+        "ln_emp_pre_mean",
+        "ln_kl_pre_mean",
+    }
+    assert r.options["trend_window"] == 3 and r.options["design"] == "trends"
+
+
+def _fit_design_small(panel):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        return match_panel(panel, design="trends")

@@ -15,9 +15,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parent / "reference"
@@ -42,9 +42,9 @@ def _close_figures():
 
 @pytest.fixture(autouse=True)
 def _global_random_state_untouched():
-    before = np.random.get_state()[1].copy()
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 (checking the legacy state is the point)
     yield
-    after = np.random.get_state()[1]
+    after = np.random.get_state()[1]  # noqa: NPY002
     assert np.array_equal(before, after), "test touched numpy's global random state"
 
 

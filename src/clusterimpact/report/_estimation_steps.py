@@ -1030,7 +1030,7 @@ def step_truth(study: Study) -> str:
         "plot_truth_vs_estimate",
         fig_rows[["term", "estimate", "std_error"]].reset_index(drop=True),
         truth_series,
-        title=f"Estimates against the truth ({label(y)} and overall effects)",
+        title=f"Estimates against the truth\n({label(y)} and overall effects)",
     )
     within = int((table["|error|/SE"] <= 3).sum())
     return f"{within} of {len(table)} estimates within 3 SE of the truth"

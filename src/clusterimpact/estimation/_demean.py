@@ -79,7 +79,9 @@ def _fast_codes(arr: object) -> tuple[np.ndarray, int] | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        a = pa_arr.combine_chunks() if isinstance(pa_arr, pa.ChunkedArray) else pa_arr
+        a = pa_arr
+        if isinstance(a, pa.ChunkedArray):  # a single chunk needs no copy
+            a = a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
         if a.null_count:
             return None
         nxt, prv = a.slice(1), a.slice(0, n - 1)
@@ -88,10 +90,10 @@ def _fast_codes(arr: object) -> tuple[np.ndarray, int] | None:
         change = pc.greater(nxt, prv).to_numpy(zero_copy_only=False)
     except Exception:  # pragma: no cover - unusual arrow types
         return None
-    codes = np.empty(n, dtype=np.int64)
-    codes[0] = 0
-    np.cumsum(change, out=codes[1:])
-    return codes, int(codes[-1]) + 1
+    # run-length codes: repeat each run's index over its length (cheaper than a cumsum of booleans)
+    starts = np.flatnonzero(change) + 1
+    lengths = np.diff(np.concatenate(([0], starts, [n])))
+    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths), int(len(lengths))
 
 
 def interact_codes(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
@@ -119,14 +121,20 @@ def drop_singletons(fe_codes: Sequence[np.ndarray]) -> np.ndarray:
     keep = np.ones(n, dtype=bool)
     if not fe_codes:
         return keep
+    all_kept = True
     while True:
         changed = False
         for c in fe_codes:
-            cnt = np.bincount(c[keep], minlength=int(c.max()) + 1 if c.size else 0)
+            cnt = np.bincount(
+                c if all_kept else c[keep], minlength=int(c.max()) + 1 if c.size else 0
+            )
+            if not (cnt == 1).any():  # no singleton level: nothing to drop (skips a pass over N)
+                continue
             bad = keep & (cnt[c] == 1)
             if bad.any():
                 keep &= ~bad
                 changed = True
+                all_kept = False
         if not changed:
             return keep
 
@@ -259,18 +267,26 @@ class Absorber:
         if not self.H:
             return self.sweep_primary(v)
         if self.dense:
-            # Never form the swept vector: with m the primary means of v,
-            #   D'W(v - m[g]) = D'Wv - C'm   and   P_w(D delta) = (C delta / W_g)[g],
-            # so  v.. = v - (m - C delta / W_g)[g] - (D delta)  needs two sums and two gathers over N.
-            m = self._primary_means(v)
-            rhs = self.secondary_rhs(v) - self.ct_times(m[:, None])[:, 0]
-            delta = self._Apinv @ rhs
-            g_part = m - self.c_times(delta[:, None])[:, 0] * self._inv_wg
+            g_part, delta = self.projection(v)
             out = v - g_part[self.primary]
             for c in self._sec_off:
                 out -= delta[c]
             return out
         return self._alternate(v)
+
+    def projection(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-effect fit of ``v`` (1-D, dense solve): ``(g_part, delta)`` with the within transform
+        ``v - g_part[primary] - (D delta)``.
+
+        Never forms the swept vector: with ``m`` the primary means of ``v``,
+        ``D'W(v - m[g]) = D'Wv - C'm`` and ``P_w(D delta) = (C delta / W_g)[g]``, so two sums over N give
+        both parts.
+        """
+        m = self._primary_means(v)
+        rhs = self.secondary_rhs(v) - self.ct_times(m[:, None])[:, 0]
+        delta = self._Apinv @ rhs
+        g_part = m - self.c_times(delta[:, None])[:, 0] * self._inv_wg
+        return g_part, delta
 
     def _alternate(self, v: np.ndarray) -> np.ndarray:
         groups = [(self.primary, self.G), *zip(self.secondary, self.sec_levels, strict=True)]

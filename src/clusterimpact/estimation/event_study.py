@@ -29,6 +29,7 @@ from clusterimpact.estimation.twfe import (
     _fit_fast,
     _fit_indicators,
     _Formula,
+    _Indicators,
     _normalise_vcov,
 )
 from clusterimpact.results import ProfileResult
@@ -99,9 +100,15 @@ class EventStudyResult(ProfileResult):
 
 def cohort_array(df: pd.DataFrame, cohort: str) -> np.ndarray:
     """First-treatment year as float, NaN for never-treated (missing or 0 mean never)."""
-    g = pd.to_numeric(df[cohort], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    g = np.where(g == 0, np.nan, g)
-    return g
+    g = _as_float(df[cohort])
+    return np.where(g == 0, np.nan, g)
+
+
+def _as_float(s: pd.Series) -> np.ndarray:
+    """Float values (NaN for missing or non-numeric); skips the conversion pass for numeric columns."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        s = pd.to_numeric(s, errors="coerce")
+    return s.to_numpy(dtype=float, na_value=np.nan)
 
 
 def event_study(
@@ -173,7 +180,7 @@ def event_study(
         df, list(dict.fromkeys([outcome, unit, time, cohort, *controls])), what="event study"
     )
     g = cohort_array(df, cohort)
-    t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    t = _as_float(df[time])
     treated = np.isfinite(g)
     excl: dict[str, int] = {}
     keep = np.ones(len(df), dtype=bool)
@@ -195,16 +202,21 @@ def event_study(
             keep &= ~outside
         rel_b = rel
     sub = df if keep.all() else df.loc[keep]
-    rel_k = rel_b[keep]
-    tr_k = treated[keep]
+    rel_k = rel_b if keep.all() else rel_b[keep]
     events = [e for e in range(lo, hi + 1) if e not in refs]
-    extra: dict[str, np.ndarray] = {}
-    counts = {}
-    rel_k = np.where(tr_k, rel_k, np.nan)
-    for e in events:
-        d = tr_k & (rel_k == e)
-        extra[f"rel_year::{e}"] = d  # boolean: the indicator path needs only the rows
-        counts[f"rel_year::{e}"] = int(d.sum())
+    # one pass: the kept rows carrying a dummy and which one (never-members have rel = NaN)
+    slot = np.full(hi - lo + 1, -1, dtype=np.int64)
+    slot[[e - lo for e in events]] = np.arange(len(events))
+    with np.errstate(invalid="ignore"):
+        cand = np.flatnonzero((rel_k >= lo) & (rel_k <= hi))
+    ev = rel_k[cand]
+    whole = ev == np.floor(ev)
+    cand, ev = cand[whole], ev[whole]
+    which = slot[ev.astype(np.int64) - lo]
+    on = which >= 0
+    rows, which = cand[on], which[on]
+    n_by = np.bincount(which, minlength=len(events))
+    counts = {f"rel_year::{e}": int(c) for e, c in zip(events, n_by, strict=True)}
     empty = [k for k, c in counts.items() if c == 0]
     notes: list[str] = []
     if empty:
@@ -214,9 +226,12 @@ def event_study(
             f"no treated firm-years at event time(s) {', '.join(empty)}: left out (narrow the window)"
         )
         warnings.warn(notes[-1], EstimationWarning, stacklevel=2)
+        present = n_by > 0
+        which = (np.cumsum(present) - 1)[which]
         for k in empty:
-            del extra[k], counts[k]
-        events = [e for e in events if f"rel_year::{e}" in extra]
+            del counts[k]
+        events = [e for e in events if f"rel_year::{e}" in counts]
+    ind = _Indicators([f"rel_year::{e}" for e in events], rows, which, len(sub))
     fe_list = tuple(fe) if fe else (unit, time)
     f = _Formula(
         f"{outcome} ~ {' + '.join(controls) if controls else '0'} | {' + '.join(fe_list)}",
@@ -237,7 +252,7 @@ def event_study(
                 sub,
                 vtype,
                 ccols,
-                extra,
+                ind,
                 method="event_study",
                 options={
                     "window": [lo, hi],
@@ -257,7 +272,7 @@ def event_study(
             "min",
             True,
             method="event_study",
-            extra_X=extra,
+            extra_X=ind.dense(),
             options={
                 "window": [lo, hi],
                 "ref": list(refs),
@@ -275,7 +290,7 @@ def event_study(
         raise
     for k, v in reg.exclusions.items():
         excl[k] = excl.get(k, 0) + v
-    terms = list(extra)
+    terms = list(ind.names)
     V = reg.vcov.loc[terms, terms] if reg.vcov is not None else None
     leads = [f"rel_year::{e}" for e in events if e < ref0]
     pretrend = None

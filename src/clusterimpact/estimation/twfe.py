@@ -1113,12 +1113,44 @@ def _reorder(res: EstimationResult, order: list[str]) -> EstimationResult:
 
 
 # -- indicator dummies without dense columns ---------------------------------------------------------
+@dataclass(frozen=True)
+class _Indicators:
+    """Mutually exclusive 0/1 dummies stored sparsely: ``rows`` (positions in the frame) and ``which``
+    (index into ``names`` of the dummy that is 1 there); every other row has all dummies at 0."""
+
+    names: list[str]
+    rows: np.ndarray
+    which: np.ndarray
+    n: int
+
+    @classmethod
+    def from_masks(cls, dummies: dict[str, np.ndarray]) -> _Indicators:
+        masks = [np.asarray(d, dtype=bool) for d in dummies.values()]
+        rows = [np.flatnonzero(m) for m in masks]
+        which = [np.full(len(r), j, dtype=np.int64) for j, r in enumerate(rows)]
+        return cls(
+            list(dummies),
+            np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
+            np.concatenate(which) if which else np.empty(0, dtype=np.int64),
+            len(masks[0]) if masks else 0,
+        )
+
+    def dense(self) -> dict[str, np.ndarray]:
+        """Float columns (for the general path)."""
+        out = {}
+        for j, name in enumerate(self.names):
+            col = np.zeros(self.n)
+            col[self.rows[self.which == j]] = 1.0
+            out[name] = col
+        return out
+
+
 def _fit_indicators(
     f: _Formula,
     df: pd.DataFrame,
     vtype: str,
     ccols: list[str],
-    dummies: dict[str, np.ndarray],
+    dummies: dict[str, np.ndarray] | _Indicators,
     *,
     method: str,
     options: dict[str, Any] | None = None,
@@ -1132,7 +1164,11 @@ def _fit_indicators(
     delta_e[level]`` the normal equations need only ``D~_e' D~_f = [e=f] n_e - cnt_e'a_f - L_e'delta_f``
     and ``D~_e' y~ = sum of y~ over r_e``; firm-cluster scores are ``sum_{r_e in g} u - (U delta_e)_g``
     (``U`` = residual sums by firm x level; residuals sum to zero within firms). Cost: O(N) for the
-    outcome and O(treated rows) per dummy, instead of O(N) per dummy.
+    outcome and O(treated rows) per dummy, instead of O(N) per dummy. The outcome's within transform
+    ``y~`` is needed only on the dummy rows: over N the residual is formed directly from ``y`` and the
+    combined fixed-effect fits, and ``y~'y~ = u'u + b'X~'y~`` (``u`` orthogonal to ``X~``).
+
+    ``dummies`` maps names to 0/1 columns (length ``len(df)``) or is an :class:`_Indicators`.
 
     Returns None when the shortcut does not apply (weights, dense controls, clusters other than the
     primary effect, heteroskedastic or Driscoll-Kraay errors, a secondary effect too large for the dense
@@ -1147,30 +1183,31 @@ def _fit_indicators(
     if vtype == "cluster" and p.cluster_codes[0] is not ab.primary:
         if not np.array_equal(p.cluster_codes[0], ab.primary):
             return None
-    names = list(dummies)
+    ind = dummies if isinstance(dummies, _Indicators) else _Indicators.from_masks(dummies)
+    names = list(ind.names)
     k = len(names)
-    all_kept = bool(p.keep.all())
-    rows = [
-        np.flatnonzero(np.asarray(d, dtype=bool) if all_kept else np.asarray(d, dtype=bool)[p.keep])
-        for d in dummies.values()
-    ]
+    if p.keep.all():
+        r, jc = ind.rows, ind.which
+    else:  # positions in the estimation sample
+        kept = p.keep[ind.rows]
+        r = (np.cumsum(p.keep) - 1)[ind.rows[kept]]
+        jc = ind.which[kept]
     G, H, n = ab.G, ab.H, p.nobs
     prim = ab.primary
-    yd = ab.demean(p.y)
-    CNT = np.empty((G, k))
-    L = np.empty((H, k))
-    n_e = np.empty(k)
-    rhs = np.empty(k)
-    for j, r in enumerate(rows):
-        CNT[:, j] = np.bincount(prim[r], minlength=G)
-        L[:, j] = np.concatenate(
-            [
-                np.bincount(c[r], minlength=m)
-                for c, m in zip(ab.secondary, ab.sec_levels, strict=True)
-            ]
-        )
-        n_e[j] = len(r)
-        rhs[j] = yd[r].sum()
+    pr = prim[r]
+    g_part, delta_y = ab.projection(p.y)  # y~ = y - g_part[firm] - D delta_y
+    yd_r = p.y[r] - g_part[pr]
+    for cs in ab._sec_off:
+        yd_r -= delta_y[cs[r]]
+    # one bincount each for the firm x dummy counts, level x dummy counts, n_e and X~'y~
+    gk = pr * k + jc
+    CNT = np.bincount(gk, minlength=G * k).reshape(G, k).astype(float)
+    Lf = np.zeros(H * k)
+    for cs in ab._sec_off:
+        Lf += np.bincount(cs[r] * k + jc, minlength=H * k)
+    L = Lf.reshape(H, k)
+    n_e = np.bincount(jc, minlength=k).astype(float)
+    rhs = np.bincount(jc, weights=yd_r, minlength=k)
     # Only firms with dummy rows have non-zero counts: restrict the G-sized products to them.
     # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
     tf = np.flatnonzero(CNT.any(axis=1))
@@ -1194,16 +1231,16 @@ def _fit_indicators(
         )
     bread = np.linalg.inv(gram)
     beta = bread @ rhs
-    # u = y~ - sum_e beta_e D~_e, with D~_e = D_e - alpha_e[firm] - delta_e[level]
+    # u = y~ - sum_e beta_e D~_e, with D~_e = D_e - alpha_e[firm] - delta_e[level], formed from y:
+    # u = y - (g_part - alpha b)[firm] - D (delta_y - delta b) - b[e] on the dummy rows
     db = Delta @ beta
     a_b = -ab.c_times(db[:, None])[:, 0] * ab._inv_wg
     a_b[tf] += M_t @ beta
-    u = a_b[prim]
-    u += yd
-    for j, r in enumerate(rows):
-        u[r] -= beta[j]
-    for c in ab._sec_off:
-        u += db[c]
+    u = p.y - (g_part - a_b)[prim]
+    d_fit = delta_y - db
+    for cs in ab._sec_off:
+        u -= d_fit[cs]
+    u[r] -= beta[jc]
     df_k = _df_k(p, k, vtype)
     rss = float(u @ u)
     warns: list[str] = []
@@ -1217,17 +1254,22 @@ def _fit_indicators(
             warns.append(few)
             warnings.warn(few, EstimationWarning, stacklevel=3)
         U = np.zeros(G * H)
-        for c in ab._sec_off:
-            U += np.bincount(prim * H + c, weights=u, minlength=G * H)
-        S = -np.einsum("gh,hk->gk", U.reshape(G, H), Delta)
-        for j, r in enumerate(rows):
-            S[:, j] += np.bincount(prim[r], weights=u[r], minlength=G)
-        V = G / (G - 1) * (n - 1) / (n - df_k) * (bread @ np.einsum("gi,gj->ij", S, S) @ bread)
+        for cs in ab._sec_off:
+            U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
+        Um = U.reshape(G, H)
+        # scores S = S1 - U Delta, S1 = residual sums by firm x dummy (non-zero on firms tf only);
+        # meat S'S = S1'S1 - S1'U Delta - (S1'U Delta)' + Delta'(U'U)Delta: one G-sized product
+        S1 = np.bincount(gk, weights=u[r], minlength=G * k).reshape(G, k)[tf]
+        X1 = np.einsum("gk,gh->kh", S1, Um[tf]) @ Delta
+        UU = np.einsum("gi,gj->ij", Um, Um)
+        meat = np.einsum("gi,gj->ij", S1, S1) - X1 - X1.T + Delta.T @ UU @ Delta
+        meat = 0.5 * (meat + meat.T)
+        V = G / (G - 1) * (n - 1) / (n - df_k) * (bread @ meat @ bread)
         n_clusters = G
         df_resid = float(G - 1)
     yc = p.y - p.y.mean()
     tss = float(yc @ yc)
-    tss_w = float(yd @ yd)
+    tss_w = rss + float(beta @ rhs)  # y~'y~ = u'u + b'X~'y~
     idx = pd.Index(names)
     opts = {"formula": f.text, "vcov": vtype, "cluster": ccols, "engine": "fast-indicators"}
     opts.update(options or {})

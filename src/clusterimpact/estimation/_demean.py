@@ -210,8 +210,10 @@ class Absorber:
         self._sec_off = [c + o for c, o in zip(self.secondary, offsets, strict=True)]
         if self.G * self.H <= max(2 * self.n, 10_000_000):
             # dense G x H counts from one bincount per secondary effect
-            flat = np.zeros(self.G * self.H)
-            for c in self._sec_off:
+            flat = np.bincount(
+                self.primary * self.H + self._sec_off[0], weights=self.w, minlength=self.G * self.H
+            ).astype(float, copy=False)
+            for c in self._sec_off[1:]:
                 flat += np.bincount(
                     self.primary * self.H + c, weights=self.w, minlength=self.G * self.H
                 )

@@ -1199,23 +1199,26 @@ def _fit_indicators(
     yd_r = p.y[r] - g_part[pr]
     for cs in ab._sec_off:
         yd_r -= delta_y[cs[r]]
-    # one bincount each for the firm x dummy counts, level x dummy counts, n_e and X~'y~
-    gk = pr * k + jc
-    CNT = np.bincount(gk, minlength=G * k).reshape(G, k).astype(float)
+    # Only firms with dummy rows (tf) have non-zero counts: number them 0..len(tf)-1 and restrict the
+    # G-sized products to them. One bincount each for the firm x dummy counts, level x dummy counts,
+    # n_e and X~'y~.
+    has = np.zeros(G, dtype=bool)
+    has[pr] = True
+    tf = np.flatnonzero(has)
+    gk = (np.cumsum(has) - 1)[pr] * k + jc
+    CNT_t = np.bincount(gk, minlength=len(tf) * k).reshape(len(tf), k).astype(float)
     Lf = np.zeros(H * k)
     for cs in ab._sec_off:
         Lf += np.bincount(cs[r] * k + jc, minlength=H * k)
     L = Lf.reshape(H, k)
     n_e = np.bincount(jc, minlength=k).astype(float)
     rhs = np.bincount(jc, weights=yd_r, minlength=k)
-    # Only firms with dummy rows have non-zero counts: restrict the G-sized products to them.
     # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
-    tf = np.flatnonzero(CNT.any(axis=1))
-    M_t = CNT[tf] * ab._inv_wg[tf, None]  # firm means of each dummy (treated firms)
+    M_t = CNT_t * ab._inv_wg[tf, None]  # firm means of each dummy (treated firms)
     CtM = ab.ct_times_rows(tf, M_t)  # C'M, H x k
     Delta = ab._Apinv @ (L - CtM)  # H x k
     # CNT'Alpha with Alpha = M - C Delta / n  ->  CNT'M - (C'M)'Delta (M = CNT / n)
-    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT[tf], M_t) + CtM.T @ Delta - L.T @ Delta
+    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT_t, M_t) + CtM.T @ Delta - L.T @ Delta
     gram = 0.5 * (gram + gram.T)
     for j, name in enumerate(names):
         if n_e[j] == 0 or gram[j, j] <= 1e-10 * n_e[j]:
@@ -1259,7 +1262,7 @@ def _fit_indicators(
         Um = U.reshape(G, H)
         # scores S = S1 - U Delta, S1 = residual sums by firm x dummy (non-zero on firms tf only);
         # meat S'S = S1'S1 - S1'U Delta - (S1'U Delta)' + Delta'(U'U)Delta: one G-sized product
-        S1 = np.bincount(gk, weights=u[r], minlength=G * k).reshape(G, k)[tf]
+        S1 = np.bincount(gk, weights=u[r], minlength=len(tf) * k).reshape(len(tf), k)
         X1 = np.einsum("gk,gh->kh", S1, Um[tf]) @ Delta
         UU = np.einsum("gi,gj->ij", Um, Um)
         meat = np.einsum("gi,gj->ij", S1, S1) - X1 - X1.T + Delta.T @ UU @ Delta

@@ -187,6 +187,7 @@ class Absorber:
         self.tol, self.maxiter = tol, maxiter
         self.H = int(sum(self.sec_levels))
         self.dense = 0 < self.H <= max_dense
+        self.unique_cells = False
         self.rank_secondary = 0
         self.iterations = 0
         if self.dense:
@@ -218,6 +219,11 @@ class Absorber:
                     self.primary * self.H + c, weights=self.w, minlength=self.G * self.H
                 )
             Cd = flat.reshape(self.G, self.H)
+            # each (primary, secondary) cell holds at most one row (a firm-year panel): cell sums of
+            # a single secondary effect are then a scatter, not a sum
+            self.unique_cells = (
+                len(self._sec_off) == 1 and self.w is None and float(flat.max()) <= 1
+            )
             diag = Cd.sum(axis=0)
             # einsum (no BLAS threads: tall-skinny products stall on a loaded machine)
             CtC = np.einsum("gi,gj->ij", Cd * self._inv_wg[:, None], Cd)

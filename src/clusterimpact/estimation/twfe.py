@@ -1256,9 +1256,12 @@ def _fit_indicators(
         if few:
             warns.append(few)
             warnings.warn(few, EstimationWarning, stacklevel=3)
-        U = np.zeros(G * H)
-        for cs in ab._sec_off:
-            U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
+        U = np.zeros(G * H)  # residual sums by firm x level
+        if ab.unique_cells:
+            U[prim * H + ab._sec_off[0]] = u
+        else:
+            for cs in ab._sec_off:
+                U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
         Um = U.reshape(G, H)
         # scores S = S1 - U Delta, S1 = residual sums by firm x dummy (non-zero on firms tf only);
         # meat S'S = S1'S1 - S1'U Delta - (S1'U Delta)' + Delta'(U'U)Delta: one G-sized product

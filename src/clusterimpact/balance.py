@@ -28,6 +28,7 @@ from clusterimpact._validation import check_choice
 
 __all__ = [
     "BALANCE_COLUMNS",
+    "balance_before_after",
     "balance_table",
     "common_support",
     "effective_sample_size",
@@ -80,7 +81,10 @@ def _ecdf_stats(
     if wt.sum() <= 0 or wc.sum() <= 0:
         return np.nan, np.nan
     keep_t, keep_c = wt > 0, wc > 0
-    xt, wt, xc, wc = xt[keep_t], wt[keep_t], xc[keep_c], wc[keep_c]
+    if not keep_t.all():
+        xt, wt = xt[keep_t], wt[keep_t]
+    if not keep_c.all():
+        xc, wc = xc[keep_c], wc[keep_c]
     if np.all(wt == wt[0]) and np.all(wc == wc[0]):
         return _ecdf_stats_unweighted(xt, xc)
     vals = np.concatenate([xt, xc])
@@ -94,21 +98,26 @@ def _ecdf_stats(
 
 
 def _ecdf_stats_unweighted(xt: np.ndarray, xc: np.ndarray) -> tuple[float, float]:
-    """Same statistics with equal weights: two plain sorts and binary searches, no pooled argsort
-    (10^6 controls against a few thousand treated take one sort of the controls)."""
+    """Same statistics with equal weights: two plain sorts, no pooled argsort (10^6 controls against
+    a few thousand treated take one sort of the controls). On the distinct control values the
+    control eCDF is read off the sorted array (index of the last tie + 1) and the treated eCDF is a
+    cumulative count of the treated values binned between them."""
     st, sc = np.sort(xt), np.sort(xc)
-    dc = sc[np.r_[sc[1:] != sc[:-1], True]]  # distinct control values
+    nt, nc = len(st), len(sc)
+    last_c = np.r_[sc[1:] != sc[:-1], True]
+    dc = sc[last_c]  # distinct control values
+    fc = (np.flatnonzero(last_c) + 1) / nc
+    # number of treated values <= dc[i]: treated value v counts from the first dc >= v on
+    first_ge = np.searchsorted(dc, st, side="left")
+    ft = np.cumsum(np.bincount(first_ge, minlength=len(dc) + 1)[: len(dc)]) / nt
+    diffs = [np.abs(ft - fc)]
     dt = st[np.r_[st[1:] != st[:-1], True]]
     pos = np.searchsorted(dc, dt)
     only_t = dt[(pos >= len(dc)) | (dc[np.minimum(pos, len(dc) - 1)] != dt)]
-    grid_parts = (dc, only_t)
-    diffs = []
-    for g in grid_parts:
-        if len(g) == 0:
-            continue
-        ft = np.searchsorted(st, g, side="right") / len(st)
-        fc = np.searchsorted(sc, g, side="right") / len(sc)
-        diffs.append(np.abs(ft - fc))
+    if len(only_t):
+        ft_o = np.searchsorted(st, only_t, side="right") / nt
+        fc_o = np.searchsorted(sc, only_t, side="right") / nc
+        diffs.append(np.abs(ft_o - fc_o))
     diff = np.concatenate(diffs)
     return float(diff.mean()), float(diff.max())
 
@@ -183,41 +192,105 @@ def _balance_block(
     estimand: str,
     sd_data: pd.DataFrame | None,
 ) -> pd.DataFrame:
+    covs = list(covariates)
+    XT = _columns_t(data, covs)
     d = data[treatment].to_numpy(float)
+    if sd_data is None:
+        sdev = _sd_denominator(XT, d, estimand)
+    else:
+        sdev = _sd_denominator(
+            _columns_t(sd_data, covs), sd_data[treatment].to_numpy(float), estimand
+        )
+    return _block_stats(XT, d, w, sdev, covs)
+
+
+def balance_before_after(
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str],
+    weights: np.ndarray,
+    estimand: Estimand = "att",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``balance_table`` unweighted (before) and with ``weights`` (after) on the same sample, both
+    standardised by the unweighted SDs; one extraction of the covariates serves both."""
+    covs = list(covariates)
+    XT = _columns_t(data, covs)
+    d = data[treatment].to_numpy(float)
+    sdev = _sd_denominator(XT, d, estimand)
+    before = _block_stats(XT, d, np.ones(len(d)), sdev, covs)
+    after = _block_stats(XT, d, np.asarray(weights, float), sdev, covs)
+    return before, after
+
+
+def _columns_t(data: pd.DataFrame, covs: list[str]) -> np.ndarray:
+    """Covariates as a contiguous (k x n) float array: per-covariate work runs over contiguous rows."""
+    return np.ascontiguousarray(data[covs].to_numpy(dtype=float, na_value=np.nan).T)
+
+
+def _sd_denominator(XT: np.ndarray, d: np.ndarray, estimand: str) -> np.ndarray:
+    nan_k = np.full(XT.shape[0], np.nan)
+
+    def sd(mask: np.ndarray) -> np.ndarray:
+        return XT[:, mask].std(axis=1, ddof=1) if mask.sum() > 1 else nan_k
+
+    if estimand == "att":
+        return sd(d == 1)
+    if estimand == "atc":
+        return sd(d == 0)
+    return np.sqrt((sd(d == 1) ** 2 + sd(d == 0) ** 2) / 2)
+
+
+def _block_stats(
+    XT: np.ndarray, d: np.ndarray, w: np.ndarray, sdev: np.ndarray, covs: list[str]
+) -> pd.DataFrame:
+    k = len(covs)
+    nan_k = np.full(k, np.nan)
     t, c = d == 1, d == 0
-    sd_src = data if sd_data is None else sd_data
-    sd_d = sd_src[treatment].to_numpy(float)
+    wt, wc = w[t], w[c]
+    n_t, n_c = int((wt > 0).sum()), int((wc > 0).sum())
+    ess_c = effective_sample_size(wc)
+    # units of weight 0 contribute nothing: after matching most controls drop out here
+    tsel = t & (w > 0) if n_t < len(wt) else t
+    csel = c & (w > 0) if n_c < len(wc) else c
+    XtT, XcT = XT[:, tsel], XT[:, csel]
+    wt, wc = w[tsel], w[csel]
+
+    def moments(Z: np.ndarray, wz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(wz) == 0:
+            return nan_k, nan_k
+        if np.all(wz == wz[0]):
+            m = Z.mean(axis=1)
+            v = Z.var(axis=1, ddof=1) if len(wz) > 1 else nan_k
+            return m, v
+        return (
+            np.array([_wmean(Z[j], wz) for j in range(k)]),
+            np.array([_wvar(Z[j], wz) for j in range(k)]),
+        )
+
+    mt, vt = moments(XtT, wt)
+    mc, vc = moments(XcT, wc)
     rows = []
-    for cov in covariates:
-        x = data[cov].to_numpy(float)
-        xs = sd_src[cov].to_numpy(float)
-        st = np.std(xs[sd_d == 1], ddof=1) if (sd_d == 1).sum() > 1 else np.nan
-        sc = np.std(xs[sd_d == 0], ddof=1) if (sd_d == 0).sum() > 1 else np.nan
-        if estimand == "att":
-            s = st
-        elif estimand == "atc":
-            s = sc
-        else:
-            s = np.sqrt((st**2 + sc**2) / 2)
-        mt, mc = _wmean(x[t], w[t]), _wmean(x[c], w[c])
-        vt, vc = _wvar(x[t], w[t]), _wvar(x[c], w[c])
-        em, ex = _ecdf_stats(x[t], w[t], x[c], w[c])
-        diff = mt - mc
+    for j, cov in enumerate(covs):
+        em, ex = _ecdf_stats(XtT[j], wt, XcT[j], wc) if len(wt) and len(wc) else (np.nan, np.nan)
+        diff = float(mt[j] - mc[j])
+        s = float(sdev[j])
         rows.append(
             {
                 "covariate": cov,
-                "mean_treated": mt,
-                "mean_control": mc,
+                "mean_treated": float(mt[j]),
+                "mean_control": float(mc[j]),
                 "diff": diff,
                 "smd": diff / s
                 if s and np.isfinite(s) and s > 0
                 else (0.0 if diff == 0 else np.nan),
-                "var_ratio": vt / vc if vc and np.isfinite(vc) and vc > 0 else np.nan,
+                "var_ratio": float(vt[j] / vc[j])
+                if vc[j] and np.isfinite(vc[j]) and vc[j] > 0
+                else np.nan,
                 "ecdf_mean": em,
                 "ecdf_max": ex,
-                "n_treated": int((w[t] > 0).sum()),
-                "n_control": int((w[c] > 0).sum()),
-                "ess_control": effective_sample_size(w[c]),
+                "n_treated": n_t,
+                "n_control": n_c,
+                "ess_control": ess_c,
             }
         )
     return pd.DataFrame(rows, columns=BALANCE_COLUMNS)

@@ -17,7 +17,7 @@ from clusterimpact._validation import (
     require_numeric,
     resolve_rng,
 )
-from clusterimpact.balance import balance_table, common_support
+from clusterimpact.balance import balance_before_after, common_support
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.matching.cem import coarsen, strata_weights
 from clusterimpact.matching.estimate import pair_estimate, strata_estimate
@@ -684,13 +684,11 @@ def assemble(
     treatment = options["treatment"]
     covs = list(p.X.columns)
     # balance: before on all used units (unweighted), after on matched units (weighted)
-    bal_frame = p.X.copy()
-    bal_frame["_d"] = d
     used = core.used
-    before = balance_table(bal_frame[used], "_d", covs, estimand=estimand)
-    after = balance_table(
-        bal_frame[used], "_d", covs, weights=w[used], estimand=estimand, sd_data=bal_frame[used]
-    )
+    bal_frame = p.X.assign(_d=d)
+    if not used.all():
+        bal_frame = bal_frame[used]
+    before, after = balance_before_after(bal_frame, "_d", covs, w[used], estimand=estimand)
     balance = pd.concat(
         [before.assign(stage="before"), after.assign(stage="after")], ignore_index=True
     )

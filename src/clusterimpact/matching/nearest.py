@@ -42,8 +42,8 @@ def _cells(
     if qcell is None or rcell is None:
         yield np.arange(nq), np.arange(nr)
         return
-    qo = np.argsort(qcell, kind="stable")
-    ro = np.argsort(rcell, kind="stable")
+    qo = np.argsort(_small(qcell), kind="stable")
+    ro = np.argsort(_small(rcell), kind="stable")
     qs, rs = qcell[qo], rcell[ro]
     uq, q_start = np.unique(qs, return_index=True)
     q_end = np.append(q_start[1:], len(qs))
@@ -52,6 +52,24 @@ def _cells(
     for i in range(len(uq)):
         if r_hi[i] > r_lo[i]:
             yield qo[q_start[i] : q_end[i]], ro[r_lo[i] : r_hi[i]]
+
+
+def _small(cell: np.ndarray) -> np.ndarray:
+    """Cell codes as int16 when they fit: numpy's stable sort of 16-bit integers is a radix sort
+    (linear; 10^6 codes in a few ms instead of a comparison sort)."""
+    if len(cell) and cell.dtype.kind in "iu" and cell.min() >= -(2**15) and cell.max() < 2**15:
+        return cell.astype(np.int16)
+    return cell
+
+
+def _argsort_stable(r: np.ndarray) -> np.ndarray:
+    """Stable argsort at the price of the (SIMD) quicksort when there are no ties (any correct sort
+    of distinct values is the stable one); the stable merge sort only when some value repeats."""
+    order = np.argsort(r)
+    sr = r[order]
+    if len(r) > 1 and np.any(sr[1:] == sr[:-1]):
+        return np.argsort(r, kind="stable")
+    return order
 
 
 def _concat(parts: list[Pairs]) -> Pairs:
@@ -124,7 +142,7 @@ def _knn_1d_cell(
     kk = k + 1 if self_exclude else k
     if m == 0 or len(q) == 0 or (self_exclude and m < 2):
         return _empty()
-    order = np.argsort(r, kind="stable")
+    order = _argsort_stable(r)
     sr = r[order]
     pos = np.searchsorted(sr, q, side="left")
     off = np.arange(-kk, kk)

@@ -140,3 +140,50 @@ def test_indicator_shortcut_equals_dense_path(vcov, fe):
     assert a.nobs == b.nobs and a.df_resid == b.df_resid and a.exclusions == b.exclusions
     assert a.r2 == pytest.approx(b.r2, rel=FE_EXACT_REL)
     assert a.r2_within == pytest.approx(b.r2_within, rel=FE_EXACT_REL)
+
+
+@pytest.mark.parametrize("case", ["singletons", "shared_cells", "unbinned", "notyet"])
+def test_sparse_event_dummies_equal_dense_columns(case):
+    """The event study's sparse dummy rows (one pass over event codes) give the same fit as dense 0/1
+    columns on the general path: with singleton firms dropped (positions re-mapped), with several rows per
+    firm x secondary-level cell (residual cell sums by bincount, not scatter), with unbinned endpoints
+    (treated rows outside the window dropped) and with the not-yet control."""
+    from clusterimpact.estimation.twfe import _fit_fast, _Formula, _normalise_vcov
+
+    df = make_panel(n_firms=250, seed=11)
+    kw: dict = {"window": (-3, 3)}
+    fes = ("firm_id", "year")
+    if case == "singletons":
+        firms = df["firm_id"].unique()[:15]
+        first = df["firm_id"].isin(firms) & ~df.duplicated("firm_id")
+        df = df.loc[~df["firm_id"].isin(firms) | first]  # 15 firms observed once
+    elif case == "shared_cells":
+        df = df.assign(period=df["year"] // 3)  # two or three firm-years per firm x period cell
+        fes = ("firm_id", "period")
+        kw["fe"] = list(fes)
+    elif case == "unbinned":
+        kw.update(bin_endpoints=False)
+    else:
+        kw.update(control="notyet", ref=(-1, -3))
+    es = event_study(df, **kw)
+    if case == "singletons":
+        assert es.exclusions["singleton"] == 15
+    # the same regression with dense float columns on the general path
+    sub = df if case != "notyet" else df.loc[df["treat_year"].notna()]
+    g = sub["treat_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    rel = sub["year"].to_numpy() - g
+    if case == "unbinned":
+        inside = np.isnan(rel) | ((rel >= -3) & (rel <= 3))
+        assert es.exclusions["outside_window"] == int((~inside).sum()) > 0
+        sub, rel = sub.loc[inside], rel[inside]
+    else:
+        rel = np.clip(rel, -3, 3)
+    dummies = {t: (rel == float(t.split("::")[1])).astype(float) for t in es.params.index}
+    f = _Formula(f"ln_lp ~ 0 | {' + '.join(fes)}", "ln_lp", (), fes, False, None)
+    vtype, ccols = _normalise_vcov("cluster", "firm_id")
+    b = _fit_fast(f, sub, vtype, ccols, None, None, None, "min", True, method="x", extra_X=dummies)
+    np.testing.assert_allclose(es.params, b.params, rtol=FE_EXACT_REL)
+    np.testing.assert_allclose(es.std_errors, b.std_errors, rtol=FE_EXACT_REL)
+    assert es.nobs == b.nobs and es.df_resid == b.df_resid
+    assert es.r2 == pytest.approx(b.r2, rel=FE_EXACT_REL)
+    assert es.r2_within == pytest.approx(b.r2_within, rel=FE_EXACT_REL)

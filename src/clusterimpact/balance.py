@@ -104,22 +104,36 @@ def _ecdf_stats_unweighted(xt: np.ndarray, xc: np.ndarray) -> tuple[float, float
     cumulative count of the treated values binned between them."""
     st, sc = np.sort(xt), np.sort(xc)
     nt, nc = len(st), len(sc)
-    last_c = np.r_[sc[1:] != sc[:-1], True]
-    dc = sc[last_c]  # distinct control values
-    fc = (np.flatnonzero(last_c) + 1) / nc
+    neq = sc[1:] != sc[:-1]
+    if neq.all():  # continuous covariate: every control value is distinct
+        dc = sc
+        fc = np.arange(1, nc + 1) / nc
+    else:
+        last_c = np.empty(nc, bool)
+        last_c[:-1] = neq
+        last_c[-1] = True
+        idx = np.flatnonzero(last_c)
+        dc = sc[idx]  # distinct control values
+        fc = (idx + 1) / nc
     # number of treated values <= dc[i]: treated value v counts from the first dc >= v on
     first_ge = np.searchsorted(dc, st, side="left")
     ft = np.cumsum(np.bincount(first_ge, minlength=len(dc) + 1)[: len(dc)]) / nt
-    diffs = [np.abs(ft - fc)]
-    dt = st[np.r_[st[1:] != st[:-1], True]]
+    np.subtract(ft, fc, out=ft)
+    np.abs(ft, out=ft)
+    total, top, count = float(ft.sum()), float(ft.max()), len(ft)
+    dt = np.unique(st)
     pos = np.searchsorted(dc, dt)
     only_t = dt[(pos >= len(dc)) | (dc[np.minimum(pos, len(dc) - 1)] != dt)]
     if len(only_t):
         ft_o = np.searchsorted(st, only_t, side="right") / nt
         fc_o = np.searchsorted(sc, only_t, side="right") / nc
-        diffs.append(np.abs(ft_o - fc_o))
-    diff = np.concatenate(diffs)
-    return float(diff.mean()), float(diff.max())
+        extra = np.abs(ft_o - fc_o)
+        total, top, count = (
+            total + float(extra.sum()),
+            max(top, float(extra.max())),
+            count + len(extra),
+        )
+    return total / count, top
 
 
 def balance_table(
@@ -260,8 +274,10 @@ def _block_stats(
             return nan_k, nan_k
         if np.all(wz == wz[0]):
             m = Z.mean(axis=1)
-            v = Z.var(axis=1, ddof=1) if len(wz) > 1 else nan_k
-            return m, v
+            if len(wz) < 2:
+                return m, nan_k
+            dev = Z - m[:, None]
+            return m, np.einsum("ij,ij->i", dev, dev) / (len(wz) - 1)
         return (
             np.array([_wmean(Z[j], wz) for j in range(k)]),
             np.array([_wvar(Z[j], wz) for j in range(k)]),

@@ -79,26 +79,27 @@ def fit_propensity(X: pd.DataFrame, d: np.ndarray, link: Link = "logit") -> Prop
     if d.min() == d.max():
         raise EstimationError("the treatment has no variation: a propensity score cannot be fitted")
     cols = list(X.columns)
-    Z = np.empty((len(X), X.shape[1] + 1))
-    Z[:, 0] = 1.0
-    Z[:, 1:] = X.to_numpy(dtype=float)
+    # the design is held transposed (k x n, rows contiguous): every pass below is over one row
+    ZT = np.empty((X.shape[1] + 1, len(X)))
+    ZT[0] = 1.0
+    ZT[1:] = X.to_numpy(dtype=float).T
     names = ["const", *map(str, cols)]
-    const = Z.min(axis=0) == Z.max(axis=0)
+    const = ZT.min(axis=1) == ZT.max(axis=1)
     const_cols = [c for c, k in zip(cols, const[1:], strict=True) if k]
     if const_cols:
         raise EstimationError(
             f"propensity model: covariate(s) {', '.join(const_cols)} are constant in the estimation "
             "sample; drop them (or match exactly on them instead)"
         )
-    gram = Z.T @ Z  # one pass over the rows: rank, column moments for scaling
+    gram = ZT @ ZT.T  # Z'Z: rank, column moments for scaling
     rank = _rank(gram)
-    if rank < Z.shape[1]:
+    if rank < ZT.shape[0]:
         raise EstimationError(
             f"propensity model: the covariates are collinear (design matrix of rank {rank} < "
-            f"{Z.shape[1]} columns: {', '.join(names)}); drop redundant ones"
+            f"{ZT.shape[0]} columns: {', '.join(names)}); drop redundant ones"
         )
-    params, converged, cov = _newton(Z, d, link, gram=gram)
-    index = Z @ params
+    params, converged, cov = _newton(ZT.T, d, link, gram=gram)
+    index = params @ ZT
     score = _cdf(index, link)
     extreme = (score < _SEP_EPS) | (score > 1 - _SEP_EPS)
     perfect = np.all((index > 0) == (d == 1))
@@ -128,7 +129,7 @@ def fit_propensity(X: pd.DataFrame, d: np.ndarray, link: Link = "logit") -> Prop
         params=pd.Series(params, index=names, name="coef"),
         bse=pd.Series(bse, index=names, name="std_error"),
         link=link,
-        design=Z,
+        design=ZT.T,
         converged=converged,
     )
 
@@ -169,15 +170,16 @@ def _newton(
     information matrix).
     """
     n, k = Z.shape
+    ZT0 = Z.T  # a view; contiguous when Z is the transpose of a C-ordered (k x n) array
     # scale the columns for conditioning (undone at the end); column moments from Z'Z when known
-    if gram is not None and np.all(Z[:, 0] == 1.0):
+    if gram is not None and np.all(ZT0[0] == 1.0):
         mean = gram[0] / n
         scale = np.sqrt(np.maximum(np.diag(gram) / n - mean**2, 0.0))
     else:
         scale = Z.std(axis=0)
     scale[0] = 1.0
     scale = np.where(scale > 0, scale, 1.0)
-    ZT = np.ascontiguousarray((Z / scale).T)
+    ZT = np.ascontiguousarray(ZT0 / scale[:, None])
     b, converged, info = _newton_t(ZT, np.asarray(d, float), link, maxiter)
     try:
         cov = np.linalg.inv(info)

@@ -79,13 +79,13 @@ CPU: list[float] = []
 
 
 def best(fn, reps: int) -> tuple[object, float, float]:
-    """Result, best wall time and best CPU time of ``reps`` runs (the least disturbed run)."""
-    walls, cpus, out = [], [], None
+    """Result, wall and CPU time of the fastest (least disturbed) of ``reps`` runs."""
+    runs = []
     for _ in range(reps):
         out, dt, _ = timed(fn)
-        walls.append(dt)
-        cpus.append(CPU[-1])
-    return out, min(walls), min(cpus)
+        runs.append((dt, CPU[-1]))
+    wall, cpu = min(runs)
+    return out, wall, cpu
 
 
 def main() -> int:

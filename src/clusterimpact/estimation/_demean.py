@@ -208,7 +208,9 @@ class Absorber:
     # -- secondary exact solve -----------------------------------------------------------------------
     def _setup_dense(self) -> None:
         offsets = np.cumsum([0, *self.sec_levels[:-1]])
-        self._sec_off = [c + o for c, o in zip(self.secondary, offsets, strict=True)]
+        self._sec_off = [
+            c if o == 0 else c + o for c, o in zip(self.secondary, offsets, strict=True)
+        ]
         if self.G * self.H <= max(2 * self.n, 10_000_000):
             # dense G x H counts from one bincount per secondary effect
             flat = np.bincount(
@@ -225,8 +227,17 @@ class Absorber:
                 len(self._sec_off) == 1 and self.w is None and float(flat.max()) <= 1
             )
             diag = Cd.sum(axis=0)
-            # einsum (no BLAS threads: tall-skinny products stall on a loaded machine)
-            CtC = np.einsum("gi,gj->ij", Cd * self._inv_wg[:, None], Cd)
+            if self.unique_cells and self.H <= 20:
+                # 0/1 counts: sum C'diag(1/n_g)C over the distinct presence patterns of the primary
+                # groups (a firm's set of years), of which there are far fewer than groups
+                pattern = np.einsum("gh,h->g", Cd, 2.0 ** np.arange(self.H)).astype(np.int64)
+                wpat = np.bincount(pattern, weights=self._inv_wg, minlength=1 << self.H)
+                nz = np.flatnonzero(wpat)
+                P = ((nz[:, None] >> np.arange(self.H)) & 1).astype(float)
+                CtC = np.einsum("pi,pj->ij", P * wpat[nz, None], P)
+            else:
+                # einsum (no BLAS threads: tall-skinny products stall on a loaded machine)
+                CtC = np.einsum("gi,gj->ij", Cd * self._inv_wg[:, None], Cd)
             C: Any = Cd
         else:
             rows = np.concatenate([self.primary] * len(self.secondary))

@@ -8,10 +8,11 @@ Usage: ``python benchmarks/bench_matching.py [--quick] [--only cross|panel]``.
    minimum any implementation does: one statsmodels Logit fit plus one ``np.searchsorted`` of the treated
    scores into the sorted control scores (no cells, no caliper, no bookkeeping).
 2. Panel (target: under 30 s): ``match_panel`` on the synthetic ``ecoom`` panel of about 10^6 firm-years
-   (``simulate(n_firms=100_000)``), every joining cohort matched to never-members on ln_lp, ln_emp, age,
-   ln_kl in g-1 and ln_lp growth g-3..g-1, exact on sector, with the stacked panel built.
+   (``simulate(n_firms=100_000)``), every joining cohort matched to never-members with
+   ``design="trends"`` (age, 4-year means of ln_emp and ln_kl, ln_lp growth g-4..g-1), exact on
+   sector, 0.2-SD caliper, with the stacked panel built and the matched DiD on ln_lp.
 
-Each part runs in its own subprocess so the peak resident memory (``ru_maxrss``) is its own. Wall time
+Cross-section times are the best of three calls (wall and CPU separately). Each part runs in its own subprocess so the peak resident memory (``ru_maxrss``) is its own. Wall time
 and process CPU time are both printed: on a shared machine the CPU time is the fairer measure.
 ``--quick`` divides the sizes by 20.
 """
@@ -25,11 +26,27 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 TARGETS = {"cross": 1.0, "panel": 30.0}
+
+
+REPEAT = 3
+
+
+def _best(fn: Callable[[], None]) -> tuple[float, float]:
+    """Best wall and best CPU time of REPEAT calls."""
+    walls, cpus = [], []
+    for _ in range(REPEAT):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus)
 
 
 def _peak_gb() -> float:
@@ -53,15 +70,19 @@ def cross(quick: bool) -> dict[str, float]:
     # floor: one logit + one searchsorted (imports done before the clock starts)
     import statsmodels.api as sm
 
-    match(df.iloc[n_t - 1000 : n_t + 1000], "d", ["x1"], method="nearest")  # warm-up: imports
-    t0, c0 = time.perf_counter(), time.process_time()
-    Z = np.column_stack([np.ones(n), X])
-    res = sm.Logit(d.astype(float), Z).fit(disp=0, method="newton")
-    idx = Z @ res.params
-    sc = np.sort(idx[d == 0])
-    np.searchsorted(sc, idx[d == 1])
-    out["floor_s"] = time.perf_counter() - t0
-    out["floor_cpu_s"] = time.process_time() - c0
+    match(
+        df.iloc[max(0, n_t - 1000) : n_t + 1000], "d", ["x1"], method="nearest"
+    )  # warm-up: imports
+
+    def floor() -> None:
+        Z = np.column_stack([np.ones(n), X])
+        res = sm.Logit(d.astype(float), Z).fit(disp=0, method="newton")
+        idx = Z @ res.params
+        sc = np.sort(idx[d == 0])
+        np.searchsorted(sc, idx[d == 1])
+
+    # best of REPEAT on the shared machine (first calls also pay page faults on fresh memory)
+    out["floor_s"], out["floor_cpu_s"] = _best(floor)
     for name, kw in (
         ("nn_replace_caliper_exact_s", {"replace": True, "caliper": 0.2, "exact": "sector"}),
         ("nn_greedy_caliper_exact_s", {"replace": False, "caliper": 0.2, "exact": "sector"}),
@@ -70,11 +91,13 @@ def cross(quick: bool) -> dict[str, float]:
             {"replace": True, "caliper": 0.2, "exact": "sector", "outcome": "y"},
         ),
     ):
-        t0, c0 = time.perf_counter(), time.process_time()
-        r = match(df, "d", ["x1", "x2", "x3", "x4"], method="nearest", **kw)
-        out[name] = time.perf_counter() - t0
-        out[name.replace("_s", "_cpu_s")] = time.process_time() - c0
-        out[name.replace("_s", "_matched")] = int(r.counts.loc[0, "n_matched"])
+        box: dict[str, Any] = {}
+
+        def run(kw: dict[str, Any] = kw, box: dict[str, Any] = box) -> None:
+            box["r"] = match(df, "d", ["x1", "x2", "x3", "x4"], method="nearest", **kw)
+
+        out[name], out[name.replace("_s", "_cpu_s")] = _best(run)
+        out[name.replace("_s", "_matched")] = int(box["r"].counts.loc[0, "n_matched"])
     out["ratio_vs_floor"] = out["nn_replace_caliper_exact_s"] / out["floor_s"]
     out["cpu_ratio_vs_floor"] = out["nn_replace_caliper_exact_cpu_s"] / out["floor_cpu_s"]
     out["peak_gb"] = _peak_gb()
@@ -92,18 +115,12 @@ def panel(quick: bool) -> dict[str, float]:
     warnings.simplefilter("ignore")
     t0, c0 = time.perf_counter(), time.process_time()
     r = match_panel(
-        data,
-        ["ln_lp", "ln_emp", "age", "ln_kl"],
-        trends=["ln_lp"],
-        exact="sector",
-        method="nearest",
-        caliper=0.2,
-        outcome="ln_lp",
+        data, design="trends", exact="sector", method="nearest", caliper=0.2, outcome="ln_lp"
     )
     out["match_panel_s"] = time.perf_counter() - t0
     out["match_panel_cpu_s"] = time.process_time() - c0
     out["cohorts"] = int(r.balance["stack"].nunique())
-    out["stacked_rows"] = len(r.matched_panel)
+    out["stacked_rows"] = 0 if r.matched_panel is None else len(r.matched_panel)
     out["max_abs_smd_pooled_after"] = float(
         r.balance.loc[(r.balance["stage"] == "after") & r.balance["stack"].isna(), "smd"]
         .abs()

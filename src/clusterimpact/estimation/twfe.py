@@ -500,6 +500,11 @@ def _wmean(v: np.ndarray, w: np.ndarray | None) -> float:
     return float(v.mean()) if w is None else float(np.average(v, weights=w))
 
 
+def _ssq(v: np.ndarray, w: np.ndarray | None) -> float:
+    """(Weighted) sum of squares without BLAS (an N-long dot product starts BLAS threads)."""
+    return float(np.einsum("i,i->", v, v) if w is None else np.einsum("i,i,i->", w, v, v))
+
+
 def _check_absorbed(
     X: np.ndarray, Xd: np.ndarray, names: list[str], w: np.ndarray | None, fes: tuple[str, ...]
 ) -> None:
@@ -523,7 +528,8 @@ def _solve(
     Xd: np.ndarray, yd: np.ndarray, w: np.ndarray | None, names: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     Xw = Xd if w is None else Xd * w[:, None]
-    XtX = Xd.T @ Xw
+    # einsum, not BLAS: N-long products start BLAS threads, which stall on a loaded machine
+    XtX = np.einsum("ij,ik->jk", Xd, Xw)
     d = np.sqrt(np.diag(XtX))
     C = XtX / np.outer(d, d)
     ev = np.linalg.eigvalsh(C)
@@ -542,7 +548,7 @@ def _solve(
             f"{', '.join(coll) or ', '.join(names)}; drop one of them"
         )
     bread = np.linalg.inv(XtX)
-    beta = bread @ (Xw.T @ yd)
+    beta = bread @ np.einsum("ij,i->j", Xw, yd)
     return beta, bread
 
 
@@ -596,7 +602,7 @@ def _fit_fast(
         yd, Xd = p.y, p.X
     _check_absorbed(p.X, Xd, p.names, p.w, f.fixed_effects)
     beta, bread = _solve(Xd, yd, p.w, p.names)
-    u = yd - Xd @ beta
+    u = yd - np.einsum("ij,j->i", Xd, beta)
     k = Xd.shape[1]
     df_k = _df_k(p, k, vtype)
     n = p.nobs
@@ -623,10 +629,10 @@ def _fit_fast(
         )
         n_clusters = T
         df_resid = T - 1
-    rss = float(u @ u) if p.w is None else float((p.w * u) @ u)
+    rss = _ssq(u, p.w)
     yc = p.y - _wmean(p.y, p.w)
-    tss = float(yc @ yc) if p.w is None else float((p.w * yc) @ yc)
-    tss_w = float(yd @ yd) if p.w is None else float((p.w * yd) @ yd)
+    tss = _ssq(yc, p.w)
+    tss_w = _ssq(yd, p.w)
     r2 = 1 - rss / tss if tss > 0 else float("nan")
     r2w = 1 - rss / tss_w if (f.fixed_effects and tss_w > 0) else float("nan")
     for m in warns:
@@ -1238,14 +1244,14 @@ def _fit_indicators(
     # u = y - (g_part - alpha b)[firm] - D (delta_y - delta b) - b[e] on the dummy rows
     db = Delta @ beta
     a_b = -ab.c_times(db[:, None])[:, 0] * ab._inv_wg
-    a_b[tf] += M_t @ beta
+    a_b[tf] += np.einsum("gk,k->g", M_t, beta)
     u = p.y - (g_part - a_b)[prim]
     d_fit = delta_y - db
     for cs in ab._sec_off:
         u -= d_fit[cs]
     u[r] -= beta[jc]
     df_k = _df_k(p, k, vtype)
-    rss = float(u @ u)
+    rss = _ssq(u, None)
     warns: list[str] = []
     n_clusters = None
     df_resid = float(n - df_k)
@@ -1274,7 +1280,7 @@ def _fit_indicators(
         n_clusters = G
         df_resid = float(G - 1)
     yc = p.y - p.y.mean()
-    tss = float(yc @ yc)
+    tss = _ssq(yc, None)
     tss_w = rss + float(beta @ rhs)  # y~'y~ = u'u + b'X~'y~
     idx = pd.Index(names)
     opts = {"formula": f.text, "vcov": vtype, "cluster": ccols, "engine": "fast-indicators"}

@@ -134,7 +134,7 @@ def test_panel_bad_input(panel):
     with pytest.raises(DataError, match="duplicate"):
         match_panel(pd.concat([panel, panel.iloc[:3]]), ["ln_emp"])
     with pytest.raises(SpecError, match="control='later' is not valid"):
-        match_panel(panel, ["ln_emp"], control="later")
+        match_panel(panel, ["ln_emp"], control="later")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="no firms"):
         match_panel(panel, ["ln_emp"], cohorts=[1990])
 
@@ -226,7 +226,7 @@ def test_levels_design_bias_has_predicted_sign(sim_large):
 
 def test_design_option_errors(panel):
     with pytest.raises(SpecError, match="design='rows' is not valid"):
-        match_panel(panel, design="rows")
+        match_panel(panel, design="rows")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="leave out covariates"):
         match_panel(panel, ["ln_emp"], design="trends")
     with pytest.raises(SpecError, match="or a design"):

@@ -214,6 +214,25 @@ def test_propensity_equals_statsmodels(sel, link):
     np.testing.assert_allclose(f.params.to_numpy(), ref.params, rtol=PROPENSITY_REL)
 
 
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_propensity_warm_start_equals_statsmodels(link):
+    """Above 2e5 rows Newton starts from a subsample fit (rare treatment, 0.5 %): same maximum."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(11)
+    n = 250_000
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    X["c"] = 50 + 10 * X["c"]  # a badly scaled column
+    d = (rng.random(n) < 0.005 * np.exp(0.5 * X["a"] - 0.3 * X["b"])).astype(int).to_numpy()
+    f = fit_propensity(X, d, link)
+    cls = sm.Logit if link == "logit" else sm.Probit
+    ref = cls(d, sm.add_constant(X.to_numpy())).fit(disp=0, tol=1e-12)
+    np.testing.assert_allclose(f.params.to_numpy(), ref.params, rtol=PROPENSITY_REL)
+    if link == "logit":  # probit SEs use the expected information (Fisher scoring), statsmodels
+        np.testing.assert_allclose(f.bse.to_numpy(), ref.bse, rtol=1e-4)  # the observed one
+    assert f.converged
+
+
 # -- results ---------------------------------------------------------------------------------------------
 def test_result_shape_and_presentation(sel):
     r = match(sel, "d", ["x1", "x2"], method="nearest", outcome="y", unit=None)

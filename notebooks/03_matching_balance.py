@@ -43,10 +43,13 @@ ax = plot_selection(panel)
 # ## Cohort-wise nearest-neighbour matching on the propensity score
 
 # %%
+# design="trends" matches on age, multi-year means of size and capital intensity and the pre-joining
+# productivity trend. Matching on productivity *levels* in g-1 (design="levels") would pick controls
+# with high transitory shocks that mean-revert after g: an upward bias when firms select on permanent
+# productivity, as in this scenario (see match_panel's Notes and the comparison at the end).
 res = match_panel(
     panel,
-    ["ln_lp", "ln_emp", "age", "ln_kl"],
-    trends=["ln_lp"],
+    design="trends",
     exact=["sector"],
     control="notyet",
     caliper=0.2,

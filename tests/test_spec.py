@@ -103,7 +103,7 @@ def test_headline_defaults_follow_the_tfp_methods(tmp_path):
         ("colour = 1\n", r"unknown key\(s\) 'colour' in top level.*valid keys: title, seed"),
         (
             "[matching]\nk = 3\n",
-            r"unknown key\(s\) 'k' in \[matching\].*valid keys: method, covariates",
+            r"unknown key\(s\) 'k' in \[matching\].*valid keys: method, design, covariates",
         ),
         ("[outcomes]\nlabour_productivity = false\ntfp_methods = []\n", r"no outcome"),
         (
@@ -147,3 +147,35 @@ def test_round_trip_through_the_manifest_record():
         assert StudySpec.from_record(rec) == s
     with pytest.raises(SpecError, match="unknown key 'colour'"):
         StudySpec.from_record({"colour": 1})
+
+
+def test_matching_design_defaults_to_trends_and_excludes_custom_variables():
+    from clusterimpact.spec import MatchingSpec
+
+    assert MatchingSpec().design == "trends"
+    assert MatchingSpec().variables() == {"design": "trends"}
+    custom = MatchingSpec(covariates=("ln_emp", "age"), trends=("ln_lp",), pre_years=3)
+    assert custom.design is None
+    assert custom.variables() == {
+        "covariates": ["ln_emp", "age"],
+        "trends": ["ln_lp"],
+        "pre_means": [],
+        "trend_window": 3,
+    }
+    with pytest.raises(
+        SpecError, match=r"design='levels' sets the matching variables; leave out covariates"
+    ):
+        MatchingSpec(design="levels", covariates=("age",))
+    with pytest.raises(
+        SpecError, match=r"design='x' is not valid; choose one of 'trends', 'levels'"
+    ):
+        MatchingSpec(design="x")
+
+
+def test_matching_design_from_toml(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text('[matching]\ndesign = "levels"\n', encoding="utf-8")
+    assert load_spec(path).matching.design == "levels"
+    path.write_text('[matching]\ncovariates = ["age"]\npre_means = ["ln_emp"]\n', encoding="utf-8")
+    m = load_spec(path).matching
+    assert m.design is None and m.pre_means == ("ln_emp",)

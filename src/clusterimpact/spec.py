@@ -70,6 +70,7 @@ SOURCES: tuple[str, ...] = ("synthetic", "simulate", "files")
 SCENARIOS: tuple[str, ...] = ("ecoom", "null", "declining", "heterogeneous")
 TFP_METHODS: tuple[str, ...] = ("ols", "fe", "op", "lp", "acf", "wooldridge")
 MATCHING_METHODS: tuple[str, ...] = ("nearest", "nnmatch", "cem", "exact")
+MATCHING_DESIGNS: tuple[str, ...] = ("trends", "levels")
 CONTROL_GROUPS: tuple[str, ...] = ("never", "notyet")
 #: Estimation steps a report can run (in report order).
 ESTIMATORS: tuple[str, ...] = (
@@ -253,35 +254,75 @@ class MatchingSpec:
     ----------
     method
         ``nearest`` (propensity-score nearest neighbour), ``nnmatch``, ``cem`` or ``exact``.
+    design
+        A documented set of matching variables (see :func:`clusterimpact.matching.match_panel`):
+        ``"trends"`` (the default: age in g-1, multi-year means of size and capital intensity, and
+        the pre-joining productivity trend) or ``"levels"`` (productivity, size, age and capital
+        intensity in g-1 plus the trend). Matching on pre-joining outcome *levels* biases the matched
+        DiD upward when firms select on permanent productivity (controls matched at g-1 carry high
+        transitory shocks that mean-revert; Chabé-Ferret 2015): ``"trends"`` avoids that. Leave it
+        out and give ``covariates`` (and optionally ``trends``, ``pre_means``, ``pre_years``) to choose
+        the variables yourself; giving both is an error.
     covariates
-        Pre-joining covariates (levels in g-1) used for the score / distance.
+        Pre-joining covariates (levels in g-1) used for the score / distance (custom design).
     trends
         Columns whose growth over the ``pre_years`` before joining is matched on as well.
+    pre_means
+        Columns whose mean over the ``pre_years`` before joining is matched on.
     exact
         Columns matched exactly (e.g. ``sector``).
     neighbors, caliper, replace
         1:k neighbours, caliper in SD of the logit score (None: none), with replacement or not.
     pre_years
-        Years before joining over which trends are measured.
+        Years before joining over which trends and means are measured (custom design; default 2).
     """
 
     method: str = "nearest"
-    covariates: tuple[str, ...] = ("ln_lp", "ln_emp", "age", "ln_kl")
-    trends: tuple[str, ...] = ("ln_lp",)
+    design: str | None = None
+    covariates: tuple[str, ...] = ()
+    trends: tuple[str, ...] = ()
+    pre_means: tuple[str, ...] = ()
     exact: tuple[str, ...] = ("sector",)
     neighbors: int = 1
     caliper: float | None = 0.2
     replace: bool = True
-    pre_years: int = 2
+    pre_years: int | None = None
 
     def __post_init__(self) -> None:
         _check_in("matching", "method", self.method, MATCHING_METHODS)
+        custom = [
+            name
+            for name in ("covariates", "trends", "pre_means", "pre_years")
+            if getattr(self, name) not in ((), None)
+        ]
+        if self.design is None and not custom:
+            object.__setattr__(self, "design", "trends")
+        if self.design is not None:
+            _check_in("matching", "design", self.design, MATCHING_DESIGNS)
+            if custom:
+                raise SpecError(
+                    f"[matching] design={self.design!r} sets the matching variables; leave out "
+                    f"{', '.join(custom)} (or give them without a design)"
+                )
+        elif not self.covariates:
+            raise SpecError("[matching] give covariates = [...] or a design")
         if self.neighbors < 1:
             raise SpecError(f"[matching] neighbors={self.neighbors} must be at least 1")
         if self.caliper is not None and self.caliper <= 0:
             raise SpecError(f"[matching] caliper={self.caliper} must be positive (or omitted)")
-        if self.pre_years < 1:
+        if self.pre_years is not None and self.pre_years < 1:
             raise SpecError(f"[matching] pre_years={self.pre_years} must be at least 1")
+
+    def variables(self) -> dict[str, Any]:
+        """Keyword arguments naming the matching variables for ``match_panel``."""
+        if self.design is not None:
+            return {"design": self.design}
+        return {
+            "covariates": list(self.covariates),
+            "trends": list(self.trends),
+            "pre_means": list(self.pre_means),
+            "trend_window": self.pre_years if self.pre_years is not None else 2,
+        }
 
 
 @dataclass(frozen=True)
@@ -461,9 +502,9 @@ class StudySpec:
             m = _section(raw, "matching", [f.name for f in fields(MatchingSpec)])
             mkw: dict[str, Any] = {}
             for k, v in m.items():
-                if k in ("covariates", "trends", "exact"):
+                if k in ("covariates", "trends", "pre_means", "exact"):
                     mkw[k] = _str_tuple("matching", k, v)
-                elif k == "method":
+                elif k in ("method", "design"):
                     mkw[k] = _as_type("matching", k, v, str)
                 elif k in ("neighbors", "pre_years"):
                     mkw[k] = _as_type("matching", k, v, int)

@@ -141,3 +141,28 @@ def test_bad_input_exits_2_and_names_file_and_column(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "nsw_dw.csv" in err and "'nope'" in err
     assert not out.exists()
+
+
+def test_match_panel_design_equals_the_library_call(tmp_path, capsys):
+    from clusterimpact.matching import match_panel
+    from clusterimpact.synthetic import simulate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = simulate("ecoom", seed=3, n_firms=800).panel().data
+        expected = match_panel(
+            panel, design="trends", exact=["sector"], outcome="ln_lp", caliper=0.2, seed=1
+        )
+    data = tmp_path / "panel.parquet"
+    panel.to_parquet(data)
+    out = tmp_path / "d.json"
+    args = ["match", "--panel", "--data", str(data), "--design", "trends", "--exact", "sector"]
+    args += ["--outcome", "ln_lp", "--caliper", "0.2", "--seed", "1", "--json", str(out)]
+    assert main(args) == 0
+    est = json.loads(out.read_text())["estimates"][0]
+    assert est["estimate"] == pytest.approx(float(expected.params["ATT"]), rel=1e-12)
+    # a design with explicit covariates is a usage error; so is a design without --panel
+    assert main([*args[:-2], "--covariates", "age"]) == 2
+    assert "sets the matching variables" in capsys.readouterr().err
+    assert main(["match", "--data", str(data), "--design", "trends", "--treatment", "member"]) == 2
+    assert "--design needs --panel" in capsys.readouterr().err

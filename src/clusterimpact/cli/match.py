@@ -40,7 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common_args(p)
     p.add_argument("--treatment", default=None, help="0/1 treatment column (cross-section)")
     p.add_argument("--outcome", default=None, help="outcome column")
-    p.add_argument("--covariates", required=True, help="matching covariates, comma-separated")
+    p.add_argument(
+        "--covariates",
+        default=None,
+        help="matching covariates, comma-separated (required unless --design is given)",
+    )
     p.add_argument("--method", default="nearest", choices=["nearest", "nnmatch", "cem", "exact"])
     p.add_argument("--estimand", default="att", choices=["att", "ate", "atc"])
     p.add_argument("--neighbors", type=int, default=1, help="matches per unit (default 1)")
@@ -57,8 +61,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--link", default="logit", choices=["logit", "probit"])
     p.add_argument("--panel", action="store_true", help="cohort-wise matching on a firm panel")
     p.add_argument("--cohort", default="treat_year", help="first membership year (panel mode)")
+    p.add_argument(
+        "--design",
+        default=None,
+        choices=["trends", "levels"],
+        help="panel mode: a documented set of matching variables instead of --covariates "
+        "(trends: age, multi-year means of size and capital intensity, productivity trend; "
+        "levels: productivity, size, age, capital intensity in g-1; see match_panel)",
+    )
     p.add_argument("--trends", default=None, help="columns whose pre-joining growth is matched")
-    p.add_argument("--trend-window", type=int, default=2, help="years of the growth (default 2)")
+    p.add_argument("--pre-means", default=None, help="columns whose pre-joining mean is matched")
+    p.add_argument("--trend-window", type=int, default=None, help="years of the growth (default 2)")
     p.add_argument("--control", default="never", choices=["never", "notyet"])
     p.add_argument("--stacked-out", default=None, help="write the stacked matched panel here")
     p.set_defaults(func=_run)
@@ -83,15 +96,41 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
     covs = split_list(args.covariates)
     exact = split_list(args.exact)
     distance, metric = _distance(args.metric)
+    if args.design is not None and not args.panel:
+        raise SpecError("--design needs --panel (it names pre-joining matching variables)")
+    if args.design is not None:
+        given = [
+            flag
+            for flag, v in (
+                ("--covariates", covs),
+                ("--trends", args.trends),
+                ("--pre-means", args.pre_means),
+                ("--trend-window", args.trend_window),
+            )
+            if v
+        ]
+        if given:
+            raise SpecError(
+                f"--design {args.design} sets the matching variables; leave out {', '.join(given)}"
+            )
+    if args.design is None and not covs:
+        raise SpecError("give --covariates (or, with --panel, --design trends|levels)")
     if args.panel:
+        if args.design is not None:
+            variables: dict[str, Any] = {"design": args.design}
+        else:
+            variables = {
+                "covariates": covs,
+                "trends": split_list(args.trends),
+                "pre_means": split_list(args.pre_means),
+                "trend_window": args.trend_window,
+            }
         res = match_panel(
             df,
-            covs,
+            **variables,
             cohort=args.cohort,
             unit=args.unit,
             time=args.time,
-            trends=split_list(args.trends),
-            trend_window=args.trend_window,
             exact=exact,
             control=args.control,
             method=args.method,

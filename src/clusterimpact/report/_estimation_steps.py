@@ -215,9 +215,7 @@ def step_matching(study: Study) -> str:
     res = call(
         match_panel,
         df,
-        list(m.covariates),
-        trends=list(m.trends),
-        trend_window=m.pre_years,
+        **m.variables(),
         exact=list(m.exact),
         control=est.control,
         method=m.method,

@@ -340,7 +340,9 @@ class EstimationSpec:
     control
         ``notyet`` (not-yet and never members) or ``never`` (never members only).
     cluster
-        Column whose groups the standard errors are clustered on.
+        Column whose groups the standard errors are clustered on (TWFE, CS, Sun-Abraham). The
+        imputation estimator and the duration profile use Borusyak-Jaravel-Spiess's variance, which is
+        clustered by firm whatever this says; the report notes it when the two differ.
     """
 
     estimators: tuple[str, ...] = ESTIMATORS

@@ -46,15 +46,25 @@ def label(outcome: str) -> str:
 
 
 def call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``func`` with the keyword arguments its signature accepts (the others are dropped)."""
+    """Call ``func``; an option it does not accept is a bug in the study wiring, not something to drop.
+
+    Raises
+    ------
+    TypeError
+        Naming the function and the keyword arguments its signature lacks.
+    """
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):  # pragma: no cover - builtins
         return func(*args, **kwargs)
     params = sig.parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return func(*args, **kwargs)
-    return func(*args, **{k: v for k, v in kwargs.items() if k in params})
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(k for k in kwargs if k not in params)
+        if unknown:
+            raise TypeError(
+                f"{getattr(func, '__qualname__', func)} does not accept {', '.join(unknown)}"
+            )
+    return func(*args, **kwargs)
 
 
 def _frame(study: Study) -> pd.DataFrame:
@@ -329,15 +339,8 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
     df = _frame(study)
     lo, hi = est.event_window
     out: dict[str, Any] = {}
-    common = {
-        "outcome": y,
-        "cohort": "treat_year",
-        "unit": "firm_id",
-        "time": "year",
-        "window": (lo, hi),
-        "seed": study.seed + 1,
-        "cluster": est.cluster,
-    }
+    # keys every estimator takes; the rest is passed to the estimators that take it
+    common = {"outcome": y, "cohort": "treat_year", "unit": "firm_id", "time": "year"}
     missing = []
     if "cs" in est.estimators:
         try:
@@ -353,6 +356,8 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
                 n_boot=max(draws, 1),
                 allow_unbalanced=True,
                 control=est.control,
+                seed=study.seed + 1,
+                cluster=est.cluster,
                 **common,
             )
             study.results[f"cs_gt:{y}"] = gt
@@ -365,13 +370,18 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
         except Unavailable as exc:
             missing.append(str(exc))
         else:
-            out["sa"] = call(sun_abraham, df, **common)
+            out["sa"] = call(sun_abraham, df, window=(lo, hi), cluster=est.cluster, **common)
     if "imputation" in est.estimators:
         try:
             imputation_did = need("clusterimpact.estimation.imputation", "imputation_did")
         except Unavailable as exc:
             missing.append(str(exc))
         else:
+            if est.cluster != "firm_id":
+                study.note(
+                    "premium",
+                    f"Imputation (BJS) standard errors are clustered by firm, not by {est.cluster}.",
+                )
             out["imputation"] = call(
                 imputation_did,
                 df,

@@ -10,7 +10,7 @@ CLUSTERIMPACT_SLOW_SCALE ?= 0.2
 export CLUSTERIMPACT_SLOW_SCALE
 export MPLBACKEND := Agg
 
-.PHONY: all report test lint bench synth venv clean chromium notebooks
+.PHONY: all report test lint bench synth venv clean chromium
 
 all: test
 

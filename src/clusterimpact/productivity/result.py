@@ -113,6 +113,11 @@ class ProductionResult(EstimateResult):
             extra.append(f"SE: {d['standard_errors']}")
         if extra:
             lines.append("; ".join(extra))
+        if not np.isfinite(self.std_errors.to_numpy(dtype=float)).any():
+            lines.append(
+                "No standard errors for this method without a bootstrap: "
+                "set bootstrap=B (CLI: --bootstrap B) for firm-block bootstrap SEs."
+            )
         return lines
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clusterimpact.errors import SpecError
+from clusterimpact.presets import ACCOUNT_ROLES
 
 __all__ = [
     "CONTROL_GROUPS",
@@ -85,23 +86,7 @@ ESTIMATORS: tuple[str, ...] = (
     "matched_did",  # DiD on the cohort-matched stacked panel
 )
 #: Column roles a user column map may rename (our name -> the file's name).
-COLUMN_ROLES: tuple[str, ...] = (
-    "firm_id",
-    "year",
-    "nace",
-    "region",
-    "founded",
-    "va",
-    "emp",
-    "capital",
-    "materials",
-    "wages",
-    "turnover",
-    "investment",
-    "cluster",
-    "join_date",
-    "exit_date",
-)
+COLUMN_ROLES: tuple[str, ...] = (*ACCOUNT_ROLES, "cluster", "join_date", "exit_date")
 
 
 def _err(section: str, key: str, value: Any, allowed: Sequence[Any]) -> SpecError:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact.presets import ACCOUNT_ROLES
 from clusterimpact.synthetic._catalogue import DIVISIONS
 
 __all__ = [
@@ -24,20 +25,8 @@ __all__ = [
     "write_json",
 ]
 
-ACCOUNT_COLUMNS: tuple[str, ...] = (
-    "firm_id",
-    "year",
-    "nace",
-    "region",
-    "founded",
-    "va",
-    "emp",
-    "capital",
-    "materials",
-    "wages",
-    "turnover",
-    "investment",
-)
+#: Columns of the accounts file, in the order written (the roles of an accounts file).
+ACCOUNT_COLUMNS: tuple[str, ...] = ACCOUNT_ROLES
 
 # common inflation shocks (log points) on top of each sector's drift; energy and food in 2022
 _COMMON = {2009: -0.02, 2010: 0.005, 2015: -0.01, 2016: -0.005, 2021: 0.02, 2022: 0.06, 2023: 0.02}

@@ -667,22 +667,22 @@ def _comparison_rows(study: Study, y: str) -> list[dict[str, Any]]:
             pass
     if f"matched_did:{y}" in study.results:
         fits["Matched DiD"] = study.results[f"matched_did:{y}"]
-    rows = []
-    for name, r in fits.items():
-        o = _overall(r)
-        rows.append(
-            {
-                "outcome": label(y),
-                "estimator": name,
-                "term": str(o["term"]),
-                "estimate": float(o["estimate"]),
-                "std_error": float(o["std_error"]),
-                "conf_low": float(o["conf_low"]),
-                "conf_high": float(o["conf_high"]),
-                "nobs": int(r.nobs),
-            }
-        )
-    return rows
+    return [_overall_row(y, name, r) for name, r in fits.items()]
+
+
+def _overall_row(y: str, name: str, res: Any) -> dict[str, Any]:
+    """One row of the estimator comparison: the overall effect of ``res`` on outcome ``y``."""
+    o = _overall(res)
+    return {
+        "outcome": label(y),
+        "estimator": name,
+        "term": str(o["term"]),
+        "estimate": float(o["estimate"]),
+        "std_error": float(o["std_error"]),
+        "conf_low": float(o["conf_low"]),
+        "conf_high": float(o["conf_high"]),
+        "nobs": int(res.nobs),
+    }
 
 
 def _compare_rows(study: Study, y: str, compare_estimators: Any) -> list[dict[str, Any]]:
@@ -765,19 +765,7 @@ def _compare_rows(study: Study, y: str, compare_estimators: Any) -> list[dict[st
     for key, name in ((f"twfe:{y}", "TWFE (member dummy)"), (f"matched_did:{y}", "Matched DiD")):
         res = study.results.get(key)
         if res is not None:
-            o = _overall(res)
-            rows.append(
-                {
-                    "outcome": label(y),
-                    "estimator": name,
-                    "term": str(o["term"]),
-                    "estimate": float(o["estimate"]),
-                    "std_error": float(o["std_error"]),
-                    "conf_low": float(o["conf_low"]),
-                    "conf_high": float(o["conf_high"]),
-                    "nobs": int(res.nobs),
-                }
-            )
+            rows.append(_overall_row(y, name, res))
     return rows
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "EstimationError",
     "EstimationWarning",
+    "OutputError",
     "PanelError",
     "SpecError",
     "describe_rows",
@@ -42,6 +43,11 @@ class DataError(ClusterImpactError, ValueError):
         The offending column, if any.
     rows
         Row numbers (1-based data rows of the file, or index labels of a frame) involved.
+
+    Attributes
+    ----------
+    message, source, column, rows
+        The parts above (``str(error)`` joins them), so a caller can add the file name later.
     """
 
     def __init__(
@@ -52,6 +58,7 @@ class DataError(ClusterImpactError, ValueError):
         column: str | None = None,
         rows: Sequence[object] | None = None,
     ) -> None:
+        self.message = message
         self.source = source
         self.column = column
         self.rows = list(rows) if rows is not None else []
@@ -68,6 +75,23 @@ class DataError(ClusterImpactError, ValueError):
 
 class PanelError(DataError):
     """The firm-year panel is inconsistent (duplicate firm-years, join after exit, bad ids)."""
+
+
+class OutputError(ClusterImpactError):
+    """An output cannot be written where asked: a read-only or missing place, a file where a folder is
+    needed (or the reverse), an output that would overwrite an input, or files that are not ours.
+
+    Parameters
+    ----------
+    message
+        What is wrong and how to fix it.
+    path
+        The output path concerned.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
 
 
 class EstimationError(ClusterImpactError, RuntimeError):

@@ -13,7 +13,6 @@ the delimiter is detected among ``,`` ``;`` and tab), ``.parquet``, ``.pq``.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,23 +167,17 @@ def write_table(frame: pd.DataFrame, path: PathLike) -> Path:
 
     The index is not written. Nothing is left behind if writing fails.
     """
+    from clusterimpact._outputs import atomic_path
+
     target = Path(path)
     fmt = table_format(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(target.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         out = frame.reset_index(drop=True)
         out.attrs = {}
         if fmt == "parquet":
             out.to_parquet(tmp, index=False)
         else:
             out.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 

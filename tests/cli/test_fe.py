@@ -76,4 +76,4 @@ def test_fe_bad_input_exit_2(panel_csv, tmp_path, capsys):
     assert "missing_col" in err and str(p) in err
     assert not out.exists()
     assert main(["fe", "--data", str(p), "--formula", "ln_lp ~ x", "--vcov", "cluster"]) == 2
-    assert "needs cluster" in capsys.readouterr().err
+    assert "needs --cluster" in capsys.readouterr().err

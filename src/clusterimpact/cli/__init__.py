@@ -42,4 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    return run_command(args)
+    return run_command(args, _flags(parser, args.command))
+
+
+def _flags(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """The option strings of one subcommand (to print library messages in its syntax)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices.get(command)
+            if sub is not None:
+                return {s for a in sub._actions for s in a.option_strings}
+    return set()

@@ -5,6 +5,12 @@ Every analysis command takes ``--data PATH`` (CSV or Parquet), ``--unit COL``, `
 go to PATH as JSON of the shape in DESIGN.md (``command``, ``method``, ``nobs``, ``n_units``, ``options``,
 ``estimates``, ``warnings``, ``exclusions``, ``provenance``). JSON is written to a temporary file and
 renamed, so nothing is written half-way.
+
+Every output (``--out``, ``--json``, ``--stacked-out``, ``--exclusions``) is checked before any work
+(:func:`check_outputs`): unwritable, of the wrong kind, equal to an input or to another output is exit
+status 2 with a message. Rows in messages are 1-based data rows of the named file (:func:`load_data`);
+a command checks all the columns it names at once (:func:`check_columns`). Warnings are printed once
+each, after the run, with Python option names rewritten as the command's flags (:func:`cli_syntax`).
 """
 
 from __future__ import annotations
@@ -13,19 +19,22 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
-import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from clusterimpact.errors import ClusterImpactError, DataError, SpecError
+from clusterimpact.errors import ClusterImpactError, DataError, OutputError
 
 __all__ = [
     "add_common_args",
+    "check_columns",
+    "check_outputs",
+    "cli_syntax",
     "load_data",
     "run_command",
     "split_list",
@@ -50,25 +59,68 @@ def split_list(value: str | None) -> list[str]:
 
 
 def load_data(path: str) -> pd.DataFrame:
-    """Read a CSV or Parquet panel for a CLI command (the file is only read, never changed)."""
+    """Read a CSV or Parquet panel for a CLI command (the file is only read, never changed).
+
+    Row labels are the 1-based data rows of the file (row 1 is the first line after the header), as
+    the readers of :mod:`clusterimpact.io` number them, so every error names rows a user can find.
+    """
     from clusterimpact.io import read_table
 
-    return read_table(path)
+    df = read_table(path)
+    if len(df.columns) == 0 or len(df) == 0:
+        raise DataError("the file holds no data rows", source=str(path))
+    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
+    df.attrs["source"] = str(path)
+    return df
+
+
+def check_columns(
+    df: pd.DataFrame,
+    source: str,
+    *,
+    required: Sequence[str | None] = (),
+    numeric: Sequence[str | None] = (),
+) -> None:
+    """Raise one :class:`DataError` naming every missing column and every non-numeric one (with rows).
+
+    ``numeric`` columns are required too; None entries (options not given) are skipped.
+    """
+    from clusterimpact._validation import require_numeric
+
+    wanted = list(dict.fromkeys(c for c in [*required, *numeric] if c))
+    missing = [c for c in wanted if c not in df.columns]
+    problems: list[DataError] = []
+    if missing:
+        have = ", ".join(map(str, df.columns[:30]))
+        problems.append(
+            DataError(
+                f"missing column(s) {', '.join(missing)}; available: {have}",
+                source=source,
+                column=", ".join(missing),
+            )
+        )
+    for col in dict.fromkeys(c for c in numeric if c and c in df.columns):
+        try:
+            require_numeric(df, [col], source=source)
+        except DataError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        cols = ", ".join(str(p.column) for p in problems if p.column)
+        lines = "\n".join(f"  {_without_source(p)}" for p in problems)
+        raise DataError(f"{len(problems)} problems:\n{lines}", source=source, column=cols)
+
+
+def _without_source(exc: DataError) -> str:
+    return str(DataError(exc.message, column=exc.column, rows=exc.rows))
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Write ``payload`` atomically (temp file + rename); NaN/inf become null."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_clean(payload), indent=2, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from clusterimpact._outputs import write_text
+
+    write_text(path, json.dumps(_clean(payload), indent=2, sort_keys=False) + "\n")
 
 
 def _clean(obj: Any) -> Any:
@@ -83,16 +135,131 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Call ``args.func(args)``; map our errors to exit status 2 with a one-line message."""
+# -- outputs ------------------------------------------------------------------------------------------
+#: Flags naming files a command reads, and files or folders it writes (by argparse ``dest``).
+INPUT_FLAGS = {
+    "data": "--data",
+    "accounts": "--accounts",
+    "registry": "--registry",
+    "deflators": "--deflators",
+    "spec": "--spec",
+}
+OUTPUT_FLAGS = {
+    "out": "--out",
+    "json_path": "--json",
+    "stacked_out": "--stacked-out",
+    "exclusions": "--exclusions",
+}
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """The input files named on the command line."""
+    return [str(v) for k in INPUT_FLAGS if (v := getattr(args, k, None))]
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Before any work: every output can be written, none is an input, no two are the same path.
+
+    ``--out`` is a file unless the command sets ``out_kind`` (``folder`` for ``synth``, ``swap`` for
+    ``report``). Raises :class:`~clusterimpact.errors.OutputError`.
+    """
+    from clusterimpact._outputs import OutputKind, check_output
+
+    inputs = input_paths(args)
+    seen: dict[Path, str] = {}
+    for dest, flag in OUTPUT_FLAGS.items():
+        value = getattr(args, dest, None)
+        if not value:
+            continue
+        kind: OutputKind = getattr(args, "out_kind", "file") if dest == "out" else "file"
+        check_output(value, kind=kind, inputs=inputs, label=flag)
+        real = Path(value).resolve()
+        if real in seen:
+            raise OutputError(f"{flag} and {seen[real]} name the same path", path=str(value))
+        seen[real] = flag
+
+
+# -- warnings and errors in CLI syntax ----------------------------------------------------------------
+#: Library messages name Python options (``allow_unbalanced=True``); on the command line they are
+#: flags. Phrases without a one-to-one flag are rewritten here; any other ``name=value`` whose name is
+#: a flag of the running command becomes ``--name value`` (``--name`` for True).
+CLI_PHRASES: tuple[tuple[str, str], ...] = (
+    ("aggte(result, 'dynamic').pretest", "the pre-test of the 'dynamic' aggregation"),
+    ("(listed in result.unmatched)", "(listed under 'unmatched' in the --json output)"),
+    ("PanelSpec(duplicates='first'|'drop')", "--duplicates first or --duplicates drop"),
+    ("columns={'your_column': 'role'}", "--columns your_column=role"),
+    ("distance='mahalanobis'", "--metric mahalanobis"),
+    ("distance='covariates'", "--metric mahalanobis"),
+    ("distance='propensity'", "--metric propensity"),
+    ("cluster=[COL1, COL2]", "--cluster COL1,COL2"),
+    ("cluster=COLUMN", "--cluster COLUMN"),
+    ("time=COLUMN", "--time COLUMN"),
+)
+_OPTION = re.compile(
+    r"(?<![\w.\-])([a-z][a-z0-9_]*)=(True|False|'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?)"
+)
+
+
+def cli_syntax(text: str, flags: Collection[str]) -> str:
+    """Rewrite Python option syntax in a library message as the running command's flags."""
+    if not flags:
+        return text
+    for api, cli in CLI_PHRASES:
+        text = text.replace(api, cli)
+
+    def flag(m: re.Match[str]) -> str:
+        name = "--" + m.group(1).replace("_", "-")
+        if name not in flags:
+            return m.group(0)
+        value = m.group(2)
+        if value == "True":
+            return name
+        if value == "False":
+            return f"no {name}"
+        return f"{name} {value.strip(chr(39) + chr(34))}"
+
+    return _OPTION.sub(flag, text)
+
+
+def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
+    """The message of an error, with the data file named when the library could not know it."""
+    data = getattr(args, "data", None)
+    if isinstance(exc, DataError) and data and exc.source in (None, "", "data", "data frame"):
+        return str(DataError(exc.message, source=str(data), column=exc.column, rows=exc.rows))
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def run_command(args: argparse.Namespace, flags: Collection[str] = ()) -> int:
+    """Check the outputs, call ``args.func(args)``, print each warning once; errors -> status 2.
+
+    Our errors (bad data, bad options, unwritable outputs) and operating-system errors print one line
+    ``clusterimpact COMMAND: error: ...`` on stderr and return 2; warnings are printed after the run,
+    each once, in the command's flag syntax.
+    """
     func: Callable[[argparse.Namespace], int] = args.func
+    caught: list[warnings.WarningMessage] = []
     try:
+        check_outputs(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = func(args)
-        for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
-        return int(status or 0)
-    except (DataError, SpecError, ClusterImpactError, FileNotFoundError) as exc:
-        print(f"clusterimpact {args.command}: error: {exc}", file=sys.stderr)
+    except (ClusterImpactError, OSError) as exc:
+        _print_warnings(caught, flags)
+        print(
+            f"clusterimpact {args.command}: error: {cli_syntax(_error_text(exc, args), flags)}",
+            file=sys.stderr,
+        )
         return 2
+    _print_warnings(caught, flags)
+    return int(status or 0)
+
+
+def _print_warnings(caught: Sequence[warnings.WarningMessage], flags: Collection[str]) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        msg = cli_syntax(str(w.message), flags)
+        if msg not in seen:
+            seen.add(msg)
+            print(f"warning: {msg}", file=sys.stderr)

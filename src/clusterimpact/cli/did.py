@@ -16,7 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from clusterimpact.cli._common import add_common_args, load_data, split_list, write_json
+from clusterimpact.cli._common import (
+    add_common_args,
+    check_columns,
+    load_data,
+    split_list,
+    write_json,
+)
 
 METHODS = ("cs", "sa", "imputation", "twfe")
 
@@ -85,8 +91,6 @@ def _rows(res: Any, level: float, keep: Any = None) -> list[dict[str, Any]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clusterimpact.errors import DataError
-
     df = load_data(args.data)
     covs = split_list(args.covariates)
     level = args.level
@@ -94,13 +98,12 @@ def _run(args: argparse.Namespace) -> int:
         from clusterimpact.errors import SpecError
 
         raise SpecError(f"--level must be in (0, 1), got {level}")
-    for col in [args.unit, args.time, args.cohort, args.outcome, *covs]:
-        if col not in df.columns:
-            raise DataError(
-                f"missing column '{col}'; available: {', '.join(map(str, df.columns[:30]))}",
-                source=args.data,
-                column=col,
-            )
+    check_columns(
+        df,
+        args.data,
+        required=[args.unit, args.cohort, args.cluster, args.stack],
+        numeric=[args.time, args.outcome, *covs, args.weights],
+    )
     estimates: list[dict[str, Any]] = []
     warnings: list[str] = []
     exclusions: dict[str, int] = {}

@@ -15,8 +15,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clusterimpact.cli._common import add_common_args, load_data, split_list, write_json
-from clusterimpact.errors import DataError
+from clusterimpact.cli._common import (
+    add_common_args,
+    check_columns,
+    load_data,
+    split_list,
+    write_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,12 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _run(args: argparse.Namespace) -> int:
     df = load_data(args.data)
-    try:
-        return _fit_and_write(args, df)
-    except DataError as exc:
-        if exc.source:
-            raise
-        raise DataError(str(exc), source=args.data) from exc
+    check_columns(df, args.data, required=split_list(args.cluster), numeric=[args.weights])
+    return _fit_and_write(args, df)
 
 
 def _fit_and_write(args: argparse.Namespace, df: Any) -> int:

@@ -23,10 +23,15 @@ PATH as JSON (DESIGN.md shape plus ``estimand``, ``counts``, ``unmatched`` and `
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from clusterimpact.cli._common import add_common_args, load_data, split_list, write_json
+from clusterimpact.cli._common import (
+    add_common_args,
+    check_columns,
+    load_data,
+    split_list,
+    write_json,
+)
 from clusterimpact.errors import SpecError
 
 
@@ -86,11 +91,24 @@ def _distance(metric: str | None) -> tuple[Any, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clusterimpact.io import table_format
+
+    if args.stacked_out:
+        table_format(args.stacked_out)  # an unknown extension fails before any work
     df = load_data(args.data)
+    lists = [*split_list(args.covariates), *split_list(args.trends), *split_list(args.pre_means)]
+    if args.panel:
+        required = [args.unit, args.time, args.cohort, *split_list(args.exact)]
+        numeric = [*lists, args.outcome]
+    else:
+        required = split_list(args.exact)
+        numeric = [args.treatment, *lists, args.outcome]
+    check_columns(df, args.data, required=required, numeric=numeric)
     return _fit_and_write(args, df)
 
 
 def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
+    from clusterimpact.io import write_table
     from clusterimpact.matching import match, match_panel
 
     covs = split_list(args.covariates)
@@ -172,7 +190,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
     if args.stacked_out:
         if res.matched_panel is None:
             raise SpecError("--stacked-out needs --panel")
-        _write_table(res.matched_panel, args.stacked_out)
+        write_table(res.matched_panel, args.stacked_out)
     if args.json_path:
         payload = {"command": "match", **res.to_dict()}
         payload["n_units"] = n_units
@@ -181,22 +199,3 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
     else:
         print(res.summary())
     return 0
-
-
-def _write_table(frame: Any, path: str) -> None:
-    import os
-    import tempfile
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        if target.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="stop at the first step that fails (with its traceback)",
     )
     p.add_argument("--quiet", action="store_true", help="do not print step progress")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, out_kind="swap")
 
 
 class _StepPrinter(logging.Handler):

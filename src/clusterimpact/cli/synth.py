@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--dirty", action="store_true", help="add realistic data faults")
     p.add_argument("--name", default="synthetic", help="file name stem (default 'synthetic')")
     p.add_argument("--json", dest="json_path", default=None, help="write a JSON summary here")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, out_kind="folder")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -20,8 +20,14 @@ import logging
 import sys
 from typing import Any
 
-from clusterimpact.cli._common import add_common_args, load_data, split_list, write_json
-from clusterimpact.errors import DataError, SpecError
+from clusterimpact.cli._common import (
+    add_common_args,
+    check_columns,
+    load_data,
+    split_list,
+    write_json,
+)
+from clusterimpact.errors import SpecError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,13 +72,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clusterimpact.io import table_format
+
+    if args.out:
+        table_format(args.out)  # an unknown extension fails before any work
     df = load_data(args.data)
-    try:
-        return _fit_and_write(args, df)
-    except DataError as exc:
-        if exc.source:
-            raise
-        raise DataError(str(exc), source=args.data, column=exc.column) from exc
+    names = [args.output, *split_list(args.free), *split_list(args.state), args.proxy]
+    check_columns(
+        df,
+        args.data,
+        required=[args.unit, args.time],
+        numeric=[*names, *split_list(args.controls)],
+    )
+    return _fit_and_write(args, df)
 
 
 def _fit_and_write(args: argparse.Namespace, df: Any) -> int:

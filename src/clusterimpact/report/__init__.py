@@ -9,7 +9,7 @@ every outcome; matched DiD) → truth vs estimate on synthetic data → figures 
 
 Progress is reported through the ``clusterimpact.report`` logger (one INFO line per step: its name,
 status, wall time and the firms kept) and an optional callback; the CLI prints it. A log file
-``report.log`` is written beside the report. Rerunning with the same inputs gives the same numbers and
+``report.log`` is written into the report folder. Rerunning with the same inputs gives the same numbers and
 byte-identical tables, figures and HTML; ``manifest.json`` differs only inside its ``volatile`` block.
 """
 
@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterimpact.errors import SpecError
+from clusterimpact._outputs import output_error
+from clusterimpact.errors import DataError, SpecError
+from clusterimpact.report import _swap
 from clusterimpact.report._artifacts import SECTIONS, StepRecord
 from clusterimpact.report._data_steps import (
     step_describe,
@@ -136,17 +138,69 @@ def report(
     -----
     A step whose module is missing from the installation is recorded as ``not available`` and the
     report says so in its section; any other error marks the step ``failed`` (see
-    :attr:`ReportResult.failed`) unless ``strict``.
+    :attr:`ReportResult.failed`) unless ``strict``. Unusable input data (a :class:`DataError` or
+    :class:`SpecError` while loading the data or building the panel) stop the run with that error.
+
+    The report is built in a folder beside ``out`` and swapped in only when complete (see
+    :mod:`clusterimpact.report._swap`): a failing or killed run leaves the previous report as it was,
+    files in ``out`` that the report did not write survive, and an ``out`` that is, holds or lies
+    inside an input is refused.
+
+    Raises
+    ------
+    SpecError, DataError
+        A bad spec, or input data that cannot be read or built into a panel.
+    OutputError
+        ``out`` cannot be written, clashes with an input, or holds files of the report's names that
+        it did not write.
     """
     if spec is None or isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     if not isinstance(spec, StudySpec):
         raise SpecError(f"spec must be a StudySpec, a TOML path or None, got {type(spec).__name__}")
     out_dir = Path(out) if out is not None else spec.out
-    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = _swap.prepare(out_dir, inputs=input_paths(spec))
+    try:
+        study, manifest = _run_in(staging, spec, out_dir, progress, strict)
+        try:
+            _swap.swap_in(staging, out_dir)
+        except OSError as exc:
+            raise output_error(exc, out_dir) from exc
+    except BaseException:
+        _swap.discard(staging)
+        raise
+    return ReportResult(
+        out=out_dir,
+        html=out_dir / "report.html",
+        manifest=manifest,
+        steps=tuple(study.steps),
+        results=dict(study.results),
+        figures=tuple(f.name for f in study.figures),
+        tables=tuple(t.name for t in study.tables),
+        panel=study.panel,
+    )
+
+
+def input_paths(spec: StudySpec) -> list[Path | None]:
+    """Files and folders the study reads (the report may not be written over or around them)."""
+    d = spec.data
+    paths: list[Path | None] = [spec.source_file, d.accounts, d.registry, d.deflators, d.truth]
+    if d.source == "synthetic":
+        paths.append(d.synthetic_dir)
+    return paths
+
+
+def _run_in(
+    staging: Path,
+    spec: StudySpec,
+    out_dir: Path,
+    progress: bool | Callable[[StepRecord], None],
+    strict: bool,
+) -> tuple[Study, dict[str, Any]]:
+    """Run every step and write the report into ``staging``; ``report.log`` is written there too."""
     callback = progress if callable(progress) else None
     study = Study(spec=spec, progress=callback, strict=strict)
-    handler = logging.FileHandler(out_dir / "report.log", mode="w", encoding="utf-8")
+    handler = logging.FileHandler(staging / "report.log", mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     old_level = log.level
@@ -160,13 +214,18 @@ def report(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for name, func in _steps():
-                run_step(study, name, func)
+                fatal = _INPUT_ERRORS if name in _DATA_STEPS else ()
+                run_step(study, name, func, fatal=fatal)
+                _swap.checkpoint(f"step:{name}")
         _log_warnings(caught)
         add_provenance_tables(study)
-        html_path, manifest = write_report(study, out_dir, time.perf_counter() - t0)
+        try:
+            manifest = write_report(study, staging, time.perf_counter() - t0)
+        except OSError as exc:
+            raise output_error(exc, out_dir) from exc
         log.info(
             "report written to %s in %.1f s (slowest step: %s)",
-            html_path,
+            out_dir / "report.html",
             time.perf_counter() - t0,
             manifest["volatile"]["slowest_step"],
         )
@@ -175,16 +234,13 @@ def report(
         handler.close()
         log.setLevel(old_level)
         log.propagate = True
-    return ReportResult(
-        out=out_dir,
-        html=html_path,
-        manifest=manifest,
-        steps=tuple(study.steps),
-        results=dict(study.results),
-        figures=tuple(f.name for f in study.figures),
-        tables=tuple(t.name for t in study.tables),
-        panel=study.panel,
-    )
+    return study, manifest
+
+
+# Errors in these steps mean the input data (or the spec's data section) are unusable: the report stops
+# with the error (the CLI exits with status 2) instead of writing a report of failed steps.
+_DATA_STEPS = ("load", "panel")
+_INPUT_ERRORS: tuple[type[Exception], ...] = (DataError, SpecError)
 
 
 def _log_warnings(caught: list[warnings.WarningMessage]) -> None:

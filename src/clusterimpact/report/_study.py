@@ -137,8 +137,15 @@ STEP_SECTIONS: dict[str, str] = {
 }
 
 
-def run_step(study: Study, name: str, func: Callable[[Study], str | None]) -> StepRecord:
-    """Run one step: time it, log it, record its status; see the module docstring."""
+def run_step(
+    study: Study,
+    name: str,
+    func: Callable[[Study], str | None],
+    *,
+    fatal: tuple[type[Exception], ...] = (),
+) -> StepRecord:
+    """Run one step: time it, log it, record its status; see the module docstring. Errors of the
+    ``fatal`` types (bad input data) are re-raised: no report is written on such data."""
     rec = StepRecord(name=name)
     log.info("[%s] started", name)
     t0 = time.perf_counter()
@@ -152,7 +159,7 @@ def run_step(study: Study, name: str, func: Callable[[Study], str | None]) -> St
         rec.status = "skipped"
         rec.detail = str(exc)
     except Exception as exc:
-        if study.strict:
+        if study.strict or isinstance(exc, fatal):
             raise
         rec.status = "failed"
         rec.detail = f"{type(exc).__name__}: {exc}"

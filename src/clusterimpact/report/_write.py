@@ -1,7 +1,7 @@
 """Put a finished study on disk: figures, tables, report.html, manifest.json, timings.json.
 
-Files are first written into a temporary folder beside the output and then moved into place, so an
-error never leaves half a report. Everything except ``timings.json``, ``report.log`` and the
+Files are written into a staging folder beside the output, which :mod:`clusterimpact.report._swap`
+renames into place only when the report is complete, so an error or a kill never leaves half a report. Everything except ``timings.json``, ``report.log`` and the
 ``volatile`` block of ``manifest.json`` is a deterministic function of the data, the spec and the
 package versions.
 """
@@ -14,15 +14,13 @@ import hashlib
 import html
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from clusterimpact.provenance import dependency_versions, package_version
 from clusterimpact.report._artifacts import SECTIONS, FigureArtifact, TableArtifact
 from clusterimpact.report._study import Study
+from clusterimpact.report._swap import checkpoint
 
 __all__ = ["build_html", "build_manifest", "write_report"]
 
@@ -258,9 +256,9 @@ def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def write_report(study: Study, out: Path, total_seconds: float) -> tuple[Path, dict[str, Any]]:
-    """Write every artefact under ``out`` (atomically per run); returns the HTML path and manifest."""
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(study: Study, folder: Path, total_seconds: float) -> dict[str, Any]:
+    """Write every artefact into ``folder`` (the staging folder of :mod:`~clusterimpact.report._swap`,
+    which swaps it into place once complete); returns the manifest."""
     files: dict[str, bytes] = {}
     for f in study.figures:
         for fmt, data in f.images.items():
@@ -283,29 +281,9 @@ def write_report(study: Study, out: Path, total_seconds: float) -> tuple[Path, d
             "steps": [r.to_dict() for r in study.steps],
         }
     ).encode()
-    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-    try:
-        for rel, data in files.items():
-            p = tmp / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
-        for sub in ("figures", "tables"):
-            target = out / sub
-            if target.is_dir():
-                for old in target.iterdir():
-                    if old.is_file() and old.suffix in {
-                        ".png",
-                        ".pdf",
-                        ".svg",
-                        ".md",
-                        ".tex",
-                        ".html",
-                    }:
-                        old.unlink()
-        for rel in files:
-            dest = out / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp / rel, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out / "report.html", manifest
+    for i, (rel, data) in enumerate(files.items(), start=1):
+        p = folder / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        checkpoint(f"write:{i}")
+    return manifest

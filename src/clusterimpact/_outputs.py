@@ -57,9 +57,10 @@ FOLDER_MODE = 0o777 & ~_UMASK
 
 
 def output_error(exc: OSError, path: PathLike) -> OutputError:
-    """An :class:`OutputError` naming ``path`` for an operating-system error met while writing it."""
+    """An :class:`OutputError` naming ``path`` for an operating-system error met while writing it
+    (``FileExistsError`` comes from creating a folder where a file is)."""
     code = exc.errno
-    if isinstance(exc, NotADirectoryError) or code == errno.ENOTDIR:
+    if isinstance(exc, (NotADirectoryError, FileExistsError)) or code == errno.ENOTDIR:
         why = "a part of this path is a file, not a folder"
     elif isinstance(exc, IsADirectoryError) or code == errno.EISDIR:
         why = "is a folder; give a file name"

@@ -49,7 +49,8 @@ def require_columns(
 
 
 def require_numeric(df: pd.DataFrame, columns: Sequence[str], *, source: str = "data") -> None:
-    """Raise :class:`DataError` naming the column and rows that are not numeric."""
+    """Raise :class:`DataError` naming every column that is not numeric, with its rows."""
+    problems = []
     for c in columns:
         s = df[c]
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
@@ -57,12 +58,16 @@ def require_numeric(df: pd.DataFrame, columns: Sequence[str], *, source: str = "
         coerced = pd.to_numeric(s, errors="coerce")
         bad = coerced.isna() & s.notna()
         rows = list(df.index[bad.to_numpy()])
-        raise DataError(
-            f"non-numeric values (e.g. {s[bad].iloc[0]!r})" if rows else "column is not numeric",
-            source=source,
-            column=c,
-            rows=rows,
+        problems.append(
+            DataError(
+                f"non-numeric values (e.g. {s[bad].iloc[0]!r})" if rows else "column is not numeric",
+                source=source,
+                column=c,
+                rows=rows,
+            )
         )
+    if problems:
+        raise DataError.combine(problems)
 
 
 def resolve_rng(seed: int | np.random.Generator | None) -> np.random.Generator:

@@ -72,6 +72,30 @@ class DataError(ClusterImpactError, ValueError):
         prefix = ": ".join([", ".join(parts)]) + ": " if parts else ""
         super().__init__(prefix + message)
 
+    @classmethod
+    def combine(cls, errors: Sequence[DataError]) -> DataError:
+        """One error that reports several problems, one line each (the error itself if only one).
+
+        The lines keep their column and rows; a file common to all is named once, up front. The
+        combined error's ``column`` lists every column involved.
+        """
+        if len(errors) == 1:
+            return errors[0]
+        sources = {e.source for e in errors}
+        source = sources.pop() if len(sources) == 1 else None
+        lines = [
+            str(
+                DataError(
+                    e.message, source=None if source else e.source, column=e.column, rows=e.rows
+                )
+            )
+            for e in errors
+        ]
+        text = f"{len(errors)} problems:\n" + "\n".join(f"  {line}" for line in lines)
+        combined = DataError(text, source=source)
+        combined.column = ", ".join(e.column for e in errors if e.column) or None
+        return combined
+
 
 class PanelError(DataError):
     """The firm-year panel is inconsistent (duplicate firm-years, join after exit, bad ids)."""

@@ -428,15 +428,20 @@ def read_accounts(
     )
     if "region" in df.columns:
         out["region"] = out["region"].where(df["region"].notna(), None).astype("str")
+    problems: list[DataError] = []  # every bad column is reported, not only the first
     for role in NUMERIC_ACCOUNT_ROLES:
+        out[role] = np.full(len(df), np.nan)
         if role in df.columns:
             col = _orig(raw, columns, role)
-            if role == "founded":
-                out[role] = _to_year(df[role], src, col, dates=True)
-            else:
-                out[role] = _to_float(df[role], src, col)
-        else:
-            out[role] = np.full(len(df), np.nan)
+            try:
+                if role == "founded":
+                    out[role] = _to_year(df[role], src, col, dates=True)
+                else:
+                    out[role] = _to_float(df[role], src, col)
+            except DataError as exc:
+                problems.append(exc)
+    if problems:
+        raise DataError.combine(problems)
     extra = [str(c) for c in extra]
     clash = [c for c in extra if c in ACCOUNT_ROLES]
     if clash:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import ClusterImpactError, DataError, OutputError
@@ -104,16 +105,20 @@ def check_columns(
             require_numeric(df, [col], source=source)
         except DataError as exc:
             problems.append(exc)
-    if len(problems) == 1:
-        raise problems[0]
+            continue
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        inf = np.isinf(values)
+        if inf.any():
+            problems.append(
+                DataError(
+                    "infinite values; fix them or leave the cells empty for missing",
+                    source=source,
+                    column=col,
+                    rows=list(df.index[inf]),
+                )
+            )
     if problems:
-        cols = ", ".join(str(p.column) for p in problems if p.column)
-        lines = "\n".join(f"  {_without_source(p)}" for p in problems)
-        raise DataError(f"{len(problems)} problems:\n{lines}", source=source, column=cols)
-
-
-def _without_source(exc: DataError) -> str:
-    return str(DataError(exc.message, column=exc.column, rows=exc.rows))
+        raise DataError.combine(problems)
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
@@ -181,19 +186,30 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 # -- warnings and errors in CLI syntax ----------------------------------------------------------------
 #: Library messages name Python options (``allow_unbalanced=True``); on the command line they are
-#: flags. Phrases without a one-to-one flag are rewritten here; any other ``name=value`` whose name is
-#: a flag of the running command becomes ``--name value`` (``--name`` for True).
-CLI_PHRASES: tuple[tuple[str, str], ...] = (
-    ("aggte(result, 'dynamic').pretest", "the pre-test of the 'dynamic' aggregation"),
-    ("(listed in result.unmatched)", "(listed under 'unmatched' in the --json output)"),
-    ("PanelSpec(duplicates='first'|'drop')", "--duplicates first or --duplicates drop"),
-    ("columns={'your_column': 'role'}", "--columns your_column=role"),
-    ("distance='mahalanobis'", "--metric mahalanobis"),
-    ("distance='covariates'", "--metric mahalanobis"),
-    ("distance='propensity'", "--metric propensity"),
-    ("cluster=[COL1, COL2]", "--cluster COL1,COL2"),
-    ("cluster=COLUMN", "--cluster COLUMN"),
-    ("time=COLUMN", "--time COLUMN"),
+#: flags. Phrases without a one-to-one flag are rewritten by this table (API text, CLI text, and the
+#: flag the running command must have for the rewrite to apply; ``--spec``: the report, whose options
+#: live in the study TOML); any other ``name=value`` whose ``--name`` is a flag of the running
+#: command becomes ``--name value`` (``--name`` alone for True).
+CLI_PHRASES: tuple[tuple[str, str, str], ...] = (
+    ("aggte(result, 'dynamic').pretest", "the pre-test of the 'dynamic' aggregation", "--outcome"),
+    ("(listed in result.unmatched)", "(listed under 'unmatched' in the --json output)", "--json"),
+    (
+        "PanelSpec(duplicates='first'|'drop')",
+        "--duplicates first or --duplicates drop",
+        "--duplicates",
+    ),
+    (
+        "PanelSpec(duplicates='first'|'drop')",
+        'duplicates = "first" (or "drop") in the [data] section of the study spec',
+        "--spec",
+    ),
+    ("columns={'your_column': 'role'}", "--columns your_column=role", "--columns"),
+    ("distance='mahalanobis'", "--metric mahalanobis", "--metric"),
+    ("distance='covariates'", "--metric mahalanobis", "--metric"),
+    ("distance='propensity'", "--metric propensity", "--metric"),
+    ("cluster=[COL1, COL2]", "--cluster COL1,COL2", "--cluster"),
+    ("cluster=COLUMN", "--cluster COLUMN", "--cluster"),
+    ("time=COLUMN", "--time COLUMN", "--time"),
 )
 _OPTION = re.compile(
     r"(?<![\w.\-])([a-z][a-z0-9_]*)=(True|False|'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?)"
@@ -204,8 +220,9 @@ def cli_syntax(text: str, flags: Collection[str]) -> str:
     """Rewrite Python option syntax in a library message as the running command's flags."""
     if not flags:
         return text
-    for api, cli in CLI_PHRASES:
-        text = text.replace(api, cli)
+    for api, cli, needs in CLI_PHRASES:
+        if needs in flags:
+            text = text.replace(api, cli)
 
     def flag(m: re.Match[str]) -> str:
         name = "--" + m.group(1).replace("_", "-")
@@ -221,10 +238,14 @@ def cli_syntax(text: str, flags: Collection[str]) -> str:
     return _OPTION.sub(flag, text)
 
 
+# the labels library functions give a data frame whose file they do not know
+_GENERIC_SOURCES = (None, "", "data", "data frame", "panel")
+
+
 def _error_text(exc: BaseException, args: argparse.Namespace) -> str:
     """The message of an error, with the data file named when the library could not know it."""
     data = getattr(args, "data", None)
-    if isinstance(exc, DataError) and data and exc.source in (None, "", "data", "data frame"):
+    if isinstance(exc, DataError) and data and exc.source in _GENERIC_SOURCES:
         return str(DataError(exc.message, source=str(data), column=exc.column, rows=exc.rows))
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"

@@ -56,6 +56,8 @@ def f(tmp_path_factory) -> dict[str, str]:
 
     w("acc", acc)
     w("reg", reg)
+    p["regx"] = d / "r.exclusions.csv"  # the name `build --out r.parquet` gives its exclusion log
+    reg.to_csv(p["regx"], index=False)
     panel = build_panel(p["acc"], p["reg"]).data.reset_index(drop=True)
     w("panel", panel)
     bad = panel.astype({"ln_lp": object, "year": object})
@@ -332,6 +334,11 @@ CLI_CASES: dict[str, Case] = {
         "build --accounts {acc} --registry {reg} --out {out}/b10.csv --exclusions {acc}",
         ("--exclusions is the input",),
         ("{out}/b10.csv",),
+    ),
+    "build-derived-exclusion-log-is-an-input": Case(
+        "build --accounts {acc} --registry {regx} --out {dir}/r.parquet",
+        ("the exclusion log", "is the input", "{regx}"),
+        ("{dir}/r.parquet",),
     ),
     "build-json-equals-out": Case(
         "build --accounts {acc} --registry {reg} --out {out}/b11.csv --json {out}/b11.csv",

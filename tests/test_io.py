@@ -131,8 +131,10 @@ def test_year_from_dates_and_blank_cells(tmp_path):
 def test_non_numeric_in_file_names_file_column_and_rows(tmp_path):
     path = tmp_path / "acc.csv"
     path.write_text("firm_id,year,va,emp\na,2010,1,1\na,2011,abc,1\nb,2010,3,x\n")
-    with pytest.raises(DataError, match=r"acc\.csv, column 'va', rows 2: non-numeric"):
+    with pytest.raises(DataError, match=r"acc\.csv: 2 problems") as exc:  # every bad column
         read_accounts(path)
+    assert "column 'va', rows 2: non-numeric" in str(exc.value)
+    assert "column 'emp', rows 3: non-numeric" in str(exc.value)
     path.write_text("firm_id,year,va,emp\na,2010,1,1\na,twenty,1,1\n")
     with pytest.raises(DataError, match=r"column 'year', rows 2: not a year"):
         read_accounts(path)

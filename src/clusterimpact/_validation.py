@@ -60,7 +60,9 @@ def require_numeric(df: pd.DataFrame, columns: Sequence[str], *, source: str = "
         rows = list(df.index[bad.to_numpy()])
         problems.append(
             DataError(
-                f"non-numeric values (e.g. {s[bad].iloc[0]!r})" if rows else "column is not numeric",
+                f"non-numeric values (e.g. {s[bad].iloc[0]!r})"
+                if rows
+                else "column is not numeric",
                 source=source,
                 column=c,
                 rows=rows,

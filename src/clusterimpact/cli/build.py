@@ -166,11 +166,15 @@ def _exclusions_path(out: str, given: str | None) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clusterimpact._outputs import check_output
+    from clusterimpact.cli._common import input_paths
     from clusterimpact.io import table_format, write_table
 
     table_format(args.out)  # unknown extension: fail before any work
     excl_path = _exclusions_path(args.out, args.exclusions)
     table_format(excl_path)
+    if not args.exclusions:  # the derived name: checked like the flags (cli._common.check_outputs)
+        check_output(excl_path, inputs=input_paths(args), label="the exclusion log (beside --out)")
     panel = panel_from_args(args)
     write_table(panel.data, args.out)
     write_table(panel.exclusions, excl_path)

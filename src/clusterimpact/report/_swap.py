@@ -171,6 +171,9 @@ def recover(target: Path) -> None:
             )
         else:
             _settle(old, target, owned_files(old))
+    stray = target / STAGING_MARK  # a run killed just after renaming its staging folder into place
+    if stray.is_file() and not stray.is_symlink():
+        stray.unlink()
     for tmp in parent.glob(f".{stem}.ci-tmp-*"):
         mark = tmp / STAGING_MARK
         if not tmp.is_dir() or tmp.is_symlink() or not mark.is_file():

@@ -222,3 +222,24 @@ def test_a_foreign_figure_of_the_same_name_stops_the_swap(previous, monkeypatch)
     with pytest.raises(OutputError, match=figure):
         run_report(out.parent / "s.toml", out=out, progress=False)
     assert snapshot(out) == before and beside(out) == []
+
+
+def test_a_report_file_the_user_edited_is_kept(previous):
+    """A file the manifest lists but whose bytes changed since is the user's: never overwritten."""
+    out, snap = previous
+    manifest = json.loads((out / "manifest.json").read_text())
+    table = next(k for k in manifest["outputs"] if k.startswith("tables/"))
+    (out / table).write_text("| my edited table |\n")
+    before = snapshot(out)
+    with pytest.raises(OutputError, match=table):
+        run_report(out.parent / "s.toml", out=out, progress=False)
+    assert snapshot(out) == before and beside(out) == []
+
+
+def test_the_working_folder_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "s.toml").write_text(SPEC)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(OutputError, match="working folder"):
+        run_report(tmp_path / "s.toml", out=tmp_path / "work", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml", "work"]

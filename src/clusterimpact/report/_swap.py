@@ -7,7 +7,8 @@ Semantics (DESIGN.md, "Outputs"):
 - When every file is written, the previous report folder is renamed to ``.<name>.ci-old-XXXXXXXX``, the
   staging folder is renamed to ``<name>``, the entries of the old folder that the old report did not
   write are moved into the new one, and then the old report's own files are deleted. "Its own files"
-  are those its ``manifest.json`` lists under ``outputs`` plus ``manifest.json``, ``timings.json`` and
+  are those its ``manifest.json`` lists under ``outputs`` (and only while their bytes still match the
+  listed SHA-256: a file edited since is the user's) plus ``manifest.json``, ``timings.json`` and
   ``report.log``; without a clusterimpact manifest nothing in the folder counts as ours. So a user's
   notes, an extra figure in ``figures/`` or a sub-folder survive every run, and nothing the report did
   not write is ever deleted.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -69,7 +71,9 @@ def checkpoint(point: str) -> None:
 def owned_files(folder: Path) -> set[str]:
     """Relative paths (``figures/x.png``) that the report in ``folder`` wrote, from its manifest.
 
-    Empty when the folder holds no clusterimpact ``manifest.json``: then nothing there is ours.
+    A file the manifest lists counts only while its bytes still have the listed SHA-256 (a file the
+    user changed since is the user's); ``manifest.json``, ``timings.json`` and ``report.log`` count by
+    name. Empty when the folder holds no clusterimpact ``manifest.json``: then nothing there is ours.
     """
     try:
         data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -81,7 +85,14 @@ def owned_files(folder: Path) -> set[str]:
         return set()
     if not isinstance(outputs, dict):
         return set()
-    return set(FIXED_FILES) | {str(k) for k in outputs}
+    return set(FIXED_FILES) | {str(k) for k, sha in outputs.items() if _sha256(folder / k) == sha}
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _ours(entry: Path, rel: str, owned: set[str]) -> bool:
@@ -199,6 +210,12 @@ def prepare(target: Path, inputs: Iterable[Path | None] = ()) -> Path:
     """
     check_output(target, kind="swap", inputs=inputs, label="the report folder")
     real = target.resolve()
+    if Path.cwd().resolve().is_relative_to(real):
+        raise OutputError(
+            "is or contains the working folder, which the report cannot swap out from under "
+            "itself; choose a folder below it",
+            path=str(target),
+        )
     try:
         recover(real)
     except OSError as exc:

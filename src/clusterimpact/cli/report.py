@@ -2,8 +2,10 @@
 
 Runs a whole study (see :func:`clusterimpact.report.report`) and prints its progress step by step:
 which step, its status, how long it took and how many firms are in the sample after it. With ``--json``
-a summary (steps, outputs, slowest step) is written to P as well. Exit status 2 on bad input (a bad spec
-or unreadable data); 1 when any step failed; 0 otherwise.
+a summary (steps, outputs, slowest step) is written to P as well. Exit status 2 on bad input (a bad spec,
+data that cannot be read or built into a panel) or an output that cannot be written (nothing is written
+then); 1 when any step failed; 0 otherwise. The report is built beside the output folder and swapped in
+when complete: a failed or killed run keeps the previous report, and files you add to the folder stay.
 """
 
 from __future__ import annotations

@@ -16,12 +16,16 @@ def make_panel(
     noise: float = 0.3,
     constant_effect: float | None = None,
     exit_share: float = 0.0,
+    rho: float = 0.0,
+    level_gap: float = 0.0,
 ) -> pd.DataFrame:
     """Staggered joining (cohorts 2013, 2015, 2017 or never) with firm and year effects.
 
     The true effect ``eff`` grows with event time and differs by cohort when ``heterogeneous``; with
     ``constant_effect`` it is that constant for every member firm-year. ``exit_share`` of the members
-    leave three years after joining (their post-exit years are not membership years).
+    leave three years after joining (their post-exit years are not membership years). ``rho`` makes the
+    noise a stationary AR(1) within firm (same draws: ``rho=0`` is the iid panel); ``level_gap`` shifts
+    the firm effects of future members (selection on levels, which the firm effects absorb).
     """
     rng = np.random.default_rng(seed)
     firms = np.repeat(np.arange(n_firms), n_years)
@@ -43,9 +47,12 @@ def make_panel(
             0.1 + 0.02 * (member_years - 1) + (0.05 * (g == 2013) if heterogeneous else 0.0),
             0.0,
         )
-    alpha = np.repeat(rng.normal(size=n_firms), n_years)
+    alpha = np.repeat(rng.normal(size=n_firms) + level_gap * (cohorts > 0), n_years)
     lam = 0.05 * (years - 2010) + 0.02 * np.sin(years)
-    y = alpha + lam + eff + noise * rng.normal(size=len(firms))
+    e = rng.normal(size=(n_firms, n_years))
+    for j in range(1, n_years if rho else 0):
+        e[:, j] = rho * e[:, j - 1] + np.sqrt(1 - rho**2) * e[:, j]
+    y = alpha + lam + eff + noise * e.ravel()
     return pd.DataFrame(
         {
             "firm_id": np.char.add("f", firms.astype(str)),

@@ -69,9 +69,6 @@ CS_PEER_REL = 1e-8
 CS_DR_VARIANT_ABS = 1e-3
 # multiplier-bootstrap SE vs analytic SE with 999 draws: IQR-based scale has ~5% Monte Carlo error.
 CS_BOOT_SE_REL = 0.15
-# event-study pre-test under parallel trends: 5% test's rejection rate over a 40-seed sweep
-# (binomial sd 0.034; nominal + 2 sd).
-CS_PRETEST_SWEEP_MAX_REJECT = 0.125
 # one cohort, two periods: every estimator equals the hand-computed 2x2 DiD (floating point only).
 DID_2X2_ABS = 1e-10
 # Bacon decomposition: weighted 2x2 estimates add up to the TWFE coefficient (floating point only).

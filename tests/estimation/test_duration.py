@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from fe_helpers import make_panel
+from scipy import stats
 
+from _stats import binomial_min_hits
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.estimation.duration import DurationResult, duration_effects
 from clusterimpact.estimation.imputation import imputation_did
 from clusterimpact.results import ProfileResult
-from tolerances import FE_EXACT_REL
+from tolerances import FE_EXACT_REL, TRUTH_SE_MULTIPLE
 
 BINS = [("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4", 4, 4), ("5+", 5, 99)]
 
@@ -30,25 +32,41 @@ def _truth_bins(truth: dict) -> dict[str, float]:
     return out
 
 
-@pytest.fixture(scope="module")
-def ecoom():
+# Truth over seeds, not one lucky seed (seed 1 alone put every bin in its 95 % CI; seeds 12 and 15 do not).
+# Synthetic ecoom, 4,000 firms, seeds 1-12. A seed passes when every bin is within TRUTH_SE_MULTIPLE (3) SE
+# of its truth: probability >= 1 - 5 x 0.0027 = 0.9865 for correct intervals (Bonferroni over the 5 bins,
+# whatever their correlation). Rule: >= binomial_min_hits(12, 0.9865, 0.0005) = 10 passing seeds, so a correct
+# estimator fails with probability < 0.0005; one bin biased by 3 SE (within 3 SE half the time) passes with
+# probability 0.02. The pre-trend test (5 leads) must not reject at 1 % on >= binomial_min_hits(12, 0.99,
+# 0.0005) = 10 seeds. About 3 s CPU.
+TRUTH_SEEDS = range(1, 13)
+P_ALL_BINS_WITHIN = 1 - len(BINS) * 2 * stats.norm.sf(TRUTH_SE_MULTIPLE)
+
+
+def test_ecoom_truth_over_seeds():
     from clusterimpact.synthetic import simulate
 
-    sim = simulate("ecoom", seed=1, n_firms=4000)
-    return sim, sim.panel()
-
-
-def test_ecoom_truth_within_95ci(ecoom):
-    sim, panel = ecoom
-    res = duration_effects(panel, "ln_lp")
-    ci = res.conf_int(0.95)
-    for term, v in _truth_bins(sim.truth).items():
-        assert ci.loc[term, "lower"] <= v <= ci.loc[term, "upper"], (term, v, ci.loc[term])
+    max_z, pre_p, first = [], [], None
+    for seed in TRUTH_SEEDS:
+        sim = simulate("ecoom", seed=seed, n_firms=4000)
+        res = duration_effects(sim.panel(), "ln_lp")
+        truth = _truth_bins(sim.truth)
+        assert res.pretrend is not None and res.pretrend.terms
+        max_z.append(max(abs(res.params[k] - v) / res.std_errors[k] for k, v in truth.items()))
+        pre_p.append(res.pretrend.p_value)
+        first = first or res
+    res = first
     assert isinstance(res, DurationResult) and isinstance(res, ProfileResult)
-    assert res.pretrend is not None and res.pretrend.p_value > 0.01
     prof = res.profile()
     assert list(prof["term"]) == [f"member_years::{b[0]}" for b in BINS]
     assert prof["n"].sum() == res.n_treated_obs
+    n = len(TRUTH_SEEDS)
+    k_truth = binomial_min_hits(n, P_ALL_BINS_WITHIN, 0.0005)
+    k_pre = binomial_min_hits(n, 0.99, 0.0005)
+    assert (k_truth, k_pre) == (10, 10)
+    within = sum(z <= TRUTH_SE_MULTIPLE for z in max_z)
+    assert within >= k_truth, f"all bins within 3 SE on {within}/{n} seeds: {np.round(max_z, 2)}"
+    assert sum(p > 0.01 for p in pre_p) >= k_pre, np.round(pre_p, 3)
 
 
 def _null_rejections(seed: int) -> tuple[bool, bool]:
@@ -61,19 +79,17 @@ def _null_rejections(seed: int) -> tuple[bool, bool]:
     return bool(res.pvalues["average"] < 0.05), bool(res.slope_test.p_value < 0.05)
 
 
-def test_null_no_significant_premium_or_growth():
-    prem, growth = _null_rejections(1)
-    assert not prem and not growth
-
-
-@pytest.mark.sweep
-def test_null_rejection_rate_sweep():
-    """Rejection rates of 'no premium' and 'no growth' over 40 seeds (nominal 5 %)."""
-    rej = np.array([_null_rejections(s) for s in range(1, 41)])
-    rate = rej.mean(axis=0)
-    print(f"null rejection rates: premium {rate[0]:.3f}, growth {rate[1]:.3f}")
-    # 'most seeds': allow for the DGP's mild selection on productivity (see the report)
-    assert rate[0] <= 0.15 and rate[1] <= 0.15
+def test_null_no_significant_premium_or_growth_over_seeds():
+    """Null scenario (3,000 firms), seeds 1-12: neither the 5 % test of 'no premium' nor that of 'no
+    growth' rejects on >= binomial_min_hits(12, 0.95, 0.0005) = 8 seeds (a test of size 5 % fails this with
+    probability 0.0002). The any-seed form of the old seed-1 check; it replaces the opt-in 40-seed sweep
+    (the null-scenario size checks measure the rejection rates with more seeds). About 2.5 s CPU."""
+    seeds = range(1, 13)
+    rej = np.array([_null_rejections(s) for s in seeds])
+    k = binomial_min_hits(len(seeds), 0.95, 0.0005)
+    assert k == 8
+    kept = (~rej).sum(axis=0)
+    assert kept[0] >= k and kept[1] >= k, f"not rejected (premium, growth): {kept} of {len(seeds)}"
 
 
 def test_slope_and_tests_from_the_profile():

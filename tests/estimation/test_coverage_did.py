@@ -22,7 +22,9 @@ Design (``tests/_stats.py``): 200 seeds; pass with 179..198 covering intervals (
 0.0009 (0.0005 too few, 0.0004 too many); one with 85 % coverage passes with probability 0.042 (asserted
 in ``test_design_tells_95_from_85``). The mean of the z-scores ``(estimate - truth) / se`` over the seeds
 is checked too (t-test of no bias at the 0.001 level: a bias of 0.25 SE is found about half the time).
-About 9 s CPU.
+Measured: 186-192 of these 200 intervals cover, per check; over 1,000 seeds 0.947-0.958; intervals shrunk
+to 0.78 of their width (coverage ~0.86) cover 167-173 of 200 and fail, except the SA event-time check
+(182: its far-lead intervals are slightly conservative). About 9-11 s CPU.
 """
 
 from __future__ import annotations

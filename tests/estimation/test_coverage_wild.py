@@ -13,7 +13,8 @@ bootstrap p-value agreeing on every seed), a known property of the method with u
 Design (``tests/_stats.py``): 400 seeds (the bootstrap is cheap here: about 3 s CPU), pass with 364..393
 covering intervals (``assert_coverage``): a 95 % interval fails with probability 0.0005, one with 85 %
 coverage passes with probability 0.0002 (90 %: 0.13). The interval's centre (the OLS estimate) is
-checked for bias too (t-test on the mean of ``estimate - TAU`` at the 0.001 level).
+checked for bias too (t-test on the mean of ``estimate - TAU`` at the 0.001 level). Measured: 381 of 400
+cover (0.951 over 1,000 seeds; 341 of 400 with intervals shrunk to 0.78 of their width).
 """
 
 from __future__ import annotations

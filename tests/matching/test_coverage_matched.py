@@ -11,7 +11,9 @@ controls' and the g - 1 effects are 0).
 
 Design (``tests/_stats.py``): 200 seeds, pass with 179..198 covering intervals (``assert_coverage``):
 a 95 % interval fails with probability 0.0009, one with 85 % coverage passes with probability 0.042.
-The mean z-score is checked too (t-test of no bias at the 0.001 level). About 15 s CPU.
+The mean z-score is checked too (t-test of no bias at the 0.001 level). Measured: 190 of 200 cover
+(0.952 over 600 seeds; 173 of 200 with intervals shrunk to 0.78 of their width). About 15-20 s CPU
+(``match_panel`` costs ~75 ms a call on this panel, mostly fixed per-cohort overhead).
 """
 
 from __future__ import annotations

@@ -1,0 +1,813 @@
+"""Our own grammar for fixest-style formulas: parsed here, never evaluated as code.
+
+A formula is read by a tokenizer and a recursive-descent parser into a small tree of columns, numbers and
+whitelisted operations; :mod:`clusterimpact.estimation.design` then computes every transform with numpy.
+No formula text ever reaches ``eval``, formulaic, patsy or pyfixest's formula parser.
+
+Grammar (``[...]`` optional, ``{...}`` repeated)::
+
+    formula    := value '~' sum ['|' fixed] ['|' value {'+' value} '~' value {'+' value}]
+    sum        := ['+'|'-'] item {('+'|'-') item}        item: product, or 0 / 1 (intercept)
+    product    := inter {'*' inter}                      a*b = a + b + a:b
+    inter      := atom {':' atom}                        a:b = the product of a and b
+    atom       := name | value | 'C(' name ')' | 'i(' name [',' name] [',' 'ref=' ref] ')' | '(' sum ')'
+    fixed      := '0' | name {'^' name} {'+' name {'^' name}}
+    value      := name | ('log'|'exp'|'sqrt'|'I') '(' arith ')'
+    arith      := arithmetic on names and numbers: + - * / ** unary minus, parentheses, log/exp/sqrt/I
+    ref        := number | string | '[' ref {',' ref} ']'
+    name       := [A-Za-z_][A-Za-z0-9_]* | `any text without backquotes`
+
+``-1``, ``+0`` and ``0`` remove the intercept, ``- term`` removes a term. ``^`` combines fixed effects;
+powers are written ``I(x ** 2)``. Everything else (attribute access, other function names, strings
+outside ``i(..., ref=...)``, subscripts, keywords such as ``lambda``, names containing ``__``, commas
+outside ``i()``) is a :class:`~clusterimpact.errors.SpecError` naming the token and its position
+(1-based character). Input is bounded: :data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of
+nesting and :data:`MAX_TERMS` expanded terms, so no input can exhaust the stack or hang the parser.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from clusterimpact.errors import SpecError
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_TERMS",
+    "TRANSFORMS",
+    "BinOp",
+    "Call",
+    "Categorical",
+    "Col",
+    "Num",
+    "ParsedFormula",
+    "Unary",
+    "Value",
+    "parse_column_name",
+    "parse_formula",
+    "parse_rhs",
+    "unparse",
+]
+
+#: Longest formula accepted, in characters.
+MAX_LENGTH = 20_000
+#: Deepest nesting of parentheses, calls and unary operators.
+MAX_DEPTH = 40
+#: Most terms a formula may expand to (``(a+b+c)*(d+e+f)*...`` grows multiplicatively).
+MAX_TERMS = 2_000
+#: Whitelisted transforms, computed by our own code.
+TRANSFORMS: tuple[str, ...] = ("log", "exp", "sqrt", "I")
+_FUNCTIONS = (*TRANSFORMS, "C", "i")
+_ALLOWED = "log, exp, sqrt, I (arithmetic), C (categories), i (fixest dummies)"
+
+
+# -- tree ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Col:
+    """A column of the data."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Num:
+    """A numeric literal; ``text`` is how it is displayed (Python's repr, as formulaic names terms)."""
+
+    value: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Unary:
+    """Unary ``-`` or ``+``."""
+
+    op: str
+    operand: Expr
+    height: int = field(default=1, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """``+ - * / **`` on two operands."""
+
+    op: str
+    left: Expr
+    right: Expr
+    height: int = field(default=1, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A whitelisted transform (:data:`TRANSFORMS`) of one argument."""
+
+    func: str
+    arg: Expr
+    height: int = field(default=1, compare=False, repr=False)
+
+
+Expr = Col | Num | Unary | BinOp | Call
+
+
+@dataclass(frozen=True)
+class Value:
+    """A numeric factor: a column or a transform of columns (one design column)."""
+
+    expr: Expr
+
+    @property
+    def name(self) -> str:
+        return unparse(self.expr)
+
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(_expr_columns(self.expr)))
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """``C(column)`` or ``i(column[, var2][, ref=...])``: one dummy per level (fixest/formulaic coding).
+
+    ``kind="auto"`` is a plain text/boolean column in a term, which formulaic and patsy code as categories.
+    """
+
+    kind: Literal["C", "i", "auto"]
+    column: str
+    var2: str | None = None
+    refs: tuple[int | float | str, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        if self.kind == "auto":
+            return self.column
+        if self.kind == "C":
+            return f"C({self.column})"
+        args = [self.column] + ([self.var2] if self.var2 else [])
+        if self.refs is not None:
+            r = [repr(v) for v in self.refs]
+            args.append("ref=" + (r[0] if len(r) == 1 else "[" + ", ".join(r) + "]"))
+        return f"i({', '.join(args)})"
+
+    def columns(self) -> list[str]:
+        return [self.column] + ([self.var2] if self.var2 else [])
+
+
+Factor = Value | Categorical
+Term = tuple[Factor, ...]
+
+
+def term_name(term: Term) -> str:
+    """``x:w``, ``C(sector):x``: the factors' names joined by ``:``, in written order."""
+    return ":".join(f.name for f in term)
+
+
+def _term_key(term: Term) -> frozenset[str]:
+    return frozenset(f.name for f in term)
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A parsed formula: outcome, expanded regressor terms, intercept, fixed effects, instruments.
+
+    Attributes
+    ----------
+    text
+        The formula as given (stripped).
+    lhs
+        The outcome (a column or a transform).
+    terms
+        Regressor terms after expanding ``*``, ``:`` and removals, ordered as formulaic/patsy order them
+        (by number of factors, then as written).
+    intercept
+        False after ``0``, ``+0`` or ``-1``.
+    fe
+        Fixed effects, each a tuple of columns (``("sector", "year")`` for ``sector^year``).
+    iv
+        ``(endogenous, instruments)`` of a last ``| endog ~ instr`` part, or None.
+    """
+
+    text: str
+    lhs: Value
+    terms: tuple[Term, ...]
+    intercept: bool
+    fe: tuple[tuple[str, ...], ...]
+    iv: tuple[tuple[Value, ...], tuple[Value, ...]] | None
+
+    @property
+    def depvar(self) -> str:
+        """The outcome's name (``ln_lp``, ``log(va)``)."""
+        return self.lhs.name
+
+    @property
+    def fixed_effects(self) -> tuple[str, ...]:
+        """Fixed effects as written (``("firm_id", "sector^year")``)."""
+        return tuple("^".join(f) for f in self.fe)
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """Names of the expanded terms (``("x", "log(w)", "C(sector):x")``)."""
+        return tuple(term_name(t) for t in self.terms)
+
+    def columns(self) -> list[str]:
+        """Every data column the formula refers to, in order of first use."""
+        out = self.lhs.columns()
+        for t in self.terms:
+            for f in t:
+                out += f.columns()
+        out += [c for f in self.fe for c in f]
+        if self.iv is not None:
+            out += [c for v in (*self.iv[0], *self.iv[1]) for c in v.columns()]
+        return list(dict.fromkeys(out))
+
+
+def _expr_columns(e: Expr) -> Iterator[str]:
+    if isinstance(e, Col):
+        yield e.name
+    elif isinstance(e, Unary):
+        yield from _expr_columns(e.operand)
+    elif isinstance(e, BinOp):
+        yield from _expr_columns(e.left)
+        yield from _expr_columns(e.right)
+    elif isinstance(e, Call):
+        yield from _expr_columns(e.arg)
+
+
+# -- display (the names Python's ast.unparse gives, as formulaic/patsy show terms) -----------------
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
+_UNARY_PREC = 3
+
+
+def unparse(e: Expr, prec: int = 0) -> str:
+    """Canonical text of an arithmetic tree: ``I(x ** 2)``, ``log(w + 1)``, ``x ** (-1)``."""
+    if isinstance(e, Col):
+        return e.name
+    if isinstance(e, Num):
+        return e.text
+    if isinstance(e, Call):
+        return f"{e.func}({unparse(e.arg)})"
+    if isinstance(e, Unary):
+        s = e.op + unparse(e.operand, _UNARY_PREC)
+        return f"({s})" if _UNARY_PREC < prec else s
+    p = _PREC[e.op]
+    if e.op == "**":  # right-associative
+        s = f"{unparse(e.left, p + 1)} ** {unparse(e.right, p)}"
+    else:
+        s = f"{unparse(e.left, p)} {e.op} {unparse(e.right, p + 1)}"
+    return f"({s})" if p < prec else s
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Tok:
+    kind: Literal["name", "qname", "number", "string", "op", "end"]
+    text: str  # as written
+    pos: int  # 0-based offset
+    value: str  # a name without backquotes, an operator, a number's text
+
+
+_SPACE = re.compile(r"[ \t\r\n]+")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_STRING = re.compile(r"'[^'\\\n]*'|\"[^\"\\\n]*\"")
+_QNAME = re.compile(r"`[^`\n]+`")
+_OPS = ("**", "~", "+", "-", "*", "/", ":", "^", "|", "(", ")", "[", "]", ",", "=")
+_KEYWORDS = frozenset(
+    keyword.kwlist
+)  # not the soft keywords: `type`, `match` are fine column names
+#: Most operations on one path of an arithmetic expression (``x + x + ... + x`` is a deep tree).
+MAX_HEIGHT = 200
+_HINTS = {
+    ",": "a comma is only allowed inside i(...)",
+    "=": "'=' is only allowed as i(var, ref=...)",
+    "[": "brackets are only allowed as i(var, ref=[...]); subscripts are not allowed",
+    "]": "brackets are only allowed as i(var, ref=[...])",
+    "^": "'^' combines fixed effects after '|'; for a power write I(x ** 2)",
+    "**": "arithmetic is only allowed inside I(...), log(), exp() or sqrt()",
+    "/": "arithmetic is only allowed inside I(...), log(), exp() or sqrt()",
+    "~": "a formula has one '~' (plus 'endog ~ instruments' in its last '|' part)",
+    ")": "unbalanced ')'",
+    "(": "a term cannot be followed by '('",
+}
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Error:
+    """Builds SpecErrors that quote the formula and point at a token."""
+
+    def __init__(self, text: str, what: str) -> None:
+        self.text = text
+        self.what = what
+
+    def at(self, pos: int, shown: str | None, message: str) -> SpecError:
+        where = f"{shown!r} at position {pos + 1}" if shown is not None else "at the end"
+        return SpecError(f"{self.what} {_short(self.text)!r}: {_short(where, 60)}: {message}")
+
+
+def _tokenize(text: str, err: _Error) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if m := _SPACE.match(text, i):
+            i = m.end()
+            continue
+        if m := _NAME.match(text, i):
+            name = m.group(0)
+            _check_name(name, i, err, quoted=False)
+            toks.append(_Tok("name", name, i, name))
+        elif m := _QNAME.match(text, i):
+            name = m.group(0)[1:-1]
+            _check_name(name, i, err, quoted=True)
+            toks.append(_Tok("qname", m.group(0), i, name))
+        elif m := _NUMBER.match(text, i):
+            num = m.group(0)
+            after = text[m.end() : m.end() + 1]
+            if after and (after.isalnum() or after in "._`'\""):
+                raise err.at(i, text[i : m.end() + 1], "is not a number or a name")
+            toks.append(_Tok("number", num, i, num))
+        elif m := _STRING.match(text, i):
+            toks.append(_Tok("string", m.group(0), i, m.group(0)[1:-1]))
+        elif ch == "`":
+            raise err.at(i, "`", "a backquoted name must be closed by '`' on the same line")
+        elif ch in "'\"":
+            raise err.at(i, ch, "unterminated string (strings are only allowed as i(var, ref='a'))")
+        elif ch == ".":
+            raise err.at(
+                i,
+                ".",
+                "attribute access is not allowed (write log(x), not np.log(x)); backquote a column name with dots: `a.b`",
+            )
+        else:
+            op = next((o for o in _OPS if text.startswith(o, i)), None)
+            if op is None:
+                raise err.at(i, ch, "this character is not allowed in a formula")
+            toks.append(_Tok("op", op, i, op))
+            i += len(op)
+            continue
+        i = m.end()
+    toks.append(_Tok("end", "", n, ""))
+    return toks
+
+
+def _check_name(name: str, pos: int, err: _Error, *, quoted: bool) -> None:
+    if "__" in name:
+        raise err.at(pos, name, "names containing '__' (dunder names) are not allowed")
+    if not quoted and name in _KEYWORDS:
+        raise err.at(
+            pos,
+            name,
+            f"is a Python keyword, not a column; backquote a column of that name: `{name}`",
+        )
+    if any(not c.isprintable() for c in name):
+        raise err.at(pos, name, "a column name must not contain control characters")
+
+
+# -- parser ----------------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, text: str, what: str = "formula") -> None:
+        self.err = _Error(text, what)
+        if len(text) > MAX_LENGTH:
+            raise SpecError(
+                f"{what} is {len(text):,} characters long; the limit is {MAX_LENGTH:,} "
+                f"(it starts {_short(text, 40)!r})"
+            )
+        self.toks = _tokenize(text, self.err)
+        self.i = 0
+        self.depth = 0
+
+    # token helpers
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def is_op(self, *ops: str) -> bool:
+        return self.tok.kind == "op" and self.tok.value in ops
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i = min(self.i + 1, len(self.toks) - 1)
+        return t
+
+    def expect(self, op: str, context: str) -> _Tok:
+        if not self.is_op(op):
+            t = self.tok
+            hint = _HINTS.get(t.value) if t.kind == "op" else None
+            if t.kind == "string":
+                hint = "a string is only allowed as an i() reference level (ref='a')"
+            raise self.fail(t, f"expected '{op}' {context}" + (f"; {hint}" if hint else ""))
+        return self.take()
+
+    def fail(self, t: _Tok, message: str) -> SpecError:
+        return self.err.at(t.pos, t.text if t.kind != "end" else None, message)
+
+    def unexpected(self, t: _Tok) -> SpecError:
+        if t.kind == "string":
+            return self.fail(t, "a string is only allowed as an i() reference level (ref='a')")
+        if t.kind == "number":
+            return self.fail(t, "a number is not a term here; for arithmetic write I(...)")
+        if t.kind in ("name", "qname"):
+            return self.fail(t, "expected an operator (+ - * : | ~) before this name")
+        if t.kind == "end":
+            return self.fail(t, "the formula ends too early")
+        return self.fail(t, _HINTS.get(t.value, "unexpected here"))
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(self.tok, f"nested more than {MAX_DEPTH} levels deep")
+
+    # formula
+    def formula(self, text: str) -> ParsedFormula:
+        lhs = self.value_factor("the outcome")
+        self.expect("~", "after the outcome")
+        terms, intercept = self.sum(top=True)
+        fe: tuple[tuple[str, ...], ...] = ()
+        iv = None
+        seen_fe = False
+        while self.is_op("|"):
+            bar = self.take()
+            if iv is not None or (seen_fe and not self._part_has_tilde()):
+                raise self.fail(bar, "at most 'regressors | fixed effects | endog ~ instruments'")
+            if self._part_has_tilde():
+                iv = self.iv_part()
+            else:
+                fe, seen_fe = self.fixed_part(), True
+        if self.tok.kind != "end":
+            raise self.unexpected(self.tok)
+        return ParsedFormula(text, lhs, tuple(terms), intercept, fe, iv)
+
+    def _part_has_tilde(self) -> bool:
+        depth = 0
+        for t in self.toks[self.i :]:
+            if t.kind == "op" and t.value in "([":
+                depth += 1
+            elif t.kind == "op" and t.value in ")]":
+                depth -= 1
+            elif depth == 0 and t.kind == "op" and t.value in ("|", "~"):
+                return t.value == "~"
+        return False
+
+    def sum(self, *, top: bool) -> tuple[list[Term], bool]:
+        terms: dict[frozenset[str], Term] = {}
+        intercept = True
+        sign = self.take().value if self.is_op("+", "-") else "+"
+        while True:
+            t = self.tok
+            if t.kind == "number" and top:
+                self.take()
+                if t.value not in ("0", "1"):
+                    raise self.fail(t, "a number is not a term; 0, 1 and -1 set the intercept")
+                if not (self.is_op("+", "-", "|") or self.tok.kind == "end"):
+                    raise self.fail(t, "0 / 1 / -1 stand alone in the sum of terms")
+                intercept = (t.value == "1") == (sign == "+")
+            elif t.kind == "number":
+                raise self.fail(t, "0 / 1 / -1 (the intercept) go directly in the sum of terms")
+            else:
+                for term in self.product():
+                    key = _term_key(term)
+                    if sign == "+":
+                        terms.setdefault(key, term)
+                    else:
+                        terms.pop(key, None)
+                    if len(terms) > MAX_TERMS:
+                        raise self.fail(t, f"the formula expands to more than {MAX_TERMS} terms")
+            if not self.is_op("+", "-"):
+                break
+            sign = self.take().value
+        ordered = sorted(terms.values(), key=len)  # stable: by number of factors, then as written
+        return ordered, intercept
+
+    def product(self) -> list[Term]:
+        out = self.inter()
+        while self.is_op("*"):
+            star = self.take()
+            right = self.inter()
+            both = self._combine(out, right, star)
+            out = _unique([*out, *right, *both])
+        return out
+
+    def inter(self) -> list[Term]:
+        out = self.atom()
+        while self.is_op(":"):
+            colon = self.take()
+            out = _unique(self._combine(out, self.atom(), colon))
+        return out
+
+    def _combine(self, a: list[Term], b: list[Term], at: _Tok) -> list[Term]:
+        if len(a) * len(b) > MAX_TERMS:
+            raise self.fail(at, f"the formula expands to more than {MAX_TERMS} terms")
+        out = []
+        for x in a:
+            for y in b:
+                merged = tuple({f.name: f for f in (*x, *y)}.values())
+                if sum(isinstance(f, Categorical) for f in merged) > 1:
+                    raise self.fail(
+                        at,
+                        "an interaction may contain one C()/i() term; combine two categories as a "
+                        "fixed effect a^b, or use i(var, numeric_var)",
+                    )
+                out.append(merged)
+        return out
+
+    def atom(self) -> list[Term]:
+        t = self.tok
+        if self.is_op("("):
+            self.take()
+            self.enter()
+            terms, _ = self.sum(top=False)
+            self.depth -= 1
+            self.expect(")", "to close '('")
+            return terms
+        if t.kind == "name" and t.value in ("C", "i") and self.toks[self.i + 1].value == "(":
+            return [(self.categorical(),)]
+        if t.kind in ("name", "qname"):
+            return [(self.value_factor("a term"),)]
+        raise self.unexpected(t)
+
+    # factors
+    def value_factor(self, what: str) -> Value:
+        t = self.tok
+        if t.kind == "qname" or (t.kind == "name" and not self._calls()):
+            self.take()
+            return Value(Col(t.value))
+        if t.kind == "name":
+            if t.value in ("C", "i"):
+                raise self.fail(t, f"{t.value}() cannot be used as {what}")
+            expr = self.arith_atom()
+            if not list(_expr_columns(expr)):
+                raise self.fail(t, "a transform must involve at least one column")
+            return Value(expr)
+        if t.kind == "end":
+            raise self.fail(t, f"expected {what}")
+        raise self.unexpected(t) if t.kind != "op" else self.fail(t, f"expected {what}")
+
+    def _calls(self) -> bool:
+        nxt = self.toks[self.i + 1]
+        return nxt.kind == "op" and nxt.value == "("
+
+    def column(self, context: str) -> str:
+        t = self.tok
+        if t.kind not in ("name", "qname") or (t.kind == "name" and self._calls()):
+            raise self.fail(t, f"expected a column name {context}")
+        self.take()
+        return t.value
+
+    def categorical(self) -> Categorical:
+        fn = self.take()
+        self.take()  # '('
+        col = self.column(f"in {fn.value}()")
+        if fn.value == "C":
+            if self.is_op(","):
+                raise self.fail(
+                    self.tok, "C() takes one column; for a reference level use i(var, ref=...)"
+                )
+            self.expect(")", "to close C(")
+            return Categorical("C", col)
+        var2: str | None = None
+        refs: tuple[int | float | str, ...] | None = None
+        while self.is_op(","):
+            self.take()
+            t = self.tok
+            if t.kind == "name" and self.toks[self.i + 1].value == "=":
+                if t.value != "ref":
+                    raise self.fail(
+                        t, "i() accepts i(var), i(var, var2) and ref=...; no other option"
+                    )
+                if refs is not None:
+                    raise self.fail(t, "ref is given twice")
+                self.take()
+                self.take()  # '='
+                refs = self.ref_values()
+            elif var2 is None and refs is None:
+                var2 = self.column("as the second argument of i()")
+            else:
+                raise self.fail(t, "i() accepts i(var), i(var, var2) and ref=...")
+        self.expect(")", "to close i(")
+        return Categorical("i", col, var2, refs)
+
+    def ref_values(self) -> tuple[int | float | str, ...]:
+        if self.is_op("["):
+            self.take()
+            vals = [self.ref_value()]
+            while self.is_op(","):
+                self.take()
+                vals.append(self.ref_value())
+            self.expect("]", "to close the list of reference levels")
+            return tuple(vals)
+        return (self.ref_value(),)
+
+    def ref_value(self) -> int | float | str:
+        t = self.tok
+        if t.kind == "string":
+            self.take()
+            return t.value
+        sign = self.take().value if self.is_op("-", "+") else "+"
+        num = self.tok
+        if num.kind != "number":
+            raise self.fail(num, "a reference level is a number or a quoted string")
+        self.take()
+        v = self.number(num).value
+        iv = int(v) if v.is_integer() and not any(c in num.value for c in ".eE") else v
+        return -iv if sign == "-" else iv
+
+    def number(self, t: _Tok) -> Num:
+        if len(t.value) > 40:
+            raise self.fail(t, "numbers are limited to 40 characters")
+        v = float(t.value)
+        if v != v or v in (float("inf"), float("-inf")):
+            raise self.fail(t, "the number is too large")
+        integer = not any(c in t.value for c in ".eE")
+        return Num(v, repr(int(t.value)) if integer else repr(v))
+
+    def fixed_part(self) -> tuple[tuple[str, ...], ...]:
+        if self.tok.kind == "number" and self.tok.value == "0":
+            self.take()
+            return ()
+        out = [self.fixed_effect()]
+        while self.is_op("+"):
+            self.take()
+            out.append(self.fixed_effect())
+        if not (self.is_op("|") or self.tok.kind == "end"):
+            raise self.fail(
+                self.tok, "fixed effects are columns joined by '+', interactions by '^' (a^b)"
+            )
+        return tuple(out)
+
+    def fixed_effect(self) -> tuple[str, ...]:
+        parts = [self._fe_column()]
+        while self.is_op("^"):
+            self.take()
+            parts.append(self._fe_column())
+        return tuple(parts)
+
+    def _fe_column(self) -> str:
+        t = self.tok
+        name = self.column(
+            "as a fixed effect (fixed effects are plain columns, a^b for interactions)"
+        )
+        if "^" in name:
+            raise self.fail(t, "a fixed-effect column name must not contain '^'; rename the column")
+        return name
+
+    def iv_part(self) -> tuple[tuple[Value, ...], tuple[Value, ...]]:
+        endog = self.value_list("an endogenous regressor")
+        self.expect("~", "between the endogenous regressors and the instruments")
+        instr = self.value_list("an instrument")
+        if not (self.tok.kind == "end"):
+            raise self.unexpected(self.tok)
+        return endog, instr
+
+    def value_list(self, what: str) -> tuple[Value, ...]:
+        out = [self.value_factor(what)]
+        while self.is_op("+"):
+            self.take()
+            out.append(self.value_factor(what))
+        return tuple(out)
+
+    # arithmetic (inside I(), log(), exp(), sqrt())
+    def binop(self, op: str, left: Expr, right: Expr) -> BinOp:
+        return BinOp(op, left, right, self.height(left, right))
+
+    def height(self, *operands: Expr) -> int:
+        h = 1 + max(getattr(e, "height", 1) for e in operands)
+        if h > MAX_HEIGHT:
+            raise self.fail(self.tok, f"the arithmetic is more than {MAX_HEIGHT} operations deep")
+        return h
+
+    def arith(self) -> Expr:
+        left = self.arith_term()
+        while self.is_op("+", "-"):
+            op = self.take().value
+            left = self.binop(op, left, self.arith_term())
+        return left
+
+    def arith_term(self) -> Expr:
+        left = self.arith_unary()
+        while self.is_op("*", "/"):
+            op = self.take().value
+            left = self.binop(op, left, self.arith_unary())
+        return left
+
+    def arith_unary(self) -> Expr:
+        if self.is_op("-", "+"):
+            op = self.take().value
+            self.enter()
+            operand = self.arith_unary()
+            self.depth -= 1
+            return Unary(op, operand, self.height(operand))
+        base = self.arith_atom()
+        if self.is_op("**"):
+            self.take()
+            self.enter()
+            exponent = self.arith_unary()
+            self.depth -= 1
+            return self.binop("**", base, exponent)
+        if self.is_op("^"):
+            raise self.fail(self.tok, "write powers as '**' (x ** 2); '^' combines fixed effects")
+        return base
+
+    def arith_atom(self) -> Expr:
+        t = self.tok
+        if t.kind == "number":
+            self.take()
+            return self.number(t)
+        if t.kind == "qname" or (t.kind == "name" and not self._calls()):
+            self.take()
+            return Col(t.value)
+        if t.kind == "name":
+            if t.value not in TRANSFORMS:
+                why = (
+                    "cannot be used inside arithmetic"
+                    if t.value in _FUNCTIONS
+                    else "is not allowed"
+                )
+                raise self.fail(t, f"the function {t.value}() {why}; allowed: {_ALLOWED}")
+            self.take()
+            self.take()  # '('
+            self.enter()
+            arg = self.arith()
+            self.depth -= 1
+            self.expect(")", f"to close {t.value}(")
+            return Call(t.value, arg, self.height(arg))
+        if self.is_op("("):
+            self.take()
+            self.enter()
+            inner = self.arith()
+            self.depth -= 1
+            self.expect(")", "to close '('")
+            return inner
+        if t.kind == "op" and t.value in (":", "|", "~", ",", "=", "[", "]", ")", "^"):
+            raise self.fail(t, "expected a column, a number or '(' in arithmetic")
+        raise self.unexpected(t)
+
+
+def _unique(terms: list[Term]) -> list[Term]:
+    out: dict[frozenset[str], Term] = {}
+    for t in terms:
+        out.setdefault(_term_key(t), t)
+    return list(out.values())
+
+
+# -- front doors -----------------------------------------------------------------------------------
+def parse_formula(formula: str) -> ParsedFormula:
+    """Parse ``y ~ x1 + x2 | fe1 + fe2 [| endog ~ instr]`` with our grammar (nothing is evaluated).
+
+    Raises
+    ------
+    SpecError
+        Naming the offending token and its 1-based position, for anything outside the grammar in
+        this module's docstring.
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise SpecError(f"formula {formula!r} must look like 'y ~ x1 + x2 | fe1 + fe2'")
+    text = formula.strip()
+    if not text.split("~", 1)[0].strip():
+        raise SpecError(f"formula {_short(text)!r} has no outcome on the left of '~'")
+    return _Parser(text).formula(text)
+
+
+def parse_rhs(text: str) -> tuple[tuple[Term, ...], bool]:
+    """Parse the right-hand side of a model formula (``"age + I(age ** 2) + C(sector)"``).
+
+    A left-hand side (``"d ~ ..."``) is accepted and ignored. Returns the expanded terms and whether the
+    intercept is kept. Fixed effects (``|``) are not allowed.
+    """
+    if not isinstance(text, str):
+        raise SpecError(f"formula {text!r} must be a string like 'd ~ x1 + x2'")
+    text = text.strip()
+    p = _Parser(text)
+    if p._part_has_tilde():
+        p.value_factor("the left-hand side")
+        p.expect("~", "after the left-hand side")
+    terms, intercept = p.sum(top=True)
+    if p.tok.kind != "end":
+        if p.is_op("|"):
+            raise p.fail(p.tok, "fixed effects ('|') are not allowed in this formula")
+        raise p.unexpected(p.tok)
+    return tuple(terms), intercept
+
+
+def parse_column_name(text: str, what: str = "column name") -> str:
+    """Check that ``text`` is one column name of our grammar (``ln_lp``, or backquoted `` `my col` ``).
+
+    Used for settings that name a column (study TOML keys): an expression there is an error, never
+    evaluated. Returns the name without backquotes.
+    """
+    if not isinstance(text, str):
+        raise SpecError(f"{what} {text!r} must be a string naming a column")
+    p = _Parser(text.strip(), what)
+    t = p.tok
+    if t.kind not in ("name", "qname"):
+        raise p.fail(t, "expected a column name")
+    p.take()
+    if p.tok.kind != "end":
+        raise p.fail(
+            p.tok, "a column name only (no operators, calls or spaces; backquote `odd names`)"
+        )
+    return t.value

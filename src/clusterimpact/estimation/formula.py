@@ -22,350 +22,67 @@ powers are written ``I(x ** 2)``. Everything else (attribute access, other funct
 outside ``i(..., ref=...)``, subscripts, keywords such as ``lambda``, names containing ``__``, commas
 outside ``i()``) is a :class:`~clusterimpact.errors.SpecError` naming the token and its position
 (1-based character). Input is bounded: :data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of
-nesting and :data:`MAX_TERMS` expanded terms, so no input can exhaust the stack or hang the parser.
+nesting, :data:`MAX_HEIGHT` operations on one arithmetic path and :data:`MAX_TERMS` expanded terms, so no
+input can exhaust the stack or hang the parser. The tree, display names and tokenizer live in
+:mod:`clusterimpact.estimation._formula_syntax`.
 """
 
 from __future__ import annotations
 
-import keyword
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
-
 from clusterimpact.errors import SpecError
+from clusterimpact.estimation._formula_syntax import (
+    _ALLOWED,
+    _FUNCTIONS,
+    _HINTS,
+    MAX_DEPTH,
+    MAX_HEIGHT,
+    MAX_LENGTH,
+    MAX_TERMS,
+    TRANSFORMS,
+    BinOp,
+    Call,
+    Categorical,
+    Col,
+    Expr,
+    Factor,
+    Num,
+    ParsedFormula,
+    Term,
+    Unary,
+    Value,
+    _Error,
+    _expr_columns,
+    _short,
+    _term_key,
+    _Tok,
+    _tokenize,
+    term_name,
+    unparse,
+)
 
 __all__ = [
-    "MAX_DEPTH",
-    "MAX_LENGTH",
-    "MAX_TERMS",
-    "TRANSFORMS",
     "BinOp",
     "Call",
     "Categorical",
     "Col",
+    "Expr",
+    "Factor",
+    "MAX_DEPTH",
+    "MAX_HEIGHT",
+    "MAX_LENGTH",
+    "MAX_TERMS",
     "Num",
     "ParsedFormula",
+    "TRANSFORMS",
+    "Term",
     "Unary",
     "Value",
     "parse_column_name",
     "parse_formula",
     "parse_rhs",
+    "term_name",
     "unparse",
 ]
-
-#: Longest formula accepted, in characters.
-MAX_LENGTH = 20_000
-#: Deepest nesting of parentheses, calls and unary operators.
-MAX_DEPTH = 40
-#: Most terms a formula may expand to (``(a+b+c)*(d+e+f)*...`` grows multiplicatively).
-MAX_TERMS = 2_000
-#: Whitelisted transforms, computed by our own code.
-TRANSFORMS: tuple[str, ...] = ("log", "exp", "sqrt", "I")
-_FUNCTIONS = (*TRANSFORMS, "C", "i")
-_ALLOWED = "log, exp, sqrt, I (arithmetic), C (categories), i (fixest dummies)"
-
-
-# -- tree ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Col:
-    """A column of the data."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Num:
-    """A numeric literal; ``text`` is how it is displayed (Python's repr, as formulaic names terms)."""
-
-    value: float
-    text: str
-
-
-@dataclass(frozen=True)
-class Unary:
-    """Unary ``-`` or ``+``."""
-
-    op: str
-    operand: Expr
-    height: int = field(default=1, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class BinOp:
-    """``+ - * / **`` on two operands."""
-
-    op: str
-    left: Expr
-    right: Expr
-    height: int = field(default=1, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Call:
-    """A whitelisted transform (:data:`TRANSFORMS`) of one argument."""
-
-    func: str
-    arg: Expr
-    height: int = field(default=1, compare=False, repr=False)
-
-
-Expr = Col | Num | Unary | BinOp | Call
-
-
-@dataclass(frozen=True)
-class Value:
-    """A numeric factor: a column or a transform of columns (one design column)."""
-
-    expr: Expr
-
-    @property
-    def name(self) -> str:
-        return unparse(self.expr)
-
-    def columns(self) -> list[str]:
-        return list(dict.fromkeys(_expr_columns(self.expr)))
-
-
-@dataclass(frozen=True)
-class Categorical:
-    """``C(column)`` or ``i(column[, var2][, ref=...])``: one dummy per level (fixest/formulaic coding).
-
-    ``kind="auto"`` is a plain text/boolean column in a term, which formulaic and patsy code as categories.
-    """
-
-    kind: Literal["C", "i", "auto"]
-    column: str
-    var2: str | None = None
-    refs: tuple[int | float | str, ...] | None = None
-
-    @property
-    def name(self) -> str:
-        if self.kind == "auto":
-            return self.column
-        if self.kind == "C":
-            return f"C({self.column})"
-        args = [self.column] + ([self.var2] if self.var2 else [])
-        if self.refs is not None:
-            r = [repr(v) for v in self.refs]
-            args.append("ref=" + (r[0] if len(r) == 1 else "[" + ", ".join(r) + "]"))
-        return f"i({', '.join(args)})"
-
-    def columns(self) -> list[str]:
-        return [self.column] + ([self.var2] if self.var2 else [])
-
-
-Factor = Value | Categorical
-Term = tuple[Factor, ...]
-
-
-def term_name(term: Term) -> str:
-    """``x:w``, ``C(sector):x``: the factors' names joined by ``:``, in written order."""
-    return ":".join(f.name for f in term)
-
-
-def _term_key(term: Term) -> frozenset[str]:
-    return frozenset(f.name for f in term)
-
-
-@dataclass(frozen=True)
-class ParsedFormula:
-    """A parsed formula: outcome, expanded regressor terms, intercept, fixed effects, instruments.
-
-    Attributes
-    ----------
-    text
-        The formula as given (stripped).
-    lhs
-        The outcome (a column or a transform).
-    terms
-        Regressor terms after expanding ``*``, ``:`` and removals, ordered as formulaic/patsy order them
-        (by number of factors, then as written).
-    intercept
-        False after ``0``, ``+0`` or ``-1``.
-    fe
-        Fixed effects, each a tuple of columns (``("sector", "year")`` for ``sector^year``).
-    iv
-        ``(endogenous, instruments)`` of a last ``| endog ~ instr`` part, or None.
-    """
-
-    text: str
-    lhs: Value
-    terms: tuple[Term, ...]
-    intercept: bool
-    fe: tuple[tuple[str, ...], ...]
-    iv: tuple[tuple[Value, ...], tuple[Value, ...]] | None
-
-    @property
-    def depvar(self) -> str:
-        """The outcome's name (``ln_lp``, ``log(va)``)."""
-        return self.lhs.name
-
-    @property
-    def fixed_effects(self) -> tuple[str, ...]:
-        """Fixed effects as written (``("firm_id", "sector^year")``)."""
-        return tuple("^".join(f) for f in self.fe)
-
-    @property
-    def term_names(self) -> tuple[str, ...]:
-        """Names of the expanded terms (``("x", "log(w)", "C(sector):x")``)."""
-        return tuple(term_name(t) for t in self.terms)
-
-    def columns(self) -> list[str]:
-        """Every data column the formula refers to, in order of first use."""
-        out = self.lhs.columns()
-        for t in self.terms:
-            for f in t:
-                out += f.columns()
-        out += [c for f in self.fe for c in f]
-        if self.iv is not None:
-            out += [c for v in (*self.iv[0], *self.iv[1]) for c in v.columns()]
-        return list(dict.fromkeys(out))
-
-
-def _expr_columns(e: Expr) -> Iterator[str]:
-    if isinstance(e, Col):
-        yield e.name
-    elif isinstance(e, Unary):
-        yield from _expr_columns(e.operand)
-    elif isinstance(e, BinOp):
-        yield from _expr_columns(e.left)
-        yield from _expr_columns(e.right)
-    elif isinstance(e, Call):
-        yield from _expr_columns(e.arg)
-
-
-# -- display (the names Python's ast.unparse gives, as formulaic/patsy show terms) -----------------
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
-_UNARY_PREC = 3
-
-
-def unparse(e: Expr, prec: int = 0) -> str:
-    """Canonical text of an arithmetic tree: ``I(x ** 2)``, ``log(w + 1)``, ``x ** (-1)``."""
-    if isinstance(e, Col):
-        return e.name
-    if isinstance(e, Num):
-        return e.text
-    if isinstance(e, Call):
-        return f"{e.func}({unparse(e.arg)})"
-    if isinstance(e, Unary):
-        s = e.op + unparse(e.operand, _UNARY_PREC)
-        return f"({s})" if _UNARY_PREC < prec else s
-    p = _PREC[e.op]
-    if e.op == "**":  # right-associative
-        s = f"{unparse(e.left, p + 1)} ** {unparse(e.right, p)}"
-    else:
-        s = f"{unparse(e.left, p)} {e.op} {unparse(e.right, p + 1)}"
-    return f"({s})" if p < prec else s
-
-
-# -- tokens ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Tok:
-    kind: Literal["name", "qname", "number", "string", "op", "end"]
-    text: str  # as written
-    pos: int  # 0-based offset
-    value: str  # a name without backquotes, an operator, a number's text
-
-
-_SPACE = re.compile(r"[ \t\r\n]+")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_STRING = re.compile(r"'[^'\\\n]*'|\"[^\"\\\n]*\"")
-_QNAME = re.compile(r"`[^`\n]+`")
-_OPS = ("**", "~", "+", "-", "*", "/", ":", "^", "|", "(", ")", "[", "]", ",", "=")
-_KEYWORDS = frozenset(
-    keyword.kwlist
-)  # not the soft keywords: `type`, `match` are fine column names
-#: Most operations on one path of an arithmetic expression (``x + x + ... + x`` is a deep tree).
-MAX_HEIGHT = 200
-_HINTS = {
-    ",": "a comma is only allowed inside i(...)",
-    "=": "'=' is only allowed as i(var, ref=...)",
-    "[": "brackets are only allowed as i(var, ref=[...]); subscripts are not allowed",
-    "]": "brackets are only allowed as i(var, ref=[...])",
-    "^": "'^' combines fixed effects after '|'; for a power write I(x ** 2)",
-    "**": "arithmetic is only allowed inside I(...), log(), exp() or sqrt()",
-    "/": "arithmetic is only allowed inside I(...), log(), exp() or sqrt()",
-    "~": "a formula has one '~' (plus 'endog ~ instruments' in its last '|' part)",
-    ")": "unbalanced ')'",
-    "(": "a term cannot be followed by '('",
-}
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class _Error:
-    """Builds SpecErrors that quote the formula and point at a token."""
-
-    def __init__(self, text: str, what: str) -> None:
-        self.text = text
-        self.what = what
-
-    def at(self, pos: int, shown: str | None, message: str) -> SpecError:
-        where = f"{shown!r} at position {pos + 1}" if shown is not None else "at the end"
-        return SpecError(f"{self.what} {_short(self.text)!r}: {_short(where, 60)}: {message}")
-
-
-def _tokenize(text: str, err: _Error) -> list[_Tok]:
-    toks: list[_Tok] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if m := _SPACE.match(text, i):
-            i = m.end()
-            continue
-        if m := _NAME.match(text, i):
-            name = m.group(0)
-            _check_name(name, i, err, quoted=False)
-            toks.append(_Tok("name", name, i, name))
-        elif m := _QNAME.match(text, i):
-            name = m.group(0)[1:-1]
-            _check_name(name, i, err, quoted=True)
-            toks.append(_Tok("qname", m.group(0), i, name))
-        elif m := _NUMBER.match(text, i):
-            num = m.group(0)
-            after = text[m.end() : m.end() + 1]
-            if after and (after.isalnum() or after in "._`'\""):
-                raise err.at(i, text[i : m.end() + 1], "is not a number or a name")
-            toks.append(_Tok("number", num, i, num))
-        elif m := _STRING.match(text, i):
-            toks.append(_Tok("string", m.group(0), i, m.group(0)[1:-1]))
-        elif ch == "`":
-            raise err.at(i, "`", "a backquoted name must be closed by '`' on the same line")
-        elif ch in "'\"":
-            raise err.at(i, ch, "unterminated string (strings are only allowed as i(var, ref='a'))")
-        elif ch == ".":
-            raise err.at(
-                i,
-                ".",
-                "attribute access is not allowed (write log(x), not np.log(x)); backquote a column name with dots: `a.b`",
-            )
-        else:
-            op = next((o for o in _OPS if text.startswith(o, i)), None)
-            if op is None:
-                raise err.at(i, ch, "this character is not allowed in a formula")
-            toks.append(_Tok("op", op, i, op))
-            i += len(op)
-            continue
-        i = m.end()
-    toks.append(_Tok("end", "", n, ""))
-    return toks
-
-
-def _check_name(name: str, pos: int, err: _Error, *, quoted: bool) -> None:
-    if "__" in name:
-        raise err.at(pos, name, "names containing '__' (dunder names) are not allowed")
-    if not quoted and name in _KEYWORDS:
-        raise err.at(
-            pos,
-            name,
-            f"is a Python keyword, not a column; backquote a column of that name: `{name}`",
-        )
-    if any(not c.isprintable() for c in name):
-        raise err.at(pos, name, "a column name must not contain control characters")
 
 
 # -- parser ----------------------------------------------------------------------------------------

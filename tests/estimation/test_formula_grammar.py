@@ -137,7 +137,7 @@ ERRORS = [
     ("y ~ np.log(x)", "'.' at position 7", "attribute access"),
     ("y ~ x.__class__", "'.' at position 6", "attribute access"),
     ("y ~ __x", "'__x' at position 5", "dunder"),
-    ("y ~ `a__b`", "'a__b' at position 5", "dunder"),
+    ("y ~ `a__b`", "'`a__b`' at position 5", "dunder"),
     ("y ~ lambda", "'lambda' at position 5", "keyword"),
     ("y ~ x if w else z", "'if' at position 7", "keyword"),
     ("y ~ 'abc'", "\"'abc'\" at position 5", "string"),

@@ -225,7 +225,7 @@ def unparse(e: Expr, prec: int = 0) -> str:
 # -- tokens ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Tok:
-    kind: Literal["name", "qname", "number", "string", "op", "end"]
+    kind: Literal["name", "qname", "number", "string", "op", "end", "bad"]
     text: str  # as written
     pos: int  # 0-based offset
     value: str  # a name without backquotes, an operator, a number's text
@@ -269,7 +269,9 @@ class _Error:
         return SpecError(f"{self.what} {_short(self.text)!r}: {_short(where, 60)}: {message}")
 
 
-def _tokenize(text: str, err: _Error) -> list[_Tok]:
+def _tokenize(text: str) -> list[_Tok]:
+    """Tokens of ``text``; a lexical error becomes a ``"bad"`` token (its ``value`` is the message) that
+    the parser raises when it reaches it, so the first offending token in reading order is reported."""
     toks: list[_Tok] = []
     i, n = 0, len(text)
     while i < n:
@@ -279,35 +281,26 @@ def _tokenize(text: str, err: _Error) -> list[_Tok]:
             continue
         if m := _NAME.match(text, i):
             name = m.group(0)
-            _check_name(name, i, err, quoted=False)
-            toks.append(_Tok("name", name, i, name))
+            toks.append(_name_token("name", name, i, name))
         elif m := _QNAME.match(text, i):
-            name = m.group(0)[1:-1]
-            _check_name(name, i, err, quoted=True)
-            toks.append(_Tok("qname", m.group(0), i, name))
+            toks.append(_name_token("qname", m.group(0), i, m.group(0)[1:-1]))
         elif m := _NUMBER.match(text, i):
             num = m.group(0)
             after = text[m.end() : m.end() + 1]
             if after and (after.isalnum() or after in "._`'\""):
-                raise err.at(i, text[i : m.end() + 1], "is not a number or a name")
+                toks.append(_Tok("bad", text[i : m.end() + 1], i, "is not a number or a name"))
+                i = m.end() + 1
+                continue
             toks.append(_Tok("number", num, i, num))
         elif m := _STRING.match(text, i):
             toks.append(_Tok("string", m.group(0), i, m.group(0)[1:-1]))
-        elif ch == "`":
-            raise err.at(i, "`", "a backquoted name must be closed by '`' on the same line")
-        elif ch in "'\"":
-            raise err.at(i, ch, "unterminated string (strings are only allowed as i(var, ref='a'))")
-        elif ch == ".":
-            raise err.at(
-                i,
-                ".",
-                "attribute access is not allowed (write log(x), not np.log(x)); backquote a column name with dots: `a.b`",
-            )
         else:
             op = next((o for o in _OPS if text.startswith(o, i)), None)
             if op is None:
-                raise err.at(i, ch, "this character is not allowed in a formula")
-            toks.append(_Tok("op", op, i, op))
+                toks.append(_Tok("bad", ch, i, _BAD_CHARS.get(ch, "not allowed in a formula")))
+                op = ch
+            else:
+                toks.append(_Tok("op", op, i, op))
             i += len(op)
             continue
         i = m.end()
@@ -315,14 +308,21 @@ def _tokenize(text: str, err: _Error) -> list[_Tok]:
     return toks
 
 
-def _check_name(name: str, pos: int, err: _Error, *, quoted: bool) -> None:
+_BAD_CHARS = {
+    "`": "a backquoted name must be closed by '`' on the same line",
+    "'": "unterminated string (strings are only allowed as i(var, ref='a'))",
+    '"': "unterminated string (strings are only allowed as i(var, ref='a'))",
+    ".": "attribute access is not allowed (write log(x), not np.log(x)); backquote a column name "
+    "with dots: `a.b`",
+}
+
+
+def _name_token(kind: Literal["name", "qname"], text: str, pos: int, name: str) -> _Tok:
     if "__" in name:
-        raise err.at(pos, name, "names containing '__' (dunder names) are not allowed")
-    if not quoted and name in _KEYWORDS:
-        raise err.at(
-            pos,
-            name,
-            f"is a Python keyword, not a column; backquote a column of that name: `{name}`",
-        )
+        return _Tok("bad", text, pos, "names containing '__' (dunder names) are not allowed")
+    if kind == "name" and name in _KEYWORDS:
+        why = f"is a Python keyword, not a column; backquote a column of that name: `{name}`"
+        return _Tok("bad", text, pos, why)
     if any(not c.isprintable() for c in name):
-        raise err.at(pos, name, "a column name must not contain control characters")
+        return _Tok("bad", text, pos, "a column name must not contain control characters")
+    return _Tok(kind, text, pos, name)

@@ -94,20 +94,23 @@ class _Parser:
                 f"{what} is {len(text):,} characters long; the limit is {MAX_LENGTH:,} "
                 f"(it starts {_short(text, 40)!r})"
             )
-        self.toks = _tokenize(text, self.err)
+        self.toks = _tokenize(text)
         self.i = 0
         self.depth = 0
 
     # token helpers
     @property
     def tok(self) -> _Tok:
-        return self.toks[self.i]
+        t = self.toks[self.i]
+        if t.kind == "bad":  # a lexical error, reported when reading reaches it
+            raise self.err.at(t.pos, t.text, t.value)
+        return t
 
     def is_op(self, *ops: str) -> bool:
         return self.tok.kind == "op" and self.tok.value in ops
 
     def take(self) -> _Tok:
-        t = self.toks[self.i]
+        t = self.tok
         self.i = min(self.i + 1, len(self.toks) - 1)
         return t
 

@@ -331,6 +331,23 @@ def test_non_finite_transform_is_warned_and_left_out(panel):
     assert any("log(x)" in w for w in res.warnings)
 
 
+def test_cli_fe_reports_the_transform_warning(panel, tmp_path, capsys):
+    import json
+
+    from clusterimpact.cli import main
+
+    data, out = tmp_path / "panel.csv", tmp_path / "fe.json"
+    panel.to_csv(data, index=False)
+    argv = ["fe", "--data", str(data), "--formula", "ln_lp ~ log(x) + I(w ** 2) | firm_id"]
+    assert main([*argv, "--json", str(out)]) == 0
+    js = json.loads(out.read_text())
+    assert [e["term"] for e in js["estimates"]] == ["log(x)", "I(w ** 2)"]
+    assert any("log(x) is not finite" in w for w in js["warnings"])
+    assert "warning: the term log(x) is not finite" in capsys.readouterr().err
+    assert main(["fe", "--data", str(data), "--formula", "ln_lp ~ i(sector, ref='9')"]) == 2
+    assert "reference level(s) '9'" in capsys.readouterr().err
+
+
 def test_design_errors_name_column_and_value(panel):
     with pytest.raises(DataError, match="log"):
         build_design("ln_lp ~ log(x - 100)", panel)  # not finite anywhere

@@ -135,9 +135,22 @@ class _Builder:
                 source=source,
                 column=missing[0],
             )
-        self.complete = np.ones(len(df), dtype=bool)
-        for c in columns:
-            self.complete &= df[c].notna().to_numpy()
+        self.columns = columns
+        self.failed: list[np.ndarray] = []  # rows where a transform is not finite
+        self._complete: np.ndarray | None = None
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Rows on which every formula variable is present and every transform finite (computed only
+        when a categorical needs its levels, so plain formulas cost nothing here)."""
+        if self._complete is None:
+            ok = np.ones(len(self.df), dtype=bool)
+            for c in self.columns:
+                ok &= self.df[c].notna().to_numpy()
+            for bad in self.failed:
+                ok &= ~bad
+            self._complete = ok
+        return self._complete
 
     def column(self, name: str) -> np.ndarray:
         if name not in self.cache:
@@ -175,7 +188,8 @@ class _Builder:
             self.notes.append(note)
             warnings.warn(note, EstimationWarning, stacklevel=4)
         self.cache[name] = out
-        self.complete &= ~bad
+        self.failed.append(bad)
+        self._complete = None
         return out
 
     def levels(self, col: str) -> list[object]:

@@ -306,8 +306,20 @@ def build_design(
 ) -> tuple[_Formula, pd.DataFrame]:
     """Parse ``formula`` and compute its columns on ``data`` (not modified).
 
-    Returns the lowered formula and a frame holding the data's columns plus the generated ones (the
-    data itself when nothing is generated).
+    Parameters
+    ----------
+    formula
+        Formula text or an already parsed formula.
+    data
+        The frame the formula's columns are read from.
+    source
+        File name for error messages (None: the caller adds it).
+
+    Returns
+    -------
+    formula, frame
+        The lowered formula (:class:`_Formula`: every name a column of ``frame``) and ``data`` with the
+        generated columns added (``data`` itself when nothing is generated).
 
     Raises
     ------
@@ -358,9 +370,24 @@ def build_design(
 def model_matrix(formula: str, data: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
     """The right-hand side of ``formula`` as a design matrix without intercept (patsy's names and coding).
 
-    A replacement for ``patsy.dmatrix(rhs, data)`` that evaluates nothing: rows where a variable is
-    missing (or a transform not finite) are NaN, the index is ``data``'s, the ``Intercept`` column is
-    left out (but a kept intercept still makes categories drop their first level).
+    A replacement for ``patsy.dmatrix(rhs, data)`` that evaluates nothing. Plain text/boolean columns
+    are categories (``sector[T.b]``), as in patsy.
+
+    Parameters
+    ----------
+    formula
+        ``"d ~ x1 + I(x1 ** 2) + C(sector)"`` or its right-hand side.
+    data
+        The frame (not modified).
+    source
+        File name for error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per design column, indexed like ``data``; rows where a variable is missing (or a
+        transform not finite) are NaN. No ``Intercept`` column, but a kept intercept still makes
+        categories drop their first level.
     """
     terms, intercept = parse_rhs(formula)
     cols = list(dict.fromkeys(c for t in terms for f in t for c in f.columns()))
@@ -376,7 +403,20 @@ def model_matrix(formula: str, data: pd.DataFrame, *, source: str | None = None)
 
 
 def pyfixest_formula(f: _Formula, safe: Mapping[str, str]) -> str:
-    """The lowered formula in pyfixest syntax over generated identifiers ``safe[column]``."""
+    """The lowered formula in pyfixest syntax over generated identifiers ``safe[column]``.
+
+    Parameters
+    ----------
+    f
+        A lowered formula from :func:`build_design`.
+    safe
+        Column name -> identifier pyfixest may read (``civ0``, ``civ1``, ...).
+
+    Returns
+    -------
+    str
+        ``"civ0 ~ civ1 + civ2 | civ3 + civ4^civ5 | civ6 ~ civ7"``: names and operators only.
+    """
     rhs = [safe[t] for t in f.terms]
     if not f.fixed_effects:
         rhs = ["1" if f.intercept else "0", *rhs]

@@ -478,6 +478,16 @@ def _unique(terms: list[Term]) -> list[Term]:
 def parse_formula(formula: str) -> ParsedFormula:
     """Parse ``y ~ x1 + x2 | fe1 + fe2 [| endog ~ instr]`` with our grammar (nothing is evaluated).
 
+    Parameters
+    ----------
+    formula
+        fixest-style formula text (grammar in this module's docstring).
+
+    Returns
+    -------
+    ParsedFormula
+        Outcome, expanded terms, intercept, fixed effects and instruments.
+
     Raises
     ------
     SpecError
@@ -495,8 +505,16 @@ def parse_formula(formula: str) -> ParsedFormula:
 def parse_rhs(text: str) -> tuple[tuple[Term, ...], bool]:
     """Parse the right-hand side of a model formula (``"age + I(age ** 2) + C(sector)"``).
 
-    A left-hand side (``"d ~ ..."``) is accepted and ignored. Returns the expanded terms and whether the
-    intercept is kept. Fixed effects (``|``) are not allowed.
+    Parameters
+    ----------
+    text
+        Terms as in :func:`parse_formula`; a left-hand side (``"d ~ ..."``) is accepted and ignored.
+        Fixed effects (``|``) are not allowed.
+
+    Returns
+    -------
+    terms, intercept
+        The expanded terms (formulaic/patsy order) and whether the intercept is kept.
     """
     if not isinstance(text, str):
         raise SpecError(f"formula {text!r} must be a string like 'd ~ x1 + x2'")
@@ -517,7 +535,19 @@ def parse_column_name(text: str, what: str = "column name") -> str:
     """Check that ``text`` is one column name of our grammar (``ln_lp``, or backquoted `` `my col` ``).
 
     Used for settings that name a column (study TOML keys): an expression there is an error, never
-    evaluated. Returns the name without backquotes.
+    evaluated.
+
+    Parameters
+    ----------
+    text
+        The setting's value.
+    what
+        How the error message names the setting (``"[matching] covariates entry"``).
+
+    Returns
+    -------
+    str
+        The column name without backquotes.
     """
     if not isinstance(text, str):
         raise SpecError(f"{what} {text!r} must be a string naming a column")

@@ -131,6 +131,15 @@ def _str_tuple(section: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _column_names(section: str, key: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Column names checked by the formula grammar's name rule: a spec names columns, it holds no
+    expressions (``"log(emp)"`` or ``"__import__('os')"`` is an error naming the token, never evaluated).
+    A backquoted name (`` "`my col`" ``) is returned without its backquotes."""
+    from clusterimpact.estimation.formula import parse_column_name
+
+    return tuple(parse_column_name(n, f"[{section}] {key} entry") for n in names)
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Where the firm accounts and the membership registry come from.
@@ -275,6 +284,8 @@ class MatchingSpec:
 
     def __post_init__(self) -> None:
         _check_in("matching", "method", self.method, MATCHING_METHODS)
+        for name in ("covariates", "trends", "pre_means", "exact"):
+            object.__setattr__(self, name, _column_names("matching", name, getattr(self, name)))
         custom = [
             name
             for name in ("covariates", "trends", "pre_means", "pre_years")
@@ -353,6 +364,9 @@ class EstimationSpec:
                 f"[estimation] duration_bins={bins} must be increasing integers starting at 1 or more"
             )
         _check_in("estimation", "control", self.control, CONTROL_GROUPS)
+        object.__setattr__(
+            self, "cluster", _column_names("estimation", "cluster", (self.cluster,))[0]
+        )
 
     @property
     def duration_labels(self) -> tuple[str, ...]:

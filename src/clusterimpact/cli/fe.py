@@ -5,9 +5,11 @@ Usage::
     clusterimpact fe --data P --formula "y ~ x1 + x2 | fe1 + fe2" --vcov iid|hetero|cluster|twoway|driscoll_kraay
                      [--cluster COL[,COL2]] [--weights COL] [--engine auto|fast|pyfixest] [--json P]
 
-Without ``--json`` the estimates table goes to stdout; with it the results go to PATH as JSON (shape in
-DESIGN.md, plus ``formula``, ``fixed_effects``, ``vcov_type``, ``cluster``, ``n_clusters``, ``r2``,
-``r2_within``).
+The formula is parsed by our own grammar (:mod:`clusterimpact.estimation.formula`): columns,
+``+ - * : ^ |``, ``C(x)``, ``i(x, ref=-1)``, ``log``/``exp``/``sqrt``/``I(...)`` arithmetic; anything else
+exits with status 2 and a message naming the token. Without ``--json`` the estimates table goes to
+stdout; with it the results go to PATH as JSON (shape in DESIGN.md, plus ``formula``,
+``fixed_effects``, ``vcov_type``, ``cluster``, ``n_clusters``, ``r2``, ``r2_within``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clusterimpact.estimation.formula import parse_formula
+
+    # our grammar, nothing evaluated; a bad formula fails before the data are read
+    parse_formula(args.formula)
     df = load_data(args.data)
     check_columns(df, args.data, required=split_list(args.cluster), numeric=[args.weights])
     return _fit_and_write(args, df)

@@ -21,6 +21,7 @@ reported in ``exclusions["singleton"]``; the small-sample factors are described 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Sequence
@@ -39,6 +40,9 @@ from clusterimpact.estimation._demean import (
     factorize,
     interact_codes,
 )
+from clusterimpact.estimation.design import _Formula as _Formula
+from clusterimpact.estimation.design import build_design, pyfixest_formula
+from clusterimpact.estimation.formula import parse_formula
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import EstimateResult
 
@@ -55,9 +59,6 @@ __all__ = [
 Engine = Literal["auto", "fast", "pyfixest"]
 ENGINES = ("auto", "fast", "pyfixest")
 PostExit = Literal["keep", "drop"]
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_NOT_COLUMNS = {"True", "False", "None", "np", "ref", "ref2", "bin"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,109 +134,6 @@ class EstimationResult(EstimateResult):
         return out
 
 
-# -- formula handling --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Formula:
-    text: str
-    depvar: str
-    terms: tuple[str, ...]
-    fixed_effects: tuple[str, ...]
-    intercept: bool
-    iv: str | None
-
-    @property
-    def simple(self) -> bool:
-        """True when every regressor and fixed effect is a plain column (or ``a^b``)."""
-        ident = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-        return (
-            self.iv is None
-            and ident.match(self.depvar) is not None
-            and all(ident.match(t) for t in self.terms)
-            and all(all(ident.match(p) for p in f.split("^")) for f in self.fixed_effects)
-        )
-
-    def fe_columns(self) -> list[str]:
-        return [p for f in self.fixed_effects for p in f.split("^")]
-
-
-def _split_top(s: str, sep: str) -> list[str]:
-    out: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in s:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == sep and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return [p.strip() for p in out]
-
-
-def parse_formula(formula: str) -> _Formula:
-    """Parse ``y ~ x1 + x2 | fe1 + fe2 [| endog ~ instr]`` (fixest syntax)."""
-    if not isinstance(formula, str) or "~" not in formula:
-        raise SpecError(f"formula {formula!r} must look like 'y ~ x1 + x2 | fe1 + fe2'")
-    lhs, rhs = formula.split("~", 1)
-    depvar = lhs.strip()
-    if not depvar:
-        raise SpecError(f"formula {formula!r} has no outcome on the left of '~'")
-    parts = _split_top(rhs, "|")
-    iv = None
-    if len(parts) == 3 or (len(parts) == 2 and "~" in parts[1]):
-        iv = parts[-1]
-        parts = parts[:-1]
-    if len(parts) > 2:
-        raise SpecError(f"formula {formula!r}: at most 'regressors | fixed effects | iv'")
-    raw_terms = [t for t in _split_top(parts[0], "+") if t]
-    intercept = True
-    terms = []
-    for t in raw_terms:
-        if t in ("1",):
-            continue
-        if t in ("0", "-1"):
-            intercept = False
-            continue
-        terms.append(t)
-    fes: list[str] = []
-    if len(parts) == 2 and parts[1] not in ("", "0"):
-        fes = [f.replace(" ", "") for f in _split_top(parts[1], "+") if f]
-    return _Formula(formula.strip(), depvar, tuple(terms), tuple(fes), intercept, iv)
-
-
-def _referenced_columns(f: _Formula, df: pd.DataFrame) -> list[str]:
-    """Identifiers in the formula that look like columns (not functions or keyword names)."""
-    text = f.text
-    out: list[str] = []
-    for m in _IDENT.finditer(text):
-        name = m.group(0)
-        rest = text[m.end() :].lstrip()
-        if rest.startswith("(") or (rest.startswith("=") and not rest.startswith("==")):
-            continue
-        if name in _NOT_COLUMNS or name in out:
-            continue
-        before = text[: m.start()].rstrip()
-        if before.endswith(".") or (m.start() > 0 and text[m.start() - 1].isdigit()):
-            continue
-        out.append(name)
-    return out
-
-
-def _check_formula_columns(f: _Formula, df: pd.DataFrame) -> None:
-    missing = [c for c in _referenced_columns(f, df) if c not in df.columns]
-    if missing:
-        have = ", ".join(map(str, df.columns[:30]))
-        raise DataError(
-            f"formula '{f.text}' names column(s) not in the data: {', '.join(missing)}; "
-            f"available: {have}",
-            column=missing[0],
-        )
-
-
 # -- vcov spec ---------------------------------------------------------------------------------------
 def _normalise_vcov(
     vcov: str | dict[str, str], cluster: str | Sequence[str] | None
@@ -299,8 +197,12 @@ def feols(
     Parameters
     ----------
     formula
-        ``"y ~ x1 + x2 | fe1 + fe2"``; fixed-effect interactions as ``sector^year``; pyfixest extras such
-        as ``i(rel_year, ref=-1)`` are passed to pyfixest.
+        ``"y ~ x1 + x2 | fe1 + fe2"``; fixed-effect interactions as ``sector^year``. Parsed by our own
+        grammar (:mod:`clusterimpact.estimation.formula`; nothing is evaluated): columns, ``+ - * :``,
+        ``C(x)``, ``i(rel_year, ref=-1)``, ``i(x, v)``, ``log``/``exp``/``sqrt`` and ``I(...)`` arithmetic,
+        ``| endog ~ instr``. Transforms and dummies are computed by
+        :mod:`clusterimpact.estimation.design`; formulas that need them run on pyfixest, which receives
+        only plain columns.
     data
         FirmPanel or DataFrame (not modified).
     vcov
@@ -332,8 +234,7 @@ def feols(
     """
     check_choice("engine", engine, ENGINES)
     df = as_frame(data)
-    f = parse_formula(formula)
-    _check_formula_columns(f, df)
+    f, df = build_design(formula, df)
     vtype, ccols = _normalise_vcov(vcov, cluster)
     extra = list(ccols) + ([weights] if weights else [])
     if vtype == "driscoll_kraay":
@@ -351,8 +252,12 @@ def feols(
             "driscoll_kraay is available on the fast engine only (plain-column formulas)"
         )
     if use_fast:
-        return _fit_fast(f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons)
-    return _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons)
+        res = _fit_fast(f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons)
+    else:
+        res = _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons)
+    if f.notes:  # warnings raised while computing the formula's transforms
+        res = dataclasses.replace(res, warnings=(*f.notes, *res.warnings))
+    return res
 
 
 # -- fast path ---------------------------------------------------------------------------------------
@@ -684,15 +589,18 @@ def _fit_pyfixest(
 ) -> EstimationResult:
     import pyfixest as pf
 
-    if vtype == "iid":
-        pv: Any = "iid"
-    elif vtype == "hetero":
-        pv = "hetero"
-    else:
-        pv = {"CRV1": "+".join(ccols)}
-    cols = [c for c in _referenced_columns(f, df) if c in df.columns]
-    cols = list(dict.fromkeys(cols + ccols + ([weights] if weights else [])))
-    sub = df[cols]
+    # pyfixest sees generated identifiers only (civ0, civ1, ...), never the user's formula text: the
+    # transforms and dummies were computed by build_design, so there is nothing left to evaluate
+    cols = [f.depvar, *f.terms, *f.fe_columns(), *f.iv_endog, *f.iv_instruments, *ccols]
+    cols = list(dict.fromkeys(cols + ([weights] if weights else [])))
+    safe = {c: f"civ{j}" for j, c in enumerate(cols)}
+    named = {v: k for k, v in safe.items()}
+
+    def back(text: object) -> str:
+        return re.sub(r"\bciv\d+\b", lambda mt: named.get(mt.group(0), mt.group(0)), str(text))
+
+    pv: Any = vtype if vtype in ("iid", "hetero") else {"CRV1": "+".join(safe[c] for c in ccols)}
+    sub = df[cols].set_axis([safe[c] for c in cols], axis=1)
     n0 = len(sub)
     complete = sub.notna().all(axis=1).to_numpy()
     n_missing = int(n0 - complete.sum())
@@ -701,25 +609,25 @@ def _fit_pyfixest(
         warnings.simplefilter("always")
         try:
             m = pf.feols(
-                f.text,
+                pyfixest_formula(f, safe),
                 data=sub,
                 vcov=pv,
-                weights=weights,
+                weights=safe[weights] if weights else None,
                 ssc=ssc,
                 fixef_rm="singleton" if singletons else "none",
                 fixef_tol=1e-10,
             )
         except Exception as exc:  # pyfixest raises assorted types; map to ours
-            raise EstimationError(f"pyfixest could not fit '{f.text}': {exc}") from exc
-    collin = list(getattr(m, "_collin_vars", []) or [])
+            raise EstimationError(f"pyfixest could not fit '{f.text}': {back(exc)}") from exc
+    collin = [back(c) for c in getattr(m, "_collin_vars", []) or []]
     if collin:
         raise EstimationError(
-            f"regressor(s) {', '.join(map(str, collin))} absorbed by the fixed effects "
+            f"regressor(s) {', '.join(collin)} absorbed by the fixed effects "
             f"({' + '.join(f.fixed_effects)}) or collinear with other regressors; drop them"
         )
     warns = []
     for w in caught:
-        msg = str(w.message)
+        msg = back(w.message)
         if "singleton" in msg:
             continue
         warns.append(msg)
@@ -736,7 +644,7 @@ def _fit_pyfixest(
         used = sub.iloc[np.setdiff1d(np.arange(len(sub)), na_pos)]
         if len(used) != m._N:  # fall back to the complete rows
             used = sub.loc[complete]
-        G = [int(used[c].nunique()) for c in ccols]
+        G = [int(used[safe[c]].nunique()) for c in ccols]
         n_clusters = int(min(G))
         for name, g in zip(ccols, G, strict=True):
             few = inf.cluster_count_check(int(g), name)
@@ -744,7 +652,7 @@ def _fit_pyfixest(
                 warns.append(few)
                 warnings.warn(few, EstimationWarning, stacklevel=3)
     coef = m.coef()
-    idx = pd.Index([str(c) for c in coef.index])
+    idx = pd.Index([back(c) for c in coef.index])  # e.g. civ1[T.b] -> sector[T.b]
     V = np.asarray(m._vcov)
     return EstimationResult(
         params=pd.Series(coef.to_numpy(), index=idx, name="estimate"),
@@ -802,8 +710,7 @@ def wild_bootstrap(
     Plain-column formulas only. See that function for the algorithm and options.
     """
     df = as_frame(data)
-    f = parse_formula(formula)
-    _check_formula_columns(f, df)
+    f, df = build_design(formula, df)
     require_columns(df, [cluster], what="cluster")
     if not f.simple:
         raise SpecError("wild_bootstrap supports plain-column formulas only")
@@ -898,8 +805,7 @@ def _run_model(
     excl: dict[str, int],
     options: dict[str, Any],
 ) -> EstimationResult:
-    f = parse_formula(formula)
-    _check_formula_columns(f, df)
+    f, df = build_design(formula, df)
     vtype, ccols = _normalise_vcov(vcov, cluster if vcov in ("cluster", "twoway") else None)
     res = _fit_fast(
         f,

@@ -111,18 +111,11 @@ def prepare(
         _drop(df[list(covariates)].isna().any(axis=1).to_numpy(), "missing_covariates")
         X = df.loc[:, list(covariates)].astype(float)
     else:
-        import patsy
+        from clusterimpact.estimation.design import model_matrix
 
         assert formula is not None
-        rhs = formula.split("~", 1)[1] if "~" in formula else formula
-        try:
-            mat = patsy.dmatrix(rhs, df, NA_action="drop", return_type="dataframe")
-        except Exception as exc:
-            raise SpecError(f"could not build the design from formula {formula!r}: {exc}") from exc
-        miss = ~df.index.isin(mat.index)
-        _drop(np.asarray(miss), "missing_covariates")
-        mat = mat.drop(columns=[c for c in mat.columns if c == "Intercept"])
-        X = mat.reindex(df.index)
+        X = model_matrix(formula, df, source=source)  # our grammar: nothing is evaluated
+        _drop(X.isna().any(axis=1).to_numpy(), "missing_covariates")
     if outcome is not None:
         _drop(df[outcome].isna().to_numpy(), "missing_outcome")
     frame = df[keep]
@@ -469,8 +462,9 @@ def match(
     treatment
         0/1 (or boolean) treatment column.
     covariates
-        Numeric matching covariates; or give ``formula`` (patsy, e.g. ``"d ~ age + I(age**2)"``) for the
-        propensity model / covariate design instead.
+        Numeric matching covariates; or give ``formula`` (e.g. ``"d ~ age + I(age**2)"``) for the
+        propensity model / covariate design instead: parsed by our grammar
+        (:mod:`clusterimpact.estimation.formula`), never evaluated; patsy's column names and coding.
     method
         ``"nearest"``: 1:k nearest-neighbour matching on the propensity score (or Mahalanobis distance),
         greedy without replacement by default; ``"nnmatch"``: the Abadie-Imbens (2006) estimator, with

@@ -1,0 +1,433 @@
+"""Design columns from a parsed formula, computed by our own code (numpy), never by evaluating text.
+
+:func:`build_design` turns a formula (parsed by :mod:`clusterimpact.estimation.formula`) and a frame into
+a *lowered* formula (:class:`_Formula`) whose outcome, regressors and instruments are all plain columns:
+transforms (``log(x)``, ``I(x ** 2)``), interactions (``x:w``) and dummies (``C(sector)``,
+``i(rel_year, ref=-1)``) become new columns named as formulaic/pyfixest name them (``I(x ** 2)``,
+``C(sector)[T.b]``, ``rel_year::0``), added to a shallow copy of the frame. The engines then see only
+column names: the fast path reads them; the pyfixest adapter renames them to generated identifiers
+(:func:`pyfixest_formula`), so pyfixest never receives an expression.
+
+Coding follows formulaic/patsy (what pyfixest did before): terms ordered by number of factors; a
+categorical factor is coded with one dummy per level (``C(x)[l]``) unless the rest of its term (the
+intercept, for ``C(x)`` alone) is already in the model, then its first level is left out
+(``C(x)[T.l]``); ``i(x, ref=r)`` leaves out ``r`` (several with ``ref=[r1, r2]``); ``i(x, v)`` keeps every
+level. Levels are the sorted values present on the rows every formula variable has, as formulaic takes
+them. A transform that is not finite where its inputs are (``log`` of a value <= 0, division by zero,
+overflow) is set to missing with an :class:`~clusterimpact.errors.EstimationWarning` naming the term and
+the rows; those rows are then left out like any missing value.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.errors import DataError, EstimationWarning, SpecError, describe_rows
+from clusterimpact.estimation.formula import (
+    BinOp,
+    Call,
+    Categorical,
+    Col,
+    Expr,
+    Num,
+    ParsedFormula,
+    Term,
+    Unary,
+    Value,
+    parse_formula,
+    parse_rhs,
+)
+
+__all__ = ["build_design", "model_matrix", "pyfixest_formula"]
+
+
+@dataclass(frozen=True)
+class _Formula:
+    """A lowered formula: every name is a column of the frame :func:`build_design` returns.
+
+    ``generated`` lists the columns computed from the formula (transforms, interactions, dummies);
+    ``notes`` the warnings raised while computing them.
+    """
+
+    text: str
+    depvar: str
+    terms: tuple[str, ...]
+    fixed_effects: tuple[str, ...]
+    intercept: bool
+    iv: str | None
+    generated: frozenset[str] = frozenset()
+    iv_endog: tuple[str, ...] = ()
+    iv_instruments: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def simple(self) -> bool:
+        """True when every regressor and fixed effect is a column of the data (no transform, no IV)."""
+        return self.iv is None and not self.generated
+
+    def fe_columns(self) -> list[str]:
+        return [p for f in self.fixed_effects for p in f.split("^")]
+
+
+# -- arithmetic ------------------------------------------------------------------------------------
+_BINARY: dict[str, Callable[..., Any]] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.true_divide,
+    "**": np.power,
+}
+_CALLS: dict[str, Callable[..., Any]] = {
+    "log": np.log,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "I": lambda v: v,
+}
+
+
+def _evaluate(e: Expr, column: Callable[[str], np.ndarray]) -> np.ndarray | float:
+    """The value of an arithmetic tree, by numpy ufuncs (the operations Python applies to arrays)."""
+    if isinstance(e, Col):
+        return column(e.name)
+    if isinstance(e, Num):
+        return e.value
+    if isinstance(e, Unary):
+        v = _evaluate(e.operand, column)
+        return np.negative(v) if e.op == "-" else v
+    if isinstance(e, BinOp):
+        return _BINARY[e.op](_evaluate(e.left, column), _evaluate(e.right, column))
+    assert isinstance(e, Call)
+    return _CALLS[e.func](_evaluate(e.arg, column))
+
+
+def _float_column(df: pd.DataFrame, name: str, source: str | None) -> np.ndarray:
+    s = df[name]
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.asarray(s.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    raise DataError(
+        f"is not numeric, so it cannot enter arithmetic or an interaction; for categories write "
+        f"C({name}) or i({name})",
+        source=source,
+        column=name,
+    )
+
+
+# -- the design ------------------------------------------------------------------------------------
+class _Builder:
+    """Computes the columns of one formula on one frame (values cached by name)."""
+
+    def __init__(self, df: pd.DataFrame, columns: list[str], source: str | None) -> None:
+        self.df = df
+        self.source = source
+        self.cache: dict[str, np.ndarray] = {}
+        self.notes: list[str] = []
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"the formula names column(s) not in the data: {', '.join(missing)}; "
+                f"available: {', '.join(map(str, df.columns[:30]))}",
+                source=source,
+                column=missing[0],
+            )
+        self.columns = columns
+        self.failed: list[np.ndarray] = []  # rows where a transform is not finite
+        self._complete: np.ndarray | None = None
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Rows on which every formula variable is present and every transform finite (computed only
+        when a categorical needs its levels, so plain formulas cost nothing here)."""
+        if self._complete is None:
+            ok = np.ones(len(self.df), dtype=bool)
+            for c in self.columns:
+                ok &= self.df[c].notna().to_numpy()
+            for bad in self.failed:
+                ok &= ~bad
+            self._complete = ok
+        return self._complete
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self.cache:
+            self.cache[name] = _float_column(self.df, name, self.source)
+        return self.cache[name]
+
+    def value(self, v: Value) -> np.ndarray:
+        """A transform's values; not-finite results where the inputs are finite become NaN (warned)."""
+        name = v.name
+        if name in self.cache:
+            return self.cache[name]
+        with np.errstate(all="ignore"):
+            out = np.asarray(_evaluate(v.expr, self.column), dtype=float)
+        out = np.broadcast_to(out, (len(self.df),)).copy()
+        inputs_ok = np.ones(len(self.df), dtype=bool)
+        for c in v.columns():
+            inputs_ok &= np.isfinite(self.column(c))
+        bad = inputs_ok & ~np.isfinite(out)
+        if bad.any():
+            out[bad] = np.nan
+            rows = list(self.df.index[bad])
+            if bad.sum() == inputs_ok.sum():
+                raise DataError(
+                    f"the term {name} is not finite on any row (log/sqrt of values <= 0, division "
+                    "by zero or overflow); check the transform",
+                    source=self.source,
+                    column=v.columns()[0],
+                    rows=rows,
+                )
+            note = (
+                f"the term {name} is not finite in {len(rows)} row(s) (log/sqrt of values <= 0, "
+                f"division by zero or overflow): rows {describe_rows(rows)}; they are left out "
+                "as missing values"
+            )
+            self.notes.append(note)
+            warnings.warn(note, EstimationWarning, stacklevel=4)
+        self.cache[name] = out
+        self.failed.append(bad)
+        self._complete = None
+        return out
+
+    def levels(self, col: str) -> list[object]:
+        s = self.df[col]
+        return list(s[self.complete].astype("category").cat.categories)
+
+    def dummies(self, col: str) -> tuple[list[object], np.ndarray]:
+        """Levels of ``col`` (on complete rows) and each row's level position (-1: missing/other)."""
+        levels = self.levels(col)
+        codes = pd.Categorical(self.df[col], categories=levels).codes.astype(np.int64)
+        return levels, codes
+
+    def factor_columns(self, f: Value | Categorical, reduced: bool) -> list[tuple[str, np.ndarray]]:
+        if isinstance(f, Value):
+            return [(f.name, self.value(f))]
+        levels, codes = self.dummies(f.column)
+        keep = _kept_levels(f, levels, reduced, self.source)
+        missing = self.df[f.column].isna().to_numpy()
+        v2 = self.column(f.var2) if f.var2 else None
+        out = []
+        for j, lev in keep:
+            d = (codes == j).astype(float)
+            d[missing] = np.nan
+            if f.kind == "C":
+                name = f"C({f.column})[{'T.' if reduced else ''}{lev}]"
+            elif f.kind == "auto":
+                name = f"{f.column}[{'T.' if reduced else ''}{lev}]"
+            else:
+                name = f"{f.column}::{lev}" + (f":{f.var2}" if f.var2 else "")
+            out.append((name, d * v2 if v2 is not None else d))
+        return out
+
+    def term_columns(self, term: Term, reduced: bool) -> list[tuple[str, np.ndarray]]:
+        cols: list[tuple[str, np.ndarray]] = [("", np.ones(len(self.df)))]
+        for f in term:
+            nxt = []
+            for name, arr in cols:
+                for fname, farr in self.factor_columns(f, reduced):
+                    nxt.append((f"{name}:{fname}" if name else fname, arr * farr))
+            cols = nxt
+        return cols
+
+
+def _kept_levels(
+    f: Categorical, levels: list[object], reduced: bool, source: str | None
+) -> list[tuple[int, object]]:
+    pairs = list(enumerate(levels))
+    if f.refs is not None:
+        absent = [r for r in f.refs if not any(r == lev for lev in levels)]
+        if absent:
+            shown = ", ".join(repr(lev) for lev in levels[:20])
+            raise SpecError(
+                f"{f.name}: reference level(s) {', '.join(map(repr, absent))} are not values of "
+                f"column '{f.column}' in {source or 'the data'} (values: {shown}); quote text levels: "
+                "ref='a'"
+            )
+        return [(j, lev) for j, lev in pairs if not any(r == lev for r in f.refs)]
+    if reduced and f.var2 is None:
+        return pairs[1:]
+    return pairs
+
+
+def _implicit(term: Term, df: pd.DataFrame) -> Term:
+    """Plain text/boolean/category columns become categorical factors, as formulaic and patsy treat them."""
+    out: list[Value | Categorical] = []
+    for f in term:
+        if isinstance(f, Value) and isinstance(f.expr, Col) and f.expr.name in df.columns:
+            s = df[f.expr.name]
+            if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+                out.append(Categorical("auto", f.expr.name))
+                continue
+        out.append(f)
+    return tuple(out)
+
+
+def _expand_terms(
+    b: _Builder, terms: tuple[Term, ...], intercept: bool, passthrough: bool
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Column names of the regressors, and the columns to add (formulaic's rank rule, see module doc)."""
+    names: list[str] = []
+    new: dict[str, np.ndarray] = {}
+    spanned: set[frozenset[str]] = {frozenset()} if intercept else set()
+    for term in terms:
+        if passthrough and len(term) == 1 and isinstance(term[0], Value):
+            if isinstance(term[0].expr, Col):  # a plain column: the engines read it as it is
+                names.append(term[0].expr.name)
+                spanned.add(frozenset([term[0].name]))
+                continue
+        term = _implicit(term, b.df) if not passthrough or len(term) > 1 else term
+        cat = [f for f in term if isinstance(f, Categorical)]
+        rest = frozenset(f.name for f in term if not isinstance(f, Categorical))
+        reduced = rest in spanned
+        for name, arr in b.term_columns(term, reduced):
+            if name in new or name in names:
+                raise SpecError(f"two terms of the formula produce the column {name!r}")
+            names.append(name)
+            new[name] = arr
+        if not cat or (cat[0].refs is None and cat[0].var2 is None):
+            spanned.add(rest)
+    return names, new
+
+
+def _values(b: _Builder, values: tuple[Value, ...], new: dict[str, np.ndarray]) -> list[str]:
+    out = []
+    for v in values:
+        if not isinstance(v.expr, Col):
+            new[v.name] = b.value(v)
+        out.append(v.name)
+    return out
+
+
+def build_design(
+    formula: str | ParsedFormula, data: pd.DataFrame, *, source: str | None = None
+) -> tuple[_Formula, pd.DataFrame]:
+    """Parse ``formula`` and compute its columns on ``data`` (not modified).
+
+    Parameters
+    ----------
+    formula
+        Formula text or an already parsed formula.
+    data
+        The frame the formula's columns are read from.
+    source
+        File name for error messages (None: the caller adds it).
+
+    Returns
+    -------
+    formula, frame
+        The lowered formula (:class:`_Formula`: every name a column of ``frame``) and ``data`` with the
+        generated columns added (``data`` itself when nothing is generated).
+
+    Raises
+    ------
+    SpecError
+        The formula is outside the grammar, a reference level is not a value of its column, or a
+        generated column's name is already a column of the data.
+    DataError
+        A column is missing, or arithmetic is asked of a non-numeric column.
+    """
+    p = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
+    b = _Builder(data, p.columns(), source)
+    new: dict[str, np.ndarray] = {}
+    depvar = _values(b, (p.lhs,), new)[0]
+    endog = _values(b, p.iv[0], new) if p.iv else []
+    instr = _values(b, p.iv[1], new) if p.iv else []
+    for t in p.terms:  # transforms first: their missing rows decide the levels of categories
+        for f in t:
+            if isinstance(f, Value) and not isinstance(f.expr, Col):
+                b.value(f)
+    names, cols = _expand_terms(b, p.terms, p.intercept, passthrough=True)
+    new.update(cols)
+    clash = [c for c in new if c in data.columns]
+    if clash:
+        raise SpecError(
+            f"formula {p.text!r}: the term {clash[0]!r} has the name of a column of the data; "
+            "rename that column"
+        )
+    iv_text = None
+    if p.iv is not None:
+        iv_text = f"{' + '.join(v.name for v in p.iv[0])} ~ {' + '.join(v.name for v in p.iv[1])}"
+    lowered = _Formula(
+        p.text,
+        depvar,
+        tuple(names),
+        p.fixed_effects,
+        p.intercept,
+        iv_text,
+        frozenset(new),
+        tuple(endog),
+        tuple(instr),
+        tuple(b.notes),
+    )
+    if not new:
+        return lowered, data
+    return lowered, data.assign(**new)
+
+
+def model_matrix(formula: str, data: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
+    """The right-hand side of ``formula`` as a design matrix without intercept (patsy's names and coding).
+
+    A replacement for ``patsy.dmatrix(rhs, data)`` that evaluates nothing. Plain text/boolean columns
+    are categories (``sector[T.b]``), as in patsy.
+
+    Parameters
+    ----------
+    formula
+        ``"d ~ x1 + I(x1 ** 2) + C(sector)"`` or its right-hand side.
+    data
+        The frame (not modified).
+    source
+        File name for error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per design column, indexed like ``data``; rows where a variable is missing (or a
+        transform not finite) are NaN. No ``Intercept`` column, but a kept intercept still makes
+        categories drop their first level.
+    """
+    terms, intercept = parse_rhs(formula)
+    cols = list(dict.fromkeys(c for t in terms for f in t for c in f.columns()))
+    b = _Builder(data, cols, source)
+    for t in terms:
+        for f in t:
+            if isinstance(f, Value) and not isinstance(f.expr, Col):
+                b.value(f)
+    names, new = _expand_terms(b, terms, intercept, passthrough=False)
+    out = pd.DataFrame(new, index=data.index, columns=names)
+    out.loc[~b.complete] = np.nan
+    return out
+
+
+def pyfixest_formula(f: _Formula, safe: Mapping[str, str]) -> str:
+    """The lowered formula in pyfixest syntax over generated identifiers ``safe[column]``.
+
+    Parameters
+    ----------
+    f
+        A lowered formula from :func:`build_design`.
+    safe
+        Column name -> identifier pyfixest may read (``civ0``, ``civ1``, ...).
+
+    Returns
+    -------
+    str
+        ``"civ0 ~ civ1 + civ2 | civ3 + civ4^civ5 | civ6 ~ civ7"``: names and operators only.
+    """
+    rhs = [safe[t] for t in f.terms]
+    if not f.fixed_effects:
+        rhs = ["1" if f.intercept else "0", *rhs]
+    elif not rhs:
+        rhs = ["1"]
+    out = f"{safe[f.depvar]} ~ {' + '.join(rhs)}"
+    if f.fixed_effects:
+        out += " | " + " + ".join(
+            "^".join(safe[c] for c in fe.split("^")) for fe in f.fixed_effects
+        )
+    if f.iv is not None:
+        endog = " + ".join(safe[c] for c in f.iv_endog)
+        out += f" | {endog} ~ {' + '.join(safe[c] for c in f.iv_instruments)}"
+    return out

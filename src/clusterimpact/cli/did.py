@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact.cli._common import (
     add_common_args,
     check_columns,
@@ -104,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         required=[args.unit, args.cohort, args.cluster, args.stack],
         numeric=[args.time, args.outcome, *covs, args.weights],
     )
+    # the package's one cohort parser, here so that a typo names the file (0 or missing = never)
+    g = cohort_years(df[args.cohort], column=args.cohort, source=args.data)
     estimates: list[dict[str, Any]] = []
     warnings: list[str] = []
     exclusions: dict[str, int] = {}
@@ -147,7 +150,6 @@ def _run(args: argparse.Namespace) -> int:
     elif args.method == "sa":
         from clusterimpact.estimation.sunab import sun_abraham
 
-        g = pd.to_numeric(df[args.cohort], errors="coerce").fillna(0)
         sa = sun_abraham(
             df,
             args.outcome,

@@ -160,6 +160,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
             metric=metric,
             outcome=args.outcome,
             seed=args.seed,
+            source=args.data,
         )
         n_units = (
             int(res.matched_panel[args.unit].nunique()) if res.matched_panel is not None else 0

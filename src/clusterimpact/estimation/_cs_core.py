@@ -80,6 +80,7 @@ def prepare(
     allow_unbalanced: bool,
 ) -> Prepared:
     """Validate a long panel and put it in wide form (see module docstring)."""
+    from clusterimpact._cohort import cohort_years
     from clusterimpact._validation import require_columns, require_numeric
 
     cols = [unit, time, cohort, outcome, *covariates]
@@ -92,18 +93,8 @@ def prepare(
     exclusions: dict[str, int] = {}
     msgs: list[str] = []
 
-    # cohort: numeric, missing or 0 = never treated
-    g_raw = pd.to_numeric(d[cohort], errors="coerce")
-    bad = g_raw.isna() & d[cohort].notna()
-    if bad.any():
-        raise DataError(
-            "cohort values must be first-treatment years (0 or missing = never treated)",
-            column=cohort,
-            rows=list(d.index[bad.to_numpy()]),
-        )
-    g_val = g_raw.fillna(0).to_numpy(dtype=float)
-    if (g_val < 0).any():
-        raise DataError("negative cohort values", column=cohort, rows=list(d.index[g_val < 0]))
+    # cohort: whole periods, missing or 0 = never treated (the package's one cohort parser)
+    g_val = cohort_years(d[cohort], column=cohort)
     tt = pd.to_numeric(d[time], errors="coerce").to_numpy(dtype=float)
     if np.isnan(tt).any():
         raise DataError("missing time values", column=time, rows=list(d.index[np.isnan(tt)]))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, require_columns, require_numeric
 from clusterimpact.errors import DataError, EstimationError, PanelError
 from clusterimpact.provenance import make_provenance
@@ -105,7 +106,7 @@ def bacon_decomposition(
     exclusions: dict[str, int] = {}
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
     t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
-    g = pd.to_numeric(df[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
+    g = cohort_years(df[cohort], column=cohort)
     ucode, _ = pd.factorize(df[unit], sort=True)
     years = np.unique(t[np.isfinite(t)])
     T = years.size

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import ClusterImpactError, EstimationWarning, SpecError
 from clusterimpact.results import EstimateResult
@@ -142,7 +143,7 @@ def compare_estimators(
         check_choice("estimator", e, ESTIMATORS)
     df0 = as_frame(data)
     require_columns(df0, [unit, time, cohort, outcome], what="compare_estimators")
-    g = pd.to_numeric(df0[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
+    g = cohort_years(df0[cohort], column=cohort)
     t = pd.to_numeric(df0[time], errors="coerce").to_numpy(dtype=float)
     treated = ((g > 0) & (t >= g)).astype(int)
     df = df0.assign(_did_treated=treated)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
@@ -99,9 +100,12 @@ class EventStudyResult(ProfileResult):
 
 
 def cohort_array(df: pd.DataFrame, cohort: str) -> np.ndarray:
-    """First-treatment year as float, NaN for never-treated (missing or 0 mean never)."""
-    g = _as_float(df[cohort])
-    return np.where(g == 0, np.nan, g)
+    """First-treatment year as float, NaN for never-treated (missing or 0 mean never).
+
+    Parsed by :func:`clusterimpact._cohort.cohort_years`: a value that is not a whole period is a
+    :class:`~clusterimpact.errors.DataError`, never "never treated".
+    """
+    return cohort_years(df[cohort], column=cohort, never=np.nan)
 
 
 def _as_float(s: pd.Series) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns, require_numeric
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.provenance import make_provenance
@@ -109,12 +110,13 @@ def sun_abraham(
     require_numeric(df0, [time, outcome])
     df = df0[list(dict.fromkeys(cols))].copy()
     exclusions: dict[str, int] = {}
+    g = cohort_years(df[cohort], column=cohort)
     y = pd.to_numeric(df[outcome], errors="coerce")
     miss = y.isna().to_numpy()
     if miss.any():
         exclusions["missing outcome"] = int(miss.sum())
         df = df.loc[~miss]
-    g = pd.to_numeric(df[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
+        g = g[~miss]
     t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
     cohorts = np.unique(g[g > 0])
     if cohorts.size == 0:

@@ -781,9 +781,11 @@ def _membership_frame(
     require_columns(df, list(dict.fromkeys(need)), what="membership model")
     excl: dict[str, int] = {}
     if post_exit == "drop":
-        g = pd.to_numeric(df[cohort], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        from clusterimpact._cohort import cohort_years
+
+        g = cohort_years(df[cohort], column=cohort, never=np.nan)
         t = df[time].to_numpy(dtype=float)
-        after = np.isfinite(g) & (g > 0) & (t >= g) & (df["member"].to_numpy() == 0)
+        after = np.isfinite(g) & (t >= g) & (df["member"].to_numpy() == 0)
         if after.any():
             excl["post_exit"] = int(after.sum())
             df = df.loc[~after]

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns, resolve_rng
 from clusterimpact.balance import balance_table, common_support
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
@@ -57,22 +58,6 @@ DESIGNS: dict[str, dict[str, Any]] = {
         "trend_window": 2,
     },
 }
-
-
-def _cohort_values(s: pd.Series, source: str, column: str) -> np.ndarray:
-    """Cohort as float with inf for never (missing or 0), as the CLI contract says."""
-    v = pd.to_numeric(s, errors="coerce")
-    bad = s.notna() & v.isna()
-    if bad.any():
-        raise DataError(
-            "the cohort (first membership year) must be a year, 0 or missing",
-            source=source,
-            column=column,
-            rows=list(s.index[bad.to_numpy()]),
-        )
-    out = np.array(v.to_numpy(dtype=float, na_value=np.nan), dtype=float, copy=True)
-    out[np.isnan(out) | (out == 0)] = np.inf
-    return out
 
 
 def match_panel(
@@ -268,7 +253,7 @@ def match_panel(
             source=source,
             rows=list(df.index[dup.to_numpy()]),
         )
-    gvals = _cohort_values(df[cohort], source, cohort)
+    gvals = cohort_years(df[cohort], column=cohort, source=source, never=np.inf)
     years = pd.to_numeric(df[time], errors="coerce").to_numpy(float)
 
     if np.isnan(years).any():

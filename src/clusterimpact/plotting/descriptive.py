@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import DataError
 from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
@@ -282,13 +283,14 @@ def selection_table(
     need = base + cols + (["ln_lp"] if "lp_trend" in variables else [])
     require_columns(df, list(dict.fromkeys(need)), what="selection figure")
     d = df[list(dict.fromkeys(need))].copy()
+    d["_g"] = cohort_years(d["treat_year"], column="treat_year", never=np.nan)
     if "lp_trend" in variables:
         lag = d[["firm_id", "year", "ln_lp"]].copy()
         lag["year"] = lag["year"] + trend_years
         lag = lag.rename(columns={"ln_lp": "_lp_lag"})
         d = d.merge(lag, on=["firm_id", "year"], how="left")
         d["lp_trend"] = (d["ln_lp"].astype(float) - d["_lp_lag"].astype(float)) / trend_years
-    ty = pd.to_numeric(d["treat_year"], errors="coerce").astype(float)
+    ty = d["_g"]
     members = d[ty.notna() & (d["year"].astype(float) == ty - 1)]
     if members.empty:
         raise DataError(

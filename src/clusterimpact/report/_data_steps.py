@@ -193,8 +193,9 @@ def step_describe(study: Study) -> str:
     if study.frame is None:
         raise Skipped("needs the panel, which was not built")
     df = study.frame
-    member_firms = df.loc[df["treat_year"].notna(), "firm_id"].nunique()
-    cohorts = df.loc[df["treat_year"].notna(), "treat_year"].nunique()
+    g = _cohorts(df)
+    member_firms = df.loc[np.isfinite(g), "firm_id"].nunique()
+    cohorts = len(np.unique(g[np.isfinite(g)]))
     clusters = df["cluster"].dropna().nunique() if "cluster" in df else 0
     summary = pd.DataFrame(
         {
@@ -257,7 +258,7 @@ def step_describe(study: Study) -> str:
 def _no_pre(df: pd.DataFrame) -> int:
     if "has_pre_year" not in df:
         return 0
-    m = df[df["treat_year"].notna()].groupby("firm_id")["has_pre_year"].first()
+    m = df[np.isfinite(_cohorts(df))].groupby("firm_id")["has_pre_year"].first()
     return int((~m.astype(bool)).sum())
 
 
@@ -344,19 +345,27 @@ SELECTION_VARS = {
 }
 
 
+def _cohorts(df: pd.DataFrame) -> np.ndarray:
+    """Every row's cohort through the package's one parser (NaN = never a member)."""
+    from clusterimpact._cohort import cohort_years
+
+    return cohort_years(df["treat_year"], column="treat_year", never=np.nan)
+
+
 def pre_joining_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Members in the year before joining (g-1) and non-members in the same calendar years.
 
     Adds ``d_ln_lp``: the firm's average yearly change of ln_lp over the three years to that year.
     """
     d = df[["firm_id", "year", "treat_year", "member", "ln_emp", "age", "ln_kl", "ln_lp"]].copy()
+    d["_g"] = _cohorts(d)  # before sorting: an error names the user's rows
     d = d.sort_values(["firm_id", "year"], kind="mergesort")
     lag = d.groupby("firm_id")[["year", "ln_lp"]].shift(2)
     ok = (d["year"] - lag["year"]) == 2
     d["d_ln_lp"] = np.where(ok, (d["ln_lp"] - lag["ln_lp"]) / 2.0, np.nan)
-    ty = d["treat_year"].astype("Float64")
-    is_member_pre = (d["year"].astype("Float64") == ty - 1).fillna(False).to_numpy(dtype=bool)
-    never = d["treat_year"].isna().to_numpy()
+    ty = d.pop("_g").to_numpy()
+    is_member_pre = d["year"].to_numpy(dtype=float) == ty - 1
+    never = np.isnan(ty)
     years = sorted(set(d.loc[is_member_pre, "year"].tolist()))
     non = never & d["year"].isin(years).to_numpy()
     out = d[is_member_pre | non].copy()

@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--bootstrap", action="store_true", help="multiplier bootstrap SEs and uniform bands (cs)"
     )
     p.add_argument("--n-boot", dest="n_boot", type=int, default=999, help="bootstrap draws")
+    p.add_argument(
+        "--multiplier",
+        choices=("mammen", "rademacher"),
+        default="mammen",
+        help="bootstrap multipliers (cs): mammen (default) or rademacher (what R did and csdid draw)",
+    )
     p.add_argument("--level", type=float, default=0.95, help="confidence level")
     p.set_defaults(func=_run)
 
@@ -112,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     exclusions: dict[str, int] = {}
     provenance: dict[str, Any] = {}
     blocks: list[str] = []
+    excluded_cells: dict[str, list[str]] = {}  # cs: NaN ATT(g,t) cells each aggregation left out
     nobs = 0
     n_units = int(df[args.unit].nunique())
     if args.method == "cs":
@@ -135,17 +142,22 @@ def _run(args: argparse.Namespace) -> int:
             allow_unbalanced=args.allow_unbalanced,
             bootstrap=args.bootstrap,
             n_boot=args.n_boot,
+            multiplier=args.multiplier,
             seed=args.seed,
             alpha=1 - level,
         )
         estimates += _rows(res, level)
         blocks.append(res.summary(level))
+        agg_warnings: list[str] = []
         for ty in ("simple", "dynamic", "group", "calendar"):
             agg = aggte(res, ty)
             estimates += _rows(agg, level)
             blocks.append(agg.summary(level).split("\n", 2)[-1])
+            if agg.excluded_cells:
+                excluded_cells[ty] = list(agg.excluded_cells)
+            agg_warnings += [w for w in agg.warnings if w not in res.warnings]
         nobs, n_units = res.nobs, res.n_units
-        warnings, exclusions = list(res.warnings), dict(res.exclusions)
+        warnings, exclusions = list(res.warnings) + agg_warnings, dict(res.exclusions)
         provenance = res.provenance.to_dict()
     elif args.method == "sa":
         from clusterimpact.estimation.sunab import sun_abraham
@@ -250,12 +262,14 @@ def _run(args: argparse.Namespace) -> int:
             "allow_unbalanced": bool(args.allow_unbalanced),
             "bootstrap": bool(args.bootstrap),
             "n_boot": args.n_boot,
+            "multiplier": args.multiplier,
             "seed": args.seed,
             "level": level,
         },
         "estimates": estimates,
         "warnings": warnings,
         "exclusions": exclusions,
+        "excluded_cells": excluded_cells,
         "provenance": provenance,
     }
     if args.json_path:

@@ -454,7 +454,12 @@ def group_block_basis(prep: Prepared, feats: np.ndarray) -> GroupBlockBasis:
 def general_cells(
     prep: Prepared, cells: list[Cell], est: str
 ) -> tuple[np.ndarray, InfluenceFunction, np.ndarray, list[str]]:
-    """Cell-by-cell estimation with covariates (``reg``/``ipw``/``dr``) or unbalanced panels."""
+    """Cell-by-cell estimation with covariates (``reg``/``ipw``/``dr``) or unbalanced panels.
+
+    A cell whose estimation fails (a separated or non-converging propensity model, no overlap, a
+    singular design, no treated or control unit observed in both periods) is NaN with a zero influence
+    function, and the returned messages name it and the reason (R did and csdid: NA).
+    """
     n, T = prep.y.shape
     G = len(prep.group_cohort)
     K = len(cells)
@@ -467,6 +472,7 @@ def general_cells(
     msgs: list[str] = []
     group_units = [np.arange(prep.starts[g], prep.starts[g + 1]) for g in range(G)]
     empty: list[str] = []
+    failed: list[tuple[str, str]] = []
     for k, c in enumerate(cells):
         it, ib = tpos[c.t], tpos[c.b]
         d_idx = np.concatenate([group_units[g] for g in c.treated])
@@ -496,7 +502,15 @@ def general_cells(
             else:
                 a, psi = CELL_ESTIMATORS[est](dy, X, w, dmask)
         except np.linalg.LinAlgError as exc:
-            msgs.append(f"ATT({c.g},{c.t}): singular design ({exc}); cell dropped")
+            failed.append((f"ATT({c.g},{c.t})", f"singular design ({exc})"))
+            continue
+        except CellFailure as exc:
+            failed.append((f"ATT({c.g},{c.t})", str(exc)))
+            continue
+        if not (np.isfinite(a) and np.all(np.isfinite(psi))):
+            failed.append(
+                (f"ATT({c.g},{c.t})", "the estimate or its influence function is not finite")
+            )
             continue
         att[k] = a
         rows.append(idx)
@@ -505,10 +519,17 @@ def general_cells(
     if empty:
         msgs.append(
             f"{len(empty)} cell(s) have no treated or no control unit observed in both of their "
-            f"periods and are not estimated: {', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}"
+            f"periods and are NaN: {', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}"
         )
+    by_reason: dict[str, list[str]] = {}
+    for term, why in failed:
+        by_reason.setdefault(why, []).append(term)
+    msgs += [
+        f"{', '.join(terms)} {'is' if len(terms) == 1 else 'are'} NaN: {why}"
+        for why, terms in by_reason.items()
+    ]
     # unit-level basis: cell columns, group weight columns, a constant column
-    r = np.concatenate(rows + [np.arange(n), np.arange(n)]) if rows else np.arange(n)
+    r = np.concatenate(rows + [np.arange(n), np.arange(n)])
     cc = np.concatenate(cols + [K + prep.group, np.full(n, K + G)])
     vv = np.concatenate(vals + [prep.w, np.ones(n)])
     unit_phi = sp.csr_matrix((vv, (r, cc)), shape=(n, K + G + 1))
@@ -592,27 +613,96 @@ def cell_reg(
     return att, psi
 
 
+class CellFailure(Exception):
+    """A 2x2 cell's nuisance model has no valid estimate; the message is the reason (the cell is NaN)."""
+
+
+#: Newton iterations before a propensity model is declared not to converge.
+PS_MAXITER = 100
+
+
 def _logit(
-    X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 100
+    X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = PS_MAXITER
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted logit by Newton-Raphson; returns fitted probabilities and the Hessian."""
-    beta = np.zeros(X.shape[1])
-    pbar = np.average(d, weights=w)
-    beta[0] = np.log(pbar / (1 - pbar))
+    """Weighted logit by Newton-Raphson with step halving; returns fitted probabilities and the Hessian.
+
+    Raises :class:`CellFailure` when the maximum-likelihood estimate does not exist or was not found:
+    separation (diagnosed by linear programming, :func:`clusterimpact._binary.separation`, once Newton
+    fails to converge or the Hessian is singular), or no convergence in ``maxiter`` iterations. R did
+    and csdid return NA for such a cell; returning the last iterate would give an ATT whose standard
+    error is driven by a near-singular Hessian (1e5 and more).
+    """
+    from scipy.special import expit
+
     y = d.astype(float)
+    beta = np.zeros(X.shape[1])
+    pbar = np.average(y, weights=w)
+    beta[0] = np.log(pbar / (1 - pbar))
+
+    def loglik(b: np.ndarray) -> float:
+        eta = X @ b
+        return float(w @ (y * eta - np.logaddexp(0.0, eta)))
+
+    ll = loglik(beta)
+    converged = False
     for _ in range(maxiter):
-        eta = np.clip(X @ beta, -35, 35)
-        p = 1 / (1 + np.exp(-eta))
+        p = expit(X @ beta)
         grad = X.T @ (w * (y - p))
         H = (X.T * (w * p * (1 - p))) @ X
-        step = np.linalg.solve(H, grad)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
             break
-    eta = np.clip(X @ beta, -35, 35)
-    p = 1 / (1 + np.exp(-eta))
+        t = 1.0
+        new = loglik(beta + step)
+        while not (np.isfinite(new) and new >= ll - 1e-12 * (1.0 + abs(ll))):
+            t /= 2
+            if t < 1e-10:
+                break
+            new = loglik(beta + t * step)
+        if t < 1e-10:
+            break  # no ascent along the Newton direction: not converged
+        beta = beta + t * step
+        ll = new
+        if np.max(np.abs(t * step)) < 1e-10 * max(1.0, float(np.max(np.abs(beta)))):
+            converged = True
+            break
+    p = expit(X @ beta)
     H = (X.T * (w * p * (1 - p))) @ X
+    if not converged or not _well_conditioned(H):
+        raise CellFailure(_ps_reason(X, d, w, converged, maxiter))
     return p, H
+
+
+def _well_conditioned(H: np.ndarray) -> bool:
+    """Hessian usable: finite, and not singular on the correlation scale (condition below 1e12)."""
+    dg = np.sqrt(np.abs(np.diag(H)))
+    if not np.all(np.isfinite(H)) or np.any(dg == 0):
+        return False
+    ev = np.linalg.eigvalsh(H / np.outer(dg, dg))
+    return bool(ev.min() > 1e-12 * ev.max())
+
+
+def _ps_reason(X: np.ndarray, d: np.ndarray, w: np.ndarray, converged: bool, maxiter: int) -> str:
+    """Why a propensity-score fit failed, for the cell's warning."""
+    from clusterimpact._binary import SEPARATION_MESSAGE, separation
+
+    if separation(X, d, w):
+        return f"propensity-score logit: {SEPARATION_MESSAGE}"
+    if not converged:
+        return f"propensity-score logit did not converge in {maxiter} Newton iterations"
+    return "propensity-score logit: singular information matrix (collinear covariates in this cell)"
+
+
+def _control_weight(wr: np.ndarray) -> float:
+    """Total weight of the controls after trimming; no weight left means no overlap (a NaN cell)."""
+    total = float(wr.sum())
+    if not total > 0:
+        raise CellFailure(
+            f"no overlap: every control unit has a propensity score of {TRIM_LEVEL} or more and gets "
+            "no weight"
+        )
+    return total
 
 
 def cell_ipw(
@@ -630,7 +720,7 @@ def cell_ipw(
     WD = w[d].sum()
     mu1 = float((w[d] * dy[d]).sum() / WD)
     wr = w * r
-    Wr = wr[c].sum()
+    Wr = _control_weight(wr[c])
     mu0 = float((wr[c] * dy[c]).sum() / Wr)
     psi = np.zeros(dy.size)
     psi[d] = w[d] * (dy[d] - mu1) / WD
@@ -641,9 +731,14 @@ def cell_ipw(
     return mu1 - mu0, psi
 
 
-def _ipt(X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 200) -> np.ndarray:
+def _ipt(X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 2 * PS_MAXITER) -> np.ndarray:
     """Inverse probability tilting for the ATT (Graham, Pinto & Egel 2012): control odds ``exp(X'g)``
-    with weighted control covariate means equal to the treated ones. Returns the odds."""
+    with weighted control covariate means equal to the treated ones. Returns the odds.
+
+    Raises :class:`CellFailure` when no tilting balances the covariates: the treated covariate mean
+    lies outside (or on the edge of) the controls' convex hull, the tilting analogue of separation
+    (:func:`clusterimpact._binary.outside_hull`), or Newton did not converge.
+    """
     c = ~d
     gamma = np.zeros(X.shape[1])
     gamma[0] = np.log(w[d].sum() / w[c].sum())
@@ -651,25 +746,52 @@ def _ipt(X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 200) -> np.
     Xc, wc = X[c], w[c]
 
     def loss(gm: np.ndarray) -> float:
-        return float((wc * np.exp(np.clip(Xc @ gm, -35, 35))).sum() - xd @ gm)
+        return float((wc * np.exp(np.clip(Xc @ gm, -700, 700))).sum() - xd @ gm)
 
     cur = loss(gamma)
+    converged = False
     for _ in range(maxiter):
-        odds = np.exp(np.clip(Xc @ gamma, -35, 35))
+        odds = np.exp(np.clip(Xc @ gamma, -700, 700))
         grad = Xc.T @ (wc * odds) - xd
         H = (Xc.T * (wc * odds)) @ Xc
-        step = np.linalg.solve(H, grad)
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            break
         s = 1.0
-        while s > 1e-8:
+        while s > 1e-10:
             new = gamma - s * step
             val = loss(new)
-            if val <= cur + 1e-12 * abs(cur):
+            if np.isfinite(val) and val <= cur + 1e-12 * abs(cur):
                 break
             s /= 2
+        else:
+            break  # no descent: not converged
         gamma, cur = new, val
-        if np.max(np.abs(s * step)) < 1e-10:
+        if np.max(np.abs(s * step)) < 1e-10 * max(1.0, float(np.max(np.abs(gamma)))):
+            converged = True
             break
-    return np.exp(np.clip(X @ gamma, -35, 35))
+    odds_c = np.exp(np.clip(Xc @ gamma, -700, 700))
+    H = (Xc.T * (wc * odds_c)) @ Xc
+    if not converged or not _well_conditioned(H):
+        from clusterimpact._binary import outside_hull
+
+        if outside_hull(Xc, xd / w[d].sum()):
+            raise CellFailure(
+                "propensity score (inverse probability tilting): the treated units' covariate mean "
+                "lies outside the range of the controls' covariates (separation), so no reweighting "
+                "of the controls balances them"
+            )
+        if not converged:
+            raise CellFailure(
+                f"propensity score (inverse probability tilting) did not converge in {maxiter} "
+                "Newton iterations"
+            )
+        raise CellFailure(
+            "propensity score (inverse probability tilting): singular information matrix "
+            "(collinear covariates in this cell)"
+        )
+    return np.exp(np.clip(X @ gamma, -700, 700))
 
 
 def cell_dr(
@@ -686,6 +808,7 @@ def cell_dr(
     p = odds / (1 + odds)
     r = np.where(c & (p < TRIM_LEVEL), odds, 0.0)
     wr = w * r
+    _control_weight(wr[c])
     beta, _ = _wls(X[c], dy[c], wr[c])
     e = dy - X @ beta
     WD = w[d].sum()
@@ -714,7 +837,7 @@ def cell_dr_traditional(
     beta, Hb = _wls(X[c], dy[c], w[c])
     e = dy - X @ beta
     w0 = w * r
-    WD, W0 = w[d].sum(), w0[c].sum()
+    WD, W0 = w[d].sum(), _control_weight(w0[c])
     a1 = float((w[d] * e[d]).sum() / WD)
     a0 = float((w0[c] * e[c]).sum() / W0)
     psi = np.zeros(dy.size)

@@ -21,7 +21,8 @@ higher level than the unit). The multiplier bootstrap draws one multiplier per c
 / 1.349, as in Callaway & Sant'Anna 2021, Algorithm 1) and the critical value of a uniform band
 (quantile of the maximum absolute t statistic).
 
-Multipliers: ``"mammen"`` (Mammen's two-point distribution, R did's default) or ``"rademacher"``.
+Multipliers: ``"mammen"`` (Mammen's two-point distribution, this package's default) or
+``"rademacher"`` (random signs, what R did and csdid draw).
 """
 
 from __future__ import annotations
@@ -438,7 +439,7 @@ def multiplier_bootstrap(
     alpha
         One minus the band's coverage.
     multiplier
-        ``"mammen"`` (R did's default) or ``"rademacher"``.
+        ``"mammen"`` (default) or ``"rademacher"`` (R did's and csdid's multipliers).
     band
         Boolean mask of the estimates the uniform band covers (default: all).
     projection

@@ -9,14 +9,16 @@ section 4 and appendix). Written from the papers (Callaway & Sant'Anna 2021, Jou
 225(2); Sant'Anna & Zhao 2020, Journal of Econometrics 219(1)); numbers match R did's analytic output on
 its mpdta example (tests/reference/mpdta).
 
-Inference: analytic standard errors from the influence functions, or the multiplier bootstrap (Mammen
-multipliers by default, as R did, or Rademacher) with a uniform confidence band; clustering at the unit
+Inference: analytic standard errors from the influence functions, or the multiplier bootstrap (Mammen's
+two-point multipliers by default; Rademacher signs, the multipliers R did and csdid draw, on request) with
+a uniform confidence band; clustering at the unit
 or at any coarser level (the bootstrap draws one multiplier per cluster). Influence functions are stored
 factored (see :mod:`clusterimpact.estimation.influence`), never as a dense units x cells matrix.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -25,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from clusterimpact._validation import as_frame, check_choice, resolve_rng
-from clusterimpact.errors import EstimationError, SpecError
+from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import _cs_core as core
 from clusterimpact.estimation.influence import (
     MULTIPLIERS,
@@ -192,6 +194,10 @@ class AggteResult(ProfileResult):
         a tested term) and, with the bootstrap, ``sup_t`` (largest ``|theta(e)| / se(e)``) and
         ``sup_t_p_value`` (share of bootstrap draws whose largest ``|t|`` is at least as large).
         ``None`` for other aggregations; ``df == 0`` and NaN statistics when no lead is estimable.
+    excluded_cells
+        The ATT(g,t) cells this aggregation would have used but left out because they are NaN (their
+        estimation failed, e.g. a separated propensity score; R did's ``na.rm=TRUE``). Also in
+        ``warnings`` and ``to_dict()["excluded_cells"]``.
     """
 
     type: str
@@ -203,6 +209,7 @@ class AggteResult(ProfileResult):
     min_e: float = -np.inf
     max_e: float = np.inf
     pretest: dict[str, Any] | None = None
+    excluded_cells: tuple[str, ...] = ()
 
     def elements(self) -> pd.DataFrame:
         """The profile of the elements (same as :meth:`profile`)."""
@@ -221,12 +228,16 @@ class AggteResult(ProfileResult):
             if "sup_t" in pt:
                 line += f"; sup-t {pt['sup_t']:.3f}, bootstrap p = {pt['sup_t_p_value']:.4f}"
             lines.append(line)
+        if self.excluded_cells:
+            lines.append(f"Left out (NaN cells): {', '.join(self.excluded_cells)}")
         return lines
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        """JSON-ready form with the event-study pre-test (``pretest``, ``dynamic`` only)."""
+        """JSON-ready form with the event-study pre-test (``pretest``, ``dynamic`` only) and the NaN
+        cells left out (``excluded_cells``)."""
         out = super().to_dict(level)
         out["pretest"] = _json_test(self.pretest)
+        out["excluded_cells"] = list(self.excluded_cells)
         return out
 
 
@@ -368,12 +379,11 @@ class CallawaySantAnna:
                 core._warn(msgs, m)
         ok = np.isfinite(att)
         if not ok.any():
-            raise EstimationError("no ATT(g,t) cell could be estimated")
-        if not ok.all():
-            keep = np.flatnonzero(ok)
-            cells = [cells[i] for i in keep]
-            att, counts = att[keep], counts[keep]
-            infl = replace(infl, coef=infl.coef[keep])
+            raise EstimationError(
+                "no ATT(g,t) cell could be estimated: " + "; ".join(msgs[-3:] or ["see warnings"])
+            )
+        # cells whose estimation failed stay in the result as NaN (R did / csdid: NA), with a zero
+        # influence function; aggte leaves them out and says so
         # cohorts with no estimable cell at all
         all_cohorts = np.unique(prep.group_cohort[prep.group_cohort > 0]).astype(int)
         got = {c.g for c in cells}
@@ -386,7 +396,10 @@ class CallawaySantAnna:
             )
         terms = [f"ATT({c.g},{c.t})" for c in cells]
         idx = pd.Index(terms, name="term")
-        se_an = infl.std_errors()
+        se_an = np.where(ok, infl.std_errors(), np.nan)
+        V = infl.vcov()
+        V[~ok, :] = np.nan
+        V[:, ~ok] = np.nan
         rng = resolve_rng(self.seed)
         se = se_an
         crit = None
@@ -395,7 +408,7 @@ class CallawaySantAnna:
         if self.bootstrap:
             projection = infl.project_draws(self.n_boot, rng, self.multiplier)
             br = multiplier_bootstrap(infl, rng=rng, alpha=self.alpha, projection=projection)
-            se, crit, n_boot = br.std_errors, br.crit_value, self.n_boot
+            se, crit, n_boot = np.where(ok, br.std_errors, np.nan), br.crit_value, self.n_boot
         gvals = np.array([c.g for c in cells])
         tvals = np.array([c.t for c in cells])
         post = gvals <= tvals
@@ -431,7 +444,7 @@ class CallawaySantAnna:
             nobs=prep.nobs,
             method="cs",
             provenance=prov,
-            vcov=pd.DataFrame(infl.vcov(), index=idx, columns=idx),
+            vcov=pd.DataFrame(V, index=idx, columns=idx),
             crit_value=crit,
             band_level=1 - self.alpha,
             warnings=tuple(msgs),
@@ -626,8 +639,11 @@ def att_gt(
         Stack id of a cohort-stacked (matched) panel: units are (stack, unit) pairs and every cell only
         compares units within the stacks of its cohort.
     bootstrap, n_boot, multiplier, seed, alpha
-        Multiplier bootstrap (``"mammen"``, R did's default, or ``"rademacher"``) with ``n_boot`` draws
-        and a uniform ``1 - alpha`` band; seeded and reproducible. Without it, standard errors are analytic
+        Multiplier bootstrap with ``n_boot`` draws and a uniform ``1 - alpha`` band; seeded and
+        reproducible. ``multiplier="mammen"`` (default here: Mammen's two-point law, mean 0, variance
+        and third moment 1) or ``"rademacher"`` (random signs: what R did and csdid draw; choose it to
+        reproduce their bootstrap). Both give valid standard errors; draws differ, so bootstrap SEs and
+        bands agree with R did's only up to Monte Carlo error. Without it, standard errors are analytic
         and no uniform band is computed.
 
     Returns
@@ -772,6 +788,8 @@ def _aggte(
         seed = result.seed
 
     att = result.params.to_numpy(dtype=float)
+    valid = np.isfinite(att)  # NaN cells (failed estimation) are left out of every aggregation
+    att = np.where(valid, att, 0.0)
     g = result.cohort.to_numpy()
     t = result.period.to_numpy()
     pg_map = result.cohort_shares
@@ -780,6 +798,7 @@ def _aggte(
     infl = result.influence
     K = att.size
     post = (g <= t) & (t <= g + max_e)
+    wanted = post  # cells this aggregation would use (to report the NaN ones left out)
 
     names: list[str] = []
     thetas: list[float] = []
@@ -801,16 +820,16 @@ def _aggte(
     x_label = ""
     reference = None
     if type == "simple":
-        if not post.any():
+        if not (post & valid).any():
             raise EstimationError("no post-treatment ATT(g,t) cells to aggregate")
-        th, wv, ex = _weighted(post, att, pg, g, wrows, const)
+        th, wv, ex = _weighted(post & valid, att, pg, g, wrows, const)
         add("simple", th, wv, ex, None)
     elif type == "group":
         x_label = "Cohort (first year treated)"
         glist = np.unique(g)
         gelems: list[tuple[int, float, np.ndarray]] = []
         for gg in glist:
-            sel = post & (g == gg)
+            sel = post & (g == gg) & valid
             if not sel.any():
                 continue
             wv = sel / sel.sum()
@@ -840,11 +859,13 @@ def _aggte(
         else:
             eseq = np.unique(e_cell)
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+        wanted = include & np.isin(e_cell, eseq)
+        eseq = np.unique(e_cell[wanted & valid])
         if eseq.size == 0:
             raise EstimationError("no event times left to aggregate (check balance_e/min_e/max_e)")
         elems: list[tuple[int, float, np.ndarray, np.ndarray]] = []
         for e in eseq:
-            sel = (e_cell == e) & include
+            sel = (e_cell == e) & include & valid
             th, wv, ex = _weighted(sel, att, pg, g, wrows, const)
             elems.append((int(e), th, wv, ex))
             counts.append(float(nt[sel].sum()))
@@ -862,8 +883,8 @@ def _aggte(
     else:  # calendar
         x_label = "Calendar period"
         celems: list[tuple[int, float, np.ndarray, np.ndarray]] = []
-        for tt in np.unique(t[post]):
-            sel = post & (t == tt)
+        for tt in np.unique(t[post & valid]):
+            sel = post & (t == tt) & valid
             th, wv, ex = _weighted(sel, att, pg, g, wrows, const)
             celems.append((int(tt), th, wv, ex))
             counts.append(float(nt[sel].sum()))
@@ -881,6 +902,15 @@ def _aggte(
         for el in celems:
             add(f"calendar:{el[0]}", el[1], el[2], el[3], float(el[0]))
 
+    excluded = tuple(str(nm) for nm in result.params.index[wanted & ~valid])
+    warns = result.warnings
+    if excluded:
+        msg = (
+            f"aggte(type='{type}') leaves out {len(excluded)} ATT(g,t) cell(s) that are NaN (their "
+            f"estimation failed; see the att_gt warnings): {', '.join(excluded)}"
+        )
+        warnings.warn(msg, EstimationWarning, stacklevel=3)
+        warns = (*warns, msg)
     W = np.vstack(mats)
     agg_infl = infl.combine(W, extra=np.vstack(extras))
     idx = pd.Index(names, name="term")
@@ -952,7 +982,7 @@ def _aggte(
         vcov=pd.DataFrame(V_agg, index=idx, columns=idx),
         crit_value=crit,
         band_level=1 - alpha,
-        warnings=result.warnings,
+        warnings=warns,
         exclusions=dict(result.exclusions),
         x=x,
         x_label=x_label,
@@ -965,6 +995,7 @@ def _aggte(
         min_e=min_e,
         max_e=max_e,
         pretest=pretest,
+        excluded_cells=excluded,
     )
 
 

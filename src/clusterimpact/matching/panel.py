@@ -362,16 +362,24 @@ def match_panel(
             )
             continue
         try:
-            core = run_core(
-                p,
-                method=method,
-                estimand="att",
-                bias_adjust=False,
-                caliper=caliper,
-                cutpoints=cutpoints,
-                rng=rng,
-                **{**args, "trim": None},
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                core = run_core(
+                    p,
+                    method=method,
+                    estimand="att",
+                    bias_adjust=False,
+                    caliper=caliper,
+                    cutpoints=cutpoints,
+                    rng=rng,
+                    **{**args, "trim": None},
+                )
+            # the propensity model's warnings (quasi-separation) name the cohort they concern
+            for w in caught:
+                if issubclass(w.category, EstimationWarning):
+                    msgs.append(f"cohort {g_int}: {w.message}")
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         except EstimationError as exc:
             msgs.append(f"cohort {g_int}: {exc}; cohort skipped")
             for lab in p.frame.index[p.d == 1]:

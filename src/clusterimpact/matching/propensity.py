@@ -110,18 +110,8 @@ def fit_propensity(X: pd.DataFrame, d: np.ndarray, link: Link = "logit") -> Prop
         or (not converged and extreme.any())
     ):
         raise _separation_error(X, d)
-    if extreme.any():
-        import warnings
-
-        from clusterimpact.errors import EstimationWarning
-
-        warnings.warn(
-            f"propensity model: fitted probabilities numerically 0 or 1 for {int(extreme.sum())} units "
-            "(quasi-complete separation); they lie outside common support, consider discard='both' "
-            "or exact matching on the separating covariate",
-            EstimationWarning,
-            stacklevel=3,
-        )
+    if not converged or extreme.any():
+        _check_symptoms(ZT.T, d, link, converged, int(extreme.sum()), X)
     bse = np.sqrt(np.diag(cov)) if converged else np.full(len(names), np.nan)
     return PropensityFit(
         score=score,
@@ -131,6 +121,44 @@ def fit_propensity(X: pd.DataFrame, d: np.ndarray, link: Link = "logit") -> Prop
         link=link,
         design=ZT.T,
         converged=converged,
+    )
+
+
+def _check_symptoms(
+    Z: np.ndarray, d: np.ndarray, link: str, converged: bool, n_extreme: int, X: pd.DataFrame
+) -> None:
+    """Newton did not converge, or some scores are numerically 0 or 1: settle whether the data are
+    separated (linear programme, :func:`clusterimpact._binary.separation`) and say so.
+
+    Not converged: an error (separation, or plain non-convergence: the scores would be those of an
+    arbitrary iterate). Converged with extreme scores: a warning that says whether the data are
+    quasi-completely separated or only have extreme covariate values (those units lie outside common
+    support either way).
+    """
+    import warnings
+
+    from clusterimpact._binary import separation
+    from clusterimpact.errors import EstimationWarning
+
+    separated = separation(Z, d)
+    if not converged:
+        if separated:
+            raise _separation_error(X, d)
+        raise EstimationError(
+            f"propensity model: the {link} maximum likelihood did not converge in 100 Newton "
+            "iterations (the data are not separated); rescale or drop covariates"
+        )
+    why = (
+        "quasi-complete separation"
+        if separated
+        else "extreme covariate values; the data are not separated"
+    )
+    warnings.warn(
+        f"propensity model: fitted probabilities numerically 0 or 1 for {n_extreme} units ({why}); "
+        "they lie outside common support, consider discard='both' or exact matching on the "
+        "covariate concerned",
+        EstimationWarning,
+        stacklevel=4,
     )
 
 

@@ -43,12 +43,19 @@ LomTarget = Literal["output", "omega"]
 OPTIMIZERS = ("BFGS", "L-BFGS-B", "CG", "Newton-CG", "Nelder-Mead", "Powell", "trust-constr")
 
 
-def survival_probability(arr: Arrays, order: int) -> tuple[np.ndarray, int]:
+def survival_probability(
+    arr: Arrays, order: int, *, problems: list[str] | None = None
+) -> tuple[np.ndarray, int]:
     """Probit probability that a firm present at t-1 is present at t, given a polynomial in (k, proxy) at t-1.
 
     Returns the fitted probability for every row (as the t-1 row) and the number of exits observed.
-    Rows in the last sample year are censored (used for prediction only).
+    Rows in the last sample year are censored (used for prediction only). When the probit did not
+    converge or the polynomial separates exits from survivors (fitted probabilities 0 or 1, diverging
+    coefficients, a singular information matrix), the reason is appended to ``problems`` (the
+    estimator turns it into a warning): the correction then rests on unreliable probabilities.
     """
+    import warnings
+
     from statsmodels.discrete.discrete_model import Probit
 
     n = arr.n
@@ -66,8 +73,38 @@ def survival_probability(arr: Arrays, order: int) -> tuple[np.ndarray, int]:
             "exit correction: no firm leaves the panel (or every firm does), so survival cannot be "
             "modelled; fit without exit_correction"
         )
-    res = Probit(s, D[at_risk]).fit(disp=0, maxiter=200)
-    return np.asarray(res.predict(D), dtype=float), n_exit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = Probit(s, D[at_risk]).fit(disp=0, maxiter=200)
+    prob = np.asarray(res.predict(D), dtype=float)
+    why = _probit_problem(D[at_risk], s, res, prob[at_risk], caught)
+    if why is not None and problems is not None:
+        problems.append(
+            f"exit correction: the survival probit {why}; the survival probabilities that enter the "
+            "law of motion are unreliable (lower poly_order, or fit without exit_correction)"
+        )
+    return prob, n_exit
+
+
+def _probit_problem(
+    D: np.ndarray, s: np.ndarray, res: Any, p: np.ndarray, caught: list[Any]
+) -> str | None:
+    """Non-convergence or (quasi-)separation of the survival probit, as a phrase; None if it is fine."""
+    from clusterimpact._binary import SEPARATION_MESSAGE, separation
+
+    converged = bool(res.mle_retvals.get("converged", False))
+    params = np.asarray(res.params, dtype=float)
+    extreme = int(((p < 1e-10) | (p > 1 - 1e-10)).sum())
+    flagged = any("separation" in str(w.message).lower() for w in caught)
+    if converged and extreme == 0 and not flagged and np.all(np.isfinite(params)):
+        return None
+    if separation(D, s):
+        return f"shows {SEPARATION_MESSAGE}"
+    if not converged:
+        return "did not converge in 200 iterations"
+    if not np.all(np.isfinite(params)):
+        return "has non-finite coefficients (singular information matrix)"
+    return None  # extreme probabilities from extreme inputs, without separation: a valid fit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,8 +190,9 @@ class OlleyPakes(ProductionEstimator):
         cur, lag = arr.cur, arr.lag
         extra = None
         n_exit = 0
+        exit_msgs: list[str] = []
         if self.exit_correction:
-            prob, n_exit = survival_probability(arr, s["poly_order"])
+            prob, n_exit = survival_probability(arr, s["poly_order"], problems=exit_msgs)
             extra = prob[lag][:, None]
         fit_on = "target" if s["lom_target"] == "output" else "omega"
         ncur = cur.size
@@ -208,6 +246,7 @@ class OlleyPakes(ProductionEstimator):
         chosen = table.loc[table["chosen"]].iloc[0]
         if not bool(chosen["converged"]):
             msgs.append(f"the optimiser did not report convergence: {chosen['status']}")
+        msgs += exit_msgs
         diag: dict[str, Any] = {
             "first_stage_r2": fs.r2,
             "first_stage_terms": fs.n_terms,

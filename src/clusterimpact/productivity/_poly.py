@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-__all__ = ["poly_derivative", "poly_exponents", "poly_matrix", "scale_columns"]
+__all__ = ["poly_derivative", "poly_exponents", "poly_matrix", "poly_shift", "scale_columns"]
 
 
 def poly_exponents(d: int, order: int, *, min_degree: int = 1) -> list[tuple[int, ...]]:
@@ -82,6 +82,29 @@ def poly_derivative(x: np.ndarray, exps: list[tuple[int, ...]], var: int) -> np.
         e2[var] = p - 1
         out[:, c] = p * poly_matrix(x, [tuple(e2)])[:, 0]
     return out
+
+
+def poly_shift(exps: list[tuple[int, ...]], shift: np.ndarray) -> np.ndarray:
+    """Coefficients of the monomials of ``u + shift`` in the monomials of ``u``.
+
+    Column ``c`` of the returned ``(len(exps), len(exps))`` matrix ``T`` holds the expansion of
+    ``prod_j (u_j + shift_j) ** e_j`` (``e = exps[c]``) by the binomial theorem, so that
+    ``poly_matrix(u + shift, exps) == poly_matrix(u, exps) @ T``. ``exps`` must be closed under lowering
+    an exponent (every monomial's divisors are listed; :func:`poly_exponents` with ``min_degree=0``
+    is). Lets a fit use the well-conditioned centred monomials while keeping the span of a subset
+    of the uncentred ones.
+    """
+    from math import comb
+
+    pos = {e: i for i, e in enumerate(exps)}
+    T = np.zeros((len(exps), len(exps)))
+    for c, e in enumerate(exps):
+        for f in itertools.product(*(range(k + 1) for k in e)):
+            coef = 1.0
+            for j, (ej, fj) in enumerate(zip(e, f, strict=True)):
+                coef *= comb(ej, fj) * float(shift[j]) ** (ej - fj)
+            T[pos[tuple(f)], c] += coef
+    return T
 
 
 def scale_columns(x: np.ndarray, *, center: bool = True) -> np.ndarray:

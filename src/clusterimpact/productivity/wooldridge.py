@@ -12,6 +12,12 @@ whenever the proxy demand depends on the state inputs. The system is linear in i
 one-step GMM with weight (Z'Z)^-1 (default; prodest 0.1.1) or two-step efficient GMM. Standard errors:
 the GMM sandwich with moments clustered by firm. Both equations use the firm-years with an observed
 previous year.
+
+Numerics: the system is solved with centred inputs, output and polynomial terms (each equation has its
+own constant, so only the constants change, and they are undone for productivity); the prodest
+restriction, which is not invariant to shifting the inputs, is kept exactly on an orthonormal basis of
+the uncentred terms' span. Identification is checked on the equilibrated moment Jacobian
+(``IDENT_RTOL``). Inputs shifted by constants (raw logs of euro amounts) give the same elasticities.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 from clusterimpact._validation import check_choice
 from clusterimpact.errors import EstimationError, SpecError
 from clusterimpact.productivity._base import Point, ProductionEstimator, cluster_meat, resolve
-from clusterimpact.productivity._poly import poly_exponents, poly_matrix
+from clusterimpact.productivity._poly import poly_exponents, poly_matrix, poly_shift
 from clusterimpact.productivity._prep import Arrays
 
 __all__ = ["Weighting", "Wooldridge"]
@@ -82,36 +88,56 @@ class Wooldridge(ProductionEstimator):
         d = arr.K.shape[1] + 1
         return 2 * (len(poly_exponents(d, self._order())) + arr.F.shape[1] + d + 2)
 
+    def _control_basis(self, V: np.ndarray, pk: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+        """The polynomial c(k, m) with its constant, and the first equation's part of it.
+
+        Returns ``P`` (rows x monomials: 1, then every monomial of the standardised inputs, centred)
+        and ``B`` with ``P @ B`` spanning the first equation's control function: all of ``P`` by
+        default (centring leaves the span of a full polynomial with its constant unchanged, so the
+        estimates are those of the raw inputs, only computed stably), and with
+        ``state_in_control=False`` the span of the *uncentred* monomials without the linear state
+        terms (that restriction is not invariant to shifting the inputs, so it is kept exactly, on
+        an orthonormal basis of that span).
+        """
+        sd = V.std(axis=0)
+        Vs = V / np.where(sd > 0, sd, 1.0)
+        mu = Vs.mean(axis=0)
+        exps = poly_exponents(Vs.shape[1], order, min_degree=0)
+        P = poly_matrix(Vs - mu, exps)
+        if self._state_in_control():
+            return P, np.eye(len(exps))
+        own = [i for i, e in enumerate(exps) if not (sum(e) == 1 and any(e[j] for j in range(pk)))]
+        Q, _ = np.linalg.qr(poly_shift(exps, mu)[:, own])
+        return P, Q
+
     def _point(self, arr: Arrays, *, full: bool = True, start: np.ndarray | None = None) -> Point:
         order = self._order()
         assert arr.P is not None
         cur, lag = arr.cur, arr.lag
         n = cur.size
         pk = arr.K.shape[1]
-        V = np.column_stack([arr.K, arr.P])
-        sd = V.std(axis=0)
-        V = V / np.where(sd > 0, sd, 1.0)  # scale only: the system is not invariant to centring
-        exps = poly_exponents(V.shape[1], order)
-        keep_linear_state = self._state_in_control()
-        own1_idx = [
-            i
-            for i, e in enumerate(exps)
-            if keep_linear_state or not (sum(e) == 1 and any(e[j] for j in range(pk)))
-        ]
-        C_all = poly_matrix(V, exps)
+        P_all, basis1 = self._control_basis(np.column_stack([arr.K, arr.P]), pk, order)
+        C_all = P_all[:, 1:]  # centred monomials (without the constant)
+        own1_all = P_all @ basis1  # the first equation's control function, constant included
         S_all = np.column_stack([arr.F, arr.K, arr.C])
         ps = S_all.shape[1]
+        # inputs, controls and output enter centred: every equation has its own constant, so this
+        # changes the constants only (undone for omega below) and keeps Z'X well conditioned
+        m_s, m_y = S_all.mean(axis=0), float(arr.y.mean())
+        Sc_all = S_all - m_s
+        pf = arr.F.shape[1]
+        Fc, Kc, Cc = Sc_all[:, :pf], Sc_all[:, pf : pf + pk], Sc_all[:, pf + pk :]
         one = np.ones(n)
         Cn, Cl = C_all[cur], C_all[lag]
-        own1 = np.column_stack([one, Cn[:, own1_idx]])
+        own1 = own1_all[cur]
         own2 = np.column_stack([one, Cl])
-        S = S_all[cur]
+        S = Sc_all[cur]
         p1, p2 = own1.shape[1], own2.shape[1]
         X1 = np.column_stack([S, own1, np.zeros((n, p2))])
         X2 = np.column_stack([S, np.zeros((n, p1)), own2])
-        Z1 = np.column_stack([one, arr.F[cur], arr.C[cur], Cn])
-        Z2 = np.column_stack([one, arr.K[cur], arr.F[lag], arr.C[cur], Cl])
-        y = arr.y[cur]
+        Z1 = np.column_stack([one, Fc[cur], Cc[cur], Cn])
+        Z2 = np.column_stack([one, Kc[cur], Fc[lag], Cc[cur], Cl])
+        y = arr.y[cur] - m_y
         # moments: Z1'(y - X1 b) and Z2'(y - X2 b); blocks kept separate (no stacked 2n matrices)
         A = np.vstack([Z1.T @ X1, Z2.T @ X2])  # Z'X
         c = np.r_[Z1.T @ y, Z2.T @ y]  # Z'y
@@ -119,7 +145,7 @@ class Wooldridge(ProductionEstimator):
         ZZ = np.zeros((A.shape[0], A.shape[0]))
         ZZ[:q1, :q1] = Z1.T @ Z1
         ZZ[q1:, q1:] = Z2.T @ Z2
-        if A.shape[0] < A.shape[1] or np.linalg.matrix_rank(A) < A.shape[1]:
+        if A.shape[0] < A.shape[1] or not _full_column_rank(A):
             raise EstimationError(
                 "wooldridge: the parameters are not identified by the instruments (collinear "
                 "inputs, or a proxy polynomial of too high order for these data)"
@@ -160,7 +186,7 @@ class Wooldridge(ProductionEstimator):
         beta = b[:ps]
         lam = b[ps : ps + p1]
         # omega-hat = fitted first equation minus the shared terms (S beta) and the noise
-        omega = lam[0] + C_all[:, own1_idx] @ lam[1:]
+        omega = own1_all @ lam + m_y - m_s @ beta
         names = [*self.free, *self.state, *self.controls]
         nin = arr.F.shape[1] + pk
         diag = {
@@ -184,3 +210,21 @@ class Wooldridge(ProductionEstimator):
             diagnostics=diag,
             exclusions={"no_previous_year": int(arr.n - n)},
         )
+
+
+#: Identification check: the moment Jacobian Z'X counts as rank deficient when its smallest singular
+#: value, after scaling its rows and columns to unit length, is below this fraction of the largest
+#: (with a centred polynomial, real data sit many orders of magnitude above it; exact collinearity
+#: sits at machine precision).
+IDENT_RTOL = 1e-10
+
+
+def _full_column_rank(A: np.ndarray) -> bool:
+    """Numerical full column rank of ``A`` on the equilibrated scale (a scale-free criterion)."""
+    rn = np.linalg.norm(A, axis=1)
+    cn = np.linalg.norm(A, axis=0)
+    if np.any(cn == 0):
+        return False
+    B = A[rn > 0] / rn[rn > 0, None] / cn
+    s = np.linalg.svd(B, compute_uv=False)
+    return bool(s.size >= A.shape[1] and s.min() > IDENT_RTOL * s.max())

@@ -5,8 +5,9 @@ A TWFE regression saturated in cohort x relative-period indicators,
     y_it = a_i + l_t + sum_{g not in C} sum_{e != ref} delta_{g,e} 1{G_i = g} 1{t - g = e} + u_it,
 
 estimates every cohort-specific average treatment effect on the treated ``CATT(g, e)`` against a clean
-control cohort ``C`` (the never-treated units, or the last-treated cohort, whose periods from its
-treatment on are dropped). The interaction-weighted estimator averages them over cohorts,
+control cohort ``C`` (the never-treated units; or, with ``control="last"``, the last-treated cohort
+together with any never-treated units, every unit's periods from the last cohort's treatment on being
+dropped). The interaction-weighted estimator averages them over cohorts,
 ``nu_e = sum_g delta_{g,e} Pr(G = g | G in cohorts observed at e)``, with the cohorts' shares of the
 observations at relative period ``e`` as weights (held fixed in the delta method, as fixest's
 ``sunab`` aggregation does). ``simple`` is the observation-weighted average of all ``e >= 0`` cells.
@@ -42,7 +43,7 @@ class SunAbrahamResult(ProfileResult):
     catt
         Cohort x relative-period estimates: cohort, e, estimate, std_error, n (observations).
     control
-        ``"never"`` or ``"last"`` (the last-treated cohort as control).
+        ``"never"`` or ``"last"`` (the last-treated cohort, and any never-treated units, as control).
     control_cohort
         The control cohort's value (0 for never-treated).
     """
@@ -84,8 +85,10 @@ def sun_abraham(
     unit, time
         Unit and period columns.
     control
-        ``"never"`` (never-treated units) or ``"last"`` (the last-treated cohort; periods from its
-        treatment on are dropped).
+        ``"never"`` (never-treated units) or ``"last"``: the last-treated cohort *and the never-treated
+        units* (both are untreated before the last cohort's treatment); every unit's periods from the
+        last cohort's treatment on are dropped. To compare with
+        the last-treated cohort alone, drop the never-treated units from ``data`` first.
     ref
         Omitted relative period (default -1).
     window
@@ -131,10 +134,7 @@ def sun_abraham(
         keep = np.ones(len(df), dtype=bool)
     else:
         ctrl_value = float(cohorts.max())
-        keep = t < ctrl_value
-        if (g == 0).any():
-            # never-treated units are also clean controls
-            pass
+        keep = t < ctrl_value  # never-treated units stay: clean controls too (documented)
         n_drop = int((~keep).sum())
         if n_drop:
             exclusions["periods from the last cohort's treatment on"] = n_drop

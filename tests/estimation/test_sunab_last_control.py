@@ -1,0 +1,27 @@
+"""sun_abraham(control="last") keeps the never-treated units as controls, as its docstring says."""
+
+from __future__ import annotations
+
+import numpy as np
+from _did_dgp import make_staggered
+
+from clusterimpact.estimation.sunab import sun_abraham
+from tolerances import EXACT_REL
+
+
+def test_last_control_pools_never_treated_units():
+    df, _ = make_staggered(n_units=600, seed=4)
+    last = int(df["treat_year"].max())
+    res = sun_abraham(df, "y", control="last")
+    assert res.control_cohort == last
+    # never-treated units relabelled as members of the last cohort: the same regression (their
+    # periods from `last` on are dropped either way, and before it both are untreated controls)
+    relabel = df.assign(treat_year=df["treat_year"].fillna(last))
+    same = sun_abraham(relabel, "y", control="last")
+    assert same.nobs == res.nobs
+    np.testing.assert_allclose(same.params, res.params, rtol=EXACT_REL, atol=0)
+    np.testing.assert_allclose(same.std_errors, res.std_errors, rtol=EXACT_REL, atol=0)
+    # dropping them gives a different control group and different numbers
+    alone = sun_abraham(df[df["treat_year"].notna()], "y", control="last")
+    assert alone.nobs < res.nobs
+    assert not np.allclose(alone.params, res.params.reindex(alone.params.index))

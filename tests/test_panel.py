@@ -477,11 +477,17 @@ def test_every_row_accounted_for_or_clear_error(acc, start, policy, join, deflat
         assert policy == "error" and "more than once" in str(exc)
         return
     except DataError as exc:  # a clear error naming the column and the rows
-        msg = str(exc)
-        assert exc.column in ("va", "emp", "capital", "year") and exc.rows
-        bad = acc[exc.column].astype(str).str.strip().isin(["x", "99999"])
-        assert set(exc.rows) == set(acc.index[bad])
-        assert ("non-numeric" in msg) or ("out of range" in msg)
+        for problem in exc.problems:  # every bad column is reported, each with its own rows
+            msg = str(problem)
+            assert problem.column in ("va", "emp", "capital", "year") and problem.rows
+            bad = acc[problem.column].astype(str).str.strip().isin(["x", "99999"])
+            assert set(problem.rows) == set(acc.index[bad])
+            assert ("non-numeric" in msg) or ("out of range" in msg)
+        named = {p.column for p in exc.problems}
+        if any("non-numeric" in str(p) for p in exc.problems):  # not only the first bad column
+            for col in ("va", "emp", "capital"):
+                if acc[col].astype(str).str.strip().eq("x").any():
+                    assert col in named, (col, named)
         return
     assert p.rows_in == len(acc) == len(p.data) + len(p.exclusions)
     assert set(p.exclusions["reason"]) <= set(REASONS)

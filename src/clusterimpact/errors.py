@@ -48,6 +48,8 @@ class DataError(ClusterImpactError, ValueError):
     ----------
     message, source, column, rows
         The parts above (``str(error)`` joins them), so a caller can add the file name later.
+    problems
+        The single errors a combined error reports (see `combine`); ``(self,)`` otherwise.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class DataError(ClusterImpactError, ValueError):
         self.source = source
         self.column = column
         self.rows = list(rows) if rows is not None else []
+        self.problems: tuple[DataError, ...] = (self,)
         parts = []
         if source:
             parts.append(f"{source}")
@@ -94,6 +97,7 @@ class DataError(ClusterImpactError, ValueError):
         text = f"{len(errors)} problems:\n" + "\n".join(f"  {line}" for line in lines)
         combined = DataError(text, source=source)
         combined.column = ", ".join(e.column for e in errors if e.column) or None
+        combined.problems = tuple(errors)
         return combined
 
 

@@ -47,10 +47,14 @@ def test_csv_roundtrip_keeps_leading_zeros_of_ids_and_codes(tmp_path):
 def test_read_table_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match=r"missing\.csv.*file not found"):
         read_table(tmp_path / "missing.csv")
-    bad = tmp_path / "data.xlsx"
+    bad = tmp_path / "data.json"
     bad.write_text("x")
-    with pytest.raises(DataError, match=r"data\.xlsx.*unknown file type"):
+    with pytest.raises(DataError, match=r"data\.json.*unknown file type"):
         read_table(bad)
+    broken_book = tmp_path / "data.xlsx"
+    broken_book.write_text("x")
+    with pytest.raises(DataError, match=r"data\.xlsx.*cannot read workbook"):
+        read_table(broken_book)
     with pytest.raises(DataError, match="unknown file type"):
         table_format("out.json")
     broken = tmp_path / "broken.parquet"
@@ -85,24 +89,26 @@ def test_read_accounts_keeps_leading_zeros_and_file_rows(tmp_path):
     assert acc["nace"].isna().all() and np.isnan(acc["capital"]).all()
 
 
-def test_column_map_both_directions_and_classmethod():
+def test_column_map_role_to_column_old_direction_warns_and_classmethod():
     df = pd.DataFrame({"vat": ["a"], "jaar": [2010], "tw": [1.0], "fte": [1.0]})
-    m1 = {"vat": "firm_id", "jaar": "year", "tw": "va", "fte": "emp"}
-    m2 = {v: k for k, v in m1.items()}
-    m3 = ColumnMap.from_roles(firm_id="vat", year="jaar", va="tw", emp="fte")
-    for m in (m1, m2, m3):
+    new = {"firm_id": "vat", "year": "jaar", "va": "tw", "emp": "fte"}
+    for m in (new, ColumnMap.from_roles(firm_id="vat", year="jaar", va="tw", emp="fte")):
         acc = read_accounts(df, columns=m)
         assert acc.loc[0, "firm_id"] == "a" and acc.loc[0, "year"] == 2010
+    old = {v: k for k, v in new.items()}
+    with pytest.warns(FutureWarning, match=r"old direction.*firm_id=vat"):
+        acc = read_accounts(df, columns=old)
+    assert acc.loc[0, "firm_id"] == "a" and acc.loc[0, "va"] == 1.0
     with pytest.raises(Exception, match="unknown role"):
-        read_accounts(df, columns={"vat": "enterprise"})
+        read_accounts(df, columns={"enterprise": "vat"})
 
 
 def test_mapped_column_not_found_and_double_mapping():
     df = pd.DataFrame({"firm_id": ["a"], "year": [2010], "va": [1.0], "emp": [1.0], "x": [1]})
-    with pytest.raises(DataError, match="mapped column"):
-        read_accounts(df, columns={"fte": "emp", "nope": "capital"})
-    with pytest.raises(DataError, match="same role"):
-        read_accounts(df.assign(y=1), columns={"x": "capital", "y": "capital"})
+    with pytest.raises(DataError, match=r"not in the data: 'fte' \(for emp\), 'nope'"):
+        read_accounts(df, columns={"emp": "fte", "capital": "nope"})
+    with pytest.raises(Exception, match="given more than one role"):
+        read_accounts(df.assign(y=1), columns={"capital": "x", "wages": "x"})
 
 
 def test_nace_codes_normalised():
@@ -143,7 +149,7 @@ def test_non_numeric_in_file_names_file_column_and_rows(tmp_path):
 def test_mapped_column_named_in_errors():
     df = pd.DataFrame({"vat": ["a"], "jaar": [2010], "tw": ["oops"], "fte": [1.0]})
     with pytest.raises(DataError, match="column 'tw'"):
-        read_accounts(df, columns={"vat": "firm_id", "jaar": "year", "tw": "va", "fte": "emp"})
+        read_accounts(df, columns={"firm_id": "vat", "year": "jaar", "va": "tw", "emp": "fte"})
 
 
 def test_read_registry_dates_and_years(tmp_path):

@@ -91,7 +91,7 @@ def test_nbb_preset_with_kbo_panel():
 
 def test_user_map_overrides_preset_role():
     df = nbb_frame().assign(my_va=[1.0, 2.0, 3.0])
-    acc = read_accounts(df, columns={"my_va": "va"}, preset="nbb")
+    acc = read_accounts(df, columns={"va": "my_va"}, preset="nbb")
     assert acc["va"].tolist() == [1.0, 2.0, 3.0]
 
 

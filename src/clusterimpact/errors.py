@@ -13,6 +13,7 @@ __all__ = [
     "ClusterImpactError",
     "ClusterImpactWarning",
     "DataError",
+    "DataWarning",
     "EstimationError",
     "EstimationWarning",
     "OutputError",
@@ -132,6 +133,11 @@ class ClusterImpactWarning(UserWarning):
 
 class EstimationWarning(ClusterImpactWarning):
     """Something a user may accept but should know (few clusters, optimiser disagreement, ...)."""
+
+
+class DataWarning(ClusterImpactWarning):
+    """Input data were read or matched in a way the user should check (a guessed encoding or decimal
+    mark, ids matched only after normalisation, merged cluster names, implausible values)."""
 
 
 def describe_rows(rows: Iterable[object], limit: int = 10) -> str:

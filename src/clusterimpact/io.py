@@ -2,17 +2,25 @@
 
 Readers return frames in the role vocabulary of DESIGN.md, with the *row labels* of the source kept as
 the index so that every later error and exclusion can name them: for a file the index holds the 1-based
-data row numbers (the header is not counted: row 1 is the first data line), for a frame the caller's
-index labels. The file (or frame label) is kept in ``frame.attrs["source"]``. Files are only read, never
-changed.
+data row numbers (the header is not counted: row 1 is the first data line, Excel's row 2), for a frame
+the caller's index labels. The file (or frame label) is kept in ``frame.attrs["source"]``. Files are only
+read, never changed.
 
-Supported formats (by extension): ``.csv``, ``.csv.gz``, ``.tsv``, ``.tsv.gz``, ``.txt`` (delimited text;
-the delimiter is detected among ``,`` ``;`` and tab), ``.parquet``, ``.pq``.
+Accepted formats (by extension, checked against the content): delimited text ``.csv``, ``.tsv``,
+``.txt`` (gzip-compressed or not, whatever the name; delimiter ``,`` ``;`` tab or ``|`` from the header;
+UTF-8, or cp1252/Latin-1 detected with a warning, or ``encoding=``; decimal comma and thousands
+separators detected, or ``decimal=``), ``.parquet``/``.pq``, Excel ``.xlsx``/``.xlsm`` (first sheet, or
+``sheet=`` / ``book.xlsx#Sheet``) and Stata ``.dta`` (value labels kept as categories for names). See
+:mod:`clusterimpact._readers` and :mod:`clusterimpact._textnum` for the rules. Duplicate column names are
+an error. Tables are written as Parquet or CSV only.
+
+Column maps are written role = column everywhere (:class:`~clusterimpact.presets.ColumnMap`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clusterimpact.errors import DataError, PanelError
+from clusterimpact._readers import FORMATS, ReadOptions, file_kind, read_file, split_sheet
+from clusterimpact._textnum import detect_decimal, parse_numbers
+from clusterimpact.errors import DataError, DataWarning, PanelError, SpecError, describe_rows
 from clusterimpact.presets import (
     ACCOUNT_ROLES,
     DEFLATOR_ROLES,
+    DEFLATOR_VARIABLE_ROLES,
     REGISTRY_ROLES,
     ColumnMap,
     NBBPreset,
@@ -31,20 +42,24 @@ from clusterimpact.presets import (
 )
 
 __all__ = [
+    "FORMATS",
     "MONEY_ROLES",
     "TEXT_COLUMNS",
     "NUMERIC_ACCOUNT_ROLES",
     "REQUIRED_ACCOUNT_ROLES",
+    "ReadOptions",
     "read_accounts",
     "read_deflators",
     "read_registry",
     "read_table",
     "table_format",
+    "writable_format",
     "write_table",
 ]
 
 PathLike = str | os.PathLike[str]
 ColumnsArg = ColumnMap | Mapping[str, str] | None
+OptionsArg = ReadOptions | Mapping[str, Any] | None
 
 REQUIRED_ACCOUNT_ROLES: tuple[str, ...] = ("firm_id", "year", "va", "emp")
 NUMERIC_ACCOUNT_ROLES: tuple[str, ...] = (
@@ -63,46 +78,40 @@ MONEY_ROLES: tuple[str, ...] = ("va", "capital", "materials", "wages", "turnover
 YEAR_RANGE = (1800, 2200)
 """Years outside this range are input errors (a typo, a date in the wrong unit), not exclusions."""
 
-_TEXT = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
-_PARQUET = (".parquet", ".pq")
-
-
-def table_format(path: PathLike) -> str:
-    """``"csv"`` or ``"parquet"`` from a file name; :class:`DataError` for anything else."""
-    name = str(path).lower()
-    if name.endswith(_PARQUET):
-        return "parquet"
-    if name.endswith(_TEXT):
-        return "csv"
-    raise DataError(
-        "unknown file type; use .csv, .csv.gz, .tsv, .txt or .parquet",
-        source=str(path),
-    )
-
-
-def _sniff_delimiter(path: Path) -> str:
-    if str(path).lower().endswith((".tsv", ".tsv.gz")):
-        return "\t"
-    import gzip
-
-    opener: Any = gzip.open if str(path).lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        head = fh.readline()
-    counts = {d: head.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
-
-
 TEXT_COLUMNS: tuple[str, ...] = ("firm_id", "nace", "sector", "region", "cluster")
 """Columns read as strings from text files by default (identifiers and codes keep leading zeros)."""
 
+_WRITABLE = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
 
-def _default_text_dtype(path: Path) -> dict[str, str] | None:
-    try:
-        header = pd.read_csv(path, sep=_sniff_delimiter(path), nrows=0).columns
-    except Exception:  # the real read reports the problem
-        return None
-    return {c: "str" for c in header if c in TEXT_COLUMNS} or None
+
+def table_format(path: PathLike) -> str:
+    """``"csv"``, ``"parquet"``, ``"excel"`` or ``"stata"`` from a file name.
+
+    Raises
+    ------
+    DataError
+        An extension that is none of :data:`FORMATS` (or the old Excel ``.xls``).
+    """
+    kind = file_kind(path)
+    return "csv" if kind == "text" else kind
+
+
+def writable_format(path: PathLike) -> str:
+    """``"csv"`` or ``"parquet"``: the format :func:`write_table` writes to ``path``; DataError for
+    any other extension (tables are not written as Excel or Stata)."""
+    name = Path(path).name.lower()
+    for ext in sorted(_WRITABLE, key=len, reverse=True):
+        if name.endswith(ext):
+            return _WRITABLE[ext]
+    if name.endswith((".xlsx", ".xlsm", ".dta", ".xls")):
+        raise DataError(
+            "tables are written as .parquet or .csv (.csv.gz), not as Excel or Stata files",
+            source=str(path),
+        )
+    raise DataError(
+        "unknown file type for writing; write tables as .parquet or .csv (.csv.gz)",
+        source=str(path),
+    )
 
 
 def read_table(
@@ -110,56 +119,57 @@ def read_table(
     *,
     dtype: Mapping[str, Any] | None = None,
     columns: list[str] | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    options: OptionsArg = None,
+    text_columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV (optionally gzipped) or Parquet file into a DataFrame.
+    """Read a table from any accepted format (see the module docstring).
 
     Parameters
     ----------
     path
-        The file. Its extension decides the format (see the module docstring).
+        The file. Its extension decides the format; the content is checked (gzip is recognised by its
+        bytes, whatever the name).
     dtype
-        Column types for text files. When None, the identifier and code columns of our own panels
-        (:data:`TEXT_COLUMNS`: firm_id, nace, sector, region, cluster) are read as strings so that
-        leading zeros survive a CSV round trip ('0403170701', NACE '0111', sector '01').
+        Column types for text files. When None, the identifier and code columns (``text_columns``)
+        are read as strings so that leading zeros survive ('0403170701', NACE '0111', sector '01').
     columns
         Read only these columns (all when None).
+    decimal, encoding, sheet
+        Reading options (see :class:`ReadOptions`); None: detected (decimal mark, encoding) or the first
+        sheet. They override ``options``.
+    options
+        A :class:`ReadOptions` or dict with the same fields.
+    text_columns
+        Columns kept as strings (default :data:`TEXT_COLUMNS`); for Stata files the columns whose
+        value labels are kept (default: all labelled columns).
 
     Returns
     -------
     pandas.DataFrame
-        With a default 0-based index and ``attrs["source"]`` set to the file name.
+        With a default 0-based index and ``attrs["source"]`` set to the file name
+        (``attrs["decimal"]`` the decimal mark used for text, ``attrs["sheet"]`` the Excel sheet).
 
     Raises
     ------
     DataError
-        The file does not exist, has an unknown extension, or cannot be parsed (the message names it).
+        The file does not exist, has an unknown extension, duplicate column names, bytes that do not
+        decode, mixed decimal marks, or cannot be parsed (the message names it and the fix).
     """
-    p = Path(path)
-    fmt = table_format(p)
-    if not p.exists():
-        raise DataError("file not found", source=str(path))
-    if p.is_dir():
-        raise DataError("is a directory, expected a file", source=str(path))
-    try:
-        if fmt == "parquet":
-            df = pd.read_parquet(p, columns=columns)
-        else:
-            df = pd.read_csv(
-                p,
-                sep=_sniff_delimiter(p),
-                dtype=dict(dtype) if dtype is not None else _default_text_dtype(p),
-                usecols=columns,
-                low_memory=False,
-                skipinitialspace=True,
-            )
-    except DataError:
-        raise
-    except Exception as exc:  # pyarrow / parser errors: name the file
-        raise DataError(
-            f"cannot read file ({type(exc).__name__}: {exc})", source=str(path)
-        ) from exc
-    df.attrs["source"] = str(path)
-    return df
+    opts = _options(options, decimal=decimal, encoding=encoding, sheet=sheet)
+    text_cols = TEXT_COLUMNS if text_columns is None else tuple(text_columns)
+    labels = None if text_columns is None else text_cols
+    return _read(path, opts, text_cols, dtype, columns, labels)
+
+
+def _options(options: OptionsArg, **given: Any) -> ReadOptions:
+    base = ReadOptions.coerce(options)
+    changes = {k: v for k, v in given.items() if v is not None}
+    if not changes:
+        return base
+    return ReadOptions(**{**{k: getattr(base, k) for k in ("decimal", "encoding", "sheet")}, **changes})
 
 
 def write_table(frame: pd.DataFrame, path: PathLike) -> Path:
@@ -170,7 +180,7 @@ def write_table(frame: pd.DataFrame, path: PathLike) -> Path:
     from clusterimpact._outputs import atomic_path
 
     target = Path(path)
-    fmt = table_format(target)
+    fmt = writable_format(target)
     with atomic_path(target) as tmp:
         out = frame.reset_index(drop=True)
         out.attrs = {}
@@ -185,63 +195,96 @@ def write_table(frame: pd.DataFrame, path: PathLike) -> Path:
 # shared coercion helpers (all name source, column and rows in their errors)
 
 
+def _read(
+    path: PathLike,
+    options: ReadOptions,
+    text_columns: Sequence[str],
+    dtype: Mapping[str, Any] | None = None,
+    columns: list[str] | None = None,
+    stata_labels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    p, _ = split_sheet(path)
+    file_kind(path)
+    if not p.exists():
+        raise DataError("file not found", source=str(p))
+    if p.is_dir():
+        raise DataError("is a directory, expected a file", source=str(p))
+    try:
+        return read_file(
+            Path(path),
+            options,
+            text_columns=text_columns,
+            dtype=dtype,
+            columns=columns,
+            stata_labels=stata_labels,
+        )
+    except (DataError, SpecError):
+        raise
+    except Exception as exc:  # pyarrow / parser errors: name the file
+        raise DataError(f"cannot read file ({type(exc).__name__}: {exc})", source=str(p)) from exc
+
+
 def _load(
-    path_or_frame: PathLike | pd.DataFrame, source: str | None, text_columns: set[str]
+    path_or_frame: PathLike | pd.DataFrame,
+    source: str | None,
+    text_columns: set[str],
+    options: ReadOptions,
+    labels: set[str],
 ) -> tuple[pd.DataFrame, str]:
-    """Frame + source label; files get 1-based row labels and their text columns read as strings."""
+    """Frame + source label; files get 1-based row labels and their text columns read as strings
+    (``labels``: Stata columns whose value labels are wanted; the others keep their codes)."""
     if isinstance(path_or_frame, pd.DataFrame):
         label = source or str(path_or_frame.attrs.get("source") or "data frame")
+        dup = path_or_frame.columns[path_or_frame.columns.duplicated()]
+        if len(dup):
+            raise DataError(
+                f"duplicate column names: {', '.join(map(repr, pd.unique(dup)))}; rename or drop "
+                "the copies",
+                source=label,
+                column=str(dup[0]),
+            )
         return path_or_frame, label
     if not isinstance(path_or_frame, (str, os.PathLike)):
         raise DataError(
             f"expected a file path or a pandas DataFrame, got {type(path_or_frame).__name__}"
         )
-    p = Path(path_or_frame)
-    header_cols: list[str] = []
-    if table_format(p) == "csv" and p.exists() and p.is_file():
-        try:
-            header_cols = list(pd.read_csv(p, sep=_sniff_delimiter(p), nrows=0).columns)
-        except Exception:  # reported properly by read_table below
-            header_cols = []
-    dtype = {c: "str" for c in header_cols if c in text_columns}
-    df = read_table(p, dtype=dtype or None)
+    df = _read(path_or_frame, options, sorted(text_columns), stata_labels=sorted(labels))
     df.index = pd.RangeIndex(1, len(df) + 1, name="row")
-    return df, source or str(path_or_frame)
+    return df, source or str(df.attrs.get("source", path_or_frame))
 
 
-def _rename(
-    df: pd.DataFrame, columns: ColumnsArg, roles: tuple[str, ...], source: str
-) -> pd.DataFrame:
-    cmap = ColumnMap.coerce(columns, roles)
-    ren = cmap.rename_map(df.columns)
-    missing_src = [c for c in cmap.mapping if c not in df.columns and cmap.mapping[c] in roles]
-    targets = list(ren.values())
-    dup = sorted({t for t in targets if targets.count(t) > 1})
-    if dup:
+def _rename(df: pd.DataFrame, cmap: ColumnMap, source: str) -> pd.DataFrame:
+    """Rename mapped columns to their roles; every map entry must name a column of ``df``."""
+    have = [str(c) for c in df.columns]
+    absent = [(r, c) for r, c in cmap.roles.items() if c not in have]
+    if absent:
+        import difflib
+
+        lower = {h.lower().strip(): h for h in have}
+        parts = []
+        for role, col in absent:
+            near = lower.get(col.lower().strip()) or next(
+                iter(difflib.get_close_matches(col, have, n=1)), None
+            )
+            hint = f"; did you mean '{near}'?" if near else ""
+            parts.append(f"'{col}' (for {role}{hint})")
         raise DataError(
-            f"several columns mapped to the same role(s) {', '.join(dup)}; map each role once",
+            f"the column map names column(s) that are not in the data: {', '.join(parts)}; "
+            f"available: {', '.join(have[:30])}",
             source=source,
+            column=absent[0][1],
         )
-    clash = [t for t in targets if t in df.columns and t not in ren]
+    ren = cmap.rename_map(df.columns)
+    clash = [t for t in ren.values() if t in have and t not in ren]
     if clash:
+        by_role = {r: c for c, r in ren.items()}
         raise DataError(
-            f"column(s) {', '.join(clash)} already exist and another column is mapped onto them; "
-            "rename or drop one",
+            f"column(s) {', '.join(clash)} already exist and the column map also gives their "
+            f"role to {', '.join(repr(by_role[t]) for t in clash)}; rename or drop one",
             source=source,
             column=clash[0],
         )
-    out = df.rename(columns=ren) if ren else df
-    if missing_src:
-        present = set(out.columns)
-        gone = [c for c in missing_src if cmap.mapping[c] not in present]
-        if gone:
-            have = ", ".join(map(str, df.columns[:30]))
-            raise DataError(
-                f"mapped column(s) not found: {', '.join(gone)}; available: {have}",
-                source=source,
-                column=gone[0],
-            )
-    return out
+    return df.rename(columns=ren) if ren else df
 
 
 def _require(df: pd.DataFrame, required: tuple[str, ...], source: str, what: str) -> None:
@@ -250,7 +293,8 @@ def _require(df: pd.DataFrame, required: tuple[str, ...], source: str, what: str
         have = ", ".join(map(str, df.columns[:30]))
         raise DataError(
             f"missing required column(s) for {what}: {', '.join(missing)}; available: {have}. "
-            "Rename them or pass columns={'your_column': 'role'}",
+            "Rename them or map them: columns={'role': 'your_column'} (CLI --columns "
+            "role=your_column, TOML [data.columns] role = \"your_column\")",
             source=source,
             column=missing[0],
         )
@@ -261,24 +305,43 @@ def _blank_to_na(s: Any) -> Any:
     return s.where(s != "")
 
 
-def _to_float(s: pd.Series, source: str, column: str) -> np.ndarray:
-    """Float array; blanks are NaN; anything else non-numeric is a DataError naming the rows."""
+def _to_float(s: pd.Series, source: str, column: str, decimal: str = ".") -> np.ndarray:
+    """Float array; blanks are NaN; anything else non-numeric is a DataError naming the rows.
+
+    Text is parsed strictly with decimal mark ``decimal`` (see :mod:`clusterimpact._textnum`).
+    """
     if pd.api.types.is_bool_dtype(s):
         return s.astype(float).to_numpy()
     if pd.api.types.is_numeric_dtype(s):
         return s.astype("float64").to_numpy(dtype=float, na_value=np.nan).copy()
-    text = s.astype("string").str.strip()
-    coerced = pd.to_numeric(_blank_to_na(text), errors="coerce")
-    bad = (coerced.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
+    values, bad, _ = parse_numbers(s.astype("str"), decimal)
     if bad.any():
+        text = s.astype("str").str.strip()
         examples = ", ".join(repr(v) for v in pd.unique(text[bad])[:3])
+        mark = "comma" if decimal == "," else "point"
         raise DataError(
-            f"non-numeric values ({examples}); fix them or leave the cells empty for missing",
+            f"non-numeric values ({examples}) where numbers with a decimal {mark} are expected; "
+            "fix them or leave the cells empty for missing (if the decimal mark is wrong, pass "
+            f"decimal='{'.' if decimal == ',' else ','}')",
             source=source,
             column=column,
             rows=list(s.index[bad]),
         )
-    return coerced.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    return values
+
+
+def _decimal_of(raw: pd.DataFrame, opts: ReadOptions, text: dict[str, pd.Series]) -> str:
+    """The decimal mark for text cells: given, from the file reader, or detected on a frame."""
+    if opts.decimal is not None:
+        return opts.decimal
+    if "decimal" in raw.attrs:
+        return str(raw.attrs["decimal"])
+    if not text:
+        return "."
+    try:
+        return detect_decimal(text, ",").decimal
+    except ValueError:
+        return "."
 
 
 def _to_year(s: pd.Series, source: str, column: str, *, dates: bool) -> np.ndarray:
@@ -336,7 +399,7 @@ def _to_id(s: pd.Series) -> pd.Series:
         if integral[np.isfinite(vals)].all():
             s = s.astype("Int64")
     out = s.astype("str") if not pd.api.types.is_string_dtype(s) else s
-    out = out.str.strip()
+    out = out.str.strip().str.replace(r"^(\d+)\.0$", r"\1", regex=True)  # 200354785.0 (Excel)
     out = out.where(out.notna() & (out != "") & (out.str.lower() != "nan"), None)
     return out.astype("str")
 
@@ -368,22 +431,27 @@ def read_accounts(
     *,
     source: str | None = None,
     extra: Sequence[str] = (),
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Read firm accounts and return them in the account roles of DESIGN.md.
 
     Parameters
     ----------
     path_or_frame
-        A CSV/Parquet file or a DataFrame (not modified).
+        A file in any accepted format (see the module docstring) or a DataFrame (not modified).
     columns
-        Column map (:class:`~clusterimpact.presets.ColumnMap` or dict, either direction). Columns named
-        after their role need no entry.
+        Column map ``{role: column}`` (or a :class:`~clusterimpact.presets.ColumnMap`). Columns named
+        after their role need no entry; every entry must name a column of the data.
     preset
         ``"nbb"`` to derive the roles from NBB rubric columns (see :mod:`clusterimpact.presets`).
     source
         Label used in messages (default: the file name, or ``frame.attrs["source"]``).
     extra
         Further columns to carry through unchanged (after the roles), e.g. user covariates.
+    decimal, encoding, sheet
+        Reading options (:class:`ReadOptions`); None: detected / the first sheet.
 
     Returns
     -------
@@ -397,24 +465,32 @@ def read_accounts(
     Raises
     ------
     DataError
-        Missing required columns (firm_id, year, va, emp), non-numeric values, years that are not
-        whole numbers or out of range; the message names the file, column and rows.
+        Missing required columns (firm_id, year, va, emp), a map entry naming an absent column,
+        duplicate column names, non-numeric values, years that are not whole numbers or out of range;
+        the message names the file, column and rows.
     """
-    text_cols = {"firm_id", "nace", "region"} | {
-        str(k)
-        for k, v in ColumnMap.coerce(columns, ACCOUNT_ROLES).mapping.items()
-        if v in ("firm_id", "nace", "region")
-    }
-    raw, src = _load(path_or_frame, source, text_cols)
-    df = _rename(raw, columns, ACCOUNT_ROLES, src)
+    cmap = ColumnMap.coerce(columns, ACCOUNT_ROLES)
+    opts = ReadOptions(decimal=decimal, encoding=encoding, sheet=sheet)
+    raw, src = _load(
+        path_or_frame,
+        source,
+        _role_columns(cmap, ("firm_id", "nace", "region")),
+        opts,
+        _role_columns(cmap, ("region",)),
+    )
+    df = _rename(raw, cmap, src)
     preset_obj = get_preset(preset)
     notes: dict[str, str] = {}
     if preset_obj is not None:
         df, notes = preset_obj.apply(df)
     _require(df, REQUIRED_ACCOUNT_ROLES, src, "accounts")
+    num_roles = [r for r in NUMERIC_ACCOUNT_ROLES if r in df.columns]
+    dec = _decimal_of(
+        raw, opts, {r: df[r] for r in num_roles if not pd.api.types.is_numeric_dtype(df[r])}
+    )
     out: dict[str, Any] = {
         "firm_id": _to_id(df["firm_id"]),
-        "year": _to_year(df["year"], src, _orig(raw, columns, "year"), dates=True),
+        "year": _to_year(df["year"], src, cmap.column_for("year"), dates=True),
     }
     out["nace"] = (
         _to_code(df["nace"], 4)
@@ -432,12 +508,12 @@ def read_accounts(
     for role in NUMERIC_ACCOUNT_ROLES:
         out[role] = np.full(len(df), np.nan)
         if role in df.columns:
-            col = _orig(raw, columns, role)
+            col = cmap.column_for(role)
             try:
                 if role == "founded":
                     out[role] = _to_year(df[role], src, col, dates=True)
                 else:
-                    out[role] = _to_float(df[role], src, col)
+                    out[role] = _to_float(df[role], src, col, dec)
             except DataError as exc:
                 problems.append(exc)
     if problems:
@@ -455,16 +531,9 @@ def read_accounts(
     return frame
 
 
-def _orig(raw: pd.DataFrame, columns: ColumnsArg, role: str) -> str:
-    """The user's name of a role's column, for messages."""
-    try:
-        cmap = ColumnMap.coerce(columns, ACCOUNT_ROLES + REGISTRY_ROLES + DEFLATOR_ROLES)
-    except Exception:
-        return role
-    for user, r in cmap.mapping.items():
-        if r == role and user in raw.columns:
-            return user
-    return role
+def _role_columns(cmap: ColumnMap, roles: tuple[str, ...]) -> set[str]:
+    """The file's names of these roles' columns (mapped or named after the role)."""
+    return set(roles) | {c for r, c in cmap.roles.items() if r in roles}
 
 
 def read_registry(
@@ -472,6 +541,9 @@ def read_registry(
     columns: ColumnsArg = None,
     *,
     source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Read a membership registry: one row per membership spell of a firm in a cluster.
 
@@ -483,15 +555,20 @@ def read_registry(
         ('2017-03-01') or day-first dates ('01/03/2017', '1.3.2017': never read month-first); a blank
         exit means the membership is still running.
     columns
-        Column map, as for :func:`read_accounts`.
+        Column map ``{role: column}``, as for :func:`read_accounts`.
     source
         Label for messages.
+    decimal, encoding, sheet
+        Reading options (:class:`ReadOptions`).
 
     Returns
     -------
     pandas.DataFrame
         ``firm_id`` (str), ``cluster`` (str), ``join_date``/``exit_date`` (datetime64; a year alone
         means 1 January), ``join_year`` (int64), ``exit_year`` (float, NaN when open). Index: source rows.
+        Cluster names lose surrounding blanks, runs of blanks become one space, and names that then
+        differ only in case are one cluster, spelt as most rows spell it (a :class:`DataWarning`
+        lists the spellings and rows; ``attrs["cluster_merges"]`` maps each kept name to the others).
 
     Raises
     ------
@@ -505,15 +582,14 @@ def read_registry(
     Membership rule (DESIGN.md): a firm is a member in year t iff ``join_year <= t < exit_year`` for some
     spell; the exit year itself is not a membership year.
     """
-    raw, src = _load(
-        path_or_frame,
-        source,
-        {"firm_id", "cluster"} | _user_cols(columns, REGISTRY_ROLES, ("firm_id", "cluster")),
-    )
-    df = _rename(raw, columns, REGISTRY_ROLES, src)
+    cmap = ColumnMap.coerce(columns, REGISTRY_ROLES)
+    names = _role_columns(cmap, ("firm_id", "cluster"))
+    opts = ReadOptions(decimal=decimal, encoding=encoding, sheet=sheet)
+    raw, src = _load(path_or_frame, source, names, opts, _role_columns(cmap, ("cluster",)))
+    df = _rename(raw, cmap, src)
     _require(df, ("firm_id", "cluster", "join_date"), src, "the membership registry")
     ids = _to_id(df["firm_id"])
-    cluster = df["cluster"].astype("str").str.strip()
+    cluster = df["cluster"].astype("str").str.strip().str.replace(r"\s+", " ", regex=True)
     cluster = cluster.where(df["cluster"].notna() & (cluster != ""), None).astype("str")
     for name, s in (("firm_id", ids), ("cluster", cluster)):
         blank = s.isna().to_numpy()
@@ -521,20 +597,21 @@ def read_registry(
             raise DataError(
                 "blank values; every membership spell needs a firm and a cluster",
                 source=src,
-                column=_orig(raw, columns, name),
+                column=cmap.column_for(name),
                 rows=list(df.index[blank]),
             )
-    join = _to_date(df["join_date"], src, _orig(raw, columns, "join_date"))
+    cluster, merges = _unify_clusters(cluster, df["cluster"], src, cmap.column_for("cluster"))
+    join = _to_date(df["join_date"], src, cmap.column_for("join_date"))
     if join.isna().any():
         rows = list(df.index[join.isna().to_numpy()])
         raise DataError(
             "blank join dates; every membership spell needs one",
             source=src,
-            column=_orig(raw, columns, "join_date"),
+            column=cmap.column_for("join_date"),
             rows=rows,
         )
     if "exit_date" in df.columns:
-        exit_ = _to_date(df["exit_date"], src, _orig(raw, columns, "exit_date"))
+        exit_ = _to_date(df["exit_date"], src, cmap.column_for("exit_date"))
     else:
         exit_ = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
     after = (exit_.notna() & (join > exit_)).to_numpy()
@@ -545,7 +622,7 @@ def read_registry(
             f"join date after exit date (e.g. firm {ids.iloc[first]}: joined "
             f"{join.iloc[first].date()}, left {exit_.iloc[first].date()}); fix the dates or the order",
             source=src,
-            column=f"{_orig(raw, columns, 'join_date')}, {_orig(raw, columns, 'exit_date')}",
+            column=f"{cmap.column_for('join_date')}, {cmap.column_for('exit_date')}",
             rows=rows,
         )
     out = pd.DataFrame(
@@ -560,15 +637,43 @@ def read_registry(
         index=df.index,
     )
     out.attrs["source"] = src
+    out.attrs["cluster_merges"] = merges
     return out
 
 
-def _user_cols(columns: ColumnsArg, roles: tuple[str, ...], wanted: tuple[str, ...]) -> set[str]:
-    try:
-        cmap = ColumnMap.coerce(columns, roles)
-    except Exception:
-        return set()
-    return {u for u, r in cmap.mapping.items() if r in wanted}
+def _unify_clusters(
+    cluster: pd.Series, raw: pd.Series, source: str, column: str
+) -> tuple[pd.Series, dict[str, list[str]]]:
+    """One name per cluster whose spellings differ only in case (blanks already normalised)."""
+    key = cluster.str.casefold()
+    spelt = raw.astype("str")
+    merges: dict[str, list[str]] = {}
+    notes: list[str] = []
+    out = cluster.copy()
+    for k, idx in key.groupby(key, sort=False).groups.items():
+        variants = spelt.loc[idx]
+        if variants.nunique() < 2:
+            continue
+        counts = cluster.loc[idx].value_counts(sort=True)
+        keep = str(counts.index[0])  # most rows; ties: the first spelling in the file
+        if (counts == counts.iloc[0]).sum() > 1:
+            keep = str(cluster.loc[idx].iloc[0])
+        out.loc[idx] = keep
+        shown = []
+        for v in pd.unique(variants):
+            rows = list(variants.index[(variants == v).to_numpy()])
+            shown.append(f"{v!r} (rows {describe_rows(rows, 5)})")
+        merges[keep] = [str(v) for v in pd.unique(variants) if v != keep]
+        notes.append(f"{', '.join(shown)} -> {keep!r}")
+        del k
+    if notes:
+        warnings.warn(
+            f"{source}, column '{column}': cluster names that differ only in case or spacing are "
+            f"taken as one cluster: {'; '.join(notes)}",
+            DataWarning,
+            stacklevel=3,
+        )
+    return out, merges
 
 
 def _parse_dates(text: Any) -> pd.Series:
@@ -631,6 +736,9 @@ def read_deflators(
     columns: ColumnsArg = None,
     *,
     source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Read a sector x year deflator table.
 
@@ -644,9 +752,12 @@ def read_deflators(
         year); rows with sector ``*`` (or ``all``/``total``) are the economy-wide fallback for sectors
         the table does not list.
     columns
-        Column map.
+        Column map ``{role: column}``; roles ``sector``, ``year``, ``deflator`` and
+        ``deflator_<var>`` (``{"deflator": "ppi", "deflator_capital": "ppi_equipment"}``).
     source
         Label for messages.
+    decimal, encoding, sheet
+        Reading options (:class:`ReadOptions`).
 
     Returns
     -------
@@ -659,10 +770,10 @@ def read_deflators(
     DataError
         Missing columns, non-numeric or non-positive deflators, duplicate sector-years (naming rows).
     """
-    raw, src = _load(
-        path_or_frame, source, {"sector"} | _user_cols(columns, DEFLATOR_ROLES, ("sector",))
-    )
-    df = _rename(raw, columns, DEFLATOR_ROLES, src)
+    cmap = ColumnMap.coerce(columns, DEFLATOR_ROLES)
+    opts = ReadOptions(decimal=decimal, encoding=encoding, sheet=sheet)
+    raw, src = _load(path_or_frame, source, _role_columns(cmap, ("sector",)), opts, set())
+    df = _rename(raw, cmap, src)
     _require(df, ("year", "deflator"), src, "the deflator table")
     out = pd.DataFrame(index=df.index)
     if "sector" in df.columns:
@@ -671,7 +782,7 @@ def read_deflators(
         out["sector"] = _to_code(df["sector"], 2).where(~wild, "*")
     else:
         out["sector"] = pd.Series("*", index=df.index, dtype="str")
-    years = _to_year(df["year"], src, _orig(raw, columns, "year"), dates=False)
+    years = _to_year(df["year"], src, cmap.column_for("year"), dates=False)
     blank = ~np.isfinite(years) | out["sector"].isna().to_numpy()
     if blank.any():
         raise DataError(
@@ -681,17 +792,18 @@ def read_deflators(
             rows=list(df.index[blank]),
         )
     out["year"] = years.astype("int64")
-    defl_cols = ["deflator"] + [
-        c for c in df.columns if str(c).startswith("deflator_") and str(c)[9:] in MONEY_ROLES
-    ]
+    defl_cols = ["deflator"] + [c for c in df.columns if str(c) in DEFLATOR_VARIABLE_ROLES]
+    dec = _decimal_of(
+        raw, opts, {c: df[c] for c in defl_cols if not pd.api.types.is_numeric_dtype(df[c])}
+    )
     for c in defl_cols:
-        v = _to_float(df[c], src, _orig(raw, columns, c))
+        v = _to_float(df[c], src, cmap.column_for(c), dec)
         bad = ~(v > 0) & ~np.isnan(v) if c != "deflator" else ~(v > 0)
         if bad.any():
             raise DataError(
                 "deflators must be positive numbers (blank only in deflator_<var> columns)",
                 source=src,
-                column=_orig(raw, columns, c),
+                column=cmap.column_for(c),
                 rows=list(df.index[bad]),
             )
         out[c] = v

@@ -1,8 +1,18 @@
 """Column maps: which user column plays which role, and the NBB preset for Belgian annual accounts.
 
-The roles are the vocabulary of DESIGN.md. A :class:`ColumnMap` maps *user column -> role*; a plain
-``dict`` in either direction is accepted wherever a map is (``{"ondernemingsnummer": "firm_id"}`` or
-``{"firm_id": "ondernemingsnummer"}``: whichever side holds the role names decides).
+The roles are the vocabulary of DESIGN.md. A column map is written the same way everywhere: **role =
+column**, our role name on the left, the name in your file on the right:
+
+* Python: ``columns={"firm_id": "ondernemingsnummer", "emp": "fte"}`` or
+  ``ColumnMap.from_roles(firm_id="ondernemingsnummer")``;
+* CLI: ``--columns firm_id=ondernemingsnummer,emp=fte``;
+* TOML: ``[data.columns]`` with ``firm_id = "ondernemingsnummer"``.
+
+Columns already named after their role need no entry. A map entry naming a column that is not in the
+file is an error, as is a column given two roles. The old direction (``{"ondernemingsnummer":
+"firm_id"}``, column -> role) is still read when only its right-hand side holds role names, with a
+``FutureWarning``; when both sides are role names (``{"va": "turnover"}``) the map is read as role =
+column.
 
 NBB preset (Belgian annual accounts filed with the Central Balance Sheet Office)
 --------------------------------------------------------------------------------
@@ -63,6 +73,7 @@ the abbreviated formula otherwise.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +86,7 @@ from clusterimpact.errors import SpecError
 __all__ = [
     "ACCOUNT_ROLES",
     "DEFLATOR_ROLES",
+    "DEFLATOR_VARIABLE_ROLES",
     "NBB",
     "REGISTRY_ROLES",
     "ColumnMap",
@@ -116,58 +128,110 @@ _ALIASES: dict[str, str] = {
 }
 
 
+DEFLATOR_VARIABLE_ROLES: tuple[str, ...] = tuple(
+    f"deflator_{r}" for r in ("va", "capital", "materials", "wages", "turnover", "investment")
+)
+"""Per-variable deflator columns of a deflator table (used where present instead of ``deflator``)."""
+
+
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which user column plays which role.
+    """Which file column plays which role: ``{role: column}``.
 
     Parameters
     ----------
-    mapping
-        ``{user_column: role}``. Columns already named after their role need no entry.
+    roles
+        ``{role: column in the file}``. Columns already named after their role need no entry.
 
     Examples
     --------
-    >>> ColumnMap({"ondernemingsnummer": "firm_id", "boekjaar": "year"}).rename_map(["boekjaar"])
+    >>> ColumnMap({"firm_id": "ondernemingsnummer", "year": "boekjaar"}).rename_map(["boekjaar"])
     {'boekjaar': 'year'}
     """
 
-    mapping: Mapping[str, str] = field(default_factory=dict)
+    roles: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_roles(cls, **role_to_column: str) -> ColumnMap:
-        """Build a map from ``role=user_column`` keywords: ``ColumnMap.from_roles(firm_id="vat")``."""
-        return cls({col: role for role, col in role_to_column.items()})
+        """Build a map from ``role=column`` keywords: ``ColumnMap.from_roles(firm_id="vat")``."""
+        return cls(dict(role_to_column))
 
     @classmethod
     def coerce(
         cls, value: ColumnMap | Mapping[str, str] | None, roles: tuple[str, ...]
     ) -> ColumnMap:
-        """Accept a ColumnMap, a dict in either direction (decided by which side holds role names), or None."""
+        """A validated map from a ColumnMap, a ``{role: column}`` dict, or None.
+
+        Raises
+        ------
+        SpecError
+            Unknown roles (the message lists the valid ones) or a column given two roles.
+        """
         if value is None:
             return cls({})
         if isinstance(value, ColumnMap):
-            return value
+            value = value.roles
         if not isinstance(value, Mapping):
-            raise SpecError(f"columns must be a ColumnMap or a dict, got {type(value).__name__}")
-        known = set(roles) | set(_ALIASES)
-        items = {str(k): str(v) for k, v in value.items()}
-        if all(v in known or v.startswith("deflator_") for v in items.values()):
-            return cls(items)
-        if all(k in known or k.startswith("deflator_") for k in items):
-            return cls({v: k for k, v in items.items()})
-        bad = [v for v in items.values() if v not in known]
-        raise SpecError(
-            f"unknown role(s) in column map: {', '.join(bad)}; valid roles: {', '.join(roles)}"
-        )
+            raise SpecError(f"columns must be a dict {{role: column}}, got {type(value).__name__}")
+        known = {r for r in roles} | {a for a, r in _ALIASES.items() if r in roles}
+        if "deflator" in roles:
+            known |= set(DEFLATOR_VARIABLE_ROLES)
+        items = {str(k).strip(): str(v).strip() for k, v in value.items()}
+        if items and not all(k in known for k in items):
+            if all(v in known for v in items.values()):
+                items = _legacy(items)
+            else:
+                bad = [k for k in items if k not in known]
+                raise SpecError(
+                    f"unknown role(s) in column map: {', '.join(map(repr, bad))}; a map is written "
+                    f"role = column; valid roles: {', '.join(sorted(known))}"
+                )
+        items = {_ALIASES.get(k, k): v for k, v in items.items()}
+        cols = list(items.values())
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        if dup:
+            raise SpecError(
+                f"column(s) {', '.join(map(repr, dup))} given more than one role in the column map; "
+                "a column plays one role"
+            )
+        return cls(items)
 
     def rename_map(self, columns: Any) -> dict[str, str]:
-        """The ``{user_column: role}`` renames that apply to a frame with these columns."""
+        """The ``{column: role}`` renames that apply to a frame with these columns."""
         cols = [str(c) for c in columns]
-        out = {c: self.mapping[c] for c in cols if c in self.mapping}
+        by_col = {c: r for r, c in self.roles.items()}
+        out = {c: by_col[c] for c in cols if c in by_col}
+        taken = set(self.roles) | set(cols)
         for c in cols:
-            if c not in out and c not in self.mapping.values() and c.lower() in _ALIASES:
-                out[c] = _ALIASES[c.lower()]
+            alias = _ALIASES.get(c.lower())
+            if c not in out and alias is not None and alias not in taken:
+                out[c] = alias
         return out
+
+    def column_for(self, role: str) -> str:
+        """The file's name of a role's column (the role itself when unmapped)."""
+        return self.roles.get(role, role)
+
+
+def _legacy(items: dict[str, str]) -> dict[str, str]:
+    """Invert an old-style ``{column: role}`` map, with a FutureWarning."""
+    inverted: dict[str, str] = {}
+    for col, role in items.items():
+        if role in inverted:
+            raise SpecError(
+                f"columns {inverted[role]!r} and {col!r} are both mapped to role {role!r}; "
+                "map each role once"
+            )
+        inverted[role] = col
+    new = ", ".join(f"{r}={c}" for r, c in inverted.items())
+    warnings.warn(
+        f"column map {items} is written column -> role, the old direction; write role = column "
+        f"instead ({new}): e.g. columns={inverted!r}, CLI --columns {new}. The old direction will "
+        "stop working",
+        FutureWarning,
+        stacklevel=4,
+    )
+    return inverted
 
 
 # -------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clusterimpact.errors import DataError, PanelError, SpecError
+from clusterimpact.errors import DataError, DataWarning, PanelError, SpecError
 from clusterimpact.panel import (
     EXCLUSION_COLUMNS,
     PANEL_COLUMNS,
@@ -370,11 +370,15 @@ def test_join_after_exit_is_a_panel_error_naming_rows():
         build_panel(balanced(["a"], range(2010, 2012)), reg)
 
 
-def test_empty_spell_is_flagged_and_ignored():
+def test_same_year_spell_counts_its_join_year_and_is_reported():
     acc = balanced(["a"], range(2010, 2013))
-    p = build_panel(acc, registry([("a", "X", "2011-02-01", "2011-09-30")]))
-    assert p.flags["empty_spells"] == [0]
-    assert not p.data["ever_member"].any()
+    with pytest.warns(DataWarning, match=r"rows 0: 1 membership spell.*same calendar year"):
+        p = build_panel(acc, registry([("a", "X", "2011-02-01", "2011-09-30")]))
+    assert p.flags["same_year_spells"] == [0]
+    assert p.data["member"].tolist() == [0, 1, 0]
+    assert p.data["member_years"].tolist() == [0, 1, 1]
+    assert p.data["treat_year"].tolist() == [2011] * 3
+    assert "same_year_spells" in p.summary()
 
 
 def test_registry_with_year_columns_and_no_exit():
@@ -477,6 +481,11 @@ def test_every_row_accounted_for_or_clear_error(acc, start, policy, join, deflat
         assert policy == "error" and "more than once" in str(exc)
         return
     except DataError as exc:  # a clear error naming the column and the rows
+        if exc.column == "firm_id":  # no registry firm in the accounts: the id-match error
+            assert "none of the 2 registry firms is in the accounts" in str(exc)
+            assert exc.rows == [0, 1]
+            assert not {"a", "b"} & set(acc["firm_id"].dropna().astype(str).str.strip())
+            return
         for problem in exc.problems:  # every bad column is reported, each with its own rows
             msg = str(problem)
             assert problem.column in ("va", "emp", "capital", "year") and problem.rows
@@ -561,8 +570,11 @@ def test_membership_matches_brute_force(reg_rows, years):
     reg = registry(reg_rows) if reg_rows else None
     p = build_panel(acc, reg)
     for firm in ("a", "b", "c"):
-        mine = [r for r in reg_rows if r[0] == firm and (r[3] is None or r[3] > r[2])]
-        member_set = {t for _, _, j, e in mine for t in range(j, 3000 if e is None else e)}
+        # a spell joined and left in one year counts its join year (exit = join + 1)
+        mine = [r for r in reg_rows if r[0] == firm]
+        member_set = {
+            t for _, _, j, e in mine for t in range(j, 3000 if e is None else max(e, j + 1))
+        }
         first = min(mine, key=lambda r: (r[2], r[1])) if mine else None
         d = p.data[p.data["firm_id"] == firm]
         for _, row in d.iterrows():

@@ -36,12 +36,30 @@ are merged in time; ``treat_year`` is the first join year over all clusters and 
 that first spell (ties broken by join date, then cluster name); the full set is in
 ``FirmPanel.memberships``. ``member_years`` counts calendar years of membership up to and including t,
 whether or not the firm filed accounts in each of them (so a gap in the accounts does not reset it); it
-stops growing after an exit and continues on a re-join. Spells that start and end in the same calendar
-year contain no membership year: they are listed in ``flags["empty_spells"]`` and ignored.
+stops growing after an exit and continues on a re-join. A spell that starts and ends in the same
+calendar year (joined in March, left in November) counts as one membership year, its join year: the join
+year always counts, whatever the month, and ignoring the spell would make a firm that did join a
+control. Such spells are listed in ``flags["same_year_spells"]`` (registry rows) and announced with a
+:class:`~clusterimpact.errors.DataWarning`.
+
+Firm identifiers
+----------------
+Registry ids are linked to accounts ids by the one rule of :mod:`clusterimpact.ids` (as written, else
+through a key that ignores separators, a country prefix and lost leading zeros); ``flags["id_match"]``
+records the share of registry firms found in the accounts (summary line, CLI output). Below 90 % a
+warning names unmatched ids and the likely fix; none found is a :class:`~clusterimpact.errors.DataError`.
+Cluster names that differ only in case or spacing are one cluster (``flags["cluster_names_merged"]``).
+
+Implausible values
+------------------
+Infinite monetary or employment values, money above 1e15 and employment above 1e7 give a
+:class:`~clusterimpact.errors.DataWarning` naming the column and file rows (infinite required values are
+also excluded as ``missing_va``/``missing_emp``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -49,8 +67,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from clusterimpact._validation import check_choice
-from clusterimpact.errors import PanelError, SpecError, describe_rows
+from clusterimpact._validation import check_choice, check_values
+from clusterimpact.errors import DataWarning, PanelError, SpecError, describe_rows
+from clusterimpact.ids import IdMatch, link_registry_ids
 from clusterimpact.io import (
     MONEY_ROLES,
     ColumnsArg,
@@ -131,6 +150,8 @@ PANEL_COLUMNS: tuple[str, ...] = (
 EXCLUSION_COLUMNS: tuple[str, ...] = ("source", "row", "firm_id", "year", "reason", "detail")
 _LOGGED = ("va", "emp", "capital", "materials", "investment", "wages")
 _OPEN = 10**6  # exit year of a spell that is still running
+_LIMITS = {"emp": 1e7, **{r: 1e15 for r in MONEY_ROLES}}
+"""Largest plausible values (EUR, FTE): above them the builder warns (a unit or typing error)."""
 
 
 @dataclass(frozen=True)
@@ -363,6 +384,18 @@ class FirmPanel:
             "Excluded: "
             + (", ".join(f"{k}={v:,}" for k, v in counts.items()) if counts else "nothing")
         )
+        match = self.flags.get("id_match")
+        if match:
+            lines.append(IdMatch(**_match_fields(match)).summary())
+        rew = self.flags.get("accounts_ids_rewritten")
+        if rew and rew.get("count"):
+            ex = ", ".join(f"{a!r} -> {b!r}" for a, b in rew["examples"][:3])
+            lines.append(
+                f"Accounts ids rewritten as 10-digit enterprise numbers: {rew['count']:,} (e.g. {ex})"
+            )
+        for key in ("same_year_spells", "cluster_names_merged"):
+            if self.flags.get(key):
+                lines.append(f"{key}: {_brief(self.flags[key])}")
         for key in ("registry_ids_absent", "members_without_pre_year", "bad_ids"):
             v = self.flags.get(key)
             if v:
@@ -387,6 +420,17 @@ class FirmPanel:
             write_table(self.exclusions, exclusions)
 
 
+def _match_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("registry_firms", "found", "by_key", "examples_by_key", "unmatched", "ambiguous")
+    return {k: record[k] for k in keep if k in record}
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k!r} <- {', '.join(map(repr, v))}" for k, v in value.items())
+    return describe_rows(value, 5)
+
+
 # -------------------------------------------------------------------------------------------------
 
 
@@ -404,6 +448,9 @@ def build_panel(
     accounts_source: str | None = None,
     registry_source: str | None = None,
     deflators_source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
 ) -> FirmPanel:
     """Build a validated firm-year panel from annual accounts and a membership registry.
 
@@ -420,7 +467,8 @@ def build_panel(
         Sector x year deflator table (sector, year, deflator[, deflator_<var>]); monetary variables are
         divided by ``deflator / base``. None: values stay nominal.
     columns, registry_columns, deflator_columns
-        Column maps for the three inputs (``{user_column: role}``).
+        Column maps for the three inputs, ``{role: column}`` (``{"firm_id": "ondernemingsnummer"}``;
+        deflators: ``sector``, ``year``, ``deflator``, ``deflator_<var>``).
     preset
         ``"nbb"`` to derive the account roles from NBB rubric columns.
     extra
@@ -428,6 +476,9 @@ def build_panel(
         contract columns.
     accounts_source, registry_source, deflators_source
         Labels used in messages and in the exclusion log (default: file names / ``attrs["source"]``).
+    decimal, encoding, sheet
+        Reading options for every input file (:class:`~clusterimpact.io.ReadOptions`): decimal mark
+        (``"."`` or ``","``), text encoding, Excel sheet. None: detected / the first sheet.
 
     Returns
     -------
@@ -438,7 +489,8 @@ def build_panel(
     Raises
     ------
     DataError
-        Unreadable inputs, missing required columns, non-numeric values, years out of range.
+        Unreadable inputs, missing required columns, non-numeric values, years out of range, no
+        registry firm found in the accounts.
     PanelError
         Conflicting duplicate firm-years (with ``duplicates="error"``), join after exit.
 
@@ -449,18 +501,20 @@ def build_panel(
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")
-    acc = read_accounts(accounts, columns, preset, source=accounts_source, extra=extra)
+    read = {"decimal": decimal, "encoding": encoding, "sheet": sheet}
+    acc = read_accounts(accounts, columns, preset, source=accounts_source, extra=extra, **read)
     src = str(acc.attrs.get("source", "accounts"))
     reg = (
-        read_registry(registry, registry_columns, source=registry_source)
+        read_registry(registry, registry_columns, source=registry_source, **read)
         if registry is not None
         else None
     )
     defl = (
-        read_deflators(deflators, deflator_columns, source=deflators_source)
+        read_deflators(deflators, deflator_columns, source=deflators_source, **read)
         if deflators is not None and spec.deflate
         else None
     )
+    check_values(acc, list(_LIMITS), source=src, limits=_LIMITS)
     flags: dict[str, Any] = {}
     n = len(acc)
     code = np.zeros(n, dtype=np.int8)
@@ -475,6 +529,7 @@ def build_panel(
     ids = acc["firm_id"]
     if spec.id_type == "kbo":
         norm, valid = validate_kbo(ids)
+        flags["accounts_ids_rewritten"] = _rewritten(ids, norm)
         ids = norm
         bad = ids.notna().to_numpy() & ~valid
         flags["bad_ids"] = sorted(pd.unique(ids[bad]).tolist())
@@ -649,7 +704,7 @@ def build_panel(
     data["ln_kl"] = data["ln_capital"] - data["ln_emp"]
 
     # membership -----------------------------------------------------------------------------------
-    memberships = _membership(data, kcode, pd.Index(funiq), reg, spec, flags)
+    memberships = _membership(data, kcode, pd.Index(funiq), reg, spec, flags, src)
     for c in extra:
         data[str(c)] = acc[str(c)].take(take).to_numpy()
     data = data[[*PANEL_COLUMNS, *(str(c) for c in extra)]]
@@ -696,6 +751,13 @@ def _str_array(values: Any) -> Any:
 def _take_obj(s: pd.Series, pos: np.ndarray) -> np.ndarray:
     vals: Any = s.take(pos)
     return np.asarray(vals.to_numpy(dtype=object, na_value=None), dtype=object)
+
+
+def _rewritten(raw: pd.Series, norm: pd.Series) -> dict[str, Any]:
+    """Distinct ids whose written form the KBO normalisation changed: count and examples."""
+    changed = (raw.notna() & (raw.astype("str") != norm.astype("str"))).to_numpy(dtype=bool)
+    pairs = pd.DataFrame({"raw": raw[changed], "new": norm[changed]}).drop_duplicates("raw")
+    return {"count": len(pairs), "examples": pairs.head(5).to_numpy().tolist()}
 
 
 def _jsonable(v: Any) -> Any:
@@ -788,6 +850,7 @@ def _membership(
     reg: pd.DataFrame | None,
     spec: PanelSpec,
     flags: dict[str, Any],
+    accounts_source: str = "accounts",
 ) -> pd.DataFrame:
     """Add cluster, treat_year, rel_year, member, member_years, ever_member, has_pre_year in place.
 
@@ -822,6 +885,13 @@ def _membership(
         reg["firm_id"] = norm
         if (~valid).any():
             flags["bad_registry_ids"] = sorted(pd.unique(norm[~valid]).tolist())
+    linked, match = link_registry_ids(
+        reg["firm_id"], funiq, registry_source=src, accounts_source=accounts_source
+    )
+    reg["firm_id"] = linked
+    flags["id_match"] = match.to_dict()
+    if reg.attrs.get("cluster_merges"):
+        flags["cluster_names_merged"] = dict(reg.attrs["cluster_merges"])
     exact = reg.duplicated(["firm_id", "cluster", "join_date", "exit_date"], keep="first")
     if exact.any():
         flags["duplicate_registry_rows"] = [_jsonable(r) for r in reg.index[exact.to_numpy()]]
@@ -829,9 +899,18 @@ def _membership(
     j = reg["join_year"].to_numpy(dtype="int64")
     e_raw = reg["exit_year"].to_numpy(dtype=float)
     e = np.where(np.isfinite(e_raw), e_raw, _OPEN).astype("int64")
+    same = e == j
+    if same.any():  # joined and left in one calendar year: the join year counts (module docstring)
+        rows = [_jsonable(r) for r in reg.index[same]]
+        flags["same_year_spells"] = rows
+        warnings.warn(
+            f"{src}, rows {describe_rows(rows)}: {len(rows):,} membership spell(s) start and end "
+            "in the same calendar year; each counts as one membership year (its join year)",
+            DataWarning,
+            stacklevel=3,
+        )
+        e = np.where(same, j + 1, e)
     nonempty = e > j
-    if (~nonempty).any():
-        flags["empty_spells"] = [_jsonable(r) for r in reg.index[~nonempty]]
     memberships = pd.DataFrame(
         {
             "firm_id": pd.array(reg["firm_id"].to_numpy(), dtype="str"),

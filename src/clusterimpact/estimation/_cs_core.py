@@ -88,7 +88,9 @@ def prepare(
         if extra is not None and extra not in cols:
             cols.append(extra)
     require_columns(df, cols, what="staggered DiD")
-    require_numeric(df, [time, outcome, *covariates] + ([weights] if weights else []))
+    require_numeric(
+        df, [time, outcome, *covariates] + ([weights] if weights else []), constant=[outcome]
+    )
     d = df[cols].copy()
     exclusions: dict[str, int] = {}
     msgs: list[str] = []

@@ -101,7 +101,7 @@ def bacon_decomposition(
     """
     df0 = as_frame(data)
     require_columns(df0, [unit, time, cohort, outcome], what="Bacon decomposition")
-    require_numeric(df0, [time, outcome])
+    require_numeric(df0, [time, outcome], constant=[outcome])
     df = df0[[unit, time, cohort, outcome]].copy()
     exclusions: dict[str, int] = {}
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)

@@ -110,7 +110,7 @@ def sun_abraham(
     df0 = as_frame(data)
     cols = [unit, time, cohort, outcome] + [c for c in (weights, cluster, stack) if c]
     require_columns(df0, list(dict.fromkeys(cols)), what="Sun-Abraham")
-    require_numeric(df0, [time, outcome])
+    require_numeric(df0, [time, outcome], constant=[outcome])
     df = df0[list(dict.fromkeys(cols))].copy()
     exclusions: dict[str, int] = {}
     g = cohort_years(df[cohort], column=cohort)

@@ -77,7 +77,7 @@ def prepare(
     require_columns(df, list(exact), source=source, what="exact-matching columns")
     if outcome is not None:
         require_columns(df, [outcome], source=source, what="outcome")
-        require_numeric(df, [outcome], source=source)
+        require_numeric(df, [outcome], source=source, constant=[outcome])
 
     dropped: list[tuple[Any, str, int | None]] = []
     tr = df[treatment]

@@ -103,8 +103,11 @@ def test_build_conflicting_duplicates_exit_2_then_first(inputs, tmp_path, capsys
 
 
 def test_build_unknown_output_type(inputs, tmp_path, capsys):
-    assert main(["build", *args_for(inputs), "--out", str(tmp_path / "p.xlsx")]) == 2
+    assert main(["build", *args_for(inputs), "--out", str(tmp_path / "p.json")]) == 2
     assert "unknown file type" in capsys.readouterr().err
+    assert main(["build", *args_for(inputs), "--out", str(tmp_path / "p.xlsx")]) == 2
+    assert "not as Excel or Stata" in capsys.readouterr().err
+    assert not list(tmp_path.glob("p.*"))
 
 
 def test_build_missing_file(inputs, tmp_path, capsys):
@@ -120,7 +123,7 @@ def test_build_column_map_flag(inputs, tmp_path):
     )
     acc.to_csv(inputs["accounts"], index=False)
     out = tmp_path / "p.parquet"
-    rc = main(["build", *args_for(inputs, "--columns", "vat=firm_id,fte=emp"), "--out", str(out)])
+    rc = main(["build", *args_for(inputs, "--columns", "firm_id=vat,emp=fte"), "--out", str(out)])
     assert rc == 0 and len(pd.read_parquet(out)) == 7
 
 

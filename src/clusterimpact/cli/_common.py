@@ -1,7 +1,8 @@
 """Shared CLI plumbing: common flags, data loading, JSON output, error handling.
 
-Every analysis command takes ``--data PATH`` (CSV or Parquet), ``--unit COL``, ``--time COL``,
-``--seed N`` and ``--json PATH``. Without ``--json`` a readable table goes to stdout; with it, the results
+Every analysis command takes ``--data PATH`` (CSV, Parquet, Excel or Stata), ``--unit COL``,
+``--time COL``, ``--seed N`` and ``--json PATH``, and the reading options ``--decimal``, ``--encoding``
+and ``--sheet`` (also taken by ``build`` and ``validate``). Without ``--json`` a readable table goes to stdout; with it, the results
 go to PATH as JSON of the shape in DESIGN.md (``command``, ``method``, ``nobs``, ``n_units``, ``options``,
 ``estimates``, ``warnings``, ``exclusions``, ``provenance``). JSON is written to a temporary file and
 renamed, so nothing is written half-way.
@@ -33,10 +34,12 @@ from clusterimpact.errors import ClusterImpactError, DataError, OutputError
 
 __all__ = [
     "add_common_args",
+    "add_read_args",
     "check_columns",
     "check_outputs",
     "cli_syntax",
     "load_data",
+    "read_options",
     "run_command",
     "split_list",
     "write_json",
@@ -45,11 +48,40 @@ __all__ = [
 
 def add_common_args(p: argparse.ArgumentParser, *, data_required: bool = True) -> None:
     """Add the flags every analysis command shares."""
-    p.add_argument("--data", required=data_required, help="panel file (CSV or Parquet)")
+    p.add_argument(
+        "--data", required=data_required, help="panel file (CSV, Parquet, Excel .xlsx or Stata .dta)"
+    )
     p.add_argument("--unit", default="firm_id", help="unit (firm) identifier column")
     p.add_argument("--time", default="year", help="time (year) column")
     p.add_argument("--seed", type=int, default=None, help="seed of every random step")
     p.add_argument("--json", dest="json_path", default=None, help="write results as JSON here")
+    add_read_args(p)
+
+
+def add_read_args(p: argparse.ArgumentParser) -> None:
+    """Reading options for input files (detected when not given)."""
+    p.add_argument(
+        "--decimal",
+        default=None,
+        choices=[".", ","],
+        help="decimal mark of numbers in text files (default: detected; the other mark may group "
+        "thousands)",
+    )
+    p.add_argument(
+        "--encoding", default=None, help="text encoding, e.g. utf-8, cp1252 (default: detected)"
+    )
+    p.add_argument(
+        "--sheet", default=None, help="Excel sheet name (default: the first; or book.xlsx#Sheet)"
+    )
+
+
+def read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reading options of the parsed flags, as keyword arguments of the readers."""
+    return {
+        "decimal": getattr(args, "decimal", None),
+        "encoding": getattr(args, "encoding", None),
+        "sheet": getattr(args, "sheet", None),
+    }
 
 
 def split_list(value: str | None) -> list[str]:
@@ -59,19 +91,27 @@ def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def load_data(path: str) -> pd.DataFrame:
-    """Read a CSV or Parquet panel for a CLI command (the file is only read, never changed).
+def load_data(
+    path: str, args: argparse.Namespace | None = None, *, outcome: str | None = None
+) -> pd.DataFrame:
+    """Read a panel for a CLI command (the file is only read, never changed).
 
     Row labels are the 1-based data rows of the file (row 1 is the first line after the header), as
     the readers of :mod:`clusterimpact.io` number them, so every error names rows a user can find.
+    ``args`` supplies the reading options (``--decimal``, ``--encoding``, ``--sheet``); ``outcome``
+    is checked for infinite, overflowing and constant values (a warning naming the column and rows).
     """
+    from clusterimpact._validation import check_values
     from clusterimpact.io import read_table
 
-    df = read_table(path)
+    df = read_table(path, **(read_options(args) if args is not None else {}))
+    source = str(df.attrs.get("source", path))
     if len(df.columns) == 0 or len(df) == 0:
-        raise DataError("the file holds no data rows", source=str(path))
+        raise DataError("the file holds no data rows", source=source)
     df.index = pd.RangeIndex(1, len(df) + 1, name="row")
-    df.attrs["source"] = str(path)
+    df.attrs["source"] = source
+    if outcome:
+        check_values(df, [outcome], source=source, constant=[outcome])
     return df
 
 

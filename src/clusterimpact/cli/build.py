@@ -5,29 +5,38 @@ Usage::
     clusterimpact build --accounts P --registry P [--preset nbb] [--deflators P]
                         [--start Y --end Y] [--id-type any|kbo] [--exclude-bad-ids]
                         [--duplicates error|first|drop] [--min-years N]
-                        [--columns user=role,...] [--registry-columns user=role,...] [--keep a,b]
+                        [--columns role=column,...] [--registry-columns role=column,...]
+                        [--deflator-columns role=column,...] [--keep a,b]
+                        [--decimal .|,] [--encoding ENC] [--sheet NAME]
                         --out PANEL.parquet|.csv [--exclusions P] [--json P]
 
+Inputs may be CSV/TSV (gzipped or not), Parquet, Excel (.xlsx) or Stata (.dta). Column maps are written
+role=column (``--columns firm_id=ondernemingsnummer,emp=fte``), as in the study TOML and in Python.
 Writes the panel (Parquet or CSV by the extension of ``--out``) and its exclusion log (default: beside
-the panel as ``<stem>.exclusions.csv``), then prints the exclusion counts. Bad input exits with status 2
-and a message naming the file, column and rows; nothing is written unless the whole build succeeded
-(files are written to temporary names and renamed).
+the panel as ``<stem>.exclusions.csv``), then prints the exclusion counts and the share of registry
+firms found in the accounts. Bad input exits with status 2 and a message naming the file, column and
+rows (so does a registry none of whose firms is in the accounts); nothing is written unless the whole
+build succeeded (files are written to temporary names and renamed).
 """
 
 from __future__ import annotations
 
 import argparse
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clusterimpact.cli._common import split_list, write_json
+from clusterimpact.cli._common import add_read_args, read_options, split_list, write_json
 from clusterimpact.errors import SpecError
 
 
 def add_input_args(p: argparse.ArgumentParser) -> None:
     """Flags shared by `build` and `validate`."""
-    p.add_argument("--accounts", required=True, help="accounts file (CSV or Parquet)")
-    p.add_argument("--registry", default=None, help="membership registry (CSV or Parquet)")
+    p.add_argument(
+        "--accounts", required=True, help="accounts file (CSV, Parquet, Excel .xlsx or Stata .dta)"
+    )
+    p.add_argument("--registry", default=None, help="membership registry (same formats)")
     p.add_argument("--deflators", default=None, help="sector x year deflator table")
     p.add_argument("--preset", default=None, choices=["nbb"], help="column preset")
     p.add_argument("--start", type=int, default=None, help="first year of the study window")
@@ -55,17 +64,23 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
         "--no-deflate", action="store_true", help="ignore --deflators (keep nominal values)"
     )
     p.add_argument(
-        "--columns", default=None, help="accounts column map: user=role,... (e.g. vat=firm_id)"
+        "--columns", default=None, help="accounts column map: role=column,... (e.g. firm_id=vat)"
     )
-    p.add_argument("--registry-columns", default=None, help="registry column map: user=role,...")
+    p.add_argument("--registry-columns", default=None, help="registry column map: role=column,...")
+    p.add_argument(
+        "--deflator-columns",
+        default=None,
+        help="deflator column map: role=column,... (roles sector, year, deflator, deflator_<var>)",
+    )
     p.add_argument(
         "--keep", default=None, help="further account columns to carry into the panel: a,b,..."
     )
     p.add_argument("--json", dest="json_path", default=None, help="write a JSON summary here")
+    add_read_args(p)
 
 
 def parse_map(value: str | None, flag: str) -> dict[str, str] | None:
-    """``"a=firm_id,b=year"`` -> ``{"a": "firm_id", "b": "year"}``."""
+    """``"firm_id=vat,emp=fte"`` -> ``{"firm_id": "vat", "emp": "fte"}`` (role=column pairs)."""
     if not value:
         return None
     out: dict[str, str] = {}
@@ -73,7 +88,9 @@ def parse_map(value: str | None, flag: str) -> dict[str, str] | None:
         if not item.strip():
             continue
         if "=" not in item:
-            raise SpecError(f"{flag}: expected user=role pairs separated by commas, got {item!r}")
+            raise SpecError(
+                f"{flag}: expected role=column pairs separated by commas, got {item!r}"
+            )
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -102,9 +119,25 @@ def panel_from_args(args: argparse.Namespace) -> Any:
         args.deflators,
         columns=parse_map(args.columns, "--columns"),
         registry_columns=parse_map(args.registry_columns, "--registry-columns"),
+        deflator_columns=parse_map(args.deflator_columns, "--deflator-columns"),
         preset=args.preset,
         extra=split_list(args.keep),
+        **read_options(args),
     )
+
+
+def collect_warnings(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """Run ``fn``; return its result and its warning messages (the warnings are issued again, so the
+    CLI still prints them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fn()
+        finally:
+            pending = list(caught)
+    for w in pending:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, [str(w.message) for w in pending]
 
 
 def report_lines(panel: Any) -> list[str]:
@@ -130,6 +163,7 @@ def payload(panel: Any, command: str) -> dict[str, Any]:
         "years": d["years"],
         "options": d["spec"],
         "exclusions": d["exclusions"],
+        "id_match": d["flags"].get("id_match"),
         "flags": d["flags"],
         "sources": d["sources"],
         "warnings": [],
@@ -168,18 +202,19 @@ def _exclusions_path(out: str, given: str | None) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from clusterimpact._outputs import check_output
     from clusterimpact.cli._common import input_paths
-    from clusterimpact.io import table_format, write_table
+    from clusterimpact.io import writable_format, write_table
 
-    table_format(args.out)  # unknown extension: fail before any work
     excl_path = _exclusions_path(args.out, args.exclusions)
-    table_format(excl_path)
+    writable_format(args.out)  # an extension we cannot write: fail before any work
+    writable_format(excl_path)
     if not args.exclusions:  # the derived name: checked like the flags (cli._common.check_outputs)
         check_output(excl_path, inputs=input_paths(args), label="the exclusion log (beside --out)")
-    panel = panel_from_args(args)
+    panel, caught = collect_warnings(lambda: panel_from_args(args))
     write_table(panel.data, args.out)
     write_table(panel.exclusions, excl_path)
     if args.json_path:
         out = payload(panel, "build")
+        out["warnings"] = caught
         out["outputs"] = {"panel": str(args.out), "exclusions": str(excl_path)}
         write_json(args.json_path, out)
     print("\n".join(report_lines(panel)))

@@ -98,7 +98,7 @@ def _rows(res: Any, level: float, keep: Any = None) -> list[dict[str, Any]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    df = load_data(args.data)
+    df = load_data(args.data, args, outcome=args.outcome)
     covs = split_list(args.covariates)
     level = args.level
     if not 0 < level < 1:

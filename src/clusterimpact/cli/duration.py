@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
-    df = load_data(args.data)
+    df = load_data(args.data, args, outcome=args.outcome)
     check_columns(
         df,
         args.data,

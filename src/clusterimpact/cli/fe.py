@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # our grammar, nothing evaluated; a bad formula fails before the data are read
     parse_formula(args.formula)
-    df = load_data(args.data)
+    df = load_data(args.data, args, outcome=args.formula.split("~", 1)[0].strip())
     check_columns(df, args.data, required=split_list(args.cluster), numeric=[args.weights])
     return _fit_and_write(args, df)
 

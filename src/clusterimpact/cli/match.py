@@ -91,11 +91,11 @@ def _distance(metric: str | None) -> tuple[Any, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clusterimpact.io import table_format
+    from clusterimpact.io import writable_format
 
     if args.stacked_out:
-        table_format(args.stacked_out)  # an unknown extension fails before any work
-    df = load_data(args.data)
+        writable_format(args.stacked_out)  # an unknown extension fails before any work
+    df = load_data(args.data, args, outcome=args.outcome)
     lists = [*split_list(args.covariates), *split_list(args.trends), *split_list(args.pre_means)]
     if args.panel:
         required = [args.unit, args.time, args.cohort, *split_list(args.exact)]

@@ -72,11 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clusterimpact.io import table_format
+    from clusterimpact.io import writable_format
 
     if args.out:
-        table_format(args.out)  # an unknown extension fails before any work
-    df = load_data(args.data)
+        writable_format(args.out)  # an unknown extension fails before any work
+    df = load_data(args.data, args, outcome=args.output)
     names = [args.output, *split_list(args.free), *split_list(args.state), args.proxy]
     check_columns(
         df,

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Any
 
-from clusterimpact.cli._common import write_json
+from clusterimpact.cli._common import read_options, write_json
 from clusterimpact.cli.build import (
     add_input_args,
+    collect_warnings,
     panel_from_args,
     parse_map,
     payload,
@@ -44,10 +46,13 @@ def _run(args: argparse.Namespace) -> int:
     from clusterimpact.io import read_accounts, read_deflators, read_registry
 
     problems: list[str] = []
+    opts = read_options(args)
     checks: list[tuple[str, Any]] = [
         (
             "accounts",
-            lambda: read_accounts(args.accounts, parse_map(args.columns, "--columns"), args.preset),
+            lambda: read_accounts(
+                args.accounts, parse_map(args.columns, "--columns"), args.preset, **opts
+            ),
         )
     ]
     if args.registry:
@@ -55,27 +60,38 @@ def _run(args: argparse.Namespace) -> int:
             (
                 "registry",
                 lambda: read_registry(
-                    args.registry, parse_map(args.registry_columns, "--registry-columns")
+                    args.registry, parse_map(args.registry_columns, "--registry-columns"), **opts
                 ),
             )
         )
     if args.deflators:
-        checks.append(("deflators", lambda: read_deflators(args.deflators)))
-    for _name, fn in checks:
-        try:
-            fn()
-        except (ClusterImpactError, FileNotFoundError) as exc:
-            problems.append(str(exc))
+        checks.append(
+            (
+                "deflators",
+                lambda: read_deflators(
+                    args.deflators, parse_map(args.deflator_columns, "--deflator-columns"), **opts
+                ),
+            )
+        )
+    with warnings.catch_warnings():  # the panel build below reads the files again and warns
+        warnings.simplefilter("ignore")
+        for _name, fn in checks:
+            try:
+                fn()
+            except (ClusterImpactError, FileNotFoundError) as exc:
+                problems.append(str(exc))
     panel = None
+    caught: list[str] = []
     if not problems:
         try:
-            panel = panel_from_args(args)
+            panel, caught = collect_warnings(lambda: panel_from_args(args))
         except (ClusterImpactError, FileNotFoundError) as exc:
             problems.append(str(exc))
     if args.json_path:
         out: dict[str, Any] = (
             payload(panel, "validate") if panel is not None else {"command": "validate"}
         )
+        out["warnings"] = caught
         out["ok"] = not problems
         out["errors"] = problems
         write_json(args.json_path, out)

@@ -102,7 +102,9 @@ class ReadOptions:
         if isinstance(value, Mapping):
             unknown = [k for k in value if k not in ("decimal", "encoding", "sheet")]
             if unknown:
-                raise SpecError(f"unknown read option(s) {unknown}; valid: decimal, encoding, sheet")
+                raise SpecError(
+                    f"unknown read option(s) {unknown}; valid: decimal, encoding, sheet"
+                )
             return cls(**dict(value))
         raise SpecError(f"read options must be a dict or ReadOptions, got {type(value).__name__}")
 
@@ -155,7 +157,9 @@ def read_file(
     kind = file_kind(path)
     head = _head(path)
     if head.startswith(b"\x1f\x8b") and kind != "text":
-        raise DataError(f"a gzip file can only hold delimited text; use one of {FORMATS}", source=source)
+        raise DataError(
+            f"a gzip file can only hold delimited text; use one of {FORMATS}", source=source
+        )
     sniffed = _sniff(head)
     if sniffed is not None and sniffed != kind:
         warnings.warn(
@@ -173,7 +177,7 @@ def read_file(
         frame = _read_stata(path, columns, stata_labels, source)
     else:
         frame = _read_text(path, options, text_columns, dtype, columns, source)
-    frame.attrs["source"] = source
+    frame.attrs["source"] = frame.attrs.pop("label", source)
     return frame
 
 
@@ -240,7 +244,7 @@ def _decode(raw: bytes, encoding: str | None, source: str) -> str:
             raise DataError(
                 f"cannot decode byte 0x{raw[exc.start]:02x} at {_position(raw, exc.start)} as "
                 f"{encoding}; pass the file's encoding, e.g. encoding='{other}' "
-                f"(CLI --encoding {other}, TOML encoding = \"{other}\")",
+                f'(CLI --encoding {other}, TOML encoding = "{other}")',
                 source=source,
             ) from exc
     if raw.startswith(codecs.BOM_UTF8):
@@ -260,7 +264,7 @@ def _decode(raw: bytes, encoding: str | None, source: str) -> str:
         enc = "latin-1" if any(b in raw for b in _CP1252_UNDEFINED) else "cp1252"
         warnings.warn(
             f"{source}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at "
-            f"{_position(raw, exc.start)}); read as {enc}. If accented letters look wrong, pass "
+            f"{_position(raw, exc.start)}); read it as {enc}. If accented letters look wrong, pass "
             "the file's encoding (encoding='...', CLI --encoding, TOML encoding = \"...\")",
             DataWarning,
             stacklevel=6,
@@ -376,7 +380,7 @@ def _announce(choice: DecimalChoice, source: str) -> None:
     warnings.warn(
         f"{source}: numbers such as '{value}' (column '{col}', row {row}) fit both decimal "
         f"conventions; read with {meaning}. If that is wrong pass decimal='{other}' "
-        f"(CLI --decimal {other}, TOML decimal = \"{other}\")",
+        f'(CLI --decimal {other}, TOML decimal = "{other}")',
         DataWarning,
         stacklevel=5,
     )
@@ -408,11 +412,15 @@ def _read_excel(
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - openpyxl is a dependency
-        raise DataError("reading .xlsx needs openpyxl (pip install openpyxl)", source=source) from None
+        raise DataError(
+            "reading .xlsx needs openpyxl (pip install openpyxl)", source=source
+        ) from None
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
-        raise DataError(f"cannot read workbook ({type(exc).__name__}: {exc})", source=source) from exc
+        raise DataError(
+            f"cannot read workbook ({type(exc).__name__}: {exc})", source=source
+        ) from exc
     try:
         sheets = list(book.sheetnames)
         chosen = _pick_sheet(sheets, sheet, source)
@@ -438,6 +446,7 @@ def _read_excel(
         frame = to_numeric_columns(frame, text, choice.decimal)
         frame.attrs["decimal"] = choice.decimal
     frame.attrs["sheet"] = chosen
+    frame.attrs["label"] = f"{source}#{chosen}" if len(sheets) > 1 else source
     return frame
 
 

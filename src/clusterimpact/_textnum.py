@@ -186,9 +186,7 @@ def parse_numbers(text: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.n
     return values, bad, integral
 
 
-def to_numeric_columns(
-    frame: pd.DataFrame, columns: list[str], decimal: str
-) -> pd.DataFrame:
+def to_numeric_columns(frame: pd.DataFrame, columns: list[str], decimal: str) -> pd.DataFrame:
     """Convert the text ``columns`` of ``frame`` that are numbers throughout (a new frame).
 
     A column is converted when every non-blank value parses under ``decimal``: to int64 when all were

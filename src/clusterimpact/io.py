@@ -81,7 +81,13 @@ YEAR_RANGE = (1800, 2200)
 TEXT_COLUMNS: tuple[str, ...] = ("firm_id", "nace", "sector", "region", "cluster")
 """Columns read as strings from text files by default (identifiers and codes keep leading zeros)."""
 
-_WRITABLE = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
+_WRITABLE = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "csv",
+}
 
 
 def table_format(path: PathLike) -> str:
@@ -169,7 +175,9 @@ def _options(options: OptionsArg, **given: Any) -> ReadOptions:
     changes = {k: v for k, v in given.items() if v is not None}
     if not changes:
         return base
-    return ReadOptions(**{**{k: getattr(base, k) for k in ("decimal", "encoding", "sheet")}, **changes})
+    return ReadOptions(
+        **{**{k: getattr(base, k) for k in ("decimal", "encoding", "sheet")}, **changes}
+    )
 
 
 def write_table(frame: pd.DataFrame, path: PathLike) -> Path:
@@ -294,7 +302,7 @@ def _require(df: pd.DataFrame, required: tuple[str, ...], source: str, what: str
         raise DataError(
             f"missing required column(s) for {what}: {', '.join(missing)}; available: {have}. "
             "Rename them or map them: columns={'role': 'your_column'} (CLI --columns "
-            "role=your_column, TOML [data.columns] role = \"your_column\")",
+            'role=your_column, TOML [data.columns] role = "your_column")',
             source=source,
             column=missing[0],
         )

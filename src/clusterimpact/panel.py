@@ -501,16 +501,38 @@ def build_panel(
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")
-    read = {"decimal": decimal, "encoding": encoding, "sheet": sheet}
-    acc = read_accounts(accounts, columns, preset, source=accounts_source, extra=extra, **read)
+    acc = read_accounts(
+        accounts,
+        columns,
+        preset,
+        source=accounts_source,
+        extra=extra,
+        decimal=decimal,
+        encoding=encoding,
+        sheet=sheet,
+    )
     src = str(acc.attrs.get("source", "accounts"))
     reg = (
-        read_registry(registry, registry_columns, source=registry_source, **read)
+        read_registry(
+            registry,
+            registry_columns,
+            source=registry_source,
+            decimal=decimal,
+            encoding=encoding,
+            sheet=sheet,
+        )
         if registry is not None
         else None
     )
     defl = (
-        read_deflators(deflators, deflator_columns, source=deflators_source, **read)
+        read_deflators(
+            deflators,
+            deflator_columns,
+            source=deflators_source,
+            decimal=decimal,
+            encoding=encoding,
+            sheet=sheet,
+        )
         if deflators is not None and spec.deflate
         else None
     )
@@ -901,10 +923,11 @@ def _membership(
     e = np.where(np.isfinite(e_raw), e_raw, _OPEN).astype("int64")
     same = e == j
     if same.any():  # joined and left in one calendar year: the join year counts (module docstring)
-        rows = [_jsonable(r) for r in reg.index[same]]
-        flags["same_year_spells"] = rows
+        spell_rows = [_jsonable(r) for r in reg.index[same]]
+        flags["same_year_spells"] = spell_rows
         warnings.warn(
-            f"{src}, rows {describe_rows(rows)}: {len(rows):,} membership spell(s) start and end "
+            f"{src}, rows {describe_rows(spell_rows)}: {len(spell_rows):,} membership spell(s) "
+            "start and end "
             "in the same calendar year; each counts as one membership year (its join year)",
             DataWarning,
             stacklevel=3,

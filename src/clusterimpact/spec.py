@@ -48,7 +48,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clusterimpact.errors import SpecError
-from clusterimpact.presets import ACCOUNT_ROLES
+from clusterimpact.presets import (
+    ACCOUNT_ROLES,
+    DEFLATOR_ROLES,
+    DEFLATOR_VARIABLE_ROLES,
+    REGISTRY_ROLES,
+)
 
 __all__ = [
     "CONTROL_GROUPS",
@@ -87,6 +92,11 @@ ESTIMATORS: tuple[str, ...] = (
 )
 #: Column roles a user column map may rename (our name -> the file's name).
 COLUMN_ROLES: tuple[str, ...] = (*ACCOUNT_ROLES, "cluster", "join_date", "exit_date")
+_MAP_ROLES: dict[str, tuple[str, ...]] = {
+    "columns": COLUMN_ROLES,
+    "registry_columns": REGISTRY_ROLES,
+    "deflator_columns": (*DEFLATOR_ROLES, *DEFLATOR_VARIABLE_ROLES),
+}
 
 
 def _err(section: str, key: str, value: Any, allowed: Sequence[Any]) -> SpecError:
@@ -151,9 +161,16 @@ class DataSpec:
         registry, deflators and ``*.truth.json``); when that folder does not exist the data are generated
         in memory by :func:`clusterimpact.synthetic.simulate` with ``scenario``, ``synthetic_seed`` and
         ``n_firms`` (with a logged note). ``"simulate"``: always generate in memory (small test
-        studies, notebooks). ``"files"``: user files ``accounts`` and ``registry`` (CSV or Parquet).
+        studies, notebooks). ``"files"``: user files ``accounts`` and ``registry`` (and optionally
+        ``deflators``): CSV/TSV (gzipped or not), Parquet, Excel ``.xlsx`` (``book.xlsx#Sheet`` names
+        a sheet) or Stata ``.dta``.
     columns
-        Column map, our role name -> the name in the file (``{"emp": "fte"}``), for ``"files"``.
+        Column map, role = column in the file (``{"emp": "fte"}``), for ``"files"``: account roles,
+        and ``cluster``, ``join_date``, ``exit_date`` of the registry; ``firm_id`` applies to both
+        files unless ``registry_columns`` names the registry's own.
+    registry_columns, deflator_columns
+        Column maps of the registry (``firm_id``, ``cluster``, ``join_date``, ``exit_date``) and of the
+        deflator table (``sector``, ``year``, ``deflator``, ``deflator_<var>``).
     preset
         Column preset of :mod:`clusterimpact.io` (``"nbb"`` for Belgian annual accounts), or None.
     start_year, end_year
@@ -162,6 +179,11 @@ class DataSpec:
         Panel-builder settings: ``"kbo"`` checks Belgian enterprise numbers (mod 97) and
         ``exclude_bad_ids`` drops those failing it; ``duplicates`` is ``error``, ``first`` or ``drop``
         for firm-years reported twice with different values (see :class:`~clusterimpact.panel.PanelSpec`).
+        ``id_type`` defaults to ``"kbo"`` with ``preset = "nbb"`` (as on the command line), else
+        ``"any"``.
+    decimal, encoding, sheet
+        Reading options of the input files (:class:`~clusterimpact.io.ReadOptions`): decimal mark
+        ``"."`` or ``","``, text encoding, Excel sheet; unset: detected / the first sheet.
     """
 
     source: Source = "synthetic"
@@ -175,15 +197,30 @@ class DataSpec:
     truth: Path | None = None
     preset: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    registry_columns: Mapping[str, str] = field(default_factory=dict)
+    deflator_columns: Mapping[str, str] = field(default_factory=dict)
     start_year: int | None = None
     end_year: int | None = None
-    id_type: str = "any"
+    id_type: str | None = None
     exclude_bad_ids: bool = False
     duplicates: str = "error"
+    decimal: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
 
     def __post_init__(self) -> None:
         _check_in("data", "source", self.source, SOURCES)
+        _check_in("data", "preset", self.preset, (None, "nbb"))
+        if self.id_type is None:  # the NBB preset means Belgian enterprise numbers, as in the CLI
+            object.__setattr__(self, "id_type", "kbo" if self.preset == "nbb" else "any")
         _check_in("data", "id_type", self.id_type, ("any", "kbo"))
+        _check_in("data", "decimal", self.decimal, (None, ".", ","))
+        from clusterimpact._readers import ReadOptions
+
+        try:
+            ReadOptions(encoding=self.encoding)
+        except SpecError as exc:
+            raise SpecError(f"[data] {exc}") from None
         _check_in("data", "duplicates", self.duplicates, ("error", "first", "drop"))
         _check_in("data", "scenario", self.scenario, SCENARIOS)
         if self.n_firms < 50:
@@ -194,8 +231,9 @@ class DataSpec:
                 raise SpecError(
                     f"[data] source='files' needs {' and '.join(missing)} = '<path to CSV or Parquet>'"
                 )
-        for role in self.columns:
-            _check_in("data.columns", "column role", role, COLUMN_ROLES)
+        for name, roles in _MAP_ROLES.items():
+            for role in getattr(self, name):
+                _check_in(f"data.{name}", "column role", role, roles)
         if self.start_year is not None and self.end_year is not None:
             if self.start_year > self.end_year:
                 raise SpecError(
@@ -646,9 +684,11 @@ def _data_from(raw: Any, base: Path | None) -> DataSpec:
             kw[k] = _as_type("data", k, v, int)
         elif k == "exclude_bad_ids":
             kw[k] = _as_type("data", k, v, bool)
-        elif k == "columns":
+        elif k in _MAP_ROLES:
             if not isinstance(v, Mapping) or not all(isinstance(x, str) for x in v.values()):
-                raise SpecError(f"[data.columns] must map role names to column names, got {v!r}")
+                raise SpecError(
+                    f'[data.{k}] must map role names to column names (role = "column"), got {v!r}'
+                )
             kw[k] = dict(v)
         else:
             kw[k] = _as_type("data", k, v, str)

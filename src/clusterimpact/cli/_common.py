@@ -49,7 +49,9 @@ __all__ = [
 def add_common_args(p: argparse.ArgumentParser, *, data_required: bool = True) -> None:
     """Add the flags every analysis command shares."""
     p.add_argument(
-        "--data", required=data_required, help="panel file (CSV, Parquet, Excel .xlsx or Stata .dta)"
+        "--data",
+        required=data_required,
+        help="panel file (CSV, Parquet, Excel .xlsx or Stata .dta)",
     )
     p.add_argument("--unit", default="firm_id", help="unit (firm) identifier column")
     p.add_argument("--time", default="year", help="time (year) column")

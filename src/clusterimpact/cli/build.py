@@ -88,9 +88,7 @@ def parse_map(value: str | None, flag: str) -> dict[str, str] | None:
         if not item.strip():
             continue
         if "=" not in item:
-            raise SpecError(
-                f"{flag}: expected role=column pairs separated by commas, got {item!r}"
-            )
+            raise SpecError(f"{flag}: expected role=column pairs separated by commas, got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out

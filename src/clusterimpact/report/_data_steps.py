@@ -116,14 +116,16 @@ def _simulate(study: Study) -> str:
 def _read_files(study: Study, paths: dict[str, Path | None]) -> str:
     """Check and hash the input files; the panel builder reads them (so its exclusion log names the
     files and their row numbers)."""
-    for kind, p in paths.items():
-        if p is not None and not Path(p).is_file():
+    from clusterimpact._readers import split_sheet
+
+    for kind, p in paths.items():  # book.xlsx#Sheet names a sheet of a workbook
+        if p is not None and not split_sheet(p)[0].is_file():
             raise DataError(f"the {kind} file does not exist", source=Path(p).as_posix())
     acc_path, reg_path = paths["accounts"], paths["registry"]
     assert acc_path is not None and reg_path is not None
     for kind, p in paths.items():
         if p is not None:
-            _record_file(study, kind, Path(p))
+            _record_file(study, kind, split_sheet(p)[0])
     study.accounts = Path(acc_path)
     study.registry = Path(reg_path)
     defl = paths.get("deflators")
@@ -132,7 +134,7 @@ def _read_files(study: Study, paths: dict[str, Path | None]) -> str:
     if truth is not None:
         study.truth = json.loads(Path(truth).read_text(encoding="utf-8"))
     sizes = ", ".join(
-        f"{k} {Path(p).name} ({Path(p).stat().st_size / 1e6:.1f} MB)"
+        f"{k} {Path(p).name} ({split_sheet(p)[0].stat().st_size / 1e6:.1f} MB)"
         for k, p in paths.items()
         if p is not None
     )
@@ -153,13 +155,15 @@ def step_panel(study: Study) -> str:
         exclude_bad_ids=d.exclude_bad_ids,
         duplicates=d.duplicates,
     )
-    kw: dict[str, Any] = {}
-    if d.columns:
-        # the spec maps role -> file column; the builder takes {file column: role}
-        acc = {v: k for k, v in d.columns.items() if k not in _REGISTRY_ONLY}
-        reg = {v: k for k, v in d.columns.items() if k in _REGISTRY_ROLES}
-        kw["columns"] = acc or None
-        kw["registry_columns"] = reg or None
+    kw: dict[str, Any] = {"decimal": d.decimal, "encoding": d.encoding, "sheet": d.sheet}
+    # one syntax everywhere: role -> file column; [data.columns] also names the registry's roles
+    # (firm_id for both files) unless [data.registry_columns] gives the registry's own
+    acc = {k: v for k, v in d.columns.items() if k not in _REGISTRY_ONLY}
+    reg = {k: v for k, v in d.columns.items() if k in _REGISTRY_ROLES}
+    reg.update(d.registry_columns)
+    kw["columns"] = acc or None
+    kw["registry_columns"] = reg or None
+    kw["deflator_columns"] = dict(d.deflator_columns) or None
     if d.preset:
         kw["preset"] = d.preset
     panel = build_panel(study.accounts, study.registry, pspec, study.deflators, **kw)
@@ -168,7 +172,14 @@ def step_panel(study: Study) -> str:
     counts = _exclusion_counts(panel)
     study.exclusions["panel"] = counts
     n_excl = sum(counts.values())
-    return f"{len(panel.data):,} firm-years kept, {n_excl:,} rows excluded"
+    match = panel.flags.get("id_match") or {}
+    found = (
+        f"; registry firms found in the accounts: {match['found']:,} of "
+        f"{match['registry_firms']:,} ({100 * match['match_rate']:.1f} %)"
+        if match.get("registry_firms")
+        else ""
+    )
+    return f"{len(panel.data):,} firm-years kept, {n_excl:,} rows excluded{found}"
 
 
 _REGISTRY_ONLY = ("cluster", "join_date", "exit_date")

@@ -35,39 +35,60 @@ __all__ = [
     "to_numeric_columns",
 ]
 
-_SPACES = " \u00a0\u202f"
-_GROUP = {".": [",", " ", "\u00a0", "\u202f", "'"], ",": [".", " ", "\u00a0", "\u202f", "'"]}
-_EXP = r"(?:[eE][+-]?\d+)?"
+# Patterns use [0-9] and literal space characters (not \d or \s), so that pandas runs them in
+# pyarrow's RE2 engine instead of falling back to Python's re (10x slower on long columns).
+_D = "[0-9]"
+_SP = " \u00a0\u202f"  # space, no-break space, narrow no-break space
+_GROUP = {".": ",'" + _SP, ",": ".'" + _SP}
+_EXP = f"(?:[eE][+-]?{_D}+)?"
+
+
+def _cls(chars: str) -> str:
+    return "[" + "".join("\\" + c if c in ".'" else c for c in chars) + "]"
 
 
 def _number_pattern(decimal: str) -> str:
-    """Full-match regex of a number with decimal mark ``decimal`` (no backreferences: RE2-safe)."""
+    """Full-match regex of a number with decimal mark ``decimal`` (RE2-safe: no backreferences).
+
+    Each alternative allows one kind of thousands separator, so ``1.234 567`` is not a number.
+    """
     d = "\\" + decimal
-    groups = "|".join(r"\d{1,3}(?:" + _re_char(t) + r"\d{3})+" for t in _GROUP[decimal])
-    inf = r"[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
-    return rf"[+-]?(?:(?:\d+|{groups})(?:{d}\d*)?{_EXP}|{d}\d+{_EXP}|{inf})"
-
-
-def _re_char(c: str) -> str:
-    return "\\" + c if c in ".'" else ("\\s" if c == " " else c)
+    groups = "|".join(f"{_D}{{1,3}}(?:{_cls(t)}{_D}{{3}})+" for t in _GROUP[decimal])
+    inf = "[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
+    return f"[+-]?(?:(?:{_D}+|{groups})(?:{d}{_D}*)?{_EXP}|{d}{_D}+{_EXP}|{inf})"
 
 
 _PATTERNS = {d: _number_pattern(d) for d in (".", ",")}
-_INTEGER = r"[+-]?\d+"
 
-# decisive and ambiguous shapes, for detection
+# decisive and ambiguous shapes, for detection (one alternation each: one pass per column)
 _COMMA_DECISIVE = (
-    r"[+-]?\d*,\d+" + _EXP,  # 12,5  0,250  ,5 (but not the ambiguous 1,234 below)
-    r"[+-]?\d{1,3}(?:[.\s\u00a0\u202f']\d{3})+,\d*",  # 1.234,5
-    r"[+-]?\d{1,3}(?:\.\d{3}){2,}",  # 1.234.567
+    "(?:"
+    + "|".join(
+        (
+            f"[+-]?{_D}*,{_D}+{_EXP}",  # 12,5  0,250  ,5 (the ambiguous 1,234 is excluded separately)
+            f"[+-]?{_D}{{1,3}}(?:{_cls('.' + chr(39) + _SP)}{_D}{{3}})+,{_D}*",  # 1.234,5
+            f"[+-]?{_D}{{1,3}}(?:\\.{_D}{{3}}){{2,}}",  # 1.234.567
+        )
+    )
+    + ")"
 )
 _POINT_DECISIVE = (
-    r"[+-]?\d*\.\d+" + _EXP,  # 12.5  0.250
-    r"[+-]?\d+(?:\.\d*)?[eE][+-]?\d+",  # 1.5e3  2e5
-    r"[+-]?\d{1,3}(?:[,\s\u00a0\u202f']\d{3})+\.\d*",  # 1,234.5
-    r"[+-]?\d{1,3}(?:,\d{3}){2,}",  # 1,234,567
+    "(?:"
+    + "|".join(
+        (
+            f"[+-]?{_D}*\\.{_D}+{_EXP}",  # 12.5  0.250 (the ambiguous 1.234 is excluded separately)
+            f"[+-]?{_D}+(?:\\.{_D}*)?[eE][+-]?{_D}+",  # 1.5e3  2e5
+            f"[+-]?{_D}{{1,3}}(?:{_cls(',' + chr(39) + _SP)}{_D}{{3}})+\\.{_D}*",  # 1,234.5
+            f"[+-]?{_D}{{1,3}}(?:,{_D}{{3}}){{2,}}",  # 1,234,567
+        )
+    )
+    + ")"
 )
-_AMBIGUOUS = {",": r"[+-]?[1-9]\d{0,2},\d{3}", ".": r"[+-]?[1-9]\d{0,2}\.\d{3}"}
+_AMBIGUOUS = {
+    ",": f"[+-]?[1-9]{_D}{{0,2}},{_D}{{3}}",
+    ".": f"[+-]?[1-9]{_D}{{0,2}}\\.{_D}{{3}}",
+}
+_SAMPLE = 5000
 
 
 @dataclass(frozen=True)
@@ -105,17 +126,14 @@ class MixedDecimalError(ValueError):
 
 
 def _first_hit(
-    columns: Mapping[str, pd.Series], include: tuple[str, ...], exclude: str | None = None
+    columns: Mapping[str, pd.Series], include: str, exclude: str | None = None
 ) -> tuple[str, object, str] | None:
-    """(column, row label, value) of the first value matching one of ``include`` (and not
-    ``exclude``), or None."""
+    """(column, row label, value) of the first value matching ``include`` (and not ``exclude``)."""
     for name, s in columns.items():
         text = s.astype("str").str.strip()
-        hit = np.zeros(len(text), dtype=bool)
-        for p in include:
-            hit |= text.str.fullmatch(p).fillna(False).to_numpy(dtype=bool)
+        hit = text.str.fullmatch(include).fillna(False).to_numpy(dtype=bool)
         if exclude is not None and hit.any():
-            hit &= ~text.str.fullmatch(exclude).fillna(False).to_numpy(dtype=bool)
+            hit = hit & ~text.str.fullmatch(exclude).fillna(False).to_numpy(dtype=bool)
         if hit.any():
             i = int(np.flatnonzero(hit)[0])
             return (str(name), s.index[i], str(text.iloc[i]))
@@ -137,6 +155,11 @@ def detect_decimal(columns: Mapping[str, pd.Series], delimiter: str = ",") -> De
     MixedDecimalError
         Decisive values of both conventions.
     """
+    sample = {c: v.iloc[:_SAMPLE] for c, v in columns.items()}
+    if any(len(v) > _SAMPLE for v in columns.values()):
+        first = detect_decimal(sample, delimiter)
+        if first.how == "detected":  # later cells of the other kind fail the strict parse, by row
+            return first
     comma = _first_hit(columns, _COMMA_DECISIVE, _AMBIGUOUS[","])
     point = _first_hit(columns, _POINT_DECISIVE, _AMBIGUOUS["."])
     if comma is not None and point is not None:
@@ -145,8 +168,8 @@ def detect_decimal(columns: Mapping[str, pd.Series], delimiter: str = ",") -> De
         return DecimalChoice(",", "detected", comma)
     if point is not None:
         return DecimalChoice(".", "detected", point)
-    amb_comma = _first_hit(columns, (_AMBIGUOUS[","],))
-    amb_dot = _first_hit(columns, (_AMBIGUOUS["."],))
+    amb_comma = _first_hit(columns, _AMBIGUOUS[","])
+    amb_dot = _first_hit(columns, _AMBIGUOUS["."])
     if delimiter in (";", "\t", "|") and (amb_comma or amb_dot):
         return DecimalChoice(",", "guessed", amb_dot or amb_comma)
     if amb_comma is not None:  # '1,234' in a comma-separated file (quoted): thousands
@@ -177,13 +200,29 @@ def parse_numbers(text: pd.Series, decimal: str = ".") -> tuple[np.ndarray, np.n
     blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
     ok = s.str.fullmatch(_PATTERNS[decimal]).fillna(False).to_numpy(dtype=bool)
     bad = ~blank & ~ok
-    drop = "[" + "".join(_re_char(t) for t in _GROUP[decimal]) + "]"
-    clean = s.where(ok).str.replace(drop, "", regex=True)
+    clean = s.where(ok).str.replace(_cls(_GROUP[decimal]), "", regex=True)
     if decimal == ",":
         clean = clean.str.replace(",", ".", regex=False)
-    values = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    integral = bool(s.where(ok).dropna().str.fullmatch(_INTEGER).all())
+    values = _to_float64(clean)
+    fin = values[np.isfinite(values)]
+    integral = (
+        bool(np.all(fin == np.round(fin)))
+        and not clean.str.contains("[.eE]", regex=True).fillna(False).any()
+    )
     return values, bad, integral
+
+
+def _to_float64(clean: pd.Series) -> np.ndarray:
+    """Floats from cleaned number strings: Arrow's correctly rounded parser (15x faster than
+    pandas.to_numeric), pandas as the fallback."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pc.cast(pa.array(clean, type=pa.large_string(), from_pandas=True), pa.float64())
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=float)
+    except Exception:  # pragma: no cover - pyarrow is a dependency; any parse issue falls back
+        return pd.to_numeric(clean, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def to_numeric_columns(frame: pd.DataFrame, columns: list[str], decimal: str) -> pd.DataFrame:

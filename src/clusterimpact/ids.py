@@ -54,11 +54,13 @@ def id_key(values: pd.Series) -> pd.Series:
     >>> id_key(pd.Series(["BE 0200.354.785", "200354785", "a-12"])).tolist()
     ['0200354785', '0200354785', 'A12']
     """
+    # [0-9] and literal blanks instead of \\d and \\s keep pandas on pyarrow's fast regex engine
     s = values.astype("str").str.strip().str.upper()
-    s = s.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
-    s = s.str.replace(r"[\s.\-/]", "", regex=True)
-    s = s.str.replace(r"^[A-Z]{2}(?=\d+$)", "", regex=True)
-    digits = s.str.fullmatch(r"\d{1,10}").fillna(False).astype(bool)
+    s = s.str.replace(r"^([0-9]+)\.0$", r"\1", regex=True)
+    s = s.str.replace("[ \t\u00a0.\\-/]", "", regex=True)
+    prefixed = s.str.fullmatch(r"[A-Z]{2}[0-9]+").fillna(False).astype(bool)
+    s = s.where(~prefixed, s.str.slice(2))
+    digits = s.str.fullmatch(r"[0-9]{1,10}").fillna(False).astype(bool)
     return s.where(~digits, s.str.zfill(10))
 
 
@@ -153,6 +155,9 @@ def link_registry_ids(
     reg = registry_ids.astype("str")
     uniq = pd.Index(pd.unique(reg.dropna()))
     exact = accounts_ids.get_indexer(uniq) >= 0
+    if exact.all():  # every registry id is written as in the accounts: no key needed
+        match = IdMatch(registry_firms=len(uniq), found=len(uniq), by_key=0)
+        return reg, match
     acc = pd.Series(np.asarray(accounts_ids, dtype=object), dtype="str")
     keys = id_key(acc)
     counts = keys.value_counts()

@@ -407,7 +407,7 @@ def _to_id(s: pd.Series) -> pd.Series:
         if integral[np.isfinite(vals)].all():
             s = s.astype("Int64")
     out = s.astype("str") if not pd.api.types.is_string_dtype(s) else s
-    out = out.str.strip().str.replace(r"^(\d+)\.0$", r"\1", regex=True)  # 200354785.0 (Excel)
+    out = out.str.strip().str.replace(r"^([0-9]+)\.0$", r"\1", regex=True)  # 200354785.0 (Excel)
     out = out.where(out.notna() & (out != "") & (out.str.lower() != "nan"), None)
     return out.astype("str")
 

@@ -229,7 +229,8 @@ class DataSpec:
             missing = [k for k in ("accounts", "registry") if getattr(self, k) is None]
             if missing:
                 raise SpecError(
-                    f"[data] source='files' needs {' and '.join(missing)} = '<path to CSV or Parquet>'"
+                    f"[data] source='files' needs {' and '.join(missing)} = "
+                    "'<path to a CSV, Parquet, .xlsx or .dta file>'"
                 )
         for name, roles in _MAP_ROLES.items():
             for role in getattr(self, name):

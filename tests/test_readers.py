@@ -188,6 +188,17 @@ def test_duplicate_headers_are_an_error(tmp_path):
         read_table(book)
 
 
+def test_trailing_delimiters_and_unnamed_extra_fields(tmp_path):
+    trail = tmp_path / "trail.csv"
+    write(trail, "firm_id;year;va;emp\nA;2017;1,5;1;\nB;2017;2;1;\n")
+    acc = read_accounts(trail)  # pandas alone would shift every column by one
+    assert acc["firm_id"].tolist() == ["A", "B"] and acc["va"].tolist() == [1.5, 2.0]
+    extra = tmp_path / "extra.csv"
+    write(extra, "firm_id,year,va,emp\nA,2017,1,1,5\nB,2017,2,1,9\n")
+    with pytest.raises(DataError, match=r"extra\.csv: the data rows have one field more than"):
+        read_table(extra)
+
+
 def test_header_blanks_are_stripped(tmp_path):
     path = tmp_path / "acc.csv"
     write(path, " firm_id , year,va ,emp\nA,2017,1,1\n")

@@ -321,7 +321,7 @@ def _read_text(
     fast = sep == "," and choice.decimal == "."
     if fast:
         types = dict(dtype) if dtype is not None else {c: "str" for c in text_cols if c in names}
-        frame = pd.read_csv(io.StringIO(text), dtype=types or None, **kw)
+        frame = _csv(text, kw, types or None, source)
         still_text = [c for c in numeric if _is_text(frame[c])]
         if still_text and not fixed:
             choice = _choose({c: frame[c] for c in still_text}, sep, source)
@@ -330,7 +330,7 @@ def _read_text(
         if fast:
             frame = to_numeric_columns(frame, still_text, choice.decimal)
     if not fast:
-        frame = pd.read_csv(io.StringIO(text), dtype="str", **kw)
+        frame = _csv(text, kw, "str", source)
         if dtype is not None:
             numeric = [c for c in numeric if c not in dtype]
         if not fixed:
@@ -343,6 +343,24 @@ def _read_text(
     frame.attrs["decimal_how"] = choice.how
     frame.attrs["delimiter"] = sep
     return frame
+
+
+def _csv(text: str, kw: dict[str, Any], dtype: Any, source: str) -> pd.DataFrame:
+    """pandas' reader, except that rows with one field more than the header are never shifted: a
+    trailing delimiter on every row is dropped, an extra field with values is an error."""
+    frame = pd.read_csv(io.StringIO(text), dtype=dtype, **kw)
+    if isinstance(frame.index, pd.RangeIndex):
+        return frame
+    if frame.iloc[:, -1].isna().all():  # 'a;b;c;' rows under an 'a;b;c' header
+        with warnings.catch_warnings():  # pandas warns of lost data: the lost field is empty
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            return pd.read_csv(io.StringIO(text), dtype=dtype, index_col=False, **kw)
+    raise DataError(
+        f"the data rows have one field more than the header's {len(kw['names'])} (a column "
+        "without a name, or a delimiter too many on every row); name the column or remove the "
+        "extra delimiter",
+        source=source,
+    )
 
 
 def _is_text(s: pd.Series) -> bool:

@@ -248,4 +248,5 @@ def test_constant_and_overflowing_outcomes_warn_on_the_cli(small_panel, tmp_path
         huge, index=False
     )
     main(["fe", "--data", str(huge), "--formula", "y ~ x", "--vcov", "hetero"])
-    assert "h.csv, column 'y', rows 4: implausibly large values (1e+200" in capsys.readouterr().err
+    # CLI rows are 1-based data rows of the file: the 5th data row holds the 1e200
+    assert "h.csv, column 'y', rows 5: implausibly large values (1e+200" in capsys.readouterr().err

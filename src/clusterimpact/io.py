@@ -301,8 +301,7 @@ def _require(df: pd.DataFrame, required: tuple[str, ...], source: str, what: str
         have = ", ".join(map(str, df.columns[:30]))
         raise DataError(
             f"missing required column(s) for {what}: {', '.join(missing)}; available: {have}. "
-            "Rename them or map them: columns={'role': 'your_column'} (CLI --columns "
-            'role=your_column, TOML [data.columns] role = "your_column")',
+            "Rename them or map them: columns={'role': 'your_column'}",
             source=source,
             column=missing[0],
         )

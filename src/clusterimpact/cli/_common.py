@@ -245,7 +245,12 @@ CLI_PHRASES: tuple[tuple[str, str, str], ...] = (
         'duplicates = "first" (or "drop") in the [data] section of the study spec',
         "--spec",
     ),
-    ("columns={'your_column': 'role'}", "--columns your_column=role", "--columns"),
+    ("columns={'role': 'your_column'}", "--columns role=your_column", "--columns"),
+    (
+        "columns={'role': 'your_column'}",
+        '[data.columns] role = "your_column" in the study spec',
+        "--spec",
+    ),
     ("distance='mahalanobis'", "--metric mahalanobis", "--metric"),
     ("distance='covariates'", "--metric mahalanobis", "--metric"),
     ("distance='propensity'", "--metric propensity", "--metric"),

@@ -171,27 +171,19 @@ def firm_values(
     if rule.at == "cohort":
         return cohorts.astype(float)
     col = rule.column
-    sub = df.loc[df[unit].isin(cohorts.index), [unit, time, col]]
-    sub = sub[sub[col].notna()]
-    g = sub[unit].map(cohorts).to_numpy(dtype=float)
+    firms = pd.Index(cohorts.index)
+    pos_all = firms.get_indexer(df[unit])
+    has = (pos_all >= 0) & df[col].notna().to_numpy()
+    sub = df.loc[has, [unit, time, col]]
+    pos = pos_all[has]
+    g = cohorts.to_numpy(dtype=float)[pos]
     yr = sub[time].to_numpy(dtype=float)
     numeric = rule.bins is not None
     if numeric:
         vals = pd.to_numeric(sub[col], errors="coerce")
         sub = sub.assign(**{col: vals})
     if rule.at == "fixed":
-        n_val = sub.groupby(unit, sort=False)[col].nunique()
-        varying = n_val.index[n_val > 1]
-        if len(varying):
-            rows = list(df.index[df[unit].isin(varying) & df[col].notna()][:50])
-            raise DataError(
-                f"'{col}' changes over time for {len(varying)} treated firm(s), e.g. "
-                f"{varying[0]}; a fixed trait must be constant within the firm. Measure it before "
-                "joining instead: at='pre'",
-                column=col,
-                rows=rows,
-            )
-        return sub.groupby(unit, sort=False)[col].first().reindex(cohorts.index)
+        return _fixed_values(df, sub[col], pos, firms, unit=unit, col=col)
     if rule.at == "join":
         keep = yr >= g
         sub = sub[keep].sort_values([unit, time], kind="mergesort")
@@ -203,6 +195,32 @@ def firm_values(
         return sub.groupby(unit, sort=False)[col].mean().reindex(cohorts.index)
     sub = sub.sort_values([unit, time], kind="mergesort")
     return sub.groupby(unit, sort=False)[col].last().reindex(cohorts.index)
+
+
+def _fixed_values(
+    df: pd.DataFrame, values: pd.Series, pos: np.ndarray, firms: pd.Index, *, unit: str, col: str
+) -> pd.Series:
+    """The value of a trait that must be constant within each firm (``pos``: row -> firm)."""
+    vcode, vuniq = pd.factorize(values)
+    n = len(firms)
+    lo = np.full(n, np.iinfo(np.int64).max)
+    hi = np.full(n, -1)
+    np.minimum.at(lo, pos, vcode)
+    np.maximum.at(hi, pos, vcode)
+    varying = firms[(hi >= 0) & (lo != hi)]
+    if len(varying):
+        rows = list(df.index[df[unit].isin(varying) & df[col].notna()][:50])
+        raise DataError(
+            f"'{col}' changes over time for {len(varying)} treated firm(s), e.g. "
+            f"{varying[0]}; a fixed trait must be constant within the firm. Measure it before "
+            "joining instead: at='pre'",
+            column=col,
+            rows=rows,
+        )
+    out = np.full(n, np.nan, dtype=object)
+    seen = hi >= 0
+    out[seen] = np.asarray(vuniq, dtype=object)[hi[seen]]
+    return pd.Series(out, index=firms)
 
 
 def classify(
@@ -219,11 +237,12 @@ def classify(
         excl[f"treated firms without a value of {rule.column or 'cohort'} (see rule)"] = missing
     if rule.bins is not None:
         return _classify_bins(values, rule, min_treated, msgs, excl)
+    known = values.dropna()
     if rule.at == "cohort":
-        labels = values.map(lambda v: f"{int(v)}" if np.isfinite(v) else np.nan)
-        order = [f"{int(v)}" for v in sorted(values.dropna().unique())]
+        labels = known.astype(float).astype(int).astype(str).reindex(values.index)
+        order = [f"{int(v)}" for v in sorted(known.astype(float).unique())]
     else:
-        labels = values.map(lambda v: v if pd.isna(v) else str(v))
+        labels = known.astype(str).reindex(values.index)
         order = sorted(labels.dropna().unique())
     counts = labels.value_counts()
     small = [c for c in order if counts.get(c, 0) < min_treated]
@@ -240,10 +259,16 @@ def classify(
         labels = labels.where(~labels.isin(small))
         order = [c for c in order if c not in small]
         excl[f"treated firms in classes with fewer than {min_treated} firms"] = n_drop
-        msgs.append(
-            f"{len(small)} class(es) with fewer than {min_treated} treated firms left out of the "
-            f"subgroups ({n_drop} firm(s)): {', '.join(small[:12])}"
-        )
+        if small == ["other"]:
+            msgs.append(
+                f"the pooled class 'other' has {n_drop} treated firm(s), fewer than {min_treated}, "
+                "and is left out of the subgroups"
+            )
+        else:
+            msgs.append(
+                f"{len(small)} class(es) with fewer than {min_treated} treated firms left out of the "
+                f"subgroups ({n_drop} firm(s)): {', '.join(small[:12])}"
+            )
     return pd.Series(pd.Categorical(labels, categories=order), index=values.index), msgs, excl
 
 

@@ -108,6 +108,9 @@ class SubgroupResult(EstimateResult):
         Each subgroup's :class:`~clusterimpact.estimation.staggered.ATTgtResult` (by term).
     boot_draws
         (n_boot, S) multiplier-bootstrap draws of ``estimate - effect`` (shared firm multipliers).
+    influence, firm_ids
+        The per-firm influence functions (scipy CSR, S x firms; ``estimate - effect ~ row sums``)
+        and the firms of its columns (sorted ids; the order of the bootstrap multipliers).
     control, n_boot, multiplier, seed, alpha
         Settings. ``crit_value`` is the sup-t critical value of the uniform band from the same draws
         (``conf_int(uniform=True)``).
@@ -123,6 +126,8 @@ class SubgroupResult(EstimateResult):
     pooled: AggteResult | None = field(default=None, repr=False, compare=False)
     fits: dict[str, ATTgtResult] = field(default_factory=dict, repr=False, compare=False)
     boot_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    influence: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
+    firm_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
     control: str = "never"
     n_boot: int = 0
     multiplier: str = "mammen"
@@ -207,6 +212,7 @@ class _Base:
 
     df: pd.DataFrame  # rows of the kept firms, only the columns the fits use
     g_row: np.ndarray  # effective cohort of each row (0 = never treated)
+    pos_row: np.ndarray  # position of each row's firm in `firms`
     firms: pd.Index  # kept firms, sorted (the order of the bootstrap multipliers)
     cohorts: pd.Series  # treated firm -> effective cohort
     cluster_of_firm: np.ndarray  # cluster code of each firm in `firms` order
@@ -252,7 +258,7 @@ def _prepare(
     pooled = aggte(fit, "simple", bootstrap=False)
     assert fit.unit_ids is not None
     firms = pd.Index(fit.unit_ids).sort_values()
-    keep = df[unit].isin(firms).to_numpy()
+    keep = firms.get_indexer(df[unit]) >= 0
     d = df.loc[keep, list(dict.fromkeys([unit, time, cohort, outcome, *covs]))]
     g = pd.to_numeric(d[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
     # cohorts after the last period are never treated within the panel (as att_gt treats them)
@@ -281,6 +287,7 @@ def _prepare(
     return _Base(
         df=d,
         g_row=g,
+        pos_row=firms.get_indexer(d[unit]),
         firms=firms,
         cohorts=cohorts,
         cluster_of_firm=codes,
@@ -296,8 +303,7 @@ def _subgroup_frame(base: _Base, members: pd.Index) -> pd.DataFrame:
     """The data of one subgroup's fit: its treated firms plus the shared comparison firms."""
     o = base.opts
     d = base.df
-    unit = o["unit"]
-    mine = d[unit].isin(members).to_numpy()
+    mine = np.isin(base.pos_row, base.firms.get_indexer(members))
     other = (base.g_row > 0) & ~mine
     if o["control"] == "never":
         return d.loc[~other]
@@ -418,7 +424,8 @@ def _split(
         (np.ones(len(base.firms)), (np.arange(len(base.firms)), base.cluster_of_firm)),
         shape=(len(base.firms), base.n_clusters),
     )
-    psi_c = sp.csr_matrix(sp.vstack(rows, format="csr") @ h)
+    psi = sp.vstack(rows, format="csr")
+    psi_c = sp.csr_matrix(psi @ h)
     V = np.asarray((psi_c @ psi_c.T).toarray())
     se = np.sqrt(np.clip(np.diag(V), 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -467,6 +474,8 @@ def _split(
         pooled=base.pooled,
         fits=fits,
         boot_draws=draws,
+        influence=psi,
+        firm_ids=base.firms.to_numpy(),
         control=o["control"],
         n_boot=n_boot,
         multiplier=multiplier,

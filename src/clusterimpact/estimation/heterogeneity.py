@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ from scipy import stats
 
 from clusterimpact._validation import as_frame, check_choice, require_columns, resolve_rng
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
+from clusterimpact.estimation._subgroup_result import SubgroupResult
 from clusterimpact.estimation._subgroups import (
     PRESETS,
     SubgroupRule,
@@ -66,7 +67,6 @@ from clusterimpact.estimation.staggered import (
     att_gt,
 )
 from clusterimpact.provenance import make_provenance
-from clusterimpact.results import EstimateResult
 
 __all__ = [
     "DEFAULT_BY",
@@ -84,126 +84,6 @@ DEFAULT_BY = ("cluster", "cohort", "size", "age", "sector", "region")
 MIN_TREATED = 20
 # multipliers held in memory at once (draws x clusters)
 _CHUNK_CELLS = 4_000_000
-
-
-@dataclass(frozen=True, kw_only=True)
-class SubgroupResult(EstimateResult):
-    """Callaway-Sant'Anna ATTs by subgroup with a joint covariance, an equal-effects test and
-    multiplicity-adjusted p-values (terms ``<by>:<class>``, e.g. ``size:<10 FTE``, ``cohort:2017``).
-
-    Attributes
-    ----------
-    by, rule, rule_text
-        The split: its name, its rule (``SubgroupRule.to_dict()``) and a one-line description.
-    n_firms
-        Treated firms in each subgroup.
-    equal_effects
-        Joint Wald test that every subgroup's effect is equal: ``stat``, ``df``, ``p_value``,
-        ``condition`` (of the contrasts' correlation matrix).
-    p_holm, p_romano_wolf
-        Family-wise adjusted p-values of "no effect in the subgroup" (Holm; Romano-Wolf step-down).
-    pooled
-        The ``simple`` ATT over all treated firms (the same sample and comparison group).
-    fits
-        Each subgroup's :class:`~clusterimpact.estimation.staggered.ATTgtResult` (by term).
-    boot_draws
-        (n_boot, S) multiplier-bootstrap draws of ``estimate - effect`` (shared firm multipliers).
-    influence, firm_ids
-        The per-firm influence functions (scipy CSR, S x firms; ``estimate - effect ~ row sums``)
-        and the firms of its columns (sorted ids; the order of the bootstrap multipliers).
-    control, n_boot, multiplier, seed, alpha
-        Settings. ``crit_value`` is the sup-t critical value of the uniform band from the same draws
-        (``conf_int(uniform=True)``).
-    """
-
-    by: str
-    rule: dict[str, Any]
-    rule_text: str
-    n_firms: pd.Series
-    equal_effects: dict[str, float]
-    p_holm: pd.Series
-    p_romano_wolf: pd.Series
-    pooled: AggteResult | None = field(default=None, repr=False, compare=False)
-    fits: dict[str, ATTgtResult] = field(default_factory=dict, repr=False, compare=False)
-    boot_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
-    influence: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
-    firm_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
-    control: str = "never"
-    n_boot: int = 0
-    multiplier: str = "mammen"
-    seed: int | None = None
-    alpha: float = 0.05
-
-    def tidy(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
-        """The standard tidy columns plus ``n_firms``, ``p_holm`` and ``p_romano_wolf``."""
-        out = super().tidy(level, uniform=uniform)
-        out["n_firms"] = self.n_firms.reindex(self.params.index).to_numpy(dtype=float)
-        out["p_holm"] = self.p_holm.reindex(self.params.index).to_numpy(dtype=float)
-        out["p_romano_wolf"] = self.p_romano_wolf.reindex(self.params.index).to_numpy(dtype=float)
-        return out
-
-    def _summary_header(self) -> list[str]:
-        lines = super()._summary_header()
-        ee = self.equal_effects
-        lines.append(f"Subgroups by {self.by}: {self.rule_text}")
-        lines.append(
-            f"Control: {self.control}  Bootstrap: {self.n_boot} draws ({self.multiplier}), "
-            f"seed {self.seed}"
-        )
-        if self.pooled is not None:
-            p = self.pooled
-            lines.append(
-                f"Pooled ATT (all treated firms): {p.params.iloc[0]:.4f} "
-                f"(SE {p.std_errors.iloc[0]:.4f})"
-            )
-        if np.isfinite(ee.get("stat", np.nan)):
-            lines.append(
-                f"Joint Wald test of equal effects: chi2({int(ee['df'])}) = {ee['stat']:.3f}, "
-                f"p = {ee['p_value']:.4f}"
-            )
-        return lines
-
-    def summary(self, level: float = 0.95) -> str:
-        """Estimates with unadjusted, Holm and Romano-Wolf p-values and the firms behind each."""
-        t = self.tidy(level).set_index("term")
-        lines = self._summary_header()
-        cols = ["estimate", "std_error", "p_value", "p_holm", "p_romano_wolf"]
-        body = t[cols + ["conf_low", "conf_high"]].copy()
-        body.insert(0, "n_firms", t["n_firms"].astype(int))
-        lines.append(body.to_string(float_format=lambda v: f"{v: .4f}"))
-        if self.exclusions:
-            lines.append("Excluded: " + ", ".join(f"{k}={v:,}" for k, v in self.exclusions.items()))
-        lines.extend(f"Warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
-
-    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        """JSON-ready form: the estimates with ``n_firms``, ``p_holm``, ``p_romano_wolf``, and
-        ``by``, ``rule``, ``equal_effects``, ``pooled``, ``covariance``, ``bootstrap``."""
-        out = super().to_dict(level)
-        for row in out["estimates"]:
-            term = row["term"]
-            row["n_firms"] = int(self.n_firms[term])
-            row["p_holm"] = _num(self.p_holm[term])
-            row["p_romano_wolf"] = _num(self.p_romano_wolf[term])
-        out["by"] = self.by
-        out["rule"] = dict(self.rule, text=self.rule_text)
-        out["equal_effects"] = {k: _num(v) for k, v in self.equal_effects.items()}
-        if self.pooled is not None:
-            out["pooled"] = self.pooled.to_dict(level)["estimates"][0]
-        if self.vcov is not None:
-            out["covariance"] = [[_num(v) for v in row] for row in self.vcov.to_numpy()]
-        out["bootstrap"] = {
-            "n_boot": self.n_boot,
-            "multiplier": self.multiplier,
-            "seed": self.seed,
-            "crit_value": _num(self.crit_value) if self.crit_value is not None else None,
-        }
-        return out
-
-
-def _num(v: Any) -> float | None:
-    f = float(v)
-    return f if np.isfinite(f) else None
 
 
 @dataclass
@@ -341,7 +221,7 @@ def _fit_one(
     if row is None:  # pragma: no cover - no clustering inside the subgroup fits
         raise EstimationError("unit-level influence functions are not available")
     coo = sp.coo_matrix(row[0])
-    cols = base.firms.get_indexer(fit.unit_ids[coo.col])
+    cols = base.firms.get_indexer(pd.Index(fit.unit_ids[coo.col]))
     psi = sp.csr_matrix(
         (coo.data / agg.influence.n, (np.zeros(coo.nnz, dtype=int), cols)),
         shape=(1, len(base.firms)),
@@ -410,12 +290,15 @@ def _split(
             "need two to compare (lower min_treated or change the bins)"
         )
     terms = [f"{by}:{c}" for c in classes]
-    thetas, rows, fits, n_firms = [], [], {}, []
+    thetas: list[float] = []
+    rows: list[sp.csr_matrix] = []
+    fits: dict[str, ATTgtResult] = {}
+    n_firms: list[int] = []
     for term, c in zip(terms, classes, strict=True):
         members = labels.index[(labels == c).to_numpy()]
-        fit, theta, psi, fmsgs = _fit_one(base, term, members)
+        fit, est, psi, fmsgs = _fit_one(base, term, members)
         fits[term] = fit
-        thetas.append(theta)
+        thetas.append(est)
         rows.append(psi)
         n_firms.append(len(members))
         msgs.extend(fmsgs)

@@ -87,3 +87,16 @@ PLOT_DRAWN_ABS = 1e-15
 # (measured: <= 3e-16 absolute on coefficients, <= 3e-15 relative on SEs). Relative, with an absolute
 # floor of this times the largest |coefficient|.
 FORMULA_SAME_FIT_REL = 1e-12
+
+# --- heterogeneity (subgroup effects and multiple testing, issue #14) ---------------------------
+# Subgroup estimates and their joint covariance vs the pooled fit's cohort aggregation, a subgroup's
+# own att_gt/aggte fit or a hand-computed 2x2 DiD: the same arithmetic in another order (group sums vs
+# per-cell sparse products), so floating point only: relative, with an absolute floor of
+# HETERO_EXACT_ABS_SCALE x the largest magnitude compared (entries that are zero in exact arithmetic).
+HETERO_EXACT_REL = 1e-9
+HETERO_EXACT_ABS_SCALE = 1e-12
+# Covariance of the shared-multiplier bootstrap draws vs the analytic joint covariance with 1,999
+# draws: the Monte Carlo error of a variance is about sqrt(2 / B) = 3.2 % (so 15 % is > 4 SE), of a
+# correlation about (1 - rho^2) / sqrt(B) <= 0.023 (so 0.1 is > 4 SE).
+HETERO_BOOT_VAR_REL = 0.15
+HETERO_BOOT_CORR_ABS = 0.1

@@ -1,4 +1,5 @@
-"""Command-line interface: ``clusterimpact synth | build | validate | tfp | match | fe | duration | did | report``.
+"""Command-line interface: ``clusterimpact synth | build | validate | tfp | match | fe | duration | did |
+heterogeneity | report``.
 
 Each subcommand lives in its own module under ``clusterimpact.cli`` with a ``register(subparsers)``
 function that adds its parser and sets ``func`` (a callable taking the parsed arguments and returning an
@@ -16,7 +17,18 @@ from collections.abc import Sequence
 from clusterimpact.provenance import package_version
 
 # subcommand modules, in the order they appear in --help
-COMMANDS = ("synth", "build", "validate", "tfp", "match", "fe", "duration", "did", "report")
+COMMANDS = (
+    "synth",
+    "build",
+    "validate",
+    "tfp",
+    "match",
+    "fe",
+    "duration",
+    "did",
+    "heterogeneity",
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

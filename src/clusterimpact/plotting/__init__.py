@@ -38,6 +38,7 @@ from clusterimpact.plotting.estimates import (
     trajectories_series,
     truth_frame,
 )
+from clusterimpact.plotting.heterogeneity import plot_subgroup_effects
 from clusterimpact.plotting.matching import (
     balance_long,
     overlap_histograms,
@@ -62,6 +63,7 @@ __all__ = [
     "plot_members_vs_sector",
     "plot_overlap",
     "plot_selection",
+    "plot_subgroup_effects",
     "plot_trajectories",
     "plot_truth_vs_estimate",
     "profile_frame",

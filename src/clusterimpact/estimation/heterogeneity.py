@@ -1,0 +1,550 @@
+"""Subgroup effects without cherry-picking: Callaway-Sant'Anna ATTs by subgroup, tested jointly.
+
+For a split of the treated firms into subgroups ``s = 1..S`` (by cluster, cohort, pre-joining size or
+age class, sector, region, or any column), :func:`subgroup_effects` estimates in each subgroup the
+Callaway & Sant'Anna (2021) overall ATT (the ``simple`` aggregation: cohort-size-weighted average of the
+post-treatment ATT(g,t) of the subgroup's firms), every subgroup against **the same comparison firms**
+(never-treated, or not-yet-treated firms of *every* subgroup), and then
+
+- the joint covariance of the ``S`` estimates from the per-firm influence functions. The subgroups share
+  their controls, so their estimates are correlated: ``V = sum_c psi_c psi_c'`` over firms (or clusters)
+  ``c``, where ``psi_c`` stacks each subgroup's influence function of firm ``c`` (``theta_hat_s - theta_s ~
+  sum_c psi_sc``). Its diagonal is each subgroup's own analytic variance from :func:`att_gt` /
+  :func:`aggte`;
+- a joint Wald test of equal effects, ``theta_1 = ... = theta_S``: ``(R theta)' (R V R')^+ (R theta)``
+  against chi-squared with ``S - 1`` degrees of freedom (the rank of ``R V R'``);
+- for each subgroup the test of no effect, with family-wise adjusted p-values: Holm's, and Romano-Wolf's
+  step-down on a multiplier bootstrap whose draws give every firm (cluster) one multiplier per draw,
+  shared by all subgroups, so the bootstrap keeps the estimates' dependence; and the uniform (sup-t)
+  band from the same draws.
+
+Identification: within each subgroup, the assumptions of Callaway & Sant'Anna (parallel trends of the
+subgroup's firms with the comparison firms, no anticipation beyond ``anticipation`` periods). The split
+must not be affected by the treatment: classes are measured before joining or are fixed traits (see
+:class:`~clusterimpact.estimation._subgroups.SubgroupRule` and :data:`PRESETS`).
+
+Implementation: one :func:`att_gt` run per subgroup. With ``control="never"`` it runs on the subgroup's
+firms and the never-treated firms. With ``control="notyet"`` the other subgroups' treated firms stay in as
+comparison firms while not yet treated: their cohort is set to never-treated and their outcomes from
+``g - anticipation`` on are left out, which reproduces Callaway & Sant'Anna's not-yet-treated comparison
+group cell by cell. A pooled run on all firms fixes the sample first (its validation, exclusions and
+warnings are the user's), and gives the pooled ATT.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+from clusterimpact._validation import as_frame, check_choice, require_columns, resolve_rng
+from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
+from clusterimpact.estimation._subgroup_result import SubgroupResult
+from clusterimpact.estimation._subgroups import (
+    PRESETS,
+    SubgroupRule,
+    classify,
+    firm_values,
+    make_rule,
+)
+from clusterimpact.estimation.influence import MULTIPLIERS, Multiplier, draw_multipliers
+from clusterimpact.estimation.multiplicity import holm, romano_wolf
+from clusterimpact.estimation.staggered import (
+    CONTROLS,
+    ESTS,
+    AggteResult,
+    ATTgtResult,
+    ControlGroup,
+    EstMethod,
+    _wald,
+    aggte,
+    att_gt,
+)
+from clusterimpact.provenance import make_provenance
+
+__all__ = [
+    "DEFAULT_BY",
+    "MIN_TREATED",
+    "PRESETS",
+    "SubgroupResult",
+    "SubgroupRule",
+    "heterogeneity_effects",
+    "subgroup_effects",
+]
+
+#: The splits of issue #14, in the order the report shows them.
+DEFAULT_BY = ("cluster", "cohort", "size", "age", "sector", "region")
+#: Fewest treated firms in a subgroup; smaller classes are merged (bins) or pooled into ``other``.
+MIN_TREATED = 20
+# multipliers held in memory at once (draws x clusters)
+_CHUNK_CELLS = 4_000_000
+
+
+@dataclass
+class _Base:
+    """The sample fixed by the pooled fit, shared by every split."""
+
+    df: pd.DataFrame  # rows of the kept firms, only the columns the fits use
+    g_row: np.ndarray  # effective cohort of each row (0 = never treated)
+    pos_row: np.ndarray  # position of each row's firm in `firms`
+    firms: pd.Index  # kept firms, sorted (the order of the bootstrap multipliers)
+    cohorts: pd.Series  # treated firm -> effective cohort
+    cluster_of_firm: np.ndarray  # cluster code of each firm in `firms` order
+    n_clusters: int
+    pooled_fit: ATTgtResult
+    pooled: AggteResult
+    source: pd.DataFrame  # the user's frame (for class columns)
+    opts: dict[str, Any]
+
+
+def _prepare(
+    data: Any,
+    outcome: str,
+    *,
+    cohort: str,
+    unit: str,
+    time: str,
+    control: str,
+    covariates: Sequence[str] | None,
+    est: str,
+    anticipation: int,
+    allow_unbalanced: bool,
+    cluster: str | None,
+) -> _Base:
+    check_choice("control", control, CONTROLS)
+    check_choice("est", est, ESTS)
+    df = as_frame(data)
+    covs = list(covariates or [])
+    require_columns(
+        df, [unit, time, cohort, outcome, *covs, *([cluster] if cluster else [])], what="subgroups"
+    )
+    opts = dict(
+        outcome=outcome,
+        cohort=cohort,
+        unit=unit,
+        time=time,
+        control=control,
+        covariates=covs or None,
+        est=est,
+        anticipation=anticipation,
+    )
+    fit = att_gt(df, allow_unbalanced=allow_unbalanced, **opts)  # type: ignore[arg-type]
+    pooled = aggte(fit, "simple", bootstrap=False)
+    assert fit.unit_ids is not None
+    firms = pd.Index(fit.unit_ids).sort_values()
+    keep = firms.get_indexer(df[unit]) >= 0
+    d = df.loc[keep, list(dict.fromkeys([unit, time, cohort, outcome, *covs]))]
+    g = pd.to_numeric(d[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
+    # cohorts after the last period are never treated within the panel (as att_gt treats them)
+    t_last = float(pd.to_numeric(df[time], errors="coerce").max())
+    g = np.where(g > t_last + anticipation, 0.0, g)
+    per_firm = pd.Series(g, index=d[unit].to_numpy()).groupby(level=0).first()
+    cohorts = per_firm[per_firm > 0]
+    if cluster is None:
+        codes, n_cl = np.arange(len(firms)), len(firms)
+    else:
+        cl = df.loc[keep, [unit, cluster]]
+        n_val = cl.groupby(unit)[cluster].nunique(dropna=False)
+        if (n_val > 1).any():
+            bad = n_val.index[n_val > 1]
+            raise DataError(
+                f"the cluster must be constant within each firm; {len(bad)} firm(s) differ, "
+                f"e.g. {bad[0]}",
+                column=cluster,
+                rows=list(cl.index[cl[unit].isin(bad)][:50]),
+            )
+        per = cl.groupby(unit)[cluster].first().reindex(firms)
+        c, uniq = pd.factorize(per, sort=True)
+        if (c < 0).any():
+            raise DataError("missing cluster ids", column=cluster)
+        codes, n_cl = np.asarray(c), len(uniq)
+    return _Base(
+        df=d,
+        g_row=g,
+        pos_row=firms.get_indexer(d[unit]),
+        firms=firms,
+        cohorts=cohorts,
+        cluster_of_firm=codes,
+        n_clusters=int(n_cl),
+        pooled_fit=fit,
+        pooled=pooled,
+        source=df,
+        opts=opts,
+    )
+
+
+def _subgroup_frame(base: _Base, members: pd.Index) -> pd.DataFrame:
+    """The data of one subgroup's fit: its treated firms plus the shared comparison firms."""
+    o = base.opts
+    d = base.df
+    mine = np.isin(base.pos_row, base.firms.get_indexer(members))
+    other = (base.g_row > 0) & ~mine
+    if o["control"] == "never":
+        return d.loc[~other]
+    # not-yet-treated comparisons: other subgroups' firms count as controls until g - anticipation
+    out = d.copy()
+    yr = pd.to_numeric(d[o["time"]], errors="coerce").to_numpy(dtype=float)
+    treated_by_now = other & (yr >= base.g_row - o["anticipation"])
+    out.loc[treated_by_now, o["outcome"]] = np.nan
+    out[o["cohort"]] = np.where(other, 0, pd.to_numeric(d[o["cohort"]], errors="coerce").fillna(0))
+    return out
+
+
+def _fit_one(
+    base: _Base, term: str, members: pd.Index
+) -> tuple[ATTgtResult, float, sp.csr_matrix, list[str]]:
+    """One subgroup's fit, its simple ATT and its influence function over ``base.firms`` (scaled so
+    that the sum over firms is ``estimate - effect``)."""
+    frame = _subgroup_frame(base, members)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        try:
+            fit = att_gt(frame, allow_unbalanced=True, **base.opts)
+            agg = aggte(fit, "simple", bootstrap=False)
+        except EstimationError as exc:
+            raise EstimationError(f"subgroup {term}: {exc}") from exc
+    # the pooled fit already warned about the sample; the cell-level pre-test is not used here
+    known = set(base.pooled_fit.warnings)
+    msgs = [
+        f"subgroup {term}: {w.message}"
+        for w in rec
+        if str(w.message) not in known and "pre-test" not in str(w.message)
+    ]
+    assert agg.influence is not None and fit.unit_ids is not None
+    row = agg.influence.unit_matrix()
+    if row is None:  # pragma: no cover - no clustering inside the subgroup fits
+        raise EstimationError("unit-level influence functions are not available")
+    coo = sp.coo_matrix(row[0])
+    cols = base.firms.get_indexer(pd.Index(fit.unit_ids[coo.col]))
+    psi = sp.csr_matrix(
+        (coo.data / agg.influence.n, (np.zeros(coo.nnz, dtype=int), cols)),
+        shape=(1, len(base.firms)),
+    )
+    return fit, float(agg.params.iloc[0]), psi, list(dict.fromkeys(msgs))
+
+
+def _bootstrap(psi_c: sp.csr_matrix, n_boot: int, multiplier: str, seed: Any) -> np.ndarray:
+    """(n_boot, S) draws ``sum_c xi_c psi_sc``: one multiplier per cluster and draw, for all ``s``."""
+    rng = resolve_rng(seed)
+    S, C = psi_c.shape
+    out = np.empty((n_boot, S))
+    chunk = int(max(1, min(n_boot, _CHUNK_CELLS // max(C, 1))))
+    buf = np.empty((chunk, C))
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        xi = draw_multipliers(rng, (b, C), multiplier, out=buf[:b])  # type: ignore[arg-type]
+        out[done : done + b] = np.asarray(psi_c @ xi.T).T
+        done += b
+    return out
+
+
+def _equal_effects(theta: np.ndarray, V: np.ndarray) -> dict[str, float]:
+    S = theta.size
+    out = {"stat": float("nan"), "df": 0.0, "p_value": float("nan"), "condition": float("nan")}
+    if S < 2:
+        return out
+    R = np.hstack([-np.ones((S - 1, 1)), np.eye(S - 1)])
+    stat, rank, cond = _wald(R @ theta, R @ V @ R.T)
+    if rank > 0:
+        out.update(
+            stat=stat, df=float(rank), p_value=float(stats.chi2.sf(stat, rank)), condition=cond
+        )
+    return out
+
+
+def _split(
+    base: _Base,
+    by: str,
+    rule: SubgroupRule,
+    *,
+    min_treated: int,
+    n_boot: int,
+    multiplier: str,
+    seed: int | None,
+    alpha: float,
+) -> SubgroupResult:
+    """Every estimate, test and adjustment for one split of the treated firms."""
+    o = base.opts
+    if rule.at != "cohort":
+        require_columns(base.source, [rule.column], what=f"subgroups by {by}")
+    values = firm_values(
+        base.source,
+        rule,
+        unit=o["unit"],
+        time=o["time"],
+        cohorts=base.cohorts,
+        anticipation=o["anticipation"],
+    )
+    labels, msgs, excl = classify(values, rule, min_treated)
+    classes = [c for c in labels.cat.categories if (labels == c).any()]
+    if len(classes) < 2:
+        raise EstimationError(
+            f"subgroups by {by}: {len(classes)} class(es) with at least {min_treated} treated firms; "
+            "need two to compare (lower min_treated or change the bins)"
+        )
+    terms = [f"{by}:{c}" for c in classes]
+    thetas: list[float] = []
+    rows: list[sp.csr_matrix] = []
+    fits: dict[str, ATTgtResult] = {}
+    n_firms: list[int] = []
+    for term, c in zip(terms, classes, strict=True):
+        members = labels.index[(labels == c).to_numpy()]
+        fit, est, psi, fmsgs = _fit_one(base, term, members)
+        fits[term] = fit
+        thetas.append(est)
+        rows.append(psi)
+        n_firms.append(len(members))
+        msgs.extend(fmsgs)
+    theta = np.asarray(thetas)
+    h = sp.csr_matrix(
+        (np.ones(len(base.firms)), (np.arange(len(base.firms)), base.cluster_of_firm)),
+        shape=(len(base.firms), base.n_clusters),
+    )
+    psi = sp.vstack(rows, format="csr")
+    psi_c = sp.csr_matrix(psi @ h)
+    V = np.asarray((psi_c @ psi_c.T).toarray())
+    se = np.sqrt(np.clip(np.diag(V), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, theta / se, np.nan)
+    p = 2 * stats.norm.sf(np.abs(z))
+    draws = _bootstrap(psi_c, n_boot, multiplier, seed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tdraws = np.where(se > 0, draws / se, 0.0)
+    p_rw = romano_wolf(z, tdraws)
+    ok = se > 0
+    tmax = np.max(np.abs(tdraws[:, ok]), axis=1) if ok.any() else np.array([np.nan])
+    crit = float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
+    for m in msgs:
+        warnings.warn(m, EstimationWarning, stacklevel=3)
+    idx = pd.Index(terms, name="term")
+    fit0 = base.pooled_fit
+    prov = make_provenance(
+        "cs:subgroups",
+        base.df[[o["unit"], o["time"], o["cohort"], o["outcome"]]],
+        seed=seed,
+        by=by,
+        rule=rule.to_dict(),
+        min_treated=min_treated,
+        n_boot=n_boot,
+        multiplier=multiplier,
+        **o,
+    )
+    return SubgroupResult(
+        params=pd.Series(theta, index=idx, name="estimate"),
+        std_errors=pd.Series(se, index=idx, name="std_error"),
+        nobs=fit0.nobs,
+        method="cs",
+        provenance=prov,
+        vcov=pd.DataFrame(V, index=idx, columns=idx),
+        crit_value=crit,
+        band_level=1 - alpha,
+        warnings=tuple(dict.fromkeys([*fit0.warnings, *msgs])),
+        exclusions={**fit0.exclusions, **excl},
+        by=by,
+        rule=rule.to_dict(),
+        rule_text=rule.describe(o["anticipation"]),
+        n_firms=pd.Series(n_firms, index=idx, name="n_firms"),
+        equal_effects=_equal_effects(theta, V),
+        p_holm=pd.Series(holm(p), index=idx, name="p_holm"),
+        p_romano_wolf=pd.Series(p_rw, index=idx, name="p_romano_wolf"),
+        pooled=base.pooled,
+        fits=fits,
+        boot_draws=draws,
+        influence=psi,
+        firm_ids=base.firms.to_numpy(),
+        control=o["control"],
+        n_boot=n_boot,
+        multiplier=multiplier,
+        seed=seed,
+        alpha=alpha,
+    )
+
+
+def _check_settings(
+    n_boot: int, multiplier: str, alpha: float, min_treated: int, seed: Any
+) -> None:
+    check_choice("multiplier", multiplier, MULTIPLIERS)
+    if int(n_boot) != n_boot or n_boot < 99:
+        raise SpecError(f"n_boot must be an integer of at least 99, got {n_boot!r}")
+    if not 0 < alpha < 1:
+        raise SpecError(f"alpha must be in (0, 1), got {alpha}")
+    if int(min_treated) != min_treated or min_treated < 1:
+        raise SpecError(f"min_treated must be a positive integer, got {min_treated!r}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
+        raise SpecError(f"seed must be an integer or None, got {seed!r}")
+
+
+def subgroup_effects(
+    data: Any,
+    outcome: str,
+    by: str,
+    *,
+    bins: Sequence[float] | None = None,
+    labels: Sequence[str] | None = None,
+    at: str | None = None,
+    window: int | None = None,
+    cohort: str = "treat_year",
+    unit: str = "firm_id",
+    time: str = "year",
+    control: ControlGroup = "never",
+    covariates: Sequence[str] | None = None,
+    est: EstMethod = "dr",
+    anticipation: int = 0,
+    allow_unbalanced: bool = False,
+    cluster: str | None = None,
+    min_treated: int = MIN_TREATED,
+    n_boot: int = 999,
+    multiplier: Multiplier = "mammen",
+    seed: int | None = None,
+    alpha: float = 0.05,
+) -> SubgroupResult:
+    """Callaway-Sant'Anna ATT by subgroup of treated firms, with a joint test of equal effects and
+    Holm / Romano-Wolf adjusted p-values (see the module docstring for the method).
+
+    Parameters
+    ----------
+    data
+        Firm-year panel (FirmPanel or long DataFrame).
+    outcome
+        Outcome column (e.g. ``ln_tfp``, ``ln_lp``).
+    by
+        A named split (:data:`PRESETS`: ``cluster`` (the cluster in the join year), ``cohort``,
+        ``size`` (FTE ``emp`` in ``g-1``, classes < 10, 10-49, 50-249, 250+), ``age`` (years in ``g-1``,
+        classes < 5, 5-9, 10-19, 20+), ``sector``, ``region`` (fixed traits)) or any column.
+    bins, labels
+        Class edges (``[lo, hi)``) for a numeric characteristic, and optional labels (one per bin).
+    at, window
+        When the characteristic is measured: ``"pre"`` (the mean over the ``window`` periods before
+        joining, ``g-anticipation-window .. g-anticipation-1``; default ``window=1``, the base period
+        of every post-treatment comparison), ``"join"`` (first value from the join year on), ``"fixed"``
+        (constant within firm) or ``"cohort"``. Defaults: the preset's; for another column ``"pre"``
+        with bins, ``"fixed"`` without.
+    cohort, unit, time, control, covariates, est, anticipation, allow_unbalanced
+        As :func:`~clusterimpact.estimation.staggered.att_gt`; every subgroup shares the comparison
+        firms (``never``: never-treated; ``notyet``: never- and not-yet-treated firms of every
+        subgroup).
+    cluster
+        Cluster column (constant within firm) for the covariance and the bootstrap; default the firm.
+    min_treated
+        Fewest treated firms per subgroup: smaller bins merge with a neighbour, smaller categories pool
+        into ``other`` (dropped if still too small); a warning says which.
+    n_boot, multiplier, seed
+        Multiplier bootstrap for Romano-Wolf and the uniform band: one multiplier per firm (cluster)
+        and draw, shared by every subgroup; reproducible for a seed.
+    alpha
+        One minus the uniform band's level.
+
+    Returns
+    -------
+    SubgroupResult
+        Terms ``<by>:<class>`` in class order.
+
+    Raises
+    ------
+    SpecError
+        Bad options. :class:`DataError` for missing columns or a "fixed" trait that varies within a
+        firm; :class:`EstimationError` when fewer than two subgroups are left or a subgroup has no
+        estimable post-treatment cell.
+    """
+    _check_settings(n_boot, multiplier, alpha, min_treated, seed)
+    rule = make_rule(by, bins=bins, labels=labels, at=at, window=window)
+    base = _prepare(
+        data,
+        outcome,
+        cohort=cohort,
+        unit=unit,
+        time=time,
+        control=control,
+        covariates=covariates,
+        est=est,
+        anticipation=anticipation,
+        allow_unbalanced=allow_unbalanced,
+        cluster=cluster,
+    )
+    return _split(
+        base,
+        by,
+        rule,
+        min_treated=min_treated,
+        n_boot=n_boot,
+        multiplier=multiplier,
+        seed=seed,
+        alpha=alpha,
+    )
+
+
+def heterogeneity_effects(
+    data: Any,
+    outcome: str,
+    by: Sequence[str] = DEFAULT_BY,
+    *,
+    cohort: str = "treat_year",
+    unit: str = "firm_id",
+    time: str = "year",
+    control: ControlGroup = "never",
+    covariates: Sequence[str] | None = None,
+    est: EstMethod = "dr",
+    anticipation: int = 0,
+    allow_unbalanced: bool = False,
+    cluster: str | None = None,
+    min_treated: int = MIN_TREATED,
+    n_boot: int = 999,
+    multiplier: Multiplier = "mammen",
+    seed: int | None = None,
+    alpha: float = 0.05,
+) -> dict[str, SubgroupResult]:
+    """Every named split at once (the report's entry point): ``{by: SubgroupResult}``.
+
+    One pooled fit fixes the sample for all splits; each split is :func:`subgroup_effects` with the
+    preset's rule and the same seed (so the firms' bootstrap multipliers are the same in every split).
+    A split whose column is missing from the data, or that leaves fewer than two subgroups, is skipped
+    with an :class:`EstimationWarning` (other errors propagate). Parameters as
+    :func:`subgroup_effects`.
+    """
+    _check_settings(n_boot, multiplier, alpha, min_treated, seed)
+    rules = {b: make_rule(b, bins=None, labels=None, at=None, window=None) for b in by}
+    base = _prepare(
+        data,
+        outcome,
+        cohort=cohort,
+        unit=unit,
+        time=time,
+        control=control,
+        covariates=covariates,
+        est=est,
+        anticipation=anticipation,
+        allow_unbalanced=allow_unbalanced,
+        cluster=cluster,
+    )
+    out: dict[str, SubgroupResult] = {}
+    for b, rule in rules.items():
+        if rule.at != "cohort" and rule.column not in base.source.columns:
+            warnings.warn(
+                f"subgroups by {b} skipped: no column '{rule.column}' in the data",
+                EstimationWarning,
+                stacklevel=2,
+            )
+            continue
+        try:
+            out[b] = _split(
+                base,
+                b,
+                rule,
+                min_treated=min_treated,
+                n_boot=n_boot,
+                multiplier=multiplier,
+                seed=seed,
+                alpha=alpha,
+            )
+        except EstimationError as exc:
+            if "need two to compare" not in str(exc):
+                raise
+            warnings.warn(f"subgroups by {b} skipped: {exc}", EstimationWarning, stacklevel=2)
+    return out

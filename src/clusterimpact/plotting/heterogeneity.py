@@ -1,0 +1,135 @@
+"""Figure of subgroup effects: estimates with confidence intervals, multiplicity-adjusted markers, the
+pooled effect and the joint test of equal effects."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from clusterimpact._validation import check_choice
+from clusterimpact.errors import SpecError
+from clusterimpact.plotting._core import (
+    GREY,
+    PALETTE,
+    fmt_p,
+    new_axes,
+    set_caption,
+    style_context,
+    term_label,
+)
+
+__all__ = ["plot_subgroup_effects"]
+
+Adjustment = Literal["romano_wolf", "holm"]
+_ADJ_NAMES = {"romano_wolf": "Romano-Wolf", "holm": "Holm"}
+
+
+def plot_subgroup_effects(
+    result: Any,
+    *,
+    level: float = 0.95,
+    adjusted: Adjustment = "romano_wolf",
+    uniform: bool = False,
+    pooled: bool = True,
+    xlabel: str = "Effect on the outcome (log points)",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Forest plot of a :class:`~clusterimpact.estimation.heterogeneity.SubgroupResult`.
+
+    One row per subgroup, top to bottom in the result's order, labelled ``class (n = firms)``: the
+    estimate and its ``level`` confidence interval (pointwise, or the sup-t uniform band with
+    ``uniform=True``; an ``ErrorbarContainer`` labelled ``"estimates"``). Markers are filled where the
+    ``adjusted`` p-value (``"romano_wolf"`` or ``"holm"``) is below ``1 - level`` (``gid``
+    ``"adjusted_significant"``) and hollow otherwise (``"adjusted_not_significant"``). A dashed line marks
+    the pooled ATT (``gid="pooled"``); the title carries the joint Wald test of equal effects.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        With a caption (:func:`~clusterimpact.plotting.figure_caption`) stating the estimand, sample
+        and methods.
+    """
+    check_choice("adjusted", adjusted, tuple(_ADJ_NAMES))
+    for attr in ("p_romano_wolf", "p_holm", "n_firms", "equal_effects", "by"):
+        if not hasattr(result, attr):
+            raise SpecError(
+                f"plot_subgroup_effects needs a SubgroupResult, got {type(result).__name__}"
+            )
+    t = result.tidy(level, uniform=uniform)
+    est = t["estimate"].to_numpy(dtype=float)
+    lo, hi = t["conf_low"].to_numpy(dtype=float), t["conf_high"].to_numpy(dtype=float)
+    padj = t[f"p_{adjusted}"].to_numpy(dtype=float)
+    sig = padj < 1 - level
+    y = -np.arange(len(t), dtype=float)
+    labels = [
+        f"{term_label(term)} (n = {int(n):,})"
+        for term, n in zip(t["term"], t["n_firms"], strict=True)
+    ]
+    ee = result.equal_effects
+    with style_context():
+        ax = new_axes(ax, figsize=(6.4, 0.35 * len(t) + 1.6))
+        ax.errorbar(
+            est,
+            y,
+            xerr=np.vstack([est - lo, hi - est]),
+            fmt="none",
+            ecolor=PALETTE[0],
+            label="estimates",
+        )
+        name = _ADJ_NAMES[adjusted]
+        pct = f"{100 * (1 - level):g} %"
+        ax.plot(
+            est[sig],
+            y[sig],
+            "o",
+            color=PALETTE[0],
+            gid="adjusted_significant",
+            label=f"{name} p < {pct}",
+        )
+        ax.plot(
+            est[~sig],
+            y[~sig],
+            "o",
+            color=PALETTE[0],
+            markerfacecolor="white",
+            gid="adjusted_not_significant",
+            label=f"{name} p >= {pct}",
+        )
+        ax.axvline(0, color="black", linewidth=0.8)
+        pooled_txt = ""
+        if pooled and result.pooled is not None:
+            pv = float(result.pooled.params.iloc[0])
+            ax.axvline(
+                pv,
+                color=GREY,
+                linestyle="--",
+                linewidth=1,
+                gid="pooled",
+                label=f"Pooled ({pv:+.3f})",
+            )
+            pooled_txt = f" Dashed line: the pooled ATT over all treated firms ({pv:+.3f})."
+        ax.set_yticks(y, labels)
+        ax.set_ylim(y[-1] - 0.6, 0.6)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel(xlabel)
+        wald = (
+            f"equal effects: chi2({int(ee['df'])}) = {ee['stat']:.2f}, {fmt_p(ee['p_value'])}"
+            if np.isfinite(ee.get("stat", np.nan))
+            else "equal effects: not testable"
+        )
+        ax.set_title(title or f"Effect by {result.by}; {wald}")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        interval = "sup-t uniform band" if uniform else "confidence intervals"
+        set_caption(
+            ax,
+            f"Callaway-Sant'Anna average effect on the treated (simple aggregation) by {result.by} "
+            f"({result.rule_text}), every subgroup against the same {result.control}-treated "
+            f"comparison firms; N = {result.nobs:,} firm-years. Whiskers: {100 * level:g} % "
+            f"{interval}. Filled markers: {name} family-wise adjusted p < {pct} "
+            f"({result.n_boot} multiplier-bootstrap draws shared by all subgroups). Joint Wald "
+            f"test of {wald}.{pooled_txt}",
+        )
+    return ax

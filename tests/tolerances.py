@@ -16,6 +16,11 @@ EXACT_REL = 1e-8
 # synthetic: accounts are rounded to 100 EUR (money) and 0.01 FTE; the logs the panel rebuilds from the
 # nominal files differ from the latent real logs by at most this much (the smallest firms, ~1 FTE).
 SYNTH_ROUNDING_LOG = 0.02
+# synthetic truth vs a brute-force recomputation from the latent firm-years: the truth JSON keeps 10
+# significant digits (half a unit in the 10th digit is 5e-10 relative); summation order adds ~1e-15.
+SYNTH_TRUTH_REL = 1e-9
+# ... with an absolute floor of this times the largest |value| compared (effects that are exactly 0).
+SYNTH_TRUTH_ABS_SCALE = 1e-12
 
 # --- productivity -------------------------------------------------------------------------------
 # prodest 0.1.1 Table 1 (Chilean plants) prints 3 decimals: half a unit in the last printed digit.

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact.synthetic._estimands import compute_estimands
+
 __all__ = ["compute_truth", "round_floats"]
 
 
@@ -106,4 +108,5 @@ def compute_truth(latent: pd.DataFrame) -> dict[str, Any]:
         "by_cluster": _profile(_cells(post, "cluster")),
         "by_cohort": _profile(_cells(post, "cohort")),
     }
+    truth.update(compute_estimands(latent))
     return truth

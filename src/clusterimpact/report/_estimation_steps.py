@@ -17,6 +17,7 @@ import pandas as pd
 
 from clusterimpact.errors import SpecError
 from clusterimpact.report._study import Skipped, Study, Unavailable, need
+from clusterimpact.report._truth_step import step_truth
 
 __all__ = ["STEPS"]
 
@@ -486,9 +487,7 @@ def step_duration(study: Study) -> str:
     res = call(duration_effects, df, outcome=y, bins=bins, leads=abs(est.event_window[0]))
     study.results["duration"] = res
     study.results[f"duration:{y}"] = res
-    truth = None
-    if study.truth:
-        truth = study.truth.get("member_years_bins") or study.truth.get("member_years")
+    truth = _duration_truth(study, bins)
     key = "att_lp" if y == "ln_lp" else "att"
     _plot(
         study,
@@ -512,6 +511,18 @@ def step_duration(study: Study) -> str:
         res,
     )
     return f"duration profile on {y}"
+
+
+def _duration_truth(study: Study, bins: list[int | str]) -> dict[str, Any] | None:
+    """The duration profile's own estimand by bin (firm-years in membership), when the truth file
+    has it for these bins."""
+    t = study.truth or {}
+    labels = [str(b) for b in bins]
+    est = t.get("estimands") or {}
+    if t.get("estimand_bins") != labels:
+        return None
+    out = {b: est.get(f"duration:member_years::{b}") for b in labels}
+    return out if all(v is not None for v in out.values()) else None
 
 
 def step_heterogeneity(study: Study) -> str:
@@ -909,127 +920,6 @@ def step_matched_did(study: Study) -> str:
         models,
     )
     return f"matched DiD on {', '.join(_outcomes(study))}"
-
-
-def _truth_value(entry: Any, key: str) -> float | None:
-    if isinstance(entry, dict):
-        v = entry.get(key)
-    else:
-        v = entry
-    return None if v is None else float(v)
-
-
-def step_truth(study: Study) -> str:
-    """On synthetic data: every estimate that has a true counterpart, against the truth."""
-    if not study.truth:
-        return "no truth (real data)"
-    truth = study.truth
-    rows: list[dict[str, Any]] = []
-    y = _headline(study)
-    lp = y == "ln_lp"
-    key = "att_lp" if lp else "att"
-
-    def add(group: str, estimator: str, term: str, res_row: Any, true: float | None) -> None:
-        if true is None:
-            return
-        est, se = float(res_row["estimate"]), float(res_row["std_error"])
-        rows.append(
-            {
-                "quantity": group,
-                "estimator": estimator,
-                "term": term,
-                "estimate": est,
-                "std_error": se,
-                "truth": true,
-                "|error|/SE": abs(est - true) / se if se > 0 else np.nan,
-            }
-        )
-
-    # overall effect on every outcome (TFP truth applies to each TFP method)
-    cmp = study.results.get("comparison")
-    if isinstance(cmp, pd.DataFrame):
-        for o in _outcomes(study):
-            tv = truth.get("att_overall_lp" if o == "ln_lp" else "att_overall")
-            for r in cmp[cmp["outcome"] == label(o)].to_dict("records"):
-                add(f"overall, {label(o)}", r["estimator"], r["term"], r, tv)
-    # event time (imputation, CS), years of membership, cluster, cohort: headline outcome
-    for est_key, name in (("imputation", "Imputation (BJS)"), ("cs", "Callaway-Sant'Anna")):
-        prof_res = study.results.get(f"{est_key}:{y}")
-        if prof_res is None or not hasattr(prof_res, "profile"):
-            continue
-        for p in prof_res.profile().to_dict("records"):
-            e = str(int(p["x"]))
-            if int(p["x"]) >= 0 and e in truth.get("event_time", {}):
-                add("event time", name, p["term"], p, _truth_value(truth["event_time"][e], key))
-    dur = study.results.get("duration")
-    bins_truth = truth.get("member_years_bins") or truth.get("member_years") or {}
-    if dur is not None:
-        for rec in dur.tidy().to_dict("records"):
-            t = str(rec["term"])
-            if t.startswith("member_years::"):
-                b = t.split("::", 1)[1]
-                if b in bins_truth:
-                    add(
-                        "years of membership",
-                        "duration (imputation)",
-                        t,
-                        rec,
-                        _truth_value(bins_truth[b], key),
-                    )
-    byc = study.results.get("by_cluster")
-    if isinstance(byc, pd.DataFrame):
-        for r in byc.to_dict("records"):
-            c = str(r["term"]).split(":", 1)[1]
-            if c in truth.get("by_cluster", {}):
-                add(
-                    "cluster",
-                    "imputation",
-                    str(r["term"]),
-                    r,
-                    _truth_value(truth["by_cluster"][c], key),
-                )
-    # production elasticities
-    for m in study.spec.outcomes.tfp_methods:
-        tfp_res = study.results.get(f"tfp:{m}")
-        el = truth.get("elasticities", {})
-        if tfp_res is None:
-            continue
-        for te in tfp_res.tidy().to_dict("records"):
-            if te["term"] in el:
-                add("elasticity", f"TFP {m}", te["term"], te, float(el[te["term"]]))
-    if not rows:
-        raise Unavailable("no estimate to compare with the truth")
-    table = pd.DataFrame(rows)
-    study.results["truth_table"] = table
-    study.add_table(
-        "truth",
-        "truth",
-        "Estimates against the known truth",
-        f"Synthetic scenario {truth.get('scenario', '?')!r}, seed {truth.get('seed', '?')}: true "
-        "effects computed on the realised sample (overall: mean effect over member firm-years; "
-        "event time, years of membership and cluster: the same by group). Estimands differ "
-        "between estimators (TWFE in particular is a weighted average with possibly negative "
-        "weights); |error|/SE above 3 flags an estimate that misses its truth.",
-        table,
-        4,
-    )
-    fig_rows = table[table["quantity"] != "elasticity"].copy()
-    fig_rows["term"] = (
-        fig_rows["quantity"] + " | " + fig_rows["estimator"] + " | " + fig_rows["term"]
-    )
-    truth_series = pd.Series(fig_rows["truth"].to_numpy(), index=fig_rows["term"].to_numpy())
-    _plot(
-        study,
-        "truth",
-        "truth_vs_estimate",
-        "Estimates against the truth",
-        "plot_truth_vs_estimate",
-        fig_rows[["term", "estimate", "std_error"]].reset_index(drop=True),
-        truth_series,
-        title=f"Estimates against the truth\n({label(y)} and overall effects)",
-    )
-    within = int((table["|error|/SE"] <= 3).sum())
-    return f"{within} of {len(table)} estimates within 3 SE of the truth"
 
 
 STEPS: list[tuple[str, Callable[[Study], str | None]]] = [

@@ -148,7 +148,8 @@ def _collect(study: Study, y: str, tr: _Truths) -> list[dict[str, Any]]:
                 add(f"overall, {es.label(o)}", r["estimator"], r["term"], r, name, true)
     profiles = (
         ("imputation", "Imputation (BJS)", "event time", _post_event),
-        ("cs", "Callaway-Sant'Anna", "event time", _post_event),
+        # CS's event-study overall (mean of dynamic:0..window[1]) is in no other row
+        ("cs", "Callaway-Sant'Anna", "event time", lambda t: t == "dynamic" or _post_event(t)),
         ("sa", "Sun-Abraham", "event time", _post_event),
     )
     for est_key, name, group, keep in profiles:

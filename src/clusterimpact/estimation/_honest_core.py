@@ -170,7 +170,7 @@ def flci_sd(
     def half(b: float) -> float:
         return interval(best_w(b)).half_length
 
-    grid = np.linspace(0.0, b_max, 41)
+    grid = np.linspace(0.0, b_max, 13)
     vals = np.array([half(b) for b in grid])
     i = int(np.argmin(vals))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE
 
 from clusterimpact.cli import main
 from clusterimpact.estimation.event_study import event_study
 from clusterimpact.estimation.honest import honest_did
+from conftest import REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,19 @@ def medicaid_csv(tmp_path_factory):
 
 def _run(path, tmp_path, *extra) -> dict:
     out = tmp_path / "out.json"
-    base = ["did", "--data", str(path), "--outcome", "dins", "--cohort", "cohort", "--unit",
-            "stfips", "--time", "year"]
+    base = [
+        "did",
+        "--data",
+        str(path),
+        "--outcome",
+        "dins",
+        "--cohort",
+        "cohort",
+        "--unit",
+        "stfips",
+        "--time",
+        "year",
+    ]
     assert main([*base, *extra, "--json", str(out)]) == 0
     return json.loads(out.read_text())
 
@@ -42,7 +53,9 @@ def test_twfe_honest_json_matches_api(medicaid_csv, tmp_path):
         r = honest_did(es, restriction=kind, grid=[0.0, 0.5])
         assert b["grid"] == [0.0, 0.5] and b["target"] == "e=0"
         np.testing.assert_allclose([s["conf_low"] for s in b["sets"]], r.sets.conf_low, rtol=1e-12)
-        np.testing.assert_allclose([s["conf_high"] for s in b["sets"]], r.sets.conf_high, rtol=1e-12)
+        np.testing.assert_allclose(
+            [s["conf_high"] for s in b["sets"]], r.sets.conf_high, rtol=1e-12
+        )
         assert b["breakdown"] == pytest.approx(r.breakdown, rel=1e-12)
         assert "summary" not in b
 
@@ -50,15 +63,42 @@ def test_twfe_honest_json_matches_api(medicaid_csv, tmp_path):
 def test_cs_needs_universal_base_period_and_imputation_refused(medicaid_csv, tmp_path, capsys):
     path, _ = medicaid_csv
     out = tmp_path / "x.json"
-    base = ["did", "--data", str(path), "--outcome", "dins", "--cohort", "cohort", "--unit",
-            "stfips", "--time", "year", "--json", str(out)]
+    base = [
+        "did",
+        "--data",
+        str(path),
+        "--outcome",
+        "dins",
+        "--cohort",
+        "cohort",
+        "--unit",
+        "stfips",
+        "--time",
+        "year",
+        "--json",
+        str(out),
+    ]
     assert main([*base, "--method", "cs", "--honest", "rm"]) == 2
     assert "--base-period universal" in capsys.readouterr().err
     assert main([*base, "--method", "imputation", "--honest", "sd"]) == 2
     assert "not available for --method imputation" in capsys.readouterr().err
     assert main([*base, "--method", "sa", "--honest", "sd", "--honest-target", "x"]) == 2
     assert not out.exists()
-    js = _run(path, tmp_path, "--method", "cs", "--base-period", "universal", "--honest", "sd",
-              "--honest-grid", "0,0.02", "--honest-target", "average", "--est", "reg")
+    js = _run(
+        path,
+        tmp_path,
+        "--method",
+        "cs",
+        "--base-period",
+        "universal",
+        "--honest",
+        "sd",
+        "--honest-grid",
+        "0,0.02",
+        "--honest-target",
+        "average",
+        "--est",
+        "reg",
+    )
     (b,) = js["sensitivity"]
     assert b["target"] == "average" and len(b["sets"]) == 2

@@ -6,15 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE
 from scipy.optimize import linprog
-from tolerances import (
-    CS_BOOT_SE_REL,
-    HONEST_FLCI_SD,
-    HONEST_LF_SIM_SD,
-    HONEST_R_GRID_SD,
-    HONEST_ROUTES_SD,
-)
 
 from clusterimpact.errors import SpecError
 from clusterimpact.estimation import _honest_core as core
@@ -28,6 +20,14 @@ from clusterimpact.estimation.honest import (
 from clusterimpact.estimation.imputation import imputation_did
 from clusterimpact.estimation.staggered import aggte, att_gt
 from clusterimpact.estimation.sunab import sun_abraham
+from conftest import REFERENCE
+from tolerances import (
+    CS_BOOT_SE_REL,
+    HONEST_FLCI_SD,
+    HONEST_LF_SIM_SD,
+    HONEST_R_GRID_SD,
+    HONEST_ROUTES_SD,
+)
 
 HD = REFERENCE / "honestdid"
 
@@ -82,7 +82,10 @@ def test_extraction_matches_the_readme_regression(medicaid):
 def test_original_interval_matches_stata(medicaid, target):
     ref = _published("stata_readme", "original", target).iloc[0]
     r = honest_did(
-        medicaid["readme"], restriction="rm", grid=[0.0], target=0 if target == "e0" else "average",
+        medicaid["readme"],
+        restriction="rm",
+        grid=[0.0],
+        target=0 if target == "e0" else "average",
         breakdown=False,
     )
     assert abs(r.original[0] - float(ref.conf_low)) <= _half_unit(ref.conf_low)
@@ -93,15 +96,22 @@ def test_original_interval_matches_stata(medicaid, target):
 
 @pytest.mark.parametrize(
     ("source", "sample", "target"),
-    [("r_readme", "readme", "e0"), ("stata_readme", "readme", "e0"),
-     ("stata_readme", "readme", "average"), ("r_mixtape", "mixtape", "e0")],
+    [
+        ("r_readme", "readme", "e0"),
+        ("stata_readme", "readme", "e0"),
+        ("stata_readme", "readme", "average"),
+        ("r_mixtape", "mixtape", "e0"),
+    ],
 )
 def test_relative_magnitudes_reproduce_published(medicaid, source, sample, target):
     ref = _published(source, "rm", target)
     es = medicaid[sample]
     r = honest_did(
-        es, restriction="rm", grid=ref.bound.astype(float).tolist(),
-        target=0 if target == "e0" else "average", breakdown=False,
+        es,
+        restriction="rm",
+        grid=ref.bound.astype(float).tolist(),
+        target=0 if target == "e0" else "average",
+        breakdown=False,
     )
     sd = _sd_theta(es, target)
     allow = (HONEST_R_GRID_SD + HONEST_LF_SIM_SD) * sd
@@ -110,8 +120,10 @@ def test_relative_magnitudes_reproduce_published(medicaid, source, sample, targe
         assert abs(got.conf_high - float(want.conf_high)) <= allow + _half_unit(want.conf_high)
 
 
-@pytest.mark.parametrize(("source", "sample"), [("r_readme", "readme"), ("stata_readme", "readme"),
-                                                ("r_mixtape", "mixtape")])
+@pytest.mark.parametrize(
+    ("source", "sample"),
+    [("r_readme", "readme"), ("stata_readme", "readme"), ("r_mixtape", "mixtape")],
+)
 def test_smoothness_flci_reproduces_published(medicaid, source, sample):
     ref = _published(source, "sd", "e0")
     es = medicaid[sample]
@@ -129,12 +141,17 @@ def test_agrees_with_moderndid(medicaid):
     es = medicaid["readme"]
     for (restriction, target), rows in ref.groupby(["restriction", "target"], sort=False):
         r = honest_did(
-            es, restriction=restriction, grid=rows.bound.tolist(),
-            target=0 if target == "e0" else "average", breakdown=False,
+            es,
+            restriction=restriction,
+            grid=rows.bound.tolist(),
+            target=0 if target == "e0" else "average",
+            breakdown=False,
         )
         sd = _sd_theta(es, target)
         allow = (
-            (HONEST_R_GRID_SD + HONEST_LF_SIM_SD) * sd if restriction == "rm" else HONEST_FLCI_SD * sd
+            (HONEST_R_GRID_SD + HONEST_LF_SIM_SD) * sd
+            if restriction == "rm"
+            else HONEST_FLCI_SD * sd
         )
         np.testing.assert_allclose(r.sets.conf_low, rows.conf_low, rtol=0, atol=allow)
         np.testing.assert_allclose(r.sets.conf_high, rows.conf_high, rtol=0, atol=allow)
@@ -200,7 +217,9 @@ def test_breakdown_values_bracket_the_published_grid(medicaid):
     assert 1.5 < rm.breakdown <= 2.0  # published: Mbar = 1.5 excludes 0, Mbar = 2 includes it
     sd = honest_did(es, restriction="sd", grid=[0.02, 0.03])
     assert 0.02 < sd.breakdown <= 0.03
-    below = honest_did(es, restriction="sd", grid=[0.995 * sd.breakdown, sd.breakdown], breakdown=False)
+    below = honest_did(
+        es, restriction="sd", grid=[0.995 * sd.breakdown, sd.breakdown], breakdown=False
+    )
     assert below.sets.conf_low.iloc[0] > 0 >= below.sets.conf_low.iloc[1] - 1e-12
     assert rm.to_dict()["sensitivity"]["breakdown"] == rm.breakdown
 
@@ -216,8 +235,14 @@ def test_breakdown_zero_when_the_usual_interval_contains_zero():
 def ehec_cs():
     df = _ehec()
     res = att_gt(
-        df, "dins", cohort="yexp2", unit="stfips", time="year", control="notyet",
-        base_period="universal", est="reg",
+        df,
+        "dins",
+        cohort="yexp2",
+        unit="stfips",
+        time="year",
+        control="notyet",
+        base_period="universal",
+        est="reg",
     )
     return res
 
@@ -228,9 +253,7 @@ def test_cs_dynamic_vcov_from_influence_functions(ehec_cs):
     np.testing.assert_allclose(diag, es.analytic_std_errors.to_numpy(), rtol=1e-12, atol=1e-15)
     boot = aggte(ehec_cs, "dynamic", min_e=-5, max_e=5, bootstrap=True, n_boot=999, seed=1)
     keep = es.analytic_std_errors.to_numpy() > 0
-    np.testing.assert_allclose(
-        boot.std_errors.to_numpy()[keep], diag[keep], rtol=CS_BOOT_SE_REL
-    )
+    np.testing.assert_allclose(boot.std_errors.to_numpy()[keep], diag[keep], rtol=CS_BOOT_SE_REL)
     c = event_study_coefficients(es)
     assert c.reference == -1 and c.n_pre == 4 and c.n_post == 6
     r = honest_did(es, restriction="rm", grid=[0.5, 1.0], breakdown=False)
@@ -240,7 +263,9 @@ def test_cs_dynamic_vcov_from_influence_functions(ehec_cs):
 
 def test_cs_varying_base_period_is_refused():
     df = _ehec()
-    res = att_gt(df, "dins", cohort="yexp2", unit="stfips", time="year", control="notyet", est="reg")
+    res = att_gt(
+        df, "dins", cohort="yexp2", unit="stfips", time="year", control="notyet", est="reg"
+    )
     with pytest.raises(SpecError, match="base_period='universal'"):
         honest_did(aggte(res, "dynamic"))
     with pytest.raises(SpecError, match="'dynamic'"):

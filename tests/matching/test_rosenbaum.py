@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE
 from scipy import stats
 
 from clusterimpact.errors import DataError, SpecError
@@ -15,6 +14,7 @@ from clusterimpact.matching.rosenbaum import (
     rosenbaum_bounds,
     rosenbaum_from_match,
 )
+from conftest import REFERENCE
 
 EXACT = 1e-10
 
@@ -33,8 +33,9 @@ def test_lead_signed_rank_statistic_matches_published(lead):
 
 def test_gamma_one_is_the_usual_signed_rank_test(lead):
     r = rosenbaum_bounds(lead, gammas=[1.0])
-    ref = stats.wilcoxon(lead, zero_method="wilcox", correction=False, alternative="greater",
-                         method="approx")
+    ref = stats.wilcoxon(
+        lead, zero_method="wilcox", correction=False, alternative="greater", method="approx"
+    )
     row = r.bounds.iloc[0]
     assert row.p_upper == pytest.approx(ref.pvalue, rel=1e-9)
     assert row.p_lower == pytest.approx(ref.pvalue, rel=1e-9)
@@ -96,16 +97,29 @@ def test_bounds_widen_with_gamma_and_critical_gamma(lead):
 
 def test_from_a_match_result():
     nsw = pd.read_csv(REFERENCE / "nsw" / "nsw_dw.csv")
-    m = match(nsw, treatment="treat", covariates=["age", "educ", "re74", "re75"], outcome="re78",
-              method="nearest", neighbors=1)
+    m = match(
+        nsw,
+        treatment="treat",
+        covariates=["age", "educ", "re74", "re75"],
+        outcome="re78",
+        method="nearest",
+        neighbors=1,
+    )
     diff = matched_pair_differences(m, nsw, "re78")
     pairs = m.pairs[m.pairs.focal_treated]
     want = nsw.re78.loc[pairs.focal].to_numpy() - nsw.re78.loc[pairs.match].to_numpy()
     np.testing.assert_array_equal(diff.to_numpy(), want)
     r = rosenbaum_from_match(m, nsw, "re78", gammas=[1.0, 1.5])
     assert r.n_pairs + r.n_zero == len(pairs)
-    m2 = match(nsw, treatment="treat", covariates=["age", "educ"], outcome="re78",
-               method="nearest", neighbors=2, replace=True)
+    m2 = match(
+        nsw,
+        treatment="treat",
+        covariates=["age", "educ"],
+        outcome="re78",
+        method="nearest",
+        neighbors=2,
+        replace=True,
+    )
     with pytest.raises(SpecError, match="neighbors=1"):
         matched_pair_differences(m2, nsw, "re78")
     with pytest.raises(DataError, match="not in the data"):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.container import ErrorbarContainer
-from tolerances import PLOT_DRAWN_ABS, PLOT_DRAWN_REL
 
 from clusterimpact.errors import SpecError
 from clusterimpact.estimation.honest import honest_did_arrays
 from clusterimpact.plotting import figure_caption, save_figure
 from clusterimpact.plotting.sensitivity import plot_sensitivity, sensitivity_frame
+from tolerances import PLOT_DRAWN_ABS, PLOT_DRAWN_REL
 
 BETA = np.array([0.004, -0.002, 0.001, 0.05, 0.07])
 SIGMA = np.diag([6e-5, 5e-5, 4e-5, 8e-5, 1e-4]) + 1e-5

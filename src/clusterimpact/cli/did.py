@@ -245,7 +245,7 @@ def _run(args: argparse.Namespace) -> int:
         sensitivity, notes = _honest(
             args,
             df,
-            res if args.method == "cs" else sa if args.method == "sa" else None,  # noqa: F821
+            res if args.method == "cs" else sa if args.method == "sa" else None,
             level,
         )
         warnings += [n for n in notes if n not in warnings]
@@ -303,7 +303,10 @@ def _register_honest(p: argparse.ArgumentParser) -> None:
         "(sd) or both; cs needs --base-period universal; not available for imputation",
     )
     p.add_argument(
-        "--honest-grid", dest="honest_grid", default=None, help="comma-separated Mbar (rm) or M (sd)"
+        "--honest-grid",
+        dest="honest_grid",
+        default=None,
+        help="comma-separated Mbar (rm) or M (sd)",
     )
     p.add_argument(
         "--honest-target",
@@ -364,7 +367,12 @@ def _honest(
     out, notes = [], []
     for kind in kinds:
         r = honest_did(
-            es, restriction=kind, grid=grid, target=target, level=level, seed=args.seed or 0
+            es,
+            restriction=kind,  # type: ignore[arg-type]
+            grid=grid,
+            target=target,
+            level=level,
+            seed=args.seed or 0,
         )
         block = r.to_dict()["sensitivity"]
         block["sets"] = [

@@ -174,7 +174,9 @@ def flci_sd(
     vals = np.array([half(b) for b in grid])
     i = int(np.argmin(vals))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    res = optimize.minimize_scalar(half, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12 * scale})
+    res = optimize.minimize_scalar(
+        half, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12 * scale}
+    )
     b_opt = float(res.x) if res.fun <= vals[i] else float(grid[i])
     return interval(best_w(b_opt))
 
@@ -227,7 +229,11 @@ def _min_variance_l1(
     Ci = np.hstack([np.vstack([-Gp.T, Gp.T]), np.vstack([np.eye(nd), np.eye(nd)])])
     ci = np.r_[-c0, c0]
     cons = [
-        {"type": "eq", "fun": lambda z: eq_a @ z[:n_pre] - eq_b, "jac": lambda z: np.r_[eq_a, np.zeros(nd)]},
+        {
+            "type": "eq",
+            "fun": lambda z: eq_a @ z[:n_pre] - eq_b,
+            "jac": lambda z: np.r_[eq_a, np.zeros(nd)],
+        },
         {"type": "ineq", "fun": lambda z: Ci @ z + ci, "jac": lambda z: Ci},
         {
             "type": "ineq",
@@ -238,7 +244,7 @@ def _min_variance_l1(
     # start from the free optimum shrunk onto the bias budget: feasible for the slacks
     u0 = np.abs(Gp.T @ start + c0)
     z0 = np.r_[start, u0]
-    res = optimize.minimize(
+    res = optimize.minimize(  # type: ignore[call-overload]
         fun, z0, jac=jac, constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 500}
     )
     return np.asarray(res.x[:n_pre])
@@ -298,7 +304,7 @@ def max_over_dual(
         return -np.inf, None
     if res.status != 0:
         raise RuntimeError(f"ARP linear programme failed: {res.message}")
-    return float(-res.fun), np.asarray(res.x)
+    return -float(res.fun or 0.0), np.asarray(res.x)
 
 
 def _truncation(
@@ -328,7 +334,7 @@ def _truncation(
         bounds=bounds,
         method="highs",
     )
-    v_up = float(res.fun) if res.status == 0 else np.inf
+    v_up = float(res.fun or 0.0) if res.status == 0 else np.inf
     res = linprog(
         np.r_[-S, 0.0],
         A_eq=np.vstack([A_eq_base, np.r_[-b, 1.0]]),
@@ -336,7 +342,7 @@ def _truncation(
         bounds=bounds,
         method="highs",
     )
-    v_lo = float(-res.fun) if res.status == 0 else -np.inf
+    v_lo = -float(res.fun or 0.0) if res.status == 0 else -np.inf
     return v_lo, v_up
 
 
@@ -466,7 +472,11 @@ def union_accepts(pieces: list[ArpPiece], theta: float) -> bool:
 
 
 def invert(
-    accepts: Callable[[float], bool], center: float, width: float, n_grid: int = 41, tol: float = 1e-9
+    accepts: Callable[[float], bool],
+    center: float,
+    width: float,
+    n_grid: int = 41,
+    tol: float = 1e-9,
 ) -> tuple[float, float]:
     """``[min, max]`` of the accepted values: a grid over ``center +- width`` (widened while the
     accepted region touches an end), then bisection at both ends to ``tol * width``."""
@@ -491,7 +501,9 @@ def invert(
     return lo, hi
 
 
-def _bisect(accepts: Callable[[float], bool], rejected: float, accepted: float, tol: float) -> float:
+def _bisect(
+    accepts: Callable[[float], bool], rejected: float, accepted: float, tol: float
+) -> float:
     while abs(accepted - rejected) > tol:
         mid = 0.5 * (accepted + rejected)
         if accepts(mid):

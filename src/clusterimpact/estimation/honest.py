@@ -100,7 +100,9 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
             "base_period='universal') + aggte(..., 'dynamic') instead"
         )
     if not isinstance(result, ProfileResult) or result.x.empty:
-        raise SpecError(f"honest_did needs an event-study result on the event-time axis, got {name}")
+        raise SpecError(
+            f"honest_did needs an event-study result on the event-time axis, got {name}"
+        )
     if getattr(result, "type", "dynamic") != "dynamic":
         raise SpecError(
             f"honest_did needs the 'dynamic' (event-time) aggregation, got {result.type!r}"  # type: ignore[attr-defined]
@@ -114,7 +116,9 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
     if result.vcov is None:
         raise SpecError(f"honest_did: {name} carries no covariance matrix (vcov)")
     ref = float(result.reference)
-    x = result.x[[t for t in result.x.index if t in result.vcov.index]].sort_values(kind="mergesort")
+    x = result.x[[t for t in result.x.index if t in result.vcov.index]].sort_values(
+        kind="mergesort"
+    )
     x = x[x != ref]
     times = x.to_numpy(dtype=float)
     expected = np.arange(times.min(), times.max() + 1) if len(times) else times
@@ -426,7 +430,9 @@ def _check_arrays(betahat: Any, sigma: Any, n_pre: int) -> tuple[np.ndarray, np.
     b = np.asarray(betahat, dtype=float).ravel()
     V = np.asarray(sigma, dtype=float)
     if V.shape != (len(b), len(b)):
-        raise SpecError(f"sigma must be {len(b)} x {len(b)} (one row per coefficient), got {V.shape}")
+        raise SpecError(
+            f"sigma must be {len(b)} x {len(b)} (one row per coefficient), got {V.shape}"
+        )
     if not (np.isfinite(b).all() and np.isfinite(V).all()):
         raise SpecError("betahat and sigma must be finite")
     if not np.allclose(V, V.T, rtol=1e-8, atol=1e-14 * max(1.0, np.abs(V).max())):
@@ -492,7 +498,14 @@ class _Solver:
 
     def _pieces(self, m: float) -> list[core.ArpPiece]:
         return core.rm_pieces(
-            self.b, self.V, self.n_pre, self.lv, m, alpha=self.alpha, n_sims=self.n_sims, seed=self.seed
+            self.b,
+            self.V,
+            self.n_pre,
+            self.lv,
+            m,
+            alpha=self.alpha,
+            n_sims=self.n_sims,
+            seed=self.seed,
         )
 
     def contains_zero(self, m: float) -> bool:

@@ -198,7 +198,9 @@ def rosenbaum_bounds(
     d = d_all[d_all != 0]
     warns: list[str] = []
     if d.size < 2:
-        raise DataError(f"rosenbaum_bounds needs at least 2 non-zero pair differences, got {d.size}")
+        raise DataError(
+            f"rosenbaum_bounds needs at least 2 non-zero pair differences, got {d.size}"
+        )
     if d.size < 10:
         warns.append(f"only {d.size} non-zero pairs: the normal approximation is rough")
     T, q = _signed_rank(d)
@@ -289,12 +291,12 @@ def matched_pair_differences(result: Any, data: Any, outcome: str) -> pd.Series:
             column=outcome,
             rows=rows,
         )
-    return pd.Series(yt - yc, index=pd.Index(pairs["focal"].to_numpy(), name="treated"), name=outcome)
+    return pd.Series(
+        yt - yc, index=pd.Index(pairs["focal"].to_numpy(), name="treated"), name=outcome
+    )
 
 
-def rosenbaum_from_match(
-    result: Any, data: Any, outcome: str, **kwargs: Any
-) -> RosenbaumResult:
+def rosenbaum_from_match(result: Any, data: Any, outcome: str, **kwargs: Any) -> RosenbaumResult:
     """:func:`rosenbaum_bounds` on the treated-minus-control differences of a 1:1 matching.
 
     ``data`` and ``outcome`` as in :func:`matched_pair_differences`; ``kwargs`` go to

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -12,7 +14,7 @@ from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, s
 __all__ = ["plot_sensitivity", "sensitivity_frame"]
 
 
-def sensitivity_frame(result: object) -> pd.DataFrame:
+def sensitivity_frame(result: Any) -> pd.DataFrame:
     """What :func:`plot_sensitivity` draws: ``x``, ``term``, ``conf_low``, ``conf_high``, ``kind``.
 
     The original interval sits one grid step left of the smallest bound (at ``-step`` when the grid
@@ -38,7 +40,7 @@ def sensitivity_frame(result: object) -> pd.DataFrame:
     )
 
 
-def plot_sensitivity(result: object, *, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_sensitivity(result: Any, *, ax: Axes | None = None, title: str | None = None) -> Axes:
     """Robust confidence sets against ``Mbar`` (relative magnitudes) or ``M`` (smoothness).
 
     The original interval (parallel trends exact) is the grey whisker at the left, labelled

@@ -49,7 +49,13 @@ def main() -> None:
             bounds = out["m"].to_list()
         for m, lo, hi in zip(bounds, out["lb"].to_list(), out["ub"].to_list(), strict=True):
             rows.append(
-                {"restriction": restriction, "target": target, "bound": m, "conf_low": lo, "conf_high": hi}
+                {
+                    "restriction": restriction,
+                    "target": target,
+                    "bound": m,
+                    "conf_low": lo,
+                    "conf_high": hi,
+                }
             )
     pd.DataFrame(rows).to_csv(HERE / "moderndid_medicaid.csv", index=False, float_format="%.10g")
 

@@ -76,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="bootstrap multipliers (cs): mammen (default) or rademacher (what R did and csdid draw)",
     )
     p.add_argument("--level", type=float, default=0.95, help="confidence level")
+    _register_honest(p)
     p.set_defaults(func=_run)
 
 
@@ -239,6 +240,16 @@ def _run(args: argparse.Namespace) -> int:
         nobs = main.nobs
         warnings, exclusions = list(main.warnings), dict(main.exclusions)
         provenance = main.provenance.to_dict()
+    sensitivity = None
+    if args.honest:
+        sensitivity, notes = _honest(
+            args,
+            df,
+            res if args.method == "cs" else sa if args.method == "sa" else None,
+            level,
+        )
+        warnings += [n for n in notes if n not in warnings]
+        blocks.append(_honest_text(sensitivity))
     payload = {
         "command": "did",
         "method": args.method,
@@ -272,9 +283,107 @@ def _run(args: argparse.Namespace) -> int:
         "excluded_cells": excluded_cells,
         "provenance": provenance,
     }
+    if sensitivity is not None:
+        payload["sensitivity"] = sensitivity
     if args.json_path:
         write_json(args.json_path, payload)
         print(f"did ({args.method}): {len(estimates)} estimates written to {args.json_path}")
     else:
         print("\n\n".join(blocks))
     return 0
+
+
+# -- --honest: Rambachan-Roth sensitivity of the event study ------------------------------------------
+def _register_honest(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--honest",
+        choices=("rm", "sd", "both"),
+        default=None,
+        help="Rambachan-Roth sensitivity of the event study: relative magnitudes (rm), smoothness "
+        "(sd) or both; cs needs --base-period universal; not available for imputation",
+    )
+    p.add_argument(
+        "--honest-grid",
+        dest="honest_grid",
+        default=None,
+        help="comma-separated Mbar (rm) or M (sd)",
+    )
+    p.add_argument(
+        "--honest-target",
+        dest="honest_target",
+        default="0",
+        help="event time of theta (default 0, on impact) or 'average' of all lags",
+    )
+
+
+def _honest(
+    args: argparse.Namespace, df: pd.DataFrame, es: Any, level: float
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Sensitivity sets for the method's event study: one JSON block per restriction."""
+    from clusterimpact.errors import SpecError
+    from clusterimpact.estimation.honest import honest_did
+
+    if args.method == "imputation":
+        raise SpecError(
+            "--honest is not available for --method imputation (its leads have no joint covariance "
+            "with the lags); use --method cs --base-period universal, sa or twfe"
+        )
+    if args.method == "cs":
+        from clusterimpact.estimation.staggered import aggte
+
+        if args.base_period != "universal":
+            raise SpecError("--honest with --method cs needs --base-period universal")
+        es = aggte(es, "dynamic")
+    elif args.method == "twfe":
+        from clusterimpact.estimation.event_study import event_study
+
+        es = event_study(
+            df,
+            args.outcome,
+            cohort=args.cohort,
+            unit=args.unit,
+            time=args.time,
+            bin_endpoints=False,
+            cluster=args.cluster,
+            weights=args.weights,
+        )
+    target: Any = args.honest_target
+    if target != "average":
+        try:
+            target = int(target)
+        except ValueError:
+            raise SpecError(
+                f"--honest-target must be an event time or 'average', got {target!r}"
+            ) from None
+    grid = None
+    if args.honest_grid:
+        try:
+            grid = [float(v) for v in split_list(args.honest_grid)]
+        except ValueError:
+            raise SpecError(
+                f"--honest-grid must be comma-separated numbers, got {args.honest_grid!r}"
+            ) from None
+    kinds = ("rm", "sd") if args.honest == "both" else (args.honest,)
+    out, notes = [], []
+    for kind in kinds:
+        r = honest_did(
+            es,
+            restriction=kind,  # type: ignore[arg-type]
+            grid=grid,
+            target=target,
+            level=level,
+            seed=args.seed or 0,
+        )
+        block = r.to_dict()["sensitivity"]
+        block["sets"] = [
+            {"bound": float(b), "conf_low": float(lo), "conf_high": float(hi)}
+            for b, lo, hi in r.sets[["bound", "conf_low", "conf_high"]].itertuples(index=False)
+        ]
+        block["summary"] = r.summary()
+        out.append(block)
+        notes += [w for w in r.warnings if w not in notes]
+    return out, notes
+
+
+def _honest_text(blocks: list[dict[str, Any]]) -> str:
+    return "\n\n".join(str(b.pop("summary")) for b in blocks)

@@ -45,6 +45,7 @@ from clusterimpact.plotting.matching import (
     plot_love,
     plot_overlap,
 )
+from clusterimpact.plotting.sensitivity import plot_sensitivity, sensitivity_frame
 
 __all__ = [
     "PALETTE",
@@ -64,11 +65,13 @@ __all__ = [
     "plot_overlap",
     "plot_selection",
     "plot_subgroup_effects",
+    "plot_sensitivity",
     "plot_trajectories",
     "plot_truth_vs_estimate",
     "profile_frame",
     "save_figure",
     "selection_table",
+    "sensitivity_frame",
     "set_caption",
     "style_context",
     "trajectories_series",

@@ -87,3 +87,12 @@ PLOT_DRAWN_ABS = 1e-15
 # (measured: <= 3e-16 absolute on coefficients, <= 3e-15 relative on SEs). Relative, with an absolute
 # floor of this times the largest |coefficient|.
 FORMULA_SAME_FIT_REL = 1e-12
+
+# --- Sun-Abraham from cell sums (issue #14) -----------------------------------------------------
+# Cell-sum solve vs the dense saturated regression (feols) and vs pyfixest's i() regression: all three
+# are exact direct solves, so only floating-point differences remain. Estimates, aggregates and vcov
+# relative; standard errors (square roots of sums of squared scores) relative at the looser 1e-6; an
+# absolute floor of SUNAB_ABS_FLOOR x the largest |expected| for entries that are near zero.
+SUNAB_REL = 1e-8
+SUNAB_SE_REL = 1e-6
+SUNAB_ABS_FLOOR = 1e-10

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from clusterimpact._cohort import cohort_years
-from clusterimpact.errors import DataError, EstimationError
+from clusterimpact.errors import DataError, EstimationError, EstimationWarning
 from clusterimpact.estimation.sunab import sun_abraham
 from clusterimpact.estimation.twfe import feols
 from tolerances import SUNAB_ABS_FLOOR, SUNAB_REL, SUNAB_SE_REL
@@ -272,6 +272,14 @@ def test_bad_weights_and_absorbed_cells_raise():
         _dense_sun_abraham(no_ref)  # the dense fit refuses it too
 
 
+def test_few_clusters_warn_as_feols():
+    df = _panel(15).assign(sector=lambda d: d["region"] % 5)
+    with pytest.warns(EstimationWarning, match="only 5 clusters in 'sector'"):
+        res = sun_abraham(df, "y", cluster="sector")
+    assert any("only 5 clusters" in m for m in res.warnings)
+    _check_against(res, _dense_sun_abraham(df, cluster="sector"))
+
+
 def test_memory_grows_with_rows_not_rows_times_cells():
     # 11 cohorts x ~30 event times: a dense design would hold ~300 float columns of N rows
     rng = np.random.default_rng(5)
@@ -295,5 +303,5 @@ def test_memory_grows_with_rows_not_rows_times_cells():
         tracemalloc.stop()
     k = len(res.catt)
     assert k > 250
-    # measured ~30 doubles per row; a dense design alone needs k (> 250) per row
+    # measured ~38 doubles per row (319 cells); a dense design alone needs k (> 250) per row
     assert peak < 60 * 8 * n, f"peak {peak / 2**20:.0f} MiB for {n} rows and {k} cells"

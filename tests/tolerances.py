@@ -130,3 +130,12 @@ HONEST_FLCI_SD = 0.01
 # Two routes to the same ARP test (vertex enumeration vs linear programmes) and bisection to 1e-9 of
 # the search width: agreement to 1e-6 sd.
 HONEST_ROUTES_SD = 1e-6
+
+# --- Sun-Abraham from cell sums (issue #14) -----------------------------------------------------
+# Cell-sum solve vs the dense saturated regression (feols) and vs pyfixest's i() regression: all three
+# are exact direct solves, so only floating-point differences remain. Estimates, aggregates and vcov
+# relative; standard errors (square roots of sums of squared scores) relative at the looser 1e-6; an
+# absolute floor of SUNAB_ABS_FLOOR x the largest |expected| for entries that are near zero.
+SUNAB_REL = 1e-8
+SUNAB_SE_REL = 1e-6
+SUNAB_ABS_FLOOR = 1e-10

@@ -12,7 +12,9 @@ dropped). The interaction-weighted estimator averages them over cohorts,
 observations at relative period ``e`` as weights (held fixed in the delta method, as fixest's
 ``sunab`` aggregation does). ``simple`` is the observation-weighted average of all ``e >= 0`` cells.
 Standard errors: cluster-robust (by unit by default) from the regression, then the delta method.
-Written from the paper (Journal of Econometrics 225(2), 2021).
+The regression is solved from cell sums, never from a dense rows x cells design
+(:mod:`clusterimpact.estimation._sunab_fit`). Written from the paper (Journal of Econometrics 225(2),
+2021).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from clusterimpact._cohort import cohort_years
+from clusterimpact._cohort import cohort_years, row_numbers
 from clusterimpact._validation import as_frame, check_choice, require_columns, require_numeric
 from clusterimpact.errors import DataError, EstimationError, SpecError
+from clusterimpact.estimation._demean import drop_singletons, factorize, interact_codes
+from clusterimpact.estimation._sunab_fit import CellFit, fit_cells
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 
@@ -94,7 +98,7 @@ def sun_abraham(
     window
         Relative periods outside ``[lo, hi]`` are left out of the estimation sample (counted), else all.
     weights
-        Regression weights (e.g. matching weights).
+        Regression weights (e.g. matching weights; numeric, non-negative).
     cluster
         Cluster column (default ``unit``).
     stack
@@ -103,110 +107,236 @@ def sun_abraham(
     Returns
     -------
     SunAbrahamResult
-    """
-    from clusterimpact.estimation.twfe import feols
 
+    Notes
+    -----
+    The saturated regression is solved from cell sums (:mod:`._sunab_fit`): memory and time grow with
+    the number of rows, not with rows x cells. Rows with a missing outcome, weight, unit, period or
+    cluster, zero-weight rows and singleton units or periods (iteratively) are left out of the
+    regression and counted in ``exclusions``; the cohort shares that weight the aggregation count every
+    row of the cell in the sample (before singleton removal), as before.
+    """
     check_choice("control", control, ("never", "last"))
+    if ref != -1 and not isinstance(ref, (int, np.integer)):
+        raise SpecError(f"ref must be an integer, got {ref!r}")
     df0 = as_frame(data)
-    cols = [unit, time, cohort, outcome] + [c for c in (weights, cluster, stack) if c]
-    require_columns(df0, list(dict.fromkeys(cols)), what="Sun-Abraham")
-    require_numeric(df0, [time, outcome], constant=[outcome])
-    df = df0[list(dict.fromkeys(cols))].copy()
+    cols = list(
+        dict.fromkeys([unit, time, cohort, outcome] + [c for c in (weights, cluster, stack) if c])
+    )
+    require_columns(df0, cols, what="Sun-Abraham")
+    require_numeric(df0, [time, outcome] + ([weights] if weights else []), constant=[outcome])
+    s = _select(df0, outcome, cohort, time, control, window)
+    cells = _Cells.build(s.g, s.rel, s.cohorts, ref)
+    wv = (
+        df0[weights].to_numpy(dtype=float, na_value=np.nan)[s.pos]
+        if weights is not None
+        else np.ones(len(s.pos))
+    )
+    fit, reg_excl = _regress(df0, s, cells, wv, unit, time, weights, cluster or unit, stack)
+    est, vc, terms, xs, counts = _aggregate(cells, wv, fit.beta, fit.vcov)
+    se = np.sqrt(np.clip(np.diag(vc), 0, None))
+    idx = pd.Index(terms, name="term")
+    elem = [tm for tm in terms if tm.startswith("dynamic:")]
+    catt = pd.DataFrame(
+        {
+            "cohort": cells.cohort.astype(int),
+            "e": cells.e.astype(int),
+            "estimate": fit.beta,
+            "std_error": np.sqrt(np.clip(np.diag(fit.vcov), 0, None)),
+            "n": cells.n.astype(int),
+        }
+    )
+    if not np.isfinite(est).all():
+        raise DataError("non-finite Sun-Abraham estimates (check weights and the outcome)")
+    prov = make_provenance(
+        "sa",
+        df0[[unit, time, cohort, outcome]],
+        control=control,
+        ref=ref,
+        window=list(window) if window is not None else None,
+        weights=weights,
+        cluster=cluster or unit,
+        stack=stack,
+    )
+    return SunAbrahamResult(
+        params=pd.Series(est, index=idx, name="estimate"),
+        std_errors=pd.Series(se, index=idx, name="std_error"),
+        nobs=int(fit.nobs),
+        method="sa",
+        provenance=prov,
+        df_resid=None,
+        vcov=pd.DataFrame(vc, index=idx, columns=idx),
+        warnings=fit.warnings,
+        exclusions={**s.exclusions, **reg_excl},
+        x=pd.Series(xs, index=pd.Index(elem, name="term"), dtype=float),
+        x_label="Periods since treatment",
+        reference=float(ref),
+        counts=pd.Series(counts, index=pd.Index(elem, name="term"), dtype=float),
+        catt=catt,
+        control=control,
+        control_cohort=s.ctrl_value,
+    )
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """Rows kept for estimation (positions ``pos`` in the input) with their cohort and event time."""
+
+    pos: np.ndarray
+    g: np.ndarray
+    rel: np.ndarray
+    y: np.ndarray
+    cohorts: np.ndarray
+    ctrl_value: float
+    exclusions: dict[str, int]
+
+
+def _select(
+    df0: pd.DataFrame,
+    outcome: str,
+    cohort: str,
+    time: str,
+    control: SAControl,
+    window: tuple[int, int] | None,
+) -> _Sample:
+    """Missing outcomes, the control rule and the event window: the rows that stay."""
     exclusions: dict[str, int] = {}
-    g = cohort_years(df[cohort], column=cohort)
-    y = pd.to_numeric(df[outcome], errors="coerce")
-    miss = y.isna().to_numpy()
-    if miss.any():
-        exclusions["missing outcome"] = int(miss.sum())
-        df = df.loc[~miss]
-        g = g[~miss]
-    t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
-    cohorts = np.unique(g[g > 0])
+    g = cohort_years(df0[cohort], column=cohort)
+    y = pd.to_numeric(df0[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    t = pd.to_numeric(df0[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    keep = ~np.isnan(y)
+    if not keep.all():
+        exclusions["missing outcome"] = int((~keep).sum())
+    cohorts = np.unique(g[keep & (g > 0)])
     if cohorts.size == 0:
         raise EstimationError(f"no treated units: column '{cohort}' has no first-treatment period")
-    warns: list[str] = []
     if control == "never":
-        if not (g == 0).any():
+        if not (g[keep] == 0).any():
             raise EstimationError(
                 "no never-treated units for control='never'; use control='last' (last-treated cohort)"
             )
         ctrl_value = 0.0
-        keep = np.ones(len(df), dtype=bool)
     else:
         ctrl_value = float(cohorts.max())
-        keep = t < ctrl_value  # never-treated units stay: clean controls too (documented)
-        n_drop = int((~keep).sum())
-        if n_drop:
-            exclusions["periods from the last cohort's treatment on"] = n_drop
+        late = keep & ~(t < ctrl_value)  # never-treated units stay: clean controls too (documented)
+        if late.any():
+            exclusions["periods from the last cohort's treatment on"] = int(late.sum())
+        keep &= ~late
         cohorts = cohorts[cohorts < ctrl_value]
         if cohorts.size == 0:
             raise EstimationError(
                 "only one treated cohort: nothing left to compare with the last one"
             )
     rel = t - g
-    is_treated_cohort = np.isin(g, cohorts)
     if window is not None:
         lo, hi = int(window[0]), int(window[1])
-        out = is_treated_cohort & ((rel < lo) | (rel > hi))
+        out = keep & np.isin(g, cohorts) & ((rel < lo) | (rel > hi))
         if out.any():
             exclusions["outside the event window"] = int(out.sum())
         keep &= ~out
-    df = df.loc[keep].copy()
-    g, t, rel, is_treated_cohort = g[keep], t[keep], rel[keep], is_treated_cohort[keep]
-    if weights is not None:
-        wv = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
-    else:
-        wv = np.ones(len(df))
+    pos = np.flatnonzero(keep)
+    return _Sample(pos, g[pos], rel[pos], y[pos], cohorts, ctrl_value, exclusions)
 
-    # interaction dummies
-    cells = (
-        pd.DataFrame({"g": g[is_treated_cohort], "e": rel[is_treated_cohort]})
-        .value_counts()
-        .sort_index()
-    )
-    cells = cells[cells.index.get_level_values("e") != ref]
-    names: list[str] = []
-    X: dict[str, np.ndarray] = {}
-    for key in cells.index:
-        gg, ee = float(key[0]), float(key[1])
-        nm = f"_sa_{int(gg)}_{'m' if ee < 0 else 'p'}{abs(int(ee))}"
-        names.append(nm)
-        X[nm] = ((g == gg) & (rel == ee)).astype(float)
-    if not names:
-        raise EstimationError("no cohort x relative-period cells to estimate")
-    reg = pd.concat([df.reset_index(drop=True), pd.DataFrame(X)], axis=1)
-    if stack is not None:
-        reg["_sa_unit"] = reg[stack].astype(str) + "|" + reg[unit].astype(str)
-        reg["_sa_time"] = reg[stack].astype(str) + "|" + reg[time].astype(str)
-        fe = "_sa_unit + _sa_time"
-    else:
-        fe = f"{unit} + {time}"
-    reg = reg.rename(columns={outcome: "_sa_y"})
-    if weights is not None:
-        reg["_sa_w"] = wv
-    formula = f"_sa_y ~ {' + '.join(names)} | {fe}"
-    fit = feols(
-        formula,
-        reg,
-        vcov="cluster",
-        cluster=cluster or unit,
-        weights="_sa_w" if weights is not None else None,
-    )
-    dropped = [nm for nm in names if nm not in fit.params.index]
-    if dropped:
-        raise EstimationError(
-            f"cohort x period cells collinear with the fixed effects: {dropped[:5]}"
-        )
-    delta = fit.params[names].to_numpy(dtype=float)
-    V = fit.vcov.loc[names, names].to_numpy(dtype=float) if fit.vcov is not None else None
-    if V is None:
-        raise EstimationError("the regression returned no covariance matrix")
-    cg = np.array([k[0] for k in cells.index], dtype=float)
-    ce = np.array([k[1] for k in cells.index], dtype=float)
-    cn = cells.to_numpy(dtype=float)
-    # cell weights by observations (weighted by regression weights)
-    wobs = np.array([wv[(g == a) & (rel == b)].sum() for a, b in zip(cg, ce, strict=True)])
 
+@dataclass(frozen=True)
+class _Cells:
+    """Cohort x relative-period cells (sorted by cohort, then period; ``ref`` left out).
+
+    ``rows`` are positions in the sample inside a cell and ``which`` their cell index.
+    """
+
+    cohort: np.ndarray
+    e: np.ndarray
+    n: np.ndarray
+    rows: np.ndarray
+    which: np.ndarray
+
+    @classmethod
+    def build(cls, g: np.ndarray, rel: np.ndarray, cohorts: np.ndarray, ref: int) -> _Cells:
+        rows = np.flatnonzero(np.isin(g, cohorts) & np.isfinite(rel))
+        ug, gc = np.unique(g[rows], return_inverse=True)
+        ue, ec = np.unique(rel[rows], return_inverse=True)
+        key, which, n = np.unique(gc * len(ue) + ec, return_inverse=True, return_counts=True)
+        cg, ce = ug[key // len(ue)], ue[key % len(ue)]
+        est = ce != ref
+        if not est.any():
+            raise EstimationError("no cohort x relative-period cells to estimate")
+        remap = np.where(est, np.cumsum(est) - 1, -1)
+        which = remap[which.ravel()]
+        inside = which >= 0
+        return cls(cg[est], ce[est], n[est], rows[inside], which[inside])
+
+    @property
+    def names(self) -> list[str]:
+        return [f"(cohort {int(a)}, e={int(b)})" for a, b in zip(self.cohort, self.e, strict=True)]
+
+
+def _codes(df0: pd.DataFrame, pos: np.ndarray, column: str, stack: str | None) -> np.ndarray:
+    """Integer codes of ``column`` on the rows ``pos`` (stack-specific when ``stack`` is given)."""
+    codes, _ = factorize(df0[column].iloc[pos])
+    if stack is None:
+        return codes
+    return interact_codes([factorize(df0[stack].iloc[pos])[0], codes])[0]
+
+
+def _regress(
+    df0: pd.DataFrame,
+    s: _Sample,
+    cells: _Cells,
+    wv: np.ndarray,
+    unit: str,
+    time: str,
+    weights: str | None,
+    cluster: str,
+    stack: str | None,
+) -> tuple[CellFit, dict[str, int]]:
+    """The saturated regression on the sample: missing values, zero weights and singletons removed."""
+    excl: dict[str, int] = {}
+    neg = np.isfinite(wv) & (wv < 0)
+    if neg.any():
+        rows = row_numbers(df0.index, np.isin(np.arange(len(df0)), s.pos[neg]))
+        raise DataError("negative weights", column=weights, rows=rows[:20])
+    ok = np.isfinite(s.y) & np.isfinite(wv)
+    for col in dict.fromkeys([unit, time, cluster] + ([stack] if stack else [])):
+        ok &= df0[col].iloc[s.pos].notna().to_numpy()
+    if not ok.all():
+        excl["missing_values"] = int((~ok).sum())
+    zero = ok & (wv == 0)
+    if zero.any():
+        excl["zero_weight"] = int(zero.sum())
+        ok &= ~zero
+    pos = s.pos[ok]
+    firm, period = _codes(df0, pos, unit, stack), _codes(df0, pos, time, stack)
+    keep = drop_singletons([firm, period]) if len(pos) else np.ones(0, dtype=bool)
+    if not keep.all():
+        excl["singleton"] = int((~keep).sum())
+        firm, period = factorize(firm[keep])[0], factorize(period[keep])[0]
+    if not keep.any():
+        raise EstimationError("no observations left after removing missing values and singletons")
+    ok[ok] = keep  # the regression rows, as a mask over the sample
+    new_pos = np.cumsum(ok) - 1
+    inside = ok[cells.rows]
+    clus = factorize(df0[cluster].iloc[s.pos[ok]])[0]
+    fit = fit_cells(
+        s.y[ok],
+        wv[ok],
+        firm,
+        period,
+        clus,
+        new_pos[cells.rows[inside]],
+        cells.which[inside],
+        cells.names,
+        cluster_name=cluster,
+    )
+    return fit, excl
+
+
+def _aggregate(
+    cells: _Cells, wv: np.ndarray, delta: np.ndarray, V: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float], list[float]]:
+    """Interaction weights (cohort shares of each period's weighted observations), held fixed."""
+    ce, cn = cells.e, cells.n.astype(float)
+    wobs = np.bincount(cells.which, weights=wv[cells.rows], minlength=len(ce))
     terms: list[str] = []
     rows: list[np.ndarray] = []
     xs: list[float] = []
@@ -224,49 +354,4 @@ def sun_abraham(
         xs.append(float(e))
         counts.append(float(cn[sel].sum()))
     W = np.vstack(rows)
-    est = W @ delta
-    vc = W @ V @ W.T
-    se = np.sqrt(np.clip(np.diag(vc), 0, None))
-    idx = pd.Index(terms, name="term")
-    elem = [tm for tm in terms if tm.startswith("dynamic:")]
-    catt = pd.DataFrame(
-        {
-            "cohort": cg.astype(int),
-            "e": ce.astype(int),
-            "estimate": delta,
-            "std_error": np.sqrt(np.clip(np.diag(V), 0, None)),
-            "n": cn.astype(int),
-        }
-    )
-    if not np.isfinite(est).all():
-        raise DataError("non-finite Sun-Abraham estimates (check weights and the outcome)")
-    prov = make_provenance(
-        "sa",
-        df0[[unit, time, cohort, outcome]],
-        control=control,
-        ref=ref,
-        window=list(window) if window is not None else None,
-        weights=weights,
-        cluster=cluster or unit,
-        stack=stack,
-    )
-    if ref != -1 and not isinstance(ref, int):
-        raise SpecError(f"ref must be an integer, got {ref!r}")
-    return SunAbrahamResult(
-        params=pd.Series(est, index=idx, name="estimate"),
-        std_errors=pd.Series(se, index=idx, name="std_error"),
-        nobs=int(fit.nobs),
-        method="sa",
-        provenance=prov,
-        df_resid=None,
-        vcov=pd.DataFrame(vc, index=idx, columns=idx),
-        warnings=tuple(warns) + tuple(fit.warnings),
-        exclusions={**exclusions, **fit.exclusions},
-        x=pd.Series(xs, index=pd.Index(elem, name="term"), dtype=float),
-        x_label="Periods since treatment",
-        reference=float(ref),
-        counts=pd.Series(counts, index=pd.Index(elem, name="term"), dtype=float),
-        catt=catt,
-        control=control,
-        control_cohort=ctrl_value,
-    )
+    return W @ delta, W @ V @ W.T, terms, xs, counts

@@ -100,3 +100,10 @@ HETERO_EXACT_ABS_SCALE = 1e-12
 # correlation about (1 - rho^2) / sqrt(B) <= 0.023 (so 0.1 is > 4 SE).
 HETERO_BOOT_VAR_REL = 0.15
 HETERO_BOOT_CORR_ABS = 0.1
+
+# --- whole-chain bootstrap ----------------------------------------------------------------------
+# The chain's full-sample estimates and each replication vs the same estimators called by hand on the
+# same (re)sample: identical arithmetic except the order of a few sums (pandas groupby vs numpy on
+# copies in another row order), measured <= 2e-15 relative; relative, with an absolute floor of this
+# times the largest |expected|.
+CHAIN_SAME_REL = 1e-10

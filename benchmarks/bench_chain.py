@@ -94,7 +94,9 @@ def main() -> int:
     warnings.simplefilter("ignore")
     c0 = cpu_s()
     panel, where = load_panel(args.quick)
-    print(f"panel ({where}): {len(panel.data):,} firm-years, {panel.data['firm_id'].nunique():,} firms")
+    print(
+        f"panel ({where}): {len(panel.data):,} firm-years, {panel.data['firm_id'].nunique():,} firms"
+    )
     print(f"  built in {cpu_s() - c0:.1f} s CPU")
 
     c1 = cpu_s()
@@ -108,7 +110,9 @@ def main() -> int:
         f"{res.n_failed} failed"  # type: ignore[attr-defined]
     )
     print(f"  full-sample pass (floor): {full_pass:.2f} s CPU")
-    print(f"  per replication: {per_rep:.2f} s CPU = {per_rep / full_pass:.2f} x the full-sample pass")
+    print(
+        f"  per replication: {per_rep:.2f} s CPU = {per_rep / full_pass:.2f} x the full-sample pass"
+    )
     print(
         f"  extrapolated: {args.target_reps} replications on {args.cores} cores = "
         f"{full_pass:.1f} + {args.target_reps} x {per_rep:.2f} / {args.cores} = {est:.0f} s "
@@ -133,7 +137,11 @@ def main() -> int:
     print(f"peak memory (this process): {peak_mb():.0f} MB")
     t = res.tidy()  # type: ignore[attr-defined]
     show = t[t["term"].isin(["cs:simple", "cs:dynamic", "duration:average", "matched_did:ATT"])]
-    print(show[["term", "estimate", "plugin_std_error", "std_error", "se_ratio"]].to_string(index=False))
+    print(
+        show[["term", "estimate", "plugin_std_error", "std_error", "se_ratio"]].to_string(
+            index=False
+        )
+    )
     print("(SEs from a handful of replications: timing run, not an inference)")
     return 0
 

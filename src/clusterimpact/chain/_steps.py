@@ -135,7 +135,11 @@ class ChainSteps:
         lo, hi = self.window
         out = []
         for agg in (aggte(gt, "simple"), aggte(gt, "dynamic", min_e=lo, max_e=hi)):
-            out += [(f"cs:{t}", float(v), float(agg.std_errors[t])) for t, v in agg.params.items()]
+            se = agg.std_errors.reindex(agg.params.index).to_numpy(dtype=float)
+            out += [
+                (f"cs:{t}", float(v), float(e))
+                for (t, v), e in zip(agg.params.items(), se, strict=True)
+            ]
         return out
 
     def _duration(self, frame: pd.DataFrame) -> list[tuple[str, float, float]]:
@@ -150,7 +154,11 @@ class ChainSteps:
             time=self.time,
             leads=abs(self.window[0]),
         )
-        return [(f"duration:{t}", float(v), float(res.std_errors[t])) for t, v in res.params.items()]
+        se = res.std_errors.reindex(res.params.index).to_numpy(dtype=float)
+        return [
+            (f"duration:{t}", float(v), float(e))
+            for (t, v), e in zip(res.params.items(), se, strict=True)
+        ]
 
     def _matched(self, frame: pd.DataFrame, seed: int | None) -> list[tuple[str, float, float]]:
         from clusterimpact.matching.panel import match_panel

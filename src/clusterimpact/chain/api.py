@@ -229,9 +229,7 @@ def chain_bootstrap(
     messages = list(dict.fromkeys(f"full sample: {w.message}" for w in caught))
     for w in caught:  # the full-sample estimators' own warnings reach the caller as usual
         warnings.warn(str(w.message), w.category, stacklevel=2)
-    steps = replace(
-        steps, theta=point.theta if warm_start else None, names=tuple(table["term"])
-    )
+    steps = replace(steps, theta=point.theta if warm_start else None, names=tuple(table["term"]))
     draws, errors = firm_bootstrap(
         steps,
         data,
@@ -289,7 +287,9 @@ def _assemble(
         "method": est.method,
         "outcome": steps.outcome,
         "estimators": list(steps.estimators),
-        "elasticities": {str(k): float(v) for k, v in zip(point.el_names, point.elasticities)},
+        "elasticities": {
+            str(k): float(v) for k, v in zip(point.el_names, point.elasticities, strict=True)
+        },
         "theta": None if point.theta is None else [float(v) for v in point.theta],
     }
     options = {

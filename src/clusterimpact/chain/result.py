@@ -104,7 +104,9 @@ class ChainResult(EstimateResult):
     def _summary_header(self) -> list[str]:
         lines = super()._summary_header()
         prod = self.production
-        start = "warm start at the full-sample estimate" if self.warm_start else "multi-start search"
+        start = (
+            "warm start at the full-sample estimate" if self.warm_start else "multi-start search"
+        )
         lines.append(
             f"Chain: {prod.get('method', '?')} production function ({start}) -> "
             f"{prod.get('outcome', 'ln TFP')} -> {', '.join(prod.get('estimators', []))}"
@@ -153,7 +155,7 @@ class ChainResult(EstimateResult):
             row["plugin_conf_low"] = _f(r.plugin_conf_low)
             row["plugin_conf_high"] = _f(r.plugin_conf_high)
             row["se_ratio"] = _f(r.se_ratio)
-            row["n_boot"] = int(r.n_boot)
+            row["n_boot"] = int(float(r.n_boot))  # type: ignore[arg-type]
         out["chain"] = {
             "reps": int(self.reps),
             "n_failed": int(self.n_failed),

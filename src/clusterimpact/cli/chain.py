@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "profile and matched DiD. Cohort 0 or missing = never a member.",
     )
     add_common_args(p)
-    p.add_argument("--method", default="acf", help="production function: ols|fe|op|lp|acf|wooldridge")
+    p.add_argument(
+        "--method", default="acf", help="production function: ols|fe|op|lp|acf|wooldridge"
+    )
     p.add_argument("--reps", type=int, default=200, help="bootstrap replications (default 200)")
     p.add_argument("--n-jobs", dest="n_jobs", type=int, default=1, help="worker processes")
     p.add_argument(
@@ -51,11 +53,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--output", default="ln_va", help="production-function output column")
     p.add_argument("--free", default="ln_emp", help="free inputs, comma-separated")
     p.add_argument("--state", default="ln_capital", help="state inputs, comma-separated")
-    p.add_argument("--proxy", default=None, help="proxy (default ln_investment OP, else ln_materials)")
+    p.add_argument(
+        "--proxy", default=None, help="proxy (default ln_investment OP, else ln_materials)"
+    )
     p.add_argument("--design", choices=("trends", "levels"), default=None, help="matching design")
     p.add_argument("--covariates", default=None, help="matching covariates in g-1 (custom design)")
     p.add_argument("--trends", default=None, help="columns whose pre-joining growth is matched on")
-    p.add_argument("--pre-means", dest="pre_means", default=None, help="pre-joining means matched on")
+    p.add_argument(
+        "--pre-means", dest="pre_means", default=None, help="pre-joining means matched on"
+    )
     p.add_argument("--exact", default="sector", help="columns matched exactly ('' for none)")
     p.add_argument("--caliper", type=float, default=0.2, help="caliper in SD of the logit score")
     p.add_argument(

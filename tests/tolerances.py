@@ -139,3 +139,10 @@ HONEST_ROUTES_SD = 1e-6
 SUNAB_REL = 1e-8
 SUNAB_SE_REL = 1e-6
 SUNAB_ABS_FLOOR = 1e-10
+
+# --- whole-chain bootstrap ----------------------------------------------------------------------
+# The chain's full-sample estimates and each replication vs the same estimators called by hand on the
+# same (re)sample: identical arithmetic except the order of a few sums (pandas groupby vs numpy on
+# copies in another row order), measured <= 2e-15 relative; relative, with an absolute floor of this
+# times the largest |expected|.
+CHAIN_SAME_REL = 1e-10

@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "imputation_did": "clusterimpact.estimation.imputation",
     "bacon_decomposition": "clusterimpact.estimation.bacon",
     "compare_estimators": "clusterimpact.estimation.compare",
+    "chain_bootstrap": "clusterimpact.chain",
+    "ChainResult": "clusterimpact.chain",
     # output
     "regression_table": "clusterimpact.tables",
     "StudySpec": "clusterimpact.spec",

@@ -1,5 +1,5 @@
 """Command-line interface: ``clusterimpact synth | build | validate | tfp | match | fe | duration | did |
-heterogeneity | report``.
+heterogeneity | chain | report``.
 
 Each subcommand lives in its own module under ``clusterimpact.cli`` with a ``register(subparsers)``
 function that adds its parser and sets ``func`` (a callable taking the parsed arguments and returning an
@@ -27,6 +27,7 @@ COMMANDS = (
     "duration",
     "did",
     "heterogeneity",
+    "chain",
     "report",
 )
 

@@ -4,7 +4,9 @@ Whole firms (all their years) are drawn with replacement; a firm drawn twice ent
 lags stay within each copy. Replication ``b`` uses the ``b``-th child of ``numpy.random.SeedSequence(seed)``,
 so the draws do not depend on the number of worker processes. Progress goes to the
 ``clusterimpact.productivity`` logger (about every 10 %) and to an optional ``progress(done, total)``
-callback.
+callback. :func:`firm_block_rows` is the draw itself and ``firm_bootstrap(resample=...)`` takes any
+data object with its own resampler built on it (the whole-chain bootstrap, :mod:`clusterimpact.chain`,
+resamples the firm panel with the same draws).
 """
 
 from __future__ import annotations
@@ -12,21 +14,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
 
 import numpy as np
 
 from clusterimpact.productivity._prep import Arrays
 
-__all__ = ["firm_bootstrap", "resample_firms"]
+__all__ = ["firm_block_rows", "firm_bootstrap", "resample_firms"]
 
 log = logging.getLogger("clusterimpact.productivity")
 
-Statistic = Callable[[Arrays], np.ndarray]
+D = TypeVar("D")
+Statistic = Callable[[Any], np.ndarray]
 
 
-def resample_firms(arr: Arrays, rng: np.random.Generator) -> Arrays:
-    """One firm-block resample of ``arr`` (rows sorted by firm, so each firm is a contiguous block)."""
-    unit = arr.unit
+def firm_block_rows(unit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One firm-block draw: the rows of the resample and the new firm code of each row.
+
+    ``unit`` holds the firm of each row, rows sorted by firm (each firm a contiguous block). As many
+    firms as there are are drawn with replacement; the ``j``-th drawn firm gets code ``j``, so a firm
+    drawn twice enters as two firms.
+    """
     n = unit.size
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
     lens = np.diff(np.r_[starts, n])
@@ -35,17 +43,26 @@ def resample_firms(arr: Arrays, rng: np.random.Generator) -> Arrays:
     lens_p = lens[pick]
     firsts = np.r_[0, np.cumsum(lens_p)[:-1]]
     rows = np.arange(int(lens_p.sum())) + np.repeat(starts[pick] - firsts, lens_p)
-    return arr.take(rows, np.repeat(np.arange(nf, dtype=np.int64), lens_p))
+    return rows, np.repeat(np.arange(nf, dtype=np.int64), lens_p)
+
+
+def resample_firms(arr: Arrays, rng: np.random.Generator) -> Arrays:
+    """One firm-block resample of ``arr`` (rows sorted by firm, so each firm is a contiguous block)."""
+    return arr.take(*firm_block_rows(arr.unit, rng))
 
 
 def _run_chunk(
-    stat: Statistic, arr: Arrays, seeds: list[np.random.SeedSequence], k: int
+    stat: Statistic,
+    arr: D,
+    seeds: list[np.random.SeedSequence],
+    k: int,
+    resample: Callable[[D, np.random.Generator], D],
 ) -> tuple[np.ndarray, list[str]]:
     out = np.full((len(seeds), k), np.nan)
     errors: list[str] = []
     for i, ss in enumerate(seeds):
         try:
-            out[i] = stat(resample_firms(arr, np.random.default_rng(ss)))
+            out[i] = stat(resample(arr, np.random.default_rng(ss)))
         except Exception as exc:  # a failed replication is counted, not fatal
             errors.append(f"{type(exc).__name__}: {exc}")
     return out, errors
@@ -53,17 +70,20 @@ def _run_chunk(
 
 def firm_bootstrap(
     stat: Statistic,
-    arr: Arrays,
+    arr: Any,
     *,
     reps: int,
     k: int,
     seed: int | None,
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    resample: Callable[[Any, np.random.Generator], Any] = resample_firms,
 ) -> tuple[np.ndarray, list[str]]:
     """Run ``stat`` on ``reps`` firm-block resamples; returns draws (reps x k, NaN rows failed) and errors.
 
-    ``stat`` must be picklable when ``n_jobs > 1`` (worker processes).
+    ``resample(arr, rng)`` draws one resample (default :func:`resample_firms` for production
+    ``Arrays``); replication ``b`` gets ``numpy.random.default_rng(SeedSequence(seed).spawn(reps)[b])``.
+    ``stat`` and ``resample`` must be picklable when ``n_jobs > 1`` (worker processes).
     """
     children = np.random.SeedSequence(seed).spawn(reps)
     draws = np.full((reps, k), np.nan)
@@ -71,7 +91,7 @@ def firm_bootstrap(
     step = max(1, reps // 10)
     if n_jobs <= 1 or reps < 2:
         for b in range(reps):
-            row, err = _run_chunk(stat, arr, [children[b]], k)
+            row, err = _run_chunk(stat, arr, [children[b]], k, resample)
             draws[b] = row[0]
             errors += err
             done = b + 1
@@ -85,7 +105,7 @@ def firm_bootstrap(
     done = 0
     with ProcessPoolExecutor(max_workers=n_jobs) as pool:
         futures = {
-            pool.submit(_run_chunk, stat, arr, children[lo:hi], k): (lo, hi)
+            pool.submit(_run_chunk, stat, arr, children[lo:hi], k, resample): (lo, hi)
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
             if hi > lo
         }

@@ -272,14 +272,33 @@ def test_missing_column_names_it(panel):
 @pytest.mark.parametrize("engine", ["fast", "pyfixest"])
 def test_fixed_effect_absorbing_treatment(panel, engine):
     d = panel.assign(ever=panel["treat_year"].notna().astype(float))
-    with pytest.raises(EstimationError, match="ever"):
-        feols("ln_lp ~ ever + x | firm_id + year", d, engine=engine)
+    with pytest.raises(EstimationError, match="'ever' absorbed"):
+        feols("ln_lp ~ ever + x | firm_id + year", d, engine=engine, collinear="raise")
+    # fixest's default: dropped with a note naming it; the rest equals the model without it
+    with pytest.warns(EstimationWarning, match="'ever' absorbed.*dropped"):
+        res = feols("ln_lp ~ ever + x | firm_id + year", d, engine=engine)
+    assert list(res.params.index) == ["x"] and res.collinear == ("ever",)
+    assert any("'ever'" in w for w in res.warnings)
+    ref = feols("ln_lp ~ x | firm_id + year", d, engine=engine)
+    _close(res.params, ref.params)
+    _close(res.std_errors, ref.std_errors)
+    with pytest.raises(EstimationError, match="no regressor is left"):
+        feols("ln_lp ~ ever | firm_id + year", d, engine="fast")
 
 
-def test_collinear_regressors(panel):
+@pytest.mark.parametrize("engine", ["fast", "pyfixest"])
+def test_collinear_regressors(panel, engine):
     d = panel.assign(x2=2 * panel["x"])
     with pytest.raises(EstimationError, match="collinear"):
-        feols("ln_lp ~ x + x2 | firm_id + year", d)
+        feols("ln_lp ~ x + x2 | firm_id + year", d, engine=engine, collinear="raise")
+    # the later of two collinear regressors goes (fixest's order)
+    with pytest.warns(EstimationWarning, match="'x2'"):
+        res = feols("ln_lp ~ member + x + x2 | firm_id + year", d, engine=engine)
+    assert list(res.params.index) == ["member", "x"] and res.collinear == ("x2",)
+    with pytest.warns(EstimationWarning, match="'x'"):
+        rev = feols("ln_lp ~ x2 + member + x | firm_id + year", d, engine=engine)
+    assert list(rev.params.index) == ["x2", "member"]
+    _close(rev.params["x2"] * 2, res.params["x"])
 
 
 def test_too_few_clusters(panel):

@@ -1,19 +1,35 @@
 """Absorbing fixed effects exactly: the internal engine of the fast path.
 
-The largest fixed effect (the firm, in a firm-year panel) is swept out by group means computed with
-``np.bincount``. The remaining fixed effects (years, sector x year cells, ...) usually have few levels, so
-their coefficients are solved for *exactly* after the first sweep (Frisch-Waugh-Lovell): with ``D`` the
-dummies of the secondary effects, ``P`` the (weighted) projection on the primary groups and
-``D~ = (I - P) D``,
+Write ``v = alpha[g] + D delta + v~`` with ``g`` the primary fixed effect (the one with most levels, the
+firm in a firm-year panel) and ``D`` the dummies of every other (secondary) effect, stacked: ``H`` columns
+in all. The within transform ``v~`` is computed in three exact steps.
 
-    D~' W D~ = diag(sum of w by level) - C' diag(1 / W_g) C,     C[g, h] = sum of w over (g, h),
-    D~' W v~ = D' W v~                                            (v~ already swept by P),
+1. **Redundant effects are dropped.** An effect that is a coarsening of another (each of its levels is a
+   union of the other's levels: ``year`` next to ``sector^year``, a firm-level ``sector`` next to
+   ``firm_id``) spans no direction the finer one does not, so leaving it out changes no within transform
+   and no coefficient. (The degrees-of-freedom count in :mod:`~clusterimpact.estimation.twfe` still follows
+   the effects as written, as fixest/pyfixest do.)
+2. **The primary effect is swept out** by (weighted) group means from ``np.bincount``.
+3. **The secondary coefficients are solved for exactly** (Frisch-Waugh-Lovell). With ``W`` the weights,
+   ``W_g`` their primary-group totals and ``C[g, h]`` the weight total of primary group ``g`` in secondary
+   level ``h``,
 
-so ``D~ delta = D~ (D~'WD~)^+ D'Wv~`` is computed from ``bincount`` sums and an ``H x H`` matrix (``H`` = total
-secondary levels) without forming any ``N x H`` matrix. The residual ``v~ - D~ delta`` is the exact
-two-way (or multi-way) within transform: no iteration, no convergence tolerance. When the secondary
-effects have too many levels for a dense solve, alternating projections (method of alternating
-projections, Gaure 2013) are used instead, to a tight tolerance.
+       A delta = D'W v - C' m,      A = D'WD - C' diag(1 / W_g) C,      m = primary means of v,
+
+   where ``D'WD`` has the level totals on its diagonal and, for every *pair* of secondary effects, their
+   cross totals off it (a row lies in one level of each effect; leaving these blocks out is only right for
+   a single secondary effect). ``A`` is symmetric positive semi-definite and singular (one normalisation
+   per connected component and effect, more where effects overlap); its null space does not change
+   ``D delta``. ``A`` falls apart into the connected components of its graph (levels that share a row or a
+   primary group), e.g. one block per sector for ``firm_id + sector^year``; each block is solved on its own:
+
+   * up to ``max_dense`` levels by a rank-revealing (pivoted) Cholesky factorisation, which gives an exact
+     generalised inverse: no iteration, no convergence tolerance;
+   * larger blocks by Jacobi-preconditioned conjugate gradients on the sparse block, to a relative residual
+     of ``cg_tol`` (1e-13), with the true residual checked at the end; failure to converge raises.
+
+Every product is a ``bincount`` or a product with an ``H x H`` (block) or ``G x H`` (cell-total) matrix: no
+``N x H`` matrix is formed.
 """
 
 from __future__ import annotations
@@ -24,13 +40,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dpstrf
+from scipy.sparse.csgraph import connected_components
 
 from clusterimpact.errors import EstimationError
 
-__all__ = ["Absorber", "drop_singletons", "factorize", "group_sums", "interact_codes"]
+__all__ = [
+    "Absorber",
+    "drop_singletons",
+    "factorize",
+    "group_sums",
+    "interact_codes",
+    "redundant_effects",
+]
 
-# above this many secondary levels the dense exact solve gives way to alternating projections
+# largest connected block of the secondary system solved by a direct factorisation; larger blocks use
+# preconditioned conjugate gradients (a dense factorisation costs b^3 / 3 flops and b^2 memory)
 MAX_DENSE_LEVELS = 4000
+# pivots of the rank-revealing Cholesky below this fraction of the largest diagonal entry count as zero:
+# the secondary system holds weight totals, whose exactly-singular directions come out at roundoff
+# (~1e-16 relative) while genuine pivots of count data are O(1 / levels) or larger
+RANK_TOL = 1e-10
+# relative residual at which conjugate gradients stop on a large block
+CG_TOL = 1e-13
+# blocks up to this size are applied as one sparse block-diagonal matrix (one product, not a loop)
+_SMALL_BLOCK = 64
+# assemble the secondary system densely up to this many levels
+_DENSE_SYSTEM = 2500
 
 
 def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
@@ -139,6 +176,188 @@ def drop_singletons(fe_codes: Sequence[np.ndarray]) -> np.ndarray:
             return keep
 
 
+def _is_coarsening(coarse: np.ndarray, fine: np.ndarray, n_fine: int) -> bool:
+    """True when every level of ``fine`` lies within a single level of ``coarse``."""
+    probe = min(len(fine), 4096)  # cheap rejection on a prefix before the full pass
+    for stop in (probe, len(fine)):
+        first = np.empty(n_fine, dtype=np.int64)
+        f = fine[:stop]
+        first[f] = coarse[:stop]
+        if not np.array_equal(first[f], coarse[:stop]):
+            return False
+    return True
+
+
+def redundant_effects(
+    fe_codes: Sequence[np.ndarray], n_levels: Sequence[int], keep: int | None = None
+) -> list[int]:
+    """Indices of fixed effects that are coarsenings of another one (dropped without loss).
+
+    Effects are visited from the most levels to the fewest (``keep`` first when given); an effect is
+    redundant when it is a coarsening of one already kept, including an identical partition.
+    """
+    order = sorted(range(len(fe_codes)), key=lambda i: (i != keep, -n_levels[i], i))
+    kept: list[int] = []
+    dropped: list[int] = []
+    for i in order:
+        if i != keep and any(
+            n_levels[i] <= n_levels[k] and _is_coarsening(fe_codes[i], fe_codes[k], n_levels[k])
+            for k in kept
+        ):
+            dropped.append(i)
+        else:
+            kept.append(i)
+    return sorted(dropped)
+
+
+def _cross_totals(
+    a: np.ndarray, na: int, b: np.ndarray, nb: int, w: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, totals)`` of the non-empty cells of two crossed codes (weight totals)."""
+    key = a * nb + b
+    if na * nb <= max(4 * len(a), 1 << 20):
+        flat = np.bincount(key, weights=w, minlength=na * nb)
+        nz = np.flatnonzero(flat)
+        vals = flat[nz].astype(float, copy=False)
+    else:
+        nz, inv = np.unique(key, return_inverse=True)
+        vals = np.bincount(inv, weights=w, minlength=len(nz)).astype(float, copy=False)
+    return nz // nb, nz % nb, vals
+
+
+def _psd_ginv(A: np.ndarray) -> tuple[np.ndarray, int]:
+    """A generalised inverse ``M`` (``A M b = b`` for ``b`` in the range of ``A``) and the rank of a
+    symmetric positive semi-definite ``A``, from a pivoted Cholesky factorisation ``P'AP = LL'``:
+    ``M = P_r (L_r L_r')^{-1} P_r'`` on the ``r`` leading pivots."""
+    b = A.shape[0]
+    scale = float(np.max(np.diag(A))) if b else 0.0
+    M = np.zeros((b, b))
+    if scale <= 0:
+        return M, 0
+    c, piv, rank, info = dpstrf(A, lower=1, tol=RANK_TOL * scale)
+    if info < 0:  # pragma: no cover - LAPACK argument error
+        raise EstimationError(f"pivoted Cholesky failed (LAPACK info {info})")
+    r = int(rank)
+    if r == 0:
+        return M, 0
+    Linv = solve_triangular(np.tril(c[:r, :r]), np.eye(r), lower=True)
+    p = np.asarray(piv[:r], dtype=np.int64) - 1
+    M[np.ix_(p, p)] = Linv.T @ Linv
+    return M, r
+
+
+def _pcg(A: sp.csr_matrix, B: np.ndarray, tol: float, maxiter: int) -> tuple[np.ndarray, int]:
+    """Jacobi-preconditioned conjugate gradients for ``A X = B`` (PSD ``A``, consistent ``B``), all
+    columns at once.
+
+    Stops on the normwise backward error ``|r| <= tol (|A| |x| + |b|)`` (``|A|`` the largest absolute row
+    sum), checked on the true residual ``B - A X``: the right-hand sides are differences of large totals,
+    so a residual relative to ``|b|`` alone can stall at roundoff above any fixed tolerance.
+    """
+    d = A.diagonal()
+    dinv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)[:, None]
+    norm_a = float(abs(A).sum(axis=1).max()) if A.nnz else 0.0
+    X = np.zeros_like(B)
+    bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
+    R = B.copy()
+    Z = dinv * R
+    P = Z.copy()
+    rz = np.einsum("ij,ij->j", R, Z)
+
+    def converged(Rm: np.ndarray) -> bool:
+        xnorm = np.sqrt(np.einsum("ij,ij->j", X, X))
+        rnorm = np.sqrt(np.einsum("ij,ij->j", Rm, Rm))
+        return bool(np.all(rnorm <= tol * (norm_a * xnorm + bnorm)))
+
+    for it in range(maxiter):
+        if converged(R):
+            R = B - A @ X  # the recurrence drifts: confirm on the true residual
+            if converged(R):
+                return X, it
+            Z = dinv * R
+            P = Z.copy()
+            rz = np.einsum("ij,ij->j", R, Z)
+        AP = A @ P
+        pap = np.einsum("ij,ij->j", P, AP)
+        alpha = np.divide(rz, pap, out=np.zeros_like(rz), where=pap > 0)
+        X += alpha * P
+        R -= alpha * AP
+        Z = dinv * R
+        rz_new = np.einsum("ij,ij->j", R, Z)
+        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
+        P = Z + beta * P
+        rz = rz_new
+    raise EstimationError(
+        f"the fixed-effect solve (conjugate gradients on a block of {A.shape[0]} levels) did not "
+        f"converge in {maxiter} iterations; use engine='pyfixest' or coarser fixed effects"
+    )
+
+
+class _BlockSolver:
+    """Solves ``A X = B`` for a PSD ``A``, block by block over the connected components of its graph."""
+
+    def __init__(self, A: Any, *, max_dense: int, cg_tol: float, maxiter: int) -> None:
+        H = A.shape[0]
+        self.H = H
+        self.cg_tol, self.maxiter = cg_tol, maxiter
+        if H <= _SMALL_BLOCK:
+            labels = np.zeros(H, dtype=np.int64)
+        else:
+            pattern = sp.csr_matrix(A) if isinstance(A, np.ndarray) else A.tocsr()
+            _, labels = connected_components(pattern, directed=False)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.flatnonzero(np.diff(labels[order])) + 1
+        blocks = np.split(order, bounds)
+        Acsr = None if isinstance(A, np.ndarray) else A.tocsr()
+        small_r: list[np.ndarray] = []
+        small_c: list[np.ndarray] = []
+        small_v: list[np.ndarray] = []
+        self.direct: list[tuple[np.ndarray, np.ndarray]] = []
+        self.iterative: list[tuple[np.ndarray, sp.csr_matrix]] = []
+        self.rank = 0
+        self.exact_rank = True
+        self.n_blocks = len(blocks)
+        for idx in blocks:
+            if len(idx) > max_dense:
+                sub = Acsr if Acsr is not None else sp.csr_matrix(A)
+                self.iterative.append((idx, sub[idx][:, idx].tocsr()))
+                self.rank += len(idx) - 1  # not computed for iterative blocks
+                self.exact_rank = False
+                continue
+            Ab = A[np.ix_(idx, idx)] if Acsr is None else Acsr[idx][:, idx].toarray()
+            M, r = _psd_ginv(0.5 * (Ab + Ab.T))
+            self.rank += r
+            if len(idx) <= _SMALL_BLOCK and len(blocks) > 1:
+                rr, cc = np.nonzero(M)
+                small_r.append(idx[rr])
+                small_c.append(idx[cc])
+                small_v.append(M[rr, cc])
+            else:
+                self.direct.append((idx, M))
+        self.small = (
+            sp.csr_matrix(
+                (np.concatenate(small_v), (np.concatenate(small_r), np.concatenate(small_c))),
+                shape=(H, H),
+            )
+            if small_v
+            else None
+        )
+        self.iterations = 0
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        """``X`` with ``A X = B`` (``B`` 1-D or ``H x K``, in the range of ``A``)."""
+        one = B.ndim == 1
+        Bm = B[:, None] if one else B
+        X = np.zeros(Bm.shape) if self.small is None else np.asarray(self.small @ Bm)
+        for idx, M in self.direct:
+            X[idx] = M @ Bm[idx]
+        for idx, Ab in self.iterative:
+            Xb, it = _pcg(Ab, np.ascontiguousarray(Bm[idx]), self.cg_tol, self.maxiter)
+            X[idx] = Xb
+            self.iterations = max(self.iterations, it)
+        return X[:, 0] if one else X
+
+
 class Absorber:
     """Exact within transform for one primary and any number of secondary fixed effects.
 
@@ -149,11 +368,19 @@ class Absorber:
     weights
         Observation weights (analytic weights), or None.
     max_dense
-        Largest total number of secondary levels solved densely; above it, alternating projections.
-    tol, maxiter
-        Convergence settings of the alternating-projections fallback.
+        Largest connected block of the secondary system solved by a direct factorisation; larger blocks
+        are solved by conjugate gradients (default :data:`MAX_DENSE_LEVELS`, read at call time).
+    cg_tol, maxiter
+        Relative residual and iteration limit of the conjugate-gradient solve of large blocks.
     primary
         Index of the fixed effect swept by group means (default: the one with most levels).
+
+    Attributes
+    ----------
+    dropped
+        Indices (into ``fe_codes``) of effects left out as coarsenings of another effect.
+    exact
+        True when every block was solved directly (no iteration).
     """
 
     def __init__(
@@ -161,20 +388,24 @@ class Absorber:
         fe_codes: Sequence[np.ndarray],
         weights: np.ndarray | None = None,
         *,
-        max_dense: int = MAX_DENSE_LEVELS,
-        tol: float = 1e-13,
-        maxiter: int = 10_000,
+        max_dense: int | None = None,
+        cg_tol: float = CG_TOL,
+        maxiter: int = 20_000,
         primary: int | None = None,
     ) -> None:
         if not fe_codes:
             raise ValueError("Absorber needs at least one fixed effect")
-        self.n_levels = [int(c.max()) + 1 if c.size else 0 for c in fe_codes]
-        order = int(np.argmax(self.n_levels)) if primary is None else int(primary)
-        self.codes = [np.asarray(c, dtype=np.int64) for c in fe_codes]
-        self.primary = self.codes[order]
-        self.G = self.n_levels[order]
-        self.secondary = [c for i, c in enumerate(self.codes) if i != order]
-        self.sec_levels = [n for i, n in enumerate(self.n_levels) if i != order]
+        codes = [np.asarray(c, dtype=np.int64) for c in fe_codes]
+        levels = [int(c.max()) + 1 if c.size else 0 for c in codes]
+        self.dropped = redundant_effects(codes, levels, keep=primary) if len(codes) > 1 else []
+        use = [i for i in range(len(codes)) if i not in self.dropped]
+        order = max(use, key=lambda i: levels[i]) if primary is None else int(primary)
+        self.codes = [codes[i] for i in use]
+        self.n_levels = [levels[i] for i in use]
+        self.primary = codes[order]
+        self.G = levels[order]
+        self.secondary = [codes[i] for i in use if i != order]
+        self.sec_levels = [levels[i] for i in use if i != order]
         self.n = len(self.primary)
         self.w = None if weights is None else np.asarray(weights, dtype=float)
         wsum = (
@@ -184,17 +415,29 @@ class Absorber:
         )
         with np.errstate(divide="ignore"):
             self._inv_wg = np.where(wsum > 0, 1.0 / wsum, 0.0)
-        self.tol, self.maxiter = tol, maxiter
         self.H = int(sum(self.sec_levels))
-        self.dense = 0 < self.H <= max_dense
         self.unique_cells = False
         self.rank_secondary = 0
-        self.iterations = 0
-        if self.dense:
-            self._setup_dense()
-        elif self.H:
-            # rank of secondary dummies given the primary: levels minus one per extra FE (approximate)
-            self.rank_secondary = self.H - len(self.secondary)
+        self.exact = True
+        self._C: Any = None
+        self._solver: _BlockSolver | None = None
+        offsets = np.cumsum([0, *self.sec_levels])[:-1]
+        self._sec_off = [
+            c if o == 0 else c + o for c, o in zip(self.secondary, offsets, strict=True)
+        ]
+        if self.H:
+            dense_max = MAX_DENSE_LEVELS if max_dense is None else int(max_dense)
+            self._setup(dense_max, cg_tol, maxiter)
+
+    @property
+    def dense(self) -> bool:
+        """Kept for callers of the former engine: the secondary solve is always available."""
+        return True
+
+    @property
+    def iterations(self) -> int:
+        """Largest number of conjugate-gradient iterations used so far (0 when solved directly)."""
+        return 0 if self._solver is None else self._solver.iterations
 
     # -- primary sweep -----------------------------------------------------------------------------
     def _primary_means(self, v: np.ndarray) -> np.ndarray:
@@ -205,61 +448,93 @@ class Absorber:
         """``v`` minus its (weighted) mean within primary groups."""
         return v - self._primary_means(v)[self.primary]
 
-    # -- secondary exact solve -----------------------------------------------------------------------
-    def _setup_dense(self) -> None:
-        offsets = np.cumsum([0, *self.sec_levels[:-1]])
-        self._sec_off = [
-            c if o == 0 else c + o for c, o in zip(self.secondary, offsets, strict=True)
-        ]
-        if self.G * self.H <= max(2 * self.n, 10_000_000):
-            # dense G x H counts from one bincount per secondary effect
-            flat = np.bincount(
-                self.primary * self.H + self._sec_off[0], weights=self.w, minlength=self.G * self.H
-            ).astype(float, copy=False)
-            for c in self._sec_off[1:]:
-                flat += np.bincount(
-                    self.primary * self.H + c, weights=self.w, minlength=self.G * self.H
-                )
-            Cd = flat.reshape(self.G, self.H)
-            # each (primary, secondary) cell holds at most one row (a firm-year panel): cell sums of
-            # a single secondary effect are then a scatter, not a sum
-            self.unique_cells = (
-                len(self._sec_off) == 1 and self.w is None and float(flat.max()) <= 1
-            )
-            diag = Cd.sum(axis=0)
-            if self.unique_cells and self.H <= 20:
-                # 0/1 counts: sum C'diag(1/n_g)C over the distinct presence patterns of the primary
-                # groups (a firm's set of years), of which there are far fewer than groups
-                pattern = np.einsum("gh,h->g", Cd, 2.0 ** np.arange(self.H)).astype(np.int64)
-                wpat = np.bincount(pattern, weights=self._inv_wg, minlength=1 << self.H)
-                nz = np.flatnonzero(wpat)
-                P = ((nz[:, None] >> np.arange(self.H)) & 1).astype(float)
-                CtC = np.einsum("pi,pj->ij", P * wpat[nz, None], P)
-            else:
-                # einsum (no BLAS threads: tall-skinny products stall on a loaded machine)
-                CtC = np.einsum("gi,gj->ij", Cd * self._inv_wg[:, None], Cd)
-            C: Any = Cd
+    # -- the secondary system ---------------------------------------------------------------------------
+    def _setup(self, max_dense: int, cg_tol: float, maxiter: int) -> None:
+        H = self.H
+        CtC: Any
+        if self.G * H <= max(2 * self.n, 10_000_000):
+            Cd, diag, CtC = self._cell_totals_dense()
+            self._C = Cd
         else:
-            rows = np.concatenate([self.primary] * len(self.secondary))
+            rows = np.concatenate([self.primary] * len(self._sec_off))
             cols = np.concatenate(self._sec_off)
-            vals = np.ones(len(cols)) if self.w is None else np.tile(self.w, len(self.secondary))
-            Cs = sp.csr_matrix((vals, (rows, cols)), shape=(self.G, self.H))
+            vals = np.ones(len(cols)) if self.w is None else np.tile(self.w, len(self._sec_off))
+            Cs = sp.csr_matrix((vals, (rows, cols)), shape=(self.G, H))
             Cs.sum_duplicates()
-            C = Cs
-            diag = np.asarray(C.sum(axis=0)).ravel()
-            CtC = (Cs.T @ sp.diags(self._inv_wg) @ Cs).toarray()
-        A = np.diag(diag) - CtC
-        A = 0.5 * (A + A.T)
-        evals, evecs = np.linalg.eigh(A)
-        scale = max(float(evals.max()), 1.0)
-        ok = evals > scale * 1e-11
-        self.rank_secondary = int(ok.sum())
-        self._A = A
-        self._C = C
-        self._Apinv = (evecs[:, ok] / evals[ok]) @ evecs[:, ok].T
+            self._C = Cs
+            diag = np.asarray(Cs.sum(axis=0)).ravel()
+            CtC = (Cs.T @ sp.diags(self._inv_wg) @ Cs).tocsr()
+        # cross totals of every pair of secondary effects (the off-diagonal blocks of D'WD)
+        offsets = np.cumsum([0, *self.sec_levels])[:-1]
+        cr: list[np.ndarray] = []
+        cc: list[np.ndarray] = []
+        cv: list[np.ndarray] = []
+        for i in range(len(self.secondary)):
+            for j in range(i + 1, len(self.secondary)):
+                r, c, v = _cross_totals(
+                    self.secondary[i],
+                    self.sec_levels[i],
+                    self.secondary[j],
+                    self.sec_levels[j],
+                    self.w,
+                )
+                cr += [r + offsets[i], c + offsets[j]]
+                cc += [c + offsets[j], r + offsets[i]]
+                cv += [v, v]
+        if H <= _DENSE_SYSTEM:
+            A = -(CtC if isinstance(CtC, np.ndarray) else CtC.toarray())
+            A[np.diag_indices(H)] += diag
+            if cv:
+                np.add.at(A, (np.concatenate(cr), np.concatenate(cc)), np.concatenate(cv))
+            A = 0.5 * (A + A.T)
+        else:
+            cross = (
+                sp.csr_matrix(
+                    (np.concatenate(cv), (np.concatenate(cr), np.concatenate(cc))), shape=(H, H)
+                )
+                if cv
+                else sp.csr_matrix((H, H))
+            )
+            CtCs = sp.csr_matrix(CtC)
+            A = (sp.diags(diag) + cross - CtCs).tocsr()
+            A = 0.5 * (A + A.T)
+        self._solver = _BlockSolver(A, max_dense=max_dense, cg_tol=cg_tol, maxiter=maxiter)
+        self.rank_secondary = self._solver.rank
+        self.exact = not self._solver.iterative
+
+    def _cell_totals_dense(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dense ``C`` (G x H), the level totals and ``C' diag(1 / W_g) C``."""
+        G, H = self.G, self.H
+        flat = np.bincount(
+            self.primary * H + self._sec_off[0], weights=self.w, minlength=G * H
+        ).astype(float, copy=False)
+        for c in self._sec_off[1:]:
+            flat += np.bincount(self.primary * H + c, weights=self.w, minlength=G * H)
+        Cd = flat.reshape(G, H)
+        # each (primary, secondary) cell holds at most one row (a firm-year panel): cell sums of a
+        # single secondary effect are then a scatter, not a sum
+        self.unique_cells = len(self._sec_off) == 1 and self.w is None and float(flat.max()) <= 1
+        diag = Cd.sum(axis=0)
+        if self.unique_cells and H <= 20:
+            # 0/1 counts: sum C'diag(1/n_g)C over the distinct presence patterns of the primary
+            # groups (a firm's set of years), of which there are far fewer than groups
+            pattern = np.einsum("gh,h->g", Cd, 2.0 ** np.arange(H)).astype(np.int64)
+            wpat = np.bincount(pattern, weights=self._inv_wg, minlength=1 << H)
+            nz = np.flatnonzero(wpat)
+            P = ((nz[:, None] >> np.arange(H)) & 1).astype(float)
+            CtC = np.einsum("pi,pj->ij", P * wpat[nz, None], P)
+        else:
+            # einsum (no BLAS threads: tall-skinny products stall on a loaded machine)
+            CtC = np.einsum("gi,gj->ij", Cd * self._inv_wg[:, None], Cd)
+        return Cd, diag, CtC
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """``delta`` solving the secondary normal equations ``A delta = rhs`` (``rhs`` in range)."""
+        assert self._solver is not None
+        return self._solver.solve(rhs)
 
     def secondary_rhs(self, vt: np.ndarray) -> np.ndarray:
-        """``D' W v~`` stacked over the secondary effects."""
+        """``D' W v`` stacked over the secondary effects (``v`` 1-D)."""
         wv = vt if self.w is None else vt * self.w
         return np.concatenate(
             [
@@ -276,7 +551,7 @@ class Absorber:
         return out
 
     def demean(self, v: np.ndarray) -> np.ndarray:
-        """The within transform of ``v`` (1-D or 2-D, columns transformed separately)."""
+        """The within transform of ``v`` (1-D, or 2-D with columns transformed separately)."""
         v = np.asarray(v, dtype=float)
         if v.ndim == 2:
             out = np.empty_like(v)
@@ -285,16 +560,14 @@ class Absorber:
             return out
         if not self.H:
             return self.sweep_primary(v)
-        if self.dense:
-            g_part, delta = self.projection(v)
-            out = v - g_part[self.primary]
-            for c in self._sec_off:
-                out -= delta[c]
-            return out
-        return self._alternate(v)
+        g_part, delta = self.projection(v)
+        out = v - g_part[self.primary]
+        for c in self._sec_off:
+            out -= delta[c]
+        return out
 
     def projection(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fixed-effect fit of ``v`` (1-D, dense solve): ``(g_part, delta)`` with the within transform
+        """Fixed-effect fit of ``v`` (1-D): ``(g_part, delta)`` with the within transform
         ``v - g_part[primary] - (D delta)``.
 
         Never forms the swept vector: with ``m`` the primary means of ``v``,
@@ -303,35 +576,9 @@ class Absorber:
         """
         m = self._primary_means(v)
         rhs = self.secondary_rhs(v) - self.ct_times(m[:, None])[:, 0]
-        delta = self._Apinv @ rhs
+        delta = self.solve(rhs)
         g_part = m - self.c_times(delta[:, None])[:, 0] * self._inv_wg
         return g_part, delta
-
-    def _alternate(self, v: np.ndarray) -> np.ndarray:
-        groups = [(self.primary, self.G), *zip(self.secondary, self.sec_levels, strict=True)]
-        wts = [
-            (
-                np.bincount(c, minlength=n).astype(float)
-                if self.w is None
-                else np.bincount(c, weights=self.w, minlength=n)
-            )
-            for c, n in groups
-        ]
-        invs = [np.where(wt > 0, 1.0 / np.where(wt > 0, wt, 1.0), 0.0) for wt in wts]
-        x = v.copy()
-        scale = max(float(np.sqrt(np.mean(v * v))), 1e-300)
-        for it in range(self.maxiter):
-            prev = x.copy()
-            for (c, n), inv in zip(groups, invs, strict=True):
-                wv = x if self.w is None else x * self.w
-                x -= (np.bincount(c, weights=wv, minlength=n) * inv)[c]
-            if np.sqrt(np.mean((x - prev) ** 2)) < self.tol * scale:
-                self.iterations = max(self.iterations, it + 1)
-                return x
-        raise EstimationError(
-            f"alternating projections did not converge in {self.maxiter} iterations; "
-            "use fewer or coarser fixed effects"
-        )
 
     def ct_times(self, R: Any) -> np.ndarray:
         """``C' R`` (H x K, dense) for the primary-by-secondary weight matrix ``C``."""
@@ -358,21 +605,20 @@ class Absorber:
     def effects(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Primary and secondary effects of the fitted values ``r`` (e.g. ``y - X b``).
 
-        Returns ``(alpha, delta)`` with ``r ~ alpha[primary] + D delta``; ``delta`` is the minimum-norm
-        solution (the normalisation is arbitrary, the sum ``alpha + D delta`` is not).
+        Returns ``(alpha, delta)`` with ``r ~ alpha[primary] + D delta`` (``D`` over the secondary effects
+        kept, see ``dropped``); the normalisation of ``delta`` is arbitrary (one solution of the normal
+        equations), the sum ``alpha + D delta`` is not.
         """
-        rt = self.sweep_primary(r)
         delta = None
         fit = np.zeros(self.n)
         if self.H:
-            if not self.dense:
-                raise EstimationError("fixed-effect estimates need the dense secondary solve")
-            delta = self._Apinv @ self.secondary_rhs(rt)
+            delta = self.solve(self.secondary_rhs(self.sweep_primary(r)))
             fit = self.secondary_fit(delta)
         alpha = self._primary_means(r - fit)
         return alpha, delta
 
     @property
     def n_absorbed_exact(self) -> int:
-        """Exact number of linearly independent fixed-effect dummies (primary groups + rank)."""
+        """Number of linearly independent fixed-effect dummies (primary groups + rank of the secondary
+        system; the rank of a block solved iteratively is taken as its size minus one)."""
         return int((self._inv_wg > 0).sum()) + self.rank_secondary

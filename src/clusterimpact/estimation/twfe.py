@@ -34,6 +34,7 @@ import pandas as pd
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation._collinear import select_regressors
 from clusterimpact.estimation._demean import (
     Absorber,
     drop_singletons,
@@ -59,6 +60,9 @@ __all__ = [
 Engine = Literal["auto", "fast", "pyfixest"]
 ENGINES = ("auto", "fast", "pyfixest")
 PostExit = Literal["keep", "drop"]
+Collinear = Literal["drop", "raise"]
+# wild_bootstrap: most levels of fixed effects not nested in the cluster, entered as explicit dummies
+MAX_BOOT_DUMMIES = 400
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +95,9 @@ class EstimationResult(EstimateResult):
         Weight column or None.
     engine
         ``"fast"`` or ``"pyfixest"``.
+    collinear
+        Regressors dropped because they are absorbed by the fixed effects or collinear with regressors
+        before them in the formula (fixest's rule; also noted in ``warnings``).
     """
 
     formula: str = ""
@@ -106,6 +113,7 @@ class EstimationResult(EstimateResult):
     n_fe_levels: dict[str, int] = field(default_factory=dict)
     weights: str | None = None
     engine: str = "fast"
+    collinear: tuple[str, ...] = ()
 
     def _summary_header(self) -> list[str]:
         fe = " + ".join(self.fixed_effects) if self.fixed_effects else "none"
@@ -130,6 +138,7 @@ class EstimationResult(EstimateResult):
             r2=self.r2,
             r2_within=self.r2_within,
             engine=self.engine,
+            collinear=list(self.collinear),
         )
         return out
 
@@ -187,6 +196,7 @@ def feols(
     G_df: Literal["min", "conventional"] = "min",
     drop_singletons: bool = True,
     engine: Engine = "auto",
+    collinear: Collinear = "drop",
 ) -> EstimationResult:
     """Linear regression with absorbed fixed effects (fixest formula syntax).
 
@@ -219,7 +229,14 @@ def feols(
     drop_singletons
         Drop singleton fixed-effect levels iteratively (reghdfe/fixest default).
     engine
-        ``"auto"``, ``"fast"`` or ``"pyfixest"``.
+        ``"auto"``, ``"fast"`` or ``"pyfixest"``. ``"auto"`` takes the fast path for every formula of
+        plain columns and ``a^b`` effects (exact for any number of fixed effects, nested or crossed; see
+        :mod:`clusterimpact.estimation._demean`) and hands the rest (``i()``, ``C()``, transformations,
+        instruments) to pyfixest.
+    collinear
+        ``"drop"`` (fixest's default): regressors absorbed by the fixed effects or collinear with
+        regressors before them in the formula are dropped, named in an :class:`EstimationWarning` and
+        in ``result.collinear``; ``"raise"``: an :class:`EstimationError` instead.
 
     Returns
     -------
@@ -230,9 +247,17 @@ def feols(
     DataError
         The formula names a column the data lack, or a weight is negative.
     EstimationError
-        A regressor is absorbed by the fixed effects or collinear; fewer than 2 clusters.
+        Every regressor is absorbed or collinear (or one is, with ``collinear="raise"``); fewer than 2
+        clusters.
+
+    Notes
+    -----
+    Standard errors are NaN, with an :class:`EstimationWarning`, when the parameters counted in the
+    small-sample factor (slopes plus fixed-effect levels as written, fixest's count) leave no residual
+    degrees of freedom.
     """
     check_choice("engine", engine, ENGINES)
+    check_choice("collinear", collinear, ("drop", "raise"))
     df = as_frame(data)
     f, df = build_design(formula, df)
     vtype, ccols = _normalise_vcov(vcov, cluster)
@@ -252,9 +277,11 @@ def feols(
             "driscoll_kraay is available on the fast engine only (plain-column formulas)"
         )
     if use_fast:
-        res = _fit_fast(f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons)
+        res = _fit_fast(
+            f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons, collinear=collinear
+        )
     else:
-        res = _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons)
+        res = _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons, collinear)
     if f.notes:  # warnings raised while computing the formula's transforms
         res = dataclasses.replace(res, warnings=(*f.notes, *res.warnings))
     return res
@@ -410,48 +437,62 @@ def _ssq(v: np.ndarray, w: np.ndarray | None) -> float:
     return float(np.einsum("i,i->", v, v) if w is None else np.einsum("i,i,i->", w, v, v))
 
 
-def _check_absorbed(
-    X: np.ndarray, Xd: np.ndarray, names: list[str], w: np.ndarray | None, fes: tuple[str, ...]
-) -> None:
+def _total_ss(X: np.ndarray, names: list[str], w: np.ndarray | None, centre: bool) -> np.ndarray:
+    """Each column's (weighted) sum of squares about its mean (about zero for the intercept, and for
+    every column when ``centre`` is False: a model with neither intercept nor fixed effects)."""
+    out = np.empty(X.shape[1])
     for j, name in enumerate(names):
-        if name == "Intercept":
-            continue
         x = X[:, j]
-        xc = x - _wmean(x, w)
-        tot = float(np.sum(xc * xc if w is None else w * xc * xc))
-        within = float(np.sum(Xd[:, j] ** 2 if w is None else w * Xd[:, j] ** 2))
-        if tot == 0 or within <= 1e-10 * tot:
-            where = f"the fixed effects ({' + '.join(fes)})" if fes else "the intercept"
-            raise EstimationError(
-                f"regressor '{name}' is absorbed by {where}: it does not vary within them "
-                "(e.g. a treatment constant within firms, or a firm-level dummy with firm effects). "
-                "Drop it or remove the fixed effect that absorbs it."
-            )
+        xc = x - _wmean(x, w) if centre and name != "Intercept" else x
+        out[j] = _ssq(xc, w)
+    return out
 
 
-def _solve(
-    Xd: np.ndarray, yd: np.ndarray, w: np.ndarray | None, names: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
+def _select(
+    p: _Prepared, Xd: np.ndarray, f: _Formula, collinear: str
+) -> tuple[list[int], list[str], list[str]]:
+    """Regressors kept (indices), dropped (names) and the note on them, by fixest's sequential rule
+    (:mod:`clusterimpact.estimation._collinear`); raises when ``collinear="raise"`` and one is dropped,
+    or when none is left."""
+    names, w = p.names, p.w
+    has_fe = bool(f.fixed_effects)
+    total = _total_ss(p.X, names, w, centre=has_fe or "Intercept" in names)
+    Xs = Xd
+    if not has_fe and "Intercept" in names:  # judge on centred columns (the intercept comes first)
+        Xs = np.column_stack(
+            [
+                Xd[:, j] if n == "Intercept" else Xd[:, j] - _wmean(Xd[:, j], w)
+                for j, n in enumerate(names)
+            ]
+        )
+    Xw = Xs if w is None else Xs * w[:, None]
+    sel = select_regressors(np.einsum("ij,ik->jk", Xs, Xw), total)
+    if not sel.absorbed and not sel.collinear:
+        return sel.keep, [], []
+    where = f"the fixed effects ({' + '.join(f.fixed_effects)})" if has_fe else "the intercept"
+    parts = []
+    if sel.absorbed:
+        parts.append(
+            f"regressor(s) {', '.join(repr(names[j]) for j in sel.absorbed)} absorbed by {where}: no "
+            "variation within them (e.g. a treatment constant within firms, or a firm-level dummy "
+            "with firm effects)"
+        )
+    if sel.collinear:
+        parts.append(
+            f"regressor(s) {', '.join(repr(names[j]) for j in sel.collinear)} collinear with the "
+            f"regressors before them in the formula (given {where})"
+        )
+    dropped = [names[j] for j in sorted(sel.absorbed + sel.collinear)]
+    if collinear == "raise" or not sel.keep:
+        fix = "no regressor is left" if not sel.keep else "drop them or the fixed effect"
+        raise EstimationError("; ".join(parts) + f"; {fix}")
+    return sel.keep, dropped, ["; ".join(parts) + ": dropped (fixest's rule)"]
+
+
+def _solve(Xd: np.ndarray, yd: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     Xw = Xd if w is None else Xd * w[:, None]
     # einsum, not BLAS: N-long products start BLAS threads, which stall on a loaded machine
     XtX = np.einsum("ij,ik->jk", Xd, Xw)
-    d = np.sqrt(np.diag(XtX))
-    C = XtX / np.outer(d, d)
-    ev = np.linalg.eigvalsh(C)
-    if ev.size and ev.min() < 1e-10 * max(ev.max(), 1.0):
-        # find the regressor(s) collinear with the others
-        coll = []
-        for j in range(len(names)):
-            others = [m for m in range(len(names)) if m != j]
-            if not others:
-                continue
-            sub = C[np.ix_(others, others)]
-            if np.linalg.eigvalsh(sub).min() > 1e-10 * max(ev.max(), 1.0):
-                coll.append(names[j])
-        raise EstimationError(
-            "regressors are collinear (given the fixed effects): "
-            f"{', '.join(coll) or ', '.join(names)}; drop one of them"
-        )
     bread = np.linalg.inv(XtX)
     beta = bread @ np.einsum("ij,i->j", Xw, yd)
     return beta, bread
@@ -496,6 +537,7 @@ def _fit_fast(
     method: str = "twfe",
     extra_X: dict[str, np.ndarray] | None = None,
     options: dict[str, Any] | None = None,
+    collinear: str = "raise",
 ) -> EstimationResult:
     p = _prepare(f, df, ccols, weights, time, singletons, extra_X)
     if p.X.shape[1] == 0:
@@ -505,44 +547,21 @@ def _fit_fast(
         Xd = p.absorber.demean(p.X)
     else:
         yd, Xd = p.y, p.X
-    _check_absorbed(p.X, Xd, p.names, p.w, f.fixed_effects)
-    beta, bread = _solve(Xd, yd, p.w, p.names)
+    keep, dropped, notes = _select(p, Xd, f, collinear)
+    names = [p.names[j] for j in keep]
+    if dropped:
+        Xd = np.asfortranarray(Xd[:, keep])
+    beta, bread = _solve(Xd, yd, p.w)
     u = yd - np.einsum("ij,j->i", Xd, beta)
-    k = Xd.shape[1]
-    df_k = _df_k(p, k, vtype)
-    n = p.nobs
-    warns: list[str] = []
-    n_clusters = None
-    df_resid: float = n - df_k
-    if vtype == "iid":
-        V = inf.vcov_iid(Xd, u, p.w, df_k=df_k, bread=bread)
-    elif vtype == "hetero":
-        V = inf.vcov_hetero(Xd, u, p.w, df_k=df_k, bread=bread)
-    elif vtype in ("cluster", "twoway"):
-        Gs = [int(c.max()) + 1 for c in p.cluster_codes]
-        for G, name in zip(Gs, ccols, strict=True):
-            msg = inf.cluster_count_check(G, name)
-            if msg:
-                warns.append(msg)
-        V, Gs = inf.vcov_cluster(Xd, u, p.w, p.cluster_codes, df_k=df_k, G_df=G_df, bread=bread)
-        n_clusters = min(Gs)
-        df_resid = n_clusters - 1
-    else:
-        assert p.time_codes is not None
-        V, T, lag = inf.vcov_driscoll_kraay(
-            Xd, u, p.w, p.time_codes, df_k=df_k, lag=lag, bread=bread
-        )
-        n_clusters = T
-        df_resid = T - 1
+    df_k = _df_k(p, Xd.shape[1], vtype)
+    V, n_clusters, df_resid, warns = _vcov_fast(p, Xd, u, vtype, ccols, df_k, G_df, lag, bread)
+    warns = [*notes, *warns]
     rss = _ssq(u, p.w)
-    yc = p.y - _wmean(p.y, p.w)
-    tss = _ssq(yc, p.w)
+    tss = _ssq(p.y - _wmean(p.y, p.w), p.w)
     tss_w = _ssq(yd, p.w)
-    r2 = 1 - rss / tss if tss > 0 else float("nan")
-    r2w = 1 - rss / tss_w if (f.fixed_effects and tss_w > 0) else float("nan")
     for m in warns:
         warnings.warn(m, EstimationWarning, stacklevel=3)
-    idx = pd.Index(p.names)
+    idx = pd.Index(names)
     opts = {
         "formula": f.text,
         "vcov": vtype,
@@ -554,7 +573,7 @@ def _fit_fast(
     return EstimationResult(
         params=pd.Series(beta, index=idx, name="estimate"),
         std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
-        nobs=n,
+        nobs=p.nobs,
         method=method,
         provenance=make_provenance(method, None, None, **opts),
         df_resid=float(df_resid),
@@ -567,14 +586,67 @@ def _fit_fast(
         vcov_type=vtype,
         cluster="+".join(ccols) if ccols else None,
         n_clusters=n_clusters,
-        r2=r2,
-        r2_within=r2w,
+        r2=1 - rss / tss if tss > 0 else float("nan"),
+        r2_within=1 - rss / tss_w if (f.fixed_effects and tss_w > 0) else float("nan"),
         rss=rss,
         df_k=int(df_k),
         n_fe_levels=dict(zip(f.fixed_effects, p.fe_levels, strict=True)),
         weights=weights,
         engine="fast",
+        collinear=tuple(dropped),
     )
+
+
+def _no_df_note(n: int, df_k: int) -> str:
+    return (
+        f"no residual degrees of freedom: {n} observations, {df_k} parameters counted (slopes plus "
+        "fixed-effect levels as fixest counts them); standard errors are NaN"
+    )
+
+
+def _vcov_fast(
+    p: _Prepared,
+    Xd: np.ndarray,
+    u: np.ndarray,
+    vtype: str,
+    ccols: list[str],
+    df_k: int,
+    G_df: Literal["min", "conventional"],
+    lag: int | None,
+    bread: np.ndarray,
+) -> tuple[np.ndarray, int | None, float, list[str]]:
+    """Covariance, number of clusters (or periods), residual df and warnings of a fast-path fit."""
+    n = p.nobs
+    warns: list[str] = []
+    n_clusters = None
+    df_resid: float = n - df_k
+    if vtype in ("cluster", "twoway"):
+        Gs = [int(c.max()) + 1 for c in p.cluster_codes]
+        for G, name in zip(Gs, ccols, strict=True):
+            msg = inf.cluster_count_check(G, name)
+            if msg:
+                warns.append(msg)
+        n_clusters = min(Gs)
+        df_resid = n_clusters - 1
+    elif vtype == "driscoll_kraay":
+        assert p.time_codes is not None
+        n_clusters = int(p.time_codes.max()) + 1
+        df_resid = n_clusters - 1
+    if n - df_k <= 0:
+        warns.append(_no_df_note(n, df_k))
+        return np.full(bread.shape, np.nan), n_clusters, df_resid, warns
+    if vtype == "iid":
+        V = inf.vcov_iid(Xd, u, p.w, df_k=df_k, bread=bread)
+    elif vtype == "hetero":
+        V = inf.vcov_hetero(Xd, u, p.w, df_k=df_k, bread=bread)
+    elif vtype in ("cluster", "twoway"):
+        V, _ = inf.vcov_cluster(Xd, u, p.w, p.cluster_codes, df_k=df_k, G_df=G_df, bread=bread)
+    else:
+        assert p.time_codes is not None
+        V, _, lag = inf.vcov_driscoll_kraay(
+            Xd, u, p.w, p.time_codes, df_k=df_k, lag=lag, bread=bread
+        )
+    return V, n_clusters, df_resid, warns
 
 
 # -- pyfixest path -----------------------------------------------------------------------------------
@@ -586,6 +658,7 @@ def _fit_pyfixest(
     weights: str | None,
     G_df: str,
     singletons: bool,
+    collinear: str = "drop",
 ) -> EstimationResult:
     import pyfixest as pf
 
@@ -620,15 +693,19 @@ def _fit_pyfixest(
         except Exception as exc:  # pyfixest raises assorted types; map to ours
             raise EstimationError(f"pyfixest could not fit '{f.text}': {back(exc)}") from exc
     collin = [back(c) for c in getattr(m, "_collin_vars", []) or []]
-    if collin:
-        raise EstimationError(
-            f"regressor(s) {', '.join(collin)} absorbed by the fixed effects "
-            f"({' + '.join(f.fixed_effects)}) or collinear with other regressors; drop them"
-        )
     warns = []
+    if collin:
+        note = (
+            f"regressor(s) {', '.join(map(repr, collin))} absorbed by the fixed effects "
+            f"({' + '.join(f.fixed_effects)}) or collinear with regressors before them"
+        )
+        if collinear == "raise":
+            raise EstimationError(f"{note}; drop them")
+        warns.append(f"{note}: dropped (fixest's rule)")
+        warnings.warn(warns[-1], EstimationWarning, stacklevel=3)
     for w in caught:
         msg = back(w.message)
-        if "singleton" in msg:
+        if "singleton" in msg or "multicollinearity" in msg:
             continue
         warns.append(msg)
     n_single = int(n0 - n_missing - m._N)
@@ -686,6 +763,7 @@ def _fit_pyfixest(
         n_fe_levels={},
         weights=weights,
         engine="pyfixest",
+        collinear=tuple(collin),
     )
 
 
@@ -705,9 +783,15 @@ def wild_bootstrap(
 ) -> inf.WildBootstrapResult:
     """Wild cluster bootstrap test and CI for one coefficient of a fixed-effects regression.
 
-    The fixed effects are projected out first (Frisch-Waugh-Lovell), then
-    :func:`clusterimpact.estimation.inference.wild_cluster_bootstrap` runs on the within-transformed data.
-    Plain-column formulas only. See that function for the algorithm and options.
+    Fixed effects nested in the cluster variable (the firm effect with firm clusters) are projected out
+    first; every other fixed effect (years, with firm clusters) enters the bootstrap as explicit dummies.
+    Projecting those out too would not be the same bootstrap: a bootstrap error ``u~ v_g`` is not
+    orthogonal to an effect that cuts across clusters, so each draw's residuals and standard error would
+    differ from the regression with dummies (Roodman et al. 2019, section 3.2), which is what this
+    function, boottest, fwildclusterboot and pyfixest's ``wildboottest`` compute. Non-nested effects
+    with more than :data:`MAX_BOOT_DUMMIES` levels in total raise an :class:`EstimationError`. Plain-column
+    formulas only. See :func:`clusterimpact.estimation.inference.wild_cluster_bootstrap` for the
+    algorithm and options; the reported standard error is the CRV1 one of :func:`feols`.
     """
     df = as_frame(data)
     f, df = build_design(formula, df)
@@ -717,14 +801,45 @@ def wild_bootstrap(
     p = _prepare(f, df, [cluster], None, None, True)
     if term not in p.names:
         raise SpecError(f"term {term!r} is not a regressor of '{formula}'; choose one of {p.names}")
-    yd = p.absorber.demean(p.y) if p.absorber else p.y
     Xd = p.absorber.demean(p.X) if p.absorber else p.X
-    _check_absorbed(p.X, Xd, p.names, None, f.fixed_effects)
-    df_k = _df_k(p, Xd.shape[1], "cluster")
+    _select(p, Xd, f, "raise")  # absorbed or collinear regressors are an error here
+    cl = p.cluster_codes[0]
+    nested = [c for c in p.fe_codes if _nested_in(c, cl)]
+    crossed = [
+        (fe, c) for fe, c in zip(f.fixed_effects, p.fe_codes, strict=True) if not _nested_in(c, cl)
+    ]
+    n_dum = sum(int(c.max()) + 1 for _, c in crossed)
+    if n_dum > MAX_BOOT_DUMMIES:
+        raise EstimationError(
+            f"wild_bootstrap: the fixed effects not nested in the cluster '{cluster}' "
+            f"({', '.join(fe for fe, _ in crossed)}) have {n_dum} levels; the bootstrap needs them as "
+            f"explicit dummies (at most {MAX_BOOT_DUMMIES}). Cluster on a variable they nest in."
+        )
+    Z = p.X
+    if crossed:
+        dum = np.zeros((p.nobs, n_dum))
+        off = 0
+        for _, c in crossed:
+            dum[np.arange(p.nobs), off + c] = 1.0
+            off += int(c.max()) + 1
+        Z = np.column_stack(
+            [dum, p.X]
+        )  # dummies first: redundant ones are dropped, never a regressor
+    absorber = Absorber(nested) if nested else None
+    Zd = absorber.demean(Z) if absorber else Z
+    yd = absorber.demean(p.y) if absorber else p.y
+    k = p.X.shape[1]
+    if crossed:
+        total = _total_ss(Z, ["d"] * n_dum + p.names, None, centre=bool(nested))
+        sel = select_regressors(np.einsum("ij,ik->jk", Zd, Zd), total)
+        dkeep = [j for j in sel.keep if j < n_dum]
+        Zd = np.column_stack(
+            [Zd[:, n_dum:], Zd[:, dkeep]]
+        )  # regressors first, then the dummies kept
     res = inf.wild_cluster_bootstrap(
-        Xd,
+        Zd,
         yd,
-        p.cluster_codes[0],
+        cl,
         p.names.index(term),
         term=term,
         null=null,
@@ -733,7 +848,7 @@ def wild_bootstrap(
         restricted=restricted,
         level=level,
         seed=seed,
-        df_k=df_k,
+        df_k=_df_k(p, k, "cluster"),
     )
     return res
 
@@ -1092,7 +1207,7 @@ def _fit_indicators(
         return None
     p = _prepare(f, df, ccols, None, None, True)
     ab = p.absorber
-    if ab is None or not ab.dense:
+    if ab is None:
         return None
     if vtype == "cluster" and p.cluster_codes[0] is not ab.primary:
         if not np.array_equal(p.cluster_codes[0], ab.primary):
@@ -1130,7 +1245,7 @@ def _fit_indicators(
     # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
     M_t = CNT_t * ab._inv_wg[tf, None]  # firm means of each dummy (treated firms)
     CtM = ab.ct_times_rows(tf, M_t)  # C'M, H x k
-    Delta = ab._Apinv @ (L - CtM)  # H x k
+    Delta = ab.solve(L - CtM)  # H x k
     # CNT'Alpha with Alpha = M - C Delta / n  ->  CNT'M - (C'M)'Delta (M = CNT / n)
     gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT_t, M_t) + CtM.T @ Delta - L.T @ Delta
     gram = 0.5 * (gram + gram.T)

@@ -68,6 +68,9 @@ CG_TOL = 1e-13
 _SMALL_BLOCK = 64
 # assemble the secondary system densely up to this many levels
 _DENSE_SYSTEM = 2500
+# primary-by-secondary totals C are held densely (G x H) up to this many secondary levels, sparsely above
+# (a dense C'C costs G H^2, the sparse one the sum over primary groups of their non-empty cells squared)
+_DENSE_C_LEVELS = 64
 
 
 def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
@@ -452,7 +455,7 @@ class Absorber:
     def _setup(self, max_dense: int, cg_tol: float, maxiter: int) -> None:
         H = self.H
         CtC: Any
-        if self.G * H <= max(2 * self.n, 10_000_000):
+        if H <= _DENSE_C_LEVELS and self.G * H <= max(2 * self.n, 10_000_000):
             Cd, diag, CtC = self._cell_totals_dense()
             self._C = Cd
         else:

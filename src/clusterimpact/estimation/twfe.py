@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
@@ -1174,6 +1175,32 @@ class _Indicators:
         return out
 
 
+def _residual_cell_products(
+    ab: Absorber, u: np.ndarray, tf: np.ndarray, S1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``S1' U[tf]`` (k x H) and ``U'U`` (H x H) for ``U`` the residual sums by primary group x secondary
+    level, dense when the absorber holds its cell totals densely, sparse otherwise."""
+    G, H, prim = ab.G, ab.H, ab.primary
+    if isinstance(ab._C, np.ndarray):
+        U = np.zeros(G * H)
+        if ab.unique_cells:
+            U[prim * H + ab._sec_off[0]] = u
+        else:
+            for cs in ab._sec_off:
+                U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
+        Um = U.reshape(G, H)
+        return np.einsum("gk,gh->kh", S1, Um[tf]), np.einsum("gi,gj->ij", Um, Um)
+    Us = sp.csr_matrix(
+        (
+            np.tile(u, len(ab._sec_off)),
+            (np.tile(prim, len(ab._sec_off)), np.concatenate(ab._sec_off)),
+        ),
+        shape=(G, H),
+    )
+    Us.sum_duplicates()
+    return np.asarray((Us[tf].T @ S1).T), np.asarray((Us.T @ Us).toarray())
+
+
 def _fit_indicators(
     f: _Formula,
     df: pd.DataFrame,
@@ -1285,18 +1312,12 @@ def _fit_indicators(
         if few:
             warns.append(few)
             warnings.warn(few, EstimationWarning, stacklevel=3)
-        U = np.zeros(G * H)  # residual sums by firm x level
-        if ab.unique_cells:
-            U[prim * H + ab._sec_off[0]] = u
-        else:
-            for cs in ab._sec_off:
-                U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
-        Um = U.reshape(G, H)
-        # scores S = S1 - U Delta, S1 = residual sums by firm x dummy (non-zero on firms tf only);
-        # meat S'S = S1'S1 - S1'U Delta - (S1'U Delta)' + Delta'(U'U)Delta: one G-sized product
+        # scores S = S1 - U Delta, S1 = residual sums by firm x dummy (non-zero on firms tf only),
+        # U = residual sums by firm x level; meat S'S = S1'S1 - S1'U Delta - (S1'U Delta)' +
+        # Delta'(U'U)Delta: one G-sized product
         S1 = np.bincount(gk, weights=u[r], minlength=len(tf) * k).reshape(len(tf), k)
-        X1 = np.einsum("gk,gh->kh", S1, Um[tf]) @ Delta
-        UU = np.einsum("gi,gj->ij", Um, Um)
+        X1, UU = _residual_cell_products(ab, u, tf, S1)
+        X1 = X1 @ Delta
         meat = np.einsum("gi,gj->ij", S1, S1) - X1 - X1.T + Delta.T @ UU @ Delta
         meat = 0.5 * (meat + meat.T)
         V = G / (G - 1) * (n - 1) / (n - df_k) * (bread @ meat @ bread)

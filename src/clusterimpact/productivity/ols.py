@@ -75,7 +75,12 @@ class FixedEffects(ProductionEstimator):
 
     Estimand: the Cobb-Douglas elasticities under the assumption that productivity is a firm constant
     plus noise unrelated to inputs. Firms observed once carry no within variation and are excluded
-    (``singleton_firm``). Standard errors are clustered by firm. ``ln_tfp`` keeps the firm effect.
+    (``singleton_firm``). Standard errors are clustered by firm (CRV1) with the small-sample factor
+    ``G/(G-1) (N-1)/(N-K)``, ``K`` = slopes + 1: the firm effects, nested in the firm clusters, count as
+    one parameter, as in pyfixest/fixest (``feols(y ~ l + k | firm_id, vcov={"CRV1": "firm_id"})``, equal
+    to 1e-6 in the tests). Stata's ``xtreg, fe vce(cluster firm_id)`` uses the same ``K`` but keeps firms
+    observed once in ``N``, so its standard errors differ by ``sqrt((N_s - K)(N - 1) / ((N - K)(N_s - 1)))``
+    with ``N_s`` the count including them. ``ln_tfp`` keeps the firm effect.
     """
 
     method: ClassVar[str] = "fe"
@@ -111,9 +116,10 @@ class FixedEffects(ProductionEstimator):
         e = yd - Xd @ b
         vcov = None
         if full:
-            # the absorbed firm effects are nested in the firm clusters, so they do not count
-            # against the degrees of freedom (as Stata's xtreg, fe vce(cluster))
-            vcov = _cluster_vcov(Xd, e, inv, Xd.shape[1])
+            # the firm effects are nested in the firm clusters: as a block they count as one
+            # parameter in (N-1)/(N-K), K = slopes + 1 (pyfixest/fixest k_fixef="nonnested"; Stata's
+            # xtreg, fe vce(cluster) also has K = slopes + constant, but keeps singleton firms in N)
+            vcov = _cluster_vcov(Xd, e, inv, Xd.shape[1] + 1)
         nin = arr.F.shape[1] + arr.K.shape[1]
         resid = y - X @ b
         exclusions: dict[str, Any] = {"singleton_firm": n_single} if n_single else {}

@@ -578,6 +578,8 @@ class Absorber:
         both parts.
         """
         m = self._primary_means(v)
+        if not self.H:
+            return m, np.zeros(0)
         rhs = self.secondary_rhs(v) - self.ct_times(m[:, None])[:, 0]
         delta = self.solve(rhs)
         g_part = m - self.c_times(delta[:, None])[:, 0] * self._inv_wg

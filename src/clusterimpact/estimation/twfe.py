@@ -543,19 +543,31 @@ def _fit_fast(
     p = _prepare(f, df, ccols, weights, time, singletons, extra_X)
     if p.X.shape[1] == 0:
         raise SpecError(f"formula '{f.text}' has no regressors to estimate")
+    J = None
     if p.absorber is not None:
         yd = p.absorber.demean(p.y)
         Xd = p.absorber.demean(p.X)
     else:
-        yd, Xd = p.y, p.X
+        yd, Xd, J = p.y, p.X, None
+        if p.names[0] == "Intercept" and p.X.shape[1] > 1:
+            # solve on [1, X - mean]: the normal equations of raw columns with large means lose
+            # digits (error ~ eps * cond); map back with b = J b_c, V = J V_c J'
+            xbar = np.array([_wmean(p.X[:, j], p.w) for j in range(1, p.X.shape[1])])
+            Xd = p.X.copy(order="F")
+            Xd[:, 1:] -= xbar
+            J = np.eye(p.X.shape[1])
+            J[0, 1:] = -xbar
     keep, dropped, notes = _select(p, Xd, f, collinear)
     names = [p.names[j] for j in keep]
     if dropped:
         Xd = np.asfortranarray(Xd[:, keep])
+        J = None if J is None else J[np.ix_(keep, keep)]
     beta, bread = _solve(Xd, yd, p.w)
     u = yd - np.einsum("ij,j->i", Xd, beta)
     df_k = _df_k(p, Xd.shape[1], vtype)
     V, n_clusters, df_resid, warns = _vcov_fast(p, Xd, u, vtype, ccols, df_k, G_df, lag, bread)
+    if J is not None:
+        beta, V = J @ beta, J @ V @ J.T
     warns = [*notes, *warns]
     rss = _ssq(u, p.w)
     tss = _ssq(p.y - _wmean(p.y, p.w), p.w)
@@ -837,7 +849,10 @@ def wild_bootstrap(
         Zd = np.column_stack(
             [Zd[:, n_dum:], Zd[:, dkeep]]
         )  # regressors first, then the dummies kept
-    res = inf.wild_cluster_bootstrap(
+    df_k = _df_k(p, k, "cluster")
+    if p.nobs - df_k <= 0:
+        raise EstimationError(f"wild_bootstrap: {_no_df_note(p.nobs, df_k)}")
+    return inf.wild_cluster_bootstrap(
         Zd,
         yd,
         cl,
@@ -849,9 +864,8 @@ def wild_bootstrap(
         restricted=restricted,
         level=level,
         seed=seed,
-        df_k=_df_k(p, k, "cluster"),
+        df_k=df_k,
     )
-    return res
 
 
 # -- membership models -------------------------------------------------------------------------------
@@ -1234,7 +1248,7 @@ def _fit_indicators(
         return None
     p = _prepare(f, df, ccols, None, None, True)
     ab = p.absorber
-    if ab is None:
+    if ab is None or not ab.H:
         return None
     if vtype == "cluster" and p.cluster_codes[0] is not ab.primary:
         if not np.array_equal(p.cluster_codes[0], ab.primary):
@@ -1306,7 +1320,7 @@ def _fit_indicators(
     n_clusters = None
     df_resid = float(n - df_k)
     if vtype == "iid":
-        V = rss / (n - df_k) * bread
+        V = rss / max(n - df_k, 1) * bread
     else:
         few = inf.cluster_count_check(G, ccols[0])
         if few:
@@ -1320,9 +1334,13 @@ def _fit_indicators(
         X1 = X1 @ Delta
         meat = np.einsum("gi,gj->ij", S1, S1) - X1 - X1.T + Delta.T @ UU @ Delta
         meat = 0.5 * (meat + meat.T)
-        V = G / (G - 1) * (n - 1) / (n - df_k) * (bread @ meat @ bread)
+        V = G / (G - 1) * (n - 1) / max(n - df_k, 1) * (bread @ meat @ bread)
         n_clusters = G
         df_resid = float(G - 1)
+    if n - df_k <= 0:
+        warns.append(_no_df_note(n, df_k))
+        warnings.warn(warns[-1], EstimationWarning, stacklevel=3)
+        V = np.full_like(bread, np.nan)
     yc = p.y - p.y.mean()
     tss = _ssq(yc, None)
     tss_w = rss + float(beta @ rhs)  # y~'y~ = u'u + b'X~'y~

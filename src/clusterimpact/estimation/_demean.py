@@ -25,8 +25,9 @@ in all. The within transform ``v~`` is computed in three exact steps.
 
    * up to ``max_dense`` levels by a rank-revealing (pivoted) Cholesky factorisation, which gives an exact
      generalised inverse: no iteration, no convergence tolerance;
-   * larger blocks by Jacobi-preconditioned conjugate gradients on the sparse block, to a relative residual
-     of ``cg_tol`` (1e-13), with the true residual checked at the end; failure to converge raises.
+   * larger blocks by Jacobi-preconditioned conjugate gradients on the sparse block, to a normwise
+     backward error of ``cg_tol`` (1e-13) checked on the true residual; failure to converge raises
+     (:mod:`clusterimpact.estimation._blocksolve`).
 
 Every product is a ``bincount`` or a product with an ``H x H`` (block) or ``G x H`` (cell-total) matrix: no
 ``N x H`` matrix is formed.
@@ -40,11 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.linalg import solve_triangular
-from scipy.linalg.lapack import dpstrf
-from scipy.sparse.csgraph import connected_components
 
 from clusterimpact.errors import EstimationError
+from clusterimpact.estimation._blocksolve import CG_TOL, BlockSolver
 
 __all__ = [
     "Absorber",
@@ -58,14 +57,6 @@ __all__ = [
 # largest connected block of the secondary system solved by a direct factorisation; larger blocks use
 # preconditioned conjugate gradients (a dense factorisation costs b^3 / 3 flops and b^2 memory)
 MAX_DENSE_LEVELS = 4000
-# pivots of the rank-revealing Cholesky below this fraction of the largest diagonal entry count as zero:
-# the secondary system holds weight totals, whose exactly-singular directions come out at roundoff
-# (~1e-16 relative) while genuine pivots of count data are O(1 / levels) or larger
-RANK_TOL = 1e-10
-# relative residual at which conjugate gradients stop on a large block
-CG_TOL = 1e-13
-# blocks up to this size are applied as one sparse block-diagonal matrix (one product, not a loop)
-_SMALL_BLOCK = 64
 # assemble the secondary system densely up to this many levels
 _DENSE_SYSTEM = 2500
 # primary-by-secondary totals C are held densely (G x H) up to this many secondary levels, sparsely above
@@ -228,139 +219,6 @@ def _cross_totals(
     return nz // nb, nz % nb, vals
 
 
-def _psd_ginv(A: np.ndarray) -> tuple[np.ndarray, int]:
-    """A generalised inverse ``M`` (``A M b = b`` for ``b`` in the range of ``A``) and the rank of a
-    symmetric positive semi-definite ``A``, from a pivoted Cholesky factorisation ``P'AP = LL'``:
-    ``M = P_r (L_r L_r')^{-1} P_r'`` on the ``r`` leading pivots."""
-    b = A.shape[0]
-    scale = float(np.max(np.diag(A))) if b else 0.0
-    M = np.zeros((b, b))
-    if scale <= 0:
-        return M, 0
-    c, piv, rank, info = dpstrf(A, lower=1, tol=RANK_TOL * scale)
-    if info < 0:  # pragma: no cover - LAPACK argument error
-        raise EstimationError(f"pivoted Cholesky failed (LAPACK info {info})")
-    r = int(rank)
-    if r == 0:
-        return M, 0
-    Linv = solve_triangular(np.tril(c[:r, :r]), np.eye(r), lower=True)
-    p = np.asarray(piv[:r], dtype=np.int64) - 1
-    M[np.ix_(p, p)] = Linv.T @ Linv
-    return M, r
-
-
-def _pcg(A: sp.csr_matrix, B: np.ndarray, tol: float, maxiter: int) -> tuple[np.ndarray, int]:
-    """Jacobi-preconditioned conjugate gradients for ``A X = B`` (PSD ``A``, consistent ``B``), all
-    columns at once.
-
-    Stops on the normwise backward error ``|r| <= tol (|A| |x| + |b|)`` (``|A|`` the largest absolute row
-    sum), checked on the true residual ``B - A X``: the right-hand sides are differences of large totals,
-    so a residual relative to ``|b|`` alone can stall at roundoff above any fixed tolerance.
-    """
-    d = A.diagonal()
-    dinv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)[:, None]
-    norm_a = float(abs(A).sum(axis=1).max()) if A.nnz else 0.0
-    X = np.zeros_like(B)
-    bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
-    R = B.copy()
-    Z = dinv * R
-    P = Z.copy()
-    rz = np.einsum("ij,ij->j", R, Z)
-
-    def converged(Rm: np.ndarray) -> bool:
-        xnorm = np.sqrt(np.einsum("ij,ij->j", X, X))
-        rnorm = np.sqrt(np.einsum("ij,ij->j", Rm, Rm))
-        return bool(np.all(rnorm <= tol * (norm_a * xnorm + bnorm)))
-
-    for it in range(maxiter):
-        if converged(R):
-            R = B - A @ X  # the recurrence drifts: confirm on the true residual
-            if converged(R):
-                return X, it
-            Z = dinv * R
-            P = Z.copy()
-            rz = np.einsum("ij,ij->j", R, Z)
-        AP = A @ P
-        pap = np.einsum("ij,ij->j", P, AP)
-        alpha = np.divide(rz, pap, out=np.zeros_like(rz), where=pap > 0)
-        X += alpha * P
-        R -= alpha * AP
-        Z = dinv * R
-        rz_new = np.einsum("ij,ij->j", R, Z)
-        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
-        P = Z + beta * P
-        rz = rz_new
-    raise EstimationError(
-        f"the fixed-effect solve (conjugate gradients on a block of {A.shape[0]} levels) did not "
-        f"converge in {maxiter} iterations; use engine='pyfixest' or coarser fixed effects"
-    )
-
-
-class _BlockSolver:
-    """Solves ``A X = B`` for a PSD ``A``, block by block over the connected components of its graph."""
-
-    def __init__(self, A: Any, *, max_dense: int, cg_tol: float, maxiter: int) -> None:
-        H = A.shape[0]
-        self.H = H
-        self.cg_tol, self.maxiter = cg_tol, maxiter
-        if H <= _SMALL_BLOCK:
-            labels = np.zeros(H, dtype=np.int64)
-        else:
-            pattern = sp.csr_matrix(A) if isinstance(A, np.ndarray) else A.tocsr()
-            _, labels = connected_components(pattern, directed=False)
-        order = np.argsort(labels, kind="stable")
-        bounds = np.flatnonzero(np.diff(labels[order])) + 1
-        blocks = np.split(order, bounds)
-        Acsr = None if isinstance(A, np.ndarray) else A.tocsr()
-        small_r: list[np.ndarray] = []
-        small_c: list[np.ndarray] = []
-        small_v: list[np.ndarray] = []
-        self.direct: list[tuple[np.ndarray, np.ndarray]] = []
-        self.iterative: list[tuple[np.ndarray, sp.csr_matrix]] = []
-        self.rank = 0
-        self.exact_rank = True
-        self.n_blocks = len(blocks)
-        for idx in blocks:
-            if len(idx) > max_dense:
-                sub = Acsr if Acsr is not None else sp.csr_matrix(A)
-                self.iterative.append((idx, sub[idx][:, idx].tocsr()))
-                self.rank += len(idx) - 1  # not computed for iterative blocks
-                self.exact_rank = False
-                continue
-            Ab = A[np.ix_(idx, idx)] if Acsr is None else Acsr[idx][:, idx].toarray()
-            M, r = _psd_ginv(0.5 * (Ab + Ab.T))
-            self.rank += r
-            if len(idx) <= _SMALL_BLOCK and len(blocks) > 1:
-                rr, cc = np.nonzero(M)
-                small_r.append(idx[rr])
-                small_c.append(idx[cc])
-                small_v.append(M[rr, cc])
-            else:
-                self.direct.append((idx, M))
-        self.small = (
-            sp.csr_matrix(
-                (np.concatenate(small_v), (np.concatenate(small_r), np.concatenate(small_c))),
-                shape=(H, H),
-            )
-            if small_v
-            else None
-        )
-        self.iterations = 0
-
-    def solve(self, B: np.ndarray) -> np.ndarray:
-        """``X`` with ``A X = B`` (``B`` 1-D or ``H x K``, in the range of ``A``)."""
-        one = B.ndim == 1
-        Bm = B[:, None] if one else B
-        X = np.zeros(Bm.shape) if self.small is None else np.asarray(self.small @ Bm)
-        for idx, M in self.direct:
-            X[idx] = M @ Bm[idx]
-        for idx, Ab in self.iterative:
-            Xb, it = _pcg(Ab, np.ascontiguousarray(Bm[idx]), self.cg_tol, self.maxiter)
-            X[idx] = Xb
-            self.iterations = max(self.iterations, it)
-        return X[:, 0] if one else X
-
-
 class Absorber:
     """Exact within transform for one primary and any number of secondary fixed effects.
 
@@ -423,7 +281,7 @@ class Absorber:
         self.rank_secondary = 0
         self.exact = True
         self._C: Any = None
-        self._solver: _BlockSolver | None = None
+        self._solver: BlockSolver | None = None
         offsets = np.cumsum([0, *self.sec_levels])[:-1]
         self._sec_off = [
             c if o == 0 else c + o for c, o in zip(self.secondary, offsets, strict=True)
@@ -501,7 +359,7 @@ class Absorber:
             CtCs = sp.csr_matrix(CtC)
             A = (sp.diags(diag) + cross - CtCs).tocsr()
             A = 0.5 * (A + A.T)
-        self._solver = _BlockSolver(A, max_dense=max_dense, cg_tol=cg_tol, maxiter=maxiter)
+        self._solver = BlockSolver(A, max_dense=max_dense, cg_tol=cg_tol, maxiter=maxiter)
         self.rank_secondary = self._solver.rank
         self.exact = not self._solver.iterative
 

@@ -4,17 +4,19 @@
 model with absorbed fixed effects. Two engines give identical answers (tested to 1e-8):
 
 * a **fast path** (``engine="fast"``) for formulas whose regressors are plain columns and whose fixed
-  effects are columns or interactions ``a^b``: the largest fixed effect is swept out with group sums and
-  the others are solved exactly (:mod:`clusterimpact.estimation._demean`), then the covariance is built by
-  :mod:`clusterimpact.estimation.inference`;
+  effects are columns or interactions ``a^b``, any number of them, nested or crossed: the largest fixed
+  effect is swept out with group sums and the others are solved exactly
+  (:mod:`clusterimpact.estimation._demean`; tested against pyfixest on random specifications), then the
+  covariance is built by :mod:`clusterimpact.estimation.inference`;
 * **pyfixest** (``engine="pyfixest"``) for everything else (``i(rel_year, ref=-1)``, ``C(x)``,
   transformations, instruments).
 
 ``engine="auto"`` (default) takes the fast path whenever the formula allows. Either way the result is our
 :class:`EstimationResult`, so names and errors do not depend on the engine.
 
-Conventions (those of reghdfe/fixest/pyfixest): singleton fixed-effect levels are dropped iteratively and
-reported in ``exclusions["singleton"]``; the small-sample factors are described in
+Conventions (those of reghdfe/fixest/pyfixest): regressors absorbed by the fixed effects or collinear with
+earlier ones are dropped with a note (``collinear="drop"``, :mod:`clusterimpact.estimation._collinear`);
+singleton fixed-effect levels are dropped iteratively and reported in ``exclusions["singleton"]``; the small-sample factors are described in
 :mod:`clusterimpact.estimation.inference` (fixed effects nested in the cluster variable are not counted in
 ``K``). Weights are analytic weights (weighted least squares).
 """

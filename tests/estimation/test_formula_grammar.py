@@ -271,8 +271,9 @@ def test_fit_equals_pyfixest_on_the_same_formula(panel, formula):
             ssc=pf.ssc(k_adj=True, k_fixef="nonnested", G_adj=True, G_df="min"),
         )
         res = feols(formula, panel, "cluster", cluster="firm_id")
-        simple = build_design(formula, panel)[0].simple
-    assert res.engine == ("fast" if simple else "pyfixest")
+        iv = build_design(formula, panel)[0].iv
+    # computed columns go to the exact fast path; instruments to pyfixest
+    assert res.engine == ("fast" if iv is None else "pyfixest")
     assert list(res.params.index) == [str(c) for c in m.coef().index]
     assert res.nobs == m._N
     coef = m.coef().to_numpy()
@@ -286,9 +287,10 @@ def test_fit_equals_pyfixest_on_the_same_formula(panel, formula):
 def test_engine_routing_is_unchanged(panel):
     assert feols("ln_lp ~ member + x | firm_id + year", panel).engine == "fast"
     assert feols("ln_lp ~ member + `my col` | firm_id", panel).engine == "fast"
-    assert feols("ln_lp ~ log(w) | firm_id", panel).engine == "pyfixest"
+    assert feols("ln_lp ~ log(w) | firm_id", panel).engine == "fast"
+    assert feols("ln_lp ~ member | firm_id | x ~ z", panel).engine == "pyfixest"
     with pytest.raises(SpecError, match="pyfixest"):
-        feols("ln_lp ~ log(w) | firm_id", panel, engine="fast")
+        feols("ln_lp ~ member | firm_id | x ~ z", panel, engine="fast")
 
 
 def test_computed_columns_equal_independent_arithmetic(panel):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from fe_helpers import make_panel
+from fe_random import assert_close
 
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.twfe import (
@@ -21,7 +22,13 @@ from clusterimpact.estimation.twfe import (
     wild_bootstrap,
 )
 from clusterimpact.results import EstimateResult
-from tolerances import FE_EXACT_REL, PRINTED_3DP, PRINTED_4DP, STATA_7SIG_REL
+from tolerances import (
+    FE_EXACT_REL,
+    FE_PYFIXEST_ENGINE_REL,
+    PRINTED_3DP,
+    PRINTED_4DP,
+    STATA_7SIG_REL,
+)
 
 
 @pytest.fixture(scope="module")
@@ -143,14 +150,24 @@ def test_driscoll_kraay_equals_pyfixest(panel):
     assert res.df_resid == panel["year"].nunique() - 1
 
 
-def test_pyfixest_engine_handles_i_syntax(panel):
+def test_i_syntax_runs_on_both_engines(panel):
     # never-members coded at the reference period: they carry no event-time dummy
     rel = (panel["year"] - panel["treat_year"].astype("Float64")).fillna(-1).astype(int)
     d = panel.assign(rel=rel.clip(-3, 4))
     res = feols("ln_lp ~ i(rel, ref=-1) | firm_id + year", d, "cluster", cluster="firm_id")
-    assert res.engine == "pyfixest"
+    assert res.engine == "fast"  # the dummies are computed columns: the exact path takes them
     assert "rel::0" in res.params.index
     assert isinstance(res, EstimateResult)
+    pyf = feols(
+        "ln_lp ~ i(rel, ref=-1) | firm_id + year",
+        d,
+        "cluster",
+        cluster="firm_id",
+        engine="pyfixest",
+    )
+    assert list(pyf.params.index) == list(res.params.index)
+    assert_close(pyf.params, res.params, FE_PYFIXEST_ENGINE_REL, "coef")
+    assert_close(pyf.std_errors, res.std_errors, FE_PYFIXEST_ENGINE_REL, "se")
 
 
 def test_result_fields_for_tables(panel):
@@ -322,7 +339,7 @@ def test_bad_options(panel):
     with pytest.raises(DataError, match="not numeric"):
         feols("ln_lp ~ sector | firm_id", panel)
     with pytest.raises(SpecError, match="pyfixest"):
-        feols("ln_lp ~ log(w) | firm_id", panel, engine="fast")
+        feols("ln_lp ~ member | firm_id | x ~ w", panel, engine="fast")
 
 
 def test_inputs_not_modified(panel):

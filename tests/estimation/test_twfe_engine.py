@@ -186,9 +186,11 @@ def test_no_residual_degrees_of_freedom_gives_nan_with_a_warning():
     assert np.isfinite(res.params["x"]) and np.isnan(res.std_errors["x"])
 
 
+@pytest.mark.parametrize("engine", ["auto", "pyfixest"])
 @pytest.mark.parametrize("coding", ["minus1000", "missing", "treat"])
-def test_fixest_event_study_idiom_runs_and_equals_pyfixest(coding):
-    """feols("y ~ i(rel_year, ref=-1) | firm_id + year") as fixest users write it."""
+def test_fixest_event_study_idiom_runs_and_equals_pyfixest(coding, engine):
+    """feols("y ~ i(rel_year, ref=-1) | firm_id + year") as fixest users write it: on the exact fast
+    path (the dummies are computed columns) and through pyfixest."""
     df = make_panel(n_firms=200, seed=6)
     g = df["treat_year"].astype("Float64")
     rel = (df["year"] - g).astype("Float64")
@@ -203,10 +205,10 @@ def test_fixest_event_study_idiom_runs_and_equals_pyfixest(coding):
         fml = "ln_lp ~ i(rel_year, treat, ref=-1) | firm_id + year"
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        res = feols(fml, d, "cluster", cluster="firm_id")
+        res = feols(fml, d, "cluster", cluster="firm_id", engine=engine)
     notes = [str(r.message) for r in rec if issubclass(r.category, EstimationWarning)]
     m = pf_fit(fml, d, {"CRV1": "firm_id"})
-    assert res.engine == "pyfixest" and res.nobs == m._N
+    assert res.engine == ("fast" if engine == "auto" else "pyfixest") and res.nobs == m._N
     assert list(res.params.index) == [str(c) for c in m.coef().index]
     collin = sorted(map(str, m._collin_vars or []))
     assert sorted(res.collinear) == collin
@@ -214,8 +216,11 @@ def test_fixest_event_study_idiom_runs_and_equals_pyfixest(coding):
         assert "rel_year::-1000" in collin and any("rel_year::-1000" in n for n in notes)
     if coding == "missing":  # no never-members left: two event times go (fixest's rule)
         assert len(collin) == 2 and res.exclusions["missing_values"] == int(g.isna().sum())
-    assert_close(res.params.to_numpy(), m.coef().to_numpy(), FE_PYFIXEST_ENGINE_REL, "coef")
-    assert_close(res.std_errors.to_numpy(), m.se().to_numpy(), FE_PYFIXEST_ENGINE_REL, "se")
+    exact = engine == "auto"  # pyfixest here runs at fixef_tol=1e-14, inside feols at 1e-10
+    tol = FE_PROPERTY_COEF_REL if exact else FE_PYFIXEST_ENGINE_REL
+    assert_close(res.params.to_numpy(), m.coef().to_numpy(), tol, "coef")
+    tol = FE_PROPERTY_SE_REL if exact else FE_PYFIXEST_ENGINE_REL
+    assert_close(res.std_errors.to_numpy(), m.se().to_numpy(), tol, "se")
     # the same model on dummies built here, through our exact fast path (same columns dropped)
     sub = d.loc[g.notna().to_numpy()] if coding == "missing" else d
     r = rel.where(g.notna()).loc[sub.index]

@@ -27,9 +27,7 @@ def test_fe_production_function_se_equals_pyfixest(controls):
     rhs = " + ".join(["ln_emp", "ln_capital", *controls])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = pf.feols(
-            f"ln_va ~ {rhs} | firm_id", panel, vcov={"CRV1": "firm_id"}, fixef_tol=1e-14
-        )
+        m = pf.feols(f"ln_va ~ {rhs} | firm_id", panel, vcov={"CRV1": "firm_id"}, fixef_tol=1e-14)
     names = ["ln_emp", "ln_capital", *controls]
     want_b = m.coef()[names].to_numpy()
     want_se = m.se()[names].to_numpy()

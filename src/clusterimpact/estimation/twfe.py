@@ -8,10 +8,12 @@ model with absorbed fixed effects. Two engines give identical answers (tested to
   effect is swept out with group sums and the others are solved exactly
   (:mod:`clusterimpact.estimation._demean`; tested against pyfixest on random specifications), then the
   covariance is built by :mod:`clusterimpact.estimation.inference`;
-* **pyfixest** (``engine="pyfixest"``) for everything else (``i(rel_year, ref=-1)``, ``C(x)``,
-  transformations, instruments).
+* **pyfixest** (``engine="pyfixest"``), given the columns :func:`build_design` computed; ``"auto"``
+  uses it for instrumental variables only.
 
-``engine="auto"`` (default) takes the fast path whenever the formula allows. Either way the result is our
+``engine="auto"`` (default) takes the fast path for every formula without instruments: transforms,
+interactions and ``C()``/``i()`` dummies (``i(rel_year, ref=-1)``) are columns computed by
+:mod:`clusterimpact.estimation.design` before either engine runs. Either way the result is our
 :class:`EstimationResult`, so names and errors do not depend on the engine.
 
 Conventions (those of reghdfe/fixest/pyfixest): regressors absorbed by the fixed effects or collinear with
@@ -232,10 +234,10 @@ def feols(
     drop_singletons
         Drop singleton fixed-effect levels iteratively (reghdfe/fixest default).
     engine
-        ``"auto"``, ``"fast"`` or ``"pyfixest"``. ``"auto"`` takes the fast path for every formula of
-        plain columns and ``a^b`` effects (exact for any number of fixed effects, nested or crossed; see
-        :mod:`clusterimpact.estimation._demean`) and hands the rest (``i()``, ``C()``, transformations,
-        instruments) to pyfixest.
+        ``"auto"``, ``"fast"`` or ``"pyfixest"``. ``"auto"`` takes the exact fast path (any number of
+        fixed effects, nested or crossed; see :mod:`clusterimpact.estimation._demean`) for every formula
+        without instruments, the computed ``i()``/``C()`` dummies and transforms included, and hands
+        instrumental-variable formulas to pyfixest.
     collinear
         ``"drop"`` (fixest's default): regressors absorbed by the fixed effects or collinear with
         regressors before them in the formula are dropped, named in an :class:`EstimationWarning` and
@@ -270,15 +272,13 @@ def feols(
             raise SpecError("vcov='driscoll_kraay' needs time=COLUMN")
         extra.append(time)
     require_columns(df, extra, what="vcov/weights")
-    use_fast = engine == "fast" or (engine == "auto" and f.simple)
-    if engine == "fast" and not f.simple:
-        raise SpecError(
-            f"formula '{formula}' needs engine='pyfixest' (only plain columns and a^b effects are fast)"
-        )
+    # every column the formula needs has been computed by build_design (transforms, interactions,
+    # C()/i() dummies): the exact fast path takes all of it except instrumental variables
+    use_fast = engine == "fast" or (engine == "auto" and f.iv is None)
+    if engine == "fast" and f.iv is not None:
+        raise SpecError(f"formula '{formula}' has instruments: use engine='pyfixest' (or 'auto')")
     if vtype == "driscoll_kraay" and not use_fast:
-        raise SpecError(
-            "driscoll_kraay is available on the fast engine only (plain-column formulas)"
-        )
+        raise SpecError("driscoll_kraay is available on the fast engine only (no instruments)")
     if use_fast:
         res = _fit_fast(
             f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons, collinear=collinear
@@ -811,8 +811,8 @@ def wild_bootstrap(
     df = as_frame(data)
     f, df = build_design(formula, df)
     require_columns(df, [cluster], what="cluster")
-    if not f.simple:
-        raise SpecError("wild_bootstrap supports plain-column formulas only")
+    if f.iv is not None:
+        raise SpecError("wild_bootstrap does not support instrumental variables")
     p = _prepare(f, df, [cluster], None, None, True)
     if term not in p.names:
         raise SpecError(f"term {term!r} is not a regressor of '{formula}'; choose one of {p.names}")

@@ -72,6 +72,21 @@ def test_within_transform_equals_dummy_regression(weighted, n_fe, max_dense):
     np.testing.assert_allclose(fit, v - got, rtol=0, atol=FE_EXACT_REL * np.abs(v).max())
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_one_large_block_solved_directly_equals_dummy_regression(weighted):
+    """A connected secondary block of ~160 levels: pivoted Cholesky factor, two triangular solves."""
+    rng = np.random.default_rng(21)
+    n = 1500
+    codes = [factorize(rng.integers(0, k, n))[0] for k in (200, 120, 40)]
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    ab = Absorber(codes, w)
+    assert ab._solver is not None and ab._solver.n_blocks == 1 and ab.H > 64 and ab.exact
+    v = rng.normal(size=n)
+    np.testing.assert_allclose(
+        ab.demean(v), _dummy_residual(v, codes, w), rtol=0, atol=FE_EXACT_REL * np.abs(v).max()
+    )
+
+
 def test_redundant_effects_are_coarsenings_only():
     rng = np.random.default_rng(3)
     firm = np.repeat(np.arange(40), 6)

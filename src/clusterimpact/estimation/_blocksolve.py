@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import solve_triangular
+from scipy.linalg import cho_solve, solve_triangular
 from scipy.linalg.lapack import dpstrf
 from scipy.sparse.csgraph import connected_components
 
@@ -30,25 +30,31 @@ CG_TOL = 1e-13
 _SMALL_BLOCK = 64
 
 
-def _psd_ginv(A: np.ndarray) -> tuple[np.ndarray, int]:
-    """A generalised inverse ``M`` (``A M b = b`` for ``b`` in the range of ``A``) and the rank of a
-    symmetric positive semi-definite ``A``, from a pivoted Cholesky factorisation ``P'AP = LL'``:
-    ``M = P_r (L_r L_r')^{-1} P_r'`` on the ``r`` leading pivots."""
+def _psd_factor(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pivoted Cholesky factorisation ``P'AP = LL'`` of a symmetric positive semi-definite ``A``, cut at
+    its numerical rank ``r``: the ``r`` leading pivots (positions in ``A``) and ``L_r`` (r x r, lower).
+
+    ``x[p] = (L_r L_r')^{-1} b[p]``, zero elsewhere, solves ``A x = b`` for every ``b`` in the range of ``A``
+    (the other pivots' rows are combinations of these)."""
     b = A.shape[0]
     scale = float(np.max(np.diag(A))) if b else 0.0
-    M = np.zeros((b, b))
     if scale <= 0:
-        return M, 0
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
     c, piv, rank, info = dpstrf(A, lower=1, tol=RANK_TOL * scale)
     if info < 0:  # pragma: no cover - LAPACK argument error
         raise EstimationError(f"pivoted Cholesky failed (LAPACK info {info})")
     r = int(rank)
-    if r == 0:
-        return M, 0
-    Linv = solve_triangular(np.tril(c[:r, :r]), np.eye(r), lower=True)
-    p = np.asarray(piv[:r], dtype=np.int64) - 1
-    M[np.ix_(p, p)] = Linv.T @ Linv
-    return M, r
+    return np.asarray(piv[:r], dtype=np.int64) - 1, np.tril(c[:r, :r])
+
+
+def _psd_ginv(A: np.ndarray) -> tuple[np.ndarray, int]:
+    """The generalised inverse ``M = P_r (L_r L_r')^{-1} P_r'`` of :func:`_psd_factor` and the rank."""
+    p, L = _psd_factor(A)
+    M = np.zeros(A.shape)
+    if len(p):
+        Linv = solve_triangular(L, np.eye(len(p)), lower=True)
+        M[np.ix_(p, p)] = Linv.T @ Linv
+    return M, len(p)
 
 
 def _pcg(A: sp.csr_matrix, B: np.ndarray, tol: float, maxiter: int) -> tuple[np.ndarray, int]:
@@ -130,15 +136,18 @@ class BlockSolver:
                 self.exact_rank = False
                 continue
             Ab = A[np.ix_(idx, idx)] if Acsr is None else Acsr[idx][:, idx].toarray()
-            M, r = _psd_ginv(0.5 * (Ab + Ab.T))
-            self.rank += r
+            Ab = 0.5 * (Ab + Ab.T)
             if len(idx) <= _SMALL_BLOCK and len(blocks) > 1:
+                M, r = _psd_ginv(Ab)  # many small blocks: one sparse block-diagonal product
                 rr, cc = np.nonzero(M)
                 small_r.append(idx[rr])
                 small_c.append(idx[cc])
                 small_v.append(M[rr, cc])
-            else:
-                self.direct.append((idx, M))
+            else:  # keep the factor: two triangular solves cost b^2 per column, an inverse b^3
+                p, L = _psd_factor(Ab)
+                r = len(p)
+                self.direct.append((idx[p], L))
+            self.rank += r
         self.small = (
             sp.csr_matrix(
                 (np.concatenate(small_v), (np.concatenate(small_r), np.concatenate(small_c))),
@@ -154,8 +163,9 @@ class BlockSolver:
         one = B.ndim == 1
         Bm = B[:, None] if one else B
         X = np.zeros(Bm.shape) if self.small is None else np.asarray(self.small @ Bm)
-        for idx, M in self.direct:
-            X[idx] = M @ Bm[idx]
+        for idx, L in self.direct:
+            if len(idx):
+                X[idx] = cho_solve((L, True), Bm[idx])
         for idx, Ab in self.iterative:
             Xb, it = _pcg(Ab, np.ascontiguousarray(Bm[idx]), self.cg_tol, self.maxiter)
             X[idx] = Xb

@@ -550,7 +550,7 @@ def _fit_fast(
         yd = p.absorber.demean(p.y)
         Xd = p.absorber.demean(p.X)
     else:
-        yd, Xd, J = p.y, p.X, None
+        yd, Xd = p.y, p.X
         if p.names[0] == "Intercept" and p.X.shape[1] > 1:
             # solve on [1, X - mean]: the normal equations of raw columns with large means lose
             # digits (error ~ eps * cond); map back with b = J b_c, V = J V_c J'

@@ -109,6 +109,7 @@ def _dense_sun_abraham(df, control="never", window=None, weights=None, cluster=N
             cluster=cluster or "firm_id",
             weights=weights,
             engine="fast",
+            collinear="raise",  # feols drops collinear regressors by default (fixest's rule)
         )
     cg = np.array([k[0] for k in cells.index])
     ce = np.array([k[1] for k in cells.index])

@@ -12,14 +12,22 @@ through this rule (DESIGN.md, README "Firm identifiers"):
    mod 97. These are the panel's ``firm_id`` values; with ``id_type="any"`` the accounts' ids are kept
    as written.
 2. **Exact link.** A registry id links to the accounts id written the same way.
-3. **Key link.** Otherwise both sides are compared through a key: upper case; spaces, dots, dashes and
-   slashes removed; a two-letter country prefix before digits removed (``BE``); an all-digit key of 1 to
-   10 digits left-padded with zeros to 10 digits (the width of a Belgian enterprise number). A registry
-   id links to the accounts id with the same key when exactly one accounts id has it (several: the
-   link is ambiguous and not made). The registry row then takes the accounts id.
+3. **Key link.** Otherwise both sides are compared through a key (:func:`id_key`): upper case,
+   surrounding blanks removed, runs of blanks inside taken as one space, a float's ``.0`` dropped. An
+   id that looks like a Belgian enterprise number -- an optional ``BE`` prefix, then digit groups
+   separated only by blanks, dots, dashes or slashes, 9 digits in all or 10 starting with 0 or 1 --
+   has as key its digits, the 9-digit form left-padded with 0 (``BE 0200.354.785``, ``200354785`` and
+   ``0200-354-785`` share the key ``0200354785``). Every other id is its own key: no other country
+   prefix is removed (``NL200962026`` is not ``0200962026``), no separator is removed (``1-23`` is not
+   ``12-3``), no zero is added (``0012`` is not ``12``). A registry id links to the accounts id with
+   the same key only when the link is one to one: exactly one accounts id has the key, and no other
+   registry id reaches that accounts id (as written or by key). Otherwise the link is *ambiguous* and
+   not made; such ids are listed in ``flags["id_match"]["ambiguous"]`` (and ``["collisions"]``) and
+   announced with a warning naming them and their rows. The registry row of a linked id then takes
+   the accounts id.
 4. **Never silently.** Links made by the key are counted and announced with examples
    (:class:`~clusterimpact.errors.DataWarning`); the share of registry firms found in the accounts is
-   reported in ``FirmPanel.flags["id_match"]``, the panel summary and the CLI output. Below
+   (distinct accounts firms reached) reported in ``FirmPanel.flags["id_match"]``, the panel summary and the CLI output. Below
    :data:`MIN_MATCH_RATE` a warning lists unmatched ids next to accounts ids and the likely fix; when
    no registry firm is found the build stops with a :class:`~clusterimpact.errors.DataError` (CLI exit
    status 2).
@@ -42,8 +50,10 @@ MIN_MATCH_RATE = 0.9
 """Below this share of registry firms found in the accounts, the panel builder warns."""
 
 ID_RULE = (
-    "ids as written (kbo: canonical 10-digit enterprise numbers); else by key: upper case, "
-    "separators and a 2-letter country prefix removed, all-digit keys zero-padded to 10 digits"
+    "ids as written (kbo: canonical 10-digit enterprise numbers); else by key, one to one only: "
+    "upper case and blanks normalised; enterprise-number-like ids (optional BE, digit groups "
+    "separated by blanks, dots, dashes or slashes, 9 digits or 10 starting 0/1) compared by "
+    "their digits zero-padded to 10; every other id compared as written"
 )
 """One-line statement of the rule, recorded in ``flags["id_match"]["rule"]``."""
 
@@ -51,17 +61,22 @@ ID_RULE = (
 def id_key(values: pd.Series) -> pd.Series:
     """The comparison key of ids (step 3 of the module rule); missing stays missing.
 
-    >>> id_key(pd.Series(["BE 0200.354.785", "200354785", "a-12"])).tolist()
-    ['0200354785', '0200354785', 'A12']
+    >>> id_key(pd.Series(["BE 0200.354.785", "200354785", "a-12", "NL200354785", " x  7 "])).tolist()
+    ['0200354785', '0200354785', 'A-12', 'NL200354785', 'X 7']
     """
     # [0-9] and literal blanks instead of \\d and \\s keep pandas on pyarrow's fast regex engine
     s = values.astype("str").str.strip().str.upper()
     s = s.str.replace(r"^([0-9]+)\.0$", r"\1", regex=True)
-    s = s.str.replace("[ \t\u00a0.\\-/]", "", regex=True)
-    prefixed = s.str.fullmatch(r"[A-Z]{2}[0-9]+").fillna(False).astype(bool)
-    s = s.where(~prefixed, s.str.slice(2))
-    digits = s.str.fullmatch(r"[0-9]{1,10}").fillna(False).astype(bool)
-    return s.where(~digits, s.str.zfill(10))
+    s = s.str.replace("[ \t\u00a0]+", " ", regex=True)
+    body = s.str.replace(r"^BE ?", "", regex=True)
+    grouped = _flag(body.str.fullmatch(r"[0-9]+(?:[ ./\-][0-9]+)*"))
+    digits = body.str.replace(r"[ ./\-]", "", regex=True)
+    kbo_like = grouped & _flag(digits.str.fullmatch(r"(?:[0-9]{9}|[01][0-9]{9})"))
+    return s.where(~kbo_like, digits.str.zfill(10))
+
+
+def _flag(matched: pd.Series) -> np.ndarray:
+    return matched.fillna(False).to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,11 @@ class IdMatch:
     unmatched
         Up to 10 registry ids not found.
     ambiguous
-        Up to 10 registry ids whose key fits several accounts ids.
+        Up to 10 registry ids not linked because the link would be ambiguous: their key fits several
+        accounts ids, or another registry id reaches the same accounts id.
+    collisions
+        Up to 10 groups ``[accounts id, registry id, registry id, ...]``: several distinct registry
+        ids reach one accounts id (as written or by key); the key links among them are not made.
     """
 
     registry_firms: int
@@ -90,6 +109,7 @@ class IdMatch:
     examples_by_key: list[list[str]] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
+    collisions: list[list[str]] = field(default_factory=list)
 
     @property
     def match_rate(self) -> float:
@@ -107,6 +127,7 @@ class IdMatch:
             "examples_by_key": self.examples_by_key,
             "unmatched": self.unmatched,
             "ambiguous": self.ambiguous,
+            "collisions": self.collisions,
         }
 
     def summary(self) -> str:
@@ -118,6 +139,8 @@ class IdMatch:
         if self.by_key:
             ex = ", ".join(f"{r!r} -> {a!r}" for r, a in self.examples_by_key[:3])
             line += f"; {self.by_key:,} linked after normalising the ids (e.g. {ex})"
+        if self.ambiguous:
+            line += f"; not linked, ambiguous: {_show(self.ambiguous)}"
         return line
 
 
@@ -165,22 +188,40 @@ def link_registry_ids(
     key_to_acc = dict(zip(keys[single], acc[single], strict=True))
     rest = [str(r) for r in uniq[~exact]]
     rest_keys = id_key(pd.Series(rest, dtype="str")).tolist()
-    linked = {r: key_to_acc[k] for r, k in zip(rest, rest_keys, strict=True) if k in key_to_acc}
-    ambiguous = [
+    wanted = {r: key_to_acc[k] for r, k in zip(rest, rest_keys, strict=True) if k in key_to_acc}
+    linked, collisions = _one_to_one(wanted, [str(r) for r in uniq[exact]])
+    several_acc = [
         r for r, k in zip(rest, rest_keys, strict=True) if k not in key_to_acc and k in counts
     ]
+    ambiguous = several_acc + [r for r in wanted if r not in linked]
     unmatched = [r for r in rest if r not in linked]
     match = IdMatch(
         registry_firms=len(uniq),
-        found=int(exact.sum()) + len(linked),
+        found=int(exact.sum()) + len(set(linked.values())),  # distinct accounts firms reached
         by_key=len(linked),
         examples_by_key=[[r, a] for r, a in list(linked.items())[:5]],
         unmatched=unmatched[:10],
         ambiguous=ambiguous[:10],
+        collisions=collisions[:10],
     )
     out = reg.replace(linked) if linked else reg
     _announce(match, reg, accounts_ids, registry_source, accounts_source, column)
+    _announce_ambiguous(several_acc, collisions, reg, registry_source, column)
     return out.astype("str"), match
+
+
+def _one_to_one(wanted: dict[str, str], exact: list[str]) -> tuple[dict[str, str], list[list[str]]]:
+    """Key links whose accounts id no other registry id reaches; the others as collision groups.
+
+    ``wanted`` maps registry ids to the accounts id their key fits; ``exact`` are the registry ids
+    written as an accounts id (each reaches itself). A group is ``[accounts id, registry ids...]``.
+    """
+    reached: dict[str, list[str]] = {a: [a] for a in exact}
+    for r, a in wanted.items():
+        reached.setdefault(a, []).append(r)
+    linked = {r: a for r, a in wanted.items() if len(reached[a]) == 1}
+    collisions = [[a, *rs] for a, rs in reached.items() if len(rs) > 1]
+    return linked, collisions
 
 
 def _announce(
@@ -215,7 +256,7 @@ def _announce(
         missing = match.registry_firms - match.found
         rows = list(reg.index[reg.isin(match.unmatched).to_numpy()])
         amb = (
-            f"; {len(match.ambiguous)} fit several accounts ids ({_show(match.ambiguous)})"
+            f"; {len(match.ambiguous)} not linked as ambiguous ({_show(match.ambiguous)})"
             if match.ambiguous
             else ""
         )
@@ -228,6 +269,40 @@ def _announce(
             DataWarning,
             stacklevel=4,
         )
+
+
+def _announce_ambiguous(
+    several_acc: list[str],
+    collisions: list[list[str]],
+    reg: pd.Series,
+    registry_source: str,
+    column: str,
+) -> None:
+    """Warn about every ambiguous key link (never made), whatever the match rate."""
+    if not (several_acc or collisions):
+        return
+    parts = []
+    if collisions:
+        groups = "; ".join(f"{_show(g[1:])} -> {g[0]!r}" for g in collisions[:5])
+        parts.append(
+            f"{len(collisions):,} accounts firm(s) reached by several distinct registry ids ({groups}): "
+            "distinct registry firms are never merged into one accounts firm, so the links by key "
+            "among them are not made"
+        )
+    if several_acc:
+        parts.append(
+            f"{len(several_acc):,} registry id(s) whose key fits several accounts ids "
+            f"({_show(several_acc)}) are not linked"
+        )
+    ids = set(several_acc) | {r for g in collisions for r in g[1:]}
+    rows = list(reg.index[reg.isin(ids).to_numpy()])
+    warnings.warn(
+        f"{registry_source}, column '{column}', rows {describe_rows(rows, 10)}: ambiguous firm ids: "
+        + "; ".join(parts)
+        + ". Write each firm's id the same way in the registry and the accounts",
+        DataWarning,
+        stacklevel=4,
+    )
 
 
 def _show(ids: list[str]) -> str:

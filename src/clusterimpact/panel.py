@@ -45,8 +45,8 @@ control. Such spells are listed in ``flags["same_year_spells"]`` (registry rows)
 Firm identifiers
 ----------------
 Registry ids are linked to accounts ids by the one rule of :mod:`clusterimpact.ids` (as written, else
-through a key that ignores separators, a country prefix and lost leading zeros); ``flags["id_match"]``
-records the share of registry firms found in the accounts (summary line, CLI output). Below 90 % a
+through a key that reads enterprise-number-like ids by their digits; one to one only);
+``flags["id_match"]`` records the share of registry firms found in the accounts (summary line, CLI output). Below 90 % a
 warning names unmatched ids and the likely fix; none found is a :class:`~clusterimpact.errors.DataError`.
 Cluster names that differ only in case or spacing are one cluster (``flags["cluster_names_merged"]``).
 
@@ -422,6 +422,7 @@ class FirmPanel:
 
 def _match_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("registry_firms", "found", "by_key", "examples_by_key", "unmatched", "ambiguous")
+    keep += ("collisions",)  # absent from records written before 0-1 links were enforced
     return {k: record[k] for k in keep if k in record}
 
 

@@ -421,7 +421,7 @@ class FirmPanel:
 
 
 def _match_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("registry_firms", "found", "by_key", "examples_by_key", "unmatched")
+    keep: tuple[str, ...] = ("registry_firms", "found", "by_key", "examples_by_key", "unmatched")
     keep += ("ambiguous", "collisions")  # "collisions" is absent from older records
     return {k: record[k] for k in keep if k in record}
 

@@ -9,7 +9,10 @@ Semantics (DESIGN.md, "Outputs"):
   write are moved into the new one, and then the old report's own files are deleted. "Its own files"
   are those its ``manifest.json`` lists under ``outputs`` (and only while their bytes still match the
   listed SHA-256: a file edited since is the user's) plus ``manifest.json``, ``timings.json`` and
-  ``report.log``; without a clusterimpact manifest nothing in the folder counts as ours. So a user's
+  ``report.log``; without a clusterimpact manifest nothing in the folder counts as ours. A listed
+  path counts only if it is a report file's name (``report.html``, ``figures/<name>``,
+  ``tables/<name>``: never absolute, never ``..``) and a regular file inside the folder, not a symlink
+  nor under a symlinked folder; every deletion checks this again. So a user's
   notes, an extra figure in ``figures/`` or a sub-folder survive every run, and nothing the report did
   not write is ever deleted.
 - Before building, and again before swapping, a file the new report would write that exists in the
@@ -85,7 +88,28 @@ def owned_files(folder: Path) -> set[str]:
         return set()
     if not isinstance(outputs, dict):
         return set()
-    return set(FIXED_FILES) | {str(k) for k, sha in outputs.items() if _sha256(folder / k) == sha}
+    listed = {k for k in outputs if isinstance(k, str) and _report_path(k) and _inside(folder, k)}
+    return set(FIXED_FILES) | {k for k in listed if _sha256(folder / k) == outputs[k]}
+
+
+def _report_path(rel: str) -> bool:
+    """``rel`` has the shape of a file the report writes: a fixed name (``report.html``) or a plain
+    name directly in ``figures/`` or ``tables/``. Absolute paths, ``..``, ``.``, backslashes, empty
+    parts and deeper folders are refused: a manifest is data, and its keys name files to delete."""
+    parts = rel.split("/")
+    if "\\" in rel or "\0" in rel or any(p in ("", ".", "..") for p in parts):
+        return False
+    if len(parts) == 1:
+        return parts[0] in FIXED_FILES
+    return len(parts) == 2 and parts[0] in OWN_DIRS
+
+
+def _inside(folder: Path, rel: str) -> bool:
+    """``folder / rel`` is a regular file (no symlink, nor under a symlinked folder) inside ``folder``."""
+    path = folder / rel
+    if path.is_symlink() or path.parent.is_symlink() or not path.is_file():
+        return False
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _sha256(path: Path) -> str | None:
@@ -152,9 +176,8 @@ def _settle(old: Path, target: Path, owned: set[str]) -> None:
         dst.parent.mkdir(exist_ok=True)
         os.rename(src, dst)
     for rel in sorted(owned):
-        p = old / rel
-        if p.is_file() and not p.is_symlink():
-            p.unlink()
+        if _report_path(rel) and _inside(old, rel):  # never a path out of the old report folder
+            (old / rel).unlink()
     for d in OWN_DIRS:
         with contextlib.suppress(OSError):
             (old / d).rmdir()

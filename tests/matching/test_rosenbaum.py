@@ -126,6 +126,25 @@ def test_from_a_match_result():
         matched_pair_differences(m, nsw, "nope")
 
 
+def test_matching_with_replacement_is_refused():
+    """Reused controls make the pairs dependent; the signed-rank bounds assume independent pairs."""
+    nsw = pd.read_csv(REFERENCE / "nsw" / "nsw_dw.csv")
+    kw = dict(treatment="treat", covariates=["age", "educ", "re74", "re75"], outcome="re78")
+    m = match(nsw, method="nearest", neighbors=1, replace=True, **kw)
+    pairs = m.pairs[m.pairs.focal_treated]
+    reused = pairs["match"][pairs["match"].duplicated(keep=False)]
+    assert len(pairs) == 185 and pairs["match"].nunique() < len(pairs)  # the referee's repro
+    want = f"{reused.nunique():,} controls are used {len(reused):,} times in all"
+    with pytest.raises(SpecError, match=rf"needs disjoint pairs.*{want}.*replace=False"):
+        rosenbaum_from_match(m, nsw, "re78", gammas=[1.0, 1.5])
+    with pytest.raises(SpecError, match="needs disjoint pairs"):
+        matched_pair_differences(m, nsw, "re78")
+    # the same matching without replacement gives disjoint pairs and runs
+    m0 = match(nsw, method="nearest", neighbors=1, replace=False, **kw)
+    assert not m0.pairs.loc[m0.pairs.focal_treated, "match"].duplicated().any()
+    assert rosenbaum_from_match(m0, nsw, "re78", gammas=[1.0]).n_pairs > 0
+
+
 def test_bad_input(lead):
     with pytest.raises(SpecError, match="gammas"):
         rosenbaum_bounds(lead, gammas=[0.5])

@@ -10,7 +10,9 @@ ranks for ties), ``T`` is bounded, under no effect, by sums of independent terms
 approximation. The Hodges-Lehmann estimate of an additive effect ``tau`` solves ``T(d - tau) = E``; under
 ``Gamma`` it lies between the solutions at ``E+`` and ``E-`` (Rosenbaum 1993, JASA 88, 1250-1253). The
 critical ``Gamma`` is the smallest at which the upper p-value bound reaches ``alpha``. Written from the
-book's formulas.
+book's formulas. The pairs must be disjoint -- each control in one pair only, i.e. one-to-one matching
+without replacement -- since the bounds treat the pairs as independent; a matching that reuses
+controls is refused.
 """
 
 from __future__ import annotations
@@ -252,8 +254,9 @@ def matched_pair_differences(result: Any, data: Any, outcome: str) -> pd.Series:
     Parameters
     ----------
     result
-        A :class:`~clusterimpact.matching.MatchResult` of one-to-one matching (``neighbors=1``);
-        its ``pairs`` name each treated row and its control.
+        A :class:`~clusterimpact.matching.MatchResult` of one-to-one matching without replacement
+        (``neighbors=1, replace=False``); its ``pairs`` name each treated row and its control, and
+        no control may serve two treated units (Rosenbaum's model needs disjoint, independent pairs).
     data
         The data the matching ran on (rows labelled as in ``result.pairs``), holding ``outcome``. In
         panel mode give one row per unit (e.g. the matched DiD outcome, the change in TFP from the
@@ -264,7 +267,8 @@ def matched_pair_differences(result: Any, data: Any, outcome: str) -> pd.Series:
     Raises
     ------
     SpecError
-        The matching is not one-to-one (Rosenbaum's pair model needs pairs).
+        The matching is not one-to-one (Rosenbaum's pair model needs pairs), or a control is used by
+        more than one treated unit (matching with replacement: the pairs are not independent).
     DataError
         The outcome column is missing, or a paired row lacks a finite outcome.
     """
@@ -276,6 +280,16 @@ def matched_pair_differences(result: Any, data: Any, outcome: str) -> pd.Series:
         raise SpecError(
             "rosenbaum_bounds needs one control per treated unit (neighbors=1); "
             f"{int(pairs['focal'].duplicated().sum())} treated units have more than one match"
+        )
+    reused = pairs["match"][pairs["match"].duplicated(keep=False)]
+    if len(reused):
+        ctrl = pd.unique(reused)
+        raise SpecError(
+            "rosenbaum_bounds needs disjoint pairs (each control in one pair only): the signed-rank "
+            "bounds treat pairs as independent, which a control reused by several treated units "
+            f"breaks; {len(ctrl):,} controls are used {len(reused):,} times in all (e.g. "
+            f"{', '.join(repr(c) for c in ctrl[:5].tolist())}). Match without replacement "
+            "(replace=False)"
         )
     df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     if outcome not in df.columns:

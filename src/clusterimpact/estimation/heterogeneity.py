@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns, resolve_rng
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation._subgroup_result import SubgroupResult
@@ -134,13 +135,14 @@ def _prepare(
         est=est,
         anticipation=anticipation,
     )
+    g_all = cohort_years(df[cohort], column=cohort)  # the package's one cohort parser
     fit = att_gt(df, allow_unbalanced=allow_unbalanced, **opts)  # type: ignore[arg-type]
     pooled = aggte(fit, "simple", bootstrap=False)
     assert fit.unit_ids is not None
     firms = pd.Index(fit.unit_ids).sort_values()
     keep = firms.get_indexer(df[unit]) >= 0
     d = df.loc[keep, list(dict.fromkeys([unit, time, cohort, outcome, *covs]))]
-    g = pd.to_numeric(d[cohort], errors="coerce").fillna(0).to_numpy(dtype=float)
+    g = g_all[keep]
     # cohorts after the last period are never treated within the panel (as att_gt treats them)
     t_last = float(pd.to_numeric(df[time], errors="coerce").max())
     g = np.where(g > t_last + anticipation, 0.0, g)
@@ -192,7 +194,7 @@ def _subgroup_frame(base: _Base, members: pd.Index) -> pd.DataFrame:
     yr = pd.to_numeric(d[o["time"]], errors="coerce").to_numpy(dtype=float)
     treated_by_now = other & (yr >= base.g_row - o["anticipation"])
     out.loc[treated_by_now, o["outcome"]] = np.nan
-    out[o["cohort"]] = np.where(other, 0, pd.to_numeric(d[o["cohort"]], errors="coerce").fillna(0))
+    out[o["cohort"]] = np.where(other, 0.0, cohort_years(d[o["cohort"]], column=o["cohort"]))
     return out
 
 

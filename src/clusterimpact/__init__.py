@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "compare_estimators": "clusterimpact.estimation.compare",
     "chain_bootstrap": "clusterimpact.chain",
     "ChainResult": "clusterimpact.chain",
+    "wild_bootstrap": "clusterimpact.estimation.twfe",
+    "WildBootstrapResult": "clusterimpact.estimation.inference",
     # output
     "regression_table": "clusterimpact.tables",
     "StudySpec": "clusterimpact.spec",

@@ -9,14 +9,18 @@ Uniform (simultaneous) bands are available where an estimator stored a ``crit_va
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from clusterimpact.provenance import Provenance
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["TIDY_COLUMNS", "EstimateResult", "ProfileResult", "tidy_frame"]
 
@@ -73,6 +77,9 @@ class EstimateResult:
     band_level: float = 0.95
     warnings: tuple[str, ...] = ()
     exclusions: dict[str, int] = field(default_factory=dict)
+
+    #: name of the :mod:`clusterimpact.plotting` function that :meth:`plot` delegates to
+    _plot_with: ClassVar[str] = "plot_forest"
 
     # -- inference -------------------------------------------------------------------------------
     @property
@@ -151,6 +158,29 @@ class EstimateResult:
 
     def __str__(self) -> str:  # pragma: no cover - cosmetic
         return self.summary()
+
+    def plot(self, **kwargs: Any) -> Axes:
+        """Draw this result with its :mod:`clusterimpact.plotting` function and return the Axes.
+
+        Event studies and the aggregations of staggered DiD use ``plot_event_study``, duration profiles
+        ``plot_duration_premium``, matching results ``plot_love`` and every other result ``plot_forest``
+        (one row per term). Keyword arguments (``ax``, ``title``, ``level``, ``truth``, ...) are passed on.
+        """
+        from clusterimpact import plotting
+
+        return getattr(plotting, self._plot_with)(self, **kwargs)  # type: ignore[no-any-return]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the header lines, then the tidy table as HTML."""
+        from clusterimpact.tables import frame_table
+
+        head = "".join(f"<div>{html.escape(h)}</div>" for h in self._summary_header())
+        t = self.tidy().set_index("term")
+        body = frame_table(t, digits=4, index=True).to_html()
+        tail = "".join(
+            f'<div style="color: #a15c00">Warning: {html.escape(w)}</div>' for w in self.warnings
+        )
+        return f'<div class="clusterimpact-result">{head}{body}{tail}</div>'
 
     def to_latex(self, level: float = 0.95, digits: int = 4) -> str:
         """A LaTeX tabular (booktabs) of estimate, standard error and confidence interval."""
@@ -255,6 +285,8 @@ class ProfileResult(EstimateResult):
     x_label: str = ""
     reference: float | None = None
     counts: pd.Series | None = None
+
+    _plot_with: ClassVar[str] = "plot_event_study"
 
     def profile(self, level: float = 0.95) -> pd.DataFrame:
         """Terms on the axis, sorted by ``x``: x, term, estimate, std_error, conf_low, conf_high,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -182,6 +183,115 @@ class Table:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame: the frame it was built from when there is one, otherwise the
+        displayed cells (strings) with the first column as the index."""
+        if self.frame is not None:
+            return self.frame.copy()
+        return _cells_frame(self)
+
+    def to_docx_html(self) -> str:
+        """A standalone HTML document that Word (and LibreOffice) open or paste as a real table:
+        inline styles only (no classes, no scripts), horizontal rules as cell borders, notes under it."""
+        e = html.escape
+        css = {"l": "left", "r": "right", "c": "center"}
+        rule, cell = "border-bottom: 1px solid black;", "padding: 2pt 6pt;"
+        out = [
+            "<!DOCTYPE html>",
+            '<html><head><meta charset="utf-8"><title>table</title></head>',
+            "<body style=\"font-family: 'Times New Roman', serif; font-size: 11pt\">",
+        ]
+        if self.caption:
+            out.append(f"<p><b>{e(self.caption)}</b></p>")
+        out.append(
+            '<table style="border-collapse: collapse; border-top: 1.5px solid black;'
+            ' border-bottom: 1.5px solid black">'
+        )
+        out.append(
+            "<tr>"
+            + "".join(
+                f'<th style="{cell}{rule}text-align: {css[a]}">{e(c)}</th>'
+                for c, a in zip(self.columns, self._align, strict=True)
+            )
+            + "</tr>"
+        )
+        ruled = {s - 1 for s in self.sections if s > 0}
+        for i, r in enumerate(self.rows):
+            extra = rule if i in ruled else ""
+            out.append(
+                "<tr>"
+                + "".join(
+                    f'<td style="{cell}{extra}text-align: {css[a]}">{e(c)}</td>'
+                    for c, a in zip(r, self._align, strict=True)
+                )
+                + "</tr>"
+            )
+        out.append("</table>")
+        out += [f'<p style="font-size: 9pt">{e(n)}</p>' for n in self.notes]
+        out.append("</body></html>")
+        return "\n".join(out) + "\n"
+
+    def to_excel(self, path: str | Path, *, sheet_name: str = "Table") -> Path:
+        """Write the displayed cells to an ``.xlsx`` sheet (openpyxl): the caption (if any) in the
+        first row, then the header, the body and the notes; returns the path written."""
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        path = Path(path)
+        if path.suffix.lower() != ".xlsx":
+            raise SpecError(f"{path}: to_excel writes .xlsx files")
+        wb = Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.title = sheet_name
+        if self.caption:
+            ws.append([self.caption])
+            ws.cell(ws.max_row, 1).font = Font(bold=True)
+        ws.append(list(self.columns))
+        for c in ws[ws.max_row]:
+            c.font = Font(bold=True)
+        for r in self.rows:
+            ws.append(list(r))
+        for n in self.notes:
+            ws.append([n])
+        ws.column_dimensions["A"].width = max(12, *(len(r[0]) + 2 for r in self.rows or [("",)]))
+        wb.save(path)
+        return path
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table in the format its suffix names: ``.xlsx``, ``.html``/``.htm`` (the
+        Word-friendly document of :meth:`to_docx_html`), ``.md`` or ``.tex``; returns the path."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".xlsx":
+            return self.to_excel(path)
+        writers = {
+            ".html": self.to_docx_html,
+            ".htm": self.to_docx_html,
+            ".md": self.to_markdown,
+            ".tex": self.to_latex,
+        }
+        if suffix not in writers:
+            raise SpecError(
+                f"{path}: cannot tell the format from {suffix!r}; use one of "
+                ".xlsx, .html, .htm, .md, .tex"
+            )
+        path.write_text(writers[suffix](), encoding="utf-8")
+        return path
+
+
+def _cells_frame(table: Table) -> pd.DataFrame:
+    """Displayed cells as a DataFrame, first column as the index (named by the first header)."""
+    frame = pd.DataFrame(
+        [r[1:] for r in table.rows],
+        index=pd.Index([r[0] for r in table.rows], name=table.columns[0] or None),
+        columns=list(table.columns[1:]),
+    )
+    return frame
+
 
 _LATEX_SPECIAL = {
     "\\": "\\textbackslash{}",
@@ -346,19 +456,36 @@ def _se_text(r: EstimateResult) -> str | None:
     return f"{name} ({cl})" if cl else name
 
 
+def _depvar(r: EstimateResult) -> str | None:
+    """The outcome a result was estimated on: ``depvar``, else the recorded ``outcome`` option, else
+    the left-hand side of the recorded formula; None when unknown."""
+    dv = getattr(r, "depvar", None)
+    if dv:
+        return str(dv)
+    opts = r.provenance.options
+    if opts.get("outcome"):
+        return str(opts["outcome"])
+    formula = opts.get("formula")
+    if isinstance(formula, str) and "~" in formula:
+        return formula.split("~", 1)[0].strip() or None
+    return None
+
+
 def regression_table(
     results: Mapping[str, EstimateResult] | Sequence[EstimateResult],
     terms: Sequence[str] | Mapping[str, str] | None = None,
     *,
     stat: Literal["se", "ci"] = "se",
     stars: bool = False,
-    fmt: Fmt | None = None,
+    fmt: Fmt | Literal["frame"] | None = None,
     digits: int = 3,
     level: float = 0.95,
     notes: Sequence[str] | str = (),
     caption: str = "",
-) -> Table | str:
-    """Several models side by side: coefficients with SEs or CIs, then N, fixed effects, clustering, R².
+    depvars: Mapping[str, str] | None = None,
+) -> Table | str | pd.DataFrame:
+    """Several models side by side: the dependent variable, coefficients with SEs or CIs, then N,
+    fixed effects, clustering, R².
 
     Parameters
     ----------
@@ -373,19 +500,26 @@ def regression_table(
     stars
         Append ``*``/``**``/``***`` for p < 0.1 / 0.05 / 0.01 (explained in the notes).
     fmt
-        ``"markdown"``, ``"latex"`` or ``"html"`` to return the rendered string; ``None`` returns the
-        :class:`Table`.
+        ``"markdown"``, ``"latex"`` or ``"html"`` to return the rendered string; ``"frame"`` returns
+        the DataFrame (``Table.frame``); ``None`` returns the :class:`Table`.
     digits
         Decimals of coefficients, SEs, CIs and R².
     notes
         Extra note lines.
+    depvars
+        Display names of outcomes (``{"ln_lp": "ln VA per FTE"}``) for the ``Dependent variable`` row.
 
     Returns
     -------
-    Table or str
+    Table, str or DataFrame
+        The :class:`Table` carries the same cells as a DataFrame in ``.frame`` (one row per table row,
+        the row label as the index, one column per model); save it with ``Table.save("t.xlsx")`` or
+        ``Table.save("t.html")`` (a Word-friendly document).
 
     Notes
     -----
+    The first row, ``Dependent variable``, names each model's outcome (``depvar``, else the recorded
+    ``outcome`` option or the formula's left-hand side) and is left out when none is known.
     Footer rows appear only when at least one model carries the attribute: ``Observations`` (``nobs``),
     ``Fixed effects`` (``fixed_effects``), ``Std. errors`` (``vcov_type`` with ``cluster``),
     ``Clusters`` (``n_clusters``), ``R²`` (``r2``), ``Within R²`` (``r2_within``). Models without a term
@@ -406,6 +540,11 @@ def regression_table(
         raise SpecError(f"term(s) not in any model: {', '.join(missing)}")
     columns = ("", *named)
     body: list[tuple[str, ...]] = []
+    dvs = [_depvar(r) for r in named.values()]
+    if any(dvs):
+        shown = dict(depvars or {})
+        body.append(("Dependent variable", *[shown.get(d, d) if d else "" for d in dvs]))
+    head_end = len(body)
     for t in order:
         coef, second = [labels.get(t, t)], [""]
         for td in tidies.values():
@@ -455,14 +594,21 @@ def regression_table(
     if stars:
         note_lines.append("* p < 0.1, ** p < 0.05, *** p < 0.01.")
     note_lines += [notes] if isinstance(notes, str) else list(notes)
+    sections = tuple(sorted({i for i in (head_end, footer_start) if 0 < i < len(body)}))
     table = Table(
-        columns,
-        tuple(body),
-        ("l",) + ("c",) * len(named),
-        (footer_start,) if footer_start < len(body) else (),
-        tuple(note_lines),
-        caption,
+        columns, tuple(body), ("l",) + ("c",) * len(named), sections, tuple(note_lines), caption
     )
+    table = Table(
+        table.columns,
+        table.rows,
+        table.align,
+        table.sections,
+        table.notes,
+        table.caption,
+        frame=_cells_frame(table),
+    )
+    if fmt == "frame":
+        return table.to_frame()
     return _finish(table, fmt)
 
 

@@ -4,12 +4,17 @@ Usage::
 
     clusterimpact fe --data P --formula "y ~ x1 + x2 | fe1 + fe2" --vcov iid|hetero|cluster|twoway|driscoll_kraay
                      [--cluster COL[,COL2]] [--weights COL] [--engine auto|fast|pyfixest] [--json P]
+                     [--wild-bootstrap B --cluster COL [--wild-term TERM] [--wild-weights W] --seed S]
 
 The formula is parsed by our own grammar (:mod:`clusterimpact.estimation.formula`): columns,
 ``+ - * : ^ |``, ``C(x)``, ``i(x, ref=-1)``, ``log``/``exp``/``sqrt``/``I(...)`` arithmetic; anything else
 exits with status 2 and a message naming the token. Without ``--json`` the estimates table goes to
 stdout; with it the results go to PATH as JSON (shape in DESIGN.md, plus ``formula``,
 ``fixed_effects``, ``vcov_type``, ``cluster``, ``n_clusters``, ``r2``, ``r2_within``).
+
+``--wild-bootstrap B`` adds a wild cluster bootstrap-t test and CI (restricted, B draws, clustered by the
+one ``--cluster`` column, seeded by ``--seed``) for ``--wild-term`` (default: the first regressor): printed
+under the table, or under ``wild_bootstrap`` in the JSON. It is :func:`clusterimpact.wild_bootstrap`.
 """
 
 from __future__ import annotations
@@ -47,6 +52,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--weights", default=None, help="analytic weights column")
     p.add_argument("--lag", type=int, default=None, help="Driscoll-Kraay lag (default T^(1/4))")
     p.add_argument("--engine", default="auto", choices=["auto", "fast", "pyfixest"])
+    p.add_argument(
+        "--wild-bootstrap",
+        dest="wild_b",
+        type=int,
+        default=None,
+        metavar="B",
+        help="wild cluster bootstrap-t with B draws (needs one --cluster column and --seed)",
+    )
+    p.add_argument("--wild-term", default=None, help="coefficient to test (default: the first)")
+    p.add_argument(
+        "--wild-weights", default="rademacher", choices=["rademacher", "webb", "mammen", "normal"]
+    )
     p.set_defaults(func=_run)
 
 
@@ -57,7 +74,35 @@ def _run(args: argparse.Namespace) -> int:
     parse_formula(args.formula)
     df = load_data(args.data, args, outcome=args.formula.split("~", 1)[0].strip())
     check_columns(df, args.data, required=split_list(args.cluster), numeric=[args.weights])
+    if args.wild_b is not None:
+        _check_wild_args(args)
     return _fit_and_write(args, df)
+
+
+def _check_wild_args(args: argparse.Namespace) -> None:
+    from clusterimpact.errors import SpecError
+
+    if args.wild_b < 1:
+        raise SpecError(f"--wild-bootstrap needs a positive number of draws, got {args.wild_b}")
+    if len(split_list(args.cluster)) != 1:
+        raise SpecError("--wild-bootstrap needs exactly one --cluster column")
+    if args.seed is None:
+        raise SpecError("--wild-bootstrap needs --seed (every random step is seeded)")
+
+
+def _wild(args: argparse.Namespace, df: Any, res: Any) -> Any:
+    from clusterimpact.estimation.twfe import wild_bootstrap
+
+    term = args.wild_term or str(res.params.index[0])
+    return wild_bootstrap(
+        args.formula,
+        df,
+        term,
+        cluster=split_list(args.cluster)[0],
+        B=args.wild_b,
+        weights=args.wild_weights,
+        seed=args.seed,
+    )
 
 
 def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
@@ -74,6 +119,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
         lag=args.lag,
         engine=args.engine,
     )
+    wild = _wild(args, df, res) if args.wild_b is not None else None
     if args.json_path:
         payload = {"command": "fe", **res.to_dict()}
         payload["n_units"] = int(df[args.unit].nunique()) if args.unit in df.columns else None
@@ -84,7 +130,11 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
             "weights": args.weights,
             "engine": args.engine,
         }
+        if wild is not None:
+            payload["wild_bootstrap"] = wild.to_dict()
         write_json(args.json_path, payload)
     else:
         print(res.summary())
+        if wild is not None:
+            print(wild.summary())
     return 0

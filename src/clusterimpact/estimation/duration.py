@@ -36,7 +36,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,8 @@ class DurationResult(ProfileResult):
     cluster, n_clusters, fixed_effects, vcov_type
         Inference metadata (firm-clustered BJS variance).
     """
+
+    _plot_with: ClassVar[str] = "plot_duration_premium"
 
     slope_test: inf.WaldTest | None = None
     equal_effects: inf.WaldTest | None = None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import optimize, stats
@@ -289,6 +289,51 @@ class WildBootstrapResult:
     restricted: bool
     seed: int | None
     n_clusters: int
+
+    def summary(self) -> str:
+        """Plain-text lines: the test, the p-value and the bootstrap interval."""
+        kind = "restricted (WCR)" if self.restricted else "unrestricted (WCU)"
+        lo, hi = self.conf_int
+        return "\n".join(
+            [
+                f"Wild cluster bootstrap-t, {kind}, {self.weights} weights, B={self.B:,}, "
+                f"{self.n_clusters} clusters, seed={self.seed}",
+                f"{self.term}: estimate {self.estimate:.4f}, CRV1 s.e. {self.std_error:.4f}, "
+                f"t = {self.t_stat:.3f} against {self.null:g}",
+                f"bootstrap p-value {self.p_value:.4f}; {100 * self.level:g}% CI [{lo:.4f}, {hi:.4f}]",
+            ]
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (non-finite numbers as None)."""
+
+        def f(v: float) -> float | None:
+            return float(v) if np.isfinite(v) else None
+
+        return {
+            "term": self.term,
+            "estimate": f(self.estimate),
+            "std_error": f(self.std_error),
+            "null": self.null,
+            "t_stat": f(self.t_stat),
+            "p_value": f(self.p_value),
+            "conf_low": f(self.conf_int[0]),
+            "conf_high": f(self.conf_int[1]),
+            "level": self.level,
+            "B": self.B,
+            "weights": self.weights,
+            "restricted": self.restricted,
+            "seed": self.seed,
+            "n_clusters": self.n_clusters,
+        }
 
 
 def _draw_weights(kind: str, G: int, B: int, rng: np.random.Generator) -> np.ndarray:

@@ -29,6 +29,7 @@ from scipy import stats
 from clusterimpact._validation import as_frame, check_choice, resolve_rng
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import _cs_core as core
+from clusterimpact.estimation._r_names import accept_r_names
 from clusterimpact.estimation.influence import (
     MULTIPLIERS,
     InfluenceFunction,
@@ -564,6 +565,7 @@ def _wald_pretest(
     return out
 
 
+@accept_r_names
 def att_gt(
     data: Any,
     outcome: str,
@@ -650,6 +652,13 @@ def att_gt(
     -------
     ATTgtResult
         Terms ``ATT(g,t)``; see :func:`aggte` for aggregations.
+
+    Notes
+    -----
+    R did / csdid keyword names are accepted as aliases: ``yname``, ``tname``, ``idname``/``ivar``,
+    ``gname``/``gvar``, ``control_group`` (``"nevertreated"``/``"notyettreated"``), ``est_method``,
+    ``weightsname``, ``bstrap``, ``biters``, ``allow_unbalanced_panel``, ``alp``; ``xformla`` and
+    ``clustervars`` raise an error that names the argument to use.
     """
     return CallawaySantAnna(
         outcome,

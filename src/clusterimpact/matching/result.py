@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,8 @@ class MatchResult(EstimateResult):
     options
         The options of the call.
     """
+
+    _plot_with: ClassVar[str] = "plot_love"
 
     estimand: str
     pairs: pd.DataFrame

@@ -10,7 +10,7 @@ CLUSTERIMPACT_SLOW_SCALE ?= 0.2
 export CLUSTERIMPACT_SLOW_SCALE
 export MPLBACKEND := Agg
 
-.PHONY: all report test lint bench synth venv clean chromium
+.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute
 
 all: test
 
@@ -37,6 +37,22 @@ chromium:
 	  echo "installing Debian chromium for the report screenshot test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "WARNING: could not install chromium; the report screenshot test will fail"; }
+
+## make notebooks: open notebooks/ in JupyterLab (the `notebooks` extra), or say how to get it.
+# The .ipynb files are paired with the jupytext .py files (edit either; jupytext keeps both in step).
+# MPLBACKEND is unset so that the kernel shows figures inline.
+notebooks: $(STAMP)
+	@if $(PY) -c "import jupyterlab, jupytext" 2>/dev/null; then \
+	  env -u MPLBACKEND $(VENV)/bin/jupyter lab notebooks/; \
+	else \
+	  echo "JupyterLab is not installed in $(VENV). Install it with:"; \
+	  echo "    $(PY) -m pip install -e '.[notebooks]'"; \
+	  echo "then run 'make notebooks' again (or open notebooks/*.ipynb in any Jupyter or VS Code)."; \
+	fi
+
+## make notebooks-execute: re-run every notebook and rewrite the paired .ipynb/.py with outputs.
+notebooks-execute: $(STAMP)
+	env -u MPLBACKEND $(PY) notebooks/execute.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

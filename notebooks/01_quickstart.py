@@ -1,9 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -19,10 +22,6 @@
 # (`N_FIRMS` is kept small so the notebook runs in seconds; the default study uses 15,000 firms.)
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-
 import clusterimpact as ci
 from clusterimpact.estimation.duration import duration_effects
 from clusterimpact.estimation.twfe import static_premium
@@ -70,3 +69,10 @@ ax = plot_duration_premium(
     dur, truth=truth["member_years"], truth_key="att_lp", outcome_label="ln VA per FTE"
 )
 print(figure_caption(ax))
+
+# %% [markdown]
+# **Reading the numbers.** The truth is a premium of about +2.0 % on labour productivity; the imputation
+# estimate is +0.1 % with a standard error of 1.5 %, and static TWFE +0.3 % (SE 1.2 %). Both are about
+# 1.5 SE below the truth and neither can tell a 2 % effect from zero: this panel has 2,000 firms and
+# about 165 members. That is the sample size, not a bias (the report's 15,000-firm default lands within
+# about one SE on every outcome); with a panel this small, report the confidence interval, not the sign.

@@ -1,9 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -19,10 +22,6 @@
 # address this. On synthetic data the true elasticities are known, so we can see it.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-
 import pandas as pd
 
 import clusterimpact as ci
@@ -74,3 +73,15 @@ from clusterimpact.estimation.twfe import static_premium
 prem = static_premium(frame, outcome="ln_tfp_acf")
 print(prem.summary())
 print("true average effect on ln TFP:", round(sd.truth["att_overall"], 4))
+
+# %%
+ax = ci.event_study(frame, outcome="ln_tfp_acf").plot(outcome_label="ln TFP (ACF)")
+
+# %% [markdown]
+# **Reading the numbers.** OLS overstates the labour elasticity (0.75 against 0.65) and understates
+# capital's (0.25 against 0.30): firms hire when they know productivity is high (the transmission bias
+# the proxy estimators exist for). Firm fixed effects make it worse here (0.94 and -0.01): within a firm,
+# capital barely moves from year to year, so its coefficient is mostly noise and measurement error.
+# Levinsohn-Petrin, ACF and Wooldridge recover both elasticities to within 0.03. On ACF TFP the static
+# premium is +1.5 % (SE 1.4 %) against a true +2.9 %: one standard error below, consistent with the truth
+# and, on 2,000 firms, not distinguishable from zero either.

@@ -1,9 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -18,10 +21,6 @@
 # members, on levels and trends, then follow both groups through event time.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-
 import clusterimpact as ci
 from clusterimpact.matching import match_panel
 from clusterimpact.plotting import plot_selection, selection_table
@@ -60,15 +59,14 @@ res = match_panel(
 print(res.summary())
 
 # %%
-from clusterimpact.report._estimation_steps import balance_wide
-
-wide = balance_wide(res.balance)
-wide[wide["cohort"] == "all"]
+# pooled balance (the rows without a cohort stack): SMD before and after matching, by covariate
+pooled = res.balance[res.balance["stack"].isna()]
+pooled.pivot(index="covariate", columns="stage", values="smd")[["before", "after"]].round(3)
 
 # %%
 from clusterimpact.plotting import plot_love, plot_trajectories
 
-ax = plot_love(wide)
+ax = res.plot()  # the love plot: plot_love(res)
 
 # %%
 ax = plot_trajectories(res.matched_panel, outcome="ln_lp", weight="weight")
@@ -84,3 +82,12 @@ print(
     round(float(res.std_errors["ATT"]), 4),
 )
 print("truth (all member firm-years):", round(sd.truth["att_overall_lp"], 4))
+
+# %% [markdown]
+# **Reading the numbers.** Members are larger (SMD 0.79 on ln FTE), older (0.41), more capital intensive
+# (0.49) and more productive (0.47) than other firms, but not on a different productivity trend (0.01).
+# After matching, the pooled |SMD| is below 0.1 on every matching variable (age 0.09, size -0.05,
+# capital intensity 0.10, trend -0.05); single cohorts with a handful of members stay unbalanced (age in
+# 2014 and 2018), which the love plot shows as small markers. The matched DiD, +0.8 % (SE 2.1 %) against a
+# true +2.0 %, is within one standard error: matching cost precision (159 of 187 members matched, two
+# cohorts too small to match at all) but not accuracy.

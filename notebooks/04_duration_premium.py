@@ -1,9 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,10 +23,6 @@
 # duration dummies is shown beside it.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-
 import clusterimpact as ci
 from clusterimpact.estimation.duration import duration_effects
 from clusterimpact.estimation.twfe import binned_duration
@@ -54,3 +53,13 @@ ax = plot_duration_premium(
 # %%
 naive = binned_duration(frame, outcome="ln_tfp", bins=[1, 2, 3, 4, "5+"])
 naive.tidy()[["term", "estimate", "std_error"]]
+
+# %% [markdown]
+# **Reading the numbers.** The true premium grows from +1.0 % in the first year of membership to +4.3 %
+# from the fifth year on (average +2.9 %). The estimates rise in step (+1.9 %, +4.0 %, +4.1 %, +5.9 %,
+# +6.3 %; slope +0.7 % per year, SE 0.4 %, against a true slope of about +0.8 %) but sit 1 to 1.5 standard
+# errors above the truth in every bin: the bins share the same comparison firms and baseline years, so
+# their errors move together, and one noisy baseline shifts the whole profile. The average, +4.8 %
+# (SE 1.5 %), is 1.3 SE above the true +2.9 %. Naive TWFE with duration dummies is close to the robust
+# estimates here because in this scenario the effect depends on years of membership, not on the cohort.
+

@@ -1,9 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -40,6 +43,16 @@ spec = replace(
 first = ci.report(spec, out=work / "first", progress=False)
 print(first.summary())
 
+# %% [markdown]
+# The figures are in `figures/` (PNG and PDF) and embedded in `report.html`; one of them inline:
+
+# %%
+from IPython.display import Image
+
+pngs = sorted((work / "first" / "figures").glob("*.png"))
+print(len(pngs), "figures, e.g.", ", ".join(p.stem for p in pngs[:4]))
+Image(filename=next((p for p in pngs if "duration" in p.stem), pngs[0]), width=560)
+
 # %%
 manifest = json.loads((work / "first" / "manifest.json").read_text())
 {k: manifest[k] for k in ("package", "seeds", "inputs")}
@@ -60,3 +73,9 @@ assert all(same.values())
 manifest.pop("volatile"), manifest2.pop("volatile")
 assert manifest == manifest2
 print("manifest identical apart from its 'volatile' block (timings)")
+
+# %% [markdown]
+# Every one of the 73 outputs (tables, PNG and PDF figures, the HTML page) came out byte-identical from
+# the spec stored in the manifest, and the truth step found all 19 checked estimates within 3 SE of the
+# simulated truth. The seeds of every random step are in the manifest (`seeds`), so a reviewer needs only
+# the manifest and the same package version.

@@ -183,6 +183,9 @@ class Table:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def __repr__(self) -> str:
+        return self.to_markdown()
+
     def _repr_html_(self) -> str:
         return self.to_html()
 

@@ -100,9 +100,12 @@ def test_repr_html_has_header_and_one_row_per_term(results, key):
         assert f">{est:,.4f}</td>".replace("-0.0000", "0.0000") in out
 
 
-def test_tables_and_wild_results_render_in_jupyter(results, tmp_path):
+def test_tables_and_wild_results_render_in_jupyter(results):
     tab = regression_table({"A": results["twfe"]})
-    assert tab._repr_html_() == tab.to_html()
+    assert tab._repr_html_() == tab.to_html() and repr(tab) == tab.to_markdown()
+    wb = ci.wild_bootstrap("y ~ x1 + x2", _wild_data(), "x1", cluster="g", B=99, seed=1)
+    assert wb._repr_html_() == "<pre>" + html.escape(wb.summary()) + "</pre>"
+    assert f"{wb.p_value:.4f}" in wb.summary() and str(wb) == wb.summary()
 
 
 # -- regression_table -------------------------------------------------------------------------------------

@@ -143,7 +143,8 @@ def test_regression_table_of_fixed_effects_results(study):
     html = T.regression_table([tw], fmt="html")
     assert html.startswith('<table class="clusterimpact-table">')
     rows = T.regression_table([tw]).rows
-    assert [r[0] for r in rows[2 * len(tw.params) :]][:4] == [
+    assert rows[0] == ("Dependent variable", tw.depvar)
+    assert [r[0] for r in rows[1 + 2 * len(tw.params) :]][:4] == [
         "Observations",
         "Fixed effects",
         "Std. errors",

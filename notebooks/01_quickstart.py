@@ -72,7 +72,7 @@ print(figure_caption(ax))
 
 # %% [markdown]
 # **Reading the numbers.** The truth is a premium of about +2.0 % on labour productivity; the imputation
-# estimate is +0.1 % with a standard error of 1.5 %, and static TWFE +0.3 % (SE 1.2 %). Both are about
-# 1.5 SE below the truth and neither can tell a 2 % effect from zero: this panel has 2,000 firms and
+# estimate is +0.1 % with a standard error of 1.5 %, and static TWFE +0.3 % (SE 1.2 %): 1.2 and 1.5 SE
+# below the truth, and neither can tell a 2 % effect from zero: this panel has 2,000 firms and
 # about 165 members. That is the sample size, not a bias (the report's 15,000-firm default lands within
 # about one SE on every outcome); with a panel this small, report the confidence interval, not the sign.

@@ -70,6 +70,56 @@ def test_plot_delegates_to_the_plotting_function(results, key, func):
         plt.close("all")
 
 
+def test_newer_results_plot_with_their_own_figures(panel, results):
+    """Sensitivity sets, subgroup effects and estimator comparisons draw their dedicated figure."""
+    import matplotlib.pyplot as plt
+
+    from clusterimpact.estimation.heterogeneity import subgroup_effects
+    from clusterimpact.estimation.honest import honest_did
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hon = honest_did(results["es"], grid=[0.0, 1.0], n_sims=200, breakdown=False)
+        sub = subgroup_effects(panel, "ln_lp", "sector", cohort="treat_year")
+        cmp = ci.compare_estimators(panel, "ln_lp", estimators=["twfe", "cs"])
+    try:
+        for res, func in (
+            (hon, plotting.plot_sensitivity),
+            (sub, plotting.plot_subgroup_effects),
+            (cmp, plotting.plot_estimator_comparison),
+        ):
+            ax, direct = res.plot(), func(res)
+            assert plotting.figure_caption(ax) == plotting.figure_caption(direct) != ""
+            assert len(ax.lines) == len(direct.lines) and len(ax.containers) == len(
+                direct.containers
+            )
+        assert cmp._repr_html_() == cmp.table(fmt="html")
+    finally:
+        plt.close("all")
+
+
+def test_style_context_keeps_interactive_mode_a_backend_switched_on():
+    """Jupyter's inline backend switches interactive mode on when the first figure loads it; the
+    style context must not switch it off again, or only a notebook's first figure is shown."""
+    import matplotlib as mpl
+
+    before = mpl.is_interactive()
+    try:
+        mpl.interactive(False)
+        with plotting.style_context():
+            mpl.interactive(True)
+        assert mpl.is_interactive()
+        with plotting.style_context():
+            pass
+        assert mpl.is_interactive()
+        mpl.interactive(False)
+        with plotting.style_context():
+            pass
+        assert not mpl.is_interactive()
+    finally:
+        mpl.interactive(before)
+
+
 def test_match_result_plots_the_love_plot():
     import matplotlib.pyplot as plt
 

@@ -104,3 +104,12 @@ def test_notebook_runs_and_draws(path, tmp_path, monkeypatch):
     ]
     assert not errors, errors
     assert _images(nb) >= 1, "the notebook drew no figure"
+    # every cell that draws (``ax = ...``) shows its figure, not only the notebook's first one
+    silent = [
+        c.source.splitlines()[0]
+        for c in nb.cells
+        if c.cell_type == "code"
+        and re.search(r"^ax = ", c.source, flags=re.M)
+        and not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+    ]
+    assert not silent, silent

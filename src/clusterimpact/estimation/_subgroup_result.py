@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ class SubgroupResult(EstimateResult):
         Settings. ``crit_value`` is the sup-t critical value of the uniform band from the same draws
         (``conf_int(uniform=True)``).
     """
+
+    _plot_with: ClassVar[str] = "plot_subgroup_effects"
 
     by: str
     rule: dict[str, Any]

@@ -72,6 +72,16 @@ class ComparisonResult:
         d = self.overall().drop(columns=["estimator"]).rename(columns={"label": "estimator"})
         return comparison_table(d, fmt=fmt, truth=truth, digits=digits)  # type: ignore[arg-type]
 
+    def plot(self, **kwargs: Any) -> Any:
+        """Draw the comparison with :func:`clusterimpact.plotting.plot_estimator_comparison`."""
+        from clusterimpact.plotting import plot_estimator_comparison
+
+        return plot_estimator_comparison(self, **kwargs)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the comparison table of the overall estimates."""
+        return str(self.table(fmt="html"))
+
     def profile(self) -> pd.DataFrame:
         """Event-time rows of every estimator (x = e), for plotting side by side."""
         d = self.frame[self.frame["term"].str.startswith("dynamic:")].copy()

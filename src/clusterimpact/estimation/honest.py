@@ -21,7 +21,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -175,6 +175,8 @@ class HonestResult(EstimateResult):
     pre_times, post_times
         Event times of the leads and lags used.
     """
+
+    _plot_with: ClassVar[str] = "plot_sensitivity"
 
     restriction: str
     sets: pd.DataFrame

@@ -61,8 +61,17 @@ def style_context() -> Iterator[None]:
     Every ``plot_*`` function draws inside this context, so users' global settings are never
     changed. Wrap your own additions to a figure in it to match the look.
     """
+    state: dict[str, bool] = {}
     with mpl.rc_context(), plt.style.context(str(STYLE_PATH)):
-        yield
+        try:
+            yield
+        finally:
+            state["interactive"] = mpl.is_interactive()
+    # A backend loaded inside the block (Jupyter's inline backend, on the first figure of a session)
+    # turns interactive mode on; restoring rcParams would turn it off again and no later figure
+    # would be shown in the notebook.
+    if state["interactive"] and not mpl.is_interactive():
+        mpl.interactive(True)
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:

@@ -34,6 +34,8 @@ from clusterimpact.estimation._formula_syntax import (
     _ALLOWED,
     _FUNCTIONS,
     _HINTS,
+    MAX_CELLS,
+    MAX_COLUMNS,
     MAX_DEPTH,
     MAX_HEIGHT,
     MAX_LENGTH,
@@ -67,6 +69,8 @@ __all__ = [
     "Col",
     "Expr",
     "Factor",
+    "MAX_CELLS",
+    "MAX_COLUMNS",
     "MAX_DEPTH",
     "MAX_HEIGHT",
     "MAX_LENGTH",
@@ -226,11 +230,12 @@ class _Parser:
         for x in a:
             for y in b:
                 merged = tuple({f.name: f for f in (*x, *y)}.values())
-                if sum(isinstance(f, Categorical) for f in merged) > 1:
+                cats = [f for f in merged if isinstance(f, Categorical)]
+                if len(cats) > 1 and any(f.kind == "i" for f in cats):
                     raise self.fail(
                         at,
-                        "an interaction may contain one C()/i() term; combine two categories as a "
-                        "fixed effect a^b, or use i(var, numeric_var)",
+                        "an i() term cannot be interacted with another C()/i() term; write "
+                        "C(a):C(b), a fixed effect a^b, or i(var, numeric_var)",
                     )
                 out.append(merged)
         return out

@@ -8,14 +8,18 @@ transforms (``log(x)``, ``I(x ** 2)``), interactions (``x:w``) and dummies (``C(
 column names: the fast path reads them; the pyfixest adapter renames them to generated identifiers
 (:func:`pyfixest_formula`), so pyfixest never receives an expression.
 
-Coding follows formulaic/patsy (what pyfixest did before): terms ordered by number of factors; a
-categorical factor is coded with one dummy per level (``C(x)[l]``) unless the rest of its term (the
-intercept, for ``C(x)`` alone) is already in the model, then its first level is left out
-(``C(x)[T.l]``); ``i(x, ref=r)`` leaves out ``r`` (several with ``ref=[r1, r2]``); ``i(x, v)`` keeps every
-level. Levels are the sorted values present on the rows every formula variable has, as formulaic takes
-them. A transform that is not finite where its inputs are (``log`` of a value <= 0, division by zero,
-overflow) is set to missing with an :class:`~clusterimpact.errors.EstimationWarning` naming the term and
-the rows; those rows are then left out like any missing value.
+Coding follows formulaic/patsy (what pyfixest did before): terms ordered by number of factors; each
+term is split into the sub-terms it spans and a categorical factor is coded with one dummy per level
+(``C(x)[l]``, ``s[a]``) or with its first level left out (``C(x)[T.l]``) by formulaic's per-factor rank
+rule (:mod:`clusterimpact.estimation._scoping`), so ``s:t`` of two text columns is ``t[T.y] + ... +
+s[T.b]:t[x] + ...`` (every cell), not both reduced; ``i(x, ref=r)`` leaves out ``r`` (several with
+``ref=[r1, r2]``); ``i(x, v)`` keeps every level; i() is not interacted with another category. Plain
+text columns are categories, booleans 0/1 numbers (formulaic; :func:`model_matrix` follows patsy and
+codes them as categories). Levels are the sorted values present on the rows every formula variable
+has, as formulaic takes them. The generated columns are bounded (``MAX_COLUMNS``, ``MAX_CELLS`` in
+:mod:`clusterimpact.estimation.formula`: a many-level category belongs in the fixed effects) and added
+to the frame in one concat. A transform that is not finite where its inputs are (``log`` of a value
+<= 0, division by zero, overflow) is set to missing with an ``EstimationWarning`` naming the term and the rows; those rows are then left out like any missing value.
 """
 
 from __future__ import annotations
@@ -337,24 +341,23 @@ def _expand_terms(
 ) -> tuple[list[str], list[str], np.ndarray]:
     """Names of the regressors, and the generated ones with their values (formulaic's rank rule:
     :mod:`clusterimpact.estimation._scoping`). ``passthrough``: plain numeric columns are not copied."""
-    names: list[str] = []
     spanned: set[frozenset[str]] = {frozenset()} if intercept else set()
     plan: list[tuple[Term, list[Scoped] | None]] = []  # None: passed through
     for term in terms:
         if passthrough and len(term) == 1 and isinstance(term[0], Value):
             col = term[0].expr
             if isinstance(col, Col) and not _is_text(b.df[col.name]):
-                names.append(col.name)  # a plain column: the engines read it as it is
                 spanned.add(frozenset([col.name]))
-                plan.append((term, None))
+                plan.append((term, None))  # a plain column: the engines read it as it is
                 continue
         term = _implicit(term, b.df, bool_categorical=not passthrough)
         _check_categories(term)
-        scoped, span = scope_term([(f.name, _spans_intercept(f)) for f in term], spanned)
+        scoped_terms, span = scope_term([(f.name, _spans_intercept(f)) for f in term], spanned)
         spanned |= span
-        plan.append((term, scoped))
+        plan.append((term, scoped_terms))
     _check_size(b, plan)
-    names, gen_names = [], []
+    names: list[str] = []
+    gen_names: list[str] = []
     blocks: list[np.ndarray] = []
     seen: set[str] = set()
     for term, scoped in plan:

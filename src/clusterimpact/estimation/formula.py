@@ -23,7 +23,9 @@ outside ``i(..., ref=...)``, subscripts, keywords such as ``lambda``, names cont
 outside ``i()``) is a :class:`~clusterimpact.errors.SpecError` naming the token and its position
 (1-based character). Input is bounded: :data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of
 nesting, :data:`MAX_HEIGHT` operations on one arithmetic path and :data:`MAX_TERMS` expanded terms, so no
-input can exhaust the stack or hang the parser. The tree, display names and tokenizer live in
+input can exhaust the stack or hang the parser; the design built from it is bounded by :data:`MAX_COLUMNS`
+generated columns and :data:`MAX_CELLS` values. ``C(a):C(b)`` (and text columns ``a:b``) are coded as
+formulaic codes them; an i() term is not interacted with another C()/i(). The tree, display names and tokenizer live in
 :mod:`clusterimpact.estimation._formula_syntax`.
 """
 

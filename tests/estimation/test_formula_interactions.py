@@ -141,6 +141,14 @@ def test_model_matrix_equals_patsy_for_category_interactions(cats, rhs):
     np.testing.assert_array_equal(ours[ref.columns].to_numpy(), ref.to_numpy())
 
 
+def test_text_column_alone_is_a_category(cats):
+    """As formulaic: ``t`` is coded like ``C(t)`` (it was a 'not numeric' error before)."""
+    plain = feols("y ~ x + t | f", cats, "iid").params
+    coded = feols("y ~ x + C(t) | f", cats, "iid").params
+    assert list(plain.index) == ["x", "t[T.y]", "t[T.z]"]
+    np.testing.assert_array_equal(plain.to_numpy(), coded.to_numpy())
+
+
 def test_i_with_another_category_is_an_error(cats):
     d = cats.assign(k=cats["f"] % 3)
     with pytest.raises(SpecError, match=r"i\(k\):s interacts i\(\) with another category"):

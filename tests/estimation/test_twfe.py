@@ -336,8 +336,8 @@ def test_bad_options(panel):
         feols("ln_lp x", panel)
     with pytest.raises(DataError, match="negative weights"):
         feols("ln_lp ~ x", panel.assign(w=-1.0), weights="w")
-    with pytest.raises(DataError, match="not numeric"):
-        feols("ln_lp ~ sector | firm_id", panel)
+    with pytest.raises(DataError, match="not numeric"):  # a text column alone is a category
+        feols("ln_lp ~ I(sector * 2) | firm_id", panel)
     with pytest.raises(SpecError, match="pyfixest"):
         feols("ln_lp ~ member | firm_id | x ~ w", panel, engine="fast")
 

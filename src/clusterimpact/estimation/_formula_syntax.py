@@ -19,6 +19,11 @@ MAX_LENGTH = 20_000
 MAX_DEPTH = 40
 #: Most terms a formula may expand to (``(a+b+c)*(d+e+f)*...`` grows multiplicatively).
 MAX_TERMS = 2_000
+#: Most design columns a formula may generate (dummies and products); a category with many levels
+#: belongs in the fixed effects (``| id``), which are absorbed, not built as dense columns.
+MAX_COLUMNS = 1_000
+#: Most generated values (columns x rows: 100 million, 800 MB as float64).
+MAX_CELLS = 100_000_000
 #: Whitelisted transforms, computed by our own code.
 TRANSFORMS: tuple[str, ...] = ("log", "exp", "sqrt", "I")
 _FUNCTIONS = (*TRANSFORMS, "C", "i")

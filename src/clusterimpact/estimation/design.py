@@ -8,14 +8,18 @@ transforms (``log(x)``, ``I(x ** 2)``), interactions (``x:w``) and dummies (``C(
 column names: the fast path reads them; the pyfixest adapter renames them to generated identifiers
 (:func:`pyfixest_formula`), so pyfixest never receives an expression.
 
-Coding follows formulaic/patsy (what pyfixest did before): terms ordered by number of factors; a
-categorical factor is coded with one dummy per level (``C(x)[l]``) unless the rest of its term (the
-intercept, for ``C(x)`` alone) is already in the model, then its first level is left out
-(``C(x)[T.l]``); ``i(x, ref=r)`` leaves out ``r`` (several with ``ref=[r1, r2]``); ``i(x, v)`` keeps every
-level. Levels are the sorted values present on the rows every formula variable has, as formulaic takes
-them. A transform that is not finite where its inputs are (``log`` of a value <= 0, division by zero,
-overflow) is set to missing with an :class:`~clusterimpact.errors.EstimationWarning` naming the term and
-the rows; those rows are then left out like any missing value.
+Coding follows formulaic/patsy (what pyfixest did before): terms ordered by number of factors; each
+term is split into the sub-terms it spans and a categorical factor is coded with one dummy per level
+(``C(x)[l]``, ``s[a]``) or with its first level left out (``C(x)[T.l]``) by formulaic's per-factor rank
+rule (:mod:`clusterimpact.estimation._scoping`), so ``s:t`` of two text columns is ``t[T.y] + ... +
+s[T.b]:t[x] + ...`` (every cell), not both reduced; ``i(x, ref=r)`` leaves out ``r`` (several with
+``ref=[r1, r2]``); ``i(x, v)`` keeps every level; i() is not interacted with another category. Plain
+text columns are categories, booleans 0/1 numbers (formulaic; :func:`model_matrix` follows patsy and
+codes them as categories). Levels are the sorted values present on the rows every formula variable
+has, as formulaic takes them. The generated columns are bounded (``MAX_COLUMNS``, ``MAX_CELLS`` in
+:mod:`clusterimpact.estimation.formula`: a many-level category belongs in the fixed effects) and added
+to the frame in one concat. A transform that is not finite where its inputs are (``log`` of a value
+<= 0, division by zero, overflow) is set to missing with an ``EstimationWarning`` naming the term and the rows; those rows are then left out like any missing value.
 """
 
 from __future__ import annotations
@@ -29,12 +33,16 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import DataError, EstimationWarning, SpecError, describe_rows
+from clusterimpact.estimation._scoping import Scoped, scope_term
 from clusterimpact.estimation.formula import (
+    MAX_CELLS,
+    MAX_COLUMNS,
     BinOp,
     Call,
     Categorical,
     Col,
     Expr,
+    Factor,
     Num,
     ParsedFormula,
     Term,
@@ -42,6 +50,7 @@ from clusterimpact.estimation.formula import (
     Value,
     parse_formula,
     parse_rhs,
+    term_name,
 )
 
 __all__ = ["build_design", "model_matrix", "pyfixest_formula"]
@@ -137,6 +146,7 @@ class _Builder:
             )
         self.columns = columns
         self.failed: list[np.ndarray] = []  # rows where a transform is not finite
+        self.level_cache: dict[str, list[object]] = {}
         self._complete: np.ndarray | None = None
 
     @property
@@ -150,6 +160,7 @@ class _Builder:
             for bad in self.failed:
                 ok &= ~bad
             self._complete = ok
+            self.level_cache = {}
         return self._complete
 
     def column(self, name: str) -> np.ndarray:
@@ -193,44 +204,56 @@ class _Builder:
         return out
 
     def levels(self, col: str) -> list[object]:
-        s = self.df[col]
-        return list(s[self.complete].astype("category").cat.categories)
+        if col not in self.level_cache:
+            s = self.df[col]
+            self.level_cache[col] = list(s[self.complete].astype("category").cat.categories)
+        return self.level_cache[col]
 
-    def dummies(self, col: str) -> tuple[list[object], np.ndarray]:
-        """Levels of ``col`` (on complete rows) and each row's level position (-1: missing/other)."""
-        levels = self.levels(col)
-        codes = pd.Categorical(self.df[col], categories=levels).codes.astype(np.int64)
-        return levels, codes
-
-    def factor_columns(self, f: Value | Categorical, reduced: bool) -> list[tuple[str, np.ndarray]]:
+    def width(self, f: Factor, reduced: bool) -> int:
+        """How many columns ``f`` makes (levels are computed, dummies are not)."""
         if isinstance(f, Value):
-            return [(f.name, self.value(f))]
-        levels, codes = self.dummies(f.column)
-        keep = _kept_levels(f, levels, reduced, self.source)
-        missing = self.df[f.column].isna().to_numpy()
-        v2 = self.column(f.var2) if f.var2 else None
-        out = []
-        for j, lev in keep:
-            d = (codes == j).astype(float)
-            d[missing] = np.nan
-            if f.kind == "C":
-                name = f"C({f.column})[{'T.' if reduced else ''}{lev}]"
-            elif f.kind == "auto":
-                name = f"{f.column}[{'T.' if reduced else ''}{lev}]"
-            else:
-                name = f"{f.column}::{lev}" + (f":{f.var2}" if f.var2 else "")
-            out.append((name, d * v2 if v2 is not None else d))
-        return out
+            return 1
+        return len(_kept_levels(f, self.levels(f.column), reduced, self.source))
 
-    def term_columns(self, term: Term, reduced: bool) -> list[tuple[str, np.ndarray]]:
-        cols: list[tuple[str, np.ndarray]] = [("", np.ones(len(self.df)))]
+    def factor_columns(self, f: Factor, reduced: bool) -> tuple[list[str], np.ndarray]:
+        """Names and values (rows x columns) of one factor: its value, or its kept dummies."""
+        if isinstance(f, Value):
+            return [f.name], self.value(f)[:, None]
+        levels = self.levels(f.column)
+        codes = pd.Categorical(self.df[f.column], categories=levels).codes.astype(np.int64)
+        keep = _kept_levels(f, levels, reduced, self.source)
+        position = np.full(len(levels) + 1, -1, dtype=np.int64)  # code -> column (-1: none)
+        position[[j for j, _ in keep]] = np.arange(len(keep))
+        col = position[codes]  # codes -1 (missing/other level) read the last entry: -1
+        out = np.zeros((len(self.df), len(keep)))
+        hit = np.flatnonzero(col >= 0)
+        out[hit, col[hit]] = 1.0
+        out[self.df[f.column].isna().to_numpy()] = np.nan
+        if f.var2:
+            out *= self.column(f.var2)[:, None]
+        names = []
+        for _, lev in keep:
+            if f.kind == "C":
+                names.append(f"C({f.column})[{'T.' if reduced else ''}{lev}]")
+            elif f.kind == "auto":
+                names.append(f"{f.column}[{'T.' if reduced else ''}{lev}]")
+            else:
+                names.append(f"{f.column}::{lev}" + (f":{f.var2}" if f.var2 else ""))
+        return names, out
+
+    def scoped_columns(self, term: Term, scoped: Scoped) -> tuple[list[str], np.ndarray]:
+        """The row-wise Kronecker product of the factors, the first factor varying fastest (as
+        formulaic and patsy order an interaction's columns)."""
+        reduced = dict(scoped)
+        names: list[str] = [""]
+        block = np.ones((len(self.df), 1))
         for f in term:
-            nxt = []
-            for name, arr in cols:
-                for fname, farr in self.factor_columns(f, reduced):
-                    nxt.append((f"{name}:{fname}" if name else fname, arr * farr))
-            cols = nxt
-        return cols
+            if f.name not in reduced:  # left out of this scoped term (its "1")
+                continue
+            fnames, fblock = self.factor_columns(f, reduced[f.name])
+            block = (fblock[:, :, None] * block[:, None, :]).reshape(len(self.df), -1)
+            names = [f"{a}:{b}" if a else b for b in fnames for a in names]
+        return names, block
 
 
 def _kept_levels(
@@ -252,44 +275,110 @@ def _kept_levels(
     return pairs
 
 
-def _implicit(term: Term, df: pd.DataFrame) -> Term:
-    """Plain text/boolean/category columns become categorical factors, as formulaic and patsy treat them."""
+def _is_text(s: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _implicit(term: Term, df: pd.DataFrame, bool_categorical: bool) -> Term:
+    """Plain text/category columns become categorical factors, as formulaic and patsy treat them;
+    boolean columns too when ``bool_categorical`` (patsy; formulaic reads them as 0/1 numbers)."""
     out: list[Value | Categorical] = []
     for f in term:
         if isinstance(f, Value) and isinstance(f.expr, Col) and f.expr.name in df.columns:
             s = df[f.expr.name]
-            if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            if _is_text(s) or (bool_categorical and pd.api.types.is_bool_dtype(s)):
                 out.append(Categorical("auto", f.expr.name))
                 continue
         out.append(f)
     return tuple(out)
 
 
+def _spans_intercept(f: Factor) -> bool:
+    """Categories whose coding depends on the model (not i() with ref= or a second variable)."""
+    return isinstance(f, Categorical) and f.refs is None and f.var2 is None
+
+
+def _check_categories(term: Term) -> None:
+    cats = [f for f in term if isinstance(f, Categorical)]
+    if len(cats) > 1 and any(f.kind == "i" for f in cats):
+        raise SpecError(
+            f"the term {term_name(term)} interacts i() with another category ("
+            f"{', '.join(f.name for f in cats)}); write C(a):C(b), a fixed effect a^b, or "
+            "i(var, numeric_var)"
+        )
+
+
+def _check_size(b: _Builder, plan: list[tuple[Term, list[Scoped] | None]]) -> None:
+    """Bound the dense design before computing it: columns, and columns x rows (memory)."""
+    widths = []
+    for term, scoped in plan:
+        for sc in scoped or ():
+            reduced = dict(sc)
+            w = 1
+            for f in term:
+                if f.name in reduced:
+                    w *= b.width(f, reduced[f.name])
+            widths.append((w, term))
+    total = sum(w for w, _ in widths)
+    if total > MAX_COLUMNS or total * len(b.df) > MAX_CELLS:
+        w, term = max(widths, key=lambda p: p[0])
+        cats = [f.column for f in term if isinstance(f, Categorical)]
+        hint = (
+            f"absorb the categories as a fixed effect instead ('| {cats[0]}')"
+            if cats
+            else "use fewer terms"
+        )
+        where = f" in {b.source}" if b.source else ""
+        raise SpecError(
+            f"the formula's terms make {total:,} design columns on {len(b.df):,} rows{where} (limits: "
+            f"{MAX_COLUMNS:,} columns, {MAX_CELLS:,} columns x rows); the largest term, "
+            f"{term_name(term)}, makes {w:,}: {hint}"
+        )
+
+
 def _expand_terms(
     b: _Builder, terms: tuple[Term, ...], intercept: bool, passthrough: bool
-) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Column names of the regressors, and the columns to add (formulaic's rank rule, see module doc)."""
-    names: list[str] = []
-    new: dict[str, np.ndarray] = {}
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Names of the regressors, and the generated ones with their values (formulaic's rank rule:
+    :mod:`clusterimpact.estimation._scoping`). ``passthrough``: plain numeric columns are not copied."""
     spanned: set[frozenset[str]] = {frozenset()} if intercept else set()
+    plan: list[tuple[Term, list[Scoped] | None]] = []  # None: passed through
     for term in terms:
         if passthrough and len(term) == 1 and isinstance(term[0], Value):
-            if isinstance(term[0].expr, Col):  # a plain column: the engines read it as it is
-                names.append(term[0].expr.name)
-                spanned.add(frozenset([term[0].name]))
+            col = term[0].expr
+            if isinstance(col, Col) and not _is_text(b.df[col.name]):
+                spanned.add(frozenset([col.name]))
+                plan.append((term, None))  # a plain column: the engines read it as it is
                 continue
-        term = _implicit(term, b.df) if not passthrough or len(term) > 1 else term
-        cat = [f for f in term if isinstance(f, Categorical)]
-        rest = frozenset(f.name for f in term if not isinstance(f, Categorical))
-        reduced = rest in spanned
-        for name, arr in b.term_columns(term, reduced):
-            if name in new or name in names:
-                raise SpecError(f"two terms of the formula produce the column {name!r}")
-            names.append(name)
-            new[name] = arr
-        if not cat or (cat[0].refs is None and cat[0].var2 is None):
-            spanned.add(rest)
-    return names, new
+        term = _implicit(term, b.df, bool_categorical=not passthrough)
+        _check_categories(term)
+        scoped_terms, span = scope_term([(f.name, _spans_intercept(f)) for f in term], spanned)
+        spanned |= span
+        plan.append((term, scoped_terms))
+    _check_size(b, plan)
+    names: list[str] = []
+    gen_names: list[str] = []
+    blocks: list[np.ndarray] = []
+    seen: set[str] = set()
+    for term, scoped in plan:
+        if scoped is None:
+            names.append(term[0].name)
+            seen.add(term[0].name)
+            continue
+        for sc in scoped:
+            cols, block = b.scoped_columns(term, sc)
+            for name in cols:
+                if name in seen:
+                    raise SpecError(f"two terms of the formula produce the column {name!r}")
+                seen.add(name)
+            names += cols
+            gen_names += cols
+            blocks.append(block)
+    return names, gen_names, _stack(blocks, len(b.df))
+
+
+def _stack(blocks: list[np.ndarray], n: int) -> np.ndarray:
+    return np.hstack(blocks) if blocks else np.empty((n, 0))
 
 
 def _values(b: _Builder, values: tuple[Value, ...], new: dict[str, np.ndarray]) -> list[str]:
@@ -339,9 +428,10 @@ def build_design(
         for f in t:
             if isinstance(f, Value) and not isinstance(f.expr, Col):
                 b.value(f)
-    names, cols = _expand_terms(b, p.terms, p.intercept, passthrough=True)
-    new.update(cols)
-    clash = [c for c in new if c in data.columns]
+    names, gen_names, block = _expand_terms(b, p.terms, p.intercept, passthrough=True)
+    gen_names = [*new, *gen_names]
+    block = np.hstack([np.column_stack(list(new.values())), block]) if new else block
+    clash = [c for c in gen_names if c in data.columns]
     if clash:
         raise SpecError(
             f"formula {p.text!r}: the term {clash[0]!r} has the name of a column of the data; "
@@ -357,14 +447,16 @@ def build_design(
         p.fixed_effects,
         p.intercept,
         iv_text,
-        frozenset(new),
+        frozenset(gen_names),
         tuple(endog),
         tuple(instr),
         tuple(b.notes),
     )
-    if not new:
+    if not gen_names:
         return lowered, data
-    return lowered, data.assign(**new)
+    # one block, one concat: adding columns one by one fragments the frame (quadratic in columns)
+    extra = pd.DataFrame(block, index=data.index, columns=gen_names)
+    return lowered, pd.concat([data, extra], axis=1)
 
 
 def model_matrix(formula: str, data: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
@@ -396,8 +488,8 @@ def model_matrix(formula: str, data: pd.DataFrame, *, source: str | None = None)
         for f in t:
             if isinstance(f, Value) and not isinstance(f.expr, Col):
                 b.value(f)
-    names, new = _expand_terms(b, terms, intercept, passthrough=False)
-    out = pd.DataFrame(new, index=data.index, columns=names)
+    names, _, block = _expand_terms(b, terms, intercept, passthrough=False)
+    out = pd.DataFrame(block, index=data.index, columns=names)
     out.loc[~b.complete] = np.nan
     return out
 

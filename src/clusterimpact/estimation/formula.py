@@ -23,7 +23,9 @@ outside ``i(..., ref=...)``, subscripts, keywords such as ``lambda``, names cont
 outside ``i()``) is a :class:`~clusterimpact.errors.SpecError` naming the token and its position
 (1-based character). Input is bounded: :data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of
 nesting, :data:`MAX_HEIGHT` operations on one arithmetic path and :data:`MAX_TERMS` expanded terms, so no
-input can exhaust the stack or hang the parser. The tree, display names and tokenizer live in
+input can exhaust the stack or hang the parser; the design built from it is bounded by :data:`MAX_COLUMNS`
+generated columns and :data:`MAX_CELLS` values. ``C(a):C(b)`` (and text columns ``a:b``) are coded as
+formulaic codes them; an i() term is not interacted with another C()/i(). The tree, display names and tokenizer live in
 :mod:`clusterimpact.estimation._formula_syntax`.
 """
 
@@ -34,6 +36,8 @@ from clusterimpact.estimation._formula_syntax import (
     _ALLOWED,
     _FUNCTIONS,
     _HINTS,
+    MAX_CELLS,
+    MAX_COLUMNS,
     MAX_DEPTH,
     MAX_HEIGHT,
     MAX_LENGTH,
@@ -67,6 +71,8 @@ __all__ = [
     "Col",
     "Expr",
     "Factor",
+    "MAX_CELLS",
+    "MAX_COLUMNS",
     "MAX_DEPTH",
     "MAX_HEIGHT",
     "MAX_LENGTH",
@@ -226,11 +232,12 @@ class _Parser:
         for x in a:
             for y in b:
                 merged = tuple({f.name: f for f in (*x, *y)}.values())
-                if sum(isinstance(f, Categorical) for f in merged) > 1:
+                cats = [f for f in merged if isinstance(f, Categorical)]
+                if len(cats) > 1 and any(f.kind == "i" for f in cats):
                     raise self.fail(
                         at,
-                        "an interaction may contain one C()/i() term; combine two categories as a "
-                        "fixed effect a^b, or use i(var, numeric_var)",
+                        "an i() term cannot be interacted with another C()/i() term; write "
+                        "C(a):C(b), a fixed effect a^b, or i(var, numeric_var)",
                     )
                 out.append(merged)
         return out

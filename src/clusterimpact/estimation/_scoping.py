@@ -6,9 +6,10 @@ into the sub-terms it spans, ``a:b -> 1 + a- + b- + a-:b-`` (``a-``: contrasts, 
 drop those an earlier term already spans, and merge the rest greedily with the rule
 ``(anything):a- + (anything) -> (anything):a+`` (``a+``: every level). ``s:t`` after the intercept
 becomes ``t- + s-:t+`` (``t[T.y]``, ``s[T.b]:t[x]``, ...), not ``s-:t-``, so the model spans every
-cell. This module ports formulaic 1.x's ``_get_scoped_terms`` / ``_simplify_scoped_terms``
-(MIT licence) to factor names: a term is a sequence of ``(name, spans_intercept)``, a scoped term a
-tuple of ``(name, reduced)`` in the term's order. Numeric factors never span the intercept and are
+cell. This module is our own implementation of that documented rule (the behaviour of formulaic 1.x,
+MIT licence, which tests/estimation/test_formula_interactions.py cross-checks column for column), on
+factor names: a term is a sequence of ``(name, spans_intercept)``, a scoped term a tuple of
+``(name, reduced)`` in the term's order. Numeric factors never span the intercept and are
 never reduced.
 """
 

@@ -34,6 +34,14 @@ Example
     did_draws = 999
     tfp_reps = 20
 
+    [robustness]
+    checks = ["honest", "rosenbaum", "heterogeneity", "chain"]
+    honest_event_study = "sa"     # the event study the Rambachan-Roth sets bound
+    honest_target = "average"     # or an event time (0 = on impact)
+    rosenbaum_gammas = [1.0, 1.25, 1.5, 2.0, 3.0]
+    heterogeneity_by = ["cluster", "cohort", "size", "age", "sector", "region"]
+    chain_reps = 200              # firm-block bootstrap of the whole chain (0: skip)
+
     [output]
     folder = "reports"
 """
@@ -67,6 +75,8 @@ __all__ = [
     "EstimationSpec",
     "MatchingSpec",
     "OutcomeSpec",
+    "ROBUSTNESS_CHECKS",
+    "RobustnessSpec",
     "StudySpec",
     "load_spec",
 ]
@@ -90,6 +100,17 @@ ESTIMATORS: tuple[str, ...] = (
     "compare",  # TWFE vs CS vs SA vs imputation on every outcome
     "matched_did",  # DiD on the cohort-matched stacked panel
 )
+#: Robustness checks a report can run (in report order).
+ROBUSTNESS_CHECKS: tuple[str, ...] = (
+    "honest",  # Rambachan-Roth sensitivity of the headline event study to parallel-trends violations
+    "rosenbaum",  # Rosenbaum bounds of the matched DiD (1:1 pairs) for hidden selection
+    "heterogeneity",  # effects by subgroup with the equal-effects test, Holm and Romano-Wolf
+    "chain",  # firm-block bootstrap of the whole chain (production function -> TFP -> DiD)
+)
+HONEST_EVENT_STUDIES: tuple[str, ...] = ("sa", "cs", "twfe")
+HONEST_RESTRICTIONS: tuple[str, ...] = ("rm", "sd")
+#: Named subgroup splits (clusterimpact.estimation.heterogeneity.PRESETS).
+HETEROGENEITY_SPLITS: tuple[str, ...] = ("cluster", "cohort", "size", "age", "sector", "region")
 #: Column roles a user column map may rename (our name -> the file's name).
 COLUMN_ROLES: tuple[str, ...] = (*ACCOUNT_ROLES, "cluster", "join_date", "exit_date")
 _MAP_ROLES: dict[str, tuple[str, ...]] = {
@@ -446,6 +467,91 @@ class BootstrapSpec:
                 raise SpecError(f"[bootstrap] {name}={v} must be 0 or more")
 
 
+def _numbers(section: str, key: str, value: Any) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        raise SpecError(f"[{section}] {key}={value!r} must be a list of numbers")
+    return tuple(float(v) for v in value)
+
+
+@dataclass(frozen=True)
+class RobustnessSpec:
+    """The robustness checks of the report and their settings (seeded from :attr:`StudySpec.seed`).
+
+    Attributes
+    ----------
+    checks
+        Checks to run, any of :data:`ROBUSTNESS_CHECKS`.
+    honest_event_study
+        The headline event study whose pre-trends bound the Rambachan-Roth sets: ``sa``
+        (Sun-Abraham, as in the premium section), ``cs`` (Callaway-Sant'Anna, refitted with the
+        universal base period the sets need) or ``twfe`` (dynamic TWFE, unbinned).
+    honest_restrictions
+        ``rm`` (relative magnitudes, Mbar) and/or ``sd`` (smoothness, M).
+    honest_target
+        ``"average"`` (mean of the post-period effects in the event window) or an event time >= 0.
+    honest_mbar_grid, honest_m_grid
+        Grids of Mbar and M; an empty M grid uses ten values up to a bound on the pre-period slope
+        changes (``honest_did``'s default).
+    rosenbaum_gammas
+        Values of Gamma (each >= 1) for the Rosenbaum bounds of the matched DiD.
+    heterogeneity_by
+        Subgroup splits, any of :data:`HETEROGENEITY_SPLITS`.
+    heterogeneity_draws
+        Multiplier-bootstrap draws for Romano-Wolf and the uniform band (at least 99).
+    chain_reps, chain_workers
+        Replications (0: skip) and worker processes of the chain bootstrap.
+    """
+
+    checks: tuple[str, ...] = ROBUSTNESS_CHECKS
+    honest_event_study: str = "sa"
+    honest_restrictions: tuple[str, ...] = HONEST_RESTRICTIONS
+    honest_target: int | str = "average"
+    honest_mbar_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+    honest_m_grid: tuple[float, ...] = ()
+    rosenbaum_gammas: tuple[float, ...] = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+    heterogeneity_by: tuple[str, ...] = HETEROGENEITY_SPLITS
+    heterogeneity_draws: int = 999
+    chain_reps: int = 200
+    chain_workers: int = 2
+
+    def __post_init__(self) -> None:
+        sec = "robustness"
+        for c in self.checks:
+            _check_in(sec, "checks entry", c, ROBUSTNESS_CHECKS)
+        _check_in(sec, "honest_event_study", self.honest_event_study, HONEST_EVENT_STUDIES)
+        if not self.honest_restrictions:
+            raise _err(sec, "honest_restrictions", [], HONEST_RESTRICTIONS)
+        for r in self.honest_restrictions:
+            _check_in(sec, "honest_restrictions entry", r, HONEST_RESTRICTIONS)
+        t = self.honest_target
+        if isinstance(t, bool) or not (t == "average" or (isinstance(t, int) and t >= 0)):
+            raise SpecError(
+                f"[{sec}] honest_target={t!r} is not valid; choose 'average' or an event time >= 0"
+            )
+        for key in ("honest_mbar_grid", "honest_m_grid"):
+            g = getattr(self, key)
+            if any(not v >= 0 for v in g) or (key == "honest_mbar_grid" and not g):
+                raise SpecError(f"[{sec}] {key}={list(g)} must be non-negative numbers")
+        if not self.rosenbaum_gammas or any(not g >= 1 for g in self.rosenbaum_gammas):
+            raise SpecError(
+                f"[{sec}] rosenbaum_gammas={list(self.rosenbaum_gammas)} must be numbers >= 1"
+            )
+        if not self.heterogeneity_by:
+            raise _err(sec, "heterogeneity_by", [], HETEROGENEITY_SPLITS)
+        for b in self.heterogeneity_by:
+            _check_in(sec, "heterogeneity_by entry", b, HETEROGENEITY_SPLITS)
+        for key, low in (("heterogeneity_draws", 99), ("chain_reps", 0), ("chain_workers", 1)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise SpecError(f"[{sec}] {key}={v!r} must be an integer >= {low}")
+        for key in ("checks", "honest_restrictions", "heterogeneity_by"):
+            v = getattr(self, key)
+            if len(set(v)) != len(v):
+                raise SpecError(f"[{sec}] {key} has duplicates: {list(v)}")
+
+
 @dataclass(frozen=True)
 class StudySpec:
     """A whole study: data, outcomes, matching, estimators, bootstrap sizes, seed and output folder.
@@ -472,6 +578,7 @@ class StudySpec:
     matching: MatchingSpec = field(default_factory=MatchingSpec)
     estimation: EstimationSpec = field(default_factory=EstimationSpec)
     bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
+    robustness: RobustnessSpec = field(default_factory=RobustnessSpec)
     out: Path = Path("reports")
     figure_formats: tuple[str, ...] = ("png", "pdf")
     source_file: Path | None = None
@@ -512,7 +619,10 @@ class StudySpec:
     ) -> StudySpec:
         """Build a spec from a nested dict of TOML shape (sections ``data``, ``outcomes``, ...)."""
         base = Path(base_dir) if base_dir is not None else None
-        top = ("title", "seed", "data", "outcomes", "matching", "estimation", "bootstrap", "output")
+        top = (
+            "title", "seed", "data", "outcomes", "matching", "estimation", "bootstrap",
+            "robustness", "output",
+        )  # fmt: skip
         _check_keys("", raw, top)
         kw: dict[str, Any] = {}
         if "title" in raw:
@@ -583,6 +693,8 @@ class StudySpec:
             kw["bootstrap"] = BootstrapSpec(
                 **{k: _as_type("bootstrap", k, v, int) for k, v in b.items()}
             )
+        if "robustness" in raw:
+            kw["robustness"] = _robustness_from(raw)
         if "output" in raw:
             o = _section(raw, "output", ("folder", "figure_formats"))
             if "folder" in o:
@@ -604,6 +716,7 @@ class StudySpec:
             "matching": MatchingSpec,
             "estimation": EstimationSpec,
             "bootstrap": BootstrapSpec,
+            "robustness": RobustnessSpec,
         }
         kw: dict[str, Any] = {}
         for key, value in rec.items():
@@ -694,6 +807,24 @@ def _data_from(raw: Any, base: Path | None) -> DataSpec:
         else:
             kw[k] = _as_type("data", k, v, str)
     return DataSpec(**kw)
+
+
+def _robustness_from(raw: Mapping[str, Any]) -> RobustnessSpec:
+    sec = "robustness"
+    r = _section(raw, sec, [f.name for f in fields(RobustnessSpec)])
+    kw: dict[str, Any] = {}
+    for k, v in r.items():
+        if k in ("checks", "honest_restrictions", "heterogeneity_by"):
+            kw[k] = _str_tuple(sec, k, v)
+        elif k in ("honest_mbar_grid", "honest_m_grid", "rosenbaum_gammas"):
+            kw[k] = _numbers(sec, k, v)
+        elif k == "honest_event_study":
+            kw[k] = _as_type(sec, k, v, str)
+        elif k == "honest_target":
+            kw[k] = _as_type(sec, k, v, (str, int))
+        else:
+            kw[k] = _as_type(sec, k, v, int)
+    return RobustnessSpec(**kw)
 
 
 def _plain(obj: Any) -> Any:

@@ -4,7 +4,8 @@ Steps, in order: load the inputs (or the synthetic default) → build the firm-y
 → describe it (members vs their sector) → selection (who joins) → TFP by each production-function method
 → cohort-wise matching → estimators (static TWFE; event studies by Callaway-Sant'Anna, Sun-Abraham and
 imputation; the premium by years of membership; premia by cluster and cohort; the estimator comparison on
-every outcome; matched DiD) → truth vs estimate on synthetic data → figures (PNG+PDF), tables
+every outcome; matched DiD) → truth vs estimate on synthetic data → robustness (``[robustness]``:
+Rambachan-Roth sensitivity, Rosenbaum bounds, subgroups with Holm / Romano-Wolf, chain bootstrap) → figures (PNG+PDF), tables
 (Markdown, LaTeX, HTML), ``report.html`` (one self-contained page) and ``manifest.json``.
 
 Progress is reported through the ``clusterimpact.report`` logger (one INFO line per step: its name,
@@ -36,6 +37,7 @@ from clusterimpact.report._data_steps import (
     step_selection,
 )
 from clusterimpact.report._estimation_steps import STEPS as ESTIMATION_STEPS
+from clusterimpact.report._robustness_steps import STEPS as ROBUSTNESS_STEPS
 from clusterimpact.report._study import Study, run_step
 from clusterimpact.report._write import add_provenance_tables, write_report
 from clusterimpact.spec import StudySpec, load_spec
@@ -104,6 +106,7 @@ def _steps() -> list[tuple[str, Callable[[Study], str | None]]]:
         ("describe", step_describe),
         ("selection", step_selection),
         *ESTIMATION_STEPS,
+        *ROBUSTNESS_STEPS,
     ]
 
 

@@ -35,6 +35,9 @@ SECTIONS: dict[str, str] = {
     "premium": "The premium and its growth with duration",
     "heterogeneity": "Premium by cluster and by cohort",
     "robustness": "Robustness: estimators and outcomes compared",
+    "sensitivity": "Robustness: parallel trends and hidden selection",
+    "subgroups": "Robustness: heterogeneity without cherry-picking",
+    "chain": "Robustness: the whole chain's uncertainty",
     "truth": "Truth vs estimate (synthetic data)",
     "provenance": "Reproducibility",
 }

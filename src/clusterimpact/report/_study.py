@@ -133,6 +133,10 @@ STEP_SECTIONS: dict[str, str] = {
     "duration": "premium",
     "heterogeneity": "heterogeneity",
     "compare": "robustness",
+    "honest": "sensitivity",
+    "rosenbaum": "sensitivity",
+    "subgroups": "subgroups",
+    "chain": "chain",
     "truth": "truth",
 }
 

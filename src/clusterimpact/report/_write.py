@@ -178,6 +178,13 @@ _INTRO = {
     "heterogeneity": "The premium by cluster and by joining cohort.",
     "robustness": "The same question answered by several estimators and on several outcomes "
     "(labour productivity and TFP from each production-function method).",
+    "sensitivity": "How far could a violation of parallel trends go before the premium is no longer "
+    "significant (Rambachan-Roth sets), and how strong would hidden selection into membership have to "
+    "be to explain the matched estimate away (Rosenbaum bounds)?",
+    "subgroups": "Which clusters, cohorts and firm sizes drive the premium, tested jointly with "
+    "multiplicity-adjusted p-values so that no subgroup is cherry-picked.",
+    "chain": "TFP is estimated before it is used as an outcome: the firm-block bootstrap of the whole "
+    "chain shows how much that first step adds to the uncertainty of the premium.",
     "truth": "The data are synthetic, so the true effects are known: estimates against the truth.",
     "provenance": "Versions, inputs, seeds and steps of this run (also in manifest.json).",
 }

@@ -1,0 +1,395 @@
+"""Report steps that ask how robust the premium is (issue #14), each set by ``[robustness]`` of the spec.
+
+- ``honest``: Rambachan-Roth robust confidence sets of the headline event study under relative-magnitude
+  (Mbar) and smoothness (M) bounds on the violation of parallel trends, with breakdown values;
+- ``rosenbaum``: Rosenbaum bounds (Wilcoxon signed rank, Hodges-Lehmann) of the matched DiD's pairs,
+  with the critical Gamma;
+- ``subgroups``: the premium by cluster, cohort, size class, ... with the joint test of equal effects and
+  Holm / Romano-Wolf adjusted p-values;
+- ``chain``: the firm-block bootstrap of the whole chain (production function -> TFP -> matching ->
+  DiD / duration): chain standard errors beside the plug-in ones.
+
+Each step calls the package's public functions; every random step is seeded from the study's seed, so
+a rerun writes the same tables and figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact.errors import EstimationWarning
+from clusterimpact.report._estimation_steps import _frame, _headline, _plot, call, label
+from clusterimpact.report._study import Skipped, Study, need
+
+__all__ = ["STEPS", "pair_changes", "rosenbaum_differences"]
+
+log = logging.getLogger("clusterimpact.report")
+
+_ES_NAMES = {
+    "sa": "Sun-Abraham",
+    "cs": "Callaway-Sant'Anna (universal base period)",
+    "twfe": "dynamic TWFE",
+}
+_RESTRICTIONS = {
+    "rm": ("relative magnitudes", "Mbar", "C-LF"),
+    "sd": ("smoothness", "M", "FLCI"),
+}
+
+
+def _wanted(study: Study, check: str) -> bool:
+    return check in study.spec.robustness.checks
+
+
+def _notes_from(study: Study, section: str, caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        study.note(section, f"{w.category.__name__}: {w.message}")
+
+
+# -- parallel-trends sensitivity ---------------------------------------------------------------------
+def honest_event_study(study: Study, y: str) -> Any:
+    """The headline event study the sensitivity sets bound (``[robustness] honest_event_study``)."""
+    kind = study.spec.robustness.honest_event_study
+    est = study.spec.estimation
+    df = _frame(study)
+    common = {"cohort": "treat_year", "unit": "firm_id", "time": "year", "cluster": est.cluster}
+    if kind == "sa":
+        res = study.results.get(f"sa:{y}")
+        if res is None:
+            sun_abraham = need("clusterimpact.estimation.sunab", "sun_abraham")
+            res = call(sun_abraham, df, outcome=y, window=est.event_window, **common)
+        return res
+    if kind == "cs":
+        att_gt, aggte = need("clusterimpact.estimation.staggered", "att_gt", "aggte")
+        gt = call(
+            att_gt,
+            df,
+            outcome=y,
+            control=est.control,
+            base_period="universal",
+            bootstrap=False,
+            allow_unbalanced=True,
+            **common,
+        )
+        lo, hi = est.event_window
+        return call(aggte, gt, type="dynamic", min_e=lo, max_e=hi)
+    event_study = need("clusterimpact.estimation.event_study", "event_study")
+    return call(event_study, df, y, window=est.event_window, bin_endpoints=False, **common)
+
+
+def step_honest(study: Study) -> str:
+    """Rambachan-Roth sensitivity of the headline event study: sets, figure and breakdown values."""
+    if not _wanted(study, "honest"):
+        return "not requested"
+    honest_did = need("clusterimpact.estimation.honest", "honest_did")
+    r = study.spec.robustness
+    y = _headline(study)
+    es = honest_event_study(study, y)
+    es_name = _ES_NAMES[r.honest_event_study]
+    target = "the average effect over event times 0.." + str(study.spec.estimation.event_window[1])
+    if r.honest_target != "average":
+        target = f"the effect at event time {r.honest_target}"
+    sets, summary = [], []
+    for kind in r.honest_restrictions:
+        name, bound, method = _RESTRICTIONS[kind]
+        grid = list(r.honest_mbar_grid) if kind == "rm" else (list(r.honest_m_grid) or None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = call(
+                honest_did, es, restriction=kind, grid=grid, target=r.honest_target, seed=study.seed
+            )
+        _notes_from(study, "sensitivity", caught)
+        study.results[f"honest:{kind}"] = res
+        _plot(
+            study,
+            "sensitivity",
+            f"honest_{kind}",
+            f"Sensitivity to parallel-trends violations ({name}): {label(y)}",
+            "plot_sensitivity",
+            res,
+            title=f"{es_name}, {label(y)}: {name}",
+        )
+        if study.figures and study.figures[-1].name == f"honest_{kind}":
+            study.figures[-1] = _recaption(
+                study.figures[-1],
+                f"Robust 95 % confidence sets ({method}, Rambachan and Roth 2023) for {target} on "
+                f"{label(y)} in the {es_name} event study, against the bound {bound} on how far the "
+                "post-joining violation of parallel trends may go "
+                + (
+                    "(as a multiple of the largest pre-joining change)"
+                    if kind == "rm"
+                    else "(the change in the slope of the trend gap per year)"
+                )
+                + "; the grey interval at the left is the usual one (parallel trends exact), the "
+                "dotted line the breakdown value, where the set first includes 0.",
+            )
+        for b, lo, hi in res.sets[["bound", "conf_low", "conf_high"]].itertuples(index=False):
+            sets.append(
+                {
+                    "restriction": name,
+                    "bound": bound,
+                    "value": float(b),
+                    "conf_low": float(lo),
+                    "conf_high": float(hi),
+                    "includes 0": "yes" if lo <= 0 <= hi else "no",
+                }
+            )
+        summary.append(
+            {
+                "restriction": name,
+                "method": method,
+                "target": res.target,
+                "original low": float(res.original[0]),
+                "original high": float(res.original[1]),
+                "bound": bound,
+                "breakdown": np.nan if res.breakdown is None else float(res.breakdown),
+            }
+        )
+    head = f"{es_name} event study of {label(y)}, {target}"
+    study.add_table(
+        "honest_breakdown",
+        "sensitivity",
+        "Parallel-trends sensitivity: breakdown values",
+        f"{head}: the usual 95 % interval and the breakdown value, the smallest bound (Mbar for "
+        "relative magnitudes, M for smoothness) at which the robust set includes 0 (0: the usual "
+        "interval already does; inf: no bound up to the search limit does).",
+        pd.DataFrame(summary),
+        4,
+    )
+    study.add_table(
+        "honest",
+        "sensitivity",
+        "Parallel-trends sensitivity: robust confidence sets",
+        f"{head}: robust 95 % confidence sets by bound (Rambachan and Roth 2023; relative "
+        "magnitudes by the conditional least-favourable hybrid, smoothness by the fixed-length "
+        "interval).",
+        pd.DataFrame(sets),
+        4,
+    )
+    return f"{', '.join(r.honest_restrictions)} sets on {es_name}, {y}"
+
+
+def _recaption(fig: Any, caption: str) -> Any:
+    from dataclasses import replace
+
+    return replace(fig, caption=caption)
+
+
+# -- hidden selection: Rosenbaum bounds -------------------------------------------------------------
+def pair_changes(sample: pd.DataFrame, outcome: str, window: tuple[int, int]) -> pd.DataFrame:
+    """Each matched firm-stack's DiD outcome: the mean of ``outcome`` over event times
+    ``0..window[1]`` minus its value in ``g-1`` (the matched DiD's own outcome), with ``stack`` and
+    ``firm_id``; NaN where either part is missing."""
+    y = pd.to_numeric(sample[outcome], errors="coerce")
+    frame = pd.DataFrame({"k": sample["stack_unit"].to_numpy(), "rel": sample["rel_year"], "y": y})
+    pre = frame[frame["rel"] == -1].groupby("k")["y"].first()
+    post = frame[frame["rel"].between(0, window[1])].groupby("k")["y"].mean()
+    units = sample.drop_duplicates("stack_unit").set_index("stack_unit")[["stack", "firm_id"]]
+    return units.assign(change=(post - pre).reindex(units.index))
+
+
+def rosenbaum_differences(match: Any, outcome: str, window: tuple[int, int]) -> tuple[pd.Series, int]:
+    """Treated-minus-control DiD outcomes of the 1:1 matched pairs, cohort by cohort
+    (:func:`~clusterimpact.matching.rosenbaum.matched_pair_differences` within each stack); pairs in
+    which either firm lacks the outcome are left out and counted (second return value)."""
+    matched_pair_differences = need("clusterimpact.matching.rosenbaum", "matched_pair_differences")
+    changes = pair_changes(match.matched_panel, outcome, window)
+    pairs = match.pairs[match.pairs["focal_treated"].astype(bool)]
+    parts, dropped = [], 0
+    for g, pg in pairs.groupby("stack", sort=True):
+        data = changes[changes["stack"] == g].set_index("firm_id")["change"]
+        ok_firms = data.index[np.isfinite(data.to_numpy(dtype=float))]
+        keep = pg["focal"].isin(ok_firms) & pg["match"].isin(ok_firms)
+        dropped += int((~keep).sum())
+        if keep.any():
+            d = matched_pair_differences(SimpleNamespace(pairs=pg[keep]), data.to_frame(), "change")
+            parts.append(d)
+    return pd.concat(parts) if parts else pd.Series(dtype=float), dropped
+
+
+def step_rosenbaum(study: Study) -> str:
+    """Rosenbaum bounds of the matched DiD on the headline outcome (1:1 pairs)."""
+    if not _wanted(study, "rosenbaum"):
+        return "not requested"
+    match = study.results.get("matching")
+    if match is None:
+        raise Skipped("needs the matched sample, which was not built")
+    if study.spec.matching.neighbors != 1:
+        study.note(
+            "sensitivity",
+            f"Rosenbaum bounds need 1:1 matched pairs; this study matches {study.spec.matching.neighbors} "
+            "controls per member ([matching] neighbors), so they are not shown.",
+        )
+        return "needs 1:1 matching"
+    rosenbaum_bounds = need("clusterimpact.matching.rosenbaum", "rosenbaum_bounds")
+    y = _headline(study)
+    window = study.spec.estimation.event_window
+    diffs, dropped = rosenbaum_differences(match, y, window)
+    res = call(rosenbaum_bounds, diffs, gammas=list(study.spec.robustness.rosenbaum_gammas))
+    study.results["rosenbaum"] = res
+    crit = "inf" if np.isinf(res.critical_gamma) else f"{res.critical_gamma:.3f}"
+    study.add_table(
+        "rosenbaum",
+        "sensitivity",
+        f"Hidden selection: Rosenbaum bounds of the matched DiD, {label(y)} (critical Gamma {crit})",
+        f"Matched pairs (each member and its matched control, cohort by cohort), outcome: mean "
+        f"{label(y)} over event times 0..{window[1]} minus its value in the year before joining. If "
+        "hidden selection multiplied a firm's odds of joining by up to Gamma within a pair: bounds on "
+        "the one-sided Wilcoxon signed-rank p-value of no effect (p_lower, p_upper) and on the "
+        f"Hodges-Lehmann estimate (hl_lower, hl_upper). Critical Gamma {crit}: the smallest Gamma at "
+        f"which p_upper reaches {res.alpha:g}. {res.n_pairs:,} pairs ({res.n_zero} with zero "
+        f"difference dropped; {dropped} pairs lacking the outcome left out); Hodges-Lehmann estimate "
+        f"without hidden bias {float(res.params.iloc[0]):.4f}.",
+        res.bounds,
+        4,
+    )
+    return f"{res.n_pairs:,} pairs; critical Gamma {crit}"
+
+
+# -- heterogeneity -----------------------------------------------------------------------------------
+def step_subgroups(study: Study) -> str:
+    """Subgroup premia with the equal-effects test and Holm / Romano-Wolf adjusted p-values."""
+    if not _wanted(study, "heterogeneity"):
+        return "not requested"
+    heterogeneity_effects = need("clusterimpact.estimation.heterogeneity", "heterogeneity_effects")
+    r = study.spec.robustness
+    est = study.spec.estimation
+    y = _headline(study)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EstimationWarning)
+        res = call(
+            heterogeneity_effects,
+            _frame(study),
+            y,
+            by=list(r.heterogeneity_by),
+            control=est.control,
+            allow_unbalanced=True,
+            # the firm is the default cluster (heterogeneity_effects rejects cluster == unit)
+            cluster=None if est.cluster == "firm_id" else est.cluster,
+            n_boot=r.heterogeneity_draws,
+            seed=study.seed + 3,
+        )
+    for w in caught:
+        if "skipped" in str(w.message) or "pooled into" in str(w.message):
+            study.note("subgroups", str(w.message))
+    study.results["subgroups"] = res
+    rows, tests = [], []
+    for by, sub in res.items():
+        _plot(
+            study,
+            "subgroups",
+            f"subgroups_{by}",
+            f"Premium by {by}: {label(y)}",
+            "plot_subgroup_effects",
+            sub,
+            xlabel=f"Effect on {label(y)} (log points)",
+        )
+        t = sub.tidy()
+        t.insert(0, "split", by)
+        rows.append(t[["split", "term", "n_firms", "estimate", "std_error", "p_value", "p_holm",
+                       "p_romano_wolf"]])  # fmt: skip
+        ee = sub.equal_effects
+        tests.append(
+            {"split": by, "subgroups": len(sub.params), "chi2": ee["stat"], "df": ee["df"],
+             "p_value": ee["p_value"], "pooled ATT": float(sub.pooled.params.iloc[0])
+             if sub.pooled is not None else np.nan}  # fmt: skip
+        )
+    if not rows:
+        raise Skipped("no subgroup split could be estimated")
+    ctrl = "not-yet and never members" if est.control == "notyet" else "never members"
+    study.add_table(
+        "subgroup_tests",
+        "subgroups",
+        f"Equal effects across subgroups, {label(y)}",
+        "Joint Wald test that the premium is the same in every subgroup of the split "
+        "(chi-squared with df = subgroups - 1, covariance from the firms' influence functions; the "
+        "subgroups share their comparison firms), and the pooled ATT of all members.",
+        pd.DataFrame(tests),
+        4,
+    )
+    table = pd.concat(rows, ignore_index=True)
+    table["n_firms"] = table["n_firms"].astype(int)
+    study.add_table(
+        "subgroups",
+        "subgroups",
+        f"Premium by subgroup, {label(y)}",
+        "Callaway-Sant'Anna overall ATT of the members in each subgroup (members' clusters and sizes "
+        f"measured before joining), every subgroup against the same {ctrl}; p-values of no effect: "
+        "unadjusted, Holm, and Romano-Wolf step-down (multiplier bootstrap with "
+        f"{r.heterogeneity_draws} draws, seed {study.seed + 3}), each family being one split.",
+        table,
+        4,
+    )
+    return f"{len(res)} split(s): {', '.join(res)}"
+
+
+# -- the whole chain's uncertainty -------------------------------------------------------------------
+def _chain_terms(terms: pd.Index) -> list[str]:
+    """The headline terms of the chain table (event-time rows of CS are left to the API)."""
+    return [t for t in terms if not str(t).startswith("cs:dynamic:")]
+
+
+def step_chain(study: Study) -> str:
+    """Chain bootstrap (production function -> TFP -> matching -> DiD / duration) of the study."""
+    r = study.spec.robustness
+    if not _wanted(study, "chain") or r.chain_reps == 0:
+        return "not requested"
+    spec = study.spec
+    if not spec.outcomes.tfp_methods:
+        study.note("chain", "The chain bootstrap needs a TFP outcome ([outcomes] tfp_methods).")
+        return "no TFP outcome"
+    if not {"cs", "duration", "matched_did"} & set(spec.estimation.estimators):
+        study.note("chain", "The chain bootstrap needs cs, duration or matched_did among estimators.")
+        return "no chain estimator requested"
+    if study.panel is None:
+        raise Skipped("needs the panel, which was not built")
+    chain_from_spec = need("clusterimpact.chain", "chain_from_spec")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)  # replications' warnings: counted
+        res = call(chain_from_spec, study.panel, spec, reps=r.chain_reps, n_jobs=r.chain_workers)
+    study.results["chain"] = res
+    t = res.tidy().set_index("term").loc[_chain_terms(res.params.index)]
+    table = pd.DataFrame(
+        {
+            "term": t.index,
+            "estimate": t["estimate"].to_numpy(),
+            "plug-in SE": t["plugin_std_error"].to_numpy(),
+            "chain SE": t["std_error"].to_numpy(),
+            "ratio": t["se_ratio"].to_numpy(),
+            "chain 95% low": t["conf_low"].to_numpy(),
+            "chain 95% high": t["conf_high"].to_numpy(),
+            "replications": t["n_boot"].to_numpy(dtype=int),
+        }
+    )
+    prod = res.production
+    failed = f"; {res.n_failed} failed" if res.n_failed else ""
+    study.add_table(
+        "chain",
+        "chain",
+        f"The whole chain's uncertainty: chain vs plug-in standard errors ({res.reps} replications)",
+        f"Firm-block bootstrap of the whole chain with {res.reps} replications{failed} (seed "
+        f"{spec.seed}): each replication resamples firms, re-estimates the {prod.get('method', '')} "
+        "production function and ln TFP, re-runs the matching and the DiD and duration estimators. "
+        "Chain SE: standard deviation over the replications (includes the uncertainty of the "
+        "estimated TFP); plug-in SE: the estimator's own, treating ln TFP as data (none for the "
+        "elasticities); ratio = chain / plug-in; interval: bootstrap percentiles. Terms: tfp (output "
+        "elasticities), cs (Callaway-Sant'Anna simple and dynamic averages), duration (imputation "
+        "premium by years of membership, average and slope), matched_did (matched DiD).",
+        table,
+        4,
+    )
+    return f"{res.reps} replications, {res.n_failed} failed"
+
+
+STEPS: list[tuple[str, Callable[[Study], str | None]]] = [
+    ("honest", step_honest),
+    ("rosenbaum", step_rosenbaum),
+    ("subgroups", step_subgroups),
+    ("chain", step_chain),
+]

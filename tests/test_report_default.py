@@ -2,7 +2,9 @@
 
 Runs the built-in default study (the committed ``data/synthetic/`` folder, 15,000 firms) exactly as
 ``make report`` does, with the multiplier bootstrap scaled by ``CLUSTERIMPACT_SLOW_SCALE`` (``make test``:
-0.2 → 199 draws) so the suite stays bounded, and checks that every step runs and that the
+0.2 → 199 draws) and the robustness checks bounded (``bounded_robustness``: a 4-replication chain
+bootstrap, the three subgroup splits of issue #14's minimum, Romano-Wolf draws scaled like the multiplier
+bootstrap), so the suite stays bounded, and checks that every step runs and that the
 heterogeneity-robust estimators recover the known truth within ``TRUTH_SE_MULTIPLE`` standard errors.
 """
 
@@ -14,11 +16,25 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from clusterimpact.spec import BootstrapSpec, StudySpec
+from clusterimpact.spec import BootstrapSpec, RobustnessSpec, StudySpec
 from conftest import REPO, slow_scale
 from tolerances import SYNTH_TRUTH_REL, TRUTH_SE_MULTIPLE
 
 pytestmark = pytest.mark.slow
+
+#: Chain-bootstrap replications of the suite's default run (`make report`: 200, studies/default.toml);
+#: enough to check the wiring at full size, the chain's SEs are tested in tests/chain/.
+DEFAULT_RUN_CHAIN_REPS = 4
+
+
+def bounded_robustness(spec: StudySpec) -> RobustnessSpec:
+    """The default study's [robustness] at a bounded cost for the suite (see the module docstring)."""
+    return replace(
+        spec.robustness,
+        chain_reps=DEFAULT_RUN_CHAIN_REPS,
+        heterogeneity_by=("cluster", "cohort", "size"),
+        heterogeneity_draws=max(99, int(spec.robustness.heterogeneity_draws * slow_scale())),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +53,7 @@ def default_run(tmp_path_factory):
         spec,
         data=replace(spec.data, synthetic_dir=REPO / "data" / "synthetic"),
         bootstrap=BootstrapSpec(did_draws=draws, tfp_reps=0),
+        robustness=bounded_robustness(spec),
     )
     return report(spec, out=out, progress=False)
 
@@ -48,6 +65,11 @@ def test_default_report_runs_every_step_on_the_committed_data(default_run):
     assert set(m["inputs"]) == {"accounts", "registry", "deflators", "truth"}
     assert all(len(v["sha256"]) == 64 for v in m["inputs"].values())
     assert m["steps"][1]["firms"] == 15000
+    # the Robustness sections at full size: every split of issue #14's minimum is estimated
+    assert set(default_run.results["subgroups"]) == {"cluster", "cohort", "size"}
+    assert {"honest_rm", "honest_sd", "subgroups_cohort"} <= set(default_run.figures)
+    assert {"honest", "rosenbaum", "subgroups", "chain"} <= set(default_run.tables)
+    assert default_run.results["chain"].reps == DEFAULT_RUN_CHAIN_REPS
 
 
 # -- the truth table: every row against its own estimand, recomputed here ---------------------------

@@ -159,3 +159,8 @@ SUNAB_ABS_FLOOR = 1e-10
 # copies in another row order), measured <= 2e-15 relative; relative, with an absolute floor of this
 # times the largest |expected|.
 CHAIN_SAME_REL = 1e-10
+
+# --- report robustness sections (tests/test_report_robustness.py) -------------------------------
+# The report prints these tables with 4 decimals: half a unit in the last printed digit, plus 1e-12 for
+# the binary representation of the printed value.
+REPORT_TABLE_4DP_ABS = 5e-5 + 1e-12

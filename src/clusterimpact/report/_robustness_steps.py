@@ -47,6 +47,16 @@ def _wanted(study: Study, check: str) -> bool:
     return check in study.spec.robustness.checks
 
 
+def _missing(study: Study, check: str, estimator: str) -> str | None:
+    """Why ``check`` does not run: not in ``[robustness] checks``, or the estimator it reads is not
+    among ``[estimation] estimators`` (None: it runs)."""
+    if check not in study.spec.robustness.checks:
+        return "not requested"
+    if estimator not in study.spec.estimation.estimators:
+        return f"not run: needs the estimator {estimator!r} in [estimation] estimators"
+    return None
+
+
 def _notes_from(study: Study, section: str, caught: list[warnings.WarningMessage]) -> None:
     for w in caught:
         study.note(section, f"{w.category.__name__}: {w.message}")
@@ -85,10 +95,11 @@ def honest_event_study(study: Study, y: str) -> Any:
 
 def step_honest(study: Study) -> str:
     """Rambachan-Roth sensitivity of the headline event study: sets, figure and breakdown values."""
-    if not _wanted(study, "honest"):
-        return "not requested"
-    honest_did = need("clusterimpact.estimation.honest", "honest_did")
     r = study.spec.robustness
+    why = _missing(study, "honest", r.honest_event_study)
+    if why:
+        return why
+    honest_did = need("clusterimpact.estimation.honest", "honest_did")
     y = _headline(study)
     es = honest_event_study(study, y)
     es_name = _ES_NAMES[r.honest_event_study]
@@ -194,7 +205,9 @@ def pair_changes(sample: pd.DataFrame, outcome: str, window: tuple[int, int]) ->
     return units.assign(change=(post - pre).reindex(units.index))
 
 
-def rosenbaum_differences(match: Any, outcome: str, window: tuple[int, int]) -> tuple[pd.Series, int]:
+def rosenbaum_differences(
+    match: Any, outcome: str, window: tuple[int, int]
+) -> tuple[pd.Series, int]:
     """Treated-minus-control DiD outcomes of the 1:1 matched pairs, cohort by cohort
     (:func:`~clusterimpact.matching.rosenbaum.matched_pair_differences` within each stack); pairs in
     which either firm lacks the outcome are left out and counted (second return value)."""
@@ -215,8 +228,9 @@ def rosenbaum_differences(match: Any, outcome: str, window: tuple[int, int]) -> 
 
 def step_rosenbaum(study: Study) -> str:
     """Rosenbaum bounds of the matched DiD on the headline outcome (1:1 pairs)."""
-    if not _wanted(study, "rosenbaum"):
-        return "not requested"
+    why = _missing(study, "rosenbaum", "matched_did")
+    if why:
+        return why
     match = study.results.get("matching")
     if match is None:
         raise Skipped("needs the matched sample, which was not built")
@@ -255,8 +269,9 @@ def step_rosenbaum(study: Study) -> str:
 # -- heterogeneity -----------------------------------------------------------------------------------
 def step_subgroups(study: Study) -> str:
     """Subgroup premia with the equal-effects test and Holm / Romano-Wolf adjusted p-values."""
-    if not _wanted(study, "heterogeneity"):
-        return "not requested"
+    why = _missing(study, "heterogeneity", "cs")  # Callaway-Sant'Anna by subgroup
+    if why:
+        return why
     heterogeneity_effects = need("clusterimpact.estimation.heterogeneity", "heterogeneity_effects")
     r = study.spec.robustness
     est = study.spec.estimation
@@ -296,9 +311,16 @@ def step_subgroups(study: Study) -> str:
                        "p_romano_wolf"]])  # fmt: skip
         ee = sub.equal_effects
         tests.append(
-            {"split": by, "subgroups": len(sub.params), "chi2": ee["stat"], "df": ee["df"],
-             "p_value": ee["p_value"], "pooled ATT": float(sub.pooled.params.iloc[0])
-             if sub.pooled is not None else np.nan}  # fmt: skip
+            {
+                "split": by,
+                "subgroups": len(sub.params),
+                "chi2": ee["stat"],
+                "df": ee["df"],
+                "p_value": ee["p_value"],
+                "pooled ATT": float(sub.pooled.params.iloc[0])
+                if sub.pooled is not None
+                else np.nan,
+            }
         )
     if not rows:
         raise Skipped("no subgroup split could be estimated")
@@ -345,7 +367,9 @@ def step_chain(study: Study) -> str:
         study.note("chain", "The chain bootstrap needs a TFP outcome ([outcomes] tfp_methods).")
         return "no TFP outcome"
     if not {"cs", "duration", "matched_did"} & set(spec.estimation.estimators):
-        study.note("chain", "The chain bootstrap needs cs, duration or matched_did among estimators.")
+        study.note(
+            "chain", "The chain bootstrap needs cs, duration or matched_did among estimators."
+        )
         return "no chain estimator requested"
     if study.panel is None:
         raise Skipped("needs the panel, which was not built")

@@ -315,7 +315,7 @@ def step_subgroups(study: Study) -> str:
                 "split": by,
                 "subgroups": len(sub.params),
                 "chi2": ee["stat"],
-                "df": ee["df"],
+                "df": int(ee["df"]) if np.isfinite(ee["df"]) else np.nan,
                 "p_value": ee["p_value"],
                 "pooled ATT": float(sub.pooled.params.iloc[0])
                 if sub.pooled is not None

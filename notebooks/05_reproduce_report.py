@@ -29,7 +29,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import clusterimpact as ci
-from clusterimpact.spec import BootstrapSpec, DataSpec, EstimationSpec, OutcomeSpec, StudySpec
+from clusterimpact.spec import (
+    BootstrapSpec,
+    DataSpec,
+    EstimationSpec,
+    OutcomeSpec,
+    RobustnessSpec,
+    StudySpec,
+)
 
 work = Path(tempfile.mkdtemp(prefix="reproduce-"))
 spec = replace(
@@ -39,6 +46,7 @@ spec = replace(
     outcomes=OutcomeSpec(tfp_methods=("wooldridge",), headline="ln_tfp_wooldridge"),
     estimation=EstimationSpec(estimators=("twfe", "imputation", "duration", "compare")),
     bootstrap=BootstrapSpec(did_draws=0),
+    robustness=RobustnessSpec(checks=()),  # a quick study: no robustness checks (chain bootstrap)
 )
 first = ci.report(spec, out=work / "first", progress=False)
 print(first.summary())

@@ -130,38 +130,47 @@ def test_honest_tables_equal_honest_did_on_the_sun_abraham_event_study(run, fram
         close([b["breakdown"]], [h.breakdown])
 
 
-def _pair_differences_here(match, outcome: str, hi: int) -> np.ndarray:
-    """Treated-minus-control (mean outcome over e = 0..hi minus the outcome in g-1), by pair."""
+def _pair_differences_here(match, outcome: str, hi: int) -> tuple[np.ndarray, int]:
+    """Treated-minus-control (mean outcome over e = 0..hi minus the outcome in g-1) of the pairs
+    that share no firm with a pair of an earlier (or the same) cohort; and how many were left out."""
     long = match.matched_panel
     y = pd.to_numeric(long[outcome], errors="coerce")
     pre = long[long["rel_year"] == -1].assign(y=y).groupby(["stack", "firm_id"])["y"].first()
     post_rows = long["rel_year"].between(0, hi)
     post = long[post_rows].assign(y=y[post_rows]).groupby(["stack", "firm_id"])["y"].mean()
-    change = (post - pre).rename("d")
-    p = match.pairs[match.pairs["focal_treated"].astype(bool)]
-    t = change.reindex(pd.MultiIndex.from_arrays([p["stack"], p["focal"]])).to_numpy()
-    c = change.reindex(pd.MultiIndex.from_arrays([p["stack"], p["match"]])).to_numpy()
-    d = t - c
-    return d[np.isfinite(d)]
+    change = (post - pre).to_dict()
+    used: set = set()
+    out, shared = [], 0
+    for g in sorted(match.pairs["stack"].unique()):
+        for r in match.pairs[match.pairs["stack"] == g].itertuples():
+            if r.focal in used or r.match in used:
+                shared += 1
+                continue
+            used |= {r.focal, r.match}
+            out.append(change.get((g, r.focal), np.nan) - change.get((g, r.match), np.nan))
+    d = np.array(out)
+    return d[np.isfinite(d)], shared
 
 
-def test_rosenbaum_table_equals_rosenbaum_bounds_on_the_matched_pairs(run):
+def test_rosenbaum_table_equals_rosenbaum_bounds_on_disjoint_pairs(run):
+    """The small study matches with replacement: the bounds use the same matching redone without
+    replacement (no control twice in a cohort), pairs sharing a firm across cohorts left out."""
     from clusterimpact.matching.rosenbaum import rosenbaum_bounds
 
-    match = run.results["matching"]
-    d = _pair_differences_here(
-        match, "ln_tfp_acf", run.manifest["spec"]["estimation"]["event_window"][1]
-    )
+    assert small_spec().matching.replace
+    match = run.results["rosenbaum_matching"]
+    assert not match.pairs.duplicated(["stack", "match"]).any()
+    hi = run.manifest["spec"]["estimation"]["event_window"][1]
+    d, shared = _pair_differences_here(match, "ln_tfp_acf", hi)
     res = rosenbaum_bounds(d, gammas=list(small_spec().robustness.rosenbaum_gammas))
     tab = read_table(run.out, "rosenbaum")
     for col in ("gamma", "p_lower", "p_upper", "hl_lower", "hl_upper"):
         close(tab[col], res.bounds[col])
-    html = (run.out / "tables" / "rosenbaum.html").read_text()
-    assert tab.shape[0] == len(small_spec().robustness.rosenbaum_gammas) and html
     page = (run.out / "report.html").read_text()
     crit = "inf" if np.isinf(res.critical_gamma) else f"{res.critical_gamma:.3f}"
     assert f"critical Gamma {crit}" in page
     assert f"{res.n_pairs:,} pairs" in page
+    assert f"{shared} pairs sharing a firm" in page
 
 
 def test_subgroup_tables_equal_heterogeneity_effects(run, frame):

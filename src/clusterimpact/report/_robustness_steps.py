@@ -28,7 +28,7 @@ from clusterimpact.errors import EstimationWarning
 from clusterimpact.report._estimation_steps import _frame, _headline, _plot, call, label
 from clusterimpact.report._study import Skipped, Study, need
 
-__all__ = ["STEPS", "pair_changes", "rosenbaum_differences"]
+__all__ = ["STEPS", "disjoint_pairs", "pair_changes", "rosenbaum_differences"]
 
 log = logging.getLogger("clusterimpact.report")
 
@@ -205,34 +205,76 @@ def pair_changes(sample: pd.DataFrame, outcome: str, window: tuple[int, int]) ->
     return units.assign(change=(post - pre).reindex(units.index))
 
 
+def disjoint_pairs(pairs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The treated units' pairs with every firm in one pair only, across cohorts too (Rosenbaum's
+    model needs independent pairs): cohort by cohort (earliest first, then in the matching's order),
+    a pair is kept unless its member or its control is already in a kept pair. Returns the kept pairs
+    and the number left out."""
+    p = pairs[pairs["focal_treated"].astype(bool)].sort_values("stack", kind="mergesort")
+    seen: set[Any] = set()
+    keep = np.zeros(len(p), dtype=bool)
+    for i, (f, m) in enumerate(zip(p["focal"].tolist(), p["match"].tolist(), strict=True)):
+        if f not in seen and m not in seen:
+            keep[i] = True
+            seen.update((f, m))
+    return p[keep], int((~keep).sum())
+
+
 def rosenbaum_differences(
     match: Any, outcome: str, window: tuple[int, int]
-) -> tuple[pd.Series, int]:
-    """Treated-minus-control DiD outcomes of the 1:1 matched pairs, cohort by cohort
-    (:func:`~clusterimpact.matching.rosenbaum.matched_pair_differences` within each stack); pairs in
-    which either firm lacks the outcome are left out and counted (second return value)."""
+) -> tuple[pd.Series, dict[str, int]]:
+    """Treated-minus-control DiD outcomes of disjoint 1:1 matched pairs, cohort by cohort
+    (:func:`~clusterimpact.matching.rosenbaum.matched_pair_differences` within each stack). Pairs
+    sharing a firm with an earlier pair (:func:`disjoint_pairs`) and pairs in which either firm
+    lacks the outcome are left out and counted."""
     matched_pair_differences = need("clusterimpact.matching.rosenbaum", "matched_pair_differences")
     changes = pair_changes(match.matched_panel, outcome, window)
-    pairs = match.pairs[match.pairs["focal_treated"].astype(bool)]
-    parts, dropped = [], 0
+    pairs, shared = disjoint_pairs(match.pairs)
+    parts, missing = [], 0
     for g, pg in pairs.groupby("stack", sort=True):
         data = changes[changes["stack"] == g].set_index("firm_id")["change"]
         ok_firms = data.index[np.isfinite(data.to_numpy(dtype=float))]
         keep = pg["focal"].isin(ok_firms) & pg["match"].isin(ok_firms)
-        dropped += int((~keep).sum())
+        missing += int((~keep).sum())
         if keep.any():
             d = matched_pair_differences(SimpleNamespace(pairs=pg[keep]), data.to_frame(), "change")
             parts.append(d)
-    return pd.concat(parts) if parts else pd.Series(dtype=float), dropped
+    diffs = pd.concat(parts) if parts else pd.Series(dtype=float)
+    return diffs, {"shared": shared, "missing": missing}
+
+
+def _pairs_matching(study: Study, y: str) -> Any:
+    """The study's matching when it is 1:1 without replacement; else the same matching redone
+    without replacement (Rosenbaum's pairs must not share controls)."""
+    m = study.spec.matching
+    if not m.replace:
+        return study.results["matching"]
+    match_panel = need("clusterimpact.matching", "match_panel")
+    est = study.spec.estimation
+    res = call(
+        match_panel,
+        _frame(study),
+        **m.variables(),
+        exact=list(m.exact),
+        control=est.control,
+        method=m.method,
+        neighbors=1,
+        caliper=m.caliper,
+        replace=False,
+        outcome=y,
+        window=est.event_window,
+        seed=study.seed,
+    )
+    study.results["rosenbaum_matching"] = res
+    return res
 
 
 def step_rosenbaum(study: Study) -> str:
-    """Rosenbaum bounds of the matched DiD on the headline outcome (1:1 pairs)."""
+    """Rosenbaum bounds of the matched DiD on the headline outcome (disjoint 1:1 pairs)."""
     why = _missing(study, "rosenbaum", "matched_did")
     if why:
         return why
-    match = study.results.get("matching")
-    if match is None:
+    if study.results.get("matching") is None:
         raise Skipped("needs the matched sample, which was not built")
     if study.spec.matching.neighbors != 1:
         study.note(
@@ -244,22 +286,32 @@ def step_rosenbaum(study: Study) -> str:
     rosenbaum_bounds = need("clusterimpact.matching.rosenbaum", "rosenbaum_bounds")
     y = _headline(study)
     window = study.spec.estimation.event_window
-    diffs, dropped = rosenbaum_differences(match, y, window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)  # the study's matching reported them
+        match = _pairs_matching(study, y)
+    diffs, left = rosenbaum_differences(match, y, window)
     res = call(rosenbaum_bounds, diffs, gammas=list(study.spec.robustness.rosenbaum_gammas))
     study.results["rosenbaum"] = res
     crit = "inf" if np.isinf(res.critical_gamma) else f"{res.critical_gamma:.3f}"
+    redo = (
+        "the study's matching redone without replacement (1:1, same score, caliper and exact "
+        "variables), since the bounds need pairs that share no control"
+        if study.spec.matching.replace
+        else "the study's 1:1 matching without replacement"
+    )
     study.add_table(
         "rosenbaum",
         "sensitivity",
         f"Hidden selection: Rosenbaum bounds of the matched DiD, {label(y)} (critical Gamma {crit})",
-        f"Matched pairs (each member and its matched control, cohort by cohort), outcome: mean "
+        f"Matched pairs, each member and its control cohort by cohort ({redo}); outcome: mean "
         f"{label(y)} over event times 0..{window[1]} minus its value in the year before joining. If "
         "hidden selection multiplied a firm's odds of joining by up to Gamma within a pair: bounds on "
         "the one-sided Wilcoxon signed-rank p-value of no effect (p_lower, p_upper) and on the "
         f"Hodges-Lehmann estimate (hl_lower, hl_upper). Critical Gamma {crit}: the smallest Gamma at "
         f"which p_upper reaches {res.alpha:g}. {res.n_pairs:,} pairs ({res.n_zero} with zero "
-        f"difference dropped; {dropped} pairs lacking the outcome left out); Hodges-Lehmann estimate "
-        f"without hidden bias {float(res.params.iloc[0]):.4f}.",
+        f"difference dropped; {left['shared']} pairs sharing a firm with an earlier cohort's pair and "
+        f"{left['missing']} pairs lacking the outcome left out); Hodges-Lehmann estimate without "
+        f"hidden bias {float(res.params.iloc[0]):.4f}.",
         res.bounds,
         4,
     )

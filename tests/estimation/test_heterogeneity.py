@@ -458,3 +458,13 @@ def test_input_untouched_results_reported_and_json(ecoom):
     assert [e["term"] for e in js["estimates"]] == list(cl.params.index)
     assert js["estimates"][0]["p_romano_wolf"] == pytest.approx(cl.p_romano_wolf.iloc[0])
     assert js["pooled"]["term"] == "simple" and len(js["covariance"]) == len(cl.params)
+
+
+def test_clustering_by_the_firm_column_is_the_default_clustering():
+    """``cluster=<the unit column>`` is the firm-level default, not an error (the report passed it and
+    pandas refused to group a column by itself)."""
+    df, _ = make_staggered(n_units=300, seed=5)
+    plain = _quiet(subgroup_effects, df, "y", "cohort", n_boot=99, seed=1)
+    by_firm = _quiet(subgroup_effects, df, "y", "cohort", cluster="firm_id", n_boot=99, seed=1)
+    _close(by_firm.params.to_numpy(), plain.params.to_numpy())
+    _close(by_firm.vcov.to_numpy(), plain.vcov.to_numpy())

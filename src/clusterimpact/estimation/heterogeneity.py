@@ -148,7 +148,7 @@ def _prepare(
     g = np.where(g > t_last + anticipation, 0.0, g)
     per_firm = pd.Series(g, index=d[unit].to_numpy()).groupby(level=0).first()
     cohorts = per_firm[per_firm > 0]
-    if cluster is None:
+    if cluster is None or cluster == unit:  # clustering by firm is the default
         codes, n_cl = np.arange(len(firms)), len(firms)
     else:
         cl = df.loc[keep, [unit, cluster]]

@@ -369,22 +369,28 @@ def draw_multipliers(
     if out is None or out.shape != shape:
         out = np.empty(shape)
     if multiplier == "rademacher":
-        packed = _random_bytes(rng, b * ((m + 7) // 8)).reshape(b, (m + 7) // 8)
+        packed = _random_bytes(rng, b, (m + 7) // 8)
         bits = np.unpackbits(packed, axis=1, count=m)
         np.multiply(bits, 2.0, out=out)
         out -= 1.0
         return out
-    u = _random_bytes(rng, 2 * b * m).view(np.uint16).reshape(shape)
+    u = _random_bytes(rng, b, 2 * m).view(np.uint16)
     low = u < _MAMMEN_THRESHOLD
     np.multiply(low, _MAMMEN_LOW_Q - _MAMMEN_HIGH_Q, out=out)
     out += _MAMMEN_HIGH_Q
     return out
 
 
-def _random_bytes(rng: np.random.Generator, nbytes: int) -> np.ndarray:
-    """``nbytes`` uniform random bytes straight from the bit generator (reproducible for a seed)."""
-    words = rng.bit_generator.random_raw((nbytes + 7) // 8)
-    return np.asarray(words).view(np.uint8)[:nbytes]
+def _random_bytes(rng: np.random.Generator, rows: int, row_bytes: int) -> np.ndarray:
+    """``rows x row_bytes`` uniform random bytes straight from the bit generator.
+
+    Each row takes whole 64-bit words (the unused bytes of its last word are dropped), so a row's
+    bytes do not depend on how many rows are drawn at once: the bootstrap draws are the same whatever
+    the chunk size (reproducible for a seed).
+    """
+    words_per_row = (row_bytes + 7) // 8
+    words = np.asarray(rng.bit_generator.random_raw(rows * words_per_row), dtype=np.uint64)
+    return words.view(np.uint8).reshape(rows, 8 * words_per_row)[:, :row_bytes]
 
 
 _MAMMEN_THRESHOLD = int(round(_MAMMEN_P_LOW * 65536))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from _asserts import assert_close as _assert_close
+
 # fixed effects the specs draw from: nested in the firm (sector), crossed with it (region: some firms
 # move; grp: varies by row), and interactions (a^b)
 FE_POOL = (
@@ -116,8 +118,6 @@ def pf_fit(fml: str, df: pd.DataFrame, vcov: object, **kw: object):
 
 
 def assert_close(actual, expected, rel: float, what: str) -> None:
-    """``|a - e| <= rel |e| + rel max|e|``: relative, with an absolute floor scaled to the fit."""
-    a = np.asarray(actual, dtype=float)
-    e = np.asarray(expected, dtype=float)
-    floor = rel * float(np.nanmax(np.abs(e))) if e.size else 0.0
-    np.testing.assert_allclose(a, e, rtol=rel, atol=floor, err_msg=what)
+    """``|a - e| <= rel |e| + rel max|e|``: relative, with an absolute floor scaled to the fit
+    (``tests/_asserts.assert_close`` with ``floor = rel``, so the tolerance audit sees it)."""
+    _assert_close(actual, expected, rel=rel, floor=rel, msg=what)

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
+from _reference import r_did_aggregate
 from clusterimpact.errors import SpecError
 from clusterimpact.estimation.compare import compare_estimators
 from conftest import REFERENCE
-from tolerances import TRUTH_SE_MULTIPLE
+from tolerances import CS_POINT_ABS, EXACT_REL, TRUTH_SE_MULTIPLE
 
 MP = dict(cohort="first.treat", unit="countyreal", time="year")
 
@@ -29,9 +31,9 @@ def test_tidy_frame_and_table(mpdta_cmp):
     ]  # fmt: skip
     ov = mpdta_cmp.overall().set_index("estimator")
     assert list(ov.index) == ["twfe", "cs", "sa", "imputation"]
-    assert ov.loc["cs", "estimate"] == pytest.approx(-0.0399512751551763, abs=1e-6)
-    assert ov.loc["sa", "estimate"] == pytest.approx(ov.loc["cs", "estimate"], abs=1e-9)
-    assert ov.loc["twfe", "estimate"] == pytest.approx(mpdta_cmp.bacon.twfe, abs=1e-9)
+    assert_close(ov.loc["cs", "estimate"], r_did_aggregate()["estimate"], abs=CS_POINT_ABS)
+    assert_close(ov.loc["sa", "estimate"], ov.loc["cs", "estimate"], rel=EXACT_REL)
+    assert_close(ov.loc["twfe", "estimate"], mpdta_cmp.bacon.twfe, rel=EXACT_REL)
     md = mpdta_cmp.table("markdown")
     for label in ("TWFE", "Callaway-Sant'Anna", "Sun-Abraham", "Imputation (BJS)"):
         assert label in md
@@ -66,8 +68,8 @@ def test_one_cohort_two_periods_all_equal_2x2():
         c = compare_estimators(df, "y", terms="simple")
     ov = c.overall().set_index("estimator")["estimate"]
     assert set(ov.index) == {"twfe", "cs", "sa", "imputation"}
-    np.testing.assert_allclose(ov.to_numpy(), hand, atol=1e-9)
-    assert c.bacon.twfe == pytest.approx(hand, abs=1e-9)
+    assert_close(ov.to_numpy(), hand, rel=EXACT_REL)
+    assert_close(c.bacon.twfe, hand, rel=EXACT_REL)
 
 
 @pytest.mark.slow

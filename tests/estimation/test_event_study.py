@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from fe_helpers import make_panel
 
+from _asserts import assert_close
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.event_study import EventStudyResult, event_study
 from clusterimpact.estimation.twfe import static_premium
 from clusterimpact.results import ProfileResult
-from tolerances import FE_EXACT_ABS, FE_EXACT_REL
+from tolerances import FE_EXACT_FLOOR, FE_EXACT_REL
 
 
 def test_constant_effect_event_study_equals_static_did():
@@ -24,9 +25,10 @@ def test_constant_effect_event_study_equals_static_did():
     st = static_premium(df)
     post = [t for t in es.params.index if int(t.split("::")[1]) >= 0]
     leads = [t for t in es.params.index if int(t.split("::")[1]) < -1]
-    np.testing.assert_allclose(es.params[post], st.params["member"], rtol=FE_EXACT_REL)
-    np.testing.assert_allclose(st.params["member"], 0.2, rtol=FE_EXACT_REL)
-    np.testing.assert_allclose(es.params[leads], 0.0, atol=FE_EXACT_ABS)
+    assert_close(es.params[post], st.params["member"], rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
+    assert_close(st.params["member"], 0.2, rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
+    # leads are zero in exact arithmetic: a floor scaled to the fit's largest coefficient
+    assert_close(es.params[leads], 0.0, abs=FE_EXACT_FLOOR * es.params.abs().max())
 
 
 def test_event_study_equals_explicit_dummies_in_pyfixest():
@@ -52,8 +54,10 @@ def test_event_study_equals_explicit_dummies_in_pyfixest():
             vcov={"CRV1": "firm_id"},
             fixef_tol=1e-12,
         )
-    np.testing.assert_allclose(es.params.to_numpy(), m.coef().to_numpy(), rtol=FE_EXACT_REL)
-    np.testing.assert_allclose(es.std_errors.to_numpy(), m.se().to_numpy(), rtol=FE_EXACT_REL)
+    assert_close(es.params.to_numpy(), m.coef().to_numpy(), rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
+    assert_close(
+        es.std_errors.to_numpy(), m.se().to_numpy(), rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR
+    )
     assert list(es.params.index)[:3] == ["rel_year::-4", "rel_year::-3", "rel_year::-2"]
 
 
@@ -69,7 +73,7 @@ def test_result_shape_and_pretrend_wald():
     want = inf.wald_test(
         es.params[leads].to_numpy(), es.vcov.loc[leads, leads].to_numpy(), df_denom=es.df_resid
     )
-    assert es.pretrend.statistic == pytest.approx(want.statistic, rel=FE_EXACT_REL)
+    assert_close(es.pretrend.statistic, want.statistic, rel=FE_EXACT_REL)
     assert es.pretrend.p_value > 0.01  # no pre-trend in the DGP
     assert es.counts["rel_year::0"] == int(((df["year"] - df["treat_year"]) == 0).sum())
     assert "Pre-trend" in es.summary() and es.to_dict()["pretrend"]["df_num"] == 4
@@ -135,11 +139,11 @@ def test_indicator_shortcut_equals_dense_path(vcov, fe):
     a = _fit_indicators(f, df, vtype, ccols, dummies, method="x")
     b = _fit_fast(f, df, vtype, ccols, None, None, None, "min", True, method="x", extra_X=dummies)
     assert a is not None
-    np.testing.assert_allclose(a.params, b.params, rtol=FE_EXACT_REL)
-    np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=FE_EXACT_REL)
+    assert_close(a.params, b.params, rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
+    assert_close(a.std_errors, b.std_errors, rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
     assert a.nobs == b.nobs and a.df_resid == b.df_resid and a.exclusions == b.exclusions
-    assert a.r2 == pytest.approx(b.r2, rel=FE_EXACT_REL)
-    assert a.r2_within == pytest.approx(b.r2_within, rel=FE_EXACT_REL)
+    assert_close(a.r2, b.r2, rel=FE_EXACT_REL)
+    assert_close(a.r2_within, b.r2_within, rel=FE_EXACT_REL)
 
 
 @pytest.mark.parametrize("case", ["singletons", "shared_cells", "unbinned", "notyet"])
@@ -182,8 +186,8 @@ def test_sparse_event_dummies_equal_dense_columns(case):
     f = _Formula(f"ln_lp ~ 0 | {' + '.join(fes)}", "ln_lp", (), fes, False, None)
     vtype, ccols = _normalise_vcov("cluster", "firm_id")
     b = _fit_fast(f, sub, vtype, ccols, None, None, None, "min", True, method="x", extra_X=dummies)
-    np.testing.assert_allclose(es.params, b.params, rtol=FE_EXACT_REL)
-    np.testing.assert_allclose(es.std_errors, b.std_errors, rtol=FE_EXACT_REL)
+    assert_close(es.params, b.params, rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
+    assert_close(es.std_errors, b.std_errors, rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR)
     assert es.nobs == b.nobs and es.df_resid == b.df_resid
-    assert es.r2 == pytest.approx(b.r2, rel=FE_EXACT_REL)
-    assert es.r2_within == pytest.approx(b.r2_within, rel=FE_EXACT_REL)
+    assert_close(es.r2, b.r2, rel=FE_EXACT_REL)
+    assert_close(es.r2_within, b.r2_within, rel=FE_EXACT_REL)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from fe_helpers import make_panel
-from fe_random import assert_close
+from scipy import stats
 
+from _asserts import assert_close
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.twfe import (
     EstimationResult,
@@ -23,11 +24,13 @@ from clusterimpact.estimation.twfe import (
 )
 from clusterimpact.results import EstimateResult
 from tolerances import (
+    EXACT_REL,
+    FE_EXACT_FLOOR,
     FE_EXACT_REL,
     FE_PYFIXEST_ENGINE_REL,
-    PRINTED_3DP,
-    PRINTED_4DP,
-    STATA_7SIG_REL,
+    TRUTH_SE_MULTIPLE,
+    WILD_BOOT_MC_SE_MULTIPLE,
+    printed_precision,
 )
 
 
@@ -39,8 +42,8 @@ def panel() -> pd.DataFrame:
     return df.loc[rng.random(len(df)) > 0.15].reset_index(drop=True)
 
 
-def _close(a, b, rel=FE_EXACT_REL):
-    np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=rel, atol=0)
+def _close(a, b, rel=FE_EXACT_REL, floor=FE_EXACT_FLOOR):
+    assert_close(np.asarray(a, float), np.asarray(b, float), rel=rel, floor=floor)
 
 
 # -- equivalences -------------------------------------------------------------------------------------
@@ -124,9 +127,9 @@ def test_fast_path_equals_pyfixest(panel, formula, vcov, cluster, weights):
         m = pf.feols(formula, panel, vcov=pv, weights=weights, fixef_tol=1e-12)
     _close(fast.params, m.coef())
     _close(fast.std_errors, m.se())
-    _close(wrapped.std_errors, m.se(), rel=1e-7)  # pyfixest demeans iteratively (tol 1e-10)
+    _close(wrapped.std_errors, m.se(), rel=FE_PYFIXEST_ENGINE_REL)  # pyfixest demeans iteratively
     assert fast.nobs == m._N == wrapped.nobs
-    assert fast.df_resid == pytest.approx(float(m._df_t))
+    assert float(fast.df_resid) == float(m._df_t)
     _close(fast.r2, m._r2)
     assert list(fast.params.index) == list(wrapped.params.index)
     if "|" in formula:
@@ -166,8 +169,8 @@ def test_i_syntax_runs_on_both_engines(panel):
         engine="pyfixest",
     )
     assert list(pyf.params.index) == list(res.params.index)
-    assert_close(pyf.params, res.params, FE_PYFIXEST_ENGINE_REL, "coef")
-    assert_close(pyf.std_errors, res.std_errors, FE_PYFIXEST_ENGINE_REL, "se")
+    _close(pyf.params, res.params, rel=FE_PYFIXEST_ENGINE_REL, floor=FE_PYFIXEST_ENGINE_REL)
+    _close(pyf.std_errors, res.std_errors, rel=FE_PYFIXEST_ENGINE_REL, floor=FE_PYFIXEST_ENGINE_REL)
 
 
 def test_result_fields_for_tables(panel):
@@ -188,8 +191,8 @@ def test_row_order_and_relabelling_invariance(panel):
     a = feols("ln_lp ~ member + x | firm_id + year", panel, "cluster", cluster="firm_id")
     shuffled = panel.sample(frac=1.0, random_state=0).assign(firm_id=lambda d: "z" + d["firm_id"])
     b = feols("ln_lp ~ member + x | firm_id + year", shuffled, "cluster", cluster="firm_id")
-    _close(a.params, b.params, rel=1e-10)
-    _close(a.std_errors, b.std_errors, rel=1e-10)
+    _close(a.params, b.params)
+    _close(a.std_errors, b.std_errors)
 
 
 # -- published values ---------------------------------------------------------------------------------
@@ -208,22 +211,17 @@ def test_published_grunfeld_and_wooldridge(reference_dir):
     for r in ref.itertuples():
         res = fits[r.dataset]
         est, se = res.params[r.term], res.std_errors[r.term]
-        if r.precision == "7sig":
-            assert est == pytest.approx(r.estimate, rel=STATA_7SIG_REL)
-            assert se == pytest.approx(r.std_error, rel=STATA_7SIG_REL)
-        else:
-            tol = PRINTED_3DP if r.precision == "3dp" else PRINTED_4DP
-            assert abs(est - r.estimate) <= tol + 1e-12, r.term
-            assert abs(se - r.std_error) <= tol + 1e-12, r.term
+        # half a unit in the last printed digit (Stata: 7 decimals; Wooldridge: 3 or 4)
+        assert_close([est, se], [r.estimate, r.std_error], abs=printed_precision(r.decimals), msg=r)
 
 
 # -- membership models --------------------------------------------------------------------------------
 def test_membership_models_recover_constant_effect():
     df = make_panel(n_firms=600, seed=5, constant_effect=0.15, heterogeneous=False)
     s = static_premium(df)
-    assert abs(s.params["member"] - 0.15) <= 3 * s.std_errors["member"]
+    assert abs(s.params["member"] - 0.15) <= TRUTH_SE_MULTIPLE * s.std_errors["member"]
     lin = linear_duration(df)
-    assert abs(lin.params["member_years"]) <= 3 * lin.std_errors["member_years"]
+    assert abs(lin.params["member_years"]) <= TRUTH_SE_MULTIPLE * lin.std_errors["member_years"]
     b = binned_duration(df, bins=(1, 2, "3-4", "5+"))
     assert list(b.params.index) == [
         "member_years::1",
@@ -232,7 +230,7 @@ def test_membership_models_recover_constant_effect():
         "member_years::5+",
     ]
     for term in b.params.index:
-        assert abs(b.params[term] - 0.15) <= 3 * b.std_errors[term]
+        assert abs(b.params[term] - 0.15) <= TRUTH_SE_MULTIPLE * b.std_errors[term]
 
 
 def test_binned_duration_equals_explicit_dummies():
@@ -266,14 +264,26 @@ def test_parse_bins():
         parse_bins([0])
 
 
-def test_wild_bootstrap_front_door(panel):
-    res = wild_bootstrap(
-        "ln_lp ~ member + x | firm_id + year", panel, "member", cluster="firm_id", B=199, seed=1
-    )
-    fe = feols("ln_lp ~ member + x | firm_id + year", panel, "cluster", cluster="firm_id")
-    _close(res.std_error, fe.std_errors["member"])
-    assert 0 <= res.p_value <= 1
-    assert res.conf_int[0] < res.estimate < res.conf_int[1]
+@pytest.mark.parametrize("term", ["member", "x"])  # t = 4.7 and t = -0.02
+def test_wild_bootstrap_front_door(panel, term):
+    fml, B = "ln_lp ~ member + x | firm_id + year", 199
+    res = wild_bootstrap(fml, panel, term, cluster="firm_id", B=B, seed=1)
+    fe = feols(fml, panel, "cluster", cluster="firm_id")
+    _close([res.estimate, res.std_error], [fe.params[term], fe.std_errors[term]])
+    assert_close(res.t_stat, res.estimate / res.std_error, rel=EXACT_REL)
+    # with 250 clusters the bootstrap p-value is the t(G-1) one up to Monte Carlo error
+    p_t = 2 * stats.t.sf(abs(res.t_stat), res.n_clusters - 1)
+    mc_sd = np.sqrt(max(p_t * (1 - p_t), 1 / B) / B)
+    assert_close(res.p_value, p_t, abs=WILD_BOOT_MC_SE_MULTIPLE * mc_sd)
+    # the restricted CI's ends are where the bootstrap p-value crosses 5 %
+    lo, hi = res.conf_int
+    assert lo < res.estimate < hi
+    for end, outward in ((lo, -1e-3), (hi, 1e-3)):
+        out = wild_bootstrap(fml, panel, term, cluster="firm_id", B=B, seed=1, null=end + outward)
+        inside = wild_bootstrap(
+            fml, panel, term, cluster="firm_id", B=B, seed=1, null=end - outward
+        )
+        assert out.p_value <= 0.05 < inside.p_value
 
 
 # -- bad input ----------------------------------------------------------------------------------------

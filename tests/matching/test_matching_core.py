@@ -8,12 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
 from _stats import assert_binomial_power, assert_coverage
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.matching import MatchResult, fit_propensity, match
 from clusterimpact.matching.cem import coarsen, sturges_bins
 from clusterimpact.matching.nearest import greedy_1d, knn_1d, knn_md
-from tolerances import EXACT_REL, PROPENSITY_REL, SMD_BALANCED, TRUTH_SE_MULTIPLE
+from tolerances import (
+    EXACT_FLOOR,
+    EXACT_REL,
+    PROPENSITY_REL,
+    PROPENSITY_SE_REL,
+    SMD_BALANCED,
+    TRUTH_SE_MULTIPLE,
+)
 
 
 def _dgp(n: int = 3000, tau: float = 1.0, seed: int = 0) -> pd.DataFrame:
@@ -73,10 +81,10 @@ def test_exact_on_one_discrete_covariate_is_stratified_difference(sel, estimand)
     n = sel.groupby(["g", "d"]).size().unstack()
     share = {"att": n[1], "atc": n[0], "ate": n[0] + n[1]}[estimand]
     want = float(((m[1] - m[0]) * share).sum() / share.sum())
-    assert r.params[estimand.upper()] == pytest.approx(want, rel=EXACT_REL)
+    assert_close(r.params[estimand.upper()], want, rel=EXACT_REL)
     # exact matching on g is CEM with g left uncoarsened
     r2 = match(sel, "d", ["g"], method="cem", outcome="y", estimand=estimand, cutpoints={"g": None})
-    assert r2.params.iloc[0] == pytest.approx(want, rel=EXACT_REL)
+    assert_close(r2.params.iloc[0], want, rel=EXACT_REL)
 
 
 def test_one_to_one_with_replacement_on_one_covariate_equals_hand_computation():
@@ -91,29 +99,29 @@ def test_one_to_one_with_replacement_on_one_covariate_equals_hand_computation():
         {"method": "nearest", "replace": True, "distance": "covariates"},
     ):
         r = match(df, "d", ["x"], outcome="y", **kw)
-        assert r.params["ATT"] == pytest.approx(hand, rel=EXACT_REL)
+        assert_close(r.params["ATT"], hand, rel=EXACT_REL)
     # a propensity score monotone in x picks the same neighbours
     r = match(df, "d", ["x"], outcome="y", method="nearest", replace=True)
-    assert r.params["ATT"] == pytest.approx(hand, rel=EXACT_REL)
+    assert_close(r.params["ATT"], hand, rel=EXACT_REL)
     # pairs: one per treated, weights 1
     assert len(r.pairs) == 20 and (r.pairs["weight"] == 1).all()
-    assert r.weights[df.d == 0].sum() == pytest.approx(20)
+    assert_close(r.weights[df.d == 0].sum(), 20, rel=EXACT_REL)
 
 
 def test_atc_is_att_with_roles_swapped(sel):
     a = match(sel, "d", ["x1", "x2"], method="nnmatch", outcome="y", estimand="atc")
     flipped = sel.assign(d=1 - sel.d, y=-sel.y)
     b = match(flipped, "d", ["x1", "x2"], method="nnmatch", outcome="y", estimand="att")
-    assert a.params["ATC"] == pytest.approx(b.params["ATT"], rel=EXACT_REL)
-    assert a.std_errors["ATC"] == pytest.approx(b.std_errors["ATT"], rel=EXACT_REL)
+    assert_close(a.params["ATC"], b.params["ATT"], rel=EXACT_REL)
+    assert_close(a.std_errors["ATC"], b.std_errors["ATT"], rel=EXACT_REL)
 
 
 def test_row_order_and_labels_do_not_matter(sel):
     r1 = match(sel, "d", ["x1", "x2"], method="nnmatch", outcome="y", neighbors=2)
     shuffled = sel.sample(frac=1.0, random_state=7).reset_index(drop=True)
     r2 = match(shuffled, "d", ["x1", "x2"], method="nnmatch", outcome="y", neighbors=2)
-    assert r1.params["ATT"] == pytest.approx(r2.params["ATT"], rel=EXACT_REL)
-    assert r1.std_errors["ATT"] == pytest.approx(r2.std_errors["ATT"], rel=EXACT_REL)
+    assert_close(r1.params["ATT"], r2.params["ATT"], rel=EXACT_REL)
+    assert_close(r1.std_errors["ATT"], r2.std_errors["ATT"], rel=EXACT_REL)
 
 
 def test_cem_weights_follow_iacus_king_porro(sel):
@@ -121,8 +129,8 @@ def test_cem_weights_follow_iacus_king_porro(sel):
     m = r.matched
     for _, s in m.groupby("subclass"):
         nt, nc = (s.d == 1).sum(), (s.d == 0).sum()
-        assert np.allclose(s.loc[s.d == 1, "weight"], 1.0)
-        assert np.allclose(s.loc[s.d == 0, "weight"], nt / nc)
+        assert_close(s.loc[s.d == 1, "weight"], 1.0, rel=EXACT_REL)
+        assert_close(s.loc[s.d == 0, "weight"], nt / nc, rel=EXACT_REL)
     assert sturges_bins(1000) == 11
     codes = coarsen(pd.DataFrame({"a": [0.0, 0.5, 1.0, 2.0]}), {"a": [0.75]})
     assert codes[:, 0].tolist() == [0, 0, 1, 1]
@@ -157,7 +165,8 @@ def test_knn_1d_equals_brute_force(k, ties):
     else:  # without ties the k distances agree (which tied neighbour is taken may differ)
         dg = np.sort(np.abs(q[qi] - r[ri]))
         dw = np.sort(np.array([abs(q[i] - r[j]) for i, j in want]))
-        assert len(got) == len(want) and np.allclose(dg, dw)
+        assert len(got) == len(want)
+        assert_close(dg, dw, rel=EXACT_REL, floor=EXACT_FLOOR)
     Q, R = q[:, None], r[:, None]
     qi2, ri2, _ = knn_md(Q, R, k, ties=ties)
     if ties:
@@ -212,7 +221,7 @@ def test_propensity_equals_statsmodels(sel, link):
     f = fit_propensity(X, sel.d.to_numpy(), link)
     cls = sm.Logit if link == "logit" else sm.Probit
     ref = cls(sel.d.to_numpy(), sm.add_constant(X.to_numpy())).fit(disp=0, tol=1e-12)
-    np.testing.assert_allclose(f.params.to_numpy(), ref.params, rtol=PROPENSITY_REL)
+    assert_close(f.params.to_numpy(), ref.params, rel=PROPENSITY_REL, floor=PROPENSITY_REL)
 
 
 @pytest.mark.parametrize("link", ["logit", "probit"])
@@ -228,9 +237,9 @@ def test_propensity_warm_start_equals_statsmodels(link):
     f = fit_propensity(X, d, link)
     cls = sm.Logit if link == "logit" else sm.Probit
     ref = cls(d, sm.add_constant(X.to_numpy())).fit(disp=0, tol=1e-12)
-    np.testing.assert_allclose(f.params.to_numpy(), ref.params, rtol=PROPENSITY_REL)
+    assert_close(f.params.to_numpy(), ref.params, rel=PROPENSITY_REL, floor=PROPENSITY_REL)
     if link == "logit":  # probit SEs use the expected information (Fisher scoring), statsmodels
-        np.testing.assert_allclose(f.bse.to_numpy(), ref.bse, rtol=1e-4)  # the observed one
+        assert_close(f.bse.to_numpy(), ref.bse, rel=PROPENSITY_SE_REL)  # the observed one
     assert f.converged
 
 

@@ -1,0 +1,259 @@
+"""Tolerance audit: how much of its tolerance each ``assert_close`` uses, across BLAS/SIMD settings.
+
+Two halves:
+
+- ``record()`` is called by ``tests/_asserts.assert_close`` when ``CLUSTERIMPACT_TOL_AUDIT=<file>`` is set:
+  it appends one JSON line per call (call site, test, tolerance names and values, used share).
+- ``python tests/_tolerance_audit.py [--out DIR] [--configs a,b] [pytest args]`` runs the numeric tests
+  once per configuration below (one subprocess each, sequentially), then prints a Markdown table of
+  the largest used share per call site and configuration, and exits 1 if a floating-point tolerance
+  uses more than half of itself anywhere (``MAX_SHARE``).
+
+Configurations vary what changes the summation order on x86-64: OpenBLAS's kernel family
+(``OPENBLAS_CORETYPE``: SkylakeX = AVX-512, Haswell = AVX2, Sandybridge = AVX, Prescott = SSE3),
+numpy's SIMD dispatch (``NPY_DISABLE_CPU_FEATURES``: without the X86_V4 = AVX-512 and X86_V3 = AVX2
+groups) and the number of BLAS threads. Settings are passed per command: the environment may already
+set OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, which are kept unless a configuration overrides them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+
+# A floating-point tolerance may use at most this share of itself on any machine we can emulate.
+MAX_SHARE = 0.5
+
+CONFIGS: dict[str, dict[str, str]] = {
+    "default-1thr": {"OPENBLAS_NUM_THREADS": "1"},
+    "default-2thr": {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+    "haswell-noV4": {
+        "OPENBLAS_NUM_THREADS": "1",
+        "OPENBLAS_CORETYPE": "Haswell",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4",
+    },
+    "sandybridge-baseline": {
+        "OPENBLAS_NUM_THREADS": "1",
+        "OPENBLAS_CORETYPE": "Sandybridge",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4",
+    },
+    "prescott-baseline-2thr": {
+        "OPENBLAS_NUM_THREADS": "2",
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_CORETYPE": "Prescott",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4",
+    },
+    "skylakex-2thr": {
+        "OPENBLAS_NUM_THREADS": "2",
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_CORETYPE": "SkylakeX",
+    },
+}
+
+# The numeric tests (reports, notebooks and the browser test add nothing here and take minutes).
+DEFAULT_TARGETS = [
+    "tests/estimation",
+    "tests/productivity",
+    "tests/matching",
+    "tests/cli",
+    "tests/plotting",
+    "tests/test_balance.py",
+    "tests/test_results.py",
+    "tests/test_synthetic.py",
+    "tests/test_panel.py",
+    "tests/test_presets.py",
+]
+
+
+# -- recording (inside the test process) -----------------------------------------------------------
+@cache
+def _call_keywords(filename: str, lineno: int) -> dict[str, str]:
+    """Source text of the keyword arguments of the call that starts or spans ``lineno``."""
+    try:
+        src = Path(filename).read_text()
+        tree = ast.parse(src)
+    except (OSError, SyntaxError):
+        return {}
+    best: ast.Call | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.lineno <= lineno <= (node.end_lineno or node.lineno):
+            if best is None or node.lineno >= best.lineno:
+                best = node
+    if best is None:
+        return {}
+    return {
+        k.arg: ast.get_source_segment(src, k.value) or "?"
+        for k in best.keywords
+        if k.arg is not None
+    }
+
+
+def record(share: float, actual: Any, expected: Any) -> None:
+    """Append one audit line for the ``assert_close`` call two frames up."""
+    frame = sys._getframe(2)
+    inner = (frame.f_code.co_filename, frame.f_lineno)
+    outer = inner
+    f: Any = frame
+    while f is not None:  # the test function's own line, when a helper called assert_close
+        if f.f_code.co_name.startswith("test") and str(TESTS) in f.f_code.co_filename:
+            outer = (f.f_code.co_filename, f.f_lineno)
+            break
+        f = f.f_back
+    kw = _call_keywords(*inner)
+    values = {k: sys._getframe(1).f_locals.get(k) for k in ("rel", "floor", "abs")}
+    if inner != outer:  # tolerance passed through a helper's parameter: use the outer call's names
+        okw = _call_keywords(*outer)
+        kw = {k: (okw.get(k, v) if not v.isupper() else v) for k, v in kw.items()}
+    line = {
+        "site": _rel(outer),
+        "inner": _rel(inner),
+        "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0],
+        "tol": {k: v for k, v in kw.items() if k in ("rel", "floor", "abs")},
+        "values": values,
+        "share": share if share != float("inf") else 1e300,
+        "n": int(getattr(actual, "size", 1)),
+        "config": os.environ.get("CLUSTERIMPACT_TOL_AUDIT_CONFIG", ""),
+    }
+    with open(os.environ["CLUSTERIMPACT_TOL_AUDIT"], "a") as fh:
+        fh.write(json.dumps(line, default=str) + "\n")
+
+
+def _rel(site: tuple[str, int]) -> str:
+    try:
+        return f"{Path(site[0]).resolve().relative_to(REPO)}:{site[1]}"
+    except ValueError:
+        return f"{site[0]}:{site[1]}"
+
+
+# -- driver -------------------------------------------------------------------------------------------
+def _not_floating_point() -> set[str]:
+    sys.path.insert(0, str(TESTS))
+    import tolerances
+
+    return set(tolerances.NOT_FLOATING_POINT)
+
+
+def run(configs: list[str], out: Path, targets: list[str]) -> dict[str, float]:
+    """Run the targets once per configuration; return CPU seconds per configuration."""
+    out.mkdir(parents=True, exist_ok=True)
+    cpu = {}
+    for name in configs:
+        path = out / f"{name}.jsonl"
+        path.unlink(missing_ok=True)
+        env = dict(os.environ)
+        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+        env.update(CONFIGS[name])
+        env.update(
+            {
+                "CLUSTERIMPACT_TOL_AUDIT": str(path),
+                "CLUSTERIMPACT_TOL_AUDIT_CONFIG": name,
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO / "src"), *filter(None, [env.get("PYTHONPATH")])]
+                ),
+            }
+        )
+        env.setdefault("CLUSTERIMPACT_SLOW_SCALE", "0.2")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *targets]
+        t0 = os.times()
+        w0 = time.time()
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        t1 = os.times()
+        cpu[name] = (t1.children_user - t0.children_user) + (
+            t1.children_system - t0.children_system
+        )
+        tail = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
+        print(
+            f"[{name}] exit {proc.returncode}, {cpu[name]:.0f} s CPU, {time.time() - w0:.0f} s wall: {tail[0]}"
+        )
+        if proc.returncode != 0:
+            print(proc.stdout[-4000:], proc.stderr[-2000:], sep="\n")
+    return cpu
+
+
+def _label(line: dict[str, Any], names_by_value: dict[float, list[str]]) -> str:
+    parts = []
+    for k in ("rel", "floor", "abs"):
+        v = line["values"].get(k)
+        if not v:
+            continue
+        expr = line["tol"].get(k, "")
+        if not expr or not expr.replace("_", "").isalnum() or not expr.isupper():
+            expr = "|".join(names_by_value.get(float(v), [])) or f"{expr or '?'}={v:g}"
+        parts.append(f"{k}={expr}")
+    return ", ".join(parts)
+
+
+def table(out: Path, configs: list[str]) -> tuple[str, float]:
+    """Markdown table of the largest used share per call site; and the largest floating-point share."""
+    sys.path.insert(0, str(TESTS))
+    import tolerances
+
+    names_by_value: dict[float, list[str]] = defaultdict(list)
+    for k, v in vars(tolerances).items():
+        if k.isupper() and isinstance(v, float):
+            names_by_value[v].append(k)
+    nfp = _not_floating_point()
+    best: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    calls: dict[tuple[str, str], int] = defaultdict(int)
+    for name in configs:
+        path = out / f"{name}.jsonl"
+        if not path.exists():
+            continue
+        for raw in path.read_text().splitlines():
+            line = json.loads(raw)
+            key = (line["site"], _label(line, names_by_value))
+            best[key][name] = max(best[key].get(name, 0.0), float(line["share"]))
+            calls[key] += 1
+    rows = []
+    worst_fp = 0.0
+    for (site, label), per in best.items():
+        top = max(per.values())
+        spread = top - min(per.values()) if len(per) == len(configs) else float("nan")
+        fp = not any(n in label for n in nfp)
+        if fp:
+            worst_fp = max(worst_fp, top)
+        rows.append((top, site, label, fp, spread, calls[(site, label)]))
+    rows.sort(key=lambda r: (-r[0], r[1]))
+    head = (
+        "| call site | tolerance | kind | largest share used | spread across configs | calls |\n"
+        "|---|---|---|---|---|---|\n"
+    )
+    body = "".join(
+        f"| `{s}` | {lab} | {'fp' if fp else 'stat/printed'} | {top:.2g} | {spr:.1g} | {n} |\n"
+        for top, s, lab, fp, spr, n in rows
+    )
+    return head + body, worst_fp
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=REPO / ".tolerance_audit")
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--table-only", action="store_true", help="tabulate an earlier run")
+    ap.add_argument("--top", type=int, default=0, help="print only the N largest rows")
+    ap.add_argument("targets", nargs="*", default=DEFAULT_TARGETS)
+    args = ap.parse_args(argv)
+    configs = [c for c in args.configs.split(",") if c]
+    if not args.table_only:
+        run(configs, args.out, args.targets)
+    md, worst = table(args.out, configs)
+    lines = md.splitlines()
+    print("\n".join(lines[: 2 + args.top] if args.top else lines))
+    print(f"\nlargest share used by a floating-point tolerance: {worst:.3g} (limit {MAX_SHARE})")
+    return 0 if worst <= MAX_SHARE else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

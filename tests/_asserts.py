@@ -30,27 +30,27 @@ import numpy as np
 __all__ = ["assert_close", "assert_differ", "used_share"]
 
 
-def used_share(actual: Any, expected: Any, *, rel: float, floor: float, abs: float) -> float:
+def used_share(actual: Any, expected: Any, *, rel: float, floor: float, abs: Any) -> float:
     """Largest share of its tolerance an element uses (``inf`` on a NaN mismatch or a shape error)."""
     a = np.asarray(actual, dtype=float)
     e = np.broadcast_to(np.asarray(expected, dtype=float), a.shape)
+    ab = np.broadcast_to(np.asarray(abs, dtype=float), a.shape)
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     if (nan_a != nan_e).any():
         return float("inf")
     ok = ~nan_a
     if not ok.any():
         return 0.0
-    a, e = a[ok], e[ok]
-    if (np.isinf(a) | np.isinf(e)).any():
-        same = (a == e)[np.isinf(a) | np.isinf(e)]
-        if not same.all():
+    a, e, ab = a[ok], e[ok], ab[ok]
+    inf = np.isinf(a) | np.isinf(e)
+    if inf.any():
+        if not (a == e)[inf].all():
             return float("inf")
-        fin = np.isfinite(e)
-        a, e = a[fin], e[fin]
+        a, e, ab = a[~inf], e[~inf], ab[~inf]
         if a.size == 0:
             return 0.0
     diff = np.abs(a - e)
-    allowed = abs + floor * float(np.max(np.abs(e))) + rel * np.abs(e)
+    allowed = ab + floor * float(np.max(np.abs(e))) + rel * np.abs(e)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(diff == 0, 0.0, diff / allowed)
     return float(np.max(share))
@@ -62,7 +62,7 @@ def assert_close(
     *,
     rel: float = 0.0,
     floor: float = 0.0,
-    abs: float = 0.0,
+    abs: Any = 0.0,
     msg: object = "",
 ) -> None:
     """Assert ``|actual - expected| <= abs + floor * max|expected| + rel * |expected|`` elementwise.
@@ -76,11 +76,12 @@ def assert_close(
     floor
         Absolute floor as a multiple of ``max|expected|`` (the magnitude of the whole comparison).
     abs
-        Fixed absolute tolerance (printed precision).
+        Fixed absolute tolerance (printed precision, or a multiple of a standard error): a scalar or
+        an array broadcasting to ``actual``.
     msg
         Shown on failure.
     """
-    if rel < 0 or floor < 0 or abs < 0 or rel + floor + abs == 0:
+    if min(rel, floor, float(np.min(abs))) < 0 or rel + floor + float(np.max(abs)) == 0:
         raise ValueError("assert_close needs a positive tolerance (rel, floor or abs)")
     a = np.asarray(actual, dtype=float)
     e = np.asarray(expected, dtype=float)
@@ -101,7 +102,8 @@ def assert_close(
         worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(diff), -1, diff))), a.shape)
         raise AssertionError(
             f"not close: used {share:.3g} of the tolerance (rel={rel:g}, floor={floor:g} x "
-            f"max|expected|={float(np.nanmax(np.abs(eb))) if eb.size else 0:.3g}, abs={abs:g}); "
+            f"max|expected|={float(np.nanmax(np.abs(eb))) if eb.size else 0:.3g}, "
+            f"abs={float(np.max(abs)):g}); "
             f"worst at {worst}: actual {a[worst]!r}, expected {eb[worst]!r}. {msg}"
         )
 

@@ -30,6 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 
@@ -112,7 +114,8 @@ def record(share: float, actual: Any, expected: Any) -> None:
             break
         f = f.f_back
     kw = _call_keywords(*inner)
-    values = {k: sys._getframe(1).f_locals.get(k) for k in ("rel", "floor", "abs")}
+    loc = sys._getframe(1).f_locals
+    values = {k: float(np.max(loc.get(k, 0.0))) for k in ("rel", "floor", "abs")}
     if inner != outer:  # tolerance passed through a helper's parameter: use the outer call's names
         okw = _call_keywords(*outer)
         kw = {k: (okw.get(k, v) if not v.isupper() else v) for k, v in kw.items()}
@@ -239,7 +242,7 @@ def table(out: Path, configs: list[str]) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=REPO / ".tolerance_audit")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tolerance_audit")
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--table-only", action="store_true", help="tabulate an earlier run")
     ap.add_argument("--top", type=int, default=0, help="print only the N largest rows")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _asserts import assert_close
 from clusterimpact.errors import DataError, DataWarning, PanelError, SpecError
 from clusterimpact.panel import (
     EXCLUSION_COLUMNS,
@@ -17,7 +18,7 @@ from clusterimpact.panel import (
     PanelSpec,
     build_panel,
 )
-from tolerances import SYNTH_ROUNDING_LOG
+from tolerances import ELEMENTWISE_REL, SYNTH_ROUNDING_LOG
 
 
 def accounts(rows: list[tuple]) -> pd.DataFrame:
@@ -82,8 +83,8 @@ def test_contract_columns_types_and_order():
         zip(d["firm_id"], d["year"], strict=True)
     )
     assert list(d.index) == list(range(len(d)))
-    np.testing.assert_allclose(d["ln_lp"], np.log(d["va"] / d["emp"]))
-    np.testing.assert_allclose(d["ln_kl"], np.log(d["capital"] / d["emp"]))
+    assert_close(d["ln_lp"], np.log(d["va"] / d["emp"]), rel=ELEMENTWISE_REL)
+    assert_close(d["ln_kl"], np.log(d["capital"] / d["emp"]), rel=ELEMENTWISE_REL)
     assert (d["sector"] == "25").all() and (d["nace"] == "2511").all()
     np.testing.assert_array_equal(d["age"], d["year"] - 2000)
     accounted(p)
@@ -242,18 +243,18 @@ def test_deflation_by_sector_year():
     acc = accounts([("a", 2010, 100.0, 2.0), ("a", 2011, 110.0, 2.0)])
     defl = pd.DataFrame({"sector": ["25", "25"], "year": [2010, 2011], "deflator": [1.0, 1.1]})
     p = build_panel(acc, None, None, defl)
-    np.testing.assert_allclose(p.data["va"], [100.0, 100.0])
-    np.testing.assert_allclose(p.data["turnover"], [20.0, 20.0 / 1.1])
-    np.testing.assert_allclose(p.data["emp"], [2.0, 2.0])  # employment is not deflated
+    assert_close(p.data["va"], [100.0, 100.0], rel=ELEMENTWISE_REL)
+    assert_close(p.data["turnover"], [20.0, 20.0 / 1.1], rel=ELEMENTWISE_REL)
+    assert_close(p.data["emp"], [2.0, 2.0], rel=ELEMENTWISE_REL)  # employment is not deflated
     assert p.flags["deflated"] and p.flags["deflator_base"] == 1.0
     # base 100 detected; variable-specific deflator used where given
     defl100 = defl.assign(deflator=[100.0, 110.0], deflator_capital=[100.0, np.nan])
     p100 = build_panel(acc, None, None, defl100)
-    np.testing.assert_allclose(p100.data["va"], [100.0, 100.0])
-    np.testing.assert_allclose(p100.data["capital"], [10.0, 10.0 / 1.1])
+    assert_close(p100.data["va"], [100.0, 100.0], rel=ELEMENTWISE_REL)
+    assert_close(p100.data["capital"], [10.0, 10.0 / 1.1], rel=ELEMENTWISE_REL)
     # deflate=False keeps nominal values
     nominal = build_panel(acc, None, PanelSpec(deflate=False), defl)
-    np.testing.assert_allclose(nominal.data["va"], [100.0, 110.0])
+    assert_close(nominal.data["va"], [100.0, 110.0], rel=ELEMENTWISE_REL)
 
 
 def test_economy_wide_deflators():
@@ -261,13 +262,13 @@ def test_economy_wide_deflators():
     acc.loc[1, "nace"] = "4711"
     year_only = pd.DataFrame({"year": [2010, 2011], "deflator": [1.0, 1.1]})
     p = build_panel(acc, None, None, year_only)
-    np.testing.assert_allclose(p.data["va"], [100.0, 100.0])
+    assert_close(p.data["va"], [100.0, 100.0], rel=ELEMENTWISE_REL)
     # sector-specific first, the '*' rows as the fallback
     mixed = pd.DataFrame(
         {"sector": ["25", "*", "*"], "year": [2010, 2010, 2011], "deflator": [2.0, 1.0, 1.1]}
     )
     p2 = build_panel(acc, None, None, mixed)
-    np.testing.assert_allclose(p2.data["va"], [50.0, 100.0])
+    assert_close(p2.data["va"], [50.0, 100.0], rel=ELEMENTWISE_REL)
 
 
 def test_missing_deflator_excludes_row():
@@ -545,7 +546,7 @@ def test_synthetic_membership_and_logs_match_the_latent_truth(synth):
     same_cluster = m["cluster"].fillna("") == m["cluster_true"].fillna("").astype(str)
     assert same_cluster.all()
     for col in ("ln_va", "ln_emp", "ln_lp"):
-        np.testing.assert_allclose(m[col], m[f"{col}_true"], atol=SYNTH_ROUNDING_LOG)
+        assert_close(m[col], m[f"{col}_true"], abs=SYNTH_ROUNDING_LOG)
 
 
 # -- hypothesis: membership timing equals a brute-force reference -----------------------------------

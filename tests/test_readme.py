@@ -6,6 +6,7 @@ import re
 import warnings
 
 from conftest import REPO
+from tolerances import TRUTH_SE_MULTIPLE
 
 
 def _quickstart() -> str:
@@ -28,7 +29,7 @@ def test_readme_quickstart_runs_and_estimates_near_truth(capsys):
     dur, truth = ns["dur"], ns["sim"].truth
     est, se = dur.params["average"], dur.std_errors["average"]
     # the average premium over member firm-years against the truth of that estimand: 3-SE rule
-    assert abs(est - truth["estimands"]["duration:average"]["att"]) <= 3 * se
+    assert abs(est - truth["estimands"]["duration:average"]["att"]) <= TRUTH_SE_MULTIPLE * se
 
 
 def _section_blocks(heading: str, lang: str) -> list[str]:

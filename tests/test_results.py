@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from _asserts import assert_close
 from clusterimpact.provenance import data_hash, make_provenance
 from clusterimpact.results import TIDY_COLUMNS, EstimateResult, ProfileResult
+from tolerances import ELEMENTWISE_REL
 
 
 def _result(**kw) -> EstimateResult:
@@ -30,15 +32,15 @@ def test_normal_inference_matches_scipy():
     r = _result()
     z = stats.norm.ppf(0.975)
     ci = r.conf_int()
-    assert ci.loc["a", "lower"] == pytest.approx(1.0 - z * 0.5, rel=1e-12)
-    assert r.pvalues["b"] == pytest.approx(2 * stats.norm.sf(2.0), rel=1e-12)
+    assert_close(ci.loc["a", "lower"], 1.0 - z * 0.5, rel=ELEMENTWISE_REL)
+    assert_close(r.pvalues["b"], 2 * stats.norm.sf(2.0), rel=ELEMENTWISE_REL)
 
 
 def test_t_inference_uses_df_resid():
     r = _result(df_resid=10)
     c = stats.t.ppf(0.95, 10)
-    assert r.conf_int(0.90).loc["b", "upper"] == pytest.approx(-0.5 + c * 0.25, rel=1e-12)
-    assert r.pvalues["a"] == pytest.approx(2 * stats.t.sf(2.0, 10), rel=1e-12)
+    assert_close(r.conf_int(0.90).loc["b", "upper"], -0.5 + c * 0.25, rel=ELEMENTWISE_REL)
+    assert_close(r.pvalues["a"], 2 * stats.t.sf(2.0, 10), rel=ELEMENTWISE_REL)
 
 
 def test_tidy_columns_and_values():
@@ -52,7 +54,7 @@ def test_uniform_band_only_where_computed():
     with pytest.raises(ValueError, match="no uniform band"):
         _result().conf_int(uniform=True)
     r = _result(crit_value=2.8)
-    assert r.conf_int(uniform=True).loc["a", "upper"] == pytest.approx(1.0 + 2.8 * 0.5)
+    assert_close(r.conf_int(uniform=True).loc["a", "upper"], 1.0 + 2.8 * 0.5, rel=ELEMENTWISE_REL)
     with pytest.raises(ValueError, match="computed at level 0.95"):
         r.conf_int(0.9, uniform=True)
 
@@ -100,7 +102,7 @@ def test_profile_sorted_with_band_and_overall_left_out():
     p = r.profile()
     assert p["x"].tolist() == [-1.0, 1.0]
     assert p["term"].tolist() == ["dynamic:-1", "dynamic:1"]
-    assert p["band_high"].tolist() == pytest.approx([0.3, 0.5])
+    assert_close(p["band_high"].tolist(), [0.3, 0.5], rel=ELEMENTWISE_REL)
     assert p["n"].tolist() == [7.0, 5.0]
     # at another level no band
     assert np.isnan(r.profile(0.9)["band_low"]).all()

@@ -8,11 +8,19 @@ import pytest
 import statsmodels.api as sm
 
 import clusterimpact.synthetic as synthetic
+from _asserts import assert_close
 from clusterimpact.errors import SpecError
 from clusterimpact.kbo import validate_kbo
 from clusterimpact.synthetic import SCENARIOS, simulate
 from conftest import REPO
-from tolerances import SYNTH_ROUNDING_LOG, TRUTH_SE_MULTIPLE
+from tolerances import (
+    EXACT_FLOOR,
+    EXACT_REL,
+    FILE_ROUNDTRIP_REL,
+    SYNTH_ROUNDING_LOG,
+    SYNTH_TURNOVER_ABS,
+    TRUTH_SE_MULTIPLE,
+)
 
 SMALL = 2500
 
@@ -102,7 +110,7 @@ def test_columns_and_dtypes(small):
     )
     assert acc["nace"].str.fullmatch(r"\d{4}").all()
     assert (acc["va"] > 0).all() and (acc["emp"] > 0).all()
-    assert np.allclose(acc["turnover"], acc["va"] + acc["materials"], atol=0.11)
+    assert_close(acc["turnover"], acc["va"] + acc["materials"], abs=SYNTH_TURNOVER_ABS)
     assert (sim.latent[["firm_id", "year"]].to_numpy() == acc[["firm_id", "year"]].to_numpy()).all()
 
 
@@ -150,28 +158,30 @@ def test_truth_matches_latent(small, scenario):
     )
     gt = pd.DataFrame(t["att_gt"]).set_index(["cohort", "year"])
     assert len(gt) == len(cells)
-    np.testing.assert_allclose(gt["att"], cells["att"], rtol=1e-8, atol=1e-12)
-    np.testing.assert_allclose(gt["att_lp"], cells["lp"], rtol=1e-8, atol=1e-12)
+    assert_close(gt["att"], cells["att"], rel=EXACT_REL, floor=EXACT_FLOOR)
+    assert_close(gt["att_lp"], cells["lp"], rel=EXACT_REL, floor=EXACT_FLOOR)
     assert (gt["n"].to_numpy() == cells["n"].to_numpy()).all()
     post = tr[tr["year"] >= tr["treat_year"]]
-    assert t["att_overall"] == pytest.approx(post["effect"].mean(), rel=1e-8, abs=1e-12)
-    assert t["att_overall_lp"] == pytest.approx(post["dlp"].mean(), rel=1e-8, abs=1e-12)
-    # pre-joining cells are zero; event-time and member-years profiles add up to the overall ATT
+    assert_close(t["att_overall"], post["effect"].mean(), rel=EXACT_REL)
+    assert_close(t["att_overall_lp"], post["dlp"].mean(), rel=EXACT_REL)
+    # pre-joining cells are zero (ln_lp - ln_lp0: rounding of logs of size |ln_lp|); event-time and
+    # member-years profiles add up to the overall ATT
     pre = gt[gt.index.get_level_values("year") < gt.index.get_level_values("cohort")]
-    assert (pre["att"] == 0).all() and (pre["att_lp"].abs() < 1e-9).all()
+    assert (pre["att"] == 0).all()
+    assert_close(pre["att_lp"], 0.0, abs=EXACT_FLOOR * lat["ln_lp"].abs().max())
     et = pd.DataFrame(t["event_time"]).T.astype(float)
     et.index = et.index.astype(int)
     post_et = et[et.index >= 0]
-    assert (post_et["att"] * post_et["n"]).sum() / post_et["n"].sum() == pytest.approx(
-        t["att_overall"], rel=1e-7, abs=1e-12
-    )
+    per_e = (post_et["att"] * post_et["n"]).sum() / post_et["n"].sum()
+    assert_close(per_e, t["att_overall"], rel=EXACT_REL)
     my = pd.DataFrame(t["member_years"]).T.astype(float)
     assert my["n"].sum() == len(post)
     assert sum(v["n"] for v in t["by_cluster"].values()) == len(post)
     assert sum(v["n"] for v in t["by_cohort"].values()) == len(post)
     # effect is zero outside membership and before joining
     assert (lat.loc[lat["member_years"] == 0, "effect"] == 0).all()
-    assert (lat["omega"] - lat["omega0"] - lat["effect"]).abs().max() < 1e-12
+    scale = lat["omega"].abs().max()
+    assert_close(lat["omega"] - lat["omega0"], lat["effect"], abs=EXACT_FLOOR * scale)
 
 
 def test_truth_keys(small):
@@ -258,7 +268,9 @@ def test_ecoom_effect_grows_with_member_years(default):
 def test_no_effect_scenarios(small, scenario):
     sim = small[scenario]
     assert (sim.latent["effect"] == 0).all()
-    assert sim.truth["att_overall"] == 0 and abs(sim.truth["att_overall_lp"]) < 1e-12
+    assert sim.truth["att_overall"] == 0
+    scale = sim.latent["ln_lp"].abs().max()  # ln_lp - ln_lp0 is zero up to rounding of the logs
+    assert_close(sim.truth["att_overall_lp"], 0.0, abs=EXACT_FLOOR * scale)
     assert all(c["att"] == 0 for c in sim.truth["att_gt"])
 
 
@@ -414,7 +426,7 @@ def test_written_files_build_the_same_panel(tmp_path):
     in_memory = sim.panel()
     pd.testing.assert_frame_equal(
         from_files.data.reset_index(drop=True), in_memory.data.reset_index(drop=True),
-        check_dtype=False, rtol=1e-9,
+        check_dtype=False, rtol=FILE_ROUNDTRIP_REL, atol=FILE_ROUNDTRIP_REL,
     )  # fmt: skip
     assert from_files.exclusion_counts() == in_memory.exclusion_counts()
 

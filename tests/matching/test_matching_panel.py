@@ -12,7 +12,7 @@ from _asserts import assert_close
 from clusterimpact.errors import DataError, EstimationWarning, SpecError
 from clusterimpact.matching import match_panel
 from clusterimpact.synthetic import simulate
-from tolerances import EXACT_FLOOR, EXACT_REL, SMD_BALANCED, TRUTH_SE_MULTIPLE
+from tolerances import EXACT_FLOOR, EXACT_REL, MATCHED_U_GAP_ABS, SMD_BALANCED, TRUTH_SE_MULTIPLE
 
 SPEC = {
     "covariates": ["ln_emp", "age", "ln_kl"],
@@ -220,7 +220,7 @@ def test_trends_design_recovers_truth_with_att_gt(sim_large):
     assert abs(simple["estimate"] - truth) <= TRUTH_SE_MULTIPLE * simple["std_error"]
     # the transitory component is balanced in g-1 (the permanent one need not be: DiD removes it)
     gap = _latent_gap_at_g_minus_1(sim_large, r)
-    assert abs(gap["u"]) < 0.025
+    assert abs(gap["u"]) < MATCHED_U_GAP_ABS
 
 
 @pytest.mark.slow

@@ -11,9 +11,10 @@ from _plotfakes import estimate_result, fake_panel, profile_result
 from matplotlib.collections import LineCollection
 from matplotlib.container import BarContainer, ErrorbarContainer
 
+from _asserts import assert_close
 from clusterimpact import plotting as P
 from clusterimpact.errors import DataError, SpecError
-from tolerances import EXACT_REL, PLOT_DRAWN_ABS, PLOT_DRAWN_REL
+from tolerances import EXACT_FLOOR, EXACT_REL, PLOT_DRAWN_REL
 
 
 def _errorbars(ax) -> list[ErrorbarContainer]:
@@ -103,15 +104,20 @@ def _tiny_panel() -> pd.DataFrame:
 def test_members_vs_sector_series_classifies_by_status_change():
     s = P.members_vs_sector_series(_tiny_panel(), "va_per_fte", stat="mean")
     got = {(r.group, r.year): (r.value, r.n_firms) for r in s.itertuples(index=False)}
-    # 2019 (first year): A and C have member_years 1 and no previous row -> new
-    assert got[("new", 2019)] == (pytest.approx((10 + 10) / 2), 2)
-    # 2020: A stays (11), C leaves (90/8), B joins (12); sector D, E = 11, 11
-    assert got[("staying", 2020)] == (pytest.approx(11.0), 1)
-    assert got[("leaving", 2020)] == (pytest.approx(90 / 8), 1)
-    assert got[("new", 2020)] == (pytest.approx(12.0), 1)
-    assert got[("sector", 2020)] == (pytest.approx(11.0), 2)
-    # 2021: A and B stay; C no longer counts (left earlier); F is never in a member sector
-    assert got[("staying", 2021)] == (pytest.approx((12 + 14) / 2), 2)
+    want = {
+        # 2019 (first year): A and C have member_years 1 and no previous row -> new
+        ("new", 2019): ((10 + 10) / 2, 2),
+        # 2020: A stays (11), C leaves (90/8), B joins (12); sector D, E = 11, 11
+        ("staying", 2020): (11.0, 1),
+        ("leaving", 2020): (90 / 8, 1),
+        ("new", 2020): (12.0, 1),
+        ("sector", 2020): (11.0, 2),
+        # 2021: A and B stay; C no longer counts (left earlier); F is never in a member sector
+        ("staying", 2021): ((12 + 14) / 2, 2),
+    }
+    for key, (value, n_firms) in want.items():
+        assert_close(got[key][0], value, rel=EXACT_REL, msg=key)
+        assert got[key][1] == n_firms, key
     assert ("leaving", 2021) not in got
     assert all(v[0] < 100 for v in got.values())  # F (va/fte 1000) never enters
     assert list(dict.fromkeys(s["group"])) == ["sector", "staying", "new", "leaving"]
@@ -121,9 +127,11 @@ def test_members_vs_sector_series_stats():
     df = _tiny_panel()
     agg = P.members_vs_sector_series(df, "va_per_fte", stat="aggregate")
     v = agg[(agg.group == "staying") & (agg.year == 2021)]["value"].item()
-    assert v == pytest.approx((120 + 70) / (10 + 5))
+    assert_close(v, (120 + 70) / (10 + 5), rel=EXACT_REL)
     emp = P.members_vs_sector_series(df, "emp", stat="median")
-    assert emp[(emp.group == "sector") & (emp.year == 2020)]["value"].item() == pytest.approx(3.5)
+    assert_close(
+        emp[(emp.group == "sector") & (emp.year == 2020)]["value"].item(), 3.5, rel=EXACT_REL
+    )
     masked = P.members_vs_sector_series(df, "va", min_firms=2)
     assert np.isnan(masked[(masked.group == "leaving")]["value"]).all()
 
@@ -134,11 +142,10 @@ def test_members_vs_sector_index(panel):
     for grp in ("sector", "staying"):
         a = lv[lv.group == grp].set_index("year")["value"]
         b = ix[ix.group == grp].set_index("year")["value"]
-        np.testing.assert_allclose(b, 100 * a / a[2016], rtol=EXACT_REL)
+        assert_close(b, 100 * a / a[2016], rel=EXACT_REL, floor=EXACT_FLOOR)
     ax = P.plot_members_vs_sector(panel, "emp", stat="mean", index_year=2016)
-    np.testing.assert_allclose(
-        _line(ax, "sector").get_ydata(), ix.loc[ix.group == "sector", "value"], rtol=EXACT_REL
-    )
+    drawn, series = _line(ax, "sector").get_ydata(), ix.loc[ix.group == "sector", "value"]
+    assert_close(drawn, series, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert "index 2016 = 100" in ax.get_ylabel() and "2016 = 100" in P.figure_caption(ax)
     with pytest.raises(DataError, match="index_year=1990 is not among"):
         P.members_vs_sector_series(panel, index_year=1990)
@@ -151,9 +158,11 @@ def test_plot_members_vs_sector_lines_equal_series(panel):
         for grp in series["group"].unique():
             s = series[series.group == grp]
             ln = _line(ax, grp)
-            np.testing.assert_allclose(ln.get_xdata(), s["year"].to_numpy(float))
-            np.testing.assert_allclose(
-                ln.get_ydata(), s["value"].to_numpy(float), rtol=PLOT_DRAWN_REL
+            assert_close(
+                ln.get_xdata(), s["year"].to_numpy(float), rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+            )
+            assert_close(
+                ln.get_ydata(), s["value"].to_numpy(float), rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
             )
         assert {t.get_text() for t in ax.get_legend().get_texts()} == {
             "Sector (non-members)",
@@ -186,12 +195,14 @@ def test_selection_table_matches_hand_computation(panel):
     sn = np.sqrt(np.average((never["ln_emp"] - mn) ** 2, weights=w))
     sm = mem["ln_emp"].std(ddof=1)
     r = tab.iloc[0]
-    assert r["mean_members"] == pytest.approx(mem["ln_emp"].mean())
-    assert r["mean_nonmembers"] == pytest.approx(mn)
-    assert r["smd"] == pytest.approx((mem["ln_emp"].mean() - mn) / np.sqrt((sm**2 + sn**2) / 2))
+    assert_close(r["mean_members"], mem["ln_emp"].mean(), rel=EXACT_REL)
+    assert_close(r["mean_nonmembers"], mn, rel=EXACT_REL)
+    assert_close(
+        r["smd"], (mem["ln_emp"].mean() - mn) / np.sqrt((sm**2 + sn**2) / 2), rel=EXACT_REL
+    )
     assert r["n_members"] == len(mem)
     flat = P.selection_table(panel, variables={"ln_emp": "Size"}, weighting="none").iloc[0]
-    assert flat["mean_nonmembers"] == pytest.approx(never["ln_emp"].mean())
+    assert_close(flat["mean_nonmembers"], never["ln_emp"].mean(), rel=EXACT_REL)
     assert flat["mean_members"] == r["mean_members"]
     # the fake DGP makes members larger and more productive
     full = P.selection_table(panel)
@@ -203,7 +214,9 @@ def test_plot_selection_points_equal_table(panel):
     tab = P.selection_table(panel)
     ax = P.plot_selection(panel)
     pts = _line(ax, "smd")
-    np.testing.assert_allclose(pts.get_xdata(), tab["smd"].to_numpy(float), rtol=PLOT_DRAWN_REL)
+    assert_close(
+        pts.get_xdata(), tab["smd"].to_numpy(float), rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+    )
     labels = [t.get_text() for t in ax.get_yticklabels()]
     # top-to-bottom in table order: the largest y is the first variable
     order = np.argsort(-np.asarray(pts.get_ydata()))
@@ -237,11 +250,18 @@ def balance():
 def test_plot_love_draws_pooled_and_cohort_smds(balance):
     ax = P.plot_love(balance)
     before, after = _line(ax, "before"), _line(ax, "after")
-    np.testing.assert_allclose(before.get_xdata(), [0.6, 0.3, 0.4])
-    np.testing.assert_allclose(after.get_xdata(), [0.02, 0.03, 0.05])
-    np.testing.assert_allclose(before.get_ydata(), [2, 1, 0])  # first covariate on top
+    assert_close(before.get_xdata(), [0.6, 0.3, 0.4], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(after.get_xdata(), [0.02, 0.03, 0.05], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(
+        before.get_ydata(), [2, 1, 0], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+    )  # first covariate on top
     coh = _line(ax, "cohort_after")
-    np.testing.assert_allclose(sorted(coh.get_xdata()), sorted([0.08, 0.12, 0.04, 0.0, 0.02, 0.06]))
+    assert_close(
+        sorted(coh.get_xdata()),
+        sorted([0.08, 0.12, 0.04, 0.0, 0.02, 0.06]),
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
+    )
     assert [t.get_text() for t in ax.get_yticklabels()] == ["ln_emp", "age", "ln_kl"]
     assert "0.050" in P.figure_caption(ax)  # largest |SMD| after matching
 
@@ -251,7 +271,12 @@ def test_plot_love_signed_without_pooled_row_uses_cohort_mean(balance):
         columns={"smd_before": "smd_unmatched", "smd_after": "smd_matched", "covariate": "variable"}
     )
     ax = P.plot_love(b, absolute=False)
-    np.testing.assert_allclose(_line(ax, "after").get_xdata(), [0.04, -0.05, 0.05])
+    assert_close(
+        _line(ax, "after").get_xdata(),
+        [0.04, -0.05, 0.05],
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
+    )
     assert "mean over cohorts" in P.figure_caption(ax)
 
 
@@ -270,14 +295,14 @@ def test_plot_overlap_bars_equal_histograms():
     edges = np.linspace(0, 1, 21)
     ht, _ = np.histogram(p[t == 1], bins=edges, density=True)
     hc, _ = np.histogram(p[t == 0], bins=edges, density=True)
-    np.testing.assert_allclose([r.get_height() for r in bars[0]], ht, rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose([r.get_height() for r in bars[1]], -hc, rtol=PLOT_DRAWN_REL)
+    assert_close([r.get_height() for r in bars[0]], ht, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close([r.get_height() for r in bars[1]], -hc, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert all(lbl.get_text().lstrip("-") == lbl.get_text() for lbl in ax.get_yticklabels())
     cap = P.figure_caption(ax)
     assert f"n = {int((t == 1).sum())}" in cap and "common support [0.050, 0.900]" in cap
     frame_ax = P.plot_overlap(pd.DataFrame({"pscore": p, "treated": t}), bins=20)
     bars2 = [c for c in frame_ax.containers if isinstance(c, BarContainer)]
-    np.testing.assert_allclose([r.get_height() for r in bars2[0]], ht, rtol=PLOT_DRAWN_REL)
+    assert_close([r.get_height() for r in bars2[0]], ht, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="differ in length"):
         P.plot_overlap(p, t[:-1])
 
@@ -293,22 +318,31 @@ def test_trajectories_series_and_plot(panel):
     s = P.trajectories_series(stack)
     g = stack[stack.treated == 1].groupby("rel_year")["ln_lp"]
     m = s[s.group == "members"]
-    np.testing.assert_allclose(m["mean"], g.mean().to_numpy(float), rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose(
-        m["std_error"], (g.std() / np.sqrt(g.size())).to_numpy(float), rtol=EXACT_REL
+    assert_close(m["mean"], g.mean().to_numpy(float), rel=EXACT_REL, floor=EXACT_FLOOR)
+    assert_close(
+        m["std_error"],
+        (g.std() / np.sqrt(g.size())).to_numpy(float),
+        rel=EXACT_REL,
+        floor=EXACT_FLOOR,
     )
     ax = P.plot_trajectories(stack)
     for grp in ("members", "controls"):
         ln = _line(ax, grp)
-        np.testing.assert_allclose(ln.get_ydata(), s.loc[s.group == grp, "mean"].to_numpy(float))
+        want = s.loc[s.group == grp, "mean"].to_numpy(float)
+        assert_close(ln.get_ydata(), want, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert len(ax.collections) == 2  # the two bands
     # the precomputed series draws the same thing
     ax2 = P.plot_trajectories(s)
-    np.testing.assert_allclose(_line(ax2, "members").get_ydata(), _line(ax, "members").get_ydata())
+    assert_close(
+        _line(ax2, "members").get_ydata(),
+        _line(ax, "members").get_ydata(),
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
+    )
     # weights: doubling every weight changes nothing
     w = P.trajectories_series(stack.assign(w=2.0), weight="w")
-    np.testing.assert_allclose(w["mean"], s["mean"], rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose(w["std_error"], s["std_error"], rtol=PLOT_DRAWN_REL)
+    assert_close(w["mean"], s["mean"], rel=EXACT_REL, floor=EXACT_FLOOR)
+    assert_close(w["std_error"], s["std_error"], rel=EXACT_REL, floor=EXACT_FLOOR)
 
 
 # -- 5. event study ----------------------------------------------------------------------------------------
@@ -322,12 +356,10 @@ def test_plot_event_study_points_whiskers_bands(es_results):
     for c, (name, res), off in zip(cons, es_results.items(), offsets, strict=True):
         prof = res.profile()
         xy, pos, lo, hi = _eb_data(c)
-        np.testing.assert_allclose(xy[:, 0], prof["x"] + off, rtol=PLOT_DRAWN_REL)
-        np.testing.assert_allclose(
-            xy[:, 1], prof["estimate"], rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_ABS
-        )
-        np.testing.assert_allclose(lo, prof["conf_low"], rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_ABS)
-        np.testing.assert_allclose(hi, prof["conf_high"], rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_ABS)
+        assert_close(xy[:, 0], prof["x"] + off, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+        assert_close(xy[:, 1], prof["estimate"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+        assert_close(lo, prof["conf_low"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+        assert_close(hi, prof["conf_high"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
         assert c.get_label().startswith(name)
     bands = [
         col
@@ -337,8 +369,12 @@ def test_plot_event_study_points_whiskers_bands(es_results):
     assert [b.get_gid() for b in bands] == ["band:CS"]  # only CS carries a uniform band
     prof = es_results["CS"].profile()
     segs = bands[0].get_segments()
-    np.testing.assert_allclose([s[0][1] for s in segs], prof["band_low"], rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose([s[1][1] for s in segs], prof["band_high"], rtol=PLOT_DRAWN_REL)
+    assert_close(
+        [s[0][1] for s in segs], prof["band_low"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+    )
+    assert_close(
+        [s[1][1] for s in segs], prof["band_high"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+    )
     assert np.all(prof["band_high"] > prof["conf_high"])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[0] == "CS (pre-trend p = 0.430)" and legend[1:] == ["Sun-Abraham", "Imputation"]
@@ -358,8 +394,8 @@ def test_plot_event_study_single_result_and_frame(es_results):
     (c,) = _errorbars(ax)
     assert c.get_label().startswith("Callaway-Sant'Anna")
     xy, *_ = _eb_data(c)
-    np.testing.assert_allclose(
-        xy[:, 0], es_results["CS"].profile()["x"]
+    assert_close(
+        xy[:, 0], es_results["CS"].profile()["x"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
     )  # no offset for one result
     assert not [col for col in ax.collections if str(col.get_gid()).startswith("band:")]
     frame = pd.DataFrame(
@@ -367,7 +403,7 @@ def test_plot_event_study_single_result_and_frame(es_results):
     )
     ax2 = P.plot_event_study({"frame": frame})
     xy, _, lo, _ = _eb_data(_errorbars(ax2)[0])
-    np.testing.assert_allclose(lo, frame["estimate"] - 1.959963984540054 * 0.05, rtol=EXACT_REL)
+    assert_close(lo, frame["estimate"] - 1.959963984540054 * 0.05, rel=EXACT_REL, floor=EXACT_FLOOR)
 
 
 def test_plot_event_study_into_given_axes(es_results):
@@ -408,14 +444,14 @@ def test_plot_duration_premium_points_truth_and_slope(duration):
     (c,) = _errorbars(ax)
     prof = duration.profile()
     xy, _, lo, hi = _eb_data(c)
-    np.testing.assert_allclose(xy[:, 0], [1, 2, 3, 4, 5])
-    np.testing.assert_allclose(xy[:, 1], prof["estimate"], rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose(lo, prof["conf_low"], rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose(hi, prof["conf_high"], rtol=PLOT_DRAWN_REL)
+    assert_close(xy[:, 0], [1, 2, 3, 4, 5], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(xy[:, 1], prof["estimate"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(lo, prof["conf_low"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(hi, prof["conf_high"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "5+"]
     tr = _line(ax, "truth")
-    np.testing.assert_allclose(tr.get_xdata(), [1, 2, 3, 5])
-    np.testing.assert_allclose(tr.get_ydata(), [0.01, 0.02, 0.03, 0.05])
+    assert_close(tr.get_xdata(), [1, 2, 3, 5], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(tr.get_ydata(), [0.01, 0.02, 0.03, 0.05], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     cap = P.figure_caption(ax)
     assert "+0.0075 per year (SE 0.0020, p < 0.001)" in cap
     assert "ATT by membership duration" in cap and "true effect" in cap
@@ -430,23 +466,33 @@ def test_open_bin_truth_is_the_n_weighted_mean_of_its_years(duration):
         "6": {"att": 0.07, "n": 10},
     }
     t = P.truth_frame(truth, open_bins=["5+", "9+"])
-    assert t["5+"] == pytest.approx((0.05 * 30 + 0.07 * 10) / 40)
+    assert_close(t["5+"], (0.05 * 30 + 0.07 * 10) / 40, rel=EXACT_REL)
     assert "9+" not in t.index  # nothing at or above 9
     ax = P.plot_duration_premium(duration, truth=truth)
     tr = _line(ax, "truth")
-    np.testing.assert_allclose(tr.get_xdata(), [1, 4, 5])
-    np.testing.assert_allclose(tr.get_ydata(), [0.01, 0.04, t["5+"]])
+    assert_close(tr.get_xdata(), [1, 4, 5], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(tr.get_ydata(), [0.01, 0.04, t["5+"]], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     ax = P.plot_truth_vs_estimate(duration, truth)
-    np.testing.assert_allclose(_line(ax, "truth").get_ydata(), [0.01, 0.04, t["5+"]])
+    assert_close(
+        _line(ax, "truth").get_ydata(),
+        [0.01, 0.04, t["5+"]],
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
+    )
 
 
 def test_plot_duration_premium_bars(duration):
     ax = P.plot_duration_premium(duration, kind="bars")
     (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
-    np.testing.assert_allclose([r.get_height() for r in bars], duration.profile()["estimate"])
+    assert_close(
+        [r.get_height() for r in bars],
+        duration.profile()["estimate"],
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
+    )
     (c,) = _errorbars(ax)
     _, _, lo, _ = _eb_data(c)
-    np.testing.assert_allclose(lo, duration.profile()["conf_low"], rtol=PLOT_DRAWN_REL)
+    assert_close(lo, duration.profile()["conf_low"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="kind='pie'"):
         P.plot_duration_premium(duration, kind="pie")
 
@@ -463,9 +509,9 @@ def test_plot_forest_groups_rows_and_headers():
     (c,) = _errorbars(ax)
     xy, pos, lo, hi = _eb_data(c, vertical=False)
     expect = pd.concat([byc.tidy(), byg.tidy()])
-    np.testing.assert_allclose(xy[:, 0], expect["estimate"], rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose(lo, expect["conf_low"], rtol=PLOT_DRAWN_REL)
-    np.testing.assert_allclose(hi, expect["conf_high"], rtol=PLOT_DRAWN_REL)
+    assert_close(xy[:, 0], expect["estimate"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(lo, expect["conf_low"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(hi, expect["conf_high"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert np.all(np.diff(xy[:, 1]) < 0)  # top to bottom in order
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == [
@@ -482,10 +528,12 @@ def test_plot_forest_groups_rows_and_headers():
     assert bold == ["By cluster", "By cohort"]
     ax = P.plot_forest(byc, truth={"Catalisti": {"att": 0.03, "n": 5}, "SIM": {"att": 0.0}})
     tr = _line(ax, "truth")
-    np.testing.assert_allclose(tr.get_xdata(), [0.03, 0.0])
+    assert_close(tr.get_xdata(), [0.03, 0.0], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     (c,) = _errorbars(ax)
     xy, *_ = _eb_data(c, vertical=False)
-    np.testing.assert_allclose(tr.get_ydata(), xy[[0, 2], 1])  # on the Catalisti and SIM rows
+    assert_close(
+        tr.get_ydata(), xy[[0, 2], 1], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+    )  # on the Catalisti and SIM rows
     assert "true effect" in P.figure_caption(ax)
     only = P.plot_forest(byg, terms="group:")
     assert [t.get_text() for t in only.get_yticklabels()] == ["2017", "2018"]
@@ -513,8 +561,8 @@ def test_plot_estimator_comparison_series_per_outcome():
     for c, out in zip(cons, ["ln_lp", "TFP (ACF)"], strict=True):
         xy, _, lo, hi = _eb_data(c, vertical=False)
         r = rows[rows.outcome == out]
-        np.testing.assert_allclose(xy[:, 0], r["estimate"], rtol=PLOT_DRAWN_REL)
-        np.testing.assert_allclose(hi, r["conf_high"], rtol=PLOT_DRAWN_REL)
+        assert_close(xy[:, 0], r["estimate"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+        assert_close(hi, r["conf_high"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert [t.get_text() for t in ax.get_yticklabels()] == ests
     assert {ln.get_gid() for ln in ax.get_lines() if str(ln.get_gid()).startswith("truth")} == {
         "truth:ln_lp",
@@ -527,7 +575,7 @@ def test_comparison_frame_from_results():
     tw = estimate_result(["member"], [0.01], [0.005], method="twfe")
     rows = P.comparison_frame({"ln_lp": {"CS": cs, "TWFE": tw}})
     assert list(rows["estimator"]) == ["CS", "TWFE"]
-    np.testing.assert_allclose(rows["estimate"], [0.03, 0.01])
+    assert_close(rows["estimate"], [0.03, 0.01], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     ax = P.plot_estimator_comparison({"CS": cs, "TWFE": tw}, truth=0.03)
     assert _line(ax, "truth").get_xdata()[0] == 0.03
     two = estimate_result(["a", "b"], [1.0, 2.0], [1.0, 1.0])
@@ -546,7 +594,7 @@ def test_plot_truth_vs_estimate_coverage(es_results):
     cons = {c.get_label(): c for c in _errorbars(ax)}
     assert set(cons) == {"CI covers truth", "CI misses truth"}
     xy, *_ = _eb_data(cons["CI misses truth"])
-    np.testing.assert_allclose(xy, [[0.2, 0.05]])  # (truth, estimate)
+    assert_close(xy, [[0.2, 0.05]], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)  # (truth, estimate)
     cover_xy, *_ = _eb_data(cons["CI covers truth"])
     assert len(cover_xy) == 7
     assert "7 of 8 cover the truth" in P.figure_caption(ax)
@@ -555,11 +603,18 @@ def test_plot_truth_vs_estimate_coverage(es_results):
     ax = P.plot_truth_vs_estimate(cs, truth)
     cons = {c.get_label(): c for c in _errorbars(ax)}
     xy, *_ = _eb_data(cons["CI misses truth"])
-    np.testing.assert_allclose(xy, [[4.0, 0.05]])  # (event time, estimate)
+    assert_close(
+        xy, [[4.0, 0.05]], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+    )  # (event time, estimate)
     tr = _line(ax, "truth")
     prof = cs.profile()
-    np.testing.assert_allclose(tr.get_xdata(), prof["x"])
-    np.testing.assert_allclose(tr.get_ydata(), [truth[f"{int(x)}"] for x in prof["x"]])
+    assert_close(tr.get_xdata(), prof["x"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
+    assert_close(
+        tr.get_ydata(),
+        [truth[f"{int(x)}"] for x in prof["x"]],
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
+    )
     assert "7 of 8 cover the truth" in P.figure_caption(ax)
     with pytest.raises(SpecError, match="kind='bars'"):
         P.plot_truth_vs_estimate(cs, truth, kind="bars")

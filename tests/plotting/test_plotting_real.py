@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 
+from _asserts import assert_close
 from clusterimpact import plotting as P
 from clusterimpact import tables as T
-from tolerances import EXACT_REL, PLOT_DRAWN_REL
+from tolerances import EXACT_FLOOR, EXACT_REL, PLOT_DRAWN_REL
 
 N_FIRMS = 1500
 
@@ -45,8 +46,11 @@ def test_descriptive_figures_on_a_firm_panel(study):
     assert set(series["group"]) >= {"sector", "staying", "new"}
     ax = P.plot_selection(study["panel"])
     tab = P.selection_table(study["panel"])
-    np.testing.assert_allclose(
-        [ln for ln in ax.get_lines() if ln.get_gid() == "smd"][0].get_xdata(), tab["smd"]
+    assert_close(
+        [ln for ln in ax.get_lines() if ln.get_gid() == "smd"][0].get_xdata(),
+        tab["smd"],
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
     )
 
 
@@ -63,7 +67,7 @@ def test_event_study_and_truth_from_comparison(study):
     prof = cmp.results["sa"].profile()
     prof = prof[(prof.x >= -3) & (prof.x <= 4)]
     ys = np.asarray(cons[1].lines[0].get_ydata())
-    np.testing.assert_allclose(ys, prof["estimate"], rtol=PLOT_DRAWN_REL)
+    assert_close(ys, prof["estimate"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert "pre-trend test" in P.figure_caption(ax)
 
     dyn = cmp.results["cs_dynamic"]
@@ -74,8 +78,8 @@ def test_event_study_and_truth_from_comparison(study):
     ax = P.plot_estimator_comparison({"ln_lp": cmp}, truth={"ln_lp": truth["att_overall_lp"]})
     (c,) = _errorbars(ax)
     ov = cmp.overall()
-    np.testing.assert_allclose(
-        np.asarray(c.lines[0].get_xdata()), ov["estimate"], rtol=PLOT_DRAWN_REL
+    assert_close(
+        np.asarray(c.lines[0].get_xdata()), ov["estimate"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
     )
     md = T.comparison_table(
         ov.drop(columns="estimator").rename(columns={"label": "estimator"}),
@@ -90,20 +94,24 @@ def test_duration_premium_with_binned_truth(study):
     ax = P.plot_duration_premium(dur, truth=truth["member_years_bins"], truth_key="att_lp")
     (c,) = _errorbars(ax)
     prof = dur.profile()
-    np.testing.assert_allclose(
-        np.asarray(c.lines[0].get_ydata()), prof["estimate"], rtol=PLOT_DRAWN_REL
+    assert_close(
+        np.asarray(c.lines[0].get_ydata()),
+        prof["estimate"],
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
     )
     tr = [ln for ln in ax.get_lines() if ln.get_gid() == "truth"][0]
     bins = truth["member_years_bins"]
-    np.testing.assert_allclose(
+    assert_close(
         tr.get_ydata(),
         [bins[t.split("::")[1]]["att_lp"] for t in prof["term"]],
-        rtol=PLOT_DRAWN_REL,
+        rel=PLOT_DRAWN_REL,
+        floor=PLOT_DRAWN_REL,
     )
     # the per-year truth gives the same open-bin value as the binned truth
     ax2 = P.plot_duration_premium(dur, truth=truth["member_years"], truth_key="att_lp")
     tr2 = [ln for ln in ax2.get_lines() if ln.get_gid() == "truth"][0]
-    np.testing.assert_allclose(tr2.get_ydata(), tr.get_ydata(), rtol=EXACT_REL)
+    assert_close(tr2.get_ydata(), tr.get_ydata(), rel=EXACT_REL, floor=EXACT_FLOOR)
     slope = dur.params["slope"]
     assert f"{slope:+.4f} per year" in P.figure_caption(ax)
     bars = P.plot_duration_premium(dur, kind="bars")
@@ -116,11 +124,13 @@ def test_matching_figures_and_balance_table(study):
     after = [ln for ln in ax.get_lines() if ln.get_gid() == "after"][0]
     pooled = m.balance_after[m.balance_after["stack"].isna()]
     if len(pooled):
-        np.testing.assert_allclose(after.get_xdata(), pooled["smd"].abs(), rtol=PLOT_DRAWN_REL)
+        assert_close(
+            after.get_xdata(), pooled["smd"].abs(), rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
+        )
     ax = P.plot_overlap(m)
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     edges, ht, _ = P.overlap_histograms(m.propensity["score"], m.propensity["treated"])
-    np.testing.assert_allclose([r.get_height() for r in bars[0]], ht, rtol=PLOT_DRAWN_REL)
+    assert_close([r.get_height() for r in bars[0]], ht, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     ax = P.plot_trajectories(m)
     assert {ln.get_gid() for ln in ax.get_lines()} >= {"members", "controls"}
     assert "matching-weighted" in P.figure_caption(ax)

@@ -12,18 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
+from _reference import REFERENCE
 from clusterimpact.productivity import estimate_tfp
 from tolerances import PRODEST_SE_RATIO, PRODEST_TABLE_ABS
 
-# prodest 0.1.1 vignette, Table 1 (skilled labour, unskilled labour, capital), and N
-PUBLISHED = {
-    "op": ((0.314, 0.256, 0.168), 2544),
-    "lp": ((0.199, 0.169, 0.117), 2544),
-    "acf": ((0.646, 0.644, 0.251), 2544),
-    "wooldridge": ((0.247, 0.217, 0.058), 1944),
-}
-PUBLISHED_SE = {"op": (0.034, 0.036, 0.028), "lp": (0.025, 0.022, 0.041)}
 TERMS = ["log_lab1", "log_lab2", "log_k"]
+# prodest 0.1.1 vignette, Table 1 (PROVENANCE.md): betas, bootstrap SEs and N by column; the columns
+# we reproduce carry our method name (Wooldridge = its GMM column, on the 1,944 rows with a lag)
+TABLE1 = pd.read_csv(REFERENCE / "chilean_plants" / "prodest_table1.csv")
+PUBLISHED = {
+    m: t.set_index("term").loc[TERMS] for m, t in TABLE1.dropna(subset=["method"]).groupby("method")
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,21 +48,20 @@ def _fit(df: pd.DataFrame, method: str, **kw):
     )
 
 
-@pytest.mark.parametrize("method", list(PUBLISHED))
+@pytest.mark.parametrize("method", ["op", "lp", "acf", "wooldridge"])
 def test_prodest_table1_point_estimates(plants, method):
     res = _fit(plants, method)
-    betas, n = PUBLISHED[method]
-    got = res.params[TERMS].to_numpy()
-    np.testing.assert_allclose(got, betas, atol=PRODEST_TABLE_ABS, rtol=0)
-    assert res.nobs == n
+    pub = PUBLISHED[method]
+    assert (pub["decimals"] == 3).all()  # PRODEST_TABLE_ABS is half a unit in the 3rd decimal
+    assert_close(res.params[TERMS], pub["estimate"], abs=PRODEST_TABLE_ABS)
+    assert res.nobs == pub["nobs"].iloc[0]
 
 
 def test_prodest_wooldridge_has_analytic_se(plants):
     res = _fit(plants, "wooldridge")
     se = res.std_errors[TERMS].to_numpy()
-    assert np.all(np.isfinite(se)) and np.all(se > 0)
-    # published GMM SEs 0.017 / 0.015 / 0.031 (theirs not clustered by plant): same order
-    ratio = se / np.array([0.017, 0.015, 0.031])
+    # the published GMM SEs (theirs not clustered by plant): same order of magnitude
+    ratio = se / PUBLISHED["wooldridge"]["std_error"].to_numpy()
     assert np.all(ratio < PRODEST_SE_RATIO) and np.all(ratio > 1 / PRODEST_SE_RATIO)
 
 
@@ -71,7 +70,7 @@ def test_prodest_bootstrap_se_order_of_magnitude(plants, method):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = _fit(plants, method, bootstrap=20, seed=11)
-    ratio = res.std_errors[TERMS].to_numpy() / np.array(PUBLISHED_SE[method])
+    ratio = res.std_errors[TERMS].to_numpy() / PUBLISHED[method]["std_error"].to_numpy()
     assert np.all(ratio < PRODEST_SE_RATIO) and np.all(ratio > 1 / PRODEST_SE_RATIO)
 
 
@@ -88,4 +87,6 @@ def test_default_wooldridge_differs_from_prodest_restriction(plants):
         time="year",
         poly_order=2,
     )
-    assert abs(default.params["log_k"] - 0.058) > 0.05
+    # prodest's capital elasticity (0.058) is a hundred printed half-units away: not rounding
+    published = PUBLISHED["wooldridge"].loc["log_k", "estimate"]
+    assert abs(default.params["log_k"] - published) > 100 * PRODEST_TABLE_ABS

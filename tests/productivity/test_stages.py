@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _asserts import assert_close
 from clusterimpact.productivity._poly import poly_derivative, poly_exponents, poly_matrix
 from clusterimpact.productivity._stages import LawOfMotion, ols_fit
+from tolerances import ELEMENTWISE_REL, EXACT_FLOOR, EXACT_REL, FINITE_DIFF_FLOOR, FINITE_DIFF_REL
 
 
 def _problem(extra: bool, base: bool, fit_on: str):
@@ -37,7 +39,7 @@ def test_projected_jacobian_matches_finite_differences(extra, base, fit_on):
     theta = np.array([0.4, 0.2, 0.05])
     for P in (None, Z):
         r, Pr, Pdr = lom.project(theta, P)
-        np.testing.assert_allclose(r, lom(theta), rtol=1e-12, atol=1e-12)
+        assert_close(r, lom(theta), rel=EXACT_REL, floor=EXACT_FLOOR)
         h = 1e-6
         num = np.column_stack(
             [
@@ -49,25 +51,26 @@ def test_projected_jacobian_matches_finite_differences(extra, base, fit_on):
                 for j in range(3)
             ]
         )
-        np.testing.assert_allclose(Pdr, num, rtol=1e-5, atol=1e-6)
+        assert_close(Pdr, num, rel=FINITE_DIFF_REL, floor=FINITE_DIFF_FLOOR)
         r2, dr = lom.jacobian(theta)
-        np.testing.assert_allclose(
-            np.atleast_2d((r if P is None else Z).T @ dr), np.atleast_2d(Pdr), rtol=1e-8, atol=1e-9
+        want = np.atleast_2d(Pdr)
+        assert_close(
+            np.atleast_2d((r if P is None else Z).T @ dr), want, rel=EXACT_REL, floor=EXACT_FLOOR
         )
-        np.testing.assert_allclose(Pr, (r if P is None else Z).T @ r, rtol=1e-10)
+        assert_close(Pr, (r if P is None else Z).T @ r, rel=EXACT_REL, floor=EXACT_FLOOR)
 
 
 def test_poly_matrix_and_derivative():
     x = np.random.default_rng(1).normal(size=(30, 3))
     exps = poly_exponents(3, 3, min_degree=0)
     ref = np.column_stack([np.prod(x ** np.array(e), axis=1) for e in exps])
-    np.testing.assert_allclose(poly_matrix(x, exps), ref, rtol=1e-12)
+    assert_close(poly_matrix(x, exps), ref, rel=ELEMENTWISE_REL)
     h = 1e-6
     xp, xm = x.copy(), x.copy()
     xp[:, 1] += h
     xm[:, 1] -= h
     num = (poly_matrix(xp, exps) - poly_matrix(xm, exps)) / (2 * h)
-    np.testing.assert_allclose(poly_derivative(x, exps, 1), num, rtol=1e-6, atol=1e-8)
+    assert_close(poly_derivative(x, exps, 1), num, rel=FINITE_DIFF_REL, floor=FINITE_DIFF_FLOOR)
     assert len(poly_exponents(2, 2)) == 5
 
 
@@ -75,7 +78,8 @@ def test_ols_fit_matches_lstsq_and_handles_rank_deficiency():
     rng = np.random.default_rng(2)
     D = np.column_stack([np.ones(50), rng.normal(size=(50, 3))])
     y = rng.normal(size=50)
-    np.testing.assert_allclose(ols_fit(D, y), np.linalg.lstsq(D, y, rcond=None)[0], rtol=1e-10)
+    want = np.linalg.lstsq(D, y, rcond=None)[0]
+    assert_close(ols_fit(D, y), want, rel=EXACT_REL, floor=EXACT_FLOOR)
     Dd = np.column_stack([D, D[:, 1]])
     fitted = Dd @ ols_fit(Dd, y)
-    np.testing.assert_allclose(fitted, D @ np.linalg.lstsq(D, y, rcond=None)[0], rtol=1e-8)
+    assert_close(fitted, D @ want, rel=EXACT_REL, floor=EXACT_FLOOR)

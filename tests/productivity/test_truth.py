@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from _prod_dgp import TRUTH, make_production
 
+from _asserts import assert_close
 from clusterimpact.productivity import estimate_tfp
-from tolerances import TRUTH_SE_MULTIPLE
+from tolerances import EXACT_REL, TFP_OMEGA_CORR_MIN, TRUTH_SE_MULTIPLE
 
 TERMS = list(TRUTH)
 
@@ -39,11 +40,16 @@ def test_acf_recovers_truth_bootstrap_se(panel):
         res = estimate_tfp(panel, "acf", bootstrap=30, seed=5)
     _within(res)
     assert res.diagnostics["converged"]
-    assert res.returns_to_scale == pytest.approx(res.elasticities.sum())
+    assert_close(res.returns_to_scale, res.elasticities.sum(), rel=EXACT_REL)
 
 
-def test_wooldridge_recovers_truth_analytic_se(panel):
-    res = estimate_tfp(panel, "wooldridge")
+def test_wooldridge_recovers_truth_analytic_se():
+    # Capital is weakly identified by Wooldridge's moments in this DGP: investment, hence next year's
+    # capital, is a smooth function of this year's capital and productivity (= of lagged k and m), so
+    # the lagged control-function polynomial nearly spans k_t. Its SE is 0.098 on the 1,500-firm panel
+    # (a 3-SE window of [0.005, 0.595] around 0.3); 20,000 firms (0.4 s) bring it to 0.026.
+    res = estimate_tfp(make_production(20_000, seed=1), "wooldridge")
+    assert res.std_errors["ln_capital"] < 0.03
     _within(res)
     assert res.diagnostics["standard_errors"].startswith("analytic")
 
@@ -77,7 +83,7 @@ def test_tfp_series_tracks_true_productivity(panel):
         res = estimate_tfp(panel, "acf", n_starts=3)
     joined = res.join(panel)
     corr = np.corrcoef(joined["ln_tfp"], joined["omega"])[0, 1]
-    assert corr > 0.95
+    assert corr > TFP_OMEGA_CORR_MIN
     # the residual adds the noise: less correlated than omega-hat
     assert np.corrcoef(joined["ln_tfp_resid"], joined["omega"])[0, 1] < corr
 

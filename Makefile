@@ -10,7 +10,7 @@ CLUSTERIMPACT_SLOW_SCALE ?= 0.2
 export CLUSTERIMPACT_SLOW_SCALE
 export MPLBACKEND := Agg
 
-.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute
+.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute tolerance-audit
 
 all: test
 
@@ -58,6 +58,11 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m mypy
+
+## make tolerance-audit: the numeric tests under several OpenBLAS kernels, numpy SIMD levels and thread
+# counts; the largest share of its tolerance each comparison uses (tests/README.md). About 10 CPU-minutes.
+tolerance-audit: $(STAMP)
+	$(PY) tests/_tolerance_audit.py --by-name
 
 ## make bench: timings against the peer packages, in one run (see benchmarks/README.md).
 bench: $(STAMP)

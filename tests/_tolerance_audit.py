@@ -80,30 +80,12 @@ DEFAULT_TARGETS = [
 
 
 # -- recording (inside the test process) -----------------------------------------------------------
-@cache
-def _call_keywords(filename: str, lineno: int) -> dict[str, str]:
-    """Source text of the keyword arguments of the call that starts or spans ``lineno``."""
-    try:
-        src = Path(filename).read_text()
-        tree = ast.parse(src)
-    except (OSError, SyntaxError):
-        return {}
-    best: ast.Call | None = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.lineno <= lineno <= (node.end_lineno or node.lineno):
-            if best is None or node.lineno >= best.lineno:
-                best = node
-    if best is None:
-        return {}
-    return {
-        k.arg: ast.get_source_segment(src, k.value) or "?"
-        for k in best.keywords
-        if k.arg is not None
-    }
-
-
 def record(share: float, actual: Any, expected: Any) -> None:
-    """Append one audit line for the ``assert_close`` call two frames up."""
+    """Append one audit line for the ``assert_close`` call two frames up.
+
+    Stores the call site (and, when a helper called ``assert_close``, the test's own line) and the
+    tolerance values; the tolerance *names* are read from the source when tabulating.
+    """
     frame = sys._getframe(2)
     inner = (frame.f_code.co_filename, frame.f_lineno)
     outer = inner
@@ -113,24 +95,86 @@ def record(share: float, actual: Any, expected: Any) -> None:
             outer = (f.f_code.co_filename, f.f_lineno)
             break
         f = f.f_back
-    kw = _call_keywords(*inner)
     loc = sys._getframe(1).f_locals
-    values = {k: float(np.max(loc.get(k, 0.0))) for k in ("rel", "floor", "abs")}
-    if inner != outer:  # tolerance passed through a helper's parameter: use the outer call's names
-        okw = _call_keywords(*outer)
-        kw = {k: (okw.get(k, v) if not v.isupper() else v) for k, v in kw.items()}
     line = {
         "site": _rel(outer),
         "inner": _rel(inner),
         "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0],
-        "tol": {k: v for k, v in kw.items() if k in ("rel", "floor", "abs")},
-        "values": values,
+        "values": {k: float(np.max(loc.get(k, 0.0))) for k in ("rel", "floor", "abs")},
         "share": share if share != float("inf") else 1e300,
         "n": int(getattr(actual, "size", 1)),
         "config": os.environ.get("CLUSTERIMPACT_TOL_AUDIT_CONFIG", ""),
     }
     with open(os.environ["CLUSTERIMPACT_TOL_AUDIT"], "a") as fh:
-        fh.write(json.dumps(line, default=str) + "\n")
+        fh.write(json.dumps(line) + "\n")
+
+
+# -- naming the tolerances from the source -----------------------------------------------------------
+TOL_KEYS = ("rel", "floor", "abs")
+
+
+@cache
+def _parsed(path: str) -> tuple[str, ast.Module] | None:
+    try:
+        src = (REPO / path).read_text()
+        return src, ast.parse(src)
+    except (OSError, SyntaxError):
+        return None
+
+
+def _call_keywords(site: str) -> dict[str, str]:
+    """Source of the rel/floor/abs keywords of the narrowest call at ``path:line`` that has any."""
+    path, _, line = site.rpartition(":")
+    parsed = _parsed(path)
+    if parsed is None:
+        return {}
+    src, tree = parsed
+    lineno, best, span = int(line), None, None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not any(k.arg in TOL_KEYS for k in node.keywords):
+            continue
+        end = node.end_lineno or node.lineno
+        if node.lineno <= lineno <= end and (span is None or end - node.lineno < span):
+            best, span = node, end - node.lineno
+    if best is None:
+        return {}
+    return {
+        k.arg: ast.get_source_segment(src, k.value) or "?"
+        for k in best.keywords
+        if k.arg in TOL_KEYS
+    }
+
+
+def _helper_defaults(site: str) -> dict[str, str]:
+    """Source of the parameter defaults of the function enclosing ``path:line`` (a helper)."""
+    path, _, line = site.rpartition(":")
+    parsed = _parsed(path)
+    if parsed is None:
+        return {}
+    src, tree = parsed
+    lineno = int(line)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.lineno <= lineno <= (node.end_lineno or 0):
+            args = node.args.args[len(node.args.args) - len(node.args.defaults) :]
+            return {
+                a.arg: ast.get_source_segment(src, d) or "?"
+                for a, d in zip(args, node.args.defaults, strict=True)
+            }
+    return {}
+
+
+def tolerance_names(line: dict[str, Any]) -> dict[str, str]:
+    """rel/floor/abs expressions of one recorded call, through a helper's parameters if need be."""
+    kw = _call_keywords(line["inner"])
+    if (
+        line["inner"] != line["site"]
+    ):  # a helper: its parameter names resolve to the test's keywords
+        outer, defaults = _call_keywords(line["site"]), _helper_defaults(line["inner"])
+        kw = {
+            k: outer.get(v, defaults.get(v, v)) if v.isidentifier() and not v.isupper() else v
+            for k, v in kw.items()
+        }
+    return {k: v for k, v in kw.items() if line["values"].get(k)}
 
 
 def _rel(site: tuple[str, int]) -> str:
@@ -141,13 +185,6 @@ def _rel(site: tuple[str, int]) -> str:
 
 
 # -- driver -------------------------------------------------------------------------------------------
-def _not_floating_point() -> set[str]:
-    sys.path.insert(0, str(TESTS))
-    import tolerances
-
-    return set(tolerances.NOT_FLOATING_POINT)
-
-
 def run(configs: list[str], out: Path, targets: list[str]) -> dict[str, float]:
     """Run the targets once per configuration; return CPU seconds per configuration."""
     out.mkdir(parents=True, exist_ok=True)
@@ -185,29 +222,29 @@ def run(configs: list[str], out: Path, targets: list[str]) -> dict[str, float]:
     return cpu
 
 
-def _label(line: dict[str, Any], names_by_value: dict[float, list[str]]) -> str:
+def _label(line: dict[str, Any]) -> str:
+    names = tolerance_names(line)
     parts = []
-    for k in ("rel", "floor", "abs"):
+    for k in TOL_KEYS:
         v = line["values"].get(k)
-        if not v:
-            continue
-        expr = line["tol"].get(k, "")
-        if not expr or not expr.replace("_", "").isalnum() or not expr.isupper():
-            expr = "|".join(names_by_value.get(float(v), [])) or f"{expr or '?'}={v:g}"
-        parts.append(f"{k}={expr}")
+        if v:
+            parts.append(
+                f"{k}={names.get(k, '?')}"
+                + ("" if k in names and _is_name(names[k]) else f" ({v:.3g})")
+            )
     return ", ".join(parts)
 
 
-def table(out: Path, configs: list[str]) -> tuple[str, float]:
+def _is_name(expr: str) -> bool:
+    return expr.replace("_", "").isalnum() and expr.isupper()
+
+
+def table(out: Path, configs: list[str], by_name: bool = False) -> tuple[str, float]:
     """Markdown table of the largest used share per call site; and the largest floating-point share."""
     sys.path.insert(0, str(TESTS))
     import tolerances
 
-    names_by_value: dict[float, list[str]] = defaultdict(list)
-    for k, v in vars(tolerances).items():
-        if k.isupper() and isinstance(v, float):
-            names_by_value[v].append(k)
-    nfp = _not_floating_point()
+    nfp = tolerances.NOT_FLOATING_POINT
     best: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     calls: dict[tuple[str, str], int] = defaultdict(int)
     for name in configs:
@@ -216,7 +253,7 @@ def table(out: Path, configs: list[str]) -> tuple[str, float]:
             continue
         for raw in path.read_text().splitlines():
             line = json.loads(raw)
-            key = (line["site"], _label(line, names_by_value))
+            key = (line["site"], _label(line))
             best[key][name] = max(best[key].get(name, 0.0), float(line["share"]))
             calls[key] += 1
     rows = []
@@ -229,6 +266,23 @@ def table(out: Path, configs: list[str]) -> tuple[str, float]:
             worst_fp = max(worst_fp, top)
         rows.append((top, site, label, fp, spread, calls[(site, label)]))
     rows.sort(key=lambda r: (-r[0], r[1]))
+    if by_name:  # one row per tolerance (name or expression): the largest share of its comparisons
+        agg: dict[str, list[Any]] = {}
+        for top, _site, label, fp, spread, n in rows:
+            for part in label.split(", "):
+                name = part.split("=", 1)[1].split(" (")[0]
+                cur = agg.setdefault(name, [0.0, fp, 0.0, 0, 0])
+                cur[0], cur[2] = max(cur[0], top), max(cur[2], 0.0 if spread != spread else spread)
+                cur[3], cur[4] = cur[3] + 1, cur[4] + n
+        head = (
+            "| tolerance | kind | largest share used | largest spread across configs | call sites | calls |\n"
+            "|---|---|---|---|---|---|\n"
+        )
+        body = "".join(
+            f"| `{k}` | {'fp' if fp else 'stat/printed'} | {top:.2g} | {spr:.1g} | {ns} | {n} |\n"
+            for k, (top, fp, spr, ns, n) in sorted(agg.items(), key=lambda kv: -kv[1][0])
+        )
+        return head + body, worst_fp
     head = (
         "| call site | tolerance | kind | largest share used | spread across configs | calls |\n"
         "|---|---|---|---|---|---|\n"
@@ -246,12 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--table-only", action="store_true", help="tabulate an earlier run")
     ap.add_argument("--top", type=int, default=0, help="print only the N largest rows")
+    ap.add_argument(
+        "--by-name", action="store_true", help="one row per tolerance, not per call site"
+    )
     ap.add_argument("targets", nargs="*", default=DEFAULT_TARGETS)
     args = ap.parse_args(argv)
     configs = [c for c in args.configs.split(",") if c]
     if not args.table_only:
         run(configs, args.out, args.targets)
-    md, worst = table(args.out, configs)
+    md, worst = table(args.out, configs, by_name=args.by_name)
     lines = md.splitlines()
     print("\n".join(lines[: 2 + args.top] if args.top else lines))
     print(f"\nlargest share used by a floating-point tolerance: {worst:.3g} (limit {MAX_SHARE})")

@@ -8,6 +8,7 @@ from math import comb
 import numpy as np
 import pytest
 
+from _asserts import assert_close
 from _stats import (
     assert_binomial_power,
     assert_coverage,
@@ -15,6 +16,7 @@ from _stats import (
     binomial_max_hits,
     binomial_min_hits,
 )
+from tolerances import EXACT_REL
 
 
 def _cdf(k: int, n: int, p: float) -> float:
@@ -35,7 +37,7 @@ def test_min_and_max_hits_are_the_sharpest_thresholds(n, p):
 
 def test_known_values_and_power():
     assert binomial_min_hits(200) == 179 and binomial_max_hits(200, alpha=0.0005) == 198
-    assert assert_binomial_power(200, 0.85) == pytest.approx(1 - _cdf(178, 200, 0.85), rel=1e-9)
+    assert_close(assert_binomial_power(200, 0.85), 1 - _cdf(178, 200, 0.85), rel=EXACT_REL)
     with pytest.raises(AssertionError, match="cannot tell"):
         assert_binomial_power(100, 0.85)  # P(pass | 0.85) = 0.35 with 100 seeds
 

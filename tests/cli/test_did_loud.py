@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from _asserts import assert_close
 from clusterimpact.cli import main
 from clusterimpact.estimation.staggered import aggte, att_gt
 from tolerances import EXACT_REL
@@ -61,6 +61,4 @@ def test_multiplier_option(tmp_path):
     assert rad["simple"]["std_error"] != mam["simple"]["std_error"]
     res = att_gt(df, "y", bootstrap=True, n_boot=99, seed=3, multiplier="rademacher")
     simple = aggte(res, "simple")
-    assert np.isclose(
-        rad["simple"]["std_error"], simple.std_errors["simple"], rtol=EXACT_REL, atol=0
-    )
+    assert_close(rad["simple"]["std_error"], simple.std_errors["simple"], rel=EXACT_REL)

@@ -37,6 +37,7 @@ import pandas as pd
 import pytest
 from fe_helpers import make_panel
 
+from _asserts import assert_close
 from _stats import (
     assert_binomial_power,
     assert_coverage,
@@ -48,6 +49,7 @@ from clusterimpact.estimation.duration import duration_effects
 from clusterimpact.estimation.imputation import imputation_did
 from clusterimpact.estimation.staggered import aggte, att_gt
 from clusterimpact.estimation.sunab import sun_abraham
+from tolerances import EXACT_REL
 
 pytestmark = pytest.mark.xdist_group("coverage_did")
 
@@ -150,10 +152,12 @@ def test_truths_are_what_the_dgp_says():
     share13 = (units["treat_year"] == 2013).sum() / units["treat_year"].notna().sum()
     # eff = 0.1 + 0.02 (member_years - 1) + 0.05 [cohort 2013]; at event time e member_years = e + 1
     at0 = df[df["year"] == df["treat_year"]]
-    assert tr["dynamic:0"] == pytest.approx(0.1 + 0.05 * (at0["treat_year"] == 2013).mean())
-    assert tr["dynamic:6"] == pytest.approx(0.1 + 0.02 * 6 + 0.05)  # only cohort 2013 reaches e = 6
+    assert_close(tr["dynamic:0"], 0.1 + 0.05 * (at0["treat_year"] == 2013).mean(), rel=EXACT_REL)
+    assert_close(
+        tr["dynamic:6"], 0.1 + 0.02 * 6 + 0.05, rel=EXACT_REL
+    )  # only cohort 2013 reaches e = 6
     assert tr["dynamic:-3"] == 0.0
-    assert tr["member_years::1"] == pytest.approx(tr["dynamic:0"])
+    assert_close(tr["member_years::1"], tr["dynamic:0"], rel=EXACT_REL)
     assert 0 < share13 < 1
 
 

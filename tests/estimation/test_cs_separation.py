@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from _did_dgp import make_staggered
 
+from _asserts import assert_close
 from clusterimpact._binary import outside_hull, separation
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation import _cs_core as core
 from clusterimpact.estimation.staggered import aggte, att_gt
-from tolerances import EXACT_REL, PROPENSITY_REL
+from tolerances import EXACT_FLOOR, EXACT_REL, PROPENSITY_REL
 
 ESTS = [("ipw", "improved"), ("dr", "improved"), ("dr", "traditional")]
 
@@ -61,9 +62,9 @@ def test_separated_cohort_is_nan_and_named(clean, est, dr_method):
     # every other cell is what it is without the lonely unit (never-treated controls)
     base, _ = _fit(clean, est, dr_method)
     other = res.params[~lonely]
-    np.testing.assert_allclose(other, base.params[other.index], rtol=EXACT_REL, atol=0)
-    np.testing.assert_allclose(
-        res.std_errors[~lonely], base.std_errors[other.index], rtol=EXACT_REL, atol=0
+    assert_close(other, base.params[other.index], rel=EXACT_REL, floor=EXACT_FLOOR)
+    assert_close(
+        res.std_errors[~lonely], base.std_errors[other.index], rel=EXACT_REL, floor=EXACT_FLOOR
     )
 
 
@@ -87,11 +88,11 @@ def test_aggregations_leave_nan_cells_out_and_say_so(clean, est, dr_method):
         assert any("leaves out" in w for w in agg.warnings)
         # estimates, SEs and the pre-test are those without the lonely unit (floating point only)
         pd.testing.assert_index_equal(agg.params.index, ref.params.index)
-        np.testing.assert_allclose(agg.params, ref.params, rtol=EXACT_REL, atol=0)
-        np.testing.assert_allclose(agg.std_errors, ref.std_errors, rtol=EXACT_REL, atol=0)
+        assert_close(agg.params, ref.params, rel=EXACT_REL, floor=EXACT_FLOOR)
+        assert_close(agg.std_errors, ref.std_errors, rel=EXACT_REL, floor=EXACT_FLOOR)
         if ty == "dynamic":
             assert agg.pretest["df"] == ref.pretest["df"] > 0
-            assert agg.pretest["stat"] == pytest.approx(ref.pretest["stat"], rel=EXACT_REL)
+            assert_close(agg.pretest["stat"], ref.pretest["stat"], rel=EXACT_REL)
 
 
 def test_cell_estimator_reports_each_failed_cell_once(clean):
@@ -167,7 +168,7 @@ def test_logit_matches_statsmodels_on_regular_data(seed):
     w = w / w.mean()
     p, _ = core._logit(X, d, w)
     glm = sm.GLM(d.astype(float), X, family=sm.families.Binomial(), freq_weights=w).fit(tol=1e-12)
-    np.testing.assert_allclose(p, glm.fittedvalues, rtol=PROPENSITY_REL)
+    assert_close(p, glm.fittedvalues, rel=PROPENSITY_REL, floor=PROPENSITY_REL)
     assert not separation(X, d, w)
 
 
@@ -227,5 +228,5 @@ def test_tilting_balances_on_regular_data(seed):
     odds = core._ipt(X, d, w)
     treated = (w[d][:, None] * X[d]).sum(axis=0)
     tilted = ((w * odds)[~d][:, None] * X[~d]).sum(axis=0)
-    np.testing.assert_allclose(tilted, treated, rtol=EXACT_REL, atol=0)
+    assert_close(tilted, treated, rel=EXACT_REL, floor=EXACT_FLOOR)
     assert not outside_hull(X[~d], treated / w[d].sum())

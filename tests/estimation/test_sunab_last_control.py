@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 from _did_dgp import make_staggered
 
+from _asserts import assert_close, assert_differ
 from clusterimpact.estimation.sunab import sun_abraham
-from tolerances import EXACT_REL
+from tolerances import DISTINCT_REL, EXACT_FLOOR, EXACT_REL
 
 
 def test_last_control_pools_never_treated_units():
@@ -19,9 +19,9 @@ def test_last_control_pools_never_treated_units():
     relabel = df.assign(treat_year=df["treat_year"].fillna(last))
     same = sun_abraham(relabel, "y", control="last")
     assert same.nobs == res.nobs
-    np.testing.assert_allclose(same.params, res.params, rtol=EXACT_REL, atol=0)
-    np.testing.assert_allclose(same.std_errors, res.std_errors, rtol=EXACT_REL, atol=0)
+    assert_close(same.params, res.params, rel=EXACT_REL, floor=EXACT_FLOOR)
+    assert_close(same.std_errors, res.std_errors, rel=EXACT_REL, floor=EXACT_FLOOR)
     # dropping them gives a different control group and different numbers
     alone = sun_abraham(df[df["treat_year"].notna()], "y", control="last")
     assert alone.nobs < res.nobs
-    assert not np.allclose(alone.params, res.params.reindex(alone.params.index))
+    assert_differ(alone.params, res.params.reindex(alone.params.index), rel=DISTINCT_REL)

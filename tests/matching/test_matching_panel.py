@@ -165,6 +165,9 @@ def test_stacked_panel_feeds_callaway_santanna(panel):
         s = mp[mp["stack"] == g]
         wide = s.pivot_table(index="stack_unit", columns="year", values="ln_lp")
         unit = s.groupby("stack_unit")[["weight", "treated"]].first().loc[wide.index]
+        if t not in wide or b not in wide:  # outside the stack's window: no units, a NaN cell
+            hand.append(np.nan)
+            continue
         ok = (wide[t].notna() & wide[b].notna()).to_numpy()
         d = (wide[t] - wide[b]).to_numpy()[ok]
         w, tr = unit["weight"].to_numpy()[ok], unit["treated"].to_numpy()[ok] == 1

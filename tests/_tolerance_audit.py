@@ -222,17 +222,14 @@ def run(configs: list[str], out: Path, targets: list[str]) -> dict[str, float]:
     return cpu
 
 
-def _label(line: dict[str, Any]) -> str:
+def _parts(line: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(keyword, tolerance name or expression, value) for each nonzero tolerance of one call."""
     names = tolerance_names(line)
-    parts = []
-    for k in TOL_KEYS:
-        v = line["values"].get(k)
-        if v:
-            parts.append(
-                f"{k}={names.get(k, '?')}"
-                + ("" if k in names and _is_name(names[k]) else f" ({v:.3g})")
-            )
-    return ", ".join(parts)
+    return [(k, names.get(k, "?"), v) for k in TOL_KEYS if (v := line["values"].get(k))]
+
+
+def _label(parts: list[tuple[str, str, float]]) -> str:
+    return "; ".join(f"{k}={n}" + ("" if _is_name(n) else f" ({v:.3g})") for k, n, v in parts)
 
 
 def _is_name(expr: str) -> bool:
@@ -246,6 +243,7 @@ def table(out: Path, configs: list[str], by_name: bool = False) -> tuple[str, fl
 
     nfp = tolerances.NOT_FLOATING_POINT
     best: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    names_of: dict[tuple[str, str], list[str]] = {}
     calls: dict[tuple[str, str], int] = defaultdict(int)
     for name in configs:
         path = out / f"{name}.jsonl"
@@ -253,7 +251,9 @@ def table(out: Path, configs: list[str], by_name: bool = False) -> tuple[str, fl
             continue
         for raw in path.read_text().splitlines():
             line = json.loads(raw)
-            key = (line["site"], _label(line))
+            parts = _parts(line)
+            key = (line["site"], _label(parts))
+            names_of[key] = [n for _, n, _ in parts]
             best[key][name] = max(best[key].get(name, 0.0), float(line["share"]))
             calls[key] += 1
     rows = []
@@ -264,13 +264,12 @@ def table(out: Path, configs: list[str], by_name: bool = False) -> tuple[str, fl
         fp = not any(n in label for n in nfp)
         if fp:
             worst_fp = max(worst_fp, top)
-        rows.append((top, site, label, fp, spread, calls[(site, label)]))
+        rows.append((top, site, label, fp, spread, calls[(site, label)], names_of[(site, label)]))
     rows.sort(key=lambda r: (-r[0], r[1]))
     if by_name:  # one row per tolerance (name or expression): the largest share of its comparisons
         agg: dict[str, list[Any]] = {}
-        for top, _site, label, fp, spread, n in rows:
-            for part in label.split(", "):
-                name = part.split("=", 1)[1].split(" (")[0]
+        for top, _, _, fp, spread, n, names in rows:
+            for name in names:
                 cur = agg.setdefault(name, [0.0, fp, 0.0, 0, 0])
                 cur[0], cur[2] = max(cur[0], top), max(cur[2], 0.0 if spread != spread else spread)
                 cur[3], cur[4] = cur[3] + 1, cur[4] + n
@@ -289,7 +288,7 @@ def table(out: Path, configs: list[str], by_name: bool = False) -> tuple[str, fl
     )
     body = "".join(
         f"| `{s}` | {lab} | {'fp' if fp else 'stat/printed'} | {top:.2g} | {spr:.1g} | {n} |\n"
-        for top, s, lab, fp, spr, n in rows
+        for top, s, lab, fp, spr, n, _ in rows
     )
     return head + body, worst_fp
 

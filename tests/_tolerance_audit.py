@@ -76,6 +76,11 @@ DEFAULT_TARGETS = [
     "tests/test_synthetic.py",
     "tests/test_panel.py",
     "tests/test_presets.py",
+    "tests/chain",
+    "tests/test_synthetic_estimands.py",
+    "tests/test_report_truth.py",
+    "tests/test_spec_inputs.py",
+    "tests/test_stats_helpers.py",
 ]
 
 
@@ -122,58 +127,77 @@ def _parsed(path: str) -> tuple[str, ast.Module] | None:
         return None
 
 
-def _call_keywords(site: str) -> dict[str, str]:
-    """Source of the rel/floor/abs keywords of the narrowest call at ``path:line`` that has any."""
+def _narrowest_call(site: str, need: tuple[str, ...]) -> tuple[str, ast.Call] | None:
+    """The narrowest call spanning ``path:line`` with one of the keywords ``need`` (or, if none
+    has, with more than two positional arguments)."""
     path, _, line = site.rpartition(":")
     parsed = _parsed(path)
     if parsed is None:
-        return {}
+        return None
     src, tree = parsed
-    lineno, best, span = int(line), None, None
+    lineno = int(line)
+    found: list[tuple[int, int, ast.Call]] = []
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not any(k.arg in TOL_KEYS for k in node.keywords):
-            continue
-        end = node.end_lineno or node.lineno
-        if node.lineno <= lineno <= end and (span is None or end - node.lineno < span):
-            best, span = node, end - node.lineno
-    if best is None:
+        if isinstance(node, ast.Call):
+            end = node.end_lineno or node.lineno
+            if node.lineno <= lineno <= end:
+                has_kw = any(k.arg in need for k in node.keywords)
+                if has_kw or len(node.args) > 2:
+                    found.append((0 if has_kw else 1, end - node.lineno, node))
+    if not found:
+        return None
+    return src, min(found, key=lambda t: (t[0], t[1]))[2]
+
+
+def _call_arguments(site: str, positional: tuple[str, ...] = ()) -> dict[str, str]:
+    """Source of the rel/floor/abs keywords of the call at ``path:line``; with ``positional`` (a
+    helper's parameter names) also its positional arguments under those names."""
+    hit = _narrowest_call(site, TOL_KEYS + positional)
+    if hit is None:
         return {}
-    return {
-        k.arg: ast.get_source_segment(src, k.value) or "?"
-        for k in best.keywords
-        if k.arg in TOL_KEYS
+    src, call = hit
+    out = {
+        name: ast.get_source_segment(src, a) or "?"
+        for name, a in zip(positional, call.args, strict=False)
     }
+    out.update({k.arg: ast.get_source_segment(src, k.value) or "?" for k in call.keywords if k.arg})
+    return out
 
 
-def _helper_defaults(site: str) -> dict[str, str]:
-    """Source of the parameter defaults of the function enclosing ``path:line`` (a helper)."""
+def _helper_params(site: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Parameter names, and their defaults' source, of the function enclosing ``path:line``."""
     path, _, line = site.rpartition(":")
     parsed = _parsed(path)
     if parsed is None:
-        return {}
+        return (), {}
     src, tree = parsed
     lineno = int(line)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.lineno <= lineno <= (node.end_lineno or 0):
-            args = node.args.args[len(node.args.args) - len(node.args.defaults) :]
-            return {
+            args = node.args.args
+            with_default = args[len(args) - len(node.args.defaults) :]
+            defaults = {
                 a.arg: ast.get_source_segment(src, d) or "?"
-                for a, d in zip(args, node.args.defaults, strict=True)
+                for a, d in zip(with_default, node.args.defaults, strict=True)
             }
-    return {}
+            for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
+                if d is not None:
+                    defaults[a.arg] = ast.get_source_segment(src, d) or "?"
+            return tuple(a.arg for a in args), defaults
+    return (), {}
 
 
 def tolerance_names(line: dict[str, Any]) -> dict[str, str]:
     """rel/floor/abs expressions of one recorded call, through a helper's parameters if need be."""
-    kw = _call_keywords(line["inner"])
-    if (
-        line["inner"] != line["site"]
-    ):  # a helper: its parameter names resolve to the test's keywords
-        outer, defaults = _call_keywords(line["site"]), _helper_defaults(line["inner"])
-        kw = {
-            k: outer.get(v, defaults.get(v, v)) if v.isidentifier() and not v.isupper() else v
-            for k, v in kw.items()
-        }
+    kw = {k: v for k, v in _call_arguments(line["inner"]).items() if k in TOL_KEYS}
+    if line["inner"] != line["site"]:  # a helper: its parameters resolve to the test's arguments
+        params, defaults = _helper_params(line["inner"])
+        outer = _call_arguments(line["site"], params)
+        for _ in range(2):  # a parameter defaulting to another parameter (floor=None -> rel)
+            kw = {
+                k: outer.get(v, defaults.get(v, v)) if v.isidentifier() and not v.isupper() else v
+                for k, v in kw.items()
+            }
     return {k: v for k, v in kw.items() if line["values"].get(k)}
 
 

@@ -16,9 +16,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from _asserts import assert_close
 from clusterimpact.spec import BootstrapSpec, RobustnessSpec, StudySpec
 from conftest import REPO, slow_scale
-from tolerances import SYNTH_TRUTH_REL, TRUTH_SE_MULTIPLE
+from tolerances import SYNTH_TRUTH_ABS_SCALE, SYNTH_TRUTH_REL, TRUTH_SE_MULTIPLE
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,7 @@ def test_truth_table_compares_each_estimate_with_its_own_estimand(default_run):
     brute, per_firm = brute_estimands(sim.latent)
     t = default_run.results["truth_table"]
     expected = np.array([_expected_truth(default_run, r, brute, per_firm) for _, r in t.iterrows()])
-    np.testing.assert_allclose(t["truth"], expected, rtol=SYNTH_TRUTH_REL, atol=1e-12)
+    assert_close(t["truth"], expected, rel=SYNTH_TRUTH_REL, floor=SYNTH_TRUTH_ABS_SCALE)
     z = np.abs(t["estimate"].to_numpy() - expected) / t["std_error"].to_numpy()
     robust = t["estimator"].isin(
         ["Callaway-Sant'Anna", "Sun-Abraham", "Imputation (BJS)", "duration (imputation)"]

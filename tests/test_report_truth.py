@@ -8,12 +8,13 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pandas as pd
-import pytest
 
+from _asserts import assert_close
 from clusterimpact.report._estimation_steps import _duration_truth
 from clusterimpact.report._study import Study
 from clusterimpact.report._truth_step import _matched_truth, _Truths
 from clusterimpact.spec import EstimationSpec, StudySpec
+from tolerances import EXACT_REL
 
 TRUTH = {
     "estimand_window": [-5, 5],
@@ -62,7 +63,8 @@ def test_duration_estimands_need_the_studys_bins():
     assert tr.get("duration:member_years::1") is None and tr.missing == {"bins"}
     assert _duration_truth(_study(bins=(1, 2, 3)), [1, 2, "3+"]) is None
     got = _duration_truth(_study(), [1, 2, 3, 4, "5+"])
-    assert got is not None and got["5+"]["att"] == pytest.approx(0.05) and len(got) == 5
+    assert got is not None and len(got) == 5
+    assert_close(got["5+"]["att"], 0.05, rel=EXACT_REL)
 
 
 def test_matched_did_truth_is_over_the_members_it_used():
@@ -93,7 +95,7 @@ def test_matched_did_truth_is_over_the_members_it_used():
     long = pd.DataFrame(rows)
     study = _study(results={"matching": SimpleNamespace(matched_panel=long)})
     firms = TRUTH["member_window_effects"]
-    assert _matched_truth(study, "y", "att", firms) == pytest.approx((0.01 + 2 * 0.03) / 3)
-    assert _matched_truth(study, "y", "att_lp", firms) == pytest.approx((0.1 + 2 * 0.3) / 3)
+    assert_close(_matched_truth(study, "y", "att", firms), (0.01 + 2 * 0.03) / 3, rel=EXACT_REL)
+    assert_close(_matched_truth(study, "y", "att_lp", firms), (0.1 + 2 * 0.3) / 3, rel=EXACT_REL)
     # a member missing from the truth's per-firm effects leaves the row without a truth
     assert _matched_truth(study, "y", "att", {"A": firms["A"]}) is None

@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
 from clusterimpact.errors import DataError, DataWarning, SpecError
 from clusterimpact.report._data_steps import step_load, step_panel
 from clusterimpact.report._study import Study
 from clusterimpact.spec import DataSpec, StudySpec
+from tolerances import ELEMENTWISE_REL
 
 
 def _spec(tmp_path: Path, data: str) -> StudySpec:
@@ -139,7 +141,7 @@ def test_study_on_belgian_files(belgian_files):
     assert panel.rows_in == len(panel.data) + len(panel.exclusions) == 4
     assert panel.exclusions[["row", "reason"]].values.tolist() == [[4, "nonpositive_va"]]
     d = panel.data.set_index(["firm_id", "year"])
-    assert d.loc[("0403.170.701", 2017), "va"] == pytest.approx(1100.0 / 1.1, rel=1e-12)
+    assert_close(d.loc[("0403.170.701", 2017), "va"], 1100.0 / 1.1, rel=ELEMENTWISE_REL)
     assert d.loc[("0403.170.701", 2016), "region"] == "Liège"
     assert d.loc[("0202.239.951", 2016), "member"] == 1  # the same-year spell counts its year
     assert d.loc[("0403.170.701", 2017), "member"] == 1

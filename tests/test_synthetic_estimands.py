@@ -13,9 +13,10 @@ import json
 
 import pytest
 
+from _asserts import assert_close, assert_differ
 from _truth_brute import brute_estimands
 from clusterimpact.synthetic import simulate
-from tolerances import SYNTH_TRUTH_ABS_SCALE, SYNTH_TRUTH_REL
+from tolerances import DISTINCT_REL, SYNTH_TRUTH_ABS_SCALE, SYNTH_TRUTH_REL
 
 SCENARIOS = ("ecoom", "heterogeneous", "null")
 
@@ -27,8 +28,8 @@ def sims():
 
 def _check(actual: dict, expected: tuple, scale: float, what: str) -> None:
     atol = SYNTH_TRUTH_ABS_SCALE * scale
-    assert actual["att"] == pytest.approx(expected[0], rel=SYNTH_TRUTH_REL, abs=atol), what
-    assert actual["att_lp"] == pytest.approx(expected[1], rel=SYNTH_TRUTH_REL, abs=atol), what
+    assert_close(actual["att"], expected[0], rel=SYNTH_TRUTH_REL, abs=atol, msg=what)
+    assert_close(actual["att_lp"], expected[1], rel=SYNTH_TRUTH_REL, abs=atol, msg=what)
     assert actual["n"] == expected[2], what
 
 
@@ -62,7 +63,7 @@ def test_estimands_differ_by_more_than_rounding(sims):
     gaps = [b - a for a, b in zip(vals, vals[1:], strict=False)]
     assert min(gaps) > 1e-4, dict(zip(overall, vals, strict=True))
     # CS event-time and the imputation's per-observation event-time averages differ too
-    assert est["cs:dynamic:3"]["att"] != pytest.approx(est["imputation:dynamic:3"]["att"], abs=1e-5)
+    assert_differ(est["cs:dynamic:3"]["att"], est["imputation:dynamic:3"]["att"], rel=DISTINCT_REL)
 
 
 def test_estimands_survive_the_json_file(tmp_path, sims):

@@ -20,8 +20,9 @@ How the numbers are chosen:
   estimate's own standard error or of the Monte Carlo error, never a fixed number without a reason.
 
 Each area owns its section below; add to your own section only. ``NOT_FLOATING_POINT`` lists the
-tolerances that are not floating-point noise (printed precision, statistical windows): the audit holds
-them to "passes on every configuration" instead of "uses at most half".
+tolerances that are not floating-point noise (printed precision, statistical windows, a solver's
+convergence tolerance): the audit holds them to "passes on every configuration" and reports how much
+the machine moves them, instead of "uses at most half".
 """
 
 # --- general ------------------------------------------------------------------------------------
@@ -38,6 +39,12 @@ ELEMENTWISE_REL = 1e-12
 # A value the code stores as given (parsed from a file, passed through JSON with 17 digits, drawn by
 # matplotlib): equal but for the last bits.
 STORED_REL = 1e-12
+# A scalar root from scipy's brentq (xtol 1e-10 in the package): the function at the returned root is
+# within this of its target (p-values and critical values of order one).
+ROOT_FIND_ABS = 1e-9
+# A linear programme solved by HiGHS (scipy.optimize.linprog): its default primal/dual feasibility
+# tolerance is 1e-7, so an optimum agrees with a closed form to that, relative.
+LP_SOLVER_REL = 1e-7
 # "These two differ": more than this share of the magnitude, far above floating-point noise (EXACT_*)
 # and far below the differences the tests expect (a coarser clustering, another seed: percent level).
 DISTINCT_REL = 1e-6
@@ -268,4 +275,15 @@ NOT_FLOATING_POINT = (
     "TRUTH_SE_MULTIPLE",
     "NSW_CPS_SE_MULTIPLE",
     "SMD_BALANCED",
+    "SYNTH_TRUTH_REL",
+    "ACF_MARKOV_ABS",
+    "ACF_FIRM_EFFECT_MIN_BIAS",
+    "WOOLDRIDGE_FIRM_EFFECT_ABS",
+    "HETERO_BOOT_VAR_REL",
+    "HETERO_BOOT_CORR_ABS",
+    "HONEST_R_GRID_SD",
+    "HONEST_LF_SIM_SD",
+    "HONEST_FLCI_SD",
+    "ROOT_FIND_ABS",
+    "LP_SOLVER_REL",
 )

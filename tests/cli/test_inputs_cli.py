@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
 from clusterimpact.cli import main
+from tolerances import ELEMENTWISE_REL
 
 ACC = (
     "ondernemingsnummer;boekjaar;nace;gemeente;va;vte\n"
@@ -69,8 +71,10 @@ def test_build_on_belgian_files_with_maps_and_match_rate(files, capsys):
     assert "warning:" in cap.err and "read it as cp1252" in cap.err
     panel = pd.read_parquet(out)
     assert sorted(panel["firm_id"].unique()) == ["0202239951", "0403170701"]
-    assert panel.set_index(["firm_id", "year"]).loc[("0403170701", 2017), "va"] == pytest.approx(
-        1100.0 / 1.1, rel=1e-12
+    assert_close(
+        panel.set_index(["firm_id", "year"]).loc[("0403170701", 2017), "va"],
+        1100.0 / 1.1,
+        rel=ELEMENTWISE_REL,
     )
     report = json.loads(js.read_text())
     assert report["rows_in"] == report["nobs"] + sum(report["exclusions"].values()) == 4

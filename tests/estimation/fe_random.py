@@ -117,7 +117,10 @@ def pf_fit(fml: str, df: pd.DataFrame, vcov: object, **kw: object):
         return pf.feols(fml, df, vcov=vcov, fixef_tol=1e-14, **kw)
 
 
-def assert_close(actual, expected, rel: float, what: str) -> None:
+def assert_close(
+    actual, expected, rel: float = 0.0, what: object = "", *, floor=None, abs=0.0, msg=""
+) -> None:
     """``|a - e| <= rel |e| + rel max|e|``: relative, with an absolute floor scaled to the fit
-    (``tests/_asserts.assert_close`` with ``floor = rel``, so the tolerance audit sees it)."""
-    _assert_close(actual, expected, rel=rel, floor=rel, msg=what)
+    (``tests/_asserts.assert_close`` with ``floor = rel`` unless given, so the tolerance audit sees it)."""
+    floor = rel if floor is None else floor
+    _assert_close(actual, expected, rel=rel, floor=floor, abs=abs, msg=msg or what)

@@ -13,6 +13,7 @@ from _did_dgp import make_staggered
 from fe_helpers import make_panel
 from statsmodels.stats.multitest import multipletests
 
+from _asserts import assert_close
 from _stats import binomial_min_hits
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.heterogeneity import heterogeneity_effects, subgroup_effects
@@ -20,17 +21,19 @@ from clusterimpact.estimation.influence import draw_multipliers
 from clusterimpact.estimation.multiplicity import romano_wolf
 from clusterimpact.estimation.staggered import aggte, att_gt
 from tolerances import (
+    EXACT_REL,
     HETERO_BOOT_CORR_ABS,
     HETERO_BOOT_VAR_REL,
     HETERO_EXACT_ABS_SCALE,
     HETERO_EXACT_REL,
+    TRUTH_SE_MULTIPLE,
 )
 
 
 def _close(actual, expected) -> None:
     expected = np.asarray(expected, dtype=float)
     atol = HETERO_EXACT_ABS_SCALE * float(np.max(np.abs(expected)))
-    np.testing.assert_allclose(actual, expected, rtol=HETERO_EXACT_REL, atol=atol)
+    assert_close(actual, expected, rel=HETERO_EXACT_REL, abs=atol)
 
 
 def _quiet(fn, *a, **kw):
@@ -235,11 +238,11 @@ def test_bootstrap_shares_firm_multipliers_and_is_reproducible():
     assert not np.array_equal(res.boot_draws, other.boot_draws)
     # the draws reproduce the analytic covariance, correlations included
     V, B = res.vcov.to_numpy(), np.cov(res.boot_draws, rowvar=False)
-    np.testing.assert_allclose(np.diag(B), np.diag(V), rtol=HETERO_BOOT_VAR_REL)
+    assert_close(np.diag(B), np.diag(V), rel=HETERO_BOOT_VAR_REL)
     sd_v, sd_b = np.sqrt(np.diag(V)), np.sqrt(np.diag(B))
     corr_v, corr_b = V / np.outer(sd_v, sd_v), B / np.outer(sd_b, sd_b)
     assert corr_v[0, 1] > 0.25  # the check below can tell shared from independent multipliers
-    np.testing.assert_allclose(corr_b, corr_v, atol=HETERO_BOOT_CORR_ABS)
+    assert_close(corr_b, corr_v, abs=HETERO_BOOT_CORR_ABS)
     # adjusted p-values: Holm on the normal p-values, Romano-Wolf on the studentised draws
     np.testing.assert_array_equal(
         res.p_holm.to_numpy(), multipletests(res.pvalues.to_numpy(), method="holm")[1]
@@ -301,7 +304,7 @@ def test_power_a_real_difference_is_detected():
         res = subgroup_effects(_grouped(800, seed=s, effect_c=0.2), "y", "grp", n_boot=499, seed=s)
         assert res.equal_effects["p_value"] < 1e-3, res.equal_effects
         assert res.p_romano_wolf["grp:C"] < 0.01 and res.p_holm["grp:C"] < 0.01
-        assert abs(res.params["grp:C"] - 0.2) <= 3 * res.std_errors["grp:C"]
+        assert abs(res.params["grp:C"] - 0.2) <= TRUTH_SE_MULTIPLE * res.std_errors["grp:C"]
 
 
 # The ECOOM claim, "firm size does not moderate the effect", shown both ways on the synthetic ecoom
@@ -456,7 +459,7 @@ def test_input_untouched_results_reported_and_json(ecoom):
     assert js["by"] == "cluster" and js["rule"]["at"] == "join"
     assert js["equal_effects"]["df"] == len(cl.params) - 1
     assert [e["term"] for e in js["estimates"]] == list(cl.params.index)
-    assert js["estimates"][0]["p_romano_wolf"] == pytest.approx(cl.p_romano_wolf.iloc[0])
+    assert_close(js["estimates"][0]["p_romano_wolf"], cl.p_romano_wolf.iloc[0], rel=EXACT_REL)
     assert js["pooled"]["term"] == "simple" and len(js["covariance"]) == len(cl.params)
 
 

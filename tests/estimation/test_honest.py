@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
+from _asserts import assert_close
 from clusterimpact.errors import SpecError
 from clusterimpact.estimation import _honest_core as core
 from clusterimpact.estimation.event_study import event_study
@@ -23,10 +24,14 @@ from clusterimpact.estimation.sunab import sun_abraham
 from conftest import REFERENCE
 from tolerances import (
     CS_BOOT_SE_REL,
+    ELEMENTWISE_REL,
+    EXACT_REL,
     HONEST_FLCI_SD,
     HONEST_LF_SIM_SD,
     HONEST_R_GRID_SD,
     HONEST_ROUTES_SD,
+    LP_SOLVER_REL,
+    ROOT_FIND_ABS,
 )
 
 HD = REFERENCE / "honestdid"
@@ -153,8 +158,8 @@ def test_agrees_with_moderndid(medicaid):
             if restriction == "rm"
             else HONEST_FLCI_SD * sd
         )
-        np.testing.assert_allclose(r.sets.conf_low, rows.conf_low, rtol=0, atol=allow)
-        np.testing.assert_allclose(r.sets.conf_high, rows.conf_high, rtol=0, atol=allow)
+        assert_close(r.sets.conf_low, rows.conf_low, abs=allow)
+        assert_close(r.sets.conf_high, rows.conf_high, abs=allow)
 
 
 # -- second routes to the same numbers -------------------------------------------------------------
@@ -171,10 +176,10 @@ def test_vertex_and_lp_routes_agree(medicaid):
         fast = core.ArpPiece.build(A, d, c.betahat, c.sigma, c.n_pre, lv, **kw)
         slow = core.ArpPiece.build(A, d, c.betahat, c.sigma, c.n_pre, lv, use_lp=True, **kw)
         assert fast.vertices is not None and slow.vertices is None
-        assert fast.c_lf == pytest.approx(slow.c_lf, rel=1e-8)
+        assert_close(fast.c_lf, slow.c_lf, rel=EXACT_REL)
         a = core.invert(fast.accepts, theta, 10 * sd, n_grid=15, tol=1e-8)
         b = core.invert(slow.accepts, theta, 10 * sd, n_grid=15, tol=1e-8)
-        np.testing.assert_allclose(a, b, rtol=0, atol=HONEST_ROUTES_SD * sd)
+        assert_close(a, b, abs=HONEST_ROUTES_SD * sd)
 
 
 def test_flci_bias_is_the_worst_case_over_delta_sd(medicaid):
@@ -190,7 +195,7 @@ def test_flci_bias_is_the_worst_case_over_delta_sd(medicaid):
         assert res.status == 0
         return float(-res.fun)
 
-    assert lp_bias(f.weights) == pytest.approx(f.max_bias, rel=1e-7)
+    assert_close(lp_bias(f.weights), f.max_bias, rel=LP_SOLVER_REL)
     rng = np.random.default_rng(7)
     _, trend = core._sd_bias_map(c.n_pre, c.n_post)
     tp = trend[: c.n_pre]
@@ -201,13 +206,13 @@ def test_flci_bias_is_the_worst_case_over_delta_sd(medicaid):
         v[: c.n_pre] += step
         sd = float(np.sqrt(v @ c.sigma @ v))
         half = sd * core.normal_abs_cv(lp_bias(v) / sd, 0.05)
-        assert half >= f.half_length - 1e-9 * f.half_length
+        assert half >= f.half_length * (1 - EXACT_REL)
 
 
 def test_normal_abs_cv():
-    assert core.normal_abs_cv(0.0, 0.05) == pytest.approx(1.959963984540054, rel=1e-12)
+    assert_close(core.normal_abs_cv(0.0, 0.05), 1.959963984540054, rel=ELEMENTWISE_REL)
     # large bias: essentially one-sided
-    assert core.normal_abs_cv(50.0, 0.05) == pytest.approx(50 + 1.6448536269514722, rel=1e-10)
+    assert_close(core.normal_abs_cv(50.0, 0.05), 50 + 1.6448536269514722, abs=ROOT_FIND_ABS)
 
 
 # -- breakdown values ------------------------------------------------------------------------------
@@ -220,7 +225,7 @@ def test_breakdown_values_bracket_the_published_grid(medicaid):
     below = honest_did(
         es, restriction="sd", grid=[0.995 * sd.breakdown, sd.breakdown], breakdown=False
     )
-    assert below.sets.conf_low.iloc[0] > 0 >= below.sets.conf_low.iloc[1] - 1e-12
+    assert below.sets.conf_low.iloc[0] > 0 >= below.sets.conf_low.iloc[1] - ROOT_FIND_ABS
     assert rm.to_dict()["sensitivity"]["breakdown"] == rm.breakdown
 
 
@@ -250,10 +255,12 @@ def ehec_cs():
 def test_cs_dynamic_vcov_from_influence_functions(ehec_cs):
     es = aggte(ehec_cs, "dynamic", min_e=-5, max_e=5)
     diag = np.sqrt(np.diag(es.vcov.to_numpy()))
-    np.testing.assert_allclose(diag, es.analytic_std_errors.to_numpy(), rtol=1e-12, atol=1e-15)
+    assert_close(
+        diag, es.analytic_std_errors.to_numpy(), rel=ELEMENTWISE_REL, floor=ELEMENTWISE_REL
+    )
     boot = aggte(ehec_cs, "dynamic", min_e=-5, max_e=5, bootstrap=True, n_boot=999, seed=1)
     keep = es.analytic_std_errors.to_numpy() > 0
-    np.testing.assert_allclose(boot.std_errors.to_numpy()[keep], diag[keep], rtol=CS_BOOT_SE_REL)
+    assert_close(boot.std_errors.to_numpy()[keep], diag[keep], rel=CS_BOOT_SE_REL)
     c = event_study_coefficients(es)
     assert c.reference == -1 and c.n_pre == 4 and c.n_post == 6
     r = honest_did(es, restriction="rm", grid=[0.5, 1.0], breakdown=False)

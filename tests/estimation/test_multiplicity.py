@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
+from _asserts import assert_close
 from clusterimpact.errors import SpecError
 from clusterimpact.estimation.multiplicity import holm, romano_wolf
+from tolerances import ELEMENTWISE_REL
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -25,9 +27,10 @@ def test_holm_equals_statsmodels(seed):
 
 def test_holm_hand_computed_and_nan():
     # sorted 0.01, 0.02, 0.04 -> 3*0.01, max(.., 2*0.02), max(.., 1*0.04)
-    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04], abs=1e-15)
+    assert_close(holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04], rel=ELEMENTWISE_REL)
     out = holm([0.01, np.nan, 0.02])  # NaN is not part of the family (m = 2)
-    assert out[0] == pytest.approx(0.02) and np.isnan(out[1]) and out[2] == pytest.approx(0.02)
+    assert np.isnan(out[1])
+    assert_close(out[[0, 2]], 0.02, rel=ELEMENTWISE_REL)
     assert np.isnan(holm([np.nan])).all()
     with pytest.raises(SpecError, match=r"\[0, 1\]"):
         holm([0.2, 1.5])
@@ -67,12 +70,12 @@ def test_romano_wolf_known_answers():
     draws = np.array([[0.5, 2.0], [3.5, 0.0], [1.0, 1.5], [0.0, 0.2]])
     # step 1 (|t| = 3): max over both per draw = 2, 3.5, 1.5, 0.2 -> one reaches 3 -> 2/5
     # step 2 (|t| = 1): second column 2, 0, 1.5, 0.2 -> two reach 1 -> 3/5
-    assert romano_wolf([3.0, -1.0], draws) == pytest.approx([0.4, 0.6], abs=1e-15)
+    assert_close(romano_wolf([3.0, -1.0], draws), [0.4, 0.6], rel=ELEMENTWISE_REL)
     # monotonicity: the second test alone would get 1/5, but it cannot be below the first's 2/5
     draws = np.array([[3.5, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
-    assert romano_wolf([3.0, 2.9], draws) == pytest.approx([0.4, 0.4], abs=1e-15)
+    assert_close(romano_wolf([3.0, 2.9], draws), [0.4, 0.4], rel=ELEMENTWISE_REL)
     # one test: the bootstrap p-value itself
-    assert romano_wolf([2.0], np.array([[1.0], [-2.5], [0.5]])) == pytest.approx([0.5])
+    assert_close(romano_wolf([2.0], np.array([[1.0], [-2.5], [0.5]])), [0.5], rel=ELEMENTWISE_REL)
 
 
 def test_romano_wolf_between_unadjusted_and_single_step():
@@ -89,7 +92,8 @@ def test_romano_wolf_between_unadjusted_and_single_step():
 
 def test_romano_wolf_nan_and_bad_shapes():
     out = romano_wolf([2.0, np.nan], np.array([[0.1, np.nan], [3.0, 0.0]]))
-    assert out[0] == pytest.approx(2 / 3) and np.isnan(out[1])
+    assert np.isnan(out[1])
+    assert_close(out[0], 2 / 3, rel=ELEMENTWISE_REL)
     with pytest.raises(SpecError, match=r"\(B, 2\)"):
         romano_wolf([1.0, 2.0], np.zeros((5, 3)))
     with pytest.raises(SpecError, match="finite"):

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
 from clusterimpact._cohort import cohort_years
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning
 from clusterimpact.estimation.sunab import sun_abraham
@@ -190,7 +191,7 @@ def _aggregate(ref):
 
 def _close(actual, expected, rtol):
     a, b = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=SUNAB_ABS_FLOOR * np.abs(b).max())
+    assert_close(a, b, rel=rtol, abs=SUNAB_ABS_FLOOR * np.abs(b).max())
 
 
 def _check_against(res, ref):

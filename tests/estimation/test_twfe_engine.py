@@ -16,6 +16,7 @@ import pytest
 from fe_helpers import make_panel
 from fe_random import assert_close, pf_fit
 
+from _asserts import assert_close as close
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation._demean import (
     MAX_DENSE_LEVELS,
@@ -65,11 +66,11 @@ def test_within_transform_equals_dummy_regression(weighted, n_fe, max_dense):
     assert len(ab.secondary) == n_fe - 1 and ab.exact == (max_dense == MAX_DENSE_LEVELS)
     want = _dummy_residual(v, codes, w)
     got = ab.demean(v)
-    np.testing.assert_allclose(got, want, rtol=0, atol=FE_EXACT_REL * np.abs(v).max())
+    close(got, want, abs=FE_EXACT_REL * np.abs(v).max())
     # the effects reproduce the fit: v - within = alpha[g] + D delta
     alpha, delta = ab.effects(v - got)
     fit = alpha[ab.primary] + ab.secondary_fit(delta)
-    np.testing.assert_allclose(fit, v - got, rtol=0, atol=FE_EXACT_REL * np.abs(v).max())
+    close(fit, v - got, abs=FE_EXACT_REL * np.abs(v).max())
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -82,9 +83,7 @@ def test_one_large_block_solved_directly_equals_dummy_regression(weighted):
     ab = Absorber(codes, w)
     assert ab._solver is not None and ab._solver.n_blocks == 1 and ab.H > 64 and ab.exact
     v = rng.normal(size=n)
-    np.testing.assert_allclose(
-        ab.demean(v), _dummy_residual(v, codes, w), rtol=0, atol=FE_EXACT_REL * np.abs(v).max()
-    )
+    close(ab.demean(v), _dummy_residual(v, codes, w), abs=FE_EXACT_REL * np.abs(v).max())
 
 
 def test_redundant_effects_are_coarsenings_only():
@@ -101,9 +100,7 @@ def test_redundant_effects_are_coarsenings_only():
     ab = Absorber(codes)
     assert ab.dropped == [1, 2] and ab.G == 40
     v = rng.normal(size=len(firm))
-    np.testing.assert_allclose(
-        ab.demean(v), _dummy_residual(v, codes, None), rtol=0, atol=FE_EXACT_REL * 10
-    )
+    close(ab.demean(v), _dummy_residual(v, codes, None), abs=FE_EXACT_REL * 10)
 
 
 def test_secondary_system_splits_into_blocks():
@@ -118,9 +115,7 @@ def test_secondary_system_splits_into_blocks():
     assert ab._solver is not None and ab._solver.n_blocks == len(np.unique(sector))
     assert ab.exact and ab.H > 64
     v = rng.normal(size=len(firm))
-    np.testing.assert_allclose(
-        ab.demean(v), _dummy_residual(v, [firm, sy], None), rtol=0, atol=FE_EXACT_REL * 10
-    )
+    close(ab.demean(v), _dummy_residual(v, [firm, sy], None), abs=FE_EXACT_REL * 10)
 
 
 def test_conjugate_gradients_above_the_dense_limit_equal_pyfixest():

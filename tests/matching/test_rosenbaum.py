@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from _asserts import assert_close
 from clusterimpact.errors import DataError, SpecError
 from clusterimpact.matching import match
 from clusterimpact.matching.rosenbaum import (
@@ -15,8 +16,7 @@ from clusterimpact.matching.rosenbaum import (
     rosenbaum_from_match,
 )
 from conftest import REFERENCE
-
-EXACT = 1e-10
+from tolerances import ELEMENTWISE_REL, EXACT_FLOOR, EXACT_REL, ROOT_FIND_ABS
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_gamma_one_is_the_usual_signed_rank_test(lead):
         lead, zero_method="wilcox", correction=False, alternative="greater", method="approx"
     )
     row = r.bounds.iloc[0]
-    assert row.p_upper == pytest.approx(ref.pvalue, rel=1e-9)
-    assert row.p_lower == pytest.approx(ref.pvalue, rel=1e-9)
+    assert_close(row.p_upper, ref.pvalue, rel=EXACT_REL)
+    assert_close(row.p_lower, ref.pvalue, rel=EXACT_REL)
 
 
 def _walsh_solution(d: np.ndarray, p: float) -> float:
@@ -56,11 +56,15 @@ def _walsh_solution(d: np.ndarray, p: float) -> float:
 def test_hodges_lehmann_bounds_equal_walsh_quantiles(seed):
     d = np.random.default_rng(seed).normal(0.3, 1.0, size=41)
     r = rosenbaum_bounds(d, gammas=[1.0, 1.5, 2.0, 3.0])
-    assert r.params["HL"] == pytest.approx(_walsh_solution(d, 0.5), abs=EXACT)
+    assert_close(r.params["HL"], _walsh_solution(d, 0.5), rel=EXACT_REL, floor=EXACT_FLOOR)
     for row in r.bounds.itertuples():
         g = row.gamma
-        assert row.hl_lower == pytest.approx(_walsh_solution(d, g / (1 + g)), abs=EXACT)
-        assert row.hl_upper == pytest.approx(_walsh_solution(d, 1 / (1 + g)), abs=EXACT)
+        assert_close(
+            row.hl_lower, _walsh_solution(d, g / (1 + g)), rel=EXACT_REL, floor=EXACT_FLOOR
+        )
+        assert_close(
+            row.hl_upper, _walsh_solution(d, 1 / (1 + g)), rel=EXACT_REL, floor=EXACT_FLOOR
+        )
 
 
 def test_moments_by_enumeration():
@@ -77,7 +81,7 @@ def test_moments_by_enumeration():
     T = float(q[d > 0].sum())
     z = (T - mean) / np.sqrt(var)
     r = rosenbaum_bounds(d, gammas=[g])
-    assert r.bounds.p_upper.iloc[0] == pytest.approx(stats.norm.sf(z), rel=1e-12)
+    assert_close(r.bounds.p_upper.iloc[0], stats.norm.sf(z), rel=ELEMENTWISE_REL)
 
 
 def test_bounds_widen_with_gamma_and_critical_gamma(lead):
@@ -87,7 +91,7 @@ def test_bounds_widen_with_gamma_and_critical_gamma(lead):
     assert np.all(np.diff(b.hl_lower) <= 0) and np.all(np.diff(b.hl_upper) >= 0)
     crit = r.critical_gamma
     at = rosenbaum_bounds(lead, gammas=[crit]).bounds.p_upper.iloc[0]
-    assert at == pytest.approx(0.05, abs=1e-9)
+    assert_close(at, 0.05, abs=ROOT_FIND_ABS)
     assert 4 < crit < 5  # p_upper(4) < 0.05 < p_upper(5) in the table above
     t = r.tidy()
     assert t.term.tolist()[0] == "Gamma=1" and t.p_value.equals(b.p_upper.rename("p_value"))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.container import ErrorbarContainer
 
+from _asserts import assert_close
 from clusterimpact import plotting as P
 from clusterimpact.errors import EstimationWarning, SpecError
 from clusterimpact.estimation.heterogeneity import subgroup_effects
@@ -30,7 +31,7 @@ def result():
 
 
 def _close(a, b):
-    np.testing.assert_allclose(a, b, rtol=PLOT_DRAWN_REL, atol=PLOT_DRAWN_REL * np.max(np.abs(b)))
+    assert_close(a, b, rel=PLOT_DRAWN_REL, abs=PLOT_DRAWN_REL * np.max(np.abs(b)))
 
 
 @pytest.mark.parametrize("uniform", [False, True])
@@ -54,7 +55,7 @@ def test_points_whiskers_markers_and_pooled_line(result, uniform, tmp_path):
     _close(filled[:, 0], t["estimate"].to_numpy()[sig])
     _close(hollow[:, 0], t["estimate"].to_numpy()[~sig])
     assert list(filled[:, 1]) == list(ys[sig]) and list(hollow[:, 1]) == list(ys[~sig])
-    assert lines["pooled"].get_xdata()[0] == pytest.approx(result.pooled.params.iloc[0])
+    assert_close(lines["pooled"].get_xdata()[0], result.pooled.params.iloc[0], rel=PLOT_DRAWN_REL)
     labels = [tl.get_text() for tl in ax.get_yticklabels()]
     n = result.n_firms.to_numpy()
     assert labels == [f"{s} (n = {k})" for s, k in zip(["0", "1", "2", "3"], n, strict=True)]

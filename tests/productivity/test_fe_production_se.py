@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from _prod_dgp import make_production
 
+from _asserts import assert_close
 from clusterimpact.productivity import estimate_tfp
 from tolerances import FE_PROPERTY_COEF_REL, FE_PROPERTY_SE_REL
 
@@ -31,13 +32,13 @@ def test_fe_production_function_se_equals_pyfixest(controls):
     names = ["ln_emp", "ln_capital", *controls]
     want_b = m.coef()[names].to_numpy()
     want_se = m.se()[names].to_numpy()
-    np.testing.assert_allclose(
+    assert_close(
         res.params[names].to_numpy(),
         want_b,
-        rtol=FE_PROPERTY_COEF_REL,
-        atol=FE_PROPERTY_COEF_REL * np.abs(want_b).max(),
+        rel=FE_PROPERTY_COEF_REL,
+        abs=FE_PROPERTY_COEF_REL * np.abs(want_b).max(),
     )
-    np.testing.assert_allclose(res.std_errors[names].to_numpy(), want_se, rtol=FE_PROPERTY_SE_REL)
+    assert_close(res.std_errors[names].to_numpy(), want_se, rel=FE_PROPERTY_SE_REL)
     assert res.nobs == m._N
     # the old count (K = slopes only) is detectably different at this tolerance
     n, k = m._N, len(names)

@@ -81,6 +81,8 @@ DEFAULT_TARGETS = [
     "tests/test_report_truth.py",
     "tests/test_spec_inputs.py",
     "tests/test_stats_helpers.py",
+    "tests/test_front_api.py",
+    "tests/test_ids_one_to_one.py",
 ]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _asserts import assert_close
 from _report_run import SMALL_CHAIN_REPS, small_report_runs, small_spec
 from clusterimpact.errors import SpecError
 from clusterimpact.spec import RobustnessSpec, StudySpec
@@ -55,10 +56,11 @@ def read_table(out: Path, name: str) -> pd.DataFrame:
 
 def close(printed: pd.Series | np.ndarray, expected: pd.Series | np.ndarray) -> None:
     """Printed with 4 decimals: equal to half a unit in the last digit."""
-    np.testing.assert_allclose(
-        np.asarray(printed, dtype=float), np.asarray(expected, dtype=float), rtol=0,
-        atol=REPORT_TABLE_4DP_ABS,
-    )  # fmt: skip
+    assert_close(
+        np.asarray(printed, dtype=float),
+        np.asarray(expected, dtype=float),
+        abs=REPORT_TABLE_4DP_ABS,
+    )
 
 
 # -- sections, figures, manifest ---------------------------------------------------------------------

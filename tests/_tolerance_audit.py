@@ -3,14 +3,16 @@
 Two halves:
 
 - ``record()`` is called by ``tests/_asserts.assert_close`` when ``CLUSTERIMPACT_TOL_AUDIT=<file>`` is set:
-  it appends one JSON line per call (call site, test, tolerance names and values, used share).
+  it appends one JSON line per call (call site, test, tolerance values, used share); the tolerance
+  names are read from the source when tabulating (through a helper's parameters if need be).
 - ``python tests/_tolerance_audit.py [--out DIR] [--configs a,b] [pytest args]`` runs the numeric tests
   once per configuration below (one subprocess each, sequentially), then prints a Markdown table of
   the largest used share per call site and configuration, and exits 1 if a floating-point tolerance
   uses more than half of itself anywhere (``MAX_SHARE``).
 
 Configurations vary what changes the summation order on x86-64: OpenBLAS's kernel family
-(``OPENBLAS_CORETYPE``: SkylakeX = AVX-512, Haswell = AVX2, Sandybridge = AVX, Prescott = SSE3),
+(``OPENBLAS_CORETYPE``: SkylakeX = AVX-512, Haswell = AVX2, Sandybridge = AVX, Prescott = SSE; a
+DYNAMIC_ARCH build loads its Katmai kernels for Prescott),
 numpy's SIMD dispatch (``NPY_DISABLE_CPU_FEATURES``: without the X86_V4 = AVX-512 and X86_V3 = AVX2
 groups) and the number of BLAS threads. Settings are passed per command: the environment may already
 set OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, which are kept unless a configuration overrides them.

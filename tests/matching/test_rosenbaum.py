@@ -27,8 +27,9 @@ def lead() -> np.ndarray:
 
 def test_lead_signed_rank_statistic_matches_published(lead):
     r = rosenbaum_bounds(lead)
-    assert r.statistic == 499  # wilcox.exact: V = 499 (PROVENANCE.md)
-    assert r.n_pairs == 32 and r.n_zero == 1 and r.nobs == 33
+    ref = pd.read_csv(REFERENCE / "rosenbaum" / "reference_values.csv").iloc[0]  # V = 499
+    assert r.statistic == ref["value"]
+    assert r.n_pairs == ref["n_pairs"] and r.n_zero == ref["n_zero"] and r.nobs == 33
 
 
 def test_gamma_one_is_the_usual_signed_rank_test(lead):

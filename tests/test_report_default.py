@@ -21,7 +21,7 @@ from clusterimpact.spec import BootstrapSpec, RobustnessSpec, StudySpec
 from conftest import REPO, slow_scale
 from tolerances import SYNTH_TRUTH_ABS_SCALE, SYNTH_TRUTH_REL, TRUTH_SE_MULTIPLE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_default")]  # one worker, one run
 
 #: Chain-bootstrap replications of the suite's default run (`make report`: 200, studies/default.toml);
 #: enough to check the wiring at full size, the chain's SEs are tested in tests/chain/.

@@ -97,17 +97,22 @@ def record(share: float, actual: Any, expected: Any) -> None:
     """
     frame = sys._getframe(2)
     inner = (frame.f_code.co_filename, frame.f_lineno)
-    outer = inner
+    chain = [inner]  # the call sites from assert_close's caller out to the test function
     f: Any = frame
-    while f is not None:  # the test function's own line, when a helper called assert_close
-        if f.f_code.co_name.startswith("test") and str(TESTS) in f.f_code.co_filename:
-            outer = (f.f_code.co_filename, f.f_lineno)
+    while f is not None and str(TESTS) in f.f_code.co_filename:
+        if f is not frame:
+            chain.append((f.f_code.co_filename, f.f_lineno))
+        if f.f_code.co_name.startswith("test"):
             break
         f = f.f_back
+    outer = chain[-1] if f is not None and f.f_code.co_name.startswith("test") else inner
+    if outer == inner:
+        chain = [inner]
     loc = sys._getframe(1).f_locals
     line = {
         "site": _rel(outer),
         "inner": _rel(inner),
+        "chain": [_rel(c) for c in chain],
         "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0],
         "values": {k: float(np.max(loc.get(k, 0.0))) for k in ("rel", "floor", "abs")},
         "share": share if share != float("inf") else 1e300,
@@ -131,35 +136,40 @@ def _parsed(path: str) -> tuple[str, ast.Module] | None:
         return None
 
 
-def _narrowest_call(site: str, need: tuple[str, ...]) -> tuple[str, ast.Call] | None:
-    """The narrowest call spanning ``path:line`` with one of the keywords ``need`` (or, if none
-    has, with more than two positional arguments)."""
+def _site(site: str) -> tuple[str, ast.Module, int] | None:
     path, _, line = site.rpartition(":")
     parsed = _parsed(path)
-    if parsed is None:
-        return None
-    src, tree = parsed
-    lineno = int(line)
-    found: list[tuple[int, int, ast.Call]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            end = node.end_lineno or node.lineno
-            if node.lineno <= lineno <= end:
-                has_kw = any(k.arg in need for k in node.keywords)
-                if has_kw or len(node.args) > 2:
-                    found.append((0 if has_kw else 1, end - node.lineno, node))
-    if not found:
-        return None
-    return src, min(found, key=lambda t: (t[0], t[1]))[2]
+    return None if parsed is None else (*parsed, int(line))
 
 
-def _call_arguments(site: str, positional: tuple[str, ...] = ()) -> dict[str, str]:
-    """Source of the rel/floor/abs keywords of the call at ``path:line``; with ``positional`` (a
-    helper's parameter names) also its positional arguments under those names."""
-    hit = _narrowest_call(site, TOL_KEYS + positional)
+def _func_name(call: ast.Call) -> str:
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+
+def _call_arguments(
+    site: str, helper: str = "", positional: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Source of the arguments of the narrowest call at ``path:line`` that is a call of ``helper``
+    (positional arguments under its parameter names ``positional``) or, without ``helper``, that has
+    one of the rel/floor/abs keywords."""
+    hit = _site(site)
     if hit is None:
         return {}
-    src, call = hit
+    src, tree, lineno = hit
+    best: tuple[int, ast.Call] | None = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        end = node.end_lineno or node.lineno
+        if not node.lineno <= lineno <= end:
+            continue
+        ok = _func_name(node) == helper if helper else any(k.arg in TOL_KEYS for k in node.keywords)
+        if ok and (best is None or end - node.lineno < best[0]):
+            best = (end - node.lineno, node)
+    if best is None:
+        return {}
+    call = best[1]
     out = {
         name: ast.get_source_segment(src, a) or "?"
         for name, a in zip(positional, call.args, strict=False)
@@ -168,40 +178,97 @@ def _call_arguments(site: str, positional: tuple[str, ...] = ()) -> dict[str, st
     return out
 
 
-def _helper_params(site: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """Parameter names, and their defaults' source, of the function enclosing ``path:line``."""
-    path, _, line = site.rpartition(":")
-    parsed = _parsed(path)
-    if parsed is None:
-        return (), {}
-    src, tree = parsed
-    lineno = int(line)
+def _enclosing_function(site: str) -> tuple[str, ast.FunctionDef, int] | None:
+    hit = _site(site)
+    if hit is None:
+        return None
+    src, tree, lineno = hit
+    inner = None
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.lineno <= lineno <= (node.end_lineno or 0):
-            args = node.args.args
-            with_default = args[len(args) - len(node.args.defaults) :]
-            defaults = {
-                a.arg: ast.get_source_segment(src, d) or "?"
-                for a, d in zip(with_default, node.args.defaults, strict=True)
-            }
-            for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
-                if d is not None:
-                    defaults[a.arg] = ast.get_source_segment(src, d) or "?"
-            return tuple(a.arg for a in args), defaults
-    return (), {}
+            if inner is None or node.lineno > inner.lineno:
+                inner = node
+    return None if inner is None else (src, inner, lineno)
+
+
+def _helper_params(site: str) -> tuple[str, tuple[str, ...], dict[str, str]]:
+    """Name, parameter names and their defaults' source of the function enclosing ``path:line``."""
+    hit = _enclosing_function(site)
+    if hit is None:
+        return "", (), {}
+    src, node, _ = hit
+    args = node.args.args
+    with_default = args[len(args) - len(node.args.defaults) :]
+    defaults = {
+        a.arg: ast.get_source_segment(src, d) or "?"
+        for a, d in zip(with_default, node.args.defaults, strict=True)
+    }
+    for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
+        if d is not None:
+            defaults[a.arg] = ast.get_source_segment(src, d) or "?"
+    return node.name, tuple(a.arg for a in args), defaults
+
+
+def _assigned(node: ast.AST, name: str, src: str) -> str | None:
+    """Source of what ``node`` assigns to ``name`` (``a = x`` or ``a, b = x, y``), else None."""
+    if not isinstance(node, ast.Assign):
+        return None
+    for t in node.targets:
+        if isinstance(t, ast.Name) and t.id == name:
+            return ast.get_source_segment(src, node.value)
+        if isinstance(t, ast.Tuple) and isinstance(node.value, ast.Tuple):
+            for el, val in zip(t.elts, node.value.elts, strict=False):
+                if isinstance(el, ast.Name) and el.id == name:
+                    return ast.get_source_segment(src, val)
+    return None
+
+
+def _local_value(site: str, name: str) -> str | None:
+    """Source of the last assignment to ``name`` before ``path:line`` in its enclosing function, or
+    at module level (an alias such as ``COEF = FE_PROPERTY_COEF_REL``)."""
+    hit = _enclosing_function(site)
+    if hit is None:
+        return None
+    src, func, lineno = hit
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(func):
+        if getattr(node, "lineno", lineno) < lineno and (v := _assigned(node, name, src)):
+            found.append((node.lineno, v))
+    if found:
+        return max(found)[1]
+    for node in ast.parse(src).body:
+        if v := _assigned(node, name, src):
+            return v
+    return None
+
+
+def _is_local(expr: str) -> bool:
+    """A variable name rather than a tolerances.py constant (those are UPPER_CASE and end in a unit)."""
+    return expr.isidentifier() and not (
+        expr.isupper() and expr.endswith(("_REL", "_ABS", "_FLOOR", "_SD", "_MULTIPLE", "_SCALE"))
+    )
 
 
 def tolerance_names(line: dict[str, Any]) -> dict[str, str]:
-    """rel/floor/abs expressions of one recorded call, through a helper's parameters if need be."""
-    kw = {k: v for k, v in _call_arguments(line["inner"]).items() if k in TOL_KEYS}
-    if line["inner"] != line["site"]:  # a helper: its parameters resolve to the test's arguments
-        params, defaults = _helper_params(line["inner"])
-        outer = _call_arguments(line["site"], params)
-        for _ in range(2):  # a parameter defaulting to another parameter (floor=None -> rel)
-            kw = {
-                k: outer.get(v, defaults.get(v, v)) if v.isidentifier() and not v.isupper() else v
-                for k, v in kw.items()
-            }
+    """rel/floor/abs expressions of one recorded call: through each helper's parameters out to the
+    test's own arguments, and a local variable replaced by the expression assigned to it."""
+    chain = line.get("chain") or [line["inner"], line["site"]]
+    if chain[0] == chain[-1]:
+        chain = chain[:1]
+    kw = {k: v for k, v in _call_arguments(chain[0]).items() if k in TOL_KEYS}
+    for level, site in enumerate(chain):
+        outer = chain[level + 1] if level + 1 < len(chain) else None
+        name, params, defaults = _helper_params(site)
+        args = _call_arguments(outer, name, params) if outer else {}
+        for _ in range(3):  # a parameter defaulting to another parameter, a local of a local
+            for k, v in kw.items():
+                if not _is_local(v):
+                    continue
+                if v in params or v in defaults:
+                    if outer:
+                        kw[k] = args.get(v, defaults.get(v, v))
+                elif (value := _local_value(site, v)) is not None:
+                    kw[k] = value
     return {k: v for k, v in kw.items() if line["values"].get(k)}
 
 
@@ -252,7 +319,7 @@ def run(configs: list[str], out: Path, targets: list[str]) -> dict[str, float]:
 
 def _parts(line: dict[str, Any]) -> list[tuple[str, str, float]]:
     """(keyword, tolerance name or expression, value) for each nonzero tolerance of one call."""
-    names = tolerance_names(line)
+    names = {k: " ".join(v.split()) for k, v in tolerance_names(line).items()}
     return [(k, names.get(k, "?"), v) for k in TOL_KEYS if (v := line["values"].get(k))]
 
 

@@ -122,5 +122,7 @@ def assert_close(
 ) -> None:
     """``|a - e| <= rel |e| + rel max|e|``: relative, with an absolute floor scaled to the fit
     (``tests/_asserts.assert_close`` with ``floor = rel`` unless given, so the tolerance audit sees it)."""
-    floor = rel if floor is None else floor
-    _assert_close(actual, expected, rel=rel, floor=floor, abs=abs, msg=msg or what)
+    if floor is None:
+        _assert_close(actual, expected, rel=rel, floor=rel, abs=abs, msg=msg or what)
+    else:
+        _assert_close(actual, expected, rel=rel, floor=floor, abs=abs, msg=msg or what)

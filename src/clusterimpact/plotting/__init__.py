@@ -20,24 +20,16 @@ from clusterimpact.plotting._core import (
     set_caption,
     style_context,
 )
+from clusterimpact.plotting.comparison import comparison_frame, plot_estimator_comparison
 from clusterimpact.plotting.descriptive import (
     members_vs_sector_series,
     plot_members_vs_sector,
     plot_selection,
     selection_table,
 )
-from clusterimpact.plotting.estimates import (
-    comparison_frame,
-    forest_frame,
-    plot_duration_premium,
-    plot_estimator_comparison,
-    plot_event_study,
-    plot_forest,
-    plot_trajectories,
-    plot_truth_vs_estimate,
-    trajectories_series,
-    truth_frame,
-)
+from clusterimpact.plotting.duration import plot_duration_premium
+from clusterimpact.plotting.event_study import plot_event_study
+from clusterimpact.plotting.forest import forest_frame, plot_forest
 from clusterimpact.plotting.heterogeneity import plot_subgroup_effects
 from clusterimpact.plotting.matching import (
     balance_long,
@@ -46,6 +38,8 @@ from clusterimpact.plotting.matching import (
     plot_overlap,
 )
 from clusterimpact.plotting.sensitivity import plot_sensitivity, sensitivity_frame
+from clusterimpact.plotting.trajectories import plot_trajectories, trajectories_series
+from clusterimpact.plotting.truth import plot_truth_vs_estimate, truth_frame
 
 __all__ = [
     "PALETTE",

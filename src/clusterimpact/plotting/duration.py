@@ -1,0 +1,165 @@
+"""The headline figure: the productivity premium by years of membership."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from scipy import stats
+
+from clusterimpact.errors import SpecError
+from clusterimpact.plotting._core import (
+    PALETTE,
+    fmt_p,
+    new_axes,
+    profile_frame,
+    result_name,
+    set_caption,
+    style_context,
+    term_label,
+)
+from clusterimpact.plotting._format import pct
+from clusterimpact.plotting.truth import truth_frame
+from clusterimpact.results import EstimateResult
+
+__all__ = ["plot_duration_premium"]
+
+
+def _slope_info(result: Any) -> tuple[float, float, float] | None:
+    slope = getattr(result, "slope", None)
+    if slope is not None and not isinstance(slope, EstimateResult):
+        est = getattr(slope, "estimate", None)
+        if est is None and isinstance(slope, Mapping):
+            est = slope.get("estimate")
+        if est is None:
+            try:
+                est = float(slope)
+            except (TypeError, ValueError):
+                est = None
+        se = getattr(slope, "std_error", None)
+        pv = getattr(slope, "p_value", None)
+        if isinstance(slope, Mapping):
+            se, pv = slope.get("std_error", se), slope.get("p_value", pv)
+        if est is not None and se is not None:
+            pv = pv if pv is not None else 2 * stats.norm.sf(abs(float(est) / float(se)))
+            return float(est), float(se), float(pv)
+    if isinstance(result, EstimateResult):
+        x = getattr(result, "x", None)
+        on_axis = set(x.index) if x is not None else set()
+        for term in result.params.index:
+            if term not in on_axis and "slope" in str(term).lower():
+                return (
+                    float(result.params[term]),
+                    float(result.std_errors[term]),
+                    float(result.pvalues[term]),
+                )
+    return None
+
+
+def plot_duration_premium(
+    result: Any,
+    *,
+    kind: str = "points",
+    level: float = 0.95,
+    truth: Any = None,
+    truth_key: str = "att",
+    outcome_label: str = "ln TFP",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """The headline: the productivity premium by years of membership with confidence intervals.
+
+    Parameters
+    ----------
+    result
+        A duration :class:`~clusterimpact.results.ProfileResult` (terms ``member_years::1`` …
+        ``member_years::5+``), or a profile frame. A slope (a ``slope`` attribute, or an off-axis term
+        whose name contains ``slope``) and its test go into the caption.
+    kind
+        ``"points"`` (an ``ErrorbarContainer``) or ``"bars"`` (a ``BarContainer`` plus the whiskers).
+    truth
+        Optional true premium per year of membership (mapping / Series / synthetic ``member_years``
+        truth, see :func:`truth_frame`), drawn as crosses (``gid="truth"``).
+    """
+    if kind not in ("points", "bars"):
+        raise SpecError(f"kind={kind!r} is not valid; choose one of 'points', 'bars'")
+    prof = profile_frame(result, level)
+    x = prof["x"].to_numpy(dtype=float)
+    est = prof["estimate"].to_numpy(dtype=float)
+    lo, hi = prof["conf_low"].to_numpy(dtype=float), prof["conf_high"].to_numpy(dtype=float)
+    labels = [term_label(t) for t in prof["term"]]
+    with style_context():
+        ax = new_axes(ax)
+        if kind == "bars":
+            ax.bar(x, est, width=0.6, color=PALETTE[0], alpha=0.85, label="Premium", gid="premium")
+            ax.errorbar(
+                x,
+                est,
+                yerr=np.vstack([est - lo, hi - est]),
+                fmt="none",
+                ecolor="black",
+                elinewidth=1.1,
+            )
+        else:
+            ax.errorbar(
+                x,
+                est,
+                yerr=np.vstack([est - lo, hi - est]),
+                fmt="o",
+                color=PALETTE[0],
+                markersize=6,
+                elinewidth=1.4,
+                label="Premium",
+            )
+        if truth is not None:
+            t = truth_frame(truth, truth_key, open_bins=labels)
+            tx = []
+            ty = []
+            for xi, term, lab in zip(x, prof["term"], labels, strict=True):
+                keys: list[Any] = [term, lab]
+                if not str(lab).endswith("+"):  # an open bin "5+" is not the value at 5
+                    keys += [xi, f"{xi:g}"] + ([int(xi)] if float(xi).is_integer() else [])
+                for key in keys:
+                    if key in t.index:
+                        tx.append(xi)
+                        ty.append(float(t[key]))
+                        break
+            ax.plot(
+                tx,
+                ty,
+                linestyle="none",
+                marker="x",
+                markersize=8,
+                mew=2,
+                color=PALETTE[1],
+                label="Truth",
+                gid="truth",
+            )
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(x, labels)
+        ax.set_xlabel(getattr(result, "x_label", "") or "Years of membership")
+        ax.set_ylabel(f"Premium in {outcome_label} (log points)")
+        ax.set_title(title or "Productivity premium by years of membership")
+        hs, labs = ax.get_legend_handles_labels()
+        order = sorted(range(len(labs)), key=lambda i: labs[i] != "Premium")  # estimates first
+        ax.legend([hs[i] for i in order], [labs[i] for i in order], loc="upper left")
+        slope = _slope_info(result)
+        slope_txt = (
+            f" Linear trend in years of membership: {slope[0]:+.4f} per year (SE {slope[1]:.4f}, "
+            f"{fmt_p(slope[2])})."
+            if slope is not None
+            else ""
+        )
+        nobs = getattr(result, "nobs", None)
+        method = result_name(result, "")
+        set_caption(
+            ax,
+            f"Effect of cluster membership on {outcome_label} by completed years of membership "
+            f"(ATT by membership duration){f', {method}' if method else ''}"
+            f"{f', N = {int(nobs):,} firm-years' if nobs is not None else ''}. {'Bars' if kind == 'bars' else 'Points'}: "
+            f"estimates; whiskers: {pct(level)} confidence intervals.{slope_txt}"
+            f"{' Crosses: the true effect in the synthetic data.' if truth is not None else ''}",
+        )
+    return ax

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from clusterimpact.descriptive import cohort_mean_smd, overlap_histograms, overlap_inputs
 from clusterimpact.errors import SpecError
 from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
 
@@ -125,7 +126,7 @@ def plot_love(
     pooled = long[long["cohort"] == "all"]
     cohorts = long[long["cohort"] != "all"]
     if pooled.empty:
-        pooled = cohorts.groupby(["covariate", "stage"], sort=False)["smd"].mean().reset_index()
+        pooled = cohort_mean_smd(cohorts)
         pooled_note = "mean over cohorts"
     else:
         pooled_note = "pooled"
@@ -188,38 +189,6 @@ def plot_love(
     return ax
 
 
-def _overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]:
-    if treated is None:
-        frame = None
-        if isinstance(pscores, pd.DataFrame):
-            frame = pscores
-        else:
-            for name in ("propensity", "pscores", "pscore", "propensity_scores"):
-                obj = getattr(pscores, name, None)
-                if isinstance(obj, pd.DataFrame):
-                    frame = obj
-                    break
-        if frame is None:
-            raise SpecError(
-                "plot_overlap needs `treated` unless `pscores` is a frame with pscore and treated columns"
-            )
-        pcol = next(
-            (c for c in ("pscore", "score", "propensity", "ps") if c in frame.columns), None
-        )
-        tcol = next((c for c in ("treated", "treat", "d") if c in frame.columns), None)
-        if pcol is None or tcol is None:
-            raise SpecError(
-                "propensity-score frame needs a 'pscore' and a 'treated' column "
-                f"(have {', '.join(map(str, frame.columns))})"
-            )
-        return frame[pcol].to_numpy(dtype=float), frame[tcol].to_numpy(dtype=float)
-    p = np.asarray(pscores, dtype=float)
-    t = np.asarray(treated, dtype=float)
-    if p.shape != t.shape:
-        raise SpecError(f"pscores and treated differ in length ({p.shape[0]} vs {t.shape[0]})")
-    return p, t
-
-
 def _support_bounds(support: Any) -> tuple[float, float] | None:
     """Overlap region [max of minima, min of maxima] from a common-support summary frame."""
     if not isinstance(support, pd.DataFrame) or not {"min", "max"}.issubset(support.columns):
@@ -228,19 +197,6 @@ def _support_bounds(support: Any) -> tuple[float, float] | None:
         return None
     lo, hi = float(support["min"].max()), float(support["max"].min())
     return (lo, hi) if lo < hi else None
-
-
-def overlap_histograms(
-    pscores: Any, treated: Any = None, *, bins: int = 30
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin edges and the treated / control density histograms that :func:`plot_overlap` draws."""
-    p, t = _overlap_inputs(pscores, treated)
-    ok = np.isfinite(p) & np.isfinite(t)
-    p, t = p[ok], t[ok]
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ht, _ = np.histogram(p[t == 1], bins=edges, density=True)
-    hc, _ = np.histogram(p[t == 0], bins=edges, density=True)
-    return edges, ht, hc
 
 
 def plot_overlap(
@@ -270,7 +226,7 @@ def plot_overlap(
     Axes
         Two bar containers (labels ``Treated``, ``Controls``; the controls' heights are negative).
     """
-    p, t = _overlap_inputs(pscores, treated)
+    p, t = overlap_inputs(pscores, treated)
     if support is None and treated is None:
         support = _support_bounds(getattr(pscores, "support", None))
     edges, ht, hc = overlap_histograms(p, t, bins=bins)

@@ -1,89 +1,19 @@
-"""Figure of members vs matched controls: mean outcome by event time with confidence bands."""
+"""Figure of members vs matched controls: mean outcome by event time with confidence bands.
+
+The series is computed by :func:`clusterimpact.descriptive.trajectories_series` (re-exported here).
+"""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
-from scipy import stats
 
-from clusterimpact._validation import as_frame, require_columns
-from clusterimpact.errors import SpecError
+from clusterimpact.descriptive import stacked_sample, trajectories_series
 from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
 from clusterimpact.plotting._format import pct
 
 __all__ = ["plot_trajectories", "trajectories_series"]
-
-
-def _stacked(data: Any, weight: str | None) -> tuple[pd.DataFrame, str | None]:
-    """A MatchResult's matched panel (with its ``weight`` column by default) or the frame itself."""
-    mp = getattr(data, "matched_panel", None)
-    if isinstance(mp, pd.DataFrame):
-        return mp, weight if weight is not None else ("weight" if "weight" in mp.columns else None)
-    return as_frame(data), weight
-
-
-def trajectories_series(
-    data: Any,
-    *,
-    outcome: str = "ln_lp",
-    event: str = "rel_year",
-    treated: str = "treated",
-    weight: str | None = None,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Mean outcome by event time for members and their matched controls, with pointwise CIs.
-
-    Parameters
-    ----------
-    data
-        Stacked matched sample: one row per firm-year with the event time relative to the (matched
-        member's) join year, a 0/1 treated indicator, the outcome and optionally matching weights;
-        or a panel-mode MatchResult (its ``matched_panel``, weighted by its ``weight`` column).
-    outcome, event, treated, weight
-        Column names.
-    level
-        Confidence level of the (weighted) mean's normal interval; SE = weighted SD / sqrt(effective n).
-
-    Returns
-    -------
-    DataFrame
-        ``event, group ("members"/"controls"), mean, std_error, conf_low, conf_high, n``.
-    """
-    df, weight = _stacked(data, weight)
-    cols = [outcome, event, treated] + ([weight] if weight else [])
-    require_columns(df, cols, what="trajectories")
-    d = df[cols].copy()
-    d["_w"] = d[weight].astype(float) if weight else 1.0
-    d = d[np.isfinite(d[outcome].astype(float)) & d[event].notna() & (d["_w"] > 0)]
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    rows = []
-    for key, g in d.groupby([treated, event], sort=True):
-        tr, ev = cast(tuple[Any, Any], key)
-        y, w = g[outcome].to_numpy(dtype=float), g["_w"].to_numpy(dtype=float)
-        m = float(np.average(y, weights=w))
-        n_eff = w.sum() ** 2 / (w**2).sum()
-        sd = float(np.sqrt(np.average((y - m) ** 2, weights=w) * len(y) / max(len(y) - 1, 1)))
-        se = sd / np.sqrt(n_eff) if len(y) > 1 else np.nan
-        rows.append(
-            {
-                "event": float(ev),
-                "group": "members" if int(tr) == 1 else "controls",
-                "mean": m,
-                "std_error": se,
-                "conf_low": m - z * se,
-                "conf_high": m + z * se,
-                "n": len(y),
-            }
-        )
-    out = pd.DataFrame(rows)
-    if out.empty:
-        raise SpecError("no rows with a finite outcome and event time to plot")
-    out["_o"] = out["group"].map({"members": 0, "controls": 1})
-    out = out.sort_values(["_o", "event"], kind="mergesort").drop(columns="_o")
-    return out.reset_index(drop=True)
 
 
 def plot_trajectories(
@@ -104,7 +34,7 @@ def plot_trajectories(
     output (a frame with ``event, group, mean, conf_low, conf_high``). Each group is a line
     (``gid`` = group) with a shaded band; a dotted vertical line marks joining (event time −0.5).
     """
-    frame, weight = _stacked(data, weight)
+    frame, weight = stacked_sample(data, weight)
     if {"event", "group", "mean", "conf_low", "conf_high"}.issubset(frame.columns):
         series = frame
     else:

@@ -1,0 +1,389 @@
+"""Statistics behind the descriptive and matching figures, computed here so that plotting only draws.
+
+* :func:`members_vs_sector_series`: yearly statistic of members (staying / new / leaving) and their sector;
+* :func:`selection_table`: who joins, pre-joining characteristics as standardized differences;
+* :func:`trajectories_series`: mean outcome by event time of members and matched controls, with CIs;
+* :func:`overlap_histograms`: density histograms of the propensity score of treated and controls.
+
+Each returns a tidy frame (or arrays) that the matching ``plot_*`` function in
+:mod:`clusterimpact.plotting` draws; the figures accept these precomputed inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clusterimpact._cohort import cohort_years
+from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.errors import DataError, SpecError
+
+__all__ = [
+    "GROUPS",
+    "SELECTION_VARS",
+    "cohort_mean_smd",
+    "SectorStat",
+    "SectorVar",
+    "members_vs_sector_series",
+    "overlap_histograms",
+    "overlap_inputs",
+    "selection_table",
+    "stacked_sample",
+    "trajectories_series",
+]
+
+SectorVar = Literal["va_per_fte", "emp", "va"]
+SectorStat = Literal["median", "mean", "aggregate"]
+
+#: Groups of :func:`members_vs_sector_series`, in drawing order.
+GROUPS = ("sector", "staying", "new", "leaving")
+
+
+def members_vs_sector_series(
+    panel: Any,
+    var: SectorVar = "va_per_fte",
+    *,
+    stat: SectorStat = "median",
+    min_firms: int = 1,
+    index_year: int | None = None,
+) -> pd.DataFrame:
+    """Yearly statistic of ``var`` for members (staying / new / leaving) and their sector.
+
+    The Flemish cluster monitoring's view: in each year ``t``, member firms are split by their status
+    change from ``t-1`` to ``t``:
+
+    - **staying**: member in ``t-1`` and in ``t``;
+    - **new**: member in ``t`` but not in ``t-1`` (the join year; a firm first observed in ``t`` counts
+      as new when ``member_years == 1``, else as staying);
+    - **leaving**: member in ``t-1``, observed in ``t`` and no longer a member (the first year after
+      exit);
+    - **sector**: never-members in the 2-digit sectors (``sector``) where any member is observed in ``t``.
+
+    Parameters
+    ----------
+    panel
+        A FirmPanel or a frame with ``firm_id, year, sector, member, member_years, ever_member`` and
+        ``va`` / ``emp``.
+    var
+        ``"va_per_fte"`` (``va / emp``), ``"emp"`` or ``"va"``.
+    stat
+        ``"median"`` (default; robust to the skewed size distribution), ``"mean"`` over firms, or
+        ``"aggregate"`` (ratio of sums ``Σva / Σemp`` for ``va_per_fte``; mean for the others).
+    min_firms
+        Cells with fewer firms are reported with ``value`` NaN (confidentiality / noise).
+    index_year
+        Report each group's series as an index, ``100 * value / value[index_year]`` (the monitoring's
+        growth view); a group without a value in that year is all NaN.
+
+    Returns
+    -------
+    DataFrame
+        Tidy: ``year, group, value, n_firms`` with ``group`` in :data:`GROUPS`, sorted by group order
+        then year. Rows with non-positive or missing ``emp`` (for ``va_per_fte``) or missing ``var`` are
+        left out of the statistic.
+    """
+    check_choice("var", var, ("va_per_fte", "emp", "va"))
+    check_choice("stat", stat, ("median", "mean", "aggregate"))
+    df = as_frame(panel)
+    need = ["firm_id", "year", "sector", "member", "member_years", "ever_member"]
+    need += ["va", "emp"] if var == "va_per_fte" else [var]
+    require_columns(df, need, what="members vs sector")
+    d = df[need].copy()
+    d["member"] = d["member"].astype(int)
+    d["ever_member"] = d["ever_member"].astype(bool)
+    d = d.sort_values(["firm_id", "year"], kind="mergesort")
+    prev = d[["firm_id", "year", "member"]].copy()
+    prev["year"] = prev["year"] + 1
+    prev = prev.rename(columns={"member": "member_prev"})
+    d = d.merge(prev, on=["firm_id", "year"], how="left")
+    had_prev = d["member_prev"].notna()
+    mprev = d["member_prev"].fillna(0).astype(int)
+    group = pd.Series(pd.NA, index=d.index, dtype="object")
+    is_m = d["member"] == 1
+    first_obs_new = ~had_prev & (d["member_years"].astype(float) <= 1)
+    group[is_m & (mprev == 1)] = "staying"
+    group[is_m & ~had_prev & ~first_obs_new] = "staying"
+    group[is_m & (mprev == 0) & had_prev] = "new"
+    group[is_m & first_obs_new] = "new"
+    group[~is_m & (mprev == 1) & had_prev] = "leaving"
+    member_sectors = d.loc[is_m, ["year", "sector"]].drop_duplicates()
+    member_sectors["_in"] = True
+    d = d.merge(member_sectors, on=["year", "sector"], how="left")
+    group = group.reindex(d.index)
+    group[~d["ever_member"] & d["_in"].fillna(False).astype(bool)] = "sector"
+    d["group"] = group
+    d = d[d["group"].notna()].copy()
+
+    if var == "va_per_fte":
+        ok = d["emp"].astype(float) > 0
+        d = d[ok & d["va"].notna()].copy()
+        d["value"] = d["va"].astype(float) / d["emp"].astype(float)
+    else:
+        d = d[d[var].notna()].copy()
+        d["value"] = d[var].astype(float)
+
+    g = d.groupby(["group", "year"], sort=True)
+    if stat == "median":
+        val = g["value"].median()
+    elif stat == "mean" or var != "va_per_fte":
+        val = g["value"].mean()
+    else:
+        sums = g[["va", "emp"]].sum()
+        val = sums["va"].astype(float) / sums["emp"].astype(float)
+    n = g["firm_id"].nunique()
+    out = pd.DataFrame({"value": val.astype(float), "n_firms": n.astype("int64")}).reset_index()
+    out.loc[out["n_firms"] < min_firms, "value"] = np.nan
+    out["year"] = out["year"].astype("int64")
+    if index_year is not None:
+        if int(index_year) not in set(out["year"]):
+            raise DataError(
+                f"index_year={index_year} is not among the series' years "
+                f"({int(out['year'].min())}-{int(out['year'].max())})",
+                column="year",
+            )
+        base = out[out["year"] == int(index_year)].set_index("group")["value"]
+        out["value"] = 100.0 * out["value"] / out["group"].map(base).astype(float)
+    out["group"] = out["group"].astype(str)
+    order = {g_: i for i, g_ in enumerate(GROUPS)}
+    out["_o"] = out["group"].map(order)
+    out = out.sort_values(["_o", "year"], kind="mergesort").drop(columns="_o")
+    return out[["year", "group", "value", "n_firms"]].reset_index(drop=True)
+
+
+# -- selection ---------------------------------------------------------------------------------------
+
+#: Pre-joining characteristics shown by :func:`plot_selection`: column → label.
+SELECTION_VARS: dict[str, str] = {
+    "ln_emp": "Size (ln FTE)",
+    "age": "Age (years)",
+    "ln_kl": "Capital intensity (ln K/L)",
+    "ln_lp": "Productivity level (ln VA/FTE)",
+    "lp_trend": "Productivity trend (Δ ln VA/FTE p.a.)",
+}
+
+
+def selection_table(
+    panel: Any,
+    *,
+    variables: dict[str, str] | None = None,
+    trend_years: int = 2,
+    weighting: Literal["cohort", "none"] = "cohort",
+) -> pd.DataFrame:
+    """Pre-joining characteristics of members against never-members, as standardized differences.
+
+    Members are measured in the year before they join (``treat_year - 1``). Never-members are measured
+    in the same calendar years, weighted so that each year counts as much as its cohort of joiners
+    (cohort ``g`` has ``n_g`` members → never-member rows in ``g - 1`` get weight ``n_g / N_{g-1}``);
+    ``weighting="none"`` pools those never-member rows unweighted.
+    ``lp_trend`` is ``(ln_lp_t - ln_lp_{t-k}) / k`` with ``k = trend_years``.
+
+    Returns
+    -------
+    DataFrame
+        ``variable, label, mean_members, mean_nonmembers, sd_members, sd_nonmembers, smd, n_members,
+        n_nonmembers``; ``smd = (mean_m - mean_n) / sqrt((sd_m² + sd_n²) / 2)``.
+    """
+    check_choice("weighting", weighting, ("cohort", "none"))
+    variables = dict(SELECTION_VARS if variables is None else variables)
+    df = as_frame(panel)
+    base = ["firm_id", "year", "treat_year", "ever_member"]
+    cols = [c for c in variables if c != "lp_trend"]
+    need = base + cols + (["ln_lp"] if "lp_trend" in variables else [])
+    require_columns(df, list(dict.fromkeys(need)), what="selection figure")
+    d = df[list(dict.fromkeys(need))].copy()
+    d["_g"] = cohort_years(d["treat_year"], column="treat_year", never=np.nan)
+    if "lp_trend" in variables:
+        lag = d[["firm_id", "year", "ln_lp"]].copy()
+        lag["year"] = lag["year"] + trend_years
+        lag = lag.rename(columns={"ln_lp": "_lp_lag"})
+        d = d.merge(lag, on=["firm_id", "year"], how="left")
+        d["lp_trend"] = (d["ln_lp"].astype(float) - d["_lp_lag"].astype(float)) / trend_years
+    ty = d["_g"]
+    members = d[ty.notna() & (d["year"].astype(float) == ty - 1)]
+    if members.empty:
+        raise DataError(
+            "no member is observed in the year before joining (treat_year - 1); the selection "
+            "figure needs pre-joining rows",
+            column="treat_year",
+        )
+    cohort_n = members.groupby("year")["firm_id"].nunique()
+    never = d[~d["ever_member"].astype(bool) & d["year"].isin(cohort_n.index)].copy()
+    if never.empty:
+        raise DataError(
+            "no never-member is observed in the pre-joining years of the members",
+            column="ever_member",
+        )
+    per_year = never.groupby("year")["firm_id"].transform("size").astype(float)
+    never["_w"] = (
+        never["year"].map(cohort_n).astype(float) / per_year if weighting == "cohort" else 1.0
+    )
+    rows = []
+    for var, label in variables.items():
+        m = members[var].astype(float).dropna()
+        nv = never[[var, "_w"]].dropna()
+        x, w = nv[var].astype(float).to_numpy(), nv["_w"].to_numpy()
+        mm, sm = float(m.mean()), float(m.std(ddof=1)) if len(m) > 1 else np.nan
+        if w.sum() > 0:
+            mn = float(np.average(x, weights=w))
+            sn = float(np.sqrt(np.average((x - mn) ** 2, weights=w)))
+        else:
+            mn = sn = np.nan
+        pooled = np.sqrt((sm**2 + sn**2) / 2)
+        smd = (mm - mn) / pooled if pooled > 0 else np.nan
+        rows.append(
+            {
+                "variable": var,
+                "label": label,
+                "mean_members": mm,
+                "mean_nonmembers": mn,
+                "sd_members": sm,
+                "sd_nonmembers": sn,
+                "smd": smd,
+                "n_members": int(len(m)),
+                "n_nonmembers": int(len(x)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# -- trajectories ------------------------------------------------------------------------------------
+
+
+def stacked_sample(data: Any, weight: str | None) -> tuple[pd.DataFrame, str | None]:
+    """A MatchResult's matched panel (with its ``weight`` column by default) or the frame itself."""
+    mp = getattr(data, "matched_panel", None)
+    if isinstance(mp, pd.DataFrame):
+        return mp, weight if weight is not None else ("weight" if "weight" in mp.columns else None)
+    return as_frame(data), weight
+
+
+def trajectories_series(
+    data: Any,
+    *,
+    outcome: str = "ln_lp",
+    event: str = "rel_year",
+    treated: str = "treated",
+    weight: str | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Mean outcome by event time for members and their matched controls, with pointwise CIs.
+
+    Parameters
+    ----------
+    data
+        Stacked matched sample: one row per firm-year with the event time relative to the (matched
+        member's) join year, a 0/1 treated indicator, the outcome and optionally matching weights;
+        or a panel-mode MatchResult (its ``matched_panel``, weighted by its ``weight`` column).
+    outcome, event, treated, weight
+        Column names.
+    level
+        Confidence level of the (weighted) mean's normal interval; SE = weighted SD / sqrt(effective n).
+
+    Returns
+    -------
+    DataFrame
+        ``event, group ("members"/"controls"), mean, std_error, conf_low, conf_high, n``.
+    """
+    df, weight = stacked_sample(data, weight)
+    cols = [outcome, event, treated] + ([weight] if weight else [])
+    require_columns(df, cols, what="trajectories")
+    d = df[cols].copy()
+    d["_w"] = d[weight].astype(float) if weight else 1.0
+    d = d[np.isfinite(d[outcome].astype(float)) & d[event].notna() & (d["_w"] > 0)]
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    rows = []
+    for key, g in d.groupby([treated, event], sort=True):
+        tr, ev = cast(tuple[Any, Any], key)
+        y, w = g[outcome].to_numpy(dtype=float), g["_w"].to_numpy(dtype=float)
+        m = float(np.average(y, weights=w))
+        n_eff = w.sum() ** 2 / (w**2).sum()
+        sd = float(np.sqrt(np.average((y - m) ** 2, weights=w) * len(y) / max(len(y) - 1, 1)))
+        se = sd / np.sqrt(n_eff) if len(y) > 1 else np.nan
+        rows.append(
+            {
+                "event": float(ev),
+                "group": "members" if int(tr) == 1 else "controls",
+                "mean": m,
+                "std_error": se,
+                "conf_low": m - z * se,
+                "conf_high": m + z * se,
+                "n": len(y),
+            }
+        )
+    out = pd.DataFrame(rows)
+    if out.empty:
+        raise SpecError("no rows with a finite outcome and event time to plot")
+    out["_o"] = out["group"].map({"members": 0, "controls": 1})
+    out = out.sort_values(["_o", "event"], kind="mergesort").drop(columns="_o")
+    return out.reset_index(drop=True)
+
+
+# -- propensity-score overlap --------------------------------------------------------------------------
+
+
+def overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]:
+    if treated is None:
+        frame = None
+        if isinstance(pscores, pd.DataFrame):
+            frame = pscores
+        else:
+            for name in ("propensity", "pscores", "pscore", "propensity_scores"):
+                obj = getattr(pscores, name, None)
+                if isinstance(obj, pd.DataFrame):
+                    frame = obj
+                    break
+        if frame is None:
+            raise SpecError(
+                "plot_overlap needs `treated` unless `pscores` is a frame with pscore and treated columns"
+            )
+        pcol = next(
+            (c for c in ("pscore", "score", "propensity", "ps") if c in frame.columns), None
+        )
+        tcol = next((c for c in ("treated", "treat", "d") if c in frame.columns), None)
+        if pcol is None or tcol is None:
+            raise SpecError(
+                "propensity-score frame needs a 'pscore' and a 'treated' column "
+                f"(have {', '.join(map(str, frame.columns))})"
+            )
+        return frame[pcol].to_numpy(dtype=float), frame[tcol].to_numpy(dtype=float)
+    p = np.asarray(pscores, dtype=float)
+    t = np.asarray(treated, dtype=float)
+    if p.shape != t.shape:
+        raise SpecError(f"pscores and treated differ in length ({p.shape[0]} vs {t.shape[0]})")
+    return p, t
+
+
+def overlap_histograms(
+    pscores: Any, treated: Any = None, *, bins: int = 30
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin edges and the treated / control density histograms that :func:`plot_overlap` draws."""
+    p, t = overlap_inputs(pscores, treated)
+    ok = np.isfinite(p) & np.isfinite(t)
+    p, t = p[ok], t[ok]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ht, _ = np.histogram(p[t == 1], bins=edges, density=True)
+    hc, _ = np.histogram(p[t == 0], bins=edges, density=True)
+    return edges, ht, hc
+
+
+# -- balance summaries -----------------------------------------------------------------------------------
+
+
+def cohort_mean_smd(long: pd.DataFrame) -> pd.DataFrame:
+    """Mean SMD over cohorts per covariate and stage, for a balance table without a pooled row.
+
+    Parameters
+    ----------
+    long
+        Long balance rows ``covariate, stage, smd`` (one per cohort), as
+        :func:`clusterimpact.plotting.balance_long` returns them.
+
+    Returns
+    -------
+    DataFrame
+        ``covariate, stage, smd`` in first-appearance order.
+    """
+    return long.groupby(["covariate", "stage"], sort=False)["smd"].mean().reset_index()

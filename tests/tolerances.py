@@ -251,6 +251,20 @@ CHAIN_SAME_REL = 1e-10
 # (printed_precision absorbs the binary representation of the printed value).
 REPORT_TABLE_4DP_ABS = printed_precision(4)
 
+# --- story: units, labels, key findings (report content) ------------------------------------------
+# log_to_percent vs an independent evaluation (exp(b) - 1 via math.exp, or a known ratio such as
+# ln(1.05) -> 5 %): a handful of roundings, no sums (np.expm1 is exact to 1 ulp; exp(b) - 1 loses up to
+# ~1e-16 / |b| relative for small b, so the floor is absolute, scaled to 100 % of the magnitude).
+STORY_PERCENT_REL = 1e-12
+STORY_PERCENT_FLOOR = 1e-12
+# Delta-method SE (100·exp(b)·se) vs a central difference with h = 1e-6: truncation ~h²/6 relative,
+# rounding ~eps·|f|/h ~ 1e-11 relative; 1e-8 leaves a wide margin and still fails a wrong derivative.
+STORY_CENTRAL_DIFF_REL = 1e-8
+# A number a finding sentence states vs the table cell or result it rests on: the sentence prints
+# percents with 1 decimal, slopes in percentage points with 2; half a unit in the last printed digit.
+STORY_FINDING_PCT_ABS = printed_precision(1)
+STORY_FINDING_PP_ABS = printed_precision(2)
+
 # --- not floating-point noise (see the module docstring) ------------------------------------------
 NOT_FLOATING_POINT = (
     "printed_precision",
@@ -287,4 +301,6 @@ NOT_FLOATING_POINT = (
     "ROOT_FIND_ABS",
     "LP_SOLVER_REL",
     "REPORT_TABLE_4DP_ABS",
+    "STORY_FINDING_PCT_ABS",
+    "STORY_FINDING_PP_ABS",
 )

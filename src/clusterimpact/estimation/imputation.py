@@ -54,9 +54,12 @@ import scipy.sparse as sp
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation._demean import Absorber, factorize
+from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.event_study import cohort_array
-from clusterimpact.estimation.twfe import EstimationResult, _fit_fast, _fit_indicators, _Formula
+from clusterimpact.estimation.fe._demean import Absorber, factorize
+from clusterimpact.estimation.fe._fast import _fit_fast
+from clusterimpact.estimation.fe._indicators import _fit_indicators
+from clusterimpact.estimation.fe.result import EstimationResult
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 

@@ -7,7 +7,7 @@ in all. The within transform ``v~`` is computed in three exact steps.
 1. **Redundant effects are dropped.** An effect that is a coarsening of another (each of its levels is a
    union of the other's levels: ``year`` next to ``sector^year``, a firm-level ``sector`` next to
    ``firm_id``) spans no direction the finer one does not, so leaving it out changes no within transform
-   and no coefficient. (The degrees-of-freedom count in :mod:`~clusterimpact.estimation.twfe` still follows
+   and no coefficient. (The degrees-of-freedom count in :mod:`~clusterimpact.estimation.fe.vcov` still follows
    the effects as written, as fixest/pyfixest do.)
 2. **The primary effect is swept out** by (weighted) group means from ``np.bincount``.
 3. **The secondary coefficients are solved for exactly** (Frisch-Waugh-Lovell). With ``W`` the weights,
@@ -27,7 +27,7 @@ in all. The within transform ``v~`` is computed in three exact steps.
      generalised inverse: no iteration, no convergence tolerance;
    * larger blocks by Jacobi-preconditioned conjugate gradients on the sparse block, to a normwise
      backward error of ``cg_tol`` (1e-13) checked on the true residual; failure to converge raises
-     (:mod:`clusterimpact.estimation._blocksolve`).
+     (:mod:`clusterimpact.estimation.fe._blocksolve`).
 
 Every product is a ``bincount`` or a product with an ``H x H`` (block) or ``G x H`` (cell-total) matrix: no
 ``N x H`` matrix is formed.
@@ -43,7 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from clusterimpact.errors import EstimationError
-from clusterimpact.estimation._blocksolve import CG_TOL, BlockSolver
+from clusterimpact.estimation.fe._blocksolve import CG_TOL, BlockSolver
 
 __all__ = [
     "Absorber",

@@ -261,7 +261,7 @@ def _aggregate(
         np.add.at(S, (t0, k), wn)
         u0_of_obs = _unit0_map(core)[units]
         R = sp.csr_matrix((wn, (u0_of_obs, k)), shape=(core.n0_units, n_terms))
-        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab._inv_wg[:, None])))
+        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab.inv_group_weights[:, None])))
         D = ab.solve(np.asarray(rhs))  # T0 x n_terms
         E = sp.csr_matrix(
             (core.resid0, (core.u0_codes, ab.secondary[0])), shape=(core.n0_units, core.T0)

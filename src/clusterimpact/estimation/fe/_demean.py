@@ -296,6 +296,39 @@ class Absorber:
         return True
 
     @property
+    def inv_group_weights(self) -> np.ndarray:
+        """``1 / W_g``: the reciprocal (weight) total of each primary group (0 for an empty group)."""
+        return self._inv_wg
+
+    @property
+    def level_codes(self) -> list[np.ndarray]:
+        """Each secondary effect's codes offset into the stacked levels ``0..H-1`` (``D delta`` is
+        ``sum(delta[c] for c in level_codes)``)."""
+        return self._sec_off
+
+    def cell_sums(self, u: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """Sums of ``u`` (1-D, unweighted) by primary group x stacked secondary level (G x H): a dense
+        array when the cell totals ``C`` are held densely, a CSR matrix otherwise."""
+        G, H, prim = self.G, self.H, self.primary
+        if isinstance(self._C, np.ndarray):
+            U = np.zeros(G * H)
+            if self.unique_cells:
+                U[prim * H + self._sec_off[0]] = u
+            else:
+                for cs in self._sec_off:
+                    U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
+            return U.reshape(G, H)
+        Us = sp.csr_matrix(
+            (
+                np.tile(u, len(self._sec_off)),
+                (np.tile(prim, len(self._sec_off)), np.concatenate(self._sec_off)),
+            ),
+            shape=(G, H),
+        )
+        Us.sum_duplicates()
+        return Us
+
+    @property
     def iterations(self) -> int:
         """Largest number of conjugate-gradient iterations used so far (0 when solved directly)."""
         return 0 if self._solver is None else self._solver.iterations

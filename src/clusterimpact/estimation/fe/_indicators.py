@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation import inference as inf
@@ -57,26 +56,11 @@ def _residual_cell_products(
     ab: Absorber, u: np.ndarray, tf: np.ndarray, S1: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``S1' U[tf]`` (k x H) and ``U'U`` (H x H) for ``U`` the residual sums by primary group x secondary
-    level, dense when the absorber holds its cell totals densely, sparse otherwise."""
-    G, H, prim = ab.G, ab.H, ab.primary
-    if isinstance(ab._C, np.ndarray):
-        U = np.zeros(G * H)
-        if ab.unique_cells:
-            U[prim * H + ab._sec_off[0]] = u
-        else:
-            for cs in ab._sec_off:
-                U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
-        Um = U.reshape(G, H)
-        return np.einsum("gk,gh->kh", S1, Um[tf]), np.einsum("gi,gj->ij", Um, Um)
-    Us = sp.csr_matrix(
-        (
-            np.tile(u, len(ab._sec_off)),
-            (np.tile(prim, len(ab._sec_off)), np.concatenate(ab._sec_off)),
-        ),
-        shape=(G, H),
-    )
-    Us.sum_duplicates()
-    return np.asarray((Us[tf].T @ S1).T), np.asarray((Us.T @ Us).toarray())
+    level (:meth:`Absorber.cell_sums`, dense or sparse as the absorber holds its cell totals)."""
+    U = ab.cell_sums(u)
+    if isinstance(U, np.ndarray):
+        return np.einsum("gk,gh->kh", S1, U[tf]), np.einsum("gi,gj->ij", U, U)
+    return np.asarray((U[tf].T @ S1).T), np.asarray((U.T @ U).toarray())
 
 
 def _fit_indicators(
@@ -131,7 +115,7 @@ def _fit_indicators(
     pr = prim[r]
     g_part, delta_y = ab.projection(p.y)  # y~ = y - g_part[firm] - D delta_y
     yd_r = p.y[r] - g_part[pr]
-    for cs in ab._sec_off:
+    for cs in ab.level_codes:
         yd_r -= delta_y[cs[r]]
     # Only firms with dummy rows (tf) have non-zero counts: number them 0..len(tf)-1 and restrict the
     # G-sized products to them. One bincount each for the firm x dummy counts, level x dummy counts,
@@ -142,13 +126,13 @@ def _fit_indicators(
     gk = (np.cumsum(has) - 1)[pr] * k + jc
     CNT_t = np.bincount(gk, minlength=len(tf) * k).reshape(len(tf), k).astype(float)
     Lf = np.zeros(H * k)
-    for cs in ab._sec_off:
+    for cs in ab.level_codes:
         Lf += np.bincount(cs[r] * k + jc, minlength=H * k)
     L = Lf.reshape(H, k)
     n_e = np.bincount(jc, minlength=k).astype(float)
     rhs = np.bincount(jc, weights=yd_r, minlength=k)
     # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
-    M_t = CNT_t * ab._inv_wg[tf, None]  # firm means of each dummy (treated firms)
+    M_t = CNT_t * ab.inv_group_weights[tf, None]  # firm means of each dummy (treated firms)
     CtM = ab.ct_times_rows(tf, M_t)  # C'M, H x k
     Delta = ab.solve(L - CtM)  # H x k
     # CNT'Alpha with Alpha = M - C Delta / n  ->  CNT'M - (C'M)'Delta (M = CNT / n)
@@ -171,11 +155,11 @@ def _fit_indicators(
     # u = y~ - sum_e beta_e D~_e, with D~_e = D_e - alpha_e[firm] - delta_e[level], formed from y:
     # u = y - (g_part - alpha b)[firm] - D (delta_y - delta b) - b[e] on the dummy rows
     db = Delta @ beta
-    a_b = -ab.c_times(db[:, None])[:, 0] * ab._inv_wg
+    a_b = -ab.c_times(db[:, None])[:, 0] * ab.inv_group_weights
     a_b[tf] += np.einsum("gk,k->g", M_t, beta)
     u = p.y - (g_part - a_b)[prim]
     d_fit = delta_y - db
-    for cs in ab._sec_off:
+    for cs in ab.level_codes:
         u -= d_fit[cs]
     u[r] -= beta[jc]
     df_k = _df_k(p, k, vtype)

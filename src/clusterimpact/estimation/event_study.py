@@ -28,7 +28,7 @@ from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators, _Indicators
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
 from clusterimpact.results import ProfileResult
 
@@ -53,7 +53,7 @@ class EventStudyResult(ProfileResult):
     control
         ``"never"`` or ``"notyet"``.
     fixed_effects, vcov_type, cluster, n_clusters, r2, r2_within
-        As in :class:`~clusterimpact.estimation.twfe.EstimationResult`.
+        As in :class:`~clusterimpact.estimation.twfe.FixedEffectsResult`.
     regression
         The underlying regression (including any controls).
     """
@@ -68,7 +68,7 @@ class EventStudyResult(ProfileResult):
     n_clusters: int | None = None
     r2: float = float("nan")
     r2_within: float = float("nan")
-    regression: EstimationResult | None = None
+    regression: FixedEffectsResult | None = None
 
     def _summary_header(self) -> list[str]:
         lines = [

@@ -59,7 +59,7 @@ from clusterimpact.estimation.event_study import cohort_array
 from clusterimpact.estimation.fe._demean import Absorber, factorize
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 
@@ -312,7 +312,7 @@ def _pretrend(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EstimationWarning)
             fit = _fit_indicators(f, sub, "cluster", [unit], extra, method="bjs_pretrend")
-            reg: EstimationResult = fit or _fit_fast(
+            reg: FixedEffectsResult = fit or _fit_fast(
                 f,
                 sub,
                 "cluster",

@@ -5,12 +5,14 @@ The code lives in :mod:`clusterimpact.estimation.fe`; this module re-exports its
 
 from __future__ import annotations
 
+from typing import Any
+
 from clusterimpact.estimation.fe import (
     ENGINES,
     MAX_BOOT_DUMMIES,
     Collinear,
     Engine,
-    EstimationResult,
+    FixedEffectsResult,
     PostExit,
     binned_duration,
     feols,
@@ -19,13 +21,14 @@ from clusterimpact.estimation.fe import (
     static_premium,
     wild_bootstrap,
 )
+from clusterimpact.estimation.fe import result as _result
 
 __all__ = [
     "ENGINES",
     "MAX_BOOT_DUMMIES",
     "Collinear",
     "Engine",
-    "EstimationResult",
+    "FixedEffectsResult",
     "PostExit",
     "binned_duration",
     "feols",
@@ -34,3 +37,10 @@ __all__ = [
     "static_premium",
     "wild_bootstrap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The former name ``EstimationResult`` still resolves (with a FutureWarning)."""
+    if name == "EstimationResult":
+        return _result.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

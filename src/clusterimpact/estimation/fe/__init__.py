@@ -14,7 +14,7 @@ model with absorbed fixed effects. Two engines give identical answers (tested to
 ``engine="auto"`` (default) takes the fast path for every formula without instruments: transforms,
 interactions and ``C()``/``i()`` dummies (``i(rel_year, ref=-1)``) are columns computed by
 :mod:`clusterimpact.estimation.design` before either engine runs. Either way the result is our
-:class:`EstimationResult`, so names and errors do not depend on the engine.
+:class:`FixedEffectsResult`, so names and errors do not depend on the engine.
 
 Conventions (those of reghdfe/fixest/pyfixest): regressors absorbed by the fixed effects or collinear with
 earlier ones are dropped with a note (``collinear="drop"``, :mod:`clusterimpact.estimation.fe._collinear`);
@@ -36,6 +36,9 @@ stay beside this package: matching and the study spec use them too.
 
 from __future__ import annotations
 
+from typing import Any
+
+from clusterimpact.estimation.fe import result as _result
 from clusterimpact.estimation.fe.membership import (
     PostExit,
     binned_duration,
@@ -44,7 +47,7 @@ from clusterimpact.estimation.fe.membership import (
     static_premium,
 )
 from clusterimpact.estimation.fe.model import ENGINES, Collinear, Engine, feols
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.wild import MAX_BOOT_DUMMIES, wild_bootstrap
 
 __all__ = [
@@ -52,7 +55,7 @@ __all__ = [
     "MAX_BOOT_DUMMIES",
     "Collinear",
     "Engine",
-    "EstimationResult",
+    "FixedEffectsResult",
     "PostExit",
     "binned_duration",
     "feols",
@@ -61,3 +64,10 @@ __all__ = [
     "static_premium",
     "wild_bootstrap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The former name ``EstimationResult`` still resolves (with a FutureWarning)."""
+    if name == "EstimationResult":
+        return _result.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._collinear import select_regressors
 from clusterimpact.estimation.fe._sample import _prepare, _Prepared, _ssq, _total_ss, _wmean
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _df_k, _vcov_fast
 from clusterimpact.provenance import make_provenance
 
@@ -85,7 +85,7 @@ def _fit_fast(
     extra_X: dict[str, np.ndarray] | None = None,
     options: dict[str, Any] | None = None,
     collinear: str = "raise",
-) -> EstimationResult:
+) -> FixedEffectsResult:
     p = _prepare(f, df, ccols, weights, time, singletons, extra_X)
     if p.X.shape[1] == 0:
         raise SpecError(f"formula '{f.text}' has no regressors to estimate")
@@ -129,7 +129,7 @@ def _fit_fast(
         "engine": "fast",
     }
     opts.update(options or {})
-    return EstimationResult(
+    return FixedEffectsResult(
         params=pd.Series(beta, index=idx, name="estimate"),
         std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
         nobs=p.nobs,

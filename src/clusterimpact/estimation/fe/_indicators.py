@@ -15,7 +15,7 @@ from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._demean import Absorber
 from clusterimpact.estimation.fe._sample import _prepare, _ssq
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _df_k, _no_df_note
 from clusterimpact.provenance import make_provenance
 
@@ -72,7 +72,7 @@ def _fit_indicators(
     *,
     method: str,
     options: dict[str, Any] | None = None,
-) -> EstimationResult | None:
+) -> FixedEffectsResult | None:
     """Regression on mutually exclusive 0/1 dummies with absorbed effects, never forming dense columns.
 
     For a dummy ``D_e`` (rows ``r_e``) its fixed-effect fit is solved from group counts alone: firm means
@@ -195,7 +195,7 @@ def _fit_indicators(
     idx = pd.Index(names)
     opts = {"formula": f.text, "vcov": vtype, "cluster": ccols, "engine": "fast-indicators"}
     opts.update(options or {})
-    return EstimationResult(
+    return FixedEffectsResult(
         params=pd.Series(beta, index=idx, name="estimate"),
         std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
         nobs=n,

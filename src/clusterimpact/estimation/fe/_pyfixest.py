@@ -3,7 +3,7 @@
 pyfixest receives generated column names only (``civ0``, ``civ1``, ...) and the plain columns
 :func:`~clusterimpact.estimation.design.build_design` computed; its answer is read through its public
 methods and mapped back to the user's names in an
-:class:`~clusterimpact.estimation.fe.result.EstimationResult`.
+:class:`~clusterimpact.estimation.fe.result.FixedEffectsResult`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.design import _Formula, pyfixest_formula
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.provenance import make_provenance
 
 
@@ -31,7 +31,7 @@ def _fit_pyfixest(
     G_df: str,
     singletons: bool,
     collinear: str = "drop",
-) -> EstimationResult:
+) -> FixedEffectsResult:
     import pyfixest as pf
 
     # pyfixest sees generated identifiers only (civ0, civ1, ...), never the user's formula text: the
@@ -103,7 +103,7 @@ def _fit_pyfixest(
     coef = m.coef()
     idx = pd.Index([back(c) for c in coef.index])  # e.g. civ1[T.b] -> sector[T.b]
     V = np.asarray(m._vcov)
-    return EstimationResult(
+    return FixedEffectsResult(
         params=pd.Series(coef.to_numpy(), index=idx, name="estimate"),
         std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
         nobs=int(m._N),

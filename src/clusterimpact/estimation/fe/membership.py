@@ -3,6 +3,7 @@ growth in years of membership, and the premium by bins of membership duration.""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from clusterimpact.errors import SpecError
 from clusterimpact.estimation.design import _Formula, build_design
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
 from clusterimpact.estimation.formula import parse_formula
 
@@ -90,7 +91,7 @@ def _run_model(
     method: str,
     excl: dict[str, int],
     options: dict[str, Any],
-) -> EstimationResult:
+) -> FixedEffectsResult:
     f, df = build_design(formula, df)
     vtype, ccols = _normalise_vcov(vcov, cluster if vcov in ("cluster", "twoway") else None)
     res = _fit_fast(
@@ -124,7 +125,7 @@ def static_premium(
     weights: str | None = None,
     post_exit: PostExit = "keep",
     cohort: str = "treat_year",
-) -> EstimationResult:
+) -> FixedEffectsResult:
     """The classic TWFE DiD premium: ``y_it = a_i + l_t + b * member_it + e_it``.
 
     Estimand: ``b``, the within-firm, within-year difference in the outcome between member and non-member
@@ -160,7 +161,7 @@ def static_premium(
     )
     rhs = " + ".join([treatment, *controls])
     formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
-    return _run_model(
+    res = _run_model(
         df,
         formula,
         vcov,
@@ -171,6 +172,7 @@ def static_premium(
         excl,
         {"post_exit": post_exit},
     )
+    return dataclasses.replace(res, headline=treatment)
 
 
 def linear_duration(
@@ -188,7 +190,7 @@ def linear_duration(
     weights: str | None = None,
     post_exit: PostExit = "keep",
     cohort: str = "treat_year",
-) -> EstimationResult:
+) -> FixedEffectsResult:
     """Premium plus linear growth: ``y_it = a_i + l_t + b0 * member_it + b1 * member_years_it + e_it``.
 
     Estimand: ``b0`` (jump on joining, net of the linear term) and ``b1`` (change in the premium per
@@ -202,7 +204,7 @@ def linear_duration(
     )
     rhs = " + ".join([treatment, duration, *controls])
     formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
-    return _run_model(
+    res = _run_model(
         df,
         formula,
         vcov,
@@ -213,6 +215,7 @@ def linear_duration(
         excl,
         {"post_exit": post_exit},
     )
+    return dataclasses.replace(res, headline=duration)
 
 
 def binned_duration(
@@ -231,7 +234,7 @@ def binned_duration(
     weights: str | None = None,
     post_exit: PostExit = "keep",
     cohort: str = "treat_year",
-) -> EstimationResult:
+) -> FixedEffectsResult:
     """Premium by years of membership in bins: ``y_it = a_i + l_t + sum_b c_b 1[member, m_it in b] + e``.
 
     Estimand: ``c_b``, the TWFE premium of member firm-years whose membership duration ``m_it``
@@ -289,9 +292,7 @@ def binned_duration(
     return _reorder(res, order)
 
 
-def _merge_exclusions(res: EstimationResult, excl: dict[str, int]) -> EstimationResult:
-    import dataclasses
-
+def _merge_exclusions(res: FixedEffectsResult, excl: dict[str, int]) -> FixedEffectsResult:
     if not excl:
         return res
     merged = dict(excl)
@@ -300,9 +301,7 @@ def _merge_exclusions(res: EstimationResult, excl: dict[str, int]) -> Estimation
     return dataclasses.replace(res, exclusions=merged)
 
 
-def _reorder(res: EstimationResult, order: list[str]) -> EstimationResult:
-    import dataclasses
-
+def _reorder(res: FixedEffectsResult, order: list[str]) -> FixedEffectsResult:
     idx = pd.Index(order)
     V = res.vcov.loc[idx, idx] if res.vcov is not None else None
     return dataclasses.replace(

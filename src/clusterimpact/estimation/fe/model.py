@@ -1,5 +1,5 @@
 """The front door of fixed-effects regression: :func:`feols` picks the engine (the exact fast path or
-pyfixest) and returns an :class:`~clusterimpact.estimation.fe.result.EstimationResult`."""
+pyfixest) and returns an :class:`~clusterimpact.estimation.fe.result.FixedEffectsResult`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from clusterimpact.errors import SpecError
 from clusterimpact.estimation.design import build_design
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._pyfixest import _fit_pyfixest
-from clusterimpact.estimation.fe.result import EstimationResult
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
 
 __all__ = ["ENGINES", "Collinear", "Engine", "feols"]
@@ -35,7 +35,7 @@ def feols(
     drop_singletons: bool = True,
     engine: Engine = "auto",
     collinear: Collinear = "drop",
-) -> EstimationResult:
+) -> FixedEffectsResult:
     """Linear regression with absorbed fixed effects (fixest formula syntax).
 
     Estimand: the coefficients of the linear projection of the outcome on the regressors within the fixed
@@ -78,7 +78,7 @@ def feols(
 
     Returns
     -------
-    EstimationResult
+    FixedEffectsResult
 
     Raises
     ------

@@ -3,16 +3,17 @@ membership models)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from clusterimpact.results import EstimateResult
 
-__all__ = ["EstimationResult"]
+__all__ = ["FixedEffectsResult"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class EstimationResult(EstimateResult):
+class FixedEffectsResult(EstimateResult):
     """A fixed-effects (or OLS) regression.
 
     Attributes
@@ -44,6 +45,10 @@ class EstimationResult(EstimateResult):
     collinear
         Regressors dropped because they are absorbed by the fixed effects or collinear with regressors
         before them in the formula (fixest's rule; also noted in ``warnings``).
+    headline
+        The term the model is about (the membership dummy of :func:`static_premium`, the duration slope
+        of :func:`linear_duration`), or None (:func:`feols`, :func:`binned_duration`); read it as
+        :attr:`overall_term`.
     """
 
     formula: str = ""
@@ -60,6 +65,12 @@ class EstimationResult(EstimateResult):
     weights: str | None = None
     engine: str = "fast"
     collinear: tuple[str, ...] = ()
+    headline: str | None = None
+
+    @property
+    def overall_term(self) -> str | None:
+        """The headline term in ``params`` (None when the model has none or it was dropped)."""
+        return self.headline if self.headline in self.params.index else None
 
     def _summary_header(self) -> list[str]:
         fe = " + ".join(self.fixed_effects) if self.fixed_effects else "none"
@@ -67,7 +78,7 @@ class EstimationResult(EstimateResult):
             f" by {self.cluster} ({self.n_clusters} clusters)" if self.cluster else ""
         )
         return [
-            f"EstimationResult ({self.method}): {self.formula}",
+            f"{type(self).__name__} ({self.method}): {self.formula}",
             f"Observations: {self.nobs:,}   Fixed effects: {fe}",
             f"Std. errors: {se}   R2: {self.r2:.4f}   Within R2: {self.r2_within:.4f}",
         ]
@@ -87,3 +98,16 @@ class EstimationResult(EstimateResult):
             collinear=list(self.collinear),
         )
         return out
+
+
+def __getattr__(name: str) -> Any:
+    """``EstimationResult``, the former name of :class:`FixedEffectsResult`, with a FutureWarning."""
+    if name == "EstimationResult":
+        warnings.warn(
+            "EstimationResult is now called FixedEffectsResult; the old name will be removed in a "
+            "later release",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return FixedEffectsResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

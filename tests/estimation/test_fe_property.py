@@ -7,7 +7,7 @@ through ``feols`` (every covariance type it exposes), ``static_premium``, ``line
 command; pyfixest, run here at a tight demeaning tolerance, is the reference: coefficients to
 ``FE_PROPERTY_COEF_REL``, standard errors to ``FE_PROPERTY_SE_REL``, each with an absolute floor scaled to
 the fit. Some seeds force the conjugate-gradient solve of the secondary system (a small ``max_dense``),
-the path taken above :data:`~clusterimpact.estimation._demean.MAX_DENSE_LEVELS` levels. pyfixest's
+the path taken above :data:`~clusterimpact.estimation.fe._demean.MAX_DENSE_LEVELS` levels. pyfixest's
 Driscoll-Kraay matches ours; the wild cluster bootstrap is checked against a brute-force loop over
 explicit dummies. The regressors the dummies are built from are computed here, independently of the
 code under test.
@@ -31,8 +31,8 @@ from fe_random import (
 
 from clusterimpact.cli import main
 from clusterimpact.errors import EstimationError
-from clusterimpact.estimation import _demean
 from clusterimpact.estimation.event_study import event_study
+from clusterimpact.estimation.fe import _demean
 from clusterimpact.estimation.twfe import (
     binned_duration,
     feols,

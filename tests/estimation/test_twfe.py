@@ -14,7 +14,7 @@ from scipy import stats
 from _asserts import assert_close
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.twfe import (
-    EstimationResult,
+    FixedEffectsResult,
     binned_duration,
     feols,
     linear_duration,
@@ -175,7 +175,7 @@ def test_i_syntax_runs_on_both_engines(panel):
 
 def test_result_fields_for_tables(panel):
     res = static_premium(panel, "ln_lp")
-    assert isinstance(res, EstimationResult)
+    assert isinstance(res, FixedEffectsResult)
     assert res.fixed_effects == ("firm_id", "year")
     assert res.vcov_type == "cluster" and res.cluster == "firm_id"
     assert res.n_clusters == panel["firm_id"].nunique() - res.exclusions.get("singleton", 0)

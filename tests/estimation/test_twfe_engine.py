@@ -18,7 +18,7 @@ from fe_random import assert_close, pf_fit
 
 from _asserts import assert_close as close
 from clusterimpact.errors import EstimationError, EstimationWarning
-from clusterimpact.estimation._demean import (
+from clusterimpact.estimation.fe._demean import (
     MAX_DENSE_LEVELS,
     Absorber,
     factorize,

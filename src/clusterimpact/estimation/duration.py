@@ -43,10 +43,10 @@ import pandas as pd
 
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation._demean import factorize
 from clusterimpact.estimation.event_study import cohort_array
+from clusterimpact.estimation.fe._demean import factorize
+from clusterimpact.estimation.fe.membership import parse_bins
 from clusterimpact.estimation.imputation import _aggregate, _fit_core, _prepare_frame, _pretrend
-from clusterimpact.estimation.twfe import parse_bins
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 

@@ -25,14 +25,11 @@ from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation.twfe import (
-    EstimationResult,
-    _fit_fast,
-    _fit_indicators,
-    _Formula,
-    _Indicators,
-    _normalise_vcov,
-)
+from clusterimpact.estimation.design import _Formula
+from clusterimpact.estimation.fe._fast import _fit_fast
+from clusterimpact.estimation.fe._indicators import _fit_indicators, _Indicators
+from clusterimpact.estimation.fe.result import FixedEffectsResult
+from clusterimpact.estimation.fe.vcov import _normalise_vcov
 from clusterimpact.results import ProfileResult
 
 __all__ = ["EventStudyResult", "cohort_array", "event_study"]
@@ -56,7 +53,7 @@ class EventStudyResult(ProfileResult):
     control
         ``"never"`` or ``"notyet"``.
     fixed_effects, vcov_type, cluster, n_clusters, r2, r2_within
-        As in :class:`~clusterimpact.estimation.twfe.EstimationResult`.
+        As in :class:`~clusterimpact.estimation.twfe.FixedEffectsResult`.
     regression
         The underlying regression (including any controls).
     """
@@ -71,7 +68,7 @@ class EventStudyResult(ProfileResult):
     n_clusters: int | None = None
     r2: float = float("nan")
     r2_within: float = float("nan")
-    regression: EstimationResult | None = None
+    regression: FixedEffectsResult | None = None
 
     def _summary_header(self) -> list[str]:
         lines = [

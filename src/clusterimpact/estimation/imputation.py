@@ -54,9 +54,12 @@ import scipy.sparse as sp
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation._demean import Absorber, factorize
+from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.event_study import cohort_array
-from clusterimpact.estimation.twfe import EstimationResult, _fit_fast, _fit_indicators, _Formula
+from clusterimpact.estimation.fe._demean import Absorber, factorize
+from clusterimpact.estimation.fe._fast import _fit_fast
+from clusterimpact.estimation.fe._indicators import _fit_indicators
+from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 
@@ -258,7 +261,7 @@ def _aggregate(
         np.add.at(S, (t0, k), wn)
         u0_of_obs = _unit0_map(core)[units]
         R = sp.csr_matrix((wn, (u0_of_obs, k)), shape=(core.n0_units, n_terms))
-        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab._inv_wg[:, None])))
+        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab.inv_group_weights[:, None])))
         D = ab.solve(np.asarray(rhs))  # T0 x n_terms
         E = sp.csr_matrix(
             (core.resid0, (core.u0_codes, ab.secondary[0])), shape=(core.n0_units, core.T0)
@@ -309,7 +312,7 @@ def _pretrend(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EstimationWarning)
             fit = _fit_indicators(f, sub, "cluster", [unit], extra, method="bjs_pretrend")
-            reg: EstimationResult = fit or _fit_fast(
+            reg: FixedEffectsResult = fit or _fit_fast(
                 f,
                 sub,
                 "cluster",

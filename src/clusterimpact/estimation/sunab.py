@@ -28,8 +28,8 @@ import pandas as pd
 from clusterimpact._cohort import cohort_years, row_numbers
 from clusterimpact._validation import as_frame, check_choice, require_columns, require_numeric
 from clusterimpact.errors import DataError, EstimationError, SpecError
-from clusterimpact.estimation._demean import drop_singletons, factorize, interact_codes
 from clusterimpact.estimation._sunab_fit import CellFit, fit_cells
+from clusterimpact.estimation.fe._demean import drop_singletons, factorize, interact_codes
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import ProfileResult
 

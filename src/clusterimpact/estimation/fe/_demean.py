@@ -7,7 +7,7 @@ in all. The within transform ``v~`` is computed in three exact steps.
 1. **Redundant effects are dropped.** An effect that is a coarsening of another (each of its levels is a
    union of the other's levels: ``year`` next to ``sector^year``, a firm-level ``sector`` next to
    ``firm_id``) spans no direction the finer one does not, so leaving it out changes no within transform
-   and no coefficient. (The degrees-of-freedom count in :mod:`~clusterimpact.estimation.twfe` still follows
+   and no coefficient. (The degrees-of-freedom count in :mod:`~clusterimpact.estimation.fe.vcov` still follows
    the effects as written, as fixest/pyfixest do.)
 2. **The primary effect is swept out** by (weighted) group means from ``np.bincount``.
 3. **The secondary coefficients are solved for exactly** (Frisch-Waugh-Lovell). With ``W`` the weights,
@@ -27,7 +27,7 @@ in all. The within transform ``v~`` is computed in three exact steps.
      generalised inverse: no iteration, no convergence tolerance;
    * larger blocks by Jacobi-preconditioned conjugate gradients on the sparse block, to a normwise
      backward error of ``cg_tol`` (1e-13) checked on the true residual; failure to converge raises
-     (:mod:`clusterimpact.estimation._blocksolve`).
+     (:mod:`clusterimpact.estimation.fe._blocksolve`).
 
 Every product is a ``bincount`` or a product with an ``H x H`` (block) or ``G x H`` (cell-total) matrix: no
 ``N x H`` matrix is formed.
@@ -43,7 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from clusterimpact.errors import EstimationError
-from clusterimpact.estimation._blocksolve import CG_TOL, BlockSolver
+from clusterimpact.estimation.fe._blocksolve import CG_TOL, BlockSolver
 
 __all__ = [
     "Absorber",
@@ -294,6 +294,39 @@ class Absorber:
     def dense(self) -> bool:
         """Kept for callers of the former engine: the secondary solve is always available."""
         return True
+
+    @property
+    def inv_group_weights(self) -> np.ndarray:
+        """``1 / W_g``: the reciprocal (weight) total of each primary group (0 for an empty group)."""
+        return self._inv_wg
+
+    @property
+    def level_codes(self) -> list[np.ndarray]:
+        """Each secondary effect's codes offset into the stacked levels ``0..H-1`` (``D delta`` is
+        ``sum(delta[c] for c in level_codes)``)."""
+        return self._sec_off
+
+    def cell_sums(self, u: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """Sums of ``u`` (1-D, unweighted) by primary group x stacked secondary level (G x H): a dense
+        array when the cell totals ``C`` are held densely, a CSR matrix otherwise."""
+        G, H, prim = self.G, self.H, self.primary
+        if isinstance(self._C, np.ndarray):
+            U = np.zeros(G * H)
+            if self.unique_cells:
+                U[prim * H + self._sec_off[0]] = u
+            else:
+                for cs in self._sec_off:
+                    U += np.bincount(prim * H + cs, weights=u, minlength=G * H)
+            return U.reshape(G, H)
+        Us = sp.csr_matrix(
+            (
+                np.tile(u, len(self._sec_off)),
+                (np.tile(prim, len(self._sec_off)), np.concatenate(self._sec_off)),
+            ),
+            shape=(G, H),
+        )
+        Us.sum_duplicates()
+        return Us
 
     @property
     def iterations(self) -> int:

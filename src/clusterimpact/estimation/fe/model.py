@@ -1,0 +1,123 @@
+"""The front door of fixed-effects regression: :func:`feols` picks the engine (the exact fast path or
+pyfixest) and returns an :class:`~clusterimpact.estimation.fe.result.FixedEffectsResult`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.errors import SpecError
+from clusterimpact.estimation.design import build_design
+from clusterimpact.estimation.fe._fast import _fit_fast
+from clusterimpact.estimation.fe._pyfixest import _fit_pyfixest
+from clusterimpact.estimation.fe.result import FixedEffectsResult
+from clusterimpact.estimation.fe.vcov import _normalise_vcov
+
+__all__ = ["ENGINES", "Collinear", "Engine", "feols"]
+
+Engine = Literal["auto", "fast", "pyfixest"]
+ENGINES = ("auto", "fast", "pyfixest")
+Collinear = Literal["drop", "raise"]
+
+
+def feols(
+    formula: str,
+    data: Any,
+    vcov: str | dict[str, str] = "iid",
+    *,
+    cluster: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    time: str | None = None,
+    lag: int | None = None,
+    G_df: Literal["min", "conventional"] = "min",
+    drop_singletons: bool = True,
+    engine: Engine = "auto",
+    collinear: Collinear = "drop",
+) -> FixedEffectsResult:
+    """Linear regression with absorbed fixed effects (fixest formula syntax).
+
+    Estimand: the coefficients of the linear projection of the outcome on the regressors within the fixed
+    effects; with a treatment dummy and unit and time effects, the TWFE DiD coefficient (a weighted
+    average of treatment effects that is only the ATT under homogeneous effects).
+
+    Parameters
+    ----------
+    formula
+        ``"y ~ x1 + x2 | fe1 + fe2"``; fixed-effect interactions as ``sector^year``. Parsed by our own
+        grammar (:mod:`clusterimpact.estimation.formula`; nothing is evaluated): columns, ``+ - * :``,
+        ``C(x)``, ``i(rel_year, ref=-1)``, ``i(x, v)``, ``log``/``exp``/``sqrt`` and ``I(...)`` arithmetic,
+        ``| endog ~ instr``. Transforms and dummies are computed by
+        :mod:`clusterimpact.estimation.design`; formulas that need them run on pyfixest, which receives
+        only plain columns.
+    data
+        FirmPanel or DataFrame (not modified).
+    vcov
+        ``"iid"``, ``"hetero"`` (HC1), ``"cluster"`` (CRV1, with ``cluster=``), ``"twoway"`` (two cluster
+        columns), ``"driscoll_kraay"`` (needs ``time=``), or pyfixest's ``{"CRV1": "col"}``.
+    cluster
+        Cluster column, or two columns for two-way clustering.
+    weights
+        Column of analytic weights (positive).
+    time, lag
+        Time column and Bartlett lag for Driscoll-Kraay (lag default ``floor(T**0.25)``).
+    G_df
+        Two-way clustering small-sample rule: ``"min"`` (fixest default) or ``"conventional"``.
+    drop_singletons
+        Drop singleton fixed-effect levels iteratively (reghdfe/fixest default).
+    engine
+        ``"auto"``, ``"fast"`` or ``"pyfixest"``. ``"auto"`` takes the exact fast path (any number of
+        fixed effects, nested or crossed; see :mod:`clusterimpact.estimation.fe._demean`) for every formula
+        without instruments, the computed ``i()``/``C()`` dummies and transforms included, and hands
+        instrumental-variable formulas to pyfixest.
+    collinear
+        ``"drop"`` (fixest's default): regressors absorbed by the fixed effects or collinear with
+        regressors before them in the formula are dropped, named in an :class:`EstimationWarning` and
+        in ``result.collinear``; ``"raise"``: an :class:`EstimationError` instead.
+
+    Returns
+    -------
+    FixedEffectsResult
+
+    Raises
+    ------
+    DataError
+        The formula names a column the data lack, or a weight is negative.
+    EstimationError
+        Every regressor is absorbed or collinear (or one is, with ``collinear="raise"``); fewer than 2
+        clusters.
+
+    Notes
+    -----
+    Standard errors are NaN, with an :class:`EstimationWarning`, when the parameters counted in the
+    small-sample factor (slopes plus fixed-effect levels as written, fixest's count) leave no residual
+    degrees of freedom.
+    """
+    check_choice("engine", engine, ENGINES)
+    check_choice("collinear", collinear, ("drop", "raise"))
+    df = as_frame(data)
+    f, df = build_design(formula, df)
+    vtype, ccols = _normalise_vcov(vcov, cluster)
+    extra = list(ccols) + ([weights] if weights else [])
+    if vtype == "driscoll_kraay":
+        if time is None:
+            raise SpecError("vcov='driscoll_kraay' needs time=COLUMN")
+        extra.append(time)
+    require_columns(df, extra, what="vcov/weights")
+    # every column the formula needs has been computed by build_design (transforms, interactions,
+    # C()/i() dummies): the exact fast path takes all of it except instrumental variables
+    use_fast = engine == "fast" or (engine == "auto" and f.iv is None)
+    if engine == "fast" and f.iv is not None:
+        raise SpecError(f"formula '{formula}' has instruments: use engine='pyfixest' (or 'auto')")
+    if vtype == "driscoll_kraay" and not use_fast:
+        raise SpecError("driscoll_kraay is available on the fast engine only (no instruments)")
+    if use_fast:
+        res = _fit_fast(
+            f, df, vtype, ccols, weights, time, lag, G_df, drop_singletons, collinear=collinear
+        )
+    else:
+        res = _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons, collinear)
+    if f.notes:  # warnings raised while computing the formula's transforms
+        res = dataclasses.replace(res, warnings=(*f.notes, *res.warnings))
+    return res

@@ -48,7 +48,7 @@ spec = replace(
     bootstrap=BootstrapSpec(did_draws=0),
     robustness=RobustnessSpec(checks=()),  # a quick study: no robustness checks (chain bootstrap)
 )
-first = ci.report(spec, out=work / "first", progress=False)
+first = ci.report.report(spec, out=work / "first", progress=False)
 print(first.summary())
 
 # %% [markdown]
@@ -71,7 +71,7 @@ manifest = json.loads((work / "first" / "manifest.json").read_text())
 # %%
 again_spec = StudySpec.from_record(manifest["spec"])
 assert again_spec == spec
-second = ci.report(again_spec, out=work / "second", progress=False)
+second = ci.report.report(again_spec, out=work / "second", progress=False)
 manifest2 = json.loads((work / "second" / "manifest.json").read_text())
 
 # %%

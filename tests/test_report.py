@@ -196,12 +196,18 @@ def test_callback_receives_every_step(tmp_path):
     assert "[panel]" in log
 
 
-def test_report_module_is_callable():
+def test_report_is_one_module_and_its_function():
+    """``clusterimpact.report`` is the report package, before and after it is imported; the function
+    is ``clusterimpact.report.report`` (no module whose class was swapped to make it callable)."""
+    import types
+
     import clusterimpact
     import clusterimpact.report as rep
+    from clusterimpact.report import report
 
-    assert callable(rep)
-    assert callable(clusterimpact.report)
+    assert type(rep) is types.ModuleType
+    assert clusterimpact.report is rep
+    assert rep.report is report and callable(report)
 
 
 def test_bad_spec_path_is_a_spec_error(tmp_path):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from _asserts import assert_close
-from clusterimpact.report._estimation_steps import _duration_truth
+from clusterimpact.report._duration_steps import _duration_truth
 from clusterimpact.report._study import Study
 from clusterimpact.report._truth_step import _matched_truth, _Truths
 from clusterimpact.spec import EstimationSpec, StudySpec

@@ -62,13 +62,17 @@ _EXPORTS: dict[str, str] = {
     # output
     "regression_table": "clusterimpact.tables",
     "StudySpec": "clusterimpact.spec",
-    "report": "clusterimpact.report",
 }
+# public name -> module that IS it: ``clusterimpact.report`` is the report package (its function is
+# ``clusterimpact.report.report``); the same object whether or not the package was imported before
+_MODULES: dict[str, str] = {"report": "clusterimpact.report"}
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     if name in _EXPORTS:
         module = importlib.import_module(_EXPORTS[name])
         return getattr(module, name)

@@ -27,7 +27,6 @@ from clusterimpact.estimation.sunab import sun_abraham
 from clusterimpact.estimation.twfe import linear_duration, static_premium
 from clusterimpact.matching import match_panel
 from clusterimpact.plotting import selection_table
-from clusterimpact.report._data_steps import pre_joining_frame
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -119,9 +118,6 @@ ENTRY_POINTS = {
     "linear_duration": lambda d: linear_duration(d, "ln_lp", post_exit="drop"),
     "match_panel": lambda d: match_panel(d, covariates=["x"], trends=[]),
     "selection_table": lambda d: selection_table(d.assign(ever_member=True), variables={"x": "x"}),
-    "report pre_joining_frame": lambda d: pre_joining_frame(
-        d.assign(age=1.0, ln_emp=0.0, ln_kl=0.0)
-    ),
 }
 
 

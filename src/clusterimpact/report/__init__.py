@@ -12,14 +12,20 @@ Progress is reported through the ``clusterimpact.report`` logger (one INFO line 
 status, wall time and the firms kept) and an optional callback; the CLI prints it. A log file
 ``report.log`` is written into the report folder. Rerunning with the same inputs gives the same numbers and
 byte-identical tables, figures and HTML; ``manifest.json`` differs only inside its ``volatile`` block.
+
+``clusterimpact.report`` is this package (a module, also as the attribute of ``clusterimpact``); the
+function is ``clusterimpact.report.report`` (``from clusterimpact.report import report``). Each step
+family lives in its own module: ``_data_steps`` (load, panel, describe, selection), ``_tfp_steps``,
+``_matching_steps`` (matching, matched DiD), ``_did_steps`` (event studies, TWFE, heterogeneity),
+``_duration_steps``, ``_comparison_steps``, ``_truth_step`` and ``_robustness_steps``; ``_study`` holds
+the state and the step runner, ``_artifacts`` the in-memory figures and tables, and only ``_write``
+and ``_swap`` touch the file system.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
-import types
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,15 +36,25 @@ from clusterimpact._outputs import output_error
 from clusterimpact.errors import DataError, SpecError
 from clusterimpact.report import _swap
 from clusterimpact.report._artifacts import SECTIONS, StepRecord
+from clusterimpact.report._comparison_steps import step_compare
 from clusterimpact.report._data_steps import (
     step_describe,
     step_load,
     step_panel,
     step_selection,
 )
-from clusterimpact.report._estimation_steps import STEPS as ESTIMATION_STEPS
-from clusterimpact.report._robustness_steps import STEPS as ROBUSTNESS_STEPS
+from clusterimpact.report._did_steps import step_event_study, step_heterogeneity, step_twfe
+from clusterimpact.report._duration_steps import step_duration
+from clusterimpact.report._matching_steps import step_matched_did, step_matching
+from clusterimpact.report._robustness_steps import (
+    step_chain,
+    step_honest,
+    step_rosenbaum,
+    step_subgroups,
+)
 from clusterimpact.report._study import Study, run_step
+from clusterimpact.report._tfp_steps import step_tfp
+from clusterimpact.report._truth_step import step_truth
 from clusterimpact.report._write import add_provenance_tables, write_report
 from clusterimpact.spec import StudySpec, load_spec
 
@@ -99,15 +115,26 @@ class ReportResult:
         return "\n".join(lines)
 
 
-def _steps() -> list[tuple[str, Callable[[Study], str | None]]]:
-    return [
-        ("load", step_load),
-        ("panel", step_panel),
-        ("describe", step_describe),
-        ("selection", step_selection),
-        *ESTIMATION_STEPS,
-        *ROBUSTNESS_STEPS,
-    ]
+#: The report's steps, in the order they run: (name, step function).
+STEPS: tuple[tuple[str, Callable[[Study], str | None]], ...] = (
+    ("load", step_load),
+    ("panel", step_panel),
+    ("describe", step_describe),
+    ("selection", step_selection),
+    ("tfp", step_tfp),
+    ("matching", step_matching),
+    ("matched_did", step_matched_did),
+    ("event_study", step_event_study),
+    ("twfe", step_twfe),
+    ("duration", step_duration),
+    ("heterogeneity", step_heterogeneity),
+    ("compare", step_compare),
+    ("truth", step_truth),
+    ("honest", step_honest),
+    ("rosenbaum", step_rosenbaum),
+    ("subgroups", step_subgroups),
+    ("chain", step_chain),
+)
 
 
 def report(
@@ -139,8 +166,9 @@ def report(
 
     Notes
     -----
-    A step whose module is missing from the installation is recorded as ``not available`` and the
-    report says so in its section; any other error marks the step ``failed`` (see
+    A step with nothing to show is recorded as ``not available`` and one whose inputs an earlier
+    step did not produce as ``skipped``; the report says so in its section. Any other error marks
+    the step ``failed`` (see
     :attr:`ReportResult.failed`) unless ``strict``. Unusable input data (a :class:`DataError` or
     :class:`SpecError` while loading the data or building the panel) stop the run with that error.
 
@@ -216,7 +244,7 @@ def _run_in(
         log.info("report: %s -> %s", spec.title, out_dir)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            for name, func in _steps():
+            for name, func in STEPS:
                 fatal = _INPUT_ERRORS if name in _DATA_STEPS else ()
                 run_step(study, name, func, fatal=fatal)
                 _swap.checkpoint(f"step:{name}")
@@ -253,14 +281,3 @@ def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
         if msg not in seen:
             seen.add(msg)
             log.info("warning during the report: %s", msg)
-
-
-class _CallableModule(types.ModuleType):
-    """``clusterimpact.report`` is both this package and the function :func:`report`; after the
-    package is imported, ``clusterimpact.report(...)`` must still run a report."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ReportResult:
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

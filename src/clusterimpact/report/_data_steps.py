@@ -6,14 +6,25 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from clusterimpact._cohort import cohort_years
+from clusterimpact._readers import split_sheet
 from clusterimpact.errors import DataError
+from clusterimpact.panel import DuplicatePolicy, FirmPanel, IdType, PanelSpec, build_panel
+from clusterimpact.plotting import (
+    plot_members_vs_sector,
+    plot_selection,
+    selection_table,
+    style_context,
+)
 from clusterimpact.provenance import data_hash
-from clusterimpact.report._study import Skipped, Study, Unavailable, need
+from clusterimpact.report._study import Skipped, Study
+from clusterimpact.synthetic import simulate
 
 __all__ = ["step_describe", "step_load", "step_panel", "step_selection"]
 
@@ -88,7 +99,6 @@ def step_load(study: Study) -> str:
 
 def _simulate(study: Study) -> str:
     d = study.spec.data
-    simulate = need("clusterimpact.synthetic", "simulate")
     kw: dict[str, Any] = {"scenario": d.scenario, "seed": d.synthetic_seed, "n_firms": d.n_firms}
     if d.start_year is not None:
         kw["start_year"] = d.start_year
@@ -116,8 +126,6 @@ def _simulate(study: Study) -> str:
 def _read_files(study: Study, paths: dict[str, Path | None]) -> str:
     """Check and hash the input files; the panel builder reads them (so its exclusion log names the
     files and their row numbers)."""
-    from clusterimpact._readers import split_sheet
-
     for kind, p in paths.items():  # book.xlsx#Sheet names a sheet of a workbook
         if p is not None and not split_sheet(p)[0].is_file():
             raise DataError(f"the {kind} file does not exist", source=Path(p).as_posix())
@@ -146,14 +154,13 @@ def step_panel(study: Study) -> str:
     """Build the firm-year panel and its exclusion log."""
     if study.accounts is None or study.registry is None:
         raise Skipped("needs the input data, which were not loaded")
-    build_panel, PanelSpec = need("clusterimpact.panel", "build_panel", "PanelSpec")
     d = study.spec.data
-    pspec = PanelSpec(
+    pspec = PanelSpec(  # checks id_type and duplicates against its choices
         start=d.start_year,
         end=d.end_year,
-        id_type=d.id_type,
+        id_type=cast(IdType, d.id_type),
         exclude_bad_ids=d.exclude_bad_ids,
-        duplicates=d.duplicates,
+        duplicates=cast(DuplicatePolicy, d.duplicates),
     )
     kw: dict[str, Any] = {"decimal": d.decimal, "encoding": d.encoding, "sheet": d.sheet}
     # one syntax everywhere: role -> file column; [data.columns] also names the registry's roles
@@ -186,16 +193,9 @@ _REGISTRY_ONLY = ("cluster", "join_date", "exit_date")
 _REGISTRY_ROLES = ("firm_id", "cluster", "join_date", "exit_date")
 
 
-def _exclusion_counts(panel: Any) -> dict[str, int]:
-    ec = panel.exclusion_counts()
-    if isinstance(ec, pd.DataFrame):
-        if {"reason", "count"} <= set(ec.columns):
-            ec = ec.groupby("reason")["count"].sum()
-        else:
-            ec = ec.iloc[:, -1]
-    if isinstance(ec, pd.Series):
-        ec = ec.to_dict()
-    return {str(k): int(v) for k, v in sorted(dict(ec).items(), key=lambda kv: str(kv[0]))}
+def _exclusion_counts(panel: FirmPanel) -> dict[str, int]:
+    """Rows excluded from the panel by reason, sorted by reason."""
+    return dict(sorted(panel.exclusion_counts().items()))
 
 
 # -- describe --------------------------------------------------------------------------------------
@@ -320,19 +320,11 @@ def members_vs_sector(df: pd.DataFrame) -> pd.DataFrame:
 
 def _describe_figures(study: Study) -> None:
     """Members vs their sector: value added per FTE, employment and value added, one figure."""
-    try:
-        plot, style_context = need(
-            "clusterimpact.plotting", "plot_members_vs_sector", "style_context"
-        )
-    except Unavailable as exc:
-        study.note("data", f"Figure 'members vs their sector' not available: {exc}")
-        return
-    import matplotlib.pyplot as plt
-
     with style_context():
         fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.2))
-    for ax, var in zip(axes, ("va_per_fte", "emp", "va"), strict=True):
-        plot(study.frame, var, ax=ax)
+    panels: tuple[Literal["va_per_fte", "emp", "va"], ...] = ("va_per_fte", "emp", "va")
+    for ax, var in zip(axes, panels, strict=True):
+        plot_members_vs_sector(study.frame, var, ax=ax)
     study.add_figure(
         "members_vs_sector",
         "data",
@@ -347,110 +339,39 @@ def _describe_figures(study: Study) -> None:
 
 
 # -- selection -------------------------------------------------------------------------------------
-SELECTION_VARS = {
-    "ln_emp": "ln FTE employment",
-    "age": "age (years)",
-    "ln_kl": "ln capital per FTE",
-    "ln_lp": "ln value added per FTE",
-    "d_ln_lp": "growth of ln VA/FTE, g-3 to g-1 (per year)",
-}
-
-
 def _cohorts(df: pd.DataFrame) -> np.ndarray:
     """Every row's cohort through the package's one parser (NaN = never a member)."""
-    from clusterimpact._cohort import cohort_years
-
     return cohort_years(df["treat_year"], column="treat_year", never=np.nan)
-
-
-def pre_joining_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Members in the year before joining (g-1) and non-members in the same calendar years.
-
-    Adds ``d_ln_lp``: the firm's average yearly change of ln_lp over the three years to that year.
-    """
-    d = df[["firm_id", "year", "treat_year", "member", "ln_emp", "age", "ln_kl", "ln_lp"]].copy()
-    d["_g"] = _cohorts(d)  # before sorting: an error names the user's rows
-    d = d.sort_values(["firm_id", "year"], kind="mergesort")
-    lag = d.groupby("firm_id")[["year", "ln_lp"]].shift(2)
-    ok = (d["year"] - lag["year"]) == 2
-    d["d_ln_lp"] = np.where(ok, (d["ln_lp"] - lag["ln_lp"]) / 2.0, np.nan)
-    ty = d.pop("_g").to_numpy()
-    is_member_pre = d["year"].to_numpy(dtype=float) == ty - 1
-    never = np.isnan(ty)
-    years = sorted(set(d.loc[is_member_pre, "year"].tolist()))
-    non = never & d["year"].isin(years).to_numpy()
-    out = d[is_member_pre | non].copy()
-    out["group"] = np.where(is_member_pre[is_member_pre | non], "members (g-1)", "non-members")
-    return out
 
 
 def step_selection(study: Study) -> str:
     """Who joins: pre-joining characteristics of members vs non-members (table and figure)."""
     if study.frame is None:
         raise Skipped("needs the panel, which was not built")
-    try:
-        selection_table, plot_selection = need(
-            "clusterimpact.plotting", "selection_table", "plot_selection"
-        )
-    except Unavailable:
-        selection_table = plot_selection = None
-    if selection_table is not None:
-        raw = selection_table(study.frame)
-        table = pd.DataFrame(
-            {
-                "characteristic": raw["label"].astype(str),
-                "members (g-1)": raw["mean_members"].astype(float),
-                "non-members": raw["mean_nonmembers"].astype(float),
-                "SMD": raw["smd"].astype(float),
-                "n members": raw["n_members"].astype("int64"),
-                "n non-members": raw["n_nonmembers"].astype("int64"),
-            }
-        )
-        caption = (
-            "Members in the year before they join (g-1) against never-members in the same calendar "
-            "years, each year weighted by its cohort of joiners; SMD = standardised mean difference. "
-            "Positive values: members larger, older, more capital-intensive or more productive "
-            "before joining."
-        )
-    else:
-        table = _selection_fallback(study.frame)
-        caption = (
-            "Members in the year before they join (g-1) against never-members in the same calendar "
-            "years; SMD = standardised mean difference (pooled SD)."
-        )
+    raw = selection_table(study.frame)
+    table = pd.DataFrame(
+        {
+            "characteristic": raw["label"].astype(str),
+            "members (g-1)": raw["mean_members"].astype(float),
+            "non-members": raw["mean_nonmembers"].astype(float),
+            "SMD": raw["smd"].astype(float),
+            "n members": raw["n_members"].astype("int64"),
+            "n non-members": raw["n_nonmembers"].astype("int64"),
+        }
+    )
     study.results["selection"] = table
     study.add_table(
         "selection",
         "selection",
         "Pre-joining characteristics of members and non-members",
-        caption,
+        "Members in the year before they join (g-1) against never-members in the same calendar "
+        "years, each year weighted by its cohort of joiners; SMD = standardised mean difference. "
+        "Positive values: members larger, older, more capital-intensive or more productive "
+        "before joining.",
         table,
     )
-    if plot_selection is not None:
-        ax = plot_selection(study.frame, table=raw)
-        study.add_figure("selection", "selection", "Who joins", ax)
+    ax = plot_selection(study.frame, table=raw)
+    study.add_figure("selection", "selection", "Who joins", ax)
     big = table.loc[table["SMD"].abs() > 0.1, "characteristic"].tolist()
     n_mem = int(table["n members"].max()) if len(table) else 0
     return f"{n_mem:,} members at g-1; |SMD| > 0.1 on: {', '.join(big) or 'none'}"
-
-
-def _selection_fallback(frame: pd.DataFrame) -> pd.DataFrame:
-    pre = pre_joining_frame(frame)
-    mem = pre[pre["group"] == "members (g-1)"]
-    non = pre[pre["group"] == "non-members"]
-    rows = []
-    for col, lab in SELECTION_VARS.items():
-        a = mem[col].dropna().to_numpy(dtype=float)
-        b = non[col].dropna().to_numpy(dtype=float)
-        sd = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2) if len(a) > 1 and len(b) > 1 else np.nan
-        rows.append(
-            {
-                "characteristic": lab,
-                "members (g-1)": float(a.mean()) if len(a) else np.nan,
-                "non-members": float(b.mean()) if len(b) else np.nan,
-                "SMD": float((a.mean() - b.mean()) / sd) if sd and np.isfinite(sd) else np.nan,
-                "n members": len(a),
-                "n non-members": len(b),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -17,18 +17,34 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
+from clusterimpact.chain import chain_from_spec
 from clusterimpact.errors import EstimationWarning
-from clusterimpact.report._estimation_steps import _frame, _headline, _plot, call, label
-from clusterimpact.report._study import Skipped, Study, need
+from clusterimpact.estimation.event_study import event_study
+from clusterimpact.estimation.heterogeneity import heterogeneity_effects
+from clusterimpact.estimation.honest import Restriction, honest_did
+from clusterimpact.estimation.staggered import aggte, att_gt
+from clusterimpact.estimation.sunab import sun_abraham
+from clusterimpact.matching import match_panel
+from clusterimpact.matching.rosenbaum import matched_pair_differences, rosenbaum_bounds
+from clusterimpact.plotting import plot_sensitivity, plot_subgroup_effects
+from clusterimpact.report._common import control, frame, headline, label, plot
+from clusterimpact.report._study import Skipped, Study
 
-__all__ = ["STEPS", "disjoint_pairs", "pair_changes", "rosenbaum_differences"]
+__all__ = [
+    "disjoint_pairs",
+    "pair_changes",
+    "rosenbaum_differences",
+    "step_chain",
+    "step_honest",
+    "step_rosenbaum",
+    "step_subgroups",
+]
 
 log = logging.getLogger("clusterimpact.report")
 
@@ -67,30 +83,45 @@ def honest_event_study(study: Study, y: str) -> Any:
     """The headline event study the sensitivity sets bound (``[robustness] honest_event_study``)."""
     kind = study.spec.robustness.honest_event_study
     est = study.spec.estimation
-    df = _frame(study)
-    common = {"cohort": "treat_year", "unit": "firm_id", "time": "year", "cluster": est.cluster}
+    df = frame(study)
     if kind == "sa":
         res = study.results.get(f"sa:{y}")
         if res is None:
-            sun_abraham = need("clusterimpact.estimation.sunab", "sun_abraham")
-            res = call(sun_abraham, df, outcome=y, window=est.event_window, **common)
+            res = sun_abraham(
+                df,
+                outcome=y,
+                window=est.event_window,
+                cohort="treat_year",
+                unit="firm_id",
+                time="year",
+                cluster=est.cluster,
+            )
         return res
     if kind == "cs":
-        att_gt, aggte = need("clusterimpact.estimation.staggered", "att_gt", "aggte")
-        gt = call(
-            att_gt,
+        gt = att_gt(
             df,
             outcome=y,
-            control=est.control,
+            control=control(study),
             base_period="universal",
             bootstrap=False,
             allow_unbalanced=True,
-            **common,
+            cohort="treat_year",
+            unit="firm_id",
+            time="year",
+            cluster=est.cluster,
         )
         lo, hi = est.event_window
-        return call(aggte, gt, type="dynamic", min_e=lo, max_e=hi)
-    event_study = need("clusterimpact.estimation.event_study", "event_study")
-    return call(event_study, df, y, window=est.event_window, bin_endpoints=False, **common)
+        return aggte(gt, type="dynamic", min_e=lo, max_e=hi)
+    return event_study(
+        df,
+        y,
+        window=est.event_window,
+        bin_endpoints=False,
+        cohort="treat_year",
+        unit="firm_id",
+        time="year",
+        cluster=est.cluster,
+    )
 
 
 def step_honest(study: Study) -> str:
@@ -99,8 +130,7 @@ def step_honest(study: Study) -> str:
     why = _missing(study, "honest", r.honest_event_study)
     if why:
         return why
-    honest_did = need("clusterimpact.estimation.honest", "honest_did")
-    y = _headline(study)
+    y = headline(study)
     es = honest_event_study(study, y)
     es_name = _ES_NAMES[r.honest_event_study]
     target = "the average effect over event times 0.." + str(study.spec.estimation.event_window[1])
@@ -112,17 +142,21 @@ def step_honest(study: Study) -> str:
         grid = list(r.honest_mbar_grid) if kind == "rm" else (list(r.honest_m_grid) or None)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = call(
-                honest_did, es, restriction=kind, grid=grid, target=r.honest_target, seed=study.seed
+            res = honest_did(  # the spec checked the restriction and the target
+                es,
+                restriction=cast(Restriction, kind),
+                grid=grid,
+                target=cast("int | Literal['average']", r.honest_target),
+                seed=study.seed,
             )
         _notes_from(study, "sensitivity", caught)
         study.results[f"honest:{kind}"] = res
-        _plot(
+        plot(
             study,
             "sensitivity",
             f"honest_{kind}",
             f"Sensitivity to parallel-trends violations ({name}): {label(y)}",
-            "plot_sensitivity",
+            plot_sensitivity,
             res,
             title=f"{es_name}, {label(y)}: {name}",
         )
@@ -227,7 +261,6 @@ def rosenbaum_differences(
     (:func:`~clusterimpact.matching.rosenbaum.matched_pair_differences` within each stack). Pairs
     sharing a firm with an earlier pair (:func:`disjoint_pairs`) and pairs in which either firm
     lacks the outcome are left out and counted."""
-    matched_pair_differences = need("clusterimpact.matching.rosenbaum", "matched_pair_differences")
     changes = pair_changes(match.matched_panel, outcome, window)
     pairs, shared = disjoint_pairs(match.pairs)
     parts, missing = [], 0
@@ -249,14 +282,12 @@ def _pairs_matching(study: Study, y: str) -> Any:
     m = study.spec.matching
     if not m.replace:
         return study.results["matching"]
-    match_panel = need("clusterimpact.matching", "match_panel")
     est = study.spec.estimation
-    res = call(
-        match_panel,
-        _frame(study),
+    res = match_panel(
+        frame(study),
         **m.variables(),
         exact=list(m.exact),
-        control=est.control,
+        control=control(study),
         method=m.method,
         neighbors=1,
         caliper=m.caliper,
@@ -283,14 +314,13 @@ def step_rosenbaum(study: Study) -> str:
             "controls per member ([matching] neighbors), so they are not shown.",
         )
         return "needs 1:1 matching"
-    rosenbaum_bounds = need("clusterimpact.matching.rosenbaum", "rosenbaum_bounds")
-    y = _headline(study)
+    y = headline(study)
     window = study.spec.estimation.event_window
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)  # the study's matching reported them
         match = _pairs_matching(study, y)
     diffs, left = rosenbaum_differences(match, y, window)
-    res = call(rosenbaum_bounds, diffs, gammas=list(study.spec.robustness.rosenbaum_gammas))
+    res = rosenbaum_bounds(diffs, gammas=list(study.spec.robustness.rosenbaum_gammas))
     study.results["rosenbaum"] = res
     crit = "inf" if np.isinf(res.critical_gamma) else f"{res.critical_gamma:.3f}"
     redo = (
@@ -324,18 +354,16 @@ def step_subgroups(study: Study) -> str:
     why = _missing(study, "heterogeneity", "cs")  # Callaway-Sant'Anna by subgroup
     if why:
         return why
-    heterogeneity_effects = need("clusterimpact.estimation.heterogeneity", "heterogeneity_effects")
     r = study.spec.robustness
     est = study.spec.estimation
-    y = _headline(study)
+    y = headline(study)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EstimationWarning)
-        res = call(
-            heterogeneity_effects,
-            _frame(study),
+        res = heterogeneity_effects(
+            frame(study),
             y,
             by=list(r.heterogeneity_by),
-            control=est.control,
+            control=control(study),
             allow_unbalanced=True,
             # the firm is the default cluster (heterogeneity_effects rejects cluster == unit)
             cluster=None if est.cluster == "firm_id" else est.cluster,
@@ -348,12 +376,12 @@ def step_subgroups(study: Study) -> str:
     study.results["subgroups"] = res
     rows, tests = [], []
     for by, sub in res.items():
-        _plot(
+        plot(
             study,
             "subgroups",
             f"subgroups_{by}",
             f"Premium by {by}: {label(y)}",
-            "plot_subgroup_effects",
+            plot_subgroup_effects,
             sub,
             xlabel=f"Effect on {label(y)} (log points)",
         )
@@ -425,10 +453,9 @@ def step_chain(study: Study) -> str:
         return "no chain estimator requested"
     if study.panel is None:
         raise Skipped("needs the panel, which was not built")
-    chain_from_spec = need("clusterimpact.chain", "chain_from_spec")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)  # replications' warnings: counted
-        res = call(chain_from_spec, study.panel, spec, reps=r.chain_reps, n_jobs=r.chain_workers)
+        res = chain_from_spec(study.panel, spec, reps=r.chain_reps, n_jobs=r.chain_workers)
     study.results["chain"] = res
     t = res.tidy().set_index("term").loc[_chain_terms(res.params.index)]
     table = pd.DataFrame(
@@ -461,11 +488,3 @@ def step_chain(study: Study) -> str:
         4,
     )
     return f"{res.reps} replications, {res.n_failed} failed"
-
-
-STEPS: list[tuple[str, Callable[[Study], str | None]]] = [
-    ("honest", step_honest),
-    ("rosenbaum", step_rosenbaum),
-    ("subgroups", step_subgroups),
-    ("chain", step_chain),
-]

@@ -1,9 +1,10 @@
 """The study state that report steps read and extend, and the step runner.
 
 A step is a function ``step(study) -> str`` (a one-line detail) that may add results, figures, tables and
-notes to the :class:`Study`. The runner times it, counts the firms kept, and turns a missing module into
-status ``not available`` (only while the package is being built) and any other error into ``failed``
-(or re-raises it in strict mode), so one broken estimator never hides the rest of the report.
+notes to the :class:`Study`. The runner times it, counts the firms kept, records :class:`Unavailable`
+(nothing to show) as status ``not available`` and :class:`Skipped` (an earlier step it needs did not
+succeed) as ``skipped``, and turns any other error into ``failed`` (or re-raises it in strict mode), so
+one broken estimator never hides the rest of the report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from clusterimpact.plotting import figure_caption
 from clusterimpact.report._artifacts import (
     SECTIONS,
     FigureArtifact,
@@ -28,13 +30,13 @@ from clusterimpact.report._artifacts import (
 )
 from clusterimpact.spec import StudySpec
 
-__all__ = ["Skipped", "Study", "Unavailable", "need", "run_step"]
+__all__ = ["Skipped", "Study", "Unavailable", "run_step"]
 
 log = logging.getLogger("clusterimpact.report")
 
 
 class Unavailable(Exception):
-    """A step cannot run because the module it needs is not part of this installation (yet)."""
+    """A step has nothing to show: none of the results it reads exists in this study."""
 
 
 class Skipped(Exception):
@@ -100,23 +102,12 @@ class Study:
         """Render and keep a matplotlib Figure (or the Figure of an Axes); closes it."""
         figure = getattr(fig, "figure", fig)
         if caption is None:
-            caption = _caption_of(figure)
+            caption = figure_caption(figure)
         try:
             images = render_figure(figure, self.spec.figure_formats)
         finally:
             plt.close(figure)
         self.figures.append(FigureArtifact(name, section, title, caption or title, images))
-
-
-def _caption_of(fig: Any) -> str:
-    try:
-        from clusterimpact.plotting import figure_caption  # type: ignore[attr-defined]
-    except ImportError:
-        return ""
-    try:
-        return str(figure_caption(fig))
-    except Exception:  # pragma: no cover - defensive
-        return ""
 
 
 #: The report section each step writes into (where its "not available" notice goes).
@@ -183,19 +174,3 @@ def run_step(
     if study.progress is not None:
         study.progress(rec)
     return rec
-
-
-def need(module: str, *names: str) -> Any:
-    """Import ``module`` and return the named attributes; :class:`Unavailable` when missing."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise Unavailable(f"{module} is not available in this installation ({exc})") from exc
-    out = []
-    for n in names:
-        if not hasattr(mod, n):
-            raise Unavailable(f"{module}.{n} is not available in this installation")
-        out.append(getattr(mod, n))
-    return out[0] if len(out) == 1 else tuple(out)

@@ -11,12 +11,13 @@ average effect on the firm-years it calls treated, and the gap is its bias.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from clusterimpact.plotting import plot_truth_vs_estimate
+from clusterimpact.report._common import headline, label, outcomes, plot
 from clusterimpact.report._study import Study, Unavailable
 
 __all__ = ["step_truth"]
@@ -32,13 +33,6 @@ OVERALL_ESTIMAND: dict[str, str] = {
 }
 #: estimands whose definition involves the study's event window
 _WINDOWED = ("sa:", "cs:dynamic", "matched_did:")
-
-
-def _steps() -> ModuleType:
-    """The estimation steps' module (imported late: it imports this one for its step list)."""
-    from clusterimpact.report import _estimation_steps
-
-    return _estimation_steps
 
 
 class _Truths:
@@ -131,12 +125,11 @@ def _collect(study: Study, y: str, tr: _Truths) -> list[dict[str, Any]]:
             }
         )
 
-    es = _steps()
     cmp = study.results.get("comparison")
     if isinstance(cmp, pd.DataFrame):
-        for o in es._outcomes(study):
+        for o in outcomes(study):
             key = "att_lp" if o == "ln_lp" else "att"
-            for r in cmp[cmp["outcome"] == es.label(o)].to_dict("records"):
+            for r in cmp[cmp["outcome"] == label(o)].to_dict("records"):
                 name = OVERALL_ESTIMAND.get(str(r["estimator"]))
                 if str(r["estimator"]) == "Matched DiD":
                     name = "matched_did:ATT"
@@ -145,7 +138,7 @@ def _collect(study: Study, y: str, tr: _Truths) -> list[dict[str, Any]]:
                     continue
                 else:
                     true = tr.get(name, key)
-                add(f"overall, {es.label(o)}", r["estimator"], r["term"], r, name, true)
+                add(f"overall, {label(o)}", r["estimator"], r["term"], r, name, true)
     profiles = (
         ("imputation", "Imputation (BJS)", "event time", _post_event),
         # CS's event-study overall (mean of dynamic:0..window[1]) is in no other row
@@ -215,9 +208,8 @@ def step_truth(study: Study) -> str:
     """On synthetic data: every estimate that has a true counterpart, against its own estimand."""
     if not study.truth:
         return "no truth (real data)"
-    es = _steps()
     truth = study.truth
-    y = es._headline(study)
+    y = headline(study)
     tr = _Truths(study, lp=y == "ln_lp")
     if not tr.estimands:
         study.note(
@@ -257,15 +249,15 @@ def step_truth(study: Study) -> str:
         fig_rows["quantity"] + " | " + fig_rows["estimator"] + " | " + fig_rows["term"]
     )
     truth_series = pd.Series(fig_rows["truth"].to_numpy(), index=fig_rows["term"].to_numpy())
-    es._plot(
+    plot(
         study,
         "truth",
         "truth_vs_estimate",
         "Estimates against the truth",
-        "plot_truth_vs_estimate",
+        plot_truth_vs_estimate,
         fig_rows[["term", "estimate", "std_error"]].reset_index(drop=True),
         truth_series,
-        title=f"Estimates against the truth\n({es.label(y)} and overall effects)",
+        title=f"Estimates against the truth\n({label(y)} and overall effects)",
     )
     within = int((table["|error|/SE"] <= 3).sum())
     return f"{within} of {len(table)} estimates within 3 SE of the truth"

@@ -1,0 +1,155 @@
+"""Helpers shared by the report's step modules: the study's frame and outcomes, reader-facing labels,
+and the one way a step adds a tidy table, a side-by-side regression table or a figure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, cast
+
+import pandas as pd
+
+from clusterimpact.errors import SpecError
+from clusterimpact.report._artifacts import TableArtifact
+from clusterimpact.report._study import Skipped, Study
+from clusterimpact.results import EstimateResult
+from clusterimpact.tables import Table, regression_table
+
+__all__ = [
+    "EST_NAMES",
+    "Control",
+    "add_rendered",
+    "control",
+    "duration_bins",
+    "frame",
+    "headline",
+    "label",
+    "outcomes",
+    "plot",
+    "regression_table_artifact",
+    "tidy_table",
+]
+
+log = logging.getLogger("clusterimpact.report")
+
+_LABELS = {
+    "ln_lp": "ln labour productivity (VA per FTE)",
+    "ln_tfp_ols": "ln TFP (OLS)",
+    "ln_tfp_fe": "ln TFP (within FE)",
+    "ln_tfp_op": "ln TFP (Olley-Pakes)",
+    "ln_tfp_lp": "ln TFP (Levinsohn-Petrin)",
+    "ln_tfp_acf": "ln TFP (ACF)",
+    "ln_tfp_wooldridge": "ln TFP (Wooldridge)",
+}
+#: Reader-facing names of the estimators, by their spec key.
+EST_NAMES = {
+    "twfe": "TWFE",
+    "cs": "Callaway-Sant'Anna",
+    "sa": "Sun-Abraham",
+    "imputation": "Imputation (BJS)",
+    "matched_did": "Matched DiD",
+}
+
+
+def label(outcome: str) -> str:
+    """Reader-facing name of an outcome column."""
+    return _LABELS.get(outcome, outcome)
+
+
+def frame(study: Study) -> pd.DataFrame:
+    """The panel data with the outcome columns (:class:`Skipped` when the panel was not built)."""
+    if study.frame is None:
+        raise Skipped("needs the panel, which was not built")
+    return study.frame
+
+
+def outcomes(study: Study) -> list[str]:
+    """Outcomes that exist as columns (TFP columns only after the tfp step succeeded)."""
+    df = frame(study)
+    return [o for o in study.spec.outcome_names if o in df.columns]
+
+
+def headline(study: Study) -> str:
+    """The headline outcome, or the first available one (with a note) when it was not built."""
+    outs = outcomes(study)
+    h = study.spec.outcomes.headline
+    if h in outs:
+        return h
+    if outs:
+        study.note(
+            "premium",
+            f"The headline outcome {h} is not available in this run; the figures use {outs[0]}.",
+        )
+        return outs[0]
+    raise SpecError("no outcome column is available")
+
+
+Control = Literal["never", "notyet"]
+
+
+def control(study: Study) -> Control:
+    """The study's control group, typed (the spec checked it against ``never`` / ``notyet``)."""
+    c = study.spec.estimation.control
+    assert c in ("never", "notyet"), c
+    return cast(Control, c)
+
+
+def duration_bins(study: Study) -> list[int | str]:
+    """The spec's duration bins with the last one open (``[1, 2, "3+"]``)."""
+    bins = study.spec.estimation.duration_bins
+    return [*bins[:-1], f"{bins[-1]}+"]
+
+
+def tidy_table(
+    study: Study, name: str, section: str, title: str, caption: str, res: EstimateResult
+) -> None:
+    """Add the tidy estimates of ``res`` (term, estimate, SE, CI, p-value) as a table."""
+    t = res.tidy()[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]]
+    study.add_table(name, section, title, caption, t, digits=4)
+
+
+def regression_table_artifact(
+    study: Study,
+    name: str,
+    section: str,
+    title: str,
+    caption: str,
+    models: Mapping[str, EstimateResult],
+) -> None:
+    """Add several models side by side (:func:`clusterimpact.tables.regression_table`)."""
+    tab = regression_table(models, caption="")
+    assert isinstance(tab, Table)  # fmt=None returns the Table object
+    add_rendered(study, name, section, title, caption, tab)
+
+
+def add_rendered(
+    study: Study, name: str, section: str, title: str, caption: str, tab: Table
+) -> None:
+    """Add a :class:`~clusterimpact.tables.Table` in its own Markdown, LaTeX and HTML renderings."""
+    study.add_table_artifact(
+        TableArtifact(
+            name, section, title, caption, tab.to_markdown(), tab.to_latex(), tab.to_html()
+        )
+    )
+
+
+def plot(
+    study: Study,
+    section: str,
+    name: str,
+    fig_title: str,
+    plot_fn: Callable[..., Any],
+    *args: Any,
+    **kw: Any,
+) -> None:
+    """Draw one figure with ``plot_fn``; a failure becomes a note in ``section`` (re-raised in strict
+    mode), never a failed step."""
+    try:
+        ax = plot_fn(*args, **kw)
+    except Exception as exc:
+        if study.strict:
+            raise
+        study.note(section, f"Figure '{fig_title}' not available: {exc}")
+        log.warning("figure %s not drawn: %s", name, exc)
+        return
+    study.add_figure(name, section, fig_title, ax)

@@ -10,7 +10,7 @@ CLUSTERIMPACT_SLOW_SCALE ?= 0.2
 export CLUSTERIMPACT_SLOW_SCALE
 export MPLBACKEND := Agg
 
-.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute tolerance-audit
+.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute tolerance-audit golden
 
 all: test
 
@@ -68,6 +68,11 @@ tolerance-audit: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+## make golden: rewrite the report's golden record (tests/reference/report_golden/golden.json) from the
+# small test report. Only when the report is meant to change: commit golden.json on its own, saying why.
+golden: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 PYTHONPATH=src:tests $(PY) tests/reference/report_golden/make_golden.py
 
 ## make synth: regenerate data/synthetic/ bit-identically from its seed.
 synth: $(STAMP)

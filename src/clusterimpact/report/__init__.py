@@ -81,6 +81,10 @@ class ReportResult:
         The estimation results by name (``"twfe:ln_lp"``, ``"duration"``, ...), for notebooks.
     figures, tables
         Names of the figures and tables written.
+    fingerprints
+        Figure name -> SHA-256 of what the figure shows (its data, texts and colours, numbers to
+        six significant digits), the same on every machine even where the PNG/PDF bytes differ
+        with the matplotlib or FreeType build.
     panel
         The :class:`~clusterimpact.panel.FirmPanel` the study ran on (None if it could not be built).
     """
@@ -93,6 +97,7 @@ class ReportResult:
     figures: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
     panel: Any = None
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -209,6 +214,7 @@ def report(
         figures=tuple(f.name for f in study.figures),
         tables=tuple(t.name for t in study.tables),
         panel=study.panel,
+        fingerprints={f.name: f.fingerprint for f in study.figures},
     )
 
 

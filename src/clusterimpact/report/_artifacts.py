@@ -45,13 +45,16 @@ SECTIONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class FigureArtifact:
-    """A rendered figure: its file stem, section, caption and image bytes (PNG, and PDF/SVG)."""
+    """A rendered figure: its file stem, section, caption, image bytes (PNG, and PDF/SVG) and the
+    fingerprint of what it shows (:func:`~clusterimpact.report._fingerprint.figure_fingerprint`,
+    independent of the rasterisation)."""
 
     name: str
     section: str
     title: str
     caption: str
     images: dict[str, bytes]
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

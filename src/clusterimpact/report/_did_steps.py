@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from clusterimpact.estimation.fe import binned_duration, linear_duration, static_premium
 from clusterimpact.estimation.imputation import imputation_did
 from clusterimpact.estimation.staggered import aggte, att_gt
 from clusterimpact.estimation.sunab import sun_abraham
-from clusterimpact.estimation.fe import binned_duration, linear_duration, static_premium
 from clusterimpact.plotting import plot_event_study, plot_forest
 from clusterimpact.report._common import (
     EST_NAMES,

@@ -28,6 +28,7 @@ from clusterimpact.report._artifacts import (
     make_table,
     render_figure,
 )
+from clusterimpact.report._fingerprint import figure_fingerprint
 from clusterimpact.spec import StudySpec
 
 __all__ = ["Skipped", "Study", "Unavailable", "run_step"]
@@ -105,9 +106,12 @@ class Study:
             caption = figure_caption(figure)
         try:
             images = render_figure(figure, self.spec.figure_formats)
+            fingerprint = figure_fingerprint(figure)  # after drawing: tick labels exist
         finally:
             plt.close(figure)
-        self.figures.append(FigureArtifact(name, section, title, caption or title, images))
+        self.figures.append(
+            FigureArtifact(name, section, title, caption or title, images, fingerprint)
+        )
 
 
 #: The report section each step writes into (where its "not available" notice goes).

@@ -34,7 +34,9 @@ from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns, resolve_rng
 from clusterimpact.balance import balance_table, common_support
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
-from clusterimpact.matching.core import _check_options, prepare, run_core
+from clusterimpact.matching._prepare import prepare
+from clusterimpact.matching.core import run_core
+from clusterimpact.matching.options import MatchingOptions
 from clusterimpact.matching.result import MatchResult
 from clusterimpact.provenance import make_provenance
 
@@ -227,24 +229,19 @@ def match_panel(
         raise SpecError(
             f"window must be (first, last) event times with first <= -1 <= 0 <= last, got {window!r}"
         )
-    args = _check_options(
-        method,
-        "att",
-        neighbors,
-        None,
-        replace,
-        caliper,
-        distance,
-        link,
-        None,
-        metric,
-        "robust",
-        2,
-        "population",
-        discard,
-        None,
-        order,
+    opts = MatchingOptions(
+        method=method,
+        estimand="att",
+        neighbors=neighbors,
+        replace=replace,
+        caliper=caliper,
+        distance=distance,
+        link=link,
+        metric=metric,
+        discard=discard,
+        order=order,
     )
+    args = opts.recorded()
     rng = resolve_rng(seed)
     dup = df.duplicated([unit, time])
     if dup.any():
@@ -364,16 +361,7 @@ def match_panel(
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                core = run_core(
-                    p,
-                    method=method,
-                    estimand="att",
-                    bias_adjust=False,
-                    caliper=caliper,
-                    cutpoints=cutpoints,
-                    rng=rng,
-                    **{**args, "trim": None},
-                )
+                core = run_core(p, opts, bias_adjust=False, cutpoints=cutpoints, rng=rng)
             # the propensity model's warnings (quasi-separation) name the cohort they concern
             for w in caught:
                 if issubclass(w.category, EstimationWarning):

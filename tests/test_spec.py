@@ -154,7 +154,7 @@ def test_matching_design_defaults_to_trends_and_excludes_custom_variables():
 
     assert MatchingSpec().design == "trends"
     assert MatchingSpec().variables() == {"design": "trends"}
-    custom = MatchingSpec(covariates=("ln_emp", "age"), trends=("ln_lp",), pre_years=3)
+    custom = MatchingSpec(covariates=("ln_emp", "age"), trends=("ln_lp",), trend_window=3)
     assert custom.design is None
     assert custom.variables() == {
         "covariates": ["ln_emp", "age"],

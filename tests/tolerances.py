@@ -119,6 +119,10 @@ NSW_AI_SE_REL = 0.10
 NSW_CPS_SE_MULTIPLE = 2.0
 # Covariate balance after matching: |SMD| below this on the matching covariates (Stuart 2010).
 SMD_BALANCED = 0.1
+# Matched DiD (estimation.matched) vs the same estimator written with loops in the test: the same
+# sums in another order over ~1,000 firm-stacks of O(1) log outcomes: floating point only.
+MATCHED_DID_BRUTE_REL = 1e-10
+MATCHED_DID_BRUTE_FLOOR = 1e-12
 # Panel matching on pre-trends (synthetic default, 3,000 firms): the matched members' and controls'
 # transitory productivity u in g-1 differ by 0.005; the sampling sd of that gap is ~0.02, and matching
 # on levels instead leaves -0.046. Balanced means within this.

@@ -19,7 +19,7 @@ unmatched units have weight 0 and drop out of the "after" statistics.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,8 @@ __all__ = [
     "balance_table",
     "common_support",
     "effective_sample_size",
+    "pooled_sd",
+    "standardized_difference",
 ]
 
 Estimand = Literal["att", "ate", "atc"]
@@ -49,6 +51,32 @@ BALANCE_COLUMNS = [
     "n_control",
     "ess_control",
 ]
+
+
+def standardized_difference(diff: float, sd: float) -> float:
+    """The one standardized mean difference of the package: ``diff / sd``.
+
+    Parameters
+    ----------
+    diff
+        Treated (or members') mean minus control mean.
+    sd
+        The standardizing SD (see the module notes for which SD each table uses).
+
+    Returns
+    -------
+    float
+        ``diff / sd``; 0 when ``diff`` is 0 and ``sd`` is not a positive number (no difference to
+        scale), NaN when ``diff`` is not 0 and ``sd`` is not a positive number.
+    """
+    if sd and np.isfinite(sd) and sd > 0:
+        return diff / sd
+    return 0.0 if diff == 0 else np.nan
+
+
+def pooled_sd(sd_treated: Any, sd_control: Any) -> Any:
+    """Pooled SD of two groups, ``sqrt((s_t^2 + s_c^2) / 2)`` (Rosenbaum & Rubin 1985); elementwise."""
+    return np.sqrt((sd_treated**2 + sd_control**2) / 2)
 
 
 def _wmean(x: np.ndarray, w: np.ndarray) -> float:
@@ -251,7 +279,7 @@ def _sd_denominator(XT: np.ndarray, d: np.ndarray, estimand: str) -> np.ndarray:
         return sd(d == 1)
     if estimand == "atc":
         return sd(d == 0)
-    return np.sqrt((sd(d == 1) ** 2 + sd(d == 0) ** 2) / 2)
+    return pooled_sd(sd(d == 1), sd(d == 0))
 
 
 def _block_stats(
@@ -296,9 +324,7 @@ def _block_stats(
                 "mean_treated": float(mt[j]),
                 "mean_control": float(mc[j]),
                 "diff": diff,
-                "smd": diff / s
-                if s and np.isfinite(s) and s > 0
-                else (0.0 if diff == 0 else np.nan),
+                "smd": standardized_difference(diff, s),
                 "var_ratio": float(vt[j] / vc[j])
                 if vc[j] and np.isfinite(vc[j]) and vc[j] > 0
                 else np.nan,

@@ -19,6 +19,7 @@ from scipy import stats
 
 from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.balance import pooled_sd, standardized_difference
 from clusterimpact.errors import DataError, SpecError
 
 __all__ = [
@@ -184,7 +185,8 @@ def selection_table(
     -------
     DataFrame
         ``variable, label, mean_members, mean_nonmembers, sd_members, sd_nonmembers, smd, n_members,
-        n_nonmembers``; ``smd = (mean_m - mean_n) / sqrt((sd_m² + sd_n²) / 2)``.
+        n_nonmembers``; ``smd = (mean_m - mean_n) / sqrt((sd_m² + sd_n²) / 2)``
+        (:func:`clusterimpact.balance.standardized_difference` with the pooled SD).
     """
     check_choice("weighting", weighting, ("cohort", "none"))
     variables = dict(SELECTION_VARS if variables is None else variables)
@@ -231,8 +233,7 @@ def selection_table(
             sn = float(np.sqrt(np.average((x - mn) ** 2, weights=w)))
         else:
             mn = sn = np.nan
-        pooled = np.sqrt((sm**2 + sn**2) / 2)
-        smd = (mm - mn) / pooled if pooled > 0 else np.nan
+        smd = standardized_difference(mm - mn, float(pooled_sd(sm, sn)))
         rows.append(
             {
                 "variable": var,

@@ -50,11 +50,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from clusterimpact._renamed import renamed_kwargs
 from clusterimpact.errors import SpecError
 from clusterimpact.presets import (
     ACCOUNT_ROLES,
@@ -62,6 +64,9 @@ from clusterimpact.presets import (
     DEFLATOR_VARIABLE_ROLES,
     REGISTRY_ROLES,
 )
+
+if TYPE_CHECKING:
+    from clusterimpact.matching.options import MatchingOptions
 
 __all__ = [
     "CONTROL_GROUPS",
@@ -315,20 +320,22 @@ class MatchingSpec:
         intensity in g-1 plus the trend). Matching on pre-joining outcome *levels* biases the matched
         DiD upward when firms select on permanent productivity (controls matched at g-1 carry high
         transitory shocks that mean-revert; Chabé-Ferret 2015): ``"trends"`` avoids that. Leave it
-        out and give ``covariates`` (and optionally ``trends``, ``pre_means``, ``pre_years``) to choose
+        out and give ``covariates`` (and optionally ``trends``, ``pre_means``, ``trend_window``) to choose
         the variables yourself; giving both is an error.
     covariates
         Pre-joining covariates (levels in g-1) used for the score / distance (custom design).
     trends
-        Columns whose growth over the ``pre_years`` before joining is matched on as well.
+        Columns whose growth over the ``trend_window`` years before joining is matched on as well.
     pre_means
-        Columns whose mean over the ``pre_years`` before joining is matched on.
+        Columns whose mean over the ``trend_window`` years before joining is matched on.
     exact
         Columns matched exactly (e.g. ``sector``).
     neighbors, caliper, replace
         1:k neighbours, caliper in SD of the logit score (None: none), with replacement or not.
-    pre_years
-        Years before joining over which trends and means are measured (custom design; default 2).
+    trend_window
+        Years before joining over which trends and means are measured (custom design; default 2);
+        ``match_panel``'s option of the same name. The old key ``pre_years`` is still read, with a
+        ``FutureWarning``; giving both is a :class:`~clusterimpact.errors.SpecError`.
     """
 
     method: str = "nearest"
@@ -340,7 +347,7 @@ class MatchingSpec:
     neighbors: int = 1
     caliper: float | None = 0.2
     replace: bool = True
-    pre_years: int | None = None
+    trend_window: int | None = None
 
     def __post_init__(self) -> None:
         _check_in("matching", "method", self.method, MATCHING_METHODS)
@@ -348,7 +355,7 @@ class MatchingSpec:
             object.__setattr__(self, name, _column_names("matching", name, getattr(self, name)))
         custom = [
             name
-            for name in ("covariates", "trends", "pre_means", "pre_years")
+            for name in ("covariates", "trends", "pre_means", "trend_window")
             if getattr(self, name) not in ((), None)
         ]
         if self.design is None and not custom:
@@ -366,8 +373,8 @@ class MatchingSpec:
             raise SpecError(f"[matching] neighbors={self.neighbors} must be at least 1")
         if self.caliper is not None and self.caliper <= 0:
             raise SpecError(f"[matching] caliper={self.caliper} must be positive (or omitted)")
-        if self.pre_years is not None and self.pre_years < 1:
-            raise SpecError(f"[matching] pre_years={self.pre_years} must be at least 1")
+        if self.trend_window is not None and self.trend_window < 1:
+            raise SpecError(f"[matching] trend_window={self.trend_window} must be at least 1")
 
     def variables(self) -> dict[str, Any]:
         """Keyword arguments naming the matching variables for ``match_panel``."""
@@ -377,8 +384,37 @@ class MatchingSpec:
             "covariates": list(self.covariates),
             "trends": list(self.trends),
             "pre_means": list(self.pre_means),
-            "trend_window": self.pre_years if self.pre_years is not None else 2,
+            "trend_window": self.trend_window if self.trend_window is not None else 2,
         }
+
+    def match_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``match_panel`` for this matching (variables, exact cells, options)."""
+        return {
+            **self.variables(),
+            "exact": list(self.exact),
+            "method": self.method,
+            "neighbors": self.neighbors,
+            "caliper": self.caliper,
+            "replace": self.replace,
+        }
+
+    def options(self) -> MatchingOptions:
+        """The matcher's validated :class:`~clusterimpact.matching.options.MatchingOptions` (ATT)."""
+        from clusterimpact.matching.options import MatchingOptions
+
+        return MatchingOptions(
+            method=self.method,
+            estimand="att",
+            neighbors=self.neighbors,
+            replace=self.replace,
+            caliper=self.caliper,
+        )
+
+
+# the old spelling of MatchingSpec(trend_window=...) keeps working, with a FutureWarning
+MatchingSpec.__init__ = renamed_kwargs(pre_years="trend_window")(  # type: ignore[method-assign]
+    MatchingSpec.__init__
+)
 
 
 @dataclass(frozen=True)
@@ -649,14 +685,16 @@ class StudySpec:
                 )
             kw["outcomes"] = OutcomeSpec(**okw)
         if "matching" in raw:
-            m = _section(raw, "matching", [f.name for f in fields(MatchingSpec)])
+            m = _matching_section(
+                _section(raw, "matching", [*(f.name for f in fields(MatchingSpec)), "pre_years"])
+            )
             mkw: dict[str, Any] = {}
             for k, v in m.items():
                 if k in ("covariates", "trends", "pre_means", "exact"):
                     mkw[k] = _str_tuple("matching", k, v)
                 elif k in ("method", "design"):
                     mkw[k] = _as_type("matching", k, v, str)
-                elif k in ("neighbors", "pre_years"):
+                elif k in ("neighbors", "trend_window"):
                     mkw[k] = _as_type("matching", k, v, int)
                 elif k == "caliper":
                     mkw[k] = None if v is False else float(_as_type("matching", k, v, (int, float)))
@@ -720,7 +758,9 @@ class StudySpec:
         }
         kw: dict[str, Any] = {}
         for key, value in rec.items():
-            if key in parts:
+            if key == "matching" and isinstance(value, Mapping):
+                kw[key] = _rebuild(MatchingSpec, _matching_section(value))
+            elif key in parts:
                 kw[key] = _rebuild(parts[key], value)
             elif key in ("out", "source_file"):
                 kw[key] = Path(value) if value is not None else None
@@ -768,6 +808,26 @@ def _rebuild(kind: type, values: Mapping[str, Any]) -> Any:
             v = tuple(v)
         kw[k] = v
     return kind(**kw)
+
+
+def _matching_section(sec: Mapping[str, Any]) -> dict[str, Any]:
+    """The [matching] keys with the old ``pre_years`` read as ``trend_window`` (FutureWarning)."""
+    out = dict(sec)
+    if "pre_years" not in out:
+        return out
+    if "trend_window" in out:
+        raise SpecError(
+            "[matching] pre_years is the old name of trend_window; give only trend_window "
+            f"(pre_years={out['pre_years']!r}, trend_window={out['trend_window']!r})"
+        )
+    warnings.warn(
+        "[matching] pre_years is now spelled trend_window (match_panel's option); the old key "
+        "will be removed in a later release",
+        FutureWarning,
+        stacklevel=3,
+    )
+    out["trend_window"] = out.pop("pre_years")
+    return out
 
 
 def _section(raw: Mapping[str, Any], name: str, allowed: Sequence[str]) -> Mapping[str, Any]:

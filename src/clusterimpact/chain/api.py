@@ -361,14 +361,7 @@ def chain_from_spec(
             "[estimation] none of cs, duration, matched_did is requested; the chain has nothing to run"
         )
     m = spec.matching
-    matching = {
-        **m.variables(),
-        "exact": list(m.exact),
-        "method": m.method,
-        "neighbors": m.neighbors,
-        "caliper": m.caliper,
-        "replace": m.replace,
-    }
+    matching = m.match_kwargs()
     bins: list[int | str] = [*est.duration_bins[:-1], f"{est.duration_bins[-1]}+"]
     return chain_bootstrap(
         panel,

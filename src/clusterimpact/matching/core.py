@@ -1,8 +1,12 @@
-"""Cross-sectional matching: the `match` front door and the array core the panel mode reuses."""
+"""Cross-sectional matching: the `match` front door and the array core the panel mode reuses.
+
+The estimation sample is built by :mod:`clusterimpact.matching._prepare`, the options are a
+:class:`~clusterimpact.matching.options.MatchingOptions`, and the result is assembled by
+:mod:`clusterimpact.matching._assemble`.
+"""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -10,21 +14,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from clusterimpact._validation import (
-    as_frame,
-    check_choice,
-    require_columns,
-    require_numeric,
-    resolve_rng,
-)
-from clusterimpact.balance import balance_before_after, common_support
-from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
+from clusterimpact._validation import as_frame, resolve_rng
+from clusterimpact.errors import EstimationError
+from clusterimpact.matching._assemble import assemble
+from clusterimpact.matching._prepare import Prepared, prepare
 from clusterimpact.matching.cem import coarsen, strata_weights
 from clusterimpact.matching.estimate import pair_estimate, strata_estimate
 from clusterimpact.matching.nearest import GreedyOrder, greedy_1d, greedy_md, knn_1d, knn_md
+from clusterimpact.matching.options import MatchingOptions
 from clusterimpact.matching.propensity import Link, PropensityFit, fit_propensity
 from clusterimpact.matching.result import MatchResult
-from clusterimpact.provenance import make_provenance
 
 __all__ = ["Discard", "Distance", "Estimand", "Method", "Metric", "match"]
 
@@ -36,94 +35,6 @@ Variance = Literal["robust", "iid"]
 SeTarget = Literal["population", "sample"]
 Discard = Literal["none", "treated", "control", "both"]
 ScoreScale = Literal["link", "response"]
-
-METHODS = ("nearest", "nnmatch", "cem", "exact")
-ESTIMANDS = ("att", "ate", "atc")
-
-
-# ------------------------------------------------------------------------------------------------
-# preparation
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class Prepared:
-    """Estimation rows and their arrays (positions 0..n-1 refer to ``frame`` rows)."""
-
-    frame: pd.DataFrame
-    X: pd.DataFrame
-    d: np.ndarray
-    y: np.ndarray | None
-    cells: np.ndarray | None
-    dropped: list[tuple[Any, str, int | None]] = field(default_factory=list)  # (label, reason, d)
-
-
-def prepare(
-    df: pd.DataFrame,
-    treatment: str,
-    covariates: Sequence[str] | None,
-    formula: str | None,
-    exact: Sequence[str],
-    outcome: str | None,
-    source: str = "data",
-) -> Prepared:
-    """Validate columns, drop (and record) rows with missing values, build the covariate matrix."""
-    if formula is None and not covariates:
-        raise SpecError("give the matching covariates (covariates=[...]) or a formula")
-    if formula is not None and covariates:
-        raise SpecError("give either covariates=[...] or formula=..., not both")
-    require_columns(df, [treatment], source=source, what="treatment")
-    if covariates:
-        require_columns(df, list(covariates), source=source, what="covariates")
-        require_numeric(df, list(covariates), source=source)
-    require_columns(df, list(exact), source=source, what="exact-matching columns")
-    if outcome is not None:
-        require_columns(df, [outcome], source=source, what="outcome")
-        require_numeric(df, [outcome], source=source, constant=[outcome])
-
-    dropped: list[tuple[Any, str, int | None]] = []
-    tr = df[treatment]
-    if pd.api.types.is_bool_dtype(tr):
-        tr = tr.astype("Int64")
-    trn = pd.to_numeric(tr, errors="coerce")
-    bad = trn.notna() & ~trn.isin([0, 1])
-    if bad.any() or (tr.notna() & trn.isna()).any():
-        rows = list(df.index[(bad | (tr.notna() & trn.isna())).to_numpy()])
-        raise DataError(
-            "the treatment must be 0/1 (or boolean); recode it (e.g. ever-member = 1)",
-            source=source,
-            column=treatment,
-            rows=rows,
-        )
-    keep = trn.notna().to_numpy()
-    for lab in df.index[~keep]:
-        dropped.append((lab, "missing_treatment", None))
-    dnum = trn.to_numpy(dtype=float, na_value=np.nan)
-
-    def _drop(mask: np.ndarray, reason: str) -> None:
-        nonlocal keep
-        new = keep & mask
-        for lab, dv in zip(df.index[new], dnum[new], strict=True):
-            dropped.append((lab, reason, int(dv)))
-        keep = keep & ~mask
-
-    if exact:
-        _drop(df[list(exact)].isna().any(axis=1).to_numpy(), "missing_exact")
-    if covariates:
-        _drop(df[list(covariates)].isna().any(axis=1).to_numpy(), "missing_covariates")
-        X = df.loc[:, list(covariates)].astype(float)
-    else:
-        from clusterimpact.estimation.design import model_matrix
-
-        assert formula is not None
-        X = model_matrix(formula, df, source=source)  # our grammar: nothing is evaluated
-        _drop(X.isna().any(axis=1).to_numpy(), "missing_covariates")
-    if outcome is not None:
-        _drop(df[outcome].isna().to_numpy(), "missing_outcome")
-    frame = df[keep]
-    X = X[keep].reset_index(drop=True)
-    d = dnum[keep].astype(np.int8)
-    y = frame[outcome].to_numpy(float) if outcome is not None else None
-    cells = frame.groupby(list(exact), sort=True).ngroup().to_numpy() if exact else None
-    return Prepared(frame=frame, X=X, d=d, y=y, cells=cells, dropped=dropped)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -167,24 +78,10 @@ def _transform(X: np.ndarray, metric: str) -> np.ndarray:
 
 def run_core(
     p: Prepared,
+    opts: MatchingOptions,
     *,
-    method: str,
-    estimand: str,
-    neighbors: int,
-    replace: bool,
-    caliper: float | None,
-    distance: str,
-    link: Link,
-    score_scale: str,
     bias_adjust: bool,
-    metric: str,
-    variance: str,
-    var_neighbors: int,
-    se_target: str,
     cutpoints: Mapping[str, Any] | None,
-    discard: str,
-    trim: float | None,
-    order: GreedyOrder,
     rng: np.random.Generator,
     tie_tolerance: float = 0.0,
 ) -> Core:
@@ -196,15 +93,23 @@ def run_core(
             f"matching needs treated and control units; the estimation sample has {(d == 1).sum()} "
             f"treated and {(d == 0).sum()} controls after dropping missing values"
         )
-    Xv = p.X.to_numpy(float)
-    warn: list[str] = []
     need_ps = (
-        (method == "nearest" and distance == "propensity")
-        or (method == "nnmatch" and distance == "propensity")
-        or discard != "none"
-        or trim is not None
+        (opts.method in ("nearest", "nnmatch") and opts.distance == "propensity")
+        or opts.discard != "none"
+        or opts.trim is not None
     )
-    ps = fit_propensity(p.X, d, link) if need_ps else None
+    ps = fit_propensity(p.X, d, opts.link) if need_ps else None  # type: ignore[arg-type]
+    used, unmatched = _common_support(ps, d, opts.discard, opts.trim)
+    if opts.method in ("cem", "exact"):
+        return _strata_core(p, d, used, unmatched, ps, opts.method, opts.estimand, cutpoints)
+    return _pair_core(p, d, used, unmatched, ps, opts, bias_adjust, rng, tie_tolerance)
+
+
+def _common_support(
+    ps: PropensityFit | None, d: np.ndarray, discard: str, trim: float | None
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Units kept after the ``discard`` and ``trim`` rules, and the reasons of those left out."""
+    n = len(d)
     used = np.ones(n, bool)
     unmatched: list[tuple[int, str]] = []
     if ps is not None and discard != "none":
@@ -221,124 +126,87 @@ def run_core(
         out = used & ((ps.score < trim) | (ps.score > 1 - trim))
         unmatched += [(int(i), "trimmed") for i in np.flatnonzero(out)]
         used &= ~out
+    return used, unmatched
 
-    if method in ("cem", "exact"):
-        if method == "cem":
-            codes = coarsen(p.X, cutpoints, n_used=int(used.sum()))
-        else:
-            codes = p.X.to_numpy(float)
-        if p.cells is not None:
-            codes = np.column_stack([codes, p.cells])
-        strata = (
-            pd.DataFrame(codes).groupby(list(range(codes.shape[1])), sort=True).ngroup().to_numpy()
-        )
-        strata = np.where(used, strata, -1)
-        w, sub, reasons = strata_weights(strata, d, estimand)
-        unmatched += reasons
-        core = Core(
-            weights=w,
-            used=used,
-            focal=np.empty(0, np.int64),
-            match=np.empty(0, np.int64),
-            dist=np.empty(0),
-            subclass=sub,
-            unmatched=unmatched,
-            ps=ps,
-            warnings=warn,
-        )
-        if p.y is not None and (w[d == 1] > 0).any() and (w[d == 0] > 0).any():
-            core.estimate, core.se = strata_estimate(p.y, d, w, np.where(sub >= 0, sub, 0))
-        return core
 
-    # pair methods --------------------------------------------------------------------------------
-    if distance == "propensity":
-        assert ps is not None
-        if score_scale == "link":
-            Z = ps.index[:, None]
-        else:
-            Z = ps.score[:, None]
-        cal = None if caliper is None else caliper * float(np.std(ps.index[used], ddof=1))
-        if caliper is not None and score_scale == "response":
-            cal = caliper * float(np.std(ps.score[used], ddof=1))
+def _strata_core(
+    p: Prepared,
+    d: np.ndarray,
+    used: np.ndarray,
+    unmatched: list[tuple[int, str]],
+    ps: PropensityFit | None,
+    method: str,
+    estimand: str,
+    cutpoints: Mapping[str, Any] | None,
+) -> Core:
+    """Coarsened exact or exact matching: strata of equal (coarsened) covariates and exact cells."""
+    if method == "cem":
+        codes = coarsen(p.X, cutpoints, n_used=int(used.sum()))
     else:
-        Z = _transform(Xv, metric)
-        cal = caliper
-    one_d = Z.shape[1] == 1  # a line: sorted search instead of brute force
-    ties = method == "nnmatch"
+        codes = p.X.to_numpy(float)
+    if p.cells is not None:
+        codes = np.column_stack([codes, p.cells])
+    strata = pd.DataFrame(codes).groupby(list(range(codes.shape[1])), sort=True).ngroup().to_numpy()
+    strata = np.where(used, strata, -1)
+    w, sub, reasons = strata_weights(strata, d, estimand)
+    unmatched += reasons
+    core = Core(
+        weights=w,
+        used=used,
+        focal=np.empty(0, np.int64),
+        match=np.empty(0, np.int64),
+        dist=np.empty(0),
+        subclass=sub,
+        unmatched=unmatched,
+        ps=ps,
+        warnings=[],
+    )
+    if p.y is not None and (w[d == 1] > 0).any() and (w[d == 0] > 0).any():
+        core.estimate, core.se = strata_estimate(p.y, d, w, np.where(sub >= 0, sub, 0))
+    return core
+
+
+def _pair_space(
+    p: Prepared, used: np.ndarray, ps: PropensityFit | None, opts: MatchingOptions
+) -> tuple[np.ndarray, float | None]:
+    """The space pairs are matched in (score, index or rescaled covariates) and the caliper in it."""
+    caliper = opts.caliper
+    if opts.distance != "propensity":
+        return _transform(p.X.to_numpy(float), opts.metric), caliper
+    assert ps is not None
+    if opts.score_scale == "link":
+        Z = ps.index[:, None]
+    else:
+        Z = ps.score[:, None]
+    cal = None if caliper is None else caliper * float(np.std(ps.index[used], ddof=1))
+    if caliper is not None and opts.score_scale == "response":
+        cal = caliper * float(np.std(ps.score[used], ddof=1))
+    return Z, cal
+
+
+def _pair_core(
+    p: Prepared,
+    d: np.ndarray,
+    used: np.ndarray,
+    unmatched: list[tuple[int, str]],
+    ps: PropensityFit | None,
+    opts: MatchingOptions,
+    bias_adjust: bool,
+    rng: np.random.Generator,
+    tie_tolerance: float,
+) -> Core:
+    """Nearest-neighbour pairs in each direction the estimand needs, then weights and the estimate."""
+    n = len(d)
+    Z, cal = _pair_space(p, used, ps, opts)
     cells = p.cells if p.cells is not None else np.zeros(n, np.int64)
-    directions = {"att": [(1, 0)], "atc": [(0, 1)], "ate": [(1, 0), (0, 1)]}[estimand]
+    directions = {"att": [(1, 0)], "atc": [(0, 1)], "ate": [(1, 0), (0, 1)]}[opts.estimand]
     parts = []
     for g_focal, g_ref in directions:
         fpos = np.flatnonzero(used & (d == g_focal))
         rpos = np.flatnonzero(used & (d == g_ref))
-        if replace or ties:
-            fn = knn_1d if one_d else knn_md
-            qa, ra, da = fn(
-                Z[fpos, 0] if one_d else Z[fpos],
-                Z[rpos, 0] if one_d else Z[rpos],
-                neighbors,
-                qcell=cells[fpos],
-                rcell=cells[rpos],
-                caliper=cal,
-                ties=ties,
-                tie_tol=tie_tolerance if ties else 0.0,
-            )
-        elif one_d:
-            qa, ra, da = greedy_1d(
-                Z[fpos, 0],
-                Z[rpos, 0],
-                neighbors,
-                qcell=cells[fpos],
-                rcell=cells[rpos],
-                caliper=cal,
-                order=order,
-                rng=rng,
-            )
-        else:
-            qa, ra, da = greedy_md(
-                Z[fpos],
-                Z[rpos],
-                neighbors,
-                qcell=cells[fpos],
-                rcell=cells[rpos],
-                caliper=cal,
-                order_key=None if ps is None else ps.score[fpos],
-                order=order,
-                rng=rng,
-            )
+        qa, ra, da = _pairs(Z, fpos, rpos, cells, cal, ps, opts, rng, tie_tolerance)
         parts.append((fpos[qa], rpos[ra], da))
-        # reasons for focal units without any match
-        got = np.zeros(n, bool)
-        got[fpos[qa]] = True
-        other = "control" if g_focal == 1 else "treated"
-        unm = fpos[~got[fpos]]
-        if len(unm):
-            in_cell = np.isin(cells[unm], np.unique(cells[rpos]))
-            beyond = np.zeros(len(unm), bool)
-            if cal is not None and (replace or ties):
-                beyond = in_cell
-            elif cal is not None and in_cell.any():
-                # greedy: is even the nearest (used or not) reference beyond the caliper?
-                cand = unm[in_cell]
-                knn = knn_1d if one_d else knn_md
-                qn, _, dn = knn(
-                    Z[cand, 0] if one_d else Z[cand],
-                    Z[rpos, 0] if one_d else Z[rpos],
-                    1,
-                    qcell=cells[cand],
-                    rcell=cells[rpos],
-                )
-                nearest = np.full(len(cand), np.inf)
-                nearest[qn] = dn
-                beyond[np.flatnonzero(in_cell)] = nearest > cal
-            for i, ok_cell, far in zip(unm, in_cell, beyond, strict=True):
-                if not ok_cell:
-                    why = f"no_{other}_in_exact_cell"
-                elif far:
-                    why = "outside_caliper"
-                else:
-                    why = f"no_{other}_left"
-                unmatched.append((int(i), why))
+        unmatched += _unmatched_reasons(Z, fpos, rpos, fpos[qa], cells, cal, g_focal, opts)
     focal = np.concatenate([x[0] for x in parts])
     match_ = np.concatenate([x[1] for x in parts])
     dist = np.concatenate([x[2] for x in parts])
@@ -358,21 +226,121 @@ def run_core(
         subclass=None,
         unmatched=unmatched,
         ps=ps,
-        warnings=warn,
+        warnings=[],
     )
     if p.y is not None:
+        one_d = Z.shape[1] == 1
         need = (w > 0) & used
-        sigma2 = _sigma2(p.y, d, Z, cells, used, need, var_neighbors, one_d, variance)
+        sigma2 = _sigma2(p.y, d, Z, cells, used, need, opts.var_neighbors, one_d, opts.variance)
         core.estimate, core.se, _ = pair_estimate(
             p.y,
             d,
             focal,
             match_,
             sigma2,
-            X_bias=Xv if bias_adjust else None,
-            se_target=se_target,
+            X_bias=p.X.to_numpy(float) if bias_adjust else None,
+            se_target=opts.se_target,
         )
     return core
+
+
+def _pairs(
+    Z: np.ndarray,
+    fpos: np.ndarray,
+    rpos: np.ndarray,
+    cells: np.ndarray,
+    cal: float | None,
+    ps: PropensityFit | None,
+    opts: MatchingOptions,
+    rng: np.random.Generator,
+    tie_tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match focal positions ``fpos`` to reference positions ``rpos`` (positions into them)."""
+    one_d = Z.shape[1] == 1  # a line: sorted search instead of brute force
+    ties = opts.method == "nnmatch"
+    order: GreedyOrder = opts.order  # type: ignore[assignment]
+    if opts.replace or ties:
+        fn = knn_1d if one_d else knn_md
+        return fn(
+            Z[fpos, 0] if one_d else Z[fpos],
+            Z[rpos, 0] if one_d else Z[rpos],
+            opts.neighbors,
+            qcell=cells[fpos],
+            rcell=cells[rpos],
+            caliper=cal,
+            ties=ties,
+            tie_tol=tie_tolerance if ties else 0.0,
+        )
+    if one_d:
+        return greedy_1d(
+            Z[fpos, 0],
+            Z[rpos, 0],
+            opts.neighbors,
+            qcell=cells[fpos],
+            rcell=cells[rpos],
+            caliper=cal,
+            order=order,
+            rng=rng,
+        )
+    return greedy_md(
+        Z[fpos],
+        Z[rpos],
+        opts.neighbors,
+        qcell=cells[fpos],
+        rcell=cells[rpos],
+        caliper=cal,
+        order_key=None if ps is None else ps.score[fpos],
+        order=order,
+        rng=rng,
+    )
+
+
+def _unmatched_reasons(
+    Z: np.ndarray,
+    fpos: np.ndarray,
+    rpos: np.ndarray,
+    matched: np.ndarray,
+    cells: np.ndarray,
+    cal: float | None,
+    g_focal: int,
+    opts: MatchingOptions,
+) -> list[tuple[int, str]]:
+    """Why each focal unit without any match has none (exact cell, caliper or nobody left)."""
+    one_d = Z.shape[1] == 1
+    got = np.zeros(len(cells), bool)
+    got[matched] = True
+    other = "control" if g_focal == 1 else "treated"
+    unm = fpos[~got[fpos]]
+    if not len(unm):
+        return []
+    in_cell = np.isin(cells[unm], np.unique(cells[rpos]))
+    beyond = np.zeros(len(unm), bool)
+    if cal is not None and (opts.replace or opts.method == "nnmatch"):
+        beyond = in_cell
+    elif cal is not None and in_cell.any():
+        # greedy: is even the nearest (used or not) reference beyond the caliper?
+        cand = unm[in_cell]
+        knn = knn_1d if one_d else knn_md
+        qn, _, dn = knn(
+            Z[cand, 0] if one_d else Z[cand],
+            Z[rpos, 0] if one_d else Z[rpos],
+            1,
+            qcell=cells[cand],
+            rcell=cells[rpos],
+        )
+        nearest = np.full(len(cand), np.inf)
+        nearest[qn] = dn
+        beyond[np.flatnonzero(in_cell)] = nearest > cal
+    out = []
+    for i, ok_cell, far in zip(unm, in_cell, beyond, strict=True):
+        if not ok_cell:
+            why = f"no_{other}_in_exact_cell"
+        elif far:
+            why = "outside_caliper"
+        else:
+            why = f"no_{other}_left"
+        out.append((int(i), why))
+    return out
 
 
 def _sigma2(
@@ -540,37 +508,33 @@ def match(
     within-cell variances (pooled within group for single-unit cells).
     """
     df = as_frame(data)
-    args = _check_options(
-        method,
-        estimand,
-        neighbors,
-        ratio,
-        replace,
-        caliper,
-        distance,
-        link,
-        score_scale,
-        metric,
-        variance,
-        var_neighbors,
-        se_target,
-        discard,
-        trim,
-        order,
+    opts = MatchingOptions(
+        method=method,
+        estimand=estimand,
+        neighbors=neighbors,
+        ratio=ratio,
+        replace=replace,
+        caliper=caliper,
+        distance=distance,
+        link=link,
+        score_scale=score_scale,
+        metric=metric,
+        variance=variance,
+        var_neighbors=var_neighbors,
+        se_target=se_target,
+        discard=discard,
+        trim=trim,
+        order=order,
     )
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
     p = prepare(df, treatment, covariates, formula, exact_cols, outcome, source=source)
-    rng = resolve_rng(seed)
     core = run_core(
         p,
-        method=method,
-        estimand=estimand,
+        opts,
         bias_adjust=bias_adjust,
-        caliper=caliper,
         cutpoints=cutpoints,
-        rng=rng,
+        rng=resolve_rng(seed),
         tie_tolerance=tie_tolerance,
-        **args,
     )
     options = {
         "treatment": treatment,
@@ -583,202 +547,7 @@ def match(
         "caliper": caliper,
         "outcome": outcome,
         "bias_adjust": bias_adjust,
-        **args,
+        **opts.recorded(),
         "cutpoints": dict(cutpoints) if cutpoints else None,
     }
     return assemble(df, p, core, options, unit=unit, seed=seed if isinstance(seed, int) else None)
-
-
-def _check_options(
-    method: str,
-    estimand: str,
-    neighbors: int,
-    ratio: int | None,
-    replace: bool | None,
-    caliper: float | None,
-    distance: str | None,
-    link: str,
-    score_scale: str | None,
-    metric: str,
-    variance: str,
-    var_neighbors: int,
-    se_target: str,
-    discard: str,
-    trim: float | None,
-    order: str,
-) -> dict[str, Any]:
-    check_choice("method", method, METHODS)
-    check_choice("estimand", estimand, ESTIMANDS)
-    if distance is None:
-        distance = "covariates" if method == "nnmatch" else "propensity"
-    check_choice("distance", distance, ("propensity", "covariates", "mahalanobis"))
-    if distance == "mahalanobis":
-        metric = "mahalanobis"
-    check_choice("link", link, ("logit", "probit"))
-    check_choice("metric", metric, ("inverse-variance", "mahalanobis"))
-    check_choice("variance", variance, ("robust", "iid"))
-    check_choice("se_target", se_target, ("population", "sample"))
-    check_choice("discard", discard, ("none", "treated", "control", "both"))
-    check_choice("order", order, ("largest", "smallest", "data", "random"))
-    if ratio is not None:
-        if neighbors != 1 and neighbors != ratio:
-            raise SpecError(f"neighbors={neighbors} and ratio={ratio} disagree; give one of them")
-        neighbors = ratio
-    if int(neighbors) != neighbors or neighbors < 1:
-        raise SpecError(f"neighbors must be a positive integer, got {neighbors!r}")
-    if int(var_neighbors) != var_neighbors or var_neighbors < 1:
-        raise SpecError(f"var_neighbors must be a positive integer, got {var_neighbors!r}")
-    if caliper is not None and not caliper > 0:
-        raise SpecError(f"caliper must be positive, got {caliper!r}")
-    if trim is not None and not 0 < trim < 0.5:
-        raise SpecError(f"trim must lie in (0, 0.5), got {trim!r}")
-    if method == "nnmatch":
-        if replace is False:
-            raise SpecError("method='nnmatch' (Abadie-Imbens) always matches with replacement")
-        replace = True
-    replace = bool(replace)
-    if method == "nearest" and estimand == "ate" and not replace:
-        raise SpecError(
-            "estimand='ate' with nearest-neighbour matching needs replace=True (without replacement "
-            "the treated would use up the controls they are also matched from)"
-        )
-    if score_scale is None:
-        score_scale = "response" if method == "nnmatch" else "link"
-    check_choice("score_scale", score_scale, ("link", "response"))
-    return {
-        "neighbors": int(neighbors),
-        "replace": replace,
-        "distance": distance,
-        "link": link,
-        "score_scale": score_scale,
-        "metric": metric,
-        "variance": variance,
-        "var_neighbors": int(var_neighbors),
-        "se_target": se_target,
-        "discard": discard,
-        "trim": trim,
-        "order": order,
-    }
-
-
-def assemble(
-    df: pd.DataFrame,
-    p: Prepared,
-    core: Core,
-    options: dict[str, Any],
-    *,
-    unit: str | None,
-    seed: int | None,
-) -> MatchResult:
-    """Build the :class:`MatchResult` of a cross-sectional run."""
-    estimand = options["estimand"]
-    labels = p.frame.index
-    d = p.d
-    w = core.weights
-    treatment = options["treatment"]
-    covs = list(p.X.columns)
-    # balance: before on all used units (unweighted), after on matched units (weighted)
-    used = core.used
-    bal_frame = p.X.assign(_d=d)
-    if not used.all():
-        bal_frame = bal_frame[used]
-    before, after = balance_before_after(bal_frame, "_d", covs, w[used], estimand=estimand)
-    balance = pd.concat(
-        [before.assign(stage="before"), after.assign(stage="after")], ignore_index=True
-    )
-    balance = balance[["stage", *before.columns]]
-    weights = pd.Series(w, index=labels, name="weight")
-    matched = p.frame[w > 0].copy()
-    matched["weight"] = w[w > 0]
-    if core.subclass is not None:
-        matched["subclass"] = core.subclass[w > 0]
-    if len(core.focal):
-        nm = np.bincount(core.focal, minlength=len(d)).astype(float)
-        pairs = pd.DataFrame(
-            {
-                "focal": labels[core.focal],
-                "match": labels[core.match],
-                "focal_treated": d[core.focal] == 1,
-                "distance": core.dist,
-                "weight": 1.0 / nm[core.focal],
-            }
-        )
-    else:
-        pairs = pd.DataFrame(columns=["focal", "match", "focal_treated", "distance", "weight"])
-    # unmatched report
-    rows = [(lab, reason, dv) for lab, reason, dv in p.dropped]
-    rows += [(labels[i], reason, int(d[i])) for i, reason in core.unmatched]
-    unmatched = pd.DataFrame(rows, columns=["row", "reason", "treated"])
-    if unit is not None and unit in df.columns and len(unmatched):
-        unmatched.insert(1, "unit", df.loc[unmatched["row"], unit].to_numpy())
-    exclusions = {str(k): int(v) for k, v in unmatched["reason"].value_counts().items()}
-    counts = _counts(df, p, core, treatment)
-    propensity = None
-    support = None
-    if core.ps is not None:
-        propensity = pd.DataFrame(
-            {
-                "score": core.ps.score,
-                "index": core.ps.index,
-                "treated": d.astype(int),
-                "matched": w > 0,
-                "weight": w,
-            },
-            index=labels,
-        )
-        support = common_support(core.ps.score, d)
-    term = estimand.upper()
-    if p.y is not None and np.isfinite(core.estimate):
-        params = pd.Series([core.estimate], index=[term], name="estimate")
-        ses = pd.Series([core.se], index=[term], name="std_error")
-    else:
-        params = pd.Series(dtype=float, name="estimate")
-        ses = pd.Series(dtype=float, name="std_error")
-    msgs = list(core.warnings)
-    focal_reasons = [r for _, r, _ in rows if r.startswith("no_") or r == "outside_caliper"]
-    if focal_reasons:
-        c = pd.Series(focal_reasons).value_counts()
-        msgs.append(
-            "unmatched focal units: "
-            + ", ".join(f"{k}={v}" for k, v in c.items())
-            + " (listed in result.unmatched)"
-        )
-    for m in msgs:
-        warnings.warn(m, EstimationWarning, stacklevel=3)
-    prov_frame = p.frame[[treatment]].assign(_w=w)
-    return MatchResult(
-        params=params,
-        std_errors=ses,
-        nobs=int((w > 0).sum()),
-        method=options["method"],
-        provenance=make_provenance(f"match:{options['method']}", prov_frame, seed, options=options),
-        warnings=tuple(msgs),
-        exclusions=exclusions,
-        estimand=estimand,
-        pairs=pairs,
-        weights=weights,
-        matched=matched,
-        balance=balance,
-        unmatched=unmatched,
-        counts=counts,
-        propensity=propensity,
-        support=support,
-        ps_params=None if core.ps is None else core.ps.params,
-        options=options,
-    )
-
-
-def _counts(df: pd.DataFrame, p: Prepared, core: Core, treatment: str) -> pd.DataFrame:
-    tr = pd.to_numeric(df[treatment].astype("Float64"), errors="coerce")
-    out = []
-    for name, g in (("treated", 1), ("control", 0)):
-        sel = p.d == g
-        out.append(
-            {
-                "group": name,
-                "n_input": int((tr == g).sum()),
-                "n_used": int((sel & core.used).sum()),
-                "n_matched": int((sel & (core.weights > 0)).sum()),
-            }
-        )
-    return pd.DataFrame(out)

@@ -2,7 +2,10 @@
 
 Every estimator returns a frozen dataclass that derives from :class:`EstimateResult`. The shared
 vocabulary (after statsmodels/linearmodels): ``params``, ``std_errors``, ``conf_int(level)``, ``tidy()``,
-``summary()``, ``to_latex()``, ``to_dict()``. Inference uses the t distribution with ``df_resid`` degrees of
+``summary()``, ``to_latex()``, ``plot()``, ``to_dict()``, ``overall_term`` (the headline term's name or
+``None``) and ``pretrend`` (one :class:`PreTrendTest`, or ``None`` where the estimator has no
+pre-test). This module is the base layer: it imports nothing from ``estimation``, ``plotting`` or
+``report`` (``plot`` and ``_repr_html_`` import lazily). Inference uses the t distribution with ``df_resid`` degrees of
 freedom when it is set (fixed-effects regressions with Stata's conventions) and the normal otherwise.
 Uniform (simultaneous) bands are available where an estimator stored a ``crit_value``.
 """
@@ -22,7 +25,7 @@ from clusterimpact.provenance import Provenance
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["TIDY_COLUMNS", "EstimateResult", "ProfileResult", "tidy_frame"]
+__all__ = ["TIDY_COLUMNS", "EstimateResult", "PreTrendTest", "ProfileResult", "tidy_frame"]
 
 TIDY_COLUMNS = [
     "term",
@@ -33,6 +36,76 @@ TIDY_COLUMNS = [
     "conf_low",
     "conf_high",
 ]
+
+
+@dataclass(frozen=True)
+class PreTrendTest:
+    """A joint test that the leads (pre-treatment effects) of an event study are zero.
+
+    The one pre-trend vocabulary of every result (``result.pretrend``).
+
+    Attributes
+    ----------
+    statistic
+        The Wald statistic (chi-squared) when ``method == "wald"``; the F statistic (Wald / ``df``)
+        when ``method == "f"``.
+    df
+        Numerator degrees of freedom (the number of independent restrictions tested).
+    df_denom
+        Denominator degrees of freedom of the F reference; ``None`` for chi-squared.
+    p_value
+        P-value of the statistic in its reference distribution (NaN when nothing could be tested).
+    method
+        ``"wald"`` (chi-squared reference) or ``"f"`` (F reference).
+    terms
+        The lead terms tested (names in the result's ``params``).
+    """
+
+    statistic: float
+    df: int
+    df_denom: float | None
+    p_value: float
+    method: str
+    terms: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.method not in ("wald", "f"):
+            raise ValueError(f"PreTrendTest.method must be 'wald' or 'f', got {self.method!r}")
+        if (self.method == "f") != (self.df_denom is not None):
+            raise ValueError("PreTrendTest: an F test needs df_denom; a Wald test has none")
+
+    @classmethod
+    def from_wald(cls, test: Any) -> PreTrendTest:
+        """The pre-trend test of a joint Wald test of the leads
+        (:class:`clusterimpact.estimation.inference.WaldTest`: ``statistic``, ``df_num``, ``df_denom``,
+        ``p_value``, ``terms``); an F test when it has ``df_denom``, else chi-squared."""
+        df_denom = None if test.df_denom is None else float(test.df_denom)
+        return cls(
+            statistic=float(test.statistic),
+            df=int(test.df_num),
+            df_denom=df_denom,
+            p_value=float(test.p_value),
+            method="wald" if df_denom is None else "f",
+            terms=tuple(str(t) for t in test.terms),
+        )
+
+    @property
+    def df_num(self) -> int:
+        """Numerator degrees of freedom (the name of :attr:`df` before issue #13)."""
+        return self.df
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: statistic, df, df_num (= df, the key before #13), df_denom, p_value,
+        method, terms; NaN and infinity as ``None``."""
+        return {
+            "statistic": _f(self.statistic),
+            "df": int(self.df),
+            "df_num": int(self.df),
+            "df_denom": None if self.df_denom is None else _f(self.df_denom),
+            "p_value": _f(self.p_value),
+            "method": self.method,
+            "terms": [str(t) for t in self.terms],
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +153,18 @@ class EstimateResult:
 
     #: name of the :mod:`clusterimpact.plotting` function that :meth:`plot` delegates to
     _plot_with: ClassVar[str] = "plot_forest"
+
+    # -- vocabulary ------------------------------------------------------------------------------
+    @property
+    def overall_term(self) -> str | None:
+        """Name of the headline term in ``params`` (an overall ATT, the membership dummy, a slope);
+        ``None`` when the estimator has no single headline. Estimators with one override this."""
+        return None
+
+    @property
+    def pretrend(self) -> PreTrendTest | None:
+        """The joint test of the pre-treatment leads, where the estimator has one (else ``None``)."""
+        return None
 
     # -- inference -------------------------------------------------------------------------------
     @property

@@ -552,7 +552,7 @@ def test_cell_pretest_warns_on_small_cohorts(synthetic_panels, mpdta):
     from clusterimpact.synthetic import simulate
 
     small = simulate("ecoom", seed=1, n_firms=4000).panel()
-    with pytest.warns(EstimationWarning, match=r"dynamic'\)\.pretest") as rec:
+    with pytest.warns(EstimationWarning, match=r"dynamic'\)\.pretrend") as rec:
         res = att_gt(small, "ln_lp", control="notyet", allow_unbalanced=True)
     msg = next(str(w.message) for w in rec if "pre-test" in str(w.message))
     assert "fewer than 30 treated units" in msg and "ill-conditioned" in msg

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.provenance import make_provenance
-from clusterimpact.results import EstimateResult, ProfileResult
+from clusterimpact.results import EstimateResult, PreTrendTest, ProfileResult
 
 
 def fake_panel(seed: int = 3, n_firms: int = 240) -> pd.DataFrame:
@@ -59,9 +59,23 @@ def fake_panel(seed: int = 3, n_firms: int = 240) -> pd.DataFrame:
 
 @dataclass(frozen=True, kw_only=True)
 class PretrendProfile(ProfileResult):
-    """A profile carrying a pre-trend test p-value, as the staggered-DiD results do."""
+    """A profile carrying a pre-trend test (``pretrend``) with this p-value, as the staggered-DiD
+    results do."""
 
     pretrend_pvalue: float | None = None
+
+    @property
+    def pretrend(self) -> PreTrendTest | None:
+        if self.pretrend_pvalue is None:
+            return None
+        return PreTrendTest(
+            statistic=1.0,
+            df=1,
+            df_denom=None,
+            p_value=self.pretrend_pvalue,
+            method="wald",
+            terms=(),
+        )
 
 
 def profile_result(

@@ -48,7 +48,7 @@ from clusterimpact.estimation.fe._demean import factorize
 from clusterimpact.estimation.fe.membership import parse_bins
 from clusterimpact.estimation.imputation import _aggregate, _fit_core, _prepare_frame, _pretrend
 from clusterimpact.provenance import make_provenance
-from clusterimpact.results import ProfileResult
+from clusterimpact.results import PreTrendTest, ProfileResult
 
 __all__ = ["DurationResult", "duration_effects"]
 
@@ -78,7 +78,7 @@ class DurationResult(ProfileResult):
 
     slope_test: inf.WaldTest | None = None
     equal_effects: inf.WaldTest | None = None
-    pretrend: inf.WaldTest | None = None
+    pretrend: PreTrendTest | None = None
     bins: tuple[str, ...] = ()
     n_units: int = 0
     n_treated_obs: int = 0

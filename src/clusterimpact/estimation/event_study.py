@@ -30,7 +30,7 @@ from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators, _Indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
-from clusterimpact.results import ProfileResult
+from clusterimpact.results import PreTrendTest, ProfileResult
 
 __all__ = ["EventStudyResult", "cohort_array", "event_study"]
 
@@ -58,7 +58,7 @@ class EventStudyResult(ProfileResult):
         The underlying regression (including any controls).
     """
 
-    pretrend: inf.WaldTest | None = None
+    pretrend: PreTrendTest | None = None
     window: tuple[int, int] = (-5, 8)
     binned: bool = True
     control: str = "never"
@@ -78,7 +78,7 @@ class EventStudyResult(ProfileResult):
         if self.pretrend is not None:
             p = self.pretrend
             lines.append(
-                f"Pre-trend test (leads jointly 0): F({p.df_num}, {p.df_denom:g}) = "
+                f"Pre-trend test (leads jointly 0): F({p.df}, {p.df_denom:g}) = "
                 f"{p.statistic:.3f}, p = {p.p_value:.4f}"
             )
         return lines
@@ -296,11 +296,13 @@ def event_study(
     leads = [f"rel_year::{e}" for e in events if e < ref0]
     pretrend = None
     if leads and reg.vcov is not None:
-        pretrend = inf.wald_test(
-            reg.params.loc[leads].to_numpy(),
-            reg.vcov.loc[leads, leads].to_numpy(),
-            df_denom=reg.df_resid,
-            terms=tuple(leads),
+        pretrend = PreTrendTest.from_wald(
+            inf.wald_test(
+                reg.params.loc[leads].to_numpy(),
+                reg.vcov.loc[leads, leads].to_numpy(),
+                df_denom=reg.df_resid,
+                terms=tuple(leads),
+            )
         )
     return EventStudyResult(
         params=reg.params.loc[terms],

@@ -61,7 +61,7 @@ from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.provenance import make_provenance
-from clusterimpact.results import ProfileResult
+from clusterimpact.results import PreTrendTest, ProfileResult
 
 __all__ = ["ImputationResult", "imputation_did"]
 
@@ -96,7 +96,7 @@ class ImputationResult(ProfileResult):
     """
 
     aggregation: str = "dynamic"
-    pretrend: inf.WaldTest | None = None
+    pretrend: PreTrendTest | None = None
     pretrend_estimates: pd.DataFrame | None = None
     n_units: int = 0
     n_treated_obs: int = 0
@@ -110,6 +110,11 @@ class ImputationResult(ProfileResult):
     r2_within: float = float("nan")
     tau: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
+    @property
+    def overall_term(self) -> str | None:
+        """``simple``, the overall ATT over every identified treated firm-year."""
+        return "simple" if "simple" in self.params.index else None
+
     def _summary_header(self) -> list[str]:
         lines = [
             f"ImputationResult (Borusyak-Jaravel-Spiess, aggregation={self.aggregation})",
@@ -119,7 +124,7 @@ class ImputationResult(ProfileResult):
         if self.pretrend is not None:
             p = self.pretrend
             lines.append(
-                f"Pre-trend test (leads on untreated obs): F({p.df_num}, {p.df_denom:g}) = "
+                f"Pre-trend test (leads on untreated obs): F({p.df}, {p.df_denom:g}) = "
                 f"{p.statistic:.3f}, p = {p.p_value:.4f}"
             )
         return lines
@@ -295,7 +300,7 @@ def _pretrend(
     rel: np.ndarray,
     untreated: np.ndarray,
     leads: int,
-) -> tuple[inf.WaldTest | None, pd.DataFrame | None, str | None]:
+) -> tuple[PreTrendTest | None, pd.DataFrame | None, str | None]:
     if leads <= 0:
         return None, None, None
     sub = df.loc[untreated]
@@ -332,7 +337,7 @@ def _pretrend(
     test = inf.wald_test(
         reg.params.to_numpy(), reg.vcov.to_numpy(), df_denom=reg.df_resid, terms=tuple(terms)
     )
-    return test, reg.tidy(), None
+    return PreTrendTest.from_wald(test), reg.tidy(), None
 
 
 def _prepare_frame(

@@ -38,7 +38,7 @@ from clusterimpact.estimation.influence import (
     single_thread_blas,
 )
 from clusterimpact.provenance import make_provenance
-from clusterimpact.results import EstimateResult, ProfileResult
+from clusterimpact.results import EstimateResult, PreTrendTest, ProfileResult
 
 __all__ = [
     "ATTgtResult",
@@ -85,15 +85,17 @@ class ATTgtResult(EstimateResult):
         ``unit_influence()`` gives them as a sparse (cells x units) matrix.
     cohort_shares
         ``P(G = g)``: the weighted share of units in each cohort (the aggregation weights).
-    pretest
-        R did's Wald pre-test of parallel trends on *all* pre-treatment cells: ``{"stat", "df",
+    pretrend_detail
+        R did's Wald pre-test of parallel trends on *all* pre-treatment cells (``pretrend`` gives it as
+        a :class:`~clusterimpact.results.PreTrendTest`; ``pretest``, its name before #13, is a
+        deprecated alias of this dict): ``{"stat", "df",
         "p_value", "n_cells", "rank", "condition", "min_treated"}`` (``df`` = ``rank``, the effective
         rank after a relative eigenvalue cutoff of the cells' correlation matrix; ``condition`` its
         condition number over the kept eigenvalues; ``min_treated`` the fewest treated units behind a
         pre-treatment cell). With
         many cells on small cohorts the covariance is poorly estimated and this test over-rejects (an
         ``EstimationWarning`` says so); the event-study pre-test,
-        ``aggte(result, "dynamic").pretest``, is the one to report.
+        ``aggte(result, "dynamic").pretrend``, is the one to report.
     n_units, control, est, anticipation, base_period, alpha, n_boot, multiplier, seed
         Settings and sample size.
     """
@@ -111,7 +113,7 @@ class ATTgtResult(EstimateResult):
     group_cohort: np.ndarray | None = field(default=None, repr=False, compare=False)
     unit_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
     boot_projection: np.ndarray | None = field(default=None, repr=False, compare=False)
-    pretest: dict[str, float] | None = None
+    pretrend_detail: dict[str, float] | None = None
     n_units: int = 0
     control: str = "never"
     est: str = "dr"
@@ -126,6 +128,17 @@ class ATTgtResult(EstimateResult):
     def time(self) -> pd.Series:
         """The period ``t`` of every cell (alias of ``period``)."""
         return self.period
+
+    @property
+    def pretrend(self) -> PreTrendTest | None:
+        """The cell-level Wald pre-test (chi-squared) of every pre-treatment ATT(g,t) being zero."""
+        return _pretrend_test(self.pretrend_detail, self.params.index[~self.post.to_numpy(bool)])
+
+    @property
+    def pretest(self) -> dict[str, float] | None:
+        """Deprecated: the pre-test as a dict; use ``pretrend`` (or ``pretrend_detail``)."""
+        _warn_pretest("ATTgtResult")
+        return self.pretrend_detail
 
     def unit_influence(self) -> Any:
         """The unit-level influence functions as a scipy CSR matrix (cells x units), built on demand
@@ -155,18 +168,21 @@ class ATTgtResult(EstimateResult):
             f"Units: {self.n_units:,}  Control: {self.control}  Estimation: {self.est}  "
             f"Base period: {self.base_period}  Anticipation: {self.anticipation}  SE: {self.se_type}"
         )
-        if self.pretest is not None and np.isfinite(self.pretest.get("stat", np.nan)):
+        pt = self.pretrend_detail
+        if pt is not None and np.isfinite(pt.get("stat", np.nan)):
             lines.append(
                 f"Pre-test of parallel trends (all pre-treatment cells): Wald "
-                f"{self.pretest['stat']:.3f} (df {int(self.pretest['df'])}), "
-                f"p = {self.pretest['p_value']:.4f}"
+                f"{pt['stat']:.3f} (df {int(pt['df'])}), "
+                f"p = {pt['p_value']:.4f}"
             )
         return lines
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        """JSON-ready form with the cell-level pre-test (``pretest``)."""
+        """JSON-ready form with the cell-level pre-test (``pretest``: the detail dict; ``pretrend``:
+        the :class:`~clusterimpact.results.PreTrendTest`)."""
         out = super().to_dict(level)
-        out["pretest"] = _json_test(self.pretest)
+        out["pretest"] = _json_test(self.pretrend_detail)
+        out["pretrend"] = None if self.pretrend is None else self.pretrend.to_dict()
         return out
 
 
@@ -185,8 +201,9 @@ class AggteResult(ProfileResult):
         Factored influence functions of every term.
     analytic_std_errors, se_type
         As in :class:`ATTgtResult`.
-    pretest
-        ``dynamic`` only: the event-study pre-test of parallel trends (Callaway & Sant'Anna 2021,
+    pretrend_detail
+        ``dynamic`` only (``pretrend`` gives it as a :class:`~clusterimpact.results.PreTrendTest`;
+        ``pretest``, its name before #13, is a deprecated alias of this dict): the event-study pre-test of parallel trends (Callaway & Sant'Anna 2021,
         section 4), a joint Wald test that every pre-treatment event-time effect in the window is zero,
         ``theta(e) = 0`` for ``e < -anticipation`` (under ``base_period="universal"`` the reference
         period is a normalisation and not tested), with the covariance of the aggregated influence
@@ -209,8 +226,26 @@ class AggteResult(ProfileResult):
     balance_e: int | None = None
     min_e: float = -np.inf
     max_e: float = np.inf
-    pretest: dict[str, Any] | None = None
+    pretrend_detail: dict[str, Any] | None = None
     excluded_cells: tuple[str, ...] = ()
+
+    @property
+    def overall_term(self) -> str | None:
+        """The overall term (``simple``, ``dynamic``, ``group`` or ``calendar``) when it was estimated
+        (a ``dynamic`` window without post-treatment event times has none)."""
+        return self.overall if self.overall in self.params.index else None
+
+    @property
+    def pretrend(self) -> PreTrendTest | None:
+        """``dynamic`` only: the chi-squared Wald test of the event-study leads (else ``None``)."""
+        pt = self.pretrend_detail
+        return None if pt is None else _pretrend_test(pt, pt.get("terms", ()))
+
+    @property
+    def pretest(self) -> dict[str, Any] | None:
+        """Deprecated: the pre-test as a dict; use ``pretrend`` (or ``pretrend_detail``)."""
+        _warn_pretest("AggteResult")
+        return self.pretrend_detail
 
     def elements(self) -> pd.DataFrame:
         """The profile of the elements (same as :meth:`profile`)."""
@@ -218,7 +253,7 @@ class AggteResult(ProfileResult):
 
     def _summary_header(self) -> list[str]:
         lines = super()._summary_header()
-        pt = self.pretest
+        pt = self.pretrend_detail
         if pt is not None and pt.get("df", 0) > 0 and np.isfinite(pt.get("stat", np.nan)):
             es = [t.split(":", 1)[1] for t in pt["terms"]]
             span = es[0] if len(es) == 1 else f"{es[0]}..{es[-1]}"
@@ -237,9 +272,33 @@ class AggteResult(ProfileResult):
         """JSON-ready form with the event-study pre-test (``pretest``, ``dynamic`` only) and the NaN
         cells left out (``excluded_cells``)."""
         out = super().to_dict(level)
-        out["pretest"] = _json_test(self.pretest)
+        out["pretest"] = _json_test(self.pretrend_detail)
+        out["pretrend"] = None if self.pretrend is None else self.pretrend.to_dict()
         out["excluded_cells"] = list(self.excluded_cells)
         return out
+
+
+def _pretrend_test(detail: dict[str, Any] | None, terms: Any) -> PreTrendTest | None:
+    """The :class:`PreTrendTest` of a CS pre-test dict (chi-squared Wald)."""
+    if detail is None:
+        return None
+    return PreTrendTest(
+        statistic=float(detail["stat"]),
+        df=int(detail["df"]),
+        df_denom=None,
+        p_value=float(detail["p_value"]),
+        method="wald",
+        terms=tuple(str(t) for t in terms),
+    )
+
+
+def _warn_pretest(cls: str) -> None:
+    warnings.warn(
+        f"{cls}.pretest is now spelled 'pretrend' (a PreTrendTest; the dict with every detail is "
+        "'pretrend_detail'); the old name will be removed in a later release",
+        FutureWarning,
+        stacklevel=3,
+    )
 
 
 def _json_test(test: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -323,8 +382,13 @@ class CallawaySantAnna:
             raise SpecError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.bootstrap and self.n_boot < 2:
             raise SpecError(f"n_boot must be at least 2, got {self.n_boot}")
+
+    def _cluster(self) -> str | None:
+        """The cluster column to use: ``None`` for the unit (the default), read without changing
+        the user's setting."""
         if self.cluster is not None and self.cluster == self.unit and self.stack is None:
-            self.cluster = None  # clustering on the unit is the default
+            return None
+        return self.cluster
 
     def fit(self, data: Any) -> ATTgtResult:
         """Estimate every ATT(g,t) on ``data`` (a FirmPanel or long DataFrame)."""
@@ -333,6 +397,7 @@ class CallawaySantAnna:
 
     def _fit(self, data: Any) -> ATTgtResult:
         self._check()
+        cluster = self._cluster()
         df = as_frame(data)
         prep = core.prepare(
             df,
@@ -342,7 +407,7 @@ class CallawaySantAnna:
             time=self.time,
             covariates=self.covariates,
             weights=self.weights,
-            cluster=self.cluster,
+            cluster=cluster,
             stack=self.stack,
             anticipation=self.anticipation,
             allow_unbalanced=self.allow_unbalanced,
@@ -431,7 +496,7 @@ class CallawaySantAnna:
             anticipation=self.anticipation,
             base_period=self.base_period,
             weights=self.weights,
-            cluster=self.cluster,
+            cluster=cluster,
             stack=self.stack,
             bootstrap=self.bootstrap,
             n_boot=self.n_boot if self.bootstrap else 0,
@@ -461,7 +526,7 @@ class CallawaySantAnna:
             group_cohort=prep.group_cohort,
             unit_ids=prep.unit_labels,
             boot_projection=projection,
-            pretest=pretest,
+            pretrend_detail=pretest,
             n_units=prep.n,
             control=self.control,
             est=self.est,
@@ -560,7 +625,7 @@ def _wald_pretest(
             f"the Wald pre-test on all {pre.size} pre-treatment ATT(g,t) cells is unreliable: "
             + "; ".join(problems)
             + ". Its covariance is poorly estimated and the test over-rejects; read the event-study "
-            "pre-test instead: aggte(result, 'dynamic').pretest",
+            "pre-test instead: aggte(result, 'dynamic').pretrend",
         )
     return out
 
@@ -755,12 +820,12 @@ def aggte(
     ``bootstrap`` (default: as in ``result``) the multiplier bootstrap gives the standard errors and a
     uniform band over the elements.
 
-    ``dynamic`` also tests parallel trends on the event-study leads (``pretest`` on the result): a
+    ``dynamic`` also tests parallel trends on the event-study leads (``pretrend`` on the result): a
     joint Wald test that every ``theta(e)`` with ``e < -anticipation`` inside the window (``min_e``,
     ``max_e``, ``balance_e``; the universal base's reference period excluded) is zero, on the
     aggregated influence-function covariance, plus a bootstrap sup-t test when bootstrapping. Leads
     pool cohorts, so this test stays well behaved where the cell-level test of
-    :attr:`ATTgtResult.pretest` (many cells on small cohorts) over-rejects.
+    :attr:`ATTgtResult.pretrend` (many cells on small cohorts) over-rejects.
 
     Returns
     -------
@@ -1003,7 +1068,7 @@ def _aggte(
         balance_e=balance_e,
         min_e=min_e,
         max_e=max_e,
-        pretest=pretest,
+        pretrend_detail=pretest,
         excluded_cells=excluded,
     )
 

@@ -28,10 +28,11 @@ import pandas as pd
 from clusterimpact._cohort import cohort_years, row_numbers
 from clusterimpact._validation import as_frame, check_choice, require_columns, require_numeric
 from clusterimpact.errors import DataError, EstimationError, SpecError
+from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation._sunab_fit import CellFit, fit_cells
 from clusterimpact.estimation.fe._demean import drop_singletons, factorize, interact_codes
 from clusterimpact.provenance import make_provenance
-from clusterimpact.results import ProfileResult
+from clusterimpact.results import PreTrendTest, ProfileResult
 
 __all__ = ["SunAbrahamResult", "sun_abraham"]
 
@@ -50,11 +51,50 @@ class SunAbrahamResult(ProfileResult):
         ``"never"`` or ``"last"`` (the last-treated cohort, and any never-treated units, as control).
     control_cohort
         The control cohort's value (0 for never-treated).
+    pretrend
+        Joint chi-squared Wald test that every estimated lead (``dynamic:e`` with ``e < 0``; the
+        reference period is not estimated) is zero, on the leads' block of ``vcov``; ``None`` when no
+        lead is estimated.
     """
 
     catt: pd.DataFrame
     control: str = "never"
     control_cohort: float = 0.0
+    pretrend: PreTrendTest | None = None
+
+    @property
+    def overall_term(self) -> str | None:
+        """``simple``, the average of the post-treatment ``dynamic:e`` weighted by cohort shares."""
+        return "simple" if "simple" in self.params.index else None
+
+    def _summary_header(self) -> list[str]:
+        lines = super()._summary_header()
+        p = self.pretrend
+        if p is not None and np.isfinite(p.statistic):
+            lines.append(
+                f"Pre-trend test (leads jointly 0): chi2({p.df}) = {p.statistic:.3f}, "
+                f"p = {p.p_value:.4f}"
+            )
+        return lines
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-ready form with the pre-trend test of the leads (``pretrend``)."""
+        out = super().to_dict(level)
+        out["pretrend"] = None if self.pretrend is None else self.pretrend.to_dict()
+        return out
+
+
+def _lead_test(
+    est: np.ndarray, vc: np.ndarray, terms: list[str], xs: list[float]
+) -> PreTrendTest | None:
+    """Chi-squared Wald test that the leads (event times before 0) are jointly zero."""
+    elem = [tm for tm in terms if tm.startswith("dynamic:")]
+    leads = [tm for tm, x in zip(elem, xs, strict=True) if x < 0]
+    if not leads:
+        return None
+    pos = np.array([terms.index(tm) for tm in leads])
+    test = inf.wald_test(est[pos], vc[np.ix_(pos, pos)], terms=tuple(leads))
+    return PreTrendTest.from_wald(test)
 
 
 def sun_abraham(
@@ -175,6 +215,7 @@ def sun_abraham(
         catt=catt,
         control=control,
         control_cohort=s.ctrl_value,
+        pretrend=_lead_test(est, vc, list(terms), list(xs)),
     )
 
 

@@ -67,6 +67,11 @@ class MatchResult(EstimateResult):
 
     _plot_with: ClassVar[str] = "plot_love"
 
+    @property
+    def overall_term(self) -> str | None:
+        """The matched effect's term (``ATT``, ``ATE`` or ``ATC``); ``None`` without an outcome."""
+        return str(self.params.index[0]) if len(self.params) else None
+
     estimand: str
     pairs: pd.DataFrame
     weights: pd.Series

@@ -68,6 +68,11 @@ class RosenbaumResult(EstimateResult):
     n_pairs: int
     n_zero: int
 
+    @property
+    def overall_term(self) -> str | None:
+        """``HL``, the Hodges-Lehmann estimate without hidden bias."""
+        return "HL"
+
     def tidy(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
         """One row per Gamma: p_value = upper p-value bound, conf_low/high = HL estimate bounds."""
         b = self.bounds

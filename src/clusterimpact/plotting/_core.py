@@ -306,29 +306,9 @@ METHOD_NAMES: Mapping[str, str] = {
 
 
 def pretrend_pvalue(result: Any) -> float | None:
-    """The pre-trend test's p-value a result carries, if any (several attribute spellings accepted)."""
-    for name in ("pretrend_pvalue", "pretrend_p", "pre_trend_pvalue", "pretest_pvalue"):
-        v = getattr(result, name, None)
-        if v is not None:
-            return _as_float(v)
-    for name in ("pretrend", "pretrend_test", "pre_trend", "pretest"):
-        obj = getattr(result, name, None)
-        if obj is None:
-            continue
-        if isinstance(obj, Mapping):
-            for k in ("p_value", "pvalue", "p"):
-                if k in obj:
-                    return _as_float(obj[k])
-        for k in ("p_value", "pvalue", "p"):
-            v = getattr(obj, k, None)
-            if v is not None:
-                return _as_float(v)
-    return None
-
-
-def _as_float(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
+    """The p-value of a result's pre-trend test (``result.pretrend``), if it has a finite one."""
+    test = result.pretrend if isinstance(result, EstimateResult) else None
+    if test is None:
         return None
-    return f if np.isfinite(f) else None
+    p = float(test.p_value)
+    return p if np.isfinite(p) else None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from scipy import stats
 
 from clusterimpact.errors import SpecError
 from clusterimpact.plotting._core import (
@@ -28,34 +26,14 @@ __all__ = ["plot_duration_premium"]
 
 
 def _slope_info(result: Any) -> tuple[float, float, float] | None:
-    slope = getattr(result, "slope", None)
-    if slope is not None and not isinstance(slope, EstimateResult):
-        est = getattr(slope, "estimate", None)
-        if est is None and isinstance(slope, Mapping):
-            est = slope.get("estimate")
-        if est is None:
-            try:
-                est = float(slope)
-            except (TypeError, ValueError):
-                est = None
-        se = getattr(slope, "std_error", None)
-        pv = getattr(slope, "p_value", None)
-        if isinstance(slope, Mapping):
-            se, pv = slope.get("std_error", se), slope.get("p_value", pv)
-        if est is not None and se is not None:
-            pv = pv if pv is not None else 2 * stats.norm.sf(abs(float(est) / float(se)))
-            return float(est), float(se), float(pv)
-    if isinstance(result, EstimateResult):
-        x = getattr(result, "x", None)
-        on_axis = set(x.index) if x is not None else set()
-        for term in result.params.index:
-            if term not in on_axis and "slope" in str(term).lower():
-                return (
-                    float(result.params[term]),
-                    float(result.std_errors[term]),
-                    float(result.pvalues[term]),
-                )
-    return None
+    """The duration profile's ``slope`` term (estimate, standard error, p-value), if it has one."""
+    if not isinstance(result, EstimateResult) or "slope" not in result.params.index:
+        return None
+    return (
+        float(result.params["slope"]),
+        float(result.std_errors["slope"]),
+        float(result.pvalues["slope"]),
+    )
 
 
 def plot_duration_premium(

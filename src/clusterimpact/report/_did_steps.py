@@ -4,6 +4,7 @@ by joining cohort and by cluster)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -92,7 +93,10 @@ def step_event_study(study: Study) -> str:
     if not wanted:
         return "no event-study estimator requested"
     y = headline(study)
-    named = {EST_NAMES[k]: v for k, v in _fit_event_studies(study, y).items()}
+    res = _fit_event_studies(study, y)
+    named = {EST_NAMES[k]: v for k, v in res.items()}
+    if "sa" in res:  # #13 gave Sun-Abraham a lead test; showing it is the report-story's call
+        named[EST_NAMES["sa"]] = dataclasses.replace(res["sa"], pretrend=None)
     plot(
         study,
         "premium",

@@ -25,7 +25,14 @@ from clusterimpact.provenance import Provenance
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["TIDY_COLUMNS", "EstimateResult", "PreTrendTest", "ProfileResult", "tidy_frame"]
+__all__ = [
+    "TIDY_COLUMNS",
+    "EstimateResult",
+    "PreTrendTest",
+    "ProfileResult",
+    "json_ready",
+    "tidy_frame",
+]
 
 TIDY_COLUMNS = [
     "term",
@@ -334,6 +341,20 @@ def tidy_frame(
         }
     )
     return out[TIDY_COLUMNS]
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with NaN and infinity as ``None``, numpy scalars as Python numbers and tuples as lists,
+    so that ``json.dumps(..., allow_nan=False)`` accepts it (for ``to_dict`` of frames' records)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    return obj
 
 
 def _f(v: Any) -> float | None:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from clusterimpact.results import EstimateResult
+from clusterimpact.results import EstimateResult, json_ready
 
 __all__ = ["MatchResult"]
 
@@ -145,7 +145,7 @@ class MatchResult(EstimateResult):
         """JSON-ready form: the shared estimate block plus counts, unmatched reasons and balance."""
         out = super().to_dict(level)
         out["estimand"] = self.estimand
-        out["counts"] = self.counts.to_dict(orient="records")
+        out["counts"] = json_ready(self.counts.to_dict(orient="records"))
         out["unmatched"] = {str(k): int(v) for k, v in self.n_unmatched.items()}
-        out["balance"] = self.balance.to_dict(orient="records")
+        out["balance"] = json_ready(self.balance.to_dict(orient="records"))
         return out

@@ -28,3 +28,13 @@ def test_old_name_warns_and_maps() -> None:
 def test_both_names_is_an_error() -> None:
     with pytest.raises(TypeError, match="both 'B' and 'n_boot'"):
         _f(3, B=1, n_boot=2)
+
+
+@renamed_kwargs(alpha=("level", lambda a, lv: 1 - a, "level = 1 - alpha"))
+def _g(*, level: float = 0.95) -> float:
+    return level
+
+
+def test_old_value_is_converted_to_the_new_option() -> None:
+    with pytest.warns(FutureWarning, match=r"'alpha' is now spelled 'level' \(level = 1 - alpha\)"):
+        assert _g(alpha=0.1) == pytest.approx(0.9, abs=1e-15)

@@ -17,13 +17,21 @@ __all__ = ["renamed_kwargs"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def renamed_kwargs(**old_to_new: str) -> Callable[[F], F]:
+#: a conversion of an old option's value: ``convert(old_value, new_value_or_None) -> new_value``
+Convert = Callable[[Any, Any], Any]
+
+
+def renamed_kwargs(**old_to_new: str | tuple[str, Convert, str]) -> Callable[[F], F]:
     """Decorate a function so that old keyword names map onto new ones.
 
     Parameters
     ----------
     **old_to_new
-        ``old_name="new_name"`` pairs.
+        ``old_name="new_name"`` pairs, or ``old_name=("new_name", convert, how)`` when the value
+        changes too (``alpha=("level", ..., "level = 1 - alpha")``): ``convert(old_value, new_value)``
+        returns the new option's value, given the new name's value when the caller passed both
+        (``None`` otherwise; it raises ``TypeError`` where the two cannot be combined), and ``how``
+        is appended to the warning.
 
     Returns
     -------
@@ -48,21 +56,23 @@ def renamed_kwargs(**old_to_new: str) -> Callable[[F], F]:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            for old, new in old_to_new.items():
+            for old, spec in old_to_new.items():
                 if old not in kwargs:
                     continue
-                if new in kwargs:
+                new, convert, how = (spec, None, "") if isinstance(spec, str) else spec
+                if new in kwargs and convert is None:
                     raise TypeError(
                         f"{name}() got both {old!r} and {new!r}; {old!r} is the old name of {new!r}: "
                         f"pass only {new!r}"
                     )
                 warnings.warn(
-                    f"{name}(): {old!r} is now spelled {new!r}; the old name will be removed in a later "
-                    "release",
+                    f"{name}(): {old!r} is now spelled {new!r}{f' ({how})' if how else ''}; the old "
+                    "name will be removed in a later release",
                     FutureWarning,
                     stacklevel=2,
                 )
-                kwargs[new] = kwargs.pop(old)
+                value = kwargs.pop(old)
+                kwargs[new] = value if convert is None else convert(value, kwargs.get(new))
             return func(*args, **kwargs)
 
         return cast(F, wrapper)

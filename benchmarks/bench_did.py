@@ -4,8 +4,8 @@ Usage: ``python benchmarks/bench_did.py [--quick] [--sizes 20000,1000000] [--no-
 
 Workload (issue #6): ATT(g,t) with never-treated controls and no covariates, all four aggregations
 (simple, dynamic, group, calendar) with analytic standard errors, and a 999-draw multiplier bootstrap with
-uniform bands. clusterimpact runs ``att_gt(..., bootstrap=True, n_boot=999)`` then
-``aggte(type, bootstrap=True)`` for the four types (the aggregations reuse the ATT(g,t) draws of the
+uniform bands. clusterimpact runs ``att_gt(..., n_boot=999)`` then
+``aggte(type)`` for the four types (the aggregations reuse the ATT(g,t) draws of the
 basis functions: one pass over the data). csdid 0.4.3 (MIT, a test-only peer: ``pip install csdid``)
 runs ``ATTgt(...).fit(est_method="dr", bstrap=True)`` with ``biters=999`` and ``aggte`` for the four types.
 
@@ -55,10 +55,10 @@ def run_ours(df: pd.DataFrame) -> dict[str, float]:
     from clusterimpact.estimation.staggered import aggte, att_gt
 
     t0, c0 = time.perf_counter(), time.process_time()
-    res = att_gt(df, "y", bootstrap=True, n_boot=999, seed=1)
+    res = att_gt(df, "y", n_boot=999, seed=1)
     out = {"simple": float("nan")}
     for ty in ("simple", "dynamic", "group", "calendar"):
-        agg = aggte(res, ty, bootstrap=True)
+        agg = aggte(res, ty)
         out[ty] = float(agg.params[ty])
         _ = agg.analytic_std_errors  # analytic SEs are computed too
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

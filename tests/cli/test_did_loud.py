@@ -59,6 +59,6 @@ def test_multiplier_option(tmp_path):
     mam = {e["term"]: e for e in runs["mammen"]["estimates"]}
     assert rad["simple"]["estimate"] == mam["simple"]["estimate"]
     assert rad["simple"]["std_error"] != mam["simple"]["std_error"]
-    res = att_gt(df, "y", bootstrap=True, n_boot=99, seed=3, multiplier="rademacher")
+    res = att_gt(df, "y", n_boot=99, seed=3, multiplier="rademacher")
     simple = aggte(res, "simple")
     assert_close(rad["simple"]["std_error"], simple.std_errors["simple"], rel=EXACT_REL)

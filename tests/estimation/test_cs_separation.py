@@ -149,7 +149,7 @@ def test_all_cells_failing_is_an_error(clean):
 
 def test_bootstrap_with_nan_cells(clean):
     bad = _one_unit_cohort(clean, float(clean["x"].max()) + 1.0)
-    res, _ = _fit(bad, "ipw", "improved", bootstrap=True, n_boot=199, seed=2)
+    res, _ = _fit(bad, "ipw", "improved", n_boot=199, seed=2)
     lonely = res.cohort == 2016
     assert res.std_errors[lonely].isna().all()
     assert (res.std_errors[~lonely] > 0).all() and np.isfinite(res.crit_value)

@@ -258,7 +258,7 @@ def test_cs_dynamic_vcov_from_influence_functions(ehec_cs):
     assert_close(
         diag, es.analytic_std_errors.to_numpy(), rel=ELEMENTWISE_REL, floor=ELEMENTWISE_REL
     )
-    boot = aggte(ehec_cs, "dynamic", min_e=-5, max_e=5, bootstrap=True, n_boot=999, seed=1)
+    boot = aggte(ehec_cs, "dynamic", min_e=-5, max_e=5, n_boot=999, seed=1)
     keep = es.analytic_std_errors.to_numpy() > 0
     assert_close(boot.std_errors.to_numpy()[keep], diag[keep], rel=CS_BOOT_SE_REL)
     c = event_study_coefficients(es)

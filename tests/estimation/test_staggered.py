@@ -330,9 +330,9 @@ def test_unbalanced_panel_pairwise_cells(mpdta):
 
 # -- bootstrap --------------------------------------------------------------------------------------
 def test_bootstrap_reproducible_and_close_to_analytic(mpdta):
-    a = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=11)
-    b = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=11)
-    c = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=12)
+    a = att_gt(mpdta, "lemp", **MP, n_boot=999, seed=11)
+    b = att_gt(mpdta, "lemp", **MP, n_boot=999, seed=11)
+    c = att_gt(mpdta, "lemp", **MP, n_boot=999, seed=12)
     pd.testing.assert_series_equal(a.std_errors, b.std_errors)
     assert a.crit_value == b.crit_value
     assert_differ(a.std_errors, c.std_errors, rel=DISTINCT_REL)
@@ -352,7 +352,7 @@ def test_bootstrap_reproducible_and_close_to_analytic(mpdta):
         rel=EXACT_REL,
         floor=EXACT_FLOOR,
     )
-    r = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=11, multiplier="rademacher")
+    r = att_gt(mpdta, "lemp", **MP, n_boot=999, seed=11, multiplier="rademacher")
     assert_close(r.std_errors, r.analytic_std_errors, rel=CS_BOOT_SE_REL)
 
 
@@ -453,8 +453,8 @@ def test_matched_cohort_stacked_panel():
 
 def test_aggte_bootstrap_without_att_gt_bootstrap(mpdta):
     res = att_gt(mpdta, "lemp", **MP)
-    a = aggte(res, "group", bootstrap=True, seed=3, n_boot=499)
-    b = aggte(res, "group", bootstrap=True, seed=3, n_boot=499)
+    a = aggte(res, "group", seed=3, n_boot=499)
+    b = aggte(res, "group", seed=3, n_boot=499)
     assert a.se_type == "bootstrap" and a.crit_value == b.crit_value
     pd.testing.assert_series_equal(a.std_errors, b.std_errors)
     assert_close(a.std_errors, a.analytic_std_errors, rel=CS_BOOT_SE_REL)
@@ -527,7 +527,7 @@ def test_dynamic_pretest_reference_anticipation_and_balance(mpdta):
 
 
 def test_dynamic_pretest_sup_t_from_bootstrap(mpdta):
-    res = att_gt(mpdta, "lemp", **MP, bootstrap=True, seed=5, n_boot=499)
+    res = att_gt(mpdta, "lemp", **MP, seed=5, n_boot=499)
     dyn = aggte(res, "dynamic")
     pt = dyn.pretest
     leads = pt["terms"]
@@ -545,7 +545,7 @@ def test_dynamic_pretest_sup_t_from_bootstrap(mpdta):
     assert js["pretest"]["terms"] == leads
     assert_close(js["pretest"]["p_value"], pt["p_value"], rel=STORED_REL)
     assert json.loads(json.dumps(res.to_dict()))["pretest"]["df"] == 5
-    assert "sup_t" not in aggte(res, "dynamic", bootstrap=False).pretest
+    assert "sup_t" not in aggte(res, "dynamic", n_boot=0).pretest
 
 
 def test_cell_pretest_warns_on_small_cohorts(synthetic_panels, mpdta):

@@ -130,7 +130,7 @@ class ChainSteps:
             control=self.control,  # type: ignore[arg-type]
             allow_unbalanced=True,
             cluster=self.unit,
-            bootstrap=False,
+            n_boot=0,
         )
         lo, hi = self.window
         out = []

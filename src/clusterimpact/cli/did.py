@@ -141,11 +141,10 @@ def _run(args: argparse.Namespace) -> int:
             cluster=args.cluster,
             stack=args.stack,
             allow_unbalanced=args.allow_unbalanced,
-            bootstrap=args.bootstrap,
-            n_boot=args.n_boot,
+            n_boot=args.n_boot if args.bootstrap else 0,
             multiplier=args.multiplier,
             seed=args.seed,
-            alpha=1 - level,
+            level=level,
         )
         estimates += _rows(res, level)
         blocks.append(res.summary(level))

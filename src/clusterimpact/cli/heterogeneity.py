@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
             min_treated=args.min_treated,
             n_boot=args.n_boot,
             seed=args.seed,
-            alpha=1 - args.level,
+            level=args.level,
         )
         for b in by
     ]

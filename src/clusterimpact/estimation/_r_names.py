@@ -47,7 +47,7 @@ _REFUSED: dict[str, str] = {
     "xformla": "pass covariates=['x1', 'x2'] (column names, not a formula)",
     "clustervars": "pass cluster='column' (one column; the unit is the default cluster)",
     "data_panel": "clusterimpact's att_gt needs panel data (panel=True)",
-    "cband": "uniform bands come with bootstrap=True (band at level 1 - alpha)",
+    "cband": "uniform bands come with the bootstrap, n_boot > 0 (band at `level`)",
 }
 
 

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from clusterimpact._cohort import cohort_years
+from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import as_frame, check_choice, require_columns, resolve_rng
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation._subgroup_result import SubgroupResult
@@ -63,6 +64,7 @@ from clusterimpact.estimation.staggered import (
     ATTgtResult,
     ControlGroup,
     EstMethod,
+    _alpha_to_level,
     _wald,
     aggte,
     att_gt,
@@ -137,7 +139,7 @@ def _prepare(
     )
     g_all = cohort_years(df[cohort], column=cohort)  # the package's one cohort parser
     fit = att_gt(df, allow_unbalanced=allow_unbalanced, **opts)  # type: ignore[arg-type]
-    pooled = aggte(fit, "simple", bootstrap=False)
+    pooled = aggte(fit, "simple", n_boot=0)
     assert fit.unit_ids is not None
     firms = pd.Index(fit.unit_ids).sort_values()
     keep = firms.get_indexer(df[unit]) >= 0
@@ -208,7 +210,7 @@ def _fit_one(
         warnings.simplefilter("always")
         try:
             fit = att_gt(frame, allow_unbalanced=True, **base.opts)
-            agg = aggte(fit, "simple", bootstrap=False)
+            agg = aggte(fit, "simple", n_boot=0)
         except EstimationError as exc:
             raise EstimationError(f"subgroup {term}: {exc}") from exc
     # the pooled fit already warned about the sample; the cell-level pre-test is not used here
@@ -383,6 +385,7 @@ def _check_settings(
         raise SpecError(f"seed must be an integer or None, got {seed!r}")
 
 
+@renamed_kwargs(alpha=("level", _alpha_to_level, "level = 1 - alpha"))
 def subgroup_effects(
     data: Any,
     outcome: str,
@@ -405,7 +408,7 @@ def subgroup_effects(
     n_boot: int = 999,
     multiplier: Multiplier = "mammen",
     seed: int | None = None,
-    alpha: float = 0.05,
+    level: float = 0.95,
 ) -> SubgroupResult:
     """Callaway-Sant'Anna ATT by subgroup of treated firms, with a joint test of equal effects and
     Holm / Romano-Wolf adjusted p-values (see the module docstring for the method).
@@ -440,8 +443,8 @@ def subgroup_effects(
     n_boot, multiplier, seed
         Multiplier bootstrap for Romano-Wolf and the uniform band: one multiplier per firm (cluster)
         and draw, shared by every subgroup; reproducible for a seed.
-    alpha
-        One minus the uniform band's level.
+    level
+        Level of the uniform band (``alpha``, its old spelling, is ``1 - level``).
 
     Returns
     -------
@@ -455,6 +458,7 @@ def subgroup_effects(
         firm; :class:`EstimationError` when fewer than two subgroups are left or a subgroup has no
         estimable post-treatment cell.
     """
+    alpha = 1 - level
     _check_settings(n_boot, multiplier, alpha, min_treated, seed)
     rule = make_rule(by, bins=bins, labels=labels, at=at, window=window)
     base = _prepare(
@@ -482,6 +486,7 @@ def subgroup_effects(
     )
 
 
+@renamed_kwargs(alpha=("level", _alpha_to_level, "level = 1 - alpha"))
 def heterogeneity_effects(
     data: Any,
     outcome: str,
@@ -500,7 +505,7 @@ def heterogeneity_effects(
     n_boot: int = 999,
     multiplier: Multiplier = "mammen",
     seed: int | None = None,
-    alpha: float = 0.05,
+    level: float = 0.95,
 ) -> dict[str, SubgroupResult]:
     """Every named split at once (the report's entry point): ``{by: SubgroupResult}``.
 
@@ -510,6 +515,7 @@ def heterogeneity_effects(
     with an :class:`EstimationWarning` (other errors propagate). Parameters as
     :func:`subgroup_effects`.
     """
+    alpha = 1 - level
     _check_settings(n_boot, multiplier, alpha, min_treated, seed)
     rules = {b: make_rule(b, bins=None, labels=None, at=None, window=None) for b in by}
     base = _prepare(

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import as_frame, check_choice, resolve_rng
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import _cs_core as core
@@ -96,8 +97,8 @@ class ATTgtResult(EstimateResult):
         many cells on small cohorts the covariance is poorly estimated and this test over-rejects (an
         ``EstimationWarning`` says so); the event-study pre-test,
         ``aggte(result, "dynamic").pretrend``, is the one to report.
-    n_units, control, est, anticipation, base_period, alpha, n_boot, multiplier, seed
-        Settings and sample size.
+    n_units, control, est, anticipation, base_period, level, n_boot, multiplier, seed
+        Settings and sample size (``level``: of the uniform band; ``n_boot`` 0 when analytic).
     """
 
     cohort: pd.Series
@@ -119,10 +120,15 @@ class ATTgtResult(EstimateResult):
     est: str = "dr"
     anticipation: int = 0
     base_period: str = "varying"
-    alpha: float = 0.05
+    level: float = 0.95
     n_boot: int = 0
     multiplier: str = "mammen"
     seed: int | None = None
+
+    @property
+    def alpha(self) -> float:
+        """``1 - level`` (the setting's name before #13)."""
+        return 1 - self.level
 
     @property
     def time(self) -> pd.Series:
@@ -315,12 +321,40 @@ def _json_test(test: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+def _alpha_to_level(alpha: float | None, level: float | None) -> float | None:
+    if level is not None and alpha is not None:
+        raise TypeError("pass level only ('alpha' is its old spelling: level = 1 - alpha)")
+    return None if alpha is None else 1 - alpha
+
+
+def _bootstrap_to_n_boot(bootstrap: bool | None, n_boot: int | None) -> int | None:
+    if bootstrap is None:
+        return n_boot
+    if not bootstrap:
+        return 0
+    return n_boot if n_boot is not None else N_BOOT_DEFAULT
+
+
+#: draws of the multiplier bootstrap when the old ``bootstrap=True`` gives no ``n_boot``
+N_BOOT_DEFAULT = 999
+#: old option spellings (#13): ``alpha`` -> ``level``; ``bootstrap=True`` + ``n_boot`` -> ``n_boot``
+_RENAMED: dict[str, Any] = {
+    "alpha": ("level", _alpha_to_level, "level = 1 - alpha"),
+    "bootstrap": (
+        "n_boot",
+        _bootstrap_to_n_boot,
+        "n_boot=B draws the multiplier bootstrap, n_boot=0 is analytic",
+    ),
+}
+
+
 class CallawaySantAnna:
     """Callaway & Sant'Anna (2021) ATT(g,t) estimator (settings only; :meth:`fit` estimates).
 
     See :func:`att_gt` for the parameters.
     """
 
+    @renamed_kwargs(**_RENAMED)
     def __init__(
         self,
         outcome: str,
@@ -339,11 +373,10 @@ class CallawaySantAnna:
         weights: str | None = None,
         cluster: str | None = None,
         stack: str | None = None,
-        bootstrap: bool = False,
-        n_boot: int = 999,
+        n_boot: int = 0,
         multiplier: Multiplier = "mammen",
         seed: int | np.random.Generator | None = None,
-        alpha: float = 0.05,
+        level: float = 0.95,
     ) -> None:
         self.outcome = outcome
         self.cohort = cohort
@@ -360,11 +393,10 @@ class CallawaySantAnna:
         self.weights = weights
         self.cluster = cluster
         self.stack = stack
-        self.bootstrap = bootstrap
         self.n_boot = n_boot
         self.multiplier = multiplier
         self.seed = seed
-        self.alpha = alpha
+        self.level = level
 
     def _check(self) -> None:
         check_choice("control", self.control, CONTROLS)
@@ -378,10 +410,17 @@ class CallawaySantAnna:
                 "panel=False (repeated cross-sections) is not supported; pass a unit id column "
                 "(unbalanced panels: allow_unbalanced=True)"
             )
-        if not 0 < self.alpha < 1:
-            raise SpecError(f"alpha must be in (0, 1), got {self.alpha}")
-        if self.bootstrap and self.n_boot < 2:
-            raise SpecError(f"n_boot must be at least 2, got {self.n_boot}")
+        if not 0 < self.level < 1:
+            raise SpecError(f"level must be in (0, 1), got {self.level}")
+        if not isinstance(self.n_boot, (int, np.integer)) or self.n_boot == 1 or self.n_boot < 0:
+            raise SpecError(
+                f"n_boot must be 0 (analytic standard errors) or at least 2 draws, got {self.n_boot!r}"
+            )
+
+    @property
+    def bootstrap(self) -> bool:
+        """Whether :meth:`fit` draws the multiplier bootstrap (``n_boot > 0``)."""
+        return self.n_boot > 0
 
     def _cluster(self) -> str | None:
         """The cluster column to use: ``None`` for the unit (the default), read without changing
@@ -473,7 +512,7 @@ class CallawaySantAnna:
         projection = None
         if self.bootstrap:
             projection = infl.project_draws(self.n_boot, rng, self.multiplier)
-            br = multiplier_bootstrap(infl, rng=rng, alpha=self.alpha, projection=projection)
+            br = multiplier_bootstrap(infl, rng=rng, alpha=1 - self.level, projection=projection)
             se, crit, n_boot = np.where(ok, br.std_errors, np.nan), br.crit_value, self.n_boot
         gvals = np.array([c.g for c in cells])
         tvals = np.array([c.t for c in cells])
@@ -512,7 +551,7 @@ class CallawaySantAnna:
             provenance=prov,
             vcov=pd.DataFrame(V, index=idx, columns=idx),
             crit_value=crit,
-            band_level=1 - self.alpha,
+            band_level=self.level,
             warnings=tuple(msgs),
             exclusions=dict(prep.exclusions),
             cohort=pd.Series(gvals, index=idx, name="cohort"),
@@ -532,7 +571,7 @@ class CallawaySantAnna:
             est=self.est,
             anticipation=self.anticipation,
             base_period=self.base_period,
-            alpha=self.alpha,
+            level=self.level,
             n_boot=n_boot,
             multiplier=self.multiplier,
             seed=seed,
@@ -631,6 +670,7 @@ def _wald_pretest(
 
 
 @accept_r_names
+@renamed_kwargs(**_RENAMED)
 def att_gt(
     data: Any,
     outcome: str,
@@ -647,11 +687,10 @@ def att_gt(
     weights: str | None = None,
     cluster: str | None = None,
     stack: str | None = None,
-    bootstrap: bool = False,
-    n_boot: int = 999,
+    n_boot: int = 0,
     multiplier: Multiplier = "mammen",
     seed: int | np.random.Generator | None = None,
-    alpha: float = 0.05,
+    level: float = 0.95,
     dr_method: DRMethod = "improved",
 ) -> ATTgtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021).
@@ -705,8 +744,9 @@ def att_gt(
     stack
         Stack id of a cohort-stacked (matched) panel: units are (stack, unit) pairs and every cell only
         compares units within the stacks of its cohort.
-    bootstrap, n_boot, multiplier, seed, alpha
-        Multiplier bootstrap with ``n_boot`` draws and a uniform ``1 - alpha`` band; seeded and
+    n_boot, multiplier, seed, level
+        ``n_boot > 0``: the multiplier bootstrap with ``n_boot`` draws and a uniform band at ``level``
+        (``0``, the default: analytic standard errors); seeded and
         reproducible. ``multiplier="mammen"`` (default here: Mammen's two-point law, mean 0, variance
         and third moment 1) or ``"rademacher"`` (random signs: what R did and csdid draw; choose it to
         reproduce their bootstrap). Both give valid standard errors; draws differ, so bootstrap SEs and
@@ -741,11 +781,10 @@ def att_gt(
         weights=weights,
         cluster=cluster,
         stack=stack,
-        bootstrap=bootstrap,
         n_boot=n_boot,
         multiplier=multiplier,
         seed=seed,
-        alpha=alpha,
+        level=level,
     ).fit(data)
 
 
@@ -792,6 +831,7 @@ def _weighted(
     return theta, full, extra
 
 
+@renamed_kwargs(**_RENAMED)
 def aggte(
     result: ATTgtResult,
     type: AggregationType = "group",
@@ -799,11 +839,10 @@ def aggte(
     balance_e: int | None = None,
     min_e: float = -np.inf,
     max_e: float = np.inf,
-    bootstrap: bool | None = None,
     n_boot: int | None = None,
     multiplier: Multiplier | None = None,
     seed: int | np.random.Generator | None = None,
-    alpha: float | None = None,
+    level: float | None = None,
 ) -> AggteResult:
     """Aggregate ATT(g,t) into overall, event-time, cohort or calendar-time effects (as R did's aggte).
 
@@ -817,8 +856,10 @@ def aggte(
       mean over periods.
 
     Standard errors include the influence function of the estimated cohort-size weights. With
-    ``bootstrap`` (default: as in ``result``) the multiplier bootstrap gives the standard errors and a
-    uniform band over the elements.
+    ``n_boot > 0`` the multiplier bootstrap (``n_boot`` draws) gives the standard errors and a uniform
+    band over the elements at ``level``; ``n_boot=0`` is analytic; ``None`` (default) does as
+    ``result`` did (the same draws when it was bootstrapped). ``multiplier``, ``seed`` and ``level``
+    default to ``result``'s.
 
     ``dynamic`` also tests parallel trends on the event-study leads (``pretrend`` on the result): a
     joint Wald test that every ``theta(e)`` with ``e < -anticipation`` inside the window (``min_e``,
@@ -834,9 +875,7 @@ def aggte(
         (``dynamic:-3``, ``group:2004``, ``calendar:2005``).
     """
     with single_thread_blas():
-        return _aggte(
-            result, type, balance_e, min_e, max_e, bootstrap, n_boot, multiplier, seed, alpha
-        )
+        return _aggte(result, type, balance_e, min_e, max_e, n_boot, multiplier, seed, level)
 
 
 def _aggte(
@@ -845,19 +884,19 @@ def _aggte(
     balance_e: int | None,
     min_e: float,
     max_e: float,
-    bootstrap: bool | None,
     n_boot: int | None,
     multiplier: Any,
     seed: int | np.random.Generator | None,
-    alpha: float | None,
+    level: float | None,
 ) -> AggteResult:
     check_choice("type", type, AGG_TYPES)
     if result.influence is None or result.cohort_shares is None:
         raise SpecError("aggte needs an ATTgtResult with influence functions (from att_gt)")
-    boot = result.se_type == "bootstrap" if bootstrap is None else bool(bootstrap)
-    n_boot = n_boot if n_boot is not None else (result.n_boot or 999)
+    boot = result.se_type == "bootstrap" if n_boot is None else n_boot > 0
+    n_boot = n_boot if n_boot else (result.n_boot or N_BOOT_DEFAULT)
     multiplier = multiplier if multiplier is not None else result.multiplier  # type: ignore[assignment]
-    alpha = alpha if alpha is not None else result.alpha
+    level = level if level is not None else result.level
+    alpha = 1 - level
     if seed is None:
         seed = result.seed
 
@@ -1055,7 +1094,7 @@ def _aggte(
         provenance=prov,
         vcov=pd.DataFrame(V_agg, index=idx, columns=idx),
         crit_value=crit,
-        band_level=1 - alpha,
+        band_level=level,
         warnings=warns,
         exclusions=dict(result.exclusions),
         x=x,

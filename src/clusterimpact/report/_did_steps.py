@@ -42,8 +42,7 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
         gt = att_gt(
             df,
             outcome=y,
-            bootstrap=draws > 0,
-            n_boot=max(draws, 1),
+            n_boot=draws,
             allow_unbalanced=True,
             control=control(study),
             seed=study.seed + 1,

@@ -103,7 +103,7 @@ def honest_event_study(study: Study, y: str) -> Any:
             outcome=y,
             control=control(study),
             base_period="universal",
-            bootstrap=False,
+            n_boot=0,
             allow_unbalanced=True,
             cohort="treat_year",
             unit="firm_id",

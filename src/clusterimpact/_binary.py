@@ -13,7 +13,7 @@ The same programme with one "treated" point, the treated covariate mean, tells w
 probability tilting (Graham, Pinto & Egel 2012) has a solution: the controls can be reweighted to that
 mean exactly when it lies inside their convex hull (:func:`outside_hull`).
 
-Private: the callers (``estimation/_cs_core``, ``matching/propensity``, ``productivity/olley_pakes``)
+Private: the callers (``estimation/cs/core``, ``matching/propensity``, ``productivity/olley_pakes``)
 turn the diagnosis into their own warning or error.
 """
 

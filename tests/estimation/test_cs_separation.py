@@ -19,7 +19,7 @@ from _did_dgp import make_staggered
 from _asserts import assert_close
 from clusterimpact._binary import outside_hull, separation
 from clusterimpact.errors import EstimationError, EstimationWarning
-from clusterimpact.estimation import _cs_core as core
+from clusterimpact.estimation.cs import core
 from clusterimpact.estimation.staggered import aggte, att_gt
 from tolerances import EXACT_FLOOR, EXACT_REL, PROPENSITY_REL
 

@@ -19,7 +19,7 @@ from clusterimpact.errors import (
     PanelError,
     SpecError,
 )
-from clusterimpact.estimation import _cs_core as core
+from clusterimpact.estimation.cs import core
 from clusterimpact.estimation.staggered import aggte, att_gt
 from tolerances import (
     CS_BOOT_SE_REL,

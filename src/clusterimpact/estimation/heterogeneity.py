@@ -55,20 +55,17 @@ from clusterimpact.estimation._subgroups import (
     firm_values,
     make_rule,
 )
-from clusterimpact.estimation.influence import MULTIPLIERS, Multiplier, draw_multipliers
-from clusterimpact.estimation.multiplicity import holm, romano_wolf
-from clusterimpact.estimation.staggered import (
+from clusterimpact.estimation.cs import AggteResult, ATTgtResult, aggte, att_gt
+from clusterimpact.estimation.cs.options import (
     CONTROLS,
     ESTS,
-    AggteResult,
-    ATTgtResult,
     ControlGroup,
     EstMethod,
-    _alpha_to_level,
-    _wald,
-    aggte,
-    att_gt,
+    alpha_to_level,
 )
+from clusterimpact.estimation.cs.pretest import wald
+from clusterimpact.estimation.influence import MULTIPLIERS, Multiplier, draw_multipliers
+from clusterimpact.estimation.multiplicity import holm, romano_wolf
 from clusterimpact.provenance import make_provenance
 
 __all__ = [
@@ -255,7 +252,7 @@ def _equal_effects(theta: np.ndarray, V: np.ndarray) -> dict[str, float]:
     if S < 2:
         return out
     R = np.hstack([-np.ones((S - 1, 1)), np.eye(S - 1)])
-    stat, rank, cond = _wald(R @ theta, R @ V @ R.T)
+    stat, rank, cond = wald(R @ theta, R @ V @ R.T)
     if rank > 0:
         out.update(
             stat=stat, df=float(rank), p_value=float(stats.chi2.sf(stat, rank)), condition=cond
@@ -385,7 +382,7 @@ def _check_settings(
         raise SpecError(f"seed must be an integer or None, got {seed!r}")
 
 
-@renamed_kwargs(alpha=("level", _alpha_to_level, "level = 1 - alpha"))
+@renamed_kwargs(alpha=("level", alpha_to_level, "level = 1 - alpha"))
 def subgroup_effects(
     data: Any,
     outcome: str,
@@ -486,7 +483,7 @@ def subgroup_effects(
     )
 
 
-@renamed_kwargs(alpha=("level", _alpha_to_level, "level = 1 - alpha"))
+@renamed_kwargs(alpha=("level", alpha_to_level, "level = 1 - alpha"))
 def heterogeneity_effects(
     data: Any,
     outcome: str,

@@ -1,0 +1,450 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects and their aggregations.
+
+``att_gt`` estimates every ATT(g,t): the average effect in period ``t`` on the units first treated in
+period ``g`` (their *cohort*), each from a 2x2 comparison with never-treated or not-yet-treated units
+and a base period before treatment. ``aggte`` aggregates the cells into an overall effect (``simple``),
+an event study (``dynamic``), cohort effects (``group``) and calendar-year effects (``calendar``), with
+standard errors that include the estimation of the aggregation weights (Callaway & Sant'Anna 2021,
+section 4 and appendix). Written from the papers (Callaway & Sant'Anna 2021, Journal of Econometrics
+225(2); Sant'Anna & Zhao 2020, Journal of Econometrics 219(1)); numbers match R did's analytic output on
+its mpdta example (tests/reference/mpdta).
+
+Inference: analytic standard errors from the influence functions, or the multiplier bootstrap (Mammen's
+two-point multipliers by default; Rademacher signs, the multipliers R did and csdid draw, on request) with
+a uniform confidence band; clustering at the unit
+or at any coarser level (the bootstrap draws one multiplier per cluster). Influence functions are stored
+factored (see :mod:`clusterimpact.estimation.influence`), never as a dense units x cells matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clusterimpact._renamed import renamed_kwargs
+from clusterimpact._validation import as_frame, check_choice, resolve_rng
+from clusterimpact.errors import EstimationError, SpecError
+from clusterimpact.estimation._r_names import accept_r_names
+from clusterimpact.estimation.cs import core
+from clusterimpact.estimation.cs.options import (
+    BASES,
+    CONTROLS,
+    DR_METHODS,
+    ESTS,
+    RENAMED,
+    BasePeriod,
+    ControlGroup,
+    DRMethod,
+    EstMethod,
+)
+from clusterimpact.estimation.cs.pretest import wald_pretest
+from clusterimpact.estimation.cs.result import ATTgtResult
+from clusterimpact.estimation.influence import (
+    MULTIPLIERS,
+    InfluenceFunction,
+    Multiplier,
+    multiplier_bootstrap,
+    single_thread_blas,
+)
+from clusterimpact.provenance import Provenance, make_provenance
+
+__all__ = ["CallawaySantAnna", "att_gt"]
+
+
+class CallawaySantAnna:
+    """Callaway & Sant'Anna (2021) ATT(g,t) estimator (settings only; :meth:`fit` estimates).
+
+    See :func:`att_gt` for the parameters. :meth:`fit` reads the settings and never changes them.
+    """
+
+    @renamed_kwargs(**RENAMED)
+    def __init__(
+        self,
+        outcome: str,
+        *,
+        cohort: str = "treat_year",
+        unit: str = "firm_id",
+        time: str = "year",
+        control: ControlGroup = "never",
+        covariates: list[str] | tuple[str, ...] | None = None,
+        est: EstMethod = "dr",
+        dr_method: DRMethod = "improved",
+        anticipation: int = 0,
+        base_period: BasePeriod = "varying",
+        panel: bool = True,
+        allow_unbalanced: bool = False,
+        weights: str | None = None,
+        cluster: str | None = None,
+        stack: str | None = None,
+        n_boot: int = 0,
+        multiplier: Multiplier = "mammen",
+        seed: int | np.random.Generator | None = None,
+        level: float = 0.95,
+    ) -> None:
+        self.outcome = outcome
+        self.cohort = cohort
+        self.unit = unit
+        self.time = time
+        self.control = control
+        self.covariates = list(covariates) if covariates else []
+        self.est = est
+        self.dr_method = dr_method
+        self.anticipation = anticipation
+        self.base_period = base_period
+        self.panel = panel
+        self.allow_unbalanced = allow_unbalanced
+        self.weights = weights
+        self.cluster = cluster
+        self.stack = stack
+        self.n_boot = n_boot
+        self.multiplier = multiplier
+        self.seed = seed
+        self.level = level
+
+    def _check(self) -> None:
+        check_choice("control", self.control, CONTROLS)
+        check_choice("est", self.est, ESTS)
+        check_choice("dr_method", self.dr_method, DR_METHODS)
+        check_choice("base_period", self.base_period, BASES)
+        check_choice("multiplier", self.multiplier, MULTIPLIERS)
+        core.check_options(self.control, self.est, self.base_period, self.anticipation)
+        if not self.panel:
+            raise SpecError(
+                "panel=False (repeated cross-sections) is not supported; pass a unit id column "
+                "(unbalanced panels: allow_unbalanced=True)"
+            )
+        if not 0 < self.level < 1:
+            raise SpecError(f"level must be in (0, 1), got {self.level}")
+        if not isinstance(self.n_boot, (int, np.integer)) or self.n_boot == 1 or self.n_boot < 0:
+            raise SpecError(
+                f"n_boot must be 0 (analytic standard errors) or at least 2 draws, got {self.n_boot!r}"
+            )
+
+    @property
+    def bootstrap(self) -> bool:
+        """Whether :meth:`fit` draws the multiplier bootstrap (``n_boot > 0``)."""
+        return self.n_boot > 0
+
+    def _cluster(self) -> str | None:
+        """The cluster column to use: ``None`` for the unit (the default), read without changing
+        the user's setting."""
+        if self.cluster is not None and self.cluster == self.unit and self.stack is None:
+            return None
+        return self.cluster
+
+    def fit(self, data: Any) -> ATTgtResult:
+        """Estimate every ATT(g,t) on ``data`` (a FirmPanel or long DataFrame)."""
+        with single_thread_blas():
+            return self._fit(data)
+
+    def _fit(self, data: Any) -> ATTgtResult:
+        self._check()
+        cluster = self._cluster()
+        df = as_frame(data)
+        prep = core.prepare(
+            df,
+            outcome=self.outcome,
+            cohort=self.cohort,
+            unit=self.unit,
+            time=self.time,
+            covariates=self.covariates,
+            weights=self.weights,
+            cluster=cluster,
+            stack=self.stack,
+            anticipation=self.anticipation,
+            allow_unbalanced=self.allow_unbalanced,
+        )
+        msgs = list(prep.messages)
+        cells = self._cells(prep, msgs)
+        att, infl, counts = self._estimate(prep, cells, msgs)
+        # cells whose estimation failed stay in the result as NaN (R did / csdid: NA), with a zero
+        # influence function; aggte leaves them out and says so
+        ok = np.isfinite(att)
+        se, crit, projection = self._bootstrap(infl, ok)
+        post = np.array([c.g <= c.t for c in cells])
+        pretest = wald_pretest(
+            att[~post], infl.combine(np.eye(len(cells))[~post]), counts[~post, 0], msgs
+        )
+        return self._result(
+            prep, cells, att, infl, counts, se, crit, projection, pretest, msgs,
+            self._provenance(df, cluster),
+        )  # fmt: skip
+
+    def _cells(self, prep: core.Prepared, msgs: list[str]) -> list[core.Cell]:
+        """The ATT(g,t) cells with a valid control group (the others are warned about)."""
+        cells, dropped = core.enumerate_cells(
+            prep, control=self.control, anticipation=self.anticipation, base_period=self.base_period
+        )
+        if dropped:
+            core.note(
+                msgs,
+                f"no valid control units for {len(dropped)} cell(s): {', '.join(dropped[:12])}"
+                f"{' ...' if len(dropped) > 12 else ''}; "
+                + (
+                    "there are no never-treated units in those comparisons; try control='notyet'"
+                    if self.control == "never"
+                    else "every later cohort is already treated by then"
+                ),
+            )
+        if not cells:
+            raise EstimationError(
+                f"no ATT(g,t) cell has a valid control group (control='{self.control}'): "
+                "need never-treated units, or not-yet-treated units with control='notyet'"
+            )
+        return cells
+
+    def _estimate(
+        self, prep: core.Prepared, cells: list[core.Cell], msgs: list[str]
+    ) -> tuple[np.ndarray, InfluenceFunction, np.ndarray]:
+        """Every cell's estimate, their influence functions and (treated, control) counts."""
+        if prep.x is None and prep.balanced:
+            att, infl, counts = core.fast_cells(prep, cells)
+        else:
+            key = (
+                "dr_traditional"
+                if self.est == "dr" and self.dr_method == "traditional"
+                else self.est
+            )
+            att, infl, counts, cmsg = core.general_cells(prep, cells, key)
+            for m in cmsg:
+                core.note(msgs, m)
+        if not np.isfinite(att).any():
+            raise EstimationError(
+                "no ATT(g,t) cell could be estimated: " + "; ".join(msgs[-3:] or ["see warnings"])
+            )
+        # cohorts with no estimable cell at all
+        all_cohorts = np.unique(prep.group_cohort[prep.group_cohort > 0]).astype(int)
+        got = {c.g for c in cells}
+        lost = [int(g) for g in all_cohorts if g not in got]
+        if lost:
+            core.note(
+                msgs,
+                f"cohort(s) {', '.join(map(str, lost))} have no valid control group in any period "
+                "and are not estimated",
+            )
+        return att, infl, counts
+
+    def _bootstrap(
+        self, infl: InfluenceFunction, ok: np.ndarray
+    ) -> tuple[np.ndarray, float | None, np.ndarray | None]:
+        """Standard errors (analytic, or the multiplier bootstrap's), the uniform band's critical
+        value and the bootstrap draws of the basis (``None`` when analytic)."""
+        se = np.where(ok, infl.std_errors(), np.nan)
+        if not self.bootstrap:
+            return se, None, None
+        rng = resolve_rng(self.seed)
+        projection = infl.project_draws(self.n_boot, rng, self.multiplier)
+        br = multiplier_bootstrap(infl, rng=rng, alpha=1 - self.level, projection=projection)
+        return np.where(ok, br.std_errors, np.nan), br.crit_value, projection
+
+    def _provenance(self, df: pd.DataFrame, cluster: str | None) -> Provenance:
+        return make_provenance(
+            "cs",
+            df[[self.unit, self.time, self.cohort, self.outcome]],
+            seed=self._int_seed(),
+            outcome=self.outcome,
+            cohort=self.cohort,
+            control=self.control,
+            covariates=self.covariates,
+            est=self.est,
+            dr_method=self.dr_method,
+            anticipation=self.anticipation,
+            base_period=self.base_period,
+            weights=self.weights,
+            cluster=cluster,
+            stack=self.stack,
+            bootstrap=self.bootstrap,
+            n_boot=self.n_boot if self.bootstrap else 0,
+            multiplier=self.multiplier,
+        )
+
+    def _int_seed(self) -> int | None:
+        return self.seed if isinstance(self.seed, (int, np.integer)) else None
+
+    def _result(
+        self,
+        prep: core.Prepared,
+        cells: list[core.Cell],
+        att: np.ndarray,
+        infl: InfluenceFunction,
+        counts: np.ndarray,
+        se: np.ndarray,
+        crit: float | None,
+        projection: np.ndarray | None,
+        pretest: dict[str, float],
+        msgs: list[str],
+        prov: Provenance,
+    ) -> ATTgtResult:
+        ok = np.isfinite(att)
+        idx = pd.Index([f"ATT({c.g},{c.t})" for c in cells], name="term")
+        se_an = np.where(ok, infl.std_errors(), np.nan)
+        V = infl.vcov()
+        V[~ok, :] = np.nan
+        V[:, ~ok] = np.nan
+        gvals = np.array([c.g for c in cells])
+        tvals = np.array([c.t for c in cells])
+        return ATTgtResult(
+            params=pd.Series(att, index=idx, name="estimate"),
+            std_errors=pd.Series(se, index=idx, name="std_error"),
+            analytic_std_errors=pd.Series(se_an, index=idx, name="std_error"),
+            se_type="bootstrap" if self.bootstrap else "analytic",
+            nobs=prep.nobs,
+            method="cs",
+            provenance=prov,
+            vcov=pd.DataFrame(V, index=idx, columns=idx),
+            crit_value=crit,
+            band_level=self.level,
+            warnings=tuple(msgs),
+            exclusions=dict(prep.exclusions),
+            cohort=pd.Series(gvals, index=idx, name="cohort"),
+            period=pd.Series(tvals, index=idx, name="period"),
+            base=pd.Series([c.b for c in cells], index=idx, name="base"),
+            post=pd.Series(gvals <= tvals, index=idx, name="post"),
+            n_treated=pd.Series(counts[:, 0], index=idx, name="n_treated"),
+            n_control=pd.Series(counts[:, 1], index=idx, name="n_control"),
+            influence=infl,
+            cohort_shares=_cohort_shares(prep),
+            group_cohort=prep.group_cohort,
+            unit_ids=prep.unit_labels,
+            boot_projection=projection,
+            pretrend_detail=pretest,
+            n_units=prep.n,
+            control=self.control,
+            est=self.est,
+            anticipation=self.anticipation,
+            base_period=self.base_period,
+            level=self.level,
+            n_boot=self.n_boot if self.bootstrap else 0,
+            multiplier=self.multiplier,
+            seed=self._int_seed(),
+        )
+
+
+def _cohort_shares(prep: core.Prepared) -> pd.Series:
+    """``P(G = g)``: the weighted share of units in each cohort."""
+    wsum = np.add.reduceat(prep.w, prep.starts[:-1]) if prep.n else np.zeros(0)
+    df = pd.DataFrame({"cohort": prep.group_cohort, "w": wsum})
+    s = df.groupby("cohort")["w"].sum() / prep.n
+    s.index = s.index.astype(int)
+    return s
+
+
+@accept_r_names
+@renamed_kwargs(**RENAMED)
+def att_gt(
+    data: Any,
+    outcome: str,
+    cohort: str = "treat_year",
+    unit: str = "firm_id",
+    time: str = "year",
+    control: ControlGroup = "never",
+    covariates: list[str] | tuple[str, ...] | None = None,
+    est: EstMethod = "dr",
+    anticipation: int = 0,
+    base_period: BasePeriod = "varying",
+    panel: bool = True,
+    allow_unbalanced: bool = False,
+    weights: str | None = None,
+    cluster: str | None = None,
+    stack: str | None = None,
+    n_boot: int = 0,
+    multiplier: Multiplier = "mammen",
+    seed: int | np.random.Generator | None = None,
+    level: float = 0.95,
+    dr_method: DRMethod = "improved",
+) -> ATTgtResult:
+    """Group-time average treatment effects (Callaway & Sant'Anna 2021).
+
+    Estimand: ``ATT(g,t) = E[Y_t(g) - Y_t(0) | G = g]``, the average effect in period ``t`` on the units
+    first treated in period ``g``. Identification: (conditional) parallel trends between cohort ``g`` and
+    the comparison group (never-treated units, or not-yet-treated units), no anticipation beyond
+    ``anticipation`` periods, and overlap. Each cell is a 2x2 DiD between ``t`` and a base period ``b``:
+    the last period before ``g - anticipation`` for post-treatment cells (and for every cell with
+    ``base_period="universal"``), the period before ``t`` for pre-treatment cells otherwise.
+
+    Parameters
+    ----------
+    data
+        A FirmPanel or a long DataFrame (one row per unit and period).
+    outcome
+        Outcome column.
+    cohort
+        First-treatment period of each unit; 0 or missing = never treated. Must be constant within unit.
+    unit, time
+        Unit and (consecutive integer) period columns.
+    control
+        ``"never"`` (never-treated units) or ``"notyet"`` (also units first treated after
+        ``max(t, b) + anticipation``).
+    covariates
+        Pre-treatment covariates (values in the base period are used). Without covariates every
+        ``est`` gives the unconditional DiD.
+    est
+        ``"dr"``: improved locally efficient doubly robust estimator (Sant'Anna & Zhao 2020, inverse
+        probability tilting + weighted outcome regression); ``"ipw"``: normalised (Hajek) IPW with a
+        logit propensity score; ``"reg"``: outcome regression on the controls. Controls with a
+        propensity score of 0.995 or more get no weight (ipw/dr), as in DRDID.
+    dr_method
+        ``"improved"`` (default; Sant'Anna & Zhao's recommended estimator, doubly robust for inference
+        too) or ``"traditional"`` (logit MLE + OLS with both estimation effects in the influence
+        function: DRDID's ``drdid_panel``, what csdid runs for ``est_method="dr"``).
+    anticipation
+        Number of periods before ``g`` in which units may already react.
+    base_period
+        ``"varying"`` (R did's default) or ``"universal"``.
+    panel
+        Must be True (repeated cross-sections are not supported).
+    allow_unbalanced
+        Keep units not observed in every period; each cell then uses the units observed in both ``t`` and
+        ``b`` (R did instead switches to repeated-cross-section estimators, so results differ there).
+        Without it such units are dropped (with a warning, counted in ``exclusions``).
+    weights
+        Sampling (or matching) weights, constant within unit; normalised to mean one.
+    cluster
+        Column to cluster on (constant within unit); default: the unit (the firm in a stacked panel).
+    stack
+        Stack id of a cohort-stacked (matched) panel: units are (stack, unit) pairs and every cell only
+        compares units within the stacks of its cohort.
+    n_boot, multiplier, seed, level
+        ``n_boot > 0``: the multiplier bootstrap with ``n_boot`` draws and a uniform band at ``level``
+        (``0``, the default: analytic standard errors); seeded and
+        reproducible. ``multiplier="mammen"`` (default here: Mammen's two-point law, mean 0, variance
+        and third moment 1) or ``"rademacher"`` (random signs: what R did and csdid draw; choose it to
+        reproduce their bootstrap). Both give valid standard errors; draws differ, so bootstrap SEs and
+        bands agree with R did's only up to Monte Carlo error. Without it, standard errors are analytic
+        and no uniform band is computed.
+
+    Returns
+    -------
+    ATTgtResult
+        Terms ``ATT(g,t)``; see :func:`aggte` for aggregations.
+
+    Notes
+    -----
+    R did / csdid keyword names are accepted as aliases: ``yname``, ``tname``, ``idname``/``ivar``,
+    ``gname``/``gvar``, ``control_group`` (``"nevertreated"``/``"notyettreated"``), ``est_method``,
+    ``weightsname``, ``bstrap``, ``biters``, ``allow_unbalanced_panel``, ``alp``; ``xformla`` and
+    ``clustervars`` raise an error that names the argument to use.
+    """
+    return CallawaySantAnna(
+        outcome,
+        cohort=cohort,
+        unit=unit,
+        time=time,
+        control=control,
+        covariates=covariates,
+        est=est,
+        dr_method=dr_method,
+        anticipation=anticipation,
+        base_period=base_period,
+        panel=panel,
+        allow_unbalanced=allow_unbalanced,
+        weights=weights,
+        cluster=cluster,
+        stack=stack,
+        n_boot=n_boot,
+        multiplier=multiplier,
+        seed=seed,
+        level=level,
+    ).fit(data)

@@ -20,7 +20,6 @@ FILE_ALLOW: dict[str, str] = {
     "clusterimpact/estimation/_cs_core.py": "vocab: CS prepare/aggregations to split (#13)",
     "clusterimpact/estimation/staggered.py": "vocab: _aggte per aggregation type (#13)",
     "clusterimpact/report/_estimation_steps.py": "report: one module per step family (#13)",
-    "clusterimpact/spec.py": "split: sections to move out (#13)",
     "clusterimpact/tables.py": "story: regression_table and friends (#13)",
 }
 

@@ -59,7 +59,6 @@ also excluded as ``missing_va``/``missing_emp``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,11 +66,23 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._panel_members import membership
+from clusterimpact._panel_rows import (
+    EXCLUSION_COLUMNS,
+    LIMITS,
+    PANEL_COLUMNS,
+    REASONS,
+    Marks,
+    deflate,
+    exclusion_log,
+    kept_frame,
+    mark_duplicates,
+    mark_ids,
+)
 from clusterimpact._validation import check_choice, check_values
-from clusterimpact.errors import DataWarning, PanelError, SpecError, describe_rows
-from clusterimpact.ids import IdMatch, link_registry_ids
+from clusterimpact.errors import SpecError, describe_rows
+from clusterimpact.ids import IdMatch
 from clusterimpact.io import (
-    MONEY_ROLES,
     ColumnsArg,
     PathLike,
     read_accounts,
@@ -79,7 +90,6 @@ from clusterimpact.io import (
     read_registry,
     write_table,
 )
-from clusterimpact.kbo import validate_kbo
 from clusterimpact.presets import NBBPreset
 
 __all__ = [
@@ -95,63 +105,6 @@ __all__ = [
 
 IdType = Literal["any", "kbo"]
 DuplicatePolicy = Literal["error", "first", "drop"]
-
-REASONS: dict[str, str] = {
-    "missing_id": "blank firm id",
-    "missing_year": "blank year",
-    "bad_id": "enterprise number fails the mod-97 check",
-    "outside_window": "year outside the study window",
-    "duplicate": "exact duplicate of another row",
-    "duplicate_conflict": "conflicting duplicate firm-year",
-    "missing_va": "value added missing",
-    "missing_emp": "employment missing",
-    "nonpositive_va": "value added <= 0",
-    "nonpositive_emp": "employment <= 0",
-    "missing_deflator": "no deflator for sector and year",
-    "too_few_years": "fewer usable years than min_years",
-}
-"""Exclusion reasons, in the order they are applied, with a short description."""
-_CODE = {r: i + 1 for i, r in enumerate(REASONS)}
-_NAMES = np.array(["", *REASONS], dtype=object)
-
-PANEL_COLUMNS: tuple[str, ...] = (
-    "firm_id",
-    "year",
-    "nace",
-    "sector",
-    "region",
-    "founded",
-    "age",
-    "va",
-    "emp",
-    "capital",
-    "materials",
-    "wages",
-    "turnover",
-    "investment",
-    "ln_va",
-    "ln_emp",
-    "ln_capital",
-    "ln_materials",
-    "ln_investment",
-    "ln_wages",
-    "ln_lp",
-    "ln_kl",
-    "cluster",
-    "treat_year",
-    "rel_year",
-    "member",
-    "member_years",
-    "ever_member",
-    "has_pre_year",
-)
-"""Columns of ``FirmPanel.data``, in order (the FirmPanel contract)."""
-
-EXCLUSION_COLUMNS: tuple[str, ...] = ("source", "row", "firm_id", "year", "reason", "detail")
-_LOGGED = ("va", "emp", "capital", "materials", "investment", "wages")
-_OPEN = 10**6  # exit year of a spell that is still running
-_LIMITS = {"emp": 1e7, **{r: 1e15 for r in MONEY_ROLES}}
-"""Largest plausible values (EUR, FTE): above them the builder warns (a unit or typing error)."""
 
 
 @dataclass(frozen=True)
@@ -502,232 +455,45 @@ def build_panel(
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")
-    acc = read_accounts(
-        accounts,
-        columns,
-        preset,
-        source=accounts_source,
-        extra=extra,
-        decimal=decimal,
-        encoding=encoding,
-        sheet=sheet,
-    )
+    opts: dict[str, Any] = {"decimal": decimal, "encoding": encoding, "sheet": sheet}
+    acc = read_accounts(accounts, columns, preset, source=accounts_source, extra=extra, **opts)
     src = str(acc.attrs.get("source", "accounts"))
     reg = (
-        read_registry(
-            registry,
-            registry_columns,
-            source=registry_source,
-            decimal=decimal,
-            encoding=encoding,
-            sheet=sheet,
-        )
+        read_registry(registry, registry_columns, source=registry_source, **opts)
         if registry is not None
         else None
     )
     defl = (
-        read_deflators(
-            deflators,
-            deflator_columns,
-            source=deflators_source,
-            decimal=decimal,
-            encoding=encoding,
-            sheet=sheet,
-        )
+        read_deflators(deflators, deflator_columns, source=deflators_source, **opts)
         if deflators is not None and spec.deflate
         else None
     )
-    check_values(acc, list(_LIMITS), source=src, limits=_LIMITS)
+    check_values(acc, list(LIMITS), source=src, limits=LIMITS)
     flags: dict[str, Any] = {}
     n = len(acc)
-    code = np.zeros(n, dtype=np.int8)
-    extra_detail: dict[int, np.ndarray] = {}
-
-    def mark(mask: np.ndarray, reason: str) -> np.ndarray:
-        m = mask & (code == 0)
-        code[m] = _CODE[reason]
-        return m
-
-    # ids ------------------------------------------------------------------------------------------
-    ids = acc["firm_id"]
-    if spec.id_type == "kbo":
-        norm, valid = validate_kbo(ids)
-        flags["accounts_ids_rewritten"] = _rewritten(ids, norm)
-        ids = norm
-        bad = ids.notna().to_numpy() & ~valid
-        flags["bad_ids"] = sorted(pd.unique(ids[bad]).tolist())
-        flags["bad_id_rows"] = [_jsonable(r) for r in acc.index[bad]]
-        if spec.exclude_bad_ids:
-            code[bad] = _CODE["bad_id"]
-    ids_arr = ids
-    # integer firm codes in sorted id order: sorting, grouping and lookups run on ints
-    fcode, funiq = pd.factorize(ids_arr, sort=True, use_na_sentinel=True)
-    fcode = fcode.astype(np.int64)
-    year = acc["year"].to_numpy(dtype=float)
-    blank_id = fcode < 0
-    blank_year = ~np.isfinite(year)
-    # a blank id or year outranks a bad id (the documented order): move those rows back
-    code[blank_id] = _CODE["missing_id"]
-    code[~blank_id & blank_year] = _CODE["missing_year"]
-    out_win = np.zeros(n, dtype=bool)
-    if spec.start is not None:
-        out_win |= year < spec.start
-    if spec.end is not None:
-        out_win |= year > spec.end
-    mark(out_win & np.isfinite(year), "outside_window")
-
-    # duplicates -----------------------------------------------------------------------------------
-    work = acc.assign(firm_id=ids_arr)
-    cand = code == 0
-    cand_pos = np.flatnonzero(cand)
-    key = fcode[cand] * 4096 + (year[cand].astype(np.int64) - 1700)
-    dupmask = _duplicated_any(key)
-    conflicts: list[tuple[str, int, list[Any]]] = []
-    if dupmask.any():
-        pos = cand_pos[dupmask]
-        sub = work.iloc[pos].reset_index(drop=True)
-        sub["_pos"] = pos
-        cols = list(work.columns)
-        exact = sub.duplicated(cols, keep="first").to_numpy()
-        first_pos = (
-            sub.groupby(cols, dropna=False, sort=False)["_pos"].transform("first").to_numpy()
-        )
-        m = mark(np.isin(np.arange(n), pos[exact]), "duplicate")
-        if m.any():
-            extra_detail[_CODE["duplicate"]] = _pos_to_label(acc, first_pos[exact])
-        rest = sub[~exact]
-        conf = rest.duplicated(["firm_id", "year"], keep=False).to_numpy()
-        if conf.any():
-            cr = rest[conf]
-            for (fid, yr), grp in cr.groupby(["firm_id", "year"], sort=True):
-                conflicts.append((str(fid), int(yr), list(acc.index[grp["_pos"].to_numpy()])))
-            if spec.duplicates == "error":
-                shown = "; ".join(
-                    f"firm {f} year {y}: rows {describe_rows(r, 5)}" for f, y, r in conflicts[:10]
-                )
-                more = f" ... ({len(conflicts)} firm-years in all)" if len(conflicts) > 10 else ""
-                raise PanelError(
-                    f"{len(conflicts)} firm-year(s) occur more than once with different values: "
-                    f"{shown}{more}. Fix the file, or pass PanelSpec(duplicates='first'|'drop')",
-                    source=src,
-                    column="firm_id, year",
-                    rows=[r for _, _, rows in conflicts for r in rows],
-                )
-            if spec.duplicates == "first":
-                drop = rest.duplicated(["firm_id", "year"], keep="first").to_numpy()
-            else:
-                drop = conf
-            cpos = rest["_pos"].to_numpy()[drop]
-            cfirst = (
-                rest.groupby(["firm_id", "year"], sort=False)["_pos"].transform("first").to_numpy()
-            )
-            m = mark(np.isin(np.arange(n), cpos), "duplicate_conflict")
-            if m.any():
-                extra_detail[_CODE["duplicate_conflict"]] = _pos_to_label(acc, cfirst[drop])
-            flags["conflicting_duplicates"] = [
-                {"firm_id": f, "year": y, "rows": [_jsonable(r) for r in r_]}
-                for f, y, r_ in conflicts
-            ]
-
-    # required values ------------------------------------------------------------------------------
+    marks = Marks(code=np.zeros(n, dtype=np.int8))
+    k = mark_ids(acc, spec, marks, flags)
+    mark_duplicates(acc, k, spec, marks, flags, src)
+    # required values
     va = acc["va"].to_numpy(dtype=float)
     emp = acc["emp"].to_numpy(dtype=float)
-    mark(~np.isfinite(va), "missing_va")
-    mark(~np.isfinite(emp), "missing_emp")
-    mark(va <= 0, "nonpositive_va")
-    mark(emp <= 0, "nonpositive_emp")
-
-    # deflation ------------------------------------------------------------------------------------
+    marks.mark(~np.isfinite(va), "missing_va")
+    marks.mark(~np.isfinite(emp), "missing_emp")
+    marks.mark(va <= 0, "nonpositive_va")
+    marks.mark(emp <= 0, "nonpositive_emp")
     sector = acc["nace"].str.slice(0, 2)
-    levels = {r: acc[r].to_numpy(dtype=float) for r in MONEY_ROLES}
-    if defl is not None:
-        base = spec.deflator_base
-        if base is None:
-            base = 100.0 if float(np.median(defl["deflator"])) > 10 else 1.0
-        scode, suniq = pd.factorize(sector, use_na_sentinel=True)
-        dcode = pd.Index(suniq).get_indexer(defl["sector"])
-        yr_int = np.where(np.isfinite(year), year, 0).astype("int64")
-        acc_key = np.where(scode >= 0, scode.astype(np.int64) * 4096 + (yr_int - 1700), -1)
-        known = np.flatnonzero(dcode >= 0)  # deflator sectors that occur in the accounts
-        defl_key = dcode[known].astype(np.int64) * 4096 + (
-            defl["year"].to_numpy(dtype=np.int64)[known] - 1700
-        )
-        hit = pd.Index(defl_key).get_indexer(acc_key)
-        where = np.full(n, -1, dtype=np.int64)
-        where[hit >= 0] = known[hit[hit >= 0]]
-        wild = np.flatnonzero((defl["sector"] == "*").to_numpy(dtype=bool))
-        if wild.size:  # economy-wide deflators for sectors the table does not list
-            by_year = pd.Index(defl["year"].to_numpy(dtype=np.int64)[wild]).get_indexer(yr_int)
-            fallback = np.full(n, -1, dtype=np.int64)
-            fallback[by_year >= 0] = wild[by_year[by_year >= 0]]
-            where = np.where(where >= 0, where, fallback)
-            where = np.where(np.isfinite(year), where, -1)
-        mark(where < 0, "missing_deflator")
-        general = defl["deflator"].to_numpy(dtype=float)
-        safe = np.maximum(where, 0)
-        for r in MONEY_ROLES:
-            d = general
-            col = f"deflator_{r}"
-            if col in defl.columns:
-                d = np.where(
-                    np.isnan(defl[col].to_numpy(dtype=float)), general, defl[col].to_numpy()
-                )
-            factor = np.where(where >= 0, d[safe] / base, np.nan)
-            levels[r] = levels[r] / factor
-        flags["deflated"] = True
-        flags["deflator_base"] = base
-    else:
-        flags["deflated"] = False
-
-    # min years ------------------------------------------------------------------------------------
+    levels = deflate(acc, defl, sector, k.year, spec, marks, flags)
     if spec.min_years > 1:
-        ok = code == 0
-        per_firm = np.bincount(fcode[ok], minlength=len(funiq))
-        mark((fcode >= 0) & (per_firm[np.maximum(fcode, 0)] < spec.min_years), "too_few_years")
-
-    # exclusion log --------------------------------------------------------------------------------
-    exclusions = _exclusion_log(acc, ids_arr, year, code, extra_detail, sector, spec, src)
-
-    # kept rows ------------------------------------------------------------------------------------
-    keep = code == 0
-    kcode = fcode[keep]
-    kyear = year[keep].astype("int64")
-    order = np.lexsort((kyear, kcode))
-    kcode = kcode[order]
-    data = pd.DataFrame({"firm_id": _str_array(funiq.take(kcode)), "year": kyear[order]})
-    take = np.flatnonzero(keep)[order]
-    data["nace"] = _take_str(acc["nace"], take)
-    data["sector"] = _take_str(sector, take)
-    data["region"] = _take_str(acc["region"], take)
-    founded = acc["founded"].to_numpy(dtype=float)[take]
-    data["founded"] = pd.array(
-        np.where(np.isfinite(founded), founded, 0).astype("int64"), dtype="Int64"
+        ok = marks.code == 0
+        per_firm = np.bincount(k.fcode[ok], minlength=len(k.funiq))
+        marks.mark(
+            (k.fcode >= 0) & (per_firm[np.maximum(k.fcode, 0)] < spec.min_years), "too_few_years"
+        )
+    exclusions = exclusion_log(
+        acc, k.ids, k.year, marks.code, marks.extra_detail, sector, spec, src
     )
-    data.loc[~np.isfinite(founded), "founded"] = pd.NA
-    age = data["year"].to_numpy(dtype=float) - founded
-    neg = age < 0
-    if neg.any():
-        flags["negative_age"] = int(neg.sum())
-    data["age"] = np.where(neg, np.nan, age)
-    for r in ("va", "emp", "capital", "materials", "wages", "turnover", "investment"):
-        v = levels[r][take] if r in levels else acc[r].to_numpy(dtype=float)[take]
-        data[r] = v
-    und: dict[str, int] = {}
-    for r in _LOGGED:
-        v = data[r].to_numpy()
-        ok = np.isfinite(v) & (v > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            data[f"ln_{r}"] = np.where(ok, np.log(np.where(ok, v, 1.0)), np.nan)
-        if r not in ("va", "emp"):
-            bad_n = int((~ok).sum())
-            if bad_n:
-                und[f"ln_{r}"] = bad_n
-    flags["ln_undefined"] = und
-    data["ln_lp"] = data["ln_va"] - data["ln_emp"]
-    data["ln_kl"] = data["ln_capital"] - data["ln_emp"]
-
-    # membership -----------------------------------------------------------------------------------
-    memberships = _membership(data, kcode, pd.Index(funiq), reg, spec, flags, src)
+    data, kcode, take = kept_frame(acc, k, marks.code == 0, sector, levels, flags)
+    memberships = membership(data, kcode, pd.Index(k.funiq), reg, spec, flags, src)
     for c in extra:
         data[str(c)] = acc[str(c)].take(take).to_numpy()
     data = data[[*PANEL_COLUMNS, *(str(c) for c in extra)]]
@@ -747,293 +513,3 @@ def build_panel(
         rows_in=n,
         sources=sources,
     )
-
-
-def _duplicated_any(key: np.ndarray) -> np.ndarray:
-    """True where an int key occurs more than once (sort-based, like duplicated(keep=False))."""
-    out = np.zeros(len(key), dtype=bool)
-    if len(key) < 2:
-        return out
-    order = np.argsort(key, kind="stable")
-    sk = key[order]
-    eq = sk[1:] == sk[:-1]
-    out[order] = np.r_[eq, False] | np.r_[False, eq]
-    return out
-
-
-def _take_str(s: pd.Series, pos: np.ndarray) -> Any:
-    """``s`` at positions ``pos`` as a string array (Arrow take, no Python objects)."""
-    return pd.array(s.take(pos).array, dtype="str")
-
-
-def _str_array(values: Any) -> Any:
-    """A pandas string array from an Index or array (Arrow-backed values are not copied out)."""
-    return pd.array(values, dtype="str")
-
-
-def _take_obj(s: pd.Series, pos: np.ndarray) -> np.ndarray:
-    vals: Any = s.take(pos)
-    return np.asarray(vals.to_numpy(dtype=object, na_value=None), dtype=object)
-
-
-def _rewritten(raw: pd.Series, norm: pd.Series) -> dict[str, Any]:
-    """Distinct ids whose written form the KBO normalisation changed: count and examples."""
-    changed = (raw.notna() & (raw.astype("str") != norm.astype("str"))).to_numpy(dtype=bool)
-    pairs = pd.DataFrame({"raw": raw[changed], "new": norm[changed]}).drop_duplicates("raw")
-    return {"count": len(pairs), "examples": pairs.head(5).to_numpy().tolist()}
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
-
-
-def _pos_to_label(acc: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
-    return np.asarray(acc.index.to_numpy()[pos], dtype=object)
-
-
-def _exclusion_log(
-    acc: pd.DataFrame,
-    ids: pd.Series,
-    year: np.ndarray,
-    code: np.ndarray,
-    extra: Mapping[int, np.ndarray],
-    sector: pd.Series,
-    spec: PanelSpec,
-    src: str,
-) -> pd.DataFrame:
-    excl = np.flatnonzero(code != 0)
-    c = code[excl]
-    yr = year[excl]
-    detail = np.full(len(excl), "", dtype=object)
-
-    def fmt(values: np.ndarray) -> np.ndarray:
-        return np.array([f"{v:g}" for v in values], dtype=object)
-
-    for reason, k in _CODE.items():
-        sel = c == k
-        if not sel.any():
-            continue
-        rows = excl[sel]
-        if reason == "missing_id":
-            d = np.full(sel.sum(), "firm_id is blank", dtype=object)
-        elif reason == "missing_year":
-            d = np.full(sel.sum(), "year is blank", dtype=object)
-        elif reason == "bad_id":
-            d = "'" + _take_obj(ids, rows).astype(str).astype(object) + "' fails the mod-97 check"
-        elif reason == "outside_window":
-            d = (
-                "year "
-                + yr[sel].astype(int).astype(str).astype(object)
-                + f" outside {spec.start or '...'}-{spec.end or '...'}"
-            )
-        elif reason == "duplicate":
-            d = "exact copy of row " + extra[k].astype(str).astype(object)
-        elif reason == "duplicate_conflict":
-            d = "same firm-year as row " + extra[k].astype(str).astype(object) + ", other values"
-        elif reason in ("missing_va", "missing_emp"):
-            d = np.full(sel.sum(), f"{reason[8:]} is blank or not finite", dtype=object)
-        elif reason in ("nonpositive_va", "nonpositive_emp"):
-            var = reason[12:]
-            d = f"{var} = " + fmt(acc[var].to_numpy(dtype=float)[rows])
-        elif reason == "missing_deflator":
-            s = _take_obj(sector, rows)
-            s = np.where(pd.isna(s), "(no NACE code)", s).astype(object)
-            d = (
-                "no deflator for sector "
-                + s
-                + " in "
-                + yr[sel].astype(int).astype(str).astype(object)
-            )
-        else:  # too_few_years
-            d = np.full(
-                sel.sum(), f"fewer than min_years={spec.min_years} usable years", dtype=object
-            )
-        detail[sel] = d
-    yint = np.where(np.isfinite(yr), yr, 0).astype("int64")
-    out = pd.DataFrame(
-        {
-            "source": pd.array(np.full(len(excl), src, dtype=object), dtype="str"),
-            "row": acc.index.to_numpy()[excl],
-            "firm_id": _take_str(ids, excl),
-            "year": pd.array(yint, dtype="Int64"),
-            "reason": pd.array(_NAMES[c], dtype="str"),
-            "detail": pd.array(detail, dtype="str"),
-        }
-    )
-    out.loc[~np.isfinite(yr), "year"] = pd.NA
-    return out
-
-
-def _membership(
-    data: pd.DataFrame,
-    kcode: np.ndarray,
-    funiq: pd.Index,
-    reg: pd.DataFrame | None,
-    spec: PanelSpec,
-    flags: dict[str, Any],
-    accounts_source: str = "accounts",
-) -> pd.DataFrame:
-    """Add cluster, treat_year, rel_year, member, member_years, ever_member, has_pre_year in place.
-
-    ``kcode`` are the integer firm codes of ``data``'s rows (sorted by code, then year) into
-    ``funiq``, the sorted distinct firm ids of the whole accounts input.
-    """
-    n = len(data)
-    empty_members = pd.DataFrame(
-        {
-            "firm_id": pd.array([], dtype="str"),
-            "cluster": pd.array([], dtype="str"),
-            "join_year": pd.array([], dtype="Int64"),
-            "exit_year": pd.array([], dtype="Int64"),
-        }
-    )
-    if reg is None or reg.empty:
-        data["cluster"] = pd.array([pd.NA] * n, dtype="str")
-        data["treat_year"] = pd.array([pd.NA] * n, dtype="Int64")
-        data["rel_year"] = pd.array([pd.NA] * n, dtype="Int64")
-        data["member"] = np.zeros(n, dtype="int64")
-        data["member_years"] = np.zeros(n, dtype="int64")
-        data["ever_member"] = np.zeros(n, dtype=bool)
-        data["has_pre_year"] = np.zeros(n, dtype=bool)
-        for k in ("registry_ids_absent", "registry_ids_all_excluded", "members_without_pre_year"):
-            flags[k] = []
-        return empty_members
-
-    reg = reg.copy()
-    src = str(reg.attrs.get("source", "registry"))
-    if spec.id_type == "kbo":
-        norm, valid = validate_kbo(reg["firm_id"])
-        reg["firm_id"] = norm
-        if (~valid).any():
-            flags["bad_registry_ids"] = sorted(pd.unique(norm[~valid]).tolist())
-    linked, match = link_registry_ids(
-        reg["firm_id"], funiq, registry_source=src, accounts_source=accounts_source
-    )
-    reg["firm_id"] = linked
-    flags["id_match"] = match.to_dict()
-    if reg.attrs.get("cluster_merges"):
-        flags["cluster_names_merged"] = dict(reg.attrs["cluster_merges"])
-    exact = reg.duplicated(["firm_id", "cluster", "join_date", "exit_date"], keep="first")
-    if exact.any():
-        flags["duplicate_registry_rows"] = [_jsonable(r) for r in reg.index[exact.to_numpy()]]
-        reg = reg[~exact.to_numpy()]
-    j = reg["join_year"].to_numpy(dtype="int64")
-    e_raw = reg["exit_year"].to_numpy(dtype=float)
-    e = np.where(np.isfinite(e_raw), e_raw, _OPEN).astype("int64")
-    same = e == j
-    if same.any():  # joined and left in one calendar year: the join year counts (module docstring)
-        spell_rows = [_jsonable(r) for r in reg.index[same]]
-        flags["same_year_spells"] = spell_rows
-        warnings.warn(
-            f"{src}, rows {describe_rows(spell_rows)}: {len(spell_rows):,} membership spell(s) "
-            "start and end "
-            "in the same calendar year; each counts as one membership year (its join year)",
-            DataWarning,
-            stacklevel=3,
-        )
-        e = np.where(same, j + 1, e)
-    nonempty = e > j
-    memberships = pd.DataFrame(
-        {
-            "firm_id": pd.array(reg["firm_id"].to_numpy(), dtype="str"),
-            "cluster": pd.array(reg["cluster"].to_numpy(), dtype="str"),
-            "join_year": pd.array(j, dtype="Int64"),
-            "exit_year": pd.array(
-                np.where(np.isfinite(e_raw), e_raw, 0).astype("int64"), dtype="Int64"
-            ),
-        }
-    )
-    memberships.loc[~np.isfinite(e_raw), "exit_year"] = pd.NA
-    memberships = memberships.sort_values(["firm_id", "join_year", "cluster"], kind="stable")
-    memberships = memberships.reset_index(drop=True)
-    memberships.attrs["source"] = src
-
-    n_codes = len(funiq)
-    rcode = funiq.get_indexer(pd.Index(reg["firm_id"])).astype(np.int64)
-    kept_code = np.zeros(n_codes + 1, dtype=bool)  # last slot: ids absent from the accounts
-    kept_code[kcode] = True
-    reg_ids = reg["firm_id"].to_numpy()
-    flags["registry_ids_absent"] = sorted({str(i) for i in reg_ids[rcode < 0]})
-    inside = rcode >= 0
-    flags["registry_ids_all_excluded"] = sorted(
-        {str(i) for i in reg_ids[inside & ~kept_code[np.where(inside, rcode, n_codes)]]}
-    )
-
-    use = nonempty & inside
-    spells = pd.DataFrame(
-        {
-            "code": rcode[use],
-            "cluster": reg["cluster"].to_numpy()[use],
-            "join_date": reg["join_date"].to_numpy()[use],
-            "j": j[use],
-            "e": e[use],
-        }
-    ).sort_values(["code", "j", "join_date", "cluster"], kind="stable")
-    sc = spells["code"].to_numpy()
-    first = np.r_[True, sc[1:] != sc[:-1]] if len(sc) else np.zeros(0, dtype=bool)
-    treat_by = np.full(n_codes, np.nan)
-    cl_codes, cl_uniq = pd.factorize(spells["cluster"], use_na_sentinel=True)
-    cluster_by = np.full(n_codes, -1, dtype=np.int64)
-    treat_by[sc[first]] = spells["j"].to_numpy()[first]
-    cluster_by[sc[first]] = cl_codes[first]
-    # merge overlapping spells of a firm (several clusters, overlapping re-registrations)
-    se = spells["e"].to_numpy()
-    sj = spells["j"].to_numpy()
-    run_max = spells.groupby("code", sort=False)["e"].cummax().to_numpy()
-    prev_max = np.r_[-1, run_max[:-1]] if len(sc) else run_max
-    new_block = first | (sj > prev_max)
-    intervals = pd.DataFrame(
-        {
-            "code": sc[new_block],
-            "j": sj[new_block],
-            "e": np.maximum.reduceat(se, np.flatnonzero(new_block)) if len(sc) else se,
-        }
-    )
-    flags["rejoining_firms"] = int((np.bincount(intervals["code"], minlength=1) > 1).sum())
-    flags["multi_cluster_firms"] = int((spells.groupby("code")["cluster"].nunique() > 1).sum())
-
-    yr = data["year"].to_numpy(dtype="int64")
-    treat = treat_by[kcode]
-    is_mem = np.isfinite(treat)
-    treat_i = np.where(is_mem, treat, 0).astype("int64")
-    data["cluster"] = _str_array(_str_array(cl_uniq).take(cluster_by[kcode], allow_fill=True))
-    data["treat_year"] = pd.array(treat_i, dtype="Int64")
-    data["rel_year"] = pd.array(yr - treat_i, dtype="Int64")
-    data.loc[~is_mem, ["treat_year", "rel_year"]] = pd.NA
-
-    member = np.zeros(n, dtype="int64")
-    member_years = np.zeros(n, dtype="int64")
-    rows = np.flatnonzero(is_mem)
-    if rows.size:
-        left = pd.DataFrame({"pos": rows, "code": kcode[rows], "year": yr[rows]})
-        m = left.merge(intervals, on="code", how="inner")
-        y = m["year"].to_numpy()
-        jj = m["j"].to_numpy()
-        ee = m["e"].to_numpy()
-        contrib = np.clip(np.minimum(y + 1, ee) - jj, 0, None)
-        in_spell = ((jj <= y) & (y < ee)).astype("int64")
-        pos = m["pos"].to_numpy()
-        member_years = np.bincount(pos, weights=contrib, minlength=n).astype("int64")
-        member = (np.bincount(pos, weights=in_spell, minlength=n) > 0).astype("int64")
-    data["member"] = member
-    data["member_years"] = member_years
-    data["ever_member"] = is_mem
-    # rows are sorted by firm then year: the first row of a firm holds its first observed year
-    starts = np.r_[True, kcode[1:] != kcode[:-1]] if n else np.zeros(0, dtype=bool)
-    first_year = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
-    first_year[kcode[starts]] = yr[starts]
-    has_pre = is_mem & (first_year[kcode] < treat_i)
-    data["has_pre_year"] = has_pre
-
-    firm_rows = starts & is_mem
-    ids_first = data["firm_id"].to_numpy()[firm_rows]
-    flags["members_without_pre_year"] = sorted(str(i) for i in ids_first[~has_pre[firm_rows]])
-    lo = spec.start if spec.start is not None else (int(yr.min()) if n else None)
-    hi = spec.end if spec.end is not None else (int(yr.max()) if n else None)
-    if lo is not None and hi is not None:
-        tf = treat_i[firm_rows]
-        flags["joins_before_window"] = int((tf < lo).sum())
-        flags["joins_after_window"] = int((tf > hi).sum())
-    return memberships

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -137,3 +138,14 @@ def test_wild_cluster_bootstrap_old_spelling_B_still_maps():
     with pytest.warns(FutureWarning, match="'B' is now spelled 'n_boot'"):
         old = inf.wild_cluster_bootstrap(X, y, g, 1, B=49, seed=1)
     assert old.to_dict() == new.to_dict() and old.n_boot == 49
+
+
+def test_duration_overall_term_is_the_slope(panel):
+    from clusterimpact.estimation.duration import duration_effects
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prof = duration_effects(panel, bins=(1, 2, "3+"))
+        one = duration_effects(panel, bins=("1+",))
+    assert prof.overall_term == "slope" and "slope" in prof.params.index
+    assert one.overall_term == "average" and "slope" not in one.params.index

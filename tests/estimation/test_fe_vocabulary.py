@@ -149,3 +149,10 @@ def test_duration_overall_term_is_the_slope(panel):
         one = duration_effects(panel, bins=("1+",))
     assert prof.overall_term == "slope" and "slope" in prof.params.index
     assert one.overall_term == "average" and "slope" not in one.params.index
+
+
+def test_bacon_overall_term_is_the_twfe_coefficient(panel):
+    from clusterimpact.estimation.bacon import bacon_decomposition
+
+    res = bacon_decomposition(panel, "ln_lp")
+    assert res.overall_term == "twfe" and res.params["twfe"] == res.twfe

@@ -156,3 +156,15 @@ def test_bacon_overall_term_is_the_twfe_coefficient(panel):
 
     res = bacon_decomposition(panel, "ln_lp")
     assert res.overall_term == "twfe" and res.params["twfe"] == res.twfe
+
+
+def test_wild_bootstrap_names_stay_reachable_from_inference():
+    import clusterimpact
+    from clusterimpact.estimation import wildboot
+
+    assert (
+        inf.WildBootstrapResult is wildboot.WildBootstrapResult is clusterimpact.WildBootstrapResult
+    )
+    assert inf.wild_cluster_bootstrap is wildboot.wild_cluster_bootstrap
+    with pytest.raises(AttributeError, match="no attribute 'wild_nothing'"):
+        _ = inf.wild_nothing

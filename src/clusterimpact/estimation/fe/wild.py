@@ -17,6 +17,7 @@ from clusterimpact.estimation.fe._demean import Absorber
 from clusterimpact.estimation.fe._fast import _select
 from clusterimpact.estimation.fe._sample import _prepare, _Prepared, _total_ss
 from clusterimpact.estimation.fe.vcov import _df_k, _nested_in, _no_df_note
+from clusterimpact.estimation.wildboot import WildBootstrapResult, wild_cluster_bootstrap
 
 __all__ = ["MAX_BOOT_DUMMIES", "wild_bootstrap"]
 
@@ -37,7 +38,7 @@ def wild_bootstrap(
     restricted: bool = True,
     level: float = 0.95,
     seed: int | np.random.Generator | None = None,
-) -> inf.WildBootstrapResult:
+) -> WildBootstrapResult:
     """Wild cluster bootstrap test and CI for one coefficient of a fixed-effects regression.
 
     Fixed effects nested in the cluster variable (the firm effect with firm clusters) are projected out
@@ -47,7 +48,7 @@ def wild_bootstrap(
     differ from the regression with dummies (Roodman et al. 2019, section 3.2), which is what this
     function, boottest, fwildclusterboot and pyfixest's ``wildboottest`` compute. Non-nested effects
     with more than :data:`MAX_BOOT_DUMMIES` levels in total raise an :class:`EstimationError`. Plain-column
-    formulas only. See :func:`clusterimpact.estimation.inference.wild_cluster_bootstrap` for the
+    formulas only. See :func:`clusterimpact.estimation.wildboot.wild_cluster_bootstrap` for the
     algorithm and options (``n_boot`` draws, formerly ``B``); the reported standard error is the CRV1
     one of :func:`feols`.
     """
@@ -65,7 +66,7 @@ def wild_bootstrap(
     df_k = _df_k(p, p.X.shape[1], "cluster")
     if p.nobs - df_k <= 0:
         raise EstimationError(f"wild_bootstrap: {_no_df_note(p.nobs, df_k)}")
-    return inf.wild_cluster_bootstrap(
+    return wild_cluster_bootstrap(
         Zd,
         yd,
         p.cluster_codes[0],

@@ -154,7 +154,7 @@ def test_repr_html_has_header_and_one_row_per_term(results, key):
 def test_tables_and_wild_results_render_in_jupyter(results):
     tab = regression_table({"A": results["twfe"]})
     assert tab._repr_html_() == tab.to_html() and repr(tab) == tab.to_markdown()
-    wb = ci.wild_bootstrap("y ~ x1 + x2", _wild_data(), "x1", cluster="g", B=99, seed=1)
+    wb = ci.wild_bootstrap("y ~ x1 + x2", _wild_data(), "x1", cluster="g", n_boot=99, seed=1)
     assert wb._repr_html_() == "<pre>" + html.escape(wb.summary()) + "</pre>"
     assert f"{wb.p_value:.4f}" in wb.summary() and str(wb) == wb.summary()
 
@@ -252,7 +252,7 @@ def test_public_wild_bootstrap_equals_brute_force(restricted):
     df = _wild_data()
     X = np.column_stack([np.ones(len(df)), df["x1"], df["x2"]])
     res = ci.wild_bootstrap(
-        "y ~ x1 + x2", df, "x1", cluster="g", B=199, seed=5, restricted=restricted
+        "y ~ x1 + x2", df, "x1", cluster="g", n_boot=199, seed=5, restricted=restricted
     )
     assert isinstance(res, ci.WildBootstrapResult)
     p, se = _brute_wild(X, df["y"].to_numpy(), df["g"].to_numpy(), 1, 199, 5, restricted)
@@ -275,7 +275,7 @@ def test_fe_cli_wild_bootstrap_matches_the_api(tmp_path, capsys):
     argv = [*common, "--wild-bootstrap", "199", "--wild-term", "x1", "--seed", "5"]
     assert main([*argv, "--json", str(out)]) == 0
     wb = json.loads(out.read_text())["wild_bootstrap"]
-    api = ci.wild_bootstrap("y ~ x2 + x1", df, "x1", cluster="g", B=199, seed=5)
+    api = ci.wild_bootstrap("y ~ x2 + x1", df, "x1", cluster="g", n_boot=199, seed=5)
     assert wb == api.to_dict()
     assert main(argv) == 0
     assert api.summary() in capsys.readouterr().out

@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
     "chain_bootstrap": "clusterimpact.chain",
     "ChainResult": "clusterimpact.chain",
     "wild_bootstrap": "clusterimpact.estimation.twfe",
-    "WildBootstrapResult": "clusterimpact.estimation.inference",
+    "WildBootstrapResult": "clusterimpact.estimation.wildboot",
     # output
     "regression_table": "clusterimpact.tables",
     "StudySpec": "clusterimpact.spec",

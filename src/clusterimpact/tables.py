@@ -14,7 +14,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ import pandas as pd
 from clusterimpact._validation import check_choice
 from clusterimpact.errors import SpecError
 from clusterimpact.results import EstimateResult
+
+if TYPE_CHECKING:
+    from clusterimpact.estimation.compare import ComparisonResult
 
 __all__ = [
     "FORMATS",
@@ -716,7 +719,7 @@ def balance_table(
 
 
 def comparison_table(
-    tidy: pd.DataFrame,
+    tidy: pd.DataFrame | ComparisonResult,
     *,
     fmt: Fmt | None = None,
     digits: int = 3,
@@ -729,8 +732,13 @@ def comparison_table(
 
     ``tidy`` needs ``estimator`` (or ``method``) and ``estimate`` columns, plus ``std_error`` and/or
     ``conf_low``/``conf_high``; optional ``outcome``, ``p_value``, ``nobs``. Rows of one outcome form a
-    section. ``truth`` (one number, or one per outcome) adds a ``Truth`` column and the bias.
+    section. ``truth`` (one number, or one per outcome) adds a ``Truth`` column and the bias. A
+    :class:`~clusterimpact.estimation.compare.ComparisonResult` stands for its overall estimates.
     """
+    from clusterimpact.estimation.compare import ComparisonResult as _Comparison
+
+    if isinstance(tidy, _Comparison):  # its overall estimates, labelled for display
+        tidy = tidy.overall_rows()
     if not isinstance(tidy, pd.DataFrame):
         raise SpecError(f"comparison_table expects a tidy DataFrame, got {type(tidy).__name__}")
     d = tidy.copy()

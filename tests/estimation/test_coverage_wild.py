@@ -66,9 +66,9 @@ def _replicate(k: int) -> dict[str, tuple[float, float, float, float, float]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)  # "only 16 clusters": the point here
         res = wild_bootstrap(
-            "y ~ d | firm + year", _panel(SEED0 + k), "d", cluster="region", B=399, seed=k
+            "y ~ d | firm + year", _panel(SEED0 + k), "d", cluster="region", n_boot=399, seed=k
         )
-    lo, hi = res.conf_int
+    lo, hi = res.bootstrap_interval
     return {"wild_bootstrap": (res.estimate, res.std_error, lo, hi, TAU)}
 
 

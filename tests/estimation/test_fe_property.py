@@ -302,7 +302,7 @@ def test_wild_bootstrap_equals_brute_force_with_dummies(seed):
     m = pf_fit(fml, df, {"CRV1": cluster})
     if not np.isfinite(m.se()["x1"]):  # no residual degrees of freedom
         with pytest.raises(EstimationError, match="no residual degrees of freedom"):
-            _quiet(wild_bootstrap, fml, df, "x1", cluster=cluster, B=9, seed=seed)
+            _quiet(wild_bootstrap, fml, df, "x1", cluster=cluster, n_boot=9, seed=seed)
         return
     # a null one standard error away: |t| = 1 lies in the bulk of the bootstrap distribution, so the
     # p-value moves with any change in the draws' t statistics
@@ -313,7 +313,7 @@ def test_wild_bootstrap_equals_brute_force_with_dummies(seed):
         df,
         "x1",
         cluster=cluster,
-        B=B_WILD,
+        n_boot=B_WILD,
         seed=seed,
         restricted=restricted,
         weights=kind,

@@ -117,22 +117,26 @@ def _brute_wild(X, y, codes, j, B, seed, restricted, null=0.0):
 @pytest.mark.parametrize("param", [1, 2])
 def test_wild_bootstrap_equals_brute_force(design, restricted, param):
     X, y, _, c1, _ = design
-    res = inf.wild_cluster_bootstrap(X, y, c1, param, B=199, seed=5, restricted=restricted)
+    res = inf.wild_cluster_bootstrap(X, y, c1, param, n_boot=199, seed=5, restricted=restricted)
     p, se = _brute_wild(X, y, c1, param, 199, 5, restricted)
     assert_close(res.p_value, p, abs=WILD_BOOT_P_ABS)
     assert_close(res.std_error, se, rel=FE_EXACT_REL)
-    assert res.conf_int[0] < res.estimate < res.conf_int[1]
+    assert res.bootstrap_interval[0] < res.estimate < res.bootstrap_interval[1]
 
 
 def test_wild_bootstrap_seeded_and_ci_inverts_test(design):
     X, y, _, c1, _ = design
-    a = inf.wild_cluster_bootstrap(X, y, c1, 1, B=299, seed=3, weights="webb")
-    b = inf.wild_cluster_bootstrap(X, y, c1, 1, B=299, seed=3, weights="webb")
-    assert a == b
-    lo, hi = a.conf_int
+    a = inf.wild_cluster_bootstrap(X, y, c1, 1, n_boot=299, seed=3, weights="webb")
+    b = inf.wild_cluster_bootstrap(X, y, c1, 1, n_boot=299, seed=3, weights="webb")
+    assert a.to_dict() == b.to_dict()
+    lo, hi = a.bootstrap_interval
     # the restricted CI's ends are where the bootstrap p-value crosses 5 %
-    p_lo = inf.wild_cluster_bootstrap(X, y, c1, 1, B=299, seed=3, weights="webb", null=lo - 1e-3)
-    p_in = inf.wild_cluster_bootstrap(X, y, c1, 1, B=299, seed=3, weights="webb", null=lo + 1e-3)
+    p_lo = inf.wild_cluster_bootstrap(
+        X, y, c1, 1, n_boot=299, seed=3, weights="webb", null=lo - 1e-3
+    )
+    p_in = inf.wild_cluster_bootstrap(
+        X, y, c1, 1, n_boot=299, seed=3, weights="webb", null=lo + 1e-3
+    )
     assert p_lo.p_value <= 0.05 < p_in.p_value  # multiples of 1/299: 0.05 is never one
     assert hi > lo
 

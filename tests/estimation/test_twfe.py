@@ -267,7 +267,7 @@ def test_parse_bins():
 @pytest.mark.parametrize("term", ["member", "x"])  # t = 4.7 and t = -0.02
 def test_wild_bootstrap_front_door(panel, term):
     fml, B = "ln_lp ~ member + x | firm_id + year", 199
-    res = wild_bootstrap(fml, panel, term, cluster="firm_id", B=B, seed=1)
+    res = wild_bootstrap(fml, panel, term, cluster="firm_id", n_boot=B, seed=1)
     fe = feols(fml, panel, "cluster", cluster="firm_id")
     _close([res.estimate, res.std_error], [fe.params[term], fe.std_errors[term]])
     assert_close(res.t_stat, res.estimate / res.std_error, rel=EXACT_REL)
@@ -276,12 +276,14 @@ def test_wild_bootstrap_front_door(panel, term):
     mc_sd = np.sqrt(max(p_t * (1 - p_t), 1 / B) / B)
     assert_close(res.p_value, p_t, abs=WILD_BOOT_MC_SE_MULTIPLE * mc_sd)
     # the restricted CI's ends are where the bootstrap p-value crosses 5 %
-    lo, hi = res.conf_int
+    lo, hi = res.bootstrap_interval
     assert lo < res.estimate < hi
     for end, outward in ((lo, -1e-3), (hi, 1e-3)):
-        out = wild_bootstrap(fml, panel, term, cluster="firm_id", B=B, seed=1, null=end + outward)
+        out = wild_bootstrap(
+            fml, panel, term, cluster="firm_id", n_boot=B, seed=1, null=end + outward
+        )
         inside = wild_bootstrap(
-            fml, panel, term, cluster="firm_id", B=B, seed=1, null=end - outward
+            fml, panel, term, cluster="firm_id", n_boot=B, seed=1, null=end - outward
         )
         assert out.p_value <= 0.05 < inside.p_value
 

@@ -99,7 +99,7 @@ def _wild(args: argparse.Namespace, df: Any, res: Any) -> Any:
         df,
         term,
         cluster=split_list(args.cluster)[0],
-        B=args.wild_b,
+        n_boot=args.wild_b,
         weights=args.wild_weights,
         seed=args.seed,
     )

@@ -62,6 +62,11 @@ class BaconResult(EstimateResult):
     forbidden_weight: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def overall_term(self) -> str | None:
+        """The coefficient decomposed: ``twfe``."""
+        return "twfe"
+
     def predicted_bias_sign(self) -> int:
         """Sign of ``twfe - clean``: what the forbidden comparisons do to TWFE relative to the clean
         (treated vs never, early vs late) comparisons: ``sign(forbidden - clean)`` when they carry weight."""
@@ -102,8 +107,46 @@ def bacon_decomposition(
     df0 = as_frame(data)
     require_columns(df0, [unit, time, cohort, outcome], what="Bacon decomposition")
     require_numeric(df0, [time, outcome], constant=[outcome])
-    df = df0[[unit, time, cohort, outcome]].copy()
     exclusions: dict[str, int] = {}
+    Y, G, years = _balanced_matrix(df0, outcome, cohort, unit, time, exclusions)
+    n, T = Y.shape
+    # timing groups: first treated period index (0 = always, T = never)
+    start = np.where(G > 0, np.searchsorted(years, G, side="left"), T).astype(int)
+    start = np.where(G > years[-1], T, start)
+    groups, gidx = np.unique(start, return_inverse=True)
+    if groups.size < 2:
+        raise EstimationError("need at least two timing groups (e.g. treated and never-treated)")
+    N_g = np.bincount(gidx).astype(float)
+    Ybar = np.vstack([Y[gidx == k].mean(axis=0) for k in range(groups.size)])  # groups x T
+    # full-panel TWFE coefficient
+    D = (np.arange(T)[None, :] >= start[:, None]).astype(float)
+    Dd = D - D.mean(axis=1, keepdims=True) - D.mean(axis=0, keepdims=True) + D.mean()
+    VD = float((Dd**2).mean())
+    if VD <= 0:
+        raise EstimationError(
+            "the treatment has no variation after removing unit and period effects"
+        )
+    twfe = float((Dd * Y).sum() / (Dd**2).sum())
+    comp = _comparisons(groups, Ybar, N_g, n, T, years, VD)
+    total = float((comp["weight"] * comp["estimate"]).sum())
+    if not np.isclose(total, twfe, rtol=1e-6, atol=1e-9):  # pragma: no cover - a bug guard
+        raise EstimationError(
+            f"Bacon weights do not reproduce the TWFE coefficient ({total} vs {twfe})"
+        )
+    return _bacon_result(comp, twfe, n * T, df0[[unit, time, cohort, outcome]], exclusions)
+
+
+def _balanced_matrix(
+    df0: pd.DataFrame,
+    outcome: str,
+    cohort: str,
+    unit: str,
+    time: str,
+    exclusions: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outcome as a units x periods matrix of the balanced units, their cohorts and the periods;
+    units missing a period are dropped and counted in ``exclusions``."""
+    df = df0[[unit, time, cohort, outcome]].copy()
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
     t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
     g = cohort_years(df[cohort], column=cohort)
@@ -128,27 +171,21 @@ def bacon_decomposition(
     if not ok.all():
         exclusions["unbalanced panel (units)"] = int((~ok).sum())
         Y, G = Y[ok], G[ok]
-    n = Y.shape[0]
-    if n == 0:
+    if Y.shape[0] == 0:
         raise EstimationError("no balanced units left")
-    # timing groups: first treated period index (0 = always, T = never)
-    start = np.where(G > 0, np.searchsorted(years, G, side="left"), T).astype(int)
-    start = np.where(G > years[-1], T, start)
-    groups, gidx = np.unique(start, return_inverse=True)
-    if groups.size < 2:
-        raise EstimationError("need at least two timing groups (e.g. treated and never-treated)")
-    N_g = np.bincount(gidx).astype(float)
-    Ybar = np.vstack([Y[gidx == k].mean(axis=0) for k in range(groups.size)])  # groups x T
-    # full-panel TWFE coefficient
-    D = (np.arange(T)[None, :] >= start[:, None]).astype(float)
-    Dd = D - D.mean(axis=1, keepdims=True) - D.mean(axis=0, keepdims=True) + D.mean()
-    VD = float((Dd**2).mean())
-    if VD <= 0:
-        raise EstimationError(
-            "the treatment has no variation after removing unit and period effects"
-        )
-    twfe = float((Dd * Y).sum() / (Dd**2).sum())
+    return Y, G, years
 
+
+def _comparisons(
+    groups: np.ndarray,
+    Ybar: np.ndarray,
+    N_g: np.ndarray,
+    n: int,
+    T: int,
+    years: np.ndarray,
+    VD: float,
+) -> pd.DataFrame:
+    """Every 2x2 comparison between timing groups: type, treated, control, estimate, weight."""
     rows = []
     order = np.argsort(groups)
     for a_i in order:
@@ -177,43 +214,45 @@ def bacon_decomposition(
     comp = pd.DataFrame([r for r in rows if r is not None])
     comp["weight"] = comp["raw_weight"] / VD
     comp = comp.drop(columns="raw_weight")
-    comp = comp[comp["weight"] > 1e-14].reset_index(drop=True)
-    total = float((comp["weight"] * comp["estimate"]).sum())
-    if not np.isclose(total, twfe, rtol=1e-6, atol=1e-9):  # pragma: no cover - a bug guard
-        raise EstimationError(
-            f"Bacon weights do not reproduce the TWFE coefficient ({total} vs {twfe})"
-        )
+    return comp[comp["weight"] > 1e-14].reset_index(drop=True)
+
+
+def _weighted_mean(comp: pd.DataFrame) -> float:
+    if not len(comp):
+        return float("nan")
+    return float((comp["weight"] * comp["estimate"]).sum() / comp["weight"].sum())
+
+
+def _bacon_result(
+    comp: pd.DataFrame,
+    twfe: float,
+    nobs: int,
+    used: pd.DataFrame,
+    exclusions: dict[str, int],
+) -> BaconResult:
+    """The result: ``twfe`` and the weighted estimate of each comparison type, the clean and the
+    forbidden comparisons' estimates and weight."""
     wt = comp.groupby("type")["weight"].sum().reindex(list(COMPARISON_TYPES)).fillna(0.0)
     params = {"twfe": twfe}
     for typ in COMPARISON_TYPES:
         sub = comp[comp["type"] == typ]
         if len(sub):
-            params[typ] = float((sub["weight"] * sub["estimate"]).sum() / sub["weight"].sum())
+            params[typ] = _weighted_mean(sub)
     clean = comp[~comp["type"].isin(FORBIDDEN)]
     forb = comp[comp["type"].isin(FORBIDDEN)]
-    clean_est = (
-        float((clean["weight"] * clean["estimate"]).sum() / clean["weight"].sum())
-        if len(clean)
-        else float("nan")
-    )
-    forb_est = (
-        float((forb["weight"] * forb["estimate"]).sum() / forb["weight"].sum())
-        if len(forb)
-        else float("nan")
-    )
     idx = pd.Index(list(params), name="term")
     return BaconResult(
         params=pd.Series(list(params.values()), index=idx, name="estimate"),
         std_errors=pd.Series(np.nan, index=idx, name="std_error"),
-        nobs=int(n * T),
+        nobs=int(nobs),
         method="bacon",
-        provenance=make_provenance("bacon", df0[[unit, time, cohort, outcome]]),
+        provenance=make_provenance("bacon", used),
         exclusions=exclusions,
         comparisons=comp,
         weights_by_type=wt,
         twfe=twfe,
-        clean_estimate=clean_est,
-        forbidden_estimate=forb_est,
+        clean_estimate=_weighted_mean(clean),
+        forbidden_estimate=_weighted_mean(forb),
         forbidden_weight=float(forb["weight"].sum()) if len(forb) else 0.0,
     )
 

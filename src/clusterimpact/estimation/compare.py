@@ -31,6 +31,17 @@ LABELS = {
     "sa": "Sun-Abraham",
     "imputation": "Imputation (BJS)",
 }
+FRAME_COLUMNS = [
+    "estimator",
+    "label",
+    "term",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "nobs",
+]
 Terms = Literal["simple", "dynamic"]
 
 
@@ -65,12 +76,21 @@ class ComparisonResult:
         """One row per estimator: the overall ATT (term ``simple``)."""
         return self.tidy(["simple"])
 
-    def table(self, fmt: str | None = None, *, truth: float | None = None, digits: int = 3) -> Any:
-        """A comparison table of the overall estimates (``clusterimpact.tables.comparison_table``)."""
-        from clusterimpact.tables import comparison_table
+    def overall_rows(self) -> pd.DataFrame:
+        """The overall estimates with the display label as ``estimator``: the rows a comparison table
+        shows (:func:`clusterimpact.tables.comparison_table` accepts this result directly)."""
+        return self.overall().drop(columns=["estimator"]).rename(columns={"label": "estimator"})
 
-        d = self.overall().drop(columns=["estimator"]).rename(columns={"label": "estimator"})
-        return comparison_table(d, fmt=fmt, truth=truth, digits=digits)  # type: ignore[arg-type]
+    def table(self, fmt: str | None = None, *, truth: float | None = None, digits: int = 3) -> Any:
+        """The comparison table of the overall estimates.
+
+        A presentation shortcut, like :meth:`plot`: it hands this result to
+        :func:`clusterimpact.tables.comparison_table`, which makes the table (the estimation layer
+        computes, the tables layer above it formats).
+        """
+        from clusterimpact import tables  # the layer above: imported only when a table is asked for
+
+        return tables.comparison_table(self, fmt=fmt, truth=truth, digits=digits)  # type: ignore[arg-type]
 
     def plot(self, **kwargs: Any) -> Any:
         """Draw the comparison with :func:`clusterimpact.plotting.plot_estimator_comparison`."""
@@ -146,8 +166,6 @@ def compare_estimators(
     level
         Confidence level of the intervals.
     """
-    from clusterimpact.estimation.staggered import aggte, att_gt
-
     check_choice("terms", terms, ("simple", "dynamic"))
     for e in estimators:
         check_choice("estimator", e, ESTIMATORS)
@@ -155,140 +173,39 @@ def compare_estimators(
     require_columns(df0, [unit, time, cohort, outcome], what="compare_estimators")
     g = cohort_years(df0[cohort], column=cohort)
     t = pd.to_numeric(df0[time], errors="coerce").to_numpy(dtype=float)
-    treated = ((g > 0) & (t >= g)).astype(int)
-    df = df0.assign(_did_treated=treated)
     rel = np.where(g > 0, t - g, np.nan)
     if window is None and np.isfinite(rel).any():
         window = (int(np.nanmin(rel)), int(np.nanmax(rel)))
-    results: dict[str, EstimateResult] = {}
-    failures: dict[str, str] = {}
-    rows: list[pd.DataFrame] = []
-
-    def add(key: str, res: EstimateResult, rename: dict[str, str] | None = None) -> None:
-        tdy = res.tidy(level)
-        if rename:
-            tdy["term"] = tdy["term"].map(lambda s: rename.get(s, s))
-        if terms == "simple":
-            tdy = tdy[tdy["term"] == "simple"]
-        else:
-            tdy = tdy[(tdy["term"] == "simple") | tdy["term"].str.startswith("dynamic:")]
-        tdy.insert(0, "label", LABELS[key])
-        tdy.insert(0, "estimator", key)
-        tdy["nobs"] = res.nobs
-        rows.append(tdy)
-
+    run = _Run(
+        df0=df0,
+        df=df0.assign(_did_treated=((g > 0) & (t >= g)).astype(int)),
+        outcome=outcome,
+        cohort=cohort,
+        unit=unit,
+        time=time,
+        g=g,
+        t=t,
+        terms=terms,
+        level=level,
+        window=window,
+        weights=weights,
+        cluster=cluster,
+    )
+    runners = {
+        "twfe": _run_twfe,
+        "cs": lambda r: _run_cs(r, control, covariates, est, allow_unbalanced),
+        "sa": _run_sa,
+        "imputation": _run_imputation,
+    }
     for key in estimators:
         try:
-            if key == "twfe":
-                from clusterimpact.estimation.twfe import static_premium
-
-                res = static_premium(
-                    df,
-                    outcome,
-                    treatment="_did_treated",
-                    unit=unit,
-                    time=time,
-                    cluster=cluster,
-                    weights=weights,
-                )
-                results["twfe"] = res
-                add("twfe", res, {"_did_treated": "simple"})
-                if terms == "dynamic" and window is not None:
-                    from clusterimpact.estimation.event_study import event_study
-
-                    es = event_study(
-                        df0,
-                        outcome,
-                        cohort=cohort,
-                        unit=unit,
-                        time=time,
-                        window=window,
-                        cluster=cluster,
-                        weights=weights,
-                    )
-                    results["twfe_event_study"] = es
-                    ren = {
-                        tm: "dynamic:" + tm.split("::")[1] for tm in es.params.index if "::" in tm
-                    }
-                    add("twfe", es, ren)
-            elif key == "cs":
-                cs = att_gt(
-                    df0,
-                    outcome,
-                    cohort=cohort,
-                    unit=unit,
-                    time=time,
-                    control=control,
-                    covariates=list(covariates) if covariates else None,
-                    est=est,
-                    weights=weights,
-                    cluster=cluster,
-                    allow_unbalanced=allow_unbalanced,
-                )
-                results["cs"] = cs
-                simple = aggte(cs, "simple")
-                add("cs", simple)
-                if terms == "dynamic":
-                    dyn = aggte(cs, "dynamic")
-                    results["cs_dynamic"] = dyn
-                    dyn_t = dyn.tidy(level)
-                    dyn_t = dyn_t[dyn_t["term"].str.startswith("dynamic:")]
-                    dyn_t.insert(0, "label", LABELS["cs"])
-                    dyn_t.insert(0, "estimator", "cs")
-                    dyn_t["nobs"] = dyn.nobs
-                    rows.append(dyn_t)
-                results["cs_simple"] = simple
-            elif key == "sa":
-                from clusterimpact.estimation.sunab import sun_abraham
-
-                sa_control: Literal["never", "last"] = "never" if (g == 0).any() else "last"
-                sa = sun_abraham(
-                    df0,
-                    outcome,
-                    cohort=cohort,
-                    unit=unit,
-                    time=time,
-                    control=sa_control,
-                    window=window,
-                    weights=weights,
-                    cluster=cluster,
-                )
-                results["sa"] = sa
-                add("sa", sa)
-            else:
-                from clusterimpact.estimation.imputation import imputation_did
-
-                T = int(np.unique(t[np.isfinite(t)]).size)
-                imp = imputation_did(
-                    df0,
-                    outcome,
-                    cohort=cohort,
-                    unit=unit,
-                    time=time,
-                    aggregation="dynamic" if terms == "dynamic" else "simple",
-                    leads=max(0, min(5, T - 2)),
-                )
-                results["imputation"] = imp
-                add("imputation", imp)
+            runners[key](run)
         except (ClusterImpactError, ValueError, np.linalg.LinAlgError) as exc:
-            failures[key] = f"{type(exc).__name__}: {exc}"
+            run.failures[key] = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"{key} failed: {exc}", EstimationWarning, stacklevel=2)
-    if not rows:
-        raise SpecError(f"no estimator could run: {failures}")
-    frame = pd.concat(rows, ignore_index=True)
-    frame = frame[
-        [
-            "estimator",
-            "label",
-            "term",
-            "estimate",
-            "std_error",
-            "conf_low",
-            "conf_high",
-            "p_value",
-            "nobs",
-        ]
-    ]
+    if not run.rows:
+        raise SpecError(f"no estimator could run: {run.failures}")
+    frame = pd.concat(run.rows, ignore_index=True)[FRAME_COLUMNS]
     bd = None
     if bacon and "twfe" in estimators:
         from clusterimpact.estimation.bacon import bacon_decomposition
@@ -296,5 +213,148 @@ def compare_estimators(
         try:
             bd = bacon_decomposition(df0, outcome, cohort=cohort, unit=unit, time=time)
         except ClusterImpactError as exc:
-            failures["bacon"] = f"{type(exc).__name__}: {exc}"
-    return ComparisonResult(results=results, frame=frame, bacon=bd, failures=failures)
+            run.failures["bacon"] = f"{type(exc).__name__}: {exc}"
+    return ComparisonResult(results=run.results, frame=frame, bacon=bd, failures=run.failures)
+
+
+@dataclass
+class _Run:
+    """The shared inputs of one comparison and what the estimators add to it."""
+
+    df0: pd.DataFrame
+    df: pd.DataFrame  # df0 with the static treatment dummy _did_treated = 1{t >= G}
+    outcome: str
+    cohort: str
+    unit: str
+    time: str
+    g: np.ndarray
+    t: np.ndarray
+    terms: str
+    level: float
+    window: tuple[int, int] | None
+    weights: str | None
+    cluster: str | None
+    results: dict[str, EstimateResult] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    rows: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, key: str, res: EstimateResult, rename: dict[str, str] | None = None) -> None:
+        """Append the overall (and, with ``terms="dynamic"``, the event-time) rows of ``res``."""
+        tdy = res.tidy(self.level)
+        if rename:
+            tdy["term"] = tdy["term"].map(lambda s: rename.get(s, s))
+        if self.terms == "simple":
+            tdy = tdy[tdy["term"] == "simple"]
+        else:
+            tdy = tdy[(tdy["term"] == "simple") | tdy["term"].str.startswith("dynamic:")]
+        self._append(key, tdy, res.nobs)
+
+    def _append(self, key: str, tdy: pd.DataFrame, nobs: int) -> None:
+        tdy.insert(0, "label", LABELS[key])
+        tdy.insert(0, "estimator", key)
+        tdy["nobs"] = nobs
+        self.rows.append(tdy)
+
+
+def _run_twfe(run: _Run) -> None:
+    """The static coefficient on ``1{t >= G}`` and, for dynamic terms, the TWFE event study."""
+    from clusterimpact.estimation.event_study import event_study
+    from clusterimpact.estimation.fe.membership import static_premium
+
+    res = static_premium(
+        run.df,
+        run.outcome,
+        treatment="_did_treated",
+        unit=run.unit,
+        time=run.time,
+        cluster=run.cluster,
+        weights=run.weights,
+    )
+    run.results["twfe"] = res
+    run.add("twfe", res, {"_did_treated": "simple"})
+    if run.terms == "dynamic" and run.window is not None:
+        es = event_study(
+            run.df0,
+            run.outcome,
+            cohort=run.cohort,
+            unit=run.unit,
+            time=run.time,
+            window=run.window,
+            cluster=run.cluster,
+            weights=run.weights,
+        )
+        run.results["twfe_event_study"] = es
+        ren = {tm: "dynamic:" + tm.split("::")[1] for tm in es.params.index if "::" in tm}
+        run.add("twfe", es, ren)
+
+
+def _run_cs(
+    run: _Run,
+    control: Literal["never", "notyet"],
+    covariates: Sequence[str] | None,
+    est: Literal["dr", "ipw", "reg"],
+    allow_unbalanced: bool,
+) -> None:
+    """Callaway-Sant'Anna ATT(g,t), aggregated to ``simple`` (and ``dynamic``)."""
+    from clusterimpact.estimation.staggered import aggte, att_gt
+
+    cs = att_gt(
+        run.df0,
+        run.outcome,
+        cohort=run.cohort,
+        unit=run.unit,
+        time=run.time,
+        control=control,
+        covariates=list(covariates) if covariates else None,
+        est=est,
+        weights=run.weights,
+        cluster=run.cluster,
+        allow_unbalanced=allow_unbalanced,
+    )
+    run.results["cs"] = cs
+    simple = aggte(cs, "simple")
+    run.add("cs", simple)
+    if run.terms == "dynamic":
+        dyn = aggte(cs, "dynamic")
+        run.results["cs_dynamic"] = dyn
+        dyn_t = dyn.tidy(run.level)
+        run._append("cs", dyn_t[dyn_t["term"].str.startswith("dynamic:")], dyn.nobs)
+    run.results["cs_simple"] = simple
+
+
+def _run_sa(run: _Run) -> None:
+    """Sun-Abraham against the never-treated (the last cohort when there are none)."""
+    from clusterimpact.estimation.sunab import sun_abraham
+
+    sa_control: Literal["never", "last"] = "never" if (run.g == 0).any() else "last"
+    sa = sun_abraham(
+        run.df0,
+        run.outcome,
+        cohort=run.cohort,
+        unit=run.unit,
+        time=run.time,
+        control=sa_control,
+        window=run.window,
+        weights=run.weights,
+        cluster=run.cluster,
+    )
+    run.results["sa"] = sa
+    run.add("sa", sa)
+
+
+def _run_imputation(run: _Run) -> None:
+    """Borusyak-Jaravel-Spiess imputation (up to five leads in its pre-trend test)."""
+    from clusterimpact.estimation.imputation import imputation_did
+
+    T = int(np.unique(run.t[np.isfinite(run.t)]).size)
+    imp = imputation_did(
+        run.df0,
+        run.outcome,
+        cohort=run.cohort,
+        unit=run.unit,
+        time=run.time,
+        aggregation="dynamic" if run.terms == "dynamic" else "simple",
+        leads=max(0, min(5, T - 2)),
+    )
+    run.results["imputation"] = imp
+    run.add("imputation", imp)

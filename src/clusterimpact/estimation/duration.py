@@ -90,6 +90,14 @@ class DurationResult(ProfileResult):
     r2: float = float("nan")
     r2_within: float = float("nan")
 
+    @property
+    def overall_term(self) -> str | None:
+        """The headline term: the duration ``slope`` (``average`` with a single bin)."""
+        for term in ("slope", "average"):
+            if term in self.params.index:
+                return term
+        return None
+
     def _summary_header(self) -> list[str]:
         lines = [
             "DurationResult (imputation, Borusyak-Jaravel-Spiess): premium by years of membership",
@@ -172,8 +180,107 @@ def duration_effects(
     DurationResult
     """
     parsed = parse_bins(bins)
+    labels = [lab for lab, _, _ in parsed]
     extra = [member, member_years, *([weights] if weights else [])]
     df, excl = _prepare_frame(panel, outcome, cohort, unit, time, extra)
+    s = _duration_sample(df, excl, parsed, outcome, cohort, member, member_years, time, weights)
+    core, ex2 = _fit_core(s.y, factorize(df[unit])[0], factorize(s.t)[0], s.untreated, s.target)
+    excl.update(ex2)
+    ident = core.ident
+    K = len(parsed)
+    present = np.bincount(s.codes[ident & (s.codes >= 0)], minlength=K)
+    if (present == 0).any():
+        empty = [labels[j] for j in range(K) if present[j] == 0]
+        raise EstimationError(
+            f"no identified member firm-years in bin(s) {', '.join(empty)}; change the bins"
+        )
+    grp = np.where(s.codes >= 0, s.g * 1000 + s.codes, -1)
+    est_b, U_b, cnt_b, notes = _aggregate(core, s.codes, K, s.w, grp, leave_out)
+    term_all = np.where(ident & (s.codes >= 0), 0, -1)
+    est_a, U_a, cnt_a, notes_a = _aggregate(core, term_all, 1, s.w, grp, leave_out)
+    notes += [n for n in notes_a if n not in notes]
+    U = np.hstack([U_a, U_b])
+    V = U.T @ U  # (1 + K) x (1 + K)
+    # mean duration per bin (the slope's x)
+    sel = ident & (s.codes >= 0)
+    xb = np.bincount(s.codes[sel], weights=s.m[sel], minlength=K) / present
+    names = [f"{member_years}::{lab}" for lab in labels]
+    params, V, slope_test, equal = _slope_and_tests(np.concatenate([est_a, est_b]), V, xb, names)
+    terms = ["average", *names] + (["slope"] if K >= 2 else [])
+    idx = pd.Index(terms)
+    test, _, pre_note = _pretrend(df, outcome, unit, time, s.rel, s.untreated, leads)
+    if pre_note:
+        notes.append(pre_note)
+    for n in notes:
+        warnings.warn(n, EstimationWarning, stacklevel=2)
+    counts = pd.Series([int(cnt_a[0]), *[int(c) for c in cnt_b]], index=["average", *names])
+    return DurationResult(
+        params=pd.Series(params, index=idx, dtype=float),
+        std_errors=pd.Series(np.sqrt(np.clip(np.diag(V), 0, None)), index=idx),
+        nobs=int(ident.sum() + s.untreated.sum()),
+        method="duration_imputation",
+        provenance=make_provenance(
+            "duration_imputation",
+            None,
+            None,
+            outcome=outcome,
+            bins=labels,
+            cohort=cohort,
+            weights=weights,
+            leads=leads,
+            leave_out=leave_out,
+        ),
+        df_resid=None,
+        vcov=pd.DataFrame(V, index=idx, columns=idx),
+        warnings=tuple(notes),
+        exclusions=excl,
+        x=pd.Series(xb, index=names, dtype=float),
+        x_label="Years of membership",
+        reference=None,
+        counts=counts,
+        slope_test=slope_test,
+        equal_effects=equal,
+        pretrend=test,
+        bins=tuple(labels),
+        n_units=core.n_units,
+        n_treated_obs=int(sel.sum()),
+        n_untreated_obs=int(s.untreated.sum()),
+        cluster=unit,
+        n_clusters=core.n_units,
+        fixed_effects=(unit, time),
+    )
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """The frame's arrays: cohort ``g``, year ``t``, outcome ``y``, years of membership ``m``, event time
+    ``rel``; ``untreated`` rows (before joining, never-members), bin ``codes`` (-1 outside every bin),
+    aggregation weights ``w`` and the ``target`` member firm-years."""
+
+    g: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    m: np.ndarray
+    rel: np.ndarray
+    untreated: np.ndarray
+    codes: np.ndarray
+    w: np.ndarray
+    target: np.ndarray
+
+
+def _duration_sample(
+    df: pd.DataFrame,
+    excl: dict[str, int],
+    parsed: list[tuple[str, int, float]],
+    outcome: str,
+    cohort: str,
+    member: str,
+    member_years: str,
+    time: str,
+    weights: str | None,
+) -> _Sample:
+    """Check membership against the cohort, code the bins, and count post-exit years, member years
+    outside the bins and bad weights in ``excl``."""
     g = cohort_array(df, cohort)
     t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
@@ -209,86 +316,29 @@ def duration_effects(
             target &= ~badw
     if not target.any():
         raise EstimationError("no member firm-years with member_years in the bins")
-    ucodes, _ = factorize(df[unit])
-    tcodes, _ = factorize(t)
-    core, ex2 = _fit_core(y, ucodes, tcodes, untreated, target)
-    excl.update(ex2)
-    ident = core.ident
-    K = len(parsed)
-    labels = [lab for lab, _, _ in parsed]
-    present = np.bincount(codes[ident & (codes >= 0)], minlength=K)
-    if (present == 0).any():
-        empty = [labels[j] for j in range(K) if present[j] == 0]
-        raise EstimationError(
-            f"no identified member firm-years in bin(s) {', '.join(empty)}; change the bins"
-        )
-    grp = np.where(codes >= 0, g * 1000 + codes, -1)
-    est_b, U_b, cnt_b, notes = _aggregate(core, codes, K, w, grp, leave_out)
-    term_all = np.where(ident & (codes >= 0), 0, -1)
-    est_a, U_a, cnt_a, notes_a = _aggregate(core, term_all, 1, w, grp, leave_out)
-    notes += [n for n in notes_a if n not in notes]
-    U = np.hstack([U_a, U_b])
-    V = U.T @ U  # (1 + K) x (1 + K)
-    # mean duration per bin (the slope's x)
-    sel = ident & (codes >= 0)
-    xb = np.bincount(codes[sel], weights=m[sel], minlength=K) / present
-    names = [f"{member_years}::{lab}" for lab in labels]
-    params = np.concatenate([est_a, est_b])
-    slope_test = equal = None
-    if K >= 2:
-        X = np.column_stack([np.ones(K), xb])
-        L = np.linalg.solve(X.T @ X, X.T)[1]  # slope row
-        Lfull = np.concatenate([[0.0], L])
-        slope = float(Lfull @ params)
-        cov_s = V @ Lfull
-        var_s = float(Lfull @ cov_s)
-        params = np.append(params, slope)
-        V = np.block([[V, cov_s[:, None]], [cov_s[None, :], np.array([[var_s]])]])
-        slope_test = inf.wald_test(np.array([slope]), np.array([[var_s]]), terms=("slope",))
-        R = np.zeros((K - 1, K))
-        R[:, 0] = -1
-        R[np.arange(K - 1), np.arange(1, K)] = 1
-        equal = inf.wald_test(est_b, V[1 : K + 1, 1 : K + 1], R, terms=tuple(names))
-    terms = ["average", *names] + (["slope"] if K >= 2 else [])
-    idx = pd.Index(terms)
-    test, _, pre_note = _pretrend(df, outcome, unit, time, rel, untreated, leads)
-    if pre_note:
-        notes.append(pre_note)
-    for n in notes:
-        warnings.warn(n, EstimationWarning, stacklevel=2)
-    counts = pd.Series([int(cnt_a[0]), *[int(c) for c in cnt_b]], index=["average", *names])
-    return DurationResult(
-        params=pd.Series(params, index=idx, dtype=float),
-        std_errors=pd.Series(np.sqrt(np.clip(np.diag(V), 0, None)), index=idx),
-        nobs=int(ident.sum() + untreated.sum()),
-        method="duration_imputation",
-        provenance=make_provenance(
-            "duration_imputation",
-            None,
-            None,
-            outcome=outcome,
-            bins=labels,
-            cohort=cohort,
-            weights=weights,
-            leads=leads,
-            leave_out=leave_out,
-        ),
-        df_resid=None,
-        vcov=pd.DataFrame(V, index=idx, columns=idx),
-        warnings=tuple(notes),
-        exclusions=excl,
-        x=pd.Series(xb, index=names, dtype=float),
-        x_label="Years of membership",
-        reference=None,
-        counts=counts,
-        slope_test=slope_test,
-        equal_effects=equal,
-        pretrend=test,
-        bins=tuple(labels),
-        n_units=core.n_units,
-        n_treated_obs=int(sel.sum()),
-        n_untreated_obs=int(untreated.sum()),
-        cluster=unit,
-        n_clusters=core.n_units,
-        fixed_effects=(unit, time),
-    )
+    return _Sample(g, t, y, m, rel, untreated, codes, w, target)
+
+
+def _slope_and_tests(
+    params: np.ndarray, V: np.ndarray, xb: np.ndarray, names: list[str]
+) -> tuple[np.ndarray, np.ndarray, inf.WaldTest | None, inf.WaldTest | None]:
+    """Append the slope of the profile (``average`` first, then the bins) to ``params`` and ``V``, with
+    the test of no growth and the joint test of equal effects (none with a single bin)."""
+    K = len(names)
+    if K < 2:
+        return params, V, None, None
+    est_b = params[1:]
+    X = np.column_stack([np.ones(K), xb])
+    L = np.linalg.solve(X.T @ X, X.T)[1]  # slope row
+    Lfull = np.concatenate([[0.0], L])
+    slope = float(Lfull @ params)
+    cov_s = V @ Lfull
+    var_s = float(Lfull @ cov_s)
+    params = np.append(params, slope)
+    V = np.block([[V, cov_s[:, None]], [cov_s[None, :], np.array([[var_s]])]])
+    slope_test = inf.wald_test(np.array([slope]), np.array([[var_s]]), terms=("slope",))
+    R = np.zeros((K - 1, K))
+    R[:, 0] = -1
+    R[np.arange(K - 1), np.arange(1, K)] = 1
+    equal = inf.wald_test(est_b, V[1 : K + 1, 1 : K + 1], R, terms=tuple(names))
+    return params, V, slope_test, equal

@@ -1,4 +1,5 @@
-"""Inference for linear (fixed-effects) regressions: covariance estimators and the wild cluster bootstrap.
+"""Inference for linear (fixed-effects) regressions: covariance estimators and Wald tests (the wild
+cluster bootstrap is :mod:`clusterimpact.estimation.wildboot`).
 
 All covariance functions take the *within-transformed* design ``X`` (N x k), residuals ``u`` and optional
 analytic weights ``w``, so they serve both absorbed-FE and plain OLS fits. Scores are ``x_i w_i u_i``
@@ -29,21 +30,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
-from clusterimpact._validation import check_choice, resolve_rng
-from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
+from clusterimpact._validation import check_choice
+from clusterimpact.errors import EstimationError, SpecError
 
 __all__ = [
     "VCOV_TYPES",
-    "WildBootstrapResult",
     "cluster_count_check",
     "vcov_cluster",
     "vcov_driscoll_kraay",
     "vcov_hetero",
     "vcov_iid",
     "wald_test",
-    "wild_cluster_bootstrap",
 ]
 
 logger = logging.getLogger(__name__)
@@ -257,245 +256,11 @@ def wald_test(
     return WaldTest(stat, q, None, float(stats.chi2.sf(stat, q)), terms)
 
 
-# -- wild cluster bootstrap --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WildBootstrapResult:
-    """Wild cluster bootstrap test and confidence interval for one coefficient.
+def __getattr__(name: str) -> Any:
+    """The wild cluster bootstrap lives in :mod:`clusterimpact.estimation.wildboot`; its public names
+    stay reachable here (imported on first use: that module builds on this one)."""
+    if name in ("WildBootstrapResult", "wild_cluster_bootstrap"):
+        from clusterimpact.estimation import wildboot
 
-    Attributes
-    ----------
-    term, estimate, std_error
-        The coefficient, its estimate and its analytic CRV1 standard error.
-    t_stat
-        Analytic t statistic against ``null``.
-    p_value
-        Symmetric bootstrap p-value: share of ``|t*| >= |t|``.
-    conf_int
-        Bootstrap CI (test inversion for the restricted bootstrap, percentile-t for the unrestricted).
-    B, weights, restricted, seed, n_clusters
-        Settings.
-    """
-
-    term: str
-    estimate: float
-    std_error: float
-    null: float
-    t_stat: float
-    p_value: float
-    conf_int: tuple[float, float]
-    level: float
-    B: int
-    weights: str
-    restricted: bool
-    seed: int | None
-    n_clusters: int
-
-    def summary(self) -> str:
-        """Plain-text lines: the test, the p-value and the bootstrap interval."""
-        kind = "restricted (WCR)" if self.restricted else "unrestricted (WCU)"
-        lo, hi = self.conf_int
-        return "\n".join(
-            [
-                f"Wild cluster bootstrap-t, {kind}, {self.weights} weights, B={self.B:,}, "
-                f"{self.n_clusters} clusters, seed={self.seed}",
-                f"{self.term}: estimate {self.estimate:.4f}, CRV1 s.e. {self.std_error:.4f}, "
-                f"t = {self.t_stat:.3f} against {self.null:g}",
-                f"bootstrap p-value {self.p_value:.4f}; {100 * self.level:g}% CI [{lo:.4f}, {hi:.4f}]",
-            ]
-        )
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return "<pre>" + html.escape(self.summary()) + "</pre>"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (non-finite numbers as None)."""
-
-        def f(v: float) -> float | None:
-            return float(v) if np.isfinite(v) else None
-
-        return {
-            "term": self.term,
-            "estimate": f(self.estimate),
-            "std_error": f(self.std_error),
-            "null": self.null,
-            "t_stat": f(self.t_stat),
-            "p_value": f(self.p_value),
-            "conf_low": f(self.conf_int[0]),
-            "conf_high": f(self.conf_int[1]),
-            "level": self.level,
-            "B": self.B,
-            "weights": self.weights,
-            "restricted": self.restricted,
-            "seed": self.seed,
-            "n_clusters": self.n_clusters,
-        }
-
-
-def _draw_weights(kind: str, G: int, B: int, rng: np.random.Generator) -> np.ndarray:
-    if kind == "rademacher":
-        return rng.choice(np.array([-1.0, 1.0]), size=(G, B))
-    if kind == "webb":
-        vals = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
-        return rng.choice(vals, size=(G, B))
-    if kind == "mammen":
-        s5 = np.sqrt(5.0)
-        p = (s5 + 1) / (2 * s5)
-        return np.where(rng.random((G, B)) < p, -(s5 - 1) / 2, (s5 + 1) / 2)
-    return rng.standard_normal((G, B))
-
-
-def wild_cluster_bootstrap(
-    X: np.ndarray,
-    y: np.ndarray,
-    cluster: np.ndarray,
-    param: int,
-    *,
-    term: str = "",
-    null: float = 0.0,
-    B: int = 9999,
-    weights: BootWeights = "rademacher",
-    restricted: bool = True,
-    level: float = 0.95,
-    seed: int | np.random.Generator | None = None,
-    df_k: int | None = None,
-    chunk: int = 2000,
-) -> WildBootstrapResult:
-    """Wild cluster bootstrap-t (Cameron, Gelbach & Miller 2008; Roodman et al. 2019) for one coefficient.
-
-    Works on the within-transformed design (fixed effects already projected out). Bootstrap
-    outcomes are ``y* = X b~ + u~ * v_g`` with cluster-level weights ``v_g``; ``b~, u~`` come from the
-    model with ``H0: b_param = null`` imposed (restricted, WCR, recommended) or from the unrestricted fit
-    (WCU). Each draw's t statistic uses the CRV1 standard error; everything is computed from k x G
-    cluster sums (never an N x B matrix): ``b* - b~ = A S v`` and the cluster scores of draw ``v`` are
-    ``v_g s_g - H_g A S v``.
-
-    Parameters
-    ----------
-    X, y
-        Within-transformed regressors (N x k) and outcome.
-    cluster
-        Integer cluster codes.
-    param
-        Column of ``X`` tested.
-    null
-        Hypothesised value.
-    B
-        Bootstrap draws.
-    weights
-        ``"rademacher"`` (default), ``"webb"`` (6-point, better with few clusters), ``"mammen"``, ``"normal"``.
-    restricted
-        Impose the null (WCR) or not (WCU).
-    seed
-        Seed or Generator (the only source of randomness).
-    df_k
-        Parameter count for the small-sample factor (cancels in the bootstrap-t; affects the reported SE).
-
-    Returns
-    -------
-    WildBootstrapResult
-    """
-    check_choice("weights", weights, ("rademacher", "webb", "mammen", "normal"))
-    rng = resolve_rng(seed)
-    seed_val = seed if isinstance(seed, int) else None
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    n, k = X.shape
-    codes = np.asarray(cluster, dtype=np.int64)
-    G = int(codes.max()) + 1
-    msg = cluster_count_check(G, "cluster")
-    if msg:
-        import warnings
-
-        warnings.warn(msg, EstimationWarning, stacklevel=2)
-    df_k = k if df_k is None else df_k
-    ssc = G / (G - 1) * (n - 1) / (n - df_k)
-    A = np.linalg.inv(X.T @ X)
-    a = A[param]
-    bhat = A @ (X.T @ y)
-    uhat = y - X @ bhat
-    Sg_hat = np.stack([np.bincount(codes, X[:, j] * uhat, minlength=G) for j in range(k)])
-    se = float(np.sqrt(ssc * np.sum((a @ Sg_hat) ** 2)))
-    t_obs = (bhat[param] - null) / se
-    # per-cluster X_g'X_g, contracted with a and A: W[g] = a H_g A  (G x k)
-    Hg_a = np.zeros((G, k))
-    for j in range(k):
-        for m in range(k):
-            Hg_a[:, m] += a[j] * np.bincount(codes, X[:, j] * X[:, m], minlength=G)
-    W = Hg_a @ A  # row g: a' H_g A
-    V = _draw_weights(weights, G, B, rng)
-
-    others = [j for j in range(k) if j != param]
-    Xo = X[:, others]
-    Ao = np.linalg.inv(Xo.T @ Xo) if others else np.zeros((0, 0))
-
-    def boot_t(r0: float) -> tuple[np.ndarray, float]:
-        if restricted:
-            yr = y - X[:, param] * r0
-            bo = Ao @ (Xo.T @ yr) if others else np.zeros(0)
-            ut = yr - Xo @ bo if others else yr
-        else:
-            ut = uhat
-        S = np.stack([np.bincount(codes, X[:, j] * ut, minlength=G) for j in range(k)])  # k x G
-        q = a @ S  # G
-        tb = np.empty(B)
-        for s in range(0, B, chunk):
-            Vb = V[:, s : s + chunk]
-            num = q @ Vb
-            cs = q[:, None] * Vb - W @ (S @ Vb)  # G x b : a c_g
-            tb[s : s + chunk] = num / np.sqrt(ssc * np.sum(cs * cs, axis=0))
-            if B > 20000 and s % (10 * chunk) == 0:
-                logger.info("wild bootstrap: %d / %d draws", s, B)
-        t0 = (bhat[param] - r0) / se
-        return tb, t0
-
-    tb, _ = boot_t(null)
-    p = float(np.mean(np.abs(tb) >= abs(t_obs)))
-    alpha = 1 - level
-    if restricted:
-
-        def pfun(r0: float) -> float:
-            tb_r, t0 = boot_t(r0)
-            return float(np.mean(np.abs(tb_r) >= abs(t0))) - alpha
-
-        b0 = float(bhat[param])
-        lo = hi = None
-        for side in (-1, 1):
-            step = se
-            inner = b0
-            outer = b0 + side * step
-            for _ in range(60):
-                if pfun(outer) < 0:
-                    break
-                inner, outer = outer, b0 + side * (step := step * 2)
-            try:
-                root = optimize.brentq(pfun, min(inner, outer), max(inner, outer), xtol=1e-6 * se)
-            except ValueError:
-                root = np.nan
-            if side < 0:
-                lo = root
-            else:
-                hi = root
-        ci = (float(lo), float(hi))  # type: ignore[arg-type]
-    else:
-        qt = float(np.quantile(np.abs(tb), level))
-        ci = (float(bhat[param] - qt * se), float(bhat[param] + qt * se))
-    return WildBootstrapResult(
-        term=term,
-        estimate=float(bhat[param]),
-        std_error=se,
-        null=null,
-        t_stat=float(t_obs),
-        p_value=p,
-        conf_int=ci,
-        level=level,
-        B=B,
-        weights=weights,
-        restricted=restricted,
-        seed=seed_val,
-        n_clusters=G,
-    )
+        return getattr(wildboot, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,17 +27,16 @@ Multipliers: ``"mammen"`` (Mammen's two-point distribution, this package's defau
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
+from threadpoolctl import ThreadpoolController
 
 from clusterimpact._validation import check_choice
 
@@ -65,45 +64,23 @@ _CHUNK_CELLS = 16_000_000
 
 @contextmanager
 def single_thread_blas() -> Iterator[None]:
-    """Run numpy's bundled OpenBLAS on one thread inside the block (restored afterwards).
+    """Run BLAS (numpy's bundled OpenBLAS, and any other BLAS loaded) on one thread inside the block
+    (restored afterwards), through :mod:`threadpoolctl`.
 
     The products here are many and small (cells x basis); on a shared 2-core machine OpenBLAS's
     worker threads then spin against other processes and a 17 x 17 Gram can take a second instead of
     a millisecond. One thread is as fast when the machine is idle and far faster when it is loaded.
-    Does nothing when the library or its symbols are not found.
+    Does nothing when no BLAS library is found.
     """
-    fns = _openblas_thread_fns()
-    if fns is None:
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield
-        return
-    get_n, set_n = fns
-    before = int(get_n())
-    set_n(1)
-    try:
-        yield
-    finally:
-        set_n(before)
 
 
 @functools.cache
-def _openblas_thread_fns() -> tuple[Any, Any] | None:
-    try:
-        libdir = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-        for path in sorted(libdir.glob("*openblas*")):
-            lib = ctypes.CDLL(str(path))
-            for get_name, set_name in (
-                ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                ("openblas_get_num_threads", "openblas_set_num_threads"),
-            ):
-                if hasattr(lib, get_name) and hasattr(lib, set_name):
-                    get_n, set_n = getattr(lib, get_name), getattr(lib, set_name)
-                    get_n.restype = ctypes.c_int
-                    set_n.argtypes = [ctypes.c_int]
-                    return get_n, set_n
-    except OSError:  # pragma: no cover - unusual numpy builds
-        return None
-    return None
+def _blas_controller() -> ThreadpoolController:
+    """The thread pools loaded at first use (numpy's BLAS among them), found once: a fresh search on
+    every call would cost about a millisecond, the limit itself microseconds."""
+    return ThreadpoolController()
 
 
 class Basis(Protocol):

@@ -45,6 +45,9 @@ class FixedEffectsResult(EstimateResult):
     collinear
         Regressors dropped because they are absorbed by the fixed effects or collinear with regressors
         before them in the formula (fixest's rule; also noted in ``warnings``).
+    vcov
+        Covariance of ``params``; None on the pyfixest engine (pyfixest 0.60 publishes no covariance
+        matrix: its standard errors are reported).
     headline
         The term the model is about (the membership dummy of :func:`static_premium`, the duration slope
         of :func:`linear_duration`), or None (:func:`feols`, :func:`binned_duration`); read it as

@@ -68,16 +68,29 @@ def _nested_in(fe: np.ndarray, cl: np.ndarray) -> bool:
 
 
 def _df_k(p: _Prepared, k: int, vtype: str) -> int:
-    if not p.fe_codes:
+    """Parameters counted in the small-sample factor of a fast-path fit with ``k`` slopes."""
+    return count_df_k(k, p.fe_codes, p.fe_levels, p.cluster_codes, vtype)
+
+
+def count_df_k(
+    k: int,
+    fe_codes: Sequence[np.ndarray],
+    fe_levels: Sequence[int],
+    cluster_codes: Sequence[np.ndarray],
+    vtype: str,
+) -> int:
+    """``k`` slopes plus the fixed-effect levels as fixest counts them (``sum(levels) - (n_fe - 1)``),
+    where an effect nested in a cluster variable counts as one (``k_fixef="nonnested"``)."""
+    if not fe_codes:
         return k
-    n_fe = len(p.fe_codes)
-    k_fe = sum(p.fe_levels) - (n_fe - 1)
+    n_fe = len(fe_codes)
+    k_fe = sum(fe_levels) - (n_fe - 1)
     if vtype in ("cluster", "twoway"):
         nested = [
-            i for i, c in enumerate(p.fe_codes) if any(_nested_in(c, cl) for cl in p.cluster_codes)
+            i for i, c in enumerate(fe_codes) if any(_nested_in(c, cl) for cl in cluster_codes)
         ]
         if nested:
-            return k + k_fe - sum(p.fe_levels[i] for i in nested) + len(nested)
+            return k + k_fe - sum(fe_levels[i] for i in nested) + len(nested)
     return k + k_fe
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import as_frame, require_columns
 from clusterimpact.errors import EstimationError, SpecError
 from clusterimpact.estimation import inference as inf
@@ -14,8 +15,9 @@ from clusterimpact.estimation.design import build_design
 from clusterimpact.estimation.fe._collinear import select_regressors
 from clusterimpact.estimation.fe._demean import Absorber
 from clusterimpact.estimation.fe._fast import _select
-from clusterimpact.estimation.fe._sample import _prepare, _total_ss
+from clusterimpact.estimation.fe._sample import _prepare, _Prepared, _total_ss
 from clusterimpact.estimation.fe.vcov import _df_k, _nested_in, _no_df_note
+from clusterimpact.estimation.wildboot import WildBootstrapResult, wild_cluster_bootstrap
 
 __all__ = ["MAX_BOOT_DUMMIES", "wild_bootstrap"]
 
@@ -23,6 +25,7 @@ __all__ = ["MAX_BOOT_DUMMIES", "wild_bootstrap"]
 MAX_BOOT_DUMMIES = 400
 
 
+@renamed_kwargs(B="n_boot")
 def wild_bootstrap(
     formula: str,
     data: Any,
@@ -30,12 +33,12 @@ def wild_bootstrap(
     *,
     cluster: str,
     null: float = 0.0,
-    B: int = 9999,
+    n_boot: int = 9999,
     weights: inf.BootWeights = "rademacher",
     restricted: bool = True,
     level: float = 0.95,
     seed: int | np.random.Generator | None = None,
-) -> inf.WildBootstrapResult:
+) -> WildBootstrapResult:
     """Wild cluster bootstrap test and CI for one coefficient of a fixed-effects regression.
 
     Fixed effects nested in the cluster variable (the firm effect with firm clusters) are projected out
@@ -45,8 +48,9 @@ def wild_bootstrap(
     differ from the regression with dummies (Roodman et al. 2019, section 3.2), which is what this
     function, boottest, fwildclusterboot and pyfixest's ``wildboottest`` compute. Non-nested effects
     with more than :data:`MAX_BOOT_DUMMIES` levels in total raise an :class:`EstimationError`. Plain-column
-    formulas only. See :func:`clusterimpact.estimation.inference.wild_cluster_bootstrap` for the
-    algorithm and options; the reported standard error is the CRV1 one of :func:`feols`.
+    formulas only. See :func:`clusterimpact.estimation.wildboot.wild_cluster_bootstrap` for the
+    algorithm and options (``n_boot`` draws, formerly ``B``); the reported standard error is the CRV1
+    one of :func:`feols`.
     """
     df = as_frame(data)
     f, df = build_design(formula, df)
@@ -58,10 +62,35 @@ def wild_bootstrap(
         raise SpecError(f"term {term!r} is not a regressor of '{formula}'; choose one of {p.names}")
     Xd = p.absorber.demean(p.X) if p.absorber else p.X
     _select(p, Xd, f, "raise")  # absorbed or collinear regressors are an error here
+    Zd, yd = _bootstrap_design(p, f.fixed_effects, cluster)
+    df_k = _df_k(p, p.X.shape[1], "cluster")
+    if p.nobs - df_k <= 0:
+        raise EstimationError(f"wild_bootstrap: {_no_df_note(p.nobs, df_k)}")
+    return wild_cluster_bootstrap(
+        Zd,
+        yd,
+        p.cluster_codes[0],
+        p.names.index(term),
+        term=term,
+        null=null,
+        n_boot=n_boot,
+        weights=weights,
+        restricted=restricted,
+        level=level,
+        seed=seed,
+        df_k=df_k,
+    )
+
+
+def _bootstrap_design(
+    p: _Prepared, fixed_effects: tuple[str, ...], cluster: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Regressors and outcome of the bootstrap: effects nested in the cluster projected out, the others
+    as explicit dummies (redundant ones dropped) after the regressors."""
     cl = p.cluster_codes[0]
     nested = [c for c in p.fe_codes if _nested_in(c, cl)]
     crossed = [
-        (fe, c) for fe, c in zip(f.fixed_effects, p.fe_codes, strict=True) if not _nested_in(c, cl)
+        (fe, c) for fe, c in zip(fixed_effects, p.fe_codes, strict=True) if not _nested_in(c, cl)
     ]
     n_dum = sum(int(c.max()) + 1 for _, c in crossed)
     if n_dum > MAX_BOOT_DUMMIES:
@@ -83,28 +112,9 @@ def wild_bootstrap(
     absorber = Absorber(nested) if nested else None
     Zd = absorber.demean(Z) if absorber else Z
     yd = absorber.demean(p.y) if absorber else p.y
-    k = p.X.shape[1]
     if crossed:
         total = _total_ss(Z, ["d"] * n_dum + p.names, None, centre=bool(nested))
         sel = select_regressors(np.einsum("ij,ik->jk", Zd, Zd), total)
         dkeep = [j for j in sel.keep if j < n_dum]
-        Zd = np.column_stack(
-            [Zd[:, n_dum:], Zd[:, dkeep]]
-        )  # regressors first, then the dummies kept
-    df_k = _df_k(p, k, "cluster")
-    if p.nobs - df_k <= 0:
-        raise EstimationError(f"wild_bootstrap: {_no_df_note(p.nobs, df_k)}")
-    return inf.wild_cluster_bootstrap(
-        Zd,
-        yd,
-        cl,
-        p.names.index(term),
-        term=term,
-        null=null,
-        B=B,
-        weights=weights,
-        restricted=restricted,
-        level=level,
-        seed=seed,
-        df_k=df_k,
-    )
+        Zd = np.column_stack([Zd[:, n_dum:], Zd[:, dkeep]])  # regressors first, then dummies kept
+    return Zd, yd

@@ -239,6 +239,7 @@ def chain_bootstrap(
         n_jobs=int(n_jobs),
         progress=progress,
         resample=ChainResample(unit),
+        label="chain bootstrap",
     )
     return _assemble(
         table, point, draws, errors, messages, steps, frame, seed, warm_start, max_fail_share

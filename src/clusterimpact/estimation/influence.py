@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from scipy import stats
 from threadpoolctl import ThreadpoolController
 
+from clusterimpact._progress import Progress
 from clusterimpact._validation import check_choice
 
 __all__ = [
@@ -309,12 +310,14 @@ class InfluenceFunction:
             chunk = int(max(1, min(n_boot, _CHUNK_CELLS // max(nc, 1))))
         out = np.empty((n_boot, self.basis.p))
         buf = np.empty((chunk, nc))  # reused: no page faults per chunk
+        tick = Progress("multiplier bootstrap", n_boot)
         done = 0
         while done < n_boot:
             b = min(chunk, n_boot - done)
             xi = draw_multipliers(rng, (b, nc), multiplier, out=buf[:b])
             out[done : done + b] = self.basis.project(xi)
             done += b
+            tick(done)
         out /= float(self.n)
         return out
 

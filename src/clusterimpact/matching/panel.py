@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._progress import track
 from clusterimpact._validation import as_frame, check_choice, resolve_rng
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation.matched import did_on_stacks
@@ -211,7 +212,8 @@ def match_panel(
         unmatched_rows=unmatched_rows,
         msgs=msgs,
     )
-    stacks = [st for g in cohorts_to_match(keys.gvals, cohorts, cohort) if (st := matcher.match(g))]
+    wanted = cohorts_to_match(keys.gvals, cohorts, cohort)
+    stacks = [st for g in track(wanted, "matching cohorts") if (st := matcher.match(g))]
     if not stacks:
         raise EstimationError("no cohort could be matched: " + "; ".join(msgs))
     pieces = assemble_stacks(stacks, match_cols, unit)

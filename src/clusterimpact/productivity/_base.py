@@ -217,6 +217,7 @@ class ProductionEstimator:
                 seed=self.seed,
                 n_jobs=int(self.n_jobs),
                 progress=self.progress,
+                label=f"TFP bootstrap ({type(self).__name__})",
             )
             ok = np.all(np.isfinite(draws), axis=1)
             n_ok = int(ok.sum())

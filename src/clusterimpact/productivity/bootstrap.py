@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from clusterimpact._progress import Progress, inner
 from clusterimpact.productivity._prep import Arrays
 
 __all__ = ["firm_block_rows", "firm_bootstrap", "resample_firms"]
@@ -78,25 +79,28 @@ def firm_bootstrap(
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
     resample: Callable[[Any, np.random.Generator], Any] = resample_firms,
+    label: str = "bootstrap",
 ) -> tuple[np.ndarray, list[str]]:
     """Run ``stat`` on ``reps`` firm-block resamples; returns draws (reps x k, NaN rows failed) and errors.
 
     ``resample(arr, rng)`` draws one resample (default :func:`resample_firms` for production
     ``Arrays``); replication ``b`` gets ``numpy.random.default_rng(SeedSequence(seed).spawn(reps)[b])``.
-    ``stat`` and ``resample`` must be picklable when ``n_jobs > 1`` (worker processes).
+    ``stat`` and ``resample`` must be picklable when ``n_jobs > 1`` (worker processes). Without a
+    ``progress`` callback, progress lines named ``label`` go to a terminal (:mod:`clusterimpact._progress`).
     """
+    tick = progress if progress is not None else Progress(label, reps)
     children = np.random.SeedSequence(seed).spawn(reps)
     draws = np.full((reps, k), np.nan)
     errors: list[str] = []
     step = max(1, reps // 10)
     if n_jobs <= 1 or reps < 2:
         for b in range(reps):
-            row, err = _run_chunk(stat, arr, [children[b]], k, resample)
+            with inner():  # loops inside a replication stay silent
+                row, err = _run_chunk(stat, arr, [children[b]], k, resample)
             draws[b] = row[0]
             errors += err
             done = b + 1
-            if progress is not None:
-                progress(done, reps)
+            tick(done, reps)
             if done % step == 0 or done == reps:
                 log.info("bootstrap: %d of %d replications done", done, reps)
         return draws, errors
@@ -115,7 +119,6 @@ def firm_bootstrap(
             draws[lo:hi] = rows
             errors += err
             done += hi - lo
-            if progress is not None:
-                progress(done, reps)
+            tick(done, reps)
             log.info("bootstrap: %d of %d replications done", done, reps)
     return draws, errors

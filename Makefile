@@ -70,7 +70,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 ## make golden: rewrite the report's golden record (tests/reference/report_golden/golden.json) from the
-# small test report. Only when the report is meant to change: commit golden.json on its own, saying why.
+# small test report. Only when the report is meant to change: commit golden.json with that change, saying why.
 golden: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 PYTHONPATH=src:tests $(PY) tests/reference/report_golden/make_golden.py
 

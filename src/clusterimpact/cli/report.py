@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         handler = _StepPrinter(level=logging.INFO)
         logger.addHandler(handler)
     try:
-        result = report(spec, out=out, progress=True, strict=args.strict)
+        result = report(spec, out=out, progress=not args.quiet, strict=args.strict)
     finally:
         if handler is not None:
             logger.removeHandler(handler)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterimpact._outputs import output_error
+from clusterimpact._progress import progress_enabled
 from clusterimpact.errors import DataError, SpecError
 from clusterimpact.report import _swap
 from clusterimpact.report._artifacts import SECTIONS, StepRecord
@@ -159,8 +160,10 @@ def report(
     out
         Output folder; None uses the spec's ``[output] folder``.
     progress
-        True: log one INFO line per step on the ``clusterimpact.report`` logger; a callable: also
-        called with each finished :class:`StepRecord`; False: quiet (the log file is still written).
+        True: log one INFO line per step on the ``clusterimpact.report`` logger, and print progress
+        lines with counts and ETA inside long steps (bootstraps, matching over cohorts) when stderr
+        is a terminal; a callable: the same, and called with each finished :class:`StepRecord`;
+        False: quiet (the log file is still written).
     strict
         Re-raise the first error of a step instead of recording the step as ``failed``.
 
@@ -171,7 +174,9 @@ def report(
 
     Notes
     -----
-    A step with nothing to show is recorded as ``not available`` and one whose inputs an earlier
+    Warnings raised during a step are shown in that step's section of the page, once each with
+    their count, and make its status ``warnings (n)`` (in the step table, the log and the
+    manifest). A step with nothing to show is recorded as ``not available`` and one whose inputs an earlier
     step did not produce as ``skipped``; the report says so in its section. Any other error marks
     the step ``failed`` (see
     :attr:`ReportResult.failed`) unless ``strict``. Unusable input data (a :class:`DataError` or
@@ -248,7 +253,11 @@ def _run_in(
     t0 = time.perf_counter()
     try:
         log.info("report: %s -> %s", spec.title, out_dir)
-        with warnings.catch_warnings(record=True) as caught:
+        # progress lines of long loops: automatic (a terminal) unless the report is quiet
+        with (
+            progress_enabled(None if progress else False),
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("always")
             for name, func in STEPS:
                 fatal = _INPUT_ERRORS if name in _DATA_STEPS else ()

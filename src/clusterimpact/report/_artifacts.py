@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "FigureArtifact",
     "StepRecord",
     "TableArtifact",
+    "count_warnings",
     "frame_to_html",
     "frame_to_latex",
     "frame_to_markdown",
@@ -72,8 +74,10 @@ class TableArtifact:
 
 @dataclass
 class StepRecord:
-    """What one report step did: status (``ok``, ``not available``, ``failed``, ``skipped``),
-    wall time in seconds, firms in the sample after it, and a one-line detail."""
+    """What one report step did: status (``ok``; ``warnings (n)``: it ran and raised n distinct
+    warnings; ``not available``, ``failed``, ``skipped``), wall time in seconds, firms in the
+    sample after it, a one-line detail, and the warnings it raised (``"Category: message"`` with
+    how often, in order of first appearance)."""
 
     name: str
     status: str = "ok"
@@ -81,13 +85,29 @@ class StepRecord:
     firms: int | None = None
     detail: str = ""
     notes: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def ran(self) -> bool:
+        """The step ran to its end (status ``ok`` or ``warnings (n)``)."""
+        return self.status == "ok" or self.status.startswith("warnings")
 
     def to_dict(self, *, timings: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "status": self.status, "firms": self.firms}
         out["detail"] = self.detail
+        out["warnings"] = [{"warning": w, "count": n} for w, n in self.warnings]
         if timings:
             out["seconds"] = round(self.seconds, 3)
         return out
+
+
+def count_warnings(caught: list[warnings.WarningMessage]) -> list[tuple[str, int]]:
+    """Distinct warnings (``"Category: message"``) with how often each was raised, in order."""
+    counts: dict[str, int] = {}
+    for w in caught:
+        key = f"{w.category.__name__}: {w.message}"
+        counts[key] = counts.get(key, 0) + 1
+    return list(counts.items())
 
 
 def render_figure(fig: Any, formats: tuple[str, ...] = ("png", "pdf")) -> dict[str, bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from clusterimpact.report._artifacts import (
     FigureArtifact,
     StepRecord,
     TableArtifact,
+    count_warnings,
     make_table,
     render_figure,
 )
@@ -143,14 +145,39 @@ def run_step(
     *,
     fatal: tuple[type[Exception], ...] = (),
 ) -> StepRecord:
-    """Run one step: time it, log it, record its status; see the module docstring. Errors of the
-    ``fatal`` types (bad input data) are re-raised: no report is written on such data."""
+    """Run one step: time it, log it, record its status and the warnings it raised; see the module
+    docstring. Errors of the ``fatal`` types (bad input data) are re-raised: no report is written
+    on such data."""
     rec = StepRecord(name=name)
     log.info("[%s] started", name)
     t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _call(study, rec, func, fatal)
+    rec.seconds = time.perf_counter() - t0
+    rec.firms = study.n_firms()
+    rec.warnings = count_warnings(caught)
+    if rec.status == "ok" and rec.warnings:
+        rec.status = f"warnings ({len(rec.warnings)})"
+    study.steps.append(rec)
+    _log_step(rec)
+    if not rec.ran:
+        study.note(
+            STEP_SECTIONS.get(name, "provenance"), f"Step '{name}' {rec.status}: {rec.detail}"
+        )
+    if study.progress is not None:
+        study.progress(rec)
+    return rec
+
+
+def _call(
+    study: Study,
+    rec: StepRecord,
+    func: Callable[[Study], str | None],
+    fatal: tuple[type[Exception], ...],
+) -> None:
     try:
-        detail = func(study)
-        rec.detail = detail or ""
+        rec.detail = func(study) or ""
     except Unavailable as exc:
         rec.status = "not available"
         rec.detail = str(exc)
@@ -162,19 +189,14 @@ def run_step(
             raise
         rec.status = "failed"
         rec.detail = f"{type(exc).__name__}: {exc}"
-        log.info("[%s] traceback", name, exc_info=True)
-    rec.seconds = time.perf_counter() - t0
-    rec.firms = study.n_firms()
-    study.steps.append(rec)
+        log.info("[%s] traceback", rec.name, exc_info=True)
+
+
+def _log_step(rec: StepRecord) -> None:
     firms = f"{rec.firms:,} firms" if rec.firms is not None else "no data yet"
-    msg = f"[{name}] {rec.status} in {rec.seconds:.1f} s; {firms}"
+    msg = f"[{rec.name}] {rec.status} in {rec.seconds:.1f} s; {firms}"
     if rec.detail:
         msg += f"; {rec.detail}"
     (log.warning if rec.status == "failed" else log.info)(msg)
-    if rec.status != "ok":
-        study.note(
-            STEP_SECTIONS.get(name, "provenance"), f"Step '{name}' {rec.status}: {rec.detail}"
-        )
-    if study.progress is not None:
-        study.progress(rec)
-    return rec
+    for w, n in rec.warnings:
+        log.info("[%s] warning%s: %s", rec.name, f" (x{n})" if n > 1 else "", w)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from clusterimpact.provenance import dependency_versions, package_version
-from clusterimpact.report._artifacts import SECTIONS, FigureArtifact, TableArtifact
-from clusterimpact.report._study import Study
+from clusterimpact.report._artifacts import SECTIONS, FigureArtifact, StepRecord, TableArtifact
+from clusterimpact.report._study import STEP_SECTIONS, Study
 from clusterimpact.report._swap import checkpoint
 
 __all__ = ["build_html", "build_manifest", "write_report"]
@@ -161,7 +161,9 @@ section table th{background:#f3f6fa;text-align:left}td.num{text-align:right;
 font-variant-numeric:tabular-nums}.tcap{font-size:.88em;color:#444;margin:.2em 0}
 .note{background:#fff8e6;border-left:4px solid #E69F00;padding:.4em .8em;font-size:.9em}
 .status-ok{color:#009E73}.status-failed{color:#D55E00;font-weight:bold}
-.status-not{color:#E69F00}
+.status-not{color:#E69F00}.status-warnings{color:#E69F00}
+.warnings{background:#fdf1ec;border-left:4px solid #D55E00;padding:.4em .8em;font-size:.9em}
+.warnings ul{margin:.2em 0;padding-left:1.4em}
 """
 
 _INTRO = {
@@ -228,6 +230,9 @@ def build_html(study: Study) -> str:
         parts.append(f"<p>{html.escape(_INTRO[key])}</p>\n")
         for n in study.notes.get(key, []):
             parts.append(f'<p class="note">{html.escape(n)}</p>\n')
+        for r in study.steps:
+            if r.warnings and _warning_section(r.name, sections) == key:
+                parts.append(_warnings_html(r))
         for f in (f for f in study.figures if f.section == key):
             fig_no += 1
             parts.append(_figure_html(f, fig_no))
@@ -241,13 +246,34 @@ def build_html(study: Study) -> str:
     return "".join(parts)
 
 
+def _warning_section(step: str, sections: list[str]) -> str:
+    """The section that shows a step's warnings: its own, or Reproducibility if not on the page."""
+    key = STEP_SECTIONS.get(step, "provenance")
+    return key if key in sections else "provenance"
+
+
+def _warnings_html(r: StepRecord) -> str:
+    """The warnings a step raised, each once, with how often."""
+    items = "".join(
+        f"<li>{html.escape(w)}" + (f" <i>({n} times)</i>" if n > 1 else "") + "</li>"
+        for w, n in r.warnings
+    )
+    return (
+        f'<div class="warnings" id="warnings-{html.escape(r.name)}"><b>Warnings raised by the '
+        f"step '{html.escape(r.name)}'</b> ({len(r.warnings)}):<ul>{items}</ul></div>\n"
+    )
+
+
 def _steps_html(study: Study) -> str:
     rows = []
     for r in study.steps:
         cls = "status-" + r.status.split()[0]
         firms = f"{r.firms:,}" if r.firms is not None else ""
+        status = html.escape(r.status)
+        if r.warnings:
+            status = f'<a href="#warnings-{html.escape(r.name)}">{status}</a>'
         rows.append(
-            f'<tr><td>{html.escape(r.name)}</td><td class="{cls}">{html.escape(r.status)}</td>'
+            f'<tr><td>{html.escape(r.name)}</td><td class="{cls}">{status}</td>'
             f'<td class="num">{firms}</td><td>{html.escape(r.detail)}</td></tr>'
         )
     return (

@@ -3,6 +3,7 @@ pooled effect and the joint test of equal effects."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -137,11 +138,7 @@ def plot_subgroup_effects(
             xlabel
             or effect_axis_label(f"Effect on {axis_outcome(outcome_label, percent)}", percent)
         )
-        wald = (
-            f"equal effects: chi2({int(ee['df'])}) = {ee['stat']:.2f}, {fmt_p(ee['p_value'])}"
-            if np.isfinite(ee.get("stat", np.nan))
-            else "equal effects: not testable"
-        )
+        wald = _wald_text(ee)
         ax.set_title(title or f"Effect by {result.by}; {wald}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         interval = "sup-t uniform band" if uniform else "confidence intervals"
@@ -155,3 +152,10 @@ def plot_subgroup_effects(
             f"test of {wald}.{pooled_txt}" + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax
+
+
+def _wald_text(ee: Mapping[str, Any]) -> str:
+    """The joint Wald test of equal effects as title text."""
+    if not np.isfinite(ee.get("stat", np.nan)):
+        return "equal effects: not testable"
+    return f"equal effects: chi2({int(ee['df'])}) = {ee['stat']:.2f}, {fmt_p(ee['p_value'])}"

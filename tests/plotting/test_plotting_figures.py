@@ -289,7 +289,7 @@ def test_plot_overlap_bars_equal_histograms():
     rng = np.random.default_rng(5)
     t = rng.integers(0, 2, 400)
     p = np.clip(rng.beta(2, 5, 400) + 0.2 * t, 0, 1)
-    ax = P.plot_overlap(p, t, bins=20, support=(0.05, 0.9))
+    ax = P.plot_overlap(p, t, bins=20, support=(0.05, 0.9), scale="score")
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert [b.get_label() for b in bars] == ["Treated", "Controls"]
     edges = np.linspace(0, 1, 21)
@@ -300,7 +300,7 @@ def test_plot_overlap_bars_equal_histograms():
     assert all(lbl.get_text().lstrip("-") == lbl.get_text() for lbl in ax.get_yticklabels())
     cap = P.figure_caption(ax)
     assert f"n = {int((t == 1).sum())}" in cap and "common support [0.050, 0.900]" in cap
-    frame_ax = P.plot_overlap(pd.DataFrame({"pscore": p, "treated": t}), bins=20)
+    frame_ax = P.plot_overlap(pd.DataFrame({"pscore": p, "treated": t}), bins=20, scale="score")
     bars2 = [c for c in frame_ax.containers if isinstance(c, BarContainer)]
     assert_close([r.get_height() for r in bars2[0]], ht, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="differ in length"):

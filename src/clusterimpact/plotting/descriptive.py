@@ -59,6 +59,7 @@ def plot_members_vs_sector(
     ax: Axes | None = None,
     title: str | None = None,
     series: pd.DataFrame | None = None,
+    thin: int | None = None,
 ) -> Axes:
     """Members (staying / new / leaving) against their sector over time.
 
@@ -78,6 +79,9 @@ def plot_members_vs_sector(
         Overrides the default title.
     series
         A precomputed :func:`members_vs_sector_series` frame.
+    thin
+        Mark points resting on fewer than ``thin`` firms with hollow markers (``Line2D`` with
+        ``gid`` = ``"<group>:thin"``) and say so in the caption; None marks nothing.
 
     Returns
     -------
@@ -105,6 +109,19 @@ def plot_members_vs_sector(
                 marker=st["marker"],
                 markersize=4,
             )
+            if thin is not None:
+                few = s[s["n_firms"] < int(thin)]
+                if len(few):
+                    ax.plot(
+                        few["year"].to_numpy(dtype=float),
+                        few["value"].to_numpy(dtype=float),
+                        linestyle="none",
+                        marker=st["marker"] or "o",
+                        markersize=6,
+                        markerfacecolor="white",
+                        markeredgecolor=st["color"],
+                        gid=f"{grp}:thin",
+                    )
         stat_word = {"median": "median", "mean": "mean", "aggregate": "aggregate"}[stat]
         ax.set_title(title or f"{_VAR_LABELS[var]}: members vs their sector")
         ax.set_xlabel("Year")
@@ -129,7 +146,13 @@ def plot_members_vs_sector(
             "years), new (joined this year), leaving (left the cluster this year, still active). "
             f"Firms per year: members {int(nm.min()) if len(nm) else 0}-{int(nm.max()) if len(nm) else 0} "
             f"(all groups, smallest and largest cell), sector {int(ns.min()) if len(ns) else 0}-"
-            f"{int(ns.max()) if len(ns) else 0}. Descriptive; not a causal estimate.",
+            f"{int(ns.max()) if len(ns) else 0}. "
+            + (
+                f"Hollow markers: fewer than {int(thin)} firms behind the point. "
+                if thin is not None
+                else ""
+            )
+            + "Descriptive; not a causal estimate.",
         )
     return ax
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import SpecError
+from clusterimpact.units import PERCENT_NOTE, log_to_percent
 
 __all__ = [
     "MARKERS",
@@ -24,11 +25,9 @@ __all__ = [
 #: Marker cycle of the series drawn side by side (estimators, outcomes).
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "h")
 
-#: The caption sentence that states the conversion of a percent axis (once per figure).
-PERCENT_CAPTION = (
-    "Effects on the log outcome are drawn in percent, 100·(exp(b) − 1) for an estimated "
-    "difference in logs b; confidence limits are converted the same way."
-)
+#: The caption sentence that states the conversion of a percent axis (once per figure): the same
+#: words as the tables' note.
+PERCENT_CAPTION = PERCENT_NOTE
 
 
 def pct(level: float) -> str:
@@ -37,11 +36,12 @@ def pct(level: float) -> str:
 
 
 def to_percent(b: float | Sequence[float] | np.ndarray) -> np.ndarray:
-    """An effect on a log outcome in percent, ``100·(exp(b) − 1)`` (NaN stays NaN).
+    """An effect on a log outcome in percent, ``100·(exp(b) − 1)`` (NaN stays NaN), as an array:
+    :func:`clusterimpact.units.log_to_percent` on anything array-like.
 
     The map is increasing, so an interval ``[lo, hi]`` converts limit by limit and 0 stays 0.
     """
-    return 100.0 * np.expm1(np.asarray(b, dtype=float))
+    return log_to_percent(np.asarray(b, dtype=float))
 
 
 def to_percent_frame(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from matplotlib.container import BarContainer
 from _asserts import assert_close
 from clusterimpact import descriptive as D
 from clusterimpact import plotting as P
-from clusterimpact.errors import DataError
+from clusterimpact.errors import DataError, SpecError
 from tolerances import EXACT_FLOOR, EXACT_REL, PLOT_DRAWN_REL
 
 FIG_DIR = os.environ.get("CLUSTERIMPACT_FIGURE_DIR")
@@ -89,3 +89,35 @@ def test_overlap_counts_scores_at_0_or_1_and_refuses_scores_outside():
     assert "2 scores of exactly 0 or 1" in cap and "1 rows without a score" in cap
     with pytest.raises(DataError, match=r"must lie in \[0, 1\]; 1 do not"):
         D.overlap_density(np.r_[p[3:], 1.2], np.r_[t[3:], 1])
+
+
+# -- leaving members: the firms behind each point, thin points marked ------------------------------
+
+
+def test_members_vs_sector_writes_the_firms_behind_each_point(tmp_path):
+    from _plotfakes import fake_panel
+
+    panel = fake_panel()
+    series = P.members_vs_sector_series(panel, "va_per_fte")
+    leaving = series[series["group"] == "leaving"]
+    assert len(leaving) and (leaving["n_firms"] < 30).all()  # the fake's leavers are a thin series
+    ax = P.plot_members_vs_sector(panel, "va_per_fte", thin=30, show_n=("leaving",))
+    texts = [a for a in ax.texts if a.get_gid() == "leaving:n"]
+    assert [a.get_text() for a in texts] == [str(int(n)) for n in leaving["n_firms"]]
+    _close([a.xy[0] for a in texts], leaving["year"].to_numpy(dtype=float))
+    _close([a.xy[1] for a in texts], leaving["value"].to_numpy(dtype=float))
+    assert not [a for a in ax.texts if a.get_gid() in ("staying:n", "new:n", "sector:n")]
+    (hollow,) = [ln for ln in ax.get_lines() if ln.get_gid() == "leaving:thin"]
+    _close(hollow.get_xdata(), leaving["year"].to_numpy(dtype=float))  # every leaving point is thin
+    cap = P.figure_caption(ax)
+    assert (
+        "Hollow markers: fewer than 30 firms" in cap and "firms behind each point (leaving)" in cap
+    )
+    assert "the first year after leaving" in cap
+    _save(ax, "story_members_leaving", tmp_path)
+    every = P.plot_members_vs_sector(panel, "va_per_fte", show_n=True)
+    members = series[series["group"] != "sector"]
+    assert len([a for a in every.texts if str(a.get_gid()).endswith(":n")]) == len(members)
+    with pytest.raises(SpecError, match="unknown member group"):
+        P.plot_members_vs_sector(panel, "va_per_fte", show_n=("sector",))
+    plt.close("all")

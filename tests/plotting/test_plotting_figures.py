@@ -262,8 +262,14 @@ def test_plot_love_draws_pooled_and_cohort_smds(balance):
         rel=PLOT_DRAWN_REL,
         floor=PLOT_DRAWN_REL,
     )
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["ln_emp", "age", "ln_kl"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Size (ln FTE)",
+        "Age (years)",
+        "Capital intensity (ln K/L)",
+    ]  # human labels (#15)
     assert "0.050" in P.figure_caption(ax)  # largest |SMD| after matching
+    raw = P.plot_love(balance, labels=False)
+    assert [t.get_text() for t in raw.get_yticklabels()] == ["ln_emp", "age", "ln_kl"]
 
 
 def test_plot_love_signed_without_pooled_row_uses_cohort_mean(balance):

@@ -121,3 +121,30 @@ def test_members_vs_sector_writes_the_firms_behind_each_point(tmp_path):
     with pytest.raises(SpecError, match="unknown member group"):
         P.plot_members_vs_sector(panel, "va_per_fte", show_n=("sector",))
     plt.close("all")
+
+
+# -- the love plot in words --------------------------------------------------------------------------
+
+
+def test_love_plot_names_covariates_for_readers(tmp_path):
+    import pandas as pd
+
+    bal = pd.DataFrame(
+        {
+            "covariate": ["ln_emp_pre_mean", "ln_lp_growth", "age", "my_score"],
+            "smd_before": [0.7, 0.1, 0.5, 0.3],
+            "smd_after": [0.02, 0.06, 0.01, 0.04],
+        }
+    )
+    ax = P.plot_love(bal, labels={"my_score": "Export score (0-1)"})
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Size (ln FTE), mean over g-4..g-1",
+        "Productivity growth (Δ ln VA per FTE), g-4 to g-1",
+        "Age (years)",
+        "Export score (0-1)",
+    ]
+    _save(ax, "story_love", tmp_path)
+    two = P.plot_love(bal, window=2)
+    assert two.get_yticklabels()[0].get_text() == "Size (ln FTE), mean over g-3..g-1"
+    assert two.get_yticklabels()[3].get_text() == "my_score"  # unknown names stay as they are
+    plt.close("all")

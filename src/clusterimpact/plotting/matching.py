@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ from clusterimpact.descriptive import (
     overlap_histograms,
 )
 from clusterimpact.errors import SpecError
+from clusterimpact.labels import label
+from clusterimpact.matching.result import MatchResult
 from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
 
 __all__ = ["balance_long", "overlap_histograms", "plot_love", "plot_overlap"]
@@ -107,6 +110,8 @@ def plot_love(
     *,
     absolute: bool = True,
     threshold: float = 0.1,
+    labels: bool | Mapping[str, str] = True,
+    window: int | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -126,6 +131,15 @@ def plot_love(
         Plot ``|SMD|`` (default) or signed SMDs.
     threshold
         Dotted reference line(s) at the usual 0.1 rule.
+    labels
+        ``True`` (default): covariates named for readers with their units
+        (:func:`clusterimpact.labels.label`: ``ln_emp_pre_mean`` -> "Size (ln FTE), mean over
+        g-4..g-1"); a mapping ``{column: label}`` for your own names (others as ``True``);
+        ``False``: the column names.
+    window
+        The matching design's ``trend_window`` used in those labels (pre-joining means over
+        ``g-(window+1)..g-1``, growth from ``g-(window+1)`` to ``g-1``); by default a MatchResult's
+        own ``options["trend_window"]``, else 3 (the ``trends`` design).
     """
     long = balance_long(balance, absolute=absolute)
     covs = list(dict.fromkeys(long["covariate"]))
@@ -138,8 +152,11 @@ def plot_love(
         pooled_note = "pooled"
     ypos = {c: float(len(covs) - 1 - i) for i, c in enumerate(covs)}
     n_cohorts = cohorts["cohort"].nunique()
+    ticks = _covariate_labels(covs, labels, window, balance)
+    # long labels get room of their own: the data area keeps its width
+    width = max(7.6, 6.0 + 0.055 * max((len(s) for s in ticks), default=0))
     with style_context():
-        ax = new_axes(ax, figsize=(7.6, 0.38 * len(covs) + 1.5))
+        ax = new_axes(ax, figsize=(width, 0.38 * len(covs) + 1.5))
         if n_cohorts > 1:
             for stage, color, gid in (
                 ("before", GREY, "cohort_before"),
@@ -176,7 +193,7 @@ def plot_love(
         ax.axvline(threshold, color=GREY, linestyle=":", linewidth=0.9)
         if not absolute:
             ax.axvline(-threshold, color=GREY, linestyle=":", linewidth=0.9)
-        ax.set_yticks([ypos[c] for c in covs], covs)
+        ax.set_yticks([ypos[c] for c in covs], ticks)
         ax.grid(axis="y", visible=True)
         ax.set_xlabel(
             "|Standardized mean difference|" if absolute else "Standardized mean difference"
@@ -193,6 +210,19 @@ def plot_love(
             f"{threshold:g} rule of thumb. Largest |SMD| after matching: {worst:.3f}.",
         )
     return ax
+
+
+def _covariate_labels(
+    covs: list[str], labels: bool | Mapping[str, str], window: int | None, balance: Any
+) -> list[str]:
+    """Tick labels of the love plot's covariates (see :func:`plot_love`'s ``labels``)."""
+    if labels is False:
+        return covs
+    if window is None:
+        options = balance.options if isinstance(balance, MatchResult) else {}
+        window = int(options.get("trend_window") or 3)
+    own = labels if isinstance(labels, Mapping) else {}
+    return [str(own[c]) if c in own else label(c, window=window) for c in covs]
 
 
 def _support_bounds(support: Any) -> tuple[float, float] | None:

@@ -153,3 +153,28 @@ def test_bad_input_names_the_problem(rows):
         P.plot_conditional_did(rows.drop(columns="sample"))
     with pytest.raises(SpecError, match="tidy frame or"):
         P.plot_conditional_did([1, 2])
+
+
+def test_cohorts_of_few_firms_are_a_marked_series(rows):
+    few = rows.copy()
+    few.loc[(few["cohort"] == 2015) & (few["sample"] == "matched"), "n"] = 12
+    ax = P.plot_conditional_did(few, thin=30)
+    cons = _eb(ax)
+    assert list(cons) == [
+        "Matched (Matched DiD)",
+        "Matched, fewer than 30 firms",
+        "Unmatched (TWFE)",
+    ]
+    xy, lo, _ = _drawn(cons["Matched, fewer than 30 firms"])
+    want = few[(few["cohort"] == 2015) & (few["sample"] == "matched")]
+    _close(xy[:, 0], _pct(want["estimate"]))
+    _close(lo, _pct(want["conf_low"]))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Cohort 2015 (n = 12)" in labels
+    _close(xy[:, 1], [ax.get_yticks()[labels.index("Cohort 2015 (n = 12)")] + 0.09])
+    assert len(_drawn(cons["Matched (Matched DiD)"])[0]) == 3  # the other matched rows
+    assert "fewer than 30 member firms" in P.figure_caption(ax)
+    plain = P.plot_conditional_did(few, thin=None)
+    assert list(_eb(plain)) == ["Matched (Matched DiD)", "Unmatched (TWFE)"]
+    assert "fewer than" not in P.figure_caption(plain)
+    plt.close("all")

@@ -39,8 +39,11 @@ CONDITIONAL_DID_COLUMNS = [
 ]
 _SAMPLES = ("matched", "unmatched")
 _POOLED = "all"
+#: Series drawn, top one of a row first: matched, matched resting on few firms, unmatched.
+_SERIES = ("matched", "matched_thin", "unmatched")
 _STYLE: dict[str, dict[str, Any]] = {
     "matched": {"fmt": "o", "color": PALETTE[0], "mfc": PALETTE[0]},
+    "matched_thin": {"fmt": "o", "color": "#8CB9DC", "mfc": "white"},
     "unmatched": {"fmt": "s", "color": GREY, "mfc": "white"},
 }
 
@@ -107,6 +110,7 @@ def plot_conditional_did(
     *,
     level: float = 0.95,
     percent: bool = True,
+    thin: int | None = 30,
     dodge: float = 0.18,
     ax: Axes | None = None,
     title: str | None = None,
@@ -128,6 +132,11 @@ def plot_conditional_did(
     percent
         Draw effects on log outcomes in percent, ``100·(exp(b) − 1)`` (default; the caption says
         so), or as differences in logs (``False``).
+    thin
+        Matched rows resting on fewer member firms (``n``) are drawn as a lighter, hollow series
+        (its own ``ErrorbarContainer``, "Matched, fewer than <thin> firms") and the caption says so:
+        a cohort of a handful of firms gives a noisy estimate and an unreliable interval. None
+        marks nothing.
     dodge
         Vertical offset between the matched (above) and unmatched (below) estimate of a row.
 
@@ -142,13 +151,16 @@ def plot_conditional_did(
     if percent:
         rows = to_percent_frame(rows, ("estimate", "conf_low", "conf_high"))
     ypos, ticks, ticklabels, headers = _layout(rows, percent)
+    series = rows["sample"].where(
+        ~((rows["sample"] == "matched") & (rows["n"] < (thin if thin is not None else -1))),
+        "matched_thin",
+    )
+    drawn = [k for k in _SERIES if (series == k).any()]
     with style_context():
         ax = new_axes(ax, figsize=(7.8, 0.34 * len(ticks) + 1.6))
-        for k, sample in enumerate(_SAMPLES):
-            s = rows[rows["sample"] == sample]
-            if s.empty:
-                continue
-            st = _STYLE[sample]
+        for key in drawn:
+            s = rows[series == key]
+            st = _STYLE[key]
             y = np.array([ypos[(o, c)] for o, c in zip(s["outcome"], s["cohort"], strict=True)])
             top_down = np.argsort(-y, kind="stable")
             s, y = s.iloc[top_down], y[top_down]
@@ -156,13 +168,13 @@ def plot_conditional_did(
             lo, hi = s["conf_low"].to_numpy(dtype=float), s["conf_high"].to_numpy(dtype=float)
             ax.errorbar(
                 e,
-                y + (dodge / 2 if k == 0 else -dodge / 2),
+                y + (-dodge / 2 if key == "unmatched" else dodge / 2),
                 xerr=np.vstack([e - lo, hi - e]),
                 fmt=st["fmt"],
                 color=st["color"],
                 mfc=st["mfc"],
                 markersize=5,
-                label=_sample_name(sample, s["estimator"]),
+                label=_sample_name(key, s["estimator"], thin),
             )
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(ticks, ticklabels)
@@ -176,15 +188,11 @@ def plot_conditional_did(
         ax.set_xlabel(effect_axis_label("Effect of membership", percent))
         ax.set_title(title or "Conditional DiD: matched against unmatched estimates")
         handles = [
-            Line2D([], [], **_legend_style(s), label=c.get_label())
-            for s, c in zip(
-                [s for s in _SAMPLES if (rows["sample"] == s).any()],
-                ax.containers,
-                strict=True,
-            )
+            Line2D([], [], **_legend_style(k), label=c.get_label())
+            for k, c in zip(drawn, ax.containers, strict=True)
         ]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        set_caption(ax, _caption(rows, level, percent))
+        set_caption(ax, _caption(rows, level, percent, thin if "matched_thin" in drawn else None))
     return ax
 
 
@@ -283,9 +291,11 @@ def _row_label(outcome: str, cohort: str, rows: pd.DataFrame, nested: bool) -> s
     return f"{head} (n = {int(n.iloc[0]):,})" if len(n) else head
 
 
-def _sample_name(sample: str, estimators: pd.Series) -> str:
+def _sample_name(key: str, estimators: pd.Series, thin: int | None) -> str:
     names = [e for e in dict.fromkeys(estimators) if e]
-    base = "Matched" if sample == "matched" else "Unmatched"
+    if key == "matched_thin":
+        return f"Matched, fewer than {thin} firms"
+    base = "Matched" if key == "matched" else "Unmatched"
     return f"{base} ({', '.join(names)})" if names else base
 
 
@@ -300,7 +310,7 @@ def _legend_style(sample: str) -> dict[str, Any]:
     }
 
 
-def _caption(rows: pd.DataFrame, level: float, percent: bool) -> str:
+def _caption(rows: pd.DataFrame, level: float, percent: bool, thin: int | None) -> str:
     has_unmatched = bool((rows["sample"] == "unmatched").any())
     has_n = bool(rows["n"].notna().any())
     return (
@@ -315,5 +325,11 @@ def _caption(rows: pd.DataFrame, level: float, percent: bool) -> str:
         )
         + f". Whiskers: {pct(level)} confidence intervals."
         + (" n: member firms behind the matched estimate." if has_n else "")
+        + (
+            f" Light hollow circles: matched estimates resting on fewer than {thin} member firms,"
+            " too few for a reliable estimate or interval."
+            if thin is not None
+            else ""
+        )
         + (f" {PERCENT_CAPTION}" if percent else "")
     )

@@ -3,7 +3,8 @@
 * :func:`members_vs_sector_series`: yearly statistic of members (staying / new / leaving) and their sector;
 * :func:`selection_table`: who joins, pre-joining characteristics as standardized differences;
 * :func:`trajectories_series`: mean outcome by event time of members and matched controls, with CIs;
-* :func:`overlap_histograms`: density histograms of the propensity score of treated and controls.
+* :func:`overlap_density`: density histograms of the propensity score of treated and controls
+  (logit or score scale).
 
 Each returns a tidy frame (or arrays) that the matching ``plot_*`` function in
 :mod:`clusterimpact.plotting` draws; the figures accept these precomputed inputs.
@@ -11,6 +12,7 @@ Each returns a tidy frame (or arrays) that the matching ``plot_*`` function in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -25,10 +27,13 @@ from clusterimpact.errors import DataError, SpecError
 __all__ = [
     "GROUPS",
     "SELECTION_VARS",
+    "OverlapDensity",
+    "OverlapScale",
     "cohort_mean_smd",
     "SectorStat",
     "SectorVar",
     "members_vs_sector_series",
+    "overlap_density",
     "overlap_histograms",
     "overlap_inputs",
     "selection_table",
@@ -357,17 +362,108 @@ def overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]:
     return p, t
 
 
-def overlap_histograms(
-    pscores: Any, treated: Any = None, *, bins: int = 30
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin edges and the treated / control density histograms that :func:`plot_overlap` draws."""
+OverlapScale = Literal["logit", "score"]
+
+
+@dataclass(frozen=True)
+class OverlapDensity:
+    """Density histograms of the propensity score of treated and controls, on one set of bins.
+
+    Attributes
+    ----------
+    edges
+        Bin edges: scores on ``[0, 1]`` (``scale="score"``) or logits ``ln(p / (1 − p))`` spanning
+        the observed range (``scale="logit"``).
+    treated, control
+        Density of each group over the bins (each integrates to 1).
+    n_treated, n_control
+        Units with a finite score in each group.
+    n_clamped
+        Scores of exactly 0 or 1 (infinite logit), counted in the outermost bins.
+    n_missing
+        Rows without a finite score or treatment indicator, left out.
+    scale
+        ``"logit"`` or ``"score"``.
+    """
+
+    edges: np.ndarray
+    treated: np.ndarray
+    control: np.ndarray
+    n_treated: int
+    n_control: int
+    n_clamped: int
+    n_missing: int
+    scale: OverlapScale
+
+
+def overlap_density(
+    pscores: Any, treated: Any = None, *, bins: int = 30, scale: OverlapScale = "logit"
+) -> OverlapDensity:
+    """Density histograms of the propensity score by group, on the logit or the score scale.
+
+    Parameters
+    ----------
+    pscores, treated
+        Scores with 0/1 indicators, a frame with ``pscore`` and ``treated`` columns, or a
+        MatchResult (its ``propensity``); see :func:`overlap_inputs`.
+    bins
+        Number of equal-width bins.
+    scale
+        ``"logit"`` (default): bins of equal width in ``ln(p / (1 − p))`` over the observed range,
+        which spreads out the mass that a score scale piles into the first bin when few firms join;
+        ``"score"``: bins of equal width on ``[0, 1]``.
+
+    Returns
+    -------
+    OverlapDensity
+    """
+    check_choice("scale", scale, ("logit", "score"))
     p, t = overlap_inputs(pscores, treated)
     ok = np.isfinite(p) & np.isfinite(t)
+    n_missing = int((~ok).sum())
     p, t = p[ok], t[ok]
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ht, _ = np.histogram(p[t == 1], bins=edges, density=True)
-    hc, _ = np.histogram(p[t == 0], bins=edges, density=True)
-    return edges, ht, hc
+    n_clamped = 0
+    if scale == "score":
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        x = p
+    else:
+        if ((p < 0) | (p > 1)).any():
+            bad = np.flatnonzero((p < 0) | (p > 1))[:5].tolist()
+            raise DataError(
+                f"propensity scores must lie in [0, 1]; {int(((p < 0) | (p > 1)).sum())} do not "
+                f"(first positions {bad})",
+                column="pscore",
+            )
+        with np.errstate(divide="ignore"):
+            x = np.log(p) - np.log1p(-p)
+        finite = np.isfinite(x)
+        n_clamped = int((~finite).sum())
+        lo, hi = (float(x[finite].min()), float(x[finite].max())) if finite.any() else (-1.0, 1.0)
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        x = np.clip(x, lo, hi)
+        edges = np.linspace(lo, hi, bins + 1)
+    ht, _ = np.histogram(x[t == 1], bins=edges, density=True)
+    hc, _ = np.histogram(x[t == 0], bins=edges, density=True)
+    return OverlapDensity(
+        edges=edges,
+        treated=ht,
+        control=hc,
+        n_treated=int((t == 1).sum()),
+        n_control=int((t == 0).sum()),
+        n_clamped=n_clamped,
+        n_missing=n_missing,
+        scale=scale,
+    )
+
+
+def overlap_histograms(
+    pscores: Any, treated: Any = None, *, bins: int = 30, scale: OverlapScale = "logit"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin edges and the treated / control density histograms that
+    :func:`~clusterimpact.plotting.plot_overlap` draws (see :func:`overlap_density`)."""
+    d = overlap_density(pscores, treated, bins=bins, scale=scale)
+    return d.edges, d.treated, d.control
 
 
 # -- balance summaries -----------------------------------------------------------------------------------

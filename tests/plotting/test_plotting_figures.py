@@ -262,8 +262,14 @@ def test_plot_love_draws_pooled_and_cohort_smds(balance):
         rel=PLOT_DRAWN_REL,
         floor=PLOT_DRAWN_REL,
     )
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["ln_emp", "age", "ln_kl"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Size (ln FTE)",
+        "Age (years)",
+        "Capital intensity (ln K/L)",
+    ]  # human labels (#15)
     assert "0.050" in P.figure_caption(ax)  # largest |SMD| after matching
+    raw = P.plot_love(balance, labels=False)
+    assert [t.get_text() for t in raw.get_yticklabels()] == ["ln_emp", "age", "ln_kl"]
 
 
 def test_plot_love_signed_without_pooled_row_uses_cohort_mean(balance):
@@ -289,7 +295,7 @@ def test_plot_overlap_bars_equal_histograms():
     rng = np.random.default_rng(5)
     t = rng.integers(0, 2, 400)
     p = np.clip(rng.beta(2, 5, 400) + 0.2 * t, 0, 1)
-    ax = P.plot_overlap(p, t, bins=20, support=(0.05, 0.9))
+    ax = P.plot_overlap(p, t, bins=20, support=(0.05, 0.9), scale="score")
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert [b.get_label() for b in bars] == ["Treated", "Controls"]
     edges = np.linspace(0, 1, 21)
@@ -300,7 +306,7 @@ def test_plot_overlap_bars_equal_histograms():
     assert all(lbl.get_text().lstrip("-") == lbl.get_text() for lbl in ax.get_yticklabels())
     cap = P.figure_caption(ax)
     assert f"n = {int((t == 1).sum())}" in cap and "common support [0.050, 0.900]" in cap
-    frame_ax = P.plot_overlap(pd.DataFrame({"pscore": p, "treated": t}), bins=20)
+    frame_ax = P.plot_overlap(pd.DataFrame({"pscore": p, "treated": t}), bins=20, scale="score")
     bars2 = [c for c in frame_ax.containers if isinstance(c, BarContainer)]
     assert_close([r.get_height() for r in bars2[0]], ht, rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="differ in length"):
@@ -349,7 +355,7 @@ def test_trajectories_series_and_plot(panel):
 
 
 def test_plot_event_study_points_whiskers_bands(es_results):
-    ax = P.plot_event_study(es_results, dodge=0.1)
+    ax = P.plot_event_study(es_results, dodge=0.1, percent=False)
     cons = _errorbars(ax)
     assert len(cons) == 3
     offsets = [-0.1, 0.0, 0.1]
@@ -387,10 +393,10 @@ def test_plot_event_study_points_whiskers_bands(es_results):
 
 
 def test_plot_event_study_single_result_and_frame(es_results):
-    ax = P.plot_event_study(es_results, pretrend={"Sun-Abraham": 0.0004})
+    ax = P.plot_event_study(es_results, pretrend={"Sun-Abraham": 0.0004}, percent=False)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[1] == "Sun-Abraham (pre-trend p < 0.001)"
-    ax = P.plot_event_study(es_results["CS"], uniform=False)
+    ax = P.plot_event_study(es_results["CS"], uniform=False, percent=False)
     (c,) = _errorbars(ax)
     assert c.get_label().startswith("Callaway-Sant'Anna")
     xy, *_ = _eb_data(c)
@@ -401,18 +407,18 @@ def test_plot_event_study_single_result_and_frame(es_results):
     frame = pd.DataFrame(
         {"x": [-2, 0, 1], "estimate": [0.0, 0.1, 0.2], "std_error": [0.05, 0.05, 0.05]}
     )
-    ax2 = P.plot_event_study({"frame": frame})
+    ax2 = P.plot_event_study({"frame": frame}, percent=False)
     xy, _, lo, _ = _eb_data(_errorbars(ax2)[0])
     assert_close(lo, frame["estimate"] - 1.959963984540054 * 0.05, rel=EXACT_REL, floor=EXACT_FLOOR)
 
 
 def test_plot_event_study_into_given_axes(es_results):
     fig, axes = plt.subplots(1, 2)
-    out = P.plot_event_study(es_results, ax=axes[1])
+    out = P.plot_event_study(es_results, ax=axes[1], percent=False)
     assert out is axes[1] and len(_errorbars(axes[1])) == 3 and not axes[0].containers
     assert P.figure_caption(fig) == P.figure_caption(axes[1])
     with pytest.raises(SpecError, match="ax must be"):
-        P.plot_event_study(es_results, ax="left")  # type: ignore[arg-type]
+        P.plot_event_study(es_results, ax="left", percent=False)  # type: ignore[arg-type]
 
 
 # -- 6. duration premium ---------------------------------------------------------------------------------
@@ -440,7 +446,7 @@ def test_plot_duration_premium_points_truth_and_slope(duration):
         "5": {"att": 0.9},
         "5+": {"att": 0.05},
     }
-    ax = P.plot_duration_premium(duration, truth=truth)
+    ax = P.plot_duration_premium(duration, truth=truth, percent=False)
     (c,) = _errorbars(ax)
     prof = duration.profile()
     xy, _, lo, hi = _eb_data(c)
@@ -453,7 +459,7 @@ def test_plot_duration_premium_points_truth_and_slope(duration):
     assert_close(tr.get_xdata(), [1, 2, 3, 5], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert_close(tr.get_ydata(), [0.01, 0.02, 0.03, 0.05], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     cap = P.figure_caption(ax)
-    assert "+0.0075 per year (SE 0.0020, p < 0.001)" in cap
+    assert "+0.0075 log points per year (SE 0.0020, p < 0.001)" in cap
     assert "ATT by membership duration" in cap and "true effect" in cap
     assert ax.get_xlabel() == "Years of membership"
 
@@ -468,11 +474,11 @@ def test_open_bin_truth_is_the_n_weighted_mean_of_its_years(duration):
     t = P.truth_frame(truth, open_bins=["5+", "9+"])
     assert_close(t["5+"], (0.05 * 30 + 0.07 * 10) / 40, rel=EXACT_REL)
     assert "9+" not in t.index  # nothing at or above 9
-    ax = P.plot_duration_premium(duration, truth=truth)
+    ax = P.plot_duration_premium(duration, truth=truth, percent=False)
     tr = _line(ax, "truth")
     assert_close(tr.get_xdata(), [1, 4, 5], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     assert_close(tr.get_ydata(), [0.01, 0.04, t["5+"]], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
-    ax = P.plot_truth_vs_estimate(duration, truth)
+    ax = P.plot_truth_vs_estimate(duration, truth, percent=False)
     assert_close(
         _line(ax, "truth").get_ydata(),
         [0.01, 0.04, t["5+"]],
@@ -482,7 +488,7 @@ def test_open_bin_truth_is_the_n_weighted_mean_of_its_years(duration):
 
 
 def test_plot_duration_premium_bars(duration):
-    ax = P.plot_duration_premium(duration, kind="bars")
+    ax = P.plot_duration_premium(duration, kind="bars", percent=False)
     (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert_close(
         [r.get_height() for r in bars],
@@ -494,7 +500,7 @@ def test_plot_duration_premium_bars(duration):
     _, _, lo, _ = _eb_data(c)
     assert_close(lo, duration.profile()["conf_low"], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     with pytest.raises(SpecError, match="kind='pie'"):
-        P.plot_duration_premium(duration, kind="pie")
+        P.plot_duration_premium(duration, kind="pie", percent=False)
 
 
 # -- 7. forest -------------------------------------------------------------------------------------------
@@ -505,7 +511,9 @@ def test_plot_forest_groups_rows_and_headers():
         ["cluster:Catalisti", "cluster:Flux50", "cluster:SIM"], [0.02, 0.035, -0.01], [0.01] * 3
     )
     byg = estimate_result(["group:2017", "group:2018", "simple"], [0.03, 0.02, 0.025], [0.012] * 3)
-    ax = P.plot_forest({"By cluster": byc, "By cohort": byg}, terms=None, overall=0.025)
+    ax = P.plot_forest(
+        {"By cluster": byc, "By cohort": byg}, terms=None, overall=0.025, percent=False
+    )
     (c,) = _errorbars(ax)
     xy, pos, lo, hi = _eb_data(c, vertical=False)
     expect = pd.concat([byc.tidy(), byg.tidy()])
@@ -526,7 +534,9 @@ def test_plot_forest_groups_rows_and_headers():
     ]
     bold = [t.get_text() for t in ax.get_yticklabels() if t.get_fontweight() == "bold"]
     assert bold == ["By cluster", "By cohort"]
-    ax = P.plot_forest(byc, truth={"Catalisti": {"att": 0.03, "n": 5}, "SIM": {"att": 0.0}})
+    ax = P.plot_forest(
+        byc, truth={"Catalisti": {"att": 0.03, "n": 5}, "SIM": {"att": 0.0}}, percent=False
+    )
     tr = _line(ax, "truth")
     assert_close(tr.get_xdata(), [0.03, 0.0], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
     (c,) = _errorbars(ax)
@@ -535,10 +545,10 @@ def test_plot_forest_groups_rows_and_headers():
         tr.get_ydata(), xy[[0, 2], 1], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL
     )  # on the Catalisti and SIM rows
     assert "true effect" in P.figure_caption(ax)
-    only = P.plot_forest(byg, terms="group:")
+    only = P.plot_forest(byg, terms="group:", percent=False)
     assert [t.get_text() for t in only.get_yticklabels()] == ["2017", "2018"]
     with pytest.raises(SpecError, match="no rows left"):
-        P.plot_forest(byg, terms="cluster:")
+        P.plot_forest(byg, terms="cluster:", percent=False)
 
 
 # -- 8. comparison --------------------------------------------------------------------------------------
@@ -554,7 +564,9 @@ def test_plot_estimator_comparison_series_per_outcome():
             "std_error": np.full(10, 0.01),
         }
     )
-    ax = P.plot_estimator_comparison(frame, truth={"ln_lp": 0.03, "TFP (ACF)": 0.025})
+    ax = P.plot_estimator_comparison(
+        frame, truth={"ln_lp": 0.03, "TFP (ACF)": 0.025}, percent=False
+    )
     cons = _errorbars(ax)
     assert [c.get_label() for c in cons] == ["ln_lp", "TFP (ACF)"]
     rows = P.comparison_frame(frame)
@@ -576,7 +588,7 @@ def test_comparison_frame_from_results():
     rows = P.comparison_frame({"ln_lp": {"CS": cs, "TWFE": tw}})
     assert list(rows["estimator"]) == ["CS", "TWFE"]
     assert_close(rows["estimate"], [0.03, 0.01], rel=PLOT_DRAWN_REL, floor=PLOT_DRAWN_REL)
-    ax = P.plot_estimator_comparison({"CS": cs, "TWFE": tw}, truth=0.03)
+    ax = P.plot_estimator_comparison({"CS": cs, "TWFE": tw}, truth=0.03, percent=False)
     assert _line(ax, "truth").get_xdata()[0] == 0.03
     two = estimate_result(["a", "b"], [1.0, 2.0], [1.0, 1.0])
     with pytest.raises(SpecError, match="cannot tell which"):
@@ -590,7 +602,7 @@ def test_plot_truth_vs_estimate_coverage(es_results):
     cs = es_results["CS"]
     truth = {str(int(x)): 0.01 * max(x + 1, 0) for x in cs.x}
     truth["4"] = 0.2  # far outside its CI
-    ax = P.plot_truth_vs_estimate(cs, truth, kind="scatter")
+    ax = P.plot_truth_vs_estimate(cs, truth, kind="scatter", percent=False)
     cons = {c.get_label(): c for c in _errorbars(ax)}
     assert set(cons) == {"CI covers truth", "CI misses truth"}
     xy, *_ = _eb_data(cons["CI misses truth"])
@@ -600,7 +612,7 @@ def test_plot_truth_vs_estimate_coverage(es_results):
     assert "7 of 8 cover the truth" in P.figure_caption(ax)
     assert _line(ax, "diagonal")
     # a profile is drawn along its axis by default, the truth as a line of crosses
-    ax = P.plot_truth_vs_estimate(cs, truth)
+    ax = P.plot_truth_vs_estimate(cs, truth, percent=False)
     cons = {c.get_label(): c for c in _errorbars(ax)}
     xy, *_ = _eb_data(cons["CI misses truth"])
     assert_close(
@@ -617,9 +629,9 @@ def test_plot_truth_vs_estimate_coverage(es_results):
     )
     assert "7 of 8 cover the truth" in P.figure_caption(ax)
     with pytest.raises(SpecError, match="kind='bars'"):
-        P.plot_truth_vs_estimate(cs, truth, kind="bars")
+        P.plot_truth_vs_estimate(cs, truth, kind="bars", percent=False)
     with pytest.raises(SpecError, match="no estimate could be matched"):
-        P.plot_truth_vs_estimate(cs, {"nope": 1.0})
+        P.plot_truth_vs_estimate(cs, {"nope": 1.0}, percent=False)
 
 
 # -- shared behaviour ------------------------------------------------------------------------------------
@@ -627,7 +639,7 @@ def test_plot_truth_vs_estimate_coverage(es_results):
 
 def test_style_is_applied_but_never_leaks(es_results):
     before = dict(mpl.rcParams)
-    ax = P.plot_event_study(es_results)
+    ax = P.plot_event_study(es_results, percent=False)
     assert ax.title.get_fontweight() == "bold" and ax.title.get_fontsize() == 10
     after = dict(mpl.rcParams)
     changed = {k for k in before if before[k] != after[k] and k != "backend"}

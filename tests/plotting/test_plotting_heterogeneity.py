@@ -36,7 +36,7 @@ def _close(a, b):
 
 @pytest.mark.parametrize("uniform", [False, True])
 def test_points_whiskers_markers_and_pooled_line(result, uniform, tmp_path):
-    ax = plot_subgroup_effects(result, uniform=uniform)
+    ax = plot_subgroup_effects(result, uniform=uniform, percent=False)
     t = result.tidy(uniform=uniform)
     (eb,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert eb.get_label() == "estimates"
@@ -69,12 +69,29 @@ def test_points_whiskers_markers_and_pooled_line(result, uniform, tmp_path):
 
 
 def test_holm_markers_and_bad_input(result):
-    ax = plot_subgroup_effects(result, adjusted="holm", pooled=False)
+    ax = plot_subgroup_effects(result, adjusted="holm", pooled=False, percent=False)
     filled = [ln for ln in ax.get_lines() if ln.get_gid() == "adjusted_significant"][0]
     assert len(filled.get_xdata()) == int((result.p_holm < 0.05).sum())
     assert not [ln for ln in ax.get_lines() if ln.get_gid() == "pooled"]
     assert "Holm" in P.figure_caption(ax)
     with pytest.raises(SpecError, match="adjusted"):
-        plot_subgroup_effects(result, adjusted="bonferroni")  # type: ignore[arg-type]
+        plot_subgroup_effects(result, adjusted="bonferroni", percent=False)  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="SubgroupResult"):
-        plot_subgroup_effects(result.pooled)
+        plot_subgroup_effects(result.pooled, percent=False)
+
+
+def test_effects_in_percent_by_default(result):
+    """Effects on the log outcome are drawn as 100·(exp(b) − 1), the pooled line too (#15)."""
+    ax = plot_subgroup_effects(result, outcome_label="ln labour productivity")
+    t = result.tidy()
+    (eb,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    segs = eb.lines[2][0].get_segments()
+    lo = np.array([min(s[0][0], s[1][0]) for s in segs])
+    pct = np.array([100.0 * (np.exp(b) - 1.0) for b in t["conf_low"].to_numpy()])
+    _close(lo, pct)
+    pooled = next(ln for ln in ax.get_lines() if ln.get_gid() == "pooled")
+    _close(pooled.get_xdata()[:1], [100.0 * (np.exp(result.pooled.params.iloc[0]) - 1.0)])
+    assert ax.get_xlabel() == "Effect on labour productivity (%)"
+    assert "100·(exp(b) − 1)" in P.figure_caption(ax)
+    with pytest.raises(SpecError, match="log points"):
+        plot_subgroup_effects(result, xlabel="Effect (log points)")

@@ -56,7 +56,7 @@ def test_descriptive_figures_on_a_firm_panel(study):
 
 def test_event_study_and_truth_from_comparison(study):
     cmp, truth = study["cmp"], study["truth"]
-    ax = P.plot_event_study(cmp, window=(-3, 4))
+    ax = P.plot_event_study(cmp, window=(-3, 4), percent=False)
     cons = _errorbars(ax)
     assert [c.get_label().split(" (")[0] for c in cons] == [
         "Callaway-Sant'Anna",
@@ -72,10 +72,12 @@ def test_event_study_and_truth_from_comparison(study):
 
     dyn = cmp.results["cs_dynamic"]
     et = {f"dynamic:{k}": v["att_lp"] for k, v in truth["event_time"].items()}
-    ax = P.plot_truth_vs_estimate(dyn, et)
+    ax = P.plot_truth_vs_estimate(dyn, et, percent=False)
     assert "cover the truth" in P.figure_caption(ax)
 
-    ax = P.plot_estimator_comparison({"ln_lp": cmp}, truth={"ln_lp": truth["att_overall_lp"]})
+    ax = P.plot_estimator_comparison(
+        {"ln_lp": cmp}, truth={"ln_lp": truth["att_overall_lp"]}, percent=False
+    )
     (c,) = _errorbars(ax)
     ov = cmp.overall()
     assert_close(
@@ -91,7 +93,9 @@ def test_event_study_and_truth_from_comparison(study):
 
 def test_duration_premium_with_binned_truth(study):
     dur, truth = study["dur"], study["truth"]
-    ax = P.plot_duration_premium(dur, truth=truth["member_years_bins"], truth_key="att_lp")
+    ax = P.plot_duration_premium(
+        dur, truth=truth["member_years_bins"], truth_key="att_lp", percent=False
+    )
     (c,) = _errorbars(ax)
     prof = dur.profile()
     assert_close(
@@ -109,12 +113,14 @@ def test_duration_premium_with_binned_truth(study):
         floor=PLOT_DRAWN_REL,
     )
     # the per-year truth gives the same open-bin value as the binned truth
-    ax2 = P.plot_duration_premium(dur, truth=truth["member_years"], truth_key="att_lp")
+    ax2 = P.plot_duration_premium(
+        dur, truth=truth["member_years"], truth_key="att_lp", percent=False
+    )
     tr2 = [ln for ln in ax2.get_lines() if ln.get_gid() == "truth"][0]
     assert_close(tr2.get_ydata(), tr.get_ydata(), rel=EXACT_REL, floor=EXACT_FLOOR)
     slope = dur.params["slope"]
-    assert f"{slope:+.4f} per year" in P.figure_caption(ax)
-    bars = P.plot_duration_premium(dur, kind="bars")
+    assert f"{slope:+.4f} log points per year" in P.figure_caption(ax)
+    bars = P.plot_duration_premium(dur, kind="bars", percent=False)
     assert [c for c in bars.containers if isinstance(c, BarContainer)]
 
 

@@ -21,6 +21,7 @@ from clusterimpact.plotting._core import (
     style_context,
 )
 from clusterimpact.plotting.comparison import comparison_frame, plot_estimator_comparison
+from clusterimpact.plotting.conditional_did import conditional_did_frame, plot_conditional_did
 from clusterimpact.plotting.descriptive import (
     members_vs_sector_series,
     plot_members_vs_sector,
@@ -46,10 +47,12 @@ __all__ = [
     "STYLE_PATH",
     "balance_long",
     "comparison_frame",
+    "conditional_did_frame",
     "figure_caption",
     "forest_frame",
     "members_vs_sector_series",
     "overlap_histograms",
+    "plot_conditional_did",
     "plot_duration_premium",
     "plot_estimator_comparison",
     "plot_event_study",

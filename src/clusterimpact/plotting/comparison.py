@@ -12,7 +12,14 @@ from matplotlib.lines import Line2D
 
 from clusterimpact.errors import SpecError
 from clusterimpact.plotting._core import PALETTE, new_axes, set_caption, style_context, tidy_input
-from clusterimpact.plotting._format import MARKERS, pct
+from clusterimpact.plotting._format import (
+    MARKERS,
+    PERCENT_CAPTION,
+    effect_axis_label,
+    pct,
+    to_percent,
+    to_percent_frame,
+)
 
 __all__ = ["comparison_frame", "plot_estimator_comparison"]
 
@@ -102,6 +109,7 @@ def plot_estimator_comparison(
     level: float = 0.95,
     truth: float | Mapping[str, float] | None = None,
     dodge: float = 0.16,
+    percent: bool = True,
     ax: Axes | None = None,
     title: str | None = None,
     caption: str | None = None,
@@ -111,9 +119,17 @@ def plot_estimator_comparison(
     Rows (estimators) top to bottom in first-appearance order; each outcome (labour productivity,
     TFP by production-function method…) is an ``ErrorbarContainer`` labelled with the outcome name,
     dodged vertically. ``truth`` draws the true overall effect (a number, or one per outcome) as
-    dashed vertical lines.
+    dashed vertical lines. ``percent=True`` (default) draws effects on log outcomes in percent,
+    ``100·(exp(b) − 1)`` (estimates, limits and truth converted one by one; the caption says so,
+    also after a custom ``caption``); ``percent=False`` draws the differences in logs.
     """
     rows = comparison_frame(data, level=level)
+    if percent:
+        rows = to_percent_frame(rows, ("estimate", "conf_low", "conf_high"))
+        if isinstance(truth, Mapping):
+            truth = {k: (None if v is None else float(to_percent(v))) for k, v in truth.items()}
+        elif truth is not None:
+            truth = float(to_percent(truth))
     ests = list(dict.fromkeys(rows["estimator"]))
     outs = list(dict.fromkeys(rows["outcome"]))
     ypos = {e: float(len(ests) - 1 - i) for i, e in enumerate(ests)}
@@ -149,7 +165,7 @@ def plot_estimator_comparison(
         ax.set_ylim(-0.6, len(ests) - 0.4)
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
-        ax.set_xlabel("Overall effect of membership (log points)")
+        ax.set_xlabel(effect_axis_label("Overall effect of membership", percent))
         ax.set_title(title or "Estimator comparison")
         handles: list[Any] = [c for c in ax.containers if not str(c.get_label()).startswith("_")]
         if truth is not None:
@@ -173,6 +189,7 @@ def plot_estimator_comparison(
                 f"{' Dashed lines: the true effect.' if truth is not None else ''} TWFE is biased "
                 "when effects differ across cohorts or grow with time; the heterogeneity-robust "
                 "estimators are not."
-            ),
+            )
+            + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax

@@ -5,6 +5,7 @@ The series they draw are computed in :mod:`clusterimpact.descriptive` (re-export
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +20,7 @@ from clusterimpact.descriptive import (
     members_vs_sector_series,
     selection_table,
 )
+from clusterimpact.errors import SpecError
 from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
 
 __all__ = [
@@ -59,6 +61,8 @@ def plot_members_vs_sector(
     ax: Axes | None = None,
     title: str | None = None,
     series: pd.DataFrame | None = None,
+    thin: int | None = None,
+    show_n: bool | Sequence[str] = False,
 ) -> Axes:
     """Members (staying / new / leaving) against their sector over time.
 
@@ -78,6 +82,13 @@ def plot_members_vs_sector(
         Overrides the default title.
     series
         A precomputed :func:`members_vs_sector_series` frame.
+    thin
+        Mark points resting on fewer than ``thin`` firms with hollow markers (``Line2D`` with
+        ``gid`` = ``"<group>:thin"``) and say so in the caption; None marks nothing.
+    show_n
+        Write the number of firms behind each point above it, in the group's colour (text with
+        ``gid`` = ``"<group>:n"``): ``True`` for every member group (staying, new, leaving), or the
+        groups to annotate (e.g. ``("leaving",)``); the sector's counts stay in the caption.
 
     Returns
     -------
@@ -90,21 +101,11 @@ def plot_members_vs_sector(
         )
     with style_context():
         ax = new_axes(ax)
+        annotate = _annotated_groups(show_n)
         for grp in GROUPS:
             s = series[series["group"] == grp]
-            if s.empty:
-                continue
-            st = _GROUP_STYLE[grp]
-            ax.plot(
-                s["year"].to_numpy(dtype=float),
-                s["value"].to_numpy(dtype=float),
-                label=_GROUP_LABELS[grp],
-                gid=grp,
-                color=st["color"],
-                linestyle=st["linestyle"],
-                marker=st["marker"],
-                markersize=4,
-            )
+            if not s.empty:
+                _draw_group(ax, s, grp, thin=thin, show_n=grp in annotate)
         stat_word = {"median": "median", "mean": "mean", "aggregate": "aggregate"}[stat]
         ax.set_title(title or f"{_VAR_LABELS[var]}: members vs their sector")
         ax.set_xlabel("Year")
@@ -126,12 +127,81 @@ def plot_members_vs_sector(
             f"of cluster members and of never-members in the same 2-digit NACE sectors, {span}"
             f"{f', each group indexed to {index_year} = 100' if index_year is not None else ''}. "
             "Members are split by their status change from the previous year: staying (member in both "
-            "years), new (joined this year), leaving (left the cluster this year, still active). "
+            "years), new (joined this year), leaving (member the previous year, no longer a member "
+            "this year but still observed: the first year after leaving). "
             f"Firms per year: members {int(nm.min()) if len(nm) else 0}-{int(nm.max()) if len(nm) else 0} "
             f"(all groups, smallest and largest cell), sector {int(ns.min()) if len(ns) else 0}-"
-            f"{int(ns.max()) if len(ns) else 0}. Descriptive; not a causal estimate.",
+            f"{int(ns.max()) if len(ns) else 0}. "
+            + (
+                f"Hollow markers: fewer than {int(thin)} firms behind the point. "
+                if thin is not None
+                else ""
+            )
+            + (
+                f"Numbers above the points: firms behind each point ({', '.join(annotate)}). "
+                if annotate
+                else ""
+            )
+            + "Descriptive; not a causal estimate.",
         )
     return ax
+
+
+def _annotated_groups(show_n: bool | Sequence[str]) -> tuple[str, ...]:
+    """The member groups whose points carry their number of firms, in drawing order."""
+    members = tuple(g for g in GROUPS if g != "sector")
+    if isinstance(show_n, bool):
+        return members if show_n else ()
+    wanted = [str(g) for g in show_n]
+    unknown = [g for g in wanted if g not in members]
+    if unknown:
+        raise SpecError(
+            f"show_n names unknown member group(s) {unknown}; choose from {', '.join(members)}"
+        )
+    return tuple(g for g in members if g in wanted)
+
+
+def _draw_group(ax: Axes, s: pd.DataFrame, grp: str, *, thin: int | None, show_n: bool) -> None:
+    """One group's line; hollow markers on its thin points; its firm counts above the points."""
+    st = _GROUP_STYLE[grp]
+    x, y = s["year"].to_numpy(dtype=float), s["value"].to_numpy(dtype=float)
+    ax.plot(
+        x,
+        y,
+        label=_GROUP_LABELS[grp],
+        gid=grp,
+        color=st["color"],
+        linestyle=st["linestyle"],
+        marker=st["marker"],
+        markersize=4,
+    )
+    if thin is not None:
+        few = s[s["n_firms"] < int(thin)]
+        if len(few):
+            ax.plot(
+                few["year"].to_numpy(dtype=float),
+                few["value"].to_numpy(dtype=float),
+                linestyle="none",
+                marker=st["marker"] or "o",
+                markersize=6,
+                markerfacecolor="white",
+                markeredgecolor=st["color"],
+                gid=f"{grp}:thin",
+            )
+    if show_n:
+        for xi, yi, n in zip(x, y, s["n_firms"].to_numpy(), strict=True):
+            if np.isfinite(yi):
+                ax.annotate(
+                    f"{int(n)}",
+                    (xi, yi),
+                    xytext=(0, 4),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=6,
+                    color=st["color"],
+                    gid=f"{grp}:n",
+                )
 
 
 # -- selection ---------------------------------------------------------------------------------------

@@ -18,7 +18,13 @@ from clusterimpact.plotting._core import (
     style_context,
     term_label,
 )
-from clusterimpact.plotting._format import pct
+from clusterimpact.plotting._format import (
+    PERCENT_CAPTION,
+    axis_outcome,
+    effect_axis_label,
+    pct,
+    to_percent,
+)
 from clusterimpact.plotting.truth import truth_frame
 from clusterimpact.results import EstimateResult
 
@@ -44,6 +50,7 @@ def plot_duration_premium(
     truth: Any = None,
     truth_key: str = "att",
     outcome_label: str = "ln TFP",
+    percent: bool = True,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -60,13 +67,21 @@ def plot_duration_premium(
     truth
         Optional true premium per year of membership (mapping / Series / synthetic ``member_years``
         truth, see :func:`truth_frame`), drawn as crosses (``gid="truth"``).
+    percent
+        Draw the premium on the log outcome in percent, ``100·(exp(b) − 1)`` (default; estimates,
+        interval limits and the truth converted one by one, the caption says so), or as the
+        estimated difference in logs (``False``). The slope stays in log points per year.
     """
     if kind not in ("points", "bars"):
         raise SpecError(f"kind={kind!r} is not valid; choose one of 'points', 'bars'")
     prof = profile_frame(result, level)
     x = prof["x"].to_numpy(dtype=float)
-    est = prof["estimate"].to_numpy(dtype=float)
-    lo, hi = prof["conf_low"].to_numpy(dtype=float), prof["conf_high"].to_numpy(dtype=float)
+    unit = to_percent if percent else _as_array
+    est = unit(prof["estimate"].to_numpy(dtype=float))
+    lo, hi = (
+        unit(prof["conf_low"].to_numpy(dtype=float)),
+        unit(prof["conf_high"].to_numpy(dtype=float)),
+    )
     labels = [term_label(t) for t in prof["term"]]
     with style_context():
         ax = new_axes(ax)
@@ -92,21 +107,10 @@ def plot_duration_premium(
                 label="Premium",
             )
         if truth is not None:
-            t = truth_frame(truth, truth_key, open_bins=labels)
-            tx = []
-            ty = []
-            for xi, term, lab in zip(x, prof["term"], labels, strict=True):
-                keys: list[Any] = [term, lab]
-                if not str(lab).endswith("+"):  # an open bin "5+" is not the value at 5
-                    keys += [xi, f"{xi:g}"] + ([int(xi)] if float(xi).is_integer() else [])
-                for key in keys:
-                    if key in t.index:
-                        tx.append(xi)
-                        ty.append(float(t[key]))
-                        break
+            tx, ty = _truth_points(truth, truth_key, x, list(prof["term"]), labels)
             ax.plot(
                 tx,
-                ty,
+                unit(ty),
                 linestyle="none",
                 marker="x",
                 markersize=8,
@@ -118,15 +122,17 @@ def plot_duration_premium(
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(x, labels)
         ax.set_xlabel(getattr(result, "x_label", "") or "Years of membership")
-        ax.set_ylabel(f"Premium in {outcome_label} (log points)")
+        ax.set_ylabel(
+            effect_axis_label(f"Premium in {axis_outcome(outcome_label, percent)}", percent)
+        )
         ax.set_title(title or "Productivity premium by years of membership")
         hs, labs = ax.get_legend_handles_labels()
         order = sorted(range(len(labs)), key=lambda i: labs[i] != "Premium")  # estimates first
         ax.legend([hs[i] for i in order], [labs[i] for i in order], loc="upper left")
         slope = _slope_info(result)
         slope_txt = (
-            f" Linear trend in years of membership: {slope[0]:+.4f} per year (SE {slope[1]:.4f}, "
-            f"{fmt_p(slope[2])})."
+            f" Linear trend in years of membership: {slope[0]:+.4f} log points per year "
+            f"(SE {slope[1]:.4f}, {fmt_p(slope[2])})."
             if slope is not None
             else ""
         )
@@ -138,6 +144,30 @@ def plot_duration_premium(
             f"(ATT by membership duration){f', {method}' if method else ''}"
             f"{f', N = {int(nobs):,} firm-years' if nobs is not None else ''}. {'Bars' if kind == 'bars' else 'Points'}: "
             f"estimates; whiskers: {pct(level)} confidence intervals.{slope_txt}"
-            f"{' Crosses: the true effect in the synthetic data.' if truth is not None else ''}",
+            f"{' Crosses: the true effect in the synthetic data.' if truth is not None else ''}"
+            + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax
+
+
+def _as_array(v: Any) -> np.ndarray:
+    return np.asarray(v, dtype=float)
+
+
+def _truth_points(
+    truth: Any, truth_key: str, x: np.ndarray, terms: list[Any], labels: list[str]
+) -> tuple[list[float], list[float]]:
+    """Axis positions and true values of the terms the truth covers (by term, label or number)."""
+    t = truth_frame(truth, truth_key, open_bins=labels)
+    tx: list[float] = []
+    ty: list[float] = []
+    for xi, term, lab in zip(x, terms, labels, strict=True):
+        keys: list[Any] = [term, lab]
+        if not str(lab).endswith("+"):  # an open bin "5+" is not the value at 5
+            keys += [xi, f"{xi:g}"] + ([int(xi)] if float(xi).is_integer() else [])
+        for key in keys:
+            if key in t.index:
+                tx.append(xi)
+                ty.append(float(t[key]))
+                break
+    return tx, ty

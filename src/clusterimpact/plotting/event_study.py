@@ -21,10 +21,20 @@ from clusterimpact.plotting._core import (
     set_caption,
     style_context,
 )
-from clusterimpact.plotting._format import MARKERS, pct
+from clusterimpact.plotting._format import (
+    MARKERS,
+    PERCENT_CAPTION,
+    axis_outcome,
+    effect_axis_label,
+    pct,
+    to_percent_frame,
+)
 from clusterimpact.results import EstimateResult
 
 __all__ = ["plot_event_study"]
+
+#: Columns of a profile frame that hold effects (converted to percent together).
+_EFFECT_COLUMNS = ("estimate", "conf_low", "conf_high", "band_low", "band_high")
 
 
 #: Keys of a ComparisonResult's ``results`` drawn by :func:`plot_event_study`, in order.
@@ -68,6 +78,7 @@ def plot_event_study(
     dodge: float = 0.12,
     reference_line: float | None = -0.5,
     outcome_label: str = "ln productivity",
+    percent: bool = True,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -87,6 +98,9 @@ def plot_event_study(
     event-study profiles). ``window=(lo, hi)`` keeps event times in ``[lo, hi]`` only.
     ``pretrend={name: p_value}`` supplies pre-trend p-values a result does not carry itself (e.g. the
     CS pre-test, which lives on the ATT(g,t) result rather than on its dynamic aggregation).
+    ``percent=True`` (default) draws effects on a log outcome in percent, ``100·(exp(b) − 1)``
+    (estimates, interval limits and bands converted one by one; the caption says so);
+    ``percent=False`` draws the estimated differences in logs as they are.
     """
     named = _as_named(results)
     k = len(named)
@@ -98,6 +112,8 @@ def plot_event_study(
         ax = new_axes(ax)
         for i, (name, res) in enumerate(named.items()):
             prof = _windowed_profile(name, res, level, window)
+            if percent:
+                prof = to_percent_frame(prof, _EFFECT_COLUMNS)
             p = (pretrend or {}).get(name)
             p = pretrend_pvalue(res) if p is None else float(p)
             label = name if p is None else f"{name} (pre-trend {fmt_p(p)})"
@@ -131,7 +147,9 @@ def plot_event_study(
             (getattr(r, "x_label", "") for r in named.values() if getattr(r, "x_label", "")), ""
         )
         ax.set_xlabel(xl or "Years since joining")
-        ax.set_ylabel(f"Effect on {outcome_label}")
+        ax.set_ylabel(
+            effect_axis_label(f"Effect on {axis_outcome(outcome_label, percent)}", percent)
+        )
         ax.set_title(title or "Event study: effect of joining by years since joining")
         ax.legend(loc="upper left")
         band_txt = (
@@ -148,7 +166,8 @@ def plot_event_study(
             ax,
             f"Average effect of cluster membership on {outcome_label} by years since joining (ATT by "
             f"event time) from {'; '.join(caption_parts)}. Whiskers: pointwise {pct(level)} confidence "
-            f"intervals.{band_txt}{ref_txt} Points are offset horizontally for legibility.",
+            f"intervals.{band_txt}{ref_txt} Points are offset horizontally for legibility."
+            + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax
 

@@ -18,7 +18,15 @@ from clusterimpact.plotting._core import (
     term_label,
     tidy_input,
 )
-from clusterimpact.plotting._format import pct
+from clusterimpact.plotting._format import (
+    PERCENT_CAPTION,
+    axis_outcome,
+    check_axis_label,
+    effect_axis_label,
+    pct,
+    to_percent,
+    to_percent_frame,
+)
 from clusterimpact.plotting.truth import match_truth, truth_frame
 
 __all__ = ["forest_frame", "plot_forest"]
@@ -68,7 +76,9 @@ def plot_forest(
     overall: float | None = None,
     truth: Any = None,
     truth_key: str = "att",
-    xlabel: str = "Effect on ln productivity (log points)",
+    outcome_label: str = "ln productivity",
+    percent: bool = True,
+    xlabel: str | None = None,
     ax: Axes | None = None,
     title: str | None = None,
     caption: str | None = None,
@@ -81,32 +91,25 @@ def plot_forest(
     vertical line (e.g. the overall ATT). ``truth`` (synthetic data: e.g. ``truth["by_cluster"]`` or
     ``truth["by_cohort"]``, matched by term or label, see :func:`truth_frame`) adds crosses
     (``gid="truth"``) on the rows it covers.
+
+    ``percent=True`` (default) draws effects on the log outcome in percent, ``100·(exp(b) − 1)``
+    (estimates, limits, ``overall`` and the truth converted one by one; the caption says so, also
+    after a custom ``caption``); the axis reads "Effect on <outcome_label> (%)" unless ``xlabel``
+    is given (a label naming log points on a percent axis is refused).
     """
+    check_axis_label(xlabel, percent, argument="xlabel")
     rows = forest_frame(data, level=level, terms=terms)
+    if percent:
+        rows = to_percent_frame(rows, ("estimate", "conf_low", "conf_high"))
+        overall = None if overall is None else float(to_percent(overall))
     groups = list(dict.fromkeys(rows["group"]))
     with_headers = len(groups) > 1 or groups != [""]
-    ypos: list[float] = []
-    ticks: list[float] = []
-    ticklabels: list[str] = []
-    headers: list[tuple[float, str]] = []
-    y = 0.0
-    for g in groups:
-        if with_headers:
-            headers.append((y, g))
-            ticks.append(y)
-            ticklabels.append(g)
-            y -= 1
-        for lab in rows.loc[rows["group"] == g, "label"]:
-            ypos.append(y)
-            ticks.append(y)
-            ticklabels.append(str(lab))
-            y -= 1
-    yarr = np.array(ypos)
+    yarr, ticks, ticklabels, header_y = _layout(rows, groups, with_headers)
     est = rows["estimate"].to_numpy(dtype=float)
     lo, hi = rows["conf_low"].to_numpy(dtype=float), rows["conf_high"].to_numpy(dtype=float)
-    n_lines = len(ypos) + len(headers)
+    ov_txt = "" if overall is None else (f"{overall:+.1f} %" if percent else f"{overall:+.3f}")
     with style_context():
-        ax = new_axes(ax, figsize=(6.4, 0.3 * n_lines + 1.3))
+        ax = new_axes(ax, figsize=(6.4, 0.3 * len(ticks) + 1.3))
         ax.errorbar(
             est,
             yarr,
@@ -125,11 +128,13 @@ def plot_forest(
                     color=PALETTE[1],
                     linestyle="--",
                     linewidth=1,
-                    label=f"Overall ({overall:+.3f})",
+                    label=f"Overall ({ov_txt})",
                 )
             )
         if truth is not None:
             tv = match_truth(rows["term"], truth_frame(truth, truth_key))
+            if percent:
+                tv = to_percent(tv)
             ok = np.isfinite(tv)
             handles.append(
                 ax.plot(
@@ -148,24 +153,55 @@ def plot_forest(
         if handles:
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_yticks(ticks, ticklabels)
-        header_y = {hy for hy, _ in headers}
         for tick_y, tl in zip(ticks, ax.get_yticklabels(), strict=True):
             if tick_y in header_y:
                 tl.set_fontweight("bold")
                 tl.set_gid("header")
-        ax.set_ylim(y + 0.5, 0.5)
+        ax.set_ylim(min(ticks) - 0.5, 0.5)
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(
+            xlabel
+            or effect_axis_label(f"Effect on {axis_outcome(outcome_label, percent)}", percent)
+        )
         ax.set_title(title or "Premium by group")
         set_caption(
             ax,
-            caption
-            or (
-                f"Estimated effects with {pct(level)} confidence intervals"
-                f"{' by ' + ', '.join(g for g in groups if g) if with_headers else ''}"
-                f"{f'; dashed line: overall estimate {overall:+.3f}' if overall is not None else ''}."
+            (
+                caption
+                or (
+                    f"Estimated effects with {pct(level)} confidence intervals"
+                    f"{' by ' + ', '.join(g for g in groups if g) if with_headers else ''}"
+                    f"{f'; dashed line: overall estimate {ov_txt}' if overall is not None else ''}."
+                )
             )
-            + (" Crosses: the true effect in the synthetic data." if truth is not None else ""),
+            + (" Crosses: the true effect in the synthetic data." if truth is not None else "")
+            + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax
+
+
+def _layout(
+    rows: pd.DataFrame, groups: list[str], with_headers: bool
+) -> tuple[np.ndarray, list[float], list[str], set[float]]:
+    """Row positions top to bottom (a bold header row per group when ``with_headers``).
+
+    Returns the rows' y positions, all tick positions and labels, and the header ticks' positions.
+    """
+    ypos: list[float] = []
+    ticks: list[float] = []
+    ticklabels: list[str] = []
+    header_y: set[float] = set()
+    y = 0.0
+    for g in groups:
+        if with_headers:
+            header_y.add(y)
+            ticks.append(y)
+            ticklabels.append(g)
+            y -= 1
+        for lab in rows.loc[rows["group"] == g, "label"]:
+            ypos.append(y)
+            ticks.append(y)
+            ticklabels.append(str(lab))
+            y -= 1
+    return np.array(ypos), ticks, ticklabels, header_y

@@ -3,6 +3,7 @@ pooled effect and the joint test of equal effects."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +20,14 @@ from clusterimpact.plotting._core import (
     style_context,
     term_label,
 )
+from clusterimpact.plotting._format import (
+    PERCENT_CAPTION,
+    axis_outcome,
+    check_axis_label,
+    effect_axis_label,
+    to_percent,
+    to_percent_frame,
+)
 
 __all__ = ["plot_subgroup_effects"]
 
@@ -33,7 +42,9 @@ def plot_subgroup_effects(
     adjusted: Adjustment = "romano_wolf",
     uniform: bool = False,
     pooled: bool = True,
-    xlabel: str = "Effect on the outcome (log points)",
+    outcome_label: str = "the outcome",
+    percent: bool = True,
+    xlabel: str | None = None,
     title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
@@ -45,6 +56,10 @@ def plot_subgroup_effects(
     ``adjusted`` p-value (``"romano_wolf"`` or ``"holm"``) is below ``1 - level`` (``gid``
     ``"adjusted_significant"``) and hollow otherwise (``"adjusted_not_significant"``). A dashed line marks
     the pooled ATT (``gid="pooled"``); the title carries the joint Wald test of equal effects.
+    ``percent=True`` (default) draws effects on the log outcome in percent, ``100·(exp(b) − 1)``
+    (estimates, limits and the pooled line converted one by one; the caption says so); the axis
+    reads "Effect on <outcome_label> (%)" unless ``xlabel`` is given (a label naming log points on a
+    percent axis is refused).
 
     Returns
     -------
@@ -58,7 +73,10 @@ def plot_subgroup_effects(
             raise SpecError(
                 f"plot_subgroup_effects needs a SubgroupResult, got {type(result).__name__}"
             )
+    check_axis_label(xlabel, percent, argument="xlabel")
     t = result.tidy(level, uniform=uniform)
+    if percent:
+        t = to_percent_frame(t, ("estimate", "conf_low", "conf_high"))
     est = t["estimate"].to_numpy(dtype=float)
     lo, hi = t["conf_low"].to_numpy(dtype=float), t["conf_high"].to_numpy(dtype=float)
     padj = t[f"p_{adjusted}"].to_numpy(dtype=float)
@@ -102,24 +120,25 @@ def plot_subgroup_effects(
         pooled_txt = ""
         if pooled and result.pooled is not None:
             pv = float(result.pooled.params.iloc[0])
+            pv = float(to_percent(pv)) if percent else pv
+            pv_txt = f"{pv:+.1f} %" if percent else f"{pv:+.3f}"
             ax.axvline(
                 pv,
                 color=GREY,
                 linestyle="--",
                 linewidth=1,
                 gid="pooled",
-                label=f"Pooled ({pv:+.3f})",
+                label=f"Pooled ({pv_txt})",
             )
-            pooled_txt = f" Dashed line: the pooled ATT over all treated firms ({pv:+.3f})."
+            pooled_txt = f" Dashed line: the pooled ATT over all treated firms ({pv_txt})."
         ax.set_yticks(y, labels)
         ax.set_ylim(y[-1] - 0.6, 0.6)
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel(xlabel)
-        wald = (
-            f"equal effects: chi2({int(ee['df'])}) = {ee['stat']:.2f}, {fmt_p(ee['p_value'])}"
-            if np.isfinite(ee.get("stat", np.nan))
-            else "equal effects: not testable"
+        ax.set_xlabel(
+            xlabel
+            or effect_axis_label(f"Effect on {axis_outcome(outcome_label, percent)}", percent)
         )
+        wald = _wald_text(ee)
         ax.set_title(title or f"Effect by {result.by}; {wald}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         interval = "sup-t uniform band" if uniform else "confidence intervals"
@@ -130,6 +149,13 @@ def plot_subgroup_effects(
             f"comparison firms; N = {result.nobs:,} firm-years. Whiskers: {100 * level:g} % "
             f"{interval}. Filled markers: {name} family-wise adjusted p < {pct} "
             f"({result.n_boot} multiplier-bootstrap draws shared by all subgroups). Joint Wald "
-            f"test of {wald}.{pooled_txt}",
+            f"test of {wald}.{pooled_txt}" + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax
+
+
+def _wald_text(ee: Mapping[str, Any]) -> str:
+    """The joint Wald test of equal effects as title text."""
+    if not np.isfinite(ee.get("stat", np.nan)):
+        return "equal effects: not testable"
+    return f"equal effects: chi2({int(ee['df'])}) = {ee['stat']:.2f}, {fmt_p(ee['p_value'])}"

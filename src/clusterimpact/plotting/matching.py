@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from clusterimpact.descriptive import cohort_mean_smd, overlap_histograms, overlap_inputs
+from clusterimpact.descriptive import (
+    OverlapDensity,
+    OverlapScale,
+    cohort_mean_smd,
+    overlap_density,
+    overlap_histograms,
+)
 from clusterimpact.errors import SpecError
+from clusterimpact.labels import label
+from clusterimpact.matching.result import MatchResult
 from clusterimpact.plotting._core import GREY, PALETTE, new_axes, set_caption, style_context
 
 __all__ = ["balance_long", "overlap_histograms", "plot_love", "plot_overlap"]
@@ -101,6 +110,8 @@ def plot_love(
     *,
     absolute: bool = True,
     threshold: float = 0.1,
+    labels: bool | Mapping[str, str] = True,
+    window: int | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -120,6 +131,15 @@ def plot_love(
         Plot ``|SMD|`` (default) or signed SMDs.
     threshold
         Dotted reference line(s) at the usual 0.1 rule.
+    labels
+        ``True`` (default): covariates named for readers with their units
+        (:func:`clusterimpact.labels.label`: ``ln_emp_pre_mean`` -> "Size (ln FTE), mean over
+        g-4..g-1"); a mapping ``{column: label}`` for your own names (others as ``True``);
+        ``False``: the column names.
+    window
+        The matching design's ``trend_window`` used in those labels (pre-joining means over
+        ``g-(window+1)..g-1``, growth from ``g-(window+1)`` to ``g-1``); by default a MatchResult's
+        own ``options["trend_window"]``, else 3 (the ``trends`` design).
     """
     long = balance_long(balance, absolute=absolute)
     covs = list(dict.fromkeys(long["covariate"]))
@@ -132,8 +152,11 @@ def plot_love(
         pooled_note = "pooled"
     ypos = {c: float(len(covs) - 1 - i) for i, c in enumerate(covs)}
     n_cohorts = cohorts["cohort"].nunique()
+    ticks = _covariate_labels(covs, labels, window, balance)
+    # long labels get room of their own: the data area keeps its width
+    width = max(7.6, 6.0 + 0.055 * max((len(s) for s in ticks), default=0))
     with style_context():
-        ax = new_axes(ax, figsize=(7.6, 0.38 * len(covs) + 1.5))
+        ax = new_axes(ax, figsize=(width, 0.38 * len(covs) + 1.5))
         if n_cohorts > 1:
             for stage, color, gid in (
                 ("before", GREY, "cohort_before"),
@@ -170,7 +193,7 @@ def plot_love(
         ax.axvline(threshold, color=GREY, linestyle=":", linewidth=0.9)
         if not absolute:
             ax.axvline(-threshold, color=GREY, linestyle=":", linewidth=0.9)
-        ax.set_yticks([ypos[c] for c in covs], covs)
+        ax.set_yticks([ypos[c] for c in covs], ticks)
         ax.grid(axis="y", visible=True)
         ax.set_xlabel(
             "|Standardized mean difference|" if absolute else "Standardized mean difference"
@@ -189,6 +212,19 @@ def plot_love(
     return ax
 
 
+def _covariate_labels(
+    covs: list[str], labels: bool | Mapping[str, str], window: int | None, balance: Any
+) -> list[str]:
+    """Tick labels of the love plot's covariates (see :func:`plot_love`'s ``labels``)."""
+    if labels is False:
+        return covs
+    if window is None:
+        options = balance.options if isinstance(balance, MatchResult) else {}
+        window = int(options.get("trend_window") or 3)
+    own = labels if isinstance(labels, Mapping) else {}
+    return [str(own[c]) if c in own else label(c, window=window) for c in covs]
+
+
 def _support_bounds(support: Any) -> tuple[float, float] | None:
     """Overlap region [max of minima, min of maxima] from a common-support summary frame."""
     if not isinstance(support, pd.DataFrame) or not {"min", "max"}.issubset(support.columns):
@@ -204,6 +240,7 @@ def plot_overlap(
     treated: Any = None,
     *,
     bins: int = 30,
+    scale: OverlapScale = "logit",
     support: tuple[float, float] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
@@ -214,49 +251,98 @@ def plot_overlap(
     ----------
     pscores
         Scores (array-like) with ``treated`` indicators, a frame with ``pscore`` (or ``score``) and
-        ``treated`` columns, or a MatchResult (its ``propensity``; the common support defaults to the
-        overlap of the groups' score ranges in its ``support``).
+        ``treated`` columns, a MatchResult (its ``propensity``; the common support defaults to the
+        overlap of the groups' score ranges in its ``support``), or a precomputed
+        :class:`~clusterimpact.descriptive.OverlapDensity` (then ``bins`` and ``scale`` are its own).
     bins
-        Number of equal-width bins on [0, 1].
+        Number of equal-width bins.
+    scale
+        ``"logit"`` (default): the x axis is ``ln(p / (1 − p))``, labelled with scores, so the mass
+        near 0 (few joiners among many firms) is spread out and visible; ``"score"``: ``[0, 1]``.
     support
-        Common-support bounds to mark with dashed lines (e.g. the MatchResult's trimming bounds).
+        Common-support bounds (scores) to mark with dashed lines (e.g. the trimming bounds).
 
     Returns
     -------
     Axes
         Two bar containers (labels ``Treated``, ``Controls``; the controls' heights are negative).
     """
-    p, t = overlap_inputs(pscores, treated)
-    if support is None and treated is None:
-        support = _support_bounds(getattr(pscores, "support", None))
-    edges, ht, hc = overlap_histograms(p, t, bins=bins)
+    if isinstance(pscores, OverlapDensity):
+        dens = pscores
+    else:
+        if support is None and treated is None:
+            support = _support_bounds(getattr(pscores, "support", None))
+        dens = overlap_density(pscores, treated, bins=bins, scale=scale)
+    edges, logit = dens.edges, dens.scale == "logit"
     width = np.diff(edges)
     with style_context():
         ax = new_axes(ax)
         ax.bar(
-            edges[:-1], ht, width=width, align="edge", color=PALETTE[0], alpha=0.8, label="Treated"
+            edges[:-1],
+            dens.treated,
+            width=width,
+            align="edge",
+            color=PALETTE[0],
+            alpha=0.8,
+            label="Treated",
         )
-        ax.bar(edges[:-1], -hc, width=width, align="edge", color=GREY, alpha=0.8, label="Controls")
+        ax.bar(
+            edges[:-1],
+            -dens.control,
+            width=width,
+            align="edge",
+            color=GREY,
+            alpha=0.8,
+            label="Controls",
+        )
         ax.axhline(0, color="black", linewidth=0.8)
         if support is not None:
             for s in support:
-                ax.axvline(float(s), color=PALETTE[1], linestyle="--", linewidth=1)
-        ax.set_xlim(0, 1)
+                x = _logit(float(s)) if logit else float(s)
+                if np.isfinite(x):
+                    ax.axvline(x, color=PALETTE[1], linestyle="--", linewidth=1, gid="support")
+        ax.set_xlim(float(edges[0]), float(edges[-1]))
+        if logit:
+            marks = [v for v in _SCORE_TICKS if edges[0] <= _logit(v) <= edges[-1]]
+            ax.set_xticks([_logit(v) for v in marks], [f"{v:g}" for v in marks])
         ticks = ax.get_yticks()
         ax.set_yticks(ticks, [f"{abs(v):g}" for v in ticks])
-        ax.set_xlabel("Propensity score")
+        ax.set_xlabel("Propensity score (logit scale)" if logit else "Propensity score")
         ax.set_ylabel("Density (controls below the axis)")
         ax.set_title(title or "Propensity-score overlap")
-        ax.legend(loc="upper center")
-        n1, n0 = int((t == 1).sum()), int((t == 0).sum())
-        sup = (
-            f" Dashed lines: common support [{float(support[0]):.3f}, {float(support[1]):.3f}]."
-            if support is not None
-            else ""
-        )
-        set_caption(
-            ax,
-            f"Distribution of the estimated propensity score for treated (n = {n1:,}, above) and "
-            f"potential controls (n = {n0:,}, below), {bins} bins on [0, 1].{sup}",
-        )
+        ax.legend(loc="upper right" if logit else "upper center")
+        set_caption(ax, _overlap_caption(dens, support))
     return ax
+
+
+#: Scores marked on the logit axis (those inside the drawn range).
+_SCORE_TICKS = (0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999, 0.9999)
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p) - np.log1p(-p)) if 0.0 < p < 1.0 else float("nan")
+
+
+def _overlap_caption(dens: OverlapDensity, support: tuple[float, float] | None) -> str:
+    sup = (
+        f" Dashed lines: common support [{float(support[0]):.3f}, {float(support[1]):.3f}]."
+        if support is not None
+        else ""
+    )
+    bins = len(dens.edges) - 1
+    if dens.scale == "logit":
+        scale = (
+            f"{bins} equal bins of the logit ln(p / (1 − p)), which spreads out the scores near 0 "
+            "where most firms lie; tick labels are scores"
+        )
+    else:
+        scale = f"{bins} bins on [0, 1]"
+    extra = ""
+    if dens.n_clamped:
+        extra += f" {dens.n_clamped:,} scores of exactly 0 or 1 are counted in the outermost bins."
+    if dens.n_missing:
+        extra += f" {dens.n_missing:,} rows without a score are left out."
+    return (
+        f"Distribution of the estimated propensity score for treated (n = {dens.n_treated:,}, "
+        f"above) and potential controls (n = {dens.n_control:,}, below), {scale}.{sup}{extra}"
+    )

@@ -21,7 +21,12 @@ from clusterimpact.plotting._core import (
     term_label,
     tidy_input,
 )
-from clusterimpact.plotting._format import pct
+from clusterimpact.plotting._format import (
+    PERCENT_CAPTION,
+    effect_axis_label,
+    pct,
+    to_percent,
+)
 from clusterimpact.results import ProfileResult
 
 __all__ = ["match_truth", "plot_truth_vs_estimate", "truth_frame"]
@@ -105,6 +110,7 @@ def plot_truth_vs_estimate(
     kind: str = "auto",
     level: float = 0.95,
     truth_key: str = "att",
+    percent: bool = True,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -122,6 +128,10 @@ def plot_truth_vs_estimate(
         and the truth as a line of crosses (``gid="truth"``); ``"scatter"``: estimate (y) against
         truth (x) with the 45° line (``gid="diagonal"``); ``"auto"``: profile for a
         :class:`~clusterimpact.results.ProfileResult` or a frame with ``x``, scatter otherwise.
+    percent
+        Draw effects on the log outcome in percent, ``100·(exp(b) − 1)`` (default; estimates,
+        limits and truth converted one by one), or as differences in logs (``False``). Coverage is
+        the same on both scales; the caption's RMSE is in log points.
 
     Returns
     -------
@@ -129,27 +139,15 @@ def plot_truth_vs_estimate(
         Covering intervals (truth inside the CI) are one ``ErrorbarContainer`` labelled
         ``"CI covers truth"``, the others ``"CI misses truth"``; the caption reports coverage and RMSE.
     """
-    if kind not in ("auto", "profile", "scatter"):
-        raise SpecError(f"kind={kind!r} is not valid; choose one of 'auto', 'profile', 'scatter'")
-    if kind == "auto":
-        is_profile = isinstance(estimates, ProfileResult) or (
-            isinstance(estimates, pd.DataFrame) and "x" in estimates.columns
-        )
-        kind = "profile" if is_profile else "scatter"
-    if kind == "profile":
-        t = profile_frame(estimates, level)
-    else:
-        t = tidy_input(estimates, level).copy()
-    opens = [term_label(x) for x in t["term"].astype(str) if term_label(x).endswith("+")]
-    t["truth"] = match_truth(t["term"], truth_frame(truth, truth_key, open_bins=opens))
-    t = t[np.isfinite(t["truth"].to_numpy(dtype=float))]
-    if t.empty:
-        raise SpecError("no estimate could be matched to a true value (check term names)")
+    t, kind = _matched_rows(estimates, truth, kind=kind, level=level, truth_key=truth_key)
     est = t["estimate"].to_numpy(dtype=float)
     tru = t["truth"].to_numpy(dtype=float)
     lo, hi = t["conf_low"].to_numpy(dtype=float), t["conf_high"].to_numpy(dtype=float)
-    pos = t["x"].to_numpy(dtype=float) if kind == "profile" else tru
     cover = (lo <= tru) & (tru <= hi)
+    rmse = float(np.sqrt(np.mean((est - tru) ** 2)))
+    if percent:
+        est, tru, lo, hi = (to_percent(v) for v in (est, tru, lo, hi))
+    pos = t["x"].to_numpy(dtype=float) if kind == "profile" else tru
     with style_context():
         ax = new_axes(ax, figsize=(6.4, 4.0) if kind == "profile" else (5.2, 4.6))
         for mask, color, label, marker in (
@@ -183,7 +181,7 @@ def plot_truth_vs_estimate(
             ax.axhline(0, color="black", linewidth=0.6)
             ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
             ax.set_xlabel(getattr(estimates, "x_label", "") or "Event time")
-            ax.set_ylabel("Effect (log points)")
+            ax.set_ylabel(effect_axis_label("Effect", percent))
             ax.legend(loc="best")
             lines = "Crosses: the true effect in the synthetic data."
         else:
@@ -202,17 +200,40 @@ def plot_truth_vs_estimate(
             ax.set_ylim(a - pad, b + pad)
             ax.set_aspect("equal", adjustable="box")
             ax.grid(axis="x", visible=True)
-            ax.set_xlabel("True effect")
-            ax.set_ylabel("Estimate")
+            ax.set_xlabel(f"True effect{' (%)' if percent else ''}")
+            ax.set_ylabel(f"Estimate{' (%)' if percent else ''}")
             ax.legend(loc="upper left")
             lines = "Dashed: estimate = truth."
         ax.set_title(title or "Estimates against the known truth")
-        rmse = float(np.sqrt(np.mean((est - tru) ** 2)))
         method = result_name(estimates, "")
         set_caption(
             ax,
             f"Estimated effects{f' ({method})' if method else ''} against the true effects in the "
             f"synthetic data ({len(t)} terms). Whiskers: {pct(level)} confidence intervals; "
-            f"{int(cover.sum())} of {len(t)} cover the truth. RMSE {rmse:.4f}. {lines}",
+            f"{int(cover.sum())} of {len(t)} cover the truth. RMSE {rmse:.4f} log points. {lines}"
+            + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax
+
+
+def _matched_rows(
+    estimates: Any, truth: Any, *, kind: str, level: float, truth_key: str
+) -> tuple[pd.DataFrame, str]:
+    """The estimates' rows that a true value matches (with a ``truth`` column), and the kind drawn."""
+    if kind not in ("auto", "profile", "scatter"):
+        raise SpecError(f"kind={kind!r} is not valid; choose one of 'auto', 'profile', 'scatter'")
+    if kind == "auto":
+        is_profile = isinstance(estimates, ProfileResult) or (
+            isinstance(estimates, pd.DataFrame) and "x" in estimates.columns
+        )
+        kind = "profile" if is_profile else "scatter"
+    if kind == "profile":
+        t = profile_frame(estimates, level)
+    else:
+        t = tidy_input(estimates, level).copy()
+    opens = [term_label(x) for x in t["term"].astype(str) if term_label(x).endswith("+")]
+    t["truth"] = match_truth(t["term"], truth_frame(truth, truth_key, open_bins=opens))
+    t = t[np.isfinite(t["truth"].to_numpy(dtype=float))]
+    if t.empty:
+        raise SpecError("no estimate could be matched to a true value (check term names)")
+    return t, kind

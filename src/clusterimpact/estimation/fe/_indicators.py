@@ -110,58 +110,12 @@ def _fit_indicators(
         kept = p.keep[ind.rows]
         r = (np.cumsum(p.keep) - 1)[ind.rows[kept]]
         jc = ind.which[kept]
-    G, H, n = ab.G, ab.H, p.nobs
-    prim = ab.primary
-    pr = prim[r]
-    g_part, delta_y = ab.projection(p.y)  # y~ = y - g_part[firm] - D delta_y
-    yd_r = p.y[r] - g_part[pr]
-    for cs in ab.level_codes:
-        yd_r -= delta_y[cs[r]]
-    # Only firms with dummy rows (tf) have non-zero counts: number them 0..len(tf)-1 and restrict the
-    # G-sized products to them. One bincount each for the firm x dummy counts, level x dummy counts,
-    # n_e and X~'y~.
-    has = np.zeros(G, dtype=bool)
-    has[pr] = True
-    tf = np.flatnonzero(has)
-    gk = (np.cumsum(has) - 1)[pr] * k + jc
-    CNT_t = np.bincount(gk, minlength=len(tf) * k).reshape(len(tf), k).astype(float)
-    Lf = np.zeros(H * k)
-    for cs in ab.level_codes:
-        Lf += np.bincount(cs[r] * k + jc, minlength=H * k)
-    L = Lf.reshape(H, k)
-    n_e = np.bincount(jc, minlength=k).astype(float)
-    rhs = np.bincount(jc, weights=yd_r, minlength=k)
-    # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
-    M_t = CNT_t * ab.inv_group_weights[tf, None]  # firm means of each dummy (treated firms)
-    CtM = ab.ct_times_rows(tf, M_t)  # C'M, H x k
-    Delta = ab.solve(L - CtM)  # H x k
-    # CNT'Alpha with Alpha = M - C Delta / n  ->  CNT'M - (C'M)'Delta (M = CNT / n)
-    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT_t, M_t) + CtM.T @ Delta - L.T @ Delta
-    gram = 0.5 * (gram + gram.T)
-    for j, name in enumerate(names):
-        if n_e[j] == 0 or gram[j, j] <= 1e-10 * n_e[j]:
-            raise EstimationError(
-                f"regressor '{name}' is absorbed by the fixed effects ({' + '.join(f.fixed_effects)}) "
-                "or has no observations"
-            )
-    d = np.sqrt(np.diag(gram))
-    ev = np.linalg.eigvalsh(gram / np.outer(d, d))
-    if ev.min() < 1e-10 * max(ev.max(), 1.0):
-        raise EstimationError(
-            f"regressors are collinear (given the fixed effects): {', '.join(names)}"
-        )
-    bread = np.linalg.inv(gram)
-    beta = bread @ rhs
-    # u = y~ - sum_e beta_e D~_e, with D~_e = D_e - alpha_e[firm] - delta_e[level], formed from y:
-    # u = y - (g_part - alpha b)[firm] - D (delta_y - delta b) - b[e] on the dummy rows
-    db = Delta @ beta
-    a_b = -ab.c_times(db[:, None])[:, 0] * ab.inv_group_weights
-    a_b[tf] += np.einsum("gk,k->g", M_t, beta)
-    u = p.y - (g_part - a_b)[prim]
-    d_fit = delta_y - db
-    for cs in ab.level_codes:
-        u -= d_fit[cs]
-    u[r] -= beta[jc]
+    ne = _normal_equations(ab, p.y, r, jc, k)
+    _check_identified(ne, names, f.fixed_effects)
+    bread = np.linalg.inv(ne.gram)
+    beta = bread @ ne.rhs
+    u = _residuals(ab, p.y, ne, beta)
+    n = p.nobs
     df_k = _df_k(p, k, vtype)
     rss = _ssq(u, None)
     warns: list[str] = []
@@ -170,28 +124,20 @@ def _fit_indicators(
     if vtype == "iid":
         V = rss / max(n - df_k, 1) * bread
     else:
-        few = inf.cluster_count_check(G, ccols[0])
+        few = inf.cluster_count_check(ab.G, ccols[0])
         if few:
             warns.append(few)
             warnings.warn(few, EstimationWarning, stacklevel=3)
-        # scores S = S1 - U Delta, S1 = residual sums by firm x dummy (non-zero on firms tf only),
-        # U = residual sums by firm x level; meat S'S = S1'S1 - S1'U Delta - (S1'U Delta)' +
-        # Delta'(U'U)Delta: one G-sized product
-        S1 = np.bincount(gk, weights=u[r], minlength=len(tf) * k).reshape(len(tf), k)
-        X1, UU = _residual_cell_products(ab, u, tf, S1)
-        X1 = X1 @ Delta
-        meat = np.einsum("gi,gj->ij", S1, S1) - X1 - X1.T + Delta.T @ UU @ Delta
-        meat = 0.5 * (meat + meat.T)
-        V = G / (G - 1) * (n - 1) / max(n - df_k, 1) * (bread @ meat @ bread)
-        n_clusters = G
-        df_resid = float(G - 1)
+        V = _cluster_vcov(ab, ne, u, bread, n, df_k)
+        n_clusters = ab.G
+        df_resid = float(ab.G - 1)
     if n - df_k <= 0:
         warns.append(_no_df_note(n, df_k))
         warnings.warn(warns[-1], EstimationWarning, stacklevel=3)
         V = np.full_like(bread, np.nan)
     yc = p.y - p.y.mean()
     tss = _ssq(yc, None)
-    tss_w = rss + float(beta @ rhs)  # y~'y~ = u'u + b'X~'y~
+    tss_w = rss + float(beta @ ne.rhs)  # y~'y~ = u'u + b'X~'y~
     idx = pd.Index(names)
     opts = {"formula": f.text, "vcov": vtype, "cluster": ccols, "engine": "fast-indicators"}
     opts.update(options or {})
@@ -219,3 +165,106 @@ def _fit_indicators(
         weights=None,
         engine="fast",
     )
+
+
+@dataclass(frozen=True)
+class _NormalEquations:
+    """The dummies' normal equations from group counts: dummy rows ``r`` (positions) and their dummy
+    ``jc``; firms with dummy rows ``tf`` and the (firm, dummy) cell ``gk`` of each dummy row; the firm
+    means ``M_t`` of each dummy on those firms, the secondary coefficients ``Delta`` of the dummies'
+    fixed-effect fits; ``gram = X~'X~``, ``rhs = X~'y~``, ``n_e`` rows per dummy; the outcome's
+    fixed-effect fit (``g_part``, ``delta_y``)."""
+
+    r: np.ndarray
+    jc: np.ndarray
+    tf: np.ndarray
+    gk: np.ndarray
+    M_t: np.ndarray
+    Delta: np.ndarray
+    gram: np.ndarray
+    rhs: np.ndarray
+    n_e: np.ndarray
+    g_part: np.ndarray
+    delta_y: np.ndarray
+
+
+def _normal_equations(
+    ab: Absorber, y: np.ndarray, r: np.ndarray, jc: np.ndarray, k: int
+) -> _NormalEquations:
+    """``X~'X~`` and ``X~'y~`` of the ``k`` dummies without forming their columns (see
+    :func:`_fit_indicators`)."""
+    G, H = ab.G, ab.H
+    pr = ab.primary[r]
+    g_part, delta_y = ab.projection(y)  # y~ = y - g_part[firm] - D delta_y
+    yd_r = y[r] - g_part[pr]
+    for cs in ab.level_codes:
+        yd_r -= delta_y[cs[r]]
+    # Only firms with dummy rows (tf) have non-zero counts: number them 0..len(tf)-1 and restrict the
+    # G-sized products to them. One bincount each for the firm x dummy counts, level x dummy counts,
+    # n_e and X~'y~.
+    has = np.zeros(G, dtype=bool)
+    has[pr] = True
+    tf = np.flatnonzero(has)
+    gk = (np.cumsum(has) - 1)[pr] * k + jc
+    CNT_t = np.bincount(gk, minlength=len(tf) * k).reshape(len(tf), k).astype(float)
+    Lf = np.zeros(H * k)
+    for cs in ab.level_codes:
+        Lf += np.bincount(cs[r] * k + jc, minlength=H * k)
+    L = Lf.reshape(H, k)
+    n_e = np.bincount(jc, minlength=k).astype(float)
+    rhs = np.bincount(jc, weights=yd_r, minlength=k)
+    # Tall-skinny products use einsum (no BLAS thread pool: it stalls on a loaded machine).
+    M_t = CNT_t * ab.inv_group_weights[tf, None]  # firm means of each dummy (treated firms)
+    CtM = ab.ct_times_rows(tf, M_t)  # C'M, H x k
+    Delta = ab.solve(L - CtM)  # H x k
+    # CNT'Alpha with Alpha = M - C Delta / n  ->  CNT'M - (C'M)'Delta (M = CNT / n)
+    gram = np.diag(n_e) - np.einsum("gi,gj->ij", CNT_t, M_t) + CtM.T @ Delta - L.T @ Delta
+    gram = 0.5 * (gram + gram.T)
+    return _NormalEquations(r, jc, tf, gk, M_t, Delta, gram, rhs, n_e, g_part, delta_y)
+
+
+def _check_identified(
+    ne: _NormalEquations, names: list[str], fixed_effects: tuple[str, ...]
+) -> None:
+    """Raise when a dummy is absorbed by the fixed effects (or empty), or the dummies are collinear."""
+    for j, name in enumerate(names):
+        if ne.n_e[j] == 0 or ne.gram[j, j] <= 1e-10 * ne.n_e[j]:
+            raise EstimationError(
+                f"regressor '{name}' is absorbed by the fixed effects ({' + '.join(fixed_effects)}) "
+                "or has no observations"
+            )
+    d = np.sqrt(np.diag(ne.gram))
+    ev = np.linalg.eigvalsh(ne.gram / np.outer(d, d))
+    if ev.min() < 1e-10 * max(ev.max(), 1.0):
+        raise EstimationError(
+            f"regressors are collinear (given the fixed effects): {', '.join(names)}"
+        )
+
+
+def _residuals(ab: Absorber, y: np.ndarray, ne: _NormalEquations, beta: np.ndarray) -> np.ndarray:
+    """``u = y~ - sum_e beta_e D~_e`` with ``D~_e = D_e - alpha_e[firm] - delta_e[level]``, formed from
+    ``y``: ``u = y - (g_part - alpha b)[firm] - D (delta_y - delta b) - b[e]`` on the dummy rows."""
+    db = ne.Delta @ beta
+    a_b = -ab.c_times(db[:, None])[:, 0] * ab.inv_group_weights
+    a_b[ne.tf] += np.einsum("gk,k->g", ne.M_t, beta)
+    u = y - (ne.g_part - a_b)[ab.primary]
+    d_fit = ne.delta_y - db
+    for cs in ab.level_codes:
+        u -= d_fit[cs]
+    u[ne.r] -= beta[ne.jc]
+    return u
+
+
+def _cluster_vcov(
+    ab: Absorber, ne: _NormalEquations, u: np.ndarray, bread: np.ndarray, n: int, df_k: int
+) -> np.ndarray:
+    """CRV1 by the primary effect: scores ``S = S1 - U Delta``, ``S1`` the residual sums by firm x dummy
+    (non-zero on firms ``tf`` only), ``U`` the residual sums by firm x level; the meat
+    ``S'S = S1'S1 - S1'U Delta - (S1'U Delta)' + Delta'(U'U)Delta`` needs one G-sized product."""
+    G, k = ab.G, ne.gram.shape[0]
+    S1 = np.bincount(ne.gk, weights=u[ne.r], minlength=len(ne.tf) * k).reshape(len(ne.tf), k)
+    X1, UU = _residual_cell_products(ab, u, ne.tf, S1)
+    X1 = X1 @ ne.Delta
+    meat = np.einsum("gi,gj->ij", S1, S1) - X1 - X1.T + ne.Delta.T @ UU @ ne.Delta
+    meat = 0.5 * (meat + meat.T)
+    return G / (G - 1) * (n - 1) / max(n - df_k, 1) * (bread @ meat @ bread)  # type: ignore[no-any-return]

@@ -65,7 +65,7 @@ class DurationResult(ProfileResult):
     equal_effects
         Joint test that all bins have the same effect (chi2, B - 1 df); None with one bin.
     pretrend
-        BJS pre-trend F test on untreated firm-years.
+        BJS pre-trend F test on untreated firm-years (the shared :class:`PreTrendTest`).
     bins
         Bin labels in order.
     n_units, n_treated_obs, n_untreated_obs

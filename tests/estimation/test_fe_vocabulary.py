@@ -168,3 +168,17 @@ def test_wild_bootstrap_names_stay_reachable_from_inference():
     assert inf.wild_cluster_bootstrap is wildboot.wild_cluster_bootstrap
     with pytest.raises(AttributeError, match="no attribute 'wild_nothing'"):
         _ = inf.wild_nothing
+
+
+def test_wild_result_draws_and_renders(wild):
+    import matplotlib.pyplot as plt
+
+    try:
+        ax = wild.plot()
+        lo, hi = wild.bootstrap_interval
+        assert ax.get_xlim()[0] <= lo and hi <= ax.get_xlim()[1]
+    finally:
+        plt.close("all")
+    tex = wild.to_latex()
+    assert f"[{lo:.4f}, {hi:.4f}]" in tex and "member" in tex
+    assert "bootstrap p-value" in wild.summary() and wild._repr_html_().startswith("<pre>")

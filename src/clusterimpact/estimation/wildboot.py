@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from clusterimpact.errors import EstimationWarning
 from clusterimpact.estimation.inference import BootWeights, cluster_count_check
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import EstimateResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["WildBootstrapResult", "wild_cluster_bootstrap"]
 
@@ -118,6 +121,16 @@ class WildBootstrapResult(EstimateResult):
         """One row: the term, estimate, CRV1 standard error, t against ``null``, bootstrap p-value
         and interval."""
         return super().tidy(self.level if level is None else level, uniform=uniform)
+
+    def plot(self, **kwargs: Any) -> Axes:
+        """Draw the estimate and its bootstrap interval (``plot_forest``; ``level`` defaults to the
+        bootstrap's)."""
+        kwargs.setdefault("level", self.level)
+        return super().plot(**kwargs)
+
+    def to_latex(self, level: float | None = None, digits: int = 4) -> str:
+        """A LaTeX tabular of the estimate, its CRV1 standard error and the bootstrap interval."""
+        return super().to_latex(self.level if level is None else level, digits)
 
     def summary(self, level: float | None = None) -> str:
         """Plain-text lines: the test, the p-value and the bootstrap interval."""

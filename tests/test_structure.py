@@ -26,8 +26,6 @@ FUNCTION_ALLOW: dict[tuple[str, str], str] = {
     ("clusterimpact/estimation/bacon.py", "bacon_decomposition"): "not yet assigned (#13)",
     ("clusterimpact/estimation/compare.py", "compare_estimators"): "not yet assigned (#13)",
     ("clusterimpact/estimation/duration.py", "duration_effects"): "not yet assigned (#13)",
-    ("clusterimpact/estimation/event_study.py", "event_study"): "vocab (#13)",
-    ("clusterimpact/estimation/imputation.py", "imputation_did"): "vocab (#13)",
     ("clusterimpact/estimation/fe/_indicators.py", "_fit_indicators"): "fe (#13)",
     ("clusterimpact/productivity/_base.py", "fit"): "split (#13)",
     ("clusterimpact/synthetic/__init__.py", "simulate"): "split (#13)",

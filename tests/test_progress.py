@@ -121,7 +121,7 @@ def test_multiplier_bootstrap_and_matching_report_when_switched_on(monkeypatch, 
     monkeypatch.setattr(_progress, "DEFAULT_INTERVAL", 0.0)
     panel = simulate(scenario="ecoom", seed=3, n_firms=300).panel()
     with progress_enabled(True):
-        att_gt(panel, "ln_lp", bootstrap=True, n_boot=20, seed=1, allow_unbalanced=True)
+        att_gt(panel, "ln_lp", n_boot=20, seed=1, allow_unbalanced=True)
         match_panel(panel, covariates=["ln_emp"], outcome="ln_lp", seed=1)
     err = capsys.readouterr().err
     assert "multiplier bootstrap: 20/20 (100 %)" in err

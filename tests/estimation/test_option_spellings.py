@@ -110,3 +110,15 @@ def test_subgroup_effects_alpha_is_level() -> None:
             old = subgroup_effects(df, "y", "grp", alpha=0.1, **kw)
     _same_sub = (old.band_level, old.crit_value) == (new.band_level, new.crit_value)
     assert _same_sub and new.band_level == pytest.approx(0.9, abs=1e-15)
+
+
+def test_estimate_tfp_bootstrap_is_n_boot() -> None:
+    from clusterimpact.productivity import estimate_tfp
+    from clusterimpact.synthetic import simulate
+
+    panel = simulate(seed=2, n_firms=300).panel()
+    new = estimate_tfp(panel, "ols", n_boot=3, seed=1)
+    with pytest.warns(FutureWarning, match="'bootstrap' is now spelled 'n_boot'"):
+        old = estimate_tfp(panel, "ols", bootstrap=3, seed=1)
+    assert_close(old.std_errors, new.std_errors, rel=EXACT_REL, floor=EXACT_FLOOR)
+    assert old.provenance.options == new.provenance.options

@@ -89,7 +89,7 @@ def test_acf_bootstrap_intervals_cover_at_the_nominal_rate(markov_panels):
     hits = _hits(
         panels,
         truth,
-        lambda df: estimate_tfp(df, "acf", n_starts=1, bootstrap=ACF_BOOT, seed=next(seeds)),
+        lambda df: estimate_tfp(df, "acf", n_starts=1, n_boot=ACF_BOOT, seed=next(seeds)),
     )
     for t, h in hits.items():
         assert_coverage(h, REPS, f"ACF {t}", p_true=p_nominal, alpha=0.001)

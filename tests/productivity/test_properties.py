@@ -70,17 +70,17 @@ def test_row_order_changes_nothing(panel, method):
 
 
 def test_same_seed_same_bootstrap(panel):
-    a = _fit(panel, "acf", bootstrap=4, seed=9)
-    b = _fit(panel, "acf", bootstrap=4, seed=9)
-    c = _fit(panel, "acf", bootstrap=4, seed=10)
+    a = _fit(panel, "acf", n_boot=4, seed=9)
+    b = _fit(panel, "acf", n_boot=4, seed=9)
+    c = _fit(panel, "acf", n_boot=4, seed=10)
     pd.testing.assert_frame_equal(a.bootstrap_draws, b.bootstrap_draws)
     assert a.std_errors.equals(b.std_errors)
     assert not a.bootstrap_draws.equals(c.bootstrap_draws)
 
 
 def test_bootstrap_independent_of_worker_count(panel):
-    a = _fit(panel, "ols", bootstrap=6, seed=3, n_jobs=1)
-    b = _fit(panel, "ols", bootstrap=6, seed=3, n_jobs=2)
+    a = _fit(panel, "ols", n_boot=6, seed=3, n_jobs=1)
+    b = _fit(panel, "ols", n_boot=6, seed=3, n_jobs=2)
     assert_close(
         a.bootstrap_draws.to_numpy(), b.bootstrap_draws.to_numpy(), rel=EXACT_REL, floor=EXACT_FLOOR
     )
@@ -88,7 +88,7 @@ def test_bootstrap_independent_of_worker_count(panel):
 
 def test_bootstrap_progress_callback(panel):
     seen = []
-    _fit(panel, "ols", bootstrap=3, seed=1, progress=lambda d, t: seen.append((d, t)))
+    _fit(panel, "ols", n_boot=3, seed=1, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
@@ -110,7 +110,7 @@ def test_levels_equal_logs(panel):
 
 
 def test_result_presentation(panel):
-    res = _fit(panel, "acf", bootstrap=5, seed=1)
+    res = _fit(panel, "acf", n_boot=5, seed=1)
     assert isinstance(res, ProductionResult)
     tidy = res.tidy()
     assert list(tidy["term"]) == ["ln_emp", "ln_capital"]

@@ -18,6 +18,6 @@ def test_summary_says_how_to_get_standard_errors():
         lp = estimate_tfp(panel, method="lp", seed=1, **kw)
         ols = estimate_tfp(panel, method="ols", **kw)
     assert np.isnan(lp.std_errors).all()
-    assert "set bootstrap=B (CLI: --bootstrap B)" in lp.summary()
+    assert "set n_boot=B (CLI: --bootstrap B)" in lp.summary()
     assert np.isfinite(ols.std_errors).all() and (ols.std_errors > 0).all()
-    assert "set bootstrap=B" not in ols.summary()
+    assert "set n_boot=B" not in ols.summary()

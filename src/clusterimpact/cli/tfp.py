@@ -109,7 +109,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
         "poly_order": args.poly_order,
         "lom_order": args.lom_order,
         "n_starts": args.n_starts,
-        "bootstrap": args.bootstrap,
+        "n_boot": args.bootstrap,
         "seed": args.seed,
         "n_jobs": args.n_jobs,
         "compat": args.compat,
@@ -134,7 +134,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     if args.method == "labour":
         opts["state"] = []
-        opts["bootstrap"] = 0
+        opts["n_boot"] = 0
     res = estimate_tfp(df, args.method, **opts)
     panel_out = res.join(df) if args.out else None
     if args.json_path:

@@ -180,6 +180,58 @@ def event_study(
     require_columns(
         df, list(dict.fromkeys([outcome, unit, time, cohort, *controls])), what="event study"
     )
+    keep, rel_b, excl = _sample(df, cohort, time, control, bin_endpoints, lo, hi)
+    sub = df if keep.all() else df.loc[keep]
+    rel_k = rel_b if keep.all() else rel_b[keep]
+    ind, events, counts, notes = _dummies(rel_k, lo, hi, refs, len(sub))
+    fe_list = tuple(fe) if fe else (unit, time)
+    options = {"window": [lo, hi], "ref": list(refs), "control": control, "binned": bin_endpoints}
+    reg = _regress(
+        sub, ind, outcome, controls, fe_list, vcov, cluster or unit, weights, options, len(refs)
+    )
+    for k, v in reg.exclusions.items():
+        excl[k] = excl.get(k, 0) + v
+    terms = list(ind.names)
+    V = reg.vcov.loc[terms, terms] if reg.vcov is not None else None
+    return EventStudyResult(
+        params=reg.params.loc[terms],
+        std_errors=reg.std_errors.loc[terms],
+        nobs=reg.nobs,
+        method="event_study",
+        provenance=reg.provenance,
+        df_resid=reg.df_resid,
+        vcov=V,
+        warnings=(*notes, *reg.warnings),
+        exclusions=excl,
+        x=pd.Series([float(e) for e in events], index=terms),
+        x_label="Years since joining",
+        reference=float(ref0),
+        counts=pd.Series(counts),
+        pretrend=_lead_test(reg, [f"rel_year::{e}" for e in events if e < ref0]),
+        window=(lo, hi),
+        binned=bin_endpoints,
+        control=control,
+        fixed_effects=fe_list,
+        vcov_type=reg.vcov_type,
+        cluster=reg.cluster,
+        n_clusters=reg.n_clusters,
+        r2=reg.r2,
+        r2_within=reg.r2_within,
+        regression=reg,
+    )
+
+
+def _sample(
+    df: pd.DataFrame,
+    cohort: str,
+    time: str,
+    control: str,
+    bin_endpoints: bool,
+    lo: int,
+    hi: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Rows kept (never-members left out with ``control="notyet"``; rows outside the window left
+    out unless the endpoints are binned), the (binned) event time of every row, and the exclusions."""
     g = cohort_array(df, cohort)
     t = _as_float(df[time])
     treated = np.isfinite(g)
@@ -202,8 +254,14 @@ def event_study(
             excl["outside_window"] = int(outside.sum())
             keep &= ~outside
         rel_b = rel
-    sub = df if keep.all() else df.loc[keep]
-    rel_k = rel_b if keep.all() else rel_b[keep]
+    return keep, rel_b, excl
+
+
+def _dummies(
+    rel_k: np.ndarray, lo: int, hi: int, refs: tuple[int, ...], n_rows: int
+) -> tuple[_Indicators, list[int], dict[str, int], list[str]]:
+    """The event-time dummies (sparse), the event times estimated, the treated firm-years behind
+    each, and a note (also warned) on event times without any."""
     events = [e for e in range(lo, hi + 1) if e not in refs]
     # one pass: the kept rows carrying a dummy and which one (never-members have rel = NaN)
     slot = np.full(hi - lo + 1, -1, dtype=np.int64)
@@ -226,14 +284,29 @@ def event_study(
         notes.append(
             f"no treated firm-years at event time(s) {', '.join(empty)}: left out (narrow the window)"
         )
-        warnings.warn(notes[-1], EstimationWarning, stacklevel=2)
+        warnings.warn(notes[-1], EstimationWarning, stacklevel=3)
         present = n_by > 0
         which = (np.cumsum(present) - 1)[which]
         for k in empty:
             del counts[k]
         events = [e for e in events if f"rel_year::{e}" in counts]
-    ind = _Indicators([f"rel_year::{e}" for e in events], rows, which, len(sub))
-    fe_list = tuple(fe) if fe else (unit, time)
+    ind = _Indicators([f"rel_year::{e}" for e in events], rows, which, n_rows)
+    return ind, events, counts, notes
+
+
+def _regress(
+    sub: pd.DataFrame,
+    ind: _Indicators,
+    outcome: str,
+    controls: Sequence[str],
+    fe_list: tuple[str, ...],
+    vcov: str,
+    cluster: str,
+    weights: str | None,
+    options: dict[str, Any],
+    n_refs: int,
+) -> FixedEffectsResult:
+    """The TWFE regression on the dummies (and controls), absorbing ``fe_list``."""
     f = _Formula(
         f"{outcome} ~ {' + '.join(controls) if controls else '0'} | {' + '.join(fe_list)}",
         outcome,
@@ -242,27 +315,14 @@ def event_study(
         False,
         None,
     )
-    vtype, ccols = _normalise_vcov(
-        vcov, (cluster or unit) if vcov in ("cluster", "twoway") else None
-    )
+    vtype, ccols = _normalise_vcov(vcov, cluster if vcov in ("cluster", "twoway") else None)
     try:
         reg = None
         if not controls and weights is None:
             reg = _fit_indicators(
-                f,
-                sub,
-                vtype,
-                ccols,
-                ind,
-                method="event_study",
-                options={
-                    "window": [lo, hi],
-                    "ref": list(refs),
-                    "control": control,
-                    "binned": bin_endpoints,
-                },
+                f, sub, vtype, ccols, ind, method="event_study", options=dict(options)
             )
-        reg = reg or _fit_fast(
+        return reg or _fit_fast(
             f,
             sub,
             vtype,
@@ -274,59 +334,27 @@ def event_study(
             True,
             method="event_study",
             extra_X=ind.dense(),
-            options={
-                "window": [lo, hi],
-                "ref": list(refs),
-                "control": control,
-                "binned": bin_endpoints,
-            },
+            options=dict(options),
         )
     except EstimationError as exc:
-        if "collinear" in str(exc) and control == "notyet" and len(refs) == 1:
+        if "collinear" in str(exc) and options["control"] == "notyet" and n_refs == 1:
             raise EstimationError(
                 f"{exc}. Without never-members a fully dynamic event study is not identified (event "
                 "time = year - cohort is collinear with firm and year effects): omit a second event "
                 "time, e.g. ref=(-1, -5), or use control='never'"
             ) from exc
         raise
-    for k, v in reg.exclusions.items():
-        excl[k] = excl.get(k, 0) + v
-    terms = list(ind.names)
-    V = reg.vcov.loc[terms, terms] if reg.vcov is not None else None
-    leads = [f"rel_year::{e}" for e in events if e < ref0]
-    pretrend = None
-    if leads and reg.vcov is not None:
-        pretrend = PreTrendTest.from_wald(
-            inf.wald_test(
-                reg.params.loc[leads].to_numpy(),
-                reg.vcov.loc[leads, leads].to_numpy(),
-                df_denom=reg.df_resid,
-                terms=tuple(leads),
-            )
+
+
+def _lead_test(reg: FixedEffectsResult, leads: list[str]) -> PreTrendTest | None:
+    """Joint F test that the leads are zero (``None`` without leads or a covariance)."""
+    if not leads or reg.vcov is None:
+        return None
+    return PreTrendTest.from_wald(
+        inf.wald_test(
+            reg.params.loc[leads].to_numpy(),
+            reg.vcov.loc[leads, leads].to_numpy(),
+            df_denom=reg.df_resid,
+            terms=tuple(leads),
         )
-    return EventStudyResult(
-        params=reg.params.loc[terms],
-        std_errors=reg.std_errors.loc[terms],
-        nobs=reg.nobs,
-        method="event_study",
-        provenance=reg.provenance,
-        df_resid=reg.df_resid,
-        vcov=V,
-        warnings=(*notes, *reg.warnings),
-        exclusions=excl,
-        x=pd.Series([float(e) for e in events], index=terms),
-        x_label="Years since joining",
-        reference=float(ref0),
-        counts=pd.Series(counts),
-        pretrend=pretrend,
-        window=(lo, hi),
-        binned=bin_endpoints,
-        control=control,
-        fixed_effects=fe_list,
-        vcov_type=reg.vcov_type,
-        cluster=reg.cluster,
-        n_clusters=reg.n_clusters,
-        r2=reg.r2,
-        r2_within=reg.r2_within,
-        regression=reg,
     )

@@ -423,61 +423,14 @@ def imputation_did(
         )
     ucodes, _ = factorize(df[unit])
     tcodes, _ = factorize(t)
-    target = treated.copy()
-    w = np.ones(len(df))
-    if weights:
-        w = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        bad = treated & ~(np.isfinite(w) & (w >= 0))
-        if bad.any():
-            excl["bad_weight"] = int(bad.sum())
-            target &= ~bad
-    if by is not None:
-        axis_vals = pd.to_numeric(df[by], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        label, prefix, x_label = by, f"{by}::", by
-    elif aggregation == "dynamic":
-        axis_vals, label, prefix, x_label = rel, "dynamic", "dynamic:", "Years since joining"
-        if horizons is not None:
-            hz = np.asarray(sorted({int(h) for h in horizons}), dtype=float)
-            if (hz < 0).any():
-                raise SpecError("horizons must be >= 0 (use the pre-trend test for leads)")
-            axis_vals = np.where(np.isin(rel, hz), rel, np.nan)
-    elif aggregation == "group":
-        axis_vals, label, prefix, x_label = (
-            g,
-            "group",
-            "group:",
-            "Cohort (first year of membership)",
-        )
-    elif aggregation == "calendar":
-        axis_vals, label, prefix, x_label = t, "calendar", "calendar:", "Calendar year"
-    else:
-        axis_vals, label, prefix, x_label = np.zeros(len(df)), "simple", "", ""
+    w, target = _weights_target(df, weights, treated, excl)
+    axis_vals, label, prefix, x_label = _axis(df, aggregation, by, horizons, g, t, rel)
     core, ex2 = _fit_core(y, ucodes, tcodes, untreated, target)
     excl.update(ex2)
     ident = core.ident
-    result_terms: list[str] = ["simple"]
-    xs: dict[str, float] = {}
-    # overall ATT
-    term0 = np.where(ident, 0, -1)
-    group0 = np.where(np.isfinite(rel), g * 1000 + rel, -1)
-    est0, U0, cnt0, notes = _aggregate(core, term0, 1, w, group0, leave_out)
-    params = [est0[0]]
-    U_all = U0
-    cnts = [cnt0[0]]
-    if label != "simple":
-        okv = ident & np.isfinite(axis_vals)
-        vals = np.unique(axis_vals[okv])
-        codes = np.full(len(df), -1, dtype=np.int64)
-        codes[okv] = np.searchsorted(vals, axis_vals[okv])
-        grp = np.where(okv, g * 1e6 + codes, -1)
-        est, U1, cnt, notes2 = _aggregate(core, codes, len(vals), w, grp, leave_out)
-        notes += [n for n in notes2 if n not in notes]
-        names = [f"{prefix}{_fmt(v)}" for v in vals]
-        result_terms += names
-        xs = {nm: float(v) for nm, v in zip(names, vals, strict=True)}
-        params += list(est)
-        cnts += list(cnt)
-        U_all = np.hstack([U0, U1])
+    result_terms, xs, params, cnts, U_all, notes = _estimates(
+        core, g, rel, axis_vals, label, prefix, w, leave_out
+    )
     Vall = U_all.T @ U_all
     idx = pd.Index(result_terms)
     test, pre_tab, pre_note = _pretrend(df, outcome, unit, time, rel, untreated, leads)
@@ -532,6 +485,88 @@ def imputation_did(
         fixed_effects=(unit, time),
         tau=tau_frame,
     )
+
+
+def _weights_target(
+    df: pd.DataFrame, weights: str | None, treated: np.ndarray, excl: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The weights and the target firm-years (treated, with a valid weight; others counted)."""
+    target = treated.copy()
+    w = np.ones(len(df))
+    if weights:
+        w = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = treated & ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            excl["bad_weight"] = int(bad.sum())
+            target &= ~bad
+    return w, target
+
+
+def _axis(
+    df: pd.DataFrame,
+    aggregation: str,
+    by: str | None,
+    horizons: Sequence[int] | None,
+    g: np.ndarray,
+    t: np.ndarray,
+    rel: np.ndarray,
+) -> tuple[np.ndarray, str, str, str]:
+    """The aggregation's axis value of every row, its label, term prefix and axis title."""
+    if by is not None:
+        axis_vals = pd.to_numeric(df[by], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return axis_vals, by, f"{by}::", by
+    if aggregation == "dynamic":
+        axis_vals = rel
+        if horizons is not None:
+            hz = np.asarray(sorted({int(h) for h in horizons}), dtype=float)
+            if (hz < 0).any():
+                raise SpecError("horizons must be >= 0 (use the pre-trend test for leads)")
+            axis_vals = np.where(np.isin(rel, hz), rel, np.nan)
+        return axis_vals, "dynamic", "dynamic:", "Years since joining"
+    if aggregation == "group":
+        return g, "group", "group:", "Cohort (first year of membership)"
+    if aggregation == "calendar":
+        return t, "calendar", "calendar:", "Calendar year"
+    return np.zeros(len(df)), "simple", "", ""
+
+
+def _estimates(
+    core: _Core,
+    g: np.ndarray,
+    rel: np.ndarray,
+    axis_vals: np.ndarray,
+    label: str,
+    prefix: str,
+    w: np.ndarray,
+    leave_out: bool,
+) -> tuple[list[str], dict[str, float], list[float], list[Any], np.ndarray, list[str]]:
+    """The overall ATT (``simple``) and the aggregation's terms: names, axis values, estimates,
+    counts, the per-firm scores of all of them (columns) and notes."""
+    ident = core.ident
+    result_terms: list[str] = ["simple"]
+    xs: dict[str, float] = {}
+    # overall ATT
+    term0 = np.where(ident, 0, -1)
+    group0 = np.where(np.isfinite(rel), g * 1000 + rel, -1)
+    est0, U0, cnt0, notes = _aggregate(core, term0, 1, w, group0, leave_out)
+    params = [est0[0]]
+    U_all = U0
+    cnts = [cnt0[0]]
+    if label != "simple":
+        okv = ident & np.isfinite(axis_vals)
+        vals = np.unique(axis_vals[okv])
+        codes = np.full(len(g), -1, dtype=np.int64)
+        codes[okv] = np.searchsorted(vals, axis_vals[okv])
+        grp = np.where(okv, g * 1e6 + codes, -1)
+        est, U1, cnt, notes2 = _aggregate(core, codes, len(vals), w, grp, leave_out)
+        notes += [n for n in notes2 if n not in notes]
+        names = [f"{prefix}{_fmt(v)}" for v in vals]
+        result_terms += names
+        xs = {nm: float(v) for nm, v in zip(names, vals, strict=True)}
+        params += list(est)
+        cnts += list(cnt)
+        U_all = np.hstack([U0, U1])
+    return result_terms, xs, params, cnts, U_all, notes
 
 
 def _fmt(v: float) -> str:

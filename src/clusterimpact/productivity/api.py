@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import check_choice
 from clusterimpact.errors import SpecError
 from clusterimpact.productivity._base import ProductionEstimator
@@ -56,6 +57,7 @@ def make_estimator(method: str, **options: Any) -> ProductionEstimator:
     return cls(**given)
 
 
+@renamed_kwargs(bootstrap="n_boot")
 def estimate_tfp(
     panel: Any,
     method: Method = "acf",
@@ -81,7 +83,7 @@ def estimate_tfp(
     optimizer: str | None = None,
     n_starts: int | None = None,
     start_tol: float | None = None,
-    bootstrap: int = 0,
+    n_boot: int = 0,
     seed: int | None = None,
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
@@ -119,8 +121,9 @@ def estimate_tfp(
     start, optimizer, n_starts, start_tol
         OP/LP/ACF optimiser: start values (sequence or dict by term), scipy method (default BFGS with
         an analytic gradient), number of seeded starting points, tolerance for disagreeing optima.
-    bootstrap, seed, n_jobs, progress
-        Firm-block bootstrap replications (0: none; OP/LP/ACF then have no standard errors), seed,
+    n_boot, seed, n_jobs, progress
+        Firm-block bootstrap replications (0: none; OP/LP/ACF then have no standard errors;
+        ``bootstrap``, the old spelling, still works), seed,
         worker processes, progress callback ``progress(done, total)``.
     compat
         ``"prodest"``: defaults that reproduce prodest 0.1.1 (Rovigatti & Mollisi 2018): polynomial
@@ -158,7 +161,7 @@ def estimate_tfp(
         "unit": unit,
         "time": time,
         "logged": logged,
-        "bootstrap": int(bootstrap) if method != "labour" else None,
+        "bootstrap": int(n_boot) if method != "labour" else None,
         "seed": seed,
         "n_jobs": n_jobs,
         "progress": progress,

@@ -116,7 +116,7 @@ class ProductionResult(EstimateResult):
         if not np.isfinite(self.std_errors.to_numpy(dtype=float)).any():
             lines.append(
                 "No standard errors for this method without a bootstrap: "
-                "set bootstrap=B (CLI: --bootstrap B) for firm-block bootstrap SEs."
+                "set n_boot=B (CLI: --bootstrap B) for firm-block bootstrap SEs."
             )
         return lines
 

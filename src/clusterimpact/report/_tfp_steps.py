@@ -34,7 +34,7 @@ def step_tfp(study: Study) -> str:
             state=["ln_capital"],
             proxy="ln_investment" if m == "op" else "ln_materials",
             seed=study.seed + 2,
-            bootstrap=reps if m in _BOOTSTRAPPED else 0,
+            n_boot=reps if m in _BOOTSTRAPPED else 0,
             n_jobs=2 if reps and m in _BOOTSTRAPPED else 1,
         )
         study.results[f"tfp:{m}"] = res

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,75 @@ def prepare(
     allow_unbalanced: bool,
 ) -> Prepared:
     """Validate a long panel and put it in wide form (see module docstring)."""
+    exclusions: dict[str, int] = {}
+    msgs: list[str] = []
+    lg = _long(df, outcome, cohort, unit, time, covariates, weights, cluster, stack)
+    unit_g = _unit_cohorts(lg, cohort)
+    unit_stack, unit_w, unit_cluster = _unit_settings(lg, weights, cluster, stack)
+    years = _periods(lg.tt, time)
+    unit_g, keep_unit = _cohorts_in_panel(
+        unit_g, years, anticipation, cohort, time, msgs, exclusions
+    )
+    y, x = _wide(lg, years, outcome, covariates, exclusions)
+    keep_unit = _balance(y, keep_unit, allow_unbalanced, years, msgs, exclusions)
+    sel = np.flatnonzero(keep_unit)
+    if sel.size == 0:
+        raise EstimationError("no units left after validation")
+    nobs = int(np.isfinite(y[sel]).sum())
+    sel, gcode, group_stack, group_cohort, starts = _groups(sel, unit_g, unit_stack)
+    w = unit_w[sel]
+    if w.sum() <= 0:
+        raise DataError("all weights are zero", column=weights)
+    w = w / w.mean()
+    cl, n_cl = _clusters(lg, sel, unit_cluster, unit, stack)
+    return Prepared(
+        years=years,
+        y=y[sel],
+        w=w,
+        x=x[sel] if x is not None else None,
+        covariates=list(covariates),
+        group=gcode.astype(np.int64),
+        starts=starts,
+        group_cohort=group_cohort,
+        group_stack=group_stack,
+        cluster=cl,
+        n_clusters=n_cl,
+        unit_labels=np.asarray(lg.kuniq)[sel],
+        nobs=nobs,
+        exclusions=exclusions,
+        messages=msgs,
+    )
+
+
+@dataclass
+class _Long:
+    """The validated long rows: the columns used, integer periods, unit codes (stack x unit when
+    stacking) and the parsed cohort of every row."""
+
+    d: pd.DataFrame
+    tt: np.ndarray  # (rows,) integer periods
+    kcode: np.ndarray  # (rows,) unit code
+    kuniq: Any  # unit keys by code
+    stack_codes: np.ndarray  # (rows,) stack code (0 without stacks)
+    g_val: np.ndarray  # (rows,) cohort, 0 = never treated
+
+    @property
+    def n_all(self) -> int:
+        return len(self.kuniq)
+
+
+def _long(
+    df: pd.DataFrame,
+    outcome: str,
+    cohort: str,
+    unit: str,
+    time: str,
+    covariates: Sequence[str],
+    weights: str | None,
+    cluster: str | None,
+    stack: str | None,
+) -> _Long:
+    """Columns present and numeric, integer periods, unit ids present, no duplicate unit-periods."""
     from clusterimpact._cohort import cohort_years
     from clusterimpact._validation import require_columns, require_numeric
 
@@ -77,8 +147,6 @@ def prepare(
         df, [time, outcome, *covariates] + ([weights] if weights else []), constant=[outcome]
     )
     d = df[cols].copy()
-    exclusions: dict[str, int] = {}
-    msgs: list[str] = []
 
     # cohort: whole periods, missing or 0 = never treated (the package's one cohort parser)
     g_val = cohort_years(d[cohort], column=cohort)
@@ -94,7 +162,7 @@ def prepare(
     # unit key (stack x unit when stacking)
     if stack is not None:
         key = d[stack].astype(str) + "|" + d[unit].astype(str)
-        stack_codes, stack_uniques = pd.factorize(d[stack], sort=True)
+        stack_codes, _ = pd.factorize(d[stack], sort=True)
         if (stack_codes < 0).any():
             raise DataError("missing stack ids", column=stack, rows=list(d.index[stack_codes < 0]))
     else:
@@ -119,60 +187,77 @@ def prepare(
             column=unit,
             rows=list(d.index[dup]),
         )
+    return _Long(d=d, tt=tt_i, kcode=kcode, kuniq=kuniq, stack_codes=stack_codes, g_val=g_val)
 
-    # cohort constant within unit (last write wins, then compare every row with its unit's value)
-    unit_g = np.empty(n_all)
+
+def _unit_cohorts(lg: _Long, cohort: str) -> np.ndarray:
+    """The cohort of every unit; it must be constant within unit (last write wins, then compare
+    every row with its unit's value)."""
+    kcode, g_val = lg.kcode, lg.g_val
+    unit_g = np.empty(lg.n_all)
     unit_g[kcode] = g_val
     differs = unit_g[kcode] != g_val
     if differs.any():
         changing = np.unique(kcode[differs])
-        ids = [str(kuniq[i]) for i in changing[:10]]
+        ids = [str(lg.kuniq[i]) for i in changing[:10]]
         raise PanelError(
             f"the cohort ('{cohort}') changes over time for {changing.size} unit(s): "
             f"{', '.join(ids)}; the cohort must be the unit's first treatment year in every row",
             column=cohort,
-            rows=list(d.index[np.isin(kcode, changing)]),
+            rows=list(lg.d.index[np.isin(kcode, changing)]),
         )
+    return unit_g
 
-    def _unit_const(col: str, label: str) -> np.ndarray:
-        codes, uniq = pd.factorize(d[col], sort=True)
-        per_unit = np.empty(n_all, dtype=np.int64)
-        per_unit[kcode] = codes
-        bad_rows = (per_unit[kcode] != codes) | (codes < 0)
-        if bad_rows.any():
-            badu = np.unique(kcode[bad_rows])
-            raise DataError(
-                f"{label} must be constant (and present) within each unit; "
-                f"{badu.size} unit(s) differ, e.g. {kuniq[badu[0]]}",
-                column=col,
-                rows=list(d.index[np.isin(kcode, badu)][:50]),
-            )
-        return per_unit
 
-    unit_stack = np.zeros(n_all, dtype=np.int64)
+def _unit_const(lg: _Long, col: str, label: str) -> np.ndarray:
+    """Codes of ``col`` per unit; it must be present and constant within each unit."""
+    kcode = lg.kcode
+    codes, _ = pd.factorize(lg.d[col], sort=True)
+    per_unit = np.empty(lg.n_all, dtype=np.int64)
+    per_unit[kcode] = codes
+    bad_rows = (per_unit[kcode] != codes) | (codes < 0)
+    if bad_rows.any():
+        badu = np.unique(kcode[bad_rows])
+        raise DataError(
+            f"{label} must be constant (and present) within each unit; "
+            f"{badu.size} unit(s) differ, e.g. {lg.kuniq[badu[0]]}",
+            column=col,
+            rows=list(lg.d.index[np.isin(kcode, badu)][:50]),
+        )
+    return per_unit
+
+
+def _unit_settings(
+    lg: _Long, weights: str | None, cluster: str | None, stack: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Stack, weight and cluster of every unit (each constant within unit)."""
+    kcode = lg.kcode
+    unit_stack = np.zeros(lg.n_all, dtype=np.int64)
     if stack is not None:
-        unit_stack = np.zeros(n_all, dtype=np.int64)
-        unit_stack[kcode] = stack_codes
+        unit_stack[kcode] = lg.stack_codes
     if weights is not None:
-        wv = d[weights].to_numpy(dtype=float)
+        wv = lg.d[weights].to_numpy(dtype=float)
         if (~np.isfinite(wv)).any() or (wv < 0).any():
-            rows = list(d.index[~np.isfinite(wv) | (wv < 0)])
+            rows = list(lg.d.index[~np.isfinite(wv) | (wv < 0)])
             raise DataError("weights must be finite and non-negative", column=weights, rows=rows)
-        unit_w = np.empty(n_all)
+        unit_w = np.empty(lg.n_all)
         unit_w[kcode] = wv
         wdiff = ~np.isclose(unit_w[kcode], wv, rtol=1e-10, atol=0)
         if wdiff.any():
             badu = np.unique(kcode[wdiff])
             raise DataError(
                 f"weights must be constant within each unit; {badu.size} unit(s) differ, "
-                f"e.g. {kuniq[badu[0]]}",
+                f"e.g. {lg.kuniq[badu[0]]}",
                 column=weights,
             )
     else:
-        unit_w = np.ones(n_all)
-    unit_cluster = _unit_const(cluster, "cluster") if cluster is not None else None
+        unit_w = np.ones(lg.n_all)
+    unit_cluster = _unit_const(lg, cluster, "cluster") if cluster is not None else None
+    return unit_stack, unit_w, unit_cluster
 
-    # periods: consecutive integers
+
+def _periods(tt_i: np.ndarray, time: str) -> np.ndarray:
+    """The periods: at least two, consecutive integers."""
     t_lo = int(tt_i.min())
     years = np.flatnonzero(np.bincount(tt_i - t_lo)) + t_lo
     if len(years) < 2:
@@ -184,9 +269,21 @@ def prepare(
             "re-label periods as consecutive integers or fill the missing years",
             column=time,
         )
-    t_first, t_last = int(years[0]), int(years[-1])
+    return years
 
-    # cohorts outside the panel
+
+def _cohorts_in_panel(
+    unit_g: np.ndarray,
+    years: np.ndarray,
+    anticipation: int,
+    cohort: str,
+    time: str,
+    msgs: list[str],
+    exclusions: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cohorts after the last period become never-treated; cohorts with no pre-treatment period
+    are dropped (both said in ``msgs``). Returns the cohorts and the units kept."""
+    t_first, t_last = int(years[0]), int(years[-1])
     cohorts = np.sort(pd.unique(unit_g[unit_g > 0]))
     frac = cohorts[cohorts != np.round(cohorts)]
     if frac.size:
@@ -204,7 +301,7 @@ def prepare(
         )
         unit_g = np.where(np.isin(unit_g, late), 0.0, unit_g)
     early = cohorts[cohorts <= t_first + anticipation]
-    keep_unit = np.ones(n_all, dtype=bool)
+    keep_unit = np.ones(len(unit_g), dtype=bool)
     if early.size:
         drop = np.isin(unit_g, early)
         exclusions["treated in the first period (no pre-period)"] = int(drop.sum())
@@ -215,14 +312,23 @@ def prepare(
             f"period: {int(drop.sum())} unit(s) dropped",
         )
         keep_unit &= ~drop
+    return unit_g, keep_unit
 
-    # observed outcome (and covariates) per row
-    yv = d[outcome].to_numpy(dtype=float)
+
+def _wide(
+    lg: _Long,
+    years: np.ndarray,
+    outcome: str,
+    covariates: Sequence[str],
+    exclusions: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Outcome (units x periods) and covariates (units x periods x k), NaN where not observed."""
+    yv = lg.d[outcome].to_numpy(dtype=float)
     ok_row = np.isfinite(yv)
     n_miss_y = int((~ok_row).sum())
     xv = None
     if covariates:
-        xv = d[list(covariates)].to_numpy(dtype=float)
+        xv = lg.d[list(covariates)].to_numpy(dtype=float)
         okx = np.isfinite(xv).all(axis=1)
         n_miss_x = int((ok_row & ~okx).sum())
         if n_miss_x:
@@ -232,14 +338,26 @@ def prepare(
         exclusions["missing outcome (rows)"] = n_miss_y
 
     T = len(years)
-    tidx = tt_i - t_first
-    y = np.full((n_all, T), np.nan)
+    tidx = lg.tt - int(years[0])
+    kcode = lg.kcode
+    y = np.full((lg.n_all, T), np.nan)
     y[kcode[ok_row], tidx[ok_row]] = yv[ok_row]
     x = None
     if xv is not None:
-        x = np.full((n_all, T, len(covariates)), np.nan)
+        x = np.full((lg.n_all, T, len(covariates)), np.nan)
         x[kcode[ok_row], tidx[ok_row], :] = xv[ok_row]
+    return y, x
 
+
+def _balance(
+    y: np.ndarray,
+    keep_unit: np.ndarray,
+    allow_unbalanced: bool,
+    years: np.ndarray,
+    msgs: list[str],
+    exclusions: dict[str, int],
+) -> np.ndarray:
+    """Units kept: observed in every period (unless ``allow_unbalanced``) or at least once."""
     complete = np.isfinite(y).all(axis=1)
     if not allow_unbalanced:
         drop = keep_unit & ~complete
@@ -248,7 +366,8 @@ def prepare(
             note(
                 msgs,
                 f"{int(drop.sum())} unit(s) are not observed (with outcome and covariates) in every "
-                f"period {t_first}-{t_last} and were dropped; pass allow_unbalanced=True to keep them",
+                f"period {int(years[0])}-{int(years[-1])} and were dropped; pass "
+                "allow_unbalanced=True to keep them",
             )
             keep_unit &= complete
     else:
@@ -256,13 +375,14 @@ def prepare(
         if none.any():
             exclusions["no usable rows (units)"] = int(none.sum())
             keep_unit &= ~none
+    return keep_unit
 
-    sel = np.flatnonzero(keep_unit)
-    if sel.size == 0:
-        raise EstimationError("no units left after validation")
-    nobs = int(np.isfinite(y[sel]).sum())
 
-    # groups = (stack, cohort), units sorted by group
+def _groups(
+    sel: np.ndarray, unit_g: np.ndarray, unit_stack: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Groups = (stack, cohort); the kept units sorted by group, their group codes, each group's
+    stack and cohort, and the groups' start offsets."""
     ug = unit_g[sel]
     us = unit_stack[sel]
     # cohorts are integer periods (checked above): one integer key per (stack, cohort)
@@ -277,43 +397,24 @@ def prepare(
     group_stack = guniq // base
     group_cohort = (guniq % base).astype(float)
     starts = np.searchsorted(gcode, np.arange(len(guniq) + 1))
+    return sel, gcode, group_stack, group_cohort, starts
 
-    w = unit_w[sel]
-    if w.sum() <= 0:
-        raise DataError("all weights are zero", column=weights)
-    w = w / w.mean()
+
+def _clusters(
+    lg: _Long, sel: np.ndarray, unit_cluster: np.ndarray | None, unit: str, stack: str | None
+) -> tuple[np.ndarray | None, int]:
+    """Cluster codes of the kept units (``None``: the unit) and the number of clusters."""
     if unit_cluster is not None:
         ccode, cuniq = pd.factorize(unit_cluster[sel], sort=True)
-        cl: np.ndarray | None = ccode.astype(np.int64)
-        n_cl = len(cuniq)
-    elif stack is not None:
+        return ccode.astype(np.int64), len(cuniq)
+    if stack is not None:
         # stacked panel: a firm appears in several stacks; cluster on the firm by default
-        firm = pd.Series(d[unit].to_numpy())
-        firm_of_key = np.empty(n_all, dtype=object)
-        firm_of_key[kcode] = firm.to_numpy()
+        firm = pd.Series(lg.d[unit].to_numpy())
+        firm_of_key = np.empty(lg.n_all, dtype=object)
+        firm_of_key[lg.kcode] = firm.to_numpy()
         fcode, funiq = pd.factorize(pd.Series(firm_of_key[sel]).astype(str), sort=True)
-        cl = np.asarray(fcode, dtype=np.int64)
         n_cl = len(funiq)
         if n_cl == len(sel):
-            cl = None
-    else:
-        cl = None
-        n_cl = len(sel)
-
-    return Prepared(
-        years=years,
-        y=y[sel],
-        w=w,
-        x=x[sel] if x is not None else None,
-        covariates=list(covariates),
-        group=gcode.astype(np.int64),
-        starts=starts,
-        group_cohort=group_cohort,
-        group_stack=group_stack,
-        cluster=cl,
-        n_clusters=n_cl,
-        unit_labels=np.asarray(kuniq)[sel],
-        nobs=nobs,
-        exclusions=exclusions,
-        messages=msgs,
-    )
+            return None, n_cl
+        return np.asarray(fcode, dtype=np.int64), n_cl
+    return None, len(sel)

@@ -34,8 +34,6 @@ FUNCTION_ALLOW: dict[tuple[str, str], str] = {
     ("clusterimpact/estimation/staggered.py", "_fit"): "vocab (#13)",
     ("clusterimpact/estimation/fe/_indicators.py", "_fit_indicators"): "fe (#13)",
     ("clusterimpact/productivity/_base.py", "fit"): "split (#13)",
-    ("clusterimpact/synthetic/__init__.py", "simulate"): "split (#13)",
-    ("clusterimpact/synthetic/_engine.py", "simulate_chunk"): "split (#13)",
 }
 
 

@@ -33,7 +33,6 @@ FUNCTION_ALLOW: dict[tuple[str, str], str] = {
     ("clusterimpact/estimation/staggered.py", "_aggte"): "vocab (#13)",
     ("clusterimpact/estimation/staggered.py", "_fit"): "vocab (#13)",
     ("clusterimpact/estimation/fe/_indicators.py", "_fit_indicators"): "fe (#13)",
-    ("clusterimpact/productivity/_base.py", "fit"): "split (#13)",
 }
 
 

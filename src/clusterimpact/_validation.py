@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ import pandas as pd
 from clusterimpact.errors import DataError, DataWarning, SpecError, describe_rows
 
 __all__ = [
+    "PanelKeys",
     "OVERFLOW_RISK",
     "as_frame",
     "check_choice",
@@ -20,6 +21,15 @@ __all__ = [
     "require_numeric",
     "resolve_rng",
 ]
+
+
+class PanelKeys(TypedDict):
+    """The panel's column keywords every staggered estimator takes (``**keys`` in a call)."""
+
+    cohort: str
+    unit: str
+    time: str
+
 
 OVERFLOW_RISK = 1e150
 """Magnitudes above this overflow float64 when squared (~1.8e308), as in every variance and regression."""

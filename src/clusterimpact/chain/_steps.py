@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact._validation import PanelKeys
 from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._base import ProductionEstimator
 from clusterimpact.productivity._prep import Arrays
@@ -100,6 +101,11 @@ class ChainSteps:
     theta: np.ndarray | None = None
     names: tuple[str, ...] = ()
 
+    @property
+    def keys(self) -> PanelKeys:
+        """``cohort``, ``unit`` and ``time``: the panel keywords of every estimator it runs."""
+        return {"cohort": self.cohort, "unit": self.unit, "time": self.time}
+
     # -- the production function ------------------------------------------------------------------
     def tfp(self, data: ChainData, *, full: bool) -> tuple[pd.DataFrame, Any]:
         """The frame with the outcome column (ln TFP) recomputed, and the estimator's point."""
@@ -124,9 +130,7 @@ class ChainSteps:
         gt = att_gt(
             frame,
             self.outcome,
-            cohort=self.cohort,
-            unit=self.unit,
-            time=self.time,
+            **self.keys,
             control=self.control,  # type: ignore[arg-type]
             allow_unbalanced=True,
             cluster=self.unit,
@@ -149,9 +153,7 @@ class ChainSteps:
             frame,
             self.outcome,
             bins=self.bins,
-            cohort=self.cohort,
-            unit=self.unit,
-            time=self.time,
+            **self.keys,
             leads=abs(self.window[0]),
         )
         se = res.std_errors.reindex(res.params.index).to_numpy(dtype=float)
@@ -166,9 +168,7 @@ class ChainSteps:
         opts = dict(self.matching or {})
         res = match_panel(
             frame,
-            cohort=self.cohort,
-            unit=self.unit,
-            time=self.time,
+            **self.keys,
             control=opts.pop("control", self.control),
             outcome=self.outcome,
             window=self.window,

@@ -30,20 +30,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact._validation import PanelKeys
 from clusterimpact.errors import ClusterImpactError, DataError, OutputError
 
 __all__ = [
+    "add_command",
     "add_common_args",
+    "add_level_arg",
     "add_read_args",
+    "add_staggered_args",
+    "check_level",
     "check_columns",
     "check_outputs",
     "cli_syntax",
     "load_data",
+    "panel_keys",
     "read_options",
     "run_command",
     "split_list",
     "write_json",
 ]
+
+
+def add_command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    *,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """An analysis subcommand with the flags every one of them shares (:func:`add_common_args`)."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
+    add_common_args(p)
+    return p
 
 
 def add_common_args(p: argparse.ArgumentParser, *, data_required: bool = True) -> None:
@@ -58,6 +77,50 @@ def add_common_args(p: argparse.ArgumentParser, *, data_required: bool = True) -
     p.add_argument("--seed", type=int, default=None, help="seed of every random step")
     p.add_argument("--json", dest="json_path", default=None, help="write results as JSON here")
     add_read_args(p)
+
+
+def add_staggered_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
+    """The Callaway-Sant'Anna options shared by ``did`` and ``heterogeneity``.
+
+    ``scope`` (e.g. ``" (cs)"``) is appended to the help of the options only one method uses.
+    """
+    p.add_argument("--cohort", default="treat_year", help="first-treatment period column")
+    p.add_argument(
+        "--control",
+        choices=("never", "notyet"),
+        default="never",
+        help=f"comparison units{scope}",
+    )
+    p.add_argument("--covariates", default=None, help=f"comma-separated covariates{scope}")
+    p.add_argument(
+        "--est", choices=("reg", "ipw", "dr"), default="dr", help=f"2x2 estimator{scope}"
+    )
+    p.add_argument("--anticipation", type=int, default=0, help=f"anticipation periods{scope}")
+    p.add_argument(
+        "--allow-unbalanced",
+        dest="allow_unbalanced",
+        action="store_true",
+        help=f"keep units not observed in every period{scope} (default: drop them, as R did)",
+    )
+    p.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
+
+
+def add_level_arg(p: argparse.ArgumentParser) -> None:
+    """``--level``: the confidence level of every interval."""
+    p.add_argument("--level", type=float, default=0.95, help="confidence level")
+
+
+def check_level(level: float) -> None:
+    """A confidence level in (0, 1), else a SpecError naming ``--level``."""
+    if not 0 < level < 1:
+        from clusterimpact.errors import SpecError
+
+        raise SpecError(f"--level must be in (0, 1), got {level}")
+
+
+def panel_keys(args: argparse.Namespace) -> PanelKeys:
+    """``cohort``, ``unit`` and ``time`` of the parsed flags, as estimator keywords."""
+    return {"cohort": args.cohort, "unit": args.unit, "time": args.time}
 
 
 def add_read_args(p: argparse.ArgumentParser) -> None:

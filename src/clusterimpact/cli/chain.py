@@ -21,8 +21,10 @@ import sys
 from typing import Any
 
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
+    add_level_arg,
     check_columns,
+    check_level,
     load_data,
     split_list,
     write_json,
@@ -31,13 +33,13 @@ from clusterimpact.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``chain`` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "chain",
         help="bootstrap of the whole chain (TFP -> matching -> DiD): chain SEs beside plug-in SEs",
         description="Firm-block bootstrap of production function, ln TFP, matching, CS DiD, duration "
         "profile and matched DiD. Cohort 0 or missing = never a member.",
     )
-    add_common_args(p)
     p.add_argument(
         "--method", default="acf", help="production function: ols|fe|op|lp|acf|wooldridge"
     )
@@ -70,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_false",
         help="multi-start production-function search in every replication (slower)",
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence level")
+    add_level_arg(p)
     p.set_defaults(func=_run)
 
 
@@ -107,10 +109,8 @@ def _matching(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace) -> int:
     from clusterimpact._cohort import cohort_years
     from clusterimpact.chain import chain_bootstrap
-    from clusterimpact.errors import SpecError
 
-    if not 0 < args.level < 1:
-        raise SpecError(f"--level must be in (0, 1), got {args.level}")
+    check_level(args.level)
     df = load_data(args.data)
     estimators = split_list(args.estimators)
     free, state = split_list(args.free), split_list(args.state)

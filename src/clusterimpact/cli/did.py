@@ -12,15 +12,20 @@ written atomically.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from clusterimpact._cohort import cohort_years
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
+    add_level_arg,
+    add_staggered_args,
     check_columns,
+    check_level,
     load_data,
+    panel_keys,
     split_list,
     write_json,
 )
@@ -30,21 +35,16 @@ METHODS = ("cs", "sa", "imputation", "twfe")
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``did`` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "did",
         help="staggered DiD (Callaway-Sant'Anna, Sun-Abraham, imputation, TWFE) with aggregations",
         description="Staggered difference-in-differences with the aggregations simple, dynamic, "
         "group and calendar. Cohort 0 or missing = never treated.",
     )
-    add_common_args(p)
     p.add_argument("--outcome", required=True, help="outcome column")
-    p.add_argument("--cohort", default="treat_year", help="first-treatment period column")
     p.add_argument("--method", choices=METHODS, default="cs", help="estimator (default cs)")
-    p.add_argument(
-        "--control", choices=("never", "notyet"), default="never", help="comparison units (cs)"
-    )
-    p.add_argument("--covariates", default=None, help="comma-separated covariates (cs)")
-    p.add_argument("--est", choices=("reg", "ipw", "dr"), default="dr", help="cs 2x2 estimator")
+    add_staggered_args(p, scope=" (cs)")
     p.add_argument(
         "--dr-method",
         dest="dr_method",
@@ -53,17 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="cs --est dr: improved (IPT + WLS) or traditional (logit + OLS, as csdid)",
     )
     p.add_argument("--weights", default=None, help="sampling or matching weights column")
-    p.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
     p.add_argument("--stack", default=None, help="stack id of a cohort-stacked panel (cs)")
-    p.add_argument("--anticipation", type=int, default=0, help="anticipation periods (cs)")
     p.add_argument(
         "--base-period", dest="base_period", choices=("varying", "universal"), default="varying"
-    )
-    p.add_argument(
-        "--allow-unbalanced",
-        dest="allow_unbalanced",
-        action="store_true",
-        help="cs: keep units not observed in every period (default: drop them, as R did)",
     )
     p.add_argument(
         "--bootstrap", action="store_true", help="multiplier bootstrap SEs and uniform bands (cs)"
@@ -75,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default="mammen",
         help="bootstrap multipliers (cs): mammen (default) or rademacher (what R did and csdid draw)",
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence level")
+    add_level_arg(p)
     _register_honest(p)
     p.set_defaults(func=_run)
 
@@ -98,14 +90,26 @@ def _rows(res: Any, level: float, keep: Any = None) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass
+class _Fit:
+    """What one method produced, in the shape of the JSON payload and the printed text."""
+
+    estimates: list[dict[str, Any]]
+    blocks: list[str]
+    nobs: int
+    warnings: list[str]
+    exclusions: dict[str, int]
+    provenance: dict[str, Any]
+    n_units: int | None = None
+    excluded_cells: dict[str, list[str]] = field(default_factory=dict)
+    event_study: Any = None  # the result --honest bounds (cs, sa); None: computed there
+
+
 def _run(args: argparse.Namespace) -> int:
     df = load_data(args.data, args, outcome=args.outcome)
     covs = split_list(args.covariates)
     level = args.level
-    if not 0 < level < 1:
-        from clusterimpact.errors import SpecError
-
-        raise SpecError(f"--level must be in (0, 1), got {level}")
+    check_level(level)
     check_columns(
         df,
         args.data,
@@ -114,182 +118,202 @@ def _run(args: argparse.Namespace) -> int:
     )
     # the package's one cohort parser, here so that a typo names the file (0 or missing = never)
     g = cohort_years(df[args.cohort], column=args.cohort, source=args.data)
-    estimates: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    exclusions: dict[str, int] = {}
-    provenance: dict[str, Any] = {}
-    blocks: list[str] = []
-    excluded_cells: dict[str, list[str]] = {}  # cs: NaN ATT(g,t) cells each aggregation left out
-    nobs = 0
-    n_units = int(df[args.unit].nunique())
-    if args.method == "cs":
-        from clusterimpact.estimation.staggered import aggte, att_gt
-
-        res = att_gt(
-            df,
-            args.outcome,
-            cohort=args.cohort,
-            unit=args.unit,
-            time=args.time,
-            control=args.control,
-            covariates=covs or None,
-            est=args.est,
-            dr_method=args.dr_method,
-            anticipation=args.anticipation,
-            base_period=args.base_period,
-            weights=args.weights,
-            cluster=args.cluster,
-            stack=args.stack,
-            allow_unbalanced=args.allow_unbalanced,
-            n_boot=args.n_boot if args.bootstrap else 0,
-            multiplier=args.multiplier,
-            seed=args.seed,
-            level=level,
-        )
-        estimates += _rows(res, level)
-        blocks.append(res.summary(level))
-        agg_warnings: list[str] = []
-        for ty in ("simple", "dynamic", "group", "calendar"):
-            agg = aggte(res, ty)
-            estimates += _rows(agg, level)
-            blocks.append(agg.summary(level).split("\n", 2)[-1])
-            if agg.excluded_cells:
-                excluded_cells[ty] = list(agg.excluded_cells)
-            agg_warnings += [w for w in agg.warnings if w not in res.warnings]
-        nobs, n_units = res.nobs, res.n_units
-        warnings, exclusions = list(res.warnings) + agg_warnings, dict(res.exclusions)
-        provenance = res.provenance.to_dict()
-    elif args.method == "sa":
-        from clusterimpact.estimation.sunab import sun_abraham
-
-        sa = sun_abraham(
-            df,
-            args.outcome,
-            cohort=args.cohort,
-            unit=args.unit,
-            time=args.time,
-            control="never" if (g == 0).any() else "last",
-            weights=args.weights,
-            cluster=args.cluster,
-            stack=args.stack,
-        )
-        estimates += _rows(sa, level)
-        blocks.append(sa.summary(level))
-        nobs = sa.nobs
-        warnings, exclusions = list(sa.warnings), dict(sa.exclusions)
-        provenance = sa.provenance.to_dict()
-    elif args.method == "imputation":
-        from clusterimpact.estimation.imputation import imputation_did
-
-        T = int(pd.to_numeric(df[args.time], errors="coerce").nunique())
-        seen: set[str] = set()
-        for ty in ("simple", "dynamic", "group", "calendar"):
-            imp = imputation_did(
-                df,
-                args.outcome,
-                cohort=args.cohort,
-                unit=args.unit,
-                time=args.time,
-                aggregation=ty,  # type: ignore[arg-type]
-                leads=max(0, min(5, T - 2)),
-            )
-            new = [r for r in _rows(imp, level) if r["term"] not in seen]
-            seen.update(r["term"] for r in new)
-            estimates += new
-            blocks.append(imp.summary(level))
-            nobs = imp.nobs
-            warnings = list(dict.fromkeys(warnings + list(imp.warnings)))
-            exclusions = dict(imp.exclusions)
-            provenance = imp.provenance.to_dict()
-    else:  # twfe
-        from clusterimpact.estimation.compare import compare_estimators
-
-        cmp = compare_estimators(
-            df,
-            args.outcome,
-            cohort=args.cohort,
-            unit=args.unit,
-            time=args.time,
-            estimators=("twfe",),
-            weights=args.weights,
-            cluster=args.cluster,
-            bacon=False,
-            level=level,
-        )
-        if "twfe" in cmp.failures:
-            from clusterimpact.errors import EstimationError
-
-            raise EstimationError(cmp.failures["twfe"])
-        for rec in cmp.frame.to_dict("records"):
-            estimates.append(
-                {
-                    "term": str(rec["term"]),
-                    **{
-                        k: float(rec[k])
-                        for k in ("estimate", "std_error", "conf_low", "conf_high", "p_value")
-                    },
-                }
-            )
-        main = cmp.results["twfe"]
-        blocks.append(
-            cmp.frame[["term", "estimate", "std_error", "conf_low", "conf_high"]].to_string(
-                index=False, float_format=lambda v: f"{v: .4f}"
-            )
-        )
-        nobs = main.nobs
-        warnings, exclusions = list(main.warnings), dict(main.exclusions)
-        provenance = main.provenance.to_dict()
+    fitters = {"cs": _fit_cs, "sa": _fit_sa, "imputation": _fit_imputation, "twfe": _fit_twfe}
+    fit = fitters[args.method](args, df, covs, level, g)
+    warnings = fit.warnings
     sensitivity = None
     if args.honest:
-        sensitivity, notes = _honest(
-            args,
-            df,
-            res if args.method == "cs" else sa if args.method == "sa" else None,
-            level,
-        )
+        sensitivity, notes = _honest(args, df, fit.event_study, level)
         warnings += [n for n in notes if n not in warnings]
-        blocks.append(_honest_text(sensitivity))
+        fit.blocks.append(_honest_text(sensitivity))
     payload = {
         "command": "did",
         "method": args.method,
-        "nobs": int(nobs),
-        "n_units": int(n_units),
-        "options": {
-            "data": str(args.data),
-            "outcome": args.outcome,
-            "cohort": args.cohort,
-            "unit": args.unit,
-            "time": args.time,
-            "control": args.control,
-            "covariates": covs,
-            "est": args.est,
-            "dr_method": args.dr_method,
-            "weights": args.weights,
-            "cluster": args.cluster,
-            "stack": args.stack,
-            "anticipation": args.anticipation,
-            "base_period": args.base_period,
-            "allow_unbalanced": bool(args.allow_unbalanced),
-            "bootstrap": bool(args.bootstrap),
-            "n_boot": args.n_boot,
-            "multiplier": args.multiplier,
-            "seed": args.seed,
-            "level": level,
-        },
-        "estimates": estimates,
+        "nobs": int(fit.nobs),
+        "n_units": int(fit.n_units if fit.n_units is not None else df[args.unit].nunique()),
+        "options": _options(args, covs, level),
+        "estimates": fit.estimates,
         "warnings": warnings,
-        "exclusions": exclusions,
-        "excluded_cells": excluded_cells,
-        "provenance": provenance,
+        "exclusions": fit.exclusions,
+        "excluded_cells": fit.excluded_cells,
+        "provenance": fit.provenance,
     }
     if sensitivity is not None:
         payload["sensitivity"] = sensitivity
     if args.json_path:
         write_json(args.json_path, payload)
-        print(f"did ({args.method}): {len(estimates)} estimates written to {args.json_path}")
+        print(f"did ({args.method}): {len(fit.estimates)} estimates written to {args.json_path}")
     else:
-        print("\n\n".join(blocks))
+        print("\n\n".join(fit.blocks))
     return 0
+
+
+def _options(args: argparse.Namespace, covs: list[str], level: float) -> dict[str, Any]:
+    """The ``options`` block of the JSON payload."""
+    return {
+        "data": str(args.data),
+        "outcome": args.outcome,
+        "cohort": args.cohort,
+        "unit": args.unit,
+        "time": args.time,
+        "control": args.control,
+        "covariates": covs,
+        "est": args.est,
+        "dr_method": args.dr_method,
+        "weights": args.weights,
+        "cluster": args.cluster,
+        "stack": args.stack,
+        "anticipation": args.anticipation,
+        "base_period": args.base_period,
+        "allow_unbalanced": bool(args.allow_unbalanced),
+        "bootstrap": bool(args.bootstrap),
+        "n_boot": args.n_boot,
+        "multiplier": args.multiplier,
+        "seed": args.seed,
+        "level": level,
+    }
+
+
+def _fit_cs(
+    args: argparse.Namespace, df: pd.DataFrame, covs: list[str], level: float, g: Any
+) -> _Fit:
+    """Callaway-Sant'Anna ATT(g,t) and its four aggregations."""
+    from clusterimpact.estimation.staggered import aggte, att_gt
+
+    res = att_gt(
+        df,
+        args.outcome,
+        **panel_keys(args),
+        control=args.control,
+        covariates=covs or None,
+        est=args.est,
+        dr_method=args.dr_method,
+        anticipation=args.anticipation,
+        base_period=args.base_period,
+        weights=args.weights,
+        cluster=args.cluster,
+        stack=args.stack,
+        allow_unbalanced=args.allow_unbalanced,
+        n_boot=args.n_boot if args.bootstrap else 0,
+        multiplier=args.multiplier,
+        seed=args.seed,
+        level=level,
+    )
+    estimates = _rows(res, level)
+    blocks = [res.summary(level)]
+    excluded_cells: dict[str, list[str]] = {}  # NaN ATT(g,t) cells each aggregation left out
+    agg_warnings: list[str] = []
+    for ty in ("simple", "dynamic", "group", "calendar"):
+        agg = aggte(res, ty)
+        estimates += _rows(agg, level)
+        blocks.append(agg.summary(level).split("\n", 2)[-1])
+        if agg.excluded_cells:
+            excluded_cells[ty] = list(agg.excluded_cells)
+        agg_warnings += [w for w in agg.warnings if w not in res.warnings]
+    return _Fit(
+        estimates=estimates,
+        blocks=blocks,
+        nobs=res.nobs,
+        n_units=res.n_units,
+        warnings=list(res.warnings) + agg_warnings,
+        exclusions=dict(res.exclusions),
+        provenance=res.provenance.to_dict(),
+        excluded_cells=excluded_cells,
+        event_study=res,
+    )
+
+
+def _fit_sa(
+    args: argparse.Namespace, df: pd.DataFrame, covs: list[str], level: float, g: Any
+) -> _Fit:
+    """Sun-Abraham's interaction-weighted event study (never-treated or last-treated controls)."""
+    from clusterimpact.estimation.sunab import sun_abraham
+
+    sa = sun_abraham(
+        df,
+        args.outcome,
+        **panel_keys(args),
+        control="never" if (g == 0).any() else "last",
+        weights=args.weights,
+        cluster=args.cluster,
+        stack=args.stack,
+    )
+    return _Fit(
+        estimates=_rows(sa, level),
+        blocks=[sa.summary(level)],
+        nobs=sa.nobs,
+        warnings=list(sa.warnings),
+        exclusions=dict(sa.exclusions),
+        provenance=sa.provenance.to_dict(),
+        event_study=sa,
+    )
+
+
+def _fit_imputation(
+    args: argparse.Namespace, df: pd.DataFrame, covs: list[str], level: float, g: Any
+) -> _Fit:
+    """Borusyak-Jaravel-Spiess imputation, one run per aggregation (terms reported once)."""
+    from clusterimpact.estimation.imputation import imputation_did
+
+    T = int(pd.to_numeric(df[args.time], errors="coerce").nunique())
+    seen: set[str] = set()
+    fit = _Fit(estimates=[], blocks=[], nobs=0, warnings=[], exclusions={}, provenance={})
+    for ty in ("simple", "dynamic", "group", "calendar"):
+        imp = imputation_did(
+            df,
+            args.outcome,
+            **panel_keys(args),
+            aggregation=ty,  # type: ignore[arg-type]
+            leads=max(0, min(5, T - 2)),
+        )
+        new = [r for r in _rows(imp, level) if r["term"] not in seen]
+        seen.update(r["term"] for r in new)
+        fit.estimates += new
+        fit.blocks.append(imp.summary(level))
+        fit.nobs = imp.nobs
+        fit.warnings = list(dict.fromkeys(fit.warnings + list(imp.warnings)))
+        fit.exclusions = dict(imp.exclusions)
+        fit.provenance = imp.provenance.to_dict()
+    return fit
+
+
+def _fit_twfe(
+    args: argparse.Namespace, df: pd.DataFrame, covs: list[str], level: float, g: Any
+) -> _Fit:
+    """The static two-way fixed-effects premium (through compare_estimators)."""
+    from clusterimpact.estimation.compare import compare_estimators
+
+    cmp = compare_estimators(
+        df,
+        args.outcome,
+        **panel_keys(args),
+        estimators=("twfe",),
+        weights=args.weights,
+        cluster=args.cluster,
+        bacon=False,
+        level=level,
+    )
+    if "twfe" in cmp.failures:
+        from clusterimpact.errors import EstimationError
+
+        raise EstimationError(cmp.failures["twfe"])
+    cols = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
+    estimates = [
+        {"term": str(rec["term"]), **{k: float(rec[k]) for k in cols}}
+        for rec in cmp.frame.to_dict("records")
+    ]
+    main = cmp.results["twfe"]
+    block = cmp.frame[["term", "estimate", "std_error", "conf_low", "conf_high"]].to_string(
+        index=False, float_format=lambda v: f"{v: .4f}"
+    )
+    return _Fit(
+        estimates=estimates,
+        blocks=[block],
+        nobs=main.nobs,
+        warnings=list(main.warnings),
+        exclusions=dict(main.exclusions),
+        provenance=main.provenance.to_dict(),
+    )
 
 
 # -- --honest: Rambachan-Roth sensitivity of the event study ------------------------------------------

@@ -16,7 +16,7 @@ import argparse
 from typing import Any
 
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
     check_columns,
     load_data,
     split_list,
@@ -26,12 +26,12 @@ from clusterimpact.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `duration` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "duration",
         help="premium by years of membership (imputation DiD) and its growth",
         description="Borusyak-Jaravel-Spiess imputation of the membership premium by member_years.",
     )
-    add_common_args(p)
     p.add_argument("--outcome", required=True, help="outcome column (e.g. ln_lp or tfp)")
     p.add_argument("--cohort", default="treat_year", help="first year of membership column")
     p.add_argument(

@@ -23,7 +23,7 @@ import argparse
 from typing import Any
 
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
     check_columns,
     load_data,
     split_list,
@@ -33,12 +33,12 @@ from clusterimpact.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `fe` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "fe",
         help="fixed-effects regression (fixest formula syntax)",
         description="Linear regression with absorbed fixed effects: 'y ~ x1 + x2 | fe1 + fe2'.",
     )
-    add_common_args(p)
     p.add_argument("--formula", required=True, help="e.g. 'ln_lp ~ member | firm_id + year'")
     p.add_argument(
         "--vcov",

@@ -15,9 +15,13 @@ import argparse
 from typing import Any
 
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
+    add_level_arg,
+    add_staggered_args,
     check_columns,
+    check_level,
     load_data,
+    panel_keys,
     split_list,
     write_json,
 )
@@ -25,7 +29,8 @@ from clusterimpact.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``heterogeneity`` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "heterogeneity",
         help="effects by subgroup (cluster, cohort, size, age, sector, region) with a joint test of "
         "equal effects and Holm / Romano-Wolf adjusted p-values",
@@ -33,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "comparison firms, their joint covariance, a Wald test of equal effects and family-wise "
         "adjusted p-values. Classes are measured before joining (or are fixed traits).",
     )
-    add_common_args(p)
     p.add_argument("--outcome", required=True, help="outcome column")
     p.add_argument(
         "--by",
@@ -43,16 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--bins", default=None, help="class edges for a numeric --by column: a,b,c")
     p.add_argument("--at", choices=("pre", "join", "fixed", "cohort"), default=None)
     p.add_argument("--window", type=int, default=None, help="periods before joining averaged")
-    p.add_argument("--cohort", default="treat_year", help="first-treatment period column")
-    p.add_argument("--control", choices=("never", "notyet"), default="never")
-    p.add_argument("--covariates", default=None, help="comma-separated covariates")
-    p.add_argument("--est", choices=("reg", "ipw", "dr"), default="dr")
-    p.add_argument("--anticipation", type=int, default=0)
-    p.add_argument("--allow-unbalanced", dest="allow_unbalanced", action="store_true")
-    p.add_argument("--cluster", default=None, help="cluster column (default: the firm)")
+    add_staggered_args(p)
     p.add_argument("--min-treated", dest="min_treated", type=int, default=20)
     p.add_argument("--n-boot", dest="n_boot", type=int, default=999, help="bootstrap draws")
-    p.add_argument("--level", type=float, default=0.95, help="confidence level")
+    add_level_arg(p)
     p.set_defaults(func=_run)
 
 
@@ -60,8 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     from clusterimpact.errors import SpecError
     from clusterimpact.estimation.heterogeneity import PRESETS, subgroup_effects
 
-    if not 0 < args.level < 1:
-        raise SpecError(f"--level must be in (0, 1), got {args.level}")
+    check_level(args.level)
     by = split_list(args.by)
     if not by:
         raise SpecError("--by needs at least one split")
@@ -85,9 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             bins=bins,
             at=args.at,
             window=args.window,
-            cohort=args.cohort,
-            unit=args.unit,
-            time=args.time,
+            **panel_keys(args),
             control=args.control,
             covariates=covs or None,
             est=args.est,

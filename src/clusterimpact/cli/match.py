@@ -26,7 +26,7 @@ import argparse
 from typing import Any
 
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
     check_columns,
     load_data,
     split_list,
@@ -37,12 +37,12 @@ from clusterimpact.errors import SpecError
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `match` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "match",
         help="matching estimates and balance (cross-section or cohort-wise on a panel)",
         description="Nearest-neighbour, Abadie-Imbens, coarsened exact or exact matching.",
     )
-    add_common_args(p)
     p.add_argument("--treatment", default=None, help="0/1 treatment column (cross-section)")
     p.add_argument("--outcome", default=None, help="outcome column")
     p.add_argument(

@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from clusterimpact.cli._common import (
-    add_common_args,
+    add_command,
     check_columns,
     load_data,
     split_list,
@@ -32,12 +32,12 @@ from clusterimpact.errors import SpecError
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `tfp` subcommand."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "tfp",
         help="production-function estimates and TFP (OLS, FE, OP, LP, ACF, Wooldridge)",
         description="Estimate a production function and write the elasticities and TFP series.",
     )
-    add_common_args(p)
     p.add_argument("--output", required=True, help="output column (value added or gross output)")
     p.add_argument("--free", required=True, help="free inputs, comma-separated (e.g. labour)")
     p.add_argument("--state", default="", help="state inputs, comma-separated (e.g. capital)")

@@ -202,62 +202,16 @@ class ProductionEstimator:
         self._check_arrays(arr, source)
         point = self._point(arr, full=True)
         messages = list(point.messages)
-        k = point.stat().size
         vcov = point.vcov
         draws_df = None
-        stat_se = np.full(k, np.nan)
+        stat_se = np.full(point.stat().size, np.nan)
         se_kind = "analytic, clustered by firm" if vcov is not None else "none (bootstrap=0)"
         if self.bootstrap:
-            stat = functools.partial(_bootstrap_stat, replace(self, progress=None), point.theta)
-            draws, errors = firm_bootstrap(
-                stat,
-                arr,
-                reps=int(self.bootstrap),
-                k=k,
-                seed=self.seed,
-                n_jobs=int(self.n_jobs),
-                progress=self.progress,
-                label=f"TFP bootstrap ({type(self).__name__})",
-            )
-            ok = np.all(np.isfinite(draws), axis=1)
-            n_ok = int(ok.sum())
-            if n_ok < draws.shape[0]:
-                messages.append(
-                    f"{draws.shape[0] - n_ok} of {draws.shape[0]} bootstrap replications failed and were "
-                    f"left out ({errors[0] if errors else 'non-finite estimates'})"
-                )
-            if n_ok < 2:
-                messages.append(
-                    "fewer than 2 successful bootstrap replications: no standard errors"
-                )
-            else:
-                good = draws[ok]
-                stat_se = good.std(axis=0, ddof=1)
-                p = point.params.size
-                vcov = np.atleast_2d(np.cov(good[:, :p], rowvar=False, ddof=1))
-                se_kind = f"firm-block bootstrap ({n_ok} replications)"
-            stat_names = [
-                *point.names,
-                *[f"elasticity:{n}" for n in point.el_names],
-                "returns_to_scale",
-            ]
-            draws_df = pd.DataFrame(draws, columns=stat_names)
+            stat_se, boot_vcov, boot_kind, draws_df = self._bootstrap(point, arr, messages)
+            if boot_vcov is not None:
+                vcov, se_kind = boot_vcov, boot_kind
         elif vcov is not None:
-            p = point.params.size
-            # delta method for elasticities (Cobb-Douglas: a subset of params) and their sum
-            idx = [point.names.index(n) for n in point.el_names if n in point.names]
-            se_p = np.sqrt(np.clip(np.diag(vcov), 0, None))
-            el_se = (
-                se_p[idx]
-                if len(idx) == len(point.el_names)
-                else np.full(len(point.el_names), np.nan)
-            )
-            rts_se = (
-                float(np.sqrt(max(vcov[np.ix_(idx, idx)].sum(), 0.0)))
-                if len(idx) == len(point.el_names)
-                else np.nan
-            )
-            stat_se = np.r_[se_p, el_se, rts_se]
+            stat_se = _delta_method_se(point, vcov)
         p = point.params.size
         ne = point.elasticities.size
         for m in messages:
@@ -270,32 +224,8 @@ class ProductionEstimator:
         keys = prep.keys.copy()
         keys["ln_tfp"] = point.ln_tfp
         keys["ln_tfp_resid"] = point.ln_tfp_resid
-        options = {
-            "output": self.output,
-            "free": list(self.free),
-            "state": list(self.state),
-            "proxy": self.proxy if self.uses_proxy else None,
-            "controls": list(self.controls),
-            "unit": self.unit,
-            "time": self.time,
-            "logged": self.logged,
-            "bootstrap": int(self.bootstrap),
-            "compat": self.compat,
-            **self._options(),
-        }
-        cols = list(
-            dict.fromkeys(
-                [
-                    self.unit,
-                    self.time,
-                    self.output,
-                    *self.free,
-                    *self.state,
-                    *self.controls,
-                    *([self.proxy] if self.uses_proxy and self.proxy else []),
-                ]
-            )
-        )
+        options = self._recorded_options()
+        cols = self._used_columns()
         est_frame = frame[cols].iloc[prep.positions]
         prov = make_provenance(self.method, est_frame, seed=self.seed, **options)
         params = pd.Series(point.params, index=point.names, name="estimate")
@@ -324,6 +254,93 @@ class ProductionEstimator:
             starts=point.starts,
             bootstrap_draws=draws_df,
         )
+
+    def _bootstrap(
+        self, point: Any, arr: Any, messages: list[str]
+    ) -> tuple[np.ndarray, np.ndarray | None, str, pd.DataFrame]:
+        """Firm-block bootstrap SEs of every statistic, the params' covariance (None with fewer
+        than 2 good replications), the SE label and the draws; failures go to ``messages``."""
+        k = point.stat().size
+        stat = functools.partial(_bootstrap_stat, replace(self, progress=None), point.theta)
+        draws, errors = firm_bootstrap(
+            stat,
+            arr,
+            reps=int(self.bootstrap),
+            k=k,
+            seed=self.seed,
+            n_jobs=int(self.n_jobs),
+            progress=self.progress,
+            label=f"TFP bootstrap ({type(self).__name__})",
+        )
+        ok = np.all(np.isfinite(draws), axis=1)
+        n_ok = int(ok.sum())
+        if n_ok < draws.shape[0]:
+            messages.append(
+                f"{draws.shape[0] - n_ok} of {draws.shape[0]} bootstrap replications failed and were "
+                f"left out ({errors[0] if errors else 'non-finite estimates'})"
+            )
+        stat_se = np.full(k, np.nan)
+        vcov = None
+        se_kind = ""
+        if n_ok < 2:
+            messages.append("fewer than 2 successful bootstrap replications: no standard errors")
+        else:
+            good = draws[ok]
+            stat_se = good.std(axis=0, ddof=1)
+            p = point.params.size
+            vcov = np.atleast_2d(np.cov(good[:, :p], rowvar=False, ddof=1))
+            se_kind = f"firm-block bootstrap ({n_ok} replications)"
+        stat_names = [
+            *point.names,
+            *[f"elasticity:{n}" for n in point.el_names],
+            "returns_to_scale",
+        ]
+        return stat_se, vcov, se_kind, pd.DataFrame(draws, columns=stat_names)
+
+    def _recorded_options(self) -> dict[str, Any]:
+        """The options a result's provenance records."""
+        return {
+            "output": self.output,
+            "free": list(self.free),
+            "state": list(self.state),
+            "proxy": self.proxy if self.uses_proxy else None,
+            "controls": list(self.controls),
+            "unit": self.unit,
+            "time": self.time,
+            "logged": self.logged,
+            "bootstrap": int(self.bootstrap),
+            "compat": self.compat,
+            **self._options(),
+        }
+
+    def _used_columns(self) -> list[str]:
+        """The data columns the estimator reads (their rows are the provenance's data hash)."""
+        return list(
+            dict.fromkeys(
+                [
+                    self.unit,
+                    self.time,
+                    self.output,
+                    *self.free,
+                    *self.state,
+                    *self.controls,
+                    *([self.proxy] if self.uses_proxy and self.proxy else []),
+                ]
+            )
+        )
+
+
+def _delta_method_se(point: Any, vcov: np.ndarray) -> np.ndarray:
+    """SEs of the params, the elasticities (Cobb-Douglas: a subset of params) and their sum."""
+    idx = [point.names.index(n) for n in point.el_names if n in point.names]
+    se_p = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    el_se = se_p[idx] if len(idx) == len(point.el_names) else np.full(len(point.el_names), np.nan)
+    rts_se = (
+        float(np.sqrt(max(vcov[np.ix_(idx, idx)].sum(), 0.0)))
+        if len(idx) == len(point.el_names)
+        else np.nan
+    )
+    return np.r_[se_p, el_se, rts_se]
 
 
 def resolve(value: Any, default: Any, compat_value: Any, compat: str) -> Any:

@@ -344,12 +344,66 @@ def simulate(
     n_chunks = -(-int(n_firms) // CHUNK_FIRMS)
     ss = np.random.SeedSequence(int(seed))
     s_defl, s_ids, s_dirt, s_chunks = ss.spawn(4)
-    chunk_seeds = s_chunks.spawn(n_chunks)
+    code, region, founded, rows, joins, leaves = _simulate_firms(
+        s_chunks.spawn(n_chunks), int(n_firms), params, start_year, end_year
+    )
+    rng_ids = np.random.default_rng(s_ids)
+    ids = kbo_ids(rng_ids, int(n_firms) + 3)
+    firm_ids, spare_ids = ids[: int(n_firms)], ids[int(n_firms) :]
+    deflators = make_deflators(
+        np.random.default_rng(s_defl), start_year, end_year, params.base_year, params.sd_inflation
+    )
+    accounts, ids_col, year = _accounts_frame(rows, code, region, founded, firm_ids, deflators)
+    # registry: pair the k-th join with the k-th leave of each firm and cluster
+    rng_dates = np.random.default_rng(s_ids.spawn(1)[0])
+    registry = _registry(joins, leaves, firm_ids, rng_dates)
+    latent = _latent_frame(rows, ids_col, year)
+    del rows
 
+    truth = compute_truth(latent)
+    truth.update(
+        {
+            "scenario": scenario,
+            "seed": int(seed),
+            "n_firms": int(n_firms),
+            "start_year": int(start_year),
+            "end_year": int(end_year),
+            "params": params.to_dict(),
+            "elasticities": {"ln_emp": params.beta_l, "ln_capital": params.beta_k},
+            "rho": params.rho,
+            "cluster_start": dict(CLUSTER_START),
+            "sample": _sample_stats(latent, accounts),
+            "dirty": bool(dirty),
+        }
+    )
+    dirt = pd.DataFrame({"firm_id": [], "year": [], "kind": []})
+    if dirty:
+        accounts, registry, dirt, counts = add_dirt(
+            accounts, registry, np.random.default_rng(s_dirt), spare_ids
+        )
+        truth["dirt"] = counts
+    return SyntheticData(
+        accounts=accounts,
+        registry=registry,
+        deflators=deflators,
+        truth=round_floats(truth),
+        latent=latent,
+        dirt=dirt,
+    )
+
+
+def _simulate_firms(
+    chunk_seeds: list[np.random.SeedSequence],
+    n_firms: int,
+    params: SynthParams,
+    start_year: int,
+    end_year: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every chunk of firms, concatenated: codes, regions, founding years, firm-year rows, joins, leaves."""
     codes, regions, founded, parts, join_parts, leave_parts = [], [], [], [], [], []
     offset = 0
-    for c in range(n_chunks):
-        n = min(CHUNK_FIRMS, int(n_firms) - offset)
+    for c in range(len(chunk_seeds)):
+        n = min(CHUNK_FIRMS, n_firms - offset)
         ch = simulate_chunk(np.random.default_rng(chunk_seeds[c]), n, params, start_year, end_year)
         codes.append(ch.code)
         regions.append(ch.region)
@@ -359,22 +413,32 @@ def simulate(
         join_parts.append(ch.joins + np.array([offset, 0, 0]))
         leave_parts.append(ch.leaves + np.array([offset, 0, 0]))
         offset += n
-    code = np.concatenate(codes)
-    region = np.concatenate(regions)
-    founded_a = np.concatenate(founded)
     rows: dict[str, np.ndarray] = {}
     for k in list(parts[0]):  # one variable at a time, freeing the chunks' pieces
         rows[k] = parts[0].pop(k) if len(parts) == 1 else np.concatenate([p.pop(k) for p in parts])
     del parts
-    joins = np.concatenate(join_parts)
-    leaves = np.concatenate(leave_parts)
-
-    rng_ids = np.random.default_rng(s_ids)
-    ids = kbo_ids(rng_ids, int(n_firms) + 3)
-    firm_ids, spare_ids = ids[: int(n_firms)], ids[int(n_firms) :]
-    deflators = make_deflators(
-        np.random.default_rng(s_defl), start_year, end_year, params.base_year, params.sd_inflation
+    return (
+        np.concatenate(codes),
+        np.concatenate(regions),
+        np.concatenate(founded),
+        rows,
+        np.concatenate(join_parts),
+        np.concatenate(leave_parts),
     )
+
+
+def _accounts_frame(
+    rows: dict[str, np.ndarray],
+    code: np.ndarray,
+    region: np.ndarray,
+    founded_a: np.ndarray,
+    firm_ids: np.ndarray,
+    deflators: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    """The accounts in nominal thousand EUR, sorted by (firm_id, year); ``rows`` is reordered too.
+
+    Returns the accounts, their firm-id column and their years.
+    """
     # sort firm-years by (firm_id, year): rank firms by their enterprise number once
     rank = np.empty(len(firm_ids), dtype=np.int64)
     rank[np.argsort(firm_ids.astype(str), kind="stable")] = np.arange(len(firm_ids))
@@ -411,16 +475,18 @@ def simulate(
         columns=list(ACCOUNT_COLUMNS),
         copy=False,
     )
+    return accounts, ids_col, year
 
-    # registry: pair the k-th join with the k-th leave of each firm and cluster
-    rng_dates = np.random.default_rng(s_ids.spawn(1)[0])
-    registry = _registry(joins, leaves, firm_ids, rng_dates)
 
+def _latent_frame(
+    rows: dict[str, np.ndarray], ids_col: pd.Series, year: np.ndarray
+) -> pd.DataFrame:
+    """The latent firm-year variables: productivity, effects, membership, both worlds' outcomes."""
     first_cl = rows["first_cluster"]
     cluster_col = pd.Series(
         np.where(first_cl >= 0, _CLUSTERS[np.maximum(first_cl, 0)], None), dtype="object"
     )
-    latent = pd.DataFrame(
+    return pd.DataFrame(
         {
             "firm_id": ids_col,
             "year": year,
@@ -446,38 +512,6 @@ def simulate(
             "ln_lp0": rows["ln_va0"] - rows["ln_emp0"],
         },
         copy=False,
-    )
-    del rows
-
-    truth = compute_truth(latent)
-    truth.update(
-        {
-            "scenario": scenario,
-            "seed": int(seed),
-            "n_firms": int(n_firms),
-            "start_year": int(start_year),
-            "end_year": int(end_year),
-            "params": params.to_dict(),
-            "elasticities": {"ln_emp": params.beta_l, "ln_capital": params.beta_k},
-            "rho": params.rho,
-            "cluster_start": dict(CLUSTER_START),
-            "sample": _sample_stats(latent, accounts),
-            "dirty": bool(dirty),
-        }
-    )
-    dirt = pd.DataFrame({"firm_id": [], "year": [], "kind": []})
-    if dirty:
-        accounts, registry, dirt, counts = add_dirt(
-            accounts, registry, np.random.default_rng(s_dirt), spare_ids
-        )
-        truth["dirt"] = counts
-    return SyntheticData(
-        accounts=accounts,
-        registry=registry,
-        deflators=deflators,
-        truth=round_floats(truth),
-        latent=latent,
-        dirt=dirt,
     )
 
 

@@ -114,3 +114,21 @@ def test_step_table_log_and_manifest_say_warnings(warned_report):
     assert "[twfe] warning (x3): EstimationWarning: cohort 2017: thin support" in log
     assert "twfe" in warned_report.summary() and "warnings (2)" in warned_report.summary()
     assert not warned_report.failed
+
+
+def test_a_figure_that_cannot_be_drawn_is_a_warning_of_its_step():
+    from clusterimpact.report._common import plot
+
+    def bad_plot():
+        raise ValueError("no rows to draw")
+
+    def step(study):
+        plot(study, "premium", "event_study", "Event study", bad_plot)
+        return "drawn"
+
+    study = Study(spec=small_spec())
+    rec = run_step(study, "event_study", step)
+    assert rec.status == "warnings (1)"
+    assert rec.warnings == [("UserWarning: figure 'event_study' not drawn: no rows to draw", 1)]
+    assert study.notes["premium"] == ["Figure 'Event study' not available: no rows to draw"]
+    assert study.figures == []

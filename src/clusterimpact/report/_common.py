@@ -4,6 +4,7 @@ and the one way a step adds a tidy table, a side-by-side regression table or a f
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
@@ -142,8 +143,8 @@ def plot(
     *args: Any,
     **kw: Any,
 ) -> None:
-    """Draw one figure with ``plot_fn``; a failure becomes a note in ``section`` (re-raised in strict
-    mode), never a failed step."""
+    """Draw one figure with ``plot_fn``; a failure becomes a note in ``section`` and a warning of the
+    step (re-raised in strict mode), never a failed step."""
     try:
         ax = plot_fn(*args, **kw)
     except Exception as exc:
@@ -151,5 +152,7 @@ def plot(
             raise
         study.note(section, f"Figure '{fig_title}' not available: {exc}")
         log.warning("figure %s not drawn: %s", name, exc)
+        # the step shows 'warnings (n)', not a plain ok, when one of its figures is missing
+        warnings.warn(f"figure '{name}' not drawn: {exc}", UserWarning, stacklevel=2)
         return
     study.add_figure(name, section, fig_title, ax)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clusterimpact.estimation.matched import matched_did
 from clusterimpact.matching import match_panel
-from clusterimpact.matching.panel import _matched_did
 from clusterimpact.plotting import plot_love, plot_overlap, plot_trajectories
-from clusterimpact.provenance import make_provenance
 from clusterimpact.report._common import (
     control,
     frame,
@@ -20,7 +19,6 @@ from clusterimpact.report._common import (
     regression_table_artifact,
 )
 from clusterimpact.report._study import Skipped, Study
-from clusterimpact.results import EstimateResult
 
 __all__ = ["balance_wide", "step_matched_did", "step_matching"]
 
@@ -145,15 +143,7 @@ def step_matched_did(study: Study) -> str:
     window = study.spec.estimation.event_window
     models = {}
     for y in outcomes(study):
-        est, se, n_missing = _matched_did(sample, y, "firm_id", window)
-        r = EstimateResult(
-            params=pd.Series({"ATT": float(est)}),
-            std_errors=pd.Series({"ATT": float(se)}),
-            nobs=int(len(sample)),
-            method="matched_did",
-            provenance=make_provenance("matched_did", None, study.seed, outcome=y),
-            exclusions={"firm_stacks_missing_outcome": int(n_missing)} if n_missing else {},
-        )
+        r = matched_did(sample, y, unit="firm_id", window=window)
         study.results[f"matched_did:{y}"] = r
         models[label(y)] = r
     regression_table_artifact(

@@ -66,7 +66,7 @@ class _Truths:
 
 def _matched_truth(study: Study, outcome: str, key: str, firms: dict[str, Any]) -> float | None:
     """The matched DiD's target on the members it used: their matching-weighted mean effect over the
-    event times 0..window[1] (the sample rule of ``clusterimpact.matching.panel._matched_did``)."""
+    event times 0..window[1] (the sample rule of :func:`clusterimpact.estimation.matched.matched_did`)."""
     res = study.results.get("matching")
     long = getattr(res, "matched_panel", None)
     if not isinstance(long, pd.DataFrame) or not firms:

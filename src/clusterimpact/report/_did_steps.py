@@ -199,7 +199,7 @@ def _by_cohort(study: Study, y: str) -> None:
         gr,
         terms="group:",
         title=f"Premium by joining cohort: {label(y)}",
-        xlabel=f"Effect on {label(y)} (log points)",
+        outcome_label=label(y),
         caption=f"Average effect of membership on {label(y)} over each joining cohort's "
         "post-joining years (Callaway-Sant'Anna group aggregation of ATT(g,t), "
         f"{'not-yet and never' if ctrl == 'notyet' else 'never'} "
@@ -227,7 +227,7 @@ def _by_cluster(study: Study, y: str) -> None:
         plot_forest,
         res,
         title=f"Premium by cluster: {label(y)}",
-        xlabel=f"Effect on {label(y)} (log points)",
+        outcome_label=label(y),
         caption=f"Average effect of membership on {label(y)} over the member firm-years of each "
         "cluster (the firm's first cluster), imputation estimator (Borusyak, Jaravel and "
         "Spiess) with firm and year effects fitted on untreated firm-years; 95 % confidence "

@@ -383,7 +383,7 @@ def step_subgroups(study: Study) -> str:
             f"Premium by {by}: {label(y)}",
             plot_subgroup_effects,
             sub,
-            xlabel=f"Effect on {label(y)} (log points)",
+            outcome_label=label(y),
         )
         t = sub.tidy()
         t.insert(0, "split", by)

@@ -43,10 +43,6 @@ _ALLOWED = {
         "_fill_ci",
     ): "vocab (#13): CI from SE for frames without limits; goes with the guessing code",
     (
-        "duration.py",
-        "_slope_info",
-    ): "vocab (#13): p-value of a slope without one; replaced by one result type",
-    (
         "truth.py",
         "plot_truth_vs_estimate",
     ): "figures: RMSE of estimates vs synthetic truth in the caption",

@@ -3,6 +3,7 @@
 * :func:`members_vs_sector_series`: yearly statistic of members (staying / new / leaving) and their sector;
 * :func:`selection_table`: who joins, pre-joining characteristics as standardized differences;
 * :func:`trajectories_series`: mean outcome by event time of members and matched controls, with CIs;
+* :func:`truth_fit`: which confidence intervals cover the known truth, and the RMSE (synthetic data);
 * :func:`overlap_density`: density histograms of the propensity score of treated and controls
   (logit or score scale).
 
@@ -30,6 +31,7 @@ __all__ = [
     "OverlapDensity",
     "OverlapScale",
     "cohort_mean_smd",
+    "truth_fit",
     "SectorStat",
     "SectorVar",
     "members_vs_sector_series",
@@ -513,3 +515,29 @@ def cohort_mean_smd(long: pd.DataFrame) -> pd.DataFrame:
         ``covariate, stage, smd`` in first-appearance order.
     """
     return long.groupby(["covariate", "stage"], sort=False)["smd"].mean().reset_index()
+
+
+# -- estimates against a known truth ---------------------------------------------------------------
+
+
+def truth_fit(
+    estimate: np.ndarray, truth: np.ndarray, conf_low: np.ndarray, conf_high: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Which intervals cover the true value, and the root-mean-square error of the estimates.
+
+    Parameters
+    ----------
+    estimate, truth, conf_low, conf_high
+        One entry per term, on the same scale.
+
+    Returns
+    -------
+    tuple
+        ``covers`` (bool per term: ``conf_low <= truth <= conf_high``) and
+        ``rmse = sqrt(mean((estimate - truth)^2))``.
+    """
+    est, tru = np.asarray(estimate, dtype=float), np.asarray(truth, dtype=float)
+    covers = (np.asarray(conf_low, dtype=float) <= tru) & (
+        tru <= np.asarray(conf_high, dtype=float)
+    )
+    return covers, float(np.sqrt(np.mean((est - tru) ** 2)))

@@ -42,14 +42,6 @@ _ALLOWED = {
         "_core.py",
         "_fill_ci",
     ): "vocab (#13): CI from SE for frames without limits; goes with the guessing code",
-    (
-        "duration.py",
-        "_slope_info",
-    ): "vocab (#13): p-value of a slope without one; replaced by one result type",
-    (
-        "truth.py",
-        "plot_truth_vs_estimate",
-    ): "figures: RMSE of estimates vs synthetic truth in the caption",
 }
 
 
@@ -115,3 +107,14 @@ def test_cohort_mean_smd_by_hand():
         ("a", "after"),
     ]
     assert_close(got["smd"], np.array([0.3, 0.1, 0.05, 0.02]), rel=EXACT_REL, floor=EXACT_FLOOR)
+
+
+def test_truth_fit_by_hand():
+    covers, rmse = D.truth_fit(
+        np.array([0.1, 0.2, 0.5]),
+        np.array([0.1, 0.0, 0.3]),
+        np.array([0.0, 0.05, 0.3]),
+        np.array([0.2, 0.3, 0.7]),
+    )
+    assert covers.tolist() == [True, False, True]  # 0.3 on the lower limit covers
+    assert_close(rmse, ((0.0 + 0.04 + 0.04) / 3) ** 0.5, rel=EXACT_REL)

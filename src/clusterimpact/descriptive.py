@@ -3,6 +3,7 @@
 * :func:`members_vs_sector_series`: yearly statistic of members (staying / new / leaving) and their sector;
 * :func:`selection_table`: who joins, pre-joining characteristics as standardized differences;
 * :func:`trajectories_series`: mean outcome by event time of members and matched controls, with CIs;
+* :func:`truth_fit`: which confidence intervals cover the known truth, and the RMSE (synthetic data);
 * :func:`overlap_density`: density histograms of the propensity score of treated and controls
   (logit or score scale).
 
@@ -30,6 +31,7 @@ __all__ = [
     "OverlapDensity",
     "OverlapScale",
     "cohort_mean_smd",
+    "truth_fit",
     "SectorStat",
     "SectorVar",
     "members_vs_sector_series",
@@ -372,14 +374,15 @@ class OverlapDensity:
     Attributes
     ----------
     edges
-        Bin edges: scores on ``[0, 1]`` (``scale="score"``) or logits ``ln(p / (1 − p))`` spanning
-        the observed range (``scale="logit"``).
+        Bin edges: scores on ``[0, 1]`` (``scale="score"``) or logits ``ln(p / (1 − p))``
+        (``scale="logit"``) spanning the bulk of both groups (see :func:`overlap_density`).
     treated, control
         Density of each group over the bins (each integrates to 1).
     n_treated, n_control
         Units with a finite score in each group.
     n_clamped
-        Scores of exactly 0 or 1 (infinite logit), counted in the outermost bins.
+        Scores beyond the drawn logit range (the far tails, and scores of exactly 0 or 1), counted
+        in the outermost bins.
     n_missing
         Rows without a finite score or treatment indicator, left out.
     scale
@@ -397,7 +400,12 @@ class OverlapDensity:
 
 
 def overlap_density(
-    pscores: Any, treated: Any = None, *, bins: int = 30, scale: OverlapScale = "logit"
+    pscores: Any,
+    treated: Any = None,
+    *,
+    bins: int = 30,
+    scale: OverlapScale = "logit",
+    tail: float = 0.025,
 ) -> OverlapDensity:
     """Density histograms of the propensity score by group, on the logit or the score scale.
 
@@ -412,6 +420,11 @@ def overlap_density(
         ``"logit"`` (default): bins of equal width in ``ln(p / (1 − p))`` over the observed range,
         which spreads out the mass that a score scale piles into the first bin when few firms join;
         ``"score"``: bins of equal width on ``[0, 1]``.
+    tail
+        Logit scale: the range drawn runs from the lowest to the highest ``tail`` quantile of
+        either group, widened by a tenth on each side (within the observed range), so that a far
+        tail of near-zero scores (quasi-separation) does not squeeze the bulk into a few bins;
+        scores beyond it are counted in the outermost bins (``n_clamped``). 0 draws the full range.
 
     Returns
     -------
@@ -422,25 +435,24 @@ def overlap_density(
     ok = np.isfinite(p) & np.isfinite(t)
     n_missing = int((~ok).sum())
     p, t = p[ok], t[ok]
+    if not 0.0 <= tail < 0.5:
+        raise SpecError(f"tail must be in [0, 0.5), got {tail!r}")
+    outside = (p < 0) | (p > 1)
+    if outside.any():
+        raise DataError(
+            f"propensity scores must lie in [0, 1]; {int(outside.sum())} do not "
+            f"(first positions {np.flatnonzero(outside)[:5].tolist()})",
+            column="pscore",
+        )
     n_clamped = 0
     if scale == "score":
         edges = np.linspace(0.0, 1.0, bins + 1)
         x = p
     else:
-        if ((p < 0) | (p > 1)).any():
-            bad = np.flatnonzero((p < 0) | (p > 1))[:5].tolist()
-            raise DataError(
-                f"propensity scores must lie in [0, 1]; {int(((p < 0) | (p > 1)).sum())} do not "
-                f"(first positions {bad})",
-                column="pscore",
-            )
         with np.errstate(divide="ignore"):
             x = np.log(p) - np.log1p(-p)
-        finite = np.isfinite(x)
-        n_clamped = int((~finite).sum())
-        lo, hi = (float(x[finite].min()), float(x[finite].max())) if finite.any() else (-1.0, 1.0)
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
+        lo, hi = _logit_range(x, t, tail)
+        n_clamped = int(((x < lo) | (x > hi)).sum())
         x = np.clip(x, lo, hi)
         edges = np.linspace(lo, hi, bins + 1)
     ht, _ = np.histogram(x[t == 1], bins=edges, density=True)
@@ -457,12 +469,31 @@ def overlap_density(
     )
 
 
+def _logit_range(x: np.ndarray, t: np.ndarray, tail: float) -> tuple[float, float]:
+    """The drawn logit range: the groups' ``tail`` quantiles, widened by a tenth, within the data."""
+    finite = np.isfinite(x)
+    if not finite.any():
+        return -1.0, 1.0
+    xmin, xmax = float(x[finite].min()), float(x[finite].max())
+    groups = [x[finite & (t == g)] for g in (0, 1)]
+    lo_q = min(float(np.quantile(v, tail)) for v in groups if len(v))
+    hi_q = max(float(np.quantile(v, 1 - tail)) for v in groups if len(v))
+    pad = 0.1 * (hi_q - lo_q)
+    lo, hi = max(xmin, lo_q - pad), min(xmax, hi_q + pad)
+    return (lo - 0.5, hi + 0.5) if hi <= lo else (lo, hi)
+
+
 def overlap_histograms(
-    pscores: Any, treated: Any = None, *, bins: int = 30, scale: OverlapScale = "logit"
+    pscores: Any,
+    treated: Any = None,
+    *,
+    bins: int = 30,
+    scale: OverlapScale = "logit",
+    tail: float = 0.025,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bin edges and the treated / control density histograms that
     :func:`~clusterimpact.plotting.plot_overlap` draws (see :func:`overlap_density`)."""
-    d = overlap_density(pscores, treated, bins=bins, scale=scale)
+    d = overlap_density(pscores, treated, bins=bins, scale=scale, tail=tail)
     return d.edges, d.treated, d.control
 
 
@@ -484,3 +515,29 @@ def cohort_mean_smd(long: pd.DataFrame) -> pd.DataFrame:
         ``covariate, stage, smd`` in first-appearance order.
     """
     return long.groupby(["covariate", "stage"], sort=False)["smd"].mean().reset_index()
+
+
+# -- estimates against a known truth ---------------------------------------------------------------
+
+
+def truth_fit(
+    estimate: np.ndarray, truth: np.ndarray, conf_low: np.ndarray, conf_high: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Which intervals cover the true value, and the root-mean-square error of the estimates.
+
+    Parameters
+    ----------
+    estimate, truth, conf_low, conf_high
+        One entry per term, on the same scale.
+
+    Returns
+    -------
+    tuple
+        ``covers`` (bool per term: ``conf_low <= truth <= conf_high``) and
+        ``rmse = sqrt(mean((estimate - truth)^2))``.
+    """
+    est, tru = np.asarray(estimate, dtype=float), np.asarray(truth, dtype=float)
+    covers = (np.asarray(conf_low, dtype=float) <= tru) & (
+        tru <= np.asarray(conf_high, dtype=float)
+    )
+    return covers, float(np.sqrt(np.mean((est - tru) ** 2)))

@@ -43,7 +43,7 @@ def _scores(seed: int = 4, n: int = 3000):
 
 def test_overlap_logit_bars_are_histograms_of_the_logit(tmp_path):
     p, t = _scores()
-    ax = P.plot_overlap(p, t, bins=25, support=(0.002, 0.6))
+    ax = P.plot_overlap(p, t, bins=25, support=(0.002, 0.6), tail=0.0)
     logit = np.array([math.log(v / (1 - v)) for v in p])  # written out, not the package's
     edges = np.linspace(logit.min(), logit.max(), 26)
     ht, _ = np.histogram(logit[t == 1], bins=edges, density=True)
@@ -69,11 +69,11 @@ def test_overlap_logit_bars_are_histograms_of_the_logit(tmp_path):
     assert "logit ln(p / (1 − p))" in cap and f"n = {int((t == 1).sum()):,}" in cap
     _save(ax, "story_overlap_logit", tmp_path)
     # the precomputed density draws the same bars
-    dens = D.overlap_density(p, t, bins=25)
+    dens = D.overlap_density(p, t, bins=25, tail=0.0)
     again = P.plot_overlap(dens)
     bars2 = [c for c in again.containers if isinstance(c, BarContainer)]
     _close([r.get_height() for r in bars2[0]], ht)
-    edges2, ht2, _ = P.overlap_histograms(p, t, bins=25)
+    edges2, ht2, _ = P.overlap_histograms(p, t, bins=25, tail=0.0)
     assert_close(ht2, ht, rel=EXACT_REL, floor=EXACT_FLOOR)
 
 
@@ -81,12 +81,12 @@ def test_overlap_counts_scores_at_0_or_1_and_refuses_scores_outside():
     p, t = _scores(n=400)
     p = p.copy()
     p[:3] = [0.0, 1.0, np.nan]
-    dens = D.overlap_density(p, t, bins=10)
+    dens = D.overlap_density(p, t, bins=10, tail=0.0)
     assert dens.n_clamped == 2 and dens.n_missing == 1
     assert dens.n_treated + dens.n_control == 399
-    ax = P.plot_overlap(p, t, bins=10)
+    ax = P.plot_overlap(p, t, bins=10, tail=0.0)
     cap = P.figure_caption(ax)
-    assert "2 scores of exactly 0 or 1" in cap and "1 rows without a score" in cap
+    assert "2 scores in the far tails" in cap and "1 rows without a score" in cap
     with pytest.raises(DataError, match=r"must lie in \[0, 1\]; 1 do not"):
         D.overlap_density(np.r_[p[3:], 1.2], np.r_[t[3:], 1])
 
@@ -148,3 +148,27 @@ def test_love_plot_names_covariates_for_readers(tmp_path):
     assert two.get_yticklabels()[0].get_text() == "Size (ln FTE), mean over g-3..g-1"
     assert two.get_yticklabels()[3].get_text() == "my_score"  # unknown names stay as they are
     plt.close("all")
+
+
+def test_overlap_far_tail_does_not_squeeze_the_bulk(tmp_path):
+    """Quasi-separation leaves some controls at logits of -50: they go into the first bin (and
+    the caption counts them) instead of stretching the axis over empty space."""
+    p, t = _scores(seed=7)
+    logit = np.array([math.log(v / (1 - v)) for v in p])
+    far = np.r_[p, 1e-22, 1e-20, 1e-18]  # logits about -50, -46, -41
+    t_far = np.r_[t, 0, 0, 0]
+    full = D.overlap_density(far, t_far, tail=0.0)
+    dens = D.overlap_density(far, t_far)
+    assert full.edges[0] < -40 and dens.edges[0] > logit.min() - 3  # trimmed near the bulk
+    assert dens.edges[-1] <= logit.max() + 1e-12
+    below = int((np.r_[logit, -50.7, -46.1, -41.4] < dens.edges[0]).sum())
+    above = int((logit > dens.edges[-1]).sum())
+    assert dens.n_clamped == below + above >= 3
+    c0 = ((np.r_[logit, -50, -46, -41] <= dens.edges[1]) & (t_far == 0)).sum()
+    width = dens.edges[1] - dens.edges[0]
+    assert_close(dens.control[0], c0 / (t_far == 0).sum() / width, rel=EXACT_REL)
+    ax = P.plot_overlap(far, t_far)
+    assert f"{dens.n_clamped:,} scores in the far tails" in P.figure_caption(ax)
+    ticks = ax.get_xticks()
+    assert np.all(np.diff(ticks) >= (dens.edges[-1] - dens.edges[0]) / 12 - 1e-12)
+    _save(ax, "story_overlap_tail", tmp_path)

@@ -241,6 +241,7 @@ def plot_overlap(
     *,
     bins: int = 30,
     scale: OverlapScale = "logit",
+    tail: float = 0.025,
     support: tuple[float, float] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
@@ -259,6 +260,9 @@ def plot_overlap(
     scale
         ``"logit"`` (default): the x axis is ``ln(p / (1 − p))``, labelled with scores, so the mass
         near 0 (few joiners among many firms) is spread out and visible; ``"score"``: ``[0, 1]``.
+    tail
+        Logit scale: far tails beyond each group's ``tail`` quantiles are counted in the outermost
+        bins (see :func:`~clusterimpact.descriptive.overlap_density`); 0 draws the full range.
     support
         Common-support bounds (scores) to mark with dashed lines (e.g. the trimming bounds).
 
@@ -272,7 +276,7 @@ def plot_overlap(
     else:
         if support is None and treated is None:
             support = _support_bounds(getattr(pscores, "support", None))
-        dens = overlap_density(pscores, treated, bins=bins, scale=scale)
+        dens = overlap_density(pscores, treated, bins=bins, scale=scale, tail=tail)
     edges, logit = dens.edges, dens.scale == "logit"
     width = np.diff(edges)
     with style_context():
@@ -303,7 +307,7 @@ def plot_overlap(
                     ax.axvline(x, color=PALETTE[1], linestyle="--", linewidth=1, gid="support")
         ax.set_xlim(float(edges[0]), float(edges[-1]))
         if logit:
-            marks = [v for v in _SCORE_TICKS if edges[0] <= _logit(v) <= edges[-1]]
+            marks = _spaced_marks(float(edges[0]), float(edges[-1]))
             ax.set_xticks([_logit(v) for v in marks], [f"{v:g}" for v in marks])
         ticks = ax.get_yticks()
         ax.set_yticks(ticks, [f"{abs(v):g}" for v in ticks])
@@ -316,7 +320,31 @@ def plot_overlap(
 
 
 #: Scores marked on the logit axis (those inside the drawn range).
-_SCORE_TICKS = (0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999, 0.9999)
+_SCORE_TICKS = (
+    1e-8,
+    1e-6,
+    1e-4,
+    0.001,
+    0.01,
+    0.05,
+    0.2,
+    0.5,
+    0.8,
+    0.95,
+    0.99,
+    0.999,
+    0.9999,
+)
+
+
+def _spaced_marks(lo: float, hi: float) -> list[float]:
+    """Round scores inside the logit range [lo, hi], at least a twelfth of the range apart."""
+    marks: list[float] = []
+    for v in _SCORE_TICKS:
+        x = _logit(v)
+        if lo <= x <= hi and (not marks or x - _logit(marks[-1]) >= (hi - lo) / 12):
+            marks.append(v)
+    return marks
 
 
 def _logit(p: float) -> float:
@@ -339,7 +367,10 @@ def _overlap_caption(dens: OverlapDensity, support: tuple[float, float] | None) 
         scale = f"{bins} bins on [0, 1]"
     extra = ""
     if dens.n_clamped:
-        extra += f" {dens.n_clamped:,} scores of exactly 0 or 1 are counted in the outermost bins."
+        extra += (
+            f" {dens.n_clamped:,} scores in the far tails (beyond the bulk of either group, or "
+            "exactly 0 or 1) are counted in the outermost bins."
+        )
     if dens.n_missing:
         extra += f" {dens.n_missing:,} rows without a score are left out."
     return (

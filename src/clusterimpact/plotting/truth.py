@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from clusterimpact.descriptive import truth_fit
 from clusterimpact.errors import SpecError
 from clusterimpact.plotting._core import (
     GREY,
@@ -143,8 +144,7 @@ def plot_truth_vs_estimate(
     est = t["estimate"].to_numpy(dtype=float)
     tru = t["truth"].to_numpy(dtype=float)
     lo, hi = t["conf_low"].to_numpy(dtype=float), t["conf_high"].to_numpy(dtype=float)
-    cover = (lo <= tru) & (tru <= hi)
-    rmse = float(np.sqrt(np.mean((est - tru) ** 2)))
+    cover, rmse = truth_fit(est, tru, lo, hi)
     if percent:
         est, tru, lo, hi = (to_percent(v) for v in (est, tru, lo, hi))
     pos = t["x"].to_numpy(dtype=float) if kind == "profile" else tru
@@ -210,7 +210,7 @@ def plot_truth_vs_estimate(
             ax,
             f"Estimated effects{f' ({method})' if method else ''} against the true effects in the "
             f"synthetic data ({len(t)} terms). Whiskers: {pct(level)} confidence intervals; "
-            f"{int(cover.sum())} of {len(t)} cover the truth. RMSE {rmse:.4f} log points. {lines}"
+            f"{int(np.count_nonzero(cover))} of {len(t)} cover the truth. RMSE {rmse:.4f} log points. {lines}"
             + (f" {PERCENT_CAPTION}" if percent else ""),
         )
     return ax

@@ -20,6 +20,7 @@ from clusterimpact.report._common import (
     outcomes,
     plot,
 )
+from clusterimpact.report._conditional import add_conditional_did
 from clusterimpact.report._study import Study, Unavailable
 from clusterimpact.tables import Table, comparison_table
 
@@ -165,6 +166,7 @@ def step_compare(study: Study) -> str:
         truth=truth or None,
     )
     _bacon_table(study)
+    add_conditional_did(study)
     return f"{table['estimator'].nunique()} estimators on {table['outcome'].nunique()} outcome(s)"
 
 

@@ -68,7 +68,16 @@ def step_matching(study: Study) -> str:
         "members left unmatched, by reason.",
         _int_columns(pd.concat([counts, extra], ignore_index=True)),
     )
-    plot(study, "matching", "love_plot", "Covariate balance (love plot)", plot_love, wide)
+    window = int(res.options.get("trend_window") or 3)  # the labels' pre-joining window
+    plot(
+        study,
+        "matching",
+        "love_plot",
+        "Covariate balance (love plot)",
+        plot_love,
+        wide,
+        window=window,
+    )
     ps = res.propensity
     if ps is not None and "score" in ps.columns:
         plot(

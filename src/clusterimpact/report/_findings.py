@@ -285,7 +285,8 @@ def _pretrend(pt: Mapping[str, float], source: str, level: float) -> Finding:
         )
     else:
         s.t("Parallel trends are not rejected before joining (which does not prove they hold).")
-    return s.done("pretrend", verdict, "fig-event_study", "event study")
+    anchor = "tab-duration" if source == "imputation" else "tab-event_study"
+    return s.done("pretrend", verdict, anchor, "pre-trend test under the table")
 
 
 def _comparison(rows: pd.DataFrame, y: str, level: float) -> Finding | None:

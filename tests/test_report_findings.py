@@ -174,7 +174,7 @@ def test_no_premium_reads_as_consistent_with_no_effect() -> None:
 def test_no_results_no_findings_and_html_says_so() -> None:
     assert key_findings({}, Y) == ()
     page = findings_html((), outcome=Y)
-    assert '<section id="findings">' in page and "No overall estimate" in page
+    assert '<div id="findings" class="key-findings">' in page and "No overall estimate" in page
 
 
 def test_html_links_escapes_and_marks_numbers() -> None:

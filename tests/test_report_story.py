@@ -119,5 +119,10 @@ def test_percent_tidy_adds_percent_beside_logs_except_the_slope():
     )
     assert pd.isna(t["effect (%)"].iloc[2])
     assert_close(t["estimate"], [0.02, 0.03, 0.005], rel=STORED_REL)  # the log estimates stay
+    assert list(t["term"]) == [
+        "Year 1 of membership",
+        "Average over years of membership",
+        "Slope per year of membership",
+    ]
     plain, no_notes = percent_tidy(res, "emp")
     assert "effect (%)" not in plain.columns and no_notes == []

@@ -197,6 +197,7 @@ _TERM_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^dynamic:(-?\d+)$"), "Event time {0}"),
     (re.compile(r"^group:(\d+)$"), "Cohort {0}"),
     (re.compile(r"^calendar:(\d+)$"), "Calendar year {0}"),
+    (re.compile(r"^cluster:(.+)$"), "Cluster: {0}"),
 )
 _TERMS: dict[str, str] = {
     "slope": "Slope per year of membership",
@@ -223,5 +224,6 @@ def term_label(term: str) -> str:
     for pat, text in _TERM_PATTERNS:
         m = pat.match(s)
         if m:
-            return text.format(m.group(1).replace("-", "−"))
+            g = m.group(1)
+            return text.format("−" + g[1:] if re.fullmatch(r"-\d+", g) else g)
     return s

@@ -33,7 +33,7 @@ from scipy import stats
 from clusterimpact.labels import label
 from clusterimpact.units import PERCENT_NOTE, format_percent, is_log_outcome, log_to_percent
 
-__all__ = ["Finding", "findings_html", "key_findings"]
+__all__ = ["Finding", "findings_html", "key_findings", "pretest_numbers"]
 
 #: Preferred source of the headline premium: heterogeneity-robust first (comparison-table names).
 ROBUST = ("Callaway-Sant'Anna", "Imputation (BJS)", "Sun-Abraham")
@@ -132,7 +132,7 @@ def overall_rows(results: Mapping[Any, Any], outcome: str, level: float = 0.95) 
     return pd.DataFrame(recs)
 
 
-def _pretest(res: Any) -> dict[str, float] | None:
+def pretest_numbers(res: Any) -> dict[str, float] | None:
     """A result's joint pre-trend test as statistic, df, df_denom, p_value (``pretrend`` or the
     older ``pretest`` dict); None when absent or not computed."""
     pt = getattr(res, "pretrend", None)
@@ -285,8 +285,9 @@ def _pretrend(pt: Mapping[str, float], source: str, level: float) -> Finding:
         )
     else:
         s.t("Parallel trends are not rejected before joining (which does not prove they hold).")
-    anchor = "tab-duration" if source == "imputation" else "tab-event_study"
-    return s.done("pretrend", verdict, anchor, "pre-trend test under the table")
+    if source == "imputation":
+        return s.done("pretrend", verdict, "tab-duration", "duration table's notes")
+    return s.done("pretrend", verdict, "tab-event_study", "event-study table's notes")
 
 
 def _comparison(rows: pd.DataFrame, y: str, level: float) -> Finding | None:
@@ -409,7 +410,7 @@ def key_findings(
         ("duration", "imputation"),
     ):
         res = results.get(f"{key}:{outcome}")
-        pt = _pretest(res) if res is not None else None
+        pt = pretest_numbers(res) if res is not None else None
         if pt is not None:
             pre = _pretrend(pt, source, level)
             break
@@ -431,7 +432,8 @@ def key_findings(
 
 
 def findings_html(findings: Sequence[Finding], *, outcome: str) -> str:
-    """The key-findings section: one list item per finding (``data-finding``, ``data-verdict``),
+    """The key-findings block that opens the report (a ``<div id="findings">`` before the
+    numbered sections): one list item per finding (``data-finding``, ``data-verdict``),
     numbers in ``<span class="num" data-key=...>``, a link to the figure or table it rests on, and
     the percent note once."""
     e = html.escape
@@ -451,9 +453,9 @@ def findings_html(findings: Sequence[Finding], *, outcome: str) -> str:
         items.append("<li>No overall estimate is available in this run.</li>")
     note = PERCENT_NOTE if is_log_outcome(outcome) else ""
     return (
-        '<section id="findings">\n<h2>Key findings</h2>\n<ol class="findings">\n'
+        '<div id="findings" class="key-findings">\n<h2>Key findings</h2>\n<ol class="findings">\n'
         + "\n".join(items)
         + "\n</ol>\n"
         + (f'<p class="tcap">{e(note)}</p>\n' if note else "")
-        + "</section>\n"
+        + "</div>\n"
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clusterimpact.labels import label as var_label
+from clusterimpact.labels import matching_window
 from clusterimpact.matching import match_panel
 from clusterimpact.matching.panel import _matched_did
 from clusterimpact.plotting import plot_love, plot_overlap, plot_trajectories
@@ -21,6 +23,7 @@ from clusterimpact.report._common import (
 )
 from clusterimpact.report._study import Skipped, Study
 from clusterimpact.results import EstimateResult
+from clusterimpact.units import is_log_outcome
 
 __all__ = ["balance_wide", "step_matched_did", "step_matching"]
 
@@ -46,15 +49,18 @@ def step_matching(study: Study) -> str:
     )
     study.results["matching"] = res
     study.exclusions["matching"] = {str(k): int(v) for k, v in sorted(res.exclusions.items())}
+    window = matching_window(res)
     wide = balance_wide(res.balance)
-    pooled = wide[wide["cohort"] == "all"].drop(columns="cohort")
+    wide["covariate"] = [var_label(str(c), window=window) for c in wide["covariate"]]
+    pooled = wide[wide["cohort"] == "all"].drop(columns="cohort").rename(columns=_BALANCE_COLUMNS)
     study.add_table(
         "balance",
         "matching",
         "Balance before and after matching (all cohorts pooled)",
         "Members vs controls in the year before joining, pooled over cohorts with the matching "
         "weights: means after matching, standardised mean differences (SMD) before and after, "
-        "variance ratio after; |SMD| < 0.1 is the usual threshold.",
+        "variance ratio after; |SMD| < 0.1 is the usual threshold. Pre-joining means and growth "
+        f"run over the {window + 1} years up to g-1 (g: the joining year).",
         pooled,
     )
     counts = res.counts
@@ -107,6 +113,17 @@ def _int_columns(df: pd.DataFrame) -> pd.DataFrame:
             if np.all(np.isnan(v) | (v == np.round(v))):
                 out[c] = out[c].astype("Int64")
     return out
+
+
+#: Reader-facing headers of the pooled balance table.
+_BALANCE_COLUMNS = {
+    "covariate": "Covariate",
+    "mean_treated": "Mean, members",
+    "mean_control": "Mean, matched controls",
+    "smd_before": "SMD before",
+    "smd_after": "SMD after",
+    "var_ratio_after": "Variance ratio after",
+}
 
 
 def balance_wide(balance: pd.DataFrame) -> pd.DataFrame:
@@ -164,5 +181,6 @@ def step_matched_did(study: Study) -> str:
         "Members vs their matched controls (cohort-stacked, matching weights): mean outcome over "
         f"event times 0..{window[1]} minus the outcome in g-1; standard errors clustered by firm.",
         models,
+        percent=all(is_log_outcome(o) for o in outcomes(study)),
     )
     return f"matched DiD on {', '.join(outcomes(study))}"

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.descriptive import GROUPS, members_vs_sector_series
-from clusterimpact.report._findings import Finding, _pretest, findings_html, key_findings
+from clusterimpact.labels import term_label
+from clusterimpact.report._findings import Finding, findings_html, key_findings, pretest_numbers
 from clusterimpact.units import PERCENT_NOTE, is_log_outcome, log_to_percent
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "members_status_table",
     "percent_tidy",
     "pretrend_note",
+    "with_percent",
 ]
 
 #: Points resting on fewer firms than this are marked as thin (table column, hollow markers).
@@ -79,7 +81,7 @@ def findings_section(study: Any) -> str:
 def pretrend_note(res: Any, source: str) -> str | None:
     """The joint pre-trend test of an event-study result as a table note (the key findings quote
     the same numbers, in the same format); None when the result has no test."""
-    pt = _pretest(res)
+    pt = pretest_numbers(res)
     if pt is None:
         return None
     df = pt["df"]
@@ -93,12 +95,21 @@ def pretrend_note(res: Any, source: str) -> str | None:
 
 
 def percent_tidy(res: Any, outcome: str) -> tuple[pd.DataFrame, list[str]]:
-    """A result's tidy estimates with the effect and its CI in percent beside them (rows other than
-    ``slope``; log outcomes only), and the note lines that say how."""
-    t = res.tidy()[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]].copy()
+    """A result's tidy estimates, terms named for readers (:func:`clusterimpact.labels.term_label`),
+    with the effect and its CI in percent beside them (rows other than ``slope``; log outcomes only),
+    and the note lines that say how."""
+    t = res.tidy()[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]]
+    return with_percent(t, outcome)
+
+
+def with_percent(tidy: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`percent_tidy` for a tidy frame (``term``, ``estimate``, ``conf_low``, ``conf_high``);
+    the input is not modified."""
+    t = tidy.copy()
+    effect = (t["term"].astype(str) != "slope").to_numpy()
+    t["term"] = [term_label(str(x)) for x in t["term"]]
     if not is_log_outcome(outcome):
         return t, []
-    effect = t["term"].astype(str) != "slope"
     for src, dst in (
         ("estimate", "effect (%)"),
         ("conf_low", "CI low (%)"),

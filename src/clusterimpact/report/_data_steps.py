@@ -283,7 +283,9 @@ def _describe_figures(study: Study) -> None:
         fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.2))
     panels: tuple[Literal["va_per_fte", "emp", "va"], ...] = ("va_per_fte", "emp", "va")
     for ax, var in zip(axes, panels, strict=True):
-        plot_members_vs_sector(study.frame, var, ax=ax, thin=THIN_FIRMS)
+        # the firms behind each new and leaving point are written above it on the left panel
+        shown = ("new", "leaving") if var == "va_per_fte" else False
+        plot_members_vs_sector(study.frame, var, ax=ax, thin=THIN_FIRMS, show_n=shown)
     study.add_figure(
         "members_vs_sector",
         "data",
@@ -292,9 +294,10 @@ def _describe_figures(study: Study) -> None:
         caption="Median value added per FTE (left), FTE employment (middle) and value added "
         "(right) of member firms against never-members in the same 2-digit NACE sectors (dashed). "
         + MEMBER_STATUS_DEFINITION
-        + f" Hollow markers: fewer than {THIN_FIRMS} firms behind the point (the firms behind each "
-        "point are in the table below). Real (deflated) values. Descriptive, as in the Flemish "
-        "cluster monitoring; not a causal estimate.",
+        + f" Hollow markers: fewer than {THIN_FIRMS} firms behind the point; the numbers above "
+        "the new and leaving points (left) are their firms, and the table below gives the firms "
+        "behind every point. Real (deflated) values. Descriptive, as in the Flemish cluster "
+        "monitoring; not a causal estimate.",
     )
 
 

@@ -28,7 +28,7 @@ from clusterimpact.report._common import (
 )
 from clusterimpact.report._story import pretrend_note, with_percent
 from clusterimpact.report._study import Study
-from clusterimpact.units import is_log_outcome
+from clusterimpact.units import is_log_outcome, percent_axis_label
 
 __all__ = ["step_event_study", "step_heterogeneity", "step_twfe"]
 
@@ -215,7 +215,7 @@ def _by_cohort(study: Study, y: str) -> None:
         gr,
         terms="group:",
         title=f"Premium by joining cohort: {label(y)}",
-        xlabel=f"Effect on {label(y)} (log points)",
+        xlabel=percent_axis_label(f"Effect on {label(y)}"),
         caption=f"Average effect of membership on {label(y)} over each joining cohort's "
         "post-joining years (Callaway-Sant'Anna group aggregation of ATT(g,t), "
         f"{'not-yet and never' if ctrl == 'notyet' else 'never'} "
@@ -244,7 +244,7 @@ def _by_cluster(study: Study, y: str) -> None:
         plot_forest,
         res,
         title=f"Premium by cluster: {label(y)}",
-        xlabel=f"Effect on {label(y)} (log points)",
+        xlabel=percent_axis_label(f"Effect on {label(y)}"),
         caption=f"Average effect of membership on {label(y)} over the member firm-years of each "
         "cluster (the firm's first cluster), imputation estimator (Borusyak, Jaravel and "
         "Spiess) with firm and year effects fitted on untreated firm-years; 95 % confidence "

@@ -35,7 +35,7 @@ from clusterimpact.matching.rosenbaum import matched_pair_differences, rosenbaum
 from clusterimpact.plotting import plot_sensitivity, plot_subgroup_effects
 from clusterimpact.report._common import control, frame, headline, label, plot
 from clusterimpact.report._study import Skipped, Study
-from clusterimpact.units import PERCENT_NOTE, is_log_outcome, log_to_percent
+from clusterimpact.units import PERCENT_NOTE, is_log_outcome, log_to_percent, percent_axis_label
 
 __all__ = [
     "disjoint_pairs",
@@ -384,7 +384,7 @@ def step_subgroups(study: Study) -> str:
             f"Premium by {by}: {label(y)}",
             plot_subgroup_effects,
             sub,
-            xlabel=f"Effect on {label(y)} (log points)",
+            xlabel=percent_axis_label(f"Effect on {label(y)}"),
         )
         t = sub.tidy()
         t.insert(0, "split", by)

@@ -95,6 +95,7 @@ def test_column_estimator_and_term_labels() -> None:
     assert labels.term_label("member_years::5+") == "Years 5+ of membership"
     assert labels.term_label("dynamic:-3") == "Event time −3"
     assert labels.term_label("group:2017") == "Cohort 2017"
+    assert labels.term_label("cluster:Flux-50") == "Cluster: Flux-50"  # a name keeps its hyphen
     assert labels.term_label("ATT(2017,2018)") == "ATT(2017,2018)"
 
 

@@ -268,6 +268,11 @@ STORY_CENTRAL_DIFF_REL = 1e-8
 # percents with 1 decimal, slopes in percentage points with 2; half a unit in the last printed digit.
 STORY_FINDING_PCT_ABS = printed_precision(1)
 STORY_FINDING_PP_ABS = printed_precision(2)
+# The duration sentence states 100 × slope with 2 decimals, the table the slope with 4: half a unit
+# of each printed digit (0.005 + 100 × 0.00005).
+STORY_SLOPE_PP_ABS = printed_precision(2) + 100 * printed_precision(4)
+# A table cell printed with 2 decimals (regression_table(digits=2)) vs its value computed in the test.
+STORY_TABLE_2DP_ABS = printed_precision(2)
 
 # --- not floating-point noise (see the module docstring) ------------------------------------------
 NOT_FLOATING_POINT = (
@@ -307,4 +312,6 @@ NOT_FLOATING_POINT = (
     "REPORT_TABLE_4DP_ABS",
     "STORY_FINDING_PCT_ABS",
     "STORY_FINDING_PP_ABS",
+    "STORY_TABLE_2DP_ABS",
+    "STORY_SLOPE_PP_ABS",
 )

@@ -22,6 +22,7 @@ __all__ = [
     "column_label",
     "estimator_label",
     "label",
+    "matching_window",
     "term_label",
 ]
 
@@ -152,6 +153,22 @@ def label(name: str, *, window: int = 3) -> str:
     return s
 
 
+def matching_window(result: object, default: int = 3) -> int:
+    """The ``trend_window`` a matching result was built with (``MatchResult.options``), for
+    ``label(name, window=...)``; ``default`` (the ``trends`` design's 3) when it does not say.
+
+    Examples
+    --------
+    >>> class M:
+    ...     options = {"trend_window": 2}
+    >>> label("ln_emp_pre_mean", window=matching_window(M()))
+    'Size (ln FTE), mean over g-3..g-1'
+    """
+    opts = getattr(result, "options", None)
+    w = opts.get("trend_window") if isinstance(opts, dict) else None
+    return int(w) if w is not None else int(default)
+
+
 def column_label(name: str) -> str:
     """Header of a table column (``mean_treated`` -> ``Mean, members``); unknown names unchanged.
 
@@ -180,6 +197,7 @@ _TERM_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^dynamic:(-?\d+)$"), "Event time {0}"),
     (re.compile(r"^group:(\d+)$"), "Cohort {0}"),
     (re.compile(r"^calendar:(\d+)$"), "Calendar year {0}"),
+    (re.compile(r"^cluster:(.+)$"), "Cluster: {0}"),
 )
 _TERMS: dict[str, str] = {
     "slope": "Slope per year of membership",
@@ -188,8 +206,6 @@ _TERMS: dict[str, str] = {
     "dynamic": "Overall ATT (event-time average)",
     "group": "Overall ATT (cohort average)",
     "calendar": "Overall ATT (calendar-year average)",
-    "member": "Member (0/1)",
-    "ATT": "ATT",
 }
 
 
@@ -208,5 +224,6 @@ def term_label(term: str) -> str:
     for pat, text in _TERM_PATTERNS:
         m = pat.match(s)
         if m:
-            return text.format(m.group(1).replace("-", "−"))
+            g = m.group(1)
+            return text.format("−" + g[1:] if re.fullmatch(r"-\d+", g) else g)
     return s

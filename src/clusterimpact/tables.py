@@ -1,8 +1,9 @@
 """Tables for papers and reports: regression tables, balance tables, estimator comparisons.
 
-Every table is a :class:`Table` (header, body rows split into sections, notes) rendered by small,
-deterministic renderers to Markdown (GitHub pipe tables), LaTeX (``booktabs`` tabular) and HTML (an
-escaped ``<table>``). No templating library is used, so identical inputs always give identical bytes.
+Every table is a :class:`Table` (header, body rows split into sections, notes; defined in
+:mod:`clusterimpact._table`) rendered by small, deterministic renderers to Markdown (GitHub pipe
+tables), LaTeX (``booktabs`` tabular) and HTML (an escaped ``<table>``). No templating library is used,
+so identical inputs always give identical bytes.
 
 Functions with a ``fmt`` argument return the rendered string when ``fmt`` is given and the
 :class:`Table` otherwise (which the report renders in all three formats).
@@ -10,18 +11,27 @@ Functions with a ``fmt`` argument return the rendered string when ``fmt`` is giv
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from clusterimpact._table import (
+    FORMATS,
+    Fmt,
+    Table,
+    _cells_frame,
+    finish,
+    format_cell,
+    latex_escape,
+)
 from clusterimpact._validation import check_choice
 from clusterimpact.errors import SpecError
+from clusterimpact.labels import label, matching_window, term_label
 from clusterimpact.results import EstimateResult
+from clusterimpact.units import PERCENT_NOTE, log_to_percent, percent_se
 
 if TYPE_CHECKING:
     from clusterimpact.estimation.compare import ComparisonResult
@@ -29,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "Table",
+    "format_cell",
+    "latex_escape",
     "balance_table",
     "comparison_table",
     "frame_table",
@@ -39,311 +51,7 @@ __all__ = [
     "to_markdown",
 ]
 
-Fmt = Literal["markdown", "latex", "html"]
-FORMATS: tuple[str, ...] = ("markdown", "latex", "html")
-Align = Literal["l", "r", "c"]
-
-
-# -- the table object and its renderers ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Table:
-    """A rendered-ready table: every cell is already a string.
-
-    Attributes
-    ----------
-    columns
-        Header cells.
-    rows
-        Body rows (each as long as ``columns``).
-    align
-        ``"l"``, ``"r"`` or ``"c"`` per column.
-    sections
-        Indices of body rows that start a new section (a rule is drawn above them).
-    notes
-        Lines printed under the table.
-    caption
-        Optional caption (LaTeX/HTML only; Markdown shows it as a bold first line).
-    """
-
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    align: tuple[str, ...] = ()
-    sections: tuple[int, ...] = ()
-    notes: tuple[str, ...] = ()
-    caption: str = ""
-    frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        k = len(self.columns)
-        for i, r in enumerate(self.rows):
-            if len(r) != k:
-                raise SpecError(f"table row {i} has {len(r)} cells, the header has {k}")
-        if self.align and len(self.align) != k:
-            raise SpecError(f"align has {len(self.align)} entries for {k} columns")
-        for a in self.align:
-            check_choice("align", a, ("l", "r", "c"))
-
-    @property
-    def _align(self) -> tuple[str, ...]:
-        return self.align or ("l",) + ("r",) * (len(self.columns) - 1)
-
-    def to_markdown(self) -> str:
-        """GitHub-flavoured pipe table. Markdown has no inner rules, so sections are consecutive rows;
-        notes follow after a blank line. ``|`` and ``\\`` in cells are escaped."""
-
-        def esc(s: str) -> str:
-            return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-        rule = {"l": ":---", "r": "---:", "c": ":---:"}
-        out = []
-        if self.caption:
-            out += [f"**{esc(self.caption)}**", ""]
-        out.append("| " + " | ".join(esc(c) for c in self.columns) + " |")
-        out.append("|" + "|".join(rule[a] for a in self._align) + "|")
-        for r in self.rows:
-            out.append("| " + " | ".join(esc(c) for c in r) + " |")
-        if self.notes:
-            out.append("")
-            out += [esc(n) for n in self.notes]
-        return "\n".join(out) + "\n"
-
-    def to_latex(self) -> str:
-        """A ``booktabs`` tabular (wrapped in a ``table`` float when there is a caption); notes as
-        ``\\multicolumn`` rows at the bottom. Special characters are escaped."""
-        k = len(self.columns)
-        lines = []
-        if self.caption:
-            lines += [
-                "\\begin{table}[htbp]",
-                "\\centering",
-                f"\\caption{{{latex_escape(self.caption)}}}",
-            ]
-        lines.append("\\begin{tabular}{" + "".join(self._align) + "}")
-        lines.append("\\toprule")
-        lines.append(" & ".join(latex_escape(c) for c in self.columns) + " \\\\")
-        lines.append("\\midrule")
-        starts = set(self.sections)
-        for i, r in enumerate(self.rows):
-            if i in starts and i > 0:
-                lines.append("\\midrule")
-            lines.append(" & ".join(latex_escape(c) for c in r) + " \\\\")
-        lines.append("\\bottomrule")
-        for n in self.notes:
-            lines.append(f"\\multicolumn{{{k}}}{{l}}{{\\footnotesize {latex_escape(n)}}} \\\\")
-        lines.append("\\end{tabular}")
-        if self.caption:
-            lines.append("\\end{table}")
-        return "\n".join(lines) + "\n"
-
-    def to_html(self) -> str:
-        """An escaped ``<table class="clusterimpact-table">``; sections start with
-        ``<tbody class="section">``; notes in ``<tfoot>``."""
-        css = {"l": "left", "r": "right", "c": "center"}
-        al = self._align
-        e = html.escape
-        out = ['<table class="clusterimpact-table">']
-        if self.caption:
-            out.append(f"<caption>{e(self.caption)}</caption>")
-        out.append("<thead>")
-        out.append(
-            "<tr>"
-            + "".join(
-                f'<th style="text-align: {css[a]}">{e(c)}</th>'
-                for c, a in zip(self.columns, al, strict=True)
-            )
-            + "</tr>"
-        )
-        out.append("</thead>")
-        bounds = sorted({0, *[s for s in self.sections if 0 < s < len(self.rows)]})
-        bounds.append(len(self.rows))
-        for j in range(len(bounds) - 1):
-            out.append("<tbody>" if j == 0 else '<tbody class="section">')
-            for r in self.rows[bounds[j] : bounds[j + 1]]:
-                out.append(
-                    "<tr>"
-                    + "".join(
-                        f'<td style="text-align: {css[a]}">{e(c)}</td>'
-                        for c, a in zip(r, al, strict=True)
-                    )
-                    + "</tr>"
-                )
-            out.append("</tbody>")
-        if self.notes:
-            out.append("<tfoot>")
-            for n in self.notes:
-                out.append(f'<tr><td colspan="{len(self.columns)}">{e(n)}</td></tr>')
-            out.append("</tfoot>")
-        out.append("</table>")
-        return "\n".join(out) + "\n"
-
-    def render(self, fmt: Fmt) -> str:
-        """Render in ``fmt`` (``"markdown"``, ``"latex"`` or ``"html"``)."""
-        check_choice("fmt", fmt, FORMATS)
-        return {"markdown": self.to_markdown, "latex": self.to_latex, "html": self.to_html}[fmt]()
-
-    def __str__(self) -> str:
-        return self.to_markdown()
-
-    def __repr__(self) -> str:
-        return self.to_markdown()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def to_frame(self) -> pd.DataFrame:
-        """The table as a DataFrame: the frame it was built from when there is one, otherwise the
-        displayed cells (strings) with the first column as the index."""
-        if self.frame is not None:
-            return self.frame.copy()
-        return _cells_frame(self)
-
-    def to_docx_html(self) -> str:
-        """A standalone HTML document that Word (and LibreOffice) open or paste as a real table:
-        inline styles only (no classes, no scripts), horizontal rules as cell borders, notes under it."""
-        e = html.escape
-        css = {"l": "left", "r": "right", "c": "center"}
-        rule, cell = "border-bottom: 1px solid black;", "padding: 2pt 6pt;"
-        out = [
-            "<!DOCTYPE html>",
-            '<html><head><meta charset="utf-8"><title>table</title></head>',
-            "<body style=\"font-family: 'Times New Roman', serif; font-size: 11pt\">",
-        ]
-        if self.caption:
-            out.append(f"<p><b>{e(self.caption)}</b></p>")
-        out.append(
-            '<table style="border-collapse: collapse; border-top: 1.5px solid black;'
-            ' border-bottom: 1.5px solid black">'
-        )
-        out.append(
-            "<tr>"
-            + "".join(
-                f'<th style="{cell}{rule}text-align: {css[a]}">{e(c)}</th>'
-                for c, a in zip(self.columns, self._align, strict=True)
-            )
-            + "</tr>"
-        )
-        ruled = {s - 1 for s in self.sections if s > 0}
-        for i, r in enumerate(self.rows):
-            extra = rule if i in ruled else ""
-            out.append(
-                "<tr>"
-                + "".join(
-                    f'<td style="{cell}{extra}text-align: {css[a]}">{e(c)}</td>'
-                    for c, a in zip(r, self._align, strict=True)
-                )
-                + "</tr>"
-            )
-        out.append("</table>")
-        out += [f'<p style="font-size: 9pt">{e(n)}</p>' for n in self.notes]
-        out.append("</body></html>")
-        return "\n".join(out) + "\n"
-
-    def to_excel(self, path: str | Path, *, sheet_name: str = "Table") -> Path:
-        """Write the displayed cells to an ``.xlsx`` sheet (openpyxl): the caption (if any) in the
-        first row, then the header, the body and the notes; returns the path written."""
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-
-        path = Path(path)
-        if path.suffix.lower() != ".xlsx":
-            raise SpecError(f"{path}: to_excel writes .xlsx files")
-        wb = Workbook()
-        ws = wb.active
-        assert ws is not None
-        ws.title = sheet_name
-        if self.caption:
-            ws.append([self.caption])
-            ws.cell(ws.max_row, 1).font = Font(bold=True)
-        ws.append(list(self.columns))
-        for c in ws[ws.max_row]:
-            c.font = Font(bold=True)
-        for r in self.rows:
-            ws.append(list(r))
-        for n in self.notes:
-            ws.append([n])
-        ws.column_dimensions["A"].width = max(12, *(len(r[0]) + 2 for r in self.rows or [("",)]))
-        wb.save(path)
-        return path
-
-    def save(self, path: str | Path) -> Path:
-        """Write the table in the format its suffix names: ``.xlsx``, ``.html``/``.htm`` (the
-        Word-friendly document of :meth:`to_docx_html`), ``.md`` or ``.tex``; returns the path."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".xlsx":
-            return self.to_excel(path)
-        writers = {
-            ".html": self.to_docx_html,
-            ".htm": self.to_docx_html,
-            ".md": self.to_markdown,
-            ".tex": self.to_latex,
-        }
-        if suffix not in writers:
-            raise SpecError(
-                f"{path}: cannot tell the format from {suffix!r}; use one of "
-                ".xlsx, .html, .htm, .md, .tex"
-            )
-        path.write_text(writers[suffix](), encoding="utf-8")
-        return path
-
-
-def _cells_frame(table: Table) -> pd.DataFrame:
-    """Displayed cells as a DataFrame, first column as the index (named by the first header)."""
-    frame = pd.DataFrame(
-        [r[1:] for r in table.rows],
-        index=pd.Index([r[0] for r in table.rows], name=table.columns[0] or None),
-        columns=list(table.columns[1:]),
-    )
-    return frame
-
-
-_LATEX_SPECIAL = {
-    "\\": "\\textbackslash{}",
-    "&": "\\&",
-    "%": "\\%",
-    "$": "\\$",
-    "#": "\\#",
-    "_": "\\_",
-    "{": "\\{",
-    "}": "\\}",
-    "~": "\\textasciitilde{}",
-    "^": "\\textasciicircum{}",
-    "<": "\\textless{}",
-    ">": "\\textgreater{}",
-    "|": "\\textbar{}",
-    "²": "$^2$",
-    "−": "$-$",
-    "±": "$\\pm$",
-}
-
-
-def latex_escape(s: str) -> str:
-    """Escape LaTeX's special characters in plain text."""
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(s))
-
-
 # -- generic frames ------------------------------------------------------------------------------------
-
-
-def format_cell(value: Any, digits: int = 3) -> str:
-    """Deterministic cell text: floats with ``digits`` decimals and thousands separators (``-0.000``
-    shown as ``0.000``), integers as they are (years and cohorts must not get separators; format
-    counts yourself), missing values as an empty cell, everything else ``str``."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not np.isfinite(v):
-            return "" if np.isnan(v) else ("inf" if v > 0 else "-inf")
-        s = f"{v:,.{digits}f}"
-        return s[1:] if s.startswith("-") and float(s.replace(",", "")) == 0 else s
-    return str(value)
 
 
 def frame_table(
@@ -389,17 +97,6 @@ def render(table: Table | pd.DataFrame, fmt: Fmt, *, digits: int = 3) -> str:
     if isinstance(table, pd.DataFrame):
         table = frame_table(table, digits=digits)
     return table.render(fmt)
-
-
-@overload
-def _finish(table: Table, fmt: None) -> Table: ...
-@overload
-def _finish(table: Table, fmt: str) -> str: ...
-def _finish(table: Table, fmt: str | None) -> Table | str:
-    if fmt is None:
-        return table
-    check_choice("fmt", fmt, FORMATS)
-    return table.render(fmt)  # type: ignore[arg-type]
 
 
 # -- regression tables -----------------------------------------------------------------------------------
@@ -489,6 +186,8 @@ def regression_table(
     notes: Sequence[str] | str = (),
     caption: str = "",
     depvars: Mapping[str, str] | None = None,
+    percent: bool = False,
+    labels: bool = False,
 ) -> Table | str | pd.DataFrame:
     """Several models side by side: the dependent variable, coefficients with SEs or CIs, then N,
     fixed effects, clustering, R².
@@ -514,6 +213,16 @@ def regression_table(
         Extra note lines.
     depvars
         Display names of outcomes (``{"ln_lp": "ln VA per FTE"}``) for the ``Dependent variable`` row.
+    percent
+        Show every coefficient as an effect on a log outcome in percent, ``100·(exp(b) − 1)``
+        (:func:`clusterimpact.units.log_to_percent`; CI limits converted one by one, SEs by the
+        delta method ``100·exp(b)·se``), with a note that says so. For tables of effects on
+        ``ln_*`` outcomes only (not of elasticities or other covariates).
+    labels
+        Name outcomes and terms for readers (:func:`clusterimpact.labels.label`,
+        :func:`~clusterimpact.labels.term_label`: ``ln_tfp_acf`` → ``ln TFP (ACF)``, ``dynamic:-2``
+        → ``Event time −2``); names those functions do not know, and ``depvars`` / ``terms``
+        mappings, are shown as given. ``False`` (the default) shows the column and term names.
 
     Returns
     -------
@@ -533,48 +242,111 @@ def regression_table(
     """
     check_choice("stat", stat, ("se", "ci"))
     named = _named_results(results)
-    if isinstance(terms, Mapping):
-        order, labels = list(terms), {str(k): str(v) for k, v in terms.items()}
-    elif terms is not None:
-        order, labels = [str(t) for t in terms], {}
-    else:
-        order = list(dict.fromkeys(str(t) for r in named.values() for t in r.params.index))
-        labels = {}
     tidies = {k: r.tidy(level).set_index("term") for k, r in named.items()}
+    order, names = _term_order(named, terms, labels)
     missing = [t for t in order if not any(t in td.index for td in tidies.values())]
     if missing:
         raise SpecError(f"term(s) not in any model: {', '.join(missing)}")
-    columns = ("", *named)
     body: list[tuple[str, ...]] = []
     dvs = [_depvar(r) for r in named.values()]
     if any(dvs):
         shown = dict(depvars or {})
-        body.append(("Dependent variable", *[shown.get(d, d) if d else "" for d in dvs]))
+        body.append(
+            (
+                "Dependent variable",
+                *[shown.get(d, label(d) if labels else d) if d else "" for d in dvs],
+            )
+        )
     head_end = len(body)
+    cell = _CellFormat(digits=digits, stat=stat, stars=stars, percent=percent)
     for t in order:
-        coef, second = [labels.get(t, t)], [""]
+        coef, second = [names.get(t, t)], [""]
         for td in tidies.values():
-            if t not in td.index:
-                coef.append("")
-                second.append("")
-                continue
-            row = td.loc[t].to_dict()
-            c = format_cell(float(row["estimate"]), digits)
-            coef.append(c + (_stars(float(row["p_value"])) if stars else ""))
-            if stat == "se":
-                second.append(f"({format_cell(float(row['std_error']), digits)})")
-            else:
-                second.append(
-                    f"[{format_cell(float(row['conf_low']), digits)}, {format_cell(float(row['conf_high']), digits)}]"
-                )
-        body.append(tuple(coef))
-        body.append(tuple(second))
+            c, s2 = cell.pair(td.loc[t].to_dict()) if t in td.index else ("", "")
+            coef.append(c)
+            second.append(s2)
+        body += [tuple(coef), tuple(second)]
     footer_start = len(body)
-    rs = list(named.values())
+    body += _footer_rows(list(named.values()), digits)
+    note_lines = cell.notes(level) + ([notes] if isinstance(notes, str) else list(notes))
+    sections = tuple(sorted({i for i in (head_end, footer_start) if 0 < i < len(body)}))
+    table = Table(
+        ("", *named),
+        tuple(body),
+        ("l",) + ("c",) * len(named),
+        sections,
+        tuple(note_lines),
+        caption,
+    )
+    table = replace(table, frame=_cells_frame(table))
+    if fmt == "frame":
+        return table.to_frame()
+    return finish(table, fmt)
 
-    def add(label: str, values: list[str | None]) -> None:
+
+def _term_order(
+    named: Mapping[str, EstimateResult],
+    terms: Sequence[str] | Mapping[str, str] | None,
+    labels: bool,
+) -> tuple[list[str], dict[str, str]]:
+    """Terms in display order and their row labels (a ``terms`` mapping wins over term_label)."""
+    if isinstance(terms, Mapping):
+        return list(terms), {str(k): str(v) for k, v in terms.items()}
+    if terms is not None:
+        order = [str(t) for t in terms]
+    else:
+        order = list(dict.fromkeys(str(t) for r in named.values() for t in r.params.index))
+    return order, ({t: term_label(t) for t in order} if labels else {})
+
+
+@dataclass(frozen=True)
+class _CellFormat:
+    """How a coefficient and its second line are printed (log scale or percent)."""
+
+    digits: int
+    stat: str
+    stars: bool
+    percent: bool
+
+    def pair(self, row: Mapping[Any, Any]) -> tuple[str, str]:
+        b = float(row["estimate"])
+        se, lo, hi = float(row["std_error"]), float(row["conf_low"]), float(row["conf_high"])
+        if self.percent:
+            b, se = log_to_percent(b), percent_se(b, se)
+            lo, hi = log_to_percent(lo), log_to_percent(hi)
+        d = self.digits
+        coef = format_cell(b, d) + (_stars(float(row["p_value"])) if self.stars else "")
+        if self.stat == "se":
+            return coef, f"({format_cell(se, d)})"
+        return coef, f"[{format_cell(lo, d)}, {format_cell(hi, d)}]"
+
+    def notes(self, level: float) -> list[str]:
+        out = [
+            "Standard errors in parentheses."
+            if self.stat == "se"
+            else f"{100 * level:g}% confidence intervals in brackets."
+        ]
+        if self.percent:
+            out.append(
+                PERCENT_NOTE
+                + (
+                    " Standard errors by the delta method, 100·exp(b)·se."
+                    if self.stat == "se"
+                    else ""
+                )
+            )
+        if self.stars:
+            out.append("* p < 0.1, ** p < 0.05, *** p < 0.01.")
+        return out
+
+
+def _footer_rows(rs: list[EstimateResult], digits: int) -> list[tuple[str, ...]]:
+    """Observations, fixed effects, SE type, clusters, R² and within R² (rows some model has)."""
+    rows: list[tuple[str, ...]] = []
+
+    def add(label_: str, values: list[str | None]) -> None:
         if any(v is not None for v in values):
-            body.append((label, *[v if v is not None else "" for v in values]))
+            rows.append((label_, *[v if v is not None else "" for v in values]))
 
     add("Observations", [f"{int(r.nobs):,}" for r in rs])
     add("Fixed effects", [_fe_text(r) for r in rs])
@@ -583,39 +355,14 @@ def regression_table(
         "Clusters",
         [f"{int(n):,}" if (n := getattr(r, "n_clusters", None)) is not None else None for r in rs],
     )
-    for attr, label in (("r2", "R²"), ("r2_within", "Within R²")):
+    for attr, name in (("r2", "R²"), ("r2_within", "Within R²")):
         vals = []
         for r in rs:
             v = getattr(r, attr, None)
-            vals.append(
-                None if v is None or not np.isfinite(float(v)) else format_cell(float(v), digits)
-            )
-        add(label, vals)
-    note_lines = []
-    note_lines.append(
-        "Standard errors in parentheses."
-        if stat == "se"
-        else f"{100 * level:g}% confidence intervals in brackets."
-    )
-    if stars:
-        note_lines.append("* p < 0.1, ** p < 0.05, *** p < 0.01.")
-    note_lines += [notes] if isinstance(notes, str) else list(notes)
-    sections = tuple(sorted({i for i in (head_end, footer_start) if 0 < i < len(body)}))
-    table = Table(
-        columns, tuple(body), ("l",) + ("c",) * len(named), sections, tuple(note_lines), caption
-    )
-    table = Table(
-        table.columns,
-        table.rows,
-        table.align,
-        table.sections,
-        table.notes,
-        table.caption,
-        frame=_cells_frame(table),
-    )
-    if fmt == "frame":
-        return table.to_frame()
-    return _finish(table, fmt)
+            x = float(v) if v is not None else float("nan")
+            vals.append(format_cell(x, digits) if np.isfinite(x) else None)
+        add(name, vals)
+    return rows
 
 
 # -- balance and comparison ----------------------------------------------------------------------------
@@ -675,6 +422,7 @@ def balance_table(
     threshold: float | None = 0.1,
     caption: str = "",
     notes: Sequence[str] | str = (),
+    labels: bool = False,
 ) -> Table | str:
     """Covariate balance before and after matching.
 
@@ -682,7 +430,10 @@ def balance_table(
     covariate, mean treated, mean control before/after, SMD before/after, variance ratio after), or a
     frame: long like that, or wide with a covariate column and any of the columns in the known set
     (means, SMDs, variance ratios, counts; unknown columns are kept with their own names). When a ``cohort`` column is present, a new section starts at each cohort. With
-    ``threshold``, a note states how many covariates exceed it after matching.
+    ``threshold``, a note states how many covariates exceed it after matching. With ``labels=True``,
+    covariates are named for readers (:func:`clusterimpact.labels.label`: ``ln_emp_pre_mean`` →
+    ``Size (ln FTE), mean over g-4..g-1``, the window read from a MatchResult's ``trend_window``);
+    names it does not know are shown as given.
     """
     frame = balance
     if not isinstance(frame, pd.DataFrame):
@@ -701,6 +452,10 @@ def balance_table(
     if "cohort" in d.columns:
         cols = ["cohort"] + [c for c in d.columns if c != "cohort"]
         d = d[cols]
+    cov = next((c for c in ("covariate", "variable") if c in d.columns), None)
+    if labels and cov is not None:
+        window = matching_window(balance)
+        d[cov] = [label(str(v), window=window) for v in d[cov]]
     t = frame_table(d.rename(columns=lambda c: _BALANCE_LABELS.get(str(c), str(c))), digits=digits)
     sections: tuple[int, ...] = ()
     if "cohort" in d.columns:
@@ -715,7 +470,7 @@ def balance_table(
         note_lines.append(f"Rows with |SMD| after matching > {threshold:g}: {n_over} of {len(d)}.")
     note_lines += [notes] if isinstance(notes, str) else list(notes)
     table = Table(t.columns, t.rows, t.align, sections, tuple(note_lines), caption, frame=frame)
-    return _finish(table, fmt)
+    return finish(table, fmt)
 
 
 def comparison_table(
@@ -727,18 +482,51 @@ def comparison_table(
     truth: float | Mapping[str, float] | None = None,
     caption: str = "",
     notes: Sequence[str] | str = (),
+    percent: bool = False,
+    labels: bool = False,
 ) -> Table | str:
     """Estimator comparison: one row per estimator (and outcome), estimate, SE, CI, N.
 
     ``tidy`` needs ``estimator`` (or ``method``) and ``estimate`` columns, plus ``std_error`` and/or
     ``conf_low``/``conf_high``; optional ``outcome``, ``p_value``, ``nobs``. Rows of one outcome form a
-    section. ``truth`` (one number, or one per outcome) adds a ``Truth`` column and the bias. A
-    :class:`~clusterimpact.estimation.compare.ComparisonResult` stands for its overall estimates.
+    section. ``truth`` (one number, or one per outcome as named in ``tidy``) adds a ``Truth`` column
+    and the bias. A :class:`~clusterimpact.estimation.compare.ComparisonResult` stands for its
+    overall estimates. ``percent`` adds ``Effect (%)`` and ``CI (%)``: the estimate and its limits as
+    ``100·(exp(b) − 1)`` (:func:`clusterimpact.units.log_to_percent`, for effects on log outcomes),
+    with a note that says so. ``labels=True`` names outcome columns for readers
+    (:func:`clusterimpact.labels.label`; unknown names as given).
     """
     from clusterimpact.estimation.compare import ComparisonResult as _Comparison
 
     if isinstance(tidy, _Comparison):  # its overall estimates, labelled for display
         tidy = tidy.overall_rows()
+    d = _comparison_frame(tidy, level)
+    has = set(d.columns)
+    has_out = "outcome" in has
+    ci = f"{100 * level:g}% CI"
+    cols = ["Outcome"] if has_out else []
+    cols += ["Estimator", "Estimate"]
+    cols += ["Std. error"] if "std_error" in has else []
+    cols += [ci] if "conf_low" in has else []
+    cols += ["Effect (%)", f"{ci} (%)"] if percent else []
+    cols += ["p-value"] if "p_value" in has else []
+    cols += ["Truth", "Bias"] if truth is not None else []
+    cols += ["N"] if "nobs" in has else []
+    rows = [_comparison_row(r, has, digits, truth, percent, labels) for r in d.to_dict("records")]
+    sections: tuple[int, ...] = ()
+    if has_out:
+        outs = d["outcome"].astype(str).tolist()
+        sections = tuple(i for i in range(1, len(outs)) if outs[i] != outs[i - 1])
+    align = tuple("l" if c in ("Outcome", "Estimator") else "r" for c in cols)
+    note_lines = ([PERCENT_NOTE] if percent else []) + (
+        [notes] if isinstance(notes, str) else list(notes)
+    )
+    table = Table(tuple(cols), tuple(rows), align, sections, tuple(note_lines), caption, frame=tidy)
+    return finish(table, fmt)
+
+
+def _comparison_frame(tidy: pd.DataFrame, level: float) -> pd.DataFrame:
+    """The comparison's input checked, with ``estimator`` and CI limits (from SEs when missing)."""
     if not isinstance(tidy, pd.DataFrame):
         raise SpecError(f"comparison_table expects a tidy DataFrame, got {type(tidy).__name__}")
     d = tidy.copy()
@@ -754,48 +542,37 @@ def comparison_table(
         z = float(stats.norm.ppf(0.5 + level / 2))
         d["conf_low"] = d["estimate"].astype(float) - z * d["std_error"].astype(float)
         d["conf_high"] = d["estimate"].astype(float) + z * d["std_error"].astype(float)
-    has_out = "outcome" in d.columns
-    cols = ["Outcome"] if has_out else []
-    cols += ["Estimator", "Estimate"]
-    if "std_error" in d.columns:
-        cols.append("Std. error")
-    if "conf_low" in d.columns:
-        cols.append(f"{100 * level:g}% CI")
-    if "p_value" in d.columns:
-        cols.append("p-value")
+    return d
+
+
+def _comparison_row(
+    r: Mapping[Any, Any],
+    has: set[Any],
+    digits: int,
+    truth: float | Mapping[str, float] | None,
+    percent: bool,
+    labels: bool,
+) -> tuple[str, ...]:
+    """One row of :func:`comparison_table` (cells in the order of its columns)."""
+
+    def f(v: Any) -> str:
+        return format_cell(float(v), digits)
+
+    row = [(label(str(r["outcome"])) if labels else str(r["outcome"]))] if "outcome" in has else []
+    row += [str(r["estimator"]), f(r["estimate"])]
+    if "std_error" in has:
+        row.append(f(r["std_error"]))
+    if "conf_low" in has:
+        row.append(f"[{f(r['conf_low'])}, {f(r['conf_high'])}]")
+    if percent:
+        row.append(format_cell(log_to_percent(float(r["estimate"])), 1))
+        lo, hi = (log_to_percent(float(r[k])) for k in ("conf_low", "conf_high"))
+        row.append(f"[{format_cell(lo, 1)}, {format_cell(hi, 1)}]")
+    if "p_value" in has:
+        row.append(f(r["p_value"]))
     if truth is not None:
-        cols += ["Truth", "Bias"]
-    if "nobs" in d.columns:
-        cols.append("N")
-    rows = []
-    for r in d.to_dict("records"):
-        row = [str(r["outcome"])] if has_out else []
-        row += [str(r["estimator"]), format_cell(float(r["estimate"]), digits)]
-        if "std_error" in d.columns:
-            row.append(format_cell(float(r["std_error"]), digits))
-        if "conf_low" in d.columns:
-            row.append(
-                f"[{format_cell(float(r['conf_low']), digits)}, {format_cell(float(r['conf_high']), digits)}]"
-            )
-        if "p_value" in d.columns:
-            row.append(format_cell(float(r["p_value"]), digits))
-        if truth is not None:
-            tv = truth.get(str(r.get("outcome", ""))) if isinstance(truth, Mapping) else truth
-            if tv is None:
-                row += ["", ""]
-            else:
-                row += [
-                    format_cell(float(tv), digits),
-                    format_cell(float(r["estimate"]) - float(tv), digits),
-                ]
-        if "nobs" in d.columns:
-            row.append(f"{int(r['nobs']):,}" if pd.notna(r["nobs"]) else "")
-        rows.append(tuple(row))
-    sections: tuple[int, ...] = ()
-    if has_out:
-        outs = d["outcome"].astype(str).tolist()
-        sections = tuple(i for i in range(1, len(outs)) if outs[i] != outs[i - 1])
-    align = tuple("l" if c in ("Outcome", "Estimator") else "r" for c in cols)
-    note_lines = [notes] if isinstance(notes, str) else list(notes)
-    table = Table(tuple(cols), tuple(rows), align, sections, tuple(note_lines), caption, frame=tidy)
-    return _finish(table, fmt)
+        tv = truth.get(str(r.get("outcome", ""))) if isinstance(truth, Mapping) else truth
+        row += ["", ""] if tv is None else [f(tv), f(float(r["estimate"]) - float(tv))]
+    if "nobs" in has:
+        row.append(f"{int(r['nobs']):,}" if pd.notna(r["nobs"]) else "")
+    return tuple(row)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import pandas as pd
 
+from clusterimpact import labels
 from clusterimpact.errors import SpecError
 from clusterimpact.report._artifacts import TableArtifact
+from clusterimpact.report._story import percent_tidy
 from clusterimpact.report._study import Skipped, Study
 from clusterimpact.results import EstimateResult
 from clusterimpact.tables import Table, regression_table
@@ -33,15 +35,6 @@ __all__ = [
 
 log = logging.getLogger("clusterimpact.report")
 
-_LABELS = {
-    "ln_lp": "ln labour productivity (VA per FTE)",
-    "ln_tfp_ols": "ln TFP (OLS)",
-    "ln_tfp_fe": "ln TFP (within FE)",
-    "ln_tfp_op": "ln TFP (Olley-Pakes)",
-    "ln_tfp_lp": "ln TFP (Levinsohn-Petrin)",
-    "ln_tfp_acf": "ln TFP (ACF)",
-    "ln_tfp_wooldridge": "ln TFP (Wooldridge)",
-}
 #: Reader-facing names of the estimators, by their spec key.
 EST_NAMES = {
     "twfe": "TWFE",
@@ -53,8 +46,8 @@ EST_NAMES = {
 
 
 def label(outcome: str) -> str:
-    """Reader-facing name of an outcome column."""
-    return _LABELS.get(outcome, outcome)
+    """Reader-facing name of an outcome column (:func:`clusterimpact.labels.label`)."""
+    return labels.label(outcome)
 
 
 def frame(study: Study) -> pd.DataFrame:
@@ -102,11 +95,25 @@ def duration_bins(study: Study) -> list[int | str]:
 
 
 def tidy_table(
-    study: Study, name: str, section: str, title: str, caption: str, res: EstimateResult
+    study: Study,
+    name: str,
+    section: str,
+    title: str,
+    caption: str,
+    res: EstimateResult,
+    *,
+    outcome: str | None = None,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Add the tidy estimates of ``res`` (term, estimate, SE, CI, p-value) as a table."""
-    t = res.tidy()[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]]
-    study.add_table(name, section, title, caption, t, digits=4)
+    """Add the tidy estimates of ``res`` (term, estimate, SE, CI, p-value) as a table; with the
+    ``outcome`` of a log outcome, the effect and its CI in percent beside them (and the note)."""
+    if outcome is None:
+        t = res.tidy()[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]]
+        extra: list[str] = []
+    else:
+        t, extra = percent_tidy(res, outcome)
+    text = " ".join([caption, *extra, *notes]).strip()
+    study.add_table(name, section, title, text, t, digits=4)
 
 
 def regression_table_artifact(
@@ -116,9 +123,13 @@ def regression_table_artifact(
     title: str,
     caption: str,
     models: Mapping[str, EstimateResult],
+    *,
+    percent: bool = False,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Add several models side by side (:func:`clusterimpact.tables.regression_table`)."""
-    tab = regression_table(models, caption="")
+    """Add several models side by side (:func:`clusterimpact.tables.regression_table`, outcomes and
+    terms named for readers); ``percent`` shows effects on log outcomes in percent."""
+    tab = regression_table(models, caption="", percent=percent, labels=True, notes=notes)
     assert isinstance(tab, Table)  # fmt=None returns the Table object
     add_rendered(study, name, section, title, caption, tab)
 

@@ -23,6 +23,7 @@ from clusterimpact.report._common import (
 from clusterimpact.report._conditional import add_conditional_did
 from clusterimpact.report._study import Study, Unavailable
 from clusterimpact.tables import Table, comparison_table
+from clusterimpact.units import is_log_outcome
 
 __all__ = ["step_compare"]
 
@@ -152,7 +153,13 @@ def step_compare(study: Study) -> str:
             v = study.truth.get("att_overall_lp" if o == "ln_lp" else "att_overall")
             if v is not None:
                 truth[label(o)] = float(v)
-    tab = comparison_table(table, truth=truth or None, digits=4)
+    tab = comparison_table(
+        table,
+        truth=truth or None,
+        digits=4,
+        percent=all(is_log_outcome(o) for o in outcomes(study)),
+        labels=True,
+    )
     assert isinstance(tab, Table)  # fmt=None returns the Table object
     title = "Estimators and outcomes compared"
     add_rendered(study, "comparison", "robustness", title, _COMPARE_CAPTION, tab)

@@ -23,6 +23,7 @@ from clusterimpact.plotting import (
     style_context,
 )
 from clusterimpact.provenance import data_hash
+from clusterimpact.report._story import MEMBER_STATUS_DEFINITION, THIN_FIRMS, members_status_table
 from clusterimpact.report._study import Skipped, Study
 from clusterimpact.synthetic import simulate
 
@@ -251,15 +252,18 @@ def step_describe(study: Study) -> str:
         "Every input row left out of the panel, counted by reason (nothing is dropped silently).",
         excl,
     )
-    by_year = members_vs_sector(df)
+    by_year = members_status_table(df)
     study.results["members_vs_sector"] = by_year
     study.add_table(
         "members_vs_sector",
         "data",
         "Members and their sectors, year by year",
-        "Members in each year split into staying, new (joined this year) and leaving (last membership "
-        "year); mean ln value added per FTE of members and of non-members in the same 2-digit sectors "
-        "(sector means weighted by the members' sector mix).",
+        "The data of the figure's first panel: median value added per FTE (real, deflated) of each "
+        "group and the number of firms behind it. "
+        + MEMBER_STATUS_DEFINITION
+        + " Sector: never-members in the 2-digit NACE sectors where members are observed that year. "
+        f"The last column names the groups resting on fewer than {THIN_FIRMS} firms (hollow "
+        "markers in the figure).",
         by_year,
     )
     _describe_figures(study)
@@ -273,68 +277,27 @@ def _no_pre(df: pd.DataFrame) -> int:
     return int((~m.astype(bool)).sum())
 
 
-def members_vs_sector(df: pd.DataFrame) -> pd.DataFrame:
-    """Members by status (staying/new/leaving) and their productivity against their sectors, by year."""
-    d = df[["firm_id", "year", "sector", "member", "member_years", "ln_lp", "emp"]].copy()
-    d = d.sort_values(["firm_id", "year"], kind="mergesort")
-    nxt_member = d.groupby("firm_id")["member"].shift(-1)
-    nxt_year = d.groupby("firm_id")["year"].shift(-1)
-    is_mem = d["member"].to_numpy() == 1
-    leaving = is_mem & ~((nxt_member == 1) & (nxt_year == d["year"] + 1)).to_numpy()
-    last_year = d["year"] == d["year"].max()
-    leaving &= ~last_year.to_numpy()
-    new = is_mem & (d["member_years"].to_numpy() == 1)
-    d["status"] = np.where(
-        ~is_mem, "non", np.where(new, "new", np.where(leaving, "leaving", "staying"))
-    )
-    rows = []
-    for year, g in d.groupby("year", sort=True):
-        mem = g[g["status"] != "non"]
-        if mem.empty:
-            continue
-        non = g[(g["status"] == "non") & g["ln_lp"].notna()]
-        sector_mean = non.groupby("sector")["ln_lp"].mean()
-        mix = mem["sector"].value_counts(normalize=True)
-        common = mix.index.intersection(sector_mean.index)
-        sec = (
-            float((sector_mean.loc[common] * mix.loc[common]).sum() / mix.loc[common].sum())
-            if len(common)
-            else np.nan
-        )
-        rows.append(
-            {
-                "year": int(str(year)),
-                "members": int(len(mem)),
-                "staying": int((mem["status"] == "staying").sum()),
-                "new": int((mem["status"] == "new").sum()),
-                "leaving": int((mem["status"] == "leaving").sum()),
-                "members ln VA/FTE": float(mem["ln_lp"].mean()),
-                "sector ln VA/FTE": sec,
-                "gap": float(mem["ln_lp"].mean()) - sec,
-                "members mean FTE": float(mem["emp"].mean()),
-                "sector mean FTE": float(non["emp"].mean()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def _describe_figures(study: Study) -> None:
     """Members vs their sector: value added per FTE, employment and value added, one figure."""
     with style_context():
         fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.2))
     panels: tuple[Literal["va_per_fte", "emp", "va"], ...] = ("va_per_fte", "emp", "va")
     for ax, var in zip(axes, panels, strict=True):
-        plot_members_vs_sector(study.frame, var, ax=ax)
+        # the firms behind each new and leaving point are written above it on the left panel
+        shown = ("new", "leaving") if var == "va_per_fte" else False
+        plot_members_vs_sector(study.frame, var, ax=ax, thin=THIN_FIRMS, show_n=shown)
     study.add_figure(
         "members_vs_sector",
         "data",
         "Members vs their sector over time (value added per FTE, employment, value added)",
         fig,
         caption="Median value added per FTE (left), FTE employment (middle) and value added "
-        "(right) of member firms, split by their status change from the previous year (staying: "
-        "member in both years; new: joined this year; leaving: last year in the cluster), against "
-        "never-members in the same 2-digit NACE sectors (dashed). Real (deflated) values. "
-        "Descriptive, as in the Flemish cluster monitoring; not a causal estimate.",
+        "(right) of member firms against never-members in the same 2-digit NACE sectors (dashed). "
+        + MEMBER_STATUS_DEFINITION
+        + f" Hollow markers: fewer than {THIN_FIRMS} firms behind the point; the numbers above "
+        "the new and leaving points (left) are their firms, and the table below gives the firms "
+        "behind every point. Real (deflated) values. Descriptive, as in the Flemish cluster "
+        "monitoring; not a causal estimate.",
     )
 
 

@@ -26,7 +26,9 @@ from clusterimpact.report._common import (
     regression_table_artifact,
     tidy_table,
 )
+from clusterimpact.report._story import pretrend_note, with_percent
 from clusterimpact.report._study import Study
+from clusterimpact.units import is_log_outcome
 
 __all__ = ["step_event_study", "step_heterogeneity", "step_twfe"]
 
@@ -113,8 +115,21 @@ def step_event_study(study: Study) -> str:
         "Effect of membership by years since joining (reference: the year before joining), by "
         "estimator; pointwise standard errors clustered by firm.",
         named,
+        percent=is_log_outcome(y),
+        notes=_pretrend_notes(study, y),
     )
     return f"{', '.join(named)} on {y}"
+
+
+def _pretrend_notes(study: Study, y: str) -> list[str]:
+    """The joint pre-trend test of each event study on ``y`` that has one (a table note)."""
+    out = []
+    for key in ("cs", "sa", "imputation"):
+        res = study.results.get(f"{key}:{y}")
+        note = pretrend_note(res, EST_NAMES[key]) if res is not None else None
+        if note is not None:
+            out.append(note)
+    return out
 
 
 def step_twfe(study: Study) -> str:
@@ -138,6 +153,7 @@ def step_twfe(study: Study) -> str:
         "clustered by firm. Biased when effects vary by cohort and grow with duration: see the "
         "robustness section.",
         models,
+        percent=all(is_log_outcome(o) for o in outcomes(study)),
     )
     y = headline(study)
     dur_models = {
@@ -212,6 +228,7 @@ def _by_cohort(study: Study, y: str) -> None:
         f"Premium by joining cohort, {label(y)}",
         "Callaway-Sant'Anna group aggregation: the average effect over each cohort's post-joining years.",
         gr,
+        outcome=y,
     )
 
 
@@ -233,13 +250,22 @@ def _by_cluster(study: Study, y: str) -> None:
         "Spiess) with firm and year effects fitted on untreated firm-years; 95 % confidence "
         "intervals clustered by firm.",
     )
+    shown, notes = with_percent(
+        res[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]], y
+    )
     study.add_table(
         "by_cluster",
         "heterogeneity",
         f"Premium by cluster, {label(y)}",
-        "Average effect on the member firm-years of each cluster (the firm's first cluster), "
-        "imputation estimator (Borusyak, Jaravel and Spiess); standard errors clustered by firm.",
-        res[["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]],
+        " ".join(
+            [
+                "Average effect on the member firm-years of each cluster (the firm's first "
+                "cluster), imputation estimator (Borusyak, Jaravel and Spiess); standard errors "
+                "clustered by firm.",
+                *notes,
+            ]
+        ),
+        shown,
         4,
     )
 

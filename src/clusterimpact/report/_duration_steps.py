@@ -8,6 +8,7 @@ from typing import Any
 from clusterimpact.estimation.duration import duration_effects
 from clusterimpact.plotting import plot_duration_premium
 from clusterimpact.report._common import duration_bins, frame, headline, label, plot, tidy_table
+from clusterimpact.report._story import pretrend_note
 from clusterimpact.report._study import Study
 
 __all__ = ["step_duration"]
@@ -43,6 +44,8 @@ def step_duration(study: Study) -> str:
         "never-member firm-years; members' gaps averaged by years of membership; the slope across "
         "durations tests for growth.",
         res,
+        outcome=y,
+        notes=[n for n in [pretrend_note(res, "imputation")] if n],
     )
     return f"duration profile on {y}"
 

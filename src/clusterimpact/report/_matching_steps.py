@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.estimation.matched import matched_did
+from clusterimpact.labels import label as var_label
+from clusterimpact.labels import matching_window
 from clusterimpact.matching import match_panel
 from clusterimpact.plotting import plot_love, plot_overlap, plot_trajectories
 from clusterimpact.report._common import (
@@ -19,6 +21,7 @@ from clusterimpact.report._common import (
     regression_table_artifact,
 )
 from clusterimpact.report._study import Skipped, Study
+from clusterimpact.units import is_log_outcome
 
 __all__ = ["balance_wide", "step_matched_did", "step_matching"]
 
@@ -44,15 +47,18 @@ def step_matching(study: Study) -> str:
     )
     study.results["matching"] = res
     study.exclusions["matching"] = {str(k): int(v) for k, v in sorted(res.exclusions.items())}
+    window = matching_window(res)
     wide = balance_wide(res.balance)
-    pooled = wide[wide["cohort"] == "all"].drop(columns="cohort")
+    wide["covariate"] = [var_label(str(c), window=window) for c in wide["covariate"]]
+    pooled = wide[wide["cohort"] == "all"].drop(columns="cohort").rename(columns=_BALANCE_COLUMNS)
     study.add_table(
         "balance",
         "matching",
         "Balance before and after matching (all cohorts pooled)",
         "Members vs controls in the year before joining, pooled over cohorts with the matching "
         "weights: means after matching, standardised mean differences (SMD) before and after, "
-        "variance ratio after; |SMD| < 0.1 is the usual threshold.",
+        "variance ratio after; |SMD| < 0.1 is the usual threshold. Pre-joining means and growth "
+        f"run over the {window + 1} years up to g-1 (g: the joining year).",
         pooled,
     )
     counts = res.counts
@@ -116,6 +122,17 @@ def _int_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Reader-facing headers of the pooled balance table.
+_BALANCE_COLUMNS = {
+    "covariate": "Covariate",
+    "mean_treated": "Mean, members",
+    "mean_control": "Mean, matched controls",
+    "smd_before": "SMD before",
+    "smd_after": "SMD after",
+    "var_ratio_after": "Variance ratio after",
+}
+
+
 def balance_wide(balance: pd.DataFrame) -> pd.DataFrame:
     """Matching balance in wide form: cohort ('all' = pooled), covariate, means after, SMD before/after."""
     b = balance.copy()
@@ -163,5 +180,6 @@ def step_matched_did(study: Study) -> str:
         "Members vs their matched controls (cohort-stacked, matching weights): mean outcome over "
         f"event times 0..{window[1]} minus the outcome in g-1; standard errors clustered by firm.",
         models,
+        percent=all(is_log_outcome(o) for o in outcomes(study)),
     )
     return f"matched DiD on {', '.join(outcomes(study))}"

@@ -35,6 +35,7 @@ from clusterimpact.matching.rosenbaum import matched_pair_differences, rosenbaum
 from clusterimpact.plotting import plot_sensitivity, plot_subgroup_effects
 from clusterimpact.report._common import control, frame, headline, label, plot
 from clusterimpact.report._study import Skipped, Study
+from clusterimpact.units import PERCENT_NOTE, is_log_outcome, log_to_percent
 
 __all__ = [
     "disjoint_pairs",
@@ -417,6 +418,10 @@ def step_subgroups(study: Study) -> str:
     )
     table = pd.concat(rows, ignore_index=True)
     table["n_firms"] = table["n_firms"].astype(int)
+    pct = is_log_outcome(y)
+    if pct:
+        at = list(table.columns).index("estimate") + 1
+        table.insert(at, "effect (%)", log_to_percent(table["estimate"].to_numpy(dtype=float)))
     study.add_table(
         "subgroups",
         "subgroups",
@@ -424,7 +429,8 @@ def step_subgroups(study: Study) -> str:
         "Callaway-Sant'Anna overall ATT of the members in each subgroup (members' clusters and sizes "
         f"measured before joining), every subgroup against the same {ctrl}; p-values of no effect: "
         "unadjusted, Holm, and Romano-Wolf step-down (multiplier bootstrap with "
-        f"{r.heterogeneity_draws} draws, seed {study.seed + 3}), each family being one split.",
+        f"{r.heterogeneity_draws} draws, seed {study.seed + 3}), each family being one split."
+        + (f" {PERCENT_NOTE}" if pct else ""),
         table,
         4,
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from clusterimpact.provenance import dependency_versions, package_version
 from clusterimpact.report._artifacts import SECTIONS, FigureArtifact, StepRecord, TableArtifact
+from clusterimpact.report._story import findings_section
 from clusterimpact.report._study import STEP_SECTIONS, Study
 from clusterimpact.report._swap import checkpoint
 
@@ -164,6 +165,8 @@ font-variant-numeric:tabular-nums}.tcap{font-size:.88em;color:#444;margin:.2em 0
 .status-not{color:#E69F00}.status-warnings{color:#E69F00}
 .warnings{background:#fdf1ec;border-left:4px solid #D55E00;padding:.4em .8em;font-size:.9em}
 .warnings ul{margin:.2em 0;padding-left:1.4em}
+#findings{background:#f3f6fa;border:1px solid #d5deea;padding:.2em 1.2em .8em;margin:1em 0}
+#findings h2{margin-top:.6em}ol.findings li{margin:.45em 0}.num{font-weight:bold;white-space:nowrap}
 """
 
 _INTRO = {
@@ -220,6 +223,7 @@ def build_html(study: Study) -> str:
         f'<p class="meta">clusterimpact {html.escape(package_version())}; outcomes: '
         f"{html.escape(', '.join(spec.outcome_names))}; headline outcome "
         f"{html.escape(spec.outcomes.headline)}; seed {spec.seed}.</p>\n",
+        findings_section(study),
         "<nav><ol>"
         + "".join(f'<li><a href="#{k}">{html.escape(SECTIONS[k])}</a></li>' for k in sections)
         + "</ol></nav>\n",

@@ -233,6 +233,11 @@ HONEST_FLCI_SD = 0.01
 # Two routes to the same ARP test (vertex enumeration vs linear programmes) and bisection to 1e-9 of
 # the search width: agreement to 1e-6 sd.
 HONEST_ROUTES_SD = 1e-6
+# Imputation leads x lags: a bootstrap covariance from B draws vs the influence scores' cross block.
+# The sample covariance's Monte Carlo SE is sd((x - xbar)(y - ybar)) / sqrt(B), estimated from the
+# draws; 12 lead x lag entries, each within 3.5 MC SEs (two-sided normal 4.7e-4 each, 0.6 % for all 12
+# if independent) -- the scores' cross block carries no small-sample factor, which moves it by < 0.5 %.
+HONEST_IMPUTATION_BOOT_Z = 3.5
 
 # --- Sun-Abraham from cell sums (issue #14) -----------------------------------------------------
 # Cell-sum solve vs the dense saturated regression (feols) and vs pyfixest's i() regression: all three

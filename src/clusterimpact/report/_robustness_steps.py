@@ -510,8 +510,10 @@ def step_chain(study: Study) -> str:
             "term": t.index,
             "estimate": t["estimate"].to_numpy(),
             "plug-in SE": t["plugin_std_error"].to_numpy(),
+            "fixed-TFP SE": t["fixed_tfp_std_error"].to_numpy(),
             "chain SE": t["std_error"].to_numpy(),
             "ratio": t["se_ratio"].to_numpy(),
+            "ratio fixed": t["se_ratio_fixed"].to_numpy(),
             "chain 95% low": t["conf_low"].to_numpy(),
             "chain 95% high": t["conf_high"].to_numpy(),
             "replications": t["n_boot"].to_numpy(dtype=int),
@@ -528,7 +530,10 @@ def step_chain(study: Study) -> str:
         "production function and ln TFP, re-runs the matching and the DiD and duration estimators. "
         "Chain SE: standard deviation over the replications (includes the uncertainty of the "
         "estimated TFP); plug-in SE: the estimator's own, treating ln TFP as data (none for the "
-        "elasticities); ratio = chain / plug-in; interval: bootstrap percentiles. Terms: tfp (output "
+        "elasticities); fixed-TFP SE: the same firm draws with ln TFP held at its full-sample "
+        "values, so ratio fixed = chain / fixed-TFP isolates what estimating TFP adds (chain / "
+        "plug-in also holds the bootstrap-vs-analytic difference); ratio = chain / plug-in; "
+        "interval: bootstrap percentiles. Terms: tfp (output "
         "elasticities), cs (Callaway-Sant'Anna simple and dynamic averages), duration (imputation "
         "premium by years of membership, average and slope), matched_did (matched DiD).",
         table,

@@ -21,7 +21,11 @@ post-treatment ATT(g,t) of the subgroup's firms), every subgroup against **the s
 Identification: within each subgroup, the assumptions of Callaway & Sant'Anna (parallel trends of the
 subgroup's firms with the comparison firms, no anticipation beyond ``anticipation`` periods). The split
 must not be affected by the treatment: classes are measured before joining or are fixed traits (see
-:class:`~clusterimpact.estimation._subgroups.SubgroupRule` and :data:`PRESETS`).
+:class:`~clusterimpact.estimation._subgroups.SubgroupRule` and :data:`PRESETS`). Each subgroup is
+compared with all comparison firms, so a characteristic that also drives untreated trends (firm size:
+small firms' productivity grows faster) biases the subgroup estimates apart and the equal-effects test
+then rejects although the effects are equal; pass that characteristic in ``covariates`` (conditional
+parallel trends) -- see the README's "size class" paragraph for the numbers on the synthetic data.
 
 Implementation: one :func:`att_gt` run per subgroup. With ``control="never"`` it runs on the subgroup's
 firms and the never-treated firms. With ``control="notyet"`` the other subgroups' treated firms stay in as

@@ -16,6 +16,7 @@ including the workers, and whether the draws equal the one-process run's).
 Usage::
 
     python benchmarks/bench_chain.py [--quick] [--reps 4] [--cold 1] [--n-jobs 1] [--target-reps 200]
+        [--no-fixed-tfp]
 
 ``--quick`` simulates 2,000 firms in memory instead of reading the default data.
 """
@@ -38,6 +39,12 @@ def _args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="2,000 simulated firms, 3 replications")
+    p.add_argument(
+        "--no-fixed-tfp",
+        dest="fixed_tfp",
+        action="store_false",
+        help="without the fixed-TFP bootstrap beside the chain (default: with it, as the report)",
+    )
     p.add_argument("--reps", type=int, default=4, help="replications measured (>= 3)")
     p.add_argument("--cold", type=int, default=1, help="replications without warm start (0: skip)")
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes for the measured run")
@@ -71,6 +78,9 @@ def load_panel(quick: bool):
     return panel, "data/synthetic"
 
 
+FIXED_TFP = True  # --no-fixed-tfp: leave out the fixed-TFP bootstrap (the cost it adds)
+
+
 def timed_run(panel, reps: int, n_jobs: int, warm: bool) -> tuple[object, list[float], float]:
     """Run the chain; CPU time at each progress callback, and the wall time."""
     from clusterimpact.chain import chain_bootstrap
@@ -83,13 +93,16 @@ def timed_run(panel, reps: int, n_jobs: int, warm: bool) -> tuple[object, list[f
         seed=1,
         n_jobs=n_jobs,
         warm_start=warm,
+        fixed_tfp=FIXED_TFP,
         progress=lambda done, total: marks.append(cpu_s()),
     )
     return res, marks, time.perf_counter() - t0
 
 
 def main() -> int:
+    global FIXED_TFP
     args = _args()
+    FIXED_TFP = args.fixed_tfp
     reps = 3 if args.quick else max(args.reps, 3)
     warnings.simplefilter("ignore")
     c0 = cpu_s()

@@ -214,6 +214,8 @@ def test_chain_table_equals_chain_from_spec(run):
     close(tab["chain SE"], t["std_error"])
     close(tab["plug-in SE"], t["plugin_std_error"])
     close(tab["ratio"], t["se_ratio"])
+    close(tab["fixed-TFP SE"], t["fixed_tfp_std_error"])  # blank (NaN) for the elasticities
+    close(tab["ratio fixed"], t["se_ratio_fixed"])
     assert (tab["replications"] == SMALL_CHAIN_REPS).all()
     assert f"({SMALL_CHAIN_REPS} replications)" in (run.out / "report.html").read_text()
 

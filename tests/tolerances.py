@@ -233,6 +233,11 @@ HONEST_FLCI_SD = 0.01
 # Two routes to the same ARP test (vertex enumeration vs linear programmes) and bisection to 1e-9 of
 # the search width: agreement to 1e-6 sd.
 HONEST_ROUTES_SD = 1e-6
+# Imputation leads x lags: a bootstrap covariance from B draws vs the influence scores' cross block.
+# The sample covariance's Monte Carlo SE is sd((x - xbar)(y - ybar)) / sqrt(B), estimated from the
+# draws; 12 lead x lag entries, each within 3.5 MC SEs (two-sided normal 4.7e-4 each, 0.6 % for all 12
+# if independent) -- the scores' cross block carries no small-sample factor, which moves it by < 0.5 %.
+HONEST_IMPUTATION_BOOT_Z = 3.5
 
 # --- Sun-Abraham from cell sums (issue #14) -----------------------------------------------------
 # Cell-sum solve vs the dense saturated regression (feols) and vs pyfixest's i() regression: all three
@@ -249,6 +254,14 @@ SUNAB_ABS_FLOOR = 1e-10
 # copies in another row order), measured <= 2e-15 relative; relative, with an absolute floor of this
 # times the largest |expected|.
 CHAIN_SAME_REL = 1e-10
+# Chain SE vs the fixed-TFP bootstrap SE on the same firm draws: log(chain / fixed) may fall below 0
+# only by Monte Carlo error; its MC SE comes from the paired draws (ChainResult.se_ratio_fixed_mc_se,
+# delta method). One-sided at 3 MC SEs: a true ratio >= 1 fails with probability <= 0.00135 per term.
+CHAIN_FIXED_MC_Z = 3.0
+# The delta-method MC SE of log(S_c / S_f) vs the spread of log(S_c / S_f) over 400 independent sets of
+# 100 paired normal draws: the spread's own relative SE is 1 / sqrt(2 x 399) = 3.5 %, the delta
+# method's bias at B = 100 is of order 1 / B; 10 % is about 2.8 of those SEs.
+CHAIN_RATIO_MC_REL = 0.10
 
 # --- report robustness sections (tests/test_report_robustness.py) -------------------------------
 # The report prints these tables with 4 decimals: half a unit in the last printed digit

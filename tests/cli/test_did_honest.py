@@ -80,8 +80,10 @@ def test_cs_needs_universal_base_period_and_imputation_refused(medicaid_csv, tmp
     ]
     assert main([*base, "--method", "cs", "--honest", "rm"]) == 2
     assert "--base-period universal" in capsys.readouterr().err
-    assert main([*base, "--method", "imputation", "--honest", "sd"]) == 2
-    assert "not available for --method imputation" in capsys.readouterr().err
+    assert main([*base, "--method", "imputation", "--honest", "sd"]) == 0  # leads + lags (#14)
+    js = json.loads(out.read_text())
+    assert [b["restriction"] for b in js["sensitivity"]] == ["sd"]
+    out.unlink()
     assert main([*base, "--method", "sa", "--honest", "sd", "--honest-target", "x"]) == 2
     assert not out.exists()
     js = _run(

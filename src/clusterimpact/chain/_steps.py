@@ -24,9 +24,11 @@ from clusterimpact.productivity._base import ProductionEstimator
 from clusterimpact.productivity._prep import Arrays
 from clusterimpact.productivity.bootstrap import firm_block_rows
 
-__all__ = ["CHAIN_ESTIMATORS", "ChainData", "ChainSteps", "resample_chain"]
+__all__ = ["CHAIN_ESTIMATORS", "FIXED_TFP", "ChainData", "ChainSteps", "resample_chain"]
 
 CHAIN_ESTIMATORS: tuple[str, ...] = ("cs", "duration", "matched_did")
+# column of the chain's frame holding the full-sample ln TFP (the fixed-TFP bootstrap's outcome)
+FIXED_TFP = "__chain_fixed_tfp"
 
 
 @dataclass
@@ -85,7 +87,10 @@ class ChainSteps:
 
     ``theta`` is the full-sample optimiser solution (warm start of every replication; ``None``: each
     replication runs the estimator's own multi-start search). ``names`` are the reported terms in
-    order; a replication returns them plus, last, the number of warnings it raised.
+    order; a replication returns them, then (``fixed``) the estimates of ``fixed_names`` with ln TFP
+    held at its full-sample values (column :data:`FIXED_TFP` of the frame: the same firm draw and the
+    same matching seed, the production function not re-estimated), and last the number of warnings
+    it raised.
     """
 
     estimator: ProductionEstimator
@@ -100,6 +105,7 @@ class ChainSteps:
     matching: Mapping[str, Any] | None
     theta: np.ndarray | None = None
     names: tuple[str, ...] = ()
+    fixed_names: tuple[str, ...] = ()
 
     @property
     def keys(self) -> PanelKeys:
@@ -189,20 +195,41 @@ class ChainSteps:
         for name, est in zip(point.el_names, point.elasticities, strict=True):
             se = se_pf[point.names.index(name)] if name in point.names else np.nan
             rows.append((f"tfp:{name}", float(est), float(se)))
+        rows += self.did(frame, data.match_seed)
+        table = pd.DataFrame(rows, columns=["term", "estimate", "plugin_se"])
+        return table, point
+
+    def did(self, frame: pd.DataFrame, seed: int | None) -> list[tuple[str, float, float]]:
+        """The DiD / duration estimates (term, estimate, plug-in SE) with ``outcome`` in ``frame``."""
+        rows: list[tuple[str, float, float]] = []
         if "cs" in self.estimators:
             rows += self._cs(frame)
         if "duration" in self.estimators:
             rows += self._duration(frame)
         if "matched_did" in self.estimators:
-            rows += self._matched(frame, data.match_seed)
-        table = pd.DataFrame(rows, columns=["term", "estimate", "plugin_se"])
-        return table, point
+            rows += self._matched(frame, seed)
+        return rows
 
     def __call__(self, data: ChainData) -> np.ndarray:
-        """One bootstrap row: the estimates of ``names`` (NaN where absent) and the warning count."""
+        """One bootstrap row: the estimates of ``names`` (NaN where absent), those of ``fixed_names``
+        with ln TFP held fixed, and the warning count."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             table, _ = self.run(data, full=False)
-        est = table.set_index("term")["estimate"]
-        est = est[~est.index.duplicated()].reindex(list(self.names))
-        return np.r_[est.to_numpy(dtype=float), float(len(caught))]
+            fixed: list[tuple[str, float, float]] = []
+            if self.fixed_names:
+                frame = data.frame.copy(deep=False)
+                frame[self.outcome] = frame[FIXED_TFP]
+                fixed = self.did(frame, data.match_seed)
+        out = [
+            _values(table, self.names),
+            _values(
+                pd.DataFrame(fixed, columns=["term", "estimate", "plugin_se"]), self.fixed_names
+            ),
+        ]
+        return np.r_[out[0], out[1], float(len(caught))]
+
+
+def _values(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    est = table.set_index("term")["estimate"]
+    return est[~est.index.duplicated()].reindex(list(names)).to_numpy(dtype=float)

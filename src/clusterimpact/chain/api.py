@@ -14,6 +14,7 @@ import pandas as pd
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.chain._steps import (
     CHAIN_ESTIMATORS,
+    FIXED_TFP,
     ChainData,
     ChainResample,
     ChainSteps,
@@ -109,6 +110,7 @@ def chain_bootstrap(
     warm_start: bool = True,
     max_fail_share: float = 0.05,
     progress: Callable[[int, int], None] | None = None,
+    fixed_tfp: bool = True,
 ) -> ChainResult:
     """Firm-block bootstrap of the whole chain: production function -> ln TFP -> matching -> DiD.
 
@@ -154,6 +156,13 @@ def chain_bootstrap(
         raised. Failed replications are always counted in the result, never dropped silently.
     progress
         Optional ``progress(done, total)`` callback.
+    fixed_tfp
+        True (default): every replication also re-runs the DiD and duration estimators on the same
+        resampled firms (and matching seed) with ln TFP held at its full-sample values -- the
+        bootstrap of the DiD that treats TFP as data, under common random numbers with the chain.
+        The difference between the chain SE and this fixed-TFP SE is the part of the uncertainty
+        that estimating TFP adds (:attr:`ChainResult.se_ratio_fixed`, with its Monte Carlo error).
+        Costs one more run of the DiD estimators per replication.
 
     Returns
     -------
@@ -229,12 +238,23 @@ def chain_bootstrap(
     messages = list(dict.fromkeys(f"full sample: {w.message}" for w in caught))
     for w in caught:  # the full-sample estimators' own warnings reach the caller as usual
         warnings.warn(str(w.message), w.category, stacklevel=2)
-    steps = replace(steps, theta=point.theta if warm_start else None, names=tuple(table["term"]))
+    names = tuple(table["term"])
+    fixed_names = tuple(t for t in names if not t.startswith("tfp:")) if fixed_tfp else ()
+    if fixed_names:
+        vals = np.full(len(frame), np.nan)
+        vals[data.pf_rows] = point.ln_tfp
+        data.frame = data.frame.assign(**{FIXED_TFP: vals})
+    steps = replace(
+        steps,
+        theta=point.theta if warm_start else None,
+        names=names,
+        fixed_names=fixed_names,
+    )
     draws, errors = firm_bootstrap(
         steps,
         data,
         reps=int(reps),
-        k=len(steps.names) + 1,
+        k=len(names) + len(fixed_names) + 1,
         seed=seed,
         n_jobs=int(n_jobs),
         progress=progress,
@@ -262,7 +282,9 @@ def _assemble(
     reps = draws.shape[0]
     failed = ~np.isfinite(draws[:, -1])
     n_failed = int(failed.sum())
-    est_draws = pd.DataFrame(draws[:, :-1], columns=names)
+    est_draws = pd.DataFrame(draws[:, : len(names)], columns=names)
+    fixed_draws = pd.DataFrame(draws[:, len(names) : -1], columns=list(steps.fixed_names))
+    fixed_sd = fixed_draws.std(axis=0, ddof=1, skipna=True).reindex(names)
     finite = np.isfinite(est_draws.to_numpy())
     n_boot = pd.Series(finite.sum(axis=0), index=names, name="n_boot")
     sd = est_draws.std(axis=0, ddof=1, skipna=True).where(n_boot >= 2)
@@ -319,6 +341,8 @@ def _assemble(
         n_warned=int(((draws[:, -1] > 0) & ~failed).sum()),
         warm_start=warm_start,
         production=production,
+        fixed_tfp_se=fixed_sd.rename("fixed_tfp_se"),
+        fixed_draws=fixed_draws if len(steps.fixed_names) else None,
     )
 
 

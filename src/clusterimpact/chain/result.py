@@ -44,6 +44,10 @@ class ChainResult(EstimateResult):
         solution (one local search instead of the multi-start search).
     production
         Settings and full-sample production-function estimates (method, elasticities, theta).
+    fixed_tfp_se, fixed_draws
+        The fixed-TFP bootstrap (``chain_bootstrap(fixed_tfp=True)``): the DiD and duration
+        estimates of every replication re-run on the same resampled firms with ln TFP held at its
+        full-sample values, and their SD per term (NaN for the elasticities; None when not run).
 
     Notes
     -----
@@ -62,6 +66,8 @@ class ChainResult(EstimateResult):
     n_warned: int = 0
     warm_start: bool = True
     production: dict[str, Any] = field(default_factory=dict)
+    fixed_tfp_se: pd.Series | None = None
+    fixed_draws: pd.DataFrame | None = None
 
     def conf_int(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
         """Percentile intervals of the chain bootstrap (``lower``, ``upper``)."""
@@ -89,8 +95,43 @@ class ChainResult(EstimateResult):
         """Chain standard error divided by the plug-in one."""
         return (self.std_errors / self.plugin_se).rename("se_ratio")
 
+    @property
+    def se_ratio_fixed(self) -> pd.Series:
+        """Chain standard error divided by the fixed-TFP bootstrap's (same firm draws)."""
+        fixed = self._fixed_se()
+        return (self.std_errors / fixed).rename("se_ratio_fixed")
+
+    def _fixed_se(self) -> pd.Series:
+        if self.fixed_tfp_se is None:
+            return pd.Series(np.nan, index=self.params.index, name="fixed_tfp_se")
+        return self.fixed_tfp_se.reindex(self.params.index)
+
+    def se_ratio_fixed_mc_se(self) -> pd.Series:
+        """Monte Carlo standard error of ``log(se_ratio_fixed)`` over the replications.
+
+        With paired draws ``(c_b, f_b)`` (chain, fixed TFP; replications where both are finite),
+        ``u_b = (c_b - mean c)^2`` and ``v_b = (f_b - mean f)^2``, ``log(S_c / S_f) = (log mean u -
+        log mean v) / 2``; the delta method gives ``sd(u_b / mean u - v_b / mean v) / (2 sqrt(B))``.
+        Common random numbers make it small when the two bootstraps move together.
+        """
+        out = pd.Series(np.nan, index=self.params.index, name="se_ratio_fixed_mc_se")
+        if self.fixed_draws is None:
+            return out
+        for t in self.fixed_draws.columns:
+            c = self.draws[t].to_numpy(dtype=float)
+            f = self.fixed_draws[t].to_numpy(dtype=float)
+            ok = np.isfinite(c) & np.isfinite(f)
+            if ok.sum() < 3:
+                continue
+            u, v = (c[ok] - c[ok].mean()) ** 2, (f[ok] - f[ok].mean()) ** 2
+            if u.mean() > 0 and v.mean() > 0:
+                g = u / u.mean() - v / v.mean()
+                out[t] = float(g.std(ddof=1) / (2 * np.sqrt(ok.sum())))
+        return out
+
     def tidy(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
-        """The standard tidy columns (percentile CI) plus plug-in SE and CI, ratio and n_boot."""
+        """The standard tidy columns (percentile CI) plus plug-in SE and CI, ratio and n_boot, and the
+        fixed-TFP bootstrap SE with the ratio chain / fixed-TFP."""
         out = super().tidy(level, uniform=uniform)
         pci = self.plugin_conf_int(level)
         terms = self.params.index
@@ -99,6 +140,8 @@ class ChainResult(EstimateResult):
         out["plugin_conf_high"] = pci["upper"].to_numpy(dtype=float)
         out["se_ratio"] = self.se_ratio.reindex(terms).to_numpy(dtype=float)
         out["n_boot"] = self.n_boot.reindex(terms).to_numpy(dtype=int)
+        out["fixed_tfp_std_error"] = self._fixed_se().to_numpy(dtype=float)
+        out["se_ratio_fixed"] = self.se_ratio_fixed.to_numpy(dtype=float)
         return out
 
     def _summary_header(self) -> list[str]:
@@ -127,8 +170,10 @@ class ChainResult(EstimateResult):
             {
                 "estimate": t["estimate"],
                 "plug-in SE": t["plugin_std_error"],
+                "fixed-TFP SE": t["fixed_tfp_std_error"],
                 "chain SE": t["std_error"],
                 "ratio": t["se_ratio"],
+                "ratio fixed": t["se_ratio_fixed"],
                 f"{pct} low": t["conf_low"],
                 f"{pct} high": t["conf_high"],
                 "n": t["n_boot"],
@@ -137,8 +182,10 @@ class ChainResult(EstimateResult):
         lines = self._summary_header()
         lines.append(body.to_string(float_format=lambda v: f"{v: .4f}"))
         lines.append(
-            "Plug-in SE: the estimator's own, treating ln TFP as data; chain SE: SD over firm-block "
-            "resamples of the whole chain; interval: bootstrap percentiles."
+            "Plug-in SE: the estimator's own, treating ln TFP as data; fixed-TFP SE: SD over the same "
+            "firm-block resamples with ln TFP held fixed; chain SE: SD over firm-block resamples of "
+            "the whole chain; ratio = chain / plug-in, ratio fixed = chain / fixed-TFP; interval: "
+            "bootstrap percentiles."
         )
         for w in self.warnings:
             lines.append(f"Warning: {w}")
@@ -156,6 +203,8 @@ class ChainResult(EstimateResult):
             row["plugin_conf_high"] = _f(r.plugin_conf_high)
             row["se_ratio"] = _f(r.se_ratio)
             row["n_boot"] = int(float(r.n_boot))  # type: ignore[arg-type]
+            row["fixed_tfp_std_error"] = _f(r.fixed_tfp_std_error)
+            row["se_ratio_fixed"] = _f(r.se_ratio_fixed)
         out["chain"] = {
             "reps": int(self.reps),
             "n_failed": int(self.n_failed),

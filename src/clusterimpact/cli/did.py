@@ -323,7 +323,7 @@ def _register_honest(p: argparse.ArgumentParser) -> None:
         choices=("rm", "sd", "both"),
         default=None,
         help="Rambachan-Roth sensitivity of the event study: relative magnitudes (rm), smoothness "
-        "(sd) or both; cs needs --base-period universal; not available for imputation",
+        "(sd) or both; cs needs --base-period universal",
     )
     p.add_argument(
         "--honest-grid",
@@ -346,12 +346,15 @@ def _honest(
     from clusterimpact.errors import SpecError
     from clusterimpact.estimation.honest import honest_did
 
-    if args.method == "imputation":
-        raise SpecError(
-            "--honest is not available for --method imputation (its leads have no joint covariance "
-            "with the lags); use --method cs --base-period universal, sa or twfe"
+    if args.method == "imputation":  # the dynamic aggregation with its leads (joint covariance)
+        from clusterimpact.estimation.imputation import imputation_did
+
+        T = int(pd.to_numeric(df[args.time], errors="coerce").nunique())
+        keys = ("cohort", "unit", "time")
+        es = imputation_did(
+            df, args.outcome, **{k: getattr(args, k) for k in keys}, leads=max(1, min(5, T - 2))
         )
-    if args.method == "cs":
+    elif args.method == "cs":
         from clusterimpact.estimation.staggered import aggte
 
         if args.base_period != "universal":

@@ -21,7 +21,11 @@ post-treatment ATT(g,t) of the subgroup's firms), every subgroup against **the s
 Identification: within each subgroup, the assumptions of Callaway & Sant'Anna (parallel trends of the
 subgroup's firms with the comparison firms, no anticipation beyond ``anticipation`` periods). The split
 must not be affected by the treatment: classes are measured before joining or are fixed traits (see
-:class:`~clusterimpact.estimation._subgroups.SubgroupRule` and :data:`PRESETS`).
+:class:`~clusterimpact.estimation._subgroups.SubgroupRule` and :data:`PRESETS`). Each subgroup is
+compared with all comparison firms, so a characteristic that also drives untreated trends (firm size:
+small firms' productivity grows faster) biases the subgroup estimates apart and the equal-effects test
+then rejects although the effects are equal; pass that characteristic in ``covariates`` (conditional
+parallel trends) -- see the README's "size class" paragraph for the numbers on the synthetic data.
 
 Implementation: one :func:`att_gt` run per subgroup. With ``control="never"`` it runs on the subgroup's
 firms and the never-treated firms. With ``control="notyet"`` the other subgroups' treated firms stay in as
@@ -33,10 +37,11 @@ warnings are the user's), and gives the pooled ATT.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -72,6 +77,7 @@ __all__ = [
     "DEFAULT_BY",
     "MIN_TREATED",
     "PRESETS",
+    "SubgroupOptions",
     "SubgroupResult",
     "SubgroupRule",
     "heterogeneity_effects",
@@ -323,7 +329,7 @@ def _split(
     tmax = np.max(np.abs(tdraws[:, ok]), axis=1) if ok.any() else np.array([np.nan])
     crit = float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
     for m in msgs:
-        warnings.warn(m, EstimationWarning, stacklevel=3)
+        warnings.warn(m, EstimationWarning, stacklevel=5)  # _run, entry point, its wrapper, user
     idx = pd.Index(terms, name="term")
     fit0 = base.pooled_fit
     prov = make_provenance(
@@ -455,32 +461,8 @@ def subgroup_effects(
         firm; :class:`EstimationError` when fewer than two subgroups are left or a subgroup has no
         estimable post-treatment cell.
     """
-    alpha = 1 - level
-    _check_settings(n_boot, multiplier, alpha, min_treated, seed)
     rule = make_rule(by, bins=bins, labels=labels, at=at, window=window)
-    base = _prepare(
-        data,
-        outcome,
-        cohort=cohort,
-        unit=unit,
-        time=time,
-        control=control,
-        covariates=covariates,
-        est=est,
-        anticipation=anticipation,
-        allow_unbalanced=allow_unbalanced,
-        cluster=cluster,
-    )
-    return _split(
-        base,
-        by,
-        rule,
-        min_treated=min_treated,
-        n_boot=n_boot,
-        multiplier=multiplier,
-        seed=seed,
-        alpha=alpha,
-    )
+    return _run(data, outcome, {by: rule}, _options(locals()), skip=False)[by]
 
 
 @renamed_kwargs(alpha=("level", alpha_to_level, "level = 1 - alpha"))
@@ -488,68 +470,83 @@ def heterogeneity_effects(
     data: Any,
     outcome: str,
     by: Sequence[str] = DEFAULT_BY,
-    *,
-    cohort: str = "treat_year",
-    unit: str = "firm_id",
-    time: str = "year",
-    control: ControlGroup = "never",
-    covariates: Sequence[str] | None = None,
-    est: EstMethod = "dr",
-    anticipation: int = 0,
-    allow_unbalanced: bool = False,
-    cluster: str | None = None,
-    min_treated: int = MIN_TREATED,
-    n_boot: int = 999,
-    multiplier: Multiplier = "mammen",
-    seed: int | None = None,
-    level: float = 0.95,
+    **options: Unpack[SubgroupOptions],
 ) -> dict[str, SubgroupResult]:
     """Every named split at once (the report's entry point): ``{by: SubgroupResult}``.
 
     One pooled fit fixes the sample for all splits; each split is :func:`subgroup_effects` with the
     preset's rule and the same seed (so the firms' bootstrap multipliers are the same in every split).
     A split whose column is missing from the data, or that leaves fewer than two subgroups, is skipped
-    with an :class:`EstimationWarning` (other errors propagate). Parameters as
-    :func:`subgroup_effects`.
+    with an :class:`EstimationWarning` (other errors propagate). Parameters (keyword ``options``,
+    the same names and defaults) as :func:`subgroup_effects`.
     """
-    alpha = 1 - level
-    _check_settings(n_boot, multiplier, alpha, min_treated, seed)
+    unknown = sorted(set(options) - set(_DEFAULTS))
+    if unknown:
+        raise SpecError(f"heterogeneity_effects: unknown options {unknown}")
     rules = {b: make_rule(b, bins=None, labels=None, at=None, window=None) for b in by}
-    base = _prepare(
-        data,
-        outcome,
-        cohort=cohort,
-        unit=unit,
-        time=time,
-        control=control,
-        covariates=covariates,
-        est=est,
-        anticipation=anticipation,
-        allow_unbalanced=allow_unbalanced,
-        cluster=cluster,
-    )
+    return _run(data, outcome, rules, {**_DEFAULTS, **options}, skip=True)
+
+
+class SubgroupOptions(TypedDict, total=False):
+    """The options :func:`subgroup_effects` and :func:`heterogeneity_effects` share."""
+
+    cohort: str
+    unit: str
+    time: str
+    control: ControlGroup
+    covariates: Sequence[str] | None
+    est: EstMethod
+    anticipation: int
+    allow_unbalanced: bool
+    cluster: str | None
+    min_treated: int
+    n_boot: int
+    multiplier: Multiplier
+    seed: int | None
+    level: float
+
+
+_PREP_KEYS = tuple(
+    "cohort unit time control covariates est anticipation allow_unbalanced cluster".split()
+)
+_SPLIT_KEYS = ("min_treated", "n_boot", "multiplier", "seed", "level")
+
+
+def _options(args: dict[str, Any]) -> dict[str, Any]:
+    """The shared options of the public entry points, taken from their arguments."""
+    return {k: args[k] for k in (*_PREP_KEYS, *_SPLIT_KEYS)}
+
+
+# the defaults of the shared options: subgroup_effects' own (one place for both entry points)
+_DEFAULTS = {
+    k: v.default
+    for k, v in inspect.signature(subgroup_effects).parameters.items()
+    if k in (*_PREP_KEYS, *_SPLIT_KEYS)
+}
+
+
+def _run(
+    data: Any, outcome: str, rules: dict[str, SubgroupRule], opts: dict[str, Any], *, skip: bool
+) -> dict[str, SubgroupResult]:
+    """One pooled fit, then one :func:`_split` per rule. With ``skip``, a split whose column is
+    missing or that leaves fewer than two subgroups is skipped with a warning; otherwise it raises."""
+    kw = {k: opts[k] for k in _SPLIT_KEYS if k != "level"}
+    alpha = 1 - opts["level"]
+    _check_settings(alpha=alpha, **kw)
+    base = _prepare(data, outcome, **{k: opts[k] for k in _PREP_KEYS})
     out: dict[str, SubgroupResult] = {}
     for b, rule in rules.items():
-        if rule.at != "cohort" and rule.column not in base.source.columns:
+        if skip and rule.at != "cohort" and rule.column not in base.source.columns:
             warnings.warn(
                 f"subgroups by {b} skipped: no column '{rule.column}' in the data",
                 EstimationWarning,
-                stacklevel=2,
+                stacklevel=4,  # heterogeneity_effects, its wrapper, the user
             )
             continue
         try:
-            out[b] = _split(
-                base,
-                b,
-                rule,
-                min_treated=min_treated,
-                n_boot=n_boot,
-                multiplier=multiplier,
-                seed=seed,
-                alpha=alpha,
-            )
+            out[b] = _split(base, b, rule, alpha=alpha, **kw)
         except EstimationError as exc:
-            if "need two to compare" not in str(exc):
+            if not skip or "need two to compare" not in str(exc):
                 raise
-            warnings.warn(f"subgroups by {b} skipped: {exc}", EstimationWarning, stacklevel=2)
+            warnings.warn(f"subgroups by {b} skipped: {exc}", EstimationWarning, stacklevel=4)
     return out

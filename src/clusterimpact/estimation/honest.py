@@ -88,17 +88,20 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
     ------
     SpecError
         The result is not an event study on consecutive event times with a reference period, has no
-        covariance, has no lead or no lag, or is an imputation result (its leads come from a separate
-        regression without a joint covariance with the lags).
+        covariance, or has no lead or no lag.
+
+    Notes
+    -----
+    For :func:`~clusterimpact.estimation.imputation.imputation_did` (``aggregation="dynamic"``,
+    ``leads > 0``) the leads are the pre-trend regression's ``rel_year::e`` (``e = -K..-1``) and the
+    lags ``dynamic:0..H``; their joint covariance is the cross product of the per-firm influence
+    scores (``result.influence``). The leads are estimated on untreated firm-years relative to the
+    firm and year effects (no period is normalised to zero); as when did_imputation output is passed to
+    the R or Stata HonestDiD, the boundary between ``e = -1`` and ``e = 0`` plays the reference's role.
     """
     name = type(result).__name__
     if name == "ImputationResult":
-        raise SpecError(
-            "honest_did: the imputation estimator's leads (pretrend_estimates) come from a separate "
-            "regression on untreated firm-years, with no joint covariance with its event-time effects; "
-            "run the sensitivity on event_study(...), sun_abraham(...) or att_gt(..., "
-            "base_period='universal') + aggte(..., 'dynamic') instead"
-        )
+        return _imputation_coefficients(result)
     if not isinstance(result, ProfileResult) or result.x.empty:
         raise SpecError(
             f"honest_did needs an event-study result on the event-time axis, got {name}"
@@ -143,6 +146,47 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
         times=tuple(float(t) for t in times),
         reference=ref,
         n_pre=n_pre,
+    )
+
+
+def _imputation_coefficients(result: Any) -> EventStudyCoefficients:
+    """Leads and lags of an imputation result with their joint covariance (see the Notes above)."""
+    scores = getattr(result, "influence", None)
+    if result.aggregation != "dynamic" or scores is None:
+        raise SpecError(
+            "honest_did on imputation_did needs aggregation='dynamic' and leads > 0 (the pre-trend "
+            f"leads); got aggregation={result.aggregation!r} and "
+            f"{'no' if scores is None else 'some'} leads"
+        )
+    leads = sorted(
+        (c for c in scores.columns if c.startswith("rel_year::")),
+        key=lambda c: int(c.removeprefix("rel_year::")),
+    )
+    lags = sorted(
+        (c for c in scores.columns if c.startswith("dynamic:")),
+        key=lambda c: float(c.removeprefix("dynamic:")),
+    )
+    times = [float(c.removeprefix("rel_year::")) for c in leads]
+    times += [float(c.removeprefix("dynamic:")) for c in lags]
+    want = [*range(-len(leads), 0), *range(len(lags))]
+    if not leads or not lags or times != [float(t) for t in want]:
+        raise SpecError(
+            "honest_did needs consecutive leads -K..-1 and lags 0..H; the imputation result has "
+            f"{[f'{t:g}' for t in times]} (set horizons to consecutive event times from 0)"
+        )
+    terms = [*leads, *lags]
+    psi = scores[terms].to_numpy(dtype=float)
+    betahat = np.r_[
+        result.pretrend_estimates.set_index("term").loc[leads, "estimate"].to_numpy(dtype=float),
+        result.params.loc[lags].to_numpy(dtype=float),
+    ]
+    return EventStudyCoefficients(
+        betahat=betahat,
+        sigma=psi.T @ psi,
+        terms=tuple(terms),
+        times=tuple(times),
+        reference=-0.5,
+        n_pre=len(leads),
     )
 
 

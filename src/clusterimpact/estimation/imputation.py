@@ -54,6 +54,7 @@ import scipy.sparse as sp
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation._imputation_scores import joint_scores
 from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.event_study import cohort_array
 from clusterimpact.estimation.fe._demean import Absorber, factorize
@@ -93,6 +94,9 @@ class ImputationResult(ProfileResult):
     tau
         The individual effects ``tau_it`` of the identified target firm-years (unit, time, cohort,
         rel_time, tau), for further aggregation.
+    influence
+        Per-firm influence scores of the leads (``rel_year::e``) and of every term, whose cross
+        product is their joint covariance (see ``_imputation_scores``; used by ``honest_did``).
     """
 
     aggregation: str = "dynamic"
@@ -109,6 +113,7 @@ class ImputationResult(ProfileResult):
     r2: float = float("nan")
     r2_within: float = float("nan")
     tau: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    influence: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def overall_term(self) -> str | None:
@@ -436,6 +441,7 @@ def imputation_did(
     test, pre_tab, pre_note = _pretrend(df, outcome, unit, time, rel, untreated, leads)
     if pre_note:
         notes.append(pre_note)
+    influence = joint_scores(y, ucodes, tcodes, rel, untreated, U_all, result_terms, pre_tab)
     for n in notes:
         warnings.warn(n, EstimationWarning, stacklevel=2)
     tau_frame = pd.DataFrame(
@@ -484,6 +490,7 @@ def imputation_did(
         n_clusters=n_units,
         fixed_effects=(unit, time),
         tau=tau_frame,
+        influence=influence,
     )
 
 

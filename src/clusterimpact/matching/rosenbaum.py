@@ -316,9 +316,19 @@ def matched_pair_differences(result: Any, data: Any, outcome: str) -> pd.Series:
 
 
 def rosenbaum_from_match(result: Any, data: Any, outcome: str, **kwargs: Any) -> RosenbaumResult:
-    """:func:`rosenbaum_bounds` on the treated-minus-control differences of a 1:1 matching.
+    """Rosenbaum bounds of a matching without replacement: pairs or 1:k matched sets.
 
-    ``data`` and ``outcome`` as in :func:`matched_pair_differences`; ``kwargs`` go to
-    :func:`rosenbaum_bounds`.
+    One control per treated unit: :func:`rosenbaum_bounds` on the pair differences (Wilcoxon,
+    Hodges-Lehmann). ``k > 1`` controls per treated unit:
+    :func:`~clusterimpact.matching.rosenbaum_sets.rosenbaum_sets` on the matched sets (Huber
+    M-statistic, separable bound). ``data`` and ``outcome`` as in :func:`matched_pair_differences`;
+    ``kwargs`` go to the bounds function.
     """
+    treated = (
+        result.pairs[result.pairs["focal_treated"].astype(bool)] if len(result.pairs) else None
+    )
+    if treated is not None and treated["focal"].duplicated().any():
+        from clusterimpact.matching.rosenbaum_sets import matched_set_outcomes, rosenbaum_sets
+
+        return rosenbaum_sets(matched_set_outcomes(result, data, outcome), **kwargs)
     return rosenbaum_bounds(matched_pair_differences(result, data, outcome), **kwargs)

@@ -32,6 +32,7 @@ from clusterimpact.estimation.staggered import aggte, att_gt
 from clusterimpact.estimation.sunab import sun_abraham
 from clusterimpact.matching import match_panel
 from clusterimpact.matching.rosenbaum import matched_pair_differences, rosenbaum_bounds
+from clusterimpact.matching.rosenbaum_sets import matched_set_outcomes, rosenbaum_sets
 from clusterimpact.plotting import plot_sensitivity, plot_subgroup_effects
 from clusterimpact.report._common import control, frame, headline, label, plot
 from clusterimpact.report._study import Skipped, Study
@@ -290,7 +291,7 @@ def _pairs_matching(study: Study, y: str) -> Any:
         exact=list(m.exact),
         control=control(study),
         method=m.method,
-        neighbors=1,
+        neighbors=m.neighbors,
         caliper=m.caliper,
         replace=False,
         outcome=y,
@@ -309,12 +310,7 @@ def step_rosenbaum(study: Study) -> str:
     if study.results.get("matching") is None:
         raise Skipped("needs the matched sample, which was not built")
     if study.spec.matching.neighbors != 1:
-        study.note(
-            "sensitivity",
-            f"Rosenbaum bounds need 1:1 matched pairs; this study matches {study.spec.matching.neighbors} "
-            "controls per member ([matching] neighbors), so they are not shown.",
-        )
-        return "needs 1:1 matching"
+        return _rosenbaum_sets_step(study)
     y = headline(study)
     window = study.spec.estimation.event_window
     with warnings.catch_warnings():
@@ -347,6 +343,57 @@ def step_rosenbaum(study: Study) -> str:
         4,
     )
     return f"{res.n_pairs:,} pairs; critical Gamma {crit}"
+
+
+def rosenbaum_set_frame(match: Any, outcome: str, window: tuple[int, int]) -> tuple[Any, int]:
+    """DiD outcomes of disjoint 1:k matched sets (treated first), cohort by cohort; sets sharing a
+    firm with an earlier set, short sets and sets lacking the outcome are left out and counted."""
+    changes = pair_changes(match.matched_panel, outcome, window)
+    p = match.pairs[match.pairs["focal_treated"].astype(bool)].sort_values(
+        "stack", kind="mergesort"
+    )
+    k = int(p.groupby(["stack", "focal"]).size().max())
+    parts: list[pd.DataFrame] = []
+    seen: set[Any] = set()
+    left = 0
+    for (g, f), ps in p.groupby(["stack", "focal"], sort=False):
+        data = changes[changes["stack"] == g].set_index("firm_id")["change"]
+        firms = [f, *ps["match"].tolist()]
+        if len(ps) < k or seen & set(firms) or not np.isfinite(data.reindex(firms)).all():
+            left += 1
+            continue
+        seen.update(firms)
+        parts.append(matched_set_outcomes(SimpleNamespace(pairs=ps), data.to_frame(), "change"))
+    return (pd.concat(parts) if parts else pd.DataFrame()), left
+
+
+def _rosenbaum_sets_step(study: Study) -> str:
+    """Rosenbaum bounds of a 1:k matched DiD (Huber M-statistic, separable bound)."""
+    y, window = headline(study), study.spec.estimation.event_window
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)  # the study's matching reported them
+        match = _pairs_matching(study, y)
+    sets, left = rosenbaum_set_frame(match, y, window)
+    res = rosenbaum_sets(sets, gammas=list(study.spec.robustness.rosenbaum_gammas))
+    study.results["rosenbaum"] = res
+    crit = "inf" if np.isinf(res.critical_gamma) else f"{res.critical_gamma:.3f}"
+    study.add_table(
+        "rosenbaum",
+        "sensitivity",
+        f"Hidden selection: Rosenbaum bounds of the matched DiD, {label(y)} (critical Gamma {crit})",
+        f"Matched sets of a member and its {res.n_controls} controls, cohort by cohort (without "
+        f"replacement); outcome: mean {label(y)} over event times 0..{window[1]} minus its value in "
+        "the year before joining. If hidden selection multiplied a firm's odds of joining by up to "
+        "Gamma within a set: bounds on the one-sided p-value of no effect of the Huber M-test "
+        "(Rosenbaum 2007; separable approximation) (p_lower, p_upper) and on the M-estimate "
+        f"(hl_lower, hl_upper). Critical Gamma {crit}: the smallest Gamma at which p_upper reaches "
+        f"{res.alpha:g}. {res.n_pairs:,} sets ({left} sets sharing a firm with an earlier set, short "
+        f"of controls or lacking the outcome left out); M-estimate without hidden bias "
+        f"{float(res.params.iloc[0]):.4f}.",
+        res.bounds,
+        4,
+    )
+    return f"{res.n_pairs:,} matched sets; critical Gamma {crit}"
 
 
 # -- heterogeneity -----------------------------------------------------------------------------------
@@ -469,8 +516,10 @@ def step_chain(study: Study) -> str:
             "term": t.index,
             "estimate": t["estimate"].to_numpy(),
             "plug-in SE": t["plugin_std_error"].to_numpy(),
+            "fixed-TFP SE": t["fixed_tfp_std_error"].to_numpy(),
             "chain SE": t["std_error"].to_numpy(),
             "ratio": t["se_ratio"].to_numpy(),
+            "ratio fixed": t["se_ratio_fixed"].to_numpy(),
             "chain 95% low": t["conf_low"].to_numpy(),
             "chain 95% high": t["conf_high"].to_numpy(),
             "replications": t["n_boot"].to_numpy(dtype=int),
@@ -487,7 +536,10 @@ def step_chain(study: Study) -> str:
         "production function and ln TFP, re-runs the matching and the DiD and duration estimators. "
         "Chain SE: standard deviation over the replications (includes the uncertainty of the "
         "estimated TFP); plug-in SE: the estimator's own, treating ln TFP as data (none for the "
-        "elasticities); ratio = chain / plug-in; interval: bootstrap percentiles. Terms: tfp (output "
+        "elasticities); fixed-TFP SE: the same firm draws with ln TFP held at its full-sample "
+        "values, so ratio fixed = chain / fixed-TFP isolates what estimating TFP adds (chain / "
+        "plug-in also holds the bootstrap-vs-analytic difference); ratio = chain / plug-in; "
+        "interval: bootstrap percentiles. Terms: tfp (output "
         "elasticities), cs (Callaway-Sant'Anna simple and dynamic averages), duration (imputation "
         "premium by years of membership, average and slope), matched_did (matched DiD).",
         table,

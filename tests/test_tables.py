@@ -16,7 +16,7 @@ from clusterimpact.results import EstimateResult
 
 @dataclass(frozen=True, kw_only=True)
 class _FE(EstimateResult):
-    """The metadata fields the fixed-effects results carry (estimation/twfe.py)."""
+    """The metadata fields the fixed-effects results carry (estimation/fe/result.py)."""
 
     fixed_effects: tuple[str, ...] = ()
     vcov_type: str = "iid"

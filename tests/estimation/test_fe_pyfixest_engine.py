@@ -15,7 +15,7 @@ from fe_helpers import make_panel
 
 from _asserts import assert_close
 from clusterimpact.estimation.twfe import feols
-from tolerances import FE_PYFIXEST_ENGINE_REL
+from tolerances import FE_EXACT_REL, FE_PYFIXEST_ENGINE_REL
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "clusterimpact"
 
@@ -89,7 +89,8 @@ def test_engine_matches_pyfixest_private_fields(panel, vcov, cluster, weights):
     assert_close(ours.r2, m._r2, rel=FE_PYFIXEST_ENGINE_REL)
     assert_close(ours.r2_within, m._r2_within, rel=FE_PYFIXEST_ENGINE_REL)
     assert ours.vcov is None  # pyfixest 0.60 publishes no covariance matrix
-    assert np.array_equal(ours.std_errors.to_numpy(), m.se().to_numpy())
+    # pyfixest's own standard errors (its iterative demeaning may differ in the last bits run to run)
+    assert_close(ours.std_errors.to_numpy(), m.se().to_numpy(), rel=FE_EXACT_REL)
 
 
 def test_engine_collinear_and_iv(panel):

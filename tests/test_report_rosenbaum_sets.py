@@ -44,3 +44,33 @@ def test_sets_are_disjoint_complete_and_hold_the_did_outcomes(matched):
     assert kept.groupby("focal")["stack"].nunique().max() == 1
     every = [*sets.index, *kept["match"]]
     assert len(every) == 3 * len(sets) and len(set(every)) == len(every)
+
+
+def test_report_step_uses_matched_sets_when_matching_is_one_to_two(tmp_path):
+    """With [matching] neighbors = 2 the report's Rosenbaum table is rosenbaum_sets on the disjoint
+    matched sets of the study's matching redone without replacement (no longer "needs 1:1")."""
+    from dataclasses import replace
+
+    from _report_run import small_spec
+    from clusterimpact.matching.rosenbaum_sets import rosenbaum_sets
+    from clusterimpact.report import report
+    from clusterimpact.spec import EstimationSpec, OutcomeSpec, RobustnessSpec
+
+    base = small_spec()
+    spec = replace(
+        base,
+        outcomes=OutcomeSpec(tfp_methods=(), headline="ln_lp"),
+        matching=replace(base.matching, neighbors=2),
+        estimation=replace(EstimationSpec(), estimators=("matched_did",)),
+        robustness=RobustnessSpec(checks=("rosenbaum",), rosenbaum_gammas=(1.0, 1.5)),
+    )
+    res = report(spec, out=tmp_path / "r", progress=False)
+    step = {s.name: s for s in res.steps}["rosenbaum"]
+    assert step.status == "ok" and "matched sets" in step.detail, step.detail
+    match = res.results["rosenbaum_matching"]
+    sets, _ = rosenbaum_set_frame(match, "ln_lp", tuple(spec.estimation.event_window))
+    want = rosenbaum_sets(sets, gammas=[1.0, 1.5])
+    got = res.results["rosenbaum"]
+    assert got.n_controls == 2 and got.n_pairs == len(sets)
+    np.testing.assert_array_equal(got.bounds.to_numpy(), want.bounds.to_numpy())
+    assert "rosenbaum" in res.tables

@@ -9,7 +9,10 @@ Rambachan-Roth sensitivity, Rosenbaum bounds, subgroups with Holm / Romano-Wolf,
 (Markdown, LaTeX, HTML), ``report.html`` (one self-contained page) and ``manifest.json``.
 
 Progress is reported through the ``clusterimpact.report`` logger (one INFO line per step: its name,
-status, wall time and the firms kept) and an optional callback; the CLI prints it. A log file
+status, wall time and the firms kept, and one line per warning it raised) and an optional callback; the
+CLI prints it. Inside long steps (bootstraps, matching over cohorts) lines with counts and ETA go to a
+terminal's stderr (:mod:`clusterimpact._progress`). A step's warnings are also listed in its section of
+the page, and its status reads ``warnings (n)``. A log file
 ``report.log`` is written into the report folder. Rerunning with the same inputs gives the same numbers and
 byte-identical tables, figures and HTML; ``manifest.json`` differs only inside its ``volatile`` block.
 
@@ -18,8 +21,9 @@ function is ``clusterimpact.report.report`` (``from clusterimpact.report import 
 family lives in its own module: ``_data_steps`` (load, panel, describe, selection), ``_tfp_steps``,
 ``_matching_steps`` (matching, matched DiD), ``_did_steps`` (event studies, TWFE, heterogeneity),
 ``_duration_steps``, ``_comparison_steps``, ``_truth_step`` and ``_robustness_steps``; ``_study`` holds
-the state and the step runner, ``_artifacts`` the in-memory figures and tables, and only ``_write``
-and ``_swap`` touch the file system.
+the state and the step runner, ``_artifacts`` the in-memory figures and tables, ``_fingerprint`` what
+a figure shows (for the golden test of tests/reference/report_golden/), and only ``_write`` and
+``_swap`` write files (``_data_steps`` reads and hashes the inputs).
 """
 
 from __future__ import annotations

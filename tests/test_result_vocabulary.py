@@ -63,6 +63,7 @@ def _fits(mpdta: pd.DataFrame, small: pd.DataFrame) -> dict[str, EstimateResult]
     from clusterimpact.estimation.twfe import static_premium
     from clusterimpact.matching import match_panel
     from clusterimpact.matching.rosenbaum import rosenbaum_bounds
+    from clusterimpact.matching.rosenbaum_sets import rosenbaum_sets
     from clusterimpact.productivity import estimate_tfp
 
     gt = _quiet(att_gt, mpdta, "lemp", **MP)
@@ -94,6 +95,7 @@ def _fits(mpdta: pd.DataFrame, small: pd.DataFrame) -> dict[str, EstimateResult]
             seed=3,
         ),
         rosenbaum_bounds(np.random.default_rng(0).normal(0.3, 1.0, 40)),
+        rosenbaum_sets(np.random.default_rng(1).normal(0.0, 1.0, (40, 3)) + [0.5, 0.0, 0.0]),
         _quiet(estimate_tfp, small, "ols"),
         _quiet(bacon_decomposition, mpdta, "lemp", **MP),
         _quiet(duration_effects, small, "ln_lp", bins=(1, 2, "3+")),
@@ -136,6 +138,7 @@ def test_every_result_class_is_fitted_here(fitted: dict[str, EstimateResult]) ->
         "DurationResult",
         "MatchedDiDResult",
         "WildBootstrapResult",
+        "RosenbaumSetsResult",
     ],
 )
 def test_result_has_the_whole_vocabulary(fitted: dict[str, EstimateResult], name: str) -> None:
@@ -169,6 +172,7 @@ def test_headline_terms(fitted: dict[str, EstimateResult]) -> None:
     assert fitted["ImputationResult"].overall_term == "simple"
     assert fitted["MatchResult"].overall_term == "ATT"
     assert fitted["RosenbaumResult"].overall_term == "HL"
+    assert fitted["RosenbaumSetsResult"].overall_term == "M"
     assert fitted["MatchedDiDResult"].overall_term == "ATT"
     for name in ("ATTgtResult", "EventStudyResult", "ProductionResult", "SubgroupResult"):
         assert fitted[name].overall_term is None

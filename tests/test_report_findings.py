@@ -113,6 +113,7 @@ def test_positive_growing_premium_without_pretrend_problem() -> None:
     lo, _ = number(f["premium"], "ci_low_pct")
     assert_close(lo, 100 * (math.exp(0.03 - 1.96 * 0.01) - 1), rel=STORY_PERCENT_REL)
     assert f["duration"].verdict == "grows"
+    assert "With parallel trends rejected" not in f["duration"].text
     assert number(f["duration"], "slope_pp")[1] == "+0.90"
     assert number(f["duration"], "last_pct")[1] == "+4.7%"
     assert f["pretrend"].verdict == "not rejected" and "χ²(4) = 3.00" in f["pretrend"].text
@@ -146,6 +147,7 @@ def test_shrinking_premium_rejected_pretrends_and_disagreeing_estimators() -> No
     assert "Imputation (BJS)" in f["premium"].text
     assert "not the effect of membership" in f["premium"].text  # pre-trends rejected
     assert f["duration"].verdict == "shrinks" and "shrinks" in f["duration"].text
+    assert "With parallel trends rejected" in f["duration"].text
     assert number(f["duration"], "slope_pp")[1] == "−2.00"
     assert f["pretrend"].verdict == "rejected" and "p < 0.001" in f["pretrend"].text
     assert f["comparison"].verdict == "differ"

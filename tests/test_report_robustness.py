@@ -204,7 +204,7 @@ def test_chain_table_equals_chain_from_spec(run):
     from clusterimpact.chain import chain_from_spec
 
     spec = small_spec()
-    res = chain_from_spec(run.panel, spec, reps=SMALL_CHAIN_REPS, n_jobs=1)
+    res = chain_from_spec(run.panel, spec, n_boot=SMALL_CHAIN_REPS, n_jobs=1)
     t = res.tidy().set_index("term")
     tab = read_table(run.out, "chain").set_index("term")
     assert not any(s.startswith("cs:dynamic:") for s in tab.index)

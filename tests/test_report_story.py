@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
+import pytest
 
 from _asserts import assert_close
 from clusterimpact.descriptive import members_vs_sector_series
@@ -21,6 +22,8 @@ from clusterimpact.report._story import (
 from clusterimpact.results import EstimateResult
 from clusterimpact.units import PERCENT_NOTE
 from tolerances import STORED_REL, STORY_PERCENT_REL
+
+pytestmark = pytest.mark.xdist_group("report")  # the last test reads the shared small report
 
 
 def _panel(n_sector: int = 3) -> pd.DataFrame:
@@ -126,3 +129,23 @@ def test_percent_tidy_adds_percent_beside_logs_except_the_slope():
     ]
     plain, no_notes = percent_tidy(res, "emp")
     assert "effect (%)" not in plain.columns and no_notes == []
+
+
+def test_report_caption_table_and_figure_define_leaving_alike():
+    import html as _html
+
+    from _report_run import small_report_runs
+
+    run = small_report_runs()[0]
+    page = _html.unescape((run.out / "report.html").read_text(encoding="utf-8"))
+    fig = page[page.index('<figure id="fig-members_vs_sector"') :]
+    fig = fig[: fig.index("</figure>")]
+    tab = page[page.index('<div class="table" id="tab-members_vs_sector"') :]
+    tab = tab[: tab.index("</table>")]
+    assert MEMBER_STATUS_DEFINITION in fig and MEMBER_STATUS_DEFINITION in tab
+    # the table's counts are the figure's series on the study's frame (the frame the figure drew)
+    shown = run.results["members_vs_sector"].set_index("year")
+    s = members_vs_sector_series(run.panel.data, "va_per_fte")
+    leaving = s[s["group"] == "leaving"].set_index("year")["n_firms"]
+    assert (shown.loc[leaving.index, "leaving: firms"] == leaving).all()
+    assert shown["leaving: firms"].sum() == leaving.sum()

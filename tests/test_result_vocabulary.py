@@ -53,18 +53,24 @@ def _fits(mpdta: pd.DataFrame, small: pd.DataFrame) -> dict[str, EstimateResult]
     from clusterimpact.estimation.bacon import bacon_decomposition
     from clusterimpact.estimation.duration import duration_effects
     from clusterimpact.estimation.event_study import event_study
+    from clusterimpact.estimation.fe import wild_bootstrap
     from clusterimpact.estimation.heterogeneity import subgroup_effects
     from clusterimpact.estimation.honest import honest_did
     from clusterimpact.estimation.imputation import imputation_did
+    from clusterimpact.estimation.matched import matched_did
     from clusterimpact.estimation.staggered import aggte, att_gt
     from clusterimpact.estimation.sunab import sun_abraham
     from clusterimpact.estimation.twfe import static_premium
     from clusterimpact.matching import match_panel
     from clusterimpact.matching.rosenbaum import rosenbaum_bounds
+    from clusterimpact.matching.rosenbaum_sets import rosenbaum_sets
     from clusterimpact.productivity import estimate_tfp
 
     gt = _quiet(att_gt, mpdta, "lemp", **MP)
     sa = _quiet(sun_abraham, mpdta, "lemp", **MP)
+    matched = _quiet(
+        match_panel, small, ["ln_lp", "ln_emp"], outcome="ln_lp", control="notyet", seed=1
+    )
     firms = small["firm_id"].unique()
     half = dict(zip(firms, np.arange(len(firms)) % 2, strict=True))
     grp = small.assign(grp=small["firm_id"].map(half).map({0: "even", 1: "odd"}))
@@ -76,16 +82,20 @@ def _fits(mpdta: pd.DataFrame, small: pd.DataFrame) -> dict[str, EstimateResult]
         _quiet(imputation_did, mpdta, "lemp", **MP),
         _quiet(honest_did, sa),
         _quiet(subgroup_effects, grp, "ln_lp", "grp", min_treated=5, n_boot=99, seed=1),
-        _quiet(chain_bootstrap, small, reps=3, seed=2, method="ols", estimators=("cs",)),
+        _quiet(chain_bootstrap, small, n_boot=3, seed=2, method="ols", estimators=("cs",)),
+        matched,
+        _quiet(matched_did, matched.matched_panel, "ln_lp"),
         _quiet(
-            match_panel,
+            wild_bootstrap,
+            "ln_lp ~ member | firm_id + year",
             small,
-            ["ln_lp", "ln_emp"],
-            outcome="ln_lp",
-            control="notyet",
-            seed=1,
+            "member",
+            cluster="firm_id",
+            n_boot=99,
+            seed=3,
         ),
         rosenbaum_bounds(np.random.default_rng(0).normal(0.3, 1.0, 40)),
+        rosenbaum_sets(np.random.default_rng(1).normal(0.0, 1.0, (40, 3)) + [0.5, 0.0, 0.0]),
         _quiet(estimate_tfp, small, "ols"),
         _quiet(bacon_decomposition, mpdta, "lemp", **MP),
         _quiet(duration_effects, small, "ln_lp", bins=(1, 2, "3+")),
@@ -126,6 +136,9 @@ def test_every_result_class_is_fitted_here(fitted: dict[str, EstimateResult]) ->
         "ProductionResult",
         "BaconResult",
         "DurationResult",
+        "MatchedDiDResult",
+        "WildBootstrapResult",
+        "RosenbaumSetsResult",
     ],
 )
 def test_result_has_the_whole_vocabulary(fitted: dict[str, EstimateResult], name: str) -> None:
@@ -159,6 +172,8 @@ def test_headline_terms(fitted: dict[str, EstimateResult]) -> None:
     assert fitted["ImputationResult"].overall_term == "simple"
     assert fitted["MatchResult"].overall_term == "ATT"
     assert fitted["RosenbaumResult"].overall_term == "HL"
+    assert fitted["RosenbaumSetsResult"].overall_term == "M"
+    assert fitted["MatchedDiDResult"].overall_term == "ATT"
     for name in ("ATTgtResult", "EventStudyResult", "ProductionResult", "SubgroupResult"):
         assert fitted[name].overall_term is None
 

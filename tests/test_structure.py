@@ -34,7 +34,7 @@ def _docstring_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
 
 
 def _measure() -> tuple[dict[str, int], dict[tuple[str, str], int]]:
-    """Line counts of every source file and of every function (docstring included) under src/."""
+    """Line counts of every source file and of every function (its docstring left out) under src/."""
     files: dict[str, int] = {}
     funcs: dict[tuple[str, str], int] = {}
     for path in sorted(SRC.rglob("*.py")):

@@ -57,6 +57,10 @@ _EXPORTS: dict[str, str] = {
     "compare_estimators": "clusterimpact.estimation.compare",
     "chain_bootstrap": "clusterimpact.chain",
     "ChainResult": "clusterimpact.chain",
+    "matched_did": "clusterimpact.estimation.matched",
+    "honest_did": "clusterimpact.estimation.honest",
+    "heterogeneity_effects": "clusterimpact.estimation.heterogeneity",
+    "rosenbaum_bounds": "clusterimpact.matching.rosenbaum",
     "wild_bootstrap": "clusterimpact.estimation.twfe",
     "WildBootstrapResult": "clusterimpact.estimation.wildboot",
     # output

@@ -40,7 +40,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def test_same_seed_same_numbers_for_one_and_two_workers(small):
-    kw = dict(panel=small, reps=4, seed=11, estimators=("cs", "duration", "matched_did"))
+    kw = dict(panel=small, n_boot=4, seed=11, estimators=("cs", "duration", "matched_did"))
     one = _quiet(n_jobs=1, **kw)
     two = _quiet(n_jobs=2, **kw)
     assert np.array_equal(one.draws.to_numpy(), two.draws.to_numpy(), equal_nan=True)
@@ -52,7 +52,7 @@ def test_same_seed_same_numbers_for_one_and_two_workers(small):
 
 
 def test_full_sample_estimates_are_the_estimators_own(small):
-    res = _quiet(panel=small, reps=2, seed=1, estimators=("cs", "duration"))
+    res = _quiet(panel=small, n_boot=2, seed=1, estimators=("cs", "duration"))
     tfp = estimate_tfp(small, "acf", seed=1)
     _close(res.params[["tfp:ln_emp", "tfp:ln_capital"]], tfp.elasticities)
     df = tfp.join(small, name="y", resid_name="y_resid")
@@ -84,7 +84,7 @@ def _firm_draw(frame: pd.DataFrame, seed: int, reps: int, b: int) -> pd.DataFram
 def test_each_replication_is_the_chain_rerun_on_its_firm_draw(small):
     """OLS (no optimiser) makes the re-run exact: a duplicated firm enters as two firms."""
     seed, reps = 5, 3
-    res = _quiet(panel=small, reps=reps, seed=seed, method="ols", estimators=("cs", "duration"))
+    res = _quiet(panel=small, n_boot=reps, seed=seed, method="ols", estimators=("cs", "duration"))
     for b in range(reps):
         boot = _firm_draw(small, seed, reps, b)
         assert boot["firm_id"].nunique() == small["firm_id"].nunique()
@@ -120,7 +120,7 @@ def test_failed_replications_are_counted_with_their_reason(small):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="^(?!chain bootstrap)")
             res = chain_bootstrap(
-                df, reps=reps, seed=seed, method="ols", control="never", estimators=("cs",)
+                df, n_boot=reps, seed=seed, method="ols", control="never", estimators=("cs",)
             )
     failed = np.flatnonzero(res.draws.isna().all(axis=1).to_numpy())
     assert failed.tolist() == expected
@@ -134,7 +134,7 @@ def test_failed_replications_are_counted_with_their_reason(small):
 
 
 def test_result_vocabulary(small):
-    res = _quiet(panel=small, reps=5, seed=2, estimators=("cs",))
+    res = _quiet(panel=small, n_boot=5, seed=2, estimators=("cs",))
     assert isinstance(res, ChainResult)
     t = res.tidy()
     assert list(t.columns[:7]) == [
@@ -163,7 +163,7 @@ def test_result_vocabulary(small):
 @pytest.mark.parametrize(
     ("kw", "err", "match"),
     [
-        ({"reps": 1}, SpecError, "at least 2 replications"),
+        ({"n_boot": 1}, SpecError, "at least 2 replications"),
         ({"estimators": ("cs", "twfe")}, SpecError, "twfe"),
         ({"estimators": ()}, SpecError, "estimators is empty"),
         ({"method": "labour"}, SpecError, "labour"),
@@ -176,12 +176,12 @@ def test_result_vocabulary(small):
 )
 def test_bad_input(small, kw, err, match):
     with pytest.raises(err, match=match):
-        chain_bootstrap(small, **{"reps": 2, **kw})
+        chain_bootstrap(small, **{"n_boot": 2, **kw})
 
 
 def test_input_not_modified(small):
     before = small.copy()
-    _quiet(panel=small.assign(ln_tfp_acf=0.0), reps=2, seed=1, estimators=("duration",))
+    _quiet(panel=small.assign(ln_tfp_acf=0.0), n_boot=2, seed=1, estimators=("duration",))
     pd.testing.assert_frame_equal(small, before)
 
 
@@ -193,9 +193,9 @@ def test_chain_from_spec_takes_the_study_settings(small):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = chain_from_spec(small, spec, reps=2, n_jobs=1)
+        res = chain_from_spec(small, spec, n_boot=2, n_jobs=1)
         direct = chain_bootstrap(
-            small, reps=2, seed=4, estimators=("cs", "duration"), control="notyet"
+            small, n_boot=2, seed=4, estimators=("cs", "duration"), control="notyet"
         )
     assert res.production["method"] == "acf"
     assert res.production["estimators"] == ["cs", "duration"]

@@ -79,7 +79,7 @@ def test_chain_se_not_below_plugin_for_cs():
     panel, _ = _panel(21)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = chain_bootstrap(panel, reps=GE_REPS, seed=21, estimators=("cs",))
+        res = chain_bootstrap(panel, n_boot=GE_REPS, seed=21, estimators=("cs",))
     assert res.n_failed == 0
     q = _q_lower(GE_REPS, 0.001 / len(CS_TERMS))
     assert 0.76 < q < 0.78  # the margin stated in the docstring
@@ -115,7 +115,7 @@ def test_chain_interval_covers_the_truth():
         truth = _true_average(panel, latent)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = chain_bootstrap(panel, reps=COVER_REPS, seed=seed, estimators=("duration",))
+            res = chain_bootstrap(panel, n_boot=COVER_REPS, seed=seed, estimators=("duration",))
         est, se = res.params["duration:average"], res.std_errors["duration:average"]
         hits += int(abs(est - truth) <= q * se)
         fisher += -2.0 * float(np.log(2 * stats.t.sf(abs(est - truth) / se, COVER_REPS - 1)))

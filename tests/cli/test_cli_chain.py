@@ -35,7 +35,7 @@ def test_json_equals_the_api(panel_csv, tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         api = chain_bootstrap(
-            load_data(str(panel_csv)), reps=3, seed=4, estimators=("cs", "duration")
+            load_data(str(panel_csv)), n_boot=3, seed=4, estimators=("cs", "duration")
         )
     t = api.tidy().set_index("term")
     for row in js["estimates"]:

@@ -122,3 +122,13 @@ def test_estimate_tfp_bootstrap_is_n_boot() -> None:
         old = estimate_tfp(panel, "ols", bootstrap=3, seed=1)
     assert_close(old.std_errors, new.std_errors, rel=EXACT_REL, floor=EXACT_FLOOR)
     assert old.provenance.options == new.provenance.options
+
+
+def test_chain_bootstrap_reps_is_n_boot() -> None:
+    from clusterimpact.chain import chain_bootstrap
+    from clusterimpact.errors import SpecError
+
+    # the old spelling reaches the check of the new option (no estimation needed to see it map)
+    with pytest.warns(FutureWarning, match="'reps' is now spelled 'n_boot'"):
+        with pytest.raises(SpecError, match=r"n_boot=1: the chain bootstrap needs at least 2"):
+            chain_bootstrap(pd.DataFrame(), reps=1)

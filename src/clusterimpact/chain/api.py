@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.chain._steps import (
     CHAIN_ESTIMATORS,
@@ -55,7 +56,7 @@ def _check_settings(
 ) -> None:
     check_choice("method", method, CHAIN_METHODS)
     if int(reps) < 2:
-        raise SpecError(f"reps={reps}: the chain bootstrap needs at least 2 replications")
+        raise SpecError(f"n_boot={reps}: the chain bootstrap needs at least 2 replications")
     if int(n_jobs) < 1:
         raise SpecError(f"n_jobs={n_jobs} must be at least 1")
     if not estimators:
@@ -87,10 +88,11 @@ def _sorted_frame(frame: pd.DataFrame, unit: str, time: str) -> tuple[pd.DataFra
     return frame.iloc[order].reset_index(drop=True), np.asarray(codes[order], dtype=np.int64)
 
 
+@renamed_kwargs(reps="n_boot")
 def chain_bootstrap(
     panel: Any,
     *,
-    reps: int = 200,
+    n_boot: int = 200,
     seed: int | None = None,
     n_jobs: int = 1,
     method: str = "acf",
@@ -127,10 +129,10 @@ def chain_bootstrap(
         production-function columns, ``cohort``, ``member`` and ``member_years`` (duration) and the
         matching variables. It is not modified; a column named ``ln_tfp_<method>`` is replaced in
         the chain's copy by the chain's own estimate.
-    reps, seed, n_jobs
-        Replications, seed, worker processes. Replication ``b`` draws from the ``b``-th child of
-        ``numpy.random.SeedSequence(seed)`` (its matching seed too), so the answer does not depend
-        on ``n_jobs``.
+    n_boot, seed, n_jobs
+        Replications (``reps``, the old spelling, still works), seed, worker processes.
+        Replication ``b`` draws from the ``b``-th child of ``numpy.random.SeedSequence(seed)``
+        (its matching seed too), so the answer does not depend on ``n_jobs``.
     method, output, free, state, proxy, tfp_options
         Production function (``ols, fe, op, lp, acf, wooldridge``), its columns (proxy default
         ``ln_investment`` for OP, ``ln_materials`` otherwise) and further options of
@@ -181,6 +183,7 @@ def chain_bootstrap(
     replacement is not smooth in the data, and the bootstrap is not guaranteed to be consistent for
     it (Abadie & Imbens 2008): read the matched DiD's chain SE as indicative.
     """
+    reps = n_boot
     tfp_options = dict(tfp_options or {})
     _check_settings(method, reps, n_jobs, estimators, window, matching, tfp_options, max_fail_share)
     match_opts = dict(_MATCH_DEFAULT if matching is None else matching)
@@ -346,11 +349,12 @@ def _assemble(
     )
 
 
+@renamed_kwargs(reps="n_boot")
 def chain_from_spec(
     panel: Any,
     spec: Any,
     *,
-    reps: int = 200,
+    n_boot: int = 200,
     n_jobs: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> ChainResult:
@@ -368,7 +372,7 @@ def chain_from_spec(
         The study's panel (FirmPanel or DataFrame), as built by the report.
     spec
         A :class:`~clusterimpact.spec.StudySpec`.
-    reps, n_jobs, progress
+    n_boot, n_jobs, progress
         As in :func:`chain_bootstrap`.
     """
     head = spec.outcomes.headline
@@ -390,7 +394,7 @@ def chain_from_spec(
     bins: list[int | str] = [*est.duration_bins[:-1], f"{est.duration_bins[-1]}+"]
     return chain_bootstrap(
         panel,
-        reps=reps,
+        n_boot=n_boot,
         seed=spec.seed,
         n_jobs=n_jobs,
         method=method,

@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     cohort_years(df[args.cohort], column=args.cohort, source=args.data)
     res = chain_bootstrap(
         df,
-        reps=args.reps,
+        n_boot=args.reps,
         seed=args.seed,
         n_jobs=args.n_jobs,
         method=args.method,

@@ -350,10 +350,7 @@ def _honest(
         from clusterimpact.estimation.imputation import imputation_did
 
         T = int(pd.to_numeric(df[args.time], errors="coerce").nunique())
-        keys = ("cohort", "unit", "time")
-        es = imputation_did(
-            df, args.outcome, **{k: getattr(args, k) for k in keys}, leads=max(1, min(5, T - 2))
-        )
+        es = imputation_did(df, args.outcome, **panel_keys(args), leads=max(1, min(5, T - 2)))
     elif args.method == "cs":
         from clusterimpact.estimation.staggered import aggte
 

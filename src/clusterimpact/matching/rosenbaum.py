@@ -70,8 +70,9 @@ class RosenbaumResult(EstimateResult):
 
     @property
     def overall_term(self) -> str | None:
-        """``HL``, the Hodges-Lehmann estimate without hidden bias."""
-        return "HL"
+        """The estimate without hidden bias: ``HL`` (Hodges-Lehmann; ``M`` for the M-estimate of
+        :class:`~clusterimpact.matching.rosenbaum_sets.RosenbaumSetsResult`)."""
+        return str(self.params.index[0]) if len(self.params) else None
 
     def tidy(self, level: float = 0.95, *, uniform: bool = False) -> pd.DataFrame:
         """One row per Gamma: p_value = upper p-value bound, conf_low/high = HL estimate bounds."""

@@ -117,59 +117,8 @@ def prepare(
     require_numeric(frame, [time, *allvars], source=source)
 
     df = frame[[unit, time, *allvars]].copy()
-    if df[unit].isna().any():
-        rows = list(df.index[df[unit].isna().to_numpy()])
-        raise PanelError("missing firm identifier", source=source, column=unit, rows=rows)
-    tnum = pd.to_numeric(df[time], errors="coerce").astype(float)
-    bad_t = ~np.isfinite(tnum.to_numpy()) | (tnum.to_numpy() != np.round(tnum.to_numpy()))
-    if bad_t.any():
-        raise PanelError(
-            "time must be whole years without gaps in the values",
-            source=source,
-            column=time,
-            rows=list(df.index[bad_t]),
-        )
-    # sort by (firm, year) once: firm codes ordered by the id values, then a stable lexsort
-    try:
-        ucodes, _ = pd.factorize(df[unit], sort=True)
-    except TypeError:  # ids of mixed types: order by their text
-        ucodes, _ = pd.factorize(df[unit].astype(str), sort=True)
-    tvals = tnum.to_numpy()
-    full_order = np.lexsort((tvals, ucodes))
-    su, st = ucodes[full_order], tvals[full_order]
-    same = np.zeros(len(df), dtype=bool)
-    adj = (su[1:] == su[:-1]) & (st[1:] == st[:-1])
-    same[1:] |= adj
-    same[:-1] |= adj
-    dup = np.zeros(len(df), dtype=bool)
-    dup[full_order[same]] = True
-    if dup.any():
-        raise PanelError(
-            f"duplicate firm-years ({unit}, {time}); keep one row per firm and year",
-            source=source,
-            column=unit,
-            rows=list(df.index[dup]),
-        )
-
-    exclusions: dict[str, int] = {}
-    keep = np.ones(len(df), dtype=bool)
-    values: dict[str, np.ndarray] = {}
-    for c in allvars:
-        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        miss = ~np.isfinite(v)
-        n_miss = int((miss & keep).sum())
-        if n_miss:
-            exclusions[f"missing_{c}"] = exclusions.get(f"missing_{c}", 0) + n_miss
-        keep &= ~miss
-        if not logged and c in logvars:
-            nonpos = np.isfinite(v) & (v <= 0)
-            n_np = int((nonpos & keep).sum())
-            if n_np:
-                exclusions[f"nonpositive_{c}"] = n_np
-            keep &= ~nonpos
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = np.log(np.where(v > 0, v, np.nan))
-        values[c] = v
+    ucodes, tvals, full_order = _sorted_keys(df, unit, time, source)
+    values, keep, exclusions = _values(df, allvars, logvars, logged)
 
     if not keep.any():
         raise DataError(
@@ -206,3 +155,70 @@ def prepare(
         source_index=df.index[order],
         positions=order,
     )
+
+
+def _sorted_keys(
+    df: pd.DataFrame, unit: str, time: str, source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Firm codes, years and the (firm, year) order; missing ids, fractional years and duplicate
+    firm-years are a PanelError naming the rows."""
+    if df[unit].isna().any():
+        rows = list(df.index[df[unit].isna().to_numpy()])
+        raise PanelError("missing firm identifier", source=source, column=unit, rows=rows)
+    tnum = pd.to_numeric(df[time], errors="coerce").astype(float)
+    bad_t = ~np.isfinite(tnum.to_numpy()) | (tnum.to_numpy() != np.round(tnum.to_numpy()))
+    if bad_t.any():
+        raise PanelError(
+            "time must be whole years without gaps in the values",
+            source=source,
+            column=time,
+            rows=list(df.index[bad_t]),
+        )
+    # sort by (firm, year) once: firm codes ordered by the id values, then a stable lexsort
+    try:
+        ucodes, _ = pd.factorize(df[unit], sort=True)
+    except TypeError:  # ids of mixed types: order by their text
+        ucodes, _ = pd.factorize(df[unit].astype(str), sort=True)
+    tvals = tnum.to_numpy()
+    full_order = np.lexsort((tvals, ucodes))
+    su, st = ucodes[full_order], tvals[full_order]
+    same = np.zeros(len(df), dtype=bool)
+    adj = (su[1:] == su[:-1]) & (st[1:] == st[:-1])
+    same[1:] |= adj
+    same[:-1] |= adj
+    dup = np.zeros(len(df), dtype=bool)
+    dup[full_order[same]] = True
+    if dup.any():
+        raise PanelError(
+            f"duplicate firm-years ({unit}, {time}); keep one row per firm and year",
+            source=source,
+            column=unit,
+            rows=list(df.index[dup]),
+        )
+    return ucodes, tvals, full_order
+
+
+def _values(
+    df: pd.DataFrame, allvars: list[str], logvars: list[str], logged: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, int]]:
+    """Each variable as floats (logged when given in levels), the rows kept and the exclusions."""
+    exclusions: dict[str, int] = {}
+    keep = np.ones(len(df), dtype=bool)
+    values: dict[str, np.ndarray] = {}
+    for c in allvars:
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        miss = ~np.isfinite(v)
+        n_miss = int((miss & keep).sum())
+        if n_miss:
+            exclusions[f"missing_{c}"] = exclusions.get(f"missing_{c}", 0) + n_miss
+        keep &= ~miss
+        if not logged and c in logvars:
+            nonpos = np.isfinite(v) & (v <= 0)
+            n_np = int((nonpos & keep).sum())
+            if n_np:
+                exclusions[f"nonpositive_{c}"] = n_np
+            keep &= ~nonpos
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.log(np.where(v > 0, v, np.nan))
+        values[c] = v
+    return values, keep, exclusions

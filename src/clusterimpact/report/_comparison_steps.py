@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact.errors import SpecError
 from clusterimpact.estimation.compare import compare_estimators
 from clusterimpact.plotting import plot_estimator_comparison
 from clusterimpact.report._common import (
@@ -22,6 +23,7 @@ from clusterimpact.report._common import (
 )
 from clusterimpact.report._conditional import add_conditional_did
 from clusterimpact.report._study import Study, Unavailable
+from clusterimpact.results import EstimateResult
 from clusterimpact.tables import Table, comparison_table
 from clusterimpact.units import is_log_outcome
 
@@ -39,14 +41,13 @@ _COMPARE_CAPTION = (
 )
 
 
-def _overall(res: Any) -> pd.Series:
-    """The overall-effect row of a result's tidy frame (``simple``/``ATT``/``member``/first term)."""
+def _overall(res: EstimateResult) -> pd.Series:
+    """The overall-effect row of a result's tidy frame: its ``overall_term`` (#13)."""
+    term = res.overall_term
+    if term is None:
+        raise SpecError(f"{type(res).__name__} has no overall term to compare")
     t = res.tidy()
-    for term in ("simple", "ATT", "member", "overall"):
-        hit = t[t["term"] == term]
-        if len(hit):
-            return hit.iloc[0]
-    return t.iloc[0]
+    return t[t["term"] == term].iloc[0]
 
 
 def _overall_row(y: str, name: str, res: Any) -> dict[str, Any]:

@@ -219,7 +219,7 @@ def _premium(row: Mapping[Any, Any], y: str, level: float, pre_rejected: bool) -
     return s.done("premium", verdict, "tab-comparison", "estimator comparison")
 
 
-def _duration(res: Any, y: str, level: float) -> Finding | None:
+def _duration(res: Any, y: str, level: float, pre_rejected: bool = False) -> Finding | None:
     tidy = res.tidy(level).set_index("term")
     if "slope" not in tidy.index:
         return None
@@ -256,6 +256,11 @@ def _duration(res: Any, y: str, level: float) -> Finding | None:
             "membership.",
         }[verdict]
     )
+    if pre_rejected:
+        s.t(
+            " With parallel trends rejected, this path may reflect where members stood before "
+            "joining rather than the effect of membership."
+        )
     return s.done("duration", verdict, "tab-duration", "premium by years of membership")
 
 
@@ -423,7 +428,7 @@ def key_findings(
     dur = results.get(f"duration:{outcome}")
     found = [
         _premium(head, outcome, level, pre_rejected) if head is not None else None,
-        _duration(dur, outcome, level) if dur is not None else None,
+        _duration(dur, outcome, level, pre_rejected) if dur is not None else None,
         pre,
         _comparison(rows, outcome, level) if len(rows) else None,
         _null(head, outcome, level, pre_rejected) if head is not None else None,

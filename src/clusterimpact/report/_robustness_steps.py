@@ -508,7 +508,7 @@ def step_chain(study: Study) -> str:
         raise Skipped("needs the panel, which was not built")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)  # replications' warnings: counted
-        res = chain_from_spec(study.panel, spec, reps=r.chain_reps, n_jobs=r.chain_workers)
+        res = chain_from_spec(study.panel, spec, n_boot=r.chain_reps, n_jobs=r.chain_workers)
     study.results["chain"] = res
     t = res.tidy().set_index("term").loc[_chain_terms(res.params.index)]
     table = pd.DataFrame(

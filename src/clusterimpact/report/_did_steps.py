@@ -4,7 +4,6 @@ by joining cohort and by cluster)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -96,8 +95,6 @@ def step_event_study(study: Study) -> str:
     y = headline(study)
     res = _fit_event_studies(study, y)
     named = {EST_NAMES[k]: v for k, v in res.items()}
-    if "sa" in res:  # #13 gave Sun-Abraham a lead test; showing it is the report-story's call
-        named[EST_NAMES["sa"]] = dataclasses.replace(res["sa"], pretrend=None)
     plot(
         study,
         "premium",

@@ -110,15 +110,20 @@ def plot_forest(
     ov_txt = "" if overall is None else (f"{overall:+.1f} %" if percent else f"{overall:+.3f}")
     with style_context():
         ax = new_axes(ax, figsize=(6.4, 0.3 * len(ticks) + 1.3))
+        # A bootstrap percentile interval need not contain its estimate; errorbar only draws
+        # offsets from the marker, so such intervals are drawn whole as lines beside it.
+        outside = (lo > est) | (hi < est)
         ax.errorbar(
             est,
             yarr,
-            xerr=np.vstack([est - lo, hi - est]),
+            xerr=np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)]),
             fmt="s",
             color=PALETTE[0],
             markersize=5,
             label="estimates",
         )
+        if outside.any():
+            ax.hlines(yarr[outside], lo[outside], hi[outside], color=PALETTE[0], linewidth=1.5)
         ax.axvline(0, color="black", linewidth=0.8)
         handles = []
         if overall is not None:

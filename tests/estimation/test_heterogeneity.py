@@ -114,7 +114,9 @@ def test_diagonal_equals_each_subgroups_own_fit(ecoom):
         (make_panel(n_firms=600, seed=4), "ln_lp", "sector", {}),
         (ecoom, "ln_lp", "region", {"allow_unbalanced": True}),
     ):
-        res = _quiet(subgroup_effects, df, outcome, by, n_boot=99, min_treated=10, **kw)
+        res = _quiet(
+            subgroup_effects, df, outcome, by, comparison="pooled", n_boot=99, min_treated=10, **kw
+        )
         g = pd.to_numeric(df["treat_year"], errors="coerce").fillna(0)
         for term, fit in res.fits.items():
             label = term.split(":", 1)[1]

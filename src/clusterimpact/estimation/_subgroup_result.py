@@ -40,6 +40,9 @@ class SubgroupResult(EstimateResult):
     influence, firm_ids
         The per-firm influence functions (scipy CSR, S x firms; ``estimate - effect ~ row sums``)
         and the firms of its columns (sorted ids; the order of the bootstrap multipliers).
+    comparison
+        ``"within"`` (each subgroup against comparison firms of its class; the estimates share no
+        firm, so ``vcov`` is diagonal when clustering by firm) or ``"pooled"`` (shared controls).
     control, n_boot, multiplier, seed, alpha
         Settings. ``crit_value`` is the sup-t critical value of the uniform band from the same draws
         (``conf_int(uniform=True)``).
@@ -60,6 +63,7 @@ class SubgroupResult(EstimateResult):
     influence: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
     firm_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
     control: str = "never"
+    comparison: str = "pooled"
     n_boot: int = 0
     multiplier: str = "mammen"
     seed: int | None = None
@@ -78,7 +82,7 @@ class SubgroupResult(EstimateResult):
         ee = self.equal_effects
         lines.append(f"Subgroups by {self.by}: {self.rule_text}")
         lines.append(
-            f"Control: {self.control}  Bootstrap: {self.n_boot} draws ({self.multiplier}), "
+            f"Control: {self.control} ({self.comparison})  Bootstrap: {self.n_boot} draws ({self.multiplier}), "
             f"seed {self.seed}"
         )
         if self.pooled is not None:
@@ -117,6 +121,7 @@ class SubgroupResult(EstimateResult):
             row["p_holm"] = _num(self.p_holm[term])
             row["p_romano_wolf"] = _num(self.p_romano_wolf[term])
         out["by"] = self.by
+        out["comparison"] = self.comparison
         out["rule"] = dict(self.rule, text=self.rule_text)
         out["equal_effects"] = {k: _num(v) for k, v in self.equal_effects.items()}
         if self.pooled is not None:

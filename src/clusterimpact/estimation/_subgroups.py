@@ -224,11 +224,18 @@ def _fixed_values(
 
 
 def classify(
-    values: pd.Series, rule: SubgroupRule, min_treated: int
+    values: pd.Series,
+    rule: SubgroupRule,
+    min_treated: int,
+    others: pd.Series | None = None,
 ) -> tuple[pd.Series, list[str], dict[str, int]]:
     """Class label of every firm (NaN: not classified) after merging classes that are too small.
 
     Returns the labels (ordered categorical), messages for the user and exclusion counts by reason.
+    ``others`` (comparison firms' values, index disjoint from ``values``) are given the final
+    classes of the treated firms without counting towards their sizes, and appended to the labels:
+    a value in a merged bin gets the merged class, a category pooled into ``"other"`` (or absent
+    among the treated firms) gets ``"other"`` when that class is kept, and NaN otherwise.
     """
     msgs: list[str] = []
     excl: dict[str, int] = {}
@@ -236,7 +243,7 @@ def classify(
     if missing:
         excl[f"treated firms without a value of {rule.column or 'cohort'} (see rule)"] = missing
     if rule.bins is not None:
-        return _classify_bins(values, rule, min_treated, msgs, excl)
+        return _classify_bins(values, rule, min_treated, msgs, excl, others)
     known = values.dropna()
     if rule.at == "cohort":
         labels = known.astype(float).astype(int).astype(str).reindex(values.index)
@@ -269,7 +276,12 @@ def classify(
                 f"{len(small)} class(es) with fewer than {min_treated} treated firms left out of the "
                 f"subgroups ({n_drop} firm(s)): {', '.join(small[:12])}"
             )
-    return pd.Series(pd.Categorical(labels, categories=order), index=values.index), msgs, excl
+    if others is not None:
+        known_o = others.dropna().astype(str)
+        fill = "other" if "other" in order else None
+        extra = known_o.where(known_o.isin(order), fill).reindex(others.index)
+        labels = pd.concat([labels, extra])
+    return pd.Series(pd.Categorical(labels, categories=order), index=labels.index), msgs, excl
 
 
 def _classify_bins(
@@ -278,13 +290,19 @@ def _classify_bins(
     min_treated: int,
     msgs: list[str],
     excl: dict[str, int],
+    others: pd.Series | None = None,
 ) -> tuple[pd.Series, list[str], dict[str, int]]:
     assert rule.bins is not None
     edges = list(rule.bins)
     labels = list(rule.labels) if rule.labels is not None else bin_labels(edges, rule.units)
     v = values.to_numpy(dtype=float)
+    n_t = v.size
+    index = values.index
+    if others is not None:  # coded with the same edges and merges, never counted
+        v = np.concatenate([v, others.to_numpy(dtype=float)])
+        index = index.append(others.index)
     inside = np.isfinite(v) & (v >= edges[0]) & (v < edges[-1])
-    outside = int((np.isfinite(v) & ~inside).sum())
+    outside = int((np.isfinite(v[:n_t]) & ~inside[:n_t]).sum())
     if outside:
         excl[f"treated firms with {rule.column} outside the bins"] = outside
         msgs.append(
@@ -295,7 +313,7 @@ def _classify_bins(
     code[inside] = np.searchsorted(edges, v[inside], side="right") - 1
     merged: list[str] = []
     while len(edges) > 2:
-        counts = np.bincount(code[code >= 0], minlength=len(edges) - 1)
+        counts = np.bincount(code[:n_t][code[:n_t] >= 0], minlength=len(edges) - 1)
         i = int(np.argmin(counts))
         if counts[i] >= min_treated:
             break
@@ -317,4 +335,4 @@ def _classify_bins(
         )
     out = np.array([labels[c] if c >= 0 else None for c in code], dtype=object)
     cat = pd.Categorical(out, categories=labels)
-    return pd.Series(cat, index=values.index), msgs, excl
+    return pd.Series(cat, index=index), msgs, excl

@@ -41,7 +41,7 @@ import inspect
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -186,11 +186,16 @@ def _prepare(
     )
 
 
-def _subgroup_frame(base: _Base, members: pd.Index) -> pd.DataFrame:
-    """The data of one subgroup's fit: its treated firms plus the shared comparison firms."""
+def _subgroup_frame(
+    base: _Base, members: pd.Index, like: pd.Index | None = None
+) -> pd.DataFrame:
+    """The data of one subgroup's fit: its treated firms plus the shared comparison firms, or
+    (``like`` given: ``comparison="within"``) only the comparison firms ``like`` of its class."""
     o = base.opts
     d = base.df
     mine = np.isin(base.pos_row, base.firms.get_indexer(members))
+    if like is not None:  # members are each other's not-yet-treated comparisons under "notyet"
+        return d.loc[mine | np.isin(base.pos_row, base.firms.get_indexer(like))]
     other = (base.g_row > 0) & ~mine
     if o["control"] == "never":
         return d.loc[~other]
@@ -204,11 +209,11 @@ def _subgroup_frame(base: _Base, members: pd.Index) -> pd.DataFrame:
 
 
 def _fit_one(
-    base: _Base, term: str, members: pd.Index
+    base: _Base, term: str, members: pd.Index, like: pd.Index | None = None
 ) -> tuple[ATTgtResult, float, sp.csr_matrix, list[str]]:
     """One subgroup's fit, its simple ATT and its influence function over ``base.firms`` (scaled so
     that the sum over firms is ``estimate - effect``)."""
-    frame = _subgroup_frame(base, members)
+    frame = _subgroup_frame(base, members, like)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         try:
@@ -266,6 +271,50 @@ def _equal_effects(theta: np.ndarray, V: np.ndarray) -> dict[str, float]:
     return out
 
 
+COMPARISONS = ("auto", "within", "pooled")
+#: Presets compared within class by default (``comparison="auto"``).
+WITHIN_BY = ("size", "age", "sector", "region")
+
+
+def _comparison(comparison: str, rule: SubgroupRule, by: str) -> str:
+    """``"within"`` or ``"pooled"``: ``"auto"`` is within for the presets in :data:`WITHIN_BY`
+    (characteristics every firm has), pooled for the cluster joined, the cohort (members only) and
+    any other column (the comparison firms may not have it)."""
+    check_choice("comparison", comparison, COMPARISONS)
+    if comparison == "within" and rule.at not in ("pre", "fixed"):
+        raise SpecError(
+            f"subgroups by {by}: comparison='within' needs a characteristic that comparison firms "
+            f"have too (at='pre' or 'fixed'); '{rule.at}' is defined for members only"
+        )
+    if comparison == "auto":
+        return "within" if by in WITHIN_BY and rule.at in ("pre", "fixed") else "pooled"
+    return comparison
+
+
+def _reference_year(base: _Base) -> int:
+    """The pseudo join year of never-treated firms: the median cohort of the treated firms."""
+    return int(np.floor(np.median(base.cohorts.to_numpy(dtype=float))))
+
+
+def _ctrl_rule(base: _Base, rule: SubgroupRule) -> str:
+    if rule.at == "fixed":
+        return "no value"
+    g = _reference_year(base) - base.opts["anticipation"]
+    span = f"{g - 1}" if rule.window == 1 else f"{g - rule.window}..{g - 1}"
+    return f"never-treated firms measured in {span}, the treated firms' median cohort minus one"
+
+
+def _comparison_values(base: _Base, rule: SubgroupRule) -> pd.Series:
+    """The characteristic of every never-treated firm, by the members' rule with the treated
+    firms' median cohort as its join year (a fixed trait: its value)."""
+    never = base.firms.difference(base.cohorts.index)
+    o = base.opts
+    ref = pd.Series(float(_reference_year(base)), index=never)
+    return firm_values(
+        base.source, rule, unit=o["unit"], time=o["time"], cohorts=ref, anticipation=o["anticipation"]
+    )
+
+
 def _split(
     base: _Base,
     by: str,
@@ -276,11 +325,13 @@ def _split(
     multiplier: str,
     seed: int | None,
     alpha: float,
+    comparison: str,
 ) -> SubgroupResult:
     """Every estimate, test and adjustment for one split of the treated firms."""
     o = base.opts
     if rule.at != "cohort":
         require_columns(base.source, [rule.column], what=f"subgroups by {by}")
+    within = _comparison(comparison, rule, by) == "within"
     values = firm_values(
         base.source,
         rule,
@@ -289,7 +340,16 @@ def _split(
         cohorts=base.cohorts,
         anticipation=o["anticipation"],
     )
-    labels, msgs, excl = classify(values, rule, min_treated)
+    ctrl = _comparison_values(base, rule) if within else None
+    labels, msgs, excl = classify(values, rule, min_treated, others=ctrl)
+    if ctrl is not None:
+        ctrl_labels = labels.reindex(ctrl.index)
+        labels = labels.reindex(values.index)
+        n_none = int(ctrl_labels.isna().sum())
+        if n_none:
+            excl[f"comparison firms without a class of {rule.column} ({_ctrl_rule(base, rule)})"] = (
+                n_none
+            )
     classes = [c for c in labels.cat.categories if (labels == c).any()]
     if len(classes) < 2:
         raise EstimationError(
@@ -303,7 +363,10 @@ def _split(
     n_firms: list[int] = []
     for term, c in zip(terms, classes, strict=True):
         members = labels.index[(labels == c).to_numpy()]
-        fit, est, psi, fmsgs = _fit_one(base, term, members)
+        like = None if ctrl is None else ctrl_labels.index[(ctrl_labels == c).to_numpy()]
+        if like is not None and o["control"] == "never" and len(like) == 0:
+            raise EstimationError(f"subgroup {term}: no comparison firm of the same class")
+        fit, est, psi, fmsgs = _fit_one(base, term, members, like)
         fits[term] = fit
         thetas.append(est)
         rows.append(psi)
@@ -338,6 +401,7 @@ def _split(
         seed=seed,
         by=by,
         rule=rule.to_dict(),
+        comparison="within" if within else "pooled",
         min_treated=min_treated,
         n_boot=n_boot,
         multiplier=multiplier,
@@ -367,6 +431,7 @@ def _split(
         influence=psi,
         firm_ids=base.firms.to_numpy(),
         control=o["control"],
+        comparison="within" if within else "pooled",
         n_boot=n_boot,
         multiplier=multiplier,
         seed=seed,
@@ -407,6 +472,7 @@ def subgroup_effects(
     anticipation: int = 0,
     allow_unbalanced: bool = False,
     cluster: str | None = None,
+    comparison: Literal["auto", "within", "pooled"] = "auto",
     min_treated: int = MIN_TREATED,
     n_boot: int = 999,
     multiplier: Multiplier = "mammen",
@@ -435,9 +501,16 @@ def subgroup_effects(
         (constant within firm) or ``"cohort"``. Defaults: the preset's; for another column ``"pre"``
         with bins, ``"fixed"`` without.
     cohort, unit, time, control, covariates, est, anticipation, allow_unbalanced
-        As :func:`~clusterimpact.estimation.staggered.att_gt`; every subgroup shares the comparison
-        firms (``never``: never-treated; ``notyet``: never- and not-yet-treated firms of every
-        subgroup).
+        As :func:`~clusterimpact.estimation.staggered.att_gt`.
+    comparison
+        ``"within"``: each subgroup's members are compared with comparison firms of the same class
+        only (never-treated firms classified by the members' rule, with the treated firms' median
+        cohort as their join year; under ``control="notyet"`` the subgroup's own members not yet
+        treated); comparison firms without a class are counted in ``exclusions``. ``"pooled"``:
+        every subgroup against the same comparison firms (never-treated; ``notyet``: never- and
+        not-yet-treated firms of every subgroup). ``"auto"`` (default): within for the presets
+        ``size``, ``age``, ``sector`` and ``region`` (every firm has them), pooled for ``cluster``
+        and ``cohort`` (members only) and for any other column.
     cluster
         Cluster column (constant within firm) for the covariance and the bootstrap; default the firm.
     min_treated
@@ -499,6 +572,7 @@ class SubgroupOptions(TypedDict, total=False):
     anticipation: int
     allow_unbalanced: bool
     cluster: str | None
+    comparison: Literal["auto", "within", "pooled"]
     min_treated: int
     n_boot: int
     multiplier: Multiplier
@@ -509,7 +583,7 @@ class SubgroupOptions(TypedDict, total=False):
 _PREP_KEYS = tuple(
     "cohort unit time control covariates est anticipation allow_unbalanced cluster".split()
 )
-_SPLIT_KEYS = ("min_treated", "n_boot", "multiplier", "seed", "level")
+_SPLIT_KEYS = ("min_treated", "n_boot", "multiplier", "seed", "level", "comparison")
 
 
 def _options(args: dict[str, Any]) -> dict[str, Any]:
@@ -530,9 +604,11 @@ def _run(
 ) -> dict[str, SubgroupResult]:
     """One pooled fit, then one :func:`_split` per rule. With ``skip``, a split whose column is
     missing or that leaves fewer than two subgroups is skipped with a warning; otherwise it raises."""
-    kw = {k: opts[k] for k in _SPLIT_KEYS if k != "level"}
+    kw = {k: opts[k] for k in _SPLIT_KEYS if k not in ("level", "comparison")}
     alpha = 1 - opts["level"]
     _check_settings(alpha=alpha, **kw)
+    for b, rule in rules.items():  # a bad comparison is refused before any fit
+        _comparison(opts["comparison"], rule, b)
     base = _prepare(data, outcome, **{k: opts[k] for k in _PREP_KEYS})
     out: dict[str, SubgroupResult] = {}
     for b, rule in rules.items():
@@ -544,7 +620,7 @@ def _run(
             )
             continue
         try:
-            out[b] = _split(base, b, rule, alpha=alpha, **kw)
+            out[b] = _split(base, b, rule, alpha=alpha, comparison=opts["comparison"], **kw)
         except EstimationError as exc:
             if not skip or "need two to compare" not in str(exc):
                 raise

@@ -32,6 +32,7 @@ def test_json_contract_and_same_numbers_as_the_api(data, tmp_path):
     for key in ("command", "method", "nobs", "n_units", "options", "estimates", "tests"):
         assert key in js
     assert js["command"] == "heterogeneity" and [t["by"] for t in js["tests"]] == ["size", "region"]
+    assert [t["comparison"] for t in js["tests"]] == ["within", "within"]  # the presets' default
     import pandas as pd
 
     with warnings.catch_warnings():

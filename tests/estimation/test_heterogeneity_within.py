@@ -110,7 +110,9 @@ def test_comparison_values_get_the_final_merged_classes():
     assert list(got[:3]) == ["<10 FTE", "10+ FTE", "10+ FTE"]  # 50-249 and 250+ merged into 10+
     assert got.iloc[3:].isna().all()
     cat = SubgroupRule(column="sector", at="fixed")
-    tv = pd.Series(["A"] * 25 + ["B"] * 25 + ["C"] * 12 + ["D"] * 12, index=[f"t{i}" for i in range(74)])
+    tv = pd.Series(
+        ["A"] * 25 + ["B"] * 25 + ["C"] * 12 + ["D"] * 12, index=[f"t{i}" for i in range(74)]
+    )
     ov = pd.Series(["A", "C", "Z"], index=["c0", "c1", "c2"])
     lab, _, _ = classify(tv, cat, 20, others=ov)
     assert list(lab.reindex(ov.index).astype(str)) == ["A", "other", "other"]

@@ -1,8 +1,8 @@
 """``clusterimpact heterogeneity``: subgroup effects with a joint test and adjusted p-values.
 
 ``clusterimpact heterogeneity --data P --outcome Y [--by cluster,cohort,size,age,sector,region | COL
-[--bins a,b,c] [--at pre|join|fixed|cohort] [--window N]] [--cohort G] [--control never|notyet]
-[--n-boot B] [--seed N] [--json P]``
+[--bins a,b,c] [--at pre|join|fixed|cohort] [--window N]] [--comparison auto|within|pooled]
+[--cohort G] [--control never|notyet] [--n-boot B] [--seed N] [--json P]``
 
 Terms: ``<by>:<class>`` (``size:<10 FTE``, ``cohort:2017``). The JSON adds, per estimate, ``n_firms``,
 ``p_holm`` and ``p_romano_wolf``, and a ``tests`` list with each split's joint Wald test of equal
@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--at", choices=("pre", "join", "fixed", "cohort"), default=None)
     p.add_argument("--window", type=int, default=None, help="periods before joining averaged")
     add_staggered_args(p)
+    p.add_argument(
+        "--comparison",
+        choices=("auto", "within", "pooled"),
+        default="auto",
+        help="within: each class against comparison firms of its class (auto: size, age, sector, "
+        "region); pooled: every subgroup against the same comparison firms",
+    )
     p.add_argument("--min-treated", dest="min_treated", type=int, default=20)
     p.add_argument("--n-boot", dest="n_boot", type=int, default=999, help="bootstrap draws")
     add_level_arg(p)
@@ -89,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
             anticipation=args.anticipation,
             allow_unbalanced=args.allow_unbalanced,
             cluster=args.cluster,
+            comparison=args.comparison,
             min_treated=args.min_treated,
             n_boot=args.n_boot,
             seed=args.seed,
@@ -105,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         tests.append(
             {
                 "by": d["by"],
+                "comparison": d["comparison"],
                 "rule": d["rule"],
                 "equal_effects": d["equal_effects"],
                 "pooled": d.get("pooled"),
@@ -134,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
                 "anticipation",
                 "allow_unbalanced",
                 "cluster",
+                "comparison",
                 "min_treated",
                 "n_boot",
                 "seed",

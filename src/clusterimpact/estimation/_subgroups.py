@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clusterimpact._validation import check_choice
 from clusterimpact.errors import DataError, SpecError
 
 Timing = Literal["pre", "join", "fixed", "cohort"]
@@ -195,6 +196,52 @@ def firm_values(
         return sub.groupby(unit, sort=False)[col].mean().reindex(cohorts.index)
     sub = sub.sort_values([unit, time], kind="mergesort")
     return sub.groupby(unit, sort=False)[col].last().reindex(cohorts.index)
+
+
+COMPARISONS = ("auto", "within", "pooled")
+#: Presets compared within class by default (``comparison="auto"``): characteristics every firm has.
+WITHIN_BY = ("size", "age", "sector", "region")
+
+
+def comparison_mode(comparison: str, rule: SubgroupRule, by: str) -> str:
+    """``"within"`` or ``"pooled"``: ``"auto"`` is within for the presets in :data:`WITHIN_BY`,
+    pooled for the cluster joined, the cohort (members only) and any other column (the comparison
+    firms may not have it). ``"within"`` for a characteristic of members only is a SpecError."""
+    check_choice("comparison", comparison, COMPARISONS)
+    if comparison == "within" and rule.at not in ("pre", "fixed"):
+        raise SpecError(
+            f"subgroups by {by}: comparison='within' needs a characteristic that comparison firms "
+            f"have too (at='pre' or 'fixed'); '{rule.at}' is defined for members only"
+        )
+    if comparison == "auto":
+        return "within" if by in WITHIN_BY and rule.at in ("pre", "fixed") else "pooled"
+    return comparison
+
+
+def comparison_values(
+    df: pd.DataFrame,
+    rule: SubgroupRule,
+    never: pd.Index,
+    cohorts: pd.Series,
+    *,
+    unit: str,
+    time: str,
+    anticipation: int,
+) -> tuple[pd.Series, str]:
+    """The characteristic of the never-treated firms ``never`` by the members' rule, with the
+    treated firms' median cohort ``g*`` (``cohorts``: treated firm -> cohort) as their join year (a
+    fixed trait: its value); and the rule in words (the reason a firm without a value is excluded)."""
+    g_star = int(np.floor(np.median(cohorts.to_numpy(dtype=float))))
+    ref = pd.Series(float(g_star), index=never)
+    values = firm_values(df, rule, unit=unit, time=time, cohorts=ref, anticipation=anticipation)
+    if rule.at == "fixed":
+        return values, "no value"
+    g = g_star - anticipation
+    span = f"{g - 1}" if rule.window == 1 else f"{g - rule.window}..{g - 1}"
+    return (
+        values,
+        f"never-treated firms measured in {span}, the treated firms' median cohort minus one",
+    )
 
 
 def _fixed_values(

@@ -441,6 +441,7 @@ def step_subgroups(study: Study) -> str:
         tests.append(
             {
                 "split": by,
+                "comparison": sub.comparison,
                 "subgroups": len(sub.params),
                 "chi2": ee["stat"],
                 "df": int(ee["df"]) if np.isfinite(ee["df"]) else np.nan,
@@ -458,8 +459,10 @@ def step_subgroups(study: Study) -> str:
         "subgroups",
         f"Equal effects across subgroups, {label(y)}",
         "Joint Wald test that the premium is the same in every subgroup of the split "
-        "(chi-squared with df = subgroups - 1, covariance from the firms' influence functions; the "
-        "subgroups share their comparison firms), and the pooled ATT of all members.",
+        "(chi-squared with df = subgroups - 1, covariance from the firms' influence functions). "
+        "Comparison 'within': each class against comparison firms of the same class, so the "
+        "subgroups share no firm; 'pooled': every subgroup against the same comparison firms. "
+        "Last column: the pooled ATT of all members.",
         pd.DataFrame(tests),
         4,
     )
@@ -474,7 +477,9 @@ def step_subgroups(study: Study) -> str:
         "subgroups",
         f"Premium by subgroup, {label(y)}",
         "Callaway-Sant'Anna overall ATT of the members in each subgroup (members' clusters and sizes "
-        f"measured before joining), every subgroup against the same {ctrl}; p-values of no effect: "
+        "measured before joining). Size, age, sector and region classes are compared with "
+        f"{ctrl} of the same class (never members classified in the treated firms' median cohort "
+        f"minus one year); clusters and cohorts with all {ctrl}. p-values of no effect: "
         "unadjusted, Holm, and Romano-Wolf step-down (multiplier bootstrap with "
         f"{r.heterogeneity_draws} draws, seed {study.seed + 3}), each family being one split."
         + (f" {PERCENT_NOTE}" if pct else ""),

@@ -279,6 +279,28 @@ def _equal_effects(theta: np.ndarray, V: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _classes(
+    base: _Base, by: str, rule: SubgroupRule, within: bool, min_treated: int
+) -> tuple[pd.Series, pd.Series | None, list[str], dict[str, int]]:
+    """The treated firms' classes, the never-treated firms' (``within`` only), messages, exclusions."""
+    o = base.opts
+    if rule.at != "cohort":
+        require_columns(base.source, [rule.column], what=f"subgroups by {by}")
+    kw = {"unit": o["unit"], "time": o["time"], "anticipation": o["anticipation"]}
+    values = firm_values(base.source, rule, cohorts=base.cohorts, **kw)
+    if not within:
+        labels, msgs, excl = classify(values, rule, min_treated)
+        return labels, None, msgs, excl
+    never = base.firms.difference(base.cohorts.index)
+    ctrl, why = comparison_values(base.source, rule, never, base.cohorts, **kw)
+    labels, msgs, excl = classify(values, rule, min_treated, others=ctrl)
+    ctrl_labels = labels.reindex(ctrl.index)
+    n_none = int(ctrl_labels.isna().sum())
+    if n_none:
+        excl[f"comparison firms without a class of {rule.column} ({why})"] = n_none
+    return labels.reindex(values.index), ctrl_labels, msgs, excl
+
+
 def _split(
     base: _Base,
     by: str,
@@ -293,35 +315,8 @@ def _split(
 ) -> SubgroupResult:
     """Every estimate, test and adjustment for one split of the treated firms."""
     o = base.opts
-    if rule.at != "cohort":
-        require_columns(base.source, [rule.column], what=f"subgroups by {by}")
     within = comparison_mode(comparison, rule, by) == "within"
-    values = firm_values(
-        base.source,
-        rule,
-        unit=o["unit"],
-        time=o["time"],
-        cohorts=base.cohorts,
-        anticipation=o["anticipation"],
-    )
-    ctrl, why = (None, "")
-    if within:
-        ctrl, why = comparison_values(
-            base.source,
-            rule,
-            base.firms.difference(base.cohorts.index),
-            base.cohorts,
-            unit=o["unit"],
-            time=o["time"],
-            anticipation=o["anticipation"],
-        )
-    labels, msgs, excl = classify(values, rule, min_treated, others=ctrl)
-    if ctrl is not None:
-        ctrl_labels = labels.reindex(ctrl.index)
-        labels = labels.reindex(values.index)
-        n_none = int(ctrl_labels.isna().sum())
-        if n_none:
-            excl[f"comparison firms without a class of {rule.column} ({why})"] = n_none
+    labels, ctrl_labels, msgs, excl = _classes(base, by, rule, within, min_treated)
     classes = [c for c in labels.cat.categories if (labels == c).any()]
     if len(classes) < 2:
         raise EstimationError(
@@ -335,7 +330,7 @@ def _split(
     n_firms: list[int] = []
     for term, c in zip(terms, classes, strict=True):
         members = labels.index[(labels == c).to_numpy()]
-        like = None if ctrl is None else ctrl_labels.index[(ctrl_labels == c).to_numpy()]
+        like = None if ctrl_labels is None else ctrl_labels.index[(ctrl_labels == c).to_numpy()]
         if like is not None and o["control"] == "never" and len(like) == 0:
             raise EstimationError(f"subgroup {term}: no comparison firm of the same class")
         fit, est, psi, fmsgs = _fit_one(base, term, members, like)

@@ -247,3 +247,15 @@ def test_relative_imports_resolve():
 def test_each_unit_is_on_one_layer():
     listed = [unit for units in LAYERS.values() for unit in units]
     assert sorted(listed) == sorted(set(listed)), "a unit is listed on two layers"
+
+
+def test_the_formula_grammar_keeps_its_earlier_paths():
+    """formula/ moved below estimation; estimation.formula and .design re-export every public name."""
+    import clusterimpact.estimation.design as old_design
+    import clusterimpact.estimation.formula as old_formula
+    import clusterimpact.formula.design as design
+    import clusterimpact.formula.grammar as grammar
+
+    for old, new in ((old_formula, grammar), (old_design, design)):
+        assert sorted(old.__all__) == sorted(new.__all__)
+        assert all(getattr(old, name) is getattr(new, name) for name in new.__all__)

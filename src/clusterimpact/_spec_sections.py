@@ -108,7 +108,7 @@ def _column_names(section: str, key: str, names: Sequence[str]) -> tuple[str, ..
     """Column names checked by the formula grammar's name rule: a spec names columns, it holds no
     expressions (``"log(emp)"`` or ``"__import__('os')"`` is an error naming the token, never evaluated).
     A backquoted name (`` "`my col`" ``) is returned without its backquotes."""
-    from clusterimpact.estimation.formula import parse_column_name
+    from clusterimpact.formula.grammar import parse_column_name
 
     return tuple(parse_column_name(n, f"[{section}] {key} entry") for n in names)
 

@@ -125,10 +125,10 @@ def test_bad_input():
 @pytest.mark.parametrize("fe", [None, ["firm_id", "sector^year"]])
 def test_indicator_shortcut_equals_dense_path(vcov, fe):
     """The count-based solve for event-time dummies equals demeaning every dummy column."""
-    from clusterimpact.estimation.design import _Formula
     from clusterimpact.estimation.fe._fast import _fit_fast
     from clusterimpact.estimation.fe._indicators import _fit_indicators
     from clusterimpact.estimation.fe.vcov import _normalise_vcov
+    from clusterimpact.formula.design import _Formula
 
     df = make_panel(n_firms=300, seed=8, exit_share=0.2)
     df = df.loc[np.random.default_rng(2).random(len(df)) > 0.1]
@@ -155,9 +155,9 @@ def test_sparse_event_dummies_equal_dense_columns(case):
     columns on the general path: with singleton firms dropped (positions re-mapped), with several rows per
     firm x secondary-level cell (residual cell sums by bincount, not scatter), with unbinned endpoints
     (treated rows outside the window dropped) and with the not-yet control."""
-    from clusterimpact.estimation.design import _Formula
     from clusterimpact.estimation.fe._fast import _fit_fast
     from clusterimpact.estimation.fe.vcov import _normalise_vcov
+    from clusterimpact.formula.design import _Formula
 
     df = make_panel(n_firms=250, seed=11)
     kw: dict = {"window": (-3, 3)}

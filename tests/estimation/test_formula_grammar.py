@@ -1,4 +1,4 @@
-"""Our formula grammar (estimation/formula.py, design.py): parsed structure, errors naming the token,
+"""Our formula grammar (formula/grammar.py, design.py): parsed structure, errors naming the token,
 fits equal to pyfixest handed the same formula text (what feols did before), computed columns, patsy's
 design for the matching formula, the repository's formulas, and a fuzz test."""
 

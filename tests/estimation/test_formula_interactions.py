@@ -1,5 +1,5 @@
 """Interactions of categories (text columns, C()) coded as formulaic/patsy code them, and the bound on
-the number of generated design columns (estimation/design.py, estimation/_scoping.py).
+the number of generated design columns (formula/design.py, formula/_scoping.py).
 
 Referee's defects: ``s:t`` of two text columns left out the first level of *both* (2 columns where the
 full-rank coding has 5), so the model was misspecified without a message; ``C(id):x`` with 3,000
@@ -17,10 +17,10 @@ import pytest
 
 from _asserts import assert_close
 from clusterimpact.errors import SpecError
-from clusterimpact.estimation import design
 from clusterimpact.estimation.design import build_design, model_matrix
 from clusterimpact.estimation.formula import MAX_COLUMNS
 from clusterimpact.estimation.twfe import feols
+from clusterimpact.formula import design
 from tolerances import FORMULA_CELL_MEANS_REL, FORMULA_SAME_FIT_REL
 
 

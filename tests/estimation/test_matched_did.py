@@ -1,4 +1,4 @@
-"""The public matched DiD (estimation.matched): same numbers as the private function it replaces,
+"""The public matched DiD (estimation.matched): same numbers as match_panel's ATT summary,
 an independent brute-force computation, and the synthetic truth (#13)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from _asserts import assert_close
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.matched import MatchedDiDResult, matched_did
 from clusterimpact.matching import match_panel
-from clusterimpact.matching.panel import _matched_did
 from clusterimpact.synthetic import simulate
 from tolerances import MATCHED_DID_BRUTE_FLOOR, MATCHED_DID_BRUTE_REL, TRUTH_SE_MULTIPLE
 
@@ -65,15 +64,19 @@ def _brute(long: pd.DataFrame, outcome: str, last: int) -> tuple[float, float]:
     return mt - mc, float(np.sqrt(np.sum(s2**2) * G / (G - 1)))
 
 
-def test_same_numbers_as_the_private_function_and_match_panel(matched):
+def test_same_numbers_as_match_panel(matched):
     long = matched.matched_panel
-    r = matched_did(long, "ln_lp", window=WINDOW)
-    est, se, n_missing = _matched_did(long, "ln_lp", "firm_id", WINDOW)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EstimationWarning)
+        r = matched_did(long, "ln_lp", window=WINDOW)
     assert isinstance(r, MatchedDiDResult)
-    assert r.params["ATT"] == est and r.std_errors["ATT"] == se
     assert r.params["ATT"] == matched.params["ATT"]
     assert r.std_errors["ATT"] == matched.std_errors["ATT"]
-    assert r.exclusions.get("firm_stacks_missing_outcome", 0) == n_missing
+    n_missing = r.exclusions.get("firm_stacks_missing_outcome", 0)
+    said = [str(w.message) for w in caught if "lack the outcome" in str(w.message)]
+    assert said == ([] if n_missing == 0 else [said[0]])
+    assert all(m.startswith(f"{n_missing} matched firm-stacks") for m in said)
+    assert (n_missing > 0) == any("lack the outcome" in m for m in matched.warnings)
 
 
 def test_agrees_with_a_brute_force_computation(matched):

@@ -6,7 +6,7 @@ Usage::
                      [--cluster COL[,COL2]] [--weights COL] [--engine auto|fast|pyfixest] [--json P]
                      [--wild-bootstrap B --cluster COL [--wild-term TERM] [--wild-weights W] --seed S]
 
-The formula is parsed by our own grammar (:mod:`clusterimpact.estimation.formula`): columns,
+The formula is parsed by our own grammar (:mod:`clusterimpact.formula.grammar`): columns,
 ``+ - * : ^ |``, ``C(x)``, ``i(x, ref=-1)``, ``log``/``exp``/``sqrt``/``I(...)`` arithmetic; anything else
 exits with status 2 and a message naming the token. Without ``--json`` the estimates table goes to
 stdout; with it the results go to PATH as JSON (shape in DESIGN.md, plus ``formula``,
@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clusterimpact.estimation.formula import parse_formula
+    from clusterimpact.formula.grammar import parse_formula
 
     # our grammar, nothing evaluated; a bad formula fails before the data are read
     parse_formula(args.formula)

@@ -25,11 +25,11 @@ from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators, _Indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
+from clusterimpact.formula.design import _Formula
 from clusterimpact.results import PreTrendTest, ProfileResult
 
 __all__ = ["EventStudyResult", "cohort_array", "event_study"]

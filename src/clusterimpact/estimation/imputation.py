@@ -55,12 +55,12 @@ from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation._imputation_scores import joint_scores
-from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.event_study import cohort_array
 from clusterimpact.estimation.fe._demean import Absorber, factorize
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
+from clusterimpact.formula.design import _Formula
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import PreTrendTest, ProfileResult
 

@@ -82,7 +82,7 @@ def prepare(
         _drop(df[list(covariates)].isna().any(axis=1).to_numpy(), "missing_covariates")
         X = df.loc[:, list(covariates)].astype(float)
     else:
-        from clusterimpact.estimation.design import model_matrix
+        from clusterimpact.formula.design import model_matrix
 
         assert formula is not None
         X = model_matrix(formula, df, source=source)  # our grammar: nothing is evaluated

@@ -432,7 +432,7 @@ def match(
     covariates
         Numeric matching covariates; or give ``formula`` (e.g. ``"d ~ age + I(age**2)"``) for the
         propensity model / covariate design instead: parsed by our grammar
-        (:mod:`clusterimpact.estimation.formula`), never evaluated; patsy's column names and coding.
+        (:mod:`clusterimpact.formula.grammar`), never evaluated; patsy's column names and coding.
     method
         ``"nearest"``: 1:k nearest-neighbour matching on the propensity score (or Mahalanobis distance),
         greedy without replacement by default; ``"nnmatch"``: the Abadie-Imbens (2006) estimator, with

@@ -33,7 +33,6 @@ import pandas as pd
 from clusterimpact._progress import track
 from clusterimpact._validation import as_frame, check_choice, resolve_rng
 from clusterimpact.errors import EstimationError, EstimationWarning
-from clusterimpact.estimation.matched import did_on_stacks
 from clusterimpact.matching._cohorts import (
     DESIGNS,
     CohortMatcher,
@@ -43,6 +42,7 @@ from clusterimpact.matching._cohorts import (
     panel_keys,
     resolve_variables,
 )
+from clusterimpact.matching._did import did_on_stacks
 from clusterimpact.matching._stacking import assemble_stacks, group_counts, stacked_panel
 from clusterimpact.matching.options import MatchingOptions
 from clusterimpact.matching.result import MatchResult
@@ -307,11 +307,3 @@ def _summary_did(
             "left out of the matched DiD"
         )
     return params, ses
-
-
-def _matched_did(
-    long: pd.DataFrame, outcome: str, unit: str, window: tuple[int, int] | None
-) -> tuple[float, float, int]:
-    """Deprecated private spelling kept for the report: use
-    :func:`clusterimpact.estimation.matched.matched_did` (a result object) instead."""
-    return did_on_stacks(long, outcome, unit, window)

@@ -13,7 +13,7 @@ model with absorbed fixed effects. Two engines give identical answers (tested to
 
 ``engine="auto"`` (default) takes the fast path for every formula without instruments: transforms,
 interactions and ``C()``/``i()`` dummies (``i(rel_year, ref=-1)``) are columns computed by
-:mod:`clusterimpact.estimation.design` before either engine runs. Either way the result is our
+:mod:`clusterimpact.formula.design` before either engine runs. Either way the result is our
 :class:`FixedEffectsResult`, so names and errors do not depend on the engine.
 
 Conventions (those of reghdfe/fixest/pyfixest): regressors absorbed by the fixed effects or collinear with
@@ -30,7 +30,7 @@ Layout: :mod:`~clusterimpact.estimation.fe.model` (:func:`feols`, the engine cho
 on mutually exclusive dummies from group counts), ``_pyfixest`` (the only module importing pyfixest),
 :mod:`~clusterimpact.estimation.fe.membership` (the membership models) and
 :mod:`~clusterimpact.estimation.fe.wild` (the wild cluster bootstrap front door). The formula grammar
-(:mod:`clusterimpact.estimation.formula`) and its design columns (:mod:`clusterimpact.estimation.design`)
+(:mod:`clusterimpact.formula.grammar`) and its design columns (:mod:`clusterimpact.formula.design`)
 stay beside this package: matching and the study spec use them too.
 """
 

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
-from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._collinear import select_regressors
 from clusterimpact.estimation.fe._sample import _prepare, _Prepared, _ssq, _total_ss, _wmean
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _df_k, _vcov_fast
+from clusterimpact.formula.design import _Formula
 from clusterimpact.provenance import make_provenance
 
 

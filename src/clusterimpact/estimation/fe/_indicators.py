@@ -12,11 +12,11 @@ import pandas as pd
 
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._demean import Absorber
 from clusterimpact.estimation.fe._sample import _prepare, _ssq
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _df_k, _no_df_note
+from clusterimpact.formula.design import _Formula
 from clusterimpact.provenance import make_provenance
 
 

@@ -1,7 +1,7 @@
 """The pyfixest engine: the only module that imports pyfixest.
 
 pyfixest receives generated column names only (``civ0``, ``civ1``, ...) and the plain columns
-:func:`~clusterimpact.estimation.design.build_design` computed; its answer is read through its public
+:func:`~clusterimpact.formula.design.build_design` computed; its answer is read through its public
 methods (``coef``, ``se``, ``resid``) and mapped back to the user's names in an
 :class:`~clusterimpact.estimation.fe.result.FixedEffectsResult`. What pyfixest keeps only in private
 attributes is computed here from the public pieces on the rows it used: the collinear regressors (those
@@ -22,7 +22,6 @@ import pandas as pd
 
 from clusterimpact.errors import EstimationError, EstimationWarning
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation.design import _Formula, pyfixest_formula
 from clusterimpact.estimation.fe._demean import (
     Absorber,
     drop_singletons,
@@ -31,6 +30,7 @@ from clusterimpact.estimation.fe._demean import (
 )
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import count_df_k
+from clusterimpact.formula.design import _Formula, pyfixest_formula
 from clusterimpact.provenance import make_provenance
 
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact.errors import DataError, EstimationError
-from clusterimpact.estimation.design import _Formula
 from clusterimpact.estimation.fe._demean import (
     Absorber,
     drop_singletons,
     factorize,
     interact_codes,
 )
+from clusterimpact.formula.design import _Formula
 
 
 @dataclass

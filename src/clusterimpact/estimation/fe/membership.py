@@ -12,12 +12,12 @@ import pandas as pd
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import SpecError
-from clusterimpact.estimation.design import _Formula, build_design
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
-from clusterimpact.estimation.formula import parse_formula
+from clusterimpact.formula.design import _Formula, build_design
+from clusterimpact.formula.grammar import parse_formula
 
 __all__ = ["PostExit", "binned_duration", "linear_duration", "parse_bins", "static_premium"]
 

@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import SpecError
-from clusterimpact.estimation.design import build_design
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._pyfixest import _fit_pyfixest
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
+from clusterimpact.formula.design import build_design
 
 __all__ = ["ENGINES", "Collinear", "Engine", "feols"]
 
@@ -46,10 +46,10 @@ def feols(
     ----------
     formula
         ``"y ~ x1 + x2 | fe1 + fe2"``; fixed-effect interactions as ``sector^year``. Parsed by our own
-        grammar (:mod:`clusterimpact.estimation.formula`; nothing is evaluated): columns, ``+ - * :``,
+        grammar (:mod:`clusterimpact.formula.grammar`; nothing is evaluated): columns, ``+ - * :``,
         ``C(x)``, ``i(rel_year, ref=-1)``, ``i(x, v)``, ``log``/``exp``/``sqrt`` and ``I(...)`` arithmetic,
         ``| endog ~ instr``. Transforms and dummies are computed by
-        :mod:`clusterimpact.estimation.design`; formulas that need them run on pyfixest, which receives
+        :mod:`clusterimpact.formula.design`; formulas that need them run on pyfixest, which receives
         only plain columns.
     data
         FirmPanel or DataFrame (not modified).

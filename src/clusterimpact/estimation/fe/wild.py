@@ -11,13 +11,13 @@ from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import as_frame, require_columns
 from clusterimpact.errors import EstimationError, SpecError
 from clusterimpact.estimation import inference as inf
-from clusterimpact.estimation.design import build_design
 from clusterimpact.estimation.fe._collinear import select_regressors
 from clusterimpact.estimation.fe._demean import Absorber
 from clusterimpact.estimation.fe._fast import _select
 from clusterimpact.estimation.fe._sample import _prepare, _Prepared, _total_ss
 from clusterimpact.estimation.fe.vcov import _df_k, _nested_in, _no_df_note
 from clusterimpact.estimation.wildboot import WildBootstrapResult, wild_cluster_bootstrap
+from clusterimpact.formula.design import build_design
 
 __all__ = ["MAX_BOOT_DUMMIES", "wild_bootstrap"]
 

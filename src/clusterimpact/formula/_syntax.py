@@ -1,6 +1,6 @@
 """Syntax of our formula grammar: the tree a formula parses into, its display names, and the tokenizer.
 
-The parser and the grammar are in :mod:`clusterimpact.estimation.formula`; nothing here evaluates text.
+The parser and the grammar are in :mod:`clusterimpact.formula.grammar`; nothing here evaluates text.
 """
 
 from __future__ import annotations

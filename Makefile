@@ -41,7 +41,7 @@ chromium:
 ## make docs: the Sphinx site (user guide, API reference from __all__, example gallery) in docs/_build/html,
 # warnings as errors. The API pages (docs/api/) and the gallery (docs/auto_examples/) are generated.
 docs: $(STAMP)
-	cd docs && ../$(PY) -m sphinx -W --keep-going -b html . _build/html
+	cd docs && $(abspath $(PY)) -m sphinx -W --keep-going -b html . _build/html
 	@echo "open docs/_build/html/index.html"
 
 ## make notebooks: open notebooks/ in JupyterLab (the `notebooks` extra), or say how to get it.

@@ -41,6 +41,8 @@ exclude_patterns = [
 ]
 templates_path: list[str] = []
 html_theme = "alabaster"
+# module names such as clusterimpact.estimation.heterogeneity fit the sidebar
+html_theme_options = {"page_width": "1240px", "sidebar_width": "330px"}
 html_title = f"clusterimpact {release}"
 html_static_path: list[str] = []
 

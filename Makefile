@@ -10,14 +10,14 @@ CLUSTERIMPACT_SLOW_SCALE ?= 0.2
 export CLUSTERIMPACT_SLOW_SCALE
 export MPLBACKEND := Agg
 
-.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute tolerance-audit golden
+.PHONY: all report test lint bench synth venv clean chromium notebooks notebooks-execute tolerance-audit golden docs
 
 all: test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,docs]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,6 +37,12 @@ chromium:
 	  echo "installing Debian chromium for the report screenshot test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "WARNING: could not install chromium; the report screenshot test will fail"; }
+
+## make docs: the Sphinx site (user guide, API reference from __all__, example gallery) in docs/_build/html,
+# warnings as errors. The API pages (docs/api/) and the gallery (docs/auto_examples/) are generated.
+docs: $(STAMP)
+	cd docs && $(abspath $(PY)) -m sphinx -W --keep-going -b html . _build/html
+	@echo "open docs/_build/html/index.html"
 
 ## make notebooks: open notebooks/ in JupyterLab (the `notebooks` extra), or say how to get it.
 # The .ipynb files are paired with the jupytext .py files (edit either; jupytext keeps both in step).

@@ -18,7 +18,14 @@ MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 120
 
 #: file (relative to src/) -> why it may still be longer than MAX_FILE_LINES
-FILE_ALLOW: dict[str, str] = {}
+FILE_ALLOW: dict[str, str] = {
+    # over 600 only with the runnable Examples sections #15 added (docs); code under 600: split, or
+    # count files without docstrings as functions are counted (lead's call)
+    "clusterimpact/descriptive.py": "docs (#15): 543 lines before its Examples",
+    "clusterimpact/estimation/honest.py": "docs (#15): 582 lines before its Examples",
+    "clusterimpact/io.py": "docs (#15): 576 lines before its Examples",
+    "clusterimpact/tables.py": "docs (#15): 578 lines before its Examples",
+}
 
 #: (file, function) -> why it may still be longer than MAX_FUNCTION_LINES
 FUNCTION_ALLOW: dict[tuple[str, str], str] = {}

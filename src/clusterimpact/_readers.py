@@ -70,6 +70,12 @@ class ReadOptions:
         Text encoding (``"utf-8"``, ``"cp1252"``, ``"latin-1"``, ...). None: detected.
     sheet
         Excel sheet name (or 0-based position). None: the first sheet.
+
+    Examples
+    --------
+    >>> from clusterimpact.io import ReadOptions
+    >>> ReadOptions(decimal=",", encoding="cp1252")
+    ReadOptions(decimal=',', encoding='cp1252', sheet=None)
     """
 
     decimal: str | None = None

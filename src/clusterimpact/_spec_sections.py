@@ -147,6 +147,13 @@ class DataSpec:
     decimal, encoding, sheet
         Reading options of the input files (:class:`~clusterimpact.io.ReadOptions`): decimal mark
         ``"."`` or ``","``, text encoding, Excel sheet; unset: detected / the first sheet.
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import StudySpec
+    >>> spec = StudySpec.from_dict({"data": {"source": "simulate", "scenario": "null", "n_firms": 500}})
+    >>> spec.data.source, spec.data.scenario, spec.data.n_firms
+    ('simulate', 'null', 500)
     """
 
     source: Source = "synthetic"
@@ -218,6 +225,12 @@ class OutcomeSpec:
         ``ols, fe, op, lp, acf, wooldridge``.
     headline
         The outcome of the headline figures (``"ln_lp"`` or ``"ln_tfp_<method>"``).
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import OutcomeSpec
+    >>> OutcomeSpec(tfp_methods=("acf",), headline="ln_tfp_acf").headline
+    'ln_tfp_acf'
     """
 
     labour_productivity: bool = True
@@ -273,6 +286,12 @@ class MatchingSpec:
         Years before joining over which trends and means are measured (custom design; default 2);
         ``match_panel``'s option of the same name. The old key ``pre_years`` is still read, with a
         ``FutureWarning``; giving both is a :class:`~clusterimpact.errors.SpecError`.
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import StudySpec
+    >>> StudySpec.from_dict({"matching": {"caliper": 0.1}}).matching.caliper
+    0.1
     """
 
     method: str = "nearest"
@@ -372,6 +391,13 @@ class EstimationSpec:
         Column whose groups the standard errors are clustered on (TWFE, CS, Sun-Abraham). The
         imputation estimator and the duration profile use Borusyak-Jaravel-Spiess's variance, which is
         clustered by firm whatever this says; the report notes it when the two differ.
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import EstimationSpec
+    >>> est = EstimationSpec(estimators=("cs", "duration"), event_window=(-4, 4))
+    >>> est.estimators, est.control
+    (('cs', 'duration'), 'notyet')
     """
 
     estimators: tuple[str, ...] = ESTIMATORS
@@ -428,6 +454,12 @@ class BootstrapSpec:
     tfp_reps
         Firm-block bootstrap replications for the standard errors of the control-function estimators
         (Olley-Pakes, Levinsohn-Petrin, ACF; 0: none). OLS, FE and Wooldridge use analytic SEs.
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import BootstrapSpec
+    >>> BootstrapSpec(did_draws=199, tfp_reps=0)
+    BootstrapSpec(did_draws=199, tfp_reps=0)
     """
 
     did_draws: int = 999
@@ -475,6 +507,12 @@ class RobustnessSpec:
         Multiplier-bootstrap draws for Romano-Wolf and the uniform band (at least 99).
     chain_reps, chain_workers
         Replications (0: skip) and worker processes of the chain bootstrap.
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import RobustnessSpec
+    >>> RobustnessSpec(checks=("honest",), honest_mbar_grid=(0.0, 1.0)).checks
+    ('honest',)
     """
 
     checks: tuple[str, ...] = ROBUSTNESS_CHECKS

@@ -46,6 +46,15 @@ class Table:
         Lines printed under the table.
     caption
         Optional caption (LaTeX/HTML only; Markdown shows it as a bold first line).
+
+    Examples
+    --------
+    >>> from clusterimpact.tables import Table
+    >>> table = Table(columns=("term", "estimate"), rows=(("member", "0.031"),), align=("l", "r"))
+    >>> print(table.to_markdown())
+    | term | estimate |
+    |:---|---:|
+    | member | 0.031 |
     """
 
     columns: tuple[str, ...]
@@ -301,14 +310,28 @@ _LATEX_SPECIAL = {
 
 
 def latex_escape(s: str) -> str:
-    """Escape LaTeX's special characters in plain text."""
+    """Escape LaTeX's special characters in plain text.
+
+    Examples
+    --------
+    >>> from clusterimpact._table import latex_escape
+    >>> print(latex_escape("R&D 50% of_total"))
+    R\\&D 50\\% of\\_total
+    """
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(s))
 
 
 def format_cell(value: Any, digits: int = 3) -> str:
     """Deterministic cell text: floats with ``digits`` decimals and thousands separators (``-0.000``
     shown as ``0.000``), integers as they are (years and cohorts must not get separators; format
-    counts yourself), missing values as an empty cell, everything else ``str``."""
+    counts yourself), missing values as an empty cell, everything else ``str``.
+
+    Examples
+    --------
+    >>> from clusterimpact._table import format_cell
+    >>> format_cell(1234.56789), format_cell(-0.0001), format_cell(2017), format_cell(float("nan"))
+    ('1,234.568', '0.000', '2017', '')
+    """
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, (bool, np.bool_)):

@@ -68,6 +68,14 @@ def standardized_difference(diff: float, sd: float) -> float:
     float
         ``diff / sd``; 0 when ``diff`` is 0 and ``sd`` is not a positive number (no difference to
         scale), NaN when ``diff`` is not 0 and ``sd`` is not a positive number.
+
+    Examples
+    --------
+    >>> from clusterimpact.balance import pooled_sd, standardized_difference
+    >>> standardized_difference(0.5, 2.0)
+    0.25
+    >>> round(standardized_difference(1.0, float(pooled_sd(1.0, 1.0))), 3)
+    1.0
     """
     if sd and np.isfinite(sd) and sd > 0:
         return diff / sd
@@ -75,7 +83,14 @@ def standardized_difference(diff: float, sd: float) -> float:
 
 
 def pooled_sd(sd_treated: Any, sd_control: Any) -> Any:
-    """Pooled SD of two groups, ``sqrt((s_t^2 + s_c^2) / 2)`` (Rosenbaum & Rubin 1985); elementwise."""
+    """Pooled SD of two groups, ``sqrt((s_t^2 + s_c^2) / 2)`` (Rosenbaum & Rubin 1985); elementwise.
+
+    Examples
+    --------
+    >>> from clusterimpact.balance import pooled_sd
+    >>> round(float(pooled_sd(3.0, 4.0)) ** 2, 12)  # the mean of the two variances
+    12.5
+    """
     return np.sqrt((sd_treated**2 + sd_control**2) / 2)
 
 
@@ -96,7 +111,15 @@ def _wvar(x: np.ndarray, w: np.ndarray) -> float:
 
 
 def effective_sample_size(w: np.ndarray) -> float:
-    """Kish's effective sample size (sum w)^2 / sum w^2."""
+    """Kish's effective sample size (sum w)^2 / sum w^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.balance import effective_sample_size
+    >>> effective_sample_size(np.ones(10)), effective_sample_size(np.array([1.0, 1.0, 2.0]))
+    (10.0, 2.6666666666666665)
+    """
     w = np.asarray(w, float)
     s2 = (w**2).sum()
     return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
@@ -198,6 +221,17 @@ def balance_table(
     Returns
     -------
     DataFrame with :data:`BALANCE_COLUMNS` (plus ``by`` first when grouping).
+
+    Examples
+    --------
+    >>> from clusterimpact.balance import balance_table
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel().query("year == 2016").assign(d=lambda f: f["treat_year"].notna().astype(int))
+    >>> table = balance_table(df, "d", ["ln_emp", "ln_kl", "age"])
+    >>> table["covariate"].tolist()
+    ['ln_emp', 'ln_kl', 'age']
+    >>> bool(table.set_index("covariate").loc["ln_emp", "smd"] > 0.1)  # members are larger
+    True
     """
     check_choice("estimand", estimand, ("att", "ate", "atc"))
     w_all = (
@@ -254,7 +288,19 @@ def balance_before_after(
     estimand: Estimand = "att",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``balance_table`` unweighted (before) and with ``weights`` (after) on the same sample, both
-    standardised by the unweighted SDs; one extraction of the covariates serves both."""
+    standardised by the unweighted SDs; one extraction of the covariates serves both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.balance import balance_before_after
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel().query("year == 2016").assign(d=lambda f: f["treat_year"].notna().astype(int))
+    >>> w = np.where(df["d"] == 1, 1.0, 0.5)
+    >>> before, after = balance_before_after(df, "d", ["ln_emp", "age"], w)
+    >>> before["covariate"].tolist(), bool((before["smd"].abs() > 0).all())
+    (['ln_emp', 'age'], True)
+    """
     covs = list(covariates)
     XT = _columns_t(data, covs)
     d = data[treatment].to_numpy(float)
@@ -343,6 +389,17 @@ def common_support(score: np.ndarray, d: np.ndarray) -> pd.DataFrame:
 
     Returns one row per group (``treated``, ``control``) with n, min, p01, p50, p99, max and
     ``n_outside`` (units whose score lies outside the other group's [min, max]).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.balance import common_support
+    >>> score = np.array([0.1, 0.2, 0.45, 0.4, 0.5, 0.9])
+    >>> d = np.array([0, 0, 0, 1, 1, 1])
+    >>> common_support(score, d)[["group", "n", "n_outside"]]
+         group  n  n_outside
+    0  treated  3          2
+    1  control  3          2
     """
     score = np.asarray(score, float)
     d = np.asarray(d, float)

@@ -92,6 +92,14 @@ def members_vs_sector_series(
         Tidy: ``year, group, value, n_firms`` with ``group`` in :data:`GROUPS`, sorted by group order
         then year. Rows with non-positive or missing ``emp`` (for ``va_per_fte``) or missing ``var`` are
         left out of the statistic.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.descriptive import members_vs_sector_series
+    >>> series = members_vs_sector_series(example_panel(), "va_per_fte")
+    >>> sorted(series["group"].unique())
+    ['leaving', 'new', 'sector', 'staying']
     """
     check_choice("var", var, ("va_per_fte", "emp", "va"))
     check_choice("stat", stat, ("median", "mean", "aggregate"))
@@ -194,6 +202,16 @@ def selection_table(
         ``variable, label, mean_members, mean_nonmembers, sd_members, sd_nonmembers, smd, n_members,
         n_nonmembers``; ``smd = (mean_m - mean_n) / sqrt((sd_m² + sd_n²) / 2)``
         (:func:`clusterimpact.balance.standardized_difference` with the pooled SD).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.descriptive import selection_table
+    >>> table = selection_table(example_panel())
+    >>> list(table.columns[:4])
+    ['variable', 'label', 'mean_members', 'mean_nonmembers']
+    >>> bool(table.set_index("variable").loc["ln_emp", "smd"] > 0)  # members are larger before joining
+    True
     """
     check_choice("weighting", weighting, ("cohort", "none"))
     variables = dict(SELECTION_VARS if variables is None else variables)
@@ -261,7 +279,19 @@ def selection_table(
 
 
 def stacked_sample(data: Any, weight: str | None) -> tuple[pd.DataFrame, str | None]:
-    """A MatchResult's matched panel (with its ``weight`` column by default) or the frame itself."""
+    """A MatchResult's matched panel (with its ``weight`` column by default) or the frame itself.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.descriptive import stacked_sample
+    >>> sample, weight = stacked_sample(matched, None)
+    >>> weight, len(sample) == len(matched.matched_panel)
+    ('weight', True)
+    """
     mp = getattr(data, "matched_panel", None)
     if isinstance(mp, pd.DataFrame):
         return mp, weight if weight is not None else ("weight" if "weight" in mp.columns else None)
@@ -294,6 +324,17 @@ def trajectories_series(
     -------
     DataFrame
         ``event, group ("members"/"controls"), mean, std_error, conf_low, conf_high, n``.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.descriptive import trajectories_series
+    >>> series = trajectories_series(matched, outcome="ln_lp")
+    >>> list(series.columns[:3]), sorted(series["group"].unique())
+    (['event', 'group', 'mean'], ['controls', 'members'])
     """
     df, weight = stacked_sample(data, weight)
     cols = [outcome, event, treated] + ([weight] if weight else [])
@@ -333,6 +374,21 @@ def trajectories_series(
 
 
 def overlap_inputs(pscores: Any, treated: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and 0/1 treatment indicators from what :func:`overlap_histograms` accepts.
+
+    ``pscores`` is an array-like with ``treated`` beside it, or (``treated=None``) a frame, or an
+    object with a ``propensity`` frame (a MatchResult), holding ``pscore`` (or ``score``) and
+    ``treated`` columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.descriptive import overlap_inputs
+    >>> frame = pd.DataFrame({"pscore": [0.2, 0.7], "treated": [0, 1]})
+    >>> scores, treated = overlap_inputs(frame, None)
+    >>> scores.tolist(), treated.tolist()
+    ([0.2, 0.7], [0.0, 1.0])
+    """
     if treated is None:
         frame = None
         if isinstance(pscores, pd.DataFrame):
@@ -387,6 +443,14 @@ class OverlapDensity:
         Rows without a finite score or treatment indicator, left out.
     scale
         ``"logit"`` or ``"score"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.descriptive import overlap_density
+    >>> dens = overlap_density(np.array([0.0, 0.2, 0.5, 0.9]), [0, 0, 1, 1])  # logit scale
+    >>> dens.scale, dens.n_clamped  # a score of exactly 0 has an infinite logit: clamped
+    ('logit', 1)
     """
 
     edges: np.ndarray
@@ -429,6 +493,15 @@ def overlap_density(
     Returns
     -------
     OverlapDensity
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.descriptive import overlap_density
+    >>> scores = np.array([0.1, 0.2, 0.2, 0.6, 0.7, 0.9])
+    >>> dens = overlap_density(scores, [0, 0, 0, 1, 1, 1], bins=5, scale="score")
+    >>> dens.edges.round(2).tolist(), dens.n_treated, dens.n_control
+    ([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], 3, 3)
     """
     check_choice("scale", scale, ("logit", "score"))
     p, t = overlap_inputs(pscores, treated)
@@ -492,7 +565,18 @@ def overlap_histograms(
     tail: float = 0.025,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bin edges and the treated / control density histograms that
-    :func:`~clusterimpact.plotting.plot_overlap` draws (see :func:`overlap_density`)."""
+    :func:`~clusterimpact.plotting.plot_overlap` draws (see :func:`overlap_density`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.descriptive import overlap_histograms
+    >>> scores = np.array([0.1, 0.2, 0.2, 0.6, 0.7, 0.9])
+    >>> edges, treated, control = overlap_histograms(scores, [0, 0, 0, 1, 1, 1], bins=5, scale="score")
+    >>> # bin edges on [0, 1], and each group's density (area 1)
+    >>> edges.round(2).tolist(), float(treated.sum() * 0.2), float(control.sum() * 0.2)
+    ([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], 1.0, 1.0)
+    """
     d = overlap_density(pscores, treated, bins=bins, scale=scale, tail=tail)
     return d.edges, d.treated, d.control
 
@@ -513,6 +597,18 @@ def cohort_mean_smd(long: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         ``covariate, stage, smd`` in first-appearance order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.descriptive import cohort_mean_smd
+    >>> long = pd.DataFrame({"covariate": ["age", "age", "age", "age"],
+    ...                      "stage": ["before", "before", "after", "after"],
+    ...                      "smd": [0.4, 0.2, 0.1, -0.1]})
+    >>> cohort_mean_smd(long)
+      covariate   stage  smd
+    0       age  before  0.3
+    1       age   after  0.0
     """
     return long.groupby(["covariate", "stage"], sort=False)["smd"].mean().reset_index()
 
@@ -535,6 +631,15 @@ def truth_fit(
     tuple
         ``covers`` (bool per term: ``conf_low <= truth <= conf_high``) and
         ``rmse = sqrt(mean((estimate - truth)^2))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.descriptive import truth_fit
+    >>> covers, rmse = truth_fit(np.array([0.1, 0.2]), np.array([0.12, 0.5]),
+    ...                          np.array([0.0, 0.1]), np.array([0.2, 0.3]))
+    >>> covers.tolist(), round(rmse, 4)
+    ([True, False], 0.2126)
     """
     est, tru = np.asarray(estimate, dtype=float), np.asarray(truth, dtype=float)
     covers = (np.asarray(conf_low, dtype=float) <= tru) & (

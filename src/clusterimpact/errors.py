@@ -24,11 +24,32 @@ __all__ = [
 
 
 class ClusterImpactError(Exception):
-    """Base class of every error raised by clusterimpact."""
+    """Base class of every error raised by clusterimpact.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> try:
+    ...     ci.simulate(scenario="no such scenario", n_firms=10)
+    ... except ci.ClusterImpactError as err:  # every error of the package
+    ...     print(type(err).__name__)
+    SpecError
+    """
 
 
 class SpecError(ClusterImpactError, ValueError):
-    """An option or specification is invalid (unknown method, bad formula, inconsistent settings)."""
+    """An option or specification is invalid (unknown method, bad formula, inconsistent settings).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> try:
+    ...     ci.att_gt(example_panel(), outcome="ln_lp", control="everyone")
+    ... except ci.SpecError as err:
+    ...     print("SpecError:", "control" in str(err))
+    SpecError: True
+    """
 
 
 class DataError(ClusterImpactError, ValueError):
@@ -51,6 +72,15 @@ class DataError(ClusterImpactError, ValueError):
         The parts above (``str(error)`` joins them), so a caller can add the file name later.
     problems
         The single errors a combined error reports (see `combine`); ``(self,)`` otherwise.
+
+    Examples
+    --------
+    >>> from clusterimpact.errors import DataError
+    >>> err = DataError("not a number", source="accounts.csv", column="va", rows=[3, 7])
+    >>> print(err)
+    accounts.csv, column 'va', rows 3, 7: not a number
+    >>> err.column, err.rows
+    ('va', [3, 7])
     """
 
     def __init__(
@@ -103,7 +133,15 @@ class DataError(ClusterImpactError, ValueError):
 
 
 class PanelError(DataError):
-    """The firm-year panel is inconsistent (duplicate firm-years, join after exit, bad ids)."""
+    """The firm-year panel is inconsistent (duplicate firm-years, join after exit, bad ids).
+
+    Examples
+    --------
+    >>> from clusterimpact.errors import DataError, PanelError
+    >>> err = PanelError("duplicate firm-years", source="accounts.csv", column="firm_id", rows=[4, 5])
+    >>> isinstance(err, DataError), err.rows
+    (True, [4, 5])
+    """
 
 
 class OutputError(ClusterImpactError):
@@ -116,6 +154,12 @@ class OutputError(ClusterImpactError):
         What is wrong and how to fix it.
     path
         The output path concerned.
+
+    Examples
+    --------
+    >>> from clusterimpact.errors import OutputError
+    >>> print(OutputError("is a folder; give a file name", path="reports/"))
+    reports/: is a folder; give a file name
     """
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
@@ -124,24 +168,77 @@ class OutputError(ClusterImpactError):
 
 
 class EstimationError(ClusterImpactError, RuntimeError):
-    """An estimator cannot produce a valid answer on these data (no controls, singular design, ...)."""
+    """An estimator cannot produce a valid answer on these data (no controls, singular design, ...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.errors import EstimationError
+    >>> issubclass(EstimationError, RuntimeError)
+    True
+    """
 
 
 class ClusterImpactWarning(UserWarning):
-    """Base class of clusterimpact warnings."""
+    """Base class of clusterimpact warnings.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from clusterimpact.errors import ClusterImpactWarning, DataWarning
+    >>> issubclass(DataWarning, ClusterImpactWarning)
+    True
+    >>> warnings.simplefilter("error", ClusterImpactWarning)  # turn the package's warnings into errors
+    >>> warnings.resetwarnings()
+    """
 
 
 class EstimationWarning(ClusterImpactWarning):
-    """Something a user may accept but should know (few clusters, optimiser disagreement, ...)."""
+    """Something a user may accept but should know (few clusters, optimiser disagreement, ...).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.errors import EstimationWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     result = ci.duration_effects(example_panel(), outcome="ln_lp")
+    >>> any(w.category is EstimationWarning for w in caught)
+    True
+    >>> len(result.warnings) > 0  # the same messages, kept on the result
+    True
+    """
 
 
 class DataWarning(ClusterImpactWarning):
     """Input data were read or matched in a way the user should check (a guessed encoding or decimal
-    mark, ids matched only after normalisation, merged cluster names, implausible values)."""
+    mark, ids matched only after normalisation, merged cluster names, implausible values).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from clusterimpact.errors import DataWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("3 rows with FTE above 1e7", DataWarning)
+    >>> caught[0].category.__name__
+    'DataWarning'
+    """
 
 
 def describe_rows(rows: Iterable[object], limit: int = 10) -> str:
-    """Render a list of row identifiers compactly: ``3, 7, 12, ... (25 in all)``."""
+    """Render a list of row identifiers compactly: the first ``limit`` of them and the count.
+
+    Examples
+    --------
+    >>> from clusterimpact.errors import describe_rows
+    >>> describe_rows([3, 7, 12])
+    '3, 7, 12'
+    >>> describe_rows(range(1, 26), limit=3)
+    '1, 2, 3, ... (25 in all)'
+    """
     rows = list(rows)
     shown = ", ".join(str(r) for r in rows[:limit])
     if len(rows) > limit:

@@ -61,6 +61,8 @@ ID_RULE = (
 def id_key(values: pd.Series) -> pd.Series:
     """The comparison key of ids (step 3 of the module rule); missing stays missing.
 
+    Examples
+    --------
     >>> id_key(pd.Series(["BE 0200.354.785", "200354785", "a-12", "NL200354785", " x  7 "])).tolist()
     ['0200354785', '0200354785', 'A-12', 'NL200354785', 'X 7']
     """
@@ -101,6 +103,16 @@ class IdMatch:
     collisions
         Up to 10 groups ``[accounts id, registry id, registry id, ...]``: several distinct registry
         ids reach one accounts id (as written or by key); the key links among them are not made.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.ids import link_registry_ids
+    >>> _, match = link_registry_ids(
+    ...     pd.Series(["0200.354.785"]), pd.Index(["0200354785"]),
+    ...     registry_source="registry.csv", accounts_source="accounts.csv")
+    >>> match.registry_firms, match.found, match.by_key
+    (1, 1, 1)
     """
 
     registry_firms: int
@@ -174,6 +186,19 @@ def link_registry_ids(
     ------
     DataError
         No registry firm is found in a non-empty registry.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.ids import link_registry_ids
+    >>> registry = pd.Series(["BE 0200.354.785", "0403170701"])
+    >>> accounts = pd.Index(["0200354785", "0403170701", "0417497106"])
+    >>> ids, match = link_registry_ids(registry, accounts, registry_source="registry.csv",
+    ...                                accounts_source="accounts.csv")
+    >>> ids.tolist()
+    ['0200354785', '0403170701']
+    >>> match.found, match.by_key, match.examples_by_key
+    (2, 1, [['BE 0200.354.785', '0200354785']])
     """
     reg = registry_ids.astype("str")
     uniq = pd.Index(pd.unique(reg.dropna()))

@@ -103,6 +103,12 @@ def table_format(path: PathLike) -> str:
     ------
     DataError
         An extension that is none of :data:`FORMATS` (or the old Excel ``.xls``).
+
+    Examples
+    --------
+    >>> from clusterimpact.io import table_format
+    >>> table_format("accounts.csv.gz"), table_format("panel.parquet"), table_format("nbb.xlsx")
+    ('csv', 'parquet', 'excel')
     """
     kind = file_kind(path)
     return "csv" if kind == "text" else kind
@@ -110,7 +116,14 @@ def table_format(path: PathLike) -> str:
 
 def writable_format(path: PathLike) -> str:
     """``"csv"`` or ``"parquet"``: the format :func:`write_table` writes to ``path``; DataError for
-    any other extension (tables are not written as Excel or Stata)."""
+    any other extension (tables are not written as Excel or Stata).
+
+    Examples
+    --------
+    >>> from clusterimpact.io import writable_format
+    >>> writable_format("panel.parquet"), writable_format("panel.csv")
+    ('parquet', 'csv')
+    """
     name = Path(path).name.lower()
     for ext in sorted(_WRITABLE, key=len, reverse=True):
         if name.endswith(ext):
@@ -169,6 +182,19 @@ def read_table(
     DataError
         The file does not exist, has an unknown extension, duplicate column names, bytes that do not
         decode, mixed decimal marks, or cannot be parsed (the message names it and the fix).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "firms.parquet"
+    ...     pd.DataFrame({"firm_id": ["0403170701"], "emp": [3.5]}).to_parquet(path)
+    ...     table = ci.read_table(path)
+    >>> table.to_dict("records")
+    [{'firm_id': '0403170701', 'emp': 3.5}]
     """
     opts = _options(options, decimal=decimal, encoding=encoding, sheet=sheet)
     text_cols = TEXT_COLUMNS if text_columns is None else tuple(text_columns)
@@ -190,6 +216,17 @@ def write_table(frame: pd.DataFrame, path: PathLike) -> Path:
     """Write ``frame`` as Parquet or CSV (by extension) atomically: temp file, then rename.
 
     The index is not written. Nothing is left behind if writing fails.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from clusterimpact.io import read_table, write_table
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_table(pd.DataFrame({"x": [1, 2]}), Path(folder) / "out.csv")
+    ...     print(path.name, read_table(path)["x"].tolist())
+    out.csv [1, 2]
     """
     from clusterimpact._outputs import atomic_path
 
@@ -315,6 +352,21 @@ def read_accounts(
         Missing required columns (firm_id, year, va, emp), a map entry naming an absent column,
         duplicate column names, non-numeric values, years that are not whole numbers or out of range;
         the message names the file, column and rows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> raw = pd.DataFrame({"vat": ["0403.170.701"], "jaar": [2019], "va": ["1.234,5"], "fte": ["3,5"]})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "accounts.csv"
+    ...     raw.to_csv(path, sep=";", index=False)
+    ...     accounts = ci.read_accounts(path, columns={"firm_id": "vat", "year": "jaar", "emp": "fte"})
+    >>> row = accounts.iloc[0]
+    >>> row["firm_id"], float(row["va"]), float(row["emp"])  # decimal commas read as such
+    ('0403.170.701', 1234.5, 3.5)
     """
     cmap = ColumnMap.coerce(columns, ACCOUNT_ROLES)
     opts = ReadOptions(decimal=decimal, encoding=encoding, sheet=sheet)
@@ -428,6 +480,15 @@ def read_registry(
     -----
     Membership rule (DESIGN.md): a firm is a member in year t iff ``join_year <= t < exit_year`` for some
     spell; the exit year itself is not a membership year.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> registry = ci.read_registry(pd.DataFrame({"firm_id": ["A", "B"], "cluster": ["VIL", "Flux50"],
+    ...                                           "join_date": [2017, "2018-03-01"]}))
+    >>> registry[["firm_id", "cluster"]].values.tolist()
+    [['A', 'VIL'], ['B', 'Flux50']]
     """
     cmap = ColumnMap.coerce(columns, REGISTRY_ROLES)
     names = _role_columns(cmap, ("firm_id", "cluster"))
@@ -526,6 +587,15 @@ def read_deflators(
     ------
     DataError
         Missing columns, non-numeric or non-positive deflators, duplicate sector-years (naming rows).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> deflators = ci.read_deflators(pd.DataFrame({"sector": ["2611", "26"], "year": [2015, 2016],
+    ...                                             "deflator": [1.0, 1.02]}))
+    >>> deflators["sector"].tolist()  # NACE codes cut to the 2-digit division
+    ['26', '26']
     """
     cmap = ColumnMap.coerce(columns, DEFLATOR_ROLES)
     opts = ReadOptions(decimal=decimal, encoding=encoding, sheet=sheet)

@@ -23,7 +23,14 @@ _STRIP = r"[\s.\-/]"
 
 
 def kbo_check_digits(first8: int) -> int:
-    """The two check digits of an enterprise number whose first eight digits are ``first8``."""
+    """The two check digits of an enterprise number whose first eight digits are ``first8``.
+
+    Examples
+    --------
+    >>> from clusterimpact.kbo import kbo_check_digits
+    >>> kbo_check_digits(4031707)  # 0403.170.7xx: the check digits are 97 - (first8 mod 97)
+    1
+    """
     return 97 - (int(first8) % 97)
 
 
@@ -56,6 +63,13 @@ def validate_kbo(values: Iterable[object] | pd.Series) -> tuple[pd.Series, np.nd
     Notes
     -----
     Runs on the distinct values only, so it is cheap on long panels with few firms.
+
+    Examples
+    --------
+    >>> from clusterimpact.kbo import validate_kbo
+    >>> ids, ok = validate_kbo(["0403.170.701", "0403.170.702", "not a number"])
+    >>> ids.tolist(), ok.tolist()
+    (['0403170701', '0403170702', 'not a number'], [True, False, False])
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -81,13 +95,22 @@ def validate_kbo(values: Iterable[object] | pd.Series) -> tuple[pd.Series, np.nd
 
 
 def normalize_kbo(values: Iterable[object] | pd.Series) -> pd.Series:
-    """Canonical 10-digit form of enterprise numbers (see :func:`validate_kbo`)."""
+    """Canonical 10-digit form of enterprise numbers (see :func:`validate_kbo`).
+
+    Examples
+    --------
+    >>> from clusterimpact.kbo import normalize_kbo
+    >>> normalize_kbo(["BE 0403.170.701", "403170701", " 0403-170-701 "]).tolist()
+    ['0403170701', '0403170701', '0403170701']
+    """
     return validate_kbo(values)[0]
 
 
 def is_valid_kbo(value: object) -> bool:
     """True when ``value`` is a well-formed Belgian enterprise number passing the mod-97 check.
 
+    Examples
+    --------
     >>> is_valid_kbo("0403.170.701"), is_valid_kbo("BE0403170701"), is_valid_kbo("0403170702")
     (True, True, False)
     """

@@ -242,6 +242,12 @@ def rubric_key(column: object) -> str | None:
     """The rubric code a column name refers to (``"c70"`` -> ``"70"``, ``"22_27"`` -> ``"22/27"``).
 
     Returns None when the name does not look like a rubric code.
+
+    Examples
+    --------
+    >>> from clusterimpact.presets import rubric_key
+    >>> rubric_key("c70"), rubric_key("22_27"), rubric_key("firm_id")
+    ('70', '22/27', None)
     """
     s = str(column).strip().lower()
     s = re.sub(r"^(rubric|rubriek|rubrique|code|c|r)[\s_\-:]*", "", s)
@@ -260,6 +266,13 @@ class NBBPreset:
     temp_staff
         Add the cost of hired temporary staff (social balance sheet 1521 + 1522) to full-model value
         added, as Trends Top does. Default False.
+
+    Examples
+    --------
+    >>> from clusterimpact.presets import NBBPreset
+    >>> preset = NBBPreset()
+    >>> preset.name, preset.temp_staff
+    ('nbb', False)
     """
 
     temp_staff: bool = False
@@ -356,7 +369,14 @@ NBB = NBBPreset()
 
 
 def nbb_preset(*, temp_staff: bool = False) -> NBBPreset:
-    """An NBB preset; ``temp_staff=True`` adds 1521 + 1522 to full-model value added."""
+    """An NBB preset; ``temp_staff=True`` adds 1521 + 1522 to full-model value added.
+
+    Examples
+    --------
+    >>> from clusterimpact.presets import nbb_preset
+    >>> nbb_preset(temp_staff=True).temp_staff
+    True
+    """
     return NBBPreset(temp_staff=temp_staff)
 
 
@@ -364,7 +384,16 @@ _PRESETS: dict[str, NBBPreset] = {"nbb": NBB}
 
 
 def get_preset(preset: str | NBBPreset | None) -> NBBPreset | None:
-    """Resolve a preset name (``"nbb"``) or object; None means no preset."""
+    """Resolve a preset name (``"nbb"``) or object; None means no preset.
+
+    Examples
+    --------
+    >>> from clusterimpact.presets import get_preset
+    >>> get_preset("nbb").name
+    'nbb'
+    >>> get_preset(None) is None
+    True
+    """
     if preset is None or isinstance(preset, NBBPreset):
         return preset
     key = str(preset).lower()

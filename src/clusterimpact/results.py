@@ -66,6 +66,15 @@ class PreTrendTest:
         ``"wald"`` (chi-squared reference) or ``"f"`` (F reference).
     terms
         The lead terms tested (names in the result's ``params``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> test = ci.event_study(df, outcome="ln_lp", window=(-3, 3)).pretrend
+    >>> type(test).__name__, test.terms
+    ('PreTrendTest', ('rel_year::-3', 'rel_year::-2'))
     """
 
     statistic: float
@@ -144,6 +153,20 @@ class EstimateResult:
         Messages raised during estimation (also issued as Python warnings).
     exclusions
         Observations left out of the estimation sample, counted by reason.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> result = ci.static_premium(example_panel(), outcome="ln_lp")  # an EstimateResult
+    >>> list(result.tidy().columns)
+    ['term', 'estimate', 'std_error', 'statistic', 'p_value', 'conf_low', 'conf_high']
+    >>> ci90 = result.conf_int(0.90)
+    >>> bool((ci90["lower"] < result.params).all() and (result.params < ci90["upper"]).all())
+    True
+    >>> print(result.summary())  # doctest: +ELLIPSIS
+    FixedEffectsResult (static_premium): ln_lp ~ member | firm_id + year
+    ...
     """
 
     params: pd.Series
@@ -326,7 +349,17 @@ def tidy_frame(
     conf_high: pd.Series,
     statistic: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Assemble the standard tidy frame from aligned series."""
+    """Assemble the standard tidy frame from aligned series.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.results import tidy_frame
+    >>> b = pd.Series({"x": 0.5}); se = pd.Series({"x": 0.1})
+    >>> tidy_frame(b, se, pd.Series({"x": 0.0}), b - 0.2, b + 0.2, b / se)
+      term  estimate  std_error  statistic  p_value  conf_low  conf_high
+    0    x       0.5        0.1        5.0      0.0       0.3        0.7
+    """
     if statistic is None:
         statistic = params / std_errors
     out = pd.DataFrame(
@@ -345,7 +378,16 @@ def tidy_frame(
 
 def json_ready(obj: Any) -> Any:
     """``obj`` with NaN and infinity as ``None``, numpy scalars as Python numbers and tuples as lists,
-    so that ``json.dumps(..., allow_nan=False)`` accepts it (for ``to_dict`` of frames' records)."""
+    so that ``json.dumps(..., allow_nan=False)`` accepts it (for ``to_dict`` of frames' records).
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> from clusterimpact.results import json_ready
+    >>> json.dumps(json_ready({"a": np.float64(1.5), "b": float("nan"), "c": (1, np.int64(2))}))
+    '{"a": 1.5, "b": null, "c": [1, 2]}'
+    """
     if isinstance(obj, dict):
         return {str(k): json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -385,6 +427,16 @@ class ProfileResult(EstimateResult):
         Axis value normalised to zero and not estimated (event time −1), or ``None``.
     counts
         Number of treated observations (or units) behind each term, where known.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-3, 3))
+    >>> es.x_label, es.reference  # event time -1 is the reference, normalised to 0
+    ('Years since joining', -1.0)
+    >>> es.profile()["x"].tolist()
+    [-3.0, -2.0, 0.0, 1.0, 2.0, 3.0]
     """
 
     x: pd.Series

@@ -127,6 +127,17 @@ class StudySpec:
         Output folder of the report.
     figure_formats
         Figure file formats written beside the HTML (PNG is always embedded in the HTML).
+
+    Examples
+    --------
+    >>> from clusterimpact.spec import StudySpec
+    >>> spec = StudySpec.from_dict({"seed": 3, "matching": {"caliper": 0.1}})
+    >>> spec.seed, spec.matching.caliper
+    (3, 0.1)
+    >>> StudySpec.from_dict({"matching": {"method": "magic"}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    clusterimpact.errors.SpecError: ...
     """
 
     title: str = "Cluster membership and firm productivity"
@@ -420,5 +431,20 @@ def _plain(obj: Any) -> Any:
 
 
 def load_spec(path: str | Path | None = None) -> StudySpec:
-    """The spec in ``path`` (TOML), or the default study when ``path`` is None."""
+    """The spec in ``path`` (TOML), or the default study when ``path`` is None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from clusterimpact.spec import load_spec
+    >>> load_spec().title  # the default study
+    'Cluster membership and firm productivity'
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "study.toml"
+    ...     _ = path.write_text('title = "My study"\\nseed = 7\\n')
+    ...     spec = load_spec(path)
+    >>> spec.title, spec.seed
+    ('My study', 7)
+    """
     return StudySpec.default() if path is None else StudySpec.from_toml(path)

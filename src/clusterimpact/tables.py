@@ -62,7 +62,16 @@ def frame_table(
     caption: str = "",
     notes: Sequence[str] = (),
 ) -> Table:
-    """A :class:`Table` from a DataFrame: numeric columns right-aligned, others left-aligned."""
+    """A :class:`Table` from a DataFrame: numeric columns right-aligned, others left-aligned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.tables import frame_table
+    >>> table = frame_table(pd.DataFrame({"x": [1.5], "name": ["a"]}))
+    >>> table.rows, table.align
+    ((('1.500', 'a'),), ('r', 'l'))
+    """
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"expected a DataFrame, got {type(df).__name__}")
     d = df.reset_index() if index else df
@@ -78,22 +87,64 @@ def frame_table(
 
 
 def to_markdown(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
-    """Render a DataFrame as a Markdown pipe table (see :func:`frame_table` for the cell format)."""
+    """Render a DataFrame as a Markdown pipe table (see :func:`frame_table` for the cell format).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.tables import to_markdown
+    >>> print(to_markdown(pd.DataFrame({"term": ["a"], "estimate": [0.12345]}), digits=2))
+    | term | estimate |
+    |:---|---:|
+    | a | 0.12 |
+    """
     return frame_table(df, digits=digits, index=index).to_markdown()
 
 
 def to_latex(df: pd.DataFrame, *, digits: int = 3, index: bool = False, caption: str = "") -> str:
-    """Render a DataFrame as a LaTeX ``booktabs`` tabular."""
+    """Render a DataFrame as a LaTeX ``booktabs`` tabular.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.tables import to_latex
+    >>> print(to_latex(pd.DataFrame({"x": [1.5]})))
+    \\begin{tabular}{r}
+    \\toprule
+    x \\\\
+    \\midrule
+    1.500 \\\\
+    \\bottomrule
+    \\end{tabular}
+    """
     return frame_table(df, digits=digits, index=index, caption=caption).to_latex()
 
 
 def to_html(df: pd.DataFrame, *, digits: int = 3, index: bool = False, caption: str = "") -> str:
-    """Render a DataFrame as an escaped HTML table."""
+    """Render a DataFrame as an escaped HTML table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.tables import to_html
+    >>> "&lt;b&gt;" in to_html(pd.DataFrame({"x": ["<b>"]}))  # cells are escaped
+    True
+    """
     return frame_table(df, digits=digits, index=index, caption=caption).to_html()
 
 
 def render(table: Table | pd.DataFrame, fmt: Fmt, *, digits: int = 3) -> str:
-    """Render a :class:`Table` or DataFrame in ``fmt``."""
+    """Render a :class:`Table` or DataFrame in ``fmt``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.tables import render
+    >>> print(render(pd.DataFrame({"term": ["a"], "estimate": [0.12345]}), "markdown"))
+    | term | estimate |
+    |:---|---:|
+    | a | 0.123 |
+    """
     if isinstance(table, pd.DataFrame):
         table = frame_table(table, digits=digits)
     return table.render(fmt)
@@ -239,6 +290,19 @@ def regression_table(
     ``Fixed effects`` (``fixed_effects``), ``Std. errors`` (``vcov_type`` with ``cluster``),
     ``Clusters`` (``n_clusters``), ``R²`` (``r2``), ``Within R²`` (``r2_within``). Models without a term
     leave its cells empty.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> twfe = ci.static_premium(df, "ln_lp")
+    >>> controls = ci.feols("ln_lp ~ member + ln_kl | firm_id + year", df, vcov="cluster", cluster="firm_id")
+    >>> table = ci.regression_table({"TWFE": twfe, "With ln K/L": controls})
+    >>> table.frame.index[:3].tolist()  # the cells as a DataFrame
+    ['Dependent variable', 'member', '']
+    >>> print(table.to_markdown().splitlines()[2])
+    | Dependent variable | ln_lp | ln_lp |
     """
     check_choice("stat", stat, ("se", "ci"))
     named = _named_results(results)
@@ -434,6 +498,17 @@ def balance_table(
     covariates are named for readers (:func:`clusterimpact.labels.label`: ``ln_emp_pre_mean`` →
     ``Size (ln FTE), mean over g-4..g-1``, the window read from a MatchResult's ``trend_window``);
     names it does not know are shown as given.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> from clusterimpact.tables import balance_table
+    >>> matched = ci.match_panel(df, design="trends", control="notyet", replace=True, outcome="ln_lp", seed=1)
+    >>> table = balance_table(matched)
+    >>> "SMD after" in " ".join(table.columns)
+    True
     """
     frame = balance
     if not isinstance(frame, pd.DataFrame):
@@ -495,6 +570,17 @@ def comparison_table(
     ``100·(exp(b) − 1)`` (:func:`clusterimpact.units.log_to_percent`, for effects on log outcomes),
     with a note that says so. ``labels=True`` names outcome columns for readers
     (:func:`clusterimpact.labels.label`; unknown names as given).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> from clusterimpact.tables import comparison_table
+    >>> cmp = ci.compare_estimators(df, "ln_lp", estimators=["twfe", "cs"], bacon=False)
+    >>> table = comparison_table(cmp, truth=0.02)
+    >>> [row[0] for row in table.rows]
+    ['TWFE', "Callaway-Sant'Anna"]
     """
     from clusterimpact.estimation.compare import ComparisonResult as _Comparison
 

@@ -182,6 +182,17 @@ def chain_bootstrap(
     counts, per term, the replications it is estimated in. Nearest-neighbour matching with
     replacement is not smooth in the data, and the bootstrap is not guaranteed to be consistent for
     it (Abadie & Imbens 2008): read the matched DiD's chain SE as indicative.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> chain = ci.chain_bootstrap(example_panel(), reps=4, seed=1, method="ols",
+    ...                            estimators=["duration"])
+    >>> chain.draws.shape[0], "duration:average" in chain.params.index
+    (4, True)
+    >>> list(chain.tidy().columns)[:3]
+    ['term', 'estimate', 'std_error']
     """
     reps = n_boot
     tfp_options = dict(tfp_options or {})
@@ -374,6 +385,16 @@ def chain_from_spec(
         A :class:`~clusterimpact.spec.StudySpec`.
     n_boot, n_jobs, progress
         As in :func:`chain_bootstrap`.
+
+    Examples
+    --------
+    >>> from clusterimpact.chain import chain_from_spec
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.spec import StudySpec
+    >>> spec = StudySpec()  # the default study: ln TFP (ACF), CS, duration and matched DiD
+    >>> chain = chain_from_spec(example_panel(), spec, reps=2, n_jobs=1)
+    >>> chain.draws.shape[0], chain.params.index[:3].tolist()
+    (2, ['tfp:ln_emp', 'tfp:ln_capital', 'cs:simple'])
     """
     head = spec.outcomes.headline
     methods = tuple(spec.outcomes.tfp_methods)

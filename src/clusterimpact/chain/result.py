@@ -55,6 +55,15 @@ class ChainResult(EstimateResult):
     intervals with the plug-in standard errors. ``tidy()`` holds both (``conf_low``/``conf_high`` are
     the percentile ends; ``plugin_std_error``, ``plugin_conf_low``, ``plugin_conf_high``, ``se_ratio``
     = chain / plug-in, ``n_boot``). p-values use the normal with the chain standard error.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> chain = ci.chain_bootstrap(example_panel(), reps=4, seed=1, method="ols",
+    ...                            estimators=["duration"])
+    >>> type(chain).__name__, chain.plugin_se.index.equals(chain.params.index)
+    ('ChainResult', True)
     """
 
     plugin_se: pd.Series

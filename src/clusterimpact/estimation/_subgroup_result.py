@@ -46,6 +46,14 @@ class SubgroupResult(EstimateResult):
     control, n_boot, multiplier, seed, alpha
         Settings. ``crit_value`` is the sup-t critical value of the uniform band from the same draws
         (``conf_int(uniform=True)``).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.heterogeneity import subgroup_effects
+    >>> by_cluster = subgroup_effects(example_panel(), "ln_lp", "cluster", n_boot=99, seed=1, min_treated=5)
+    >>> type(by_cluster).__name__, bool((by_cluster.p_holm >= by_cluster.pvalues - 1e-12).all())
+    ('SubgroupResult', True)
     """
 
     _plot_with: ClassVar[str] = "plot_subgroup_effects"

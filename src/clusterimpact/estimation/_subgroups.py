@@ -51,6 +51,13 @@ class SubgroupRule:
         Periods before joining averaged for ``at="pre"``.
     units
         Unit of the binned values in labels (``"FTE"``, ``"years"``).
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.heterogeneity import PRESETS
+    >>> rule = PRESETS["size"]  # the named split by pre-joining FTE
+    >>> type(rule).__name__, rule.column, rule.at
+    ('SubgroupRule', 'emp', 'pre')
     """
 
     column: str

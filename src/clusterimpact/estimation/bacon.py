@@ -52,6 +52,17 @@ class BaconResult(EstimateResult):
         Total weight of each comparison type.
     twfe
         The TWFE coefficient (``sum(weight * estimate)``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> firms = df.groupby("firm_id")["year"].agg(["min", "max"])
+    >>> keep = firms.index[(firms["min"] <= 2010) & (firms["max"] >= 2020)]
+    >>> bacon = ci.bacon_decomposition(df[df["firm_id"].isin(keep) & df["year"].between(2010, 2020)], "ln_lp")
+    >>> bacon.weights_by_type.index.tolist()
+    ['treated_vs_never', 'early_vs_late', 'late_vs_early', 'treated_vs_always']
     """
 
     comparisons: pd.DataFrame
@@ -103,6 +114,21 @@ def bacon_decomposition(
     Returns
     -------
     BaconResult
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> firms = df.groupby("firm_id")["year"].agg(["min", "max"])
+    >>> keep = firms.index[(firms["min"] <= 2010) & (firms["max"] >= 2020)]
+    >>> balanced = df[df["firm_id"].isin(keep) & df["year"].between(2010, 2020)]
+    >>> bacon = ci.bacon_decomposition(balanced, "ln_lp")
+    >>> total = float((bacon.comparisons["weight"] * bacon.comparisons["estimate"]).sum())
+    >>> abs(total - bacon.twfe) < 1e-8  # the weighted 2x2 comparisons add up to the TWFE coefficient
+    True
+    >>> round(float(bacon.weights_by_type.sum()), 10)
+    1.0
     """
     df0 = as_frame(data)
     require_columns(df0, [unit, time, cohort, outcome], what="Bacon decomposition")

@@ -59,6 +59,15 @@ class ComparisonResult:
         Goodman-Bacon decomposition of the TWFE coefficient (None when not computed).
     failures
         Estimators that could not run, with the reason.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> cmp = ci.compare_estimators(example_panel(), "ln_lp", estimators=["twfe", "imputation"],
+    ...                             bacon=False)
+    >>> sorted(cmp.results), cmp.failures
+    (['imputation', 'twfe', 'twfe_event_study'], {})
     """
 
     results: dict[str, EstimateResult]
@@ -165,6 +174,16 @@ def compare_estimators(
         so that all estimators use the same firms; False drops them (R did's default).
     level
         Confidence level of the intervals.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> cmp = ci.compare_estimators(example_panel(), "ln_lp", control="notyet", window=(-3, 3))
+    >>> cmp.overall()["estimator"].tolist()
+    ['twfe', 'cs', 'sa', 'imputation']
+    >>> cmp.bacon is not None  # the Goodman-Bacon decomposition of the TWFE coefficient
+    True
     """
     check_choice("terms", terms, ("simple", "dynamic"))
     for e in estimators:

@@ -72,6 +72,15 @@ class DurationResult(ProfileResult):
         Firms; member firm-years averaged; untreated firm-years in the imputation model.
     cluster, n_clusters, fixed_effects, vcov_type
         Inference metadata (firm-clustered BJS variance).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> dur = ci.duration_effects(df, outcome="ln_lp", bins=[1, 2, "3+"])
+    >>> type(dur).__name__, dur.x_label
+    ('DurationResult', 'Years of membership')
     """
 
     _plot_with: ClassVar[str] = "plot_duration_premium"
@@ -178,6 +187,15 @@ def duration_effects(
     Returns
     -------
     DurationResult
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> dur = ci.duration_effects(df, outcome="ln_lp")
+    >>> dur.params.index.tolist()
+    ['average', 'member_years::1', 'member_years::2', 'member_years::3', 'member_years::4', 'member_years::5+', 'slope']
     """
     parsed = parse_bins(bins)
     labels = [lab for lab, _, _ in parsed]

@@ -56,6 +56,17 @@ class EventStudyResult(ProfileResult):
         As in :class:`~clusterimpact.estimation.twfe.FixedEffectsResult`.
     regression
         The underlying regression (including any controls).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> es = ci.event_study(df, outcome="ln_lp", window=(-3, 3))
+    >>> type(es).__name__, es.reference, es.window
+    ('EventStudyResult', -1.0, (-3, 3))
+    >>> bool(0 <= es.pretrend.p_value <= 1)
+    True
     """
 
     pretrend: PreTrendTest | None = None
@@ -101,6 +112,13 @@ def cohort_array(df: pd.DataFrame, cohort: str) -> np.ndarray:
 
     Parsed by :func:`clusterimpact._cohort.cohort_years`: a value that is not a whole period is a
     :class:`~clusterimpact.errors.DataError`, never "never treated".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.estimation.event_study import cohort_array
+    >>> cohort_array(pd.DataFrame({"g": [2017, 0, None]}), "g").tolist()
+    [2017.0, nan, nan]
     """
     return cohort_years(df[cohort], column=cohort, never=np.nan)
 
@@ -169,6 +187,15 @@ def event_study(
     Returns
     -------
     EventStudyResult
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> es = ci.event_study(df, outcome="ln_lp", cohort="treat_year", window=(-3, 3))
+    >>> es.params.index.tolist()  # event time -1 is the reference
+    ['rel_year::-3', 'rel_year::-2', 'rel_year::0', 'rel_year::1', 'rel_year::2', 'rel_year::3']
     """
     check_choice("control", control, ("never", "notyet"))
     lo, hi = int(window[0]), int(window[1])

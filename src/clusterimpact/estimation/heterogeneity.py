@@ -500,6 +500,18 @@ def subgroup_effects(
         Bad options. :class:`DataError` for missing columns or a "fixed" trait that varies within a
         firm; :class:`EstimationError` when fewer than two subgroups are left or a subgroup has no
         estimable post-treatment cell.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.heterogeneity import subgroup_effects
+    >>> by_size = subgroup_effects(example_panel(), "ln_lp", "size", n_boot=99, seed=1, min_treated=5)
+    >>> all(t.startswith("size:") for t in by_size.params.index)
+    True
+    >>> by_size.params.index.tolist()
+    ['size:<10 FTE', 'size:10 to <50 FTE', 'size:50+ FTE']
+    >>> bool(0 <= by_size.equal_effects["p_value"] <= 1)  # joint test of equal effects
+    True
     """
     rule = make_rule(by, bins=bins, labels=labels, at=at, window=window)
     return _run(data, outcome, {by: rule}, _options(locals()), skip=False)[by]
@@ -519,6 +531,15 @@ def heterogeneity_effects(
     A split whose column is missing from the data, or that leaves fewer than two subgroups, is skipped
     with an :class:`EstimationWarning` (other errors propagate). Parameters (keyword ``options``,
     the same names and defaults) as :func:`subgroup_effects`.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.heterogeneity import heterogeneity_effects
+    >>> results = heterogeneity_effects(example_panel(), "ln_lp", by=["cluster", "size"],
+    ...                                 n_boot=99, seed=1, min_treated=5)
+    >>> sorted(results)
+    ['cluster', 'size']
     """
     unknown = sorted(set(options) - set(_DEFAULTS))
     if unknown:
@@ -528,7 +549,17 @@ def heterogeneity_effects(
 
 
 class SubgroupOptions(TypedDict, total=False):
-    """The options :func:`subgroup_effects` and :func:`heterogeneity_effects` share."""
+    """The options :func:`subgroup_effects` and :func:`heterogeneity_effects` share.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.heterogeneity import SubgroupOptions, subgroup_effects
+    >>> options: SubgroupOptions = {"n_boot": 99, "seed": 1, "min_treated": 5, "control": "notyet"}
+    >>> result = subgroup_effects(example_panel(), "ln_lp", "size", **options)
+    >>> result.n_boot
+    99
+    """
 
     cohort: str
     unit: str

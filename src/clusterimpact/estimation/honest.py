@@ -60,6 +60,16 @@ class EventStudyCoefficients:
         The event time normalised to zero.
     n_pre
         Number of leads (event times before ``reference``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.honest import event_study_coefficients
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-3, 2), bin_endpoints=False)
+    >>> coefs = event_study_coefficients(es)
+    >>> coefs.times, coefs.n_pre, coefs.sigma.shape
+    ((-3.0, -2.0, 0.0, 1.0, 2.0), 2, (5, 5))
     """
 
     betahat: np.ndarray
@@ -98,6 +108,16 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
     scores (``result.influence``). The leads are estimated on untreated firm-years relative to the
     firm and year effects (no period is normalised to zero); as when did_imputation output is passed to
     the R or Stata HonestDiD, the boundary between ``e = -1`` and ``e = 0`` plays the reference's role.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.honest import event_study_coefficients
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-2, 2), bin_endpoints=False)
+    >>> coefs = event_study_coefficients(es)
+    >>> coefs.terms, coefs.reference
+    (('rel_year::-2', 'rel_year::0', 'rel_year::1', 'rel_year::2'), -1.0)
     """
     name = type(result).__name__
     if name == "ImputationResult":
@@ -218,6 +238,18 @@ class HonestResult(EstimateResult):
         Coverage of every set.
     pre_times, post_times
         Event times of the leads and lags used.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.honest import honest_did
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-3, 2), bin_endpoints=False)
+    >>> result = honest_did(es, restriction="rm", grid=[0.5, 1.0])
+    >>> result.params.index.tolist()
+    ['original', 'Mbar=0.5', 'Mbar=1']
+    >>> bool(result.sets["conf_high"].is_monotonic_increasing)  # sets widen as the bound grows
+    True
     """
 
     _plot_with: ClassVar[str] = "plot_sensitivity"
@@ -336,6 +368,18 @@ def honest_did(
     Returns
     -------
     HonestResult
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.honest import honest_did
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-3, 3), bin_endpoints=False)
+    >>> sd = honest_did(es, restriction="sd", grid=[0.0, 0.01, 0.02], target=0)
+    >>> sd.sets["bound"].tolist()
+    [0.0, 0.01, 0.02]
+    >>> bool((sd.sets["conf_high"] - sd.sets["conf_low"]).is_monotonic_increasing)
+    True
     """
     es = event_study_coefficients(result)
     post_times = np.array(es.times[es.n_pre :])
@@ -416,7 +460,19 @@ def honest_did_arrays(
     target_label: str | None = None,
 ) -> HonestResult:
     """:func:`honest_did` on raw coefficients: ``betahat`` (``n_pre`` leads then the lags, reference
-    excluded) and their covariance ``sigma``; ``l_vec`` defaults to the first lag."""
+    excluded) and their covariance ``sigma``; ``l_vec`` defaults to the first lag.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.honest import honest_did_arrays
+    >>> betahat = np.array([0.01, -0.01, 0.05, 0.06])  # two leads, then two lags
+    >>> sigma = np.diag([0.02, 0.02, 0.02, 0.02]) ** 2
+    >>> result = honest_did_arrays(betahat, sigma, n_pre=2, restriction="rm", grid=[0.0, 1.0])
+    >>> lo, hi = result.original
+    >>> bool(lo < 0.05 < hi), result.params.index.tolist()
+    (True, ['original', 'Mbar=0', 'Mbar=1'])
+    """
     check_choice("restriction", restriction, RESTRICTIONS)
     b, V = _check_arrays(betahat, sigma, n_pre)
     n_post = len(b) - n_pre

@@ -97,6 +97,15 @@ class ImputationResult(ProfileResult):
     influence
         Per-firm influence scores of the leads (``rel_year::e``) and of every term, whose cross
         product is their joint covariance (see ``_imputation_scores``; used by ``honest_did``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> imp = ci.imputation_did(df, outcome="ln_lp")
+    >>> type(imp).__name__, imp.pretrend_estimates["term"].iloc[0]
+    ('ImputationResult', 'rel_year::-5')
     """
 
     aggregation: str = "dynamic"
@@ -412,6 +421,15 @@ def imputation_did(
     Returns
     -------
     ImputationResult
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> imp = ci.imputation_did(df, outcome="ln_lp", cohort="treat_year")
+    >>> imp.params.index[:2].tolist()
+    ['simple', 'dynamic:0']
     """
     check_choice("aggregation", aggregation, AGGREGATIONS)
     extra = [c for c in (weights, by) if c]

@@ -72,7 +72,19 @@ def vcov_iid(
     df_k: int,
     bread: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Homoskedastic covariance ``s^2 (X'WX)^{-1}``, ``s^2 = sum(w u^2) / (N - df_k)``."""
+    """Homoskedastic covariance ``s^2 (X'WX)^{-1}``, ``s^2 = sum(w u^2) / (N - df_k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.inference import vcov_iid
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(100), rng.normal(size=100)])
+    >>> u = rng.normal(size=100)
+    >>> V = vcov_iid(X, u, None, df_k=2)
+    >>> bool(np.allclose(V, (u @ u / 98) * np.linalg.inv(X.T @ X)))
+    True
+    """
     n = len(u)
     B = _bread(X, w) if bread is None else bread
     rss = float(u @ u) if w is None else float((w * u) @ u)
@@ -87,7 +99,20 @@ def vcov_hetero(
     df_k: int,
     bread: np.ndarray | None = None,
 ) -> np.ndarray:
-    """White/HC1 covariance: ``N/(N - df_k)`` times the sandwich."""
+    """White/HC1 covariance: ``N/(N - df_k)`` times the sandwich.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.inference import vcov_hetero
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(100), rng.normal(size=100)])
+    >>> u = rng.normal(size=100) * (1 + np.abs(X[:, 1]))
+    >>> bread = np.linalg.inv(X.T @ X)
+    >>> V = vcov_hetero(X, u, None, df_k=2)
+    >>> bool(np.allclose(V, 100 / 98 * bread @ (X.T * u**2) @ X @ bread))  # HC1
+    True
+    """
     n = len(u)
     B = _bread(X, w) if bread is None else bread
     S = _scores(X, u, w)
@@ -95,7 +120,16 @@ def vcov_hetero(
 
 
 def cluster_count_check(G: int, name: str) -> str | None:
-    """Error below 2 clusters; return a warning message below :data:`MIN_CLUSTERS_WARN`."""
+    """Error below 2 clusters; return a warning message below :data:`MIN_CLUSTERS_WARN`.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.inference import cluster_count_check
+    >>> cluster_count_check(500, "firm_id") is None
+    True
+    >>> "firm_id" in cluster_count_check(8, "firm_id")  # few clusters: a warning message
+    True
+    """
     if G < 2:
         raise EstimationError(
             f"cluster-robust inference needs at least 2 clusters; '{name}' has {G}. "
@@ -142,6 +176,17 @@ def vcov_cluster(
     -------
     vcov, [G_1, ...]
         The covariance and the number of clusters in each dimension.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.inference import vcov_cluster, vcov_hetero
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(100), rng.normal(size=100)])
+    >>> u = rng.normal(size=100)
+    >>> V, G = vcov_cluster(X, u, None, [np.arange(100)], df_k=2)  # one unit per cluster
+    >>> G, bool(np.allclose(V, vcov_hetero(X, u, None, df_k=2)))  # singleton clusters: HC1
+    ([100], True)
     """
     check_choice("G_df", G_df, ("min", "conventional"))
     n = len(u)
@@ -182,6 +227,17 @@ def vcov_driscoll_kraay(
     """Driscoll-Kraay (1998) covariance: Bartlett-weighted autocovariances of period sums of scores.
 
     ``time_codes`` must be ordered codes of the period (0 = earliest). Returns ``(vcov, T, lag)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.inference import vcov_driscoll_kraay
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(200), rng.normal(size=200)])
+    >>> u = rng.normal(size=200)
+    >>> V, T, lag = vcov_driscoll_kraay(X, u, None, np.repeat(np.arange(20), 10), df_k=2)
+    >>> V.shape, T
+    ((2, 2), 20)
     """
     n = len(u)
     B = _bread(X, w) if bread is None else bread
@@ -242,7 +298,16 @@ def wald_test(
     df_denom: float | None = None,
     terms: tuple[str, ...] = (),
 ) -> WaldTest:
-    """Wald test of ``R b = r`` (default: all of ``b`` = 0); F(q, df_denom) or chi2(q)."""
+    """Wald test of ``R b = r`` (default: all of ``b`` = 0); F(q, df_denom) or chi2(q).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.inference import wald_test
+    >>> test = wald_test(np.array([0.2, 0.1]), np.diag([0.01, 0.01]))  # b = 0, chi2(2)
+    >>> round(test.statistic, 6), test.df_num
+    (5.0, 2)
+    """
     b = np.asarray(b, dtype=float)
     R = np.eye(len(b)) if R is None else np.atleast_2d(R)
     r = np.zeros(R.shape[0]) if r is None else np.asarray(r, dtype=float)

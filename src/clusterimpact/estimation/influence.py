@@ -72,6 +72,15 @@ def single_thread_blas() -> Iterator[None]:
     worker threads then spin against other processes and a 17 x 17 Gram can take a second instead of
     a millisecond. One thread is as fast when the machine is idle and far faster when it is loaded.
     Does nothing when no BLAS library is found.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import single_thread_blas
+    >>> with single_thread_blas():
+    ...     gram = np.ones((17, 3)).T @ np.ones((17, 3))
+    >>> float(gram[0, 0])
+    17.0
     """
     with _blas_controller().limit(limits=1, user_api="blas"):
         yield
@@ -121,6 +130,16 @@ class GroupBlockBasis:
         Number of clusters (multipliers per draw).
     unit_group, unit_features
         Unit-level group codes and features (for :meth:`unit_matrix`; optional).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import GroupBlockBasis, InfluenceFunction
+    >>> basis = GroupBlockBasis(features=np.ones((4, 1)), starts=np.array([0, 2, 4]),
+    ...                         atom_cluster=None, n_clusters=4)  # two groups of two units
+    >>> infl = InfluenceFunction(coef=np.array([[1.0, -1.0]]), basis=basis, n=4)
+    >>> infl.k, infl.std_errors().round(3).tolist()  # psi = (1, 1, -1, -1): sqrt(4) / 4
+    (1, [0.5])
     """
 
     features: np.ndarray
@@ -202,6 +221,14 @@ class SparseBasis:
         Cluster-level basis functions (CSC or CSR, clusters x p).
     unit_phi
         Unit-level basis (units x p), kept for :meth:`unit_matrix` (same as ``phi`` without clustering).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> cs = ci.att_gt(example_panel(), outcome="ln_lp", control="notyet", allow_unbalanced=True)
+    >>> type(cs.influence.basis).__name__, cs.influence.k == len(cs.params)
+    ('SparseBasis', True)
     """
 
     phi: sp.csr_matrix
@@ -260,6 +287,18 @@ class InfluenceFunction:
         A :class:`GroupBlockBasis` or :class:`SparseBasis`.
     n
         Number of cross-sectional units (the ``n`` of ``(1/n) sum_i psi_i``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from clusterimpact.estimation.influence import InfluenceFunction, SparseBasis
+    >>> n = 200
+    >>> psi = np.random.default_rng(0).normal(size=n)  # one estimate's influence function
+    >>> infl = InfluenceFunction(coef=psi[None, :], basis=SparseBasis(phi=sp.identity(n, format="csr")), n=n)
+    >>> se = infl.std_errors()
+    >>> bool(np.isclose(se[0], np.sqrt(np.sum(psi**2)) / n))  # sqrt(sum psi^2) / n
+    True
     """
 
     coef: np.ndarray
@@ -344,6 +383,14 @@ def draw_multipliers(
     moment one). It is drawn from 16-bit integers: the probability is rounded to ``47422/65536`` and the
     two values re-solved so that the mean is exactly 0 and the variance exactly 1 (they move by < 1e-5).
     Rademacher signs come from random bits. Both are several times faster than uniform doubles.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import draw_multipliers
+    >>> v = draw_multipliers(np.random.default_rng(0), (1000, 100))  # Mammen's two-point law
+    >>> sorted(np.unique(v).round(3).tolist()), bool(abs(v.mean()) < 0.01), bool(abs(v.var() - 1) < 0.01)
+    ([-0.618, 1.618], True, True)
     """
     b, m = shape
     if out is None or out.shape != shape:
@@ -391,6 +438,19 @@ class BootstrapResult:
         ``1 - alpha`` quantile of ``max_k |draw_k| / se_k`` over non-degenerate estimates.
     n_boot, multiplier
         Number of draws and multiplier law.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from clusterimpact.estimation.influence import InfluenceFunction, SparseBasis
+    >>> n = 200
+    >>> psi = np.random.default_rng(0).normal(size=n)  # one estimate's influence function
+    >>> infl = InfluenceFunction(coef=psi[None, :], basis=SparseBasis(phi=sp.identity(n, format="csr")), n=n)
+    >>> from clusterimpact.estimation.influence import multiplier_bootstrap
+    >>> boot = multiplier_bootstrap(infl, n_boot=499, rng=np.random.default_rng(1), multiplier="rademacher")
+    >>> type(boot).__name__, boot.n_boot, boot.multiplier
+    ('BootstrapResult', 499, 'rademacher')
     """
 
     std_errors: np.ndarray
@@ -436,6 +496,19 @@ def multiplier_bootstrap(
     -----
     Standard errors are ``(q75 - q25) / (z75 - z25)`` of the draws (Callaway & Sant'Anna 2021,
     Algorithm 1, step 4). Estimates whose bootstrap scale is numerically zero are left out of the band.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from clusterimpact.estimation.influence import InfluenceFunction, SparseBasis
+    >>> n = 200
+    >>> psi = np.random.default_rng(0).normal(size=n)  # one estimate's influence function
+    >>> infl = InfluenceFunction(coef=psi[None, :], basis=SparseBasis(phi=sp.identity(n, format="csr")), n=n)
+    >>> from clusterimpact.estimation.influence import multiplier_bootstrap
+    >>> boot = multiplier_bootstrap(infl, n_boot=999, rng=np.random.default_rng(1))
+    >>> bool(abs(boot.std_errors[0] / infl.std_errors()[0] - 1) < 0.15)  # near the analytic SE
+    True
     """
     if projection is not None:
         draws = projection @ influence.coef.T

@@ -37,6 +37,17 @@ class MatchedDiDResult(EstimateResult):
         Event-time window whose post-joining years (0..``window[1]``) are averaged; None: all.
     n_treated, n_controls
         Firm-stacks of members and of matched controls with the outcome in g - 1 and after joining.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.estimation.matched import matched_did
+    >>> did = matched_did(matched.matched_panel, "ln_lp")
+    >>> type(did).__name__, bool(did.std_errors["ATT"] > 0)
+    ('MatchedDiDResult', True)
     """
 
     outcome: str
@@ -97,6 +108,17 @@ def matched_did(
     without any control left gets no weight. The variance is the sum over firms (across stacks) of
     the squared influence contributions times G / (G - 1); it treats the matches as fixed (the
     matching step's own uncertainty is ignored).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.estimation.matched import matched_did
+    >>> did = matched_did(matched.matched_panel, "ln_lp", window=(-5, 5))
+    >>> did.params.index.tolist()[:1]
+    ['ATT']
     """
     if window is not None and (len(window) != 2 or window[0] > -1 or window[1] < 0):
         raise SpecError(

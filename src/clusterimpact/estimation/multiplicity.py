@@ -38,6 +38,12 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
     -------
     numpy.ndarray
         Adjusted p-values in the input order.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.multiplicity import holm
+    >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
+    [0.03, 0.06, 0.06]
     """
     p = np.asarray(pvalues, dtype=float)
     ok = np.isfinite(p)
@@ -79,6 +85,15 @@ def romano_wolf(stats: np.ndarray | list[float], draws: np.ndarray) -> np.ndarra
     -------
     numpy.ndarray
         Adjusted p-values in the input order (NaN where ``stats`` is NaN; such tests are left out).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.multiplicity import romano_wolf
+    >>> draws = np.random.default_rng(0).standard_normal((999, 3))  # bootstrap t-statistics under H0
+    >>> p = romano_wolf([3.5, 0.2, -2.1], draws)
+    >>> bool(p[0] < p[2] < p[1])
+    True
     """
     t = np.abs(np.asarray(stats, dtype=float))
     d = np.abs(np.asarray(draws, dtype=float))

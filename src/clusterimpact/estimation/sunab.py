@@ -55,6 +55,15 @@ class SunAbrahamResult(ProfileResult):
         Joint chi-squared Wald test that every estimated lead (``dynamic:e`` with ``e < 0``; the
         reference period is not estimated) is zero, on the leads' block of ``vcov``; ``None`` when no
         lead is estimated.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> sa = ci.sun_abraham(df, outcome="ln_lp", window=(-3, 3))
+    >>> type(sa).__name__, list(sa.catt.columns[:3])
+    ('SunAbrahamResult', ['cohort', 'e', 'estimate'])
     """
 
     catt: pd.DataFrame
@@ -155,6 +164,15 @@ def sun_abraham(
     cluster, zero-weight rows and singleton units or periods (iteratively) are left out of the
     regression and counted in ``exclusions``; the cohort shares that weight the aggregation count every
     row of the cell in the sample (before singleton removal), as before.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> sa = ci.sun_abraham(df, outcome="ln_lp", cohort="treat_year", window=(-3, 3))
+    >>> sa.params.index.tolist()[:3]
+    ['simple', 'dynamic:-3', 'dynamic:-2']
     """
     check_choice("control", control, ("never", "last"))
     if ref != -1 and not isinstance(ref, (int, np.integer)):

@@ -54,6 +54,15 @@ class WildBootstrapResult(EstimateResult):
         Coverage of ``bootstrap_interval``.
     n_boot, weights, restricted, seed, n_clusters
         Settings (``B`` is the deprecated name of ``n_boot``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> wb = ci.wild_bootstrap("ln_lp ~ member | firm_id + year", example_panel(), "member",
+    ...                        cluster="firm_id", n_boot=199, seed=1)
+    >>> type(wb).__name__, wb.n_boot, wb.weights
+    ('WildBootstrapResult', 199, 'rademacher')
     """
 
     term: str
@@ -361,6 +370,19 @@ def wild_cluster_bootstrap(
     Returns
     -------
     WildBootstrapResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.wildboot import wild_cluster_bootstrap
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(30), 10)
+    >>> X = np.column_stack([np.ones(300), rng.normal(size=300)])
+    >>> y = 0.3 * X[:, 1] + rng.normal(size=30)[g] + rng.normal(size=300)
+    >>> wb = wild_cluster_bootstrap(X, y, g, 1, term="x", n_boot=399, seed=1)
+    >>> lo, hi = wb.bootstrap_interval
+    >>> bool(wb.p_value < 0.05), bool(lo < 0.3 < hi)
+    (True, True)
     """
     check_choice("weights", weights, ("rademacher", "webb", "mammen", "normal"))
     rng = resolve_rng(seed)

@@ -37,14 +37,32 @@ MAX_HEIGHT = 200
 # -- tree ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Col:
-    """A column of the data."""
+    """A column of the data.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import Col
+    >>> f.terms[0][0].expr == Col(name="ln_emp")
+    True
+    """
 
     name: str
 
 
 @dataclass(frozen=True)
 class Num:
-    """A numeric literal; ``text`` is how it is displayed (Python's repr, as formulaic names terms)."""
+    """A numeric literal; ``text`` is how it is displayed (Python's repr, as formulaic names terms).
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import Num
+    >>> f.terms[1][0].expr.arg.right
+    Num(value=2.0, text='2')
+    """
 
     value: float
     text: str
@@ -52,7 +70,15 @@ class Num:
 
 @dataclass(frozen=True)
 class Unary:
-    """Unary ``-`` or ``+``."""
+    """Unary ``-`` or ``+``.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import Unary, parse_rhs
+    >>> terms, _ = parse_rhs("I(-x)")
+    >>> isinstance(terms[0][0].expr.arg, Unary)
+    True
+    """
 
     op: str
     operand: Expr
@@ -61,7 +87,17 @@ class Unary:
 
 @dataclass(frozen=True)
 class BinOp:
-    """``+ - * / **`` on two operands."""
+    """``+ - * / **`` on two operands.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import BinOp
+    >>> power = f.terms[1][0].expr.arg
+    >>> isinstance(power, BinOp), power.op
+    (True, '**')
+    """
 
     op: str
     left: Expr
@@ -71,7 +107,17 @@ class BinOp:
 
 @dataclass(frozen=True)
 class Call:
-    """A whitelisted transform (:data:`TRANSFORMS`) of one argument."""
+    """A whitelisted transform (:data:`TRANSFORMS`) of one argument.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import Call
+    >>> call = f.terms[1][0].expr
+    >>> isinstance(call, Call), call.func
+    (True, 'I')
+    """
 
     func: str
     arg: Expr
@@ -83,7 +129,16 @@ Expr = Col | Num | Unary | BinOp | Call
 
 @dataclass(frozen=True)
 class Value:
-    """A numeric factor: a column or a transform of columns (one design column)."""
+    """A numeric factor: a column or a transform of columns (one design column).
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import Col, Value
+    >>> f.lhs == Value(expr=Col(name="ln_va"))
+    True
+    """
 
     expr: Expr
 
@@ -100,6 +155,14 @@ class Categorical:
     """``C(column)`` or ``i(column[, var2][, ref=...])``: one dummy per level (fixest/formulaic coding).
 
     ``kind="auto"`` is a plain text/boolean column in a term, which formulaic and patsy code as categories.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import Categorical
+    >>> f.terms[2][0]
+    Categorical(kind='C', column='sector', var2=None, refs=None)
     """
 
     kind: Literal["C", "i", "auto"]
@@ -128,7 +191,16 @@ Term = tuple[Factor, ...]
 
 
 def term_name(term: Term) -> str:
-    """``x:w``, ``C(sector):x``: the factors' names joined by ``:``, in written order."""
+    """``x:w``, ``C(sector):x``: the factors' names joined by ``:``, in written order.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import term_name
+    >>> [term_name(t) for t in f.terms]
+    ['ln_emp', 'I(ln_emp ** 2)', 'C(sector):ln_capital']
+    """
     return ":".join(f.name for f in term)
 
 
@@ -155,6 +227,13 @@ class ParsedFormula:
         Fixed effects, each a tuple of columns (``("sector", "year")`` for ``sector^year``).
     iv
         ``(endogenous, instruments)`` of a last ``| endog ~ instr`` part, or None.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> type(f).__name__, f.text.split(" ~ ")[0], f.iv is None
+    ('ParsedFormula', 'ln_va', True)
     """
 
     text: str
@@ -209,7 +288,16 @@ _UNARY_PREC = 3
 
 
 def unparse(e: Expr, prec: int = 0) -> str:
-    """Canonical text of an arithmetic tree: ``I(x ** 2)``, ``log(w + 1)``, ``x ** (-1)``."""
+    """Canonical text of an arithmetic tree: ``I(x ** 2)``, ``log(w + 1)``, ``x ** (-1)``.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.formula import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> from clusterimpact.estimation.formula import unparse
+    >>> unparse(f.terms[1][0].expr)
+    'I(ln_emp ** 2)'
+    """
     if isinstance(e, Col):
         return e.name
     if isinstance(e, Num):

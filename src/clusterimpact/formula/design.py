@@ -417,6 +417,15 @@ def build_design(
         generated column's name is already a column of the data.
     DataError
         A column is missing, or arithmetic is asked of a non-numeric column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.formula.design import build_design
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "s": ["a", "b", "a"], "y": [1.0, 2.0, 4.0]})
+    >>> formula, frame = build_design("y ~ log(x) | s", df)
+    >>> frame.columns.tolist()  # the columns read, plus the computed log(x)
+    ['x', 's', 'y', 'log(x)']
     """
     p = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     b = _Builder(data, p.columns(), source)
@@ -480,6 +489,17 @@ def model_matrix(formula: str, data: pd.DataFrame, *, source: str | None = None)
         One column per design column, indexed like ``data``; rows where a variable is missing (or a
         transform not finite) are NaN. No ``Intercept`` column, but a kept intercept still makes
         categories drop their first level.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.formula.design import model_matrix
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "s": ["a", "b", "a"], "y": [1.0, 2.0, 4.0]})
+    >>> model_matrix("y ~ x + I(x ** 2) + s", df)
+         x  I(x ** 2)  s[T.b]
+    0  1.0        1.0     0.0
+    1  2.0        4.0     1.0
+    2  3.0        9.0     0.0
     """
     terms, intercept = parse_rhs(formula)
     cols = list(dict.fromkeys(c for t in terms for f in t for c in f.columns()))
@@ -508,6 +528,15 @@ def pyfixest_formula(f: _Formula, safe: Mapping[str, str]) -> str:
     -------
     str
         ``"civ0 ~ civ1 + civ2 | civ3 + civ4^civ5 | civ6 ~ civ7"``: names and operators only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.formula.design import build_design, pyfixest_formula
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "s": ["a", "b", "a"], "y": [1.0, 2.0, 4.0]})
+    >>> formula, frame = build_design("y ~ log(x) | s", df)
+    >>> pyfixest_formula(formula, {c: f"civ{i}" for i, c in enumerate(frame.columns)})
+    'civ2 ~ civ3 | civ1'
     """
     rhs = [safe[t] for t in f.terms]
     if not f.fixed_effects:

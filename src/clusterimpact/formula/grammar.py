@@ -500,6 +500,19 @@ def parse_formula(formula: str) -> ParsedFormula:
     SpecError
         Naming the offending token and its 1-based position, for anything outside the grammar in
         this module's docstring.
+
+    Examples
+    --------
+    >>> from clusterimpact.formula.grammar import parse_formula
+    >>> f = parse_formula("ln_va ~ ln_emp + I(ln_emp ** 2) + C(sector):ln_capital | firm_id + year")
+    >>> f.lhs, f.intercept, f.fe
+    (Value(expr=Col(name='ln_va')), True, (('firm_id',), ('year',)))
+    >>> len(f.terms)
+    3
+    >>> parse_formula("y ~ __import__('os')")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    clusterimpact.errors.SpecError: ...
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise SpecError(f"formula {formula!r} must look like 'y ~ x1 + x2 | fe1 + fe2'")
@@ -522,6 +535,13 @@ def parse_rhs(text: str) -> tuple[tuple[Term, ...], bool]:
     -------
     terms, intercept
         The expanded terms (formulaic/patsy order) and whether the intercept is kept.
+
+    Examples
+    --------
+    >>> from clusterimpact.formula.grammar import parse_rhs, term_name
+    >>> terms, intercept = parse_rhs("age + I(age ** 2)")
+    >>> [term_name(t) for t in terms], intercept
+    (['age', 'I(age ** 2)'], True)
     """
     if not isinstance(text, str):
         raise SpecError(f"formula {text!r} must be a string like 'd ~ x1 + x2'")
@@ -539,7 +559,7 @@ def parse_rhs(text: str) -> tuple[tuple[Term, ...], bool]:
 
 
 def parse_column_name(text: str, what: str = "column name") -> str:
-    """Check that ``text`` is one column name of our grammar (``ln_lp``, or backquoted `` `my col` ``).
+    """Check that ``text`` is one column name of our grammar (``ln_lp``, or backquoted: ```my col```).
 
     Used for settings that name a column (study TOML keys): an expression there is an error, never
     evaluated.
@@ -555,6 +575,12 @@ def parse_column_name(text: str, what: str = "column name") -> str:
     -------
     str
         The column name without backquotes.
+
+    Examples
+    --------
+    >>> from clusterimpact.formula.grammar import parse_column_name
+    >>> parse_column_name("ln_lp"), parse_column_name("`my col`")
+    ('ln_lp', 'my col')
     """
     if not isinstance(text, str):
         raise SpecError(f"{what} {text!r} must be a string naming a column")

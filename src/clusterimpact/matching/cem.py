@@ -26,14 +26,30 @@ __all__ = ["coarsen", "sturges_bins", "strata_weights"]
 
 
 def sturges_bins(n: int) -> int:
-    """Sturges' number of bins, ceil(log2(n) + 1)."""
+    """Sturges' number of bins, ceil(log2(n) + 1).
+
+    Examples
+    --------
+    >>> from clusterimpact.matching.cem import sturges_bins
+    >>> sturges_bins(100), sturges_bins(1000)
+    (8, 11)
+    """
     return int(np.ceil(np.log2(max(n, 1)) + 1))
 
 
 def coarsen(
     X: pd.DataFrame, cutpoints: Mapping[str, Any] | None, *, n_used: int | None = None
 ) -> np.ndarray:
-    """Bin codes (n x p integer array) for every covariate of ``X``."""
+    """Bin codes (n x p integer array) for every covariate of ``X``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.matching.cem import coarsen
+    >>> X = pd.DataFrame({"age": [1.0, 5.0, 9.0, 2.0]})
+    >>> coarsen(X, {"age": [0, 4, 8, 12]}).ravel().tolist()
+    [1, 2, 3, 1]
+    """
     cutpoints = dict(cutpoints or {})
     unknown = [k for k in cutpoints if k not in X.columns]
     if unknown:
@@ -75,6 +91,16 @@ def strata_weights(
     """Weights per unit, subclass id per unit (-1 = unmatched), and unmatched focal units with reasons.
 
     ``strata`` is -1 for units excluded beforehand (they get weight 0 and no reason here).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.matching.cem import strata_weights
+    >>> strata = np.array([0, 0, 1, 0, 1, 1, 2])
+    >>> d = np.array([1, 0, 1, 0, 0, 0, 1])    # stratum 2 has no control
+    >>> w, subclass, unmatched = strata_weights(strata, d, "att")
+    >>> subclass.tolist(), len(unmatched)
+    ([0, 0, 1, 0, 1, 1, -1], 1)
     """
     n = len(d)
     ok = strata >= 0

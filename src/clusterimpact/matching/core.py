@@ -506,6 +506,19 @@ def match(
     conservative). Without replacement the same formula applies with every control used once.
     Stratum methods (CEM, exact) use the variance of the stratified difference in means with
     within-cell variances (pooled within group for single-unit cells).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=400)
+    >>> d = (rng.uniform(size=400) < 1 / (1 + np.exp(-x))).astype(int)  # selection on x
+    >>> df = pd.DataFrame({"d": d, "x": x, "y": x + 0.5 * d + rng.normal(size=400)})
+    >>> m = ci.match(df, treatment="d", outcome="y", covariates=["x"], caliper=0.2)
+    >>> abs(float(m.params["ATT"]) - 0.5) < 3 * float(m.std_errors["ATT"])
+    True
     """
     df = as_frame(data)
     opts = MatchingOptions(

@@ -65,6 +65,16 @@ def pair_estimate(
     Returns
     -------
     (estimate, standard error, per-unit arrays ``tau`` (NaN for non-focal), ``w``, ``q``, ``f``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.matching.estimate import pair_estimate
+    >>> y = np.array([2.0, 3.0, 4.0, 1.0, 1.5, 3.0])
+    >>> d = np.array([1, 1, 1, 0, 0, 0])
+    >>> tau, se, parts = pair_estimate(y, d, np.array([0, 1, 2]), np.array([3, 4, 5]), np.ones(6))
+    >>> round(tau, 4), parts["tau"][:3].tolist()  # the mean of the pair differences
+    (1.1667, [1.0, 1.5, 1.0])
     """
     n = len(y)
     nmatch = np.bincount(focal, minlength=n).astype(float)
@@ -112,6 +122,16 @@ def strata_estimate(
     and -w_i / W_c for controls, and Var = sum_i a_i^2 s^2_(stratum, group of i): the within-cell
     variance (n - 1 denominator), or for single-unit cells the pooled within-cell variance of the same
     group. Without strata: the HC1 standard error of the weighted regression of y on 1 and d.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.matching.estimate import strata_estimate
+    >>> y = np.array([2.0, 3.0, 4.0, 1.0, 1.5, 3.0])
+    >>> d = np.array([1, 1, 1, 0, 0, 0])
+    >>> tau, se = strata_estimate(y, d, np.ones(6), np.array([0, 1, 2, 0, 1, 2]))
+    >>> round(tau, 4)  # mean(2, 3, 4) - mean(1, 1.5, 3)
+    1.1667
     """
     t, c = (d == 1) & (w > 0), (d == 0) & (w > 0)
     wt, wc = w[t].sum(), w[c].sum()

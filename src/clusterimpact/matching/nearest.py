@@ -119,6 +119,16 @@ def knn_1d(
     Returns
     -------
     (query position, reference position, distance), sorted by query then distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([0.5, 0.9])              # treated scores (queries)
+    >>> r = np.array([0.1, 0.45, 0.8, 1.0])   # control scores (references)
+    >>> from clusterimpact.matching.nearest import knn_1d
+    >>> query, ref, dist = knn_1d(q, r, 1)
+    >>> query.tolist(), ref.tolist(), dist.round(2).tolist()
+    ([0, 1], [1, 2], [0.05, 0.1])
     """
     parts = []
     for qi_cell, ri_cell in _cells(qcell, rcell, len(q), len(r)):
@@ -201,6 +211,16 @@ def knn_md(
     """k nearest references in Euclidean distance (transform first for Mahalanobis/inverse variance).
 
     Same contract as :func:`knn_1d`; brute force per cell, chunked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([0.5, 0.9])              # treated scores (queries)
+    >>> r = np.array([0.1, 0.45, 0.8, 1.0])   # control scores (references)
+    >>> from clusterimpact.matching.nearest import knn_md
+    >>> query, ref, dist = knn_md(q[:, None], r[:, None], 1)  # one column: as knn_1d
+    >>> ref.tolist()
+    [1, 2]
     """
     parts = []
     for qi_cell, ri_cell in _cells(qcell, rcell, len(Q), len(R)):
@@ -272,6 +292,16 @@ def greedy_1d(
     nearest unused reference in round 1, then its second in round 2, and so on (so early queries do not
     exhaust the pool). Ties go to the lower sorted position. With a caliper, a query whose nearest
     unused reference is too far gets no further match.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([0.5, 0.9])              # treated scores (queries)
+    >>> r = np.array([0.1, 0.45, 0.8, 1.0])   # control scores (references)
+    >>> from clusterimpact.matching.nearest import greedy_1d
+    >>> query, ref, dist = greedy_1d(q, r, 1)  # the largest query chooses first
+    >>> query.tolist(), ref.tolist()
+    ([1, 0], [2, 1])
     """
     parts = []
     for qi_cell, ri_cell in _cells(qcell, rcell, len(q), len(r)):
@@ -350,6 +380,16 @@ def greedy_md(
 
     Same rounds and tie rules as :func:`greedy_1d`; queries are ordered by ``order_key`` (e.g. a
     propensity score) when given, else in data order. Cost O(n m) per cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([0.5, 0.9])              # treated scores (queries)
+    >>> r = np.array([0.1, 0.45, 0.8, 1.0])   # control scores (references)
+    >>> from clusterimpact.matching.nearest import greedy_md
+    >>> query, ref, dist = greedy_md(q[:, None], r[:, None], 1)
+    >>> sorted(zip(query.tolist(), ref.tolist()))
+    [(0, 1), (1, 2)]
     """
     parts = []
     key = order_key if order_key is not None else np.zeros(len(Q))

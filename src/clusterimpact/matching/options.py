@@ -61,6 +61,13 @@ class MatchingOptions:
     ------
     SpecError
         An option outside its valid choices or range, or a contradictory combination.
+
+    Examples
+    --------
+    >>> from clusterimpact.matching.options import MatchingOptions
+    >>> options = MatchingOptions(method="nearest", caliper=0.2)
+    >>> options.distance, options.replace  # method-dependent defaults, resolved
+    ('propensity', False)
     """
 
     method: str = "nearest"

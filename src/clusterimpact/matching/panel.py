@@ -174,6 +174,18 @@ def match_panel(
     and leaves a small over-correction (the ln_lp trend carries iid noise the members' decline does
     not). If selection is on the outcome level itself, matching on levels is the right tool; the
     event-time pre-trends of the matched panel help tell the cases apart.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> matched.params.index.tolist()[:1]
+    ['ATT']
+    >>> pooled = matched.balance[matched.balance["stack"].isna()]
+    >>> sorted(pooled["stage"].unique())
+    ['after', 'before']
     """
     df = as_frame(panel)
     check_choice("control", control, ("never", "notyet"))

@@ -47,6 +47,18 @@ class PropensityFit:
         The design matrix used (with constant), kept for the Abadie-Imbens (2016) adjustment.
     converged
         Whether the optimiser converged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from clusterimpact.matching.propensity import fit_propensity
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=500)})
+    >>> d = (rng.uniform(size=500) < 0.3).astype(int)
+    >>> fit = fit_propensity(X, d, link="probit")
+    >>> fit.link, bool(((fit.score > 0) & (fit.score < 1)).all())
+    ('probit', True)
     """
 
     score: np.ndarray
@@ -74,6 +86,20 @@ def fit_propensity(X: pd.DataFrame, d: np.ndarray, link: Link = "logit") -> Prop
     ------
     EstimationError
         Perfect or quasi-complete separation, a singular design, or no variation in ``d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from clusterimpact.matching.propensity import fit_propensity
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"x": rng.normal(size=2000)})
+    >>> d = (rng.uniform(size=2000) < 1 / (1 + np.exp(-(0.5 + X["x"])))).astype(int).to_numpy()
+    >>> fit = fit_propensity(X, d)
+    >>> fit.params.index.tolist(), fit.converged
+    (['const', 'x'], True)
+    >>> bool((abs(fit.params - [0.5, 1.0]) < 3 * fit.bse).all())  # the truth within 3 SE
+    True
     """
     d = np.asarray(d, dtype=float)
     if d.min() == d.max():

@@ -63,6 +63,17 @@ class MatchResult(EstimateResult):
         ``rel_year_own``). DiD estimators take it directly.
     options
         The options of the call.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> type(matched).__name__, matched.params.index.tolist()
+    ('MatchResult', ['ATT'])
+    >>> {"stage", "covariate", "smd"} <= set(matched.balance.columns)  # balance before and after
+    True
     """
 
     _plot_with: ClassVar[str] = "plot_love"
@@ -106,7 +117,7 @@ class MatchResult(EstimateResult):
 
     @property
     def max_abs_smd(self) -> float:
-        """Largest |SMD| after matching over covariates (and cohorts)."""
+        """Largest absolute SMD after matching over covariates (and cohorts)."""
         a = self.balance_after["smd"].abs()
         return float(a.max()) if len(a) else np.nan
 

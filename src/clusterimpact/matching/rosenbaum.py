@@ -59,6 +59,17 @@ class RosenbaumResult(EstimateResult):
         Wilcoxon's signed-rank statistic ``T`` (sum of the ranks of the positive differences).
     n_pairs, n_zero
         Pairs used, and pairs with a zero difference (dropped, as in the book).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.matching.rosenbaum import rosenbaum_bounds
+    >>> diff = np.random.default_rng(0).normal(0.3, 1.0, size=200)
+    >>> result = rosenbaum_bounds(diff, gammas=[1.0, 1.5, 2.0])
+    >>> result.bounds["gamma"].tolist()
+    [1.0, 1.5, 2.0]
+    >>> bool(result.bounds["p_upper"].is_monotonic_increasing)  # more hidden bias, weaker evidence
+    True
     """
 
     bounds: pd.DataFrame
@@ -190,6 +201,17 @@ def rosenbaum_bounds(
     Returns
     -------
     RosenbaumResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.matching.rosenbaum import rosenbaum_bounds
+    >>> diff = np.random.default_rng(0).normal(0.5, 1.0, size=100)  # treated minus control, by pair
+    >>> result = rosenbaum_bounds(diff)
+    >>> float(result.bounds["p_upper"].iloc[0]) < 0.05  # Gamma = 1: no hidden bias
+    True
+    >>> result.critical_gamma > 1  # the bias it takes to explain the effect away
+    True
     """
     d_all = np.asarray(differences, dtype=float).ravel()
     if d_all.size == 0 or not np.isfinite(d_all).all():
@@ -277,6 +299,20 @@ def matched_pair_differences(result: Any, data: Any, outcome: str) -> pd.Series:
         more than one treated unit (matching with replacement: the pairs are not independent).
     DataError
         The outcome column is missing, or a paired row lacks a finite outcome.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.matching.rosenbaum import matched_pair_differences
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"d": np.r_[np.ones(20), np.zeros(80)], "x": rng.normal(size=100)})
+    >>> df["y"] = df["x"] + 0.5 * df["d"] + rng.normal(size=100)
+    >>> m = ci.match(df, treatment="d", outcome="y", covariates=["x"], replace=False)
+    >>> diff = matched_pair_differences(m, df, "y")
+    >>> len(diff)
+    20
     """
     pairs = result.pairs
     if pairs.empty:
@@ -324,6 +360,20 @@ def rosenbaum_from_match(result: Any, data: Any, outcome: str, **kwargs: Any) ->
     :func:`~clusterimpact.matching.rosenbaum_sets.rosenbaum_sets` on the matched sets (Huber
     M-statistic, separable bound). ``data`` and ``outcome`` as in :func:`matched_pair_differences`;
     ``kwargs`` go to the bounds function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.matching.rosenbaum import rosenbaum_from_match
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"d": np.r_[np.ones(30), np.zeros(120)], "x": rng.normal(size=150)})
+    >>> df["y"] = df["x"] + 1.0 * df["d"] + rng.normal(size=150)
+    >>> m = ci.match(df, treatment="d", outcome="y", covariates=["x"], replace=False)
+    >>> result = rosenbaum_from_match(m, df, "y", gammas=[1.0, 2.0])
+    >>> result.nobs
+    30
     """
     treated = (
         result.pairs[result.pairs["focal_treated"].astype(bool)] if len(result.pairs) else None

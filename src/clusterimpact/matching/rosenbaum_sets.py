@@ -58,6 +58,17 @@ class RosenbaumSetsResult(RosenbaumResult):
     ``bounds`` has gamma, p_lower, p_upper and the M-estimate bounds in ``hl_lower`` / ``hl_upper``
     (the column names of the pairs' table, so reports read both alike). ``n_pairs`` counts the matched
     sets, ``n_controls`` the controls per set; ``statistic`` is the M-statistic ``T`` at ``tau = 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=(60, 3))  # 60 matched sets: the treated unit, then two controls
+    >>> y[:, 0] += 1.0                # an effect of 1 on the treated
+    >>> from clusterimpact.matching.rosenbaum_sets import rosenbaum_sets
+    >>> result = rosenbaum_sets(y, gammas=[1.0, 1.5])
+    >>> type(result).__name__, result.params.index.tolist()
+    ('RosenbaumSetsResult', ['M'])
     """
 
     n_controls: int
@@ -94,6 +105,17 @@ def huber_scores(y: np.ndarray, *, trim: float = 3.0, lam: float = 0.5) -> np.nd
     ------
     DataError
         The ``lam``-quantile of the within-set absolute differences is 0 (no scale: raise ``lam``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=(60, 3))  # 60 matched sets: the treated unit, then two controls
+    >>> y[:, 0] += 1.0                # an effect of 1 on the treated
+    >>> from clusterimpact.matching.rosenbaum_sets import huber_scores
+    >>> q = huber_scores(y)
+    >>> q.shape, bool(np.allclose(q.sum(axis=1), 0))  # scores within a set sum to zero
+    ((60, 3), True)
     """
     n, J = y.shape
     diff = y[:, :, None] - y[:, None, :]
@@ -112,6 +134,19 @@ def separable_bound(q: np.ndarray, gamma: float, *, upper: bool = True) -> tuple
 
     ``q`` holds every unit's score (sets x units). ``upper``: the largest expectation (and the largest
     variance among the configurations reaching it), else the smallest.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=(60, 3))  # 60 matched sets: the treated unit, then two controls
+    >>> y[:, 0] += 1.0                # an effect of 1 on the treated
+    >>> from clusterimpact.matching.rosenbaum_sets import huber_scores, separable_bound
+    >>> q = huber_scores(y)
+    >>> mean1, var1 = separable_bound(q, 1.0)
+    >>> mean2, var2 = separable_bound(q, 2.0)
+    >>> bool(abs(mean1) < 1e-9), bool(mean2 > mean1)  # hidden bias moves the null distribution up
+    (True, True)
     """
     qs = -np.sort(-q, axis=1) if upper else np.sort(q, axis=1)
     J = qs.shape[1]
@@ -191,6 +226,19 @@ def rosenbaum_sets(
     Returns
     -------
     RosenbaumSetsResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=(60, 3))  # 60 matched sets: the treated unit, then two controls
+    >>> y[:, 0] += 1.0                # an effect of 1 on the treated
+    >>> from clusterimpact.matching.rosenbaum_sets import rosenbaum_sets
+    >>> result = rosenbaum_sets(y, gammas=[1.0, 2.0])
+    >>> result.n_pairs, result.n_controls, result.bounds["gamma"].tolist()
+    (60, 2, [1.0, 2.0])
+    >>> bool(result.bounds["p_upper"].iloc[0] < 0.05)  # significant without hidden bias
+    True
     """
     y = np.asarray(outcomes, dtype=float)
     if y.ndim != 2 or y.shape[1] < 2 or y.shape[0] < 2:
@@ -265,6 +313,20 @@ def matched_set_outcomes(result: Any, data: Any, outcome: str) -> pd.DataFrame:
         units with different numbers of controls (e.g. a caliper left some short: drop them first).
     DataError
         The outcome column is missing, or a matched row lacks a finite outcome.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.matching.rosenbaum_sets import matched_set_outcomes
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"d": np.r_[np.ones(20), np.zeros(100)], "x": rng.normal(size=120)})
+    >>> df["y"] = df["x"] + df["d"] + rng.normal(size=120)
+    >>> m = ci.match(df, treatment="d", outcome="y", covariates=["x"], neighbors=2, replace=False)
+    >>> sets = matched_set_outcomes(m, df, "y")
+    >>> sets.columns.tolist(), len(sets)
+    (['treated', 'control_1', 'control_2'], 20)
     """
     pairs = result.pairs
     if pairs.empty:

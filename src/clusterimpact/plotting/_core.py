@@ -60,6 +60,16 @@ def style_context() -> Iterator[None]:
 
     Every ``plot_*`` function draws inside this context, so users' global settings are never
     changed. Wrap your own additions to a figure in it to match the look.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from clusterimpact.plotting import style_context
+    >>> before = plt.rcParams["axes.prop_cycle"]
+    >>> with style_context():
+    ...     fig, ax = plt.subplots()  # drawn in the package's style
+    >>> plt.rcParams["axes.prop_cycle"] == before  # your settings are back
+    True
     """
     state: dict[str, bool] = {}
     with mpl.rc_context(), plt.style.context(str(STYLE_PATH)):
@@ -86,7 +96,17 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axe
 
 
 def set_caption(ax: Axes, caption: str) -> Axes:
-    """Attach ``caption`` (estimand, sample, method) to ``ax``; :func:`figure_caption` reads it back."""
+    """Attach ``caption`` (estimand, sample, method) to ``ax``; :func:`figure_caption` reads it back.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from clusterimpact.plotting import figure_caption, set_caption
+    >>> fig, ax = plt.subplots()
+    >>> ax = set_caption(ax, "ATT on ln TFP; 95 % CI.")
+    >>> figure_caption(ax)
+    'ATT on ln TFP; 95 % CI.'
+    """
     _CAPTIONS[ax] = str(caption)
     return ax
 
@@ -105,6 +125,15 @@ def figure_caption(obj: Axes | Figure) -> str:
     str
         The caption ("" when none was attached). It states the estimand, the sample and the method,
         ready to print under the figure (the report uses it as the ``<figcaption>``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import figure_caption, plot_duration_premium
+    >>> ax = plot_duration_premium(ci.duration_effects(example_panel(), outcome="ln_lp"))
+    >>> len(figure_caption(ax)) > 0
+    True
     """
     if isinstance(obj, Figure):
         parts = [_CAPTIONS[a] for a in obj.axes if a in _CAPTIONS]
@@ -148,6 +177,19 @@ def save_figure(
     PNG: the ``Software`` entry is dropped. PDF: ``CreationDate`` and ``Producer`` are dropped (matplotlib
     then writes no date and the file is a function of the drawing only). SVG: no date, fixed hash salt.
     The directory is created when missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import matplotlib.pyplot as plt
+    >>> from clusterimpact.plotting import save_figure
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = save_figure(fig, Path(folder) / "line")
+    ...     print([p.name for p in paths])
+    ['line.png', 'line.pdf']
     """
     if isinstance(fig, Axes):
         fig = fig.figure  # type: ignore[assignment]
@@ -198,6 +240,16 @@ def profile_frame(obj: Any, level: float = 0.95) -> pd.DataFrame:
     Accepts a :class:`ProfileResult` (its :meth:`~ProfileResult.profile`), a plain
     :class:`EstimateResult` whose terms end in ``::<number>`` or ``:<number>``, or a DataFrame with at
     least ``x``, ``estimate`` and either ``conf_low``/``conf_high`` or ``std_error``.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import profile_frame
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-2, 2))
+    >>> frame = profile_frame(es)
+    >>> frame["x"].tolist(), list(frame.columns[:3])
+    ([-2.0, 0.0, 1.0, 2.0], ['x', 'term', 'estimate'])
     """
     if isinstance(obj, ProfileResult):
         return obj.profile(level)

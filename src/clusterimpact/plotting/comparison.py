@@ -52,6 +52,15 @@ def comparison_frame(data: Any, *, level: float = 0.95) -> pd.DataFrame:
     optional); a ComparisonResult (its ``overall()`` rows) or ``{outcome: ComparisonResult}``; or a
     nested dict ``{outcome: {estimator: result}}`` / ``{estimator: result}`` whose results contribute
     their overall term (``simple``, ``ATT``, ``overall``, or their only term).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import comparison_frame
+    >>> cmp = ci.compare_estimators(example_panel(), "ln_lp", estimators=["twfe", "cs"], bacon=False)
+    >>> comparison_frame(cmp)["estimator"].tolist()
+    ['TWFE', "Callaway-Sant'Anna"]
     """
     if _is_comparison(data):
         return _comparison_rows(data, "")
@@ -122,6 +131,16 @@ def plot_estimator_comparison(
     dashed vertical lines. ``percent=True`` (default) draws effects on log outcomes in percent,
     ``100·(exp(b) − 1)`` (estimates, limits and truth converted one by one; the caption says so,
     also after a custom ``caption``); ``percent=False`` draws the differences in logs.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import plot_estimator_comparison
+    >>> cmp = ci.compare_estimators(example_panel(), "ln_lp", estimators=["twfe", "cs"], bacon=False)
+    >>> ax = plot_estimator_comparison(cmp, truth=0.02)  # or cmp.plot(truth=0.02)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['TWFE', "Callaway-Sant'Anna"]
     """
     rows = comparison_frame(data, level=level)
     if percent:

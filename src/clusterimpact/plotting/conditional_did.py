@@ -67,6 +67,20 @@ def conditional_did_frame(data: Any, *, level: float = 0.95) -> pd.DataFrame:
     -------
     DataFrame
         :data:`CONDITIONAL_DID_COLUMNS`, cohorts as strings (``"all"`` for the pooled effect).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tidy = pd.DataFrame({"outcome": ["ln_lp", "ln_lp", "ln_tfp_acf", "ln_tfp_acf"],
+    ...                      "sample": ["matched", "unmatched"] * 2,
+    ...                      "estimate": [0.02, 0.04, 0.03, 0.05],
+    ...                      "std_error": [0.01, 0.01, 0.012, 0.011]})
+    >>> from clusterimpact.plotting.conditional_did import conditional_did_frame
+    >>> rows = conditional_did_frame(tidy)
+    >>> rows[["outcome", "cohort", "sample"]].values.tolist()[:2]
+    [['ln_lp', 'all', 'matched'], ['ln_lp', 'all', 'unmatched']]
+    >>> bool(((rows["conf_low"] < rows["estimate"]) & (rows["estimate"] < rows["conf_high"])).all())
+    True
     """
     if isinstance(data, Mapping):
         frame = pd.DataFrame(
@@ -146,6 +160,20 @@ def plot_conditional_did(
         One ``ErrorbarContainer`` per sample (labels "Matched (…)", "Unmatched (…)"), rows top to
         bottom by outcome in first-appearance order, the pooled row first within an outcome, then
         cohorts in order; outcome header rows in bold (tick ``gid="header"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tidy = pd.DataFrame({"outcome": ["ln_lp", "ln_lp", "ln_tfp_acf", "ln_tfp_acf"],
+    ...                      "sample": ["matched", "unmatched"] * 2,
+    ...                      "estimate": [0.02, 0.04, 0.03, 0.05],
+    ...                      "std_error": [0.01, 0.01, 0.012, 0.011]})
+    >>> from clusterimpact.plotting.conditional_did import plot_conditional_did
+    >>> ax = plot_conditional_did(tidy)
+    >>> [c.get_label() for c in ax.containers]
+    ['Matched', 'Unmatched']
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['Labour productivity (VA per FTE)', 'TFP (ACF)']
     """
     rows = conditional_did_frame(data, level=level)
     if percent:

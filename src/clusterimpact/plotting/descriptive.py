@@ -94,6 +94,14 @@ def plot_members_vs_sector(
     -------
     Axes
         With a caption (see :func:`~clusterimpact.plotting.figure_caption`).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import plot_members_vs_sector
+    >>> ax = plot_members_vs_sector(example_panel(), "va_per_fte")
+    >>> sorted(line.get_gid() for line in ax.get_lines() if line.get_gid())
+    ['leaving', 'new', 'sector', 'staying']
     """
     if series is None:
         series = members_vs_sector_series(
@@ -227,6 +235,14 @@ def plot_selection(
     -------
     Axes
         The points are a ``Line2D`` with ``gid="smd"``; caption attached.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import plot_selection
+    >>> ax = plot_selection(example_panel())
+    >>> [line.get_gid() for line in ax.get_lines() if line.get_gid() == "smd"]
+    ['smd']
     """
     if table is None:
         table = selection_table(

@@ -71,6 +71,17 @@ def plot_duration_premium(
         Draw the premium on the log outcome in percent, ``100·(exp(b) − 1)`` (default; estimates,
         interval limits and the truth converted one by one, the caption says so), or as the
         estimated difference in logs (``False``). The slope stays in log points per year.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_data
+    >>> from clusterimpact.plotting import plot_duration_premium
+    >>> sim = example_data()
+    >>> duration = ci.duration_effects(sim.panel(), outcome="ln_lp")
+    >>> ax = plot_duration_premium(duration, truth=sim.truth["member_years"], truth_key="att_lp")
+    >>> len(ax.containers[0].lines[0].get_xdata())  # five bins: 1, 2, 3, 4, 5+
+    5
     """
     if kind not in ("points", "bars"):
         raise SpecError(f"kind={kind!r} is not valid; choose one of 'points', 'bars'")

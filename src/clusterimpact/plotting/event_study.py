@@ -101,6 +101,19 @@ def plot_event_study(
     ``percent=True`` (default) draws effects on a log outcome in percent, ``100·(exp(b) − 1)``
     (estimates, interval limits and bands converted one by one; the caption says so);
     ``percent=False`` draws the estimated differences in logs as they are.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import plot_event_study
+    >>> df = example_panel()
+    >>> twfe = ci.event_study(df, outcome="ln_lp", window=(-3, 3))
+    >>> cs = ci.aggte(ci.att_gt(df, outcome="ln_lp", control="notyet", allow_unbalanced=True),
+    ...               "dynamic", min_e=-3, max_e=3)
+    >>> ax = plot_event_study({"TWFE": twfe, "CS": cs}, outcome_label="ln VA per FTE")
+    >>> [c.get_label().split(" (")[0] for c in ax.containers]  # labels carry the pre-trend p-value
+    ['TWFE', 'CS']
     """
     named = _as_named(results)
     k = len(named)

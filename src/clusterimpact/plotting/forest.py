@@ -40,6 +40,16 @@ def forest_frame(
     ``data`` is a tidy frame (optionally with a ``group`` column), a result, or a dict
     ``{group name: result or tidy frame}``. ``terms``: a list of terms to keep, or a prefix string
     (``"group:"`` keeps ``group:2017``, ``group:2018``…).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import forest_frame
+    >>> cs = ci.att_gt(example_panel(), outcome="ln_lp", control="notyet", allow_unbalanced=True)
+    >>> rows = forest_frame(ci.aggte(cs, "group"), terms="group:")
+    >>> bool(rows["term"].str.startswith("group:").all())
+    True
     """
     if isinstance(data, Mapping):
         parts = []
@@ -96,6 +106,17 @@ def plot_forest(
     (estimates, limits, ``overall`` and the truth converted one by one; the caption says so, also
     after a custom ``caption``); the axis reads "Effect on <outcome_label> (%)" unless ``xlabel``
     is given (a label naming log points on a percent axis is refused).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.plotting import plot_forest
+    >>> cs = ci.att_gt(example_panel(), outcome="ln_lp", control="notyet", allow_unbalanced=True)
+    >>> by_cohort = ci.aggte(cs, "group")
+    >>> ax = plot_forest(by_cohort, terms="group:", overall=float(by_cohort.params["group"]))
+    >>> ax.containers[0].get_label()
+    'estimates'
     """
     check_axis_label(xlabel, percent, argument="xlabel")
     rows = forest_frame(data, level=level, terms=terms)

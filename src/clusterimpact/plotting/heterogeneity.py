@@ -66,6 +66,16 @@ def plot_subgroup_effects(
     matplotlib.axes.Axes
         With a caption (:func:`~clusterimpact.plotting.figure_caption`) stating the estimand, sample
         and methods.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.heterogeneity import subgroup_effects
+    >>> from clusterimpact.plotting import plot_subgroup_effects
+    >>> by_size = subgroup_effects(example_panel(), "ln_lp", "size", n_boot=99, seed=1, min_treated=5)
+    >>> ax = plot_subgroup_effects(by_size)
+    >>> len(ax.get_yticklabels())
+    3
     """
     check_choice("adjusted", adjusted, tuple(_ADJ_NAMES))
     for attr in ("p_romano_wolf", "p_holm", "n_firms", "equal_effects", "by"):

@@ -67,6 +67,17 @@ def balance_long(balance: Any, *, absolute: bool = True) -> pd.DataFrame:
     ``variable``), SMD before and after matching (``smd_before``/``smd_after`` or
     ``smd_unmatched``/``smd_matched``) and optionally ``cohort``. Rows whose cohort is ``"all"`` /
     ``"pooled"`` / missing are the pooled balance. ``stage`` is ``"before"`` or ``"after"``.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.plotting import balance_long
+    >>> long = balance_long(matched)
+    >>> list(long.columns), sorted(long["stage"].unique())
+    (['covariate', 'cohort', 'stage', 'smd'], ['after', 'before'])
     """
     frame = _balance_frame(balance)
     if "stage" in frame.columns and "smd" in frame.columns:
@@ -140,6 +151,17 @@ def plot_love(
         The matching design's ``trend_window`` used in those labels (pre-joining means over
         ``g-(window+1)..g-1``, growth from ``g-(window+1)`` to ``g-1``); by default a MatchResult's
         own ``options["trend_window"]``, else 3 (the ``trends`` design).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.plotting import plot_love
+    >>> ax = plot_love(matched)  # or matched.plot()
+    >>> sorted({line.get_gid() for line in ax.get_lines()} & {"before", "after"})
+    ['after', 'before']
     """
     long = balance_long(balance, absolute=absolute)
     covs = list(dict.fromkeys(long["covariate"]))
@@ -270,6 +292,17 @@ def plot_overlap(
     -------
     Axes
         Two bar containers (labels ``Treated``, ``Controls``; the controls' heights are negative).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.plotting import plot_overlap
+    >>> ax = plot_overlap(matched)
+    >>> [c.get_label() for c in ax.containers]
+    ['Treated', 'Controls']
     """
     if isinstance(pscores, OverlapDensity):
         dens = pscores

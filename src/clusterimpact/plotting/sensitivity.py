@@ -19,6 +19,17 @@ def sensitivity_frame(result: Any) -> pd.DataFrame:
 
     The original interval sits one grid step left of the smallest bound (at ``-step`` when the grid
     starts at 0), the robust sets at their bound.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.honest import honest_did
+    >>> from clusterimpact.plotting import sensitivity_frame
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-3, 3), bin_endpoints=False)
+    >>> frame = sensitivity_frame(honest_did(es, grid=[0.5, 1.0]))
+    >>> frame["term"].tolist(), frame["x"].tolist()
+    (['original', 'Mbar=0.5', 'Mbar=1'], [0.0, 0.5, 1.0])
     """
     if not hasattr(result, "sets") or not hasattr(result, "original"):
         raise SpecError(
@@ -47,6 +58,17 @@ def plot_sensitivity(result: Any, *, ax: Axes | None = None, title: str | None =
     ``Original``; each robust set is a whisker at its bound (``ErrorbarContainer`` labelled with the
     method, C-LF or FLCI); a horizontal line marks 0 and a dotted vertical line the breakdown value
     where one was computed and lies inside the grid. The caption states the target, level and method.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.honest import honest_did
+    >>> from clusterimpact.plotting import plot_sensitivity
+    >>> es = ci.event_study(example_panel(), outcome="ln_lp", window=(-3, 3), bin_endpoints=False)
+    >>> ax = plot_sensitivity(honest_did(es, grid=[0.5, 1.0]))
+    >>> ax.get_xlabel()  # doctest: +ELLIPSIS
+    '...'
     """
     frame = sensitivity_frame(result)
     orig, rob = frame.iloc[:1], frame.iloc[1:]

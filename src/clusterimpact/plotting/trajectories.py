@@ -33,6 +33,17 @@ def plot_trajectories(
     ``data`` is either a stacked matched sample (see :func:`trajectories_series`) or that function's
     output (a frame with ``event, group, mean, conf_low, conf_high``). Each group is a line
     (``gid`` = group) with a shaded band; a dotted vertical line marks joining (event time −0.5).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> matched = ci.match_panel(example_panel(), design="trends", control="notyet", replace=True,
+    ...                          outcome="ln_lp", seed=1)
+    >>> from clusterimpact.plotting import plot_trajectories
+    >>> ax = plot_trajectories(matched, outcome="ln_lp")
+    >>> sorted(line.get_gid() for line in ax.get_lines() if line.get_gid() in ("members", "controls"))
+    ['controls', 'members']
     """
     frame, weight = stacked_sample(data, weight)
     if {"event", "group", "mean", "conf_low", "conf_high"}.issubset(frame.columns):

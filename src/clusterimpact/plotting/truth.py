@@ -43,6 +43,14 @@ def truth_frame(truth: Any, key: str = "att", *, open_bins: Sequence[str] = ()) 
     ``open_bins`` (labels like ``"5+"``) missing from a synthetic-truth mapping are filled with the
     ``n``-weighted mean of the entries at or above the bin's lower end (what the synthetic truth's
     ``member_years_bins`` holds), when the entries carry ``n``.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_data
+    >>> from clusterimpact.plotting import truth_frame
+    >>> truth = truth_frame(example_data().truth["member_years"], key="att_lp", open_bins=["5+"])
+    >>> "5+" in truth.index, bool(truth.notna().all())
+    (True, True)
     """
     if isinstance(truth, pd.Series):
         return truth.astype(float)
@@ -82,7 +90,16 @@ def truth_frame(truth: Any, key: str = "att", *, open_bins: Sequence[str] = ()) 
 
 def match_truth(terms: pd.Series, truth: pd.Series) -> np.ndarray:
     """True value of each term: by term, by its axis label (``dynamic:2`` ↔ ``2``), or numerically
-    (``2`` ↔ ``2.0``); open bins (``5+``) match only their own label."""
+    (``2`` ↔ ``2.0``); open bins (``5+``) match only their own label.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.plotting.truth import match_truth
+    >>> truth = pd.Series({"0": 0.01, "1": 0.02, "5+": 0.04})
+    >>> match_truth(pd.Series(["dynamic:0", "dynamic:1", "dynamic:2"]), truth).tolist()
+    [0.01, 0.02, nan]
+    """
     keys = {str(k): float(v) for k, v in truth.items()}
     for k, v in list(keys.items()):
         try:
@@ -139,6 +156,17 @@ def plot_truth_vs_estimate(
     Axes
         Covering intervals (truth inside the CI) are one ``ErrorbarContainer`` labelled
         ``"CI covers truth"``, the others ``"CI misses truth"``; the caption reports coverage and RMSE.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_data
+    >>> from clusterimpact.plotting import plot_truth_vs_estimate
+    >>> sim = example_data()
+    >>> duration = ci.duration_effects(sim.panel(), outcome="ln_lp")
+    >>> ax = plot_truth_vs_estimate(duration, sim.truth["member_years"], truth_key="att_lp")
+    >>> ax.get_xlabel()
+    'Years of membership'
     """
     t, kind = _matched_rows(estimates, truth, kind=kind, level=level, truth_key=truth_key)
     est = t["estimate"].to_numpy(dtype=float)

@@ -43,6 +43,13 @@ def make_estimator(method: str, **options: Any) -> ProductionEstimator:
     """The estimator object for ``method`` with ``options`` (``None`` values mean "default").
 
     Raises :class:`SpecError` for an option the method does not have.
+
+    Examples
+    --------
+    >>> from clusterimpact.productivity.api import make_estimator
+    >>> estimator = make_estimator("lp", poly_order=2, seed=3)
+    >>> type(estimator).__name__, estimator.poly_order, estimator.seed
+    ('LevinsohnPetrin', 2, 3)
     """
     check_choice("method", method, METHODS)
     cls = ESTIMATORS[method]
@@ -142,6 +149,19 @@ def estimate_tfp(
     inverted from the proxy's demand, state inputs are chosen a period ahead, and the lagged free inputs
     are uncorrelated with today's productivity innovation. OLS and FE ignore this and serve as
     benchmarks: OLS overstates the labour elasticity when labour responds to productivity.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_firm_panel
+    >>> panel = example_firm_panel()
+    >>> tfp = ci.estimate_tfp(panel, method="acf", output="ln_va", free=["ln_emp"],
+    ...                       state=["ln_capital"], proxy="ln_materials", seed=1)
+    >>> tfp.elasticities.round(1).to_dict()  # true: labour 0.65, capital 0.30
+    {'ln_emp': 0.7, 'ln_capital': 0.3}
+    >>> data = tfp.join(panel)  # the panel with ln_tfp by firm-year
+    >>> "ln_tfp" in data.columns
+    True
     """
     check_choice("method", method, METHODS)
     pre = "ln_" if logged else ""

@@ -35,6 +35,15 @@ def firm_block_rows(unit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     ``unit`` holds the firm of each row, rows sorted by firm (each firm a contiguous block). As many
     firms as there are are drawn with replacement; the ``j``-th drawn firm gets code ``j``, so a firm
     drawn twice enters as two firms.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.productivity.bootstrap import firm_block_rows
+    >>> unit = np.array([0, 0, 1, 2, 2, 2])  # three firms, rows sorted by firm
+    >>> rows, code = firm_block_rows(unit, np.random.default_rng(0))
+    >>> len(np.unique(code)) == 3, bool(np.all(np.diff(code) >= 0))  # three draws, each a whole block
+    (True, True)
     """
     n = unit.size
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
@@ -48,7 +57,17 @@ def firm_block_rows(unit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
 
 
 def resample_firms(arr: Arrays, rng: np.random.Generator) -> Arrays:
-    """One firm-block resample of ``arr`` (rows sorted by firm, so each firm is a contiguous block)."""
+    """One firm-block resample of ``arr`` (rows sorted by firm, so each firm is a contiguous block).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> result = ci.estimate_tfp(example_panel(), method="ols", bootstrap=49, seed=1)  # resample_firms inside
+    >>> result.bootstrap_draws.shape[0], bool(np.isfinite(result.std_errors).all())
+    (49, True)
+    """
     return arr.take(*firm_block_rows(arr.unit, rng))
 
 
@@ -87,6 +106,21 @@ def firm_bootstrap(
     ``Arrays``); replication ``b`` gets ``numpy.random.default_rng(SeedSequence(seed).spawn(reps)[b])``.
     ``stat`` and ``resample`` must be picklable when ``n_jobs > 1`` (worker processes). Without a
     ``progress`` callback, progress lines named ``label`` go to a terminal (:mod:`clusterimpact._progress`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.productivity.bootstrap import firm_block_rows, firm_bootstrap
+    >>> unit = np.repeat(np.arange(50), 4)
+    >>> y = np.random.default_rng(1).standard_normal(200)
+    >>> def resample(arr, rng):
+    ...     rows, _ = firm_block_rows(arr[0], rng)
+    ...     return arr[0][rows], arr[1][rows]
+    >>> def mean(arr):
+    ...     return np.array([arr[1].mean()])
+    >>> draws, errors = firm_bootstrap(mean, (unit, y), reps=99, k=1, seed=0, resample=resample)
+    >>> draws.shape, len(errors)
+    ((99, 1), 0)
     """
     tick = progress if progress is not None else Progress(label, reps)
     children = np.random.SeedSequence(seed).spawn(reps)

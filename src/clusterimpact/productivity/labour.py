@@ -21,6 +21,15 @@ class LabourProductivity(ProductionEstimator):
     Nothing is estimated: it is the TFP of a production function whose labour elasticity is fixed at 1
     and whose other elasticities are 0, so ``params`` holds that single fixed term (standard error NaN).
     The first free input is the labour measure; state inputs are ignored.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import LabourProductivity
+    >>> df = example_panel()
+    >>> result = LabourProductivity().fit(df)
+    >>> bool((result.tfp["ln_tfp"].to_numpy() == (df["ln_va"] - df["ln_emp"]).to_numpy()).all())
+    True
     """
 
     method: ClassVar[str] = "labour"
@@ -62,6 +71,14 @@ def labour_productivity(
         Firm and year columns.
     logged
         Whether the columns are already in logs.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import labour_productivity
+    >>> result = labour_productivity(example_panel())
+    >>> result.method, result.tfp.shape[1]
+    ('labour', 4)
     """
     return LabourProductivity(
         output=output, free=(labour,), state=(), unit=unit, time=time, logged=logged

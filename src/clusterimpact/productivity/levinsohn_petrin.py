@@ -24,6 +24,16 @@ class LevinsohnPetrin(OlleyPakes):
     productivity in place of investment. With value added as output, materials are only a proxy (see
     Ackerberg, Caves & Frazer 2015 for the functional-dependence critique of the labour coefficient).
     Options as in :class:`OlleyPakes`.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import LevinsohnPetrin
+    >>> result = LevinsohnPetrin(seed=1).fit(example_panel())
+    >>> sorted(result.elasticities.index)
+    ['ln_capital', 'ln_emp']
+    >>> result.tfp.columns.tolist()
+    ['firm_id', 'year', 'ln_tfp', 'ln_tfp_resid']
     """
 
     method: ClassVar[str] = "lp"

@@ -4,8 +4,10 @@ Model: y_it = b_f' f_it + b_k' k_it + omega_it + e_it, with investment i_it = i(
 increasing in omega, so omega_it = h(k_it, i_it). First stage: y on the free inputs and a polynomial
 in (k, i) gives b_f and phi_it = b_k' k_it + omega_it. Second stage: productivity follows a first-order
 Markov process, omega_it = g(omega_i,t-1) + xi_it with xi uncorrelated with k_it (chosen at t-1), so
-b_k minimises the sum of squared innovations of
+b_k minimises the sum of squared innovations of::
+
     y_it - b_f' f_it - b_k' k_it = g(phi_i,t-1 - b_k' k_i,t-1) + xi_it + e_it,
+
 g a polynomial (concentrated out by least squares). Optional exit (attrition) correction: g also
 depends on the estimated survival probability P_it = Pr(firm survives to t | k, i at t-1) (a probit on
 a polynomial in lagged (k, i)), as in Olley & Pakes' equation (16).
@@ -53,6 +55,14 @@ def survival_probability(
     converge or the polynomial separates exits from survivors (fitted probabilities 0 or 1, diverging
     coefficients, a singular information matrix), the reason is appended to ``problems`` (the
     estimator turns it into a warning): the correction then rests on unreliable probabilities.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> result = ci.estimate_tfp(example_panel(), method="op", exit_correction=True, seed=1)
+    >>> result.diagnostics["exits"] > 0  # firm exits behind the survival probit of the second stage
+    True
     """
     import warnings
 
@@ -132,6 +142,16 @@ class OlleyPakes(ProductionEstimator):
         Start values of b_k (sequence or dict; default the OLS coefficients), the scipy optimiser,
         the number of seeded starting points (default 5; prodest: 1) and the parameter distance
         above which disagreeing optima raise a warning.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import OlleyPakes
+    >>> result = OlleyPakes(seed=1).fit(example_panel())
+    >>> sorted(result.elasticities.index)
+    ['ln_capital', 'ln_emp']
+    >>> result.tfp.columns.tolist()
+    ['firm_id', 'year', 'ln_tfp', 'ln_tfp_resid']
     """
 
     method: ClassVar[str] = "op"

@@ -36,6 +36,16 @@ class OLS(ProductionEstimator):
     Estimand: the Cobb-Douglas elasticities, consistent only if inputs are uncorrelated with
     productivity (they are not when firms choose inputs knowing it). Standard errors are clustered by
     firm (CR1). ``ln_tfp`` is output minus the inputs' and controls' contribution (constant included).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import OLS
+    >>> result = OLS().fit(example_panel())
+    >>> sorted(result.elasticities.index)
+    ['ln_capital', 'ln_emp']
+    >>> result.tfp.columns.tolist()
+    ['firm_id', 'year', 'ln_tfp', 'ln_tfp_resid']
     """
 
     method: ClassVar[str] = "ols"
@@ -81,6 +91,16 @@ class FixedEffects(ProductionEstimator):
     to 1e-6 in the tests). Stata's ``xtreg, fe vce(cluster firm_id)`` uses the same ``K`` but keeps firms
     observed once in ``N``, so its standard errors differ by ``sqrt((N_s - K)(N - 1) / ((N - K)(N_s - 1)))``
     with ``N_s`` the count including them. ``ln_tfp`` keeps the firm effect.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import FixedEffects
+    >>> result = FixedEffects().fit(example_panel())
+    >>> sorted(result.elasticities.index)
+    ['ln_capital', 'ln_emp']
+    >>> result.tfp.columns.tolist()
+    ['firm_id', 'year', 'ln_tfp', 'ln_tfp_resid']
     """
 
     method: ClassVar[str] = "fe"

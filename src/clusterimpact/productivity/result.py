@@ -44,6 +44,16 @@ class ProductionResult(EstimateResult):
         ``chosen``), or ``None`` for the closed-form methods.
     bootstrap_draws
         The bootstrap replications (one row each), or ``None``.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> result = ci.estimate_tfp(example_panel(), method="wooldridge")
+    >>> float(result.returns_to_scale) == float(result.elasticities.sum())
+    True
+    >>> result.tidy()["term"].tolist()
+    ['ln_emp', 'ln_capital']
     """
 
     elasticities: pd.Series

@@ -1,9 +1,11 @@
 """Wooldridge (2009): the two control-function equations estimated jointly in one GMM step.
 
 With productivity omega_it = c(k_it, m_it)' lambda (a polynomial in state and proxy) and
-omega_it = a + c(k_i,t-1, m_i,t-1)' gamma + xi_it (a linear law of motion in the lagged control function),
+omega_it = a + c(k_i,t-1, m_i,t-1)' gamma + xi_it (a linear law of motion in the lagged control function)::
+
   (1) y_it = a1 + b_f' f_it + b_k' k_it + c(k_it, m_it)' lambda + e_it,       instruments 1, f_it, c(k_it, m_it)
   (2) y_it = a2 + b_f' f_it + b_k' k_it + c(k_i,t-1, m_i,t-1)' gamma + u_it,   instruments 1, k_it, f_i,t-1, c(k_i,t-1, m_i,t-1)
+
 where b_f, b_k (and control coefficients) are shared by both equations and controls instrument
 themselves. Since c contains k linearly, (1) identifies b_f only and b_k comes from (2). prodest 0.1.1
 left the linear state terms out of c in (1) (``state_in_control=False``), which ties the state
@@ -56,6 +58,16 @@ class Wooldridge(ProductionEstimator):
         True). False reproduces prodest 0.1.1.
     weighting
         ``"one-step"`` (weight (Z'Z)^-1, default) or ``"two-step"`` (efficient, firm-clustered weight).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.productivity import Wooldridge
+    >>> result = Wooldridge().fit(example_panel())
+    >>> sorted(result.elasticities.index)
+    ['ln_capital', 'ln_emp']
+    >>> result.tfp.columns.tolist()
+    ['firm_id', 'year', 'ln_tfp', 'ln_tfp_resid']
     """
 
     method: ClassVar[str] = "wooldridge"

@@ -92,6 +92,25 @@ class ReportResult:
         with the matplotlib or FreeType build.
     panel
         The :class:`~clusterimpact.panel.FirmPanel` the study ran on (None if it could not be built).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from clusterimpact.report import report
+    >>> from clusterimpact.spec import StudySpec
+    >>> spec = StudySpec.from_dict({  # a quick study: 300 simulated firms, labour productivity only
+    ...     "data": {"source": "simulate", "n_firms": 300},
+    ...     "outcomes": {"tfp_methods": [], "headline": "ln_lp"},
+    ...     "estimation": {"estimators": ["duration"]},
+    ...     "bootstrap": {"did_draws": 0, "tfp_reps": 0},
+    ...     "robustness": {"checks": []}})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = report(spec, out=folder, progress=False)
+    ...     written = sorted(p.name for p in result.out.iterdir())
+    >>> type(result).__name__, "duration" in result.results
+    ('ReportResult', True)
+    >>> len(result.figures) > 0
+    True
     """
 
     out: Path
@@ -198,6 +217,25 @@ def report(
     OutputError
         ``out`` cannot be written, clashes with an input, or holds files of the report's names that
         it did not write.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from clusterimpact.report import report
+    >>> from clusterimpact.spec import StudySpec
+    >>> spec = StudySpec.from_dict({  # a quick study: 300 simulated firms, labour productivity only
+    ...     "data": {"source": "simulate", "n_firms": 300},
+    ...     "outcomes": {"tfp_methods": [], "headline": "ln_lp"},
+    ...     "estimation": {"estimators": ["duration"]},
+    ...     "bootstrap": {"did_draws": 0, "tfp_reps": 0},
+    ...     "robustness": {"checks": []}})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = report(spec, out=folder, progress=False)
+    ...     written = sorted(p.name for p in result.out.iterdir())
+    >>> result.html.name, "manifest.json" in written
+    ('report.html', True)
+    >>> [step.status for step in result.steps][:3]
+    ['ok', 'ok', 'ok']
     """
     if spec is None or isinstance(spec, (str, Path)):
         spec = load_spec(spec)

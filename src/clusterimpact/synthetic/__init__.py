@@ -221,6 +221,16 @@ class SyntheticData:
         ln_materials, ln_investment, ln_lp, ln_va0, ln_emp0, ln_capital0, ln_lp0 (real logs).
     dirt
         With ``dirty=True``: firm_id, year, kind of every dirtied row (empty otherwise).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> sim = ci.simulate(scenario="null", seed=2, n_firms=200)
+    >>> sim.truth["att_overall"]
+    0.0
+    >>> panel = sim.panel()  # build_panel(sim.accounts, sim.registry, deflators=sim.deflators)
+    >>> len(panel.data) + len(panel.exclusions) >= len(sim.accounts)
+    True
     """
 
     accounts: pd.DataFrame

@@ -19,6 +19,16 @@ class SynthParams:
     """Every number of the synthetic model (see :func:`clusterimpact.synthetic.simulate`).
 
     Any field can be overridden through ``simulate(..., **overrides)``.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.synthetic import SynthParams
+    >>> SynthParams().beta_l, SynthParams().rho
+    (0.65, 0.8)
+    >>> sim = ci.simulate(n_firms=200, seed=0, beta_l=0.6)  # any field, overridden by name
+    >>> sim.truth["params"]["beta_l"]
+    0.6
     """
 
     # production: ln va = b0 + bl ln l + bk ln k + omega + eps

@@ -283,6 +283,19 @@ def aggte(
     AggteResult
         Terms: the overall term (``simple``/``dynamic``/``group``/``calendar``) then the elements
         (``dynamic:-3``, ``group:2004``, ``calendar:2005``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> cs = ci.att_gt(df, outcome="ln_lp", cohort="treat_year", control="notyet", allow_unbalanced=True)
+    >>> dynamic = ci.aggte(cs, "dynamic", min_e=-3, max_e=3)  # by event time
+    >>> dynamic.params.index.tolist()[:3]
+    ['dynamic', 'dynamic:-3', 'dynamic:-2']
+    >>> by_cohort = ci.aggte(cs, "group")
+    >>> by_cohort.params.index[0]
+    'group'
     """
     with single_thread_blas():
         return _aggte(result, type, balance_e, min_e, max_e, n_boot, multiplier, seed, level)

@@ -57,6 +57,18 @@ class CallawaySantAnna:
     """Callaway & Sant'Anna (2021) ATT(g,t) estimator (settings only; :meth:`fit` estimates).
 
     See :func:`att_gt` for the parameters. :meth:`fit` reads the settings and never changes them.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> from clusterimpact.estimation.staggered import CallawaySantAnna
+    >>> estimator = CallawaySantAnna(outcome="ln_lp", cohort="treat_year", control="never",
+    ...                              est="reg", allow_unbalanced=True)
+    >>> result = estimator.fit(df)  # a new ATTgtResult; the estimator's settings are unchanged
+    >>> result.control, result.est
+    ('never', 'reg')
     """
 
     @renamed_kwargs(**RENAMED)
@@ -426,6 +438,18 @@ def att_gt(
     ``gname``/``gvar``, ``control_group`` (``"nevertreated"``/``"notyettreated"``), ``est_method``,
     ``weightsname``, ``bstrap``, ``biters``, ``allow_unbalanced_panel``, ``alp``; ``xformla`` and
     ``clustervars`` raise an error that names the argument to use.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> cs = ci.att_gt(df, outcome="ln_lp", cohort="treat_year", control="notyet", allow_unbalanced=True)
+    >>> cs.params.index[0]  # one ATT(g, t) per joining cohort g and year t
+    'ATT(2011,2009)'
+    >>> simple = ci.aggte(cs, "simple")
+    >>> simple.params.index.tolist()
+    ['simple']
     """
     return CallawaySantAnna(
         outcome,

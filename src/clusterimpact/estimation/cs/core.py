@@ -28,7 +28,21 @@ TRIM_LEVEL = 0.995  # controls with a propensity score at or above this get no w
 
 @dataclass
 class Cell:
-    """One ATT(g,t) cell: cohort, period, base period and the groups it compares."""
+    """One ATT(g,t) cell: cohort, period, base period and the groups it compares.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.cs.prepare import prepare
+    >>> prep = prepare(example_panel(), outcome="ln_lp", cohort="treat_year", unit="firm_id", time="year",
+    ...                covariates=[], weights=None, cluster=None, stack=None, anticipation=0,
+    ...                allow_unbalanced=True)
+    >>> from clusterimpact.estimation.cs.core import enumerate_cells
+    >>> cells, notes = enumerate_cells(prep, control="notyet", anticipation=0, base_period="varying")
+    >>> post = next(c for c in cells if c.t >= c.g)
+    >>> post.b == post.g - 1, len(post.treated) > 0, len(post.control) > 0
+    (True, True, True)
+    """
 
     g: int
     t: int
@@ -45,6 +59,19 @@ def enumerate_cells(
     Base period: for post-treatment cells (``g <= t``) and always under ``"universal"``, the last period
     before ``g - anticipation``; otherwise (``"varying"``) the period before ``t``. The universal base's own
     cell (``t == b``) is the normalisation and is not a cell.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.cs.prepare import prepare
+    >>> prep = prepare(example_panel(), outcome="ln_lp", cohort="treat_year", unit="firm_id", time="year",
+    ...                covariates=[], weights=None, cluster=None, stack=None, anticipation=0,
+    ...                allow_unbalanced=True)
+    >>> from clusterimpact.estimation.cs.core import enumerate_cells
+    >>> cells, notes = enumerate_cells(prep, control="notyet", anticipation=0, base_period="varying")
+    >>> first = cells[0]
+    >>> (first.g, first.t, first.b), len(cells)  # cohort 2011 in 2009, against 2008
+    ((2011, 2009, 2008), 150)
     """
     years = prep.years
     gc = prep.group_cohort
@@ -308,7 +335,17 @@ def cell_reg(
 
 
 class CellFailure(Exception):
-    """A 2x2 cell's nuisance model has no valid estimate; the message is the reason (the cell is NaN)."""
+    """A 2x2 cell's nuisance model has no valid estimate; the message is the reason (the cell is NaN).
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.cs.core import CellFailure
+    >>> try:
+    ...     raise CellFailure("propensity model separated: no control with a score below 1")
+    ... except CellFailure as failure:
+    ...     print("cell is NaN:", failure)
+    cell is NaN: propensity model separated: no control with a score below 1
+    """
 
 
 #: Newton iterations before a propensity model is declared not to converge.

@@ -33,7 +33,14 @@ AGG_TYPES = ("simple", "dynamic", "group", "calendar")
 
 
 def alpha_to_level(alpha: float | None, level: float | None) -> float | None:
-    """``level`` from the old ``alpha`` (``1 - alpha``); both at once is a ``TypeError``."""
+    """``level`` from the old ``alpha`` (``1 - alpha``); both at once is a ``TypeError``.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.cs.options import alpha_to_level
+    >>> alpha_to_level(0.1, None), alpha_to_level(None, None)  # no alpha: nothing to convert
+    (0.9, None)
+    """
     if level is not None and alpha is not None:
         raise TypeError("pass level only ('alpha' is its old spelling: level = 1 - alpha)")
     return None if alpha is None else 1 - alpha

@@ -18,7 +18,18 @@ __all__ = ["Prepared", "note", "prepare"]
 
 @dataclass
 class Prepared:
-    """A validated panel in wide form, units sorted by adoption group."""
+    """A validated panel in wide form, units sorted by adoption group.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.cs.prepare import prepare
+    >>> prep = prepare(example_panel(), outcome="ln_lp", cohort="treat_year", unit="firm_id", time="year",
+    ...                covariates=[], weights=None, cluster=None, stack=None, anticipation=0,
+    ...                allow_unbalanced=True)
+    >>> type(prep).__name__, len(prep.years)
+    ('Prepared', 16)
+    """
 
     years: np.ndarray  # (T,) consecutive integer periods
     y: np.ndarray  # (n, T) outcome, NaN where not observed
@@ -46,7 +57,19 @@ class Prepared:
 
 
 def note(prep_msgs: list[str], msg: str) -> None:
-    """Record ``msg`` for the result's ``warnings`` and issue it as an ``EstimationWarning``."""
+    """Record ``msg`` for the result's ``warnings`` and issue it as an ``EstimationWarning``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from clusterimpact.estimation.cs.prepare import note
+    >>> messages = []
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     note(messages, "cohort 2023 has no post-treatment year")
+    >>> messages, caught[0].category.__name__
+    (['cohort 2023 has no post-treatment year'], 'EstimationWarning')
+    """
     prep_msgs.append(msg)
     warnings.warn(msg, EstimationWarning, stacklevel=4)
 
@@ -65,7 +88,20 @@ def prepare(
     anticipation: int,
     allow_unbalanced: bool,
 ) -> Prepared:
-    """Validate a long panel and put it in wide form (see module docstring)."""
+    """Validate a long panel and put it in wide form (see module docstring).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.cs.prepare import prepare
+    >>> prep = prepare(example_panel(), outcome="ln_lp", cohort="treat_year", unit="firm_id", time="year",
+    ...                covariates=[], weights=None, cluster=None, stack=None, anticipation=0,
+    ...                allow_unbalanced=True)
+    >>> prep.y.shape  # firms x years, firms sorted by adoption group
+    (300, 16)
+    >>> prep.years[:3].tolist()
+    [2008, 2009, 2010]
+    """
     exclusions: dict[str, int] = {}
     msgs: list[str] = []
     lg = _long(df, outcome, cohort, unit, time, covariates, weights, cluster, stack)

@@ -36,6 +36,14 @@ def wald(est: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
     number of the correlation matrix over the kept eigenvalues (exactly dependent estimates, such as
     two cells that are each other's negative, only reduce the rank). Estimates with zero variance are
     left out (normalisations); the correlation scale makes the cutoff independent of the cells' units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.cs.pretest import wald
+    >>> stat, rank, condition = wald(np.array([0.2, -0.2]), np.array([[0.01, -0.01], [-0.01, 0.01]]))
+    >>> round(stat, 6), rank  # two exactly dependent estimates: one restriction
+    (4.0, 1)
     """
     d = np.sqrt(np.clip(np.diag(V), 0.0, None))
     ok = np.isfinite(d) & (d > 0) & np.isfinite(est)
@@ -63,6 +71,14 @@ def wald_pretest(
     many pre-treatment cells resting on small cohorts it is nearly singular and the test over-rejects
     (the event-study pre-test of :func:`aggte` with ``type="dynamic"`` is then the one to read). Such
     cases are reported in ``msgs`` (and warned about).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> cs = ci.att_gt(example_panel(), outcome="ln_lp", control="notyet", allow_unbalanced=True)
+    >>> sorted(cs.pretrend_detail)[:4]  # wald_pretest's output: the cell-level pre-test
+    ['condition', 'df', 'min_treated', 'n_cells']
     """
     out = {
         "stat": float("nan"),
@@ -114,7 +130,17 @@ def dynamic_pretest(
     boot_se: np.ndarray | None,
 ) -> dict[str, Any]:
     """Joint test that the event-study leads ``leads`` are zero: chi-squared Wald on the aggregated
-    influence-function covariance and, given bootstrap draws of the basis, the sup-t test."""
+    influence-function covariance and, given bootstrap draws of the basis, the sup-t test.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> cs = ci.att_gt(example_panel(), outcome="ln_lp", control="notyet", allow_unbalanced=True)
+    >>> detail = ci.aggte(cs, "dynamic", min_e=-3, max_e=3).pretrend_detail  # dynamic_pretest's output
+    >>> detail["terms"], detail["df"]
+    (['dynamic:-3', 'dynamic:-2', 'dynamic:-1'], 3.0)
+    """
     out: dict[str, Any] = {
         "stat": float("nan"),
         "df": 0.0,

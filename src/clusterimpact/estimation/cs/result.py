@@ -51,6 +51,17 @@ class ATTgtResult(EstimateResult):
         ``aggte(result, "dynamic").pretrend``, is the one to report.
     n_units, control, est, anticipation, base_period, level, n_boot, multiplier, seed
         Settings and sample size (``level``: of the uniform band; ``n_boot`` 0 when analytic).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> cs = ci.att_gt(df, outcome="ln_lp", cohort="treat_year", control="notyet", allow_unbalanced=True)
+    >>> type(cs).__name__, bool((cs.n_treated > 0).all())
+    ('ATTgtResult', True)
+    >>> cs.tidy().columns[:3].tolist()
+    ['term', 'estimate', 'std_error']
     """
 
     cohort: pd.Series
@@ -174,6 +185,18 @@ class AggteResult(ProfileResult):
         The ATT(g,t) cells this aggregation would have used but left out because they are NaN (their
         estimation failed, e.g. a separated propensity score; R did's ``na.rm=TRUE``). Also in
         ``warnings`` and ``to_dict()["excluded_cells"]``.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> df = example_panel()
+    >>> cs = ci.att_gt(df, outcome="ln_lp", cohort="treat_year", control="notyet", allow_unbalanced=True)
+    >>> dynamic = ci.aggte(cs, "dynamic", min_e=-3, max_e=3)
+    >>> type(dynamic).__name__, dynamic.x.tolist()
+    ('AggteResult', [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    >>> 0 <= dynamic.pretrend.p_value <= 1  # joint test that the leads are zero
+    True
     """
 
     type: str

@@ -28,6 +28,12 @@ def parse_bins(bins: Sequence[int | str]) -> list[tuple[str, int, float]]:
     """Parse duration bins: ``1`` (exactly 1), ``"2-3"`` (2 to 3), ``"5+"`` (5 or more).
 
     Returns ``(label, low, high)`` with ``high = inf`` for an open bin; bins must not overlap.
+
+    Examples
+    --------
+    >>> from clusterimpact.estimation.fe import parse_bins
+    >>> parse_bins([1, "2-3", "5+"])
+    [('1', 1, 1.0), ('2-3', 2, 3.0), ('5+', 5, inf)]
     """
     out: list[tuple[str, int, float]] = []
     for b in bins:
@@ -155,6 +161,14 @@ def static_premium(
     post_exit
         ``"keep"`` treats years after leaving as non-member years; ``"drop"`` removes them (counted in
         ``exclusions["post_exit"]``; needs ``cohort``).
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> result = ci.static_premium(example_panel(), "ln_lp")
+    >>> result.formula, result.vcov_type, result.cluster
+    ('ln_lp ~ member | firm_id + year', 'cluster', 'firm_id')
     """
     df, excl = _membership_frame(
         data, outcome, unit, time, [treatment, *controls], post_exit, cohort
@@ -198,6 +212,14 @@ def linear_duration(
     ``m``-th membership year is ``b0 + b1 * m``. Assumptions as in :func:`static_premium`, plus a premium
     linear in years of membership and common to all cohorts. After an exit ``member_years`` stays at its
     last value (``post_exit="keep"``), i.e. the model assumes the accumulated effect persists.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.fe import linear_duration
+    >>> result = linear_duration(example_panel(), "ln_lp")
+    >>> result.params.index.tolist()  # the jump on joining and the change per year of membership
+    ['member', 'member_years']
     """
     df, excl = _membership_frame(
         data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort
@@ -243,6 +265,15 @@ def binned_duration(
     (they are pooled with the controls; choose bins covering all durations). Assumptions as in
     :func:`static_premium`; the heterogeneity-robust counterpart is
     :func:`~clusterimpact.estimation.duration.duration_effects`.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> from clusterimpact.estimation.fe import binned_duration
+    >>> result = binned_duration(example_panel(), "ln_lp", bins=[1, "2-3", "4+"])
+    >>> result.params.index.tolist()
+    ['member_years::1', 'member_years::2-3', 'member_years::4+']
     """
     parsed = parse_bins(bins)
     df, excl = _membership_frame(

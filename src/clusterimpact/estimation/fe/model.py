@@ -93,6 +93,17 @@ def feols(
     Standard errors are NaN, with an :class:`EstimationWarning`, when the parameters counted in the
     small-sample factor (slopes plus fixed-effect levels as written, fixest's count) leave no residual
     degrees of freedom.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> fit = ci.feols("ln_va ~ ln_emp + ln_capital | firm_id + year", example_panel(),
+    ...                vcov="cluster", cluster="firm_id")
+    >>> fit.params.index.tolist(), fit.fixed_effects
+    (['ln_emp', 'ln_capital'], ('firm_id', 'year'))
+    >>> bool(fit.std_errors.gt(0).all())
+    True
     """
     check_choice("engine", engine, ENGINES)
     check_choice("collinear", collinear, ("drop", "raise"))

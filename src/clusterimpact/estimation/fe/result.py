@@ -52,6 +52,16 @@ class FixedEffectsResult(EstimateResult):
         The term the model is about (the membership dummy of :func:`static_premium`, the duration slope
         of :func:`linear_duration`), or None (:func:`feols`, :func:`binned_duration`); read it as
         :attr:`overall_term`.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> fit = ci.feols("ln_lp ~ member | firm_id + year", example_panel(), vcov="hetero")
+    >>> type(fit).__name__, fit.depvar, fit.vcov_type
+    ('FixedEffectsResult', 'ln_lp', 'hetero')
+    >>> fit.tidy()["term"].tolist()
+    ['member']
     """
 
     formula: str = ""

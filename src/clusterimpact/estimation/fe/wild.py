@@ -51,6 +51,16 @@ def wild_bootstrap(
     formulas only. See :func:`clusterimpact.estimation.wildboot.wild_cluster_bootstrap` for the
     algorithm and options (``n_boot`` draws, formerly ``B``); the reported standard error is the CRV1
     one of :func:`feols`.
+
+    Examples
+    --------
+    >>> import clusterimpact as ci
+    >>> from clusterimpact.datasets import example_panel
+    >>> wb = ci.wild_bootstrap("ln_lp ~ member | firm_id + year", example_panel(), "member",
+    ...                        cluster="firm_id", n_boot=199, seed=1)
+    >>> lo, hi = wb.bootstrap_interval  # the bootstrap-t interval (test inversion)
+    >>> bool(0 <= wb.p_value <= 1), bool(lo < wb.params["member"] < hi)
+    (True, True)
     """
     df = as_frame(data)
     f, df = build_design(formula, df)

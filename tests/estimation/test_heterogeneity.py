@@ -79,7 +79,8 @@ def test_cohort_split_equals_the_group_aggregation(control):
     separate fits mapped onto firms)."""
     df, _ = make_staggered(n_units=600, seed=3)
     res = _quiet(subgroup_effects, df, "y", "cohort", control=control, n_boot=99, seed=1)
-    grp = aggte(att_gt(df, "y", control=control), "group")
+    # the subgroup fits carry the small-sample factor (issue #14): so must the reference
+    grp = aggte(att_gt(df, "y", control=control, small_sample=True), "group")
     terms = [f"group:{g}" for g in (2013, 2015, 2017)]
     assert list(res.params.index) == ["cohort:2013", "cohort:2015", "cohort:2017"]
     _close(res.params.to_numpy(), grp.params[terms].to_numpy())
@@ -96,10 +97,13 @@ def test_cohort_split_on_the_unbalanced_synthetic_panel(ecoom):
         control="notyet",
         allow_unbalanced=True,
         min_treated=1,
+        min_cohort=1,  # every cohort, however small (the group aggregation keeps them all)
         n_boot=99,
     )
     grp = _quiet(
-        aggte, _quiet(att_gt, ecoom, "ln_lp", control="notyet", allow_unbalanced=True), "group"
+        aggte,
+        _quiet(att_gt, ecoom, "ln_lp", control="notyet", allow_unbalanced=True, small_sample=True),
+        "group",
     )
     terms = [t.replace("cohort:", "group:") for t in res.params.index]
     assert set(terms) == {t for t in grp.params.index if ":" in t}
@@ -115,15 +119,16 @@ def test_diagonal_equals_each_subgroups_own_fit(ecoom):
         (ecoom, "ln_lp", "region", {"allow_unbalanced": True}),
     ):
         res = _quiet(
-            subgroup_effects, df, outcome, by, comparison="pooled", n_boot=99, min_treated=10, **kw
-        )
+            subgroup_effects, df, outcome, by, comparison="pooled", n_boot=99, min_treated=10,
+            min_cohort=1, **kw,
+        )  # fmt: skip
         g = pd.to_numeric(df["treat_year"], errors="coerce").fillna(0)
         for term, fit in res.fits.items():
             label = term.split(":", 1)[1]
             own_rows = (g == 0) | (df[by].astype(str) == label)
             if label == "other":
                 own_rows = (g == 0) | df["firm_id"].isin(fit.unit_ids)
-            own = aggte(_quiet(att_gt, df[own_rows], outcome, **kw), "simple")
+            own = aggte(_quiet(att_gt, df[own_rows], outcome, small_sample=True, **kw), "simple")
             _close(res.params[term], own.params["simple"])
             _close(res.vcov.loc[term, term], own.std_errors["simple"] ** 2)
         _close(np.sqrt(np.diag(res.vcov)), res.std_errors.to_numpy())
@@ -154,7 +159,8 @@ def test_known_answer_two_periods_one_cohort():
     changes; its influence function is ``(dY_i - m_s) / n_s`` on its firms and ``-(dY_i - m_C) / n_C``
     on the controls, so the covariance of two subgroups is the controls' term ``sum (dY - m_C)^2 / n_C^2``."""
     df, dy, grp = _two_by_two()
-    res = subgroup_effects(df, "y", "grp", min_treated=5, n_boot=99, seed=1)
+    # the formula above is R did's (no small-sample factor): test_subgroup_small_sample.py has the factor
+    res = subgroup_effects(df, "y", "grp", min_treated=5, n_boot=99, seed=1, small_sample=False)
     assert list(res.params.index) == ["grp:A", "grp:B"]
     c = grp == "-"
     mc = dy[c].mean()
@@ -167,7 +173,9 @@ def test_known_answer_two_periods_one_cohort():
     _close(res.params.to_numpy(), est)
     _close(res.vcov.to_numpy(), [[var[0], vc], [vc, var[1]]])
     # clustered by region (7 clusters): psi summed within clusters first
-    cl = subgroup_effects(df, "y", "grp", min_treated=5, n_boot=99, seed=1, cluster="region")
+    cl = subgroup_effects(
+        df, "y", "grp", min_treated=5, n_boot=99, seed=1, cluster="region", small_sample=False
+    )
     psi = np.zeros((2, dy.size))
     for k, s in enumerate(("A", "B")):
         m = grp == s
@@ -345,7 +353,7 @@ def test_ecoom_size_does_not_moderate_unless_the_dgp_says_so():
 def test_classes_are_measured_before_joining(ecoom):
     """Changing a treated firm's employment from its join year on changes nothing: the class is its
     FTE in g - 1 (and the mean over g-3..g-1 with window=3); anticipation moves the window back."""
-    kw = dict(control="notyet", allow_unbalanced=True, n_boot=99, seed=1)
+    kw = dict(control="notyet", allow_unbalanced=True, n_boot=99, seed=1, min_cohort=1)
     base = _quiet(subgroup_effects, ecoom, "ln_lp", "size", **kw)
     g = pd.to_numeric(ecoom["treat_year"], errors="coerce")
     after = (ecoom["year"] >= g).fillna(False).to_numpy()

@@ -44,14 +44,16 @@ def test_within_estimates_are_each_class_on_its_own_and_independent(control):
     df = make_panel(n_firms=600, seed=4)
     res = _quiet(
         subgroup_effects, df, "ln_lp", "sector", comparison="within", control=control,
-        n_boot=99, min_treated=10,
+        n_boot=99, min_treated=10, min_cohort=1,
     )  # fmt: skip
     assert res.comparison == "within"
     named = [t.split(":", 1)[1] for t in res.params.index]
     sector = df["sector"].astype(str)
     for term, label in zip(res.params.index, named, strict=True):
         rows = ~sector.isin(named) if label == "other" else sector == label
-        own = aggte(_quiet(att_gt, df[rows], "ln_lp", control=control), "simple")
+        own = aggte(
+            _quiet(att_gt, df[rows], "ln_lp", control=control, small_sample=True), "simple"
+        )
         _close(res.params[term], own.params["simple"])
         _close(res.vcov.loc[term, term], own.std_errors["simple"] ** 2)
     off = res.vcov.to_numpy() - np.diag(np.diag(res.vcov.to_numpy()))

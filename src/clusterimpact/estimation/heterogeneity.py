@@ -84,6 +84,7 @@ from clusterimpact.provenance import make_provenance
 
 __all__ = [
     "DEFAULT_BY",
+    "MIN_COHORT",
     "MIN_TREATED",
     "PRESETS",
     "SubgroupOptions",
@@ -98,6 +99,8 @@ __all__ = [
 DEFAULT_BY = ("cluster", "cohort", "size", "age", "sector", "region")
 #: Fewest treated firms in a subgroup; smaller classes are merged (bins) or pooled into ``other``.
 MIN_TREATED = 20
+#: Fewest treated firms of a cohort within a subgroup (issue #14: lone firms' cells have no variance).
+MIN_COHORT = 2
 # multipliers held in memory at once (draws x clusters)
 _CHUNK_CELLS = 4_000_000
 
@@ -117,6 +120,7 @@ class _Base:
     pooled: AggteResult
     source: pd.DataFrame  # the user's frame (for class columns)
     opts: dict[str, Any]
+    small_sample: bool = True  # the subgroup fits' small-sample factor (att_gt's small_sample)
 
 
 def _prepare(
@@ -225,7 +229,9 @@ def _fit_one(
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         try:
-            fit = att_gt(frame, allow_unbalanced=True, **base.opts)
+            fit = att_gt(
+                frame, allow_unbalanced=True, small_sample=base.small_sample, **base.opts
+            )
             agg = aggte(fit, "simple", n_boot=0)
         except EstimationError as exc:
             raise EstimationError(f"subgroup {term}: {exc}") from exc
@@ -265,9 +271,14 @@ def _bootstrap(psi_c: sp.csr_matrix, n_boot: int, multiplier: str, seed: Any) ->
     return out
 
 
-def _equal_effects(theta: np.ndarray, V: np.ndarray) -> dict[str, float]:
+def _equal_effects(theta: np.ndarray, V: np.ndarray, n_min: int) -> dict[str, float]:
+    """Wald test of equal effects: ``stat`` against chi2(``df``) (``p_value``) and ``stat / df``
+    against F(``df``, ``df_denom`` = the smallest subgroup's treated firms - 1) (``p_value_f``, the
+    verdict: the subgroup variances are estimated from a few dozen firms)."""
     S = theta.size
-    out = {"stat": float("nan"), "df": 0.0, "p_value": float("nan"), "condition": float("nan")}
+    nan = float("nan")
+    out = {"stat": nan, "df": 0.0, "p_value": nan, "condition": nan}
+    out.update(f_stat=nan, df_denom=float(max(n_min - 1, 0)), p_value_f=nan)
     if S < 2:
         return out
     R = np.hstack([-np.ones((S - 1, 1)), np.eye(S - 1)])
@@ -276,7 +287,32 @@ def _equal_effects(theta: np.ndarray, V: np.ndarray) -> dict[str, float]:
         out.update(
             stat=stat, df=float(rank), p_value=float(stats.chi2.sf(stat, rank)), condition=cond
         )
+        if n_min >= 2:
+            out.update(
+                f_stat=stat / rank, p_value_f=float(stats.f.sf(stat / rank, rank, n_min - 1))
+            )
     return out
+
+
+def _drop_small_cohorts(
+    base: _Base, term: str, members: pd.Index, min_cohort: int, msgs: list[str], excl: dict[str, int]
+) -> pd.Index:
+    """The subgroup's members without those in cohorts of fewer than ``min_cohort`` of them."""
+    n_per = base.cohorts.reindex(members).value_counts()
+    small = n_per[n_per < min_cohort]
+    if small.empty:
+        return members
+    drop = base.cohorts.reindex(members).isin(small.index).to_numpy()
+    names = ", ".join(str(int(g)) for g in sorted(small.index))
+    msgs.append(
+        f"subgroup {term}: cohort(s) {names} have fewer than {min_cohort} treated firms "
+        f"({int(drop.sum())} firm(s)) and are left out of its estimate (a lone firm's cell has no "
+        "treated variance); under control='notyet' with a pooled comparison they stay in as "
+        "not-yet-treated comparison firms"
+    )
+    key = f"treated firms in a subgroup's cohort of fewer than {min_cohort} (min_cohort)"
+    excl[key] = excl.get(key, 0) + int(drop.sum())
+    return members[~drop]
 
 
 def _classes(
@@ -307,6 +343,7 @@ def _split(
     rule: SubgroupRule,
     *,
     min_treated: int,
+    min_cohort: int,
     n_boot: int,
     multiplier: str,
     seed: int | None,
@@ -317,7 +354,13 @@ def _split(
     o = base.opts
     within = comparison_mode(comparison, rule, by) == "within"
     labels, ctrl_labels, msgs, excl = _classes(base, by, rule, within, min_treated)
-    classes = [c for c in labels.cat.categories if (labels == c).any()]
+    members_of = {
+        c: _drop_small_cohorts(
+            base, f"{by}:{c}", labels.index[(labels == c).to_numpy()], min_cohort, msgs, excl
+        )
+        for c in labels.cat.categories
+    }
+    classes = [c for c in labels.cat.categories if len(members_of[c]) > 0]
     if len(classes) < 2:
         raise EstimationError(
             f"subgroups by {by}: {len(classes)} class(es) with at least {min_treated} treated firms; "
@@ -329,7 +372,7 @@ def _split(
     fits: dict[str, ATTgtResult] = {}
     n_firms: list[int] = []
     for term, c in zip(terms, classes, strict=True):
-        members = labels.index[(labels == c).to_numpy()]
+        members = members_of[c]
         like = None if ctrl_labels is None else ctrl_labels.index[(ctrl_labels == c).to_numpy()]
         if like is not None and o["control"] == "never" and len(like) == 0:
             raise EstimationError(f"subgroup {term}: no comparison firm of the same class")
@@ -370,6 +413,8 @@ def _split(
         rule=rule.to_dict(),
         comparison="within" if within else "pooled",
         min_treated=min_treated,
+        min_cohort=min_cohort,
+        small_sample=base.small_sample,
         n_boot=n_boot,
         multiplier=multiplier,
         **o,
@@ -389,7 +434,7 @@ def _split(
         rule=rule.to_dict(),
         rule_text=rule.describe(o["anticipation"]),
         n_firms=pd.Series(n_firms, index=idx, name="n_firms"),
-        equal_effects=_equal_effects(theta, V),
+        equal_effects=_equal_effects(theta, V, min(n_firms)),
         p_holm=pd.Series(holm(p), index=idx, name="p_holm"),
         p_romano_wolf=pd.Series(p_rw, index=idx, name="p_romano_wolf"),
         pooled=base.pooled,
@@ -407,7 +452,7 @@ def _split(
 
 
 def _check_settings(
-    n_boot: int, multiplier: str, alpha: float, min_treated: int, seed: Any
+    n_boot: int, multiplier: str, alpha: float, min_treated: int, min_cohort: int, seed: Any
 ) -> None:
     check_choice("multiplier", multiplier, MULTIPLIERS)
     if int(n_boot) != n_boot or n_boot < 99:
@@ -416,6 +461,8 @@ def _check_settings(
         raise SpecError(f"alpha must be in (0, 1), got {alpha}")
     if int(min_treated) != min_treated or min_treated < 1:
         raise SpecError(f"min_treated must be a positive integer, got {min_treated!r}")
+    if int(min_cohort) != min_cohort or min_cohort < 1:
+        raise SpecError(f"min_cohort must be a positive integer, got {min_cohort!r}")
     if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
         raise SpecError(f"seed must be an integer or None, got {seed!r}")
 
@@ -441,6 +488,8 @@ def subgroup_effects(
     cluster: str | None = None,
     comparison: Literal["auto", "within", "pooled"] = "auto",
     min_treated: int = MIN_TREATED,
+    min_cohort: int = MIN_COHORT,
+    small_sample: bool = True,
     n_boot: int = 999,
     multiplier: Multiplier = "mammen",
     seed: int | None = None,
@@ -483,6 +532,16 @@ def subgroup_effects(
     min_treated
         Fewest treated firms per subgroup: smaller bins merge with a neighbour, smaller categories pool
         into ``other`` (dropped if still too small); a warning says which.
+    min_cohort
+        Fewest treated firms of a subgroup's cohort: the subgroup's firms of smaller cohorts are left
+        out of its estimate (warning; counted in ``exclusions``). With ``control="notyet"`` and a
+        pooled comparison they stay in the data as not-yet-treated comparison firms; otherwise
+        (``never``, or ``within``) they leave that subgroup's fit. ``1`` keeps every firm.
+    small_sample
+        The cell-level small-sample factor of :func:`~clusterimpact.estimation.staggered.att_gt`
+        (``sqrt(n_d/(n_d-1))`` on the treated influence entries) in every subgroup's fit; the pooled
+        ATT is R did's (no factor). With both defaults the equal-effects test holds its size on the
+        ``null`` scenario (README; ``tests/estimation/test_size_null_subgroups.py``).
     n_boot, multiplier, seed
         Multiplier bootstrap for Romano-Wolf and the uniform band: one multiplier per firm (cluster)
         and draw, shared by every subgroup; reproducible for a seed.
@@ -492,7 +551,9 @@ def subgroup_effects(
     Returns
     -------
     SubgroupResult
-        Terms ``<by>:<class>`` in class order.
+        Terms ``<by>:<class>`` in class order. ``equal_effects`` holds the Wald statistic against
+        chi2 (``p_value``) and, the verdict, ``stat / df`` against F(``df``, smallest subgroup's
+        treated firms - 1) (``p_value_f``).
 
     Raises
     ------
@@ -572,6 +633,8 @@ class SubgroupOptions(TypedDict, total=False):
     cluster: str | None
     comparison: Literal["auto", "within", "pooled"]
     min_treated: int
+    min_cohort: int
+    small_sample: bool
     n_boot: int
     multiplier: Multiplier
     seed: int | None
@@ -581,19 +644,19 @@ class SubgroupOptions(TypedDict, total=False):
 _PREP_KEYS = tuple(
     "cohort unit time control covariates est anticipation allow_unbalanced cluster".split()
 )
-_SPLIT_KEYS = ("min_treated", "n_boot", "multiplier", "seed", "level", "comparison")
+_SPLIT_KEYS = ("min_treated", "min_cohort", "n_boot", "multiplier", "seed", "level", "comparison")
 
 
 def _options(args: dict[str, Any]) -> dict[str, Any]:
     """The shared options of the public entry points, taken from their arguments."""
-    return {k: args[k] for k in (*_PREP_KEYS, *_SPLIT_KEYS)}
+    return {k: args[k] for k in (*_PREP_KEYS, *_SPLIT_KEYS, "small_sample")}
 
 
 # the defaults of the shared options: subgroup_effects' own (one place for both entry points)
 _DEFAULTS = {
     k: v.default
     for k, v in inspect.signature(subgroup_effects).parameters.items()
-    if k in (*_PREP_KEYS, *_SPLIT_KEYS)
+    if k in (*_PREP_KEYS, *_SPLIT_KEYS, "small_sample")
 }
 
 
@@ -603,11 +666,13 @@ def _run(
     """One pooled fit, then one :func:`_split` per rule. With ``skip``, a split whose column is
     missing or that leaves fewer than two subgroups is skipped with a warning; otherwise it raises."""
     kw = {k: opts[k] for k in _SPLIT_KEYS if k not in ("level", "comparison")}
+    small_sample = bool(opts.get("small_sample", True))
     alpha = 1 - opts["level"]
     _check_settings(alpha=alpha, **kw)
     for b, rule in rules.items():  # a bad comparison is refused before any fit
         comparison_mode(opts["comparison"], rule, b)
     base = _prepare(data, outcome, **{k: opts[k] for k in _PREP_KEYS})
+    base.small_sample = small_sample
     out: dict[str, SubgroupResult] = {}
     for b, rule in rules.items():
         if skip and rule.at != "cohort" and rule.column not in base.source.columns:

@@ -94,6 +94,7 @@ class CallawaySantAnna:
         multiplier: Multiplier = "mammen",
         seed: int | np.random.Generator | None = None,
         level: float = 0.95,
+        small_sample: bool = False,
     ) -> None:
         self.outcome = outcome
         self.cohort = cohort
@@ -114,6 +115,7 @@ class CallawaySantAnna:
         self.multiplier = multiplier
         self.seed = seed
         self.level = level
+        self.small_sample = small_sample
 
     def _check(self) -> None:
         check_choice("control", self.control, CONTROLS)
@@ -212,14 +214,16 @@ class CallawaySantAnna:
     ) -> tuple[np.ndarray, InfluenceFunction, np.ndarray]:
         """Every cell's estimate, their influence functions and (treated, control) counts."""
         if prep.x is None and prep.balanced:
-            att, infl, counts = core.fast_cells(prep, cells)
+            att, infl, counts = core.fast_cells(prep, cells, small_sample=self.small_sample)
         else:
             key = (
                 "dr_traditional"
                 if self.est == "dr" and self.dr_method == "traditional"
                 else self.est
             )
-            att, infl, counts, cmsg = core.general_cells(prep, cells, key)
+            att, infl, counts, cmsg = core.general_cells(
+                prep, cells, key, small_sample=self.small_sample
+            )
             for m in cmsg:
                 core.note(msgs, m)
         if not np.isfinite(att).any():
@@ -366,6 +370,7 @@ def att_gt(
     seed: int | np.random.Generator | None = None,
     level: float = 0.95,
     dr_method: DRMethod = "improved",
+    small_sample: bool = False,
 ) -> ATTgtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021).
 
@@ -426,6 +431,12 @@ def att_gt(
         reproduce their bootstrap). Both give valid standard errors; draws differ, so bootstrap SEs and
         bands agree with R did's only up to Monte Carlo error. Without it, standard errors are analytic
         and no uniform band is computed.
+    small_sample
+        Scale each cell's treated influence entries by ``sqrt(n_d / (n_d - 1))`` (``n_d >= 2`` treated
+        units in the cell): the treated variance is then the unbiased one instead of the mean of
+        squared deviations from the cell's own treated mean. Off by default (R did / csdid);
+        :func:`~clusterimpact.estimation.heterogeneity.subgroup_effects` turns it on, where cohorts
+        of a handful of firms otherwise make the standard errors too small.
 
     Returns
     -------
@@ -471,4 +482,5 @@ def att_gt(
         multiplier=multiplier,
         seed=seed,
         level=level,
+        small_sample=small_sample,
     ).fit(data)

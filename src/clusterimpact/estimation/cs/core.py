@@ -110,11 +110,12 @@ def enumerate_cells(
 # fast path: no covariates, balanced panel -> group means and a group-block basis
 # -------------------------------------------------------------------------------------------------
 def fast_cells(
-    prep: Prepared, cells: list[Cell]
+    prep: Prepared, cells: list[Cell], *, small_sample: bool = False
 ) -> tuple[np.ndarray, InfluenceFunction, np.ndarray]:
     """Unconditional 2x2 DiD in every cell from group sums; influence functions on the group basis.
 
     Returns the estimates, the influence functions and the (n_treated, n_control) counts per cell.
+    ``small_sample``: the treated side's coefficients are scaled by :func:`small_sample_factor`.
     """
     n, T = prep.y.shape
     G = len(prep.group_cohort)
@@ -136,10 +137,12 @@ def fast_cells(
     for k, c in enumerate(cells):
         it, ib = tpos[c.t], tpos[c.b]
         mu = []
-        for side, groups in ((1.0, c.treated), (-1.0, c.control)):
+        f1 = small_sample_factor(int(cnt[c.treated].sum())) if small_sample else 1.0
+        for side, groups in ((f1, c.treated), (-1.0, c.control)):
             Ws = W[groups].sum()
             m = (S[groups, it] - S[groups, ib]).sum() / Ws
             mu.append(m)
+            # `side` only scales the influence function: the estimate is mu[0] - mu[1]
             base = groups * q
             coef[k, base + it] += side * n / Ws
             coef[k, base + ib] -= side * n / Ws
@@ -173,13 +176,14 @@ def group_block_basis(prep: Prepared, feats: np.ndarray) -> GroupBlockBasis:
 # general path: covariates and/or unbalanced panels -> per-cell 2x2 estimators, sparse basis
 # -------------------------------------------------------------------------------------------------
 def general_cells(
-    prep: Prepared, cells: list[Cell], est: str
+    prep: Prepared, cells: list[Cell], est: str, *, small_sample: bool = False
 ) -> tuple[np.ndarray, InfluenceFunction, np.ndarray, list[str]]:
     """Cell-by-cell estimation with covariates (``reg``/``ipw``/``dr``) or unbalanced panels.
 
     A cell whose estimation fails (a separated or non-converging propensity model, no overlap, a
     singular design, no treated or control unit observed in both periods) is NaN with a zero influence
     function, and the returned messages name it and the reason (R did and csdid: NA).
+    ``small_sample``: the treated units' influence entries are scaled by :func:`small_sample_factor`.
     """
     n, T = prep.y.shape
     G = len(prep.group_cohort)
@@ -233,6 +237,8 @@ def general_cells(
                 (f"ATT({c.g},{c.t})", "the estimate or its influence function is not finite")
             )
             continue
+        if small_sample:
+            psi[dmask] *= small_sample_factor(nd)
         att[k] = a
         rows.append(idx)
         cols.append(np.full(idx.size, k))
@@ -291,6 +297,16 @@ def const_coef(influence: InfluenceFunction, n_groups: int) -> np.ndarray:
     else:
         out[basis.p - 1] = 1.0
     return out
+
+
+def small_sample_factor(n_treated: int) -> float:
+    """``sqrt(n / (n - 1))`` for ``n >= 2`` treated units in a cell, else 1.
+
+    The treated units' influence entries ``w_i (dY_i - mean) / W_D`` have a sum of squares equal to the
+    mean squared deviation from the cell's own treated mean divided by ``n``: the factor turns it into
+    the unbiased variance (a single treated unit has no variance to estimate; it stays at 1).
+    """
+    return float(np.sqrt(n_treated / (n_treated - 1))) if n_treated >= 2 else 1.0
 
 
 # -------------------------------------------------------------------------------------------------

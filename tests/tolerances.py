@@ -211,6 +211,11 @@ FORMULA_CELL_MEANS_REL = 1e-10
 # HETERO_EXACT_ABS_SCALE x the largest magnitude compared (entries that are zero in exact arithmetic).
 HETERO_EXACT_REL = 1e-9
 HETERO_EXACT_ABS_SCALE = 1e-12
+# Small-sample factor (issue #14): att_gt's standard errors vs the textbook two-sample variance computed
+# by hand on an 11-firm panel (a few dozen roundings): floating point only, relative with a floor of
+# SMALL_SAMPLE_ABS_SCALE x the largest magnitude compared.
+SMALL_SAMPLE_REL = 1e-10
+SMALL_SAMPLE_ABS_SCALE = 1e-12
 # Covariance of the shared-multiplier bootstrap draws vs the analytic joint covariance with 1,999
 # draws: the Monte Carlo error of a variance is about sqrt(2 / B) = 3.2 % (so 15 % is > 4 SE), of a
 # correlation about (1 - rho^2) / sqrt(B) <= 0.023 (so 0.1 is > 4 SE).
@@ -316,6 +321,8 @@ NOT_FLOATING_POINT = (
     "ACF_FIRM_EFFECT_MIN_BIAS",
     "WOOLDRIDGE_FIRM_EFFECT_ABS",
     "HETERO_BOOT_VAR_REL",
+    "SMALL_SAMPLE_REL",
+    "SMALL_SAMPLE_ABS_SCALE",
     "HETERO_BOOT_CORR_ABS",
     "HONEST_R_GRID_SD",
     "HONEST_LF_SIM_SD",

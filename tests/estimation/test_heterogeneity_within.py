@@ -51,9 +51,7 @@ def test_within_estimates_are_each_class_on_its_own_and_independent(control):
     sector = df["sector"].astype(str)
     for term, label in zip(res.params.index, named, strict=True):
         rows = ~sector.isin(named) if label == "other" else sector == label
-        own = aggte(
-            _quiet(att_gt, df[rows], "ln_lp", control=control, small_sample=True), "simple"
-        )
+        own = aggte(_quiet(att_gt, df[rows], "ln_lp", control=control, small_sample=True), "simple")
         _close(res.params[term], own.params["simple"])
         _close(res.vcov.loc[term, term], own.std_errors["simple"] ** 2)
     off = res.vcov.to_numpy() - np.diag(np.diag(res.vcov.to_numpy()))

@@ -60,7 +60,11 @@ def test_points_whiskers_markers_and_pooled_line(result, uniform, tmp_path):
     n = result.n_firms.to_numpy()
     assert labels == [f"{s} (n = {k})" for s, k in zip(["0", "1", "2", "3"], n, strict=True)]
     ee = result.equal_effects
-    assert f"chi2({int(ee['df'])}) = {ee['stat']:.2f}" in ax.get_title("left")
+    if np.isfinite(ee.get("p_value_f", np.nan)):  # the verdict (issue #14): stat / df against F
+        want = f"F({int(ee['df'])}, {int(ee['df_denom'])}) = {ee['stat'] / ee['df']:.2f}"
+    else:
+        want = f"chi2({int(ee['df'])}) = {ee['stat']:.2f}"
+    assert want in ax.get_title("left")
     cap = P.figure_caption(ax)
     assert "Romano-Wolf" in cap and "never-treated" in cap and "shared by all subgroups" in cap
     assert ("sup-t uniform band" in cap) == uniform

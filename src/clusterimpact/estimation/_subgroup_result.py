@@ -27,7 +27,9 @@ class SubgroupResult(EstimateResult):
     n_firms
         Treated firms in each subgroup.
     equal_effects
-        Joint Wald test that every subgroup's effect is equal: ``stat``, ``df``, ``p_value``,
+        Joint Wald test that every subgroup's effect is equal: ``stat``, ``df``, ``p_value`` (chi2),
+        ``f_stat`` (``stat / df``), ``df_denom`` (smallest subgroup's treated firms - 1), ``p_value_f``
+        (against F(``df``, ``df_denom``): the verdict),
         ``condition`` (of the contrasts' correlation matrix).
     p_holm, p_romano_wolf
         Family-wise adjusted p-values of "no effect in the subgroup" (Holm; Romano-Wolf step-down).
@@ -103,6 +105,11 @@ class SubgroupResult(EstimateResult):
             lines.append(
                 f"Joint Wald test of equal effects: chi2({int(ee['df'])}) = {ee['stat']:.3f}, "
                 f"p = {ee['p_value']:.4f}"
+            )
+        if np.isfinite(ee.get("p_value_f", np.nan)):
+            lines.append(
+                f"  F reference (the verdict): F({int(ee['df'])}, {int(ee['df_denom'])}) = "
+                f"{ee['f_stat']:.3f}, p = {ee['p_value_f']:.4f}"
             )
         return lines
 

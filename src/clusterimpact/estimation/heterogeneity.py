@@ -229,9 +229,7 @@ def _fit_one(
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         try:
-            fit = att_gt(
-                frame, allow_unbalanced=True, small_sample=base.small_sample, **base.opts
-            )
+            fit = att_gt(frame, allow_unbalanced=True, small_sample=base.small_sample, **base.opts)
             agg = aggte(fit, "simple", n_boot=0)
         except EstimationError as exc:
             raise EstimationError(f"subgroup {term}: {exc}") from exc
@@ -295,7 +293,12 @@ def _equal_effects(theta: np.ndarray, V: np.ndarray, n_min: int) -> dict[str, fl
 
 
 def _drop_small_cohorts(
-    base: _Base, term: str, members: pd.Index, min_cohort: int, msgs: list[str], excl: dict[str, int]
+    base: _Base,
+    term: str,
+    members: pd.Index,
+    min_cohort: int,
+    msgs: list[str],
+    excl: dict[str, int],
 ) -> pd.Index:
     """The subgroup's members without those in cohorts of fewer than ``min_cohort`` of them."""
     n_per = base.cohorts.reindex(members).value_counts()

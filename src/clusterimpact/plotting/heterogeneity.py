@@ -168,4 +168,9 @@ def _wald_text(ee: Mapping[str, Any]) -> str:
     """The joint Wald test of equal effects as title text."""
     if not np.isfinite(ee.get("stat", np.nan)):
         return "equal effects: not testable"
+    if np.isfinite(ee.get("p_value_f", np.nan)):  # the verdict: stat / df against F
+        return (
+            f"equal effects: F({int(ee['df'])}, {int(ee['df_denom'])}) = {ee['f_stat']:.2f}, "
+            f"{fmt_p(ee['p_value_f'])}"
+        )
     return f"equal effects: chi2({int(ee['df'])}) = {ee['stat']:.2f}, {fmt_p(ee['p_value'])}"

@@ -446,6 +446,8 @@ def step_subgroups(study: Study) -> str:
                 "chi2": ee["stat"],
                 "df": int(ee["df"]) if np.isfinite(ee["df"]) else np.nan,
                 "p_value": ee["p_value"],
+                "df2": ee.get("df_denom", np.nan),
+                "p_value (F)": ee.get("p_value_f", np.nan),
                 "pooled ATT": float(sub.pooled.params.iloc[0])
                 if sub.pooled is not None
                 else np.nan,
@@ -459,7 +461,9 @@ def step_subgroups(study: Study) -> str:
         "subgroups",
         f"Equal effects across subgroups, {label(y)}",
         "Joint Wald test that the premium is the same in every subgroup of the split "
-        "(chi-squared with df = subgroups - 1, covariance from the firms' influence functions). "
+        "(chi-squared with df = subgroups - 1, covariance from the firms' influence functions; "
+        "p_value (F), the verdict: chi2 / df against F(df, df2 = the smallest subgroup's members "
+        "- 1), as the subgroup variances rest on a few dozen firms). "
         "Comparison 'within': each class against comparison firms of the same class, so the "
         "subgroups share no firm; 'pooled': every subgroup against the same comparison firms. "
         "Last column: the pooled ATT of all members.",

@@ -196,6 +196,9 @@ def test_subgroup_tables_equal_heterogeneity_effects(run, frame):
         row = tests[tests["split"] == by].iloc[0]
         close([row["chi2"], row["df"], row["p_value"]], [sub.equal_effects[k] for k in ("stat", "df", "p_value")])  # fmt: skip
         close([row["pooled ATT"]], [sub.pooled.params.iloc[0]])
+        ee = sub.equal_effects  # the F verdict (issue #14): df2 = smallest subgroup's members - 1
+        assert row["df2"] == int(sub.n_firms.min()) - 1
+        close([row["p_value (F)"]], [ee["p_value_f"]])
 
 
 @pytest.mark.filterwarnings("ignore::clusterimpact.errors.EstimationWarning")

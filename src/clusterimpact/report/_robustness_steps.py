@@ -446,7 +446,7 @@ def step_subgroups(study: Study) -> str:
                 "chi2": ee["stat"],
                 "df": int(ee["df"]) if np.isfinite(ee["df"]) else np.nan,
                 "p_value": ee["p_value"],
-                "df2": ee.get("df_denom", np.nan),
+                "df2": int(ee["df_denom"]) if np.isfinite(ee.get("df_denom", np.nan)) else np.nan,
                 "p_value (F)": ee.get("p_value_f", np.nan),
                 "pooled ATT": float(sub.pooled.params.iloc[0])
                 if sub.pooled is not None

@@ -139,3 +139,27 @@ def test_bad_min_cohort_is_refused():
     df = make_panel(n_firms=200, seed=4)
     with pytest.raises(SpecError, match="min_cohort"):
         subgroup_effects(df, "ln_lp", "sector", min_cohort=0, n_boot=99)
+
+
+@pytest.mark.parametrize("est", ["reg", "ipw", "dr"])
+def test_with_covariates_only_the_treated_influence_entries_scale(est):
+    """The covariate estimators: each cell's treated units' influence entries are multiplied by
+    sqrt(n_d / (n_d - 1)), the comparison units' entries and the estimates are unchanged."""
+    df = make_panel(n_firms=300, seed=5)
+    kw = dict(covariates=["x"], est=est, control="notyet", allow_unbalanced=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        off, on = (att_gt(df, "ln_lp", small_sample=s, **kw) for s in (False, True))
+    pd.testing.assert_series_equal(on.params, off.params)
+    psi_off, psi_on = off.unit_influence().toarray(), on.unit_influence().toarray()
+    ids = pd.Series(off.unit_ids)
+    g_unit = pd.to_numeric(df.groupby("firm_id")["treat_year"].first(), errors="coerce").fillna(0)
+    g_of = g_unit.reindex(ids).to_numpy()
+    n_scaled = 0
+    for k, (g, nd) in enumerate(zip(off.cohort, off.cells()["n_treated"], strict=True)):
+        treated = g_of == g
+        f = np.sqrt(nd / (nd - 1)) if nd >= 2 else 1.0
+        _close(psi_on[k, treated], f * psi_off[k, treated])
+        _close(psi_on[k, ~treated], psi_off[k, ~treated])
+        n_scaled += bool(nd >= 2 and np.any(psi_off[k, treated] != 0))
+    assert n_scaled > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,6 +16,7 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 from _asserts import assert_close
 from clusterimpact import plotting as P
 from clusterimpact.errors import DataError, SpecError
+from clusterimpact.results import EstimateResult
 from tolerances import EXACT_FLOOR, EXACT_REL, PLOT_DRAWN_REL
 
 
@@ -582,8 +585,20 @@ def test_plot_estimator_comparison_series_per_outcome():
     }
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Headlined(EstimateResult):
+    """A result that names its headline term, as every estimator's result does (#13)."""
+
+    headline: str = "simple"
+
+    @property
+    def overall_term(self) -> str | None:
+        return self.headline
+
+
 def test_comparison_frame_from_results():
-    cs = estimate_result(["simple", "group:2017"], [0.03, 0.02], [0.01, 0.01], method="cs")
+    base = estimate_result(["group:2017", "simple"], [0.02, 0.03], [0.01, 0.01], method="cs")
+    cs = _Headlined(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
     tw = estimate_result(["member"], [0.01], [0.005], method="twfe")
     rows = P.comparison_frame({"ln_lp": {"CS": cs, "TWFE": tw}})
     assert list(rows["estimator"]) == ["CS", "TWFE"]
@@ -592,7 +607,7 @@ def test_comparison_frame_from_results():
     assert _line(ax, "truth").get_xdata()[0] == 0.03
     two = estimate_result(["a", "b"], [1.0, 2.0], [1.0, 1.0])
     with pytest.raises(SpecError, match="cannot tell which"):
-        P.comparison_frame({"x": two})
+        P.comparison_frame({"x": two})  # no overall_term and two terms: refused, never guessed
 
 
 # -- 9. truth vs estimate ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from clusterimpact.plotting._format import (
     to_percent,
     to_percent_frame,
 )
+from clusterimpact.results import EstimateResult
 
 __all__ = ["comparison_frame", "plot_estimator_comparison"]
 
@@ -51,7 +52,7 @@ def comparison_frame(data: Any, *, level: float = 0.95) -> pd.DataFrame:
     Accepts a tidy frame with ``estimator`` (or ``method``) and ``outcome`` columns (``outcome``
     optional); a ComparisonResult (its ``overall()`` rows) or ``{outcome: ComparisonResult}``; or a
     nested dict ``{outcome: {estimator: result}}`` / ``{estimator: result}`` whose results contribute
-    their overall term (``simple``, ``ATT``, ``overall``, or their only term).
+    their ``overall_term`` (a tidy frame, or a result without one, contributes its only term).
 
     Examples
     --------
@@ -76,9 +77,7 @@ def comparison_frame(data: Any, *, level: float = 0.95) -> pd.DataFrame:
         rows = []
         for outcome, est_name, res in items:
             t = tidy_input(res, level)
-            pick = next(
-                (c for c in ("simple", "ATT", "overall", "att") if c in set(t["term"])), None
-            )
+            pick = res.overall_term if isinstance(res, EstimateResult) else None
             if pick is None:
                 if len(t) != 1:
                     raise SpecError(

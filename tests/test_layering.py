@@ -23,7 +23,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     # base: shared helpers, the result vocabulary, the formula grammar (read by matching, estimation, spec)
     0: (
         "errors", "_validation", "_renamed", "provenance", "units", "labels", "results", "_progress",
-        "_binary", "_cohort", "_textnum", "_outputs", "formula",
+        "_binary", "_cohort", "_textnum", "_outputs", "formula", "dask",
     ),
     # data: reading inputs, the panel, synthetic panels with known truth
     1: (

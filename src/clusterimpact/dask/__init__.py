@@ -1,0 +1,18 @@
+"""The Dask back end: firm-year panels too large for one machine, as partitions with each firm in one.
+
+Nothing here imports Dask at import time; :func:`require_dask` does, with a clear error naming the
+``dask`` extra (``pip install clusterimpact[dask]``) when it is missing.
+
+* :class:`FirmPartitions` wraps a ``dask.dataframe.DataFrame`` whose partitions each hold whole firms
+  (rows hashed on the firm id), with :meth:`FirmPartitions.map_reduce`: the one way estimators compute
+  on it (a per-partition function returning additive sufficient statistics, summed over partitions in
+  partition order, so a result depends on the data and the number of partitions only through roundoff).
+* :func:`session` starts and closes a ``LocalCluster`` (no address) or connects to a running scheduler.
+"""
+
+from __future__ import annotations
+
+from clusterimpact.dask._frames import FirmPartitions, require_dask
+from clusterimpact.dask._session import session
+
+__all__ = ["FirmPartitions", "require_dask", "session"]

@@ -55,3 +55,74 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "sweep" in item.keywords:
             item.add_marker(skip)
+
+
+# --- the Dask back end (#16) -----------------------------------------------------------------------------
+# Tests of the Dask path share one LocalCluster (2 worker processes, 1 thread each) and one partitioned
+# Parquet panel per pytest worker; mark them ``pytest.mark.xdist_group("dask")`` so they run on one.
+# The panel has ``dask_rows()`` firm-years: 10^6 at full size, ``CLUSTERIMPACT_SLOW_SCALE`` of that in
+# ``make test``.
+
+
+def dask_rows() -> int:
+    """Firm-years of the shared Dask test panel (10^6 scaled by ``CLUSTERIMPACT_SLOW_SCALE``)."""
+    return int(1_000_000 * slow_scale())
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A ``distributed.Client`` on a 2-worker ``LocalCluster``, closed at the end of the session."""
+    from clusterimpact.dask import session
+
+    with session(n_workers=2, threads_per_worker=1) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def dask_panel():
+    """The in-memory analysis panel (``FirmPanel.data``) behind the shared Dask Parquet data set.
+
+    The synthetic ``ecoom`` study, about :func:`dask_rows` firm-years, with ``ln_tfp`` (ln value added
+    net of the true elasticities: a known-truth outcome without a production-function step).
+    """
+    from clusterimpact.panel import build_panel
+    from clusterimpact.synthetic import simulate
+
+    n_firms = max(2_000, int(dask_rows() / 9.83))
+    sim = simulate("ecoom", seed=16, n_firms=n_firms)
+    data = build_panel(sim.accounts, sim.registry, deflators=sim.deflators).data.copy()
+    el = sim.truth["elasticities"]
+    data["ln_tfp"] = (
+        data["ln_va"] - el["ln_emp"] * data["ln_emp"] - el["ln_capital"] * data["ln_capital"]
+    )
+    return data
+
+
+@pytest.fixture(scope="session")
+def dask_parquet(dask_panel, tmp_path_factory) -> Path:
+    """:func:`dask_panel` written as a Parquet folder of 8 files cut by year (firms spread over files),
+    so reading it by firm needs the hash repartition."""
+    out = tmp_path_factory.mktemp("dask_parquet")
+    years = np.sort(dask_panel["year"].unique())
+    for i, chunk in enumerate(np.array_split(years, 8)):
+        part = dask_panel[dask_panel["year"].isin(chunk)]
+        part.to_parquet(out / f"part-{i:02d}.parquet", index=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def firm_partitions(dask_client, dask_parquet):
+    """``firm_partitions(n)``: the shared panel read from Parquet into ``n`` partitions by firm, persisted
+    on the cluster (cached per ``n``)."""
+    from clusterimpact.dask import FirmPartitions
+
+    cache: dict[int, FirmPartitions] = {}
+
+    def get(n: int) -> FirmPartitions:
+        if n not in cache:
+            cache[n] = FirmPartitions.from_parquet(
+                str(dask_parquet), "firm_id", "year", npartitions=n
+            ).persist()
+        return cache[n]
+
+    return get

@@ -48,3 +48,15 @@ def test_rows_sorted_by_firm_and_year_within_partitions() -> None:
 def test_missing_firm_column_is_named() -> None:
     with pytest.raises(DataError, match="firm_id"):
         FirmPartitions.from_pandas(_panel(), "firm_id", "year")
+
+
+@pytest.mark.xdist_group("dask")
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_shared_parquet_panel_on_the_cluster(firm_partitions, dask_panel, n: int) -> None:
+    fp = firm_partitions(n)
+    got = fp.map_reduce(
+        lambda p: {"rows": len(p), "firms": p["firm_id"].nunique(), "y": p["ln_va"].sum()}
+    )
+    assert got["rows"] == len(dask_panel)
+    assert got["firms"] == dask_panel["firm_id"].nunique()
+    assert abs(got["y"] - dask_panel["ln_va"].sum()) <= 1e-12 * dask_panel["ln_va"].abs().sum()

@@ -60,3 +60,19 @@ def test_shared_parquet_panel_on_the_cluster(firm_partitions, dask_panel, n: int
     assert got["rows"] == len(dask_panel)
     assert got["firms"] == dask_panel["firm_id"].nunique()
     assert abs(got["y"] - dask_panel["ln_va"].sum()) <= 1e-12 * dask_panel["ln_va"].abs().sum()
+
+
+def test_backend_choice() -> None:
+    from clusterimpact.dask import as_partitions, wants_dask
+    from clusterimpact.errors import SpecError
+
+    df = _panel(50, 3)
+    assert not wants_dask(df, "memory")
+    assert wants_dask(df, "dask")
+    fp = as_partitions(df, "firm", "year", npartitions=2)
+    assert wants_dask(fp, "memory")  # partitions stay on Dask
+    assert as_partitions(fp, "firm") is fp
+    with pytest.raises(SpecError, match="backend"):
+        wants_dask(df, "spark")
+    with pytest.raises(SpecError, match="firm_id"):
+        as_partitions(fp, "firm_id")

@@ -1,0 +1,74 @@
+"""What an estimator's ``backend="dask"`` path runs on, and how its data becomes firm partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+from clusterimpact.dask._frames import FirmPartitions, require_dask
+from clusterimpact.dask._session import session
+from clusterimpact.errors import SpecError
+
+__all__ = ["BACKENDS", "as_partitions", "check_backend", "compute_context", "wants_dask"]
+
+#: the accepted values of every estimator's ``backend`` option
+BACKENDS = ("memory", "dask")
+# rows per partition when an in-memory frame is split for backend="dask" without a partition count
+_ROWS_PER_PARTITION = 250_000
+
+
+def check_backend(backend: str) -> None:
+    """Raise a :class:`~clusterimpact.errors.SpecError` unless ``backend`` is ``"memory"`` or ``"dask"``."""
+    if backend not in BACKENDS:
+        raise SpecError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def wants_dask(data: Any, backend: str) -> bool:
+    """Whether a call runs on the Dask path: ``backend="dask"``, or the data already are partitions.
+
+    A :class:`FirmPartitions` (or a Dask DataFrame) with ``backend="memory"`` stays on Dask: it would not
+    fit in memory, which is why it is partitioned."""
+    check_backend(backend)
+    if backend == "dask" or isinstance(data, FirmPartitions):
+        return True
+    return type(data).__module__.startswith("dask.")
+
+
+def as_partitions(
+    data: Any, firm: str, time: str | None = None, npartitions: int | None = None
+) -> FirmPartitions:
+    """``data`` as :class:`FirmPartitions`: kept if it is one, else repartitioned by a hash of ``firm``.
+
+    An in-memory frame gets ``npartitions`` partitions (default: one per 250,000 rows); a Dask DataFrame
+    is shuffled by firm into ``npartitions`` (default: its own count)."""
+    if isinstance(data, FirmPartitions):
+        if data.firm != firm:
+            raise SpecError(
+                f"the partitions are by {data.firm!r}, the estimator asks for firm column {firm!r}"
+            )
+        return data
+    require_dask()
+    if isinstance(data, pd.DataFrame):
+        n = npartitions or max(1, -(-len(data) // _ROWS_PER_PARTITION))
+        return FirmPartitions.from_pandas(data, firm, time, npartitions=n)
+    return FirmPartitions.from_dask(data, firm, time, npartitions=npartitions)
+
+
+@contextmanager
+def compute_context() -> Iterator[Any]:
+    """The running ``distributed.Client`` if there is one, else a ``LocalCluster`` for the block."""
+    require_dask()
+    from distributed import default_client
+
+    try:
+        client = default_client()
+    except ValueError:
+        client = None
+    if client is not None:
+        yield client
+        return
+    with session() as new:
+        yield new

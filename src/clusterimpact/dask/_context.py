@@ -21,7 +21,17 @@ _ROWS_PER_PARTITION = 250_000
 
 
 def check_backend(backend: str) -> None:
-    """Raise a :class:`~clusterimpact.errors.SpecError` unless ``backend`` is ``"memory"`` or ``"dask"``."""
+    """Raise a :class:`~clusterimpact.errors.SpecError` unless ``backend`` is ``"memory"`` or ``"dask"``.
+
+    Examples
+    --------
+    >>> from clusterimpact.dask import check_backend
+    >>> check_backend("dask")
+    >>> check_backend("spark")
+    Traceback (most recent call last):
+    ...
+    clusterimpact.errors.SpecError: backend must be one of ('memory', 'dask'), got 'spark'
+    """
     if backend not in BACKENDS:
         raise SpecError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
@@ -30,7 +40,15 @@ def wants_dask(data: Any, backend: str) -> bool:
     """Whether a call runs on the Dask path: ``backend="dask"``, or the data already are partitions.
 
     A :class:`FirmPartitions` (or a Dask DataFrame) with ``backend="memory"`` stays on Dask: it would not
-    fit in memory, which is why it is partitioned."""
+    fit in memory, which is why it is partitioned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.dask import wants_dask
+    >>> wants_dask(pd.DataFrame({"firm": [1]}), "memory"), wants_dask(pd.DataFrame({"firm": [1]}), "dask")
+    (False, True)
+    """
     check_backend(backend)
     if backend == "dask" or isinstance(data, FirmPartitions):
         return True
@@ -43,7 +61,16 @@ def as_partitions(
     """``data`` as :class:`FirmPartitions`: kept if it is one, else repartitioned by a hash of ``firm``.
 
     An in-memory frame gets ``npartitions`` partitions (default: one per 250,000 rows); a Dask DataFrame
-    is shuffled by firm into ``npartitions`` (default: its own count)."""
+    is shuffled by firm into ``npartitions`` (default: its own count).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.dask import as_partitions
+    >>> df = pd.DataFrame({"firm": [1, 1, 2, 3], "year": [1, 2, 1, 1], "y": [1.0, 2.0, 3.0, 4.0]})
+    >>> as_partitions(df, "firm", "year", npartitions=2).npartitions
+    2
+    """
     if isinstance(data, FirmPartitions):
         if data.firm != firm:
             raise SpecError(
@@ -59,7 +86,14 @@ def as_partitions(
 
 @contextmanager
 def compute_context() -> Iterator[Any]:
-    """The running ``distributed.Client`` if there is one, else a ``LocalCluster`` for the block."""
+    """The running ``distributed.Client`` if there is one, else a ``LocalCluster`` for the block.
+
+    Examples
+    --------
+    >>> from clusterimpact.dask import compute_context
+    >>> with compute_context() as client:  # doctest: +SKIP
+    ...     pass
+    """
     require_dask()
     from distributed import default_client
 

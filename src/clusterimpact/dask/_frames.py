@@ -13,7 +13,13 @@ __all__ = ["FirmPartitions", "require_dask"]
 
 
 def require_dask() -> None:
-    """Import Dask and distributed, or raise an ``ImportError`` naming the ``dask`` extra."""
+    """Import Dask and distributed, or raise an ``ImportError`` naming the ``dask`` extra.
+
+    Examples
+    --------
+    >>> from clusterimpact.dask import require_dask
+    >>> require_dask()  # silent when ``pip install 'clusterimpact[dask]'`` has been run
+    """
     try:
         import dask.dataframe  # noqa: F401
         import distributed  # noqa: F401

@@ -90,9 +90,11 @@ def compute_context() -> Iterator[Any]:
 
     Examples
     --------
-    >>> from clusterimpact.dask import compute_context
-    >>> with compute_context() as client:  # doctest: +SKIP
-    ...     pass
+    >>> from clusterimpact.dask import compute_context, session
+    >>> with session(n_workers=1) as client:
+    ...     with compute_context() as running:
+    ...         print(running is client)
+    True
     """
     require_dask()
     from distributed import default_client

@@ -36,9 +36,9 @@ def session(
     Examples
     --------
     >>> from clusterimpact.dask import session
-    >>> with session(n_workers=1) as client:  # doctest: +SKIP
-    ...     print(client.scheduler_info()["type"])
-    Scheduler
+    >>> with session(n_workers=1) as client:
+    ...     print(len(client.scheduler_info()["workers"]))
+    1
     """
     require_dask()
     from distributed import Client, LocalCluster

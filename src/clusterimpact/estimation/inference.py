@@ -38,6 +38,7 @@ from clusterimpact.errors import EstimationError, SpecError
 __all__ = [
     "VCOV_TYPES",
     "cluster_count_check",
+    "sandwich",
     "vcov_cluster",
     "vcov_driscoll_kraay",
     "vcov_hetero",
@@ -88,7 +89,35 @@ def vcov_iid(
     n = len(u)
     B = _bread(X, w) if bread is None else bread
     rss = float(u @ u) if w is None else float((w * u) @ u)
-    return rss / (n - df_k) * B
+    return sandwich("iid", B, rss, n=n, df_k=df_k)
+
+
+def sandwich(
+    kind: str, bread: np.ndarray, stat: Any, *, n: int, df_k: int, G: int | None = None
+) -> np.ndarray:
+    """The covariance from its sufficient statistic, with the small-sample factor of ``kind``.
+
+    ``"iid"``: ``stat`` is ``sum(w u^2)``; ``"hetero"`` (HC1): the meat ``S'S`` of the scores;
+    ``"cluster"`` (one-way CRV1): the meat summed over the ``G`` clusters. The statistics are sums over
+    rows (or clusters), so the Dask path sums them over partitions and finalizes here, as in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.inference import sandwich
+    >>> sandwich("iid", np.eye(2), 9.0, n=11, df_k=2)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if kind == "iid":
+        return float(stat) / (n - df_k) * bread
+    if kind == "hetero":
+        return n / (n - df_k) * (bread @ stat @ bread)
+    if kind == "cluster":
+        assert G is not None
+        kfac = (n - 1) / (n - df_k)
+        return G / (G - 1) * kfac * (bread @ stat @ bread)
+    raise SpecError(f"sandwich: unknown covariance kind {kind!r}")
 
 
 def vcov_hetero(
@@ -116,7 +145,7 @@ def vcov_hetero(
     n = len(u)
     B = _bread(X, w) if bread is None else bread
     S = _scores(X, u, w)
-    return n / (n - df_k) * (B @ (S.T @ S) @ B)
+    return sandwich("hetero", B, S.T @ S, n=n, df_k=df_k)
 
 
 def cluster_count_check(G: int, name: str) -> str | None:
@@ -195,7 +224,7 @@ def vcov_cluster(
     kfac = (n - 1) / (n - df_k)
     if len(clusters) == 1:
         meat, G = _meat_cluster(S, clusters[0])
-        return G / (G - 1) * kfac * (B @ meat @ B), [G]
+        return sandwich("cluster", B, meat, n=n, df_k=df_k, G=G), [G]
     if len(clusters) != 2:
         raise SpecError("cluster-robust inference supports one or two cluster variables")
     c1, c2 = clusters

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -38,7 +39,16 @@ def _select(
             ]
         )
     Xw = Xs if w is None else Xs * w[:, None]
-    sel = select_regressors(np.einsum("ij,ik->jk", Xs, Xw), total)
+    return _select_from(np.einsum("ij,ik->jk", Xs, Xw), total, names, f, collinear)
+
+
+def _select_from(
+    XtX: np.ndarray, total: np.ndarray, names: list[str], f: _Formula, collinear: str
+) -> tuple[list[int], list[str], list[str]]:
+    """:func:`_select` given ``X~'WX~`` and the columns' total sums of squares (the Dask path sums both
+    over partitions)."""
+    has_fe = bool(f.fixed_effects)
+    sel = select_regressors(XtX, total)
     if not sel.absorbed and not sel.collinear:
         return sel.keep, [], []
     where = f"the fixed effects ({' + '.join(f.fixed_effects)})" if has_fe else "the intercept"
@@ -64,10 +74,13 @@ def _select(
 def _solve(Xd: np.ndarray, yd: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     Xw = Xd if w is None else Xd * w[:, None]
     # einsum, not BLAS: N-long products start BLAS threads, which stall on a loaded machine
-    XtX = np.einsum("ij,ik->jk", Xd, Xw)
+    return _solve_normal(np.einsum("ij,ik->jk", Xd, Xw), np.einsum("ij,i->j", Xw, yd))
+
+
+def _solve_normal(XtX: np.ndarray, Xty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``beta`` and the bread ``(X'WX)^{-1}`` from the normal equations' cross-products."""
     bread = np.linalg.inv(XtX)
-    beta = bread @ np.einsum("ij,i->j", Xw, yd)
-    return beta, bread
+    return bread @ Xty, bread
 
 
 def _fit_fast(
@@ -114,13 +127,60 @@ def _fit_fast(
     V, n_clusters, df_resid, warns = _vcov_fast(p, Xd, u, vtype, ccols, df_k, G_df, lag, bread)
     if J is not None:
         beta, V = J @ beta, J @ V @ J.T
-    warns = [*notes, *warns]
-    rss = _ssq(u, p.w)
-    tss = _ssq(p.y - _wmean(p.y, p.w), p.w)
-    tss_w = _ssq(yd, p.w)
-    for m in warns:
-        warnings.warn(m, EstimationWarning, stacklevel=3)
-    idx = pd.Index(names)
+    fit = _Fit(
+        names=names,
+        beta=beta,
+        V=V,
+        nobs=p.nobs,
+        df_resid=float(df_resid),
+        warns=[*notes, *warns],
+        exclusions=p.exclusions,
+        n_clusters=n_clusters,
+        rss=_ssq(u, p.w),
+        tss=_ssq(p.y - _wmean(p.y, p.w), p.w),
+        tss_w=_ssq(yd, p.w),
+        df_k=int(df_k),
+        fe_levels=list(p.fe_levels),
+        dropped=dropped,
+    )
+    return _assemble(f, fit, vtype, ccols, weights, method, options)
+
+
+@dataclass
+class _Fit:
+    """The numbers of a fast-path fit, from one frame or summed over partitions."""
+
+    names: list[str]
+    beta: np.ndarray
+    V: np.ndarray
+    nobs: int
+    df_resid: float
+    warns: list[str]
+    exclusions: dict[str, int]
+    n_clusters: int | None
+    rss: float
+    tss: float
+    tss_w: float
+    df_k: int
+    fe_levels: list[int]
+    dropped: list[str]
+
+
+def _assemble(
+    f: _Formula,
+    fit: _Fit,
+    vtype: str,
+    ccols: list[str],
+    weights: str | None,
+    method: str,
+    options: dict[str, Any] | None,
+    *,
+    stacklevel: int = 4,
+) -> FixedEffectsResult:
+    """The :class:`FixedEffectsResult` of a fit (warnings issued here)."""
+    for m in fit.warns:
+        warnings.warn(m, EstimationWarning, stacklevel=stacklevel)
+    idx = pd.Index(fit.names)
     opts = {
         "formula": f.text,
         "vcov": vtype,
@@ -129,28 +189,29 @@ def _fit_fast(
         "engine": "fast",
     }
     opts.update(options or {})
+    rss, tss, tss_w, V = fit.rss, fit.tss, fit.tss_w, fit.V
     return FixedEffectsResult(
-        params=pd.Series(beta, index=idx, name="estimate"),
+        params=pd.Series(fit.beta, index=idx, name="estimate"),
         std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
-        nobs=p.nobs,
+        nobs=fit.nobs,
         method=method,
         provenance=make_provenance(method, None, None, **opts),
-        df_resid=float(df_resid),
+        df_resid=float(fit.df_resid),
         vcov=pd.DataFrame(V, index=idx, columns=idx),
-        warnings=tuple(warns),
-        exclusions=p.exclusions,
+        warnings=tuple(fit.warns),
+        exclusions=fit.exclusions,
         formula=f.text,
         depvar=f.depvar,
         fixed_effects=f.fixed_effects,
         vcov_type=vtype,
         cluster="+".join(ccols) if ccols else None,
-        n_clusters=n_clusters,
+        n_clusters=fit.n_clusters,
         r2=1 - rss / tss if tss > 0 else float("nan"),
         r2_within=1 - rss / tss_w if (f.fixed_effects and tss_w > 0) else float("nan"),
         rss=rss,
-        df_k=int(df_k),
-        n_fe_levels=dict(zip(f.fixed_effects, p.fe_levels, strict=True)),
+        df_k=int(fit.df_k),
+        n_fe_levels=dict(zip(f.fixed_effects, fit.fe_levels, strict=True)),
         weights=weights,
         engine="fast",
-        collinear=tuple(dropped),
+        collinear=tuple(fit.dropped),
     )

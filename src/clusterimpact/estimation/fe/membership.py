@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import SpecError
+from clusterimpact.estimation.fe._dask_membership import (
+    bin_dummies,
+    fit_membership,
+    membership_partitions,
+    post_exit_rows,
+)
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
@@ -62,21 +69,30 @@ def parse_bins(bins: Sequence[int | str]) -> list[tuple[str, int, float]]:
 
 
 def _membership_frame(
-    data: Any, outcome: str, unit: str, time: str, cols: list[str], post_exit: str, cohort: str
-) -> tuple[pd.DataFrame, dict[str, int]]:
+    data: Any,
+    outcome: str,
+    unit: str,
+    time: str,
+    cols: list[str],
+    post_exit: str,
+    cohort: str,
+    backend: str = "memory",
+) -> tuple[Any, dict[str, int]]:
+    """The model's frame (or, on Dask, its FirmPartitions) with the post-exit rule applied."""
     check_choice("post_exit", post_exit, ("keep", "drop"))
-    df = as_frame(data)
     need = [outcome, unit, time, *cols]
     if post_exit == "drop":
         need.append(cohort)
+    if wants_dask(data, backend):
+        frame = data if type(data).__module__.startswith(("dask.", "clusterimpact.dask")) else None
+        return membership_partitions(
+            as_frame(data) if frame is None else frame, unit, need, post_exit, time, cohort
+        )
+    df = as_frame(data)
     require_columns(df, list(dict.fromkeys(need)), what="membership model")
     excl: dict[str, int] = {}
     if post_exit == "drop":
-        from clusterimpact._cohort import cohort_years
-
-        g = cohort_years(df[cohort], column=cohort, never=np.nan)
-        t = df[time].to_numpy(dtype=float)
-        after = np.isfinite(g) & (t >= g) & (df["member"].to_numpy() == 0)
+        after = post_exit_rows(df, time, cohort)
         if after.any():
             excl["post_exit"] = int(after.sum())
             df = df.loc[~after]
@@ -98,6 +114,9 @@ def _run_model(
     excl: dict[str, int],
     options: dict[str, Any],
 ) -> FixedEffectsResult:
+    if not isinstance(df, pd.DataFrame):  # FirmPartitions: the Dask path
+        res = fit_membership(df, formula, vcov, cluster, weights, method, options)
+        return _merge_exclusions(res, excl)
     f, df = build_design(formula, df)
     vtype, ccols = _normalise_vcov(vcov, cluster if vcov in ("cluster", "twoway") else None)
     res = _fit_fast(
@@ -131,6 +150,7 @@ def static_premium(
     weights: str | None = None,
     post_exit: PostExit = "keep",
     cohort: str = "treat_year",
+    backend: Literal["memory", "dask"] = "memory",
 ) -> FixedEffectsResult:
     """The classic TWFE DiD premium: ``y_it = a_i + l_t + b * member_it + e_it``.
 
@@ -161,6 +181,9 @@ def static_premium(
     post_exit
         ``"keep"`` treats years after leaving as non-member years; ``"drop"`` removes them (counted in
         ``exclusions["post_exit"]``; needs ``cohort``).
+    backend
+        ``"memory"`` or ``"dask"`` (the same fit over firm partitions, see :func:`feols`; ``data`` may
+        be :class:`~clusterimpact.dask.FirmPartitions`). The other membership models take it too.
 
     Examples
     --------
@@ -171,7 +194,7 @@ def static_premium(
     ('ln_lp ~ member | firm_id + year', 'cluster', 'firm_id')
     """
     df, excl = _membership_frame(
-        data, outcome, unit, time, [treatment, *controls], post_exit, cohort
+        data, outcome, unit, time, [treatment, *controls], post_exit, cohort, backend
     )
     rhs = " + ".join([treatment, *controls])
     formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
@@ -204,6 +227,7 @@ def linear_duration(
     weights: str | None = None,
     post_exit: PostExit = "keep",
     cohort: str = "treat_year",
+    backend: Literal["memory", "dask"] = "memory",
 ) -> FixedEffectsResult:
     """Premium plus linear growth: ``y_it = a_i + l_t + b0 * member_it + b1 * member_years_it + e_it``.
 
@@ -222,7 +246,7 @@ def linear_duration(
     ['member', 'member_years']
     """
     df, excl = _membership_frame(
-        data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort
+        data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort, backend
     )
     rhs = " + ".join([treatment, duration, *controls])
     formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
@@ -256,6 +280,7 @@ def binned_duration(
     weights: str | None = None,
     post_exit: PostExit = "keep",
     cohort: str = "treat_year",
+    backend: Literal["memory", "dask"] = "memory",
 ) -> FixedEffectsResult:
     """Premium by years of membership in bins: ``y_it = a_i + l_t + sum_b c_b 1[member, m_it in b] + e``.
 
@@ -277,22 +302,31 @@ def binned_duration(
     """
     parsed = parse_bins(bins)
     df, excl = _membership_frame(
-        data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort
+        data, outcome, unit, time, [treatment, duration, *controls], post_exit, cohort, backend
     )
-    m = pd.to_numeric(df[duration], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    mem = pd.to_numeric(df[treatment], errors="coerce").to_numpy(dtype=float, na_value=np.nan) == 1
-    extra = {
-        f"{duration}::{label}": ((mem & (m >= lo) & (m <= hi)).astype(float))
-        for label, lo, hi in parsed
-    }
+    frame = df if isinstance(df, pd.DataFrame) else df.frame._meta  # the names only, on Dask
+    extra = bin_dummies(frame, duration, treatment, parsed)
     rhs = " + ".join(controls) if controls else "0"
     formula = f"{outcome} ~ {rhs} | {_fe_part(unit, time, fe)}"
     f = parse_formula(formula)
+    text = f"{outcome} ~ {' + '.join([*extra, *controls])} | {_fe_part(unit, time, fe)}"
+    ff = _Formula(text, f.depvar, tuple(controls), f.fixed_effects, False, None)
+    options = {"bins": [b[0] for b in parsed]}
+    if not isinstance(df, pd.DataFrame):  # FirmPartitions: the Dask path
+        dres = fit_membership(
+            df,
+            ff,
+            vcov,
+            cluster or unit,
+            weights,
+            "binned_duration",
+            options,
+            bins=(duration, treatment, parsed),
+        )
+        return _reorder(_merge_exclusions(dres, excl), [*extra, *controls])
     vtype, ccols = _normalise_vcov(
         vcov, (cluster or unit) if vcov in ("cluster", "twoway") else None
     )
-    text = f"{outcome} ~ {' + '.join([*extra, *controls])} | {_fe_part(unit, time, fe)}"
-    ff = _Formula(text, f.depvar, tuple(controls), f.fixed_effects, False, None)
     res = None
     if not controls and weights is None:
         res = _fit_indicators(

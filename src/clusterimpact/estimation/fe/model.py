@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import SpecError
+from clusterimpact.estimation.fe._dask import fit_dask
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._pyfixest import _fit_pyfixest
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
 from clusterimpact.formula.design import build_design
+from clusterimpact.formula.grammar import parse_formula
 
 __all__ = ["ENGINES", "Collinear", "Engine", "feols"]
 
@@ -35,6 +38,7 @@ def feols(
     drop_singletons: bool = True,
     engine: Engine = "auto",
     collinear: Collinear = "drop",
+    backend: Literal["memory", "dask"] = "memory",
 ) -> FixedEffectsResult:
     """Linear regression with absorbed fixed effects (fixest formula syntax).
 
@@ -75,6 +79,13 @@ def feols(
         ``"drop"`` (fixest's default): regressors absorbed by the fixed effects or collinear with
         regressors before them in the formula are dropped, named in an :class:`EstimationWarning` and
         in ``result.collinear``; ``"raise"``: an :class:`EstimationError` instead.
+    backend
+        ``"memory"`` (default) or ``"dask"``: the same fit as map-reduce over firm partitions
+        (:mod:`clusterimpact.dask`; the same numbers to roundoff). ``data`` may then be a
+        :class:`~clusterimpact.dask.FirmPartitions` (taken on Dask whatever ``backend`` says) or a frame,
+        split by its first fixed effect. The firm (the partition key) must be a fixed effect, the other
+        effects have few levels (years, sector^year); plain columns only; vcov iid, hetero or one-way
+        cluster by the firm or a variable constant within firms. Anything else raises a SpecError.
 
     Returns
     -------
@@ -107,6 +118,10 @@ def feols(
     """
     check_choice("engine", engine, ENGINES)
     check_choice("collinear", collinear, ("drop", "raise"))
+    if wants_dask(data, backend):
+        return _feols_dask(
+            formula, data, vcov, cluster, weights, drop_singletons, engine, collinear
+        )
     df = as_frame(data)
     f, df = build_design(formula, df)
     vtype, ccols = _normalise_vcov(vcov, cluster)
@@ -130,5 +145,46 @@ def feols(
     else:
         res = _fit_pyfixest(f, df, vtype, ccols, weights, G_df, drop_singletons, collinear)
     if f.notes:  # warnings raised while computing the formula's transforms
+        res = dataclasses.replace(res, warnings=(*f.notes, *res.warnings))
+    return res
+
+
+def _feols_dask(
+    formula: str,
+    data: Any,
+    vcov: str | dict[str, str],
+    cluster: str | Sequence[str] | None,
+    weights: str | None,
+    drop_singletons: bool,
+    engine: str,
+    collinear: str,
+) -> FixedEffectsResult:
+    """``feols`` on Dask (:mod:`clusterimpact.estimation.fe._dask`)."""
+    from clusterimpact.dask import FirmPartitions, as_partitions, compute_context
+
+    if engine == "pyfixest":
+        raise SpecError("engine='pyfixest' is not available with backend='dask'")
+    vtype, ccols = _normalise_vcov(vcov, cluster)
+    if isinstance(data, FirmPartitions):
+        fp = data
+    else:
+        fes = parse_formula(formula).fixed_effects
+        if not fes or "^" in fes[0]:
+            raise SpecError(
+                f"formula '{formula}': backend='dask' splits the data by the first fixed effect (the "
+                "firm), which must be a column; or pass FirmPartitions"
+            )
+        frame = data if type(data).__module__.startswith("dask.") else as_frame(data)
+        fp = as_partitions(frame, fes[0])
+    f, _ = build_design(formula, fp.frame._meta)
+    require_columns(
+        fp.frame._meta, list(ccols) + ([weights] if weights else []), what="vcov/weights"
+    )
+    with compute_context():
+        owned = not isinstance(data, FirmPartitions)
+        res = fit_dask(
+            f, fp, vtype, ccols, weights, drop_singletons, collinear=collinear, persist=owned
+        )
+    if f.notes:
         res = dataclasses.replace(res, warnings=(*f.notes, *res.warnings))
     return res

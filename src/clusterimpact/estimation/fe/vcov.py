@@ -83,14 +83,23 @@ def count_df_k(
     where an effect nested in a cluster variable counts as one (``k_fixef="nonnested"``)."""
     if not fe_codes:
         return k
-    n_fe = len(fe_codes)
-    k_fe = sum(fe_levels) - (n_fe - 1)
+    nested = [
+        vtype in ("cluster", "twoway") and any(_nested_in(c, cl) for cl in cluster_codes)
+        for c in fe_codes
+    ]
+    return df_k_nested(k, fe_levels, nested, vtype)
+
+
+def df_k_nested(k: int, fe_levels: Sequence[int], nested: Sequence[bool], vtype: str) -> int:
+    """:func:`count_df_k` given which effects are nested in a cluster variable (the Dask path decides
+    that from statistics summed over partitions)."""
+    if not fe_levels:
+        return k
+    k_fe = sum(fe_levels) - (len(fe_levels) - 1)
     if vtype in ("cluster", "twoway"):
-        nested = [
-            i for i, c in enumerate(fe_codes) if any(_nested_in(c, cl) for cl in cluster_codes)
-        ]
-        if nested:
-            return k + k_fe - sum(fe_levels[i] for i in nested) + len(nested)
+        idx = [i for i, nest in enumerate(nested) if nest]
+        if idx:
+            return k + k_fe - sum(fe_levels[i] for i in idx) + len(idx)
     return k + k_fe
 
 
@@ -99,6 +108,29 @@ def _no_df_note(n: int, df_k: int) -> str:
         f"no residual degrees of freedom: {n} observations, {df_k} parameters counted (slopes plus "
         "fixed-effect levels as fixest counts them); standard errors are NaN"
     )
+
+
+def vcov_counts(
+    vtype: str, n: int, df_k: int, Gs: Sequence[int], ccols: Sequence[str]
+) -> tuple[int | None, float, list[str]]:
+    """Number of clusters (or periods), residual df and warnings of a fit with ``n`` rows, ``df_k``
+    parameters counted and ``Gs`` clusters per cluster column (periods for Driscoll-Kraay)."""
+    warns: list[str] = []
+    n_clusters = None
+    df_resid: float = n - df_k
+    if vtype in ("cluster", "twoway"):
+        for G, name in zip(Gs, ccols, strict=True):
+            msg = inf.cluster_count_check(G, name)
+            if msg:
+                warns.append(msg)
+        n_clusters = min(Gs)
+        df_resid = n_clusters - 1
+    elif vtype == "driscoll_kraay":
+        n_clusters = int(Gs[0])
+        df_resid = n_clusters - 1
+    if n - df_k <= 0:
+        warns.append(_no_df_note(n, df_k))
+    return n_clusters, df_resid, warns
 
 
 def _vcov_fast(
@@ -114,23 +146,12 @@ def _vcov_fast(
 ) -> tuple[np.ndarray, int | None, float, list[str]]:
     """Covariance, number of clusters (or periods), residual df and warnings of a fast-path fit."""
     n = p.nobs
-    warns: list[str] = []
-    n_clusters = None
-    df_resid: float = n - df_k
-    if vtype in ("cluster", "twoway"):
-        Gs = [int(c.max()) + 1 for c in p.cluster_codes]
-        for G, name in zip(Gs, ccols, strict=True):
-            msg = inf.cluster_count_check(G, name)
-            if msg:
-                warns.append(msg)
-        n_clusters = min(Gs)
-        df_resid = n_clusters - 1
-    elif vtype == "driscoll_kraay":
+    Gs = [int(c.max()) + 1 for c in p.cluster_codes]
+    if vtype == "driscoll_kraay":
         assert p.time_codes is not None
-        n_clusters = int(p.time_codes.max()) + 1
-        df_resid = n_clusters - 1
+        Gs = [int(p.time_codes.max()) + 1]
+    n_clusters, df_resid, warns = vcov_counts(vtype, n, df_k, Gs, ccols)
     if n - df_k <= 0:
-        warns.append(_no_df_note(n, df_k))
         return np.full(bread.shape, np.nan), n_clusters, df_resid, warns
     if vtype == "iid":
         V = inf.vcov_iid(Xd, u, p.w, df_k=df_k, bread=bread)

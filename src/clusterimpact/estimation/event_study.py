@@ -23,8 +23,11 @@ import pandas as pd
 
 from clusterimpact._cohort import cohort_years
 from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation._event_study_dask import event_design
+from clusterimpact.estimation.fe._dask import fit_dask
 from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._indicators import _fit_indicators, _Indicators
 from clusterimpact.estimation.fe.result import FixedEffectsResult
@@ -146,6 +149,7 @@ def event_study(
     vcov: str = "cluster",
     cluster: str | None = None,
     weights: str | None = None,
+    backend: Literal["memory", "dask"] = "memory",
 ) -> EventStudyResult:
     """TWFE event study with relative-year dummies and a joint pre-trend test.
 
@@ -183,6 +187,10 @@ def event_study(
         Inference (default clustered by ``unit``).
     weights
         Analytic weights column.
+    backend
+        ``"memory"`` or ``"dask"``: the same estimates over firm partitions (see
+        :func:`~clusterimpact.estimation.fe.feols`; ``data`` may be
+        :class:`~clusterimpact.dask.FirmPartitions`, split by ``unit``).
 
     Returns
     -------
@@ -203,18 +211,33 @@ def event_study(
     if not refs or lo >= hi or not all(lo <= r <= hi for r in refs):
         raise SpecError(f"window={window} must satisfy first < last and contain ref={ref}")
     ref0 = refs[0]
-    df = as_frame(data)
-    require_columns(
-        df, list(dict.fromkeys([outcome, unit, time, cohort, *controls])), what="event study"
-    )
-    keep, rel_b, excl = _sample(df, cohort, time, control, bin_endpoints, lo, hi)
-    sub = df if keep.all() else df.loc[keep]
-    rel_k = rel_b if keep.all() else rel_b[keep]
-    ind, events, counts, notes = _dummies(rel_k, lo, hi, refs, len(sub))
+    need = list(dict.fromkeys([outcome, unit, time, cohort, *controls]))
+    owned = False
+    ind: Any
+    if wants_dask(data, backend):
+        rule = (cohort, time, control, bin_endpoints, lo, hi)
+        sub, ind, events, counts, notes, excl, owned = event_design(data, need, unit, rule, refs)
+    else:
+        df = as_frame(data)
+        require_columns(df, need, what="event study")
+        keep, rel_b, excl = _sample(df, cohort, time, control, bin_endpoints, lo, hi)
+        sub = df if keep.all() else df.loc[keep]
+        rel_k = rel_b if keep.all() else rel_b[keep]
+        ind, events, counts, notes = _dummies(rel_k, lo, hi, refs, len(sub))
     fe_list = tuple(fe) if fe else (unit, time)
     options = {"window": [lo, hi], "ref": list(refs), "control": control, "binned": bin_endpoints}
     reg = _regress(
-        sub, ind, outcome, controls, fe_list, vcov, cluster or unit, weights, options, len(refs)
+        sub,
+        ind,
+        outcome,
+        controls,
+        fe_list,
+        vcov,
+        cluster or unit,
+        weights,
+        options,
+        len(refs),
+        persist=owned,
     )
     for k, v in reg.exclusions.items():
         excl[k] = excl.get(k, 0) + v
@@ -259,29 +282,54 @@ def _sample(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Rows kept (never-members left out with ``control="notyet"``; rows outside the window left
     out unless the endpoints are binned), the (binned) event time of every row, and the exclusions."""
+    keep, rel_b, tally = _sample_rows(df, cohort, time, control, bin_endpoints, lo, hi)
+    return keep, rel_b, _sample_checks(tally, cohort, control)
+
+
+def _sample_rows(
+    df: pd.DataFrame,
+    cohort: str,
+    time: str,
+    control: str,
+    bin_endpoints: bool,
+    lo: int,
+    hi: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """:func:`_sample` row by row: rows kept, (binned) event time, and the counts behind the checks
+    (additive over any split of the rows: the Dask path sums them over partitions)."""
     g = cohort_array(df, cohort)
     t = _as_float(df[time])
     treated = np.isfinite(g)
-    excl: dict[str, int] = {}
     keep = np.ones(len(df), dtype=bool)
     if control == "notyet":
         keep &= treated
-        if (~treated).any():
-            excl["never_treated"] = int((~treated).sum())
-    elif not (~treated).any():
-        raise EstimationError("control='never' but no firm is a never-member; use control='notyet'")
-    if not treated.any():
-        raise EstimationError(f"no treated firms: column '{cohort}' is missing or 0 everywhere")
     rel = t - g
+    outside = 0
     if bin_endpoints:
         rel_b = np.clip(rel, lo, hi)
     else:
-        outside = treated & ((rel < lo) | (rel > hi)) & keep
-        if outside.any():
-            excl["outside_window"] = int(outside.sum())
-            keep &= ~outside
+        out = treated & ((rel < lo) | (rel > hi)) & keep
+        outside = int(out.sum())
+        keep &= ~out
         rel_b = rel
-    return keep, rel_b, excl
+    tally = {"treated": int(treated.sum()), "never": int((~treated).sum()), "outside": outside}
+    return keep, rel_b, tally
+
+
+def _sample_checks(tally: dict[str, int], cohort: str, control: str) -> dict[str, int]:
+    """The exclusions of :func:`_sample` from its counts; raises without never-members (``never``) or
+    without treated firms."""
+    excl: dict[str, int] = {}
+    if control == "notyet":
+        if tally["never"]:
+            excl["never_treated"] = int(tally["never"])
+    elif not tally["never"]:
+        raise EstimationError("control='never' but no firm is a never-member; use control='notyet'")
+    if not tally["treated"]:
+        raise EstimationError(f"no treated firms: column '{cohort}' is missing or 0 everywhere")
+    if tally["outside"]:
+        excl["outside_window"] = int(tally["outside"])
+    return excl
 
 
 def _dummies(
@@ -290,7 +338,21 @@ def _dummies(
     """The event-time dummies (sparse), the event times estimated, the treated firm-years behind
     each, and a note (also warned) on event times without any."""
     events = [e for e in range(lo, hi + 1) if e not in refs]
-    # one pass: the kept rows carrying a dummy and which one (never-members have rel = NaN)
+    rows, which = _event_rows(rel_k, lo, hi, events)
+    n_by = np.bincount(which, minlength=len(events))
+    kept, counts, notes = _present_events(events, n_by, stacklevel=4)
+    if len(kept) < len(events):
+        present = n_by > 0
+        which = (np.cumsum(present) - 1)[which]
+    ind = _Indicators([f"rel_year::{e}" for e in kept], rows, which, n_rows)
+    return ind, kept, counts, notes
+
+
+def _event_rows(
+    rel_k: np.ndarray, lo: int, hi: int, events: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows carrying an event-time dummy and which one (index into ``events``), in one pass
+    (never-members have ``rel = NaN``)."""
     slot = np.full(hi - lo + 1, -1, dtype=np.int64)
     slot[[e - lo for e in events]] = np.arange(len(events))
     with np.errstate(invalid="ignore"):
@@ -300,30 +362,33 @@ def _dummies(
     cand, ev = cand[whole], ev[whole]
     which = slot[ev.astype(np.int64) - lo]
     on = which >= 0
-    rows, which = cand[on], which[on]
-    n_by = np.bincount(which, minlength=len(events))
+    return cand[on], which[on]
+
+
+def _present_events(
+    events: list[int], n_by: np.ndarray, stacklevel: int = 3
+) -> tuple[list[int], dict[str, int], list[str]]:
+    """Event times with treated firm-years (``n_by`` of them each), their counts and a note (also
+    warned) on those without any; raises when none has any."""
     counts = {f"rel_year::{e}": int(c) for e, c in zip(events, n_by, strict=True)}
     empty = [k for k, c in counts.items() if c == 0]
     notes: list[str] = []
-    if empty:
-        if len(empty) == len(events):
-            raise EstimationError("no treated firm-years in the event window")
-        notes.append(
-            f"no treated firm-years at event time(s) {', '.join(empty)}: left out (narrow the window)"
-        )
-        warnings.warn(notes[-1], EstimationWarning, stacklevel=3)
-        present = n_by > 0
-        which = (np.cumsum(present) - 1)[which]
-        for k in empty:
-            del counts[k]
-        events = [e for e in events if f"rel_year::{e}" in counts]
-    ind = _Indicators([f"rel_year::{e}" for e in events], rows, which, n_rows)
-    return ind, events, counts, notes
+    if not empty:
+        return list(events), counts, notes
+    if len(empty) == len(events):
+        raise EstimationError("no treated firm-years in the event window")
+    notes.append(
+        f"no treated firm-years at event time(s) {', '.join(empty)}: left out (narrow the window)"
+    )
+    warnings.warn(notes[-1], EstimationWarning, stacklevel=stacklevel)
+    for k in empty:
+        del counts[k]
+    return [e for e in events if f"rel_year::{e}" in counts], counts, notes
 
 
 def _regress(
-    sub: pd.DataFrame,
-    ind: _Indicators,
+    sub: Any,
+    ind: Any,
     outcome: str,
     controls: Sequence[str],
     fe_list: tuple[str, ...],
@@ -332,8 +397,11 @@ def _regress(
     weights: str | None,
     options: dict[str, Any],
     n_refs: int,
+    *,
+    persist: bool = False,
 ) -> FixedEffectsResult:
-    """The TWFE regression on the dummies (and controls), absorbing ``fe_list``."""
+    """The TWFE regression on the dummies (and controls), absorbing ``fe_list`` (on Dask when ``sub``
+    is FirmPartitions and ``ind`` the :class:`EventDummies` of its partitions)."""
     f = _Formula(
         f"{outcome} ~ {' + '.join(controls) if controls else '0'} | {' + '.join(fe_list)}",
         outcome,
@@ -345,6 +413,22 @@ def _regress(
     vtype, ccols = _normalise_vcov(vcov, cluster if vcov in ("cluster", "twoway") else None)
     try:
         reg = None
+        if not isinstance(sub, pd.DataFrame):
+            from clusterimpact.dask import compute_context
+
+            with compute_context():
+                return fit_dask(
+                    f,
+                    sub,
+                    vtype,
+                    ccols,
+                    weights,
+                    True,
+                    method="event_study",
+                    extra=ind,
+                    options=dict(options),
+                    persist=persist,
+                )
         if not controls and weights is None:
             reg = _fit_indicators(
                 f, sub, vtype, ccols, ind, method="event_study", options=dict(options)

@@ -118,10 +118,13 @@ def _sample(part: pd.DataFrame, d: _Design) -> tuple[np.ndarray, dict[str, int]]
 
 
 def _sample_stats(part: pd.DataFrame, d: _Design) -> dict[str, Any]:
+    """Counts behind the exclusions, level counts and weighted sums of ``[y, X]`` on the sample."""
     keep, counts = _sample(part, d)
     sub = part.loc[keep]
     levels = {e: _effect_keys(sub, e).value_counts(sort=False) for e in d.secondary}
-    return {"counts": counts, "kept": int(keep.sum()), "levels": levels}
+    w = np.ones(len(sub)) if d.weights is None else _numeric(sub, d.weights)
+    swv = np.einsum("i,ij->j", w, _yx(sub, d))
+    return {"counts": counts, "kept": int(keep.sum()), "levels": levels, "sw": w.sum(), "swv": swv}
 
 
 def _add_sample(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +132,16 @@ def _add_sample(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "counts": {k: a["counts"][k] + b["counts"][k] for k in a["counts"]},
         "kept": a["kept"] + b["kept"],
         "levels": {k: a["levels"][k].add(b["levels"][k], fill_value=0) for k in a["levels"]},
+        "sw": a["sw"] + b["sw"],
+        "swv": a["swv"] + b["swv"],
     }
 
 
-def _settle_sample(fp: Any, d: _Design, scheduler: str | None) -> tuple[_Design, dict[str, int]]:
-    """Ban secondary levels seen once until none is left (the iterative singleton rule)."""
+def _settle_sample(
+    fp: Any, d: _Design, scheduler: str | None
+) -> tuple[_Design, dict[str, int], dict[str, Any]]:
+    """Ban secondary levels seen once until none is left (the iterative singleton rule); the design
+    with the bans, the exclusions and the last pass's statistics."""
     banned: list[pd.Index | None] = [None] * len(d.secondary)
     while True:
         d = dataclasses.replace(d, banned=tuple(banned))
@@ -160,7 +168,7 @@ def _settle_sample(fp: Any, d: _Design, scheduler: str | None) -> tuple[_Design,
         excl["singleton"] = int(single)
     if st["kept"] == 0:
         raise EstimationError("no observations left after removing missing values and singletons")
-    return d, excl
+    return d, excl, st
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,11 +227,10 @@ def _add_cluster(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _nesting(
-    fp: Any, ab: DaskAbsorber, d: _Design, col: str, scheduler: str | None
+    st: dict[str, Any], ab: DaskAbsorber, d: _Design, col: str
 ) -> tuple[_Clusters, int, list[bool]]:
-    """Cluster layout, number of clusters and which effects (formula order: firm first here) are
-    nested in the cluster variable."""
-    st = fp.map_reduce(_cluster_stats, ab.spec, d, col, combine=_add_cluster, scheduler=scheduler)
+    """Cluster layout, number of clusters and which effects (firm first, then ``d.secondary``) are
+    nested in the cluster variable, from the summed :func:`_cluster_stats`."""
     if st["varies"]:
         raise SpecError(
             f"cluster={col!r} varies within {st['varies']} firms: backend='dask' clusters by the "
@@ -247,9 +254,15 @@ def _nesting(
 
 
 def _cross_stats(
-    part: pd.DataFrame, spec: Any, d: _Design, delta: np.ndarray, means: np.ndarray
+    part: pd.DataFrame,
+    spec: Any,
+    d: _Design,
+    delta: np.ndarray,
+    means: np.ndarray,
+    ccol: str | None,
 ) -> dict[str, Any]:
-    """Within cross-products and the total sums of squares about the global means."""
+    """Within cross-products, the total sums of squares about the global means and (``ccol``) the
+    cluster statistics."""
     ab, sub = partition_absorber(part, spec)
     YX = _yx(sub, d)
     Z = demean(part, spec, YX, delta)
@@ -257,7 +270,17 @@ def _cross_stats(
     Zw = Z if w is None else Z * w[:, None]
     C = YX - means
     Cw = C if w is None else C * w[:, None]
-    return {"ZZ": np.einsum("ij,ik->jk", Z, Zw), "tot": np.einsum("ij,ij->j", C, Cw)}
+    out = {"ZZ": np.einsum("ij,ik->jk", Z, Zw), "tot": np.einsum("ij,ij->j", C, Cw)}
+    if ccol is not None:
+        out["cl"] = _cluster_stats(part, spec, d, ccol)
+    return out
+
+
+def _add_cross(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {"ZZ": a["ZZ"] + b["ZZ"], "tot": a["tot"] + b["tot"]}
+    if "cl" in a:
+        out["cl"] = _add_cluster(a["cl"], b["cl"])
+    return out
 
 
 def _resid_stats(
@@ -341,23 +364,28 @@ def fit_dask(
         fp = fp.persist()
     secondary = tuple(e for e in f.fixed_effects if e != fp.firm)
     d = _Design(f.depvar, f.terms, fp.firm, secondary, tuple(ccols), weights, extra, singletons)
-    d, excl = _settle_sample(fp, d, scheduler)
-    ab = DaskAbsorber(fp, secondary, weights=weights, rows=d, scheduler=scheduler)
+    d, excl, st = _settle_sample(fp, d, scheduler)
+    yx = functools.partial(_yx, d=d)
+    ab = DaskAbsorber(
+        fp, secondary, weights=weights, rows=d, levels=st["levels"], columns=yx, scheduler=scheduler
+    )
     names = [*f.terms, *(extra(fp.frame._meta).keys() if extra else [])]
     if not names:
         raise SpecError(f"formula '{f.text}' has no regressors to estimate")
-    delta = ab.solve(functools.partial(_yx, d=d))
-    sums = fp.map_reduce(_means_stats, ab.spec, d, scheduler=scheduler)
-    means = sums["swv"] / sums["sw"]
-    cross = fp.map_reduce(_cross_stats, ab.spec, d, delta, means, scheduler=scheduler)
+    delta = ab.solve()
+    means = st["swv"] / st["sw"]
+    ccol = ccols[0] if vtype == "cluster" else None
+    cross = fp.map_reduce(
+        _cross_stats, ab.spec, d, delta, means, ccol, combine=_add_cross, scheduler=scheduler
+    )
     ZZ, tot = cross["ZZ"], cross["tot"]
     keep, dropped, notes = _select_from(ZZ[1:, 1:], tot[1:], names, f, collinear)
     beta, bread = _solve_normal(ZZ[1:, 1:][np.ix_(keep, keep)], ZZ[1:, 0][keep])
     fe_levels = _fe_levels(f, fp.firm, ab)
     n = ab.nobs
     layout, Gs, nested = _Clusters(), [], [False] * len(fe_levels)
-    if vtype == "cluster":
-        layout, G, nested_sec = _nesting(fp, ab, d, ccols[0], scheduler)
+    if ccol is not None:
+        layout, G, nested_sec = _nesting(cross["cl"], ab, d, ccol)
         Gs = [G]
         order = [fp.firm, *secondary]
         nested = [nested_sec[order.index(e)] for e in f.fixed_effects]
@@ -392,13 +420,6 @@ def fit_dask(
         dropped=dropped,
     )
     return _assemble(f, fit, vtype, ccols, weights, method, options, stacklevel=5)
-
-
-def _means_stats(part: pd.DataFrame, spec: Any, d: _Design) -> dict[str, Any]:
-    ab, sub = partition_absorber(part, spec)
-    YX = _yx(sub, d)
-    w = np.ones(len(sub)) if ab.w is None else ab.w
-    return {"sw": float(w.sum()), "swv": np.einsum("i,ij->j", w, YX)}
 
 
 def _fe_levels(f: _Formula, firm: str, ab: DaskAbsorber) -> list[int]:

@@ -204,11 +204,18 @@ def partition_absorber(
     return ab, sub
 
 
-def _system_stats(part: pd.DataFrame, spec: AbsorbSpec) -> dict[str, Any]:
-    """Partition piece of ``A`` over all effects, plus what decides the redundant ones."""
+def _system_stats(
+    part: pd.DataFrame, spec: AbsorbSpec, columns: Columns | None = None
+) -> dict[str, Any]:
+    """Partition piece of ``A`` over all effects, plus what decides the redundant ones, plus (given
+    ``columns``) the right-hand sides over all effects."""
     ab, sub = partition_absorber(part, spec, all_effects=True)
     H = ab.H
     A = ab.system_matrix(dense=True) if H and ab.n else np.zeros((H, H))
+    R = None
+    if columns is not None:
+        V = _columns(sub, columns)
+        R = ab.reduced_rhs(V).reshape(H, V.shape[1]) if H and ab.n else np.zeros((H, V.shape[1]))
     secs = ab.codes[1:]
     # effect i a coarsening of the firm: constant within every firm (count the partitions where not)
     not_in_firm = np.array(
@@ -221,7 +228,10 @@ def _system_stats(part: pd.DataFrame, spec: AbsorbSpec) -> dict[str, Any]:
                 ni, nk = len(spec.levels[i]), len(spec.levels[k])
                 pairs[f"{i},{k}"] = np.bincount(secs[i] * nk + secs[k], minlength=ni * nk) > 0
     pairs = {k: v.astype(np.int64) for k, v in pairs.items()}
-    return {"A": A, "not_in_firm": not_in_firm, "pairs": pairs, "firms": ab.G, "n": ab.n}
+    out = {"A": A, "not_in_firm": not_in_firm, "pairs": pairs, "firms": ab.G, "n": ab.n}
+    if R is not None:
+        out["R"] = R
+    return out
 
 
 def _rhs_stats(part: pd.DataFrame, spec: AbsorbSpec, columns: Columns) -> np.ndarray:
@@ -278,6 +288,12 @@ class DaskAbsorber:
         Weight column (analytic weights) or None.
     rows
         The sample: boolean column, function ``rows(partition) -> bool array``, or None (all rows).
+    levels
+        Level counts of each effect on the sample rows (``{effect: pd.Series}``, e.g. from a pass the
+        caller makes anyway): the level pass is skipped.
+    columns
+        Columns to absorb (as :meth:`solve`): their right-hand sides are summed in the same pass as the
+        system, and :meth:`solve` without arguments solves for them.
     max_dense, cg_tol, maxiter
         As :class:`~clusterimpact.estimation.fe._demean.Absorber`.
 
@@ -298,6 +314,8 @@ class DaskAbsorber:
         *,
         weights: str | None = None,
         rows: Rows = None,
+        levels: dict[str, pd.Series] | None = None,
+        columns: Columns | None = None,
         max_dense: int | None = None,
         cg_tol: float = CG_TOL,
         maxiter: int = 20_000,
@@ -308,27 +326,33 @@ class DaskAbsorber:
         effects = tuple(effects)
         if data.firm in effects:
             raise SpecError(f"the firm {data.firm!r} is the primary effect: not a secondary one")
-        counts = data.map_reduce(
-            _level_counts, effects, rows, combine=_add_counts, scheduler=scheduler
-        )
-        levels = tuple(_sorted_levels(counts[e]) for e in effects)
-        total = sum(len(lv) for lv in levels)
+        counts = levels
+        if counts is None:
+            counts = data.map_reduce(
+                _level_counts, effects, rows, combine=_add_counts, scheduler=scheduler
+            )
+        lvls = tuple(_sorted_levels(counts[e]) for e in effects)
+        total = sum(len(lv) for lv in lvls)
         if total > MAX_SECONDARY_LEVELS:
             raise SpecError(
                 f"fixed effects {' + '.join(effects)} have {total} levels: the Dask path absorbs the "
                 f"firm plus effects with at most {MAX_SECONDARY_LEVELS} levels in all"
             )
-        spec = AbsorbSpec(data.firm, effects, levels, weights, rows)
-        stats = data.map_reduce(_system_stats, spec, scheduler=scheduler)
+        spec = AbsorbSpec(data.firm, effects, lvls, weights, rows)
+        if columns is not None and not callable(columns):
+            columns = list(columns)
+        stats = data.map_reduce(_system_stats, spec, columns, scheduler=scheduler)
         self.n_firms = int(stats["firms"])
         self.nobs = int(stats["n"])
-        dropped = self._redundant(stats, levels)
+        dropped = self._redundant(stats, lvls)
         self.spec = dataclasses.replace(spec, dropped=tuple(dropped))
         keep = np.concatenate(
-            [np.arange(len(levels[i])) + sum(len(lv) for lv in levels[:i]) for i in self.spec.kept]
+            [np.arange(len(lvls[i])) + sum(len(lv) for lv in lvls[:i]) for i in self.spec.kept]
             or [np.zeros(0, dtype=np.int64)]
         ).astype(np.int64)
         self.A = stats["A"][np.ix_(keep, keep)]
+        # the right-hand sides of the effects kept are the rows of those over all effects
+        self._R = None if columns is None else np.asarray(stats["R"], dtype=float)[keep]
         dense_max = MAX_DENSE_LEVELS if max_dense is None else int(max_dense)
         self.solver = BlockSolver(self.A, max_dense=dense_max, cg_tol=cg_tol, maxiter=maxiter)
         self.rank_secondary = self.solver.rank
@@ -355,9 +379,14 @@ class DaskAbsorber:
         """Levels of every secondary effect (``spec.effects`` order, dropped ones included)."""
         return [len(lv) for lv in self.spec.levels]
 
-    def solve(self, columns: Columns) -> np.ndarray:
+    def solve(self, columns: Columns | None = None) -> np.ndarray:
         """``delta`` (H x K) of the secondary system for each of ``columns`` (names, or a function of
-        a partition's sample rows returning an n x K array; one pass over the partitions)."""
+        a partition's sample rows returning an n x K array; one pass over the partitions), or for the
+        ``columns`` given to the constructor (no pass)."""
+        if columns is None:
+            if self._R is None:
+                raise SpecError("solve() without columns needs DaskAbsorber(..., columns=...)")
+            return np.asarray(self.solver.solve(self._R)) if self.spec.H else self._R
         cols = columns if callable(columns) else list(columns)
         R = np.asarray(
             self.data.map_reduce(_rhs_stats, self.spec, cols, scheduler=self.scheduler), dtype=float

@@ -15,6 +15,7 @@ from clusterimpact.estimation.fe._fast import _fit_fast
 from clusterimpact.estimation.fe._pyfixest import _fit_pyfixest
 from clusterimpact.estimation.fe.result import FixedEffectsResult
 from clusterimpact.estimation.fe.vcov import _normalise_vcov
+from clusterimpact.formula._syntax import Col, ParsedFormula, Value
 from clusterimpact.formula.design import build_design
 from clusterimpact.formula.grammar import parse_formula
 
@@ -176,7 +177,7 @@ def _feols_dask(
             )
         frame = data if type(data).__module__.startswith("dask.") else as_frame(data)
         fp = as_partitions(frame, fes[0])
-    f, _ = build_design(formula, fp.frame._meta)
+    f, _ = build_design(_plain_formula(formula, fp.frame._meta), fp.frame._meta)
     require_columns(
         fp.frame._meta, list(ccols) + ([weights] if weights else []), what="vcov/weights"
     )
@@ -188,3 +189,20 @@ def _feols_dask(
     if f.notes:
         res = dataclasses.replace(res, warnings=(*f.notes, *res.warnings))
     return res
+
+
+def _plain_formula(formula: str, meta: Any) -> ParsedFormula:
+    """The parsed formula when every term is a column (the Dask path builds no transforms or
+    dummies: their levels would have to be global); a SpecError otherwise (missing columns first)."""
+    p = parse_formula(formula)
+    plain = p.iv is None and isinstance(p.lhs.expr, Col)
+    plain = plain and all(
+        len(t) == 1 and isinstance(t[0], Value) and isinstance(t[0].expr, Col) for t in p.terms
+    )
+    if not plain:
+        require_columns(meta, sorted(p.columns()), what="formula")
+        raise SpecError(
+            f"formula '{formula}': backend='dask' takes plain columns (no instruments, transforms or "
+            "i()/C() dummies): compute the columns first, or use backend='memory'"
+        )
+    return p

@@ -21,9 +21,11 @@ tied ``|d|`` take the average rank, with ``C(x, k) = x (x - 1) ... (x - k + 1) /
 ranks and ``m = m1 = m2`` Stephenson's (1981) test; larger ``m`` weights the largest differences more,
 which raises the design sensitivity when the effect is concentrated. The scores are reported divided
 by ``I^(m - 1) / (m - 1)!`` (a constant, so the bounds are unchanged; it keeps them in ``[0, 1]`` for
-untied data of any size). The bound and the estimates are computed as for Wilcoxon's ranks. The pairs must be disjoint -- each control in one pair only, i.e. one-to-one matching
-without replacement -- since the bounds treat the pairs as independent; a matching that reuses
-controls is refused.
+untied data of any size). The bound and the estimates are computed as for Wilcoxon's ranks.
+
+The pairs must be disjoint -- each control in one pair only, i.e. one-to-one matching without
+replacement -- since the bounds treat the pairs as independent; a matching that reuses controls is
+refused.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class RosenbaumResult(EstimateResult):
     alpha
         Level of the critical ``Gamma``.
     statistic
-        Wilcoxon's signed-rank statistic ``T`` (sum of the ranks of the positive differences).
+        The signed-rank statistic ``T``: the scores of the positive differences, summed (Wilcoxon's
+        ranks unless ``scores`` says otherwise).
     n_pairs, n_zero
         Pairs used, and pairs with a zero difference (dropped, as in the book).
     scores
@@ -143,7 +146,9 @@ class RosenbaumResult(EstimateResult):
 
 _SCORE_NAMES = {"wilcoxon": "Wilcoxon"}
 
-Scores = tuple[int, int, int] | None  # None: Wilcoxon's ranks; (m, m1, m2): Rosenbaum's U-statistic
+_Scores = (
+    tuple[int, int, int] | None
+)  # None: Wilcoxon's ranks; (m, m1, m2): Rosenbaum's U-statistic
 
 
 def _choose(x: np.ndarray, k: int, scale: float) -> np.ndarray:
@@ -165,7 +170,7 @@ def _u_scores(x: np.ndarray, scores: tuple[int, int, int]) -> np.ndarray:
     return np.where(x != 0, q * math.factorial(m - 1), 0.0)
 
 
-def _signed_rank(x: np.ndarray, scores: Scores = None) -> tuple[float, np.ndarray]:
+def _signed_rank(x: np.ndarray, scores: _Scores = None) -> tuple[float, np.ndarray]:
     """``T`` (the scores of the positive differences, summed) and the scores of the non-zero ``x``:
     Wilcoxon's average ranks of ``|x|`` among the non-zero, or the U-statistic scores."""
     nz = x != 0
@@ -176,7 +181,7 @@ def _signed_rank(x: np.ndarray, scores: Scores = None) -> tuple[float, np.ndarra
     return float(q[x[nz] > 0].sum()), q
 
 
-def _check_scores(scores: Any) -> Scores:
+def _check_scores(scores: Any) -> _Scores:
     if isinstance(scores, str) and scores == "wilcoxon":
         return None
     ok = (
@@ -203,7 +208,7 @@ def _p_bounds(T: float, q: np.ndarray, gamma: float) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _hl_at(d: np.ndarray, p: float, scores: Scores = None) -> float:
+def _hl_at(d: np.ndarray, p: float, scores: _Scores = None) -> float:
     """Solve ``T(d - tau) = p * sum q`` for ``tau`` (midpoint of the step where it is crossed, or of
     the interval where ``T`` equals its target: within rounding, 1e-12 of ``sum q``)."""
 

@@ -243,6 +243,12 @@ HONEST_ROUTES_SD = 1e-6
 # draws; 12 lead x lag entries, each within 3.5 MC SEs (two-sided normal 4.7e-4 each, 0.6 % for all 12
 # if independent) -- the scores' cross block carries no small-sample factor, which moves it by < 0.5 %.
 HONEST_IMPUTATION_BOOT_Z = 3.5
+# Rosenbaum (2011)'s web supplement prints the upper p-value bound of the U-statistic (8, 6, 7) on the
+# methotrexate pairs with 8 decimals (0.02910648) and the scaled scores with 3: half a unit in the last
+# printed digit. (Evaluating the binomial coefficients at tied average ranks as 0 when x < k, as scipy's
+# comb does, gives 0.02910532, 117 units of the last digit off: the printed value pins the convention.)
+ROSENBAUM_U_PRINTED_ABS = printed_precision(8)
+ROSENBAUM_SCORES_PRINTED_ABS = printed_precision(3)
 
 # --- Sun-Abraham from cell sums (issue #14) -----------------------------------------------------
 # Cell-sum solve vs the dense saturated regression (feols) and vs pyfixest's i() regression: all three
@@ -337,6 +343,8 @@ NOT_FLOATING_POINT = (
     "HONEST_R_GRID_SD",
     "HONEST_LF_SIM_SD",
     "HONEST_FLCI_SD",
+    "ROSENBAUM_U_PRINTED_ABS",
+    "ROSENBAUM_SCORES_PRINTED_ABS",
     "ROOT_FIND_ABS",
     "LP_SOLVER_REL",
     "REPORT_TABLE_4DP_ABS",

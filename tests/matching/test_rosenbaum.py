@@ -27,7 +27,8 @@ def lead() -> np.ndarray:
 
 def test_lead_signed_rank_statistic_matches_published(lead):
     r = rosenbaum_bounds(lead)
-    ref = pd.read_csv(REFERENCE / "rosenbaum" / "reference_values.csv").iloc[0]  # V = 499
+    refs = pd.read_csv(REFERENCE / "rosenbaum" / "reference_values.csv").set_index("statistic")
+    ref = refs.loc["wilcoxon_signed_rank_V"]  # V = 499
     assert r.statistic == ref["value"]
     assert r.n_pairs == ref["n_pairs"] and r.n_zero == ref["n_zero"] and r.nobs == 33
 

@@ -10,13 +10,27 @@ ranks for ties), ``T`` is bounded, under no effect, by sums of independent terms
 approximation. The Hodges-Lehmann estimate of an additive effect ``tau`` solves ``T(d - tau) = E``; under
 ``Gamma`` it lies between the solutions at ``E+`` and ``E-`` (Rosenbaum 1993, JASA 88, 1250-1253). The
 critical ``Gamma`` is the smallest at which the upper p-value bound reaches ``alpha``. Written from the
-book's formulas. The pairs must be disjoint -- each control in one pair only, i.e. one-to-one matching
-without replacement -- since the bounds treat the pairs as independent; a matching that reuses
-controls is refused.
+book's formulas.
+
+Other signed-rank scores (``scores=(m, m1, m2)``): the U-statistic ranks of Rosenbaum (2011), "A new
+U-statistic with superior design sensitivity in matched observational studies", Biometrics 67,
+1017-1027, expression (8): the pair whose ``|d|`` has rank ``a`` among all ``I`` pairs scores
+``sum_{l=m1..m2} C(a - 1, l - 1) C(I - a, m - l)`` (zero differences score 0 but keep their rank place;
+tied ``|d|`` take the average rank, with ``C(x, k) = x (x - 1) ... (x - k + 1) / k!`` for non-integer
+``x``, as in the paper's supplement). ``(1, 1, 1)`` is the sign test, ``(2, 2, 2)`` nearly Wilcoxon's
+ranks and ``m = m1 = m2`` Stephenson's (1981) test; larger ``m`` weights the largest differences more,
+which raises the design sensitivity when the effect is concentrated. The scores are reported divided
+by ``I^(m - 1) / (m - 1)!`` (a constant, so the bounds are unchanged; it keeps them in ``[0, 1]`` for
+untied data of any size). The bound and the estimates are computed as for Wilcoxon's ranks.
+
+The pairs must be disjoint -- each control in one pair only, i.e. one-to-one matching without
+replacement -- since the bounds treat the pairs as independent; a matching that reuses controls is
+refused.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,9 +70,12 @@ class RosenbaumResult(EstimateResult):
     alpha
         Level of the critical ``Gamma``.
     statistic
-        Wilcoxon's signed-rank statistic ``T`` (sum of the ranks of the positive differences).
+        The signed-rank statistic ``T``: the scores of the positive differences, summed (Wilcoxon's
+        ranks unless ``scores`` says otherwise).
     n_pairs, n_zero
         Pairs used, and pairs with a zero difference (dropped, as in the book).
+    scores
+        The signed-rank scores: ``"wilcoxon"`` or ``"u(m,m1,m2)"`` (Rosenbaum's 2011 U-statistic).
 
     Examples
     --------
@@ -78,6 +95,7 @@ class RosenbaumResult(EstimateResult):
     statistic: float
     n_pairs: int
     n_zero: int
+    scores: str = "wilcoxon"
 
     @property
     def overall_term(self) -> str | None:
@@ -102,8 +120,8 @@ class RosenbaumResult(EstimateResult):
     def summary(self, level: float = 0.95) -> str:
         """The bounds table with the critical Gamma."""
         lines = [
-            f"RosenbaumResult (Wilcoxon signed rank, {self.n_pairs} pairs, {self.n_zero} zero "
-            f"differences dropped)",
+            f"RosenbaumResult ({_SCORE_NAMES.get(self.scores, self.scores)} signed rank, "
+            f"{self.n_pairs} pairs, {self.n_zero} zero differences dropped)",
             f"Hodges-Lehmann estimate {self.params.iloc[0]:.6g}; T = {self.statistic:g}; "
             f"critical Gamma (alpha {self.alpha:g}) = {self.critical_gamma:.4g}",
             self.bounds.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
@@ -120,15 +138,65 @@ class RosenbaumResult(EstimateResult):
             "statistic": self.statistic,
             "n_pairs": self.n_pairs,
             "n_zero": self.n_zero,
+            "scores": self.scores,
             "bounds": self.bounds.to_dict(orient="records"),
         }
         return out
 
 
-def _signed_rank(d: np.ndarray) -> tuple[float, np.ndarray]:
-    """``T`` and the ranks of ``|d|`` (average ranks), zeros already removed."""
-    q = stats.rankdata(np.abs(d))
-    return float(q[d > 0].sum()), q
+_SCORE_NAMES = {"wilcoxon": "Wilcoxon"}
+
+_Scores = (
+    tuple[int, int, int] | None
+)  # None: Wilcoxon's ranks; (m, m1, m2): Rosenbaum's U-statistic
+
+
+def _choose(x: np.ndarray, k: int, scale: float) -> np.ndarray:
+    """``C(x, k) / scale^k`` as the polynomial ``x (x - 1) ... (x - k + 1) / k!`` (any real ``x``)."""
+    out = np.ones_like(x)
+    for j in range(k):
+        out = out * (x - j) / scale
+    return out / math.factorial(k)
+
+
+def _u_scores(x: np.ndarray, scores: tuple[int, int, int]) -> np.ndarray:
+    """Rosenbaum's (2011) U-statistic scores of the pairs ``x`` (zeros included, scored 0)."""
+    m, m1, m2 = scores
+    n = x.size
+    a = stats.rankdata(np.abs(x))
+    q = np.zeros(n)
+    for ell in range(m1, m2 + 1):
+        q += _choose(a - 1, ell - 1, n) * _choose(n - a, m - ell, n)
+    return np.where(x != 0, q * math.factorial(m - 1), 0.0)
+
+
+def _signed_rank(x: np.ndarray, scores: _Scores = None) -> tuple[float, np.ndarray]:
+    """``T`` (the scores of the positive differences, summed) and the scores of the non-zero ``x``:
+    Wilcoxon's average ranks of ``|x|`` among the non-zero, or the U-statistic scores."""
+    nz = x != 0
+    if scores is None:
+        q = stats.rankdata(np.abs(x[nz]))
+    else:
+        q = _u_scores(x, scores)[nz]
+    return float(q[x[nz] > 0].sum()), q
+
+
+def _check_scores(scores: Any) -> _Scores:
+    if isinstance(scores, str) and scores == "wilcoxon":
+        return None
+    ok = (
+        isinstance(scores, (tuple, list))
+        and len(scores) == 3
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in scores)
+    )
+    if ok:
+        m, m1, m2 = (int(v) for v in scores)
+        if 1 <= m1 <= m2 <= m:
+            return m, m1, m2
+    raise SpecError(
+        f'scores must be "wilcoxon" or integers (m, m1, m2) with 1 <= m1 <= m2 <= m (Rosenbaum '
+        f"2011's U-statistic; (1, 1, 1) is the sign test), got {scores!r}"
+    )
 
 
 def _p_bounds(T: float, q: np.ndarray, gamma: float) -> tuple[float, float]:
@@ -140,16 +208,18 @@ def _p_bounds(T: float, q: np.ndarray, gamma: float) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _hl_at(d: np.ndarray, p: float) -> float:
-    """Solve ``T(d - tau) = p * sum q`` for ``tau`` (midpoint of the step where it is crossed)."""
+def _hl_at(d: np.ndarray, p: float, scores: _Scores = None) -> float:
+    """Solve ``T(d - tau) = p * sum q`` for ``tau`` (midpoint of the step where it is crossed, or of
+    the interval where ``T`` equals its target: within rounding, 1e-12 of ``sum q``)."""
 
     def excess(tau: float) -> float:
         x = d - tau
-        x = x[x != 0]
-        if x.size == 0:
+        if not (x != 0).any():
             return 0.0
-        T, q = _signed_rank(x)
-        return T - p * float(q.sum())
+        T, q = _signed_rank(x, scores)
+        total = float(q.sum())
+        gap = T - p * total
+        return 0.0 if abs(gap) <= 1e-12 * abs(total) else gap
 
     lo, hi = float(d.min()), float(d.max())
     span = max(hi - lo, 1e-12)
@@ -179,6 +249,7 @@ def rosenbaum_bounds(
     gammas: Sequence[float] = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0),
     alpha: float = 0.05,
     gamma_max: float = 100.0,
+    scores: str | tuple[int, int, int] = "wilcoxon",
 ) -> RosenbaumResult:
     """Rosenbaum bounds for matched pairs: Wilcoxon p-values and Hodges-Lehmann estimates over Gamma.
 
@@ -197,6 +268,11 @@ def rosenbaum_bounds(
         Level for the critical Gamma (one-sided test of no effect against a positive effect).
     gamma_max
         Upper end of the search for the critical Gamma.
+    scores
+        ``"wilcoxon"`` (Wilcoxon's signed ranks, the default) or ``(m, m1, m2)`` with ``1 <= m1 <= m2
+        <= m``: the U-statistic ranks of Rosenbaum (2011) -- ``(1, 1, 1)`` the sign test, ``(8, 5, 8)``
+        or ``(8, 6, 8)`` more design sensitivity when few pairs carry the effect (module docstring).
+        The estimates are then the matching Hodges-Lehmann-type estimates.
 
     Returns
     -------
@@ -225,6 +301,7 @@ def rosenbaum_bounds(
         raise SpecError(f"gammas must be finite values >= 1, got {list(gammas)}")
     if not 0 < alpha < 1:
         raise SpecError(f"alpha must be in (0, 1), got {alpha}")
+    u = _check_scores(scores)
     d = d_all[d_all != 0]
     warns: list[str] = []
     if d.size < 2:
@@ -233,7 +310,7 @@ def rosenbaum_bounds(
         )
     if d.size < 10:
         warns.append(f"only {d.size} non-zero pairs: the normal approximation is rough")
-    T, q = _signed_rank(d)
+    T, q = _signed_rank(d_all, u)
     rows = []
     for gamma in g:
         p_lo, p_up = _p_bounds(T, q, float(gamma))
@@ -242,19 +319,22 @@ def rosenbaum_bounds(
                 "gamma": float(gamma),
                 "p_lower": p_lo,
                 "p_upper": p_up,
-                "hl_lower": _hl_at(d_all, gamma / (1 + gamma)),
-                "hl_upper": _hl_at(d_all, 1 / (1 + gamma)),
+                "hl_lower": _hl_at(d_all, gamma / (1 + gamma), u),
+                "hl_upper": _hl_at(d_all, 1 / (1 + gamma), u),
             }
         )
     crit = _critical_gamma(T, q, alpha, gamma_max)
-    hl = _hl_at(d_all, 0.5)
+    hl = _hl_at(d_all, 0.5, u)
     idx = pd.Index(["HL"], name="term")
+    name = "wilcoxon" if u is None else "u({},{},{})".format(*u)
     return RosenbaumResult(
         params=pd.Series([hl], index=idx, name="estimate"),
         std_errors=pd.Series([np.nan], index=idx, name="std_error"),
         nobs=int(d_all.size),
         method="rosenbaum",
-        provenance=make_provenance("rosenbaum", None, None, gammas=g.tolist(), alpha=alpha),
+        provenance=make_provenance(
+            "rosenbaum", None, None, gammas=g.tolist(), alpha=alpha, scores=name
+        ),
         warnings=tuple(warns),
         bounds=pd.DataFrame(rows),
         critical_gamma=crit,
@@ -262,6 +342,7 @@ def rosenbaum_bounds(
         statistic=T,
         n_pairs=int(d.size),
         n_zero=int(d_all.size - d.size),
+        scores=name,
     )
 
 

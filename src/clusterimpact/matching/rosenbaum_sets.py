@@ -293,6 +293,7 @@ def rosenbaum_sets(
         statistic=T,
         n_pairs=int(len(y)),
         n_zero=0,
+        scores="huber_m",
         n_controls=int(y.shape[1] - 1),
         trim=float(trim),
         lam=float(lam),

@@ -23,6 +23,7 @@ import clusterimpact as ci
 from _asserts import assert_close
 from clusterimpact.dask import FirmPartitions
 from clusterimpact.errors import DataError, SpecError
+from clusterimpact.estimation.event_study import EventStudyResult
 from clusterimpact.estimation.fe import binned_duration, linear_duration, static_premium
 from tolerances import DASK_FLOOR, DASK_REL
 
@@ -38,9 +39,9 @@ def _quiet(fn: Any, *args: Any, **kw: Any) -> Any:
         return fn(*args, **kw)
 
 
-def _memory(key: Any, fn: Any, data: Any, *args: Any, **kw: Any) -> Any:
+def _memory(key: Any, fn: Any, data: Any) -> Any:
     if key not in _MEMORY:
-        _MEMORY[key] = _quiet(fn, data, *args, **kw)
+        _MEMORY[key] = _quiet(fn, data)
     return _MEMORY[key]
 
 
@@ -69,78 +70,88 @@ def assert_same_fit(got: Any, ref: Any) -> None:
         assert_close(got.rss, ref.rss, **close)
 
 
-# --- feols on the shared panel -----------------------------------------------------------------------
-FEOLS = {
-    "iid": ("ln_tfp ~ member + ln_emp | firm_id + year", {"vcov": "iid"}),
-    "hc1_w": ("ln_tfp ~ member + ln_emp | firm_id + year", {"vcov": "hetero", "weights": "emp"}),
-    "crv1_firm_w": (
-        "ln_tfp ~ member + member_years | firm_id + year",
-        {"vcov": {"CRV1": "firm_id"}, "weights": "emp"},
+# --- every function on the shared panel ----------------------------------------------------------------
+def _feols(formula: str, **kw: Any) -> Any:
+    return lambda data: ci.feols(formula, data, **kw)
+
+
+def _model(fn: Any, **kw: Any) -> Any:
+    return lambda data: fn(data, "ln_tfp", **kw)
+
+
+W, SY = {"weights": "emp"}, {"fe": ["firm_id", "sector^year"]}
+FE2 = "ln_tfp ~ member + ln_emp | firm_id + year"
+SPECS = {
+    "feols_iid": _feols(FE2, vcov="iid"),
+    "feols_hc1_w": _feols(FE2, vcov="hetero", **W),
+    "feols_crv1_sector_sy_w": _feols(
+        "ln_tfp ~ member + ln_emp | firm_id + sector^year", vcov={"CRV1": "sector"}, **W
     ),
-    "crv1_sector_sy": (
-        "ln_tfp ~ member + ln_emp | firm_id + sector^year",
-        {"vcov": "cluster", "cluster": "sector"},
+    "static_crv1": _model(static_premium),
+    "static_hc1_w_sy": _model(static_premium, vcov="hetero", **W, **SY),
+    "static_iid_w": _model(static_premium, vcov="iid", **W),
+    "linear_crv1_drop": _model(linear_duration, post_exit="drop"),
+    "linear_iid": _model(linear_duration, vcov="iid"),
+    "linear_hc1_w_sy": _model(linear_duration, vcov="hetero", **W, **SY),
+    "binned_iid_w": _model(binned_duration, bins=[1, 2, "3-4", "5+"], vcov="iid", **W),
+    "binned_hc1": _model(binned_duration, bins=[1, "2+"], vcov="hetero"),
+    "binned_crv1_w": _model(binned_duration, bins=[1, 2, "3-4", "5+"], **W),
+    "event_hc1_notyet_w": _model(
+        ci.event_study,
+        window=(-3, 3),
+        control="notyet",
+        ref=(-1, -3),
+        bin_endpoints=False,
+        vcov="hetero",
+        **W,
     ),
+    "event_crv1": _model(ci.event_study, window=(-4, 4)),
+    "event_crv1_w_sy": _model(ci.event_study, window=(-2, 3), **W, **SY),
 }
+# by default every function at every partition count, every vcov type at every count, weights and
+# sector^year among them (15 fits); CLUSTERIMPACT_SWEEP=1 adds the rest of the cross product
+DEFAULT = [
+    ("feols_iid", 1),
+    ("feols_crv1_sector_sy_w", 4),
+    ("feols_hc1_w", 16),
+    ("static_hc1_w_sy", 1),
+    ("static_crv1", 4),
+    ("static_iid_w", 16),
+    ("linear_crv1_drop", 1),
+    ("linear_iid", 4),
+    ("linear_hc1_w_sy", 16),
+    ("binned_iid_w", 1),
+    ("binned_hc1", 4),
+    ("binned_crv1_w", 16),
+    ("event_hc1_notyet_w", 1),
+    ("event_crv1", 4),
+    ("event_crv1_w_sy", 16),
+]
+SWEEP = [(k, n) for k in SPECS for n in PARTS if (k, n) not in DEFAULT]
 
 
-@pytest.mark.parametrize("n", PARTS)
-@pytest.mark.parametrize("spec", list(FEOLS))
-def test_feols_equals_memory(spec: str, n: int, dask_panel, firm_partitions) -> None:
-    formula, kw = FEOLS[spec]
-    ref = _memory(("feols", spec), ci.feols, formula, dask_panel, **kw)
-    got = _quiet(ci.feols, formula, firm_partitions(n), **kw)
+@pytest.mark.parametrize(
+    ("name", "n"), DEFAULT + [pytest.param(*c, marks=pytest.mark.sweep) for c in SWEEP]
+)
+def test_equals_memory(name: str, n: int, dask_panel, firm_partitions) -> None:
+    ref = _memory(name, SPECS[name], dask_panel)
+    got = _quiet(SPECS[name], firm_partitions(n))
     assert_same_fit(got, ref)
+    if isinstance(ref, EventStudyResult):
+        assert got.counts.equals(ref.counts) and got.window == ref.window
+        assert ref.pretrend is not None and got.pretrend is not None
+        close = {"rel": DASK_REL, "floor": DASK_FLOOR}
+        assert_close(got.pretrend.statistic, ref.pretrend.statistic, **close)
+        assert_close(got.pretrend.p_value, ref.pretrend.p_value, **close)
+        assert (got.pretrend.df, got.pretrend.df_denom) == (ref.pretrend.df, ref.pretrend.df_denom)
+        assert_same_fit(got.regression, ref.regression)
 
 
-# --- the membership models and the event study -------------------------------------------------------
-MODELS = {
-    "static": (static_premium, {}),
-    "static_w_sy": (
-        static_premium,
-        {"weights": "emp", "fe": ["firm_id", "sector^year"], "vcov": "hetero"},
-    ),
-    "linear_drop": (linear_duration, {"post_exit": "drop", "vcov": "iid"}),
-    "binned_w": (binned_duration, {"bins": [1, 2, "3-4", "5+"], "weights": "emp"}),
-}
-
-
-@pytest.mark.parametrize("n", PARTS)
-@pytest.mark.parametrize("model", list(MODELS))
-def test_membership_models_equal_memory(model: str, n: int, dask_panel, firm_partitions) -> None:
-    fn, kw = MODELS[model]
-    ref = _memory(("model", model), fn, dask_panel, "ln_tfp", **kw)
-    got = _quiet(fn, firm_partitions(n), "ln_tfp", **kw)
-    assert_same_fit(got, ref)
-
-
-EVENTS = {
-    "binned": {"window": (-4, 4)},
-    "notyet_w": {
-        "window": (-3, 3),
-        "control": "notyet",
-        "ref": (-1, -3),
-        "bin_endpoints": False,
-        "weights": "emp",
-        "vcov": "hetero",
-    },
-}
-
-
-@pytest.mark.parametrize("n", PARTS)
-@pytest.mark.parametrize("case", list(EVENTS))
-def test_event_study_equals_memory(case: str, n: int, dask_panel, firm_partitions) -> None:
-    kw = EVENTS[case]
-    ref = _memory(("event", case), ci.event_study, dask_panel, "ln_tfp", **kw)
-    got = _quiet(ci.event_study, firm_partitions(n), "ln_tfp", **kw)
-    assert_same_fit(got, ref)
-    assert got.counts.equals(ref.counts) and got.window == ref.window
-    assert ref.pretrend is not None and got.pretrend is not None
-    close = {"rel": DASK_REL, "floor": DASK_FLOOR}
-    assert_close(got.pretrend.statistic, ref.pretrend.statistic, **close)
-    assert_close(got.pretrend.p_value, ref.pretrend.p_value, **close)
-    assert (got.pretrend.df, got.pretrend.df_denom) == (ref.pretrend.df, ref.pretrend.df_denom)
-    assert_same_fit(got.regression, ref.regression)
+def test_the_default_cases_cover_every_function_count_and_vcov() -> None:
+    for prefix in ("feols", "static", "linear", "binned", "event"):
+        assert sorted(n for k, n in DEFAULT if k.startswith(prefix)) == PARTS
+    for tag in ("_iid", "_hc1", "_crv1", "_w", "_sy"):
+        assert {n for k, n in DEFAULT if tag in k} == set(PARTS), tag
 
 
 # --- random specifications on random panels ------------------------------------------------------------
@@ -171,7 +182,7 @@ def _random_case(seed: int) -> tuple[pd.DataFrame, str, dict[str, Any], int]:
     return df, formula, kw, int(rng.choice(PARTS))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(5))
 def test_random_specifications_equal_memory(seed: int, dask_client) -> None:
     df, formula, kw, n = _random_case(seed)
     ref = _quiet(ci.feols, formula, df, **kw)

@@ -428,6 +428,7 @@ def _regress(
                     extra=ind,
                     options=dict(options),
                     persist=persist,
+                    extra_cols=ind.rule[:2],
                 )
         if not controls and weights is None:
             reg = _fit_indicators(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -120,7 +120,7 @@ def _sample(part: pd.DataFrame, d: _Design) -> tuple[np.ndarray, dict[str, int]]
 def _sample_stats(part: pd.DataFrame, d: _Design) -> dict[str, Any]:
     """Counts behind the exclusions, level counts and weighted sums of ``[y, X]`` on the sample."""
     keep, counts = _sample(part, d)
-    sub = part.loc[keep]
+    sub = part if keep.all() else part.loc[keep]
     levels = {e: _effect_keys(sub, e).value_counts(sort=False) for e in d.secondary}
     w = np.ones(len(sub)) if d.weights is None else _numeric(sub, d.weights)
     swv = np.einsum("i,ij->j", w, _yx(sub, d))
@@ -199,6 +199,9 @@ def _cluster_stats(part: pd.DataFrame, spec: Any, d: _Design, col: str) -> dict[
     # firm (each firm in one partition); for a global cluster variable the pairs are returned
     pairs: dict[str, Any] = {}
     for e, lv in zip(spec.effects, spec.levels, strict=True):
+        if len(lv) < G:  # fewer levels than clusters here already: not nested, nothing to collect
+            pairs[e] = None
+            continue
         codes = effect_codes(sub, e, lv)
         uniq = (
             pd.MultiIndex.from_arrays([codes, np.asarray(sub[col]) if col != d.firm else firm])
@@ -214,10 +217,13 @@ def _cluster_stats(part: pd.DataFrame, spec: Any, d: _Design, col: str) -> dict[
 
 
 def _add_cluster(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    pairs = {}
+    pairs: dict[str, Any] = {}
     for e in a["pairs"]:
         x, y = a["pairs"][e], b["pairs"][e]
-        pairs[e] = x + y if isinstance(x, np.ndarray) else pd.concat([x, y]).drop_duplicates()
+        if x is None or y is None:
+            pairs[e] = None
+        else:
+            pairs[e] = x + y if isinstance(x, np.ndarray) else pd.concat([x, y]).drop_duplicates()
     return {
         "varies": a["varies"] + b["varies"],
         "levels": a["levels"].add(b["levels"], fill_value=0),
@@ -244,7 +250,7 @@ def _nesting(
         G, layout = len(levels), _Clusters(col, levels)
     nested = {d.firm: True}  # the firm is its own cluster or lies within one
     for e, lv in zip(ab.spec.effects, ab.spec.levels, strict=True):
-        if len(lv) < G:  # fewer levels than clusters: not nested (as _nested_in)
+        if len(lv) < G or st["pairs"][e] is None:  # fewer levels than clusters: not nested
             nested[e] = False
         elif col == d.firm:
             nested[e] = bool(np.all(st["pairs"][e] == 1))
@@ -353,16 +359,22 @@ def fit_dask(
     collinear: str = "raise",
     scheduler: str | None = None,
     persist: bool = False,
+    extra_cols: Sequence[str] = (),
 ) -> FixedEffectsResult:
     """The fast path's fit of ``f`` on :class:`~clusterimpact.dask.FirmPartitions` ``fp``.
 
+    ``extra`` computes extra regressors from a partition's rows, reading ``extra_cols``;
     ``persist``: hold the partitions in the workers' memory for the passes (for partitions built by the
     call from a frame; partitions the caller passes are used as they are).
     """
     _check_spec(f, fp.firm, vtype)
+    secondary = tuple(e for e in f.fixed_effects if e != fp.firm)
+    need = [fp.firm, *[c for e in secondary for c in e.split("^")], *ccols, f.depvar, *f.terms]
+    need = list(dict.fromkeys([*need, *([weights] if weights else []), *extra_cols]))
+    # the passes read these columns only: the others are left behind in each task
+    fp = fp.map_partitions(_columns_of, need, meta=fp.frame._meta[need])
     if persist:
         fp = fp.persist()
-    secondary = tuple(e for e in f.fixed_effects if e != fp.firm)
     d = _Design(f.depvar, f.terms, fp.firm, secondary, tuple(ccols), weights, extra, singletons)
     d, excl, st = _settle_sample(fp, d, scheduler)
     yx = functools.partial(_yx, d=d)
@@ -420,6 +432,10 @@ def fit_dask(
         dropped=dropped,
     )
     return _assemble(f, fit, vtype, ccols, weights, method, options, stacklevel=5)
+
+
+def _columns_of(part: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    return part[cols]
 
 
 def _fe_levels(f: _Formula, firm: str, ab: DaskAbsorber) -> list[int]:

@@ -59,6 +59,7 @@ __all__ = [
     "effect_codes",
     "partition_absorber",
     "sample_mask",
+    "sample_rows",
 ]
 
 # the secondary system travels from every partition as a dense H x H array (8 H^2 bytes): its levels
@@ -117,6 +118,12 @@ def sample_mask(part: pd.DataFrame, rows: Rows) -> np.ndarray:
     return np.asarray(rows(part), dtype=bool)
 
 
+def sample_rows(part: pd.DataFrame, rows: Rows) -> pd.DataFrame:
+    """The sample rows of a partition (the partition itself when every row is in the sample)."""
+    mask = sample_mask(part, rows)
+    return part if mask.all() else part.loc[mask]
+
+
 def _effect_keys(sub: pd.DataFrame, effect: str) -> pd.Index:
     cols = effect.split("^")
     missing = [c for c in cols if c not in sub.columns]
@@ -152,7 +159,7 @@ def _weights(sub: pd.DataFrame, weights: str | None) -> np.ndarray | None:
 
 
 def _level_counts(part: pd.DataFrame, effects: Sequence[str], rows: Rows) -> dict[str, pd.Series]:
-    sub = part.loc[sample_mask(part, rows)]
+    sub = sample_rows(part, rows)
     return {e: _effect_keys(sub, e).value_counts(sort=False) for e in effects}
 
 
@@ -186,7 +193,7 @@ def partition_absorber(
 ) -> tuple[Absorber, pd.DataFrame]:
     """The in-memory :class:`Absorber` of one partition's sample rows, with global secondary codes and
     no solve; returns it and the sample rows. ``all_effects`` keeps the effects ``spec`` drops."""
-    sub = part.loc[sample_mask(part, spec.rows)]
+    sub = sample_rows(part, spec.rows)
     firm_codes, g = factorize(sub[spec.firm]) if len(sub) else (np.zeros(0, np.int64), 0)
     codes = [firm_codes] + [
         effect_codes(sub, e, lv) for e, lv in zip(spec.effects, spec.levels, strict=True)

@@ -110,4 +110,5 @@ def fit_membership(
             extra=extra,
             options=options,
             persist=fp in _OWNED,
+            extra_cols=bins[:2] if bins is not None else (),
         )

@@ -21,6 +21,16 @@ from tolerances import DASK_FLOOR, DASK_REL
 pytestmark = [pytest.mark.xdist_group("dask")]
 
 
+def _by_firm(df: pd.DataFrame, firm: str, n: int) -> FirmPartitions:
+    """``n`` partitions holding whole firms (firm codes modulo ``n``), without a shuffle: the
+    constructors' hash repartition is tested in tests/test_dask_frames.py; here it would only cost."""
+    import dask.dataframe as dd
+
+    code = pd.factorize(df[firm], sort=True)[0] % n
+    parts = [df[code == i].reset_index(drop=True) for i in range(n)]
+    return FirmPartitions(dd.from_map(lambda p: p, parts, meta=df.head(0)), firm, "year")
+
+
 def _panel(seed: int = 0, n: int = 2500) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"firm": rng.integers(0, 300, n), "year": rng.integers(2000, 2010, n)})
@@ -72,7 +82,7 @@ CASES = [
 def test_within_transform_equals_memory(effects: list[str], w: str | None, n: int) -> None:
     df = _panel()
     ref, ab = _memory(df, effects, w)
-    fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=n)
+    fp = _by_firm(df, "firm", n)
     da = DaskAbsorber(fp, effects, weights=w, scheduler="sync")
     # the same effects left out (memory indexes the firm as effect 0) and the same rank
     assert [i + 1 for i in da.spec.dropped] == ab.dropped
@@ -89,7 +99,7 @@ def test_sample_rows_and_empty_partitions() -> None:
     df = df[df["firm"] < 6]  # 6 firms in 16 partitions: some are empty
     sub = df[df["s"]]
     ref, _ = _memory(sub, ["year"], "w")
-    fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=16)
+    fp = _by_firm(df, "firm", 16)
     sizes = fp.map_reduce(lambda p: [len(p)], combine=lambda a, b: a + b, scheduler="sync")
     assert min(sizes) == 0
     da = DaskAbsorber(fp, ["year"], weights="w", rows="s", scheduler="sync")
@@ -104,7 +114,7 @@ def test_level_codes_are_global_and_sorted() -> None:
     df = pd.DataFrame(
         {"firm": [1, 1, 2, 2, 3, 3], "year": [2003, 2001, 2002, 2004, 2001, 2004], "y": 1.0}
     )
-    fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=3)
+    fp = _by_firm(df, "firm", 3)
     da = DaskAbsorber(fp, ["year"], scheduler="sync")
     assert da.spec.levels[0].tolist() == [2001, 2002, 2003, 2004]
     assert da.n_levels == [4]
@@ -112,7 +122,7 @@ def test_level_codes_are_global_and_sorted() -> None:
 
 def test_bad_input_is_loud() -> None:
     df = _panel(seed=2, n=300)
-    fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=4)
+    fp = _by_firm(df, "firm", 4)
     with pytest.raises(DataError, match="'nope'"):
         DaskAbsorber(fp, ["nope"], scheduler="sync")
     with pytest.raises(SpecError, match="primary effect"):
@@ -120,13 +130,11 @@ def test_bad_input_is_loud() -> None:
     bad = df.assign(year=df["year"].astype(float))
     bad.loc[bad.index[5], "year"] = np.nan
     with pytest.raises(DataError, match="missing values in fixed effect 'year'"):
-        DaskAbsorber(
-            FirmPartitions.from_pandas(bad, "firm", None, npartitions=2), ["year"], scheduler="sync"
-        )
+        DaskAbsorber(_by_firm(bad, "firm", 2), ["year"], scheduler="sync")
     neg = df.assign(w=-df["w"])
     with pytest.raises(DataError, match="non-negative"):
         DaskAbsorber(
-            FirmPartitions.from_pandas(neg, "firm", "year", npartitions=2),
+            _by_firm(neg, "firm", 2),
             ["year"],
             weights="w",
             scheduler="sync",
@@ -135,6 +143,6 @@ def test_bad_input_is_loud() -> None:
 
 def test_too_many_secondary_levels_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dab, "MAX_SECONDARY_LEVELS", 5)
-    fp = FirmPartitions.from_pandas(_panel(seed=3, n=300), "firm", "year", npartitions=2)
+    fp = _by_firm(_panel(seed=3, n=300), "firm", 2)
     with pytest.raises(SpecError, match="at most 5 levels"):
         DaskAbsorber(fp, ["year"], scheduler="sync")

@@ -29,6 +29,17 @@ from tolerances import DASK_FLOOR, DASK_REL
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 
+
+def _by_firm(df: pd.DataFrame, firm: str, n: int) -> FirmPartitions:
+    """``n`` partitions holding whole firms (firm codes modulo ``n``), without a shuffle: the
+    constructors' hash repartition is tested in tests/test_dask_frames.py; here it would only cost."""
+    import dask.dataframe as dd
+
+    code = pd.factorize(df[firm], sort=True)[0] % n
+    parts = [df[code == i].reset_index(drop=True) for i in range(n)]
+    return FirmPartitions(dd.from_map(lambda p: p, parts, meta=df.head(0)), firm, "year")
+
+
 PARTS = [1, 4, 16]
 _MEMORY: dict[Any, Any] = {}  # in-memory references, computed once per specification
 
@@ -186,7 +197,7 @@ def _random_case(seed: int) -> tuple[pd.DataFrame, str, dict[str, Any], int]:
 def test_random_specifications_equal_memory(seed: int, dask_client) -> None:
     df, formula, kw, n = _random_case(seed)
     ref = _quiet(ci.feols, formula, df, **kw)
-    fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=n).persist()
+    fp = _by_firm(df, "firm_id", n).persist()
     assert_same_fit(_quiet(ci.feols, formula, fp, **kw), ref)
 
 
@@ -205,7 +216,7 @@ def _both_raise(exc: type[Exception], call: Any, df: pd.DataFrame) -> None:
     numbers aside: a partition numbers its own rows)."""
     with pytest.raises(exc) as mem:
         _quiet(call, df)
-    fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=3).persist()
+    fp = _by_firm(df, "firm_id", 3).persist()
     with pytest.raises(exc) as dsk:
         _quiet(call, fp)
     assert type(dsk.value) is type(mem.value)
@@ -228,7 +239,7 @@ def test_bad_input_refused_as_in_memory(dask_client) -> None:
 
 def test_what_dask_cannot_do_exactly_is_refused(dask_client) -> None:
     df, *_ = _random_case(4)
-    fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=2).persist()
+    fp = _by_firm(df, "firm_id", 2).persist()
     with pytest.raises(SpecError, match="partition key 'firm_id'"):
         ci.feols("y ~ x1 | sector + year", fp)
     with pytest.raises(SpecError, match="vcov='twoway' is not available with backend='dask'"):

@@ -250,3 +250,18 @@ def test_what_dask_cannot_do_exactly_is_refused(dask_client) -> None:
         ci.feols("y ~ log(w) | firm_id + year", fp)
     with pytest.raises(SpecError, match="pyfixest"):
         ci.feols("y ~ x1 | firm_id + year", fp, engine="pyfixest")
+
+
+def test_singleton_cascade_over_partitions(dask_client) -> None:
+    """A year seen once (in one partition) is dropped, which leaves its firm with one row (dropped in
+    turn): the iterative rule over all partitions gives the in-memory sample and fit."""
+    df, *_ = _random_case(5)
+    lone = df.iloc[[0]].assign(year=1990, firm_id=df["firm_id"].max() + 1)
+    twin = lone.assign(year=1991)  # its firm's second row, in a year seen once too
+    df = pd.concat([df, lone, twin, lone.assign(year=1992, firm_id=lone["firm_id"] + 1)])
+    for single in (True, False):
+        ref = _quiet(ci.feols, "y ~ x1 + x2 | firm_id + year", df, drop_singletons=single)
+        fp = _by_firm(df, "firm_id", 4).persist()
+        got = _quiet(ci.feols, "y ~ x1 + x2 | firm_id + year", fp, drop_singletons=single)
+        assert_same_fit(got, ref)
+        assert ("singleton" in got.exclusions) is single

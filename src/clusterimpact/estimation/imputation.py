@@ -43,17 +43,25 @@ untreated year in the sample and the calendar year has untreated firms; the othe
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation._imputation_parts import (
+    Block,
+    finalize_terms,
+    firm_effects,
+    firm_scores,
+    single_group_note,
+    taus,
+    term_sums,
+)
 from clusterimpact.estimation._imputation_scores import joint_scores
 from clusterimpact.estimation.event_study import cohort_array
 from clusterimpact.estimation.fe._demean import Absorber, factorize
@@ -151,73 +159,49 @@ class ImputationResult(ProfileResult):
         return out
 
 
-# -- the core (shared with duration_effects) ---------------------------------------------------------
+# -- the core (shared with duration_effects and the Dask path) -------------------------------------
 @dataclass
 class _Core:
-    """Arrays of one imputation fit."""
+    """Arrays of one imputation fit: the whole frame as one block of :mod:`._imputation_parts`."""
 
+    block: Block  # the rows (firm codes over the whole frame; w set per aggregation)
     tau: np.ndarray  # effects of target obs (NaN where not identified)
     ident: np.ndarray  # target obs identified
-    unit: np.ndarray  # unit codes (all obs)
-    n_units: int
-    untreated: np.ndarray  # mask of obs used in the untreated model
-    absorber: Absorber
-    t0_of_obs: np.ndarray  # time code within Omega_0 (-1 if the year has no untreated obs)
-    u0_codes: np.ndarray  # unit codes within Omega_0 (of untreated obs)
-    resid0: np.ndarray  # untreated residuals
-    n0_units: int
-    T0: int
+    resid: np.ndarray  # untreated residuals (NaN on other obs)
+    solve: (
+        Callable[[np.ndarray], np.ndarray] | None
+    )  # the year system's solve (None: no year effects)
+
+    @property
+    def n_units(self) -> int:
+        """Firms in the sample."""
+        return self.block.n_units
 
 
 def _fit_core(
     y: np.ndarray, unit: np.ndarray, time: np.ndarray, untreated: np.ndarray, target: np.ndarray
 ) -> tuple[_Core, dict[str, int]]:
     n_units = int(unit.max()) + 1
-    u_all = unit[untreated]
-    t_all = time[untreated]
     if untreated.sum() == 0:
         raise EstimationError("no untreated firm-years to fit the untreated-outcome model on")
-    u0, n0_units = factorize(u_all)
+    u0, _ = factorize(unit[untreated])
+    t_all = time[untreated]
     t0, T0 = factorize(t_all)
-    # maps from global codes to Omega_0 codes
-    umap = np.full(n_units, -1, dtype=np.int64)
-    umap[u_all] = u0
     tmap = np.full(int(time.max()) + 1, -1, dtype=np.int64)
     tmap[t_all] = t0
     absorber = Absorber([u0, t0], primary=0, max_dense=10**9)
-    y0 = y[untreated]
-    alpha, delta = absorber.effects(y0)
-    if delta is None:
-        delta = np.zeros(0)
-    resid0 = y0 - alpha[u0] - (delta[t0] if T0 and absorber.H else 0.0)
-    ut = umap[unit]
-    tt = tmap[time]
-    excl: dict[str, int] = {}
-    no_u = target & (ut < 0)
-    no_t = target & (ut >= 0) & (tt < 0)
-    if no_u.any():
-        excl["no_untreated_year_for_firm"] = int(no_u.sum())
-    if no_t.any():
-        excl["no_untreated_firm_in_year"] = int(no_t.sum())
-    ident = target & (ut >= 0) & (tt >= 0)
-    tau = np.full(len(y), np.nan)
-    ii = np.flatnonzero(ident)
-    d = delta[tt[ii]] if absorber.H else 0.0
-    tau[ii] = y[ii] - alpha[ut[ii]] - d
-    core = _Core(
-        tau=tau,
-        ident=ident,
-        unit=unit,
-        n_units=n_units,
-        untreated=untreated,
-        absorber=absorber,
-        t0_of_obs=tt,
-        u0_codes=u0,
-        resid0=resid0,
-        n0_units=n0_units,
-        T0=T0,
-    )
-    return core, excl
+    # the year effects from the secondary system; the firm effects, taus and residuals per firm
+    delta = np.zeros(0)
+    if absorber.H:
+        delta = absorber.solve(absorber.secondary_rhs(absorber.sweep_primary(y[untreated])))
+    block = Block(y, unit, n_units, tmap[time], T0, untreated, target, np.ones(len(y)))
+    alpha, has0 = firm_effects(block, delta)
+    fit = taus(block, alpha, has0, delta)
+    excl = {
+        k: fit[k] for k in ("no_untreated_year_for_firm", "no_untreated_firm_in_year") if fit[k]
+    }
+    solve = absorber.solve if absorber.H else None
+    return _Core(block, fit["tau"], fit["ident"], fit["resid"], solve), excl
 
 
 def _aggregate(
@@ -232,78 +216,17 @@ def _aggregate(
 
     ``term`` (per obs, -1 = none) and ``w`` (per obs, raw weights) define the targets; weights are
     normalised within terms. ``group`` (per obs) defines the tau~ averaging groups (must nest in terms).
+    The steps (a)-(d) of :mod:`._imputation_parts` on the whole frame as one block.
     """
-    notes: list[str] = []
     sel = core.ident & (term >= 0)
-    idx = np.flatnonzero(sel)
-    k = term[idx]
-    wi = w[idx]
-    tau = core.tau[idx]
-    wsum = np.bincount(k, weights=wi, minlength=n_terms)
-    counts = np.bincount(k, minlength=n_terms)
-    if np.any(wsum <= 0):
-        raise EstimationError("an aggregation term has no identified treated firm-years")
-    wn = wi / wsum[k]
-    est = np.bincount(k, weights=wn * tau, minlength=n_terms)
-    # tau~: weighted group means, optionally leaving the unit out
-    gcode, G = factorize(group[idx])
-    gw = np.bincount(gcode, weights=wn, minlength=G)
-    gwt = np.bincount(gcode, weights=wn * tau, minlength=G)
-    units = core.unit[idx]
-    if leave_out:
-        ug, UG = factorize(gcode.astype(np.int64) * core.n_units + units)
-        ugw = np.bincount(ug, weights=wn, minlength=UG)
-        ugwt = np.bincount(ug, weights=wn * tau, minlength=UG)
-        den = gw[gcode] - ugw[ug]
-        num = gwt[gcode] - ugwt[ug]
-        single = den <= 1e-14 * np.maximum(gw[gcode], 1e-300)
-        if single.any():
-            n_groups = len(np.unique(gcode[single]))
-            notes.append(
-                f"{n_groups} averaging group(s) hold a single firm: their leave-out average falls "
-                "back to the plain group mean (variance may be understated there)"
-            )
-        tau_tilde = np.where(single, gwt[gcode] / gw[gcode], num / np.where(single, 1.0, den))
-    else:
-        tau_tilde = gwt[gcode] / gw[gcode]
-    eps1 = tau - tau_tilde
-    # treated part of the unit-level influence sums
-    U = np.zeros((core.n_units, n_terms))
-    for j in range(n_terms):
-        m = k == j
-        U[:, j] += np.bincount(units[m], weights=wn[m] * eps1[m], minlength=core.n_units)
-    # untreated part: v_0 = -(a^k_i + delta^k_t); only delta matters (residuals sum to 0 in firms)
-    ab = core.absorber
-    if ab.H:
-        t0 = core.t0_of_obs[idx]
-        S = np.zeros((core.T0, n_terms))
-        np.add.at(S, (t0, k), wn)
-        u0_of_obs = _unit0_map(core)[units]
-        R = sp.csr_matrix((wn, (u0_of_obs, k)), shape=(core.n0_units, n_terms))
-        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab.inv_group_weights[:, None])))
-        D = ab.solve(np.asarray(rhs))  # T0 x n_terms
-        E = sp.csr_matrix(
-            (core.resid0, (core.u0_codes, ab.secondary[0])), shape=(core.n0_units, core.T0)
-        )
-        contrib = -(E @ D)  # n0_units x n_terms
-        U0 = np.zeros((core.n_units, n_terms))
-        U0[_unit0_inverse(core)] = contrib
-        U += U0
-    return est, U, counts, notes
-
-
-def _unit0_map(core: _Core) -> np.ndarray:
-    """Global unit code -> Omega_0 unit code (-1 if none)."""
-    m = np.full(core.n_units, -1, dtype=np.int64)
-    m[core.unit[core.untreated]] = core.u0_codes
-    return m
-
-
-def _unit0_inverse(core: _Core) -> np.ndarray:
-    """Omega_0 unit code -> global unit code."""
-    inv = np.empty(core.n0_units, dtype=np.int64)
-    inv[core.u0_codes] = core.unit[core.untreated]
-    return inv
+    gcodes = np.full(len(term), -1, dtype=np.int64)
+    gcodes[sel], G = factorize(group[sel])
+    b = replace(core.block, w=w)
+    sums = term_sums(b, core.tau, core.ident, term, n_terms, gcodes, G)
+    fin = finalize_terms(sums, core.solve)
+    U, single = firm_scores(b, core.tau, core.ident, core.resid, term, gcodes, fin, leave_out)
+    note = single_group_note(single)
+    return fin.est, U, fin.counts, [note] if note else []
 
 
 def _pretrend(

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation._imputation_parts import (
@@ -104,7 +105,11 @@ class ImputationResult(ProfileResult):
         rel_time, tau), for further aggregation.
     influence
         Per-firm influence scores of the leads (``rel_year::e``) and of every term, whose cross
-        product is their joint covariance (see ``_imputation_scores``; used by ``honest_did``).
+        product is their joint covariance (see ``_imputation_scores``); None on the Dask back end,
+        where per-firm rows are never collected.
+    influence_cov
+        Their joint covariance (leads and terms), summed over firms on either back end; what
+        ``honest_did`` reads. None without leads.
 
     Examples
     --------
@@ -131,6 +136,7 @@ class ImputationResult(ProfileResult):
     r2_within: float = float("nan")
     tau: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     influence: pd.DataFrame | None = field(default=None, repr=False)
+    influence_cov: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def overall_term(self) -> str | None:
@@ -284,13 +290,61 @@ def _prepare_frame(
     require_columns(
         df, list(dict.fromkeys([outcome, cohort, unit, time, *extra])), what="imputation"
     )
-    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    ok = np.isfinite(y) & df[unit].notna().to_numpy() & df[time].notna().to_numpy()
+    ok = _ok_rows(df, outcome, unit, time)
     excl: dict[str, int] = {}
     if not ok.all():
         excl["missing_values"] = int((~ok).sum())
         df = df.loc[ok]
     return df, excl
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The estimator's options (small: sent to every Dask task)."""
+
+    outcome: str
+    cohort: str
+    unit: str
+    time: str
+    aggregation: str
+    by: str | None
+    horizons: tuple[int, ...] | None
+    weights: str | None
+    leads: int
+
+    @property
+    def extra(self) -> list[str]:
+        """Optional columns (weights, ``by``)."""
+        return [c for c in (self.weights, self.by) if c]
+
+
+@dataclass
+class _Fit:
+    """The numbers of one fit, from either back end, that :func:`_result` packs."""
+
+    terms: list[str]
+    xs: dict[str, float]
+    params: list[float]
+    counts: list[Any]
+    V: np.ndarray
+    pretrend: PreTrendTest | None
+    pre_tab: pd.DataFrame | None
+    notes: list[str]
+    excl: dict[str, int]
+    n_units: int
+    n_ident: int
+    n_untreated: int
+    label: str
+    x_label: str
+    tau: pd.DataFrame
+    influence: pd.DataFrame | None
+    influence_cov: pd.DataFrame | None
+
+
+def _ok_rows(df: pd.DataFrame, outcome: str, unit: str, time: str) -> np.ndarray:
+    """Rows with a finite outcome, a firm and a year (the others are counted as ``missing_values``)."""
+    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.isfinite(y) & df[unit].notna().to_numpy() & df[time].notna().to_numpy()
 
 
 def imputation_did(
@@ -306,6 +360,7 @@ def imputation_did(
     weights: str | None = None,
     leads: int = 5,
     leave_out: bool = True,
+    backend: Literal["memory", "dask"] = "memory",
 ) -> ImputationResult:
     """Borusyak-Jaravel-Spiess (2024) imputation estimator with event-time aggregation and pre-trend test.
 
@@ -320,7 +375,7 @@ def imputation_did(
     Parameters
     ----------
     data
-        FirmPanel or DataFrame.
+        FirmPanel or DataFrame, or :class:`~clusterimpact.dask.FirmPartitions` (then the Dask path).
     outcome
         Outcome column.
     cohort
@@ -340,6 +395,11 @@ def imputation_did(
         Number of pre-joining periods in the pre-trend test (0 = no test).
     leave_out
         Leave-out refinement of the variance estimator.
+    backend
+        ``"memory"`` (default) or ``"dask"``: map-reduce over firm partitions (each firm in one), the
+        same statistics summed over partitions, the same numbers up to roundoff. On Dask, ``tau`` is
+        empty and ``influence`` None (per-firm-year and per-firm rows stay on the workers);
+        ``influence_cov`` carries what ``honest_did`` needs.
 
     Returns
     -------
@@ -355,84 +415,128 @@ def imputation_did(
     ['simple', 'dynamic:0']
     """
     check_choice("aggregation", aggregation, AGGREGATIONS)
-    extra = [c for c in (weights, by) if c]
-    df, excl = _prepare_frame(data, outcome, cohort, unit, time, extra)
-    g = cohort_array(df, cohort)
-    t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
+    hz = None if horizons is None else tuple(int(h) for h in horizons)
+    o = _Options(outcome, cohort, unit, time, aggregation, by, hz, weights, leads)
+    if wants_dask(data, backend):
+        from clusterimpact.estimation._imputation_dask import fit_dask
+
+        fit = fit_dask(data, o, leave_out)
+    else:
+        fit = _fit_memory(data, o, leave_out)
+    for n in fit.notes:
+        warnings.warn(n, EstimationWarning, stacklevel=2)
+    return _result(fit, o, horizons, leave_out)
+
+
+def _fit_memory(data: Any, o: _Options, leave_out: bool) -> _Fit:
+    df, excl = _prepare_frame(data, o.outcome, o.cohort, o.unit, o.time, o.extra)
+    g = cohort_array(df, o.cohort)
+    t = pd.to_numeric(df[o.time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    y = pd.to_numeric(df[o.outcome], errors="coerce").to_numpy(dtype=float)
     rel = t - g
     treated = np.isfinite(g) & (rel >= 0)
     untreated = ~treated
-    if not treated.any():
-        raise EstimationError(
-            f"no treated firm-years: column '{cohort}' has no first-treatment year"
-        )
-    ucodes, _ = factorize(df[unit])
+    _require_treated(bool(treated.any()), o.cohort)
+    ucodes, _ = factorize(df[o.unit])
     tcodes, _ = factorize(t)
-    w, target = _weights_target(df, weights, treated, excl)
-    axis_vals, label, prefix, x_label = _axis(df, aggregation, by, horizons, g, t, rel)
+    w, target = _weights_target(df, o.weights, treated, excl)
+    axis_vals, label, prefix, x_label = _axis(df, o.aggregation, o.by, o.horizons, g, t, rel)
     core, ex2 = _fit_core(y, ucodes, tcodes, untreated, target)
     excl.update(ex2)
     ident = core.ident
     result_terms, xs, params, cnts, U_all, notes = _estimates(
         core, g, rel, axis_vals, label, prefix, w, leave_out
     )
-    Vall = U_all.T @ U_all
-    idx = pd.Index(result_terms)
-    test, pre_tab, pre_note = _pretrend(df, outcome, unit, time, rel, untreated, leads)
+    test, pre_tab, pre_note = _pretrend(df, o.outcome, o.unit, o.time, rel, untreated, o.leads)
     if pre_note:
         notes.append(pre_note)
     influence = joint_scores(y, ucodes, tcodes, rel, untreated, U_all, result_terms, pre_tab)
-    for n in notes:
-        warnings.warn(n, EstimationWarning, stacklevel=2)
     tau_frame = pd.DataFrame(
         {
-            "unit": df[unit].to_numpy()[ident],
+            "unit": df[o.unit].to_numpy()[ident],
             "time": t[ident],
             "cohort": g[ident],
             "rel_time": rel[ident],
             "tau": core.tau[ident],
         }
     )
-    n_units = core.n_units
+    return _Fit(
+        terms=result_terms,
+        xs=xs,
+        params=params,
+        counts=cnts,
+        V=U_all.T @ U_all,
+        pretrend=test,
+        pre_tab=pre_tab,
+        notes=notes,
+        excl=excl,
+        n_units=core.n_units,
+        n_ident=int(ident.sum()),
+        n_untreated=int(untreated.sum()),
+        label=label,
+        x_label=x_label,
+        tau=tau_frame,
+        influence=influence,
+        influence_cov=None if influence is None else _cross(influence),
+    )
+
+
+def _require_treated(any_treated: bool, cohort: str) -> None:
+    if not any_treated:
+        raise EstimationError(
+            f"no treated firm-years: column '{cohort}' has no first-treatment year"
+        )
+
+
+def _result(
+    fit: _Fit, o: _Options, horizons: Sequence[int] | None, leave_out: bool
+) -> ImputationResult:
+    idx = pd.Index(fit.terms)
     return ImputationResult(
-        params=pd.Series(params, index=idx, dtype=float),
-        std_errors=pd.Series(np.sqrt(np.clip(np.diag(Vall), 0, None)), index=idx),
-        nobs=int(ident.sum() + untreated.sum()),
+        params=pd.Series(fit.params, index=idx, dtype=float),
+        std_errors=pd.Series(np.sqrt(np.clip(np.diag(fit.V), 0, None)), index=idx),
+        nobs=fit.n_ident + fit.n_untreated,
         method="imputation",
         provenance=make_provenance(
             "imputation",
             None,
             None,
-            outcome=outcome,
-            cohort=cohort,
-            aggregation=label,
+            outcome=o.outcome,
+            cohort=o.cohort,
+            aggregation=fit.label,
             horizons=list(horizons) if horizons is not None else None,
-            weights=weights,
-            leads=leads,
+            weights=o.weights,
+            leads=o.leads,
             leave_out=leave_out,
         ),
         df_resid=None,
-        vcov=pd.DataFrame(Vall, index=idx, columns=idx),
-        warnings=tuple(notes),
-        exclusions=excl,
-        x=pd.Series(xs, dtype=float),
-        x_label=x_label,
+        vcov=pd.DataFrame(fit.V, index=idx, columns=idx),
+        warnings=tuple(fit.notes),
+        exclusions=fit.excl,
+        x=pd.Series(fit.xs, dtype=float),
+        x_label=fit.x_label,
         reference=None,
-        counts=pd.Series(cnts, index=idx),
-        aggregation=label,
-        pretrend=test,
-        pretrend_estimates=pre_tab,
-        n_units=n_units,
-        n_treated_obs=int(ident.sum()),
-        n_untreated_obs=int(untreated.sum()),
+        counts=pd.Series(fit.counts, index=idx),
+        aggregation=fit.label,
+        pretrend=fit.pretrend,
+        pretrend_estimates=fit.pre_tab,
+        n_units=fit.n_units,
+        n_treated_obs=fit.n_ident,
+        n_untreated_obs=fit.n_untreated,
         leave_out=leave_out,
-        cluster=unit,
-        n_clusters=n_units,
-        fixed_effects=(unit, time),
-        tau=tau_frame,
-        influence=influence,
+        cluster=o.unit,
+        n_clusters=fit.n_units,
+        fixed_effects=(o.unit, o.time),
+        tau=fit.tau,
+        influence=fit.influence,
+        influence_cov=fit.influence_cov,
     )
+
+
+def _cross(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores' scores`` (the joint covariance of per-firm influence scores)."""
+    M = scores.to_numpy(dtype=float)
+    return pd.DataFrame(M.T @ M, index=scores.columns, columns=scores.columns)
 
 
 def _weights_target(

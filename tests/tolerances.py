@@ -298,6 +298,16 @@ STORY_SLOPE_PP_ABS = printed_precision(2) + 100 * printed_precision(4)
 # A table cell printed with 2 decimals (regression_table(digits=2)) vs its value computed in the test.
 STORY_TABLE_2DP_ABS = printed_precision(2)
 
+# --- dask: the Dask back end vs the in-memory engine (#16) ---------------------------------------
+# The Dask path sums the same per-row statistics (cross-products, cell totals, scores) partition by
+# partition and adds the partial sums on the client; one pass over the whole frame adds them in
+# another order. Only the order of summation differs: roundoff of a few 1e-16 relative per sum,
+# amplified by the condition of the small solves (secondary system, X'X) to well below 1e-12 here;
+# 1e-10 relative, with an absolute floor of 1e-10 times the largest |expected| (for entries that are
+# small by cancellation), is the exactness bar and still fails any real difference.
+DASK_REL = 1e-10
+DASK_FLOOR = 1e-10
+
 # --- not floating-point noise (see the module docstring) ------------------------------------------
 NOT_FLOATING_POINT = (
     "printed_precision",

@@ -35,7 +35,7 @@ Every product is a ``bincount`` or a product with an ``H x H`` (block) or ``G x 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -183,21 +183,28 @@ def _is_coarsening(coarse: np.ndarray, fine: np.ndarray, n_fine: int) -> bool:
 
 
 def redundant_effects(
-    fe_codes: Sequence[np.ndarray], n_levels: Sequence[int], keep: int | None = None
+    fe_codes: Sequence[np.ndarray],
+    n_levels: Sequence[int],
+    keep: int | None = None,
+    coarsening: Callable[[int, int], bool] | None = None,
 ) -> list[int]:
     """Indices of fixed effects that are coarsenings of another one (dropped without loss).
 
     Effects are visited from the most levels to the fewest (``keep`` first when given); an effect is
     redundant when it is a coarsening of one already kept, including an identical partition.
+    ``coarsening(i, k)`` (default: computed from ``fe_codes``) tells whether effect ``i`` is a coarsening
+    of effect ``k``; the Dask path passes one decided from statistics summed over partitions.
     """
-    order = sorted(range(len(fe_codes)), key=lambda i: (i != keep, -n_levels[i], i))
+    if coarsening is None:
+
+        def coarsening(i: int, k: int) -> bool:
+            return _is_coarsening(fe_codes[i], fe_codes[k], n_levels[k])
+
+    order = sorted(range(len(n_levels)), key=lambda i: (i != keep, -n_levels[i], i))
     kept: list[int] = []
     dropped: list[int] = []
     for i in order:
-        if i != keep and any(
-            n_levels[i] <= n_levels[k] and _is_coarsening(fe_codes[i], fe_codes[k], n_levels[k])
-            for k in kept
-        ):
+        if i != keep and any(n_levels[i] <= n_levels[k] and coarsening(i, k) for k in kept):
             dropped.append(i)
         else:
             kept.append(i)
@@ -253,12 +260,22 @@ class Absorber:
         cg_tol: float = CG_TOL,
         maxiter: int = 20_000,
         primary: int | None = None,
+        n_levels: Sequence[int] | None = None,
+        dropped: Sequence[int] | None = None,
+        solve: bool = True,
     ) -> None:
         if not fe_codes:
             raise ValueError("Absorber needs at least one fixed effect")
         codes = [np.asarray(c, dtype=np.int64) for c in fe_codes]
-        levels = [int(c.max()) + 1 if c.size else 0 for c in codes]
-        self.dropped = redundant_effects(codes, levels, keep=primary) if len(codes) > 1 else []
+        levels = (
+            [int(c.max()) + 1 if c.size else 0 for c in codes]
+            if n_levels is None
+            else [int(v) for v in n_levels]
+        )
+        if dropped is not None:
+            self.dropped = sorted(int(i) for i in dropped)
+        else:
+            self.dropped = redundant_effects(codes, levels, keep=primary) if len(codes) > 1 else []
         use = [i for i in range(len(codes)) if i not in self.dropped]
         order = max(use, key=lambda i: levels[i]) if primary is None else int(primary)
         self.codes = [codes[i] for i in use]
@@ -286,7 +303,7 @@ class Absorber:
         self._sec_off = [
             c if o == 0 else c + o for c, o in zip(self.secondary, offsets, strict=True)
         ]
-        if self.H:
+        if self.H and solve:
             dense_max = MAX_DENSE_LEVELS if max_dense is None else int(max_dense)
             self._setup(dense_max, cg_tol, maxiter)
 
@@ -344,10 +361,28 @@ class Absorber:
 
     # -- the secondary system ---------------------------------------------------------------------------
     def _setup(self, max_dense: int, cg_tol: float, maxiter: int) -> None:
+        A = self.system_matrix()
+        self.set_solver(BlockSolver(A, max_dense=max_dense, cg_tol=cg_tol, maxiter=maxiter))
+
+    def set_solver(self, solver: BlockSolver) -> None:
+        """Use ``solver`` for the secondary system (the Dask path solves the system summed over
+        partitions once, on the client, and hands every partition its solution instead)."""
+        self._solver = solver
+        self.rank_secondary = solver.rank
+        self.exact = not solver.iterative
+
+    def cell_totals(self) -> None:
+        """Hold the primary-by-secondary weight totals ``C`` (needed by :meth:`within`), without
+        assembling the secondary system."""
+        if self._C is None and self.H:
+            self._cells(with_ctc=False)
+
+    def _cells(self, with_ctc: bool = True) -> tuple[np.ndarray, Any]:
+        """Set ``C`` (dense or sparse); return the level totals and ``C' diag(1 / W_g) C``."""
         H = self.H
-        CtC: Any
+        CtC: Any = None
         if H <= _DENSE_C_LEVELS and self.G * H <= max(2 * self.n, 10_000_000):
-            Cd, diag, CtC = self._cell_totals_dense()
+            Cd, diag, CtC = self._cell_totals_dense(with_ctc)
             self._C = Cd
         else:
             rows = np.concatenate([self.primary] * len(self._sec_off))
@@ -357,7 +392,16 @@ class Absorber:
             Cs.sum_duplicates()
             self._C = Cs
             diag = np.asarray(Cs.sum(axis=0)).ravel()
-            CtC = (Cs.T @ sp.diags(self._inv_wg) @ Cs).tocsr()
+            if with_ctc:
+                CtC = (Cs.T @ sp.diags(self._inv_wg) @ Cs).tocsr()
+        return diag, CtC
+
+    def system_matrix(self, dense: bool | None = None) -> Any:
+        """The secondary system ``A = D'WD - C' diag(1 / W_g) C`` (H x H): a dense array up to
+        ``_DENSE_SYSTEM`` levels (or when ``dense``), a CSR matrix above. Additive over primary groups:
+        the Dask path sums it over partitions."""
+        H = self.H
+        diag, CtC = self._cells()
         # cross totals of every pair of secondary effects (the off-diagonal blocks of D'WD)
         offsets = np.cumsum([0, *self.sec_levels])[:-1]
         cr: list[np.ndarray] = []
@@ -375,7 +419,7 @@ class Absorber:
                 cr += [r + offsets[i], c + offsets[j]]
                 cc += [c + offsets[j], r + offsets[i]]
                 cv += [v, v]
-        if H <= _DENSE_SYSTEM:
+        if (H <= _DENSE_SYSTEM) if dense is None else dense:
             A = -(CtC if isinstance(CtC, np.ndarray) else CtC.toarray())
             A[np.diag_indices(H)] += diag
             if cv:
@@ -392,11 +436,11 @@ class Absorber:
             CtCs = sp.csr_matrix(CtC)
             A = (sp.diags(diag) + cross - CtCs).tocsr()
             A = 0.5 * (A + A.T)
-        self._solver = BlockSolver(A, max_dense=max_dense, cg_tol=cg_tol, maxiter=maxiter)
-        self.rank_secondary = self._solver.rank
-        self.exact = not self._solver.iterative
+        return A
 
-    def _cell_totals_dense(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _cell_totals_dense(
+        self, with_ctc: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Dense ``C`` (G x H), the level totals and ``C' diag(1 / W_g) C``."""
         G, H = self.G, self.H
         flat = np.bincount(
@@ -409,6 +453,8 @@ class Absorber:
         # single secondary effect are then a scatter, not a sum
         self.unique_cells = len(self._sec_off) == 1 and self.w is None and float(flat.max()) <= 1
         diag = Cd.sum(axis=0)
+        if not with_ctc:
+            return Cd, diag, None
         if self.unique_cells and H <= 20:
             # 0/1 counts: sum C'diag(1/n_g)C over the distinct presence patterns of the primary
             # groups (a firm's set of years), of which there are far fewer than groups
@@ -473,8 +519,42 @@ class Absorber:
             return m, np.zeros(0)
         rhs = self.secondary_rhs(v) - self.ct_times(m[:, None])[:, 0]
         delta = self.solve(rhs)
-        g_part = m - self.c_times(delta[:, None])[:, 0] * self._inv_wg
-        return g_part, delta
+        return self._g_part(m, delta), delta
+
+    def _g_part(self, m: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """Primary part of the fixed-effect fit given the primary means ``m`` and ``delta``: ``m``
+        minus the primary means of ``D delta`` (``C delta / W_g``)."""
+        return m - self.c_times(delta[:, None])[:, 0] * self._inv_wg
+
+    def reduced_rhs(self, v: np.ndarray) -> np.ndarray:
+        """``D'W v - C' m`` (H, or H x K for 2-D ``v``): the right-hand side of the secondary system for
+        ``v``, additive over primary groups (the Dask path sums it over partitions)."""
+        V = np.asarray(v, dtype=float)
+        one = V.ndim == 1
+        V = V[:, None] if one else V
+        M = np.column_stack([self._primary_means(V[:, j]) for j in range(V.shape[1])])
+        R = np.column_stack([self.secondary_rhs(V[:, j]) for j in range(V.shape[1])])
+        R = R - self.ct_times(M)
+        return R[:, 0] if one else R
+
+    def within(self, v: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """The within transform of ``v`` (1-D, or 2-D with ``delta`` H x K) given the solution ``delta``
+        of the secondary system for it (``A delta = reduced_rhs(v)``): what :meth:`demean` computes,
+        with ``delta`` solved elsewhere (on the client, from sums over partitions)."""
+        V = np.asarray(v, dtype=float)
+        if V.ndim == 2:
+            D = np.asarray(delta, dtype=float).reshape(self.H, V.shape[1])
+            out = np.empty_like(V)
+            for j in range(V.shape[1]):
+                out[:, j] = self.within(V[:, j], D[:, j])
+            return out
+        m = self._primary_means(V)
+        if not self.H:
+            return V - m[self.primary]
+        out = V - self._g_part(m, delta)[self.primary]
+        for c in self._sec_off:
+            out -= delta[c]
+        return out
 
     def ct_times(self, R: Any) -> np.ndarray:
         """``C' R`` (H x K, dense) for the primary-by-secondary weight matrix ``C``."""

@@ -146,11 +146,14 @@ def term_sums(
     R = np.bincount(units * K + k, weights=wi, minlength=b.n_units * K).reshape(b.n_units, K)
     S = np.bincount(b.t0[sel] * K + k, weights=wi, minlength=b.T0 * K).reshape(b.T0, K)
     # C' diag(1/n_i) R: each firm's term weights spread over its untreated years, divided by their count
-    rows = b.untreated & (R.any(axis=1)[b.unit])
+    has_r = np.asarray(R.any(axis=1), dtype=bool)
+    rows = b.untreated & has_r[b.unit]
     u0, t0 = b.unit[rows], b.t0[rows]
     n0 = np.bincount(b.unit[b.untreated], minlength=b.n_units)
     Rn = R[u0] / n0[u0, None]
-    CR = np.stack([np.bincount(t0, weights=Rn[:, j], minlength=b.T0) for j in range(K)], axis=1)
+    CR = np.zeros((b.T0, K))
+    for j in range(K):
+        CR[:, j] = np.bincount(t0, weights=Rn[:, j], minlength=b.T0)
     return {
         "wsum": np.bincount(k, weights=wi, minlength=K),
         "counts": np.bincount(k, minlength=K).astype(np.int64),
@@ -158,7 +161,7 @@ def term_sums(
         "gw": np.bincount(gc, weights=wi, minlength=G),
         "gwt": np.bincount(gc, weights=wi * ta, minlength=G),
         "S": S,
-        "CR": CR.reshape(b.T0, K),
+        "CR": CR,
     }
 
 

@@ -54,7 +54,12 @@ def lead_scale(bread: np.ndarray, SS: np.ndarray, reported: np.ndarray) -> float
 
 
 def joint_cov(
-    SS: np.ndarray, SU: np.ndarray, UU: np.ndarray, bread: np.ndarray, scale: float, terms: list[str]
+    SS: np.ndarray,
+    SU: np.ndarray,
+    UU: np.ndarray,
+    bread: np.ndarray,
+    scale: float,
+    terms: list[str],
 ) -> pd.DataFrame:
     """The joint covariance of leads and lags from the summed score cross products: ``psi'psi``,
     ``psi'U`` and ``U'U`` with ``psi = S bread sqrt(scale)``."""

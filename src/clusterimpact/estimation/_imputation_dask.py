@@ -27,7 +27,7 @@ has an empty ``tau`` frame and ``influence=None``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from types import SimpleNamespace
 from typing import Any, cast
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import require_columns
-from clusterimpact.dask import as_partitions, compute_context
+from clusterimpact.dask import FirmPartitions, as_partitions, compute_context
 from clusterimpact.errors import EstimationError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation._imputation_parts import (
@@ -122,8 +122,10 @@ def _untreated_rows(part: pd.DataFrame, o: _Options) -> np.ndarray:
 
 
 def _pretrend_rows(part: pd.DataFrame, o: _Options, drop_years: tuple[float, ...]) -> np.ndarray:
-    """Rows of the pre-trend regression: untreated, singletons dropped (years in ``drop_years``, found
-    by the client from summed counts; then the firms left with one row, a partition-local step)."""
+    """Rows of the in-memory pre-trend regression: untreated, singletons dropped (years in
+    ``drop_years``, found by the client from summed counts; then the firms left with one row, a
+    partition-local step). Used to count its sample; the estimates and scores are computed on all
+    untreated rows, where a singleton row is fitted exactly and adds nothing."""
     r = _parse(part, o)
     keep = r.untreated & ~np.isin(r.t, np.asarray(drop_years, dtype=float))
     n = np.bincount(r.unit[keep], minlength=r.n_units)
@@ -131,6 +133,24 @@ def _pretrend_rows(part: pd.DataFrame, o: _Options, drop_years: tuple[float, ...
     out = np.zeros(len(part), dtype=bool)
     out[np.flatnonzero(r.ok)[keep]] = True
     return out
+
+
+def _pretrend_counts(
+    part: pd.DataFrame, o: _Options, drop: tuple[float, ...], es: tuple[int, ...]
+) -> dict[str, Any]:
+    """Rows, firms, rows by year and rows of each lead ``es`` in the pre-trend sample."""
+    r = _parse(part, o)
+    rows = _pretrend_rows(part, o, drop)[r.ok]
+    return {
+        "years": pd.Series(r.t[rows]).value_counts(sort=False),
+        "n": np.array([rows.sum(), len(np.unique(r.unit[rows]))], dtype=np.int64),
+        "n_e": np.array([int((r.rel[rows] == e).sum()) for e in es], dtype=np.int64),
+    }
+
+
+def _add_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    years = a["years"].add(b["years"], fill_value=0)
+    return {"years": years, "n": a["n"] + b["n"], "n_e": a["n_e"] + b["n_e"]}
 
 
 # -- pass 1: what the client needs to code terms, groups and years ---------------------------------------
@@ -144,6 +164,7 @@ def _meta(part: pd.DataFrame, o: _Options, es: tuple[int, ...]) -> dict[str, Any
         "keys": keys,
         "leads": np.array([int((r.untreated & (r.rel == e)).sum()) for e in es], dtype=np.int64),
         "n": np.array([r.treated.sum(), r.untreated.sum(), r.n_units], dtype=np.int64),
+        "pre": _pretrend_counts(part, o, (), es),
     }
 
 
@@ -154,6 +175,7 @@ def _add_meta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "keys": keys,
         "leads": a["leads"] + b["leads"],
         "n": a["n"] + b["n"],
+        "pre": _add_counts(a["pre"], b["pre"]),
     }
 
 
@@ -204,9 +226,9 @@ def _block(r: _Rows, c: _Coding, delta: np.ndarray) -> tuple[Block, dict[str, An
 
 
 # -- pass 3: term sums ----------------------------------------------------------------------------------
-def _sums(part: pd.DataFrame, o: _Options, c: _Coding, delta: np.ndarray) -> dict[str, Any]:
+def _sums(part: pd.DataFrame, o: _Options, c: _Coding, model: _Model) -> dict[str, Any]:
     r = _parse(part, o)
-    b, fit = _block(r, c, delta)
+    b, fit = _block(r, c, model.delta_y)
     sets = [
         term_sums(b, fit["tau"], fit["ident"], term, K, grp, G)
         for term, K, grp, G in _term_sets(r, fit["ident"], c)
@@ -217,31 +239,43 @@ def _sums(part: pd.DataFrame, o: _Options, c: _Coding, delta: np.ndarray) -> dic
             [fit["no_untreated_year_for_firm"], fit["no_untreated_firm_in_year"]], dtype=np.int64
         ),
         "n_ident": int(fit["ident"].sum()),
+        "leads": _model_moments(part, o, model),
     }
 
 
-# -- pass 5: scores -------------------------------------------------------------------------------------
+# -- the untreated-outcome model: y and the lead dummies on the untreated rows ------------------------------
 @dataclass(frozen=True)
-class _Leads:
-    """The solved pre-trend regression sent to the score pass."""
+class _Model:
+    """The absorber of the untreated rows and the year effects of ``y`` and the lead dummies ``D_e``
+    (one solve), with the leads' coefficients once known."""
 
     spec: Any
     es: tuple[int, ...]
-    delta: np.ndarray
-    beta: np.ndarray
-    drop_years: tuple[float, ...]
+    delta: np.ndarray  # H x (1 + leads)
+    beta: np.ndarray | None = None
+
+    @property
+    def delta_y(self) -> np.ndarray:
+        """Year effects of the outcome."""
+        return np.asarray(self.delta[:, 0])
 
 
-def _lead_columns(sub: pd.DataFrame, o: _Options, es: tuple[int, ...]) -> np.ndarray:
-    """``[y, D_e...]`` on the pre-trend rows of a partition."""
+def _model_columns(sub: pd.DataFrame, o: _Options, es: tuple[int, ...]) -> np.ndarray:
+    """``[y, D_e...]`` on the untreated rows of a partition."""
     r = _parse(sub, o)
+    if not es:
+        return r.y[:, None]
     return np.column_stack([r.y, lead_dummies(r.rel, list(es))])
 
 
-def _lead_moments(
-    part: pd.DataFrame, o: _Options, spec: Any, es: tuple[int, ...], delta: Any
-) -> Any:
-    Z = demean(part, spec, partial(_lead_columns, o=o, es=es), delta)
+def _within(part: pd.DataFrame, o: _Options, model: _Model) -> np.ndarray:
+    return demean(part, model.spec, partial(_model_columns, o=o, es=model.es), model.delta)
+
+
+def _model_moments(part: pd.DataFrame, o: _Options, model: _Model) -> dict[str, np.ndarray]:
+    if not model.es:
+        return {}
+    Z = _within(part, o, model)
     return lead_moments(Z[:, 1:], Z[:, 0])
 
 
@@ -249,19 +283,17 @@ def _scores(
     part: pd.DataFrame,
     o: _Options,
     c: _Coding,
-    delta: np.ndarray,
+    model: _Model,
     fins: list[Terms],
     leave_out: bool,
-    leads: _Leads | None,
 ) -> dict[str, Any]:
     r = _parse(part, o)
-    b, fit = _block(r, c, delta)
+    b, fit = _block(r, c, model.delta_y)
     blocks: list[np.ndarray] = []
-    if leads is not None:
-        rows = _pretrend_rows(part, o, leads.drop_years)
-        Z = demean(part, leads.spec, partial(_lead_columns, o=o, es=leads.es), leads.delta)
-        units = r.unit[rows[r.ok]]
-        blocks.append(lead_scores(Z[:, 1:], Z[:, 0], leads.beta, units, r.n_units))
+    if model.beta is not None:
+        Z = _within(part, o, model)
+        units = r.unit[r.untreated]
+        blocks.append(lead_scores(Z[:, 1:], Z[:, 0], model.beta, units, r.n_units))
     singles = []
     for (term, _, grp, _), fin in zip(_term_sets(r, fit["ident"], c), fins, strict=True):
         U, single = firm_scores(
@@ -273,67 +305,49 @@ def _scores(
 
 
 # -- the pre-trend regression ---------------------------------------------------------------------------
-def _outcome(sub: pd.DataFrame, o: _Options) -> np.ndarray:
-    return pd.to_numeric(sub[o.outcome], errors="coerce").to_numpy(dtype=float)[:, None]
-
-
-def _year_counts(
-    part: pd.DataFrame, o: _Options, years: np.ndarray, drop: tuple[float, ...]
-) -> np.ndarray:
-    r = _parse(part, o)
-    rows = _pretrend_rows(part, o, drop)[r.ok]
-    t0 = code_rows(r.t[rows], years, np.ones(int(rows.sum()), dtype=bool))
-    return np.bincount(t0[t0 >= 0], minlength=len(years))
-
-
-def _singleton_years(fp: Any, o: _Options, years: np.ndarray) -> tuple[float, ...]:
-    """Years left with a single pre-trend row, dropped until none is (the in-memory singleton rule:
-    with firms dropped partition by partition, only the years need the summed counts)."""
+def _pretrend_size(
+    fp: Any, o: _Options, pre: dict[str, Any], es: tuple[int, ...], used: tuple[int, ...]
+) -> dict[str, Any]:
+    """Rows, firms, years and rows per lead of the in-memory pre-trend sample: untreated rows after
+    the iterated singleton rule (firms with one row go partition by partition, a year left with one
+    row needs the summed counts and another pass)."""
     drop: tuple[float, ...] = ()
     while True:
-        counts = fp.map_reduce(_year_counts, o, years, drop)
-        new = years[counts == 1]
-        if not len(new):
-            return drop
-        drop = tuple(sorted({*drop, *(float(v) for v in new)}))
+        ones = pre["years"].index[pre["years"].to_numpy() == 1]
+        if not len(ones):
+            break
+        drop = tuple(sorted({*drop, *(float(v) for v in ones)}))
+        pre = fp.map_reduce(_pretrend_counts, o, drop, es, combine=_add_counts)
+    n, G = (int(v) for v in pre["n"])
+    n_e = np.asarray([pre["n_e"][es.index(e)] for e in used], dtype=float)
+    return {"n": n, "G": G, "T": int((pre["years"] > 0).sum()), "n_e": n_e}
 
 
-def _lead_sums(part: pd.DataFrame, o: _Options, lead: _Leads) -> dict[str, np.ndarray]:
-    X = _lead_columns(part.loc[_pretrend_rows(part, o, lead.drop_years)], o, lead.es)
-    Z = demean(part, lead.spec, X, lead.delta)
-    mom = lead_moments(Z[:, 1:], Z[:, 0])
-    mom["n_e"] = X[:, 1:].sum(axis=0)
-    return mom
-
-
-def _fit_leads(
-    fp: Any, o: _Options, es: tuple[int, ...], counts: np.ndarray, years: np.ndarray
-) -> tuple[_Leads | None, dict[str, Any], str | None]:
-    """The solved lead regression (None with a note when not available) and its sample sizes."""
-    if o.leads <= 0:
-        return None, {}, None
-    used = tuple(e for e, n in zip(es, counts, strict=True) if n > 0)
+def _leads(
+    fp: Any,
+    o: _Options,
+    meta: dict[str, Any],
+    es: tuple[int, ...],
+    used: tuple[int, ...],
+    mom: dict[str, np.ndarray],
+) -> tuple[dict[str, Any], str | None]:
+    """The pre-trend sample's sizes with the leads' ``bread`` (absent when the test is not available,
+    with the in-memory note)."""
     if not used:
-        return None, {}, "no pre-joining firm-years: the pre-trend test is not available"
+        msg = "no pre-joining firm-years: the pre-trend test is not available"
+        return {}, msg if o.leads > 0 else None
     names = [f"rel_year::{e}" for e in used]
-    drop = _singleton_years(fp, o, years)
-    ab = DaskAbsorber(fp, [o.time], rows=partial(_pretrend_rows, o=o, drop_years=drop))
-    cols = partial(_lead_columns, o=o, es=used)
-    lead = _Leads(ab.spec, used, ab.solve(cols), np.zeros(len(used)), drop)
-    mom = fp.map_reduce(_lead_sums, o, lead, combine=add_sums)
+    size = _pretrend_size(fp, o, meta["pre"], es, used)
+    ne = SimpleNamespace(n_e=size["n_e"], gram=0.5 * (mom["DD"] + mom["DD"].T))
     try:
-        ne = SimpleNamespace(n_e=mom["n_e"], gram=0.5 * (mom["DD"] + mom["DD"].T))
         _check_identified(cast(Any, ne), names, (o.unit, o.time))
     except EstimationError as exc:
-        return None, {}, f"pre-trend test not available: {exc}"
-    bread = np.linalg.inv(ne.gram)
-    lead = _Leads(ab.spec, used, lead.delta, bread @ mom["Dy"], drop)
-    size = {"n": ab.nobs, "G": ab.n_firms, "T": len(ab.spec.levels[0]), "bread": bread}
-    return lead, {**size, "names": names}, None
+        return {}, f"pre-trend test not available: {exc}"
+    return {**size, "bread": np.linalg.inv(ne.gram), "names": names}, None
 
 
 def _pretrend_result(
-    lead: _Leads, size: dict[str, Any], SS: np.ndarray, o: _Options
+    beta: np.ndarray, size: dict[str, Any], SS: np.ndarray, o: _Options
 ) -> tuple[PreTrendTest, pd.DataFrame, np.ndarray]:
     """The lead regression's CRV1 covariance (the in-memory small-sample factor: firm effects nested
     in the firm clusters count once, so ``df_k = leads + years``), its tidy frame and F test."""
@@ -344,7 +358,7 @@ def _pretrend_result(
         V = np.full_like(bread, np.nan)
     idx = pd.Index(names)
     reg = FixedEffectsResult(
-        params=pd.Series(lead.beta, index=idx, name="estimate"),
+        params=pd.Series(beta, index=idx, name="estimate"),
         std_errors=pd.Series(np.sqrt(np.diag(V)), index=idx, name="std_error"),
         nobs=n,
         method="bjs_pretrend",
@@ -357,7 +371,7 @@ def _pretrend_result(
         n_clusters=G,
         df_k=df_k,
     )
-    test = inf.wald_test(lead.beta, V, df_denom=reg.df_resid, terms=tuple(names))
+    test = inf.wald_test(beta, V, df_denom=reg.df_resid, terms=tuple(names))
     return PreTrendTest.from_wald(test), reg.tidy(), V
 
 
@@ -368,6 +382,9 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
     meta_frame = fp.frame._meta
     cols = list(dict.fromkeys([o.outcome, o.cohort, o.unit, o.time, *o.extra]))
     require_columns(meta_frame, cols, what="imputation")
+    fp = FirmPartitions(
+        fp.frame[cols], fp.firm, fp.time
+    )  # every pass copies rows: only these columns
     empty = np.zeros(0)
     _, label, prefix, x_label = _axis(
         meta_frame, o.aggregation, o.by, o.horizons, empty, empty, empty
@@ -379,26 +396,29 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
         _require_treated(n_treated > 0, o.cohort)
         if n_untreated == 0:
             raise EstimationError("no untreated firm-years to fit the untreated-outcome model on")
+        used = tuple(e for e, n in zip(es, meta["leads"], strict=True) if n > 0)
+        # the year effects of y and of the lead dummies: one absorber, one solve
         ab = DaskAbsorber(fp, [o.time], rows=partial(_untreated_rows, o=o))
-        delta = ab.solve(partial(_outcome, o=o))[:, 0]
+        model = _Model(ab.spec, used, ab.solve(partial(_model_columns, o=o, es=used)))
         coding = _coding(meta["keys"], np.asarray(ab.spec.levels[0], dtype=float), label)
-        sums = fp.map_reduce(_sums, o, coding, delta, combine=add_sums)
+        sums = fp.map_reduce(_sums, o, coding, model, combine=add_sums)
         solve = ab.solver.solve if ab.spec.H else None
-        fins = [finalize_terms(s, solve) for s in sums["sets"]]
-        lead, size, pre_note = _fit_leads(fp, o, es, meta["leads"], coding.years)
-        sc = fp.map_reduce(_scores, o, coding, delta, fins, leave_out, lead, combine=add_sums)
-    k = 0 if lead is None else len(lead.es)
+        fins = [finalize_terms(sm, solve) for sm in sums["sets"]]
+        size, pre_note = _leads(fp, o, meta, es, used, sums["leads"])
+        if "bread" in size:
+            model = replace(model, beta=size["bread"] @ sums["leads"]["Dy"])
+        sc = fp.map_reduce(_scores, o, coding, model, fins, leave_out, combine=add_sums)
+    k = 0 if model.beta is None else len(used)
     C = sc["cross"]
     vals = coding.vals if coding.aggregated else np.zeros(0)
     names = [f"{prefix}{_fmt(v)}" for v in vals]
     terms = ["simple", *names]
     test = pre_tab = cov = None
-    if lead is not None:
-        test, pre_tab, Vp = _pretrend_result(lead, size, C[:k, :k], o)
-        scale = lead_scale(size["bread"], C[:k, :k], np.diag(Vp))
-        cov = joint_cov(
-            C[:k, :k], C[:k, k:], C[k:, k:], size["bread"], scale, size["names"] + terms
-        )
+    if model.beta is not None:
+        bread, lead_names = size["bread"], size["names"]
+        test, pre_tab, Vp = _pretrend_result(model.beta, size, C[:k, :k], o)
+        scale = lead_scale(bread, C[:k, :k], np.diag(Vp))
+        cov = joint_cov(C[:k, :k], C[:k, k:], C[k:, k:], bread, scale, lead_names + terms)
     notes: list[str] = []
     for single in sc["single"]:
         note = single_group_note(single)

@@ -256,3 +256,24 @@ def test_block_statistics_add_up_to_the_whole_frame():
     for key, value in whole.items():
         _same(total[key], value, key)
     assert whole["wsum"].min() > 0 and np.abs(whole["CR"]).max() > 0  # the sums are not empty
+
+
+def test_pretrend_singleton_rule_as_memory(dask_client):
+    """The pre-trend regression's sample drops singletons (a firm with one untreated row, then a year
+    left with one row) before its small-sample factor: the same F test, leads and joint covariance."""
+    df = _small(4)
+    extra = pd.DataFrame(
+        {
+            "firm_id": [900, 900, 901],
+            "year": [2019, 2012, 2016],  # 2019: one untreated row; firm 901: one untreated row
+            "treat_year": [0.0, 0.0, 2017.0],
+            "ln_tfp": [0.3, -0.2, 0.1],
+            "emp": [1.0, 1.0, 1.0],
+        }
+    )
+    df = pd.concat([df, extra], ignore_index=True)
+    ref, got = _both(df, leads=2)
+    assert ref.pretrend is not None
+    assert ref.pretrend.df_denom == ref.n_units - 1 - 2  # firms 901 and (after 2019) 900 dropped
+    _same_result(got, ref)
+    _same(got.influence_cov, ref.influence_cov, "joint lead/lag covariance")

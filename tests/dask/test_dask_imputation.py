@@ -141,7 +141,9 @@ def test_dask_counts_and_warns_as_memory(dask_client):
     df = df.drop_duplicates(["firm_id", "year"])
     lone = (df["treat_year"] == 2015) & (df["firm_id"] != 2)  # cohort 2015: one firm
     df = df.loc[~lone]
-    for kw in ({"weights": "emp"}, {"aggregation": "group", "leads": 2}):
+    member = (df["treat_year"] > 0) & (df["year"] >= df["treat_year"])
+    df["tenure"] = np.where(member, df["year"] - df["treat_year"], np.nan)
+    for kw in ({"weights": "emp"}, {"aggregation": "group", "leads": 2}, {"by": "tenure"}):
         ref, got = _both(df, **kw)
         cases = ["missing_values", "no_untreated_year_for_firm", "no_untreated_firm_in_year"]
         for key in cases + (["bad_weight"] if "weights" in kw else []):

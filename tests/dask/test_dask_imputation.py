@@ -150,6 +150,11 @@ def test_dask_counts_and_warns_as_memory(dask_client):
             assert ref.exclusions.get(key, 0) > 0, key  # the panel has the case
         assert any("single firm" in w for w in ref.warnings)
         _same_result(got, ref)
+    # the result vocabulary works on a Dask result
+    assert got.to_dict().keys() == ref.to_dict().keys()
+    assert got.summary().splitlines()[:3] == ref.summary().splitlines()[:3]
+    assert list(got.tidy().columns) == list(ref.tidy().columns)
+    assert got.plot() is not None
 
 
 @pytest.mark.parametrize(

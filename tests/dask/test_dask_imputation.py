@@ -107,7 +107,8 @@ def test_dask_equals_memory_on_the_parquet_panel(npartitions, firm_partitions, m
         h_got, h_ref = honest_did(got, **kw), honest_did(ref, **kw)
         cols = ["conf_low", "conf_high"]
         assert_close(h_got.sets[cols], h_ref.sets[cols], abs=HONEST_ROUTES_SD * sd, msg=restriction)
-    _same_result(_fit(fp, backend="dask", **OTHER), memory_fits["other"])
+    if npartitions == 16:  # the other options' code paths do not depend on the partition count
+        _same_result(_fit(fp, backend="dask", **OTHER), memory_fits["other"])
 
 
 # -- small hand-made panels ------------------------------------------------------------------------
@@ -143,7 +144,7 @@ def test_dask_counts_and_warns_as_memory(dask_client):
     df = df.loc[~lone]
     member = (df["treat_year"] > 0) & (df["year"] >= df["treat_year"])
     df["tenure"] = np.where(member, df["year"] - df["treat_year"], np.nan)
-    for kw in ({"weights": "emp"}, {"aggregation": "group", "leads": 2}, {"by": "tenure"}):
+    for kw in ({"weights": "emp", "by": "tenure"}, {"aggregation": "group", "leads": 2}):
         ref, got = _both(df, **kw)
         cases = ["missing_values", "no_untreated_year_for_firm", "no_untreated_firm_in_year"]
         for key in cases + (["bad_weight"] if "weights" in kw else []):
@@ -154,7 +155,6 @@ def test_dask_counts_and_warns_as_memory(dask_client):
     assert got.to_dict().keys() == ref.to_dict().keys()
     assert got.summary().splitlines()[:3] == ref.summary().splitlines()[:3]
     assert list(got.tidy().columns) == list(ref.tidy().columns)
-    assert got.plot() is not None
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_dask_refuses_what_memory_refuses(dask_client, change, kw, error):
         assert str(dsk.value) == str(mem.value)
 
 
-def test_dask_refuses_partitions_by_another_firm_column(dask_client):
+def test_backend_choice_and_partition_key(dask_client):
     from clusterimpact.dask import FirmPartitions
 
     df = _small().assign(other=lambda d: d["firm_id"] % 7)
@@ -199,6 +199,10 @@ def test_dask_refuses_partitions_by_another_firm_column(dask_client):
         _fit(fp)
     with pytest.raises(SpecError, match="backend must be one of"):
         _fit(df, backend="spark")
+    # a pandas frame with backend="dask" is split by firm and takes the Dask path
+    got = _fit(df, backend="dask", leads=2)
+    assert got.influence is None and got.influence_cov is not None  # the Dask path was taken
+    _same_result(got, _fit(df, leads=2))
 
 
 def test_no_pre_joining_years_note_is_the_same(dask_client):

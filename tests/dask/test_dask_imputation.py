@@ -123,11 +123,24 @@ def _small(seed: int = 1, n_firms: int = 60, years: range = range(2010, 2018)) -
     return df
 
 
-def _both(df: pd.DataFrame, npartitions: int = 3, **kw):
+def _split(df: pd.DataFrame, npartitions: int = 3, firm: str = "firm_id"):
+    """Firm partitions of a small panel without a shuffle (firms dealt by ``firm % npartitions``;
+    the shuffle itself is tested with the Parquet panel and in ``test_dask_frames``)."""
+    import dask.dataframe as dd
+
     from clusterimpact.dask import FirmPartitions
 
-    fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=npartitions)
-    return _fit(df, **kw), _fit(fp, **kw)
+    key = pd.factorize(df[firm])[0] % npartitions
+    pieces = [
+        df.loc[key == i].sort_values([firm, "year"]).reset_index(drop=True)
+        for i in range(npartitions)
+    ]
+    frame = dd.concat([dd.from_pandas(p, npartitions=1, sort=False) for p in pieces])
+    return FirmPartitions(frame, firm, "year")
+
+
+def _both(df: pd.DataFrame, npartitions: int = 3, **kw):
+    return _fit(df, **kw), _fit(_split(df, npartitions), **kw)
 
 
 def test_dask_counts_and_warns_as_memory(dask_client):
@@ -181,9 +194,7 @@ def test_dask_refuses_what_memory_refuses(dask_client, change, kw, error):
     df = change(_small())
     with pytest.raises(error) as mem:
         _fit(df, **kw)
-    from clusterimpact.dask import FirmPartitions
-
-    fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=3)
+    fp = _split(df)
     with pytest.raises(error) as dsk:
         _fit(fp, **kw)
     if "row" not in str(mem.value):
@@ -191,10 +202,8 @@ def test_dask_refuses_what_memory_refuses(dask_client, change, kw, error):
 
 
 def test_backend_choice_and_partition_key(dask_client):
-    from clusterimpact.dask import FirmPartitions
-
     df = _small().assign(other=lambda d: d["firm_id"] % 7)
-    fp = FirmPartitions.from_pandas(df, "other", "year", npartitions=2)
+    fp = _split(df, 2, firm="other")
     with pytest.raises(SpecError, match="partitions are by 'other'"):
         _fit(fp)
     with pytest.raises(SpecError, match="backend must be one of"):

@@ -382,15 +382,15 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
     meta_frame = fp.frame._meta
     cols = list(dict.fromkeys([o.outcome, o.cohort, o.unit, o.time, *o.extra]))
     require_columns(meta_frame, cols, what="imputation")
-    fp = FirmPartitions(
-        fp.frame[cols], fp.firm, fp.time
-    )  # every pass copies rows: only these columns
+    used_cols = FirmPartitions(fp.frame[cols], fp.firm, fp.time)
     empty = np.zeros(0)
     _, label, prefix, x_label = _axis(
         meta_frame, o.aggregation, o.by, o.horizons, empty, empty, empty
     )
     es = tuple(range(-o.leads, 0))
     with compute_context():
+        # the passes read only these columns, held on the workers (read or shuffled once)
+        fp = used_cols.persist()
         meta = fp.map_reduce(_meta, o, es, combine=_add_meta)
         n_treated, n_untreated, n_units = (int(v) for v in meta["n"])
         _require_treated(n_treated > 0, o.cohort)

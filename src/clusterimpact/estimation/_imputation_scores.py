@@ -22,7 +22,51 @@ import pandas as pd
 
 from clusterimpact.estimation.fe._demean import Absorber, factorize
 
-__all__ = ["joint_scores"]
+__all__ = ["joint_cov", "joint_scores", "lead_dummies", "lead_moments", "lead_scale", "lead_scores"]
+
+
+def lead_dummies(rel: np.ndarray, es: list[int]) -> np.ndarray:
+    """The lead dummies ``1[t - G_i = e]`` (rows x leads)."""
+    return np.column_stack([(rel == e).astype(float) for e in es])
+
+
+def lead_moments(Dt: np.ndarray, yt: np.ndarray) -> dict[str, np.ndarray]:
+    """Additive moments of the lead regression on within-transformed rows: ``D~'D~`` and ``D~'y~``."""
+    return {"DD": np.einsum("ni,nj->ij", Dt, Dt), "Dy": Dt.T @ yt}
+
+
+def lead_scores(
+    Dt: np.ndarray, yt: np.ndarray, beta: np.ndarray, unit: np.ndarray, n_units: int
+) -> np.ndarray:
+    """Firm sums ``sum_t D~_it e_it`` of the lead regression (firms x leads; ``e = y~ - D~ b``)."""
+    resid = yt - Dt @ beta
+    S = np.zeros((n_units, Dt.shape[1]))
+    for j in range(Dt.shape[1]):
+        S[:, j] = np.bincount(unit, weights=Dt[:, j] * resid, minlength=n_units)
+    return S
+
+
+def lead_scale(bread: np.ndarray, SS: np.ndarray, reported: np.ndarray) -> float:
+    """Factor on the lead scores' cross product ``bread S'S bread`` that gives the reported lead
+    variances (the regression's small-sample factor)."""
+    raw = np.diag(bread @ SS @ bread)
+    return float(np.mean(reported / raw))
+
+
+def joint_cov(
+    SS: np.ndarray,
+    SU: np.ndarray,
+    UU: np.ndarray,
+    bread: np.ndarray,
+    scale: float,
+    terms: list[str],
+) -> pd.DataFrame:
+    """The joint covariance of leads and lags from the summed score cross products: ``psi'psi``,
+    ``psi'U`` and ``U'U`` with ``psi = S bread sqrt(scale)``."""
+    LL = scale * (bread @ SS @ bread)
+    LU = np.sqrt(scale) * (bread @ SU)
+    V = np.block([[LL, LU], [LU.T, UU]])
+    return pd.DataFrame(0.5 * (V + V.T), index=terms, columns=terms)
 
 
 def joint_scores(
@@ -53,18 +97,13 @@ def joint_scores(
     es = [int(t.removeprefix("rel_year::")) for t in terms]
     y0, r0 = y[untreated], rel[untreated]
     u0, t0 = unit[untreated], factorize(time[untreated])[0]
-    D = np.column_stack([(r0 == e).astype(float) for e in es])
     ab = Absorber([factorize(u0)[0], t0], primary=0, max_dense=10**9)
-    Dt, yt = ab.demean(D), ab.demean(y0)
-    bread = np.linalg.inv(Dt.T @ Dt)
-    resid = yt - Dt @ (bread @ (Dt.T @ yt))
-    n_units = lag_scores.shape[0]
-    psi = np.zeros((n_units, len(es)))
-    for j in range(len(es)):
-        psi[:, j] = np.bincount(u0, weights=Dt[:, j] * resid, minlength=n_units)
-    psi = psi @ bread
-    raw = np.einsum("ij,ij->j", psi, psi)
+    Dt, yt = ab.demean(lead_dummies(r0, es)), ab.demean(y0)
+    mom = lead_moments(Dt, yt)
+    bread = np.linalg.inv(mom["DD"])
+    S = lead_scores(Dt, yt, bread @ mom["Dy"], u0, lag_scores.shape[0])
+    psi = S @ bread
     reported = leads["std_error"].to_numpy(dtype=float) ** 2
-    scale = float(np.mean(reported / raw))
+    scale = lead_scale(bread, np.einsum("gi,gj->ij", S, S), reported)
     cols = [*terms, *lag_terms]
     return pd.DataFrame(np.hstack([psi * np.sqrt(scale), lag_scores]), columns=cols)

@@ -105,7 +105,7 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
     For :func:`~clusterimpact.estimation.imputation.imputation_did` (``aggregation="dynamic"``,
     ``leads > 0``) the leads are the pre-trend regression's ``rel_year::e`` (``e = -K..-1``) and the
     lags ``dynamic:0..H``; their joint covariance is the cross product of the per-firm influence
-    scores (``result.influence``). The leads are estimated on untreated firm-years relative to the
+    scores (``result.influence_cov``, summed over firms, also on the Dask back end). The leads are estimated on untreated firm-years relative to the
     firm and year effects (no period is normalised to zero); as when did_imputation output is passed to
     the R or Stata HonestDiD, the boundary between ``e = -1`` and ``e = 0`` plays the reference's role.
 
@@ -171,7 +171,7 @@ def event_study_coefficients(result: EstimateResult) -> EventStudyCoefficients:
 
 def _imputation_coefficients(result: Any) -> EventStudyCoefficients:
     """Leads and lags of an imputation result with their joint covariance (see the Notes above)."""
-    scores = getattr(result, "influence", None)
+    scores = getattr(result, "influence_cov", None)  # joint covariance of leads and lags
     if result.aggregation != "dynamic" or scores is None:
         raise SpecError(
             "honest_did on imputation_did needs aggregation='dynamic' and leads > 0 (the pre-trend "
@@ -195,14 +195,13 @@ def _imputation_coefficients(result: Any) -> EventStudyCoefficients:
             f"{[f'{t:g}' for t in times]} (set horizons to consecutive event times from 0)"
         )
     terms = [*leads, *lags]
-    psi = scores[terms].to_numpy(dtype=float)
     betahat = np.r_[
         result.pretrend_estimates.set_index("term").loc[leads, "estimate"].to_numpy(dtype=float),
         result.params.loc[lags].to_numpy(dtype=float),
     ]
     return EventStudyCoefficients(
         betahat=betahat,
-        sigma=psi.T @ psi,
+        sigma=scores.loc[terms, terms].to_numpy(dtype=float),
         terms=tuple(terms),
         times=tuple(times),
         reference=-0.5,

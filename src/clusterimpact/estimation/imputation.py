@@ -43,17 +43,26 @@ untreated year in the sample and the calendar year has untreated firms; the othe
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from clusterimpact._validation import as_frame, check_choice, require_columns
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import inference as inf
+from clusterimpact.estimation._imputation_parts import (
+    Block,
+    finalize_terms,
+    firm_effects,
+    firm_scores,
+    single_group_note,
+    taus,
+    term_sums,
+)
 from clusterimpact.estimation._imputation_scores import joint_scores
 from clusterimpact.estimation.event_study import cohort_array
 from clusterimpact.estimation.fe._demean import Absorber, factorize
@@ -96,7 +105,11 @@ class ImputationResult(ProfileResult):
         rel_time, tau), for further aggregation.
     influence
         Per-firm influence scores of the leads (``rel_year::e``) and of every term, whose cross
-        product is their joint covariance (see ``_imputation_scores``; used by ``honest_did``).
+        product is their joint covariance (see ``_imputation_scores``); None on the Dask back end,
+        where per-firm rows are never collected.
+    influence_cov
+        Their joint covariance (leads and terms), summed over firms on either back end; what
+        ``honest_did`` reads. None without leads.
 
     Examples
     --------
@@ -123,6 +136,7 @@ class ImputationResult(ProfileResult):
     r2_within: float = float("nan")
     tau: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     influence: pd.DataFrame | None = field(default=None, repr=False)
+    influence_cov: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def overall_term(self) -> str | None:
@@ -151,73 +165,49 @@ class ImputationResult(ProfileResult):
         return out
 
 
-# -- the core (shared with duration_effects) ---------------------------------------------------------
+# -- the core (shared with duration_effects and the Dask path) -------------------------------------
 @dataclass
 class _Core:
-    """Arrays of one imputation fit."""
+    """Arrays of one imputation fit: the whole frame as one block of :mod:`._imputation_parts`."""
 
+    block: Block  # the rows (firm codes over the whole frame; w set per aggregation)
     tau: np.ndarray  # effects of target obs (NaN where not identified)
     ident: np.ndarray  # target obs identified
-    unit: np.ndarray  # unit codes (all obs)
-    n_units: int
-    untreated: np.ndarray  # mask of obs used in the untreated model
-    absorber: Absorber
-    t0_of_obs: np.ndarray  # time code within Omega_0 (-1 if the year has no untreated obs)
-    u0_codes: np.ndarray  # unit codes within Omega_0 (of untreated obs)
-    resid0: np.ndarray  # untreated residuals
-    n0_units: int
-    T0: int
+    resid: np.ndarray  # untreated residuals (NaN on other obs)
+    solve: (
+        Callable[[np.ndarray], np.ndarray] | None
+    )  # the year system's solve (None: no year effects)
+
+    @property
+    def n_units(self) -> int:
+        """Firms in the sample."""
+        return self.block.n_units
 
 
 def _fit_core(
     y: np.ndarray, unit: np.ndarray, time: np.ndarray, untreated: np.ndarray, target: np.ndarray
 ) -> tuple[_Core, dict[str, int]]:
     n_units = int(unit.max()) + 1
-    u_all = unit[untreated]
-    t_all = time[untreated]
     if untreated.sum() == 0:
         raise EstimationError("no untreated firm-years to fit the untreated-outcome model on")
-    u0, n0_units = factorize(u_all)
+    u0, _ = factorize(unit[untreated])
+    t_all = time[untreated]
     t0, T0 = factorize(t_all)
-    # maps from global codes to Omega_0 codes
-    umap = np.full(n_units, -1, dtype=np.int64)
-    umap[u_all] = u0
     tmap = np.full(int(time.max()) + 1, -1, dtype=np.int64)
     tmap[t_all] = t0
     absorber = Absorber([u0, t0], primary=0, max_dense=10**9)
-    y0 = y[untreated]
-    alpha, delta = absorber.effects(y0)
-    if delta is None:
-        delta = np.zeros(0)
-    resid0 = y0 - alpha[u0] - (delta[t0] if T0 and absorber.H else 0.0)
-    ut = umap[unit]
-    tt = tmap[time]
-    excl: dict[str, int] = {}
-    no_u = target & (ut < 0)
-    no_t = target & (ut >= 0) & (tt < 0)
-    if no_u.any():
-        excl["no_untreated_year_for_firm"] = int(no_u.sum())
-    if no_t.any():
-        excl["no_untreated_firm_in_year"] = int(no_t.sum())
-    ident = target & (ut >= 0) & (tt >= 0)
-    tau = np.full(len(y), np.nan)
-    ii = np.flatnonzero(ident)
-    d = delta[tt[ii]] if absorber.H else 0.0
-    tau[ii] = y[ii] - alpha[ut[ii]] - d
-    core = _Core(
-        tau=tau,
-        ident=ident,
-        unit=unit,
-        n_units=n_units,
-        untreated=untreated,
-        absorber=absorber,
-        t0_of_obs=tt,
-        u0_codes=u0,
-        resid0=resid0,
-        n0_units=n0_units,
-        T0=T0,
-    )
-    return core, excl
+    # the year effects from the secondary system; the firm effects, taus and residuals per firm
+    delta = np.zeros(0)
+    if absorber.H:
+        delta = absorber.solve(absorber.secondary_rhs(absorber.sweep_primary(y[untreated])))
+    block = Block(y, unit, n_units, tmap[time], T0, untreated, target, np.ones(len(y)))
+    alpha, has0 = firm_effects(block, delta)
+    fit = taus(block, alpha, has0, delta)
+    excl = {
+        k: fit[k] for k in ("no_untreated_year_for_firm", "no_untreated_firm_in_year") if fit[k]
+    }
+    solve = absorber.solve if absorber.H else None
+    return _Core(block, fit["tau"], fit["ident"], fit["resid"], solve), excl
 
 
 def _aggregate(
@@ -232,78 +222,17 @@ def _aggregate(
 
     ``term`` (per obs, -1 = none) and ``w`` (per obs, raw weights) define the targets; weights are
     normalised within terms. ``group`` (per obs) defines the tau~ averaging groups (must nest in terms).
+    The steps (a)-(d) of :mod:`._imputation_parts` on the whole frame as one block.
     """
-    notes: list[str] = []
     sel = core.ident & (term >= 0)
-    idx = np.flatnonzero(sel)
-    k = term[idx]
-    wi = w[idx]
-    tau = core.tau[idx]
-    wsum = np.bincount(k, weights=wi, minlength=n_terms)
-    counts = np.bincount(k, minlength=n_terms)
-    if np.any(wsum <= 0):
-        raise EstimationError("an aggregation term has no identified treated firm-years")
-    wn = wi / wsum[k]
-    est = np.bincount(k, weights=wn * tau, minlength=n_terms)
-    # tau~: weighted group means, optionally leaving the unit out
-    gcode, G = factorize(group[idx])
-    gw = np.bincount(gcode, weights=wn, minlength=G)
-    gwt = np.bincount(gcode, weights=wn * tau, minlength=G)
-    units = core.unit[idx]
-    if leave_out:
-        ug, UG = factorize(gcode.astype(np.int64) * core.n_units + units)
-        ugw = np.bincount(ug, weights=wn, minlength=UG)
-        ugwt = np.bincount(ug, weights=wn * tau, minlength=UG)
-        den = gw[gcode] - ugw[ug]
-        num = gwt[gcode] - ugwt[ug]
-        single = den <= 1e-14 * np.maximum(gw[gcode], 1e-300)
-        if single.any():
-            n_groups = len(np.unique(gcode[single]))
-            notes.append(
-                f"{n_groups} averaging group(s) hold a single firm: their leave-out average falls "
-                "back to the plain group mean (variance may be understated there)"
-            )
-        tau_tilde = np.where(single, gwt[gcode] / gw[gcode], num / np.where(single, 1.0, den))
-    else:
-        tau_tilde = gwt[gcode] / gw[gcode]
-    eps1 = tau - tau_tilde
-    # treated part of the unit-level influence sums
-    U = np.zeros((core.n_units, n_terms))
-    for j in range(n_terms):
-        m = k == j
-        U[:, j] += np.bincount(units[m], weights=wn[m] * eps1[m], minlength=core.n_units)
-    # untreated part: v_0 = -(a^k_i + delta^k_t); only delta matters (residuals sum to 0 in firms)
-    ab = core.absorber
-    if ab.H:
-        t0 = core.t0_of_obs[idx]
-        S = np.zeros((core.T0, n_terms))
-        np.add.at(S, (t0, k), wn)
-        u0_of_obs = _unit0_map(core)[units]
-        R = sp.csr_matrix((wn, (u0_of_obs, k)), shape=(core.n0_units, n_terms))
-        rhs = S - ab.ct_times(sp.csr_matrix(R.multiply(ab.inv_group_weights[:, None])))
-        D = ab.solve(np.asarray(rhs))  # T0 x n_terms
-        E = sp.csr_matrix(
-            (core.resid0, (core.u0_codes, ab.secondary[0])), shape=(core.n0_units, core.T0)
-        )
-        contrib = -(E @ D)  # n0_units x n_terms
-        U0 = np.zeros((core.n_units, n_terms))
-        U0[_unit0_inverse(core)] = contrib
-        U += U0
-    return est, U, counts, notes
-
-
-def _unit0_map(core: _Core) -> np.ndarray:
-    """Global unit code -> Omega_0 unit code (-1 if none)."""
-    m = np.full(core.n_units, -1, dtype=np.int64)
-    m[core.unit[core.untreated]] = core.u0_codes
-    return m
-
-
-def _unit0_inverse(core: _Core) -> np.ndarray:
-    """Omega_0 unit code -> global unit code."""
-    inv = np.empty(core.n0_units, dtype=np.int64)
-    inv[core.u0_codes] = core.unit[core.untreated]
-    return inv
+    gcodes = np.full(len(term), -1, dtype=np.int64)
+    gcodes[sel], G = factorize(group[sel])
+    b = replace(core.block, w=w)
+    sums = term_sums(b, core.tau, core.ident, term, n_terms, gcodes, G)
+    fin = finalize_terms(sums, core.solve)
+    U, single = firm_scores(b, core.tau, core.ident, core.resid, term, gcodes, fin, leave_out)
+    note = single_group_note(single)
+    return fin.est, U, fin.counts, [note] if note else []
 
 
 def _pretrend(
@@ -361,13 +290,61 @@ def _prepare_frame(
     require_columns(
         df, list(dict.fromkeys([outcome, cohort, unit, time, *extra])), what="imputation"
     )
-    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    ok = np.isfinite(y) & df[unit].notna().to_numpy() & df[time].notna().to_numpy()
+    ok = _ok_rows(df, outcome, unit, time)
     excl: dict[str, int] = {}
     if not ok.all():
         excl["missing_values"] = int((~ok).sum())
         df = df.loc[ok]
     return df, excl
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The estimator's options (small: sent to every Dask task)."""
+
+    outcome: str
+    cohort: str
+    unit: str
+    time: str
+    aggregation: str
+    by: str | None
+    horizons: tuple[int, ...] | None
+    weights: str | None
+    leads: int
+
+    @property
+    def extra(self) -> list[str]:
+        """Optional columns (weights, ``by``)."""
+        return [c for c in (self.weights, self.by) if c]
+
+
+@dataclass
+class _Fit:
+    """The numbers of one fit, from either back end, that :func:`_result` packs."""
+
+    terms: list[str]
+    xs: dict[str, float]
+    params: list[float]
+    counts: list[Any]
+    V: np.ndarray
+    pretrend: PreTrendTest | None
+    pre_tab: pd.DataFrame | None
+    notes: list[str]
+    excl: dict[str, int]
+    n_units: int
+    n_ident: int
+    n_untreated: int
+    label: str
+    x_label: str
+    tau: pd.DataFrame
+    influence: pd.DataFrame | None
+    influence_cov: pd.DataFrame | None
+
+
+def _ok_rows(df: pd.DataFrame, outcome: str, unit: str, time: str) -> np.ndarray:
+    """Rows with a finite outcome, a firm and a year (the others are counted as ``missing_values``)."""
+    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.isfinite(y) & df[unit].notna().to_numpy() & df[time].notna().to_numpy()
 
 
 def imputation_did(
@@ -383,6 +360,7 @@ def imputation_did(
     weights: str | None = None,
     leads: int = 5,
     leave_out: bool = True,
+    backend: Literal["memory", "dask"] = "memory",
 ) -> ImputationResult:
     """Borusyak-Jaravel-Spiess (2024) imputation estimator with event-time aggregation and pre-trend test.
 
@@ -397,7 +375,7 @@ def imputation_did(
     Parameters
     ----------
     data
-        FirmPanel or DataFrame.
+        FirmPanel or DataFrame, or :class:`~clusterimpact.dask.FirmPartitions` (then the Dask path).
     outcome
         Outcome column.
     cohort
@@ -417,6 +395,11 @@ def imputation_did(
         Number of pre-joining periods in the pre-trend test (0 = no test).
     leave_out
         Leave-out refinement of the variance estimator.
+    backend
+        ``"memory"`` (default) or ``"dask"``: map-reduce over firm partitions (each firm in one), the
+        same statistics summed over partitions, the same numbers up to roundoff. On Dask, ``tau`` is
+        empty and ``influence`` None (per-firm-year and per-firm rows stay on the workers);
+        ``influence_cov`` carries what ``honest_did`` needs.
 
     Returns
     -------
@@ -432,84 +415,128 @@ def imputation_did(
     ['simple', 'dynamic:0']
     """
     check_choice("aggregation", aggregation, AGGREGATIONS)
-    extra = [c for c in (weights, by) if c]
-    df, excl = _prepare_frame(data, outcome, cohort, unit, time, extra)
-    g = cohort_array(df, cohort)
-    t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
+    hz = None if horizons is None else tuple(int(h) for h in horizons)
+    o = _Options(outcome, cohort, unit, time, aggregation, by, hz, weights, leads)
+    if wants_dask(data, backend):
+        from clusterimpact.estimation._imputation_dask import fit_dask
+
+        fit = fit_dask(data, o, leave_out)
+    else:
+        fit = _fit_memory(data, o, leave_out)
+    for n in fit.notes:
+        warnings.warn(n, EstimationWarning, stacklevel=2)
+    return _result(fit, o, horizons, leave_out)
+
+
+def _fit_memory(data: Any, o: _Options, leave_out: bool) -> _Fit:
+    df, excl = _prepare_frame(data, o.outcome, o.cohort, o.unit, o.time, o.extra)
+    g = cohort_array(df, o.cohort)
+    t = pd.to_numeric(df[o.time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    y = pd.to_numeric(df[o.outcome], errors="coerce").to_numpy(dtype=float)
     rel = t - g
     treated = np.isfinite(g) & (rel >= 0)
     untreated = ~treated
-    if not treated.any():
-        raise EstimationError(
-            f"no treated firm-years: column '{cohort}' has no first-treatment year"
-        )
-    ucodes, _ = factorize(df[unit])
+    _require_treated(bool(treated.any()), o.cohort)
+    ucodes, _ = factorize(df[o.unit])
     tcodes, _ = factorize(t)
-    w, target = _weights_target(df, weights, treated, excl)
-    axis_vals, label, prefix, x_label = _axis(df, aggregation, by, horizons, g, t, rel)
+    w, target = _weights_target(df, o.weights, treated, excl)
+    axis_vals, label, prefix, x_label = _axis(df, o.aggregation, o.by, o.horizons, g, t, rel)
     core, ex2 = _fit_core(y, ucodes, tcodes, untreated, target)
     excl.update(ex2)
     ident = core.ident
     result_terms, xs, params, cnts, U_all, notes = _estimates(
         core, g, rel, axis_vals, label, prefix, w, leave_out
     )
-    Vall = U_all.T @ U_all
-    idx = pd.Index(result_terms)
-    test, pre_tab, pre_note = _pretrend(df, outcome, unit, time, rel, untreated, leads)
+    test, pre_tab, pre_note = _pretrend(df, o.outcome, o.unit, o.time, rel, untreated, o.leads)
     if pre_note:
         notes.append(pre_note)
     influence = joint_scores(y, ucodes, tcodes, rel, untreated, U_all, result_terms, pre_tab)
-    for n in notes:
-        warnings.warn(n, EstimationWarning, stacklevel=2)
     tau_frame = pd.DataFrame(
         {
-            "unit": df[unit].to_numpy()[ident],
+            "unit": df[o.unit].to_numpy()[ident],
             "time": t[ident],
             "cohort": g[ident],
             "rel_time": rel[ident],
             "tau": core.tau[ident],
         }
     )
-    n_units = core.n_units
+    return _Fit(
+        terms=result_terms,
+        xs=xs,
+        params=params,
+        counts=cnts,
+        V=U_all.T @ U_all,
+        pretrend=test,
+        pre_tab=pre_tab,
+        notes=notes,
+        excl=excl,
+        n_units=core.n_units,
+        n_ident=int(ident.sum()),
+        n_untreated=int(untreated.sum()),
+        label=label,
+        x_label=x_label,
+        tau=tau_frame,
+        influence=influence,
+        influence_cov=None if influence is None else _cross(influence),
+    )
+
+
+def _require_treated(any_treated: bool, cohort: str) -> None:
+    if not any_treated:
+        raise EstimationError(
+            f"no treated firm-years: column '{cohort}' has no first-treatment year"
+        )
+
+
+def _result(
+    fit: _Fit, o: _Options, horizons: Sequence[int] | None, leave_out: bool
+) -> ImputationResult:
+    idx = pd.Index(fit.terms)
     return ImputationResult(
-        params=pd.Series(params, index=idx, dtype=float),
-        std_errors=pd.Series(np.sqrt(np.clip(np.diag(Vall), 0, None)), index=idx),
-        nobs=int(ident.sum() + untreated.sum()),
+        params=pd.Series(fit.params, index=idx, dtype=float),
+        std_errors=pd.Series(np.sqrt(np.clip(np.diag(fit.V), 0, None)), index=idx),
+        nobs=fit.n_ident + fit.n_untreated,
         method="imputation",
         provenance=make_provenance(
             "imputation",
             None,
             None,
-            outcome=outcome,
-            cohort=cohort,
-            aggregation=label,
+            outcome=o.outcome,
+            cohort=o.cohort,
+            aggregation=fit.label,
             horizons=list(horizons) if horizons is not None else None,
-            weights=weights,
-            leads=leads,
+            weights=o.weights,
+            leads=o.leads,
             leave_out=leave_out,
         ),
         df_resid=None,
-        vcov=pd.DataFrame(Vall, index=idx, columns=idx),
-        warnings=tuple(notes),
-        exclusions=excl,
-        x=pd.Series(xs, dtype=float),
-        x_label=x_label,
+        vcov=pd.DataFrame(fit.V, index=idx, columns=idx),
+        warnings=tuple(fit.notes),
+        exclusions=fit.excl,
+        x=pd.Series(fit.xs, dtype=float),
+        x_label=fit.x_label,
         reference=None,
-        counts=pd.Series(cnts, index=idx),
-        aggregation=label,
-        pretrend=test,
-        pretrend_estimates=pre_tab,
-        n_units=n_units,
-        n_treated_obs=int(ident.sum()),
-        n_untreated_obs=int(untreated.sum()),
+        counts=pd.Series(fit.counts, index=idx),
+        aggregation=fit.label,
+        pretrend=fit.pretrend,
+        pretrend_estimates=fit.pre_tab,
+        n_units=fit.n_units,
+        n_treated_obs=fit.n_ident,
+        n_untreated_obs=fit.n_untreated,
         leave_out=leave_out,
-        cluster=unit,
-        n_clusters=n_units,
-        fixed_effects=(unit, time),
-        tau=tau_frame,
-        influence=influence,
+        cluster=o.unit,
+        n_clusters=fit.n_units,
+        fixed_effects=(o.unit, o.time),
+        tau=fit.tau,
+        influence=fit.influence,
+        influence_cov=fit.influence_cov,
     )
+
+
+def _cross(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores' scores`` (the joint covariance of per-firm influence scores)."""
+    M = scores.to_numpy(dtype=float)
+    return pd.DataFrame(M.T @ M, index=scores.columns, columns=scores.columns)
 
 
 def _weights_target(

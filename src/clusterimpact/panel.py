@@ -84,12 +84,8 @@ from clusterimpact._panel_rows import (
     LIMITS,
     PANEL_COLUMNS,
     REASONS,
-    Marks,
-    deflate,
-    exclusion_log,
-    kept_frame,
-    mark_duplicates,
-    mark_ids,
+    build_rows,
+    finish_columns,
 )
 from clusterimpact._validation import check_choice, check_values
 from clusterimpact.errors import SpecError, describe_rows
@@ -335,63 +331,27 @@ class FirmPanel:
         return firms.loc[firms["ever_member"], "treat_year"].value_counts().sort_index()
 
     # -- presentation ------------------------------------------------------------------------------
+    def facts(self) -> PanelFacts:
+        """The sizes, members, cohorts and exclusion counts that :meth:`summary` and :meth:`to_dict` show."""
+        firms = self.data.drop_duplicates("firm_id")
+        return PanelFacts(
+            rows_in=self.rows_in,
+            nobs=self.n_obs,
+            n_firms=self.n_firms,
+            n_members=int(firms["ever_member"].sum()),
+            n_pre=int(firms["has_pre_year"].sum()),
+            years=self.years,
+            cohorts={int(k): int(v) for k, v in self.cohorts().items()},
+            exclusions=self.exclusion_counts(),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary: sizes, exclusion counts, flags (lists truncated to 50) and the spec."""
-        firms = self.data.drop_duplicates("firm_id")
-        flags = {k: (v[:50] if isinstance(v, list) else v) for k, v in self.flags.items()}
-        return {
-            "rows_in": self.rows_in,
-            "nobs": self.n_obs,
-            "n_firms": self.n_firms,
-            "n_members": int(firms["ever_member"].sum()),
-            "years": list(self.years) if self.years else None,
-            "exclusions": self.exclusion_counts(),
-            "flags": flags,
-            "spec": self.spec.to_dict(),
-            "sources": dict(self.sources),
-        }
+        return panel_dict(self.facts(), self.flags, self.spec, self.sources)
 
     def summary(self) -> str:
         """A short plain-text description: sizes, members, cohorts and the exclusion counts."""
-        firms = self.data.drop_duplicates("firm_id")
-        yrs = self.years
-        lines = [
-            "FirmPanel",
-            f"Rows in: {self.rows_in:,}; kept: {self.n_obs:,} firm-years of {self.n_firms:,} firms"
-            + (f", {yrs[0]}-{yrs[1]}" if yrs else ""),
-            f"Members: {int(firms['ever_member'].sum()):,} "
-            f"({int(firms['has_pre_year'].sum()):,} observed before joining)",
-        ]
-        coh = self.cohorts()
-        if len(coh):
-            lines.append("Cohorts: " + ", ".join(f"{k}: {int(v)}" for k, v in coh.items()))
-        counts = self.exclusion_counts()
-        lines.append(
-            "Excluded: "
-            + (", ".join(f"{k}={v:,}" for k, v in counts.items()) if counts else "nothing")
-        )
-        match = self.flags.get("id_match")
-        if match:
-            lines.append(IdMatch(**_match_fields(match)).summary())
-        rew = self.flags.get("accounts_ids_rewritten")
-        if rew and rew.get("count"):
-            ex = ", ".join(f"{a!r} -> {b!r}" for a, b in rew["examples"][:3])
-            lines.append(
-                f"Accounts ids rewritten as 10-digit enterprise numbers: {rew['count']:,} (e.g. {ex})"
-            )
-        for key in ("same_year_spells", "cluster_names_merged"):
-            if self.flags.get(key):
-                lines.append(f"{key}: {_brief(self.flags[key])}")
-        for key in ("registry_ids_absent", "members_without_pre_year", "bad_ids"):
-            v = self.flags.get(key)
-            if v:
-                lines.append(f"{key}: {len(v):,} ({describe_rows(v, 5)})")
-        und = self.flags.get("ln_undefined", {})
-        if und:
-            lines.append(
-                "Logs undefined (rows kept): " + ", ".join(f"{k}={v:,}" for k, v in und.items())
-            )
-        return "\n".join(lines)
+        return panel_summary("FirmPanel", self.facts(), self.flags)
 
     def __repr__(self) -> str:
         return (
@@ -404,6 +364,76 @@ class FirmPanel:
         write_table(self.data, path)
         if exclusions is not None:
             write_table(self.exclusions, exclusions)
+
+
+@dataclass(frozen=True)
+class PanelFacts:
+    """What a panel's summary states: sizes, members, cohorts (members by treat_year), exclusions."""
+
+    rows_in: int
+    nobs: int
+    n_firms: int
+    n_members: int
+    n_pre: int
+    years: tuple[int, int] | None
+    cohorts: dict[int, int]
+    exclusions: dict[str, int]
+
+
+def panel_dict(
+    facts: PanelFacts, flags: Mapping[str, Any], spec: PanelSpec, sources: Mapping[str, str]
+) -> dict[str, Any]:
+    """A panel's JSON-able summary (``FirmPanel.to_dict``; the Dask-built panel's too)."""
+    return {
+        "rows_in": facts.rows_in,
+        "nobs": facts.nobs,
+        "n_firms": facts.n_firms,
+        "n_members": facts.n_members,
+        "years": list(facts.years) if facts.years else None,
+        "exclusions": dict(facts.exclusions),
+        "flags": {k: (v[:50] if isinstance(v, list) else v) for k, v in flags.items()},
+        "spec": spec.to_dict(),
+        "sources": dict(sources),
+    }
+
+
+def panel_summary(title: str, facts: PanelFacts, flags: Mapping[str, Any]) -> str:
+    """A panel's plain-text summary (``FirmPanel.summary``; the Dask-built panel's too)."""
+    yrs = facts.years
+    lines = [
+        title,
+        f"Rows in: {facts.rows_in:,}; kept: {facts.nobs:,} firm-years of {facts.n_firms:,} firms"
+        + (f", {yrs[0]}-{yrs[1]}" if yrs else ""),
+        f"Members: {facts.n_members:,} ({facts.n_pre:,} observed before joining)",
+    ]
+    if facts.cohorts:
+        lines.append("Cohorts: " + ", ".join(f"{k}: {v}" for k, v in facts.cohorts.items()))
+    counts = facts.exclusions
+    lines.append(
+        "Excluded: " + (", ".join(f"{k}={v:,}" for k, v in counts.items()) if counts else "nothing")
+    )
+    match = flags.get("id_match")
+    if match:
+        lines.append(IdMatch(**_match_fields(match)).summary())
+    rew = flags.get("accounts_ids_rewritten")
+    if rew and rew.get("count"):
+        ex = ", ".join(f"{a!r} -> {b!r}" for a, b in rew["examples"][:3])
+        lines.append(
+            f"Accounts ids rewritten as 10-digit enterprise numbers: {rew['count']:,} (e.g. {ex})"
+        )
+    for key in ("same_year_spells", "cluster_names_merged"):
+        if flags.get(key):
+            lines.append(f"{key}: {_brief(flags[key])}")
+    for key in ("registry_ids_absent", "members_without_pre_year", "bad_ids"):
+        v = flags.get(key)
+        if v:
+            lines.append(f"{key}: {len(v):,} ({describe_rows(v, 5)})")
+    und = flags.get("ln_undefined", {})
+    if und:
+        lines.append(
+            "Logs undefined (rows kept): " + ", ".join(f"{k}={v:,}" for k, v in und.items())
+        )
+    return "\n".join(lines)
 
 
 def _match_fields(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -514,33 +544,11 @@ def build_panel(
     )
     check_values(acc, list(LIMITS), source=src, limits=LIMITS)
     flags: dict[str, Any] = {}
-    n = len(acc)
-    marks = Marks(code=np.zeros(n, dtype=np.int8))
-    k = mark_ids(acc, spec, marks, flags)
-    mark_duplicates(acc, k, spec, marks, flags, src)
-    # required values
-    va = acc["va"].to_numpy(dtype=float)
-    emp = acc["emp"].to_numpy(dtype=float)
-    marks.mark(~np.isfinite(va), "missing_va")
-    marks.mark(~np.isfinite(emp), "missing_emp")
-    marks.mark(va <= 0, "nonpositive_va")
-    marks.mark(emp <= 0, "nonpositive_emp")
-    sector = acc["nace"].str.slice(0, 2)
-    levels = deflate(acc, defl, sector, k.year, spec, marks, flags)
-    if spec.min_years > 1:
-        ok = marks.code == 0
-        per_firm = np.bincount(k.fcode[ok], minlength=len(k.funiq))
-        marks.mark(
-            (k.fcode >= 0) & (per_firm[np.maximum(k.fcode, 0)] < spec.min_years), "too_few_years"
-        )
-    exclusions = exclusion_log(
-        acc, k.ids, k.year, marks.code, marks.extra_detail, sector, spec, src
+    rows = build_rows(acc, defl, spec, flags, src)
+    memberships = membership(
+        rows.data, rows.kcode, pd.Index(rows.ids.funiq), reg, spec, flags, src
     )
-    data, kcode, take = kept_frame(acc, k, marks.code == 0, sector, levels, flags)
-    memberships = membership(data, kcode, pd.Index(k.funiq), reg, spec, flags, src)
-    for c in extra:
-        data[str(c)] = acc[str(c)].take(take).to_numpy()
-    data = data[[*PANEL_COLUMNS, *(str(c) for c in extra)]]
+    data = finish_columns(rows.data, acc, rows.take, extra)
     sources = {"accounts": src}
     if reg is not None:
         sources["registry"] = str(reg.attrs.get("source", "registry"))
@@ -550,10 +558,10 @@ def build_panel(
         flags["preset"] = dict(acc.attrs["preset_notes"])
     return FirmPanel(
         data=data,
-        exclusions=exclusions,
+        exclusions=rows.exclusions,
         memberships=memberships,
         spec=spec,
         flags=flags,
-        rows_in=n,
+        rows_in=len(acc),
         sources=sources,
     )

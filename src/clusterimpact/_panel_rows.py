@@ -174,7 +174,9 @@ def mark_duplicates(
 
 def conflict_error(conflicts: list[tuple[str, int, list[Any]]], src: str) -> PanelError:
     """The error for conflicting firm-years ``(firm, year, row labels)``, sorted by firm and year."""
-    shown = "; ".join(f"firm {f} year {y}: rows {describe_rows(r, 5)}" for f, y, r in conflicts[:10])
+    shown = "; ".join(
+        f"firm {f} year {y}: rows {describe_rows(r, 5)}" for f, y, r in conflicts[:10]
+    )
     more = f" ... ({len(conflicts)} firm-years in all)" if len(conflicts) > 10 else ""
     return PanelError(
         f"{len(conflicts)} firm-year(s) occur more than once with different values: "

@@ -341,7 +341,7 @@ class FirmPanel:
             n_members=int(firms["ever_member"].sum()),
             n_pre=int(firms["has_pre_year"].sum()),
             years=self.years,
-            cohorts={int(k): int(v) for k, v in self.cohorts().items()},
+            cohorts={int(str(k)): int(v) for k, v in self.cohorts().items()},
             exclusions=self.exclusion_counts(),
         )
 
@@ -545,9 +545,7 @@ def build_panel(
     check_values(acc, list(LIMITS), source=src, limits=LIMITS)
     flags: dict[str, Any] = {}
     rows = build_rows(acc, defl, spec, flags, src)
-    memberships = membership(
-        rows.data, rows.kcode, pd.Index(rows.ids.funiq), reg, spec, flags, src
-    )
+    memberships = membership(rows.data, rows.kcode, pd.Index(rows.ids.funiq), reg, spec, flags, src)
     data = finish_columns(rows.data, acc, rows.take, extra)
     sources = {"accounts": src}
     if reg is not None:

@@ -37,7 +37,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     5: ("chain",),
     # presentation: figures and tables of results
     6: ("plotting", "tables", "_table"),
-    7: ("spec", "_spec_sections"),
+    7: ("spec", "_spec_sections", "_spec_compute"),
     # entry points: the report, the command line, the package's front door (lazy re-exports)
     8: ("report", "cli", "__main__", "__init__"),
 }  # fmt: skip

@@ -45,7 +45,7 @@ from clusterimpact._panel_dask_parts import (
 )
 from clusterimpact._panel_members import LinkedRegistry, link_registry
 from clusterimpact.dask import FirmPartitions, require_dask
-from clusterimpact.errors import DataError, SpecError
+from clusterimpact.errors import DataError, OutputError, SpecError
 from clusterimpact.ids import id_key
 from clusterimpact.io import ColumnsArg, read_deflators, read_registry
 from clusterimpact.kbo import validate_kbo
@@ -165,6 +165,13 @@ def _write_folder(frame: Any, target: Path) -> None:
     import shutil
     import tempfile
 
+    if target.exists() and (
+        not target.is_dir() or any(not f.name.endswith(".parquet") for f in target.iterdir())
+    ):
+        raise OutputError(
+            "exists and is not a Parquet folder this package wrote; choose a new folder",
+            path=str(target),
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.ci-tmp-", dir=target.parent))
     try:

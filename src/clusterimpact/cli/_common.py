@@ -36,6 +36,7 @@ from clusterimpact.errors import ClusterImpactError, DataError, OutputError
 __all__ = [
     "add_command",
     "add_common_args",
+    "add_engine_args",
     "add_level_arg",
     "add_read_args",
     "add_staggered_args",
@@ -43,6 +44,8 @@ __all__ = [
     "check_columns",
     "check_outputs",
     "cli_syntax",
+    "compute_of",
+    "engine_session",
     "load_data",
     "panel_keys",
     "read_options",
@@ -103,6 +106,45 @@ def add_staggered_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
         help=f"keep units not observed in every period{scope} (default: drop them, as R did)",
     )
     p.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine memory|dask``, ``--scheduler ADDRESS|local``, ``--n-workers N``, ``--npartitions N``."""
+    g = p.add_argument_group("compute engine (the study TOML's [compute] section)")
+    g.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                   help="'dask': partitioned Parquet input, computed on a Dask cluster")  # fmt: skip
+    g.add_argument("--scheduler", default="local",
+                   help="'local' (a LocalCluster started and closed here) or an address "
+                   "tcp://host:8786 (credentials and TLS from Dask's own configuration)")  # fmt: skip
+    g.add_argument("--n-workers", type=int, default=2, help="workers of the local cluster")
+    g.add_argument("--npartitions", type=int, default=None,
+                   help="partitions of the panel by firm (default: one per input file)")  # fmt: skip
+
+
+def compute_of(args: argparse.Namespace) -> Any:
+    """The :class:`~clusterimpact.spec.ComputeSpec` of the parsed engine flags (validated)."""
+    from clusterimpact.spec import ComputeSpec
+
+    return ComputeSpec(
+        engine=getattr(args, "engine", "memory"),
+        scheduler=getattr(args, "scheduler", "local"),
+        n_workers=getattr(args, "n_workers", 2),
+        npartitions=getattr(args, "npartitions", None),
+    )
+
+
+def engine_session(compute: Any) -> Any:
+    """A context: a Dask client for ``engine = "dask"`` (local cluster or address), else nothing."""
+    from contextlib import nullcontext
+
+    if compute.engine != "dask":
+        return nullcontext(None)
+    import logging
+
+    from clusterimpact.dask import session
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # the cluster's chatter is not ours
+    return session(compute.address, n_workers=compute.n_workers)
 
 
 def add_level_arg(p: argparse.ArgumentParser) -> None:
@@ -282,6 +324,10 @@ def check_outputs(args: argparse.Namespace) -> None:
         if not value:
             continue
         kind: OutputKind = getattr(args, "out_kind", "file") if dest == "out" else "file"
+        if getattr(args, "engine", "memory") == "dask" and dest in getattr(
+            args, "dask_folders", ()
+        ):
+            kind = "swap"  # written on Dask as a Parquet folder (one file per partition)
         check_output(value, kind=kind, inputs=inputs, label=flag)
         real = Path(value).resolve()
         if real in seen:

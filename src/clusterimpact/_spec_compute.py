@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,24 @@ class ComputeSpec:
     def address(self) -> str | None:
         """The scheduler address, None for a local cluster."""
         return None if self.scheduler == "local" else self.scheduler
+
+    def session(self) -> AbstractContextManager[Any]:
+        """A context holding the Dask client the study runs on (``engine = "dask"``), else nothing.
+
+        A local cluster is started and closed with the block; for an address only the client is.
+
+        Examples
+        --------
+        >>> from clusterimpact.spec import ComputeSpec
+        >>> with ComputeSpec().session() as client:  # engine = "memory": no cluster
+        ...     print(client)
+        None
+        """
+        if self.engine != "dask":
+            return nullcontext(None)
+        from clusterimpact.dask import session
+
+        return session(self.address, n_workers=self.n_workers)
 
 
 def compute_from(section: Any) -> ComputeSpec:

@@ -135,16 +135,11 @@ def compute_of(args: argparse.Namespace) -> Any:
 
 def engine_session(compute: Any) -> Any:
     """A context: a Dask client for ``engine = "dask"`` (local cluster or address), else nothing."""
-    from contextlib import nullcontext
-
-    if compute.engine != "dask":
-        return nullcontext(None)
     import logging
 
-    from clusterimpact.dask import session
-
-    logging.getLogger("distributed").setLevel(logging.ERROR)  # the cluster's chatter is not ours
-    return session(compute.address, n_workers=compute.n_workers)
+    if compute.engine == "dask":  # the cluster's chatter is not the command's output
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    return compute.session()
 
 
 def add_level_arg(p: argparse.ArgumentParser) -> None:

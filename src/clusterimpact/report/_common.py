@@ -27,6 +27,7 @@ __all__ = [
     "frame",
     "headline",
     "label",
+    "on_engine",
     "outcomes",
     "plot",
     "regression_table_artifact",
@@ -55,6 +56,30 @@ def frame(study: Study) -> pd.DataFrame:
     if study.frame is None:
         raise Skipped("needs the panel, which was not built")
     return study.frame
+
+
+def on_engine(study: Study, key: str, data: pd.DataFrame | None = None) -> tuple[Any, Any]:
+    """The data an estimator with a Dask path takes, and its ``backend``.
+
+    In memory: ``data`` (default: the study's frame) and ``"memory"``. On the Dask engine
+    (``[compute] engine = "dask"``): the frame as firm partitions (``[compute] npartitions``; cached
+    per frame and columns) and ``"dask"``, and ``key`` is recorded as computed on Dask by the running
+    step (the report lists which ran where).
+    """
+    df = frame(study) if data is None else data
+    compute = study.spec.compute
+    if compute.engine != "dask":
+        return df, "memory"
+    from clusterimpact.dask import as_partitions
+
+    cache = (id(df), tuple(map(str, df.columns)))
+    held = study.partitions.get(cache)
+    if held is None or held[0] is not df:
+        study.partitions.clear()  # one frame's partitions at a time: the cluster's memory is bounded
+        fp = as_partitions(df, "firm_id", "year", npartitions=compute.npartitions).persist()
+        held = study.partitions[cache] = (df, fp)
+    study.engines.setdefault(study.current_step, []).append(key)
+    return held[1], "dask"
 
 
 def outcomes(study: Study) -> list[str]:

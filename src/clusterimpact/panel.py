@@ -73,11 +73,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
+from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
 from clusterimpact._panel_members import membership
 from clusterimpact._panel_rows import (
     EXCLUSION_COLUMNS,
@@ -88,8 +89,7 @@ from clusterimpact._panel_rows import (
     finish_columns,
 )
 from clusterimpact._validation import check_choice, check_values
-from clusterimpact.errors import SpecError, describe_rows
-from clusterimpact.ids import IdMatch
+from clusterimpact.errors import SpecError
 from clusterimpact.io import (
     ColumnsArg,
     PathLike,
@@ -99,6 +99,9 @@ from clusterimpact.io import (
     write_table,
 )
 from clusterimpact.presets import NBBPreset
+
+if TYPE_CHECKING:
+    from clusterimpact.panel_dask import DaskFirmPanel
 
 __all__ = [
     "EXCLUSION_COLUMNS",
@@ -366,89 +369,55 @@ class FirmPanel:
             write_table(self.exclusions, exclusions)
 
 
-@dataclass(frozen=True)
-class PanelFacts:
-    """What a panel's summary states: sizes, members, cohorts (members by treat_year), exclusions."""
-
-    rows_in: int
-    nobs: int
-    n_firms: int
-    n_members: int
-    n_pre: int
-    years: tuple[int, int] | None
-    cohorts: dict[int, int]
-    exclusions: dict[str, int]
-
-
-def panel_dict(
-    facts: PanelFacts, flags: Mapping[str, Any], spec: PanelSpec, sources: Mapping[str, str]
-) -> dict[str, Any]:
-    """A panel's JSON-able summary (``FirmPanel.to_dict``; the Dask-built panel's too)."""
-    return {
-        "rows_in": facts.rows_in,
-        "nobs": facts.nobs,
-        "n_firms": facts.n_firms,
-        "n_members": facts.n_members,
-        "years": list(facts.years) if facts.years else None,
-        "exclusions": dict(facts.exclusions),
-        "flags": {k: (v[:50] if isinstance(v, list) else v) for k, v in flags.items()},
-        "spec": spec.to_dict(),
-        "sources": dict(sources),
-    }
-
-
-def panel_summary(title: str, facts: PanelFacts, flags: Mapping[str, Any]) -> str:
-    """A panel's plain-text summary (``FirmPanel.summary``; the Dask-built panel's too)."""
-    yrs = facts.years
-    lines = [
-        title,
-        f"Rows in: {facts.rows_in:,}; kept: {facts.nobs:,} firm-years of {facts.n_firms:,} firms"
-        + (f", {yrs[0]}-{yrs[1]}" if yrs else ""),
-        f"Members: {facts.n_members:,} ({facts.n_pre:,} observed before joining)",
-    ]
-    if facts.cohorts:
-        lines.append("Cohorts: " + ", ".join(f"{k}: {v}" for k, v in facts.cohorts.items()))
-    counts = facts.exclusions
-    lines.append(
-        "Excluded: " + (", ".join(f"{k}={v:,}" for k, v in counts.items()) if counts else "nothing")
-    )
-    match = flags.get("id_match")
-    if match:
-        lines.append(IdMatch(**_match_fields(match)).summary())
-    rew = flags.get("accounts_ids_rewritten")
-    if rew and rew.get("count"):
-        ex = ", ".join(f"{a!r} -> {b!r}" for a, b in rew["examples"][:3])
-        lines.append(
-            f"Accounts ids rewritten as 10-digit enterprise numbers: {rew['count']:,} (e.g. {ex})"
-        )
-    for key in ("same_year_spells", "cluster_names_merged"):
-        if flags.get(key):
-            lines.append(f"{key}: {_brief(flags[key])}")
-    for key in ("registry_ids_absent", "members_without_pre_year", "bad_ids"):
-        v = flags.get(key)
-        if v:
-            lines.append(f"{key}: {len(v):,} ({describe_rows(v, 5)})")
-    und = flags.get("ln_undefined", {})
-    if und:
-        lines.append(
-            "Logs undefined (rows kept): " + ", ".join(f"{k}={v:,}" for k, v in und.items())
-        )
-    return "\n".join(lines)
-
-
-def _match_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    keep: tuple[str, ...] = ("registry_firms", "found", "by_key", "examples_by_key", "unmatched")
-    keep += ("ambiguous", "collisions")  # "collisions" is absent from older records
-    return {k: record[k] for k in keep if k in record}
-
-
-def _brief(value: Any) -> str:
-    if isinstance(value, dict):
-        return "; ".join(f"{k!r} <- {', '.join(map(repr, v))}" for k, v in value.items())
-    return describe_rows(value, 5)
-
-
 # -------------------------------------------------------------------------------------------------
+
+
+@overload
+def build_panel(
+    accounts: PathLike | pd.DataFrame,
+    registry: PathLike | pd.DataFrame | None = None,
+    spec: PanelSpec | None = None,
+    deflators: PathLike | pd.DataFrame | None = None,
+    *,
+    columns: ColumnsArg = None,
+    registry_columns: ColumnsArg = None,
+    deflator_columns: ColumnsArg = None,
+    preset: str | NBBPreset | None = None,
+    extra: Sequence[str] = (),
+    accounts_source: str | None = None,
+    registry_source: str | None = None,
+    deflators_source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    backend: Literal["memory"] = ...,
+    npartitions: int | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
+) -> FirmPanel: ...
+
+
+@overload
+def build_panel(
+    accounts: PathLike | pd.DataFrame,
+    registry: PathLike | pd.DataFrame | None = None,
+    spec: PanelSpec | None = None,
+    deflators: PathLike | pd.DataFrame | None = None,
+    *,
+    columns: ColumnsArg = None,
+    registry_columns: ColumnsArg = None,
+    deflator_columns: ColumnsArg = None,
+    preset: str | NBBPreset | None = None,
+    extra: Sequence[str] = (),
+    accounts_source: str | None = None,
+    registry_source: str | None = None,
+    deflators_source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    backend: Literal["dask"],
+    npartitions: int | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
+) -> DaskFirmPanel: ...
 
 
 def build_panel(
@@ -468,7 +437,10 @@ def build_panel(
     decimal: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
-) -> FirmPanel:
+    backend: Literal["memory", "dask"] = "memory",
+    npartitions: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> FirmPanel | DaskFirmPanel:
     """Build a validated firm-year panel from annual accounts and a membership registry.
 
     Parameters
@@ -496,6 +468,13 @@ def build_panel(
     decimal, encoding, sheet
         Reading options for every input file (:class:`~clusterimpact.io.ReadOptions`): decimal mark
         (``"."`` or ``","``), text encoding, Excel sheet. None: detected / the first sheet.
+    backend
+        ``"dask"``: the same build on a Dask cluster, for accounts given as a folder, glob or fsspec
+        URL of Parquet files (:func:`clusterimpact.panel_dask.build_panel_dask`, which returns a
+        :class:`~clusterimpact.panel_dask.DaskFirmPanel`; ``npartitions`` and ``storage_options`` are
+        its options).
+    npartitions, storage_options
+        Only with ``backend="dask"``.
 
     Returns
     -------
@@ -526,6 +505,22 @@ def build_panel(
     >>> {"ln_lp", "treat_year", "rel_year", "member_years"} <= set(panel.data.columns)
     True
     """
+    check_choice("backend", backend, ("memory", "dask"))
+    if backend == "dask":
+        from clusterimpact.panel_dask import build_panel_dask
+
+        if sheet is not None or accounts_source is not None:
+            raise SpecError(
+                "backend='dask' reads Parquet or CSV files: sheet and accounts_source do not apply"
+            )
+        return build_panel_dask(
+            accounts, registry, spec, deflators, columns=columns, registry_columns=registry_columns,
+            deflator_columns=deflator_columns, preset=preset, extra=extra, npartitions=npartitions,
+            storage_options=storage_options, registry_source=registry_source,
+            deflators_source=deflators_source, decimal=decimal, encoding=encoding,
+        )  # fmt: skip
+    if npartitions is not None or storage_options is not None:
+        raise SpecError("npartitions and storage_options apply to backend='dask' only")
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")

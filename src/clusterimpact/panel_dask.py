@@ -43,13 +43,14 @@ from clusterimpact._panel_dask_parts import (
     merge_flags,
     read_part,
 )
+from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
 from clusterimpact._panel_members import LinkedRegistry, link_registry
 from clusterimpact.dask import FirmPartitions, require_dask
 from clusterimpact.errors import DataError, OutputError, SpecError
 from clusterimpact.ids import id_key
 from clusterimpact.io import ColumnsArg, read_deflators, read_registry
 from clusterimpact.kbo import validate_kbo
-from clusterimpact.panel import FirmPanel, PanelFacts, PanelSpec, panel_dict, panel_summary
+from clusterimpact.panel import FirmPanel, PanelSpec
 from clusterimpact.presets import NBBPreset
 
 __all__ = ["DaskFirmPanel", "build_panel_dask", "list_inputs"]
@@ -281,6 +282,8 @@ def build_panel_dask(
     extra: Sequence[str] = (),
     npartitions: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    registry_source: str | None = None,
+    deflators_source: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
 ) -> DaskFirmPanel:
@@ -300,6 +303,8 @@ def build_panel_dask(
     storage_options
         fsspec options of a remote ``accounts`` (credentials come from the environment or fsspec's
         configuration, never from a study spec).
+    registry_source, deflators_source
+        Labels of the registry and deflators in messages (default: file names).
     decimal, encoding
         Reading options of text files.
 
@@ -336,9 +341,13 @@ def build_panel_dask(
     if npartitions is not None and (isinstance(npartitions, bool) or int(npartitions) < 1):
         raise SpecError(f"npartitions must be an integer >= 1, got {npartitions!r}")
     opts: dict[str, Any] = {"decimal": decimal, "encoding": encoding}
-    reg = read_registry(registry, registry_columns, **opts) if registry is not None else None
+    reg = (
+        read_registry(registry, registry_columns, source=registry_source, **opts)
+        if registry is not None
+        else None
+    )
     defl = (
-        read_deflators(deflators, deflator_columns, **opts)
+        read_deflators(deflators, deflator_columns, source=deflators_source, **opts)
         if deflators is not None and spec.deflate
         else None
     )

@@ -229,3 +229,19 @@ def test_csv_glob_and_exclusions_written(tmp_path: Path) -> None:
         pd.read_parquet(tmp_path / "panel").sort_values(["firm_id", "year"]).reset_index(drop=True)
     )
     pd.testing.assert_frame_equal(data, memory.data, check_dtype=False)
+
+
+def test_build_panel_backend_option(tmp_path: Path) -> None:
+    acc = _small(tmp_path)
+    path = tmp_path / "one.parquet"
+    acc.to_parquet(path, index=False)
+    via_option = build_panel(path, backend="dask", npartitions=2)
+    direct = build_panel_dask(path, npartitions=2)
+    assert type(via_option).__name__ == "DaskFirmPanel"
+    assert via_option.facts == direct.facts and via_option.flags == direct.flags
+    with pytest.raises(SpecError, match="backend='dask' only"):
+        build_panel(path, npartitions=2)
+    with pytest.raises(SpecError, match="sheet"):
+        build_panel(path, backend="dask", sheet="Sheet1")
+    with pytest.raises(SpecError, match="backend='spark' is not valid"):
+        build_panel(path, backend="spark")  # type: ignore[call-overload]

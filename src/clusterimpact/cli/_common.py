@@ -47,6 +47,7 @@ __all__ = [
     "compute_of",
     "engine_session",
     "load_data",
+    "load_partitions",
     "panel_keys",
     "read_options",
     "run_command",
@@ -108,11 +109,16 @@ def add_staggered_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
     p.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
 
 
-def add_engine_args(p: argparse.ArgumentParser) -> None:
-    """``--engine memory|dask``, ``--scheduler ADDRESS|local``, ``--n-workers N``, ``--npartitions N``."""
+def add_engine_args(p: argparse.ArgumentParser, *, engine_flag: bool = True) -> None:
+    """``--engine memory|dask``, ``--scheduler ADDRESS|local``, ``--n-workers N``, ``--npartitions N``.
+
+    ``engine_flag=False``: the command has its own ``--engine`` (``fe``), whose choice ``dask`` selects
+    the Dask back end.
+    """
     g = p.add_argument_group("compute engine (the study TOML's [compute] section)")
-    g.add_argument("--engine", choices=("memory", "dask"), default="memory",
-                   help="'dask': partitioned Parquet input, computed on a Dask cluster")  # fmt: skip
+    if engine_flag:
+        g.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                       help="'dask': partitioned Parquet input, computed on a Dask cluster")  # fmt: skip
     g.add_argument("--scheduler", default="local",
                    help="'local' (a LocalCluster started and closed here) or an address "
                    "tcp://host:8786 (credentials and TLS from Dask's own configuration)")  # fmt: skip
@@ -126,7 +132,7 @@ def compute_of(args: argparse.Namespace) -> Any:
     from clusterimpact.spec import ComputeSpec
 
     return ComputeSpec(
-        engine=getattr(args, "engine", "memory"),
+        engine="dask" if getattr(args, "engine", "memory") == "dask" else "memory",
         scheduler=getattr(args, "scheduler", "local"),
         n_workers=getattr(args, "n_workers", 2),
         npartitions=getattr(args, "npartitions", None),
@@ -140,6 +146,35 @@ def engine_session(compute: Any) -> Any:
     if compute.engine == "dask":  # the cluster's chatter is not the command's output
         logging.getLogger("distributed").setLevel(logging.ERROR)
     return compute.session()
+
+
+def load_partitions(
+    path: str,
+    args: argparse.Namespace,
+    *,
+    required: Sequence[str | None] = (),
+    numeric: Sequence[str | None] = (),
+) -> Any:
+    """``--data`` (a Parquet file, folder or glob) read lazily as firm partitions (``--engine dask``).
+
+    The columns are checked on the data set's schema, as :func:`check_columns` checks a frame: every
+    missing and every non-numeric column at once, naming the file.
+    """
+    from clusterimpact.dask import FirmPartitions
+
+    compute = compute_of(args)
+    try:
+        fp = FirmPartitions.from_parquet(
+            path, args.unit, args.time, npartitions=compute.npartitions
+        )
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(
+            f"cannot read as Parquet ({type(exc).__name__}: {exc})", source=path
+        ) from exc
+    check_columns(fp.frame._meta, path, required=required, numeric=numeric)
+    return fp.persist()
 
 
 def add_level_arg(p: argparse.ArgumentParser) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _report_run import small_spec
-from tolerances import DASK_FLOOR, DASK_REL
 
+from _report_run import small_spec
 from clusterimpact.report import report
 from clusterimpact.spec import ComputeSpec, RobustnessSpec
+from tolerances import DASK_FLOOR, DASK_REL
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 
@@ -62,7 +62,7 @@ def test_dask_report_says_where_each_step_ran(two_reports) -> None:
     man = json.loads((Path(on_dask.out) / "manifest.json").read_text())
     eng = man["engines"]
     assert eng["engine"] == "dask" and eng["npartitions"] == 4
-    assert eng["steps"]["panel"] == {"dask": ["build_panel_dask (4 partitions)"]}
+    assert eng["steps"]["panel"] == {"dask": ["build_panel_dask (4 partitions)"], "memory": []}
     assert set(eng["steps"]) == {s.name for s in on_dask.steps if s.ran}
     assert man["spec"]["compute"]["engine"] == "dask"
     assert "engines" in on_dask.tables

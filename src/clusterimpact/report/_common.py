@@ -58,18 +58,26 @@ def frame(study: Study) -> pd.DataFrame:
     return study.frame
 
 
-def on_engine(study: Study, key: str, data: pd.DataFrame | None = None) -> tuple[Any, Any]:
-    """The data an estimator with a Dask path takes, and its ``backend``.
+def on_engine(
+    study: Study, key: str, fn: Callable[..., Any], data: pd.DataFrame | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The data for estimator ``fn`` and the keywords that put it on the study's engine.
 
-    In memory: ``data`` (default: the study's frame) and ``"memory"``. On the Dask engine
-    (``[compute] engine = "dask"``): the frame as firm partitions (``[compute] npartitions``; cached
-    per frame and columns) and ``"dask"``, and ``key`` is recorded as computed on Dask by the running
-    step (the report lists which ran where).
+    In memory: ``data`` (default: the study's frame) and no keywords. On the Dask engine
+    (``[compute] engine = "dask"``) and where ``fn`` has a Dask path (a ``backend`` option): the frame as
+    firm partitions (``[compute] npartitions``; cached per frame) and ``{"backend": "dask"}``. Either
+    way the running step records ``key`` under where it ran (the report lists it).
     """
+    import inspect
+
     df = frame(study) if data is None else data
     compute = study.spec.compute
     if compute.engine != "dask":
-        return df, "memory"
+        return df, {}
+    where = study.engines.setdefault(study.current_step, {"dask": [], "memory": []})
+    if "backend" not in inspect.signature(fn).parameters:
+        where["memory"].append(key)
+        return df, {}
     from clusterimpact.dask import as_partitions
 
     cache = (id(df), tuple(map(str, df.columns)))
@@ -78,8 +86,8 @@ def on_engine(study: Study, key: str, data: pd.DataFrame | None = None) -> tuple
         study.partitions.clear()  # one frame's partitions at a time: the cluster's memory is bounded
         fp = as_partitions(df, "firm_id", "year", npartitions=compute.npartitions).persist()
         held = study.partitions[cache] = (df, fp)
-    study.engines.setdefault(study.current_step, []).append(key)
-    return held[1], "dask"
+    where["dask"].append(key)
+    return held[1], {"backend": "dask"}
 
 
 def outcomes(study: Study) -> list[str]:

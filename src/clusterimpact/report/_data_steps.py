@@ -182,7 +182,8 @@ def step_panel(study: Study) -> str:
             study.accounts, study.registry, pspec, study.deflators,
             npartitions=study.spec.compute.npartitions, **kw,
         )  # fmt: skip
-        study.engines["panel"] = [f"build_panel_dask ({on_dask.data.npartitions} partitions)"]
+        where = f"build_panel_dask ({on_dask.data.npartitions} partitions)"
+        study.engines["panel"] = {"dask": [where], "memory": []}
         panel = on_dask.to_memory()
     else:
         panel = build_panel(study.accounts, study.registry, pspec, study.deflators, **kw)

@@ -71,7 +71,7 @@ class Study:
     exclusions: dict[str, Any] = field(default_factory=dict)
     # the Dask engine ([compute] engine = "dask"): what each step computed there, the panel's partitions
     current_step: str = ""
-    engines: dict[str, list[str]] = field(default_factory=dict)
+    engines: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     partitions: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
 
     # -- helpers used by steps -------------------------------------------------------------------

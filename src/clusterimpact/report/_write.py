@@ -83,10 +83,13 @@ def build_manifest(study: Study, outputs: dict[str, str], total_seconds: float) 
 
 
 def engines_of(study: Study) -> dict[str, Any]:
-    """Where each step ran on the Dask engine: the results it computed on Dask, or ``"memory"``."""
+    """Where each step ran on the Dask engine: ``{"dask": [...], "memory": [...]}`` (the results it
+    computed on each) for the steps that ran an estimator, ``"memory"`` for the others."""
     c = study.spec.compute
     steps = {
-        r.name: {"dask": list(study.engines[r.name])} if r.name in study.engines else "memory"
+        r.name: {k: list(v) for k, v in study.engines[r.name].items()}
+        if r.name in study.engines
+        else "memory"
         for r in study.steps
         if r.ran
     }
@@ -139,14 +142,17 @@ def add_provenance_tables(study: Study) -> None:
             "engines",
             "provenance",
             "Where each step ran",
-            '[compute] engine = "dask": the results each step computed on the Dask cluster; the '
-            "other steps ran in memory on the client.",
+            '[compute] engine = "dask": the results each step computed on the Dask cluster and in '
+            "memory on the client (steps without an estimator ran in memory).",
             pd.DataFrame(
                 {
                     "step": list(where),
-                    "engine": ["dask" if isinstance(v, dict) else v for v in where.values()],
                     "on Dask": [
                         ", ".join(v["dask"]) if isinstance(v, dict) else "" for v in where.values()
+                    ],
+                    "in memory": [
+                        ", ".join(v["memory"]) if isinstance(v, dict) else "all"
+                        for v in where.values()
                     ],
                 }
             ),

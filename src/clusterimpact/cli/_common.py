@@ -40,6 +40,9 @@ __all__ = [
     "add_level_arg",
     "add_read_args",
     "add_staggered_args",
+    "backend_of",
+    "distinct",
+    "n_unique",
     "check_level",
     "check_columns",
     "check_outputs",
@@ -175,6 +178,35 @@ def load_partitions(
         ) from exc
     check_columns(fp.frame._meta, path, required=required, numeric=numeric)
     return fp.persist()
+
+
+def backend_of(args: argparse.Namespace, fn: Callable[..., Any], what: str) -> dict[str, Any]:
+    """The keywords that run estimator ``fn`` on the command's engine: ``{"backend": "dask"}`` for
+    ``--engine dask`` (a :class:`~clusterimpact.errors.SpecError` naming ``what`` when it has no Dask
+    path), none in memory."""
+    import inspect
+
+    if compute_of(args).engine != "dask":
+        return {}
+    if "backend" not in inspect.signature(fn).parameters:
+        from clusterimpact.errors import SpecError
+
+        raise SpecError(f"{what} has no Dask path; run this command without --engine dask")
+    return {"backend": "dask"}
+
+
+def n_unique(data: Any, column: str) -> int:
+    """Distinct values of ``column`` in a frame, or in firm partitions (computed on the cluster)."""
+    if isinstance(data, pd.DataFrame):
+        return int(data[column].nunique())
+    return int(data.frame[column].nunique().compute())
+
+
+def distinct(data: Any, column: str) -> pd.Series:
+    """The distinct values of ``column`` (a frame's, or firm partitions' computed on the cluster)."""
+    if isinstance(data, pd.DataFrame):
+        return data[column].drop_duplicates().reset_index(drop=True)
+    return data.frame[column].drop_duplicates().compute().reset_index(drop=True)
 
 
 def add_level_arg(p: argparse.ArgumentParser) -> None:

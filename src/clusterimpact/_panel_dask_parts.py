@@ -114,8 +114,8 @@ def read_part(
     ids = acc["firm_id"]
     fid = validate_kbo(ids)[0] if args.id_type == "kbo" else ids
     uniq = pd.Index(pd.unique(fid.dropna())).astype("str")
-    keys = id_key(pd.Series(np.asarray(uniq, dtype=object), dtype="str")).to_numpy()
-    can_link = uniq.isin(list(args.registry_ids)) | np.isin(keys, list(args.registry_keys))
+    keys = id_key(pd.Series(uniq, dtype="str"))
+    can_link = uniq.isin(args.registry_ids) | keys.isin(args.registry_keys).to_numpy(dtype=bool)
     frame = acc.reset_index(drop=True)
     frame[FILE] = np.int32(index)
     frame[ROW] = acc.index.to_numpy()

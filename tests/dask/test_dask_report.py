@@ -8,6 +8,7 @@ built on Dask and cut into 4 partitions. Every estimate and standard error agree
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -64,6 +65,18 @@ def test_dask_report_says_where_each_step_ran(two_reports) -> None:
     assert eng["engine"] == "dask" and eng["npartitions"] == 4
     assert eng["steps"]["panel"] == {"dask": ["build_panel_dask (4 partitions)"], "memory": []}
     assert set(eng["steps"]) == {s.name for s in on_dask.steps if s.ran}
+    # every estimator with a Dask path ran there, every other one in memory, and nothing unlisted
+    from clusterimpact.estimation.fe import static_premium
+    from clusterimpact.estimation.imputation import imputation_did
+    from clusterimpact.estimation.staggered import att_gt
+
+    y = "ln_tfp_acf"
+    for step, key, fn in (("twfe", f"twfe:{y}", static_premium),
+                          ("event_study", f"imputation:{y}", imputation_did),
+                          ("event_study", f"cs:{y}", att_gt)):  # fmt: skip
+        where = "dask" if "backend" in inspect.signature(fn).parameters else "memory"
+        assert key in eng["steps"][step][where], (step, key)
+    assert f"sa:{y}" in eng["steps"]["event_study"]["memory"]  # Sun-Abraham has no Dask path
     assert man["spec"]["compute"]["engine"] == "dask"
     assert "engines" in on_dask.tables
     assert "engines" not in json.loads((Path(memory.out) / "manifest.json").read_text())

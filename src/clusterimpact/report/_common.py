@@ -59,14 +59,20 @@ def frame(study: Study) -> pd.DataFrame:
 
 
 def on_engine(
-    study: Study, key: str, fn: Callable[..., Any], data: pd.DataFrame | None = None
+    study: Study,
+    key: str,
+    fn: Callable[..., Any],
+    data: pd.DataFrame | None = None,
+    *,
+    dask_path: bool = True,
 ) -> tuple[Any, dict[str, Any]]:
     """The data for estimator ``fn`` and the keywords that put it on the study's engine.
 
     In memory: ``data`` (default: the study's frame) and no keywords. On the Dask engine
     (``[compute] engine = "dask"``) and where ``fn`` has a Dask path (a ``backend`` option): the frame as
     firm partitions (``[compute] npartitions``; cached per frame) and ``{"backend": "dask"}``. Either
-    way the running step records ``key`` under where it ran (the report lists it).
+    way the running step records ``key`` under where it ran (the report lists it). ``dask_path=False``:
+    this use of ``fn`` has no Dask path (e.g. one method of several), it runs in memory.
     """
     import inspect
 
@@ -75,7 +81,7 @@ def on_engine(
     if compute.engine != "dask":
         return df, {}
     where = study.engines.setdefault(study.current_step, {"dask": [], "memory": []})
-    if "backend" not in inspect.signature(fn).parameters:
+    if not dask_path or "backend" not in inspect.signature(fn).parameters:
         where["memory"].append(key)
         return df, {}
     from clusterimpact.dask import as_partitions

@@ -9,12 +9,14 @@ import pandas as pd
 
 from clusterimpact.productivity import estimate_tfp
 from clusterimpact.productivity.api import Method
-from clusterimpact.report._common import frame
+from clusterimpact.report._common import frame, on_engine
 from clusterimpact.report._study import Study
 
 __all__ = ["step_tfp"]
 
 _BOOTSTRAPPED = ("op", "lp", "acf")
+# the methods whose estimator is a map-reduce over firm partitions on the Dask engine
+_ON_DASK = ("ols", "fe", "wooldridge")
 
 
 def step_tfp(study: Study) -> str:
@@ -26,8 +28,9 @@ def step_tfp(study: Study) -> str:
     reps = study.spec.bootstrap.tfp_reps
     done, rows = [], []
     for m in methods:
+        data, on = on_engine(study, f"tfp:{m}", estimate_tfp, dask_path=m in _ON_DASK)
         res = estimate_tfp(
-            study.panel if study.panel is not None else df,
+            data if on else (study.panel if study.panel is not None else df),
             method=cast(Method, m),  # the spec checked it against the methods
             output="ln_va",
             free=["ln_emp"],
@@ -36,6 +39,7 @@ def step_tfp(study: Study) -> str:
             seed=study.seed + 2,
             n_boot=reps if m in _BOOTSTRAPPED else 0,
             n_jobs=2 if reps and m in _BOOTSTRAPPED else 1,
+            **on,
         )
         study.results[f"tfp:{m}"] = res
         df = res.join(df, name=f"ln_tfp_{m}", resid_name=f"ln_tfp_{m}_resid")

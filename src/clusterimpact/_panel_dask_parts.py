@@ -155,9 +155,8 @@ def build_part(
     if len(sources) == 1:
         acc.index = pd.Index(rows, name="row")
     else:  # several files: a row is named by its file and its row there
-        acc.index = pd.Index(
-            [f"{sources[f]}:{r}" for f, r in zip(files, rows, strict=True)], name="row"
-        )
+        names = pd.Series(np.asarray(sources, dtype=object)[files], dtype="str")
+        acc.index = pd.Index(names + ":" + pd.Series(rows).astype("str"), name="row")
     flags: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -172,9 +171,9 @@ def build_part(
     excl["source"] = pd.array(np.asarray(sources, dtype=object)[files[pos]], dtype="str")
     excl["row"] = rows[pos]
     bad = flags.pop("bad_id_rows", None)
-    if bad is not None:
-        where = dict(zip(acc.index, zip(files, rows, strict=True), strict=True))
-        flags["_bad_id_at"] = [(where[b], b) for b in bad]
+    if bad is not None:  # ordered over partitions by (file, row), as the input is
+        at: Any = acc.index.get_indexer(pd.Index(bad, dtype=acc.index.dtype)) if bad else []
+        flags["_bad_id_at"] = [((int(files[i]), rows[i]), b) for i, b in zip(at, bad, strict=True)]
     firms = data.drop_duplicates("firm_id")
     members = firms[firms["ever_member"]]
     stats = {

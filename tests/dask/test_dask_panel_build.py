@@ -257,3 +257,49 @@ def test_build_panel_backend_option(tmp_path: Path) -> None:
         build_panel(path, backend="dask", sheet="Sheet1")
     with pytest.raises(SpecError, match="backend='spark' is not valid"):
         build_panel(path, backend="spark")  # type: ignore[call-overload]
+
+
+def test_fsspec_url_input(tmp_path: Path) -> None:
+    """Parquet at an fsspec URL (the in-process ``memory://`` file system, so the threaded scheduler)."""
+    import dask
+    import fsspec
+
+    acc = _small(tmp_path)
+    acc.loc[[4], "emp"] = 0.0
+    fs = fsspec.filesystem("memory")
+    for i, c in enumerate(np.array_split(np.arange(len(acc)), 2)):
+        with fs.open(f"/ci-test-{tmp_path.name}/part-{i}.parquet", "wb") as fh:
+            acc.iloc[c].to_parquet(fh, index=False)
+    url = f"memory://ci-test-{tmp_path.name}/"
+    try:
+        files, remote = list_inputs(url)
+        assert remote and [f.rsplit("/", 1)[1] for f in files] == [
+            "part-0.parquet",
+            "part-1.parquet",
+        ]
+        with dask.config.set({"scheduler": "threads", "dataframe.shuffle.method": "tasks"}):
+            panel = build_panel_dask(url, npartitions=2, storage_options={})
+            excl = panel.exclusions.compute()
+        memory = build_panel(acc)
+        assert panel.exclusion_counts() == memory.exclusion_counts() == {"nonpositive_emp": 1}
+        assert excl["source"].tolist() == [files[0]] and excl["row"].tolist() == [5]
+        assert panel.n_obs == memory.n_obs
+    finally:
+        fs.rm(f"/ci-test-{tmp_path.name}", recursive=True)
+
+
+def test_remote_csv_is_refused(tmp_path: Path) -> None:
+    import dask
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    with fs.open(f"/ci-csv-{tmp_path.name}/a.csv", "wb") as fh:
+        fh.write(b"firm_id,year,va,emp\nA,2010,1,1\n")
+    try:
+        with (
+            dask.config.set({"scheduler": "threads", "dataframe.shuffle.method": "tasks"}),
+            pytest.raises(DataError, match="Parquet only"),
+        ):
+            build_panel_dask(f"memory://ci-csv-{tmp_path.name}/")
+    finally:
+        fs.rm(f"/ci-csv-{tmp_path.name}", recursive=True)

@@ -261,8 +261,9 @@ def test_build_panel_backend_option(tmp_path: Path) -> None:
 
 def test_fsspec_url_input(tmp_path: Path) -> None:
     """Parquet at an fsspec URL (the in-process ``memory://`` file system, so the threaded scheduler)."""
-    import dask
     import fsspec
+
+    import dask
 
     acc = _small(tmp_path)
     acc.loc[[4], "emp"] = 0.0
@@ -289,8 +290,9 @@ def test_fsspec_url_input(tmp_path: Path) -> None:
 
 
 def test_remote_csv_is_refused(tmp_path: Path) -> None:
-    import dask
     import fsspec
+
+    import dask
 
     fs = fsspec.filesystem("memory")
     with fs.open(f"/ci-csv-{tmp_path.name}/a.csv", "wb") as fh:

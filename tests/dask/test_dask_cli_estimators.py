@@ -27,10 +27,18 @@ DASK = ["--engine", "dask", "--scheduler", "local", "--n-workers", "1", "--npart
 
 @pytest.fixture(scope="module")
 def panel_file(tmp_path_factory) -> Path:
+    """The panel as one Parquet file (the in-memory input) and, beside it, as a folder of 3 files cut
+    by year (``panel_parts/``, the Dask input: reading it by firm needs the shuffle)."""
     sim = simulate("ecoom", seed=6, n_firms=600)
     data = build_panel(sim.accounts, sim.registry, deflators=sim.deflators).data
-    path = tmp_path_factory.mktemp("cli_est") / "panel.parquet"
+    folder = tmp_path_factory.mktemp("cli_est")
+    path = folder / "panel.parquet"
     data.to_parquet(path, index=False)
+    (folder / "panel_parts").mkdir()
+    years = np.sort(data["year"].unique())
+    for i, chunk in enumerate(np.array_split(years, 3)):
+        part = data[data["year"].isin(chunk)]
+        part.to_parquet(folder / "panel_parts" / f"part-{i}.parquet", index=False)
     return path
 
 
@@ -59,11 +67,12 @@ COMMANDS = {
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_engine_dask_equals_memory(panel_file: Path, tmp_path: Path, capsys, name: str) -> None:
-    base = [*COMMANDS[name], "--data", str(panel_file)]
     mem, dsk = tmp_path / "memory.json", tmp_path / "dask.json"
     fe_engine = ["--engine", "fast"] if name == "fe" else []
-    assert main([*base, *fe_engine, "--json", str(mem)]) == 0, capsys.readouterr().err
-    status = main([*base, *DASK, "--json", str(dsk)])
+    memory = [*COMMANDS[name], "--data", str(panel_file), *fe_engine, "--json", str(mem)]
+    assert main(memory) == 0, capsys.readouterr().err
+    parts = str(panel_file.parent / "panel_parts")
+    status = main([*COMMANDS[name], "--data", parts, *DASK, "--json", str(dsk)])
     err = capsys.readouterr().err
     if "backend" not in inspect.signature(_estimator(name)).parameters:
         assert status == 2 and "has no Dask path; run this command without --engine dask" in err

@@ -144,7 +144,7 @@ class DaskFirmPanel:
         )
 
     def write(
-        self, path: str | os.PathLike[str], *, exclusions: str | os.PathLike[str] | None
+        self, path: str | os.PathLike[str], *, exclusions: str | os.PathLike[str] | None = None
     ) -> None:
         """Write the panel and the exclusion log as Parquet folders (one file per partition).
 

@@ -24,28 +24,41 @@ from scipy import linalg, optimize
 from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._poly import poly_derivative, poly_exponents, poly_matrix
 
-__all__ = ["LawOfMotion", "coarse_mask", "first_stage", "multistart", "ols_fit"]
+__all__ = ["LawOfMotion", "coarse_mask", "first_stage", "multistart", "ols_fit", "ols_from_cross"]
 
 
 def ols_fit(D: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least-squares coefficients of ``y`` on ``D``.
 
     Normal equations on norm-scaled columns with a Cholesky factorisation (one pass over the data,
-    fast at 10^6 rows); falls back to an SVD least-squares solve when the scaled cross-product is
-    ill-conditioned or singular.
+    fast at 10^6 rows, :func:`ols_from_cross`); falls back to an SVD least-squares solve when the
+    scaled cross-product is ill-conditioned or singular.
     """
-    norms = np.sqrt(np.einsum("ij,ij->j", D, D))
+    b = ols_from_cross(D.T @ D, D.T @ y)
+    if b is not None:
+        return b
+    return np.linalg.lstsq(D, y, rcond=None)[0]
+
+
+def ols_from_cross(DD: np.ndarray, Dy: np.ndarray) -> np.ndarray | None:
+    """Least-squares coefficients from the cross-products ``D'D`` and ``D'y`` (additive over rows).
+
+    The normal equations are solved on norm-scaled columns (the norms are ``sqrt(diag(D'D))``) with a
+    Cholesky factorisation; ``None`` when the scaled cross-product is ill-conditioned (smallest
+    Cholesky pivot below 1e-6 of the largest) or singular: the caller then needs the rows.
+    """
+    norms = np.sqrt(np.clip(np.diag(DD), 0.0, None))
     norms = np.where(norms > 0, norms, 1.0)
-    G = (D.T @ D) / np.outer(norms, norms)
-    rhs = (D.T @ y) / norms
+    G = DD / np.outer(norms, norms)
+    rhs = Dy / norms
     try:
         cho = linalg.cho_factor(G, check_finite=False)
         d = np.diag(cho[0])
         if d.min() > 1e-6 * d.max():
-            return linalg.cho_solve(cho, rhs, check_finite=False) / norms
+            return np.asarray(linalg.cho_solve(cho, rhs, check_finite=False) / norms)
     except linalg.LinAlgError:
         pass
-    return np.linalg.lstsq(D, y, rcond=None)[0]
+    return None
 
 
 @dataclass

@@ -238,7 +238,7 @@ class ProductionEstimator:
         provenance: Any,
         draws: pd.DataFrame | None = None,
         partitions: Any = None,
-        dask_source: str = "",
+        dask_writer: Any = None,
     ) -> ProductionResult:
         """The result object, the same for both back ends (warnings are issued here)."""
         p = point.params.size
@@ -274,7 +274,7 @@ class ProductionEstimator:
             starts=point.starts,
             bootstrap_draws=draws,
             partitions=partitions,
-            dask_source=dask_source,
+            dask_writer=dask_writer,
         )
 
     def _bootstrap(

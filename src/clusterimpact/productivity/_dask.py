@@ -14,13 +14,15 @@ concentrated-out law of motion is not ported to map-reduce), and so is the firm-
 
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from clusterimpact.dask import as_partitions, compute_context
-from clusterimpact.errors import SpecError
+from clusterimpact.errors import DataWarning, SpecError
 from clusterimpact.productivity._base import (
     collinear_inputs,
     few_lags,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from clusterimpact.productivity._base import ProductionEstimator
     from clusterimpact.productivity.result import ProductionResult
 
-__all__ = ["DASK_METHODS", "DaskRunner", "fit_dask"]
+__all__ = ["DASK_METHODS", "DaskRunner", "fit_dask", "write_tfp"]
 
 #: methods with a Dask path (the others raise a SpecError naming these)
 DASK_METHODS = ("labour", "ols", "fe", "wooldridge")
@@ -94,16 +96,28 @@ def _exclusions(part: pd.DataFrame, options: dict[str, Any]) -> dict[str, Any]:
     return {"excl": dict(prep.exclusions)}
 
 
-def _with_tfp(part: pd.DataFrame, options: dict[str, Any], rule: RowRule) -> pd.DataFrame:
-    """The partition with ``ln_tfp``/``ln_tfp_resid`` (NaN outside the estimation sample)."""
+def _with_tfp(
+    part: pd.DataFrame, options: dict[str, Any], rule: RowRule, names: tuple[str, str]
+) -> pd.DataFrame:
+    """The partition with ln TFP and its residual (NaN outside the estimation sample)."""
     prep = prepare(part, **options, allow_empty=True)
     out = part.copy()
     ln, res = np.full(len(part), np.nan), np.full(len(part), np.nan)
     if prep.arrays.n:
         a, b = rule(prep.arrays)
         ln[prep.positions], res[prep.positions] = a, b
-    out["ln_tfp"], out["ln_tfp_resid"] = ln, res
+    out[names[0]], out[names[1]] = ln, res
     return out
+
+
+def write_tfp(
+    fp: FirmPartitions, options: dict[str, Any], rule: RowRule, name: str, resid_name: str
+) -> FirmPartitions:
+    """``fp`` with the columns ``name`` and ``resid_name`` (ln TFP, its residual) computed lazily,
+    partition by partition, from the estimated coefficients in ``rule``."""
+    meta = fp.frame._meta.assign(**{name: np.zeros(0), resid_name: np.zeros(0)})
+    frame = fp.frame.map_partitions(_with_tfp, options, rule, (name, resid_name), meta=meta)
+    return type(fp)(frame, fp.firm, fp.time)
 
 
 def _sample_tfp(part: pd.DataFrame, unit: str, time: str) -> pd.DataFrame:
@@ -205,10 +219,20 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
         stat_se, se_kind = _delta_method_se(point, vcov), "analytic, clustered by firm"
     else:
         stat_se, se_kind = np.full(point.stat().size, np.nan), "none (bootstrap=0)"
-    meta_tfp = fp.frame._meta.assign(ln_tfp=np.zeros(0), ln_tfp_resid=np.zeros(0))
-    with_tfp = fp.map_partitions(_with_tfp, options, point.tfp_rule, meta=meta_tfp)
-    meta_sample = meta_tfp[[est.unit, est.time, "ln_tfp", "ln_tfp_resid"]]
-    sample = with_tfp.map_partitions(_sample_tfp, est.unit, est.time, meta=meta_sample)
+    clash = [c for c in ("ln_tfp", "ln_tfp_resid") if c in fp.columns]
+    if clash:
+        warnings.warn(
+            f"the panel already has column(s) {', '.join(clash)}: result.partitions replaces them; "
+            "result.join(panel, name=..., resid_name=...) adds the estimates under other names",
+            DataWarning,
+            stacklevel=3,
+        )
+    writer = functools.partial(write_tfp, options=options, rule=point.tfp_rule)
+    with_tfp = writer(fp, name="ln_tfp", resid_name="ln_tfp_resid")
+    cols = [est.unit, est.time, "ln_tfp", "ln_tfp_resid"]
+    sample = with_tfp.frame.map_partitions(
+        _sample_tfp, est.unit, est.time, meta=with_tfp.frame._meta[cols]
+    )
     recorded = est._recorded_options() | {"backend": "dask", "npartitions": fp.npartitions}
     return est._result(
         point,
@@ -218,8 +242,8 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
         messages=list(point.messages),
         exclusions={k: int(v) for k, v in excl.items()} | dict(point.exclusions),
         n_firms=n_firms,
-        tfp=sample,
+        tfp=type(fp)(sample, est.unit, est.time),
         provenance=make_provenance(est.method, None, seed=est.seed, **recorded),
         partitions=with_tfp,
-        dask_source=str(fp.frame._name),
+        dask_writer=(str(fp.frame._name), writer),
     )

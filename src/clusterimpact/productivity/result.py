@@ -74,7 +74,8 @@ class ProductionResult(EstimateResult):
     starts: pd.DataFrame | None = None
     bootstrap_draws: pd.DataFrame | None = None
     partitions: Any = None
-    dask_source: str = field(default="", repr=False)
+    # Dask back end: (name of the estimation partitions' graph, writer(fp, name=, resid_name=))
+    dask_writer: Any = field(default=None, repr=False)
 
     def join(
         self, panel: Any, *, name: str = "ln_tfp", resid_name: str = "ln_tfp_resid"
@@ -92,7 +93,7 @@ class ProductionResult(EstimateResult):
         name, resid_name
             Names of the new columns.
         """
-        if self.partitions is not None or hasattr(panel, "map_reduce"):
+        if self.dask_writer is not None or hasattr(panel, "map_reduce"):
             return self._join_partitions(panel, name, resid_name)
         frame = as_frame(panel)
         require_columns(frame, [self.unit, self.time], what="join keys")
@@ -116,12 +117,13 @@ class ProductionResult(EstimateResult):
         return out
 
     def _join_partitions(self, panel: Any, name: str, resid_name: str) -> Any:
-        if self.partitions is None or not hasattr(panel, "map_reduce"):
+        if self.dask_writer is None or not hasattr(panel, "map_reduce"):
             raise SpecError(
                 "join a result of backend='dask' to the FirmPartitions it was estimated on (or use "
                 "result.partitions), and an in-memory result to a DataFrame or FirmPanel"
             )
-        if panel.frame._name != self.dask_source:
+        source, writer = self.dask_writer
+        if panel.frame._name != source:
             raise SpecError(
                 "these FirmPartitions are not the ones the production function was estimated on; "
                 "use result.partitions (the estimation panel with ln_tfp added)"
@@ -133,9 +135,7 @@ class ProductionResult(EstimateResult):
                     "other names",
                     column=c,
                 )
-        fp = self.partitions
-        renamed = fp.frame.rename(columns={"ln_tfp": name, "ln_tfp_resid": resid_name})
-        return type(fp)(renamed, fp.firm, fp.time)
+        return writer(panel, name=name, resid_name=resid_name)
 
     def _summary_header(self) -> list[str]:
         lines = super()._summary_header()

@@ -168,7 +168,7 @@ class ProductionEstimator:
 
         ``backend="dask"`` (or ``data`` a :class:`~clusterimpact.dask.FirmPartitions`) computes the
         same statistics as map-reduce over partitions that each hold whole firms (OLS, FE, labour
-        productivity, Wooldridge); ``result.tfp`` and ``result.partitions`` are then lazy
+        productivity, Wooldridge, ACF); ``result.tfp`` and ``result.partitions`` are then lazy
         FirmPartitions. Returns a new :class:`ProductionResult`; ``data`` is not modified.
         """
         self._validate_settings()

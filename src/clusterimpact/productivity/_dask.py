@@ -7,9 +7,10 @@ products, counts, firm-clustered score products) is a sum over partitions. :clas
 the estimators' ``_estimate(runner)`` (the code the in-memory path runs, see ``_runner.py``) that sum;
 ln TFP is written back by row as a partition-local column (``result.partitions``).
 
-Supported: labour productivity, OLS, FE (within firm: partition-local demeaning), Wooldridge.
-OP, LP and ACF are refused with an error naming the supported methods (their optimiser over a
-concentrated-out law of motion is not ported to map-reduce), and so is the firm-block bootstrap.
+Supported: labour productivity, OLS, FE (within firm: partition-local demeaning), Wooldridge, and ACF
+(``_dask_acf.py``: its criterion by map-reduce at every trial theta, the optimiser on the client).
+OP and LP are refused with an error naming the supported methods (their second stages, with the
+exit correction's probit, are not ported), and so is the firm-block bootstrap.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["DASK_METHODS", "DaskRunner", "fit_dask", "write_tfp"]
 
 #: methods with a Dask path (the others raise a SpecError naming these)
-DASK_METHODS = ("labour", "ols", "fe", "wooldridge")
+DASK_METHODS = ("labour", "ols", "fe", "wooldridge", "acf")
 #: Collinearity on the Dask path is judged from the summed cross-product (the rows never meet): an
 #: input is collinear when the smallest eigenvalue of the correlation matrix of it and the inputs
 #: before it is below this (the in-memory check's SVD of the rows, tolerance 1e-8 on the singular
@@ -184,7 +185,7 @@ def _check(est: ProductionEstimator, runner: Runner, excl: dict[str, int], sourc
 
 
 def _refuse(est: ProductionEstimator) -> None:
-    if est.method not in DASK_METHODS or not hasattr(est, "_estimate"):
+    if est.method not in DASK_METHODS:
         raise SpecError(
             f"method={est.method!r} ({type(est).__name__}) has no Dask back end; backend='dask' "
             f"supports {', '.join(DASK_METHODS)} (run {est.method!r} with backend='memory')"
@@ -213,7 +214,12 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
         clean = type(fp)(frame, "unit", "time").persist()
         runner = DaskRunner(clean, shape)
         n_firms = _check(est, runner, excl, source)
-        point = est._estimate(runner, full=True)  # type: ignore[attr-defined]
+        if est.method == "acf":
+            from clusterimpact.productivity._dask_acf import acf_dask
+
+            point = acf_dask(est, runner)  # type: ignore[arg-type]
+        else:
+            point = est._estimate(runner, full=True)  # type: ignore[attr-defined]
     vcov = point.vcov
     if vcov is not None:
         stat_se, se_kind = _delta_method_se(point, vcov), "analytic, clustered by firm"

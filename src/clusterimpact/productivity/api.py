@@ -142,7 +142,8 @@ def estimate_tfp(
         ``"memory"`` (default) or ``"dask"``: the same statistics as map-reduce over partitions that
         each hold whole firms (``panel`` may then be a DataFrame or a
         :class:`~clusterimpact.dask.FirmPartitions`, which always runs on Dask), for ``"labour"``,
-        ``"ols"``, ``"fe"`` and ``"wooldridge"``, with analytic standard errors (no bootstrap);
+        ``"ols"``, ``"fe"``, ``"wooldridge"`` (analytic standard errors) and ``"acf"`` (its GMM
+        criterion by map-reduce at every trial value; no bootstrap on Dask, so no standard errors);
         ``result.partitions`` is the panel with ``ln_tfp`` added partition by partition.
 
     Returns

@@ -88,8 +88,8 @@ class ProductionResult(EstimateResult):
         ----------
         panel
             A :class:`~clusterimpact.panel.FirmPanel` or DataFrame with the unit and time columns; for a
-            result of the Dask back end, the FirmPartitions it was estimated on (the result's
-            :attr:`partitions`, with the columns renamed, is returned).
+            result of the Dask back end, the FirmPartitions it was estimated on (returned as
+            FirmPartitions with the two columns computed lazily, partition by partition).
         name, resid_name
             Names of the new columns.
         """

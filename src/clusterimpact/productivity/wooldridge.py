@@ -34,7 +34,7 @@ from scipy import linalg
 from clusterimpact._validation import check_choice
 from clusterimpact.errors import EstimationError, SpecError
 from clusterimpact.productivity._base import Point, ProductionEstimator, cluster_meat, resolve
-from clusterimpact.productivity._poly import poly_exponents, poly_matrix, poly_shift
+from clusterimpact.productivity._poly import poly_exponents, poly_matrix, poly_shift, round_bits
 from clusterimpact.productivity._prep import Arrays
 from clusterimpact.productivity._runner import MemoryRunner, Runner, moments
 
@@ -136,7 +136,7 @@ class Wooldridge(ProductionEstimator):
         # every estimate is invariant to the centring and scaling constants (the polynomial's span,
         # the equations' own constants), so they are rounded to 26 significant bits: sums in
         # another order (other partitions) then give the same constants, and the same design by row
-        mo = dataclasses.replace(mo, mean=_coarse(mo.mean), sd=_coarse(mo.sd))
+        mo = dataclasses.replace(mo, mean=round_bits(mo.mean), sd=round_bits(mo.sd))
         pf, pk = len(self.free), len(self.state)
         ps = pf + pk + len(self.controls)
         kp = np.r_[np.arange(1 + pf, 1 + pf + pk), mo.mean.size - 1]  # state columns, then proxy
@@ -151,12 +151,12 @@ class Wooldridge(ProductionEstimator):
         c_mean = pm["sum"] / mo.n
         cov = pm["CC"] / mo.n - np.outer(c_mean, c_mean)
         try:
-            white = _coarse(
+            white = round_bits(
                 linalg.solve_triangular(np.linalg.cholesky(cov), np.eye(q), lower=True).T
             )
         except np.linalg.LinAlgError:  # collinear monomials: the identification check says so
             return sc, mo.n, mo.n_cur
-        c_mean = _coarse(c_mean)
+        c_mean = round_bits(c_mean)
         # P_raw = P_white @ M: the first equation's basis in the whitened coordinates
         M = np.eye(q + 1)
         M[0, 1:] = c_mean
@@ -336,12 +336,6 @@ def _rows(
     S_all = np.column_stack([arr.F, arr.K, arr.C])
     omega = _own1(_poly(arr, cache, sc), sc) @ lam + sc.m_y - sc.m_s @ beta
     return omega, arr.y - S_all @ beta
-
-
-def _coarse(x: np.ndarray, bits: int = 26) -> np.ndarray:
-    """``x`` rounded to ``bits`` significant bits."""
-    m, e = np.frexp(np.asarray(x, dtype=float))
-    return np.asarray(np.ldexp(np.round(m * 2.0**bits) / 2.0**bits, e))
 
 
 def _whitener(S: np.ndarray) -> np.ndarray:

@@ -264,9 +264,22 @@ def _panel(n_firms: int = 60, years: int = 6, seed: int = 3) -> pd.DataFrame:
     )
 
 
+def _by_firm(df: pd.DataFrame, n: int) -> FirmPartitions:
+    """``n`` partitions of whole firms (firm_id mod n), cut by hand: no shuffle for a small panel."""
+    import dask.dataframe as dd
+
+    parts = [
+        df[df["firm_id"] % n == r].sort_values(["firm_id", "year"]).reset_index(drop=True)
+        for r in range(n)
+    ]
+    frame = dd.concat([dd.from_pandas(p, npartitions=1) for p in parts])
+    assert frame.npartitions == n
+    return FirmPartitions(frame, "firm_id", "year")
+
+
 def _both(df: pd.DataFrame, method: str, **kw):
-    """The in-memory call and the Dask call on 4 partitions (some may be empty)."""
-    fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=4)
+    """The in-memory call and the Dask call on 2 partitions."""
+    fp = _by_firm(df, 2)
     return (lambda: _fit(df, method, **kw)), (lambda: _fit(fp, method, **kw))
 
 
@@ -301,15 +314,15 @@ def test_same_exclusions_and_an_empty_partition(dask_client) -> None:
     df.loc[df.index[:9], "ln_emp"] = np.nan
     df.loc[df["firm_id"] == 5, "ln_va"] = np.nan  # a whole firm excluded
     df = df[~((df["firm_id"] == 7) & (df["year"] > 2010))]  # a singleton firm for FE
+    fp = _by_firm(df, 4)
     for method in METHODS:
         ref = _fit(df, method)
-        fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=16)
         got = _fit(fp, method)
         assert got.exclusions == ref.exclusions and got.nobs == ref.nobs
         _same(got.params, ref.params, method)
     # partitions that hold no usable firm-year add nothing
     few = df[df["firm_id"].isin([1, 2, 3, 4, 6, 8])]
-    got = _fit(FirmPartitions.from_pandas(few, "firm_id", "year", npartitions=16), "ols")
+    got = _fit(_by_firm(few, 16), "ols")
     _same(got.params, _fit(few, "ols").params, "ols, 6 firms in 16 partitions")
 
 

@@ -32,7 +32,14 @@ from clusterimpact.productivity._base import (
     too_few_rows,
 )
 from clusterimpact.productivity._prep import Arrays, no_usable_rows, prepare
-from clusterimpact.productivity._runner import PartFn, RowRule, Runner, add_stats, moments
+from clusterimpact.productivity._runner import (
+    EmptySample,
+    PartFn,
+    RowRule,
+    Runner,
+    add_stats,
+    moments,
+)
 from clusterimpact.provenance import make_provenance
 
 if TYPE_CHECKING:
@@ -145,16 +152,13 @@ class DaskRunner(Runner):
         raise SpecError("the Dask path solves from cross-products only")
 
 
-def _count(arr: Arrays, cache: dict[str, Any]) -> int:
-    return arr.n
-
-
 def _check(est: ProductionEstimator, runner: Runner, excl: dict[str, int], source: str) -> int:
     """The in-memory checks (``_check_arrays``) from summed statistics; returns the firm count."""
     names = [*est.free, *est.state, *est.controls]
-    if runner.reduce(_count) is None:
-        raise no_usable_rows(est._prepare_options(), excl, source)
-    mo = moments(runner, full=True)
+    try:
+        mo = moments(runner, full=True)
+    except EmptySample:
+        raise no_usable_rows(est._prepare_options(), excl, source) from None
     if mo.n <= len(names) + 1:
         raise too_few_rows(mo.n, len(names) + 1, source)
     k = len(names)
@@ -205,11 +209,10 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
     options = est._prepare_options()
     fp = as_partitions(data, est.unit, est.time)
     # column and type checks on the (empty) meta frame: the in-memory messages, before any work
-    _clean(fp.frame._meta, options)
+    meta = _clean(fp.frame._meta, options)
     shape = (len(est.free), len(est.state), len(est.controls), bool(est.uses_proxy))
     with compute_context():
         excl = fp.map_reduce(_exclusions, options, combine=add_stats)["excl"]
-        meta = _clean(fp.frame._meta, options)
         frame = fp.frame.map_partitions(_clean, options, meta=meta)
         clean = type(fp)(frame, "unit", "time").persist()
         runner = DaskRunner(clean, shape)

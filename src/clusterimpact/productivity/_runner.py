@@ -27,7 +27,7 @@ import numpy as np
 from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._prep import Arrays
 
-__all__ = ["MemoryRunner", "RowRule", "Runner", "add_stats", "moments"]
+__all__ = ["EmptySample", "MemoryRunner", "RowRule", "Runner", "add_stats", "moments"]
 
 #: ``fn(arr, cache, *args)``: a pass over one partition's estimation arrays
 PartFn = Callable[..., Any]
@@ -151,6 +151,10 @@ def _ss(arr: Arrays, cache: dict[str, Any], mean: np.ndarray) -> np.ndarray:
     return np.asarray((d * d).sum(axis=0))
 
 
+class EmptySample(EstimationError):
+    """No partition holds a usable firm-year (the Dask path turns it into prepare's DataError)."""
+
+
 @dataclass(frozen=True)
 class Moments:
     """Counts, means, standard deviations (ddof 0), ranges and the centred cross-product of the
@@ -173,7 +177,7 @@ def moments(runner: Runner, *, full: bool = False) -> Moments:
     of squares and cross-product, with the ranges and the firm count (the data checks)."""
     s = runner.reduce(_sums, full)
     if s is None or s["n"] == 0:
-        raise EstimationError("no usable firm-year in any partition")
+        raise EmptySample("no usable firm-year in any partition")
     n = int(s["n"])
     mean = s["sum"] / n
     if full:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact._validation import as_frame
 from clusterimpact.dask import as_partitions, compute_context
 from clusterimpact.errors import DataWarning, SpecError
 from clusterimpact.productivity._base import (
@@ -207,6 +208,8 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
 
     _refuse(est)
     options = est._prepare_options()
+    if not hasattr(data, "map_reduce") and not type(data).__module__.startswith("dask."):
+        data = as_frame(data)  # a FirmPanel or DataFrame, split by firm below
     fp = as_partitions(data, est.unit, est.time)
     # column and type checks on the (empty) meta frame: the in-memory messages, before any work
     meta = _clean(fp.frame._meta, options)

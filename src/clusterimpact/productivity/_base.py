@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import as_frame, check_choice
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import DataError, EstimationWarning, PanelError, SpecError
 from clusterimpact.productivity._prep import Arrays, prepare
 from clusterimpact.productivity.bootstrap import firm_bootstrap
@@ -21,6 +22,7 @@ from clusterimpact.provenance import make_provenance
 __all__ = ["Compat", "Point", "ProductionEstimator"]
 
 Compat = Literal["none", "prodest"]
+Backend = Literal["memory", "dask"]
 COMPAT_CHOICES: tuple[str, ...] = ("none", "prodest")
 
 
@@ -41,6 +43,8 @@ class Point:
     starts: pd.DataFrame | None = None
     messages: list[str] = field(default_factory=list)
     exclusions: dict[str, int] = field(default_factory=dict)
+    # on the Dask path: the RowRule computing (ln_tfp, ln_tfp_resid) per partition (arrays then empty)
+    tfp_rule: Any = None
 
     def stat(self) -> np.ndarray:
         """The bootstrapped vector: params, elasticities, returns to scale."""
@@ -141,63 +145,40 @@ class ProductionEstimator:
         names = [*self.free, *self.state, *self.controls]
         X = np.column_stack([np.ones(arr.n), arr.F, arr.K, arr.C])
         if arr.n <= X.shape[1]:
-            raise DataError(
-                f"only {arr.n} usable firm-years for {X.shape[1]} coefficients", source=source
-            )
+            raise too_few_rows(arr.n, X.shape[1], source)
         sd = X[:, 1:].std(axis=0)
         for j, c in enumerate(names):
             if sd[j] == 0:
-                raise DataError(
-                    "input does not vary in the estimation sample; drop it or use another column",
-                    source=source,
-                    column=c,
-                )
+                raise flat_input(c, source)
         Xs = np.column_stack([X[:, :1], (X[:, 1:] - X[:, 1:].mean(0)) / sd])
         for j in range(2, Xs.shape[1] + 1):
             if np.linalg.matrix_rank(Xs[:, :j], tol=1e-8 * np.sqrt(arr.n)) < j:
-                raise DataError(
-                    f"collinear inputs: '{names[j - 2]}' is a linear combination of the constant and "
-                    f"{', '.join(names[: j - 2]) or 'nothing else'}; drop one of them",
-                    source=source,
-                    column=names[j - 2],
-                )
+                raise collinear_inputs(names, j - 2, source)
         if self.uses_proxy and arr.P is not None and np.ptp(arr.P) == 0:
-            raise DataError(
-                "the proxy does not vary, so it cannot control for productivity; use another proxy",
-                source=source,
-                column=self.proxy,
-            )
+            raise flat_proxy(self.proxy, source)
         if self.uses_lags:
             need = self._min_lag_rows(arr)
             if arr.cur.size < need:
-                raise PanelError(
-                    f"too few periods per firm for the lag structure: {self.method} needs firm-years "
-                    f"whose previous year is observed, and only {arr.cur.size} of {arr.n} have one "
-                    f"(at least {need} needed); use a panel with consecutive years per firm",
-                    source=source,
-                    column=self.time,
-                )
+                raise few_lags(self, arr.cur.size, arr.n, need, source)
 
-    def fit(self, data: Any, *, source: str = "data") -> ProductionResult:
-        """Estimate the production function on ``data`` (a FirmPanel or DataFrame).
+    def fit(
+        self, data: Any, *, source: str = "data", backend: Backend = "memory"
+    ) -> ProductionResult:
+        """Estimate the production function on ``data`` (a FirmPanel, DataFrame or FirmPartitions).
 
-        Returns a new :class:`ProductionResult`; ``data`` is not modified.
+        ``backend="dask"`` (or ``data`` a :class:`~clusterimpact.dask.FirmPartitions`) computes the
+        same statistics as map-reduce over partitions that each hold whole firms (OLS, FE, labour
+        productivity, Wooldridge, ACF); ``result.tfp`` and ``result.partitions`` are then lazy
+        FirmPartitions. Returns a new :class:`ProductionResult`; ``data`` is not modified.
         """
         self._validate_settings()
+        if wants_dask(data, backend):
+            from clusterimpact.productivity._dask import fit_dask
+
+            return fit_dask(self, data, source=source)
         frame = as_frame(data)
         source = str(frame.attrs.get("source") or source)
-        prep = prepare(
-            frame,
-            output=self.output,
-            free=list(self.free),
-            state=list(self.state),
-            proxy=self.proxy if self.uses_proxy else None,
-            controls=list(self.controls),
-            unit=self.unit,
-            time=self.time,
-            logged=self.logged,
-            source=source,
-        )
+        prep = prepare(frame, **self._prepare_options(), source=source)
         arr = prep.arrays
         self._check_arrays(arr, source)
         point = self._point(arr, full=True)
@@ -212,22 +193,61 @@ class ProductionEstimator:
                 vcov, se_kind = boot_vcov, boot_kind
         elif vcov is not None:
             stat_se = _delta_method_se(point, vcov)
-        p = point.params.size
-        ne = point.elasticities.size
-        for m in messages:
-            warnings.warn(f"{self.method}: {m}", EstimationWarning, stacklevel=2)
-
-        exclusions = dict(prep.exclusions) | dict(point.exclusions)
-        diagnostics = dict(point.diagnostics)
-        diagnostics["standard_errors"] = se_kind
-        diagnostics["n_firms"] = arr.n_units
         keys = prep.keys.copy()
         keys["ln_tfp"] = point.ln_tfp
         keys["ln_tfp_resid"] = point.ln_tfp_resid
-        options = self._recorded_options()
-        cols = self._used_columns()
-        est_frame = frame[cols].iloc[prep.positions]
-        prov = make_provenance(self.method, est_frame, seed=self.seed, **options)
+        est_frame = frame[self._used_columns()].iloc[prep.positions]
+        prov = make_provenance(self.method, est_frame, seed=self.seed, **self._recorded_options())
+        return self._result(
+            point,
+            stat_se=stat_se,
+            vcov=vcov,
+            se_kind=se_kind,
+            messages=messages,
+            exclusions=dict(prep.exclusions) | dict(point.exclusions),
+            n_firms=arr.n_units,
+            tfp=keys,
+            provenance=prov,
+            draws=draws_df,
+        )
+
+    def _prepare_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`prepare` for this estimator's columns."""
+        return {
+            "output": self.output,
+            "free": list(self.free),
+            "state": list(self.state),
+            "proxy": self.proxy if self.uses_proxy else None,
+            "controls": list(self.controls),
+            "unit": self.unit,
+            "time": self.time,
+            "logged": self.logged,
+        }
+
+    def _result(
+        self,
+        point: Point,
+        *,
+        stat_se: np.ndarray,
+        vcov: np.ndarray | None,
+        se_kind: str,
+        messages: list[str],
+        exclusions: dict[str, int],
+        n_firms: int,
+        tfp: Any,
+        provenance: Any,
+        draws: pd.DataFrame | None = None,
+        partitions: Any = None,
+        dask_writer: Any = None,
+    ) -> ProductionResult:
+        """The result object, the same for both back ends (warnings are issued here)."""
+        p = point.params.size
+        ne = point.elasticities.size
+        for m in messages:
+            warnings.warn(f"{self.method}: {m}", EstimationWarning, stacklevel=3)
+        diagnostics = dict(point.diagnostics)
+        diagnostics["standard_errors"] = se_kind
+        diagnostics["n_firms"] = n_firms
         params = pd.Series(point.params, index=point.names, name="estimate")
         vcov_df = (
             None if vcov is None else pd.DataFrame(vcov, index=point.names, columns=point.names)
@@ -237,7 +257,7 @@ class ProductionEstimator:
             std_errors=pd.Series(stat_se[:p], index=point.names, name="std_error"),
             nobs=int(point.nobs),
             method=self.method,
-            provenance=prov,
+            provenance=provenance,
             vcov=vcov_df,
             warnings=tuple(f"{self.method}: {m}" for m in messages),
             exclusions=exclusions,
@@ -245,14 +265,16 @@ class ProductionEstimator:
             elasticity_se=pd.Series(stat_se[p : p + ne], index=point.el_names, name="std_error"),
             returns_to_scale=float(point.elasticities.sum()),
             returns_to_scale_se=float(stat_se[p + ne]),
-            tfp=keys,
+            tfp=tfp,
             unit=self.unit,
             time=self.time,
             output=self.output,
             inputs=tuple(point.el_names),
             diagnostics=diagnostics,
             starts=point.starts,
-            bootstrap_draws=draws_df,
+            bootstrap_draws=draws,
+            partitions=partitions,
+            dask_writer=dask_writer,
         )
 
     def _bootstrap(
@@ -328,6 +350,50 @@ class ProductionEstimator:
                 ]
             )
         )
+
+
+def too_few_rows(n: int, k: int, source: str) -> DataError:
+    """The error for fewer usable firm-years than coefficients."""
+    return DataError(f"only {n} usable firm-years for {k} coefficients", source=source)
+
+
+def flat_input(column: str, source: str) -> DataError:
+    """The error for an input without variation in the estimation sample."""
+    return DataError(
+        "input does not vary in the estimation sample; drop it or use another column",
+        source=source,
+        column=column,
+    )
+
+
+def collinear_inputs(names: list[str], j: int, source: str) -> DataError:
+    """The error for input ``names[j]`` collinear with the constant and ``names[:j]``."""
+    return DataError(
+        f"collinear inputs: '{names[j]}' is a linear combination of the constant and "
+        f"{', '.join(names[:j]) or 'nothing else'}; drop one of them",
+        source=source,
+        column=names[j],
+    )
+
+
+def flat_proxy(proxy: str | None, source: str) -> DataError:
+    """The error for a proxy without variation."""
+    return DataError(
+        "the proxy does not vary, so it cannot control for productivity; use another proxy",
+        source=source,
+        column=proxy,
+    )
+
+
+def few_lags(est: ProductionEstimator, n_cur: int, n: int, need: int, source: str) -> PanelError:
+    """The error for too few firm-years with an observed previous year."""
+    return PanelError(
+        f"too few periods per firm for the lag structure: {est.method} needs firm-years "
+        f"whose previous year is observed, and only {n_cur} of {n} have one "
+        f"(at least {need} needed); use a panel with consecutive years per firm",
+        source=source,
+        column=est.time,
+    )
 
 
 def _delta_method_se(point: Any, vcov: np.ndarray) -> np.ndarray:

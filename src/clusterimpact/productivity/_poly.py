@@ -11,7 +11,25 @@ import itertools
 
 import numpy as np
 
-__all__ = ["poly_derivative", "poly_exponents", "poly_matrix", "poly_shift", "scale_columns"]
+__all__ = [
+    "round_bits",
+    "poly_derivative",
+    "poly_exponents",
+    "poly_matrix",
+    "poly_shift",
+    "scale_columns",
+]
+
+
+def round_bits(x: np.ndarray, bits: int = 26) -> np.ndarray:
+    """``x`` rounded to ``bits`` significant bits.
+
+    For centring and scaling constants that no estimate depends on (a polynomial's span, an
+    equation's own constant): sums of the same data in another order (one frame, or partitions on
+    Dask) then give the same constants, so the design is the same by row, bit for bit.
+    """
+    m, e = np.frexp(np.asarray(x, dtype=float))
+    return np.asarray(np.ldexp(np.round(m * 2.0**bits) / 2.0**bits, e))
 
 
 def poly_exponents(d: int, order: int, *, min_degree: int = 1) -> list[tuple[int, ...]]:

@@ -7,6 +7,7 @@ reason, sorting by (unit, time), integer firm codes and the index of each firm-y
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import pandas as pd
 from clusterimpact._validation import require_columns, require_numeric
 from clusterimpact.errors import DataError, PanelError
 
-__all__ = ["Arrays", "lag_index", "prepare"]
+__all__ = ["Arrays", "lag_index", "no_usable_rows", "prepare"]
 
 
 @dataclass
@@ -95,6 +96,7 @@ def prepare(
     time: str,
     logged: bool,
     source: str = "data",
+    allow_empty: bool = False,
 ) -> Prepared:
     """Validate and convert ``frame``; every dropped row is counted by reason.
 
@@ -120,12 +122,12 @@ def prepare(
     ucodes, tvals, full_order = _sorted_keys(df, unit, time, source)
     values, keep, exclusions = _values(df, allvars, logvars, logged)
 
-    if not keep.any():
-        raise DataError(
-            "no firm-year has every production-function variable present"
-            + (" and positive" if not logged else "")
-            + f" ({', '.join(allvars)}); excluded: {exclusions}",
-            source=source,
+    if not keep.any() and not allow_empty:
+        raise no_usable_rows(
+            {"output": output, "free": free, "state": state, "proxy": proxy, "controls": controls}
+            | {"logged": logged},
+            exclusions,
+            source,
         )
 
     order = full_order[keep[full_order]]
@@ -154,6 +156,24 @@ def prepare(
         exclusions=exclusions,
         source_index=df.index[order],
         positions=order,
+    )
+
+
+def no_usable_rows(options: dict[str, Any], exclusions: dict[str, int], source: str) -> DataError:
+    """The error for a sample in which no firm-year is usable (``options``: prepare's keywords)."""
+    proxy = options.get("proxy")
+    allvars = [
+        options["output"],
+        *options["free"],
+        *options["state"],
+        *([proxy] if proxy else []),
+        *options["controls"],
+    ]
+    return DataError(
+        "no firm-year has every production-function variable present"
+        + (" and positive" if not options["logged"] else "")
+        + f" ({', '.join(allvars)}); excluded: {exclusions}",
+        source=source,
     )
 
 

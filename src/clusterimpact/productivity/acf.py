@@ -218,6 +218,7 @@ class ACF(ProductionEstimator):
             names=terms,
             start_tol=self.start_tol,
             coarse=coarse,
+            polish=full,
         )
         omega = phi - X @ theta
         # output elasticities: Cobb-Douglas the coefficients, translog the mean firm-year elasticity

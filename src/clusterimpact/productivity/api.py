@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from clusterimpact._renamed import renamed_kwargs
 from clusterimpact._validation import check_choice
+from clusterimpact.dask import check_backend
 from clusterimpact.errors import SpecError
-from clusterimpact.productivity._base import ProductionEstimator
+from clusterimpact.productivity._base import Backend, ProductionEstimator
 from clusterimpact.productivity.acf import ACF
 from clusterimpact.productivity.labour import LabourProductivity
 from clusterimpact.productivity.levinsohn_petrin import LevinsohnPetrin
@@ -95,6 +96,7 @@ def estimate_tfp(
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
     compat: str = "none",
+    backend: Backend = "memory",
 ) -> ProductionResult:
     """Estimate a production function and the productivity (TFP) of every firm-year.
 
@@ -136,6 +138,13 @@ def estimate_tfp(
         ``"prodest"``: defaults that reproduce prodest 0.1.1 (Rovigatti & Mollisi 2018): polynomial
         order 2, OP/LP innovation taken from output with g fitted to omega, ACF exactly identified from
         start 0.5, one start, Wooldridge without the linear state terms in the control function.
+    backend
+        ``"memory"`` (default) or ``"dask"``: the same statistics as map-reduce over partitions that
+        each hold whole firms (``panel`` may then be a DataFrame or a
+        :class:`~clusterimpact.dask.FirmPartitions`, which always runs on Dask), for ``"labour"``,
+        ``"ols"``, ``"fe"``, ``"wooldridge"`` (analytic standard errors) and ``"acf"`` (its GMM
+        criterion by map-reduce at every trial value; no bootstrap on Dask, so no standard errors);
+        ``result.partitions`` is the panel with ``ln_tfp`` added partition by partition.
 
     Returns
     -------
@@ -164,6 +173,7 @@ def estimate_tfp(
     True
     """
     check_choice("method", method, METHODS)
+    check_backend(backend)
     pre = "ln_" if logged else ""
     if output is None:
         output = f"{pre}va"
@@ -205,4 +215,4 @@ def estimate_tfp(
     elif proxy is not None and method != "labour":
         options["proxy"] = None  # OLS/FE take no proxy; a uniform call passing one is accepted
     est = make_estimator(method, **options)
-    return est.fit(panel)
+    return est.fit(panel, backend=backend)

@@ -7,11 +7,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from clusterimpact.productivity._base import Point, ProductionEstimator
+from clusterimpact.productivity._base import Backend, Point, ProductionEstimator
 from clusterimpact.productivity._prep import Arrays
+from clusterimpact.productivity._runner import MemoryRunner, Runner
 from clusterimpact.productivity.result import ProductionResult
 
 __all__ = ["LabourProductivity", "labour_productivity"]
+
+
+def _lp_rows(arr: Arrays, cache: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    lp = arr.y - arr.F[:, 0]
+    return lp, lp
+
+
+def _lp_sum(arr: Arrays, cache: dict[str, Any]) -> dict[str, Any]:
+    return {"n": arr.n, "sum": float(_lp_rows(arr, cache)[0].sum())}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,17 +46,23 @@ class LabourProductivity(ProductionEstimator):
     state: Any = ()
 
     def _point(self, arr: Arrays, *, full: bool = True, start: np.ndarray | None = None) -> Point:
-        lp = arr.y - arr.F[:, 0]
+        return self._estimate(MemoryRunner(arr), full=full)
+
+    def _estimate(self, runner: Runner, *, full: bool = True) -> Point:
+        """Row-local: ln TFP by row, its mean from one pass of sums."""
+        st = runner.reduce(_lp_sum)
+        lp = runner.rows(_lp_rows)
         name = str(list(self.free)[0])
         return Point(
             params=np.array([1.0]),
             names=[name],
             elasticities=np.array([1.0]),
             el_names=[name],
-            ln_tfp=lp,
-            ln_tfp_resid=lp,
-            nobs=arr.n,
-            diagnostics={"mean_ln_lp": float(lp.mean()), "note": "labour elasticity fixed at 1"},
+            ln_tfp=np.zeros(0) if runner.distributed else lp[0],
+            ln_tfp_resid=np.zeros(0) if runner.distributed else lp[1],
+            tfp_rule=lp if runner.distributed else None,
+            nobs=int(st["n"]),
+            diagnostics={"mean_ln_lp": st["sum"] / st["n"], "note": "labour elasticity fixed at 1"},
         )
 
 
@@ -58,6 +74,7 @@ def labour_productivity(
     unit: str = "firm_id",
     time: str = "year",
     logged: bool = True,
+    backend: Backend = "memory",
 ) -> ProductionResult:
     """Log labour productivity of every firm-year (``ln_tfp`` of the result), e.g. ln(VA / FTE).
 
@@ -71,6 +88,9 @@ def labour_productivity(
         Firm and year columns.
     logged
         Whether the columns are already in logs.
+    backend
+        ``"memory"`` or ``"dask"`` (row by row on each partition; a FirmPartitions panel always
+        runs on Dask, and ``result.partitions`` holds it with ``ln_tfp`` added).
 
     Examples
     --------
@@ -82,4 +102,4 @@ def labour_productivity(
     """
     return LabourProductivity(
         output=output, free=(labour,), state=(), unit=unit, time=time, logged=logged
-    ).fit(panel)
+    ).fit(panel, backend=backend)

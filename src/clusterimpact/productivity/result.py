@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import as_frame, require_columns
-from clusterimpact.errors import DataError
+from clusterimpact.errors import DataError, SpecError
 from clusterimpact.results import EstimateResult
 
 __all__ = ["ProductionResult"]
@@ -34,7 +34,12 @@ class ProductionResult(EstimateResult):
     tfp
         One row per firm-year of the estimation sample: the unit and time columns, ``ln_tfp`` (log
         productivity omega-hat, with the noise removed where the method separates it) and
-        ``ln_tfp_resid`` (output minus the inputs' contribution, noise included).
+        ``ln_tfp_resid`` (output minus the inputs' contribution, noise included). A DataFrame, or on
+        the Dask back end a lazy :class:`~clusterimpact.dask.FirmPartitions` with those columns.
+    partitions
+        Dask back end only (else ``None``): the input FirmPartitions with ``ln_tfp`` and
+        ``ln_tfp_resid`` added as partition-local columns (``NaN`` outside the estimation sample),
+        computed lazily from the estimated coefficients: the outcome for the Dask estimators.
     unit, time, output, inputs
         Column names the result refers to.
     diagnostics
@@ -60,7 +65,7 @@ class ProductionResult(EstimateResult):
     elasticity_se: pd.Series
     returns_to_scale: float
     returns_to_scale_se: float = float("nan")
-    tfp: pd.DataFrame
+    tfp: Any
     unit: str
     time: str
     output: str
@@ -68,6 +73,9 @@ class ProductionResult(EstimateResult):
     diagnostics: dict[str, Any] = field(default_factory=dict)
     starts: pd.DataFrame | None = None
     bootstrap_draws: pd.DataFrame | None = None
+    partitions: Any = None
+    # Dask back end: (name of the estimation partitions' graph, writer(fp, name=, resid_name=))
+    dask_writer: Any = field(default=None, repr=False)
 
     def join(
         self, panel: Any, *, name: str = "ln_tfp", resid_name: str = "ln_tfp_resid"
@@ -79,10 +87,14 @@ class ProductionResult(EstimateResult):
         Parameters
         ----------
         panel
-            A :class:`~clusterimpact.panel.FirmPanel` or DataFrame with the unit and time columns.
+            A :class:`~clusterimpact.panel.FirmPanel` or DataFrame with the unit and time columns; for a
+            result of the Dask back end, the FirmPartitions it was estimated on (returned as
+            FirmPartitions with the two columns computed lazily, partition by partition).
         name, resid_name
             Names of the new columns.
         """
+        if self.dask_writer is not None or hasattr(panel, "map_reduce"):
+            return self._join_partitions(panel, name, resid_name)
         frame = as_frame(panel)
         require_columns(frame, [self.unit, self.time], what="join keys")
         for c in (name, resid_name):
@@ -103,6 +115,27 @@ class ProductionResult(EstimateResult):
             vals[found] = self.tfp[src].to_numpy(dtype=float)[pos[found]]
             out[dst] = vals
         return out
+
+    def _join_partitions(self, panel: Any, name: str, resid_name: str) -> Any:
+        if self.dask_writer is None or not hasattr(panel, "map_reduce"):
+            raise SpecError(
+                "join a result of backend='dask' to the FirmPartitions it was estimated on (or use "
+                "result.partitions), and an in-memory result to a DataFrame or FirmPanel"
+            )
+        source, writer = self.dask_writer
+        if panel.frame._name != source:
+            raise SpecError(
+                "these FirmPartitions are not the ones the production function was estimated on; "
+                "use result.partitions (the estimation panel with ln_tfp added)"
+            )
+        for c in (name, resid_name):
+            if c in panel.columns:
+                raise DataError(
+                    f"the panel already has a column '{c}'; pass name=/resid_name= to choose "
+                    "other names",
+                    column=c,
+                )
+        return writer(panel, name=name, resid_name=resid_name)
 
     def _summary_header(self) -> list[str]:
         lines = super()._summary_header()

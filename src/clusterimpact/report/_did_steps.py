@@ -41,6 +41,13 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
     if "cs" in est.estimators:
         draws = study.spec.bootstrap.did_draws
         data, on = on_engine(study, f"cs:{y}", att_gt)
+        if on and draws:
+            study.note(
+                "premium",
+                "On the Dask engine the Callaway-Sant'Anna multiplier bootstrap draws one "
+                "multiplier per firm (a hash of seed, firm and draw); the in-memory report draws a "
+                "random stream, so bootstrap standard errors and bands differ by Monte Carlo error.",
+            )
         gt = att_gt(
             data,
             outcome=y,

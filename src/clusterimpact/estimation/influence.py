@@ -46,8 +46,13 @@ __all__ = [
     "GroupBlockBasis",
     "InfluenceFunction",
     "Multiplier",
+    "ReducedBasis",
     "SparseBasis",
     "draw_multipliers",
+    "firm_keys",
+    "firm_multipliers",
+    "firm_seed",
+    "project_firm_draws",
     "multiplier_bootstrap",
     "single_thread_blas",
 ]
@@ -302,7 +307,7 @@ class InfluenceFunction:
     """
 
     coef: np.ndarray
-    basis: GroupBlockBasis | SparseBasis
+    basis: GroupBlockBasis | SparseBasis | ReducedBasis
     n: int
 
     @property
@@ -527,3 +532,147 @@ def multiplier_bootstrap(
     else:
         crit = float("nan")
     return BootstrapResult(std_errors=se, crit_value=crit, n_boot=n_boot, multiplier=multiplier)
+
+
+# -------------------------------------------------------------------------------------------------
+# per-firm multipliers (counter-based: the same draws for a firm whatever the data's partitioning)
+# -------------------------------------------------------------------------------------------------
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser (Steele, Lea & Flood 2014), vectorised on uint64 (wrapping)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * _MIX1
+    x = (x ^ (x >> np.uint64(27))) * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+def firm_keys(ids: np.ndarray) -> np.ndarray:
+    """A uint64 key per firm id, from its text (``123`` and ``"123"`` get the same key).
+
+    The key is pandas' SipHash of the id's string (fixed hash key), so it is the same on every machine
+    and in every process.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import firm_keys
+    >>> k = firm_keys(np.array(["0200008753", "0200008753", "7"], dtype=object))
+    >>> bool(k[0] == k[1]), bool(k[0] == k[2]), bool(firm_keys(np.array([7]))[0] == k[2])
+    (True, False, True)
+    """
+    import pandas as pd
+
+    text = np.asarray(pd.Series(np.asarray(ids)).astype(str).to_numpy(), dtype=object)
+    return np.asarray(pd.util.hash_array(text, categorize=False), dtype=np.uint64)
+
+
+def firm_multipliers(
+    keys: np.ndarray, seed: int, start: int, n_draws: int, multiplier: Multiplier = "mammen"
+) -> np.ndarray:
+    """Multipliers of draws ``start .. start + n_draws - 1`` for firms ``keys`` (n_draws x firms).
+
+    Each value is a hash of ``(seed, firm key, draw index)`` (splitmix64 twice), so a firm gets the same
+    multiplier in a draw however the firms are ordered or split into partitions. Rademacher: the top
+    bit; Mammen: the top 16 bits against the same threshold (and the same two values, mean exactly 0
+    and variance exactly 1) as :func:`draw_multipliers`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import firm_keys, firm_multipliers
+    >>> keys = firm_keys(np.arange(5000))
+    >>> v = firm_multipliers(keys, seed=3, start=0, n_draws=200)
+    >>> bool(np.array_equal(v[:, 10:20], firm_multipliers(keys[10:20], 3, 0, 200)))
+    True
+    >>> bool(abs(v.mean()) < 0.01), bool(abs(v.var() - 1) < 0.01)
+    (True, True)
+    """
+    check_choice("multiplier", multiplier, MULTIPLIERS)
+    s = _splitmix64(np.array([int(seed) % 2**64], dtype=np.uint64))[0]
+    base = _splitmix64(np.asarray(keys, dtype=np.uint64) ^ s)
+    draws = np.arange(start, start + n_draws, dtype=np.uint64)[:, None] * _MIX2
+    z = _splitmix64(base[None, :] ^ draws)
+    if multiplier == "rademacher":
+        return (z >> np.uint64(63)).astype(float) * 2.0 - 1.0
+    low = (z >> np.uint64(48)) < np.uint64(_MAMMEN_THRESHOLD)
+    return np.where(low, _MAMMEN_LOW_Q, _MAMMEN_HIGH_Q)
+
+
+def firm_seed(seed: int | np.random.Generator | None) -> int:
+    """An integer seed for :func:`firm_multipliers`: ``seed`` itself, one drawn from a generator, or
+    fresh entropy for ``None``."""
+    if isinstance(seed, (int, np.integer)):
+        return int(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng()
+    return int(rng.integers(0, 2**63 - 1))
+
+
+def project_firm_draws(
+    basis: GroupBlockBasis | SparseBasis,
+    keys: np.ndarray,
+    n_boot: int,
+    seed: int,
+    multiplier: Multiplier = "mammen",
+    chunk: int | None = None,
+) -> np.ndarray:
+    """``xi @ Phi`` (n_boot x p, *not* divided by ``n``) with per-firm multipliers of the basis's
+    clusters (``keys``: one per cluster, in the basis's cluster order).
+
+    Additive over firms: the projections of disjoint sets of firms sum to the projection of their
+    union, which is how partitions of a panel combine.
+    """
+    nc = basis.n_clusters
+    if len(keys) != nc:
+        raise ValueError(f"need one firm key per cluster ({nc}), got {len(keys)}")
+    if chunk is None:  # the hash holds a few uint64 arrays of the chunk's size at once
+        chunk = int(max(1, min(n_boot, _CHUNK_CELLS // 8 // max(nc, 1))))
+    out = np.empty((n_boot, basis.p))
+    for s in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - s)
+        out[s : s + b] = basis.project(firm_multipliers(keys, seed, s, b, multiplier))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ReducedBasis:
+    """A basis known only through its Gram matrix (the Dask path: the units stay on the workers).
+
+    ``gram()`` is the sum over partitions of each partition's ``Phi' Phi``; draws of the basis cannot
+    be formed here (``project`` raises): the Dask path computes them on the workers with per-firm
+    multipliers. ``block_q`` is the group-block width when the coefficients follow the
+    :class:`GroupBlockBasis` layout (``None``: the :class:`SparseBasis` layout).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import InfluenceFunction, ReducedBasis
+    >>> basis = ReducedBasis(gram_matrix=np.array([[4.0]]), n_clusters=4)
+    >>> InfluenceFunction(coef=np.array([[1.0]]), basis=basis, n=4).std_errors().tolist()
+    [0.5]
+    """
+
+    gram_matrix: np.ndarray
+    n_clusters: int
+    block_q: int | None = None
+
+    @property
+    def p(self) -> int:
+        return int(self.gram_matrix.shape[0])
+
+    def gram(self) -> np.ndarray:
+        return self.gram_matrix
+
+    def project(self, xi: np.ndarray) -> np.ndarray:
+        from clusterimpact.errors import SpecError
+
+        raise SpecError(
+            "bootstrap draws of a result computed on Dask are made on the workers: bootstrap it in "
+            "att_gt (n_boot, multiplier, seed), and aggregate with those settings"
+        )
+
+    def unit_matrix(self, coef: np.ndarray) -> sp.csr_matrix | None:
+        return None

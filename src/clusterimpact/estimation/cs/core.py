@@ -18,12 +18,26 @@ import numpy as np
 import scipy.sparse as sp
 
 from clusterimpact.errors import SpecError
+from clusterimpact.estimation.cs import staged
 from clusterimpact.estimation.cs.prepare import Prepared, note, prepare
-from clusterimpact.estimation.influence import GroupBlockBasis, InfluenceFunction, SparseBasis
+from clusterimpact.estimation.cs.staged import PS_MAXITER, TRIM_LEVEL, CellFailure
+from clusterimpact.estimation.influence import (
+    GroupBlockBasis,
+    InfluenceFunction,
+    ReducedBasis,
+    SparseBasis,
+)
 
-__all__ = ["Cell", "CellFailure", "Prepared", "enumerate_cells", "note", "prepare"]
-
-TRIM_LEVEL = 0.995  # controls with a propensity score at or above this get no weight (as DRDID)
+__all__ = [
+    "PS_MAXITER",
+    "TRIM_LEVEL",
+    "Cell",
+    "CellFailure",
+    "Prepared",
+    "enumerate_cells",
+    "note",
+    "prepare",
+]
 
 
 @dataclass
@@ -117,23 +131,51 @@ def fast_cells(
     Returns the estimates, the influence functions and the (n_treated, n_control) counts per cell.
     ``small_sample``: the treated side's coefficients are scaled by :func:`small_sample_factor`.
     """
-    n, T = prep.y.shape
+    n = prep.y.shape[0]
     G = len(prep.group_cohort)
-    q = T + 2
-    wy = prep.y * prep.w[:, None]
-    feats = np.empty((n, q))
-    feats[:, :T] = wy
-    feats[:, T] = prep.w
-    feats[:, T + 1] = 1.0
-    S = np.add.reduceat(feats, prep.starts[:-1], axis=0) if n else np.zeros((G, q))
+    feats = fast_features(prep.y, prep.w)
+    S = np.add.reduceat(feats, prep.starts[:-1], axis=0) if n else np.zeros((G, feats.shape[1]))
     # reduceat misbehaves for empty groups (none exist: groups come from the units)
-    cnt = np.diff(prep.starts)
+    att, coef, counts = fast_cells_from_sums(
+        S, np.diff(prep.starts), prep.years, cells, n, small_sample=small_sample
+    )
+    basis = group_block_basis(prep, feats)
+    return att, InfluenceFunction(coef=coef, basis=basis, n=n), counts
+
+
+def fast_features(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The group-block basis functions of every unit: ``w Y_t`` (every period), ``w`` and ``1``."""
+    n, T = y.shape
+    feats = np.empty((n, T + 2))
+    np.multiply(y, w[:, None], out=feats[:, :T])
+    feats[:, T] = w
+    feats[:, T + 1] = 1.0
+    return feats
+
+
+def fast_cells_from_sums(
+    S: np.ndarray,
+    cnt: np.ndarray,
+    years: np.ndarray,
+    cells: list[Cell],
+    n: int,
+    *,
+    small_sample: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every cell's unconditional DiD and its influence coefficients from the groups' feature sums.
+
+    ``S`` (groups x (T + 2)) sums :func:`fast_features` within each group, ``cnt`` counts the units of
+    each group; both are additive over any split of the units (the Dask path sums them over
+    partitions). Returns the estimates, the coefficients on the group-block basis and the counts.
+    """
+    T = len(years)
+    G, q = S.shape
     W = S[:, T]
     K = len(cells)
     coef = np.zeros((K, G * q))
     att = np.empty(K)
     counts = np.empty((K, 2), dtype=np.int64)
-    tpos = {int(v): i for i, v in enumerate(prep.years)}
+    tpos = {int(v): i for i, v in enumerate(years)}
     for k, c in enumerate(cells):
         it, ib = tpos[c.t], tpos[c.b]
         mu = []
@@ -149,8 +191,7 @@ def fast_cells(
             coef[k, base + T] -= side * n * m / Ws
         att[k] = mu[0] - mu[1]
         counts[k] = (cnt[c.treated].sum(), cnt[c.control].sum())
-    basis = group_block_basis(prep, feats)
-    return att, InfluenceFunction(coef=coef, basis=basis, n=n), counts
+    return att, coef, counts
 
 
 def group_block_basis(prep: Prepared, feats: np.ndarray) -> GroupBlockBasis:
@@ -184,65 +225,106 @@ def general_cells(
     singular design, no treated or control unit observed in both periods) is NaN with a zero influence
     function, and the returned messages name it and the reason (R did and csdid: NA).
     ``small_sample``: the treated units' influence entries are scaled by :func:`small_sample_factor`.
+    The estimators are the stages of :mod:`clusterimpact.estimation.cs.staged`, driven on all units.
     """
-    n, T = prep.y.shape
+    n = prep.y.shape[0]
     G = len(prep.group_cohort)
     K = len(cells)
     tpos = {int(v): i for i, v in enumerate(prep.years)}
+    key, k_x = stage_key(est, prep.x)
     att = np.full(K, np.nan)
     counts = np.zeros((K, 2), dtype=np.int64)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
-    msgs: list[str] = []
-    group_units = [np.arange(prep.starts[g], prep.starts[g + 1]) for g in range(G)]
     empty: list[str] = []
     failed: list[tuple[str, str]] = []
     for k, c in enumerate(cells):
-        it, ib = tpos[c.t], tpos[c.b]
-        d_idx = np.concatenate([group_units[g] for g in c.treated])
-        c_idx = np.concatenate([group_units[g] for g in c.control])
-        idx = np.concatenate([d_idx, c_idx])
-        dmask = np.zeros(idx.size, dtype=bool)
-        dmask[: d_idx.size] = True
-        dy = prep.y[idx, it] - prep.y[idx, ib]
-        ok = np.isfinite(dy)
-        if prep.x is not None:
-            xb = prep.x[idx, ib, :]
-            ok &= np.isfinite(xb).all(axis=1)
-        idx, dmask, dy = idx[ok], dmask[ok], dy[ok]
-        nd, nc = int(dmask.sum()), int((~dmask).sum())
+        idx, data = cell_data(prep.y, prep.x, prep.w, prep.starts, c, tpos)
+        nd, nc = int(data.d.sum()), int((~data.d).sum())
         counts[k] = (nd, nc)
         if nd == 0 or nc == 0:
             empty.append(f"ATT({c.g},{c.t})")
             continue
-        if prep.x is not None:
-            X = np.column_stack([np.ones(idx.size), prep.x[idx, ib, :]])
-        else:
-            X = np.ones((idx.size, 1))
-        w = prep.w[idx]
         try:
-            if prep.x is None:
-                a, psi = cell_unconditional(dy, w, dmask)
-            else:
-                a, psi = CELL_ESTIMATORS[est](dy, X, w, dmask)
-        except np.linalg.LinAlgError as exc:
-            failed.append((f"ATT({c.g},{c.t})", f"singular design ({exc})"))
-            continue
-        except CellFailure as exc:
-            failed.append((f"ATT({c.g},{c.t})", str(exc)))
+            a, psi_fn = staged.run_local(staged.STAGES[key](k_x), data)
+            psi = psi_fn(data)
+        except (np.linalg.LinAlgError, CellFailure) as exc:
+            failed.append((f"ATT({c.g},{c.t})", failure_reason(exc)))
             continue
         if not (np.isfinite(a) and np.all(np.isfinite(psi))):
-            failed.append(
-                (f"ATT({c.g},{c.t})", "the estimate or its influence function is not finite")
-            )
+            failed.append((f"ATT({c.g},{c.t})", NOT_FINITE))
             continue
         if small_sample:
-            psi[dmask] *= small_sample_factor(nd)
+            psi[data.d] *= small_sample_factor(nd)
         att[k] = a
         rows.append(idx)
         cols.append(np.full(idx.size, k))
         vals.append(psi * n)
+    unit_phi = unit_basis(rows, cols, vals, prep.w, prep.group, K, G)
+    if prep.cluster is not None:
+        h = sp.csr_matrix((np.ones(n), (prep.cluster, np.arange(n))), shape=(prep.n_clusters, n))
+        phi = sp.csr_matrix(h @ unit_phi)
+    else:
+        phi = unit_phi
+    basis = SparseBasis(phi=phi, unit_phi=unit_phi)
+    infl = InfluenceFunction(coef=sparse_coef(K, G), basis=basis, n=n)
+    return att, infl, counts, cell_messages(empty, failed)
+
+
+NOT_FINITE = "the estimate or its influence function is not finite"
+
+
+def stage_key(est: str, x: np.ndarray | None) -> tuple[str, int]:
+    """The staged estimator a cell runs (unconditional without covariates) and its design width."""
+    if x is None:
+        return "unconditional", 1
+    return est, 1 + int(x.shape[2])
+
+
+def failure_reason(exc: Exception) -> str:
+    """The reason a cell is NaN, for its message."""
+    if isinstance(exc, np.linalg.LinAlgError):
+        return f"singular design ({exc})"
+    return str(exc)
+
+
+def cell_data(
+    y: np.ndarray,
+    x: np.ndarray | None,
+    w: np.ndarray,
+    starts: np.ndarray,
+    c: Cell,
+    tpos: dict[int, int],
+) -> tuple[np.ndarray, staged.CellData]:
+    """The units of cell ``c`` observed in both its periods (treated groups first, then controls):
+    their row numbers in ``y`` and their :class:`~clusterimpact.estimation.cs.staged.CellData`.
+
+    ``y`` (units x periods), ``x`` (units x periods x k) and ``w`` hold units sorted by group, group
+    ``g`` owning rows ``starts[g]:starts[g+1]``: all units, or one partition's.
+    """
+    it, ib = tpos[c.t], tpos[c.b]
+    d_idx = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in c.treated])
+    c_idx = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in c.control])
+    idx = np.concatenate([d_idx, c_idx])
+    dmask = np.zeros(idx.size, dtype=bool)
+    dmask[: d_idx.size] = True
+    dy = y[idx, it] - y[idx, ib]
+    ok = np.isfinite(dy)
+    if x is not None:
+        xb = x[idx, ib, :]
+        ok &= np.isfinite(xb).all(axis=1)
+    idx, dmask, dy = idx[ok], dmask[ok], dy[ok]
+    if x is not None:
+        X = np.column_stack([np.ones(idx.size), x[idx, ib, :]])
+    else:
+        X = np.ones((idx.size, 1))
+    return idx, staged.CellData(dy=dy, X=X, w=w[idx], d=dmask)
+
+
+def cell_messages(empty: list[str], failed: list[tuple[str, str]]) -> list[str]:
+    """The messages on cells without units and on failed cells (grouped by reason)."""
+    msgs: list[str] = []
     if empty:
         msgs.append(
             f"{len(empty)} cell(s) have no treated or no control unit observed in both of their "
@@ -255,20 +337,32 @@ def general_cells(
         f"{', '.join(terms)} {'is' if len(terms) == 1 else 'are'} NaN: {why}"
         for why, terms in by_reason.items()
     ]
-    # unit-level basis: cell columns, group weight columns, a constant column
+    return msgs
+
+
+def unit_basis(
+    rows: list[np.ndarray],
+    cols: list[np.ndarray],
+    vals: list[np.ndarray],
+    w: np.ndarray,
+    group: np.ndarray,
+    K: int,
+    G: int,
+) -> sp.csr_matrix:
+    """Unit-level sparse basis: the cells' influence columns, the group weight columns
+    ``w_i 1{group_i = g}`` and a constant column (units x (K + G + 1))."""
+    n = w.size
     r = np.concatenate(rows + [np.arange(n), np.arange(n)])
-    cc = np.concatenate(cols + [K + prep.group, np.full(n, K + G)])
-    vv = np.concatenate(vals + [prep.w, np.ones(n)])
-    unit_phi = sp.csr_matrix((vv, (r, cc)), shape=(n, K + G + 1))
-    if prep.cluster is not None:
-        h = sp.csr_matrix((np.ones(n), (prep.cluster, np.arange(n))), shape=(prep.n_clusters, n))
-        phi = sp.csr_matrix(h @ unit_phi)
-    else:
-        phi = unit_phi
-    basis = SparseBasis(phi=phi, unit_phi=unit_phi)
+    cc = np.concatenate(cols + [K + group, np.full(n, K + G)])
+    vv = np.concatenate(vals + [w, np.ones(n)])
+    return sp.csr_matrix((vv, (r, cc)), shape=(n, K + G + 1))
+
+
+def sparse_coef(K: int, G: int) -> np.ndarray:
+    """Coefficients of the cells on :func:`unit_basis`: the identity on the first ``K`` columns."""
     coef = np.zeros((K, K + G + 1))
     coef[np.arange(K), np.arange(K)] = 1.0
-    return att, InfluenceFunction(coef=coef, basis=basis, n=n), counts, msgs
+    return coef
 
 
 def weight_columns(
@@ -280,19 +374,28 @@ def weight_columns(
     of each block's last column, and for the sparse basis a single column.
     """
     basis = influence.basis
-    if isinstance(basis, GroupBlockBasis):
-        q = basis.q
+    q = block_width(basis)
+    if q is not None:
         return np.arange(n_groups) * q + (q - 2), 0
     p = basis.p
     return np.arange(p - 1 - n_groups, p - 1), 1
+
+
+def block_width(basis: GroupBlockBasis | SparseBasis | ReducedBasis) -> int | None:
+    """The group-block width ``q`` when the coefficients follow the group-block layout, else None."""
+    if isinstance(basis, GroupBlockBasis):
+        return basis.q
+    if isinstance(basis, ReducedBasis):
+        return basis.block_q
+    return None
 
 
 def const_coef(influence: InfluenceFunction, n_groups: int) -> np.ndarray:
     """Coefficient row (length p) that reproduces the constant function 1."""
     basis = influence.basis
     out = np.zeros(basis.p)
-    if isinstance(basis, GroupBlockBasis):
-        q = basis.q
+    q = block_width(basis)
+    if q is not None:
         out[np.arange(n_groups) * q + (q - 1)] = 1.0
     else:
         out[basis.p - 1] = 1.0
@@ -314,21 +417,15 @@ def small_sample_factor(n_treated: int) -> float:
 # -------------------------------------------------------------------------------------------------
 def cell_unconditional(dy: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[float, np.ndarray]:
     """Unconditional 2x2 DiD (what every ``est`` reduces to without covariates)."""
-    c = ~d
-    WD, WC = w[d].sum(), w[c].sum()
-    m1 = float((w[d] * dy[d]).sum() / WD)
-    m0 = float((w[c] * dy[c]).sum() / WC)
-    psi = np.empty(dy.size)
-    psi[d] = w[d] * (dy[d] - m1) / WD
-    psi[c] = -w[c] * (dy[c] - m0) / WC
-    return m1 - m0, psi
+    return _run("unconditional", dy, np.ones((dy.size, 1)), w, d)
 
 
-def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xtw = X.T * w
-    H = xtw @ X
-    beta = np.linalg.solve(H, xtw @ y)
-    return beta, H
+def _run(
+    key: str, dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> tuple[float, np.ndarray]:
+    data = staged.CellData(dy=dy, X=X, w=w, d=d)
+    att, psi_fn = staged.run_local(staged.STAGES[key](X.shape[1]), data)
+    return float(att), psi_fn(data)
 
 
 def cell_reg(
@@ -336,36 +433,10 @@ def cell_reg(
 ) -> tuple[float, np.ndarray]:
     """Outcome regression (Heckman, Ichimura & Todd 1997): OLS of dY on X among controls.
 
-    ``ATT = sum_D w (dY - X'beta) / W_D``; the influence function adds the estimation effect of beta.
+    ``ATT = sum_D w (dY - X'beta) / W_D``; the influence function adds the estimation effect of beta
+    (:func:`clusterimpact.estimation.cs.staged.reg_stages`).
     """
-    c = ~d
-    beta, H = _wls(X[c], dy[c], w[c])
-    e = dy - X @ beta
-    WD = w[d].sum()
-    att = float((w[d] * e[d]).sum() / WD)
-    psi = np.empty(dy.size)
-    psi[d] = w[d] * (e[d] - att) / WD
-    mbar = (w[d][:, None] * X[d]).sum(axis=0) / WD
-    psi[c] = -w[c] * e[c] * (X[c] @ np.linalg.solve(H, mbar))
-    return att, psi
-
-
-class CellFailure(Exception):
-    """A 2x2 cell's nuisance model has no valid estimate; the message is the reason (the cell is NaN).
-
-    Examples
-    --------
-    >>> from clusterimpact.estimation.cs.core import CellFailure
-    >>> try:
-    ...     raise CellFailure("propensity model separated: no control with a score below 1")
-    ... except CellFailure as failure:
-    ...     print("cell is NaN:", failure)
-    cell is NaN: propensity model separated: no control with a score below 1
-    """
-
-
-#: Newton iterations before a propensity model is declared not to converge.
-PS_MAXITER = 100
+    return _run("reg", dy, X, w, d)
 
 
 def _logit(
@@ -381,101 +452,9 @@ def _logit(
     """
     from scipy.special import expit
 
-    y = d.astype(float)
-    beta = np.zeros(X.shape[1])
-    pbar = np.average(y, weights=w)
-    beta[0] = np.log(pbar / (1 - pbar))
-
-    def loglik(b: np.ndarray) -> float:
-        eta = X @ b
-        return float(w @ (y * eta - np.logaddexp(0.0, eta)))
-
-    ll = loglik(beta)
-    converged = False
-    for _ in range(maxiter):
-        p = expit(X @ beta)
-        grad = X.T @ (w * (y - p))
-        H = (X.T * (w * p * (1 - p))) @ X
-        try:
-            step = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError:
-            break
-        t = 1.0
-        new = loglik(beta + step)
-        while not (np.isfinite(new) and new >= ll - 1e-12 * (1.0 + abs(ll))):
-            t /= 2
-            if t < 1e-10:
-                break
-            new = loglik(beta + t * step)
-        if t < 1e-10:
-            break  # no ascent along the Newton direction: not converged
-        beta = beta + t * step
-        ll = new
-        if np.max(np.abs(t * step)) < 1e-10 * max(1.0, float(np.max(np.abs(beta)))):
-            converged = True
-            break
-    p = expit(X @ beta)
-    H = (X.T * (w * p * (1 - p))) @ X
-    if not converged or not _well_conditioned(H):
-        raise CellFailure(_ps_reason(X, d, w, converged, maxiter))
-    return p, H
-
-
-def _well_conditioned(H: np.ndarray) -> bool:
-    """Hessian usable: finite, and not singular on the correlation scale (condition below 1e12)."""
-    dg = np.sqrt(np.abs(np.diag(H)))
-    if not np.all(np.isfinite(H)) or np.any(dg == 0):
-        return False
-    ev = np.linalg.eigvalsh(H / np.outer(dg, dg))
-    return bool(ev.min() > 1e-12 * ev.max())
-
-
-def _ps_reason(X: np.ndarray, d: np.ndarray, w: np.ndarray, converged: bool, maxiter: int) -> str:
-    """Why a propensity-score fit failed, for the cell's warning."""
-    from clusterimpact._binary import SEPARATION_MESSAGE, separation
-
-    if separation(X, d, w):
-        return f"propensity-score logit: {SEPARATION_MESSAGE}"
-    if not converged:
-        return f"propensity-score logit did not converge in {maxiter} Newton iterations"
-    return "propensity-score logit: singular information matrix (collinear covariates in this cell)"
-
-
-def _control_weight(wr: np.ndarray) -> float:
-    """Total weight of the controls after trimming; no weight left means no overlap (a NaN cell)."""
-    total = float(wr.sum())
-    if not total > 0:
-        raise CellFailure(
-            f"no overlap: every control unit has a propensity score of {TRIM_LEVEL} or more and gets "
-            "no weight"
-        )
-    return total
-
-
-def cell_ipw(
-    dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Normalised (Hajek) inverse-probability weighting (Abadie 2005; Sant'Anna & Zhao 2020, eq. 2.4).
-
-    Logit propensity score; controls weighted by ``p/(1-p)`` (zero when ``p >= 0.995``), weights
-    normalised within each arm. The influence function adds the logit's estimation effect.
-    """
-    c = ~d
-    p, H = _logit(X, d, w)
-    p = np.minimum(p, 1 - 1e-6)
-    r = np.where(c & (p < TRIM_LEVEL), p / (1 - p), 0.0)
-    WD = w[d].sum()
-    mu1 = float((w[d] * dy[d]).sum() / WD)
-    wr = w * r
-    Wr = _control_weight(wr[c])
-    mu0 = float((wr[c] * dy[c]).sum() / Wr)
-    psi = np.zeros(dy.size)
-    psi[d] = w[d] * (dy[d] - mu1) / WD
-    psi[c] = -wr[c] * (dy[c] - mu0) / Wr
-    M = (wr[c] * (dy[c] - mu0)) @ X[c] / Wr
-    score = (w * (d.astype(float) - p))[:, None] * X
-    psi -= score @ np.linalg.solve(H, M)
-    return mu1 - mu0, psi
+    data = staged.CellData(dy=np.zeros(d.size), X=X, w=w, d=d)
+    beta, H = staged.run_local(staged.logit_stages(X.shape[1], maxiter), data)
+    return expit(X @ beta), H
 
 
 def _ipt(X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 2 * PS_MAXITER) -> np.ndarray:
@@ -486,118 +465,33 @@ def _ipt(X: np.ndarray, d: np.ndarray, w: np.ndarray, maxiter: int = 2 * PS_MAXI
     lies outside (or on the edge of) the controls' convex hull, the tilting analogue of separation
     (:func:`clusterimpact._binary.outside_hull`), or Newton did not converge.
     """
-    c = ~d
-    gamma = np.zeros(X.shape[1])
-    gamma[0] = np.log(w[d].sum() / w[c].sum())
-    xd = (w[d][:, None] * X[d]).sum(axis=0)
-    Xc, wc = X[c], w[c]
-
-    def loss(gm: np.ndarray) -> float:
-        return float((wc * np.exp(np.clip(Xc @ gm, -700, 700))).sum() - xd @ gm)
-
-    cur = loss(gamma)
-    converged = False
-    for _ in range(maxiter):
-        odds = np.exp(np.clip(Xc @ gamma, -700, 700))
-        grad = Xc.T @ (wc * odds) - xd
-        H = (Xc.T * (wc * odds)) @ Xc
-        try:
-            step = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError:
-            break
-        s = 1.0
-        while s > 1e-10:
-            new = gamma - s * step
-            val = loss(new)
-            if np.isfinite(val) and val <= cur + 1e-12 * abs(cur):
-                break
-            s /= 2
-        else:
-            break  # no descent: not converged
-        gamma, cur = new, val
-        if np.max(np.abs(s * step)) < 1e-10 * max(1.0, float(np.max(np.abs(gamma)))):
-            converged = True
-            break
-    odds_c = np.exp(np.clip(Xc @ gamma, -700, 700))
-    H = (Xc.T * (wc * odds_c)) @ Xc
-    if not converged or not _well_conditioned(H):
-        from clusterimpact._binary import outside_hull
-
-        if outside_hull(Xc, xd / w[d].sum()):
-            raise CellFailure(
-                "propensity score (inverse probability tilting): the treated units' covariate mean "
-                "lies outside the range of the controls' covariates (separation), so no reweighting "
-                "of the controls balances them"
-            )
-        if not converged:
-            raise CellFailure(
-                f"propensity score (inverse probability tilting) did not converge in {maxiter} "
-                "Newton iterations"
-            )
-        raise CellFailure(
-            "propensity score (inverse probability tilting): singular information matrix "
-            "(collinear covariates in this cell)"
-        )
+    data = staged.CellData(dy=np.zeros(d.size), X=X, w=w, d=d)
+    gamma = staged.run_local(staged.ipt_stages(X.shape[1], maxiter), data)
     return np.exp(np.clip(X @ gamma, -700, 700))
+
+
+def cell_ipw(
+    dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Normalised (Hajek) inverse-probability weighting (Abadie 2005; Sant'Anna & Zhao 2020, eq. 2.4)
+    (:func:`clusterimpact.estimation.cs.staged.ipw_stages`)."""
+    return _run("ipw", dy, X, w, d)
 
 
 def cell_dr(
     dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """Improved locally efficient doubly robust DiD (Sant'Anna & Zhao 2020, section 3.1, panel).
-
-    Propensity score by inverse probability tilting, outcome model by weighted least squares among the
-    controls with weights ``p/(1-p)``; both estimation effects vanish from the influence function by
-    construction (the estimator is doubly robust for inference too).
-    """
-    c = ~d
-    odds = _ipt(X, d, w)
-    p = odds / (1 + odds)
-    r = np.where(c & (p < TRIM_LEVEL), odds, 0.0)
-    wr = w * r
-    _control_weight(wr[c])
-    beta, _ = _wls(X[c], dy[c], wr[c])
-    e = dy - X @ beta
-    WD = w[d].sum()
-    Wr = wr[c].sum()
-    a1 = float((w[d] * e[d]).sum() / WD)
-    a0 = float((wr[c] * e[c]).sum() / Wr)
-    psi = np.zeros(dy.size)
-    psi[d] = w[d] * (e[d] - a1) / WD
-    psi[c] = -wr[c] * (e[c] - a0) / Wr
-    return a1 - a0, psi
+    """Improved locally efficient doubly robust DiD (Sant'Anna & Zhao 2020, section 3.1, panel)
+    (:func:`clusterimpact.estimation.cs.staged.dr_stages`)."""
+    return _run("dr", dy, X, w, d)
 
 
 def cell_dr_traditional(
     dy: np.ndarray, X: np.ndarray, w: np.ndarray, d: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """Traditional locally efficient doubly robust DiD (Sant'Anna & Zhao 2020, eq. 3.1, panel).
-
-    Logit propensity score by maximum likelihood, outcome regression by OLS among the controls; the
-    influence function carries both estimation effects. This is the variant R did's peers run for
-    ``est_method="dr"`` on panel data (DRDID's ``drdid_panel``).
-    """
-    c = ~d
-    p, Hg = _logit(X, d, w)
-    p = np.minimum(p, 1 - 1e-6)
-    r = np.where(c & (p < TRIM_LEVEL), p / (1 - p), 0.0)
-    beta, Hb = _wls(X[c], dy[c], w[c])
-    e = dy - X @ beta
-    w0 = w * r
-    WD, W0 = w[d].sum(), _control_weight(w0[c])
-    a1 = float((w[d] * e[d]).sum() / WD)
-    a0 = float((w0[c] * e[c]).sum() / W0)
-    psi = np.zeros(dy.size)
-    psi[d] = w[d] * (e[d] - a1) / WD
-    psi[c] = -w0[c] * (e[c] - a0) / W0
-    # outcome-regression estimation effect
-    m_beta = -(w[d][:, None] * X[d]).sum(axis=0) / WD + (w0[c][:, None] * X[c]).sum(axis=0) / W0
-    psi[c] += w[c] * e[c] * (X[c] @ np.linalg.solve(Hb, m_beta))
-    # propensity-score estimation effect
-    m_gamma = (w0[c] * (e[c] - a0)) @ X[c] / W0
-    score = (w * (d.astype(float) - p))[:, None] * X
-    psi -= score @ np.linalg.solve(Hg, m_gamma)
-    return a1 - a0, psi
+    """Traditional locally efficient doubly robust DiD (Sant'Anna & Zhao 2020, eq. 3.1, panel)
+    (:func:`clusterimpact.estimation.cs.staged.dr_traditional_stages`)."""
+    return _run("dr_traditional", dy, X, w, d)
 
 
 CELL_ESTIMATORS = {

@@ -573,7 +573,7 @@ def firm_keys(ids: np.ndarray) -> np.ndarray:
 def firm_multipliers(
     keys: np.ndarray, seed: int, start: int, n_draws: int, multiplier: Multiplier = "mammen"
 ) -> np.ndarray:
-    """Multipliers of draws ``start .. start + n_draws - 1`` for firms ``keys`` (n_draws x firms).
+    """Multipliers of ``n_draws`` draws from draw number ``start`` on, for firms ``keys`` (draws x firms).
 
     Each value is a hash of ``(seed, firm key, draw index)`` (splitmix64 twice), so a firm gets the same
     multiplier in a draw however the firms are ordered or split into partitions. Rademacher: the top
@@ -612,15 +612,16 @@ def firm_seed(seed: int | np.random.Generator | None) -> int:
 
 
 def project_firm_draws(
-    basis: GroupBlockBasis | SparseBasis,
+    basis: GroupBlockBasis | SparseBasis | ReducedBasis,
     keys: np.ndarray,
     n_boot: int,
     seed: int,
     multiplier: Multiplier = "mammen",
     chunk: int | None = None,
 ) -> np.ndarray:
-    """``xi @ Phi`` (n_boot x p, *not* divided by ``n``) with per-firm multipliers of the basis's
-    clusters (``keys``: one per cluster, in the basis's cluster order).
+    """Draws of the basis ``xi @ Phi`` (n_boot x p, not divided by ``n``) with per-firm multipliers.
+
+    ``keys``: one per cluster of the basis, in its cluster order.
 
     Additive over firms: the projections of disjoint sets of firms sum to the projection of their
     union, which is how partitions of a panel combine.

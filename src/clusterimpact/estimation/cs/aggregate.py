@@ -29,7 +29,9 @@ from clusterimpact.estimation.cs.result import AggteResult, ATTgtResult
 from clusterimpact.estimation.influence import (
     InfluenceFunction,
     Multiplier,
+    firm_seed,
     multiplier_bootstrap,
+    project_firm_draws,
     single_thread_blas,
 )
 
@@ -397,6 +399,13 @@ def _bootstrap(
         # the same multipliers as the ATT(g,t) bootstrap: a joint bootstrap, no second pass
         assert result.boot_projection is not None
         projection = result.boot_projection
+    elif result.draws == "firm":
+        from clusterimpact.estimation.cs.api import boot_keys
+
+        keys = boot_keys(result.unit_ids, agg_infl.basis.n_clusters)
+        projection = project_firm_draws(
+            agg_infl.basis, keys, n_boot, firm_seed(seed), multiplier
+        ) / float(agg_infl.n)
     else:
         projection = agg_infl.project_draws(n_boot, resolve_rng(seed), multiplier)
     br = multiplier_bootstrap(

@@ -32,10 +32,13 @@ from clusterimpact.estimation.cs.options import (
     BASES,
     CONTROLS,
     DR_METHODS,
+    DRAWS,
     ESTS,
     RENAMED,
+    Backend,
     BasePeriod,
     ControlGroup,
+    Draws,
     DRMethod,
     EstMethod,
 )
@@ -45,7 +48,10 @@ from clusterimpact.estimation.influence import (
     MULTIPLIERS,
     InfluenceFunction,
     Multiplier,
+    firm_keys,
+    firm_seed,
     multiplier_bootstrap,
+    project_firm_draws,
     single_thread_blas,
 )
 from clusterimpact.provenance import Provenance, make_provenance
@@ -95,6 +101,7 @@ class CallawaySantAnna:
         seed: int | np.random.Generator | None = None,
         level: float = 0.95,
         small_sample: bool = False,
+        draws: Draws = "stream",
     ) -> None:
         self.outcome = outcome
         self.cohort = cohort
@@ -116,6 +123,7 @@ class CallawaySantAnna:
         self.seed = seed
         self.level = level
         self.small_sample = small_sample
+        self.draws = draws
 
     def _check(self) -> None:
         check_choice("control", self.control, CONTROLS)
@@ -123,6 +131,7 @@ class CallawaySantAnna:
         check_choice("dr_method", self.dr_method, DR_METHODS)
         check_choice("base_period", self.base_period, BASES)
         check_choice("multiplier", self.multiplier, MULTIPLIERS)
+        check_choice("draws", self.draws, DRAWS)
         core.check_options(self.control, self.est, self.base_period, self.anticipation)
         if not self.panel:
             raise SpecError(
@@ -148,10 +157,69 @@ class CallawaySantAnna:
             return None
         return self.cluster
 
-    def fit(self, data: Any) -> ATTgtResult:
-        """Estimate every ATT(g,t) on ``data`` (a FirmPanel or long DataFrame)."""
+    def fit(self, data: Any, backend: Backend = "memory") -> ATTgtResult:
+        """Estimate every ATT(g,t) on ``data`` (a FirmPanel, a long DataFrame or firm partitions).
+
+        ``backend="dask"`` (or ``data`` given as :class:`~clusterimpact.dask.FirmPartitions` or a Dask
+        DataFrame) computes on Dask (the running client, else a local cluster for the call): the
+        same result to roundoff, the bootstrap with per-firm multipliers (``draws="firm"``). The
+        backend is an argument of ``fit``, not a setting: the same estimator runs on either.
+        """
+        from clusterimpact.dask import wants_dask
+
         with single_thread_blas():
+            if wants_dask(data, backend):
+                return self._fit_dask(data)
             return self._fit(data)
+
+    def _fit_dask(self, data: Any) -> ATTgtResult:
+        from clusterimpact.dask import as_partitions, compute_context
+        from clusterimpact.estimation.cs import _dask
+
+        self._check()
+        cluster = self._cluster()
+        _dask.check_dask_options(cluster, self.stack)
+        fp = as_partitions(data, self.unit, self.time)
+        opts = _dask._Opts(
+            self.outcome, self.cohort, self.unit, self.time, list(self.covariates),
+            self.weights, self.anticipation, self.allow_unbalanced,
+        )  # fmt: skip
+        msgs: list[str] = []
+        with compute_context():
+            dp = _dask.dask_prepare(fp, opts, msgs)
+            cells = self._cells(dp, msgs)  # type: ignore[arg-type]
+            boot = (
+                _dask._Boot(self.n_boot, firm_seed(self.seed), self.multiplier)
+                if self.bootstrap
+                else None
+            )
+            att, infl, counts, proj, wsum, cmsg = _dask.dask_cells(
+                dp, cells, self._est_key(), self.small_sample, boot
+            )
+        for m in cmsg:
+            core.note(msgs, m)
+        self._check_estimated(dp, cells, att, msgs)  # type: ignore[arg-type]
+        ok = np.isfinite(att)
+        se, crit = np.where(ok, infl.std_errors(), np.nan), None
+        if proj is not None:
+            br = multiplier_bootstrap(
+                infl, rng=resolve_rng(0), alpha=1 - self.level, projection=proj
+            )
+            se, crit = np.where(ok, br.std_errors, np.nan), br.crit_value
+        post = np.array([c.g <= c.t for c in cells])
+        pretest = wald_pretest(
+            att[~post], infl.combine(np.eye(len(cells))[~post]), counts[~post, 0], msgs
+        )
+        shares = _shares(dp.group_cohort, wsum, dp.n)
+        prov = self._provenance(None, cluster, backend="dask")
+        return self._result(
+            dp, cells, att, infl, counts, se, crit, proj, pretest, msgs, prov, shares,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def _est_key(self) -> str:
+        return (
+            "dr_traditional" if self.est == "dr" and self.dr_method == "traditional" else self.est
+        )
 
     def _fit(self, data: Any) -> ATTgtResult:
         self._check()
@@ -176,7 +244,7 @@ class CallawaySantAnna:
         # cells whose estimation failed stay in the result as NaN (R did / csdid: NA), with a zero
         # influence function; aggte leaves them out and says so
         ok = np.isfinite(att)
-        se, crit, projection = self._bootstrap(infl, ok)
+        se, crit, projection = self._bootstrap(infl, ok, prep)
         post = np.array([c.g <= c.t for c in cells])
         pretest = wald_pretest(
             att[~post], infl.combine(np.eye(len(cells))[~post]), counts[~post, 0], msgs
@@ -216,16 +284,18 @@ class CallawaySantAnna:
         if prep.x is None and prep.balanced:
             att, infl, counts = core.fast_cells(prep, cells, small_sample=self.small_sample)
         else:
-            key = (
-                "dr_traditional"
-                if self.est == "dr" and self.dr_method == "traditional"
-                else self.est
-            )
             att, infl, counts, cmsg = core.general_cells(
-                prep, cells, key, small_sample=self.small_sample
+                prep, cells, self._est_key(), small_sample=self.small_sample
             )
             for m in cmsg:
                 core.note(msgs, m)
+        self._check_estimated(prep, cells, att, msgs)
+        return att, infl, counts
+
+    def _check_estimated(
+        self, prep: core.Prepared, cells: list[core.Cell], att: np.ndarray, msgs: list[str]
+    ) -> None:
+        """Some cell estimated (else an error); the cohorts without any cell are said."""
         if not np.isfinite(att).any():
             raise EstimationError(
                 "no ATT(g,t) cell could be estimated: " + "; ".join(msgs[-3:] or ["see warnings"])
@@ -240,10 +310,9 @@ class CallawaySantAnna:
                 f"cohort(s) {', '.join(map(str, lost))} have no valid control group in any period "
                 "and are not estimated",
             )
-        return att, infl, counts
 
     def _bootstrap(
-        self, infl: InfluenceFunction, ok: np.ndarray
+        self, infl: InfluenceFunction, ok: np.ndarray, prep: core.Prepared
     ) -> tuple[np.ndarray, float | None, np.ndarray | None]:
         """Standard errors (analytic, or the multiplier bootstrap's), the uniform band's critical
         value and the bootstrap draws of the basis (``None`` when analytic)."""
@@ -251,14 +320,29 @@ class CallawaySantAnna:
         if not self.bootstrap:
             return se, None, None
         rng = resolve_rng(self.seed)
-        projection = infl.project_draws(self.n_boot, rng, self.multiplier)
+        if self.draws == "firm":
+            projection = project_firm_draws(
+                infl.basis,
+                boot_keys(prep.unit_labels, infl.basis.n_clusters),
+                self.n_boot,
+                firm_seed(self.seed),
+                self.multiplier,
+            ) / float(infl.n)
+        else:
+            projection = infl.project_draws(self.n_boot, rng, self.multiplier)
         br = multiplier_bootstrap(infl, rng=rng, alpha=1 - self.level, projection=projection)
         return np.where(ok, br.std_errors, np.nan), br.crit_value, projection
 
-    def _provenance(self, df: pd.DataFrame, cluster: str | None) -> Provenance:
+    def _provenance(
+        self, df: pd.DataFrame | None, cluster: str | None, backend: str = "memory"
+    ) -> Provenance:
+        extra = {"backend": backend, "draws": "firm"} if backend == "dask" else {}
+        if self.draws == "firm":
+            extra["draws"] = "firm"
         return make_provenance(
             "cs",
-            df[[self.unit, self.time, self.cohort, self.outcome]],
+            None if df is None else df[[self.unit, self.time, self.cohort, self.outcome]],
+            **extra,
             seed=self._int_seed(),
             outcome=self.outcome,
             cohort=self.cohort,
@@ -292,6 +376,7 @@ class CallawaySantAnna:
         pretest: dict[str, float],
         msgs: list[str],
         prov: Provenance,
+        shares: pd.Series | None = None,
     ) -> ATTgtResult:
         ok = np.isfinite(att)
         idx = pd.Index([f"ATT({c.g},{c.t})" for c in cells], name="term")
@@ -321,7 +406,7 @@ class CallawaySantAnna:
             n_treated=pd.Series(counts[:, 0], index=idx, name="n_treated"),
             n_control=pd.Series(counts[:, 1], index=idx, name="n_control"),
             influence=infl,
-            cohort_shares=_cohort_shares(prep),
+            cohort_shares=_cohort_shares(prep) if shares is None else shares,
             group_cohort=prep.group_cohort,
             unit_ids=prep.unit_labels,
             boot_projection=projection,
@@ -335,14 +420,28 @@ class CallawaySantAnna:
             n_boot=self.n_boot if self.bootstrap else 0,
             multiplier=self.multiplier,
             seed=self._int_seed(),
+            draws="firm" if prov.options.get("draws") == "firm" else "stream",
         )
+
+
+def boot_keys(unit_ids: np.ndarray | None, n_clusters: int) -> np.ndarray:
+    """The keys of the bootstrap's clusters for ``draws="firm"``: the firms' ids when every unit is
+    its own cluster, else the cluster codes."""
+    if unit_ids is not None and len(unit_ids) == n_clusters:
+        return firm_keys(unit_ids)
+    return firm_keys(np.arange(n_clusters))
 
 
 def _cohort_shares(prep: core.Prepared) -> pd.Series:
     """``P(G = g)``: the weighted share of units in each cohort."""
     wsum = np.add.reduceat(prep.w, prep.starts[:-1]) if prep.n else np.zeros(0)
-    df = pd.DataFrame({"cohort": prep.group_cohort, "w": wsum})
-    s = df.groupby("cohort")["w"].sum() / prep.n
+    return _shares(prep.group_cohort, wsum, prep.n)
+
+
+def _shares(group_cohort: np.ndarray, wsum: np.ndarray, n: int) -> pd.Series:
+    """Cohort shares from the groups' weight sums (additive: the Dask path sums them)."""
+    df = pd.DataFrame({"cohort": group_cohort, "w": wsum})
+    s = df.groupby("cohort")["w"].sum() / n
     s.index = s.index.astype(int)
     return s
 
@@ -371,6 +470,8 @@ def att_gt(
     level: float = 0.95,
     dr_method: DRMethod = "improved",
     small_sample: bool = False,
+    draws: Draws = "stream",
+    backend: Backend = "memory",
 ) -> ATTgtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021).
 
@@ -431,6 +532,14 @@ def att_gt(
         reproduce their bootstrap). Both give valid standard errors; draws differ, so bootstrap SEs and
         bands agree with R did's only up to Monte Carlo error. Without it, standard errors are analytic
         and no uniform band is computed.
+    draws
+        Multipliers of the bootstrap: ``"stream"`` (default: one random stream over the clusters) or
+        ``"firm"`` (each firm's multiplier in draw ``b`` is a hash of ``(seed, firm id, b)``, so the
+        draws do not depend on the order or partitioning of the firms; the Dask path always uses
+        these). Needs an integer ``seed`` to be reproducible.
+    backend
+        ``"memory"`` (default) or ``"dask"``: see :meth:`CallawaySantAnna.fit`. ``cluster`` and
+        ``stack`` are not supported on Dask yet (a ``SpecError``).
     small_sample
         Scale each cell's treated influence entries by ``sqrt(n_d / (n_d - 1))`` (``n_d >= 2`` treated
         units in the cell): the treated variance is then the unbiased one instead of the mean of
@@ -483,4 +592,5 @@ def att_gt(
         seed=seed,
         level=level,
         small_sample=small_sample,
-    ).fit(data)
+        draws=draws,
+    ).fit(data, backend=backend)

@@ -8,12 +8,15 @@ __all__ = [
     "AGG_TYPES",
     "BASES",
     "CONTROLS",
+    "DRAWS",
     "DR_METHODS",
     "ESTS",
     "N_BOOT_DEFAULT",
     "RENAMED",
     "alpha_to_level",
     "AggregationType",
+    "Backend",
+    "Draws",
     "BasePeriod",
     "ControlGroup",
     "DRMethod",
@@ -30,6 +33,9 @@ CONTROLS = ("never", "notyet")
 ESTS = ("dr", "ipw", "reg")
 BASES = ("varying", "universal")
 AGG_TYPES = ("simple", "dynamic", "group", "calendar")
+Draws = Literal["stream", "firm"]
+DRAWS = ("stream", "firm")
+Backend = Literal["memory", "dask"]
 
 
 def alpha_to_level(alpha: float | None, level: float | None) -> float | None:

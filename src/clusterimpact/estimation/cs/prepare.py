@@ -319,8 +319,30 @@ def _cohorts_in_panel(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cohorts after the last period become never-treated; cohorts with no pre-treatment period
     are dropped (both said in ``msgs``). Returns the cohorts and the units kept."""
+    cohorts, counts = np.unique(unit_g[unit_g > 0], return_counts=True)
+    late, early = cohort_rules(cohorts, counts, years, anticipation, cohort, time, msgs, exclusions)
+    if late.size:
+        unit_g = np.where(np.isin(unit_g, late), 0.0, unit_g)
+    keep_unit = np.ones(len(unit_g), dtype=bool)
+    if early.size:
+        keep_unit &= ~np.isin(unit_g, early)
+    return unit_g, keep_unit
+
+
+def cohort_rules(
+    cohorts: np.ndarray,
+    counts: np.ndarray,
+    years: np.ndarray,
+    anticipation: int,
+    cohort: str,
+    time: str,
+    msgs: list[str],
+    exclusions: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cohorts first treated after the last period (``late``: untreated throughout, used as
+    never-treated) and those with no pre-treatment period (``early``: dropped), from the distinct
+    cohorts and their unit counts; both said in ``msgs``. Returns ``(late, early)``."""
     t_first, t_last = int(years[0]), int(years[-1])
-    cohorts = np.sort(pd.unique(unit_g[unit_g > 0]))
     frac = cohorts[cohorts != np.round(cohorts)]
     if frac.size:
         raise DataError(
@@ -328,27 +350,24 @@ def _cohorts_in_panel(
         )
     late = cohorts[cohorts > t_last + anticipation]
     if late.size:
-        n_late = int(np.isin(unit_g, late).sum())
+        n_late = int(counts[cohorts > t_last + anticipation].sum())
         note(
             msgs,
             f"cohort(s) {', '.join(str(int(c)) for c in late)} first treated after the last period "
             f"{t_last}: their {n_late} unit(s) are untreated throughout the panel and are used as "
             "never-treated units",
         )
-        unit_g = np.where(np.isin(unit_g, late), 0.0, unit_g)
     early = cohorts[cohorts <= t_first + anticipation]
-    keep_unit = np.ones(len(unit_g), dtype=bool)
     if early.size:
-        drop = np.isin(unit_g, early)
-        exclusions["treated in the first period (no pre-period)"] = int(drop.sum())
+        n_drop = int(counts[cohorts <= t_first + anticipation].sum())
+        exclusions["treated in the first period (no pre-period)"] = n_drop
         note(
             msgs,
             f"cohort(s) {', '.join(str(int(c)) for c in early)} are treated in or before the first "
             f"period {t_first} (+ anticipation {anticipation}), so they have no pre-treatment "
-            f"period: {int(drop.sum())} unit(s) dropped",
+            f"period: {n_drop} unit(s) dropped",
         )
-        keep_unit &= ~drop
-    return unit_g, keep_unit
+    return late, early
 
 
 def _wide(
@@ -394,24 +413,37 @@ def _balance(
     exclusions: dict[str, int],
 ) -> np.ndarray:
     """Units kept: observed in every period (unless ``allow_unbalanced``) or at least once."""
-    complete = np.isfinite(y).all(axis=1)
-    if not allow_unbalanced:
-        drop = keep_unit & ~complete
-        if drop.any():
-            exclusions["unbalanced panel (units)"] = int(drop.sum())
-            note(
-                msgs,
-                f"{int(drop.sum())} unit(s) are not observed (with outcome and covariates) in every "
-                f"period {int(years[0])}-{int(years[-1])} and were dropped; pass "
-                "allow_unbalanced=True to keep them",
-            )
-            keep_unit &= complete
-    else:
-        none = keep_unit & ~np.isfinite(y).any(axis=1)
-        if none.any():
-            exclusions["no usable rows (units)"] = int(none.sum())
-            keep_unit &= ~none
+    keep_unit, n_drop, n_none = balance_mask(y, keep_unit, allow_unbalanced)
+    balance_notes(n_drop, n_none, years, msgs, exclusions)
     return keep_unit
+
+
+def balance_mask(
+    y: np.ndarray, keep_unit: np.ndarray, allow_unbalanced: bool
+) -> tuple[np.ndarray, int, int]:
+    """Units kept by the balance rule, the number dropped as not observed in every period (without
+    ``allow_unbalanced``) and the number dropped as never observed (with it)."""
+    if not allow_unbalanced:
+        drop = keep_unit & ~np.isfinite(y).all(axis=1)
+        return keep_unit & ~drop, int(drop.sum()), 0
+    none = keep_unit & ~np.isfinite(y).any(axis=1)
+    return keep_unit & ~none, 0, int(none.sum())
+
+
+def balance_notes(
+    n_drop: int, n_none: int, years: np.ndarray, msgs: list[str], exclusions: dict[str, int]
+) -> None:
+    """Count (and say) the units :func:`balance_mask` dropped."""
+    if n_drop:
+        exclusions["unbalanced panel (units)"] = n_drop
+        note(
+            msgs,
+            f"{n_drop} unit(s) are not observed (with outcome and covariates) in every "
+            f"period {int(years[0])}-{int(years[-1])} and were dropped; pass "
+            "allow_unbalanced=True to keep them",
+        )
+    if n_none:
+        exclusions["no usable rows (units)"] = n_none
 
 
 def _groups(

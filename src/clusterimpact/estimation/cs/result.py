@@ -87,6 +87,7 @@ class ATTgtResult(EstimateResult):
     n_boot: int = 0
     multiplier: str = "mammen"
     seed: int | None = None
+    draws: str = "stream"
 
     @property
     def alpha(self) -> float:

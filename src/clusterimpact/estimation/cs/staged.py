@@ -22,7 +22,7 @@ Hessian at the candidate point, so step halving costs no extra pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,10 +50,18 @@ class CellData:
     X: np.ndarray
     w: np.ndarray
     d: np.ndarray
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def c(self) -> np.ndarray:
         return ~self.d
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per cell: a finalised stage's per-unit values (fitted scores,
+        residuals) serve its later requests without being recomputed."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
 
 
 Request = Callable[[CellData], tuple[Any, ...]]
@@ -200,8 +208,7 @@ def logit_stages(k: int, maxiter: int = PS_MAXITER) -> Stages:
 
 def _ipt_eval(gamma: np.ndarray) -> Request:
     def request(a: CellData) -> tuple[Any, ...]:
-        c = a.c
-        Xc, wc = a.X[c], a.w[c]
+        Xc, wc = a.once("controls", lambda: (a.X[a.c], a.w[a.c]))
         odds = np.exp(np.clip(Xc @ gamma, -700, 700))
         return float((wc * odds).sum()), Xc.T @ (wc * odds), (Xc.T * (wc * odds)) @ Xc
 
@@ -324,9 +331,12 @@ def reg_stages(k: int) -> Stages:
     H, b, WD, swx = yield sums
     beta = _solve(H, b)
 
+    def resid(a: CellData) -> np.ndarray:
+        return a.once("e", lambda: a.dy - a.X @ beta)  # type: ignore[no-any-return]
+
     def treated(a: CellData) -> tuple[Any, ...]:
         d = a.d
-        e = a.dy - a.X @ beta
+        e = resid(a)
         return ((a.w[d] * e[d]).sum(),)
 
     (swe,) = yield treated
@@ -335,7 +345,7 @@ def reg_stages(k: int) -> Stages:
 
     def psi(a: CellData) -> np.ndarray:
         d, c, w = a.d, a.c, a.w
-        e = a.dy - a.X @ beta
+        e = resid(a)
         out = np.empty(a.dy.size)
         out[d] = w[d] * (e[d] - att) / WD
         out[c] = -w[c] * e[c] * (a.X[c] @ v)
@@ -347,12 +357,15 @@ def reg_stages(k: int) -> Stages:
 def _ps_weights(beta: np.ndarray) -> Callable[[CellData], tuple[np.ndarray, np.ndarray]]:
     """Fitted score (capped below 1) and the control weights ``w p/(1-p)`` (0 at or above the trim)."""
 
-    def weights(a: CellData) -> tuple[np.ndarray, np.ndarray]:
+    def make(a: CellData) -> tuple[np.ndarray, np.ndarray]:
         from scipy.special import expit
 
         p = np.minimum(expit(a.X @ beta), 1 - 1e-6)
         r = np.where(a.c & (p < TRIM_LEVEL), p / (1 - p), 0.0)
         return p, a.w * r
+
+    def weights(a: CellData) -> tuple[np.ndarray, np.ndarray]:
+        return a.once("ps", lambda: make(a))  # type: ignore[no-any-return]
 
     return weights
 
@@ -405,10 +418,13 @@ def dr_stages(k: int) -> Stages:
     """
     gamma = yield from ipt_stages(k)
 
-    def tilt(a: CellData) -> np.ndarray:
+    def make(a: CellData) -> np.ndarray:
         odds = np.exp(np.clip(a.X @ gamma, -700, 700))
         p = odds / (1 + odds)
         return a.w * np.where(a.c & (p < TRIM_LEVEL), odds, 0.0)
+
+    def tilt(a: CellData) -> np.ndarray:
+        return a.once("tilt", lambda: make(a))  # type: ignore[no-any-return]
 
     def sums(a: CellData) -> tuple[Any, ...]:
         wr = tilt(a)

@@ -202,3 +202,13 @@ def test_bad_input_is_as_loud(dask_client: Any) -> None:
     fp = FirmPartitions.from_pandas(df, "firm_id", "year", npartitions=2)
     with pytest.raises(SpecError, match="cluster"):
         _fit(fp, cluster="sector", allow_unbalanced=True)
+
+
+def test_dask_result_rebootstrap_needs_att_gt_settings(dask_client: Any) -> None:
+    """A Dask result holds no firm-level influence values: other bootstrap settings than att_gt's
+    are refused with a clear error (the same settings reuse att_gt's draws)."""
+    df = _small_panel()
+    got = _fit(df, control="notyet", est="reg", allow_unbalanced=True, backend="dask")
+    assert got.unit_influence() is None and got.draws == "firm"
+    with pytest.raises(SpecError, match="bootstrap it in att_gt"):
+        ci.aggte(got, "simple", n_boot=49, seed=1)

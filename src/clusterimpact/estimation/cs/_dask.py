@@ -270,8 +270,11 @@ class _Sealed:
 
 
 def _map_reduce(frame: Any, fn: Any, *args: Any) -> Any:
-    """``frame.map_reduce(fn, *args)`` with the arguments sealed (see :class:`_Sealed`)."""
-    return frame.map_reduce(_unseal, fn, _Sealed(*args))
+    """``frame.map_reduce(fn, *args)`` with the arguments sealed (see :class:`_Sealed`) in one task
+    of the graph: serialised once per pass, not once per partition."""
+    import dask
+
+    return frame.map_reduce(_unseal, fn, dask.delayed(_Sealed(*args), traverse=False))
 
 
 def _unseal(part: pd.DataFrame, fn: Any, sealed: _Sealed) -> Any:

@@ -21,6 +21,7 @@ Hessian at the candidate point, so step halving costs no extra pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,18 +150,21 @@ def _solve(H: np.ndarray, b: np.ndarray) -> np.ndarray:
 # nuisance fits
 # -------------------------------------------------------------------------------------------------
 def _logit_eval(beta: np.ndarray) -> Request:
-    def request(a: CellData) -> tuple[Any, ...]:
-        from scipy.special import expit
+    # a partial of a module function, not a closure: sent to every partition in every Newton round,
+    # it is then serialised by reference (a closure would be pickled by value, much slower)
+    return functools.partial(_logit_request, beta)
 
-        y = a.d.astype(float)
-        eta = a.X @ beta
-        ll = float(a.w @ (y * eta - np.logaddexp(0.0, eta)))
-        p = expit(eta)
-        grad = a.X.T @ (a.w * (y - p))
-        H = (a.X.T * (a.w * p * (1 - p))) @ a.X
-        return ll, grad, H
 
-    return request
+def _logit_request(beta: np.ndarray, a: CellData) -> tuple[Any, ...]:
+    from scipy.special import expit
+
+    y = a.d.astype(float)
+    eta = a.X @ beta
+    ll = float(a.w @ (y * eta - np.logaddexp(0.0, eta)))
+    p = expit(eta)
+    grad = a.X.T @ (a.w * (y - p))
+    H = (a.X.T * (a.w * p * (1 - p))) @ a.X
+    return ll, grad, H
 
 
 def _weighted_share(a: CellData) -> tuple[Any, ...]:
@@ -207,12 +211,13 @@ def logit_stages(k: int, maxiter: int = PS_MAXITER) -> Stages:
 
 
 def _ipt_eval(gamma: np.ndarray) -> Request:
-    def request(a: CellData) -> tuple[Any, ...]:
-        Xc, wc = a.once("controls", lambda: (a.X[a.c], a.w[a.c]))
-        odds = np.exp(np.clip(Xc @ gamma, -700, 700))
-        return float((wc * odds).sum()), Xc.T @ (wc * odds), (Xc.T * (wc * odds)) @ Xc
+    return functools.partial(_ipt_request, gamma)  # by reference, as _logit_eval
 
-    return request
+
+def _ipt_request(gamma: np.ndarray, a: CellData) -> tuple[Any, ...]:
+    Xc, wc = a.once("controls", lambda: (a.X[a.c], a.w[a.c]))
+    odds = np.exp(np.clip(Xc @ gamma, -700, 700))
+    return float((wc * odds).sum()), Xc.T @ (wc * odds), (Xc.T * (wc * odds)) @ Xc
 
 
 def _ipt_start(a: CellData) -> tuple[Any, ...]:

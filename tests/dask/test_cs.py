@@ -16,7 +16,7 @@ import clusterimpact as ci
 from clusterimpact.dask import FirmPartitions
 from clusterimpact.errors import DataError, PanelError, SpecError
 from clusterimpact.estimation.influence import firm_keys, firm_multipliers
-from tolerances import DASK_REL
+from tolerances import DASK_FLOOR, DASK_REL
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 
@@ -44,7 +44,7 @@ def _fit(data: Any, **opts: Any) -> ci.estimation.cs.result.ATTgtResult:  # type
 
 
 def _close(actual: Any, expected: Any, what: str, scale: float = 1.0) -> None:
-    """Equal to ``DASK_REL`` relative with an absolute floor of ``DASK_REL * max|expected|``."""
+    """Equal to ``DASK_REL`` relative with an absolute floor of ``DASK_FLOOR * max|expected|``."""
     a = np.asarray(actual, dtype=float)
     e = np.asarray(expected, dtype=float)
     assert a.shape == e.shape, what
@@ -52,7 +52,7 @@ def _close(actual: Any, expected: Any, what: str, scale: float = 1.0) -> None:
     ok = np.isfinite(e)
     if not ok.any():
         return
-    tol = DASK_REL * scale * (np.abs(e[ok]) + np.max(np.abs(e[ok])))
+    tol = scale * (DASK_REL * np.abs(e[ok]) + DASK_FLOOR * np.max(np.abs(e[ok])))
     worst = np.abs(a[ok] - e[ok]) - tol
     assert (worst <= 0).all(), f"{what}: off by {np.max(np.abs(a[ok] - e[ok])):.3g}"
 

@@ -422,7 +422,7 @@ def _assemble(
     if defl is not None:
         sources["deflators"] = str(defl.attrs.get("source", "deflators"))
     return DaskFirmPanel(
-        data=FirmPartitions(data, "firm_id", "year"),
+        data=FirmPartitions(data, "firm_id", "year", whole_firms=True),
         exclusions=excl,
         memberships=linked.memberships if linked is not None else _empty_memberships(),
         spec=spec,

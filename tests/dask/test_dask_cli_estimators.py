@@ -1,8 +1,8 @@
 """The estimation commands with ``--engine dask`` (#16): the same JSON numbers as in memory.
 
 ``fe``, ``duration``, ``did`` (cs, imputation) and ``tfp`` on a small Parquet panel, once in memory and
-once with ``--engine dask --scheduler local`` (a LocalCluster started and closed by the command, the
-panel read lazily into 3 partitions by firm). An estimator without a Dask path is refused with status 2
+once with ``--engine dask --scheduler ADDRESS`` (the shared test cluster; the command connects and
+closes only its client), the panel read lazily from a Parquet folder into 3 partitions by firm. An estimator without a Dask path is refused with status 2
 and a message naming it, never run silently in memory.
 """
 
@@ -22,7 +22,11 @@ from tolerances import DASK_FLOOR, DASK_REL
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 
-DASK = ["--engine", "dask", "--scheduler", "local", "--n-workers", "1", "--npartitions", "3"]
+
+def _dask(client) -> list[str]:
+    """The engine flags: the shared cluster by its address (``--scheduler local`` is tested by the
+    build command in test_dask_engine_switch.py; a cluster per command would cost seconds each)."""
+    return ["--engine", "dask", "--scheduler", client.scheduler.address, "--npartitions", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +70,15 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_engine_dask_equals_memory(panel_file: Path, tmp_path: Path, capsys, name: str) -> None:
+def test_engine_dask_equals_memory(
+    dask_client, panel_file: Path, tmp_path: Path, capsys, name: str
+) -> None:
     mem, dsk = tmp_path / "memory.json", tmp_path / "dask.json"
     fe_engine = ["--engine", "fast"] if name == "fe" else []
     memory = [*COMMANDS[name], "--data", str(panel_file), *fe_engine, "--json", str(mem)]
     assert main(memory) == 0, capsys.readouterr().err
     parts = str(panel_file.parent / "panel_parts")
-    status = main([*COMMANDS[name], "--data", parts, *DASK, "--json", str(dsk)])
+    status = main([*COMMANDS[name], "--data", parts, *_dask(dask_client), "--json", str(dsk)])
     err = capsys.readouterr().err
     if "backend" not in inspect.signature(_estimator(name)).parameters:
         assert status == 2 and "has no Dask path; run this command without --engine dask" in err
@@ -88,8 +94,8 @@ def test_engine_dask_equals_memory(panel_file: Path, tmp_path: Path, capsys, nam
         np.testing.assert_allclose(got, exp, rtol=DASK_REL, atol=floor, err_msg=f"{name} {key}")
 
 
-def test_engine_dask_column_errors(panel_file: Path, capsys) -> None:
-    status = main(["duration", "--data", str(panel_file), "--outcome", "nope", *DASK])
+def test_engine_dask_column_errors(dask_client, panel_file: Path, capsys) -> None:
+    status = main(["duration", "--data", str(panel_file), "--outcome", "nope", *_dask(dask_client)])
     assert status == 2
     err = capsys.readouterr().err
     assert "nope" in err and str(panel_file) in err

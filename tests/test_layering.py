@@ -27,7 +27,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     # data: reading inputs, the panel, synthetic panels with known truth
     1: (
-        "io", "_readers", "_io_values", "presets", "kbo", "ids", "panel", "_panel_rows",
+        "io", "_readers", "_io_values", "presets", "kbo", "ids", "panel", "_panel_rows", "panel_dask",
+        "_panel_dask_parts", "_panel_facts",
         "_panel_members", "synthetic", "datasets",
     ),
     2: ("productivity",),
@@ -36,7 +37,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     5: ("chain",),
     # presentation: figures and tables of results
     6: ("plotting", "tables", "_table"),
-    7: ("spec", "_spec_sections"),
+    7: ("spec", "_spec_sections", "_spec_compute"),
     # entry points: the report, the command line, the package's front door (lazy re-exports)
     8: ("report", "cli", "__main__", "__init__"),
 }  # fmt: skip

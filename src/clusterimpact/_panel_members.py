@@ -6,6 +6,7 @@ The rules are documented in the :mod:`clusterimpact.panel` module docstring (Mem
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,20 @@ if TYPE_CHECKING:
     from clusterimpact.panel import PanelSpec
 
 _OPEN = 10**6  # exit year of a spell that is still running
+
+
+@dataclass(frozen=True)
+class LinkedRegistry:
+    """The registry linked to the accounts ids: rows (ids rewritten), join and exit years, the table.
+
+    ``exit_years`` are the spells' effective exit years (open spells far in the future, a spell within
+    one calendar year ending after its join year); ``memberships`` is ``FirmPanel.memberships``.
+    """
+
+    frame: pd.DataFrame
+    join_years: np.ndarray
+    exit_years: np.ndarray
+    memberships: pd.DataFrame
 
 
 def membership(
@@ -38,12 +53,41 @@ def membership(
     registry (``firm_id, cluster, join_year, exit_year``).
     """
     if reg is None or reg.empty:
-        return _no_registry(data, flags)
+        return no_registry(data, flags)
+    linked = link_registry(reg, funiq, spec, flags, accounts_source)
+    apply_registry(data, kcode, funiq, linked, spec, flags)
+    return linked.memberships
+
+
+def link_registry(
+    reg: pd.DataFrame,
+    funiq: pd.Index,
+    spec: PanelSpec,
+    flags: dict[str, Any],
+    accounts_source: str = "accounts",
+) -> LinkedRegistry:
+    """The registry's ids linked to the accounts ids ``funiq`` (:mod:`clusterimpact.ids`), its spells.
+
+    ``funiq`` need only hold the accounts ids that can link (written as a registry id, or sharing a
+    registry id's key) and the three smallest ones (named in messages): the Dask build passes those.
+    """
     reg, src = _linked_registry(reg, funiq, spec, flags, accounts_source)
     j = reg["join_year"].to_numpy(dtype="int64")
     e_raw = reg["exit_year"].to_numpy(dtype=float)
     e = _exit_years(reg, j, e_raw, src, flags)
-    memberships = _memberships_table(reg, j, e_raw, src)
+    return LinkedRegistry(reg, j, e, _memberships_table(reg, j, e_raw, src))
+
+
+def apply_registry(
+    data: pd.DataFrame,
+    kcode: np.ndarray,
+    funiq: pd.Index,
+    linked: LinkedRegistry,
+    spec: PanelSpec,
+    flags: dict[str, Any],
+) -> None:
+    """The membership columns of ``data`` from the linked registry (in place), and their flags."""
+    reg, j, e = linked.frame, linked.join_years, linked.exit_years
     n_codes = len(funiq)
     rcode = funiq.get_indexer(pd.Index(reg["firm_id"])).astype(np.int64)
     kept_code = np.zeros(n_codes + 1, dtype=bool)  # last slot: ids absent from the accounts
@@ -66,10 +110,9 @@ def membership(
     ).sort_values(["code", "j", "join_date", "cluster"], kind="stable")
     is_mem, treat_i = _member_columns(data, kcode, n_codes, spells, flags)
     _pre_year_flags(data, kcode, n_codes, is_mem, treat_i, spec, flags)
-    return memberships
 
 
-def _no_registry(data: pd.DataFrame, flags: dict[str, Any]) -> pd.DataFrame:
+def no_registry(data: pd.DataFrame, flags: dict[str, Any]) -> pd.DataFrame:
     """No registry: nobody is a member; an empty memberships table."""
     n = len(data)
     data["cluster"] = pd.array([pd.NA] * n, dtype="str")

@@ -7,7 +7,7 @@ the :mod:`clusterimpact.panel` module docstring. Membership timing is in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,9 +134,21 @@ def mark_ids(acc: pd.DataFrame, spec: PanelSpec, marks: Marks, flags: dict[str, 
 
 
 def mark_duplicates(
-    acc: pd.DataFrame, k: Ids, spec: PanelSpec, marks: Marks, flags: dict[str, Any], src: str
+    acc: pd.DataFrame,
+    k: Ids,
+    spec: PanelSpec,
+    marks: Marks,
+    flags: dict[str, Any],
+    src: str,
+    *,
+    raise_conflicts: bool = True,
 ) -> None:
-    """Exact copies (``duplicate``) and conflicting firm-years (error, or ``duplicate_conflict``)."""
+    """Exact copies (``duplicate``) and conflicting firm-years (error, or ``duplicate_conflict``).
+
+    ``raise_conflicts=False`` (the Dask build, one partition of the firms at a time) lists the
+    conflicts in ``flags["conflicting_duplicates"]`` instead of raising, so that the client raises one
+    :func:`conflict_error` naming all of them.
+    """
     n = len(acc)
     work = acc.assign(firm_id=k.ids)
     cand = marks.code == 0
@@ -157,7 +169,22 @@ def mark_duplicates(
     rest = sub[~exact]
     conf = rest.duplicated(["firm_id", "year"], keep=False).to_numpy()
     if conf.any():
-        _conflicts(acc, rest, conf, spec, marks, flags, src)
+        _conflicts(acc, rest, conf, spec, marks, flags, src, raise_conflicts)
+
+
+def conflict_error(conflicts: list[tuple[str, int, list[Any]]], src: str) -> PanelError:
+    """The error for conflicting firm-years ``(firm, year, row labels)``, sorted by firm and year."""
+    shown = "; ".join(
+        f"firm {f} year {y}: rows {describe_rows(r, 5)}" for f, y, r in conflicts[:10]
+    )
+    more = f" ... ({len(conflicts)} firm-years in all)" if len(conflicts) > 10 else ""
+    return PanelError(
+        f"{len(conflicts)} firm-year(s) occur more than once with different values: "
+        f"{shown}{more}. Fix the file, or pass PanelSpec(duplicates='first'|'drop')",
+        source=src,
+        column="firm_id, year",
+        rows=[r for _, _, rows in conflicts for r in rows],
+    )
 
 
 def _conflicts(
@@ -168,24 +195,15 @@ def _conflicts(
     marks: Marks,
     flags: dict[str, Any],
     src: str,
+    raise_conflicts: bool,
 ) -> None:
     """Firm-years with different values: a PanelError, or the first / all excluded."""
     conflicts: list[tuple[str, int, list[Any]]] = []
     cr: Any = rest[conf]
     for (fid, yr), grp in cr.groupby(["firm_id", "year"], sort=True):
         conflicts.append((str(fid), int(yr), list(acc.index[grp["_pos"].to_numpy()])))
-    if spec.duplicates == "error":
-        shown = "; ".join(
-            f"firm {f} year {y}: rows {describe_rows(r, 5)}" for f, y, r in conflicts[:10]
-        )
-        more = f" ... ({len(conflicts)} firm-years in all)" if len(conflicts) > 10 else ""
-        raise PanelError(
-            f"{len(conflicts)} firm-year(s) occur more than once with different values: "
-            f"{shown}{more}. Fix the file, or pass PanelSpec(duplicates='first'|'drop')",
-            source=src,
-            column="firm_id, year",
-            rows=[r for _, _, rows in conflicts for r in rows],
-        )
+    if spec.duplicates == "error" and raise_conflicts:
+        raise conflict_error(conflicts, src)
     if spec.duplicates == "first":
         drop = rest.duplicated(["firm_id", "year"], keep="first").to_numpy()
     else:
@@ -198,6 +216,72 @@ def _conflicts(
     flags["conflicting_duplicates"] = [
         {"firm_id": f, "year": y, "rows": [jsonable(r) for r in r_]} for f, y, r_ in conflicts
     ]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """build_panel's rows before membership: kept frame, exclusion log, and how they map to the input.
+
+    ``kcode`` are the kept rows' firm codes into ``ids.funiq``, ``take`` their positions in the
+    accounts, ``code`` every input row's exclusion code (0 = kept).
+    """
+
+    data: pd.DataFrame
+    exclusions: pd.DataFrame
+    kcode: np.ndarray
+    ids: Ids
+    take: np.ndarray
+    code: np.ndarray
+
+
+def build_rows(
+    acc: pd.DataFrame,
+    defl: pd.DataFrame | None,
+    spec: PanelSpec,
+    flags: dict[str, Any],
+    src: str,
+    *,
+    raise_conflicts: bool = True,
+) -> Rows:
+    """The row rules of :func:`~clusterimpact.panel.build_panel` on accounts already read.
+
+    Ids, duplicates, required values, deflation and ``min_years``, in the documented order; then the
+    exclusion log and the kept rows sorted by firm and year. The in-memory build runs it on the whole
+    input, the Dask build on each partition of whole firms (``raise_conflicts=False``: see
+    :func:`mark_duplicates`).
+    """
+    n = len(acc)
+    marks = Marks(code=np.zeros(n, dtype=np.int8))
+    k = mark_ids(acc, spec, marks, flags)
+    mark_duplicates(acc, k, spec, marks, flags, src, raise_conflicts=raise_conflicts)
+    va = acc["va"].to_numpy(dtype=float)
+    emp = acc["emp"].to_numpy(dtype=float)
+    marks.mark(~np.isfinite(va), "missing_va")
+    marks.mark(~np.isfinite(emp), "missing_emp")
+    marks.mark(va <= 0, "nonpositive_va")
+    marks.mark(emp <= 0, "nonpositive_emp")
+    sector = acc["nace"].str.slice(0, 2)
+    levels = deflate(acc, defl, sector, k.year, spec, marks, flags)
+    if spec.min_years > 1:
+        ok = marks.code == 0
+        per_firm = np.bincount(k.fcode[ok], minlength=len(k.funiq))
+        marks.mark(
+            (k.fcode >= 0) & (per_firm[np.maximum(k.fcode, 0)] < spec.min_years), "too_few_years"
+        )
+    exclusions = exclusion_log(
+        acc, k.ids, k.year, marks.code, marks.extra_detail, sector, spec, src
+    )
+    data, kcode, take = kept_frame(acc, k, marks.code == 0, sector, levels, flags)
+    return Rows(data, exclusions, kcode, k, take, marks.code)
+
+
+def finish_columns(
+    data: pd.DataFrame, acc: pd.DataFrame, take: np.ndarray, extra: Sequence[str]
+) -> pd.DataFrame:
+    """The panel's columns in contract order (:data:`PANEL_COLUMNS`), then the ``extra`` ones."""
+    for c in extra:
+        data[str(c)] = acc[str(c)].take(take).to_numpy()
+    return data[[*PANEL_COLUMNS, *(str(c) for c in extra)]]
 
 
 def deflate(

@@ -73,27 +73,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
+from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
 from clusterimpact._panel_members import membership
 from clusterimpact._panel_rows import (
     EXCLUSION_COLUMNS,
     LIMITS,
     PANEL_COLUMNS,
     REASONS,
-    Marks,
-    deflate,
-    exclusion_log,
-    kept_frame,
-    mark_duplicates,
-    mark_ids,
+    build_rows,
+    finish_columns,
 )
 from clusterimpact._validation import check_choice, check_values
-from clusterimpact.errors import SpecError, describe_rows
-from clusterimpact.ids import IdMatch
+from clusterimpact.errors import SpecError
 from clusterimpact.io import (
     ColumnsArg,
     PathLike,
@@ -103,6 +99,9 @@ from clusterimpact.io import (
     write_table,
 )
 from clusterimpact.presets import NBBPreset
+
+if TYPE_CHECKING:
+    from clusterimpact.panel_dask import DaskFirmPanel
 
 __all__ = [
     "EXCLUSION_COLUMNS",
@@ -335,63 +334,27 @@ class FirmPanel:
         return firms.loc[firms["ever_member"], "treat_year"].value_counts().sort_index()
 
     # -- presentation ------------------------------------------------------------------------------
+    def facts(self) -> PanelFacts:
+        """The sizes, members, cohorts and exclusion counts that :meth:`summary` and :meth:`to_dict` show."""
+        firms = self.data.drop_duplicates("firm_id")
+        return PanelFacts(
+            rows_in=self.rows_in,
+            nobs=self.n_obs,
+            n_firms=self.n_firms,
+            n_members=int(firms["ever_member"].sum()),
+            n_pre=int(firms["has_pre_year"].sum()),
+            years=self.years,
+            cohorts={int(str(k)): int(v) for k, v in self.cohorts().items()},
+            exclusions=self.exclusion_counts(),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary: sizes, exclusion counts, flags (lists truncated to 50) and the spec."""
-        firms = self.data.drop_duplicates("firm_id")
-        flags = {k: (v[:50] if isinstance(v, list) else v) for k, v in self.flags.items()}
-        return {
-            "rows_in": self.rows_in,
-            "nobs": self.n_obs,
-            "n_firms": self.n_firms,
-            "n_members": int(firms["ever_member"].sum()),
-            "years": list(self.years) if self.years else None,
-            "exclusions": self.exclusion_counts(),
-            "flags": flags,
-            "spec": self.spec.to_dict(),
-            "sources": dict(self.sources),
-        }
+        return panel_dict(self.facts(), self.flags, self.spec, self.sources)
 
     def summary(self) -> str:
         """A short plain-text description: sizes, members, cohorts and the exclusion counts."""
-        firms = self.data.drop_duplicates("firm_id")
-        yrs = self.years
-        lines = [
-            "FirmPanel",
-            f"Rows in: {self.rows_in:,}; kept: {self.n_obs:,} firm-years of {self.n_firms:,} firms"
-            + (f", {yrs[0]}-{yrs[1]}" if yrs else ""),
-            f"Members: {int(firms['ever_member'].sum()):,} "
-            f"({int(firms['has_pre_year'].sum()):,} observed before joining)",
-        ]
-        coh = self.cohorts()
-        if len(coh):
-            lines.append("Cohorts: " + ", ".join(f"{k}: {int(v)}" for k, v in coh.items()))
-        counts = self.exclusion_counts()
-        lines.append(
-            "Excluded: "
-            + (", ".join(f"{k}={v:,}" for k, v in counts.items()) if counts else "nothing")
-        )
-        match = self.flags.get("id_match")
-        if match:
-            lines.append(IdMatch(**_match_fields(match)).summary())
-        rew = self.flags.get("accounts_ids_rewritten")
-        if rew and rew.get("count"):
-            ex = ", ".join(f"{a!r} -> {b!r}" for a, b in rew["examples"][:3])
-            lines.append(
-                f"Accounts ids rewritten as 10-digit enterprise numbers: {rew['count']:,} (e.g. {ex})"
-            )
-        for key in ("same_year_spells", "cluster_names_merged"):
-            if self.flags.get(key):
-                lines.append(f"{key}: {_brief(self.flags[key])}")
-        for key in ("registry_ids_absent", "members_without_pre_year", "bad_ids"):
-            v = self.flags.get(key)
-            if v:
-                lines.append(f"{key}: {len(v):,} ({describe_rows(v, 5)})")
-        und = self.flags.get("ln_undefined", {})
-        if und:
-            lines.append(
-                "Logs undefined (rows kept): " + ", ".join(f"{k}={v:,}" for k, v in und.items())
-            )
-        return "\n".join(lines)
+        return panel_summary("FirmPanel", self.facts(), self.flags)
 
     def __repr__(self) -> str:
         return (
@@ -406,19 +369,55 @@ class FirmPanel:
             write_table(self.exclusions, exclusions)
 
 
-def _match_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    keep: tuple[str, ...] = ("registry_firms", "found", "by_key", "examples_by_key", "unmatched")
-    keep += ("ambiguous", "collisions")  # "collisions" is absent from older records
-    return {k: record[k] for k in keep if k in record}
-
-
-def _brief(value: Any) -> str:
-    if isinstance(value, dict):
-        return "; ".join(f"{k!r} <- {', '.join(map(repr, v))}" for k, v in value.items())
-    return describe_rows(value, 5)
-
-
 # -------------------------------------------------------------------------------------------------
+
+
+@overload
+def build_panel(
+    accounts: PathLike | pd.DataFrame,
+    registry: PathLike | pd.DataFrame | None = None,
+    spec: PanelSpec | None = None,
+    deflators: PathLike | pd.DataFrame | None = None,
+    *,
+    columns: ColumnsArg = None,
+    registry_columns: ColumnsArg = None,
+    deflator_columns: ColumnsArg = None,
+    preset: str | NBBPreset | None = None,
+    extra: Sequence[str] = (),
+    accounts_source: str | None = None,
+    registry_source: str | None = None,
+    deflators_source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    backend: Literal["memory"] = ...,
+    npartitions: int | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
+) -> FirmPanel: ...
+
+
+@overload
+def build_panel(
+    accounts: PathLike | pd.DataFrame,
+    registry: PathLike | pd.DataFrame | None = None,
+    spec: PanelSpec | None = None,
+    deflators: PathLike | pd.DataFrame | None = None,
+    *,
+    columns: ColumnsArg = None,
+    registry_columns: ColumnsArg = None,
+    deflator_columns: ColumnsArg = None,
+    preset: str | NBBPreset | None = None,
+    extra: Sequence[str] = (),
+    accounts_source: str | None = None,
+    registry_source: str | None = None,
+    deflators_source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    backend: Literal["dask"],
+    npartitions: int | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
+) -> DaskFirmPanel: ...
 
 
 def build_panel(
@@ -438,7 +437,10 @@ def build_panel(
     decimal: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
-) -> FirmPanel:
+    backend: Literal["memory", "dask"] = "memory",
+    npartitions: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> FirmPanel | DaskFirmPanel:
     """Build a validated firm-year panel from annual accounts and a membership registry.
 
     Parameters
@@ -466,6 +468,13 @@ def build_panel(
     decimal, encoding, sheet
         Reading options for every input file (:class:`~clusterimpact.io.ReadOptions`): decimal mark
         (``"."`` or ``","``), text encoding, Excel sheet. None: detected / the first sheet.
+    backend
+        ``"dask"``: the same build on a Dask cluster, for accounts given as a folder, glob or fsspec
+        URL of Parquet files (:func:`clusterimpact.panel_dask.build_panel_dask`, which returns a
+        :class:`~clusterimpact.panel_dask.DaskFirmPanel`; ``npartitions`` and ``storage_options`` are
+        its options).
+    npartitions, storage_options
+        Only with ``backend="dask"``.
 
     Returns
     -------
@@ -496,6 +505,22 @@ def build_panel(
     >>> {"ln_lp", "treat_year", "rel_year", "member_years"} <= set(panel.data.columns)
     True
     """
+    check_choice("backend", backend, ("memory", "dask"))
+    if backend == "dask":
+        from clusterimpact.panel_dask import build_panel_dask
+
+        if sheet is not None or accounts_source is not None:
+            raise SpecError(
+                "backend='dask' reads Parquet or CSV files: sheet and accounts_source do not apply"
+            )
+        return build_panel_dask(
+            accounts, registry, spec, deflators, columns=columns, registry_columns=registry_columns,
+            deflator_columns=deflator_columns, preset=preset, extra=extra, npartitions=npartitions,
+            storage_options=storage_options, registry_source=registry_source,
+            deflators_source=deflators_source, decimal=decimal, encoding=encoding,
+        )  # fmt: skip
+    if npartitions is not None or storage_options is not None:
+        raise SpecError("npartitions and storage_options apply to backend='dask' only")
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")
@@ -514,33 +539,9 @@ def build_panel(
     )
     check_values(acc, list(LIMITS), source=src, limits=LIMITS)
     flags: dict[str, Any] = {}
-    n = len(acc)
-    marks = Marks(code=np.zeros(n, dtype=np.int8))
-    k = mark_ids(acc, spec, marks, flags)
-    mark_duplicates(acc, k, spec, marks, flags, src)
-    # required values
-    va = acc["va"].to_numpy(dtype=float)
-    emp = acc["emp"].to_numpy(dtype=float)
-    marks.mark(~np.isfinite(va), "missing_va")
-    marks.mark(~np.isfinite(emp), "missing_emp")
-    marks.mark(va <= 0, "nonpositive_va")
-    marks.mark(emp <= 0, "nonpositive_emp")
-    sector = acc["nace"].str.slice(0, 2)
-    levels = deflate(acc, defl, sector, k.year, spec, marks, flags)
-    if spec.min_years > 1:
-        ok = marks.code == 0
-        per_firm = np.bincount(k.fcode[ok], minlength=len(k.funiq))
-        marks.mark(
-            (k.fcode >= 0) & (per_firm[np.maximum(k.fcode, 0)] < spec.min_years), "too_few_years"
-        )
-    exclusions = exclusion_log(
-        acc, k.ids, k.year, marks.code, marks.extra_detail, sector, spec, src
-    )
-    data, kcode, take = kept_frame(acc, k, marks.code == 0, sector, levels, flags)
-    memberships = membership(data, kcode, pd.Index(k.funiq), reg, spec, flags, src)
-    for c in extra:
-        data[str(c)] = acc[str(c)].take(take).to_numpy()
-    data = data[[*PANEL_COLUMNS, *(str(c) for c in extra)]]
+    rows = build_rows(acc, defl, spec, flags, src)
+    memberships = membership(rows.data, rows.kcode, pd.Index(rows.ids.funiq), reg, spec, flags, src)
+    data = finish_columns(rows.data, acc, rows.take, extra)
     sources = {"accounts": src}
     if reg is not None:
         sources["registry"] = str(reg.attrs.get("source", "registry"))
@@ -550,10 +551,10 @@ def build_panel(
         flags["preset"] = dict(acc.attrs["preset_notes"])
     return FirmPanel(
         data=data,
-        exclusions=exclusions,
+        exclusions=rows.exclusions,
         memberships=memberships,
         spec=spec,
         flags=flags,
-        rows_in=n,
+        rows_in=len(acc),
         sources=sources,
     )

@@ -56,6 +56,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from clusterimpact._spec_compute import ENGINES, ComputeSpec, compute_from
 from clusterimpact._spec_sections import (
     _MAP_ROLES,
     COLUMN_ROLES,
@@ -87,6 +88,8 @@ from clusterimpact.errors import SpecError
 
 __all__ = [
     "COLUMN_ROLES",
+    "ENGINES",
+    "ComputeSpec",
     "HETEROGENEITY_SPLITS",
     "HONEST_EVENT_STUDIES",
     "HONEST_RESTRICTIONS",
@@ -123,6 +126,9 @@ class StudySpec:
         Title of the report.
     seed
         Master seed: every random step of the report (matching ties, bootstraps) derives from it.
+    compute
+        Where it runs (:class:`ComputeSpec`, the ``[compute]`` table: ``engine = "memory" | "dask"``,
+        ``scheduler``, ``n_workers``, ``npartitions``).
     out
         Output folder of the report.
     figure_formats
@@ -148,6 +154,7 @@ class StudySpec:
     estimation: EstimationSpec = field(default_factory=EstimationSpec)
     bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
     robustness: RobustnessSpec = field(default_factory=RobustnessSpec)
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
     out: Path = Path("reports")
     figure_formats: tuple[str, ...] = ("png", "pdf")
     source_file: Path | None = None
@@ -190,7 +197,7 @@ class StudySpec:
         base = Path(base_dir) if base_dir is not None else None
         top = (
             "title", "seed", "data", "outcomes", "matching", "estimation", "bootstrap",
-            "robustness", "output",
+            "robustness", "compute", "output",
         )  # fmt: skip
         _check_keys("", raw, top)
         kw: dict[str, Any] = {}
@@ -266,6 +273,8 @@ class StudySpec:
             )
         if "robustness" in raw:
             kw["robustness"] = _robustness_from(raw)
+        if "compute" in raw:
+            kw["compute"] = compute_from(raw["compute"])
         if "output" in raw:
             o = _section(raw, "output", ("folder", "figure_formats"))
             if "folder" in o:
@@ -288,6 +297,7 @@ class StudySpec:
             "estimation": EstimationSpec,
             "bootstrap": BootstrapSpec,
             "robustness": RobustnessSpec,
+            "compute": ComputeSpec,
         }
         kw: dict[str, Any] = {}
         for key, value in rec.items():

@@ -36,14 +36,21 @@ from clusterimpact.errors import ClusterImpactError, DataError, OutputError
 __all__ = [
     "add_command",
     "add_common_args",
+    "add_engine_args",
     "add_level_arg",
     "add_read_args",
     "add_staggered_args",
+    "backend_of",
+    "distinct",
+    "n_unique",
     "check_level",
     "check_columns",
     "check_outputs",
     "cli_syntax",
+    "compute_of",
+    "engine_session",
     "load_data",
+    "load_partitions",
     "panel_keys",
     "read_options",
     "run_command",
@@ -103,6 +110,103 @@ def add_staggered_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
         help=f"keep units not observed in every period{scope} (default: drop them, as R did)",
     )
     p.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
+
+
+def add_engine_args(p: argparse.ArgumentParser, *, engine_flag: bool = True) -> None:
+    """``--engine memory|dask``, ``--scheduler ADDRESS|local``, ``--n-workers N``, ``--npartitions N``.
+
+    ``engine_flag=False``: the command has its own ``--engine`` (``fe``), whose choice ``dask`` selects
+    the Dask back end.
+    """
+    g = p.add_argument_group("compute engine (the study TOML's [compute] section)")
+    if engine_flag:
+        g.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                       help="'dask': partitioned Parquet input, computed on a Dask cluster")  # fmt: skip
+    g.add_argument("--scheduler", default="local",
+                   help="'local' (a LocalCluster started and closed here) or an address "
+                   "tcp://host:8786 (credentials and TLS from Dask's own configuration)")  # fmt: skip
+    g.add_argument("--n-workers", type=int, default=2, help="workers of the local cluster")
+    g.add_argument("--npartitions", type=int, default=None,
+                   help="partitions of the panel by firm (default: one per input file)")  # fmt: skip
+
+
+def compute_of(args: argparse.Namespace) -> Any:
+    """The :class:`~clusterimpact.spec.ComputeSpec` of the parsed engine flags (validated)."""
+    from clusterimpact.spec import ComputeSpec
+
+    return ComputeSpec(
+        engine="dask" if getattr(args, "engine", "memory") == "dask" else "memory",
+        scheduler=getattr(args, "scheduler", "local"),
+        n_workers=getattr(args, "n_workers", 2),
+        npartitions=getattr(args, "npartitions", None),
+    )
+
+
+def engine_session(compute: Any) -> Any:
+    """A context: a Dask client for ``engine = "dask"`` (local cluster or address), else nothing."""
+    import logging
+
+    if compute.engine == "dask":  # the cluster's chatter is not the command's output
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    return compute.session()
+
+
+def load_partitions(
+    path: str,
+    args: argparse.Namespace,
+    *,
+    required: Sequence[str | None] = (),
+    numeric: Sequence[str | None] = (),
+) -> Any:
+    """``--data`` (a Parquet file, folder or glob) read lazily as firm partitions (``--engine dask``).
+
+    The columns are checked on the data set's schema, as :func:`check_columns` checks a frame: every
+    missing and every non-numeric column at once, naming the file.
+    """
+    from clusterimpact.dask import FirmPartitions
+
+    compute = compute_of(args)
+    try:
+        fp = FirmPartitions.from_parquet(
+            path, args.unit, args.time, npartitions=compute.npartitions
+        )
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(
+            f"cannot read as Parquet ({type(exc).__name__}: {exc})", source=path
+        ) from exc
+    check_columns(fp.frame._meta, path, required=required, numeric=numeric)
+    return fp.persist()
+
+
+def backend_of(args: argparse.Namespace, fn: Callable[..., Any], what: str) -> dict[str, Any]:
+    """The keywords that run estimator ``fn`` on the command's engine: ``{"backend": "dask"}`` for
+    ``--engine dask`` (a :class:`~clusterimpact.errors.SpecError` naming ``what`` when it has no Dask
+    path), none in memory."""
+    import inspect
+
+    if compute_of(args).engine != "dask":
+        return {}
+    if "backend" not in inspect.signature(fn).parameters:
+        from clusterimpact.errors import SpecError
+
+        raise SpecError(f"{what} has no Dask path; run this command without --engine dask")
+    return {"backend": "dask"}
+
+
+def n_unique(data: Any, column: str) -> int:
+    """Distinct values of ``column`` in a frame, or in firm partitions (computed on the cluster)."""
+    if isinstance(data, pd.DataFrame):
+        return int(data[column].nunique())
+    return int(data.frame[column].nunique().compute())
+
+
+def distinct(data: Any, column: str) -> pd.Series:
+    """The distinct values of ``column`` (a frame's, or firm partitions' computed on the cluster)."""
+    if isinstance(data, pd.DataFrame):
+        return data[column].drop_duplicates().reset_index(drop=True)
+    return data.frame[column].drop_duplicates().compute().reset_index(drop=True)
 
 
 def add_level_arg(p: argparse.ArgumentParser) -> None:
@@ -282,6 +386,10 @@ def check_outputs(args: argparse.Namespace) -> None:
         if not value:
             continue
         kind: OutputKind = getattr(args, "out_kind", "file") if dest == "out" else "file"
+        if getattr(args, "engine", "memory") == "dask" and dest in getattr(
+            args, "dask_folders", ()
+        ):
+            kind = "swap"  # written on Dask as a Parquet folder (one file per partition)
         check_output(value, kind=kind, inputs=inputs, label=flag)
         real = Path(value).resolve()
         if real in seen:

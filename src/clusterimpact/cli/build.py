@@ -9,6 +9,7 @@ Usage::
                         [--deflator-columns role=column,...] [--keep a,b]
                         [--decimal .|,] [--encoding ENC] [--sheet NAME]
                         --out PANEL.parquet|.csv [--exclusions P] [--json P]
+                        [--engine dask [--scheduler ADDRESS|local] [--n-workers N] [--npartitions N]]
 
 Inputs may be CSV/TSV (gzipped or not), Parquet, Excel (.xlsx) or Stata (.dta). Column maps are written
 role=column (``--columns firm_id=ondernemingsnummer,emp=fte``), as in the study TOML and in Python.
@@ -17,6 +18,10 @@ the panel as ``<stem>.exclusions.csv``), then prints the exclusion counts and th
 firms found in the accounts. Bad input exits with status 2 and a message naming the file, column and
 rows (so does a registry none of whose firms is in the accounts); nothing is written unless the whole
 build succeeded (files are written to temporary names and renamed).
+
+With ``--engine dask`` the build runs on a Dask cluster (:func:`clusterimpact.panel_dask.build_panel_dask`):
+``--accounts`` may be a folder or glob of Parquet (or CSV) files, ``--out`` and the exclusion log
+(default ``<stem>.exclusions.parquet``) are Parquet folders with one file per partition.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clusterimpact.cli._common import add_read_args, read_options, split_list, write_json
+from clusterimpact.cli._common import (
+    add_engine_args,
+    add_read_args,
+    compute_of,
+    engine_session,
+    read_options,
+    split_list,
+    write_json,
+)
 from clusterimpact.errors import SpecError
 
 
@@ -110,17 +123,23 @@ def panel_from_args(args: argparse.Namespace) -> Any:
         min_years=args.min_years,
         duplicates=args.duplicates,
     )
+    maps = {
+        "columns": parse_map(args.columns, "--columns"),
+        "registry_columns": parse_map(args.registry_columns, "--registry-columns"),
+        "deflator_columns": parse_map(args.deflator_columns, "--deflator-columns"),
+        "preset": args.preset,
+        "extra": split_list(args.keep),
+    }
+    if getattr(args, "engine", "memory") == "dask":
+        from clusterimpact.panel_dask import build_panel_dask
+
+        opts = {k: v for k, v in read_options(args).items() if k != "sheet"}
+        return build_panel_dask(
+            args.accounts, args.registry, spec, args.deflators, **maps,
+            npartitions=args.npartitions, **opts,
+        )  # fmt: skip
     return build_panel(
-        args.accounts,
-        args.registry,
-        spec,
-        args.deflators,
-        columns=parse_map(args.columns, "--columns"),
-        registry_columns=parse_map(args.registry_columns, "--registry-columns"),
-        deflator_columns=parse_map(args.deflator_columns, "--deflator-columns"),
-        preset=args.preset,
-        extra=split_list(args.keep),
-        **read_options(args),
+        args.accounts, args.registry, spec, args.deflators, **maps, **read_options(args)
     )
 
 
@@ -176,16 +195,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     add_input_args(p)
-    p.add_argument("--out", required=True, help="panel file to write (.parquet or .csv)")
+    add_engine_args(p)
+    p.add_argument(
+        "--out",
+        required=True,
+        help="panel file to write (.parquet or .csv; with --engine dask a Parquet folder)",
+    )
     p.add_argument(
         "--exclusions",
         default=None,
         help="exclusion log to write (default: <out stem>.exclusions.csv beside --out)",
     )
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, dask_folders=("out", "exclusions"))
 
 
-def _exclusions_path(out: str, given: str | None) -> Path:
+def _exclusions_path(out: str, given: str | None, dask: bool = False) -> Path:
     if given:
         return Path(given)
     p = Path(out)
@@ -194,7 +218,7 @@ def _exclusions_path(out: str, given: str | None) -> Path:
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
             break
-    return p.with_name(name + ".exclusions.csv")
+    return p.with_name(name + (".exclusions.parquet" if dask else ".exclusions.csv"))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -202,18 +226,36 @@ def _run(args: argparse.Namespace) -> int:
     from clusterimpact.cli._common import input_paths
     from clusterimpact.io import writable_format, write_table
 
-    excl_path = _exclusions_path(args.out, args.exclusions)
-    writable_format(args.out)  # an extension we cannot write: fail before any work
-    writable_format(excl_path)
+    compute = compute_of(args)
+    dask = compute.engine == "dask"
+    excl_path = _exclusions_path(args.out, args.exclusions, dask)
+    for path in (args.out, excl_path):  # an extension we cannot write: fail before any work
+        if dask and writable_format(path) != "parquet":
+            raise SpecError(
+                f"with --engine dask the outputs are Parquet folders (*.parquet): {path}"
+            )
+        writable_format(path)
     if not args.exclusions:  # the derived name: checked like the flags (cli._common.check_outputs)
-        check_output(excl_path, inputs=input_paths(args), label="the exclusion log (beside --out)")
-    panel, caught = collect_warnings(lambda: panel_from_args(args))
-    write_table(panel.data, args.out)
-    write_table(panel.exclusions, excl_path)
+        check_output(
+            excl_path,
+            kind="swap" if dask else "file",
+            inputs=input_paths(args),
+            label="the exclusion log (beside --out)",
+        )
+    with engine_session(compute):
+        panel, caught = collect_warnings(lambda: panel_from_args(args))
+        if dask:
+            panel.write(args.out, exclusions=excl_path)
+        else:
+            write_table(panel.data, args.out)
+            write_table(panel.exclusions, excl_path)
     if args.json_path:
         out = payload(panel, "build")
         out["warnings"] = caught
         out["outputs"] = {"panel": str(args.out), "exclusions": str(excl_path)}
+        if dask:
+            out["engine"] = {"engine": "dask", "scheduler": compute.scheduler,
+                             "npartitions": panel.data.npartitions}  # fmt: skip
         write_json(args.json_path, out)
     print("\n".join(report_lines(panel)))
     print(f"Wrote {panel.n_obs:,} firm-years to {args.out} and the exclusion log to {excl_path}")

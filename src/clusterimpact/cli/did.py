@@ -20,11 +20,18 @@ import pandas as pd
 from clusterimpact._cohort import cohort_years
 from clusterimpact.cli._common import (
     add_command,
+    add_engine_args,
     add_level_arg,
     add_staggered_args,
+    backend_of,
     check_columns,
     check_level,
+    compute_of,
+    distinct,
+    engine_session,
     load_data,
+    load_partitions,
+    n_unique,
     panel_keys,
     split_list,
     write_json,
@@ -69,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_level_arg(p)
     _register_honest(p)
+    add_engine_args(p)
     p.set_defaults(func=_run)
 
 
@@ -106,18 +114,24 @@ class _Fit:
 
 
 def _run(args: argparse.Namespace) -> int:
-    df = load_data(args.data, args, outcome=args.outcome)
+    compute = compute_of(args)
+    if compute.engine != "dask":
+        return _run_on(args, load_data(args.data, args, outcome=args.outcome))
+    with engine_session(compute):  # --data read lazily into firm partitions on the cluster
+        return _run_on(args, None)
+
+
+def _run_on(args: argparse.Namespace, df: Any) -> int:
     covs = split_list(args.covariates)
     level = args.level
     check_level(level)
-    check_columns(
-        df,
-        args.data,
-        required=[args.unit, args.cohort, args.cluster, args.stack],
-        numeric=[args.time, args.outcome, *covs, args.weights],
-    )
-    # the package's one cohort parser, here so that a typo names the file (0 or missing = never)
-    g = cohort_years(df[args.cohort], column=args.cohort, source=args.data)
+    required = [args.unit, args.cohort, args.cluster, args.stack]
+    numeric = [args.time, args.outcome, *covs, args.weights]
+    if df is None:
+        df = load_partitions(args.data, args, required=required, numeric=numeric)
+    else:
+        check_columns(df, args.data, required=required, numeric=numeric)
+    g = _cohorts(args, df)
     fitters = {"cs": _fit_cs, "sa": _fit_sa, "imputation": _fit_imputation, "twfe": _fit_twfe}
     fit = fitters[args.method](args, df, covs, level, g)
     warnings = fit.warnings
@@ -130,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         "command": "did",
         "method": args.method,
         "nobs": int(fit.nobs),
-        "n_units": int(fit.n_units if fit.n_units is not None else df[args.unit].nunique()),
+        "n_units": int(fit.n_units if fit.n_units is not None else n_unique(df, args.unit)),
         "options": _options(args, covs, level),
         "estimates": fit.estimates,
         "warnings": warnings,
@@ -146,6 +160,21 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(fit.blocks))
     return 0
+
+
+def _cohorts(args: argparse.Namespace, df: Any) -> Any:
+    """The package's one cohort parser, here so that a typo names the file (0 or missing = never).
+
+    On firm partitions it reads the distinct values (the rows of a bad one are not known there).
+    """
+    from clusterimpact.errors import DataError
+
+    if isinstance(df, pd.DataFrame):
+        return cohort_years(df[args.cohort], column=args.cohort, source=args.data)
+    try:
+        return cohort_years(distinct(df, args.cohort), column=args.cohort, source=args.data)
+    except DataError as exc:
+        raise DataError(exc.message, source=exc.source, column=exc.column) from None
 
 
 def _options(args: argparse.Namespace, covs: list[str], level: float) -> dict[str, Any]:
@@ -198,6 +227,7 @@ def _fit_cs(
         multiplier=args.multiplier,
         seed=args.seed,
         level=level,
+        **backend_of(args, att_gt, "att_gt (--method cs)"),
     )
     estimates = _rows(res, level)
     blocks = [res.summary(level)]
@@ -237,6 +267,7 @@ def _fit_sa(
         weights=args.weights,
         cluster=args.cluster,
         stack=args.stack,
+        **backend_of(args, sun_abraham, "sun_abraham (--method sa)"),
     )
     return _Fit(
         estimates=_rows(sa, level),
@@ -255,7 +286,8 @@ def _fit_imputation(
     """Borusyak-Jaravel-Spiess imputation, one run per aggregation (terms reported once)."""
     from clusterimpact.estimation.imputation import imputation_did
 
-    T = int(pd.to_numeric(df[args.time], errors="coerce").nunique())
+    T = _n_periods(df, args.time)
+    on = backend_of(args, imputation_did, "imputation_did (--method imputation)")
     seen: set[str] = set()
     fit = _Fit(estimates=[], blocks=[], nobs=0, warnings=[], exclusions={}, provenance={})
     for ty in ("simple", "dynamic", "group", "calendar"):
@@ -265,6 +297,7 @@ def _fit_imputation(
             **panel_keys(args),
             aggregation=ty,  # type: ignore[arg-type]
             leads=max(0, min(5, T - 2)),
+            **on,
         )
         new = [r for r in _rows(imp, level) if r["term"] not in seen]
         seen.update(r["term"] for r in new)
@@ -277,12 +310,18 @@ def _fit_imputation(
     return fit
 
 
+def _n_periods(df: Any, time: str) -> int:
+    """Distinct periods (of a frame, or of firm partitions: computed on the cluster)."""
+    return int(pd.to_numeric(distinct(df, time), errors="coerce").nunique())
+
+
 def _fit_twfe(
     args: argparse.Namespace, df: pd.DataFrame, covs: list[str], level: float, g: Any
 ) -> _Fit:
     """The static two-way fixed-effects premium (through compare_estimators)."""
     from clusterimpact.estimation.compare import compare_estimators
 
+    backend_of(args, compare_estimators, "the static TWFE premium (--method twfe)")
     cmp = compare_estimators(
         df,
         args.outcome,
@@ -349,8 +388,14 @@ def _honest(
     if args.method == "imputation":  # the dynamic aggregation with its leads (joint covariance)
         from clusterimpact.estimation.imputation import imputation_did
 
-        T = int(pd.to_numeric(df[args.time], errors="coerce").nunique())
-        es = imputation_did(df, args.outcome, **panel_keys(args), leads=max(1, min(5, T - 2)))
+        T = _n_periods(df, args.time)
+        es = imputation_did(
+            df,
+            args.outcome,
+            **panel_keys(args),
+            leads=max(1, min(5, T - 2)),
+            **backend_of(args, imputation_did, "imputation_did"),
+        )
     elif args.method == "cs":
         from clusterimpact.estimation.staggered import aggte
 
@@ -369,6 +414,7 @@ def _honest(
             bin_endpoints=False,
             cluster=args.cluster,
             weights=args.weights,
+            **backend_of(args, event_study, "event_study"),
         )
     target: Any = args.honest_target
     if target != "average":

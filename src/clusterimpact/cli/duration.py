@@ -5,6 +5,7 @@ Usage::
     clusterimpact duration --data P --outcome Y [--cohort treat_year] [--bins 1,2,3,4,5+]
                            [--member member] [--member-years member_years] [--weights COL]
                            [--leads 5] [--json P]
+                           [--engine dask [--scheduler ADDRESS|local] [--n-workers N] [--npartitions N]]
 
 Terms: ``member_years::1`` ... ``member_years::5+``, ``average`` and ``slope``; the JSON adds
 ``slope_test``, ``equal_effects`` and ``pretrend``.
@@ -17,8 +18,13 @@ from typing import Any
 
 from clusterimpact.cli._common import (
     add_command,
+    add_engine_args,
+    backend_of,
     check_columns,
+    compute_of,
+    engine_session,
     load_data,
+    load_partitions,
     split_list,
     write_json,
 )
@@ -41,17 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--member-years", default="member_years", help="years-of-membership column")
     p.add_argument("--weights", default=None, help="aggregation weights column")
     p.add_argument("--leads", type=int, default=5, help="leads in the pre-trend test (0 = none)")
+    add_engine_args(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    required = [args.unit, args.cohort]
+    numeric = [args.outcome, args.time, args.weights]
+    compute = compute_of(args)
+    if compute.engine == "dask":
+        with engine_session(compute):
+            data = load_partitions(args.data, args, required=required, numeric=numeric)
+            return _fit_and_write(args, data)
     df = load_data(args.data, args, outcome=args.outcome)
-    check_columns(
-        df,
-        args.data,
-        required=[args.unit, args.cohort],
-        numeric=[args.outcome, args.time, args.weights],
-    )
+    check_columns(df, args.data, required=required, numeric=numeric)
     return _fit_and_write(args, df)
 
 
@@ -70,6 +79,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
         time=args.time,
         weights=args.weights,
         leads=args.leads,
+        **backend_of(args, duration_effects, "duration_effects"),
     )
     if args.json_path:
         payload = {"command": "duration", **res.to_dict()}

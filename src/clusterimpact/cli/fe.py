@@ -5,6 +5,7 @@ Usage::
     clusterimpact fe --data P --formula "y ~ x1 + x2 | fe1 + fe2" --vcov iid|hetero|cluster|twoway|driscoll_kraay
                      [--cluster COL[,COL2]] [--weights COL] [--engine auto|fast|pyfixest] [--json P]
                      [--wild-bootstrap B --cluster COL [--wild-term TERM] [--wild-weights W] --seed S]
+                     [--engine dask [--scheduler ADDRESS|local] [--n-workers N] [--npartitions N]]
 
 The formula is parsed by our own grammar (:mod:`clusterimpact.formula.grammar`): columns,
 ``+ - * : ^ |``, ``C(x)``, ``i(x, ref=-1)``, ``log``/``exp``/``sqrt``/``I(...)`` arithmetic; anything else
@@ -15,6 +16,9 @@ stdout; with it the results go to PATH as JSON (shape in DESIGN.md, plus ``formu
 ``--wild-bootstrap B`` adds a wild cluster bootstrap-t test and CI (restricted, B draws, clustered by the
 one ``--cluster`` column, seeded by ``--seed``) for ``--wild-term`` (default: the first regressor): printed
 under the table, or under ``wild_bootstrap`` in the JSON. It is :func:`clusterimpact.wild_bootstrap`.
+
+``--engine dask`` fits on a Dask cluster (``--data``: a Parquet file, folder or glob, read into partitions
+by ``--unit``); the other ``--engine`` choices pick the in-memory fitter.
 """
 
 from __future__ import annotations
@@ -24,8 +28,14 @@ from typing import Any
 
 from clusterimpact.cli._common import (
     add_command,
+    add_engine_args,
+    backend_of,
     check_columns,
+    compute_of,
+    engine_session,
     load_data,
+    load_partitions,
+    n_unique,
     split_list,
     write_json,
 )
@@ -51,7 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--weights", default=None, help="analytic weights column")
     p.add_argument("--lag", type=int, default=None, help="Driscoll-Kraay lag (default T^(1/4))")
-    p.add_argument("--engine", default="auto", choices=["auto", "fast", "pyfixest"])
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "fast", "pyfixest", "dask"],
+        help="fitter in memory (auto, fast, pyfixest), or dask: on a Dask cluster",
+    )
+    add_engine_args(p, engine_flag=False)
     p.add_argument(
         "--wild-bootstrap",
         dest="wild_b",
@@ -72,6 +88,17 @@ def _run(args: argparse.Namespace) -> int:
 
     # our grammar, nothing evaluated; a bad formula fails before the data are read
     parse_formula(args.formula)
+    compute = compute_of(args)
+    if compute.engine == "dask":
+        if args.wild_b is not None:
+            from clusterimpact.errors import SpecError
+
+            raise SpecError("--wild-bootstrap runs in memory; drop --engine dask")
+        with engine_session(compute):
+            data = load_partitions(
+                args.data, args, required=split_list(args.cluster), numeric=[args.weights]
+            )
+            return _fit_and_write(args, data)
     df = load_data(args.data, args, outcome=args.formula.split("~", 1)[0].strip())
     check_columns(df, args.data, required=split_list(args.cluster), numeric=[args.weights])
     if args.wild_b is not None:
@@ -117,12 +144,13 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
         weights=args.weights,
         time=args.time if args.vcov == "driscoll_kraay" else None,
         lag=args.lag,
-        engine=args.engine,
+        engine="auto" if args.engine == "dask" else args.engine,
+        **backend_of(args, feols, "feols"),
     )
     wild = _wild(args, df, res) if args.wild_b is not None else None
     if args.json_path:
         payload = {"command": "fe", **res.to_dict()}
-        payload["n_units"] = int(df[args.unit].nunique()) if args.unit in df.columns else None
+        payload["n_units"] = n_unique(df, args.unit) if args.unit in df.columns else None
         payload["options"] = {
             "formula": args.formula,
             "vcov": args.vcov,

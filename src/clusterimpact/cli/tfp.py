@@ -7,10 +7,13 @@ Usage::
                       [--function cobb-douglas|translog] [--gross-output] [--exit-correction]
                       [--poly-order N] [--lom-order N] [--n-starts N] [--compat none|prodest]
                       [--bootstrap B] [--n-jobs J] [--seed N] [--json P] [--out P]
+                      [--engine dask [--scheduler ADDRESS|local] [--n-workers N] [--npartitions N]]
 
 Without ``--logged`` output, inputs and proxy are levels and are logged here (non-positive values are
 excluded and counted). ``--out`` writes the panel with ``ln_tfp`` and ``ln_tfp_resid`` added (CSV or
 Parquet by extension). JSON term names are the input column names. Bad input exits with status 2.
+``--engine dask`` estimates on a Dask cluster the methods that have a Dask path (``--data`` a Parquet
+file, folder or glob; ``--out`` is not available there: the TFP series stays on the cluster).
 """
 
 from __future__ import annotations
@@ -22,8 +25,13 @@ from typing import Any
 
 from clusterimpact.cli._common import (
     add_command,
+    add_engine_args,
+    backend_of,
     check_columns,
+    compute_of,
+    engine_session,
     load_data,
+    load_partitions,
     split_list,
     write_json,
 )
@@ -68,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--bootstrap", type=int, default=0, help="firm-block bootstrap replications")
     p.add_argument("--n-jobs", type=int, default=1, help="bootstrap worker processes")
     p.add_argument("--out", default=None, help="write the panel with ln_tfp added here")
+    add_engine_args(p)
     p.set_defaults(func=_run)
 
 
@@ -76,14 +85,19 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.out:
         writable_format(args.out)  # an unknown extension fails before any work
-    df = load_data(args.data, args, outcome=args.output)
     names = [args.output, *split_list(args.free), *split_list(args.state), args.proxy]
-    check_columns(
-        df,
-        args.data,
-        required=[args.unit, args.time],
-        numeric=[*names, *split_list(args.controls)],
-    )
+    numeric = [*names, *split_list(args.controls)]
+    compute = compute_of(args)
+    if compute.engine == "dask":
+        if args.out:
+            raise SpecError("--out writes the panel from memory; drop --engine dask")
+        with engine_session(compute):
+            data = load_partitions(
+                args.data, args, required=[args.unit, args.time], numeric=numeric
+            )
+            return _fit_and_write(args, data)
+    df = load_data(args.data, args, outcome=args.output)
+    check_columns(df, args.data, required=[args.unit, args.time], numeric=numeric)
     return _fit_and_write(args, df)
 
 
@@ -135,7 +149,7 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
     if args.method == "labour":
         opts["state"] = []
         opts["n_boot"] = 0
-    res = estimate_tfp(df, args.method, **opts)
+    res = estimate_tfp(df, args.method, **opts, **backend_of(args, estimate_tfp, "estimate_tfp"))
     panel_out = res.join(df) if args.out else None
     if args.json_path:
         payload = {"command": "tfp", **res.to_dict()}

@@ -299,6 +299,7 @@ def _run_in(
         with (
             progress_enabled(None if progress else False),
             warnings.catch_warnings(record=True) as caught,
+            spec.compute.session(),  # [compute] engine = "dask": the cluster of the whole run
         ):
             warnings.simplefilter("always")
             for name, func in STEPS:

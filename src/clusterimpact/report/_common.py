@@ -27,6 +27,7 @@ __all__ = [
     "frame",
     "headline",
     "label",
+    "on_engine",
     "outcomes",
     "plot",
     "regression_table_artifact",
@@ -55,6 +56,44 @@ def frame(study: Study) -> pd.DataFrame:
     if study.frame is None:
         raise Skipped("needs the panel, which was not built")
     return study.frame
+
+
+def on_engine(
+    study: Study,
+    key: str,
+    fn: Callable[..., Any],
+    data: pd.DataFrame | None = None,
+    *,
+    dask_path: bool = True,
+) -> tuple[Any, dict[str, Any]]:
+    """The data for estimator ``fn`` and the keywords that put it on the study's engine.
+
+    In memory: ``data`` (default: the study's frame) and no keywords. On the Dask engine
+    (``[compute] engine = "dask"``) and where ``fn`` has a Dask path (a ``backend`` option): the frame as
+    firm partitions (``[compute] npartitions``; cached per frame) and ``{"backend": "dask"}``. Either
+    way the running step records ``key`` under where it ran (the report lists it). ``dask_path=False``:
+    this use of ``fn`` has no Dask path (e.g. one method of several), it runs in memory.
+    """
+    import inspect
+
+    df = frame(study) if data is None else data
+    compute = study.spec.compute
+    if compute.engine != "dask":
+        return df, {}
+    where = study.engines.setdefault(study.current_step, {"dask": [], "memory": []})
+    if not dask_path or "backend" not in inspect.signature(fn).parameters:
+        where["memory"].append(key)
+        return df, {}
+    from clusterimpact.dask import as_partitions
+
+    cache = (id(df), tuple(map(str, df.columns)))
+    held = study.partitions.get(cache)
+    if held is None or held[0] is not df:
+        study.partitions.clear()  # one frame's partitions at a time: the cluster's memory is bounded
+        fp = as_partitions(df, "firm_id", "year", npartitions=compute.npartitions).persist()
+        held = study.partitions[cache] = (df, fp)
+    where["dask"].append(key)
+    return held[1], {"backend": "dask"}
 
 
 def outcomes(study: Study) -> list[str]:

@@ -174,7 +174,19 @@ def step_panel(study: Study) -> str:
     kw["deflator_columns"] = dict(d.deflator_columns) or None
     if d.preset:
         kw["preset"] = d.preset
-    panel = build_panel(study.accounts, study.registry, pspec, study.deflators, **kw)
+    if study.spec.compute.engine == "dask":  # built on the cluster; later steps read it in memory
+        from clusterimpact.panel_dask import build_panel_dask
+
+        del kw["sheet"]
+        on_dask = build_panel_dask(
+            study.accounts, study.registry, pspec, study.deflators,
+            npartitions=study.spec.compute.npartitions, **kw,
+        )  # fmt: skip
+        where = f"build_panel_dask ({on_dask.data.npartitions} partitions)"
+        study.engines["panel"] = {"dask": [where], "memory": []}
+        panel = on_dask.to_memory()
+    else:
+        panel = build_panel(study.accounts, study.registry, pspec, study.deflators, **kw)
     study.panel = panel
     study.frame = panel.data
     counts = _exclusion_counts(panel)

@@ -20,6 +20,7 @@ from clusterimpact.report._common import (
     frame,
     headline,
     label,
+    on_engine,
     outcomes,
     plot,
     regression_table_artifact,
@@ -35,13 +36,20 @@ __all__ = ["step_event_study", "step_heterogeneity", "step_twfe"]
 def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
     """CS, SA and imputation event studies of outcome y (those requested)."""
     est = study.spec.estimation
-    df = frame(study)
     lo, hi = est.event_window
     out: dict[str, Any] = {}
     if "cs" in est.estimators:
         draws = study.spec.bootstrap.did_draws
+        data, on = on_engine(study, f"cs:{y}", att_gt)
+        if on and draws:
+            study.note(
+                "premium",
+                "On the Dask engine the Callaway-Sant'Anna multiplier bootstrap draws one "
+                "multiplier per firm (a hash of seed, firm and draw); the in-memory report draws a "
+                "random stream, so bootstrap standard errors and bands differ by Monte Carlo error.",
+            )
         gt = att_gt(
-            df,
+            data,
             outcome=y,
             n_boot=draws,
             allow_unbalanced=True,
@@ -51,20 +59,23 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
             cohort="treat_year",
             unit="firm_id",
             time="year",
+            **on,
         )
         study.results[f"cs_gt:{y}"] = gt
         out["cs"] = aggte(gt, type="dynamic", min_e=lo, max_e=hi)
         study.results[f"cs_simple:{y}"] = aggte(gt, type="simple")
         study.results[f"cs_group:{y}"] = aggte(gt, type="group")
     if "sa" in est.estimators:
+        data, on = on_engine(study, f"sa:{y}", sun_abraham)
         out["sa"] = sun_abraham(
-            df,
+            data,
             outcome=y,
             window=(lo, hi),
             cluster=est.cluster,
             cohort="treat_year",
             unit="firm_id",
             time="year",
+            **on,
         )
     if "imputation" in est.estimators:
         if est.cluster != "firm_id":
@@ -72,8 +83,9 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
                 "premium",
                 f"Imputation (BJS) standard errors are clustered by firm, not by {est.cluster}.",
             )
+        data, on = on_engine(study, f"imputation:{y}", imputation_did)
         out["imputation"] = imputation_did(
-            df,
+            data,
             outcome=y,
             aggregation="dynamic",
             horizons=list(range(0, hi + 1)),
@@ -81,6 +93,7 @@ def _fit_event_studies(study: Study, y: str) -> dict[str, Any]:
             cohort="treat_year",
             unit="firm_id",
             time="year",
+            **on,
         )
     for k, v in out.items():
         study.results[f"{k}:{y}"] = v
@@ -135,10 +148,10 @@ def step_twfe(study: Study) -> str:
     if "twfe" not in study.spec.estimation.estimators:
         return "not requested"
     est = study.spec.estimation
-    df = frame(study)
     models = {}
     for y in outcomes(study):
-        r = static_premium(df, outcome=y, cluster=est.cluster)
+        data, on = on_engine(study, f"twfe:{y}", static_premium)
+        r = static_premium(data, outcome=y, cluster=est.cluster, **on)
         study.results[f"twfe:{y}"] = r
         models[label(y)] = r
     regression_table_artifact(
@@ -153,11 +166,13 @@ def step_twfe(study: Study) -> str:
         percent=all(is_log_outcome(o) for o in outcomes(study)),
     )
     y = headline(study)
+    lin, on_lin = on_engine(study, f"twfe_linear:{y}", linear_duration)
+    binned, on_bin = on_engine(study, f"twfe_binned:{y}", binned_duration)
     dur_models = {
         "static": study.results[f"twfe:{y}"],
-        "linear duration": linear_duration(df, outcome=y, cluster=est.cluster),
+        "linear duration": linear_duration(lin, outcome=y, cluster=est.cluster, **on_lin),
         "binned duration": binned_duration(
-            df, outcome=y, bins=duration_bins(study), cluster=est.cluster
+            binned, outcome=y, bins=duration_bins(study), cluster=est.cluster, **on_bin
         ),
     }
     study.results[f"twfe_linear:{y}"] = dur_models["linear duration"]
@@ -193,13 +208,15 @@ def _by_cohort(study: Study, y: str) -> None:
     ctrl = control(study)
     gr = study.results.get(f"cs_group:{y}")
     if gr is None:
+        data, on = on_engine(study, f"cs_group:{y}", att_gt)
         gt = att_gt(
-            frame(study),
+            data,
             outcome=y,
             cohort="treat_year",
             control=ctrl,
             seed=study.seed + 1,
             allow_unbalanced=True,
+            **on,
         )
         gr = aggte(gt, type="group")
     study.results["by_cohort"] = gr
@@ -274,8 +291,9 @@ def cluster_effects(study: Study, y: str) -> pd.DataFrame:
     names = sorted(df["cluster"].dropna().astype(str).unique().tolist())
     code = {n: float(i + 1) for i, n in enumerate(names)}
     work = df.assign(_cluster_code=df["cluster"].astype("object").map(code).astype(float))
+    data, on = on_engine(study, f"by_cluster:{y}", imputation_did, work)
     res = imputation_did(
-        work, outcome=y, by="_cluster_code", cohort="treat_year", unit="firm_id", time="year"
+        data, outcome=y, by="_cluster_code", cohort="treat_year", unit="firm_id", time="year", **on
     )
     t = res.tidy()
     back = {f"_cluster_code::{v:g}": f"cluster:{n}" for n, v in code.items()}

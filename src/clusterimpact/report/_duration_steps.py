@@ -7,7 +7,7 @@ from typing import Any
 
 from clusterimpact.estimation.duration import duration_effects
 from clusterimpact.plotting import plot_duration_premium
-from clusterimpact.report._common import duration_bins, frame, headline, label, plot, tidy_table
+from clusterimpact.report._common import duration_bins, headline, label, on_engine, plot, tidy_table
 from clusterimpact.report._story import pretrend_note
 from clusterimpact.report._study import Study
 
@@ -21,7 +21,8 @@ def step_duration(study: Study) -> str:
     est = study.spec.estimation
     y = headline(study)
     bins = duration_bins(study)
-    res = duration_effects(frame(study), outcome=y, bins=bins, leads=abs(est.event_window[0]))
+    data, on = on_engine(study, f"duration:{y}", duration_effects)
+    res = duration_effects(data, outcome=y, bins=bins, leads=abs(est.event_window[0]), **on)
     study.results["duration"] = res
     study.results[f"duration:{y}"] = res
     plot(

@@ -69,6 +69,10 @@ class Study:
     notes: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in SECTIONS})
     steps: list[StepRecord] = field(default_factory=list)
     exclusions: dict[str, Any] = field(default_factory=dict)
+    # the Dask engine ([compute] engine = "dask"): what each step computed there, the panel's partitions
+    current_step: str = ""
+    engines: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    partitions: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
 
     # -- helpers used by steps -------------------------------------------------------------------
     @property
@@ -149,6 +153,7 @@ def run_step(
     docstring. Errors of the ``fatal`` types (bad input data) are re-raised: no report is written
     on such data."""
     rec = StepRecord(name=name)
+    study.current_step = name
     log.info("[%s] started", name)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

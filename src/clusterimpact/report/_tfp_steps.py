@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from clusterimpact.productivity import estimate_tfp
 from clusterimpact.productivity.api import Method
-from clusterimpact.report._common import frame
+from clusterimpact.report._common import frame, on_engine
 from clusterimpact.report._study import Study
 
 __all__ = ["step_tfp"]
 
 _BOOTSTRAPPED = ("op", "lp", "acf")
+# the methods whose estimator is a map-reduce over firm partitions on the Dask engine
+_ON_DASK = ("ols", "fe", "wooldridge")
 
 
 def step_tfp(study: Study) -> str:
@@ -26,8 +28,11 @@ def step_tfp(study: Study) -> str:
     reps = study.spec.bootstrap.tfp_reps
     done, rows = [], []
     for m in methods:
+        # ACF on Dask has no bootstrap: with bootstrapped SEs it runs in memory
+        on_dask = m in _ON_DASK or (m == "acf" and not reps)
+        data, on = on_engine(study, f"tfp:{m}", estimate_tfp, dask_path=on_dask)
         res = estimate_tfp(
-            study.panel if study.panel is not None else df,
+            data if on else (study.panel if study.panel is not None else df),
             method=cast(Method, m),  # the spec checked it against the methods
             output="ln_va",
             free=["ln_emp"],
@@ -36,9 +41,10 @@ def step_tfp(study: Study) -> str:
             seed=study.seed + 2,
             n_boot=reps if m in _BOOTSTRAPPED else 0,
             n_jobs=2 if reps and m in _BOOTSTRAPPED else 1,
+            **on,
         )
         study.results[f"tfp:{m}"] = res
-        df = res.join(df, name=f"ln_tfp_{m}", resid_name=f"ln_tfp_{m}_resid")
+        df = _joined(res, df, data if on else None, m)
         done.append(m)
         for r in res.tidy().to_dict("records"):
             rows.append(
@@ -69,6 +75,24 @@ def step_tfp(study: Study) -> str:
         digits=4,
     )
     return f"ln TFP by {', '.join(done)}"
+
+
+def _joined(res: Any, df: pd.DataFrame, partitions: Any, m: str) -> pd.DataFrame:
+    """The frame with ``ln_tfp_<m>`` and ``ln_tfp_<m>_resid``; a Dask result's columns are computed
+    on its partitions and brought back by firm-year (the later steps read the frame in memory)."""
+    name, resid = f"ln_tfp_{m}", f"ln_tfp_{m}_resid"
+    if partitions is None:
+        return res.join(df, name=name, resid_name=resid)
+    on_dask = res.join(partitions, name=name, resid_name=resid)
+    back = on_dask.frame[["firm_id", "year", name, resid]].compute()
+    where = pd.MultiIndex.from_frame(back[["firm_id", "year"]])
+    pos = where.get_indexer(pd.MultiIndex.from_frame(df[["firm_id", "year"]]))
+    out = df.copy()
+    for c in (name, resid):
+        vals = np.full(len(out), np.nan)
+        vals[pos >= 0] = back[c].to_numpy(dtype=float)[pos[pos >= 0]]
+        out[c] = vals
+    return out
 
 
 def _se_note(reps: int) -> str:

@@ -69,6 +69,7 @@ def build_manifest(study: Study, outputs: dict[str, str], total_seconds: float) 
         "seeds": seeds_of(study),
         "exclusions": study.exclusions,
         "steps": [r.to_dict(timings=False) for r in study.steps],
+        **({"engines": engines_of(study)} if study.spec.compute.engine == "dask" else {}),
         "outputs": outputs,
         "volatile": {
             "note": "timings and creation time vary run to run; everything outside this block is "
@@ -78,6 +79,25 @@ def build_manifest(study: Study, outputs: dict[str, str], total_seconds: float) 
             "slowest_step": slowest,
             "timings": timings,
         },
+    }
+
+
+def engines_of(study: Study) -> dict[str, Any]:
+    """Where each step ran on the Dask engine: ``{"dask": [...], "memory": [...]}`` (the results it
+    computed on each) for the steps that ran an estimator, ``"memory"`` for the others."""
+    c = study.spec.compute
+    steps = {
+        r.name: {k: list(v) for k, v in study.engines[r.name].items()}
+        if r.name in study.engines
+        else "memory"
+        for r in study.steps
+        if r.ran
+    }
+    return {
+        "engine": c.engine,
+        "scheduler": c.scheduler,
+        "npartitions": c.npartitions,
+        "steps": steps,
     }
 
 
@@ -116,6 +136,27 @@ def add_provenance_tables(study: Study) -> None:
             pd.DataFrame(ex_rows),
         )
 
+    if study.spec.compute.engine == "dask":
+        where = engines_of(study)["steps"]
+        study.add_table(
+            "engines",
+            "provenance",
+            "Where each step ran",
+            '[compute] engine = "dask": the results each step computed on the Dask cluster and in '
+            "memory on the client (steps without an estimator ran in memory).",
+            pd.DataFrame(
+                {
+                    "step": list(where),
+                    "on Dask": [
+                        ", ".join(v["dask"]) if isinstance(v, dict) else "" for v in where.values()
+                    ],
+                    "in memory": [
+                        ", ".join(v["memory"]) if isinstance(v, dict) else "all"
+                        for v in where.values()
+                    ],
+                }
+            ),
+        )
     versions = {"clusterimpact": package_version(), **dependency_versions()}
     study.add_table(
         "versions",

@@ -1,0 +1,439 @@
+"""The panel build on Dask: :func:`build_panel_dask` -> :class:`DaskFirmPanel` (issue #16).
+
+The same build as :func:`~clusterimpact.panel.build_panel`, for accounts too large for one machine,
+and the same rules, run by the same code:
+
+1. every accounts file is read by :func:`~clusterimpact.io.read_accounts` on a worker (a folder or glob
+   of Parquet or CSV files, or Parquet at any fsspec URL with ``storage_options``); errors name the file,
+   column and rows, every file's problems at once;
+2. the small inputs are read once on the client: the membership registry (linked to the accounts ids by
+   :mod:`clusterimpact.ids`, from the accounts ids each file holds that could link: the registry links
+   exactly as in memory) and the deflator table; both are broadcast to the workers;
+3. the rows are shuffled by a hash of the firm id (:meth:`~clusterimpact.dask.FirmPartitions.from_dask`),
+   so each firm lives in one partition; each partition, put back in input order, goes through the
+   in-memory row rules (ids, duplicates, required values, deflation, ``min_years``, the exclusion log)
+   and membership timing (:func:`~clusterimpact._panel_rows.build_rows`,
+   :func:`~clusterimpact._panel_members.apply_registry`);
+4. the partitions' flags and counts are merged on the client into what the in-memory build records.
+
+Rows are named by their file and 1-based row there (the exclusion log's ``source`` and ``row``; with
+several files, messages write ``file:row``). Where the input has several problems, the Dask build may
+report a different one first (the registry is linked before the duplicates are seen).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clusterimpact._panel_dask_parts import (
+    FID,
+    FileRead,
+    ReadArgs,
+    build_part,
+    exclusion_counts,
+    merge_flags,
+    read_part,
+)
+from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
+from clusterimpact._panel_members import LinkedRegistry, link_registry
+from clusterimpact.dask import FirmPartitions, require_dask
+from clusterimpact.errors import DataError, OutputError, SpecError
+from clusterimpact.ids import id_key
+from clusterimpact.io import ColumnsArg, read_deflators, read_registry
+from clusterimpact.kbo import validate_kbo
+from clusterimpact.panel import FirmPanel, PanelSpec
+from clusterimpact.presets import NBBPreset
+
+__all__ = ["DaskFirmPanel", "build_panel_dask", "list_inputs"]
+
+_READABLE = (".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
+
+
+@dataclass(frozen=True, eq=False)
+class DaskFirmPanel:
+    """A firm-year panel built on Dask: :class:`~clusterimpact.panel.FirmPanel`'s contract, partitioned.
+
+    Attributes
+    ----------
+    data
+        The panel as :class:`~clusterimpact.dask.FirmPartitions` (each firm in one partition, rows sorted
+        by firm and year; the columns of ``FirmPanel.data``), persisted on the cluster. Estimators take
+        it as their data (their Dask path).
+    exclusions
+        Every excluded input row (a Dask DataFrame with ``FirmPanel.exclusions``' columns; ``source`` is
+        the row's file). :meth:`write` writes it beside the panel.
+    memberships, spec, flags, rows_in, sources
+        As in :class:`~clusterimpact.panel.FirmPanel`.
+    facts
+        Sizes, members, cohorts and exclusion counts (computed with the build).
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_data
+    >>> from clusterimpact.panel_dask import build_panel_dask
+    >>> sim = example_data()
+    >>> panel = build_panel_dask(sim.accounts, sim.registry, deflators=sim.deflators, npartitions=2)
+    >>> panel.data.npartitions, panel.n_obs + sum(panel.exclusion_counts().values()) == panel.rows_in
+    (2, True)
+    """
+
+    data: FirmPartitions
+    exclusions: Any
+    memberships: pd.DataFrame
+    spec: PanelSpec
+    flags: dict[str, Any]
+    rows_in: int
+    sources: dict[str, str]
+    facts: PanelFacts = field(repr=False)
+
+    def __len__(self) -> int:
+        return self.facts.nobs
+
+    @property
+    def n_obs(self) -> int:
+        """Number of firm-years kept."""
+        return self.facts.nobs
+
+    @property
+    def n_firms(self) -> int:
+        """Number of firms kept."""
+        return self.facts.n_firms
+
+    @property
+    def years(self) -> tuple[int, int] | None:
+        """(first, last) year in the panel, None when empty."""
+        return self.facts.years
+
+    def exclusion_counts(self) -> dict[str, int]:
+        """Number of excluded rows by reason, in the order of ``REASONS`` (reasons with 0 omitted)."""
+        return dict(self.facts.exclusions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary, as :meth:`FirmPanel.to_dict <clusterimpact.panel.FirmPanel.to_dict>`."""
+        out = panel_dict(self.facts, self.flags, self.spec, self.sources)
+        out["npartitions"] = self.data.npartitions
+        return out
+
+    def summary(self) -> str:
+        """A short plain-text description, as :meth:`FirmPanel.summary`, with the partitions."""
+        title = f"FirmPanel on Dask ({self.data.npartitions} partitions by firm)"
+        return panel_summary(title, self.facts, self.flags)
+
+    def to_memory(self) -> FirmPanel:
+        """The whole panel on the client as a :class:`~clusterimpact.panel.FirmPanel` (small panels)."""
+        data = self.data.frame.compute()
+        data = data.sort_values(["firm_id", "year"], kind="stable").reset_index(drop=True)
+        exclusions = self.exclusions.compute().reset_index(drop=True)
+        return FirmPanel(
+            data=data,
+            exclusions=exclusions,
+            memberships=self.memberships,
+            spec=self.spec,
+            flags=dict(self.flags),
+            rows_in=self.rows_in,
+            sources=dict(self.sources),
+        )
+
+    def write(
+        self, path: str | os.PathLike[str], *, exclusions: str | os.PathLike[str] | None = None
+    ) -> None:
+        """Write the panel and the exclusion log as Parquet folders (one file per partition).
+
+        Each folder is written beside its target under a temporary name and renamed when complete.
+        """
+        _write_folder(self.data.frame, Path(path))
+        if exclusions is not None:
+            _write_folder(self.exclusions, Path(exclusions))
+
+    def __repr__(self) -> str:
+        return (
+            f"DaskFirmPanel({self.n_obs:,} firm-years, {self.n_firms:,} firms, "
+            f"{sum(self.facts.exclusions.values()):,} rows excluded, "
+            f"{self.data.npartitions} partitions)"
+        )
+
+
+def _write_folder(frame: Any, target: Path) -> None:
+    import shutil
+    import tempfile
+
+    if target.exists() and (
+        not target.is_dir() or any(not f.name.endswith(".parquet") for f in target.iterdir())
+    ):
+        raise OutputError(
+            "exists and is not a Parquet folder this package wrote; choose a new folder",
+            path=str(target),
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.ci-tmp-", dir=target.parent))
+    try:
+        frame.to_parquet(str(tmp / "data"), write_index=False)
+        if target.exists():
+            shutil.rmtree(target)
+        (tmp / "data").rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def list_inputs(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> tuple[list[str], bool]:
+    """The files of a folder, glob or single file (local or fsspec URL), sorted; whether remote.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from clusterimpact.panel_dask import list_inputs
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for i in range(2):
+    ...         pd.DataFrame({"x": [i]}).to_parquet(Path(folder) / f"part-{i}.parquet")
+    ...     files, remote = list_inputs(folder)
+    >>> [Path(f).name for f in files], remote
+    (['part-0.parquet', 'part-1.parquet'], False)
+    """
+    import fsspec
+
+    text = os.fspath(path)
+    fs, _, paths = fsspec.core.get_fs_token_paths(text, storage_options=dict(storage_options or {}))
+    remote = "file" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    if len(paths) == 1 and fs.isdir(paths[0]):
+        paths = [p for p in fs.find(paths[0]) if p.lower().endswith(_READABLE)]
+    paths = sorted(p for p in paths if not Path(p).name.startswith((".", "_")))
+    if not paths or not all(fs.exists(p) for p in paths):
+        raise DataError("no accounts file found (a folder, glob or file is expected)", source=text)
+    if remote:
+        paths = [fs.unstrip_protocol(p) for p in paths]
+    return paths, remote
+
+
+def _registry_link_keys(reg: pd.DataFrame | None, spec: PanelSpec) -> tuple[frozenset[str], ...]:
+    """The registry ids as :func:`~clusterimpact._panel_members.link_registry` compares them, and their keys."""
+    if reg is None or reg.empty:
+        return frozenset(), frozenset()
+    ids = validate_kbo(reg["firm_id"])[0] if spec.id_type == "kbo" else reg["firm_id"]
+    ids = pd.Series(pd.unique(ids.astype("str").dropna()), dtype="str")
+    return frozenset(ids.tolist()), frozenset(id_key(ids).dropna().tolist())
+
+
+def _read_all(
+    accounts: Any, args: ReadArgs, storage_options: Any
+) -> tuple[list[Any], list[FileRead], str]:
+    """Read every accounts file on the workers (kept there); their statistics on the client."""
+    import dask
+
+    if isinstance(accounts, pd.DataFrame):
+        items: list[Any] = [accounts]
+        remote = False
+        label = str(accounts.attrs.get("source") or "data frame")
+    else:
+        items, remote = list_inputs(accounts, storage_options)
+        label = os.fspath(accounts)
+    tasks = [dask.delayed(read_part)(i, p, remote, args) for i, p in enumerate(items)]
+    tasks = list(dask.persist(*tasks))
+    stats = list(dask.compute(*[dask.delayed(itemgetter(1))(t) for t in tasks]))
+    for s in stats:
+        for category, message in s.warnings:
+            warnings.warn(message, category, stacklevel=4)
+    errors = [s.error for s in stats if s.error is not None]
+    if errors:
+        raise DataError.combine(errors)
+    if len(stats) == 1:
+        label = stats[0].source
+    return tasks, stats, label
+
+
+def _linked(
+    reg: pd.DataFrame | None,
+    stats: Sequence[FileRead],
+    spec: PanelSpec,
+    flags: dict[str, Any],
+    label: str,
+) -> LinkedRegistry | None:
+    """The registry linked on the client, from the accounts ids that can link and the 3 smallest."""
+    if reg is None or reg.empty:
+        return None
+    ids = {i for s in stats for i in s.linkable}
+    ids |= set(sorted({i for s in stats for i in s.smallest})[:3])
+    funiq = pd.Index(sorted(ids), dtype="str")
+    return link_registry(reg, funiq, spec, flags, label)
+
+
+def build_panel_dask(
+    accounts: str | os.PathLike[str] | pd.DataFrame,
+    registry: str | os.PathLike[str] | pd.DataFrame | None = None,
+    spec: PanelSpec | None = None,
+    deflators: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    columns: ColumnsArg = None,
+    registry_columns: ColumnsArg = None,
+    deflator_columns: ColumnsArg = None,
+    preset: str | NBBPreset | None = None,
+    extra: Sequence[str] = (),
+    npartitions: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    registry_source: str | None = None,
+    deflators_source: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+) -> DaskFirmPanel:
+    """Build a validated firm-year panel on Dask: :func:`~clusterimpact.panel.build_panel`'s rules.
+
+    Parameters
+    ----------
+    accounts
+        A folder, glob or file of accounts (Parquet, or CSV/TSV [gz] when local), a Parquet data set
+        at an fsspec URL (``s3://bucket/accounts/``, with ``storage_options``), or a DataFrame. Read
+        lazily, one task per file.
+    registry, spec, deflators, columns, registry_columns, deflator_columns, preset, extra
+        As in :func:`~clusterimpact.panel.build_panel` (the registry and deflators are small: read on
+        the client, from local files or frames).
+    npartitions
+        Partitions of the panel (firms hashed on their id); default: one per input file.
+    storage_options
+        fsspec options of a remote ``accounts`` (credentials come from the environment or fsspec's
+        configuration, never from a study spec).
+    registry_source, deflators_source
+        Labels of the registry and deflators in messages (default: file names).
+    decimal, encoding
+        Reading options of text files.
+
+    Returns
+    -------
+    DaskFirmPanel
+        The panel as persisted firm partitions, its exclusion log (lazy), counts and flags equal to the
+        in-memory build's.
+
+    Raises
+    ------
+    DataError, PanelError
+        As :func:`~clusterimpact.panel.build_panel`, naming file, column and rows.
+
+    Examples
+    --------
+    >>> from clusterimpact.datasets import example_data
+    >>> from clusterimpact.panel import build_panel
+    >>> from clusterimpact.panel_dask import build_panel_dask
+    >>> sim = example_data()
+    >>> on_dask = build_panel_dask(sim.accounts, sim.registry, deflators=sim.deflators, npartitions=3)
+    >>> in_memory = build_panel(sim.accounts, sim.registry, deflators=sim.deflators)
+    >>> on_dask.exclusion_counts() == in_memory.exclusion_counts(), on_dask.n_obs == in_memory.n_obs
+    (True, True)
+    """
+    require_dask()
+    import dask.dataframe as dd
+
+    import dask
+
+    spec = spec if spec is not None else PanelSpec()
+    if not isinstance(spec, PanelSpec):
+        raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")
+    if npartitions is not None and (isinstance(npartitions, bool) or int(npartitions) < 1):
+        raise SpecError(f"npartitions must be an integer >= 1, got {npartitions!r}")
+    opts: dict[str, Any] = {"decimal": decimal, "encoding": encoding}
+    reg = (
+        read_registry(registry, registry_columns, source=registry_source, **opts)
+        if registry is not None
+        else None
+    )
+    defl = (
+        read_deflators(deflators, deflator_columns, source=deflators_source, **opts)
+        if deflators is not None and spec.deflate
+        else None
+    )
+    reg_ids, reg_keys = _registry_link_keys(reg, spec)
+    args = ReadArgs(
+        columns, preset, tuple(str(c) for c in extra), decimal, encoding, spec.id_type,
+        reg_ids, reg_keys, storage_options,
+    )  # fmt: skip
+    tasks, stats, src = _read_all(accounts, args, storage_options)
+    flags: dict[str, Any] = {}
+    linked = _linked(reg, stats, spec, flags, src)
+    meta = next(s.empty for s in stats if s.empty is not None)
+    frame = dd.from_delayed([dask.delayed(itemgetter(0))(t) for t in tasks], meta=meta)
+    shuffled = FirmPartitions.from_dask(frame, FID, None, npartitions=npartitions or len(tasks))
+    sources = [s.source for s in stats]
+    bcast = [dask.delayed(x, pure=True) for x in (defl, linked, sources)]
+    built = [
+        dask.delayed(build_part)(p, bcast[0], spec, bcast[1], args.extra, bcast[2], src)
+        for p in shuffled.frame.to_delayed()
+    ]
+    built = list(dask.persist(*built))
+    parts = list(dask.compute(*[dask.delayed(itemgetter(2))(b) for b in built]))
+    return _assemble(built, parts, stats, spec, flags, linked, reg, defl, src)
+
+
+def _assemble(
+    built: list[Any],
+    parts: list[dict[str, Any]],
+    stats: list[FileRead],
+    spec: PanelSpec,
+    flags: dict[str, Any],
+    linked: LinkedRegistry | None,
+    reg: pd.DataFrame | None,
+    defl: pd.DataFrame | None,
+    src: str,
+) -> DaskFirmPanel:
+    """The panel from the persisted partitions and their statistics (flags merged, warnings re-issued)."""
+    import dask.dataframe as dd
+
+    import dask
+
+    seen: set[str] = set()
+    for p in parts:
+        for category, message in p["warnings"]:
+            if message not in seen:
+                seen.add(message)
+                warnings.warn(message, category, stacklevel=3)
+    years_seen = [p["years"] for p in parts if p["years"]]
+    years = (min(y[0] for y in years_seen), max(y[1] for y in years_seen)) if years_seen else None
+    flags.update(merge_flags(parts, spec, years, src))
+    if stats[0].preset_notes:
+        flags["preset"] = dict(stats[0].preset_notes)
+    cohorts: Counter[int] = Counter()
+    for p in parts:
+        cohorts.update(p["cohorts"])
+    facts = PanelFacts(
+        rows_in=sum(s.rows for s in stats),
+        nobs=sum(p["nobs"] for p in parts),
+        n_firms=sum(p["n_firms"] for p in parts),
+        n_members=sum(p["n_members"] for p in parts),
+        n_pre=sum(p["n_pre"] for p in parts),
+        years=years,
+        cohorts=dict(sorted(cohorts.items())),
+        exclusions=exclusion_counts(parts),
+    )
+    metas = dask.compute(dask.delayed(lambda b: (b[0].iloc[:0], b[1].iloc[:0]))(built[0]))[0]
+    data = dd.from_delayed([dask.delayed(itemgetter(0))(b) for b in built], meta=metas[0])
+    excl = dd.from_delayed([dask.delayed(itemgetter(1))(b) for b in built], meta=metas[1])
+    sources = {"accounts": src}
+    if reg is not None:
+        sources["registry"] = str(reg.attrs.get("source", "registry"))
+    if defl is not None:
+        sources["deflators"] = str(defl.attrs.get("source", "deflators"))
+    return DaskFirmPanel(
+        data=FirmPartitions(data, "firm_id", "year"),
+        exclusions=excl,
+        memberships=linked.memberships if linked is not None else _empty_memberships(),
+        spec=spec,
+        flags=flags,
+        rows_in=facts.rows_in,
+        sources=sources,
+        facts=facts,
+    )
+
+
+def _empty_memberships() -> pd.DataFrame:
+    from clusterimpact._panel_members import no_registry
+
+    return no_registry(pd.DataFrame({"year": pd.Series([], dtype="int64")}), {})

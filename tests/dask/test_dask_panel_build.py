@@ -1,0 +1,307 @@
+"""The panel build on Dask equals the in-memory build_panel: rows, values, exclusions and flags (#16).
+
+The build is row-wise arithmetic (deflation, logs) and firm-wise bookkeeping, no long sums: the
+comparisons are exact (``check_exact``), not within a tolerance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clusterimpact.errors import DataError, PanelError, SpecError
+from clusterimpact.panel import PanelSpec, build_panel
+from clusterimpact.panel_dask import build_panel_dask, list_inputs
+from clusterimpact.synthetic import simulate
+
+pytestmark = [pytest.mark.xdist_group("dask")]
+
+N_FILES = 3
+
+
+def _dirty_accounts() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """simulate(dirty=True) plus the dirt it does not make, so every exclusion reason occurs."""
+    sim = simulate("ecoom", seed=5, n_firms=800, dirty=True)
+    acc = sim.accounts.copy()
+    acc["year"] = acc["year"].astype(float)
+    rng = np.random.default_rng(7)
+    pos = rng.choice(len(acc), size=60, replace=False)
+    acc.loc[acc.index[pos[:5]], "firm_id"] = None  # missing_id
+    acc.loc[acc.index[pos[5:10]], "year"] = np.nan  # missing_year
+    acc.loc[acc.index[pos[10:15]], "firm_id"] = "0123456789"  # fails mod 97: bad_id
+    acc.loc[acc.index[pos[15:20]], "nace"] = "9911"  # sector 99 has no deflator
+    conflict = acc.iloc[pos[20:30]].copy()
+    conflict["va"] = conflict["va"] * 1.5 + 1.0  # same firm-year, other values
+    acc = pd.concat([acc, conflict], ignore_index=True)
+    return acc, sim.registry, sim.deflators
+
+
+SPEC = PanelSpec(start=2010, end=2022, min_years=3, id_type="kbo", exclude_bad_ids=True,
+                 duplicates="first")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory) -> dict:
+    """The dirty accounts as one Parquet file (the in-memory input) and as 3 files (the Dask input)."""
+    acc, reg, defl = _dirty_accounts()
+    folder = tmp_path_factory.mktemp("dirty")
+    whole = folder / "whole.parquet"
+    acc.to_parquet(whole, index=False)
+    parts = folder / "parts"
+    parts.mkdir()
+    cuts = np.array_split(np.arange(len(acc)), N_FILES)
+    for i, c in enumerate(cuts):
+        acc.iloc[c].to_parquet(parts / f"part-{i}.parquet", index=False)
+    memory = build_panel(whole, reg, SPEC, defl)
+    return {"memory": memory, "parts": parts, "reg": reg, "defl": defl,
+            "offsets": np.array([c[0] for c in cuts])}  # fmt: skip
+
+
+def _labels(offsets: np.ndarray, files: list[str], rows) -> list[str]:
+    """In-memory row numbers (of the whole file) as the Dask build names them (file:row)."""
+    r = np.asarray(rows, dtype=np.int64) - 1
+    f = np.searchsorted(offsets, r, side="right") - 1
+    return [f"{files[i]}:{k - offsets[i] + 1}" for i, k in zip(f, r, strict=True)]
+
+
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_dirty_build_equals_memory(dask_client, dirty, n: int) -> None:
+    memory = dirty["memory"]
+    counts = memory.exclusion_counts()
+    assert set(counts) == set(__import__("clusterimpact").panel.REASONS)  # every reason exercised
+    panel = build_panel_dask(dirty["parts"], dirty["reg"], SPEC, dirty["defl"], npartitions=n)
+    assert panel.data.npartitions == n
+    assert panel.exclusion_counts() == counts
+    assert panel.rows_in == memory.rows_in
+    got = panel.to_memory()
+    pd.testing.assert_frame_equal(got.data, memory.data, check_exact=True)
+    pd.testing.assert_frame_equal(got.memberships, memory.memberships)
+    files, _ = list_inputs(dirty["parts"])
+    # exclusion log: the same rows, named by their file and row there
+    exp = memory.exclusions.copy()
+    r = exp["row"].to_numpy() - 1
+    f = np.searchsorted(dirty["offsets"], r, side="right") - 1
+    exp["source"] = pd.array(np.asarray(files, dtype=object)[f], dtype="str")
+    exp["row"] = r - dirty["offsets"][f] + 1
+    key = ["source", "row"]
+    got_x = got.exclusions.sort_values(key).reset_index(drop=True)
+    exp = exp.sort_values(key).reset_index(drop=True)
+    same = ["source", "row", "firm_id", "year", "reason"]
+    pd.testing.assert_frame_equal(got_x[same], exp[same])
+    plain = ~exp["reason"].isin(["duplicate", "duplicate_conflict"]).to_numpy()
+    assert (got_x["detail"][plain] == exp["detail"][plain]).all()
+    # the duplicates' details name the first copy as file:row
+    dup = ~plain
+    first_rows = exp.loc[dup, "detail"].str.extract(r"row (\d+)")[0].astype(int)
+    want = _labels(dirty["offsets"], files, first_rows)
+    assert [w in d for w, d in zip(want, got_x.loc[dup, "detail"], strict=True)] == [True] * len(
+        want
+    )
+    _same_flags(panel.flags, memory.flags, dirty["offsets"], files)
+    assert panel.summary().splitlines()[1:] == memory.summary().splitlines()[1:]
+
+
+def _same_flags(got: dict, exp: dict, offsets: np.ndarray, files: list[str]) -> None:
+    assert set(got) == set(exp)
+    for k in exp:
+        if k == "accounts_ids_rewritten":
+            assert got[k]["count"] == exp[k]["count"]
+        elif k == "bad_id_rows":
+            assert got[k] == _labels(offsets, files, exp[k])
+        elif k == "conflicting_duplicates":
+            assert [(c["firm_id"], c["year"]) for c in got[k]] == [
+                (c["firm_id"], c["year"]) for c in exp[k]
+            ]
+            assert [c["rows"] for c in got[k]] == [
+                _labels(offsets, files, c["rows"]) for c in exp[k]
+            ]
+        else:
+            assert got[k] == exp[k], k
+
+
+def _sorted(part: pd.DataFrame) -> int:
+    """1 if the rows are sorted by firm, then year (strictly: one row per firm-year)."""
+    f = part["firm_id"].to_numpy(dtype=object)
+    y = part["year"].to_numpy()
+    return int(bool(np.all((f[1:] > f[:-1]) | ((f[1:] == f[:-1]) & (y[1:] > y[:-1])))))
+
+
+def _registry_of(panel: pd.DataFrame) -> pd.DataFrame:
+    firms = panel[panel["ever_member"]].drop_duplicates("firm_id")
+    return pd.DataFrame({"firm_id": firms["firm_id"], "cluster": firms["cluster"],
+                         "join_date": firms["treat_year"].astype("int64")})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shared_memory(dask_parquet, dask_panel) -> tuple:
+    """The registry of the shared panel and the in-memory build of its Parquet files, in file order."""
+    reg = _registry_of(dask_panel)
+    files, _ = list_inputs(dask_parquet)
+    whole = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return reg, build_panel(whole, reg)
+
+
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_shared_parquet_build_equals_memory(
+    dask_client, dask_parquet, dask_panel, shared_memory, n: int
+) -> None:
+    reg, memory = shared_memory
+    panel = build_panel_dask(dask_parquet, reg, npartitions=n)
+    assert panel.exclusion_counts() == memory.exclusion_counts()
+    assert panel.n_obs == memory.n_obs == len(dask_panel)
+    got = panel.data.frame.compute().sort_values(["firm_id", "year"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, memory.data, check_exact=True)
+    # each firm in one partition, rows sorted by firm and year inside it
+    per = panel.data.map_reduce(lambda p: {"firms": p["firm_id"].nunique(), "sorted": _sorted(p)})
+    assert per == {"firms": memory.n_firms, "sorted": n}
+    assert panel.flags == memory.flags
+
+
+# -- loud the same way as in memory ----------------------------------------------------------------
+
+
+def _small(tmp_path: Path) -> pd.DataFrame:
+    sim = simulate("ecoom", seed=2, n_firms=200)
+    return sim.accounts
+
+
+def _same_error(tmp_path: Path, frame: pd.DataFrame, error: type, **kw) -> None:
+    path = tmp_path / "one.parquet"
+    frame.to_parquet(path, index=False)
+    with pytest.raises(error) as memory:
+        build_panel(path, **kw)
+    with pytest.raises(error) as dask:
+        build_panel_dask(path, npartitions=2, **kw)
+    assert str(dask.value) == str(memory.value)
+
+
+def test_missing_column_is_the_same_error(tmp_path: Path) -> None:
+    _same_error(tmp_path, _small(tmp_path).drop(columns=["va"]), DataError)
+
+
+def test_non_numeric_values_are_the_same_error(tmp_path: Path) -> None:
+    acc = _small(tmp_path)
+    acc["emp"] = acc["emp"].astype(str)
+    acc.loc[[3, 40], "emp"] = "n/a"
+    _same_error(tmp_path, acc, DataError)
+
+
+def test_conflicting_duplicates_are_the_same_error(tmp_path: Path) -> None:
+    acc = _small(tmp_path)
+    copy = acc.iloc[[5, 500]].copy()
+    copy["va"] += 1.0
+    _same_error(tmp_path, pd.concat([acc, copy], ignore_index=True), PanelError)
+
+
+def test_registry_matching_no_firm_is_the_same_error(tmp_path: Path) -> None:
+    reg = pd.DataFrame(
+        {"firm_id": ["X1", "X2"], "cluster": ["VIL", "VIL"], "join_date": [2017, 2018]}
+    )
+    _same_error(tmp_path, _small(tmp_path), DataError, registry=reg)
+
+
+def test_errors_of_every_file_at_once(tmp_path: Path) -> None:
+    acc = _small(tmp_path)
+    acc.iloc[:100].drop(columns=["emp"]).to_parquet(tmp_path / "a.parquet", index=False)
+    acc.iloc[100:].drop(columns=["va"]).to_parquet(tmp_path / "b.parquet", index=False)
+    with pytest.raises(DataError) as err:
+        build_panel_dask(tmp_path)
+    text = str(err.value)
+    assert "2 problems" in text and "a.parquet" in text and "b.parquet" in text
+    assert "emp" in text and "va" in text
+
+
+def test_bad_options_and_no_input(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no accounts file found"):
+        build_panel_dask(tmp_path / "nothing-here")
+    with pytest.raises(SpecError, match="npartitions"):
+        build_panel_dask(tmp_path, npartitions=0)
+    with pytest.raises(SpecError, match="PanelSpec"):
+        build_panel_dask(tmp_path, spec={"start": 2010})  # type: ignore[arg-type]
+
+
+def test_csv_glob_and_exclusions_written(tmp_path: Path) -> None:
+    acc = _small(tmp_path)
+    acc.loc[[2, 9], "va"] = -1.0
+    for i, c in enumerate(np.array_split(np.arange(len(acc)), 2)):
+        acc.iloc[c].to_csv(tmp_path / f"acc-{i}.csv", index=False)
+    whole = tmp_path / "whole.csv"
+    acc.to_csv(whole, index=False)
+    memory = build_panel(whole)
+    panel = build_panel_dask(str(tmp_path / "acc-*.csv"), npartitions=3)
+    assert panel.exclusion_counts() == memory.exclusion_counts() == {"nonpositive_va": 2}
+    panel.write(tmp_path / "panel", exclusions=tmp_path / "excluded")
+    back = pd.read_parquet(tmp_path / "excluded")
+    assert sorted(back["row"].tolist()) == [3, 10]  # 1-based rows of acc-0.csv
+    assert set(back["source"]) == {str(tmp_path / "acc-0.csv")}
+    data = (
+        pd.read_parquet(tmp_path / "panel").sort_values(["firm_id", "year"]).reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(data, memory.data, check_dtype=False)
+
+
+def test_build_panel_backend_option(tmp_path: Path) -> None:
+    acc = _small(tmp_path)
+    path = tmp_path / "one.parquet"
+    acc.to_parquet(path, index=False)
+    via_option = build_panel(path, backend="dask", npartitions=2)
+    direct = build_panel_dask(path, npartitions=2)
+    assert type(via_option).__name__ == "DaskFirmPanel"
+    assert via_option.facts == direct.facts and via_option.flags == direct.flags
+    with pytest.raises(SpecError, match="backend='dask' only"):
+        build_panel(path, npartitions=2)
+    with pytest.raises(SpecError, match="sheet"):
+        build_panel(path, backend="dask", sheet="Sheet1")
+    with pytest.raises(SpecError, match="backend='spark' is not valid"):
+        build_panel(path, backend="spark")  # type: ignore[call-overload]
+
+
+def test_fsspec_url_input(tmp_path: Path) -> None:
+    """Parquet at an fsspec URL (the in-process ``memory://`` file system, so the threaded scheduler)."""
+    import fsspec
+
+    import dask
+
+    acc = _small(tmp_path)
+    acc.loc[[4], "emp"] = 0.0
+    fs = fsspec.filesystem("memory")
+    for i, c in enumerate(np.array_split(np.arange(len(acc)), 2)):
+        with fs.open(f"/ci-test-{tmp_path.name}/part-{i}.parquet", "wb") as fh:
+            acc.iloc[c].to_parquet(fh, index=False)
+    url = f"memory://ci-test-{tmp_path.name}/"
+    try:
+        files, remote = list_inputs(url)
+        assert remote and [f.rsplit("/", 1)[1] for f in files] == [
+            "part-0.parquet",
+            "part-1.parquet",
+        ]
+        with dask.config.set({"scheduler": "threads", "dataframe.shuffle.method": "tasks"}):
+            panel = build_panel_dask(url, npartitions=2, storage_options={})
+            excl = panel.exclusions.compute()
+        memory = build_panel(acc)
+        assert panel.exclusion_counts() == memory.exclusion_counts() == {"nonpositive_emp": 1}
+        assert excl["source"].tolist() == [files[0]] and excl["row"].tolist() == [5]
+        assert panel.n_obs == memory.n_obs
+    finally:
+        fs.rm(f"/ci-test-{tmp_path.name}", recursive=True)
+
+
+def test_remote_csv_is_refused(tmp_path: Path) -> None:
+    import fsspec
+
+    import dask
+
+    fs = fsspec.filesystem("memory")
+    with fs.open(f"/ci-csv-{tmp_path.name}/a.csv", "wb") as fh:
+        fh.write(b"firm_id,year,va,emp\nA,2010,1,1\n")
+    try:
+        with (
+            dask.config.set({"scheduler": "threads", "dataframe.shuffle.method": "tasks"}),
+            pytest.raises(DataError, match="Parquet only"),
+        ):
+            build_panel_dask(f"memory://ci-csv-{tmp_path.name}/")
+    finally:
+        fs.rm(f"/ci-csv-{tmp_path.name}", recursive=True)

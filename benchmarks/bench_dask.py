@@ -394,7 +394,7 @@ def partition_sizes(fp: Any, st: dict[str, Any] | None = None) -> dict[str, floa
 
 
 def dask_run(folder: Path, size: int, args: argparse.Namespace, sweep: list[int]) -> dict[str, Any]:
-    """Every Dask stage at one size, each on a fresh LocalCluster."""
+    """The Dask stages asked for (``--stages``) at one size, each on a fresh LocalCluster."""
     from distributed import wait
 
     from clusterimpact.dask import FirmPartitions
@@ -416,12 +416,19 @@ def dask_run(folder: Path, size: int, args: argparse.Namespace, sweep: list[int]
     def one_pass() -> None:
         out["panel_partitions"] = partition_sizes(panel_partitions(panel_dir))
 
-    out["stages"].append(mon.stage("read + repartition by firm (persist)", read)[0])
-    out["baseline_worker_mb"] = mon.baseline_mb
-    out["stages"].append(mon.stage("panel build (shuffle, build_panel per partition)", build)[0])
-    out["stages"].append(mon.stage("one pass over the built panel (sizes)", one_pass)[0])
+    want = set(args.stages.split(","))
+    if "read" in want:
+        out["stages"].append(mon.stage("read + repartition by firm (persist)", read)[0])
+    if "build" in want or not panel_dir.exists():
+        out["stages"].append(
+            mon.stage("panel build (shuffle, build_panel per partition)", build)[0]
+        )
+    if "pass" in want:
+        out["stages"].append(mon.stage("one pass over the built panel (sizes)", one_pass)[0])
     fp = panel_partitions(panel_dir)
     for name, (target, fn) in CASES.items():
+        if "estimators" not in want:
+            break
         if not has_backend(target):
             out["stages"].append({"stage": name, "skipped": "no backend option (not merged)"})
             print(f"  {name:<44} skipped: no Dask path in this checkout", flush=True)
@@ -437,12 +444,48 @@ def dask_run(folder: Path, size: int, args: argparse.Namespace, sweep: list[int]
         rec, _ = mon.stage(f"sweep: P={p}, shuffle + 1 pass, no persist", sweep_pass)
         rec["sweep_partitions"] = p
         out["stages"].append(rec)
+    if sweep and args.sweep_buffer:
+        import dask
+
+        p = max(sweep)
+        with dask.config.set({"distributed.p2p.comm.buffer": args.sweep_buffer}):
+            rec, _ = mon.stage(
+                f"sweep: P={p}, P2P comm buffer {args.sweep_buffer}",
+                lambda: FirmPartitions.from_parquet(accounts, FIRM, YEAR, npartitions=p).map_reduce(
+                    gram, combine=_concat
+                ),
+            )
+        rec["sweep_partitions"] = p
+        rec["p2p_buffer"] = args.sweep_buffer
+        out["stages"].append(rec)
+    out["baseline_worker_mb"] = mon.baseline_mb
     return out
 
 
-def memory_run(folder: Path) -> dict[str, Any]:
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` over ``old``: stages replaced by name, other stages kept (reruns of some stages)."""
+    out = {**old, **{k: v for k, v in new.items() if k not in ("dask", "memory")}}
+    for part in ("dask", "memory"):
+        if part not in new:
+            continue
+        if part not in old or "stages" not in old[part]:
+            out[part] = new[part]
+            continue
+        fresh = {s["stage"]: s for s in new[part].get("stages", [])}
+        kept = [s for s in old[part]["stages"] if s["stage"] not in fresh]
+        merged = {**old[part], **new[part]}
+        merged["stages"] = kept + list(fresh.values())
+        if part == "dask" and "sweep_sizes" in old[part]:
+            merged["sweep_sizes"] = {**old[part]["sweep_sizes"], **new[part].get("sweep_sizes", {})}
+        out[part] = merged
+    return out
+
+
+def memory_run(folder: Path, build: bool) -> dict[str, Any]:
     """The in-memory path on the same panel, in a subprocess (its own peak RSS)."""
-    cmd = [sys.executable, __file__, "--memory-one", str(folder)]
+    cmd = [sys.executable, __file__, "--memory-one", str(folder)] + (
+        [] if build else ["--no-build"]
+    )
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         return {"error": res.stderr[-2000:]}
@@ -450,7 +493,7 @@ def memory_run(folder: Path) -> dict[str, Any]:
     return out
 
 
-def memory_one(folder: Path) -> dict[str, Any]:
+def memory_one(folder: Path, build_too: bool) -> dict[str, Any]:
     """(In the subprocess.) Time ``build_panel`` and each estimator with ``backend="memory"``."""
     import pandas as pd
 
@@ -482,7 +525,8 @@ def memory_one(folder: Path) -> dict[str, Any]:
         spec = PanelSpec(id_type="kbo", exclude_bad_ids=True, deflator_base=1.0)
         build_panel(acc, reg, spec, defl)
 
-    timed("panel build (shuffle, build_panel per partition)", build)
+    if build_too:
+        timed("panel build (shuffle, build_panel per partition)", build)
     panel = timed(
         "read the built panel",
         lambda: (
@@ -556,18 +600,21 @@ def markdown(results: dict[str, Any]) -> str:
                 "Per-worker memory against partition size (the same accounts, not persisted: shuffle "
                 "by firm into P partitions and one map-reduce pass):",
                 "",
-                "| P | mean partition MB | max partition MB | peak RSS per worker (MB) | "
-                "peak minus fresh worker (MB) | wall s | CPU s |",
-                "|---:|---:|---:|---:|---:|---:|---:|",
+                "| P | P2P comm buffer | mean partition MB | max partition MB | peak RSS per worker "
+                "(MB) | peak minus fresh worker (MB) | wall s | CPU s |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]
             for s in sweep:
-                sz = size["dask"].get("sweep_sizes", {}).get(s["sweep_partitions"], {})
+                sizes = size["dask"].get("sweep_sizes", {})
+                p = s["sweep_partitions"]
+                sz = sizes.get(p, sizes.get(str(p), {}))
                 peaks = " / ".join(f"{v:.0f}" for v in s["peak_worker_mb"])
                 extra = " / ".join(
                     f"{v - b:.0f}" for v, b in zip(s["peak_worker_mb"], base, strict=False)
                 )
                 lines.append(
-                    f"| {s['sweep_partitions']} | {sz.get('mb_mean', float('nan')):.1f} | "
+                    f"| {s['sweep_partitions']} | {s.get('p2p_buffer', '1 GiB (default)')} | "
+                    f"{sz.get('mb_mean', float('nan')):.1f} | "
                     f"{sz.get('mb_max', float('nan')):.1f} | {peaks} | {extra} | {s['wall_s']:.1f} | "
                     f"{s['cpu_s']:.1f} |"
                 )
@@ -586,16 +633,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--partitions", type=int, default=None, help="default: one per 625,000 rows")
     ap.add_argument("--sweep", default=None, help="partition counts for the memory sweep")
+    ap.add_argument(
+        "--sweep-buffer",
+        default=None,
+        help="also the largest sweep P with this P2P comm buffer (e.g. 128MiB; Dask's default 1 GiB)",
+    )
     ap.add_argument("--memory-max", type=float, default=1e7, help="in-memory comparison up to")
     ap.add_argument("--tmp", default=None, help="folder for the generated data (deleted after)")
     ap.add_argument(
         "--data", default=None, help="keep the data in DIR/<size> and reuse it when present"
     )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument(
+        "--stages",
+        default="read,build,pass,estimators,sweep,memory",
+        help="stages to run (default all; with --data the others are kept from earlier runs)",
+    )
     ap.add_argument("--memory-one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_one:
-        print(json.dumps(memory_one(Path(args.memory_one))))
+        print(json.dumps(memory_one(Path(args.memory_one), not args.no_build)))
         return 0
     sizes = [int(float(s)) for s in (args.sizes or ("1e5" if args.quick else "2e5")).split(",")]
     sweep = (
@@ -616,16 +674,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"=== {size:,} firm-years in {tmp}", flush=True)
         try:
             rec: dict[str, Any] = {"size": size, "generate": generate(size, tmp)}
-            rec["dask"] = dask_run(tmp, size, args, sweep if i == 0 else [])
-            if size <= args.memory_max:
-                rec["memory"] = memory_run(tmp)
+            want = set(args.stages.split(","))
+            rec["dask"] = dask_run(tmp, size, args, sweep if i == 0 and "sweep" in want else [])
+            if size <= args.memory_max and "memory" in want:
+                rec["memory"] = memory_run(tmp, "build" in want)
                 for s in rec["memory"].get("stages", []):
                     print(f"  in memory: {s['stage'][:40]:<40} wall {s['wall_s']:7.1f} s  cpu "
                           f"{s['cpu_s']:7.1f} s  {s.get('error', '')}", flush=True)  # fmt: skip
+            if args.data:
+                saved = tmp / "record.json"
+                if saved.exists():
+                    rec = _merge(json.loads(saved.read_text()), json.loads(json.dumps(rec)))
+                saved.write_text(json.dumps(rec, indent=1, default=str) + "\n")
             results["sizes"].append(rec)
         finally:
             if not args.data:
                 shutil.rmtree(tmp, ignore_errors=True)
+    if args.data:  # every size recorded in the data folder, smallest first
+        recs = [json.loads(f.read_text()) for f in Path(args.data).glob("*/record.json")]
+        results["sizes"] = sorted(recs, key=lambda r: r["size"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "bench_dask_quick" if args.quick else "bench_dask"

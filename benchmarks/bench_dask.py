@@ -215,8 +215,9 @@ class Monitor:
     the high-water mark of an earlier stage; ``baseline_mb`` is a fresh worker's RSS (imports only).
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, after: Callable[[], None] = lambda: None) -> None:
         self.workers = workers
+        self.after = after
         self.peaks: dict[str, int] = {}
         self.procs: dict[str, Any] = {}
         self.baseline_mb: list[float] = []
@@ -277,6 +278,7 @@ class Monitor:
         if error:
             rec["error"] = error
         print(_line(rec), flush=True)
+        self.after()
         return rec, value
 
 
@@ -393,8 +395,17 @@ def partition_sizes(fp: Any, st: dict[str, Any] | None = None) -> dict[str, floa
     }
 
 
-def dask_run(folder: Path, size: int, args: argparse.Namespace, sweep: list[int]) -> dict[str, Any]:
-    """The Dask stages asked for (``--stages``) at one size, each on a fresh LocalCluster."""
+def dask_run(
+    folder: Path,
+    size: int,
+    args: argparse.Namespace,
+    sweep: list[int],
+    save: Callable[[dict[str, Any]], None] = lambda out: None,
+) -> dict[str, Any]:
+    """The Dask stages asked for (``--stages``) at one size, each on a fresh LocalCluster.
+
+    ``save(out)`` is called after every stage (a checkpoint of the records so far).
+    """
     from distributed import wait
 
     from clusterimpact.dask import FirmPartitions
@@ -403,7 +414,7 @@ def dask_run(folder: Path, size: int, args: argparse.Namespace, sweep: list[int]
     out: dict[str, Any] = {"npartitions": npart, "stages": []}
     panel_dir = folder / "panel"
     accounts = str(folder / "synthetic.accounts")
-    mon = Monitor(args.workers)
+    mon = Monitor(args.workers, lambda: save(out))
 
     def read() -> None:
         fp = FirmPartitions.from_parquet(accounts, FIRM, YEAR, npartitions=npart).persist()
@@ -479,6 +490,15 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             merged["sweep_sizes"] = {**old[part]["sweep_sizes"], **new[part].get("sweep_sizes", {})}
         out[part] = merged
     return out
+
+
+def _save_record(path: Path, rec: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``rec`` into the record saved at ``path`` (stages replaced by name); the merged record."""
+    rec = json.loads(json.dumps(rec, default=str))
+    if path.exists():
+        rec = _merge(json.loads(path.read_text()), rec)
+    path.write_text(json.dumps(rec, indent=1) + "\n")
+    return rec
 
 
 def memory_run(folder: Path, build: bool) -> dict[str, Any]:
@@ -675,17 +695,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rec: dict[str, Any] = {"size": size, "generate": generate(size, tmp)}
             want = set(args.stages.split(","))
-            rec["dask"] = dask_run(tmp, size, args, sweep if i == 0 and "sweep" in want else [])
+
+            def save(partial: dict[str, Any], rec: dict[str, Any] = rec, tmp: Path = tmp) -> None:
+                if args.data:
+                    _save_record(tmp / "record.json", {**rec, "dask": partial})
+
+            rec["dask"] = dask_run(
+                tmp, size, args, sweep if i == 0 and "sweep" in want else [], save
+            )
             if size <= args.memory_max and "memory" in want:
                 rec["memory"] = memory_run(tmp, "build" in want)
                 for s in rec["memory"].get("stages", []):
                     print(f"  in memory: {s['stage'][:40]:<40} wall {s['wall_s']:7.1f} s  cpu "
                           f"{s['cpu_s']:7.1f} s  {s.get('error', '')}", flush=True)  # fmt: skip
             if args.data:
-                saved = tmp / "record.json"
-                if saved.exists():
-                    rec = _merge(json.loads(saved.read_text()), json.loads(json.dumps(rec)))
-                saved.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+                rec = _save_record(tmp / "record.json", rec)
             results["sizes"].append(rec)
         finally:
             if not args.data:

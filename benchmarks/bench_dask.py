@@ -69,6 +69,15 @@ def _event_study(data: Any, backend: str) -> Any:
     return event_study(data, "ln_tfp", backend=backend)
 
 
+def _membership(name: str) -> Callable[[Any, str], Any]:
+    def run(data: Any, backend: str) -> Any:
+        from clusterimpact.estimation.fe import membership
+
+        return getattr(membership, name)(data, "ln_tfp", backend=backend)
+
+    return run
+
+
 def _duration(data: Any, backend: str) -> Any:
     from clusterimpact.estimation.duration import duration_effects
 
@@ -109,7 +118,19 @@ def _tfp(method: str) -> Callable[[Any, str], Any]:
 CASES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "feols TWFE (firm+year FE, CRV1)": ("clusterimpact.estimation.fe.model:feols", _feols),
     "event study": ("clusterimpact.estimation.event_study:event_study", _event_study),
-    "duration effects": ("clusterimpact.estimation.duration:duration_effects", _duration),
+    "static TWFE premium": (
+        "clusterimpact.estimation.fe.membership:static_premium",
+        _membership("static_premium"),
+    ),
+    "binned duration (TWFE)": (
+        "clusterimpact.estimation.fe.membership:binned_duration",
+        _membership("binned_duration"),
+    ),
+    "linear duration (TWFE)": (
+        "clusterimpact.estimation.fe.membership:linear_duration",
+        _membership("linear_duration"),
+    ),
+    "duration_effects": ("clusterimpact.estimation.duration:duration_effects", _duration),
     "CS att_gt (OR, not-yet) + simple": ("clusterimpact.estimation.cs.api:att_gt", _att_gt),
     "imputation": ("clusterimpact.estimation.imputation:imputation_did", _imputation),
     "labour productivity": ("clusterimpact.productivity.labour:labour_productivity", _labour),

@@ -1,7 +1,15 @@
 """Benchmark the Dask back end (#16): wall/CPU time, peak memory per worker, bytes shuffled.
 
 Usage: ``python benchmarks/bench_dask.py [--quick] [--sizes 1e7,5e7] [--workers 2] [--partitions N]
-[--sweep 8,32,128] [--memory-max 1e7] [--tmp DIR] [--out benchmarks/results]``.
+[--sweep 8,32,128] [--memory-max 1e7] [--tmp DIR] [--out benchmarks/results]``; with ``--data DIR``
+the data and each size's record are kept in ``DIR/<size>``, ``--stages`` reruns some stages (the
+others are kept), ``--report-only`` writes the tables from the records. The committed results came
+from::
+
+    bench_dask.py --sizes 1e7 --sweep 4,16,64 --data D          # then, after the Dask branches merged:
+    bench_dask.py --sizes 1e7 --stages estimators,memory,dpanel --data D
+    bench_dask.py --sizes 5e7 --stages build,pass,sweep --sweep 16,64,256 --sweep-buffer 256MiB --data D
+    bench_dask.py --data D --report-only
 
 Per size (synthetic ``ecoom`` firm-years, about 9.9 observed years per firm):
 
@@ -12,8 +20,9 @@ Per size (synthetic ``ecoom`` firm-years, about 9.9 observed years per firm):
    * ``read + repartition``: ``FirmPartitions.from_parquet`` (the firm-hash shuffle, P2P) persisted;
    * ``panel build``: accounts shuffled by firm, ``build_panel`` on each partition (firm-local: the
      registry rows of the partition's firms, the deflators), ``ln_tfp`` added (ln VA net of the true
-     elasticities), written to Parquet one file per partition; ``build_panel(backend="dask")`` when the
-     package has it;
+     elasticities), written to Parquet one file per partition (the estimators' input);
+   * ``build_panel(backend="dask")`` (the package's own Dask build, which persists the panel: stage
+     ``dpanel``, for sizes whose panel the workers can hold);
    * every estimator that has a ``backend`` option, on the built panel read back as
      ``FirmPartitions`` (one file = one partition, no shuffle, not persisted: each pass streams the
      partitions from disk, so a worker holds a partition at a time);
@@ -508,7 +517,8 @@ def dask_run(
         rec["sweep_partitions"] = p
         rec["p2p_buffer"] = args.sweep_buffer
         out["stages"].append(rec)
-    out["baseline_worker_mb"] = mon.baseline_mb
+    if mon.baseline_mb:
+        out["baseline_worker_mb"] = mon.baseline_mb
     return out
 
 
@@ -710,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         "dpanel: build_panel(backend='dask'), which persists the panel (skip it when the panel "
         "does not fit in the workers' memory)",
     )
+    ap.add_argument("--report-only", action="store_true", help="with --data: only write the tables")
     ap.add_argument("--memory-one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -726,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "sizes": [],
     }
-    for i, size in enumerate(sizes):
+    for i, size in enumerate([] if args.report_only else sizes):
         if args.data:
             tmp = Path(args.data) / str(size)
             tmp.mkdir(parents=True, exist_ok=True)

@@ -489,7 +489,7 @@ def dask_run(
         if "estimators" not in want:
             break
         if not has_backend(target):
-            out["stages"].append({"stage": name, "skipped": "no backend option (not merged)"})
+            out["stages"].append({"stage": name, "skipped": "no backend option in this checkout"})
             print(f"  {name:<44} skipped: no Dask path in this checkout", flush=True)
             continue
         out["stages"].append(mon.stage(name, lambda fn=fn: fn(fp, "dask"))[0])

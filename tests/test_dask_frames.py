@@ -28,7 +28,6 @@ def test_each_firm_in_one_partition_and_sums_agree(n: int) -> None:
     assert fp.npartitions == n
     got = fp.map_reduce(
         lambda p: {"rows": len(p), "firms": p["firm"].nunique(), "y": p["y"].to_numpy().sum()},
-        scheduler="sync",
     )
     assert got["rows"] == len(df)
     # a firm split over two partitions would be counted twice
@@ -40,7 +39,6 @@ def test_rows_sorted_by_firm_and_year_within_partitions() -> None:
     fp = FirmPartitions.from_pandas(_panel(), "firm", "year", npartitions=3)
     ok = fp.map_reduce(
         lambda p: int(p[["firm", "year"]].apply(tuple, axis=1).is_monotonic_increasing),
-        scheduler="sync",
     )
     assert ok == 3
 
@@ -76,3 +74,17 @@ def test_backend_choice() -> None:
         wants_dask(df, "spark")
     with pytest.raises(SpecError, match="firm_id"):
         as_partitions(fp, "firm_id")
+
+
+def test_a_frame_with_split_firms_is_repartitioned_unless_declared_whole() -> None:
+    import dask.dataframe as dd
+
+    df = _panel(40, 4).sort_values("year")  # cut by year: every firm in every partition
+    frame = dd.from_pandas(df, npartitions=4, sort=False)
+
+    def firms(fp: FirmPartitions) -> int:
+        return fp.map_reduce(lambda p: p["firm"].nunique())
+
+    assert firms(FirmPartitions(frame, "firm", "year", whole_firms=True)) > 40  # the caller's word
+    fixed = FirmPartitions(frame, "firm", "year")
+    assert fixed.npartitions == 4 and firms(fixed) == 40

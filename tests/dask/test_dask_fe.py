@@ -37,7 +37,9 @@ def _by_firm(df: pd.DataFrame, firm: str, n: int) -> FirmPartitions:
 
     code = pd.factorize(df[firm], sort=True)[0] % n
     parts = [df[code == i].reset_index(drop=True) for i in range(n)]
-    return FirmPartitions(dd.from_map(lambda p: p, parts, meta=df.head(0)), firm, "year")
+    return FirmPartitions(
+        dd.from_map(lambda p: p, parts, meta=df.head(0)), firm, "year", whole_firms=True
+    )
 
 
 PARTS = [1, 4, 16]

@@ -136,7 +136,7 @@ def _split(df: pd.DataFrame, npartitions: int = 3, firm: str = "firm_id"):
         for i in range(npartitions)
     ]
     frame = dd.concat([dd.from_pandas(p, npartitions=1, sort=False) for p in pieces])
-    return FirmPartitions(frame, firm, "year")
+    return FirmPartitions(frame, firm, "year", whole_firms=True)
 
 
 def _both(df: pd.DataFrame, npartitions: int = 3, **kw):

@@ -63,7 +63,7 @@ def _by_firm(df: pd.DataFrame, n: int) -> FirmPartitions:
     ]
     frame = dd.concat([dd.from_pandas(p, npartitions=1) for p in parts])
     assert frame.npartitions == n
-    return FirmPartitions(frame, "firm_id", "year")
+    return FirmPartitions(frame, "firm_id", "year", whole_firms=True)
 
 
 def _fit(data, method, **kw):

@@ -53,6 +53,32 @@ def _add(a: Any, b: Any) -> Any:
     return a + b
 
 
+def _by_firm(frame: Any, firm: str, time: str | None, npartitions: int | None) -> Any:
+    """``frame`` shuffled by a hash of ``firm`` into ``npartitions`` (default: as many as it has), rows
+    sorted by firm and year within each partition."""
+    n = int(npartitions or frame.npartitions)
+    if n < 1:
+        raise SpecError(f"npartitions must be >= 1, got {n}")
+    shuffled = frame.shuffle(on=firm, npartitions=n)
+    return shuffled.map_partitions(_sort_firm_year, firm, time, meta=frame._meta)
+
+
+class _Sealed:
+    """A task function with its arguments, passed through by Dask untouched."""
+
+    def __init__(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __dask_tokenize__(self) -> int:
+        return id(self)
+
+
+def _apply_sealed(part: pd.DataFrame, sealed: _Sealed) -> Any:
+    return sealed.fn(part, *sealed.args, **sealed.kwargs)
+
+
 class FirmPartitions:
     """A firm-year panel as a Dask DataFrame whose partitions each hold whole firms.
 
@@ -63,11 +89,16 @@ class FirmPartitions:
     Parameters
     ----------
     frame : dask.dataframe.DataFrame
-        Already partitioned by firm (use the constructors unless you know it is).
+        The panel. Unless ``whole_firms`` is true it is repartitioned by a hash of the firm id (same
+        number of partitions), so that no firm is split over two partitions.
     firm : str
         The firm id column.
     time : str, optional
         The year column (rows are kept sorted by firm, then year, within a partition).
+    whole_firms : bool, default False
+        The caller guarantees that every firm's rows are in one partition (a frame derived partition by
+        partition from a :class:`FirmPartitions`). A firm split over partitions would give wrong
+        fixed effects and clustered SEs without an error, so this is never inferred.
 
     Examples
     --------
@@ -79,13 +110,15 @@ class FirmPartitions:
     15.0
     """
 
-    def __init__(self, frame: Any, firm: str, time: str | None = None) -> None:
+    def __init__(
+        self, frame: Any, firm: str, time: str | None = None, *, whole_firms: bool = False
+    ) -> None:
         require_dask()
         if firm not in frame.columns:
             raise DataError(
                 f"firm id column {firm!r} is not in the data (columns: {list(frame.columns)})"
             )
-        self.frame = frame
+        self.frame = frame if whole_firms else _by_firm(frame, firm, time, None)
         self.firm = firm
         self.time = time
 
@@ -105,13 +138,11 @@ class FirmPartitions:
     ) -> FirmPartitions:
         """Repartition a Dask DataFrame by a hash of the firm id (each firm in one partition)."""
         require_dask()
-        n = int(npartitions or frame.npartitions)
-        if n < 1:
-            raise SpecError(f"npartitions must be >= 1, got {n}")
-        shuffled = frame.shuffle(on=firm, npartitions=n)
-        meta = frame._meta
-        ordered = shuffled.map_partitions(_sort_firm_year, firm, time, meta=meta)
-        return cls(ordered, firm, time)
+        if firm not in frame.columns:
+            raise DataError(
+                f"firm id column {firm!r} is not in the data (columns: {list(frame.columns)})"
+            )
+        return cls(_by_firm(frame, firm, time, npartitions), firm, time, whole_firms=True)
 
     @classmethod
     def from_pandas(
@@ -152,7 +183,7 @@ class FirmPartitions:
 
     def persist(self) -> FirmPartitions:
         """Hold the partitions in the workers' memory (for several passes over the same panel)."""
-        return FirmPartitions(self.frame.persist(), self.firm, self.time)
+        return FirmPartitions(self.frame.persist(), self.firm, self.time, whole_firms=True)
 
     def map_partitions(
         self, fn: Callable[..., pd.DataFrame], *args: Any, meta: Any = None, **kwargs: Any
@@ -160,7 +191,10 @@ class FirmPartitions:
         """A firm-local transform of every partition (rows of one firm stay together)."""
         kw = {"meta": meta} if meta is not None else {}
         return FirmPartitions(
-            self.frame.map_partitions(fn, *args, **kw, **kwargs), self.firm, self.time
+            self.frame.map_partitions(fn, *args, **kw, **kwargs),
+            self.firm,
+            self.time,
+            whole_firms=True,
         )
 
     def map_reduce(
@@ -181,7 +215,13 @@ class FirmPartitions:
         import dask
 
         parts = self.frame.to_delayed()
-        tasks = [dask.delayed(fn)(p, *args, **kwargs) for p in parts]
+        if any(dask.is_dask_collection(a) for a in (*args, *kwargs.values())):
+            tasks = [dask.delayed(fn)(p, *args, **kwargs) for p in parts]
+        else:
+            # the arguments as one opaque task: serialised once per pass, and not walked once per
+            # partition looking for collections (costly for coefficient dataclasses and long lists)
+            sealed = dask.delayed(_Sealed(fn, args, kwargs), traverse=False)
+            tasks = [dask.delayed(_apply_sealed)(p, sealed) for p in parts]
         kw = {"scheduler": scheduler} if scheduler else {}
         stats = dask.compute(*tasks, **kw)
         return _tree_sum(list(stats), combine or _add)

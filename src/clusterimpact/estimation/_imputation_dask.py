@@ -382,7 +382,7 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
     meta_frame = fp.frame._meta
     cols = list(dict.fromkeys([o.outcome, o.cohort, o.unit, o.time, *o.extra]))
     require_columns(meta_frame, cols, what="imputation")
-    used_cols = FirmPartitions(fp.frame[cols], fp.firm, fp.time)
+    used_cols = FirmPartitions(fp.frame[cols], fp.firm, fp.time, whole_firms=True)
     empty = np.zeros(0)
     _, label, prefix, x_label = _axis(
         meta_frame, o.aggregation, o.by, o.horizons, empty, empty, empty

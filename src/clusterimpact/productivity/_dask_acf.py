@@ -275,7 +275,7 @@ def acf_dask(est: ACF, runner: DaskRunner) -> Point:
     frame = runner.clean.frame.map_partitions(
         _lom_rows, runner.shape, (fs, exps, va, overid, zmean), meta=meta
     )
-    lom = FirmPartitions(frame, "unit").persist()
+    lom = FirmPartitions(frame, "unit", whole_firms=True).persist()
     ZZ = lom.map_reduce(_zz, p, z, combine=add_stats)
     try:
         W = np.linalg.inv(ZZ)

@@ -396,7 +396,7 @@ def panel_partitions(panel_dir: Path) -> Any:
     n_files = len(list(panel_dir.glob("*.parquet")))
     if frame.npartitions != n_files:
         raise RuntimeError(f"{frame.npartitions} partitions from {n_files} files")
-    return FirmPartitions(frame, FIRM, YEAR)
+    return FirmPartitions(frame, FIRM, YEAR, whole_firms=True)
 
 
 def _part_stats(part: Any) -> dict[str, Any]:

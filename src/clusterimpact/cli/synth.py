@@ -2,7 +2,9 @@
 
 ``clusterimpact synth --scenario ecoom --seed 1 --out data/synthetic`` writes
 ``synthetic.accounts.csv.gz``, ``synthetic.registry.csv``, ``synthetic.deflators.csv`` and
-``synthetic.truth.json`` (bit-identical for the same seed and options).
+``synthetic.truth.json`` (bit-identical for the same seed and options). With ``--format parquet`` the
+accounts go to a folder of Parquet files ``synthetic.accounts/part-*.parquet`` written chunk by chunk
+(memory bounded by one chunk of firms: EU-scale panels for the Dask back end).
 """
 
 from __future__ import annotations
@@ -30,7 +32,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--start-year", dest="start_year", type=int, default=2008)
     p.add_argument("--end-year", dest="end_year", type=int, default=2023)
-    p.add_argument("--dirty", action="store_true", help="add realistic data faults")
+    p.add_argument("--dirty", action="store_true", help="add realistic data faults (csv only)")
+    p.add_argument(
+        "--format",
+        dest="file_format",
+        choices=("csv", "parquet"),
+        default="csv",
+        help="csv (default: one gzipped accounts file) or parquet (a folder of files, written "
+        "chunk by chunk without holding the panel in memory)",
+    )
+    p.add_argument(
+        "--firms-per-file",
+        dest="firms_per_file",
+        type=int,
+        default=None,
+        help="parquet: firms per accounts file (default and maximum 50000)",
+    )
     p.add_argument("--name", default="synthetic", help="file name stem (default 'synthetic')")
     p.add_argument("--json", dest="json_path", default=None, help="write a JSON summary here")
     p.set_defaults(func=_run, out_kind="folder")
@@ -38,8 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _run(args: argparse.Namespace) -> int:
     from clusterimpact.cli._common import write_json
+    from clusterimpact.errors import SpecError
     from clusterimpact.synthetic import simulate
 
+    if args.file_format == "parquet":
+        if args.dirty:
+            raise SpecError("--dirty needs --format csv (the faults are drawn on the whole panel)")
+        return _run_parquet(args)
+    if args.firms_per_file is not None:
+        raise SpecError("--firms-per-file needs --format parquet")
     sim = simulate(
         args.scenario,
         seed=args.seed,
@@ -73,6 +97,57 @@ def _run(args: argparse.Namespace) -> int:
                     "start_year": args.start_year,
                     "end_year": args.end_year,
                     "dirty": args.dirty,
+                    "name": args.name,
+                },
+                "files": {k: str(v) for k, v in paths.items()},
+                "sample": sample,
+                "att_overall": t["att_overall"],
+                "att_overall_lp": t["att_overall_lp"],
+                "elasticities": t["elasticities"],
+            },
+        )
+    return 0
+
+
+def _run_parquet(args: argparse.Namespace) -> int:
+    import json
+
+    from clusterimpact.cli._common import write_json
+    from clusterimpact.synthetic import write_parquet
+
+    paths = write_parquet(
+        args.out,
+        args.scenario,
+        seed=args.seed,
+        n_firms=args.n_firms,
+        start_year=args.start_year,
+        end_year=args.end_year,
+        firms_per_file=args.firms_per_file,
+        name=args.name,
+    )
+    t = json.loads(paths["truth"].read_text(encoding="utf-8"))
+    sample = t["sample"]
+    n_files = len(list(paths["accounts"].glob("*.parquet")))
+    print(
+        f"scenario {args.scenario}, seed {args.seed}: {sample['firms']} firms, "
+        f"{sample['firm_years']} firm-years, {sample['members']} members\n"
+        f"true ATT on log TFP {t['att_overall']:+.4f}, on ln(VA/FTE) {t['att_overall_lp']:+.4f}\n"
+        f"wrote {paths['accounts']} ({n_files} Parquet files)\n"
+        + "\n".join(f"wrote {p}" for k, p in paths.items() if k != "accounts")
+    )
+    if args.json_path:
+        write_json(
+            args.json_path,
+            {
+                "command": "synth",
+                "scenario": args.scenario,
+                "seed": args.seed,
+                "options": {
+                    "n_firms": args.n_firms,
+                    "start_year": args.start_year,
+                    "end_year": args.end_year,
+                    "format": "parquet",
+                    "firms_per_file": args.firms_per_file,
                     "name": args.name,
                 },
                 "files": {k: str(v) for k, v in paths.items()},

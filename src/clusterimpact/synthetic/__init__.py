@@ -181,6 +181,7 @@ from clusterimpact.synthetic._catalogue import CLUSTER_START, CLUSTERS, NACE, RE
 from clusterimpact.synthetic._engine import simulate_chunk
 from clusterimpact.synthetic._output import (
     ACCOUNT_COLUMNS,
+    KBO_CAPACITY,
     add_dirt,
     kbo_ids,
     make_deflators,
@@ -188,9 +189,18 @@ from clusterimpact.synthetic._output import (
     write_json,
 )
 from clusterimpact.synthetic._params import SCENARIOS, Scenario, SynthParams, make_params
+from clusterimpact.synthetic._parquet import parquet_files, write_parquet
 from clusterimpact.synthetic._truth import compute_truth, round_floats
 
-__all__ = ["CHUNK_FIRMS", "SCENARIOS", "SynthParams", "SyntheticData", "simulate"]
+__all__ = [
+    "CHUNK_FIRMS",
+    "SCENARIOS",
+    "SynthParams",
+    "SyntheticData",
+    "parquet_files",
+    "simulate",
+    "write_parquet",
+]
 
 CHUNK_FIRMS = 50_000
 """Firms simulated per chunk (fixed: the output for a seed does not depend on memory)."""
@@ -343,14 +353,7 @@ def simulate(
     >>> round(sim.truth["elasticities"]["ln_emp"], 2)
     0.65
     """
-    check_choice("scenario", scenario, SCENARIOS)
-    params = make_params(scenario, overrides)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise SpecError(f"seed must be an integer, got {seed!r}")
-    if not isinstance(n_firms, (int, np.integer)) or n_firms < 1:
-        raise SpecError(f"n_firms must be a positive integer, got {n_firms!r}")
-    if not end_year > start_year:
-        raise SpecError(f"end_year ({end_year}) must be after start_year ({start_year})")
+    params = check_args(scenario, seed, n_firms, start_year, end_year, overrides)
     n_chunks = -(-int(n_firms) // CHUNK_FIRMS)
     ss = np.random.SeedSequence(int(seed))
     s_defl, s_ids, s_dirt, s_chunks = ss.spawn(4)
@@ -400,6 +403,31 @@ def simulate(
         latent=latent,
         dirt=dirt,
     )
+
+
+def check_args(
+    scenario: str,
+    seed: Any,
+    n_firms: Any,
+    start_year: int,
+    end_year: int,
+    overrides: dict[str, Any],
+) -> SynthParams:
+    """Validate :func:`simulate`'s arguments; the parameters of ``scenario`` with ``overrides``."""
+    check_choice("scenario", scenario, SCENARIOS)
+    params = make_params(scenario, overrides)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise SpecError(f"seed must be an integer, got {seed!r}")
+    if not isinstance(n_firms, (int, np.integer)) or n_firms < 1:
+        raise SpecError(f"n_firms must be a positive integer, got {n_firms!r}")
+    if n_firms + 3 > KBO_CAPACITY:
+        raise SpecError(
+            f"n_firms must be at most {KBO_CAPACITY - 3:,} (distinct synthetic enterprise numbers), "
+            f"got {n_firms:,}"
+        )
+    if not end_year > start_year:
+        raise SpecError(f"end_year ({end_year}) must be after start_year ({start_year})")
+    return params
 
 
 def _simulate_firms(

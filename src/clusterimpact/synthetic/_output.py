@@ -18,8 +18,11 @@ from clusterimpact.synthetic._catalogue import DIVISIONS
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "KBO_CAPACITY",
     "add_dirt",
     "kbo_ids",
+    "kbo_numbers",
+    "kbo_text",
     "make_deflators",
     "write_csv",
     "write_json",
@@ -33,8 +36,14 @@ _COMMON = {2009: -0.02, 2010: 0.005, 2015: -0.01, 2016: -0.005, 2021: 0.02, 2022
 _SECTOR_SHOCK = {("35", 2022): 0.25, ("35", 2023): -0.10, ("10", 2022): 0.05, ("11", 2022): 0.04}
 
 
-def kbo_ids(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct valid Belgian enterprise numbers (10 digits, leading 0, mod-97 check)."""
+#: How many distinct enterprise numbers :func:`kbo_ids` can draw (bases 2,000,000 to 8,999,999).
+KBO_CAPACITY = 7_000_000
+
+
+def kbo_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct valid Belgian enterprise numbers as int64 (the draws of :func:`kbo_ids`)."""
+    if n > KBO_CAPACITY:
+        raise ValueError(f"at most {KBO_CAPACITY} distinct enterprise numbers, asked for {n}")
     out = np.zeros(0, dtype=np.int64)
     while len(out) < n:
         draw = rng.integers(2_000_000, 9_000_000, size=int(1.1 * (n - len(out))) + 16)
@@ -42,9 +51,19 @@ def kbo_ids(rng: np.random.Generator, n: int) -> np.ndarray:
         _, first = np.unique(both, return_index=True)
         out = both[np.sort(first)]
     base = out[:n]
-    number = base * 100 + (97 - base % 97)  # first eight digits, then the two check digits
-    text = pd.Series(number, dtype="int64").astype(str).str.zfill(10)
+    number: np.ndarray = base * 100 + (97 - base % 97)  # eight digits, then the two check digits
+    return number
+
+
+def kbo_text(numbers: np.ndarray) -> np.ndarray:
+    """Enterprise numbers as 10-character strings with the leading 0 (object array)."""
+    text = pd.Series(np.asarray(numbers, dtype=np.int64)).astype(str).str.zfill(10)
     return text.to_numpy(dtype=object)
+
+
+def kbo_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct valid Belgian enterprise numbers (10 digits, leading 0, mod-97 check)."""
+    return kbo_text(kbo_numbers(rng, n))
 
 
 def break_kbo(ids: np.ndarray) -> np.ndarray:

@@ -604,7 +604,15 @@ def firm_multipliers(
 
 def firm_seed(seed: int | np.random.Generator | None) -> int:
     """An integer seed for :func:`firm_multipliers`: ``seed`` itself, one drawn from a generator, or
-    fresh entropy for ``None``."""
+    fresh entropy for ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.influence import firm_seed
+    >>> firm_seed(7), firm_seed(np.random.default_rng(1)) == firm_seed(np.random.default_rng(1))
+    (7, True)
+    """
     if isinstance(seed, (int, np.integer)):
         return int(seed)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng()
@@ -625,6 +633,17 @@ def project_firm_draws(
 
     Additive over firms: the projections of disjoint sets of firms sum to the projection of their
     union, which is how partitions of a panel combine.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from clusterimpact.estimation.influence import SparseBasis, firm_keys, project_firm_draws
+    >>> keys = firm_keys(np.array(["0401", "0402", "0403"]))
+    >>> whole = project_firm_draws(SparseBasis(phi=sp.csr_matrix([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])), keys, 4, 7)
+    >>> part1 = project_firm_draws(SparseBasis(phi=sp.csr_matrix([[1.0, 0.0], [0.0, 1.0]])), keys[:2], 4, 7)
+    >>> part2 = project_firm_draws(SparseBasis(phi=sp.csr_matrix([[1.0, 1.0]])), keys[2:], 4, 7)
+    >>> whole.shape, bool(np.allclose(whole, part1 + part2))
+    ((4, 2), True)
     """
     nc = basis.n_clusters
     if len(keys) != nc:

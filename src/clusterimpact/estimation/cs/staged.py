@@ -45,7 +45,16 @@ PS_MAXITER = 100
 @dataclass
 class CellData:
     """The units of one 2x2 cell (or the part of them in one partition): outcome change, design with
-    intercept, sampling weights and the treated indicator."""
+    intercept, sampling weights and the treated indicator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.cs.staged import CellData
+    >>> cell = CellData(dy=np.array([3.0, 1.0]), X=np.ones((2, 1)), w=np.ones(2), d=np.array([True, False]))
+    >>> cell.c.tolist()
+    [False, True]
+    """
 
     dy: np.ndarray
     X: np.ndarray
@@ -95,6 +104,18 @@ def run_local(stages: Stages, data: CellData) -> Any:
     """Drive ``stages`` on all of a cell's units at once (the in-memory path); returns its value.
 
     A :class:`CellFailure` with a ``diagnose`` is re-raised with the diagnosed reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact.estimation.cs.staged import STAGES, CellData, run_local
+    >>> cell = CellData(
+    ...     dy=np.array([3.0, 5.0, 1.0, 2.0]), X=np.ones((4, 1)), w=np.ones(4),
+    ...     d=np.array([True, True, False, False]),
+    ... )
+    >>> att, psi = run_local(STAGES["unconditional"](1), cell)
+    >>> att  # (3 + 5) / 2 - (1 + 2) / 2
+    2.5
     """
     try:
         request = next(stages)

@@ -83,8 +83,24 @@ def memory_fits(dask_panel: pd.DataFrame) -> dict[str, Any]:
     return {name: _fit(dask_panel, **opts) for name, opts in CONFIGS.items()}
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-@pytest.mark.parametrize("n", [1, 4, 16])
+# make test: the fast path at 1, 4 and 16 partitions and each other setup at one count (every count
+# appears); CLUSTERIMPACT_SWEEP=1 runs the rest of the cross product (each Newton round of IPW/DR is a
+# round trip to the cluster, the bulk of this file's cost)
+DEFAULT = [
+    ("fast-never", 1),
+    ("fast-never", 4),
+    ("fast-never", 16),
+    ("unbal-notyet-boot", 16),
+    ("reg-never-cov", 4),
+    ("ipw-notyet-cov", 4),
+    ("dr-never-cov", 1),
+]
+SWEEP = [(k, n) for k in CONFIGS for n in (1, 4, 16) if (k, n) not in DEFAULT]
+
+
+@pytest.mark.parametrize(
+    ("name", "n"), DEFAULT + [pytest.param(*c, marks=pytest.mark.sweep) for c in SWEEP]
+)
 def test_dask_equals_memory(
     name: str, n: int, memory_fits: dict[str, Any], firm_partitions: Any
 ) -> None:

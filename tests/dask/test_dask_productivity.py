@@ -145,7 +145,10 @@ def memory_results(dask_panel):
 
 # labour productivity is row-local (nothing is summed but its mean): 16 partitions suffice; the
 # estimators at 1, 4 and 16
-CASES = [(m, n) for m in METHODS for n in (1, 4, 16) if m != "labour" or n == 16]
+# make test runs OLS at every count and each other estimator at one (CLUSTERIMPACT_SWEEP=1: all)
+_ALL = [(m, n) for m in METHODS for n in (1, 4, 16) if m != "labour" or n == 16]
+_DEFAULT = {("ols", 1), ("ols", 4), ("ols", 16), ("fe", 16), ("wooldridge", 4), ("labour", 16)}
+CASES = [c if c in _DEFAULT else pytest.param(*c, marks=pytest.mark.sweep) for c in _ALL]
 
 
 @pytest.mark.parametrize(("method", "n"), CASES)
@@ -214,7 +217,9 @@ def acf_panel(dask_panel):
     return sub, refs
 
 
-@pytest.mark.parametrize("n", [1, 4, 16])
+@pytest.mark.parametrize(
+    "n", [pytest.param(1, marks=pytest.mark.sweep), 4, pytest.param(16, marks=pytest.mark.sweep)]
+)
 def test_acf_on_dask_equals_memory(n, dask_client, acf_panel) -> None:
     sub, refs = acf_panel
     ref = refs[str(ACF_STARTS[n])]

@@ -106,7 +106,7 @@ class FirmPartitions:
     >>> from clusterimpact.dask import FirmPartitions
     >>> df = pd.DataFrame({"firm": [1, 1, 2, 2, 3], "year": [1, 2, 1, 2, 1], "y": [1.0, 2.0, 3.0, 4.0, 5.0]})
     >>> fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=2)
-    >>> fp.map_reduce(lambda part: float(part["y"].sum()), scheduler="sync")
+    >>> fp.map_reduce(lambda part: float(part["y"].sum()))
     15.0
     """
 
@@ -206,6 +206,10 @@ class FirmPartitions:
         **kwargs: Any,
     ) -> Any:
         """``combine``-sum (default ``+``, key by key for dicts) of ``fn(partition, *args, **kwargs)``.
+
+        ``scheduler`` (e.g. ``"sync"`` for debugging) suits partitions that need no shuffle: a frame
+        repartitioned while a distributed client runs uses its P2P shuffle, which only that client can
+        compute.
 
         ``fn`` gets one pandas partition (whole firms, sorted by firm and year) and returns additive
         statistics. Partial results are summed on the client in partition order, so the result does not

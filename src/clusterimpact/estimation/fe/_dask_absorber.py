@@ -10,7 +10,7 @@ solves once with the same :class:`~clusterimpact.estimation.fe._blocksolve.Block
 then applies :meth:`Absorber.within` with the solution. The numbers are those of the in-memory engine up
 to the order of summation (roundoff).
 
-Use (``scheduler="sync"`` here; leave it out to run on the cluster)
+Use (on the running client if there is one, else on the local threaded scheduler)
 ---
 >>> import pandas as pd
 >>> from clusterimpact.dask import FirmPartitions
@@ -18,12 +18,12 @@ Use (``scheduler="sync"`` here; leave it out to run on the cluster)
 >>> df = pd.DataFrame({"firm": [1, 1, 2, 2, 3, 3], "year": [1, 2, 1, 2, 1, 2],
 ...                    "y": [1.0, 2.0, 2.0, 5.0, 0.0, 1.0]})
 >>> fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=2)
->>> ab = DaskAbsorber(fp, ["year"], scheduler="sync")  # level pass + the secondary system
+>>> ab = DaskAbsorber(fp, ["year"])  # level pass + the secondary system
 >>> delta = ab.solve(["y"])  # one pass: right-hand sides summed, solved on the client
 >>> def rss(part, spec, delta):  # any statistic of the within-transformed sample rows
 ...     z = demean(part, spec, ["y"], delta)
 ...     return float((z**2).sum())
->>> round(fp.map_reduce(rss, ab.spec, delta, scheduler="sync"), 6)
+>>> round(fp.map_reduce(rss, ab.spec, delta), 6)
 1.333333
 
 Level codes (years, sector^year) are global: a first pass counts the levels of every secondary effect

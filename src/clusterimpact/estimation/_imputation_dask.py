@@ -237,13 +237,11 @@ def _block(r: _Rows, c: _Coding, delta: np.ndarray) -> tuple[Block, dict[str, An
 def _sums(part: pd.DataFrame, o: _Options, c: _Coding, model: _Model) -> dict[str, Any]:
     r = _parse(part, o)
     b, fit = _block(r, c, model.delta_y)
-    sets = [
-        term_sums(b, fit["tau"], fit["ident"], term, K, grp, G)
-        for term, K, grp, G in _term_sets(r, fit["ident"], c)
-    ]
+    tsets = _term_sets(r, fit["ident"], c)
+    sets = [term_sums(b, fit["tau"], fit["ident"], term, K, grp, G) for term, K, grp, G in tsets]
     xsum: np.ndarray = np.zeros(len(c.vals))
     if r.x is not None:  # duration: sum of member_years per bin (the bins' mean duration)
-        term = _term_sets(r, fit["ident"], c)[-1][0]
+        term = tsets[-1][0]
         xsum = np.bincount(term[term >= 0], weights=r.x[term >= 0], minlength=len(c.vals))
     return {
         "sets": sets,

@@ -217,6 +217,7 @@ def duration_effects(
     if wants_dask(panel, backend):
         from clusterimpact.estimation._imputation_dask import fit_dask
 
+        # the bins are the driver's aggregation axis (spec.rows), the overall term their average
         o = _Options(outcome, cohort, unit, time, "simple", None, None, weights, leads, spec)
         fit = fit_dask(panel, o, leave_out)
         xb = np.asarray(list(fit.xs.values()), dtype=float)

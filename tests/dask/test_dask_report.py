@@ -75,6 +75,7 @@ def test_dask_report_says_where_each_step_ran(two_reports) -> None:
     assert eng["steps"]["panel"] == {"dask": ["build_panel_dask (4 partitions)"], "memory": []}
     assert set(eng["steps"]) == {s.name for s in on_dask.steps if s.ran}
     # every estimator with a Dask path ran there, every other one in memory, and nothing unlisted
+    from clusterimpact.estimation.duration import duration_effects
     from clusterimpact.estimation.fe import static_premium
     from clusterimpact.estimation.imputation import imputation_did
     from clusterimpact.estimation.staggered import att_gt
@@ -82,7 +83,8 @@ def test_dask_report_says_where_each_step_ran(two_reports) -> None:
     y = "ln_tfp_acf"
     for step, key, fn in (("twfe", f"twfe:{y}", static_premium),
                           ("event_study", f"imputation:{y}", imputation_did),
-                          ("event_study", f"cs:{y}", att_gt)):  # fmt: skip
+                          ("event_study", f"cs:{y}", att_gt),
+                          ("duration", f"duration:{y}", duration_effects)):  # fmt: skip
         where = "dask" if "backend" in inspect.signature(fn).parameters else "memory"
         assert key in eng["steps"][step][where], (step, key)
     assert f"sa:{y}" in eng["steps"]["event_study"]["memory"]  # Sun-Abraham has no Dask path

@@ -97,6 +97,7 @@ class _Rows:
     axis: np.ndarray
     unit: np.ndarray
     n_units: int
+    x: np.ndarray | None = None  # duration: member_years (the bins' mean duration)
 
 
 def _parse(part: pd.DataFrame, o: _Options) -> _Rows:
@@ -107,10 +108,14 @@ def _parse(part: pd.DataFrame, o: _Options) -> _Rows:
     y = pd.to_numeric(df[o.outcome], errors="coerce").to_numpy(dtype=float)
     rel = t - g
     treated = np.isfinite(g) & (rel >= 0)
-    w, target = _weights_target(df, o.weights, treated, excl)
-    axis = _axis(df, o.aggregation, o.by, o.horizons, g, t, rel)[0]
+    x = None
+    if o.duration is None:
+        w, target = _weights_target(df, o.weights, treated, excl)
+        axis = _axis(df, o.aggregation, o.by, o.horizons, g, t, rel)[0]
+    else:  # duration_effects: member firm-years in the bins, the bin codes as the axis
+        w, target, axis, x = o.duration.rows(df, excl, o)
     unit, n_units = factorize(df[o.unit]) if len(df) else (np.zeros(0, np.int64), 0)
-    return _Rows(ok, excl, y, g, t, rel, ~treated, treated, target, w, axis, unit, n_units)
+    return _Rows(ok, excl, y, g, t, rel, ~treated, treated, target, w, axis, unit, n_units, x)
 
 
 def _untreated_rows(part: pd.DataFrame, o: _Options) -> np.ndarray:
@@ -163,7 +168,9 @@ def _meta(part: pd.DataFrame, o: _Options, es: tuple[int, ...]) -> dict[str, Any
         "excl": pd.Series(r.excl, dtype=np.int64),
         "keys": keys,
         "leads": np.array([int((r.untreated & (r.rel == e)).sum()) for e in es], dtype=np.int64),
-        "n": np.array([r.treated.sum(), r.untreated.sum(), r.n_units], dtype=np.int64),
+        "n": np.array(
+            [r.treated.sum(), r.untreated.sum(), r.n_units, r.target.sum()], dtype=np.int64
+        ),
         "pre": _pretrend_counts(part, o, (), es),
     }
 
@@ -189,17 +196,18 @@ class _Coding:
     groups0: np.ndarray
     groups1: np.ndarray
     aggregated: bool
+    by_axis: bool = False  # duration: the overall term averages within cohort x bin
 
 
-def _coding(keys: pd.DataFrame, years: np.ndarray, label: str) -> _Coding:
+def _coding(keys: pd.DataFrame, years: np.ndarray, label: str, by_axis: bool) -> _Coding:
     ident = keys[keys["t"].isin(years)]
     t, g, a = (ident[c].to_numpy(dtype=float) for c in ("t", "g", "a"))
-    groups0 = np.unique(g * 1000 + (t - g))
+    groups0 = np.unique(g * 1000 + (a if by_axis else t - g))
     fin = np.isfinite(a)
     vals = np.unique(a[fin])
     codes = np.searchsorted(vals, a[fin])
     groups1 = np.unique(g[fin] * 1e6 + codes)
-    return _Coding(years, vals, groups0, groups1, label != "simple")
+    return _Coding(years, vals, groups0, groups1, label != "simple" or by_axis, by_axis)
 
 
 def _term_sets(
@@ -208,7 +216,7 @@ def _term_sets(
     """``(term, K, group, G)`` row codes and sizes of the overall term and of the aggregation (as in
     memory)."""
     term0 = np.where(ident, 0, -1)
-    gval0 = np.where(np.isfinite(r.rel), r.g * 1000 + r.rel, np.nan)
+    gval0 = np.where(np.isfinite(r.rel), r.g * 1000 + (r.axis if c.by_axis else r.rel), np.nan)
     out = [(term0, 1, code_rows(gval0, c.groups0, ident), len(c.groups0))]
     if c.aggregated:
         okv = ident & np.isfinite(r.axis)
@@ -229,12 +237,15 @@ def _block(r: _Rows, c: _Coding, delta: np.ndarray) -> tuple[Block, dict[str, An
 def _sums(part: pd.DataFrame, o: _Options, c: _Coding, model: _Model) -> dict[str, Any]:
     r = _parse(part, o)
     b, fit = _block(r, c, model.delta_y)
-    sets = [
-        term_sums(b, fit["tau"], fit["ident"], term, K, grp, G)
-        for term, K, grp, G in _term_sets(r, fit["ident"], c)
-    ]
+    tsets = _term_sets(r, fit["ident"], c)
+    sets = [term_sums(b, fit["tau"], fit["ident"], term, K, grp, G) for term, K, grp, G in tsets]
+    xsum: np.ndarray = np.zeros(len(c.vals))
+    if r.x is not None:  # duration: sum of member_years per bin (the bins' mean duration)
+        term = tsets[-1][0]
+        xsum = np.bincount(term[term >= 0], weights=r.x[term >= 0], minlength=len(c.vals))
     return {
         "sets": sets,
+        "xsum": xsum,
         "excl": np.array(
             [fit["no_untreated_year_for_firm"], fit["no_untreated_firm_in_year"]], dtype=np.int64
         ),
@@ -392,7 +403,9 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
         # the passes read only these columns, held on the workers (read or shuffled once)
         fp = used_cols.persist()
         meta = fp.map_reduce(_meta, o, es, combine=_add_meta)
-        n_treated, n_untreated, n_units = (int(v) for v in meta["n"])
+        n_treated, n_untreated, n_units, n_target = (int(v) for v in meta["n"])
+        if o.duration is not None:
+            o.duration.require_target(n_target > 0)
         _require_treated(n_treated > 0, o.cohort)
         if n_untreated == 0:
             raise EstimationError("no untreated firm-years to fit the untreated-outcome model on")
@@ -400,7 +413,10 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
         # the year effects of y and of the lead dummies: one absorber, one solve
         ab = DaskAbsorber(fp, [o.time], rows=partial(_untreated_rows, o=o))
         model = _Model(ab.spec, used, ab.solve(partial(_model_columns, o=o, es=used)))
-        coding = _coding(meta["keys"], np.asarray(ab.spec.levels[0], dtype=float), label)
+        years = np.asarray(ab.spec.levels[0], dtype=float)
+        coding = _coding(meta["keys"], years, label, o.duration is not None)
+        if o.duration is not None:
+            o.duration.require_bins(coding.vals)
         sums = fp.map_reduce(_sums, o, coding, model, combine=add_sums)
         solve = ab.solver.solve if ab.spec.H else None
         fins = [finalize_terms(sm, solve) for sm in sums["sets"]]
@@ -430,9 +446,10 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
     for key, v in zip(_UNIDENTIFIED, sums["excl"], strict=True):
         if v:
             excl[key] = int(v)
+    xs = vals if o.duration is None else sums["xsum"] / fins[-1].counts
     return _Fit(
         terms=terms,
-        xs={nm: float(v) for nm, v in zip(names, vals, strict=True)},
+        xs={nm: float(v) for nm, v in zip(names, xs, strict=True)},
         params=[float(v) for f in fins for v in f.est],
         counts=[c for f in fins for c in f.counts],
         V=C[k:, k:],

@@ -36,17 +36,25 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
+from clusterimpact.dask import wants_dask
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.event_study import cohort_array
 from clusterimpact.estimation.fe._demean import factorize
 from clusterimpact.estimation.fe.membership import parse_bins
-from clusterimpact.estimation.imputation import _aggregate, _fit_core, _prepare_frame, _pretrend
+from clusterimpact.estimation.imputation import (
+    _aggregate,
+    _Fit,
+    _fit_core,
+    _Options,
+    _prepare_frame,
+    _pretrend,
+)
 from clusterimpact.provenance import make_provenance
 from clusterimpact.results import PreTrendTest, ProfileResult
 
@@ -155,6 +163,7 @@ def duration_effects(
     weights: str | None = None,
     leads: int = 5,
     leave_out: bool = True,
+    backend: Literal["memory", "dask"] = "memory",
 ) -> DurationResult:
     """Premium by years of membership via imputation, with its slope and tests of no growth.
 
@@ -166,7 +175,8 @@ def duration_effects(
     Parameters
     ----------
     panel
-        FirmPanel or DataFrame with ``unit``, ``time``, ``cohort``, ``member``, ``member_years``, ``outcome``.
+        FirmPanel or DataFrame with ``unit``, ``time``, ``cohort``, ``member``, ``member_years``, ``outcome``,
+        or :class:`~clusterimpact.dask.FirmPartitions` (then the Dask path).
     outcome
         Outcome column (log TFP or log labour productivity).
     bins
@@ -183,6 +193,10 @@ def duration_effects(
         Pre-joining periods in the pre-trend test.
     leave_out
         Leave-out refinement of the BJS variance.
+    backend
+        ``"memory"`` (default) or ``"dask"``: the imputation estimator's map-reduce over firm partitions
+        (:func:`~clusterimpact.estimation.imputation.imputation_did` with ``backend="dask"``), the same
+        statistics summed over partitions, the same numbers up to roundoff.
 
     Returns
     -------
@@ -199,43 +213,31 @@ def duration_effects(
     """
     parsed = parse_bins(bins)
     labels = [lab for lab, _, _ in parsed]
-    extra = [member, member_years, *([weights] if weights else [])]
-    df, excl = _prepare_frame(panel, outcome, cohort, unit, time, extra)
-    s = _duration_sample(df, excl, parsed, outcome, cohort, member, member_years, time, weights)
-    core, ex2 = _fit_core(s.y, factorize(df[unit])[0], factorize(s.t)[0], s.untreated, s.target)
-    excl.update(ex2)
-    ident = core.ident
-    K = len(parsed)
-    present = np.bincount(s.codes[ident & (s.codes >= 0)], minlength=K)
-    if (present == 0).any():
-        empty = [labels[j] for j in range(K) if present[j] == 0]
-        raise EstimationError(
-            f"no identified member firm-years in bin(s) {', '.join(empty)}; change the bins"
+    spec = _Bins(tuple(parsed), member, member_years)
+    if wants_dask(panel, backend):
+        from clusterimpact.estimation._imputation_dask import fit_dask
+
+        # the bins are the driver's aggregation axis (spec.rows), the overall term their average
+        o = _Options(outcome, cohort, unit, time, "simple", None, None, weights, leads, spec)
+        fit = fit_dask(panel, o, leave_out)
+        xb = np.asarray(list(fit.xs.values()), dtype=float)
+        bin_counts = [int(c) for c in fit.counts[1:]]
+    else:
+        fit, xb, bin_counts = _fit_memory(
+            panel, spec, outcome, cohort, unit, time, weights, leads, leave_out
         )
-    grp = np.where(s.codes >= 0, s.g * 1000 + s.codes, -1)
-    est_b, U_b, cnt_b, notes = _aggregate(core, s.codes, K, s.w, grp, leave_out)
-    term_all = np.where(ident & (s.codes >= 0), 0, -1)
-    est_a, U_a, cnt_a, notes_a = _aggregate(core, term_all, 1, s.w, grp, leave_out)
-    notes += [n for n in notes_a if n not in notes]
-    U = np.hstack([U_a, U_b])
-    V = U.T @ U  # (1 + K) x (1 + K)
-    # mean duration per bin (the slope's x)
-    sel = ident & (s.codes >= 0)
-    xb = np.bincount(s.codes[sel], weights=s.m[sel], minlength=K) / present
     names = [f"{member_years}::{lab}" for lab in labels]
-    params, V, slope_test, equal = _slope_and_tests(np.concatenate([est_a, est_b]), V, xb, names)
+    K = len(parsed)
+    params, V, slope_test, equal = _slope_and_tests(np.asarray(fit.params), fit.V, xb, names)
     terms = ["average", *names] + (["slope"] if K >= 2 else [])
     idx = pd.Index(terms)
-    test, _, pre_note = _pretrend(df, outcome, unit, time, s.rel, s.untreated, leads)
-    if pre_note:
-        notes.append(pre_note)
-    for n in notes:
+    for n in fit.notes:
         warnings.warn(n, EstimationWarning, stacklevel=2)
-    counts = pd.Series([int(cnt_a[0]), *[int(c) for c in cnt_b]], index=["average", *names])
+    counts = pd.Series([int(fit.counts[0]), *bin_counts], index=["average", *names])
     return DurationResult(
         params=pd.Series(params, index=idx, dtype=float),
         std_errors=pd.Series(np.sqrt(np.clip(np.diag(V), 0, None)), index=idx),
-        nobs=int(ident.sum() + s.untreated.sum()),
+        nobs=fit.n_ident + fit.n_untreated,
         method="duration_imputation",
         provenance=make_provenance(
             "duration_imputation",
@@ -250,34 +252,130 @@ def duration_effects(
         ),
         df_resid=None,
         vcov=pd.DataFrame(V, index=idx, columns=idx),
-        warnings=tuple(notes),
-        exclusions=excl,
+        warnings=tuple(fit.notes),
+        exclusions=fit.excl,
         x=pd.Series(xb, index=names, dtype=float),
         x_label="Years of membership",
         reference=None,
         counts=counts,
         slope_test=slope_test,
         equal_effects=equal,
-        pretrend=test,
+        pretrend=fit.pretrend,
         bins=tuple(labels),
-        n_units=core.n_units,
-        n_treated_obs=int(sel.sum()),
-        n_untreated_obs=int(s.untreated.sum()),
+        n_units=fit.n_units,
+        n_treated_obs=fit.n_ident,
+        n_untreated_obs=fit.n_untreated,
         cluster=unit,
-        n_clusters=core.n_units,
+        n_clusters=fit.n_units,
         fixed_effects=(unit, time),
     )
 
 
 @dataclass(frozen=True)
+class _Bins:
+    """The duration options that the imputation estimator's Dask driver reads in every partition
+    (``_Options.duration``): the targets are the member firm-years in the bins, the bin codes the axis."""
+
+    parsed: tuple[tuple[str, int, float], ...]
+    member: str
+    member_years: str
+
+    @property
+    def columns(self) -> list[str]:
+        """The membership columns."""
+        return [self.member, self.member_years]
+
+    def rows(
+        self, df: pd.DataFrame, excl: dict[str, int], o: _Options
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Weights, target rows, bin code (NaN outside the bins) and ``member_years`` of a frame."""
+        s = _duration_sample(
+            df, excl, list(self.parsed), o.cohort, self.member, self.member_years, o.time, o.weights
+        )
+        return s.w, s.target, np.where(s.codes >= 0, s.codes, np.nan), s.m
+
+    @staticmethod
+    def require_target(any_target: bool) -> None:
+        """Refuse a panel without member firm-years in the bins."""
+        if not any_target:
+            raise EstimationError("no member firm-years with member_years in the bins")
+
+    def require_bins(self, present: np.ndarray) -> None:
+        """Refuse bins (codes ``0..K-1``) not among the ``present`` codes of identified firm-years."""
+        empty = [lab for j, (lab, _, _) in enumerate(self.parsed) if j not in set(present.tolist())]
+        if empty:
+            raise EstimationError(
+                f"no identified member firm-years in bin(s) {', '.join(empty)}; change the bins"
+            )
+
+
+def _fit_memory(
+    panel: Any,
+    spec: _Bins,
+    outcome: str,
+    cohort: str,
+    unit: str,
+    time: str,
+    weights: str | None,
+    leads: int,
+    leave_out: bool,
+) -> tuple[_Fit, np.ndarray, list[int]]:
+    """The in-memory fit (one block: :func:`_fit_core`, :func:`_aggregate`), its mean duration per bin
+    and bin counts."""
+    extra = [*spec.columns, *([weights] if weights else [])]
+    df, excl = _prepare_frame(panel, outcome, cohort, unit, time, extra)
+    s = _duration_sample(
+        df, excl, list(spec.parsed), cohort, spec.member, spec.member_years, time, weights
+    )
+    spec.require_target(bool(s.target.any()))
+    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
+    core, ex2 = _fit_core(y, factorize(df[unit])[0], factorize(s.t)[0], s.untreated, s.target)
+    excl.update(ex2)
+    ident = core.ident
+    K = len(spec.parsed)
+    sel = ident & (s.codes >= 0)
+    present = np.bincount(s.codes[sel], minlength=K)
+    spec.require_bins(np.flatnonzero(present))
+    grp = np.where(s.codes >= 0, s.g * 1000 + s.codes, -1)
+    est_b, U_b, cnt_b, notes = _aggregate(core, s.codes, K, s.w, grp, leave_out)
+    term_all = np.where(sel, 0, -1)
+    est_a, U_a, cnt_a, notes_a = _aggregate(core, term_all, 1, s.w, grp, leave_out)
+    notes += [n for n in notes_a if n not in notes]
+    U = np.hstack([U_a, U_b])
+    xb = np.bincount(s.codes[sel], weights=s.m[sel], minlength=K) / present
+    test, _, pre_note = _pretrend(df, outcome, unit, time, s.rel, s.untreated, leads)
+    if pre_note:
+        notes.append(pre_note)
+    fit = _Fit(
+        terms=[],
+        xs={},
+        params=[*est_a, *est_b],
+        counts=[int(cnt_a[0])],
+        V=U.T @ U,
+        pretrend=test,
+        pre_tab=None,
+        notes=notes,
+        excl=excl,
+        n_units=core.n_units,
+        n_ident=int(sel.sum()),
+        n_untreated=int(s.untreated.sum()),
+        label="duration",
+        x_label="Years of membership",
+        tau=pd.DataFrame(),
+        influence=None,
+        influence_cov=None,
+    )
+    return fit, xb, [int(c) for c in cnt_b]
+
+
+@dataclass(frozen=True)
 class _Sample:
-    """The frame's arrays: cohort ``g``, year ``t``, outcome ``y``, years of membership ``m``, event time
+    """The frame's arrays: cohort ``g``, year ``t``, years of membership ``m``, event time
     ``rel``; ``untreated`` rows (before joining, never-members), bin ``codes`` (-1 outside every bin),
     aggregation weights ``w`` and the ``target`` member firm-years."""
 
     g: np.ndarray
     t: np.ndarray
-    y: np.ndarray
     m: np.ndarray
     rel: np.ndarray
     untreated: np.ndarray
@@ -290,7 +388,6 @@ def _duration_sample(
     df: pd.DataFrame,
     excl: dict[str, int],
     parsed: list[tuple[str, int, float]],
-    outcome: str,
     cohort: str,
     member: str,
     member_years: str,
@@ -298,10 +395,9 @@ def _duration_sample(
     weights: str | None,
 ) -> _Sample:
     """Check membership against the cohort, code the bins, and count post-exit years, member years
-    outside the bins and bad weights in ``excl``."""
+    outside the bins and bad weights in ``excl`` (in the whole frame, or in one partition)."""
     g = cohort_array(df, cohort)
     t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float)
     mem = pd.to_numeric(df[member], errors="coerce").to_numpy(dtype=float, na_value=np.nan) == 1
     m = pd.to_numeric(df[member_years], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     rel = t - g
@@ -332,9 +428,7 @@ def _duration_sample(
         if badw.any():
             excl["bad_weight"] = int(badw.sum())
             target &= ~badw
-    if not target.any():
-        raise EstimationError("no member firm-years with member_years in the bins")
-    return _Sample(g, t, y, m, rel, untreated, codes, w, target)
+    return _Sample(g, t, m, rel, untreated, codes, w, target)
 
 
 def _slope_and_tests(

@@ -311,11 +311,14 @@ class _Options:
     horizons: tuple[int, ...] | None
     weights: str | None
     leads: int
+    # duration_effects' bins (its ``_Bins``): membership-year targets and bin codes as the axis
+    duration: Any = None
 
     @property
     def extra(self) -> list[str]:
-        """Optional columns (weights, ``by``)."""
-        return [c for c in (self.weights, self.by) if c]
+        """Optional columns (the duration columns, weights, ``by``)."""
+        dur = [] if self.duration is None else self.duration.columns
+        return [*dur, *(c for c in (self.weights, self.by) if c)]
 
 
 @dataclass

@@ -10,6 +10,7 @@ accounts go to a folder of Parquet files ``synthetic.accounts/part-*.parquet`` w
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from clusterimpact.synthetic import SCENARIOS
 
@@ -54,7 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from clusterimpact.cli._common import write_json
     from clusterimpact.errors import SpecError
     from clusterimpact.synthetic import simulate
 
@@ -73,17 +73,33 @@ def _run(args: argparse.Namespace) -> int:
         dirty=args.dirty,
     )
     paths = sim.write(args.out, args.name)
-    t = sim.truth
-    sample = t["sample"]
+    extra = []
+    if args.dirty:
+        d = sim.truth["dirt"]["expected_exclusions"]
+        extra.append("dirt: " + ", ".join(f"{k} {v}" for k, v in sorted(d.items())))
+    extra += [f"wrote {p}" for p in paths.values()]
+    _report(args, sim.truth, paths, {"dirty": args.dirty}, extra)
+    return 0
+
+
+def _report(
+    args: argparse.Namespace,
+    truth: dict[str, Any],
+    paths: dict[str, Any],
+    options: dict[str, Any],
+    extra: list[str],
+) -> None:
+    """The summary lines (and the ``--json`` record) of a written synthetic study, either format."""
+    from clusterimpact.cli._common import write_json
+
+    sample = truth["sample"]
     lines = [
         f"scenario {args.scenario}, seed {args.seed}: {sample['firms']} firms, "
         f"{sample['firm_years']} firm-years, {sample['members']} members",
-        f"true ATT on log TFP {t['att_overall']:+.4f}, on ln(VA/FTE) {t['att_overall_lp']:+.4f}",
+        f"true ATT on log TFP {truth['att_overall']:+.4f}, "
+        f"on ln(VA/FTE) {truth['att_overall_lp']:+.4f}",
+        *extra,
     ]
-    if args.dirty:
-        d = t["dirt"]["expected_exclusions"]
-        lines.append("dirt: " + ", ".join(f"{k} {v}" for k, v in sorted(d.items())))
-    lines += [f"wrote {p}" for p in paths.values()]
     print("\n".join(lines))
     if args.json_path:
         write_json(
@@ -96,23 +112,21 @@ def _run(args: argparse.Namespace) -> int:
                     "n_firms": args.n_firms,
                     "start_year": args.start_year,
                     "end_year": args.end_year,
-                    "dirty": args.dirty,
+                    **options,
                     "name": args.name,
                 },
                 "files": {k: str(v) for k, v in paths.items()},
                 "sample": sample,
-                "att_overall": t["att_overall"],
-                "att_overall_lp": t["att_overall_lp"],
-                "elasticities": t["elasticities"],
+                "att_overall": truth["att_overall"],
+                "att_overall_lp": truth["att_overall_lp"],
+                "elasticities": truth["elasticities"],
             },
         )
-    return 0
 
 
 def _run_parquet(args: argparse.Namespace) -> int:
     import json
 
-    from clusterimpact.cli._common import write_json
     from clusterimpact.synthetic import write_parquet
 
     paths = write_parquet(
@@ -125,36 +139,10 @@ def _run_parquet(args: argparse.Namespace) -> int:
         firms_per_file=args.firms_per_file,
         name=args.name,
     )
-    t = json.loads(paths["truth"].read_text(encoding="utf-8"))
-    sample = t["sample"]
+    truth = json.loads(paths["truth"].read_text(encoding="utf-8"))
     n_files = len(list(paths["accounts"].glob("*.parquet")))
-    print(
-        f"scenario {args.scenario}, seed {args.seed}: {sample['firms']} firms, "
-        f"{sample['firm_years']} firm-years, {sample['members']} members\n"
-        f"true ATT on log TFP {t['att_overall']:+.4f}, on ln(VA/FTE) {t['att_overall_lp']:+.4f}\n"
-        f"wrote {paths['accounts']} ({n_files} Parquet files)\n"
-        + "\n".join(f"wrote {p}" for k, p in paths.items() if k != "accounts")
-    )
-    if args.json_path:
-        write_json(
-            args.json_path,
-            {
-                "command": "synth",
-                "scenario": args.scenario,
-                "seed": args.seed,
-                "options": {
-                    "n_firms": args.n_firms,
-                    "start_year": args.start_year,
-                    "end_year": args.end_year,
-                    "format": "parquet",
-                    "firms_per_file": args.firms_per_file,
-                    "name": args.name,
-                },
-                "files": {k: str(v) for k, v in paths.items()},
-                "sample": sample,
-                "att_overall": t["att_overall"],
-                "att_overall_lp": t["att_overall_lp"],
-                "elasticities": t["elasticities"],
-            },
-        )
+    extra = [f"wrote {paths['accounts']} ({n_files} Parquet files)"]
+    extra += [f"wrote {p}" for k, p in paths.items() if k != "accounts"]
+    options = {"format": "parquet", "firms_per_file": args.firms_per_file}
+    _report(args, truth, paths, options, extra)
     return 0

@@ -162,13 +162,21 @@ class DaskFirmPanel:
         )
 
 
+#: the file that marks a Parquet folder as written by :meth:`DaskFirmPanel.write` (only such a folder
+#: is ever replaced: a user's own Parquet data of the same name is refused, never deleted)
+WRITTEN_MARK = "_clusterimpact_written"
+
+
 def _write_folder(frame: Any, target: Path) -> None:
+    """Write ``frame`` as a Parquet folder at ``target``: staged beside it, swapped in when complete.
+
+    An existing ``target`` is replaced only if this package wrote it (it holds :data:`WRITTEN_MARK`);
+    the old folder is moved aside before the new one is renamed in and removed only after, so a
+    failure at any point leaves either the old or the new folder in place."""
     import shutil
     import tempfile
 
-    if target.exists() and (
-        not target.is_dir() or any(not f.name.endswith(".parquet") for f in target.iterdir())
-    ):
+    if target.exists() and not (target.is_dir() and (target / WRITTEN_MARK).is_file()):
         raise OutputError(
             "exists and is not a Parquet folder this package wrote; choose a new folder",
             path=str(target),
@@ -177,9 +185,15 @@ def _write_folder(frame: Any, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.ci-tmp-", dir=target.parent))
     try:
         frame.to_parquet(str(tmp / "data"), write_index=False)
+        (tmp / "data" / WRITTEN_MARK).write_text("written by clusterimpact\n", encoding="utf-8")
         if target.exists():
-            shutil.rmtree(target)
-        (tmp / "data").rename(target)
+            target.rename(tmp / "old")
+        try:
+            (tmp / "data").rename(target)
+        except OSError:
+            if (tmp / "old").exists():
+                (tmp / "old").rename(target)
+            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clusterimpact.errors import DataError, PanelError, SpecError
+from clusterimpact.errors import DataError, OutputError, PanelError, SpecError
 from clusterimpact.panel import PanelSpec, build_panel
 from clusterimpact.panel_dask import build_panel_dask, list_inputs
 from clusterimpact.synthetic import simulate
@@ -241,6 +241,16 @@ def test_csv_glob_and_exclusions_written(tmp_path: Path) -> None:
         pd.read_parquet(tmp_path / "panel").sort_values(["firm_id", "year"]).reset_index(drop=True)
     )
     pd.testing.assert_frame_equal(data, memory.data, check_dtype=False)
+    # a folder this package wrote is replaced in one swap; a user's own Parquet folder never is
+    panel.write(tmp_path / "panel")
+    assert len(pd.read_parquet(tmp_path / "panel")) == len(memory.data)
+    users = tmp_path / "users"
+    users.mkdir()
+    memory.data.head(3).to_parquet(users / "part.0.parquet")
+    with pytest.raises(OutputError, match="not a Parquet folder this package wrote"):
+        panel.write(users)
+    assert len(pd.read_parquet(users)) == 3
+    assert not [p for p in tmp_path.iterdir() if "ci-tmp" in p.name]  # no staging left behind
 
 
 def test_build_panel_backend_option(tmp_path: Path) -> None:

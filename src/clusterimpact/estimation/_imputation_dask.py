@@ -364,8 +364,9 @@ def _pretrend_result(
     in the firm clusters count once, so ``df_k = leads + years``), its tidy frame and F test."""
     n, G, bread, names = size["n"], size["G"], size["bread"], size["names"]
     df_k = len(names) + size["T"]
-    V = G / (G - 1) * (n - 1) / max(n - df_k, 1) * (bread @ SS @ bread)
-    if n - df_k <= 0:
+    if n - df_k > 0:
+        V = inf.sandwich("cluster", bread, SS, n=n, df_k=df_k, G=G)
+    else:
         V = np.full_like(bread, np.nan)
     idx = pd.Index(names)
     reg = FixedEffectsResult(

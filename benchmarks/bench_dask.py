@@ -164,41 +164,6 @@ def has_backend(target: str) -> bool:
     return "backend" in inspect.signature(fn).parameters
 
 
-# --- the panel build on partitions -----------------------------------------------------------------
-_REGISTRY: dict[str, Any] = {}
-
-
-def _registry(path: str) -> Any:
-    import pandas as pd
-
-    if path not in _REGISTRY:  # once per worker process
-        _REGISTRY[path] = pd.read_csv(path, dtype={FIRM: str})
-    return _REGISTRY[path]
-
-
-def build_partition(part: Any, registry_path: str, deflators_path: str) -> Any:
-    """``build_panel`` on one partition of whole firms, with ``ln_tfp``; sorted by firm and year."""
-    import pandas as pd
-
-    from clusterimpact.panel import PanelSpec, build_panel
-
-    reg = _registry(registry_path)
-    reg = reg[reg[FIRM].isin(part[FIRM].unique())]
-    spec = PanelSpec(id_type="kbo", exclude_bad_ids=True, deflator_base=1.0)
-    defl = pd.read_csv(deflators_path, dtype={"sector": str})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = build_panel(part.reset_index(drop=True), reg, spec, defl).data
-    data = data.assign(
-        ln_tfp=data["ln_va"].to_numpy()
-        - TRUE_BETA["ln_emp"] * data["ln_emp"].to_numpy()
-        - TRUE_BETA["ln_capital"] * data["ln_capital"].to_numpy()
-    )
-    out = data.sort_values([FIRM, YEAR], kind="stable").reset_index(drop=True)
-    out["treat_year"] = out["treat_year"].astype("Int64")
-    return out
-
-
 def gram(part: Any) -> Any:
     """One pass of sufficient statistics: [1, ln emp, ln capital, ln va] cross-products (from nominal),
     with the partition's rows and in-memory bytes."""
@@ -359,44 +324,46 @@ def generate(size: int, folder: Path) -> dict[str, Any]:
     return out
 
 
-def _panel_meta(folder: Path) -> Any:
-    import pandas as pd
-
-    first = sorted((folder / "synthetic.accounts").glob("*.parquet"))[0]
-    sample = pd.read_parquet(first).iloc[:3000]
-    return build_partition(
-        sample, str(folder / "synthetic.registry.csv"), str(folder / "synthetic.deflators.csv")
-    ).iloc[:0]
+SPEC_KW = {"id_type": "kbo", "exclude_bad_ids": True, "deflator_base": 1.0}
 
 
-def build_on_dask(folder: Path, panel_dir: Path, npart: int) -> int:
-    """The firm-hash shuffle, ``build_panel`` per partition, the panel written one file per partition."""
-    from clusterimpact.dask import FirmPartitions
+def build_on_dask(folder: Path, panel_dir: Path, npart: int) -> dict[str, Any]:
+    """The package's streamed Dask build: accounts shuffled by firm, each partition built and written
+    at once (``build_panel(..., backend="dask", out=panel_dir)``)."""
+    from clusterimpact.panel import PanelSpec, build_panel
 
-    fp = FirmPartitions.from_parquet(
-        str(folder / "synthetic.accounts"), FIRM, YEAR, npartitions=npart
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = build_panel(
+            str(folder / "synthetic.accounts"),
+            str(folder / "synthetic.registry.csv"),
+            PanelSpec(**SPEC_KW),
+            str(folder / "synthetic.deflators.csv"),
+            backend="dask",
+            npartitions=npart,
+            out=panel_dir,
+        )
+    return {"n_obs": panel.n_obs, "n_firms": panel.n_firms, "exclusions": panel.exclusion_counts()}
+
+
+def with_tfp(part: Any) -> Any:
+    """``ln_tfp``: ln VA net of the true elasticities (the estimators' outcome), row by row."""
+    return part.assign(
+        ln_tfp=part["ln_va"].to_numpy()
+        - TRUE_BETA["ln_emp"] * part["ln_emp"].to_numpy()
+        - TRUE_BETA["ln_capital"] * part["ln_capital"].to_numpy()
     )
-    built = fp.frame.map_partitions(
-        build_partition,
-        str(folder / "synthetic.registry.csv"),
-        str(folder / "synthetic.deflators.csv"),
-        meta=_panel_meta(folder),
-    )
-    built.to_parquet(str(panel_dir), write_index=False, write_metadata_file=False)
-    return len(list(panel_dir.glob("*.parquet")))
 
 
 def panel_partitions(panel_dir: Path) -> Any:
     """The built panel as FirmPartitions: one file = one partition of whole firms (no shuffle)."""
-    import dask.dataframe as dd
-
     from clusterimpact.dask import FirmPartitions
 
-    frame = dd.read_parquet(str(panel_dir), split_row_groups=False)
+    fp = FirmPartitions.from_parquet(str(panel_dir), FIRM, YEAR, whole_firms=True)
     n_files = len(list(panel_dir.glob("*.parquet")))
-    if frame.npartitions != n_files:
-        raise RuntimeError(f"{frame.npartitions} partitions from {n_files} files")
-    return FirmPartitions(frame, FIRM, YEAR, whole_firms=True)
+    if fp.npartitions != n_files:
+        raise RuntimeError(f"{fp.npartitions} partitions from {n_files} files")
+    return fp.map_partitions(with_tfp)
 
 
 def _part_stats(part: Any) -> dict[str, Any]:
@@ -452,16 +419,16 @@ def dask_run(
         out["accounts_partitions"] = partition_sizes(fp)  # on the persisted partitions
 
     def build() -> None:
-        build_on_dask(folder, panel_dir, npart)
+        out["panel"] = build_on_dask(folder, panel_dir, npart)
 
     def dask_build() -> None:
-        """The package's own Dask panel build (persisted on the cluster), written like ours."""
+        """The package's Dask panel build persisted on the cluster (no ``out``), then written."""
         from clusterimpact.panel import PanelSpec, build_panel
 
-        panel = build_panel(  # type: ignore[call-overload]
+        panel = build_panel(
             accounts,
             str(folder / "synthetic.registry.csv"),
-            PanelSpec(id_type="kbo", exclude_bad_ids=True, deflator_base=1.0),
+            PanelSpec(**SPEC_KW),
             str(folder / "synthetic.deflators.csv"),
             backend="dask",
             npartitions=npart,
@@ -478,10 +445,12 @@ def dask_run(
         out["stages"].append(mon.stage("read + repartition by firm (persist)", read)[0])
     if "build" in want or not panel_dir.exists():
         out["stages"].append(
-            mon.stage("panel build (shuffle, build_panel per partition)", build)[0]
+            mon.stage("panel build, streamed (build_panel(backend='dask', out=...))", build)[0]
         )
     if "dpanel" in want and has_backend("clusterimpact.panel:build_panel"):
-        out["stages"].append(mon.stage("build_panel(backend='dask') + write", dask_build)[0])
+        out["stages"].append(
+            mon.stage("build_panel(backend='dask'), persisted, + write", dask_build)[0]
+        )
     if "pass" in want:
         out["stages"].append(mon.stage("one pass over the built panel (sizes)", one_pass)[0])
     fp = panel_partitions(panel_dir)
@@ -589,16 +558,17 @@ def memory_one(folder: Path, build_too: bool) -> dict[str, Any]:
 
     def build() -> None:
         acc = pd.read_parquet(folder / "synthetic.accounts")
-        reg = _registry(str(folder / "synthetic.registry.csv"))
+        reg = pd.read_csv(folder / "synthetic.registry.csv", dtype={FIRM: str})
         defl = pd.read_csv(folder / "synthetic.deflators.csv", dtype={"sector": str})
-        spec = PanelSpec(id_type="kbo", exclude_bad_ids=True, deflator_base=1.0)
-        build_panel(acc, reg, spec, defl)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            build_panel(acc, reg, PanelSpec(**SPEC_KW), defl)
 
     if build_too:
-        timed("panel build (shuffle, build_panel per partition)", build)
+        timed("panel build (in memory)", build)
     panel = timed(
         "read the built panel",
-        lambda: (
+        lambda: with_tfp(
             pd.read_parquet(folder / "panel")
             .sort_values([FIRM, YEAR], kind="stable")
             .reset_index(drop=True)

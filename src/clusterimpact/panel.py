@@ -393,6 +393,8 @@ def build_panel(
     backend: Literal["memory"] = ...,
     npartitions: int | None = ...,
     storage_options: Mapping[str, Any] | None = ...,
+    out: PathLike | None = ...,
+    exclusions_out: PathLike | None = ...,
 ) -> FirmPanel: ...
 
 
@@ -417,6 +419,8 @@ def build_panel(
     backend: Literal["dask"],
     npartitions: int | None = ...,
     storage_options: Mapping[str, Any] | None = ...,
+    out: PathLike | None = ...,
+    exclusions_out: PathLike | None = ...,
 ) -> DaskFirmPanel: ...
 
 
@@ -440,6 +444,8 @@ def build_panel(
     backend: Literal["memory", "dask"] = "memory",
     npartitions: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    out: PathLike | None = None,
+    exclusions_out: PathLike | None = None,
 ) -> FirmPanel | DaskFirmPanel:
     """Build a validated firm-year panel from annual accounts and a membership registry.
 
@@ -471,10 +477,11 @@ def build_panel(
     backend
         ``"dask"``: the same build on a Dask cluster, for accounts given as a folder, glob or fsspec
         URL of Parquet files (:func:`clusterimpact.panel_dask.build_panel_dask`, which returns a
-        :class:`~clusterimpact.panel_dask.DaskFirmPanel`; ``npartitions`` and ``storage_options`` are
-        its options).
-    npartitions, storage_options
-        Only with ``backend="dask"``.
+        :class:`~clusterimpact.panel_dask.DaskFirmPanel`; ``npartitions``, ``storage_options``,
+        ``out`` and ``exclusions_out`` are its options).
+    npartitions, storage_options, out, exclusions_out
+        Only with ``backend="dask"`` (``out``: write the panel to this Parquet folder partition by
+        partition as it is built, so no worker holds more than a few partitions).
 
     Returns
     -------
@@ -517,10 +524,13 @@ def build_panel(
             accounts, registry, spec, deflators, columns=columns, registry_columns=registry_columns,
             deflator_columns=deflator_columns, preset=preset, extra=extra, npartitions=npartitions,
             storage_options=storage_options, registry_source=registry_source,
-            deflators_source=deflators_source, decimal=decimal, encoding=encoding,
+            deflators_source=deflators_source, decimal=decimal, encoding=encoding, out=out,
+            exclusions_out=exclusions_out,
         )  # fmt: skip
-    if npartitions is not None or storage_options is not None:
-        raise SpecError("npartitions and storage_options apply to backend='dask' only")
+    if any(x is not None for x in (npartitions, storage_options, out, exclusions_out)):
+        raise SpecError(
+            "npartitions, storage_options, out and exclusions_out apply to backend='dask' only"
+        )
     spec = spec if spec is not None else PanelSpec()
     if not isinstance(spec, PanelSpec):
         raise SpecError(f"spec must be a PanelSpec, got {type(spec).__name__}")

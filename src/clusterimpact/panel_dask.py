@@ -43,10 +43,17 @@ from clusterimpact._panel_dask_parts import (
     merge_flags,
     read_part,
 )
+from clusterimpact._panel_dask_write import (
+    arrow_schemas,
+    local_folder,
+    staged_folders,
+    write_folder,
+    write_part,
+)
 from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
 from clusterimpact._panel_members import LinkedRegistry, link_registry
 from clusterimpact.dask import FirmPartitions, require_dask
-from clusterimpact.errors import DataError, OutputError, SpecError
+from clusterimpact.errors import DataError, SpecError
 from clusterimpact.ids import id_key
 from clusterimpact.io import ColumnsArg, read_deflators, read_registry
 from clusterimpact.kbo import validate_kbo
@@ -150,9 +157,9 @@ class DaskFirmPanel:
 
         Each folder is written beside its target under a temporary name and renamed when complete.
         """
-        _write_folder(self.data.frame, Path(path))
+        write_folder(self.data.frame, Path(path))
         if exclusions is not None:
-            _write_folder(self.exclusions, Path(exclusions))
+            write_folder(self.exclusions, Path(exclusions))
 
     def __repr__(self) -> str:
         return (
@@ -160,42 +167,6 @@ class DaskFirmPanel:
             f"{sum(self.facts.exclusions.values()):,} rows excluded, "
             f"{self.data.npartitions} partitions)"
         )
-
-
-#: the file that marks a Parquet folder as written by :meth:`DaskFirmPanel.write` (only such a folder
-#: is ever replaced: a user's own Parquet data of the same name is refused, never deleted)
-WRITTEN_MARK = "_clusterimpact_written"
-
-
-def _write_folder(frame: Any, target: Path) -> None:
-    """Write ``frame`` as a Parquet folder at ``target``: staged beside it, swapped in when complete.
-
-    An existing ``target`` is replaced only if this package wrote it (it holds :data:`WRITTEN_MARK`);
-    the old folder is moved aside before the new one is renamed in and removed only after, so a
-    failure at any point leaves either the old or the new folder in place."""
-    import shutil
-    import tempfile
-
-    if target.exists() and not (target.is_dir() and (target / WRITTEN_MARK).is_file()):
-        raise OutputError(
-            "exists and is not a Parquet folder this package wrote; choose a new folder",
-            path=str(target),
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.ci-tmp-", dir=target.parent))
-    try:
-        frame.to_parquet(str(tmp / "data"), write_index=False)
-        (tmp / "data" / WRITTEN_MARK).write_text("written by clusterimpact\n", encoding="utf-8")
-        if target.exists():
-            target.rename(tmp / "old")
-        try:
-            (tmp / "data").rename(target)
-        except OSError:
-            if (tmp / "old").exists():
-                (tmp / "old").rename(target)
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def list_inputs(
@@ -241,9 +212,14 @@ def _registry_link_keys(reg: pd.DataFrame | None, spec: PanelSpec) -> tuple[froz
 
 
 def _read_all(
-    accounts: Any, args: ReadArgs, storage_options: Any
+    accounts: Any, args: ReadArgs, storage_options: Any, keep: bool
 ) -> tuple[list[Any], list[FileRead], str]:
-    """Read every accounts file on the workers (kept there); their statistics on the client."""
+    """Read every accounts file on the workers; their statistics on the client.
+
+    With ``keep`` the frames stay in the workers' memory (persisted) for the build; without it only the
+    statistics are computed, and the returned read tasks (not yet run) read each file again inside the
+    build, so no worker ever holds more than the files it is reading.
+    """
     import dask
 
     if isinstance(accounts, pd.DataFrame):
@@ -254,8 +230,15 @@ def _read_all(
         items, remote = list_inputs(accounts, storage_options)
         label = os.fspath(accounts)
     tasks = [dask.delayed(read_part)(i, p, remote, args) for i, p in enumerate(items)]
-    tasks = list(dask.persist(*tasks))
-    stats = list(dask.compute(*[dask.delayed(itemgetter(1))(t) for t in tasks]))
+    if keep:
+        tasks = list(dask.persist(*tasks))
+        stats = list(dask.compute(*[dask.delayed(itemgetter(1))(t) for t in tasks]))
+    else:
+        stats = list(
+            dask.compute(
+                *[dask.delayed(_file_stats)(i, p, remote, args) for i, p in enumerate(items)]
+            )
+        )
     for s in stats:
         for category, message in s.warnings:
             warnings.warn(message, category, stacklevel=4)
@@ -265,6 +248,11 @@ def _read_all(
     if len(stats) == 1:
         label = stats[0].source
     return tasks, stats, label
+
+
+def _file_stats(index: int, path: Any, remote: bool, args: ReadArgs) -> FileRead:
+    """One file read on a worker, its statistics returned (the frame is dropped there)."""
+    return read_part(index, path, remote, args)[1]
 
 
 def _linked(
@@ -300,6 +288,8 @@ def build_panel_dask(
     deflators_source: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    exclusions_out: str | os.PathLike[str] | None = None,
 ) -> DaskFirmPanel:
     """Build a validated firm-year panel on Dask: :func:`~clusterimpact.panel.build_panel`'s rules.
 
@@ -321,12 +311,22 @@ def build_panel_dask(
         Labels of the registry and deflators in messages (default: file names).
     decimal, encoding
         Reading options of text files.
+    out
+        A Parquet folder to write the panel to, one file per partition, as the build goes: each
+        partition is built and written by the worker that shuffled it, so a worker holds a few
+        partitions at a time, whatever the panel's size (the way to build a panel larger than the
+        workers' memory). A local or shared-filesystem folder every worker can write; staged beside its
+        target and swapped in when complete, replacing only a folder this package wrote. Without
+        ``out`` the panel is persisted in the workers' memory (each holds its share of the panel).
+    exclusions_out
+        With ``out``: the Parquet folder of the exclusion log (default: ``<out stem>.exclusions.parquet``
+        beside ``out``).
 
     Returns
     -------
     DaskFirmPanel
-        The panel as persisted firm partitions, its exclusion log (lazy), counts and flags equal to the
-        in-memory build's.
+        The panel as firm partitions (persisted, or read lazily from ``out``, one partition per file),
+        its exclusion log (lazy), counts and flags equal to the in-memory build's.
 
     Raises
     ------
@@ -370,25 +370,107 @@ def build_panel_dask(
         columns, preset, tuple(str(c) for c in extra), decimal, encoding, spec.id_type,
         reg_ids, reg_keys, storage_options,
     )  # fmt: skip
-    tasks, stats, src = _read_all(accounts, args, storage_options)
+    folders = _out_folders(out, exclusions_out)
+    tasks, stats, src = _read_all(accounts, args, storage_options, keep=folders is None)
     flags: dict[str, Any] = {}
     linked = _linked(reg, stats, spec, flags, src)
     meta = next(s.empty for s in stats if s.empty is not None)
     frame = dd.from_delayed([dask.delayed(itemgetter(0))(t) for t in tasks], meta=meta)
     shuffled = FirmPartitions.from_dask(frame, FID, None, npartitions=npartitions or len(tasks))
     sources = [s.source for s in stats]
-    bcast = [dask.delayed(x, pure=True) for x in (defl, linked, sources)]
-    built = [
-        dask.delayed(build_part)(p, bcast[0], spec, bcast[1], args.extra, bcast[2], src)
-        for p in shuffled.frame.to_delayed()
-    ]
-    built = list(dask.persist(*built))
-    parts = list(dask.compute(*[dask.delayed(itemgetter(2))(b) for b in built]))
+    rest = (spec, linked, args.extra, sources, src)
+    if folders is not None:
+        parts, empty = _stream(shuffled, meta, defl, rest, folders)
+        built = _read_back(folders, empty)
+    else:
+        bcast = [dask.delayed(x, pure=True) for x in (defl, linked, sources)]
+        tasks = [
+            dask.delayed(build_part)(p, bcast[0], spec, bcast[1], args.extra, bcast[2], src)
+            for p in shuffled.frame.to_delayed()
+        ]
+        tasks = list(dask.persist(*tasks))
+        parts = list(dask.compute(*[dask.delayed(itemgetter(2))(b) for b in tasks]))
+        built = _persisted(tasks)
     return _assemble(built, parts, stats, spec, flags, linked, reg, defl, src)
 
 
+def _out_folders(out: Any, exclusions_out: Any) -> tuple[Path, Path] | None:
+    """The panel and exclusion-log folders of a streamed build (``None``: persist instead)."""
+    if out is None:
+        if exclusions_out is not None:
+            raise SpecError("exclusions_out is written with out= (the streamed build) only")
+        return None
+    target = local_folder(out, "out")
+    if exclusions_out is not None:
+        return target, local_folder(exclusions_out, "exclusions_out")
+    stem = target.name.removesuffix(".parquet")
+    return target, target.with_name(stem + ".exclusions.parquet")
+
+
+def _stream(
+    shuffled: FirmPartitions,
+    meta: pd.DataFrame,
+    defl: pd.DataFrame | None,
+    rest: tuple[Any, ...],
+    folders: tuple[Path, Path],
+) -> tuple[list[dict[str, Any]], tuple[pd.DataFrame, pd.DataFrame]]:
+    """Build and write every partition (staged folders swapped in when all are written); the
+    partitions' statistics and the empty panel and exclusion log (their columns and types)."""
+    import dask
+
+    # the schemas from the build of no rows: every file gets them, whatever its partition holds
+    empty = build_part(meta, defl, *rest)
+    schemas = arrow_schemas(empty[0], empty[1])
+    with staged_folders(*folders) as staged:
+        where = (str(staged[0]), str(staged[1]))
+        bcast = [dask.delayed(x, pure=True) for x in (defl, rest[1], rest[3])]
+        tasks = [
+            dask.delayed(write_part)(
+                p, i, where, schemas, bcast[0], rest[0], bcast[1], rest[2], bcast[2], rest[4]
+            )
+            for i, p in enumerate(shuffled.frame.to_delayed())
+        ]
+        parts = list(dask.compute(*tasks))
+        # the checks of the whole build (conflicting duplicates under duplicates="error") before the
+        # folders are swapped in
+        merge_flags(parts, rest[0], None, rest[4])
+    return parts, (empty[0], empty[1])
+
+
+def _read_back(
+    folders: tuple[Path, Path], empty: tuple[pd.DataFrame, pd.DataFrame]
+) -> tuple[FirmPartitions, Any]:
+    """The written panel and exclusion log read lazily (one partition per file), with the in-memory
+    build's column types (Parquet reads strings back as another pandas string type)."""
+    import dask.dataframe as dd
+
+    def typed(folder: Path, like: pd.DataFrame) -> Any:
+        frame = dd.read_parquet(str(folder), split_row_groups=False)
+        return frame.map_partitions(_as_types, like, meta=like)
+
+    data = FirmPartitions(typed(folders[0], empty[0]), "firm_id", "year", whole_firms=True)
+    return data, typed(folders[1], empty[1])
+
+
+def _as_types(part: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """``part`` with the column types of ``like`` (values unchanged)."""
+    return part.astype(like.dtypes.to_dict()).reset_index(drop=True)
+
+
+def _persisted(built: list[Any]) -> tuple[FirmPartitions, Any]:
+    """The panel and the exclusion log from the persisted (data, exclusions, statistics) partitions."""
+    import dask.dataframe as dd
+
+    import dask
+
+    metas = dask.compute(dask.delayed(lambda b: (b[0].iloc[:0], b[1].iloc[:0]))(built[0]))[0]
+    data = dd.from_delayed([dask.delayed(itemgetter(0))(b) for b in built], meta=metas[0])
+    excl = dd.from_delayed([dask.delayed(itemgetter(1))(b) for b in built], meta=metas[1])
+    return FirmPartitions(data, "firm_id", "year", whole_firms=True), excl
+
+
 def _assemble(
-    built: list[Any],
+    built: tuple[FirmPartitions, Any],
     parts: list[dict[str, Any]],
     stats: list[FileRead],
     spec: PanelSpec,
@@ -398,11 +480,7 @@ def _assemble(
     defl: pd.DataFrame | None,
     src: str,
 ) -> DaskFirmPanel:
-    """The panel from the persisted partitions and their statistics (flags merged, warnings re-issued)."""
-    import dask.dataframe as dd
-
-    import dask
-
+    """The panel from its partitions and their statistics (flags merged, warnings re-issued)."""
     seen: set[str] = set()
     for p in parts:
         for category, message in p["warnings"]:
@@ -427,16 +505,14 @@ def _assemble(
         cohorts=dict(sorted(cohorts.items())),
         exclusions=exclusion_counts(parts),
     )
-    metas = dask.compute(dask.delayed(lambda b: (b[0].iloc[:0], b[1].iloc[:0]))(built[0]))[0]
-    data = dd.from_delayed([dask.delayed(itemgetter(0))(b) for b in built], meta=metas[0])
-    excl = dd.from_delayed([dask.delayed(itemgetter(1))(b) for b in built], meta=metas[1])
+    data, excl = built
     sources = {"accounts": src}
     if reg is not None:
         sources["registry"] = str(reg.attrs.get("source", "registry"))
     if defl is not None:
         sources["deflators"] = str(defl.attrs.get("source", "deflators"))
     return DaskFirmPanel(
-        data=FirmPartitions(data, "firm_id", "year", whole_firms=True),
+        data=data,
         exclusions=excl,
         memberships=linked.memberships if linked is not None else _empty_memberships(),
         spec=spec,

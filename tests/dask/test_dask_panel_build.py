@@ -67,13 +67,21 @@ def _labels(offsets: np.ndarray, files: list[str], rows) -> list[str]:
     return [f"{files[i]}:{k - offsets[i] + 1}" for i, k in zip(f, r, strict=True)]
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["persisted", "streamed"])
 @pytest.mark.parametrize("n", [1, 4, 16])
-def test_dirty_build_equals_memory(dask_client, dirty, n: int) -> None:
+def test_dirty_build_equals_memory(dask_client, dirty, n: int, stream: bool, tmp_path) -> None:
+    """Persisted, or streamed (each partition built and written to ``out`` as it comes)."""
     memory = dirty["memory"]
     counts = memory.exclusion_counts()
     assert set(counts) == set(__import__("clusterimpact").panel.REASONS)  # every reason exercised
-    panel = build_panel_dask(dirty["parts"], dirty["reg"], SPEC, dirty["defl"], npartitions=n)
+    out = {"out": tmp_path / "panel.parquet"} if stream else {}
+    panel = build_panel_dask(
+        dirty["parts"], dirty["reg"], SPEC, dirty["defl"], npartitions=n, **out
+    )
     assert panel.data.npartitions == n
+    if stream:  # one file per partition, the exclusion log beside the panel
+        assert len(list((tmp_path / "panel.parquet").glob("part.*.parquet"))) == n
+        assert len(list((tmp_path / "panel.exclusions.parquet").glob("part.*.parquet"))) == n
     assert panel.exclusion_counts() == counts
     assert panel.rows_in == memory.rows_in
     got = panel.to_memory()
@@ -144,12 +152,13 @@ def shared_memory(dask_parquet, dask_panel) -> tuple:
     return reg, build_panel(whole, reg)
 
 
-@pytest.mark.parametrize("n", [1, 4, 16])
+@pytest.mark.parametrize("n, stream", [(1, False), (4, False), (16, False), (4, True)])
 def test_shared_parquet_build_equals_memory(
-    dask_client, dask_parquet, dask_panel, shared_memory, n: int
+    dask_client, dask_parquet, dask_panel, shared_memory, n: int, stream: bool, tmp_path
 ) -> None:
     reg, memory = shared_memory
-    panel = build_panel_dask(dask_parquet, reg, npartitions=n)
+    out = {"out": tmp_path / "panel"} if stream else {}
+    panel = build_panel_dask(dask_parquet, reg, npartitions=n, **out)
     assert panel.exclusion_counts() == memory.exclusion_counts()
     assert panel.n_obs == memory.n_obs == len(dask_panel)
     got = panel.data.frame.compute().sort_values(["firm_id", "year"]).reset_index(drop=True)
@@ -251,6 +260,39 @@ def test_csv_glob_and_exclusions_written(tmp_path: Path) -> None:
         panel.write(users)
     assert len(pd.read_parquet(users)) == 3
     assert not [p for p in tmp_path.iterdir() if "ci-tmp" in p.name]  # no staging left behind
+
+
+def test_streamed_build_is_loud_and_leaves_no_staging(tmp_path: Path) -> None:
+    """A build that fails after its partitions were written swaps nothing in; a user's folder, a URL
+    and exclusions_out without out are refused before any work."""
+    acc = _small(tmp_path)
+    copy = acc.iloc[[5, 500]].copy()
+    copy["va"] += 1.0
+    path = tmp_path / "dup.parquet"
+    pd.concat([acc, copy], ignore_index=True).to_parquet(path, index=False)
+    with pytest.raises(PanelError, match="occur more than once with different values"):
+        build_panel_dask(path, npartitions=3, out=tmp_path / "p")
+    assert not (tmp_path / "p").exists() and not (tmp_path / "p.exclusions.parquet").exists()
+    assert not [p for p in tmp_path.iterdir() if "ci-tmp" in p.name]
+    good = tmp_path / "good.parquet"
+    acc.to_parquet(good, index=False)
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "mine.txt").write_text("keep")
+    with pytest.raises(OutputError, match="not a Parquet folder this package wrote"):
+        build_panel_dask(good, npartitions=2, out=tmp_path / "q", exclusions_out=users)
+    assert (users / "mine.txt").read_text() == "keep" and not (tmp_path / "q").exists()
+    with pytest.raises(SpecError, match="local or shared-filesystem folder"):
+        build_panel_dask(good, npartitions=2, out="s3://bucket/panel")
+    with pytest.raises(SpecError, match="with out= "):
+        build_panel_dask(good, npartitions=2, exclusions_out=tmp_path / "x")
+    # written twice: the second build replaces the first (a folder this package wrote)
+    first = build_panel_dask(good, npartitions=2, out=tmp_path / "q")
+    again = build_panel(good, backend="dask", npartitions=5, out=tmp_path / "q")
+    assert again.data.npartitions == 5 and len(list((tmp_path / "q").glob("*.parquet"))) == 5
+    assert again.n_obs == first.n_obs == len(pd.read_parquet(tmp_path / "q"))
+    with pytest.raises(SpecError, match="backend='dask' only"):
+        build_panel(good, out=tmp_path / "r")
 
 
 def test_build_panel_backend_option(tmp_path: Path) -> None:

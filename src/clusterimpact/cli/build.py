@@ -107,8 +107,10 @@ def parse_map(value: str | None, flag: str) -> dict[str, str] | None:
     return out
 
 
-def panel_from_args(args: argparse.Namespace) -> Any:
-    """Build the FirmPanel described by the parsed flags."""
+def panel_from_args(args: argparse.Namespace, out: dict[str, Any] | None = None) -> Any:
+    """Build the FirmPanel described by the parsed flags (on Dask, ``out``: the folders to stream the
+    panel and its exclusion log to, :func:`~clusterimpact.panel_dask.build_panel_dask`'s ``out`` and
+    ``exclusions_out``)."""
     from clusterimpact.panel import PanelSpec, build_panel
 
     id_type: Any = args.id_type or (
@@ -136,7 +138,7 @@ def panel_from_args(args: argparse.Namespace) -> Any:
         opts = {k: v for k, v in read_options(args).items() if k != "sheet"}
         return build_panel_dask(
             args.accounts, args.registry, spec, args.deflators, **maps,
-            npartitions=args.npartitions, **opts,
+            npartitions=args.npartitions, **opts, **(out or {}),
         )  # fmt: skip
     return build_panel(
         args.accounts, args.registry, spec, args.deflators, **maps, **read_options(args)
@@ -243,10 +245,10 @@ def _run(args: argparse.Namespace) -> int:
             label="the exclusion log (beside --out)",
         )
     with engine_session(compute):
-        panel, caught = collect_warnings(lambda: panel_from_args(args))
-        if dask:
-            panel.write(args.out, exclusions=excl_path)
-        else:
+        # on Dask each partition is written as it is built (no worker holds the panel)
+        folders = {"out": args.out, "exclusions_out": excl_path} if dask else None
+        panel, caught = collect_warnings(lambda: panel_from_args(args, folders))
+        if not dask:
             write_table(panel.data, args.out)
             write_table(panel.exclusions, excl_path)
     if args.json_path:

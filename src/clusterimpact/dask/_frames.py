@@ -171,14 +171,28 @@ class FirmPartitions:
         columns: Sequence[str] | None = None,
         npartitions: int | None = None,
         storage_options: dict[str, Any] | None = None,
+        whole_firms: bool = False,
     ) -> FirmPartitions:
-        """Read a partitioned Parquet data set lazily (folder, glob or fsspec URL) and partition by firm."""
+        """Read a partitioned Parquet data set lazily (folder, glob or fsspec URL) and partition by firm.
+
+        With ``whole_firms=True`` the files are taken as they are, one partition per file, without a
+        shuffle: the caller guarantees that each file holds whole firms sorted by firm and year (a
+        folder written by this package, e.g. ``build_panel_dask(..., out=...)`` or
+        :meth:`~clusterimpact.panel_dask.DaskFirmPanel.write`); ``npartitions`` must then be left out.
+        """
         require_dask()
         import dask.dataframe as dd
 
+        if whole_firms and npartitions is not None:
+            raise SpecError("whole_firms=True reads one partition per file: leave npartitions out")
         frame = dd.read_parquet(
-            path, columns=list(columns) if columns else None, storage_options=storage_options
+            path,
+            columns=list(columns) if columns else None,
+            storage_options=storage_options,
+            **({"split_row_groups": False} if whole_firms else {}),
         )
+        if whole_firms:
+            return cls(frame, firm, time, whole_firms=True)
         return cls.from_dask(frame, firm, time, npartitions=npartitions)
 
     def persist(self) -> FirmPartitions:

@@ -217,7 +217,11 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
     with compute_context():
         excl = fp.map_reduce(_exclusions, options, combine=add_stats)["excl"]
         frame = fp.frame.map_partitions(_clean, options, meta=meta)
-        clean = type(fp)(frame, "unit", "time").persist()
+        # partition-local renames: the firms stay whole (no shuffle). Only ACF, which passes over the
+        # data at every trial value, holds its model columns in the workers' memory; the others stream
+        clean = type(fp)(frame, "unit", "time", whole_firms=True)
+        if est.method == "acf":
+            clean = clean.persist()
         runner = DaskRunner(clean, shape)
         n_firms = _check(est, runner, excl, source)
         if est.method == "acf":

@@ -28,7 +28,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     # data: reading inputs, the panel, synthetic panels with known truth
     1: (
         "io", "_readers", "_io_values", "presets", "kbo", "ids", "panel", "_panel_rows", "panel_dask",
-        "_panel_dask_parts", "_panel_facts",
+        "_panel_dask_parts", "_panel_dask_write", "_panel_facts",
         "_panel_members", "synthetic", "datasets",
     ),
     2: ("productivity",),

@@ -3,9 +3,11 @@
 Two ways in:
 
 * :func:`write_folder` writes a Dask DataFrame (:meth:`~clusterimpact.panel_dask.DaskFirmPanel.write`);
-* :func:`write_part` is the task that builds one partition of the panel and writes it at once (the
-  streamed build, ``build_panel_dask(..., out=...)``): a worker holds one partition at a time, never its
-  share of the panel.
+* the streamed build (``build_panel_dask(..., out=...)``) shuffles through files, not through worker
+  memory: :func:`split_file` reads one accounts file and writes its rows into one bucket file per
+  partition (a hash of the firm id), and :func:`build_bucket` reads one partition's bucket files,
+  builds it and writes it at once. A task holds one input file or one partition, so a worker's memory
+  is bounded by the larger of the two, whatever the panel's size.
 
 A target folder is replaced only if this package wrote it (it holds :data:`WRITTEN_MARK`); the old
 folder is moved aside before the new one is renamed in and removed only after, so a failure at any
@@ -23,10 +25,18 @@ from typing import Any
 
 import pandas as pd
 
-from clusterimpact._panel_dask_parts import build_part
+from clusterimpact._panel_dask_parts import FID, FileRead, ReadArgs, build_part, read_part
 from clusterimpact.errors import OutputError, SpecError
 
-__all__ = ["WRITTEN_MARK", "local_folder", "staged_folders", "write_folder", "write_part"]
+__all__ = [
+    "WRITTEN_MARK",
+    "build_bucket",
+    "local_folder",
+    "split_file",
+    "staged_folders",
+    "write_folder",
+    "write_part",
+]
 
 #: the file that marks a Parquet folder as written by this package (only such a folder is replaced)
 WRITTEN_MARK = "_clusterimpact_written"
@@ -132,4 +142,63 @@ def write_part(
     for frame, folder, schema in zip((data, excl), folders, schemas, strict=True):
         table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         pq.write_table(table, str(Path(folder) / name))
+    return stats
+
+
+def bucket_of(fid: pd.Series, n: int) -> Any:
+    """The partition (0 .. n-1) of every row: a hash of its firm id (the same in every process)."""
+    import numpy as np
+
+    hashed = pd.util.hash_pandas_object(fid, index=False).to_numpy()
+    return (hashed % np.uint64(n)).astype(np.int64)
+
+
+def split_file(
+    index: int, path: Any, remote: bool, args: ReadArgs, buckets: str, n: int
+) -> FileRead:
+    """Read one accounts file (:func:`~clusterimpact._panel_dask_parts.read_part`) and write its rows
+    into ``buckets/<partition>/<index>.parquet``, one file per partition that gets rows; its statistics.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame, stats = read_part(index, path, remote, args)
+    if frame is None or frame.empty:
+        return stats
+    where = bucket_of(frame[FID], n)
+    for b, rows in frame.groupby(where, sort=True):
+        folder = Path(buckets) / str(b)
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        pq.write_table(table, str(folder / f"{index}.parquet"))
+    return stats
+
+
+def build_bucket(
+    b: int,
+    buckets: str,
+    meta: pd.DataFrame,
+    folders: tuple[str, str],
+    schemas: tuple[Any, Any],
+    defl: pd.DataFrame | None,
+    spec: Any,
+    linked: Any,
+    extra: Sequence[str],
+    sources: Sequence[str],
+    src: str,
+) -> dict[str, Any]:
+    """Partition ``b``: its bucket files read (in input-file order), built and written; its statistics.
+
+    A partition that got no rows is written empty (every partition has its file).
+    """
+    folder = Path(buckets) / str(b)
+    files = sorted(folder.glob("*.parquet"), key=lambda f: int(f.stem)) if folder.is_dir() else []
+    if files:
+        part = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        part = part.astype(meta.dtypes.to_dict())  # as read, before the round trip through Parquet
+    else:
+        part = meta
+    stats = write_part(part, b, folders, schemas, defl, spec, linked, extra, sources, src)
+    for f in files:  # the bucket is ours and no longer needed: free the scratch space as we go
+        f.unlink()
     return stats

@@ -45,10 +45,11 @@ from clusterimpact._panel_dask_parts import (
 )
 from clusterimpact._panel_dask_write import (
     arrow_schemas,
+    build_bucket,
     local_folder,
+    split_file,
     staged_folders,
     write_folder,
-    write_part,
 )
 from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
 from clusterimpact._panel_members import LinkedRegistry, link_registry
@@ -211,48 +212,36 @@ def _registry_link_keys(reg: pd.DataFrame | None, spec: PanelSpec) -> tuple[froz
     return frozenset(ids.tolist()), frozenset(id_key(ids).dropna().tolist())
 
 
-def _read_all(
-    accounts: Any, args: ReadArgs, storage_options: Any, keep: bool
-) -> tuple[list[Any], list[FileRead], str]:
-    """Read every accounts file on the workers; their statistics on the client.
-
-    With ``keep`` the frames stay in the workers' memory (persisted) for the build; without it only the
-    statistics are computed, and the returned read tasks (not yet run) read each file again inside the
-    build, so no worker ever holds more than the files it is reading.
-    """
-    import dask
-
+def _inputs(accounts: Any, storage_options: Any) -> tuple[list[Any], bool, str]:
+    """The input files (or the one frame), whether they are remote, and their label in messages."""
     if isinstance(accounts, pd.DataFrame):
-        items: list[Any] = [accounts]
-        remote = False
-        label = str(accounts.attrs.get("source") or "data frame")
-    else:
-        items, remote = list_inputs(accounts, storage_options)
-        label = os.fspath(accounts)
-    tasks = [dask.delayed(read_part)(i, p, remote, args) for i, p in enumerate(items)]
-    if keep:
-        tasks = list(dask.persist(*tasks))
-        stats = list(dask.compute(*[dask.delayed(itemgetter(1))(t) for t in tasks]))
-    else:
-        stats = list(
-            dask.compute(
-                *[dask.delayed(_file_stats)(i, p, remote, args) for i, p in enumerate(items)]
-            )
-        )
+        return [accounts], False, str(accounts.attrs.get("source") or "data frame")
+    items, remote = list_inputs(accounts, storage_options)
+    return items, remote, os.fspath(accounts)
+
+
+def _report_reads(stats: Sequence[FileRead], label: str) -> str:
+    """Re-issue the files' warnings on the client, raise their errors (all files at once); the label."""
     for s in stats:
         for category, message in s.warnings:
-            warnings.warn(message, category, stacklevel=4)
+            warnings.warn(message, category, stacklevel=5)
     errors = [s.error for s in stats if s.error is not None]
     if errors:
         raise DataError.combine(errors)
-    if len(stats) == 1:
-        label = stats[0].source
-    return tasks, stats, label
+    return stats[0].source if len(stats) == 1 else label
 
 
-def _file_stats(index: int, path: Any, remote: bool, args: ReadArgs) -> FileRead:
-    """One file read on a worker, its statistics returned (the frame is dropped there)."""
-    return read_part(index, path, remote, args)[1]
+def _read_all(
+    accounts: Any, args: ReadArgs, storage_options: Any
+) -> tuple[list[Any], list[FileRead], str]:
+    """Read every accounts file on the workers (kept there); their statistics on the client."""
+    import dask
+
+    items, remote, label = _inputs(accounts, storage_options)
+    tasks = [dask.delayed(read_part)(i, p, remote, args) for i, p in enumerate(items)]
+    tasks = list(dask.persist(*tasks))
+    stats = list(dask.compute(*[dask.delayed(itemgetter(1))(t) for t in tasks]))
+    return tasks, stats, _report_reads(stats, label)
 
 
 def _linked(
@@ -371,26 +360,76 @@ def build_panel_dask(
         reg_ids, reg_keys, storage_options,
     )  # fmt: skip
     folders = _out_folders(out, exclusions_out)
-    tasks, stats, src = _read_all(accounts, args, storage_options, keep=folders is None)
+    if folders is not None:
+        return _build_streamed(
+            accounts, args, storage_options, reg, defl, spec, npartitions, folders
+        )
+    tasks, stats, src = _read_all(accounts, args, storage_options)
     flags: dict[str, Any] = {}
     linked = _linked(reg, stats, spec, flags, src)
     meta = next(s.empty for s in stats if s.empty is not None)
     frame = dd.from_delayed([dask.delayed(itemgetter(0))(t) for t in tasks], meta=meta)
     shuffled = FirmPartitions.from_dask(frame, FID, None, npartitions=npartitions or len(tasks))
     sources = [s.source for s in stats]
-    rest = (spec, linked, args.extra, sources, src)
-    if folders is not None:
-        parts, empty = _stream(shuffled, meta, defl, rest, folders)
-        built = _read_back(folders, empty)
-    else:
-        bcast = [dask.delayed(x, pure=True) for x in (defl, linked, sources)]
-        tasks = [
-            dask.delayed(build_part)(p, bcast[0], spec, bcast[1], args.extra, bcast[2], src)
-            for p in shuffled.frame.to_delayed()
+    bcast = [dask.delayed(x, pure=True) for x in (defl, linked, sources)]
+    built = [
+        dask.delayed(build_part)(p, bcast[0], spec, bcast[1], args.extra, bcast[2], src)
+        for p in shuffled.frame.to_delayed()
+    ]
+    built = list(dask.persist(*built))
+    parts = list(dask.compute(*[dask.delayed(itemgetter(2))(b) for b in built]))
+    return _assemble(_persisted(built), parts, stats, spec, flags, linked, reg, defl, src)
+
+
+def _build_streamed(
+    accounts: Any,
+    args: ReadArgs,
+    storage_options: Any,
+    reg: pd.DataFrame | None,
+    defl: pd.DataFrame | None,
+    spec: PanelSpec,
+    npartitions: int | None,
+    folders: tuple[Path, Path],
+) -> DaskFirmPanel:
+    """The build shuffled through bucket files and written partition by partition (``out=``).
+
+    Each input file is read once by a task that writes its rows into one bucket file per partition
+    (:func:`~clusterimpact._panel_dask_write.split_file`); each partition's task reads its buckets,
+    builds and writes it (:func:`~clusterimpact._panel_dask_write.build_bucket`). Buckets live in the
+    staging folder beside ``out`` (removed with it): no task holds more than one input file or one
+    partition, and nothing is persisted.
+    """
+    import dask
+
+    items, remote, label = _inputs(accounts, storage_options)
+    n = int(npartitions or len(items))
+    flags: dict[str, Any] = {}
+    with staged_folders(*folders) as staged:
+        buckets = str(staged[0].parent / "buckets")
+        reads = [
+            dask.delayed(split_file)(i, p, remote, args, buckets, n) for i, p in enumerate(items)
         ]
-        tasks = list(dask.persist(*tasks))
-        parts = list(dask.compute(*[dask.delayed(itemgetter(2))(b) for b in tasks]))
-        built = _persisted(tasks)
+        stats = list(dask.compute(*reads))
+        src = _report_reads(stats, label)
+        linked = _linked(reg, stats, spec, flags, src)
+        meta = next(s.empty for s in stats if s.empty is not None)
+        sources = [s.source for s in stats]
+        # the schemas from the build of no rows: every file gets them, whatever its partition holds
+        empty = build_part(meta, defl, spec, linked, args.extra, sources, src)
+        schemas = arrow_schemas(empty[0], empty[1])
+        where = (str(staged[0]), str(staged[1]))
+        bc = [dask.delayed(x, pure=True) for x in (meta, defl, linked, sources)]
+        tasks = [
+            dask.delayed(build_bucket)(
+                b, buckets, bc[0], where, schemas, bc[1], spec, bc[2], args.extra, bc[3], src
+            )
+            for b in range(n)
+        ]
+        parts = list(dask.compute(*tasks))
+        # the checks of the whole build (conflicting duplicates under duplicates="error") before the
+        # folders are swapped in
+        merge_flags(parts, spec, None, src)
+    built = _read_back(folders, (empty[0], empty[1]))
     return _assemble(built, parts, stats, spec, flags, linked, reg, defl, src)
 
 
@@ -405,36 +444,6 @@ def _out_folders(out: Any, exclusions_out: Any) -> tuple[Path, Path] | None:
         return target, local_folder(exclusions_out, "exclusions_out")
     stem = target.name.removesuffix(".parquet")
     return target, target.with_name(stem + ".exclusions.parquet")
-
-
-def _stream(
-    shuffled: FirmPartitions,
-    meta: pd.DataFrame,
-    defl: pd.DataFrame | None,
-    rest: tuple[Any, ...],
-    folders: tuple[Path, Path],
-) -> tuple[list[dict[str, Any]], tuple[pd.DataFrame, pd.DataFrame]]:
-    """Build and write every partition (staged folders swapped in when all are written); the
-    partitions' statistics and the empty panel and exclusion log (their columns and types)."""
-    import dask
-
-    # the schemas from the build of no rows: every file gets them, whatever its partition holds
-    empty = build_part(meta, defl, *rest)
-    schemas = arrow_schemas(empty[0], empty[1])
-    with staged_folders(*folders) as staged:
-        where = (str(staged[0]), str(staged[1]))
-        bcast = [dask.delayed(x, pure=True) for x in (defl, rest[1], rest[3])]
-        tasks = [
-            dask.delayed(write_part)(
-                p, i, where, schemas, bcast[0], rest[0], bcast[1], rest[2], bcast[2], rest[4]
-            )
-            for i, p in enumerate(shuffled.frame.to_delayed())
-        ]
-        parts = list(dask.compute(*tasks))
-        # the checks of the whole build (conflicting duplicates under duplicates="error") before the
-        # folders are swapped in
-        merge_flags(parts, rest[0], None, rest[4])
-    return parts, (empty[0], empty[1])
 
 
 def _read_back(

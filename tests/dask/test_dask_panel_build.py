@@ -185,6 +185,12 @@ def _same_error(tmp_path: Path, frame: pd.DataFrame, error: type, **kw) -> None:
     with pytest.raises(error) as dask:
         build_panel_dask(path, npartitions=2, **kw)
     assert str(dask.value) == str(memory.value)
+    with pytest.raises(
+        error
+    ) as streamed:  # the streamed build: the same error, nothing left behind
+        build_panel_dask(path, npartitions=2, out=tmp_path / "out", **kw)
+    assert str(streamed.value) == str(memory.value)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".out", "out"))]
 
 
 def test_missing_column_is_the_same_error(tmp_path: Path) -> None:

@@ -15,13 +15,23 @@ mean exactly when it lies inside their convex hull (:func:`outside_hull`).
 
 Private: the callers (``estimation/cs/core``, ``matching/propensity``, ``productivity/olley_pakes``)
 turn the diagnosis into their own warning or error.
+
+:func:`newton_ascent` is the Newton-Raphson loop of the fits whose sums may be spread over partitions
+(CS's propensity logit, the Olley-Pakes survival probit): it asks for the log-likelihood, gradient and
+information at each candidate point and is driven by whoever can sum them (all rows at once in memory,
+one map-reduce per request on Dask).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
 import numpy as np
 
-__all__ = ["SEPARATION_MESSAGE", "outside_hull", "separation"]
+__all__ = ["SEPARATION_MESSAGE", "newton_ascent", "outside_hull", "separation"]
+
+R = TypeVar("R")
 
 #: What separation means, for the callers' messages.
 SEPARATION_MESSAGE = (
@@ -89,3 +99,55 @@ def outside_hull(X_control: np.ndarray, target: np.ndarray) -> bool:
     Z = _standardise(rows)
     s = np.r_[1.0, -np.ones(Xc.shape[0])]
     return _separating_direction(Z * s[:, None])
+
+
+def newton_ascent(
+    evaluate: Callable[[np.ndarray], R], beta: np.ndarray, maxiter: int
+) -> Generator[R, tuple[Any, ...], tuple[np.ndarray, np.ndarray, bool]]:
+    """Maximise a concave log-likelihood by Newton-Raphson with step halving, as a generator.
+
+    It yields ``evaluate(b)``, a request for the sums ``(ll, grad, H)`` at ``b`` (the log-likelihood,
+    its gradient and the information, i.e. minus the Hessian), and is sent those sums; so step halving
+    costs no extra request. A step is halved until the log-likelihood does not fall (to 1e-12
+    relative); convergence is a step below 1e-10 of ``max(1, max|b|)``. Returns ``(b, H, converged)``
+    (``converged`` False after ``maxiter`` steps, a singular ``H`` or no ascent along the Newton
+    direction: the symptoms of separation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clusterimpact._binary import newton_ascent
+    >>> def evaluate(b):  # log-likelihood -(b - 2)^2, asked for and answered at once
+    ...     return -float((b[0] - 2.0) ** 2), np.array([-2.0 * (b[0] - 2.0)]), np.array([[2.0]])
+    >>> stages = newton_ascent(evaluate, np.zeros(1), maxiter=10)
+    >>> sums = next(stages)
+    >>> try:
+    ...     while True:
+    ...         sums = stages.send(sums)
+    ... except StopIteration as stop:
+    ...     b, H, converged = stop.value
+    >>> float(b[0]), converged
+    (2.0, True)
+    """
+    ll, grad, H = yield evaluate(beta)
+    converged = False
+    for _ in range(maxiter):
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        new, g_new, h_new = yield evaluate(beta + step)
+        while not (np.isfinite(new) and new >= ll - 1e-12 * (1.0 + abs(ll))):
+            t /= 2
+            if t < 1e-10:
+                break
+            new, g_new, h_new = yield evaluate(beta + t * step)
+        if t < 1e-10:
+            break  # no ascent along the Newton direction: not converged
+        beta = beta + t * step
+        ll, grad, H = new, g_new, h_new
+        if np.max(np.abs(t * step)) < 1e-10 * max(1.0, float(np.max(np.abs(beta)))):
+            converged = True
+            break
+    return beta, H, converged

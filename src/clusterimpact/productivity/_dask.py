@@ -7,10 +7,15 @@ products, counts, firm-clustered score products) is a sum over partitions. :clas
 the estimators' ``_estimate(runner)`` (the code the in-memory path runs, see ``_runner.py``) that sum;
 ln TFP is written back by row as a partition-local column (``result.partitions``).
 
-Supported: labour productivity, OLS, FE (within firm: partition-local demeaning), Wooldridge, and ACF
-(``_dask_acf.py``: its criterion by map-reduce at every trial theta, the optimiser on the client).
-OP and LP are refused with an error naming the supported methods (their second stages, with the
-exit correction's probit, are not ported), and so is the firm-block bootstrap.
+Supported: labour productivity, OLS, FE (within firm: partition-local demeaning), Wooldridge, ACF
+(``_dask_acf.py``: its criterion by map-reduce at every trial theta, the optimiser on the client), and
+Olley-Pakes / Levinsohn-Petrin (``_op_passes.py``, the passes the in-memory path runs on one block:
+the first stage from summed cross-products, the exit correction's survival probit by one map-reduce
+per Newton step, the second stage's rows derived once per partition and persisted
+(:meth:`DaskRunner.blocks`), then one map-reduce per trial theta of the optimiser on the client).
+Every start of OP/LP runs on all rows (the in-memory coarse firm subsample of large panels is not
+used), and the firm-block bootstrap is refused with an error (n_boot=0: no standard errors for
+OP, LP and ACF on Dask).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from clusterimpact.productivity._base import (
 )
 from clusterimpact.productivity._prep import Arrays, no_usable_rows, prepare
 from clusterimpact.productivity._runner import (
+    Blocks,
     EmptySample,
     PartFn,
     RowRule,
@@ -51,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["DASK_METHODS", "DaskRunner", "fit_dask", "write_tfp"]
 
 #: methods with a Dask path (the others raise a SpecError naming these)
-DASK_METHODS = ("labour", "ols", "fe", "wooldridge", "acf")
+DASK_METHODS = ("labour", "ols", "fe", "wooldridge", "acf", "op", "lp")
 #: Collinearity on the Dask path is judged from the summed cross-product (the rows never meet): an
 #: input is collinear when the smallest eigenvalue of the correlation matrix of it and the inputs
 #: before it is below this (the in-memory check's SVD of the rows, tolerance 1e-8 on the singular
@@ -151,6 +157,52 @@ class DaskRunner(Runner):
 
     def lstsq(self, design: PartFn, *args: Any) -> np.ndarray:  # pragma: no cover - not reached
         raise SpecError("the Dask path solves from cross-products only")
+
+    def blocks(self, fn: PartFn, *args: Any) -> DaskBlocks:
+        """``fn``'s rows computed once per partition and persisted on the workers (as columns)."""
+        from clusterimpact.dask import FirmPartitions
+
+        meta = _block_frame(self.clean.frame._meta, fn, self.shape, *args)
+        frame = self.clean.frame.map_partitions(_block_frame, fn, self.shape, *args, meta=meta)
+        return DaskBlocks(FirmPartitions(frame, "unit", whole_firms=True).persist())
+
+
+def _block_frame(part: pd.DataFrame, fn: PartFn, shape: Any, *args: Any) -> pd.DataFrame:
+    """``fn(arrays, {}, *args)`` (a dict of arrays, 2-d ones by column ``name:j``) as a frame."""
+    rows = fn(_arrays(part, shape), {}, *args)
+    out: dict[str, Any] = {}
+    for k, v in rows.items():
+        if v.ndim == 1:
+            out[k] = v
+        else:
+            out |= {f"{k}:{j}": v[:, j] for j in range(v.shape[1])}
+    return pd.DataFrame(out)
+
+
+def _block_call(part: pd.DataFrame, fn: Any, *args: Any) -> Any:
+    """``fn(rows, *args)`` on a persisted block (2-d arrays rebuilt); ``None`` for an empty one."""
+    if len(part) == 0:
+        return None
+    rows: dict[str, Any] = {}
+    wide: dict[str, list[str]] = {}
+    for c in part.columns:
+        if ":" in c:
+            wide.setdefault(c.split(":")[0], []).append(c)
+        else:
+            rows[c] = part[c].to_numpy()
+    for k, cols in wide.items():
+        rows[k] = part[cols].to_numpy(dtype=float)
+    return fn(rows, *args)
+
+
+class DaskBlocks(Blocks):
+    """Rows derived per partition, persisted (see :meth:`DaskRunner.blocks`)."""
+
+    def __init__(self, fp: FirmPartitions) -> None:
+        self.fp = fp
+
+    def reduce(self, fn: Any, *args: Any) -> Any:
+        return self.fp.map_reduce(_block_call, fn, *args, combine=add_stats)
 
 
 def _check(est: ProductionEstimator, runner: Runner, excl: dict[str, int], source: str) -> int:

@@ -27,7 +27,16 @@ import numpy as np
 from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._prep import Arrays
 
-__all__ = ["EmptySample", "MemoryRunner", "RowRule", "Runner", "add_stats", "moments"]
+__all__ = [
+    "Blocks",
+    "EmptySample",
+    "MemoryBlocks",
+    "MemoryRunner",
+    "RowRule",
+    "Runner",
+    "add_stats",
+    "moments",
+]
 
 #: ``fn(arr, cache, *args)``: a pass over one partition's estimation arrays
 PartFn = Callable[..., Any]
@@ -64,6 +73,34 @@ class Runner:
         ill-conditioned normal-equation solve)."""
         raise NotImplementedError
 
+    def blocks(self, fn: PartFn, *args: Any) -> Blocks:
+        """Rows derived once per partition, ``fn(arr, cache, *args) -> dict`` of equal-length arrays
+        (kept: the arrays in memory, persisted partitions on Dask), to be reduced over many times
+        (an optimiser's criterion)."""
+        raise NotImplementedError
+
+
+class Blocks:
+    """Derived rows kept per partition (see :meth:`Runner.blocks`)."""
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """The sum over partitions of ``fn(rows, *args)`` (``rows``: the dict of arrays)."""
+        raise NotImplementedError
+
+
+class MemoryBlocks(Blocks):
+    """The derived rows of the whole sample as one block."""
+
+    def __init__(self, rows: dict[str, np.ndarray]) -> None:
+        self.rows = rows
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(self.rows, *args)
+
+    def subset(self, mask: np.ndarray) -> MemoryBlocks:
+        """The rows where ``mask`` holds."""
+        return MemoryBlocks({k: v[mask] for k, v in self.rows.items()})
+
 
 class MemoryRunner(Runner):
     """The whole estimation sample as one partition (the in-memory path)."""
@@ -81,6 +118,9 @@ class MemoryRunner(Runner):
     def lstsq(self, design: PartFn, *args: Any) -> np.ndarray:
         D, y = design(self.arr, self.cache, *args)
         return np.asarray(np.linalg.lstsq(D, y, rcond=None)[0])
+
+    def blocks(self, fn: PartFn, *args: Any) -> MemoryBlocks:
+        return MemoryBlocks(fn(self.arr, self.cache, *args))
 
 
 def add_stats(a: Any, b: Any) -> Any:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from scipy.special import ndtr
 
 from clusterimpact._validation import check_choice
-from clusterimpact.errors import EstimationError, SpecError
+from clusterimpact.errors import SpecError
 from clusterimpact.productivity._base import (
     Point,
     ProductionEstimator,
@@ -29,15 +30,21 @@ from clusterimpact.productivity._base import (
     random_starts,
     resolve,
 )
-from clusterimpact.productivity._poly import poly_exponents, poly_matrix, scale_columns
-from clusterimpact.productivity._prep import Arrays
-from clusterimpact.productivity._stages import (
-    LawOfMotion,
-    coarse_mask,
-    first_stage,
-    multistart,
-    ols_fit,
+from clusterimpact.productivity._op_passes import (
+    fs_cross,
+    fs_rows,
+    fs_ss,
+    lom_criterion,
+    lom_rows,
+    op_rows,
+    survival_fit,
+    survival_rows,
 )
+from clusterimpact.productivity._poly import round_bits
+from clusterimpact.productivity._prep import Arrays
+from clusterimpact.productivity._runner import MemoryBlocks, MemoryRunner, Moments, Runner, moments
+from clusterimpact.productivity._stages import coarse_mask, multistart
+from clusterimpact.productivity.ols import _ols_cross, _ols_design, _solve
 
 __all__ = ["LomTarget", "OlleyPakes", "survival_probability"]
 
@@ -55,6 +62,8 @@ def survival_probability(
     converge or the polynomial separates exits from survivors (fitted probabilities 0 or 1, diverging
     coefficients, a singular information matrix), the reason is appended to ``problems`` (the
     estimator turns it into a warning): the correction then rests on unreliable probabilities.
+    The fit is Newton-Raphson on sums over the rows (``_op_passes.survival_fit``, the code the Dask
+    path runs over partitions).
 
     Examples
     --------
@@ -64,57 +73,27 @@ def survival_probability(
     >>> result.diagnostics["exits"] > 0  # firm exits behind the survival probit of the second stage
     True
     """
-    import warnings
+    runner = MemoryRunner(arr)
+    mu, sd = _poly_scale(moments(runner), arr.F.shape[1], arr.K.shape[1])
+    spec, beta, n_exit, why = survival_fit(runner, mu, sd, order)
+    _note_probit(why, problems)
+    D, _, _ = runner.rows(survival_rows, spec)
+    return ndtr(D @ beta), n_exit
 
-    from statsmodels.discrete.discrete_model import Probit
 
-    n = arr.n
-    nxt_same = np.zeros(n, dtype=bool)
-    nxt_same[:-1] = (arr.unit[1:] == arr.unit[:-1]) & (arr.time[1:] - arr.time[:-1] == 1)
-    last_year = arr.time.max()
-    at_risk = arr.time < last_year
-    assert arr.P is not None
-    V = scale_columns(np.column_stack([arr.K, arr.P]))
-    D = np.column_stack([np.ones(n), poly_matrix(V, poly_exponents(V.shape[1], order))])
-    s = nxt_same[at_risk].astype(float)
-    n_exit = int((s == 0).sum())
-    if n_exit == 0 or n_exit == s.size:
-        raise EstimationError(
-            "exit correction: no firm leaves the panel (or every firm does), so survival cannot be "
-            "modelled; fit without exit_correction"
-        )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = Probit(s, D[at_risk]).fit(disp=0, maxiter=200)
-    prob = np.asarray(res.predict(D), dtype=float)
-    why = _probit_problem(D[at_risk], s, res, prob[at_risk], caught)
+def _note_probit(why: str | None, problems: list[str] | None) -> None:
     if why is not None and problems is not None:
         problems.append(
             f"exit correction: the survival probit {why}; the survival probabilities that enter the "
             "law of motion are unreliable (lower poly_order, or fit without exit_correction)"
         )
-    return prob, n_exit
 
 
-def _probit_problem(
-    D: np.ndarray, s: np.ndarray, res: Any, p: np.ndarray, caught: list[Any]
-) -> str | None:
-    """Non-convergence or (quasi-)separation of the survival probit, as a phrase; None if it is fine."""
-    from clusterimpact._binary import SEPARATION_MESSAGE, separation
-
-    converged = bool(res.mle_retvals.get("converged", False))
-    params = np.asarray(res.params, dtype=float)
-    extreme = int(((p < 1e-10) | (p > 1 - 1e-10)).sum())
-    flagged = any("separation" in str(w.message).lower() for w in caught)
-    if converged and extreme == 0 and not flagged and np.all(np.isfinite(params)):
-        return None
-    if separation(D, s):
-        return f"shows {SEPARATION_MESSAGE}"
-    if not converged:
-        return "did not converge in 200 iterations"
-    if not np.all(np.isfinite(params)):
-        return "has non-finite coefficients (singular information matrix)"
-    return None  # extreme probabilities from extreme inputs, without separation: a valid fit
+def _poly_scale(mo: Moments, pf: int, pk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale of (state, proxy) for the polynomials (rounded: the same on both paths)."""
+    kp = np.r_[np.arange(1 + pf, 1 + pf + pk), mo.mean.size - 1]
+    sd = mo.sd[kp]
+    return round_bits(mo.mean[kp]), round_bits(np.where(sd > 0, sd, 1.0))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,57 +178,44 @@ class OlleyPakes(ProductionEstimator):
         return arr.K.shape[1] + s["lom_order"] + 2
 
     def _point(self, arr: Arrays, *, full: bool = True, start: np.ndarray | None = None) -> Point:
+        return self._estimate(MemoryRunner(arr), full=full, start=start)
+
+    def _estimate(
+        self, runner: Runner, *, full: bool = True, start: np.ndarray | None = None
+    ) -> Point:
+        """The passes of ``_op_passes`` through ``runner`` (all rows in memory, partitions on Dask)."""
         s = self._settings()
-        assert arr.P is not None
-        linear = np.column_stack([arr.F, arr.C])
-        fs = first_stage(arr.y, linear, np.column_stack([arr.K, arr.P]), s["poly_order"])
-        pf = arr.F.shape[1]
-        bf, bc = fs.coef[:pf], fs.coef[pf:]
-        base = arr.y - linear @ fs.coef
-        X = arr.K
-        cur, lag = arr.cur, arr.lag
-        extra = None
-        n_exit = 0
+        pf, pk = len(self.free), len(self.state)
+        mo = moments(runner)
+        mu, sd = _poly_scale(mo, pf, pk)
+        spec = (mu, sd, s["poly_order"])
+        fsx = runner.reduce(fs_cross, spec)
+        b = _solve(runner, fsx["DD"], fsx["Dy"], fs_rows, spec)
+        ss = runner.reduce(fs_ss, spec, b, float(mo.mean[0]))
+        surv, n_exit = None, 0
         exit_msgs: list[str] = []
         if self.exit_correction:
-            prob, n_exit = survival_probability(arr, s["poly_order"], problems=exit_msgs)
-            extra = prob[lag][:, None]
-        fit_on = "target" if s["lom_target"] == "output" else "omega"
-        ncur = cur.size
-
-        def objective(mask: np.ndarray | None) -> Any:
-            c, lg = (cur, lag) if mask is None else (cur[mask], lag[mask])
-            ex = extra if extra is None or mask is None else extra[mask]
-            lom = LawOfMotion(
-                X=X,
-                phi=fs.phi,
-                cur=c,
-                lag=lg,
-                order=s["lom_order"],
-                base=base,
-                extra=ex,
-                fit_on=fit_on,
-            )
-            nn = c.size
-
-            def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-                _, rr, rdr = lom.project(theta)
-                return float(rr[0]) / nn, 2.0 * rdr[0] / nn
-
-            return fun
-
-        fun = objective(None)
-        mask = coarse_mask(arr.unit[cur], self.seed) if start is None else None
-        coarse = objective(mask) if mask is not None else None
-
+            sspec, beta, n_exit, why = survival_fit(runner, mu, sd, s["poly_order"])
+            _note_probit(why, exit_msgs)
+            surv = (sspec, beta)
+        blocks = runner.blocks(lom_rows, spec, b, surv)
+        ncur = int(blocks.reduce(_count)["n"] or 0)
+        extra, omega = surv is not None, s["lom_target"] == "omega"
+        fun = lom_criterion(blocks, ncur, s["lom_order"], extra, omega)
+        coarse = None
+        if start is None and isinstance(blocks, MemoryBlocks):
+            mask = coarse_mask(blocks.rows["unit"], self.seed)
+            if mask is not None:
+                sub = blocks.subset(mask)
+                coarse = lom_criterion(sub, int(mask.sum()), s["lom_order"], extra, omega)
         knames = list(self.state)
         if start is not None:  # bootstrap replication: one start at the point estimate
             starts = [start]
         else:
             user = parse_start(self.start, knames, self.method)
             if user is None:
-                D = np.column_stack([np.ones(arr.n), arr.F, arr.K, arr.C])
-                user = ols_fit(D, arr.y)[1 + pf : 1 + pf + X.shape[1]]
+                ox = runner.reduce(_ols_cross)
+                user = _solve(runner, ox["DD"], ox["Dy"], _ols_design)[1 + pf : 1 + pf + pk]
             starts = random_starts(user, s["n_starts"], self.seed)
         theta, table, msgs = multistart(
             fun,
@@ -258,22 +224,24 @@ class OlleyPakes(ProductionEstimator):
             names=knames,
             start_tol=self.start_tol,
             coarse=coarse,
+            polish=full,
         )
-        omega = fs.phi - X @ theta
-        params = np.r_[bf, theta, bc]
+        rows = runner.rows(op_rows, spec, b, theta)
+        coef = b[1 : 1 + pf + len(self.controls)]
+        params = np.r_[coef[:pf], theta, coef[pf:]]
         names = [*self.free, *self.state, *self.controls]
-        nin = pf + X.shape[1]
+        nin = pf + pk
         chosen = table.loc[table["chosen"]].iloc[0]
         if not bool(chosen["converged"]):
             msgs.append(f"the optimiser did not report convergence: {chosen['status']}")
         msgs += exit_msgs
         diag: dict[str, Any] = {
-            "first_stage_r2": fs.r2,
-            "first_stage_terms": fs.n_terms,
+            "first_stage_r2": 1.0 - ss["rss"] / ss["tss"] if ss["tss"] > 0 else float("nan"),
+            "first_stage_terms": int(b.size),
             "criterion": float(chosen["criterion"]),
             "converged": bool(chosen["converged"]),
             "optimizer_status": str(chosen["status"]),
-            "nobs_second_stage": int(ncur),
+            "nobs_second_stage": ncur,
             "n_starts": len(starts),
             **s,
         }
@@ -284,12 +252,17 @@ class OlleyPakes(ProductionEstimator):
             names=names,
             elasticities=params[:nin],
             el_names=names[:nin],
-            ln_tfp=omega,
-            ln_tfp_resid=base - X @ theta,
+            ln_tfp=np.zeros(0) if runner.distributed else rows[0],
+            ln_tfp_resid=np.zeros(0) if runner.distributed else rows[1],
+            tfp_rule=rows if runner.distributed else None,
             theta=theta,
-            nobs=arr.n,
+            nobs=mo.n,
             diagnostics=diag,
             starts=table if full else None,
             messages=msgs if full else [],
-            exclusions={"no_previous_year_second_stage": int(arr.n - ncur)},
+            exclusions={"no_previous_year_second_stage": int(mo.n - ncur)},
         )
+
+
+def _count(rows: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {"n": int(rows["unit"].size)}

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from clusterimpact._binary import newton_ascent
+
 __all__ = [
     "PS_MAXITER",
     "STAGES",
@@ -202,27 +204,7 @@ def logit_stages(k: int, maxiter: int = PS_MAXITER) -> Stages:
     beta = np.zeros(k)
     pbar = swy / sw
     beta[0] = np.log(pbar / (1 - pbar))
-    ll, grad, H = yield _logit_eval(beta)
-    converged = False
-    for _ in range(maxiter):
-        try:
-            step = _solve(H, grad)
-        except np.linalg.LinAlgError:
-            break
-        t = 1.0
-        new, g_new, h_new = yield _logit_eval(beta + step)
-        while not (np.isfinite(new) and new >= ll - 1e-12 * (1.0 + abs(ll))):
-            t /= 2
-            if t < 1e-10:
-                break
-            new, g_new, h_new = yield _logit_eval(beta + t * step)
-        if t < 1e-10:
-            break  # no ascent along the Newton direction: not converged
-        beta = beta + t * step
-        ll, grad, H = new, g_new, h_new
-        if np.max(np.abs(t * step)) < 1e-10 * max(1.0, float(np.max(np.abs(beta)))):
-            converged = True
-            break
+    beta, H, converged = yield from newton_ascent(_logit_eval, beta, maxiter)
     if not converged or not _well_conditioned(H):
         raise CellFailure(
             _ps_reason_no_lp(converged, maxiter),

@@ -7,8 +7,8 @@ counts and exclusions, and the ln TFP column written back partition by partition
 ACF (its criterion evaluated by map-reduce at every trial theta, the optimiser on the client) on a
 600-firm sub-panel, 1, 4 and 16 partitions: the same, the criterion and its gradient also checked
 against the in-memory ``LawOfMotion`` without Dask. Small hand-made panels: what the in-memory path
-refuses or counts, the Dask path refuses or counts the same way; what Dask does not do (OP, LP, the
-bootstrap) is refused by name. The additivity the
+refuses or counts, the Dask path refuses or counts the same way; what Dask does not do (the
+bootstrap) is refused by name (OP and LP: ``test_productivity_oplp.py``). The additivity the
 Dask path rests on (the estimators' per-partition statistics summed over blocks of whole firms give
 the whole-sample statistics) is checked without Dask.
 
@@ -348,15 +348,6 @@ def test_same_exclusions_and_an_empty_partition(dask_client) -> None:
     few = df[df["firm_id"].isin([1, 2, 3, 4, 6, 8])]
     got = _fit(_by_firm(few, 16), "ols")
     _same(got.params, _fit(few, "ols").params, "ols, 6 firms in 16 partitions")
-
-
-@pytest.mark.parametrize("method", ["op", "lp"])
-def test_unported_methods_are_refused_by_name(method, dask_client) -> None:
-    df = _panel()
-    with pytest.raises(
-        SpecError, match=rf"method='{method}'.*supports labour, ols, fe, wooldridge, acf"
-    ):
-        _fit(df, method, backend="dask")
 
 
 def test_bootstrap_and_bad_backend_are_refused(dask_client) -> None:

@@ -12,8 +12,10 @@ Usage::
 Without ``--logged`` output, inputs and proxy are levels and are logged here (non-positive values are
 excluded and counted). ``--out`` writes the panel with ``ln_tfp`` and ``ln_tfp_resid`` added (CSV or
 Parquet by extension). JSON term names are the input column names. Bad input exits with status 2.
-``--engine dask`` estimates on a Dask cluster the methods that have a Dask path (``--data`` a Parquet
-file, folder or glob; ``--out`` is not available there: the TFP series stays on the cluster).
+``--engine dask`` estimates on a Dask cluster (``--data`` a Parquet file, folder or glob; every method,
+without ``--bootstrap``); ``--out`` is then a Parquet folder (``tfp.parquet/``, one file per partition,
+written by the workers, staged beside it and swapped in when complete; an existing folder is replaced
+only if this package wrote it), never a single file.
 """
 
 from __future__ import annotations
@@ -75,22 +77,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--compat", default="none", choices=["none", "prodest"], help="option preset")
     p.add_argument("--bootstrap", type=int, default=0, help="firm-block bootstrap replications")
     p.add_argument("--n-jobs", type=int, default=1, help="bootstrap worker processes")
-    p.add_argument("--out", default=None, help="write the panel with ln_tfp added here")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write the panel with ln_tfp added here (with --engine dask a Parquet folder)",
+    )
     add_engine_args(p)
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, dask_folders=("out",))
 
 
 def _run(args: argparse.Namespace) -> int:
     from clusterimpact.io import writable_format
 
-    if args.out:
+    compute = compute_of(args)
+    if args.out and compute.engine == "dask":
+        _dask_folder(args.out)
+    elif args.out:
         writable_format(args.out)  # an unknown extension fails before any work
     names = [args.output, *split_list(args.free), *split_list(args.state), args.proxy]
     numeric = [*names, *split_list(args.controls)]
-    compute = compute_of(args)
     if compute.engine == "dask":
-        if args.out:
-            raise SpecError("--out writes the panel from memory; drop --engine dask")
         with engine_session(compute):
             data = load_partitions(
                 args.data, args, required=[args.unit, args.time], numeric=numeric
@@ -101,8 +107,30 @@ def _run(args: argparse.Namespace) -> int:
     return _fit_and_write(args, df)
 
 
-def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
+def _dask_folder(out: str) -> None:
+    """With ``--engine dask`` ``--out`` names a Parquet folder: ``name.parquet`` or no extension."""
+    from pathlib import Path
+
+    name = Path(out).name.lower()
+    if Path(out).suffix and not name.endswith(".parquet"):
+        raise SpecError(
+            f"--out {out}: with --engine dask the panel is written as a Parquet folder (one file "
+            "per partition), not a single file; give a folder, e.g. --out tfp.parquet"
+        )
+
+
+def _write_panel(panel: Any, out: str) -> None:
+    """The panel with ln TFP: a file from memory, a Parquet folder from Dask partitions."""
+    from clusterimpact._panel_dask_write import local_folder, write_folder
     from clusterimpact.io import write_table
+
+    if hasattr(panel, "map_reduce"):
+        write_folder(panel.frame, local_folder(out, "--out"))
+    else:
+        write_table(panel, out)
+
+
+def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
     from clusterimpact.productivity import estimate_tfp
 
     free = split_list(args.free)
@@ -159,5 +187,5 @@ def _fit_and_write(args: argparse.Namespace, df: Any) -> int:
     else:
         print(res.summary())
     if panel_out is not None:
-        write_table(panel_out, args.out)
+        _write_panel(panel_out, args.out)
     return 0

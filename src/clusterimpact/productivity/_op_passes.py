@@ -41,21 +41,23 @@ from clusterimpact.productivity._runner import Blocks, Runner
 
 __all__ = [
     "SURVIVAL_MAXITER",
-    "fs_cross",
+    "QRSum",
     "fs_design",
+    "fs_qr",
     "fs_rows",
-    "fs_ss",
     "lom_criterion",
     "lom_finalize",
     "lom_moments",
     "lom_rows",
+    "lom_start",
     "op_rows",
     "survival_fit",
     "survival_rows",
 ]
 
-#: Newton steps of the survival probit before it is declared not to converge
-SURVIVAL_MAXITER = 200
+#: Newton steps of the survival probit before it is declared not to converge (a regular probit
+#: converges in under 10; a separated one diverges: on Dask every step is a pass over the partitions)
+SURVIVAL_MAXITER = 50
 
 
 # -- first stage ------------------------------------------------------------------------------------
@@ -71,25 +73,57 @@ def fs_design(arr: Arrays, cache: dict[str, Any], spec: tuple[Any, ...]) -> np.n
     return np.asarray(cache["fs"])
 
 
-def fs_cross(arr: Arrays, cache: dict[str, Any], spec: tuple[Any, ...]) -> dict[str, Any]:
-    """The first stage's cross-products."""
-    D = fs_design(arr, cache, spec)
-    return {"DD": D.T @ D, "Dy": D.T @ arr.y}
+class QRSum:
+    """A least-squares problem reduced to ``R`` and ``Q'y`` (``D = QR``) and ``y'y``; ``+`` merges two
+    blocks of rows by the QR factorisation of their stacked factors (Householder, as numpy's).
+
+    The first stage's polynomial makes ``D'D`` ill-conditioned (about 1e7 on the test panels), and
+    normal equations lose ``cond(D'D)`` times the roundoff of ``D'D``: the fitted values at the
+    rows far out in the polynomial's range then differ between two summation orders by ~1e-9. The
+    factors lose only ``cond(D)``, its square root, so the in-memory (one block) and Dask (one block
+    per partition, merged in partition order) fits agree to ~1e-12 row by row.
+    """
+
+    def __init__(self, R: np.ndarray, qty: np.ndarray, yy: float) -> None:
+        self.R, self.qty, self.yy = R, qty, yy
+
+    @classmethod
+    def of(cls, D: np.ndarray, y: np.ndarray) -> QRSum:
+        """The factors of one block of rows."""
+        Q, R = np.linalg.qr(D)
+        return cls(R, Q.T @ y, float(y @ y))
+
+    def __add__(self, other: QRSum) -> QRSum:
+        Q, R = np.linalg.qr(np.vstack([self.R, other.R]))
+        return QRSum(R, Q.T @ np.r_[self.qty, other.qty], self.yy + other.yy)
+
+    def solve(self) -> np.ndarray | None:
+        """The coefficients; ``None`` when the design is rank deficient or ill-conditioned (the rule
+        of ``ols_from_cross``: a pivot of the norm-scaled factor below 1e-6 of the largest)."""
+        k = self.R.shape[1]
+        if self.R.shape[0] < k:
+            return None
+        norms = np.sqrt((self.R * self.R).sum(axis=0))
+        d = np.abs(np.diag(self.R)) / np.where(norms > 0, norms, 1.0)
+        if not d.min() > 1e-6 * d.max():
+            return None
+        return np.asarray(linalg.solve_triangular(self.R[:k], self.qty[:k], check_finite=False))
+
+    def r2(self, n: int, ybar: float) -> float:
+        """R² of the fit: 1 - (y'y - |Q'y|²) / (y'y - n ybar²)."""
+        tss = self.yy - n * ybar * ybar
+        return 1.0 - (self.yy - float(self.qty @ self.qty)) / tss if tss > 0 else float("nan")
+
+
+def fs_qr(arr: Arrays, cache: dict[str, Any], spec: tuple[Any, ...]) -> QRSum:
+    """The first stage's factors on one block."""
+    return QRSum.of(fs_design(arr, cache, spec), arr.y)
 
 
 def fs_rows(arr: Arrays, cache: dict[str, Any], spec: tuple[Any, ...]) -> tuple[Any, Any]:
     """The first stage's design and output (least squares on the rows, when the cross-product is
     ill-conditioned: in memory only)."""
     return fs_design(arr, cache, spec), arr.y
-
-
-def fs_ss(
-    arr: Arrays, cache: dict[str, Any], spec: tuple[Any, ...], b: np.ndarray, ybar: float
-) -> dict[str, Any]:
-    """Residual and total sums of squares of the first stage (its R²)."""
-    e = arr.y - fs_design(arr, cache, spec) @ b
-    d = arr.y - ybar
-    return {"rss": float(e @ e), "tss": float(d @ d)}
 
 
 def _phi_base(
@@ -248,9 +282,15 @@ def lom_rows(
     return out
 
 
-def _u_sums(rows: dict[str, np.ndarray], theta: np.ndarray) -> dict[str, Any]:
+def lom_start(rows: dict[str, np.ndarray], theta: np.ndarray) -> dict[str, Any]:
+    """The second stage's row count, and the sums for the centre and scale of omega_{t-1} at
+    ``theta`` and of the survival probability."""
     u = rows["phil"] - rows["xl"] @ theta  # omega_{t-1}
-    return {"n": int(u.size), "su": float(u.sum()), "suu": float(u @ u)}
+    out = {"n": int(u.size), "su": float(u.sum()), "suu": float(u @ u)}
+    if "extra" in rows:
+        e = rows["extra"][:, 0]
+        out |= {"se": float(e.sum()), "see": float(e @ e)}
+    return out
 
 
 def _exponents(d: int, order: int) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
@@ -370,30 +410,25 @@ RECENTRE_MEAN = 1.0
 RECENTRE_SD = (0.5, 2.0)
 
 
-def _extra_sums(rows: dict[str, np.ndarray]) -> dict[str, Any]:
-    e = rows["extra"][:, 0]
-    return {"se": float(e.sum()), "see": float(e @ e)}
+def _centre_scale(s1: float, s2: float, n: int) -> tuple[float, float]:
+    c = s1 / n
+    sd = float(np.sqrt(max(s2 / n - c * c, 0.0)))
+    return c, (sd if sd > 1e-12 * max(abs(c), 1.0) else 1.0)
 
 
 def lom_criterion(
-    blocks: Blocks, n: int, order: int, extra: bool, omega: bool
+    blocks: Blocks, start: dict[str, Any], order: int, omega: bool
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """The optimiser's objective: theta -> (criterion, gradient), one pass over ``blocks`` each
-    (two for the first and after a large jump of omega_{t-1}; with ``extra``, one more first for
-    the survival probability's centre and scale)."""
-    scale: dict[str, float] = {}
-    ex = None
-    if extra:
-        e = blocks.reduce(_extra_sums)
-        ce = e["se"] / n
-        se = float(np.sqrt(max(e["see"] / n - ce * ce, 0.0)))
-        ex = (ce, se if se > 1e-12 * max(abs(ce), 1.0) else 1.0)
-    d = 1 + int(extra)
+    (two after a large jump of omega_{t-1}); ``start``: :func:`lom_start` summed at the first start."""
+    n = int(start["n"])
+    ex = _centre_scale(start["se"], start["see"], n) if "se" in start else None
+    d = 1 + int(ex is not None)
+    c0, s0 = _centre_scale(start["su"], start["suu"], n)
+    scale: dict[str, float] = {"c": c0, "s": s0}
 
     def update(sums: dict[str, Any]) -> None:
-        c = sums["su"] / n
-        sd = float(np.sqrt(max(sums["suu"] / n - c * c, 0.0)))
-        scale["c"], scale["s"] = c, (sd if sd > 1e-12 * max(abs(c), 1.0) else 1.0)
+        scale["c"], scale["s"] = _centre_scale(sums["su"], sums["suu"], n)
 
     def drifted(sums: dict[str, Any]) -> bool:
         c = sums["su"] / n
@@ -403,8 +438,6 @@ def lom_criterion(
         return bool(np.isfinite(mean) and np.isfinite(sd) and not ok)
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        if not scale:
-            update(blocks.reduce(_u_sums, theta))
         st = blocks.reduce(lom_moments, theta, scale["c"], scale["s"], order, omega, ex)
         if drifted(st):
             update(st)

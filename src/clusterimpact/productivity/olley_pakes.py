@@ -31,11 +31,11 @@ from clusterimpact.productivity._base import (
     resolve,
 )
 from clusterimpact.productivity._op_passes import (
-    fs_cross,
+    fs_qr,
     fs_rows,
-    fs_ss,
     lom_criterion,
     lom_rows,
+    lom_start,
     op_rows,
     survival_fit,
     survival_rows,
@@ -93,7 +93,9 @@ def _poly_scale(mo: Moments, pf: int, pk: int) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale of (state, proxy) for the polynomials (rounded: the same on both paths)."""
     kp = np.r_[np.arange(1 + pf, 1 + pf + pk), mo.mean.size - 1]
     sd = mo.sd[kp]
-    return round_bits(mo.mean[kp]), round_bits(np.where(sd > 0, sd, 1.0))
+    # 8 bits: two summation orders (one frame, partitions) round to different constants only when
+    # the exact value lies within their roundoff (~1e-12 relative) of a rounding boundary
+    return round_bits(mo.mean[kp], 8), round_bits(np.where(sd > 0, sd, 1.0), 8)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,9 +191,10 @@ class OlleyPakes(ProductionEstimator):
         mo = moments(runner)
         mu, sd = _poly_scale(mo, pf, pk)
         spec = (mu, sd, s["poly_order"])
-        fsx = runner.reduce(fs_cross, spec)
-        b = _solve(runner, fsx["DD"], fsx["Dy"], fs_rows, spec)
-        ss = runner.reduce(fs_ss, spec, b, float(mo.mean[0]))
+        fsx = runner.reduce(fs_qr, spec)
+        b = fsx.solve()
+        if b is None:
+            b = _solve(runner, fsx.R.T @ fsx.R, fsx.R.T @ fsx.qty, fs_rows, spec)
         surv, n_exit = None, 0
         exit_msgs: list[str] = []
         if self.exit_correction:
@@ -199,15 +202,6 @@ class OlleyPakes(ProductionEstimator):
             _note_probit(why, exit_msgs)
             surv = (sspec, beta)
         blocks = runner.blocks(lom_rows, spec, b, surv)
-        ncur = int(blocks.reduce(_count)["n"] or 0)
-        extra, omega = surv is not None, s["lom_target"] == "omega"
-        fun = lom_criterion(blocks, ncur, s["lom_order"], extra, omega)
-        coarse = None
-        if start is None and isinstance(blocks, MemoryBlocks):
-            mask = coarse_mask(blocks.rows["unit"], self.seed)
-            if mask is not None:
-                sub = blocks.subset(mask)
-                coarse = lom_criterion(sub, int(mask.sum()), s["lom_order"], extra, omega)
         knames = list(self.state)
         if start is not None:  # bootstrap replication: one start at the point estimate
             starts = [start]
@@ -217,6 +211,15 @@ class OlleyPakes(ProductionEstimator):
                 ox = runner.reduce(_ols_cross)
                 user = _solve(runner, ox["DD"], ox["Dy"], _ols_design)[1 + pf : 1 + pf + pk]
             starts = random_starts(user, s["n_starts"], self.seed)
+        first = blocks.reduce(lom_start, starts[0])
+        ncur, omega = int(first["n"]), s["lom_target"] == "omega"
+        fun = lom_criterion(blocks, first, s["lom_order"], omega)
+        coarse = None
+        if start is None and isinstance(blocks, MemoryBlocks):
+            mask = coarse_mask(blocks.rows["unit"], self.seed)
+            if mask is not None:
+                sub = blocks.subset(mask)
+                coarse = lom_criterion(sub, sub.reduce(lom_start, starts[0]), s["lom_order"], omega)
         theta, table, msgs = multistart(
             fun,
             starts,
@@ -236,7 +239,7 @@ class OlleyPakes(ProductionEstimator):
             msgs.append(f"the optimiser did not report convergence: {chosen['status']}")
         msgs += exit_msgs
         diag: dict[str, Any] = {
-            "first_stage_r2": 1.0 - ss["rss"] / ss["tss"] if ss["tss"] > 0 else float("nan"),
+            "first_stage_r2": fsx.r2(mo.n, float(mo.mean[0])),
             "first_stage_terms": int(b.size),
             "criterion": float(chosen["criterion"]),
             "converged": bool(chosen["converged"]),
@@ -262,7 +265,3 @@ class OlleyPakes(ProductionEstimator):
             messages=msgs if full else [],
             exclusions={"no_previous_year_second_stage": int(mo.n - ncur)},
         )
-
-
-def _count(rows: dict[str, np.ndarray]) -> dict[str, Any]:
-    return {"n": int(rows["unit"].size)}

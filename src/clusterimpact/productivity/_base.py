@@ -167,8 +167,8 @@ class ProductionEstimator:
         """Estimate the production function on ``data`` (a FirmPanel, DataFrame or FirmPartitions).
 
         ``backend="dask"`` (or ``data`` a :class:`~clusterimpact.dask.FirmPartitions`) computes the
-        same statistics as map-reduce over partitions that each hold whole firms (OLS, FE, labour
-        productivity, Wooldridge, ACF); ``result.tfp`` and ``result.partitions`` are then lazy
+        same statistics as map-reduce over partitions that each hold whole firms (every method; the
+        firm-block bootstrap is not done on Dask and is refused there); ``result.tfp`` and ``result.partitions`` are then lazy
         FirmPartitions. Returns a new :class:`ProductionResult`; ``data`` is not modified.
         """
         self._validate_settings()

@@ -141,10 +141,13 @@ def estimate_tfp(
     backend
         ``"memory"`` (default) or ``"dask"``: the same statistics as map-reduce over partitions that
         each hold whole firms (``panel`` may then be a DataFrame or a
-        :class:`~clusterimpact.dask.FirmPartitions`, which always runs on Dask), for ``"labour"``,
-        ``"ols"``, ``"fe"``, ``"wooldridge"`` (analytic standard errors) and ``"acf"`` (its GMM
-        criterion by map-reduce at every trial value; no bootstrap on Dask, so no standard errors);
-        ``result.partitions`` is the panel with ``ln_tfp`` added partition by partition.
+        :class:`~clusterimpact.dask.FirmPartitions`, which always runs on Dask), for every method:
+        ``"labour"``, ``"ols"``, ``"fe"``, ``"wooldridge"`` (analytic standard errors), ``"acf"``,
+        ``"op"`` and ``"lp"`` (the criterion by map-reduce at every trial value of the optimiser,
+        which runs on the client; OP's survival probit by one map-reduce per Newton step). The
+        firm-block bootstrap is not done on Dask (``n_boot > 0`` is a SpecError there), so ACF, OP
+        and LP have no standard errors on Dask; ``result.partitions`` is the panel with ``ln_tfp``
+        added partition by partition.
 
     Returns
     -------

@@ -105,7 +105,9 @@ class OlleyPakes(ProductionEstimator):
     Estimand: Cobb-Douglas elasticities of the free and state inputs, identified under scalar
     unobservable productivity following a first-order Markov process, investment strictly increasing in
     productivity (firm-years with non-positive investment must be excluded), and state inputs chosen a
-    period ahead. Standard errors: firm-block bootstrap (``bootstrap=B``).
+    period ahead. Standard errors: firm-block bootstrap (``bootstrap=B``; in memory only: on the Dask
+    back end, ``fit(..., backend="dask")``, the same estimate is computed by map-reduce over firm
+    partitions (see ``_op_passes``), and a bootstrap there is refused with a SpecError).
 
     Parameters
     ----------

@@ -28,8 +28,8 @@ def step_tfp(study: Study) -> str:
     reps = study.spec.bootstrap.tfp_reps
     done, rows = [], []
     for m in methods:
-        # ACF on Dask has no bootstrap: with bootstrapped SEs it runs in memory
-        on_dask = m in _ON_DASK or (m == "acf" and not reps)
+        # ACF, OP and LP on Dask have no bootstrap: with bootstrapped SEs they run in memory
+        on_dask = m in _ON_DASK or (m in _BOOTSTRAPPED and not reps)
         data, on = on_engine(study, f"tfp:{m}", estimate_tfp, dask_path=on_dask)
         res = estimate_tfp(
             data if on else (study.panel if study.panel is not None else df),

@@ -141,7 +141,8 @@ def _sample_tfp(part: pd.DataFrame, unit: str, time: str) -> pd.DataFrame:
 
 
 class DaskRunner(Runner):
-    """The estimators' passes as map-reduce over persisted, cleaned firm partitions."""
+    """The estimators' passes as map-reduce over cleaned firm partitions (persisted for ACF and
+    OP's exit correction, streamed otherwise)."""
 
     distributed = True
 
@@ -272,7 +273,8 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
         # partition-local renames: the firms stay whole (no shuffle). Only ACF, which passes over the
         # data at every trial value, holds its model columns in the workers' memory; the others stream
         clean = type(fp)(frame, "unit", "time", whole_firms=True)
-        if est.method == "acf":
+        # OP's exit correction passes over the data at every Newton step of its survival probit
+        if est.method == "acf" or getattr(est, "exit_correction", False):
             clean = clean.persist()
         runner = DaskRunner(clean, shape)
         n_firms = _check(est, runner, excl, source)

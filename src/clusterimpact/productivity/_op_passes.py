@@ -322,19 +322,30 @@ def lom_moments(
     sums are complete) factored out.
     """
     Xc, Xl = rows["xc"], rows["xl"]
+    n, p = Xc.shape
     w = rows["phil"] - Xl @ theta
     u = (w - c) / s
-    v = u[:, None] if ex is None else np.column_stack([u, (rows["extra"] - ex[0]) / ex[1]])
-    M = poly_matrix(v, _exponents(v.shape[1], order)[1])
+    if ex is None:  # the powers of u, each one multiplication, into a column-major array
+        M = np.empty((n, 2 * order + 1), order="F")
+        M[:, 0] = 1.0
+        for k in range(1, 2 * order + 1):
+            np.multiply(M[:, k - 1], u, out=M[:, k])
+    else:
+        v = np.column_stack([u, (rows["extra"] - ex[0]) / ex[1]])
+        M = poly_matrix(v, _exponents(2, order)[1])
     T = rows["basec"] - Xc @ theta
-    cols = [np.ones(u.size), T]
+    V = rows["phic"] - Xc @ theta if omega else T
+    nv = 1 + int(omega)
+    W = np.empty((n, 2 + nv * (1 + p) + p), order="F")  # 1, T, (V), xc, xl, T xl, (V xl)
+    W[:, 0] = 1.0
+    W[:, 1] = T
+    W[:, nv] = V
+    o = 1 + nv
+    W[:, o : o + p] = Xc
+    W[:, o + p : o + 2 * p] = Xl
+    np.multiply(Xl, T[:, None], out=W[:, o + 2 * p : o + 3 * p])
     if omega:
-        V = rows["phic"] - Xc @ theta
-        cols.append(V)
-    cols += [Xc, Xl, Xl * T[:, None]]
-    if omega:
-        cols.append(Xl * V[:, None])
-    W = np.column_stack(cols)
+        np.multiply(Xl, V[:, None], out=W[:, o + 3 * p : o + 4 * p])
     return {
         "MW": M.T @ W,
         "TT": float(T @ T),

@@ -48,15 +48,29 @@ def _global_random_state_untouched():
     assert np.array_equal(before, after), "test touched numpy's global random state"
 
 
+#: the longest groups start first, so no worker begins one of them near the end of the run (each group
+#: runs on one worker, one after another: the order that keeps both workers busy to the end)
+FIRST_GROUPS = ("report_default", "report", "dask", "docs")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     _groups_are_honoured(config, items)
+    items[:] = sorted(items, key=_start_rank)
     if os.environ.get("CLUSTERIMPACT_SWEEP") == "1":
         return
     skip = pytest.mark.skip(reason="seed sweep: set CLUSTERIMPACT_SWEEP=1 to run")
     for item in items:
         if "sweep" in item.keywords:
             item.add_marker(skip)
+
+
+def _start_rank(item) -> int:
+    """Rank of a test's group in :data:`FIRST_GROUPS` (others after them; ``sorted`` keeps the order
+    within each rank, so a module's tests stay together)."""
+    mark = item.get_closest_marker("xdist_group")
+    name = (mark.args[0] if mark.args else mark.kwargs.get("name")) if mark is not None else None
+    return FIRST_GROUPS.index(name) if name in FIRST_GROUPS else len(FIRST_GROUPS)
 
 
 def _groups_are_honoured(config, items) -> None:

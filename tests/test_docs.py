@@ -22,6 +22,9 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
 import apigen
 
+# its module fixtures are built once: all its tests on one pytest worker
+pytestmark = pytest.mark.xdist_group("docs")
+
 GALLERY = sorted(p.stem for p in (REPO / "examples").glob("plot_*.py"))
 
 

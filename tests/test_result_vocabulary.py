@@ -20,6 +20,9 @@ from clusterimpact.results import TIDY_COLUMNS, EstimateResult, PreTrendTest
 from conftest import REFERENCE
 from tolerances import EXACT_FLOOR, EXACT_REL
 
+# its module fixtures are built once: all its tests on one pytest worker
+pytestmark = pytest.mark.xdist_group("vocabulary")
+
 MP = dict(cohort="first.treat", unit="countyreal", time="year")
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# its module fixtures are built once: all its tests on one pytest worker
+pytestmark = pytest.mark.xdist_group("structure")
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 MAX_FILE_LINES = 600

@@ -34,6 +34,9 @@ from clusterimpact.estimation.duration import duration_effects
 from clusterimpact.estimation.staggered import aggte, att_gt
 from clusterimpact.synthetic import simulate
 
+# its module fixtures are built once: all its tests on one pytest worker
+pytestmark = pytest.mark.xdist_group("size_null")
+
 REPS = 250
 FIRMS = 500
 BATCHES = 5  # simulated in batches to keep memory small

@@ -18,14 +18,15 @@ Per size (synthetic ``ecoom`` firm-years, about 9.9 observed years per firm):
 2. On a ``LocalCluster`` of ``--workers`` worker processes (1 thread each):
 
    * ``read + repartition``: ``FirmPartitions.from_parquet`` (the firm-hash shuffle, P2P) persisted;
-   * ``panel build``: accounts shuffled by firm, ``build_panel`` on each partition (firm-local: the
-     registry rows of the partition's firms, the deflators), ``ln_tfp`` added (ln VA net of the true
-     elasticities), written to Parquet one file per partition (the estimators' input);
-   * ``build_panel(backend="dask")`` (the package's own Dask build, which persists the panel: stage
-     ``dpanel``, for sizes whose panel the workers can hold);
+   * ``panel build``: the package's streamed build, ``build_panel(..., backend="dask", out=...)``
+     (each accounts file split into one bucket file per partition by a hash of the firm id, each
+     partition read, built and written: one file per partition, the estimators' input);
+   * ``build_panel(backend="dask")`` without ``out`` (the panel persisted in the workers' memory, then
+     written: stage ``dpanel``, for sizes whose panel the workers can hold);
    * every estimator that has a ``backend`` option, on the built panel read back as
      ``FirmPartitions`` (one file = one partition, no shuffle, not persisted: each pass streams the
-     partitions from disk, so a worker holds a partition at a time);
+     partitions from disk, so a worker holds a partition at a time), with ``ln_tfp`` (ln VA net of
+     the true elasticities) added to each partition as it is read;
    * ``--sweep``: the accounts repartitioned into P partitions and one map-reduce pass (the Gram
      matrix of a production-function OLS) without persisting, for several P at this size: peak worker
      memory against partition size (the first size only).
@@ -36,7 +37,8 @@ Per size (synthetic ``ecoom`` firm-years, about 9.9 observed years per firm):
 
 Measured per stage: wall time, CPU seconds (client + scheduler process and the workers), the peak RSS
 of each worker (polled every 0.1 s), bytes moved by the P2P shuffle (the workers' ``p2p`` comm and disk
-metrics) and bytes moved between workers as task results. Results go to
+metrics), bytes moved between workers as task results and bytes the workers wrote to storage (the
+streamed build's buckets and panel files, spills). Results go to
 ``<out>/bench_dask.json`` and ``<out>/bench_dask.md``.
 """
 
@@ -192,6 +194,12 @@ def _worker_counters(dask_worker: Any) -> dict[str, float]:
                 out["p2p_disk_bytes"] += value
     out["transfer_bytes"] = float(dask_worker.transfer_outgoing_bytes_total)
     out["pid"] = float(os.getpid())
+    try:  # bytes this worker wrote to storage (the streamed build's buckets and panel files; spills)
+        import psutil
+
+        out["disk_write_bytes"] = float(psutil.Process().io_counters().write_bytes)
+    except (ImportError, AttributeError, OSError):  # no io counters on this platform
+        out["disk_write_bytes"] = 0.0
     return out
 
 
@@ -260,7 +268,8 @@ class Monitor:
             after = client.run(_worker_counters)
         moved = {
             k: sum(after[w][k] - before[w][k] for w in after)
-            for k in ("p2p_comm_bytes", "p2p_disk_bytes", "transfer_bytes")
+            for k in ("p2p_comm_bytes", "p2p_disk_bytes", "transfer_bytes", "disk_write_bytes")
+            if k in after[next(iter(after))]
         }
         rec = {
             "stage": name,
@@ -282,7 +291,8 @@ def _line(rec: dict[str, Any]) -> str:
     out = (
         f"  {rec['stage'][:44]:<44} wall {rec['wall_s']:8.1f} s  cpu {rec['cpu_s']:8.1f} s  "
         f"peak/worker {peaks:>11} MB  shuffled {rec.get('p2p_comm_bytes', 0) / 2**20:8.1f} MB  "
-        f"transfers {rec.get('transfer_bytes', 0) / 2**20:7.1f} MB"
+        f"transfers {rec.get('transfer_bytes', 0) / 2**20:7.1f} MB  "
+        f"written {rec.get('disk_write_bytes', 0) / 2**20:8.1f} MB"
     )
     if "error" in rec:
         out += f"  ERROR {rec['error'][:120]}"

@@ -9,8 +9,8 @@ with a pointer to Dask's own configuration.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ __all__ = ["ENGINES", "ComputeSpec", "compute_from"]
 
 #: Where a study runs: ``memory`` (one machine, the default) or ``dask`` (a Dask cluster).
 ENGINES: tuple[str, ...] = ("memory", "dask")
-_KEYS = ("engine", "scheduler", "n_workers", "npartitions")
+_KEYS = ("engine", "scheduler", "n_workers", "npartitions", "persist")
 _SECRET = re.compile(r"pass|secret|token|credential|key|cert|tls|auth|ssl|user|login", re.I)
 _SCHEMES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
 DASK_CONFIG_HINT = (
@@ -45,6 +45,11 @@ class ComputeSpec:
         Worker processes of the local cluster (ignored for an address).
     npartitions
         Partitions of the panel (firms hashed on their id); None: one per input file.
+    persist
+        ``True`` (default): an estimator that passes over the panel many times holds the columns it
+        reads in the workers' memory for the call; ``False``: every pass reads the partitions again
+        (:func:`clusterimpact.dask.streamed`), so a worker's memory is bounded by its partitions
+        whatever the panel's size. The numbers are the same.
 
     Examples
     --------
@@ -61,6 +66,7 @@ class ComputeSpec:
     scheduler: str = "local"
     n_workers: int = 2
     npartitions: int | None = None
+    persist: bool = True
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -85,9 +91,13 @@ class ComputeSpec:
                 continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SpecError(f"[compute] {name}={v!r} must be an integer >= 1")
-        if self.engine == "memory" and (s != "local" or self.npartitions is not None):
+        if not isinstance(self.persist, bool):
+            raise SpecError(f"[compute] persist={self.persist!r} must be true or false")
+        if self.engine == "memory" and (
+            s != "local" or self.npartitions is not None or not self.persist
+        ):
             raise SpecError(
-                '[compute] scheduler and npartitions apply to engine = "dask" only; '
+                '[compute] scheduler, npartitions and persist apply to engine = "dask" only; '
                 'add engine = "dask" (CLI: --engine dask)'
             )
 
@@ -110,9 +120,15 @@ class ComputeSpec:
         """
         if self.engine != "dask":
             return nullcontext(None)
-        from clusterimpact.dask import session
+        return self._dask_session()
 
-        return session(self.address, n_workers=self.n_workers)
+    @contextmanager
+    def _dask_session(self) -> Iterator[Any]:
+        from clusterimpact.dask import session, streamed
+
+        with session(self.address, n_workers=self.n_workers) as client:
+            with streamed() if not self.persist else nullcontext():
+                yield client
 
 
 def compute_from(section: Any) -> ComputeSpec:

@@ -128,6 +128,9 @@ def add_engine_args(p: argparse.ArgumentParser, *, engine_flag: bool = True) -> 
     g.add_argument("--n-workers", type=int, default=2, help="workers of the local cluster")
     g.add_argument("--npartitions", type=int, default=None,
                    help="partitions of the panel by firm (default: one per input file)")  # fmt: skip
+    g.add_argument("--stream", action="store_true",
+                   help="keep nothing in the workers' memory between passes (memory bounded by the "
+                   "partitions; every pass reads them again)")  # fmt: skip
 
 
 def compute_of(args: argparse.Namespace) -> Any:
@@ -139,6 +142,7 @@ def compute_of(args: argparse.Namespace) -> Any:
         scheduler=getattr(args, "scheduler", "local"),
         n_workers=getattr(args, "n_workers", 2),
         npartitions=getattr(args, "npartitions", None),
+        persist=not getattr(args, "stream", False),
     )
 
 
@@ -163,7 +167,7 @@ def load_partitions(
     The columns are checked on the data set's schema, as :func:`check_columns` checks a frame: every
     missing and every non-numeric column at once, naming the file.
     """
-    from clusterimpact.dask import FirmPartitions
+    from clusterimpact.dask import FirmPartitions, hold
 
     compute = compute_of(args)
     try:
@@ -177,7 +181,7 @@ def load_partitions(
             f"cannot read as Parquet ({type(exc).__name__}: {exc})", source=path
         ) from exc
     check_columns(fp.frame._meta, path, required=required, numeric=numeric)
-    return fp.persist()
+    return hold(fp)
 
 
 def backend_of(args: argparse.Namespace, fn: Callable[..., Any], what: str) -> dict[str, Any]:

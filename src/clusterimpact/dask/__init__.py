@@ -9,6 +9,8 @@ Nothing here imports Dask at import time; :func:`require_dask` does, with a clea
   partition order, so a result depends on the data and the number of partitions only through roundoff).
 * ``backend="dask"`` in an estimator: :func:`wants_dask` decides, :func:`as_partitions` splits an
   in-memory frame, :func:`compute_context` uses the running client or starts a ``LocalCluster``.
+* :func:`streamed`: a block in which no estimator persists data between its passes (a worker's
+  memory bounded by its partitions); :func:`hold` is how estimators persist otherwise.
 * :func:`session` starts and closes a ``LocalCluster`` (no address) or connects to a running scheduler.
 """
 
@@ -19,6 +21,8 @@ from clusterimpact.dask._context import (
     as_partitions,
     check_backend,
     compute_context,
+    hold,
+    streamed,
     wants_dask,
 )
 from clusterimpact.dask._frames import FirmPartitions, require_dask
@@ -30,7 +34,9 @@ __all__ = [
     "as_partitions",
     "check_backend",
     "compute_context",
+    "hold",
     "require_dask",
     "session",
+    "streamed",
     "wants_dask",
 ]

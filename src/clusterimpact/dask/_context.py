@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import pandas as pd
@@ -12,12 +13,54 @@ from clusterimpact.dask._frames import FirmPartitions, require_dask
 from clusterimpact.dask._session import session
 from clusterimpact.errors import SpecError
 
-__all__ = ["BACKENDS", "as_partitions", "check_backend", "compute_context", "wants_dask"]
+__all__ = [
+    "BACKENDS",
+    "as_partitions",
+    "check_backend",
+    "compute_context",
+    "hold",
+    "streamed",
+    "wants_dask",
+]
 
 #: the accepted values of every estimator's ``backend`` option
 BACKENDS = ("memory", "dask")
 # rows per partition when an in-memory frame is split for backend="dask" without a partition count
 _ROWS_PER_PARTITION = 250_000
+# whether estimators keep the columns they pass over several times in the workers' memory
+_HOLD: ContextVar[bool] = ContextVar("clusterimpact_dask_hold", default=True)
+
+
+@contextmanager
+def streamed() -> Iterator[None]:
+    """Within the block, no estimator keeps data in the workers' memory between its passes.
+
+    By default an estimator that passes over the panel many times (Callaway-Sant'Anna's wide panel,
+    the imputation estimator's columns, ACF's and Olley-Pakes's model columns, the CLI's input) holds
+    the few columns it reads on the workers (``persist``) for the duration of the call: each worker then
+    holds its share of those columns, the panel's size over the number of workers. Inside ``streamed()``
+    every pass reads the partitions again from their source, so a worker's memory is bounded by the
+    partitions it is working on, whatever the panel's size, at the cost of reading them at every pass.
+    The numbers are the same either way.
+
+    Examples
+    --------
+    >>> from clusterimpact.dask import hold, streamed
+    >>> from clusterimpact.dask._context import _HOLD
+    >>> with streamed():
+    ...     print(_HOLD.get())
+    False
+    """
+    token = _HOLD.set(False)
+    try:
+        yield
+    finally:
+        _HOLD.reset(token)
+
+
+def hold(fp: FirmPartitions) -> FirmPartitions:
+    """``fp`` persisted for an estimator's repeated passes, or as it is inside :func:`streamed`."""
+    return fp.persist() if _HOLD.get() else fp
 
 
 def check_backend(backend: str) -> None:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import require_columns
-from clusterimpact.dask import FirmPartitions, as_partitions, compute_context
+from clusterimpact.dask import FirmPartitions, as_partitions, compute_context, hold
 from clusterimpact.errors import EstimationError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation._imputation_parts import (
@@ -402,7 +402,7 @@ def fit_dask(data: Any, o: _Options, leave_out: bool) -> _Fit:
     es = tuple(range(-o.leads, 0))
     with compute_context():
         # the passes read only these columns, held on the workers (read or shuffled once)
-        fp = used_cols.persist()
+        fp = hold(used_cols)
         meta = fp.map_reduce(_meta, o, es, combine=_add_meta)
         n_treated, n_untreated, n_units, n_target = (int(v) for v in meta["n"])
         if o.duration is not None:

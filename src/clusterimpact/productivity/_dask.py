@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import as_frame
-from clusterimpact.dask import as_partitions, compute_context
+from clusterimpact.dask import as_partitions, compute_context, hold
 from clusterimpact.errors import DataWarning, SpecError
 from clusterimpact.productivity._base import (
     collinear_inputs,
@@ -165,7 +165,7 @@ class DaskRunner(Runner):
 
         meta = _block_frame(self.clean.frame._meta, fn, self.shape, *args)
         frame = self.clean.frame.map_partitions(_block_frame, fn, self.shape, *args, meta=meta)
-        return DaskBlocks(FirmPartitions(frame, "unit", whole_firms=True).persist())
+        return DaskBlocks(hold(FirmPartitions(frame, "unit", whole_firms=True)))
 
 
 def _block_frame(part: pd.DataFrame, fn: PartFn, shape: Any, *args: Any) -> pd.DataFrame:
@@ -275,7 +275,7 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
         clean = type(fp)(frame, "unit", "time", whole_firms=True)
         # OP's exit correction passes over the data at every Newton step of its survival probit
         if est.method == "acf" or getattr(est, "exit_correction", False):
-            clean = clean.persist()
+            clean = hold(clean)
         runner = DaskRunner(clean, shape)
         n_firms = _check(est, runner, excl, source)
         if est.method == "acf":

@@ -253,7 +253,7 @@ def _criterion(lom: Any, p: int, z: int, W: np.ndarray, n: int, order: int) -> A
 
 def acf_dask(est: ACF, runner: DaskRunner) -> Point:
     """ACF's point estimate on firm partitions (see the module docstring)."""
-    from clusterimpact.dask import FirmPartitions
+    from clusterimpact.dask import FirmPartitions, hold
 
     s = est._settings()
     va = est.value_added
@@ -275,7 +275,7 @@ def acf_dask(est: ACF, runner: DaskRunner) -> Point:
     frame = runner.clean.frame.map_partitions(
         _lom_rows, runner.shape, (fs, exps, va, overid, zmean), meta=meta
     )
-    lom = FirmPartitions(frame, "unit", whole_firms=True).persist()
+    lom = hold(FirmPartitions(frame, "unit", whole_firms=True))
     ZZ = lom.map_reduce(_zz, p, z, combine=add_stats)
     try:
         W = np.linalg.inv(ZZ)

@@ -84,13 +84,13 @@ def on_engine(
     if not dask_path or "backend" not in inspect.signature(fn).parameters:
         where["memory"].append(key)
         return df, {}
-    from clusterimpact.dask import as_partitions
+    from clusterimpact.dask import as_partitions, hold
 
     cache = (id(df), tuple(map(str, df.columns)))
     held = study.partitions.get(cache)
     if held is None or held[0] is not df:
         study.partitions.clear()  # one frame's partitions at a time: the cluster's memory is bounded
-        fp = as_partitions(df, "firm_id", "year", npartitions=compute.npartitions).persist()
+        fp = hold(as_partitions(df, "firm_id", "year", npartitions=compute.npartitions))
         held = study.partitions[cache] = (df, fp)
     where["dask"].append(key)
     return held[1], {"backend": "dask"}

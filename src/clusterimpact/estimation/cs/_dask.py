@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact.dask import hold
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.estimation.cs import core, prepare, staged
 from clusterimpact.estimation.influence import (
@@ -202,7 +203,7 @@ def dask_prepare(fp: Any, o: _Opts, msgs: list[str]) -> DaskPrepared:
     )
     k = len(o.covariates)
     meta = _wide_part(fp.frame._meta, o, years, late, early)
-    wide = fp.map_partitions(_wide_part, o, years, late, early, meta=meta).persist()
+    wide = hold(fp.map_partitions(_wide_part, o, years, late, early, meta=meta))
     s = wide.map_reduce(_summary, len(years), combine=_add_summary)
     if s["miss_x"]:
         exclusions["missing covariate (rows)"] = s["miss_x"]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clusterimpact.dask import hold
 from clusterimpact.errors import DataError, EstimationError, SpecError
 from clusterimpact.estimation import inference as inf
 from clusterimpact.estimation.fe._dask_absorber import (
@@ -374,7 +375,7 @@ def fit_dask(
     # the passes read these columns only: the others are left behind in each task
     fp = fp.map_partitions(_columns_of, need, meta=fp.frame._meta[need])
     if persist:
-        fp = fp.persist()
+        fp = hold(fp)
     d = _Design(f.depvar, f.terms, fp.firm, secondary, tuple(ccols), weights, extra, singletons)
     d, excl, st = _settle_sample(fp, d, scheduler)
     yx = functools.partial(_yx, d=d)

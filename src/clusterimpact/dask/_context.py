@@ -59,7 +59,19 @@ def streamed() -> Iterator[None]:
 
 
 def hold(fp: FirmPartitions) -> FirmPartitions:
-    """``fp`` persisted for an estimator's repeated passes, or as it is inside :func:`streamed`."""
+    """``fp`` persisted for an estimator's repeated passes, or as it is inside :func:`streamed`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clusterimpact.dask import FirmPartitions, hold, session, streamed
+    >>> df = pd.DataFrame({"firm": [1, 1, 2], "year": [1, 2, 1], "y": [1.0, 2.0, 3.0]})
+    >>> with session(n_workers=1):
+    ...     fp = FirmPartitions.from_pandas(df, "firm", "year", npartitions=2)
+    ...     with streamed():
+    ...         print(hold(fp) is fp)  # as it is: every pass reads the partitions again
+    True
+    """
     return fp.persist() if _HOLD.get() else fp
 
 

@@ -467,9 +467,20 @@ def dask_run(
     for name, (target, fn) in CASES.items():
         if "estimators" not in want:
             break
+        if args.only and not any(k in name for k in args.only.split(",")):
+            continue
         if not has_backend(target):
             out["stages"].append({"stage": name, "skipped": "no backend option in this checkout"})
             print(f"  {name:<44} skipped: no Dask path in this checkout", flush=True)
+            continue
+        if args.streamed:  # nothing held between passes: clusterimpact.dask.streamed()
+            from clusterimpact.dask import streamed
+
+            def run_streamed(fn: Callable[[Any, str], Any] = fn) -> Any:
+                with streamed():
+                    return fn(fp, "dask")
+
+            out["stages"].append(mon.stage(f"{name} (streamed)", run_streamed)[0])
             continue
         out["stages"].append(mon.stage(name, lambda fn=fn: fn(fp, "dask"))[0])
     for p in sweep:
@@ -701,6 +712,12 @@ def main(argv: list[str] | None = None) -> int:
         "does not fit in the workers' memory)",
     )
     ap.add_argument("--report-only", action="store_true", help="with --data: only write the tables")
+    ap.add_argument("--only", default=None, help="estimators whose name holds one of these (a,b)")
+    ap.add_argument(
+        "--streamed",
+        action="store_true",
+        help="the estimators inside clusterimpact.dask.streamed() (nothing persisted between passes)",
+    )
     ap.add_argument("--memory-one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -238,7 +238,9 @@ def _read_all(
     import dask
 
     items, remote, label = _inputs(accounts, storage_options)
-    tasks = [dask.delayed(read_part)(i, p, remote, args) for i, p in enumerate(items)]
+    # the read options hold the registry's ids: sent to each worker once, not with every task
+    shared = dask.delayed(args, pure=True)
+    tasks = [dask.delayed(read_part)(i, p, remote, shared) for i, p in enumerate(items)]
     tasks = list(dask.persist(*tasks))
     stats = list(dask.compute(*[dask.delayed(itemgetter(1))(t) for t in tasks]))
     return tasks, stats, _report_reads(stats, label)
@@ -406,8 +408,10 @@ def _build_streamed(
     flags: dict[str, Any] = {}
     with staged_folders(*folders) as staged:
         buckets = str(staged[0].parent / "buckets")
+        # the read options hold the registry's ids: sent to each worker once, not with every task
+        shared = dask.delayed(args, pure=True)
         reads = [
-            dask.delayed(split_file)(i, p, remote, args, buckets, n) for i, p in enumerate(items)
+            dask.delayed(split_file)(i, p, remote, shared, buckets, n) for i, p in enumerate(items)
         ]
         stats = list(dask.compute(*reads))
         src = _report_reads(stats, label)

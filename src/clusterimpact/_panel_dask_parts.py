@@ -128,7 +128,8 @@ def read_part(
         linkable=[str(i) for i in uniq[can_link]],
         smallest=[str(i) for i in uniq.sort_values()[:3]],
         preset_notes=dict(acc.attrs.get("preset_notes") or {}),
-        empty=frame.iloc[:0],
+        # a copy: a slice is a view that would keep the whole file alive while the result waits
+        empty=frame.iloc[:0].copy(),
     )
     return frame, stats
 

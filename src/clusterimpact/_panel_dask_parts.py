@@ -165,7 +165,9 @@ def build_part(
         if linked is None:
             no_registry(built.data, flags)
         else:
-            apply_registry(built.data, built.kcode, pd.Index(built.ids.funiq), linked, spec, flags)
+            apply_registry(
+                built.data, built.kcode, pd.Index(built.ids.funiq), linked, spec, flags, whole=False
+            )
     data = finish_columns(built.data, acc, built.take, extra)
     excl = built.exclusions
     pos = np.flatnonzero(built.code != 0)
@@ -198,9 +200,15 @@ def _window(spec: Any, years: tuple[int, int] | None) -> tuple[int | None, int |
 
 
 def merge_flags(
-    parts: Sequence[Mapping[str, Any]], spec: Any, years: tuple[int, int] | None, src: str
+    parts: Sequence[Mapping[str, Any]],
+    spec: Any,
+    years: tuple[int, int] | None,
+    src: str,
+    registry_ids: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """The in-memory build's flags from the partitions' (each firm counted in its one partition).
+
+    ``registry_ids``: the linked registry's ids (those no partition found are ``registry_ids_absent``).
 
     Raises the :class:`~clusterimpact.errors.PanelError` of conflicting firm-years, naming all of them,
     under ``duplicates="error"``.
@@ -233,8 +241,13 @@ def merge_flags(
     for f in fl:
         und.update(f.get("ln_undefined", {}))
     out["ln_undefined"] = {f"ln_{r}": und[f"ln_{r}"] for r in LOGGED if und.get(f"ln_{r}")}
-    absent = [set(f.get("registry_ids_absent", [])) for f in fl]
-    out["registry_ids_absent"] = sorted(set.intersection(*absent)) if absent else []
+    inside = [f["registry_ids_inside"] for f in fl if "registry_ids_inside" in f]
+    if inside:  # absent: the registry ids found in no partition
+        found: set[str] = set().union(*inside)
+        out["registry_ids_absent"] = sorted({str(i) for i in registry_ids or ()} - found)
+    else:
+        absent = [set(f.get("registry_ids_absent", [])) for f in fl]
+        out["registry_ids_absent"] = sorted(set.intersection(*absent)) if absent else []
     for key in ("registry_ids_all_excluded", "members_without_pre_year"):
         out[key] = sorted({i for f in fl for i in f.get(key, [])})
     for key in ("rejoining_firms", "multi_cluster_firms"):

@@ -85,15 +85,25 @@ def apply_registry(
     linked: LinkedRegistry,
     spec: PanelSpec,
     flags: dict[str, Any],
+    *,
+    whole: bool = True,
 ) -> None:
-    """The membership columns of ``data`` from the linked registry (in place), and their flags."""
+    """The membership columns of ``data`` from the linked registry (in place), and their flags.
+
+    ``whole=False``: ``data`` is one partition of the firms (the Dask build), so the registry ids found
+    here are recorded (``registry_ids_inside``) instead of those absent, which only the union over the
+    partitions decides (listing the absent ones per partition would cost the whole registry each).
+    """
     reg, j, e = linked.frame, linked.join_years, linked.exit_years
     n_codes = len(funiq)
     rcode = funiq.get_indexer(pd.Index(reg["firm_id"])).astype(np.int64)
     kept_code = np.zeros(n_codes + 1, dtype=bool)  # last slot: ids absent from the accounts
     kept_code[kcode] = True
     reg_ids = reg["firm_id"].to_numpy()
-    flags["registry_ids_absent"] = sorted({str(i) for i in reg_ids[rcode < 0]})
+    if whole:
+        flags["registry_ids_absent"] = sorted({str(i) for i in reg_ids[rcode < 0]})
+    else:
+        flags["registry_ids_inside"] = {str(i) for i in reg_ids[rcode >= 0]}
     inside = rcode >= 0
     flags["registry_ids_all_excluded"] = sorted(
         {str(i) for i in reg_ids[inside & ~kept_code[np.where(inside, rcode, n_codes)]]}

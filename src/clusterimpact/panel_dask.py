@@ -502,7 +502,8 @@ def _assemble(
                 warnings.warn(message, category, stacklevel=3)
     years_seen = [p["years"] for p in parts if p["years"]]
     years = (min(y[0] for y in years_seen), max(y[1] for y in years_seen)) if years_seen else None
-    flags.update(merge_flags(parts, spec, years, src))
+    ids = linked.frame["firm_id"].tolist() if linked is not None else None
+    flags.update(merge_flags(parts, spec, years, src, ids))
     if stats[0].preset_notes:
         flags["preset"] = dict(stats[0].preset_notes)
     cohorts: Counter[int] = Counter()

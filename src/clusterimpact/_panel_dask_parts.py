@@ -243,8 +243,12 @@ def merge_flags(
     out["ln_undefined"] = {f"ln_{r}": und[f"ln_{r}"] for r in LOGGED if und.get(f"ln_{r}")}
     inside = [f["registry_ids_inside"] for f in fl if "registry_ids_inside" in f]
     if inside:  # absent: the registry ids found in no partition
+        if registry_ids is None:
+            raise ValueError(
+                "merge_flags needs the registry's ids to tell which were found nowhere"
+            )
         found: set[str] = set().union(*inside)
-        out["registry_ids_absent"] = sorted({str(i) for i in registry_ids or ()} - found)
+        out["registry_ids_absent"] = sorted({str(i) for i in registry_ids} - found)
     else:
         absent = [set(f.get("registry_ids_absent", [])) for f in fl]
         out["registry_ids_absent"] = sorted(set.intersection(*absent)) if absent else []

@@ -16,6 +16,7 @@ point leaves either the old or the new folder in place, and a user's own folder 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -155,27 +156,35 @@ def bucket_of(fid: pd.Series, n: int) -> Any:
 
 def split_file(
     index: int, path: Any, remote: bool, args: ReadArgs, buckets: str, n: int
-) -> FileRead:
+) -> tuple[FileRead, Any]:
     """Read one accounts file (:func:`~clusterimpact._panel_dask_parts.read_part`) and write its rows
-    into ``buckets/<partition>/<index>.parquet``, one file per partition that gets rows; its statistics.
+    into ``buckets/<partition>/<index>.parquet``; its statistics and the rows sent to each partition.
+
+    The bucket folders are made by the client beforehand: a task never recreates a staging folder that
+    was removed (a failed build leaves nothing behind). Each file is written under a temporary name and
+    renamed when complete, so a partition never reads half a file.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     frame, stats = read_part(index, path, remote, args)
+    counts = np.zeros(n, dtype=np.int64)
     if frame is None or frame.empty:
-        return stats
+        return stats, counts
     where = bucket_of(frame[FID], n)
     for b, rows in frame.groupby(where, sort=True):
-        folder = Path(buckets) / str(b)
-        folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(rows, preserve_index=False)
-        pq.write_table(table, str(folder / f"{index}.parquet"))
-    return stats
+        target = Path(buckets) / str(b) / f"{index}.parquet"
+        part = target.with_name(f".{index}.parquet.part")
+        pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), str(part))
+        os.replace(part, target)
+        counts[int(b)] = len(rows)
+    return stats, counts
 
 
 def build_bucket(
     b: int,
+    expected: int,
     buckets: str,
     meta: pd.DataFrame,
     folders: tuple[str, str],
@@ -189,16 +198,23 @@ def build_bucket(
 ) -> dict[str, Any]:
     """Partition ``b``: its bucket files read (in input-file order), built and written; its statistics.
 
-    A partition that got no rows is written empty (every partition has its file).
+    ``expected`` is the number of rows the files sent to it: a partition that finds another number (a
+    bucket file this worker cannot see, e.g. ``out`` on a disk that is not shared by the workers)
+    raises instead of building a partial panel. A partition that got no rows is written empty (every
+    partition has its file). The bucket files are left in place (removed with the staging folder), so
+    a task the scheduler runs again finds them.
     """
     folder = Path(buckets) / str(b)
-    files = sorted(folder.glob("*.parquet"), key=lambda f: int(f.stem)) if folder.is_dir() else []
+    files = sorted(folder.glob("*.parquet"), key=lambda f: int(f.stem))
     if files:
         part = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
         part = part.astype(meta.dtypes.to_dict())  # as read, before the round trip through Parquet
     else:
         part = meta
-    stats = write_part(part, b, folders, schemas, defl, spec, linked, extra, sources, src)
-    for f in files:  # the bucket is ours and no longer needed: free the scratch space as we go
-        f.unlink()
-    return stats
+    if len(part) != expected:
+        raise OutputError(
+            f"partition {b} found {len(part):,} of the {expected:,} rows the input files sent it: "
+            "out must be a folder that every worker reads and writes (a shared file system)",
+            path=str(folder),
+        )
+    return write_part(part, b, folders, schemas, defl, spec, linked, extra, sources, src)

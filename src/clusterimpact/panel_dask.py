@@ -32,6 +32,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from clusterimpact._panel_dask_parts import (
@@ -54,7 +55,7 @@ from clusterimpact._panel_dask_write import (
 from clusterimpact._panel_facts import PanelFacts, panel_dict, panel_summary
 from clusterimpact._panel_members import LinkedRegistry, link_registry
 from clusterimpact.dask import FirmPartitions, require_dask
-from clusterimpact.errors import DataError, SpecError
+from clusterimpact.errors import DataError, OutputError, SpecError
 from clusterimpact.ids import id_key
 from clusterimpact.io import ColumnsArg, read_deflators, read_registry
 from clusterimpact.kbo import validate_kbo
@@ -407,16 +408,21 @@ def _build_streamed(
     n = int(npartitions or len(items))
     flags: dict[str, Any] = {}
     with staged_folders(*folders) as staged:
-        buckets = str(staged[0].parent / "buckets")
+        buckets = staged[0].parent / "buckets"
+        for b in range(n):  # made here, so that a task never recreates a removed staging folder
+            (buckets / str(b)).mkdir(parents=True)
         # the read options hold the registry's ids: sent to each worker once, not with every task
         shared = dask.delayed(args, pure=True)
         reads = [
-            dask.delayed(split_file)(i, p, remote, shared, buckets, n) for i, p in enumerate(items)
+            dask.delayed(split_file)(i, p, remote, shared, str(buckets), n)
+            for i, p in enumerate(items)
         ]
-        stats = list(dask.compute(*reads))
+        split = list(dask.compute(*reads))
+        stats = [s for s, _ in split]
         src = _report_reads(stats, label)
+        expected = np.sum([c for _, c in split], axis=0)
         linked = _linked(reg, stats, spec, flags, src)
-        meta = next(s.empty for s in stats if s.empty is not None)
+        meta = _same_columns(stats)
         sources = [s.source for s in stats]
         # the schemas from the build of no rows: every file gets them, whatever its partition holds
         empty = build_part(meta, defl, spec, linked, args.extra, sources, src)
@@ -425,14 +431,21 @@ def _build_streamed(
         bc = [dask.delayed(x, pure=True) for x in (meta, defl, linked, sources)]
         tasks = [
             dask.delayed(build_bucket)(
-                b, buckets, bc[0], where, schemas, bc[1], spec, bc[2], args.extra, bc[3], src
+                b, int(expected[b]), str(buckets), bc[0], where, schemas, bc[1], spec, bc[2],
+                args.extra, bc[3], src,
             )
             for b in range(n)
-        ]
+        ]  # fmt: skip
         parts = list(dask.compute(*tasks))
-        # the checks of the whole build (conflicting duplicates under duplicates="error") before the
-        # folders are swapped in
-        merge_flags(parts, spec, None, src)
+        # the checks of the whole build before the folders are swapped in: every input row kept or
+        # excluded exactly once; conflicting duplicates under duplicates="error"
+        kept = sum(p["nobs"] for p in parts) + sum(sum(p["exclusions"].values()) for p in parts)
+        if kept != sum(s.rows for s in stats):
+            raise OutputError(
+                f"the partitions account for {kept:,} of {sum(s.rows for s in stats):,} input rows",
+                path=str(folders[0]),
+            )
+        merge_flags(parts, spec, None, src, registry_ids=())
     built = _read_back(folders, (empty[0], empty[1]))
     return _assemble(built, parts, stats, spec, flags, linked, reg, defl, src)
 
@@ -444,10 +457,39 @@ def _out_folders(out: Any, exclusions_out: Any) -> tuple[Path, Path] | None:
             raise SpecError("exclusions_out is written with out= (the streamed build) only")
         return None
     target = local_folder(out, "out")
-    if exclusions_out is not None:
-        return target, local_folder(exclusions_out, "exclusions_out")
-    stem = target.name.removesuffix(".parquet")
-    return target, target.with_name(stem + ".exclusions.parquet")
+    if exclusions_out is None:
+        stem = target.name.removesuffix(".parquet")
+        return target, target.with_name(stem + ".exclusions.parquet")
+    excl = local_folder(exclusions_out, "exclusions_out")
+    a, b = target.resolve(), excl.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise SpecError(
+            f"out ({target}) and exclusions_out ({excl}) must be two separate folders, neither "
+            "inside the other"
+        )
+    return target, excl
+
+
+def _same_columns(stats: Sequence[FileRead]) -> pd.DataFrame:
+    """The columns and types every input file was read with (the first file's), checked to agree:
+    a column read as numbers in one file and as text in another would be cast without a word."""
+    metas = [(s.source, s.empty) for s in stats if s.empty is not None]
+    first_src, first = metas[0]
+    for source, other in metas[1:]:
+        diff = [c for c in first.columns if c in other.columns and first[c].dtype != other[c].dtype]
+        if diff or list(other.columns) != list(first.columns):
+            c = diff[0] if diff else "(the set of columns)"
+            detail = (
+                f"{first[c].dtype} in {first_src}, {other[c].dtype} in {source}"
+                if diff
+                else f"{list(first.columns)} in {first_src}, {list(other.columns)} in {source}"
+            )
+            raise DataError(
+                f"the accounts files disagree on column {c!r}: {detail}; give every file the same "
+                "columns and types (or read them in memory)",
+                source=source,
+            )
+    return first
 
 
 def _read_back(

@@ -363,3 +363,50 @@ def test_remote_csv_is_refused(tmp_path: Path) -> None:
             build_panel_dask(f"memory://ci-csv-{tmp_path.name}/")
     finally:
         fs.rm(f"/ci-csv-{tmp_path.name}", recursive=True)
+
+
+def test_streamed_build_refuses_disagreeing_files_and_overlapping_outputs(tmp_path: Path) -> None:
+    """Files whose columns are read with different types are not cast silently; the two output
+    folders must be apart; a rerun of a finished build never loses rows (the bucket counts are checked)."""
+    acc = _small(tmp_path)
+    folder = tmp_path / "acc"
+    folder.mkdir()
+    a, b = acc.iloc[:1000].copy(), acc.iloc[1000:].copy()
+    a["code"], b["code"] = 1.5, "0012"  # an extra column: numbers in one file, text in the other
+    a.to_parquet(folder / "a.parquet", index=False)
+    b.to_parquet(folder / "b.parquet", index=False)
+    with pytest.raises(DataError, match="disagree on column 'code'"):
+        build_panel_dask(folder, npartitions=2, extra=["code"], out=tmp_path / "p")
+    assert not [p for p in tmp_path.iterdir() if "ci-tmp" in p.name or p.name.startswith("p")]
+    good = tmp_path / "good.parquet"
+    acc.to_parquet(good, index=False)
+    for excl in (tmp_path / "p", tmp_path / "p" / "x"):
+        with pytest.raises(SpecError, match="two separate folders"):
+            build_panel_dask(good, npartitions=2, out=tmp_path / "p", exclusions_out=excl)
+
+
+def test_a_partition_that_misses_bucket_rows_raises(tmp_path: Path) -> None:
+    """build_bucket counts the rows it reads against what the input files sent it (a bucket file a
+    worker cannot see must not become a silently smaller panel); a second run reads the same files."""
+    from clusterimpact._panel_dask_parts import ReadArgs, build_part
+    from clusterimpact._panel_dask_write import arrow_schemas, build_bucket, split_file
+
+    acc = _small(tmp_path)
+    buckets = tmp_path / "buckets"
+    for b in range(2):
+        (buckets / str(b)).mkdir(parents=True)
+    args = ReadArgs(None, None, (), None, None, "any", frozenset(), frozenset())
+    stats, counts = split_file(0, acc, False, args, str(buckets), 2)
+    assert counts.sum() == len(acc) and (counts > 0).all()
+    spec = PanelSpec()
+    empty = build_part(stats.empty, None, spec, None, (), ["data frame"], "data frame")
+    out = (tmp_path / "panel", tmp_path / "excl")
+    for f in out:
+        f.mkdir()
+    rest = (str(buckets), stats.empty, tuple(map(str, out)), arrow_schemas(*empty[:2]), None, spec,
+            None, (), ["data frame"], "data frame")  # fmt: skip
+    with pytest.raises(OutputError, match=r"partition 1 found [\d,]+ of the [\d,]+ rows"):
+        build_bucket(1, int(counts[1]) + 1, *rest)
+    first = build_bucket(0, int(counts[0]), *rest)
+    again = build_bucket(0, int(counts[0]), *rest)  # a task run twice: the same partition
+    assert first["nobs"] == again["nobs"] > 0

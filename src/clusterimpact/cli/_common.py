@@ -167,12 +167,19 @@ def load_partitions(
     The columns are checked on the data set's schema, as :func:`check_columns` checks a frame: every
     missing and every non-numeric column at once, naming the file.
     """
+    from clusterimpact._panel_dask_write import WRITTEN_MARK
     from clusterimpact.dask import FirmPartitions, hold
 
     compute = compute_of(args)
     try:
+        # a folder this package wrote holds whole firms, one partition per file: read without a shuffle
+        written = compute.npartitions is None and (Path(path) / WRITTEN_MARK).is_file()
         fp = FirmPartitions.from_parquet(
-            path, args.unit, args.time, npartitions=compute.npartitions
+            path,
+            args.unit,
+            args.time,
+            npartitions=compute.npartitions,
+            whole_firms=written and args.unit == "firm_id",
         )
     except (FileNotFoundError, OSError, ValueError) as exc:
         if isinstance(exc, DataError):

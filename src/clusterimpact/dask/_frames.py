@@ -183,8 +183,13 @@ class FirmPartitions:
         require_dask()
         import dask.dataframe as dd
 
-        if whole_firms and npartitions is not None:
-            raise SpecError("whole_firms=True reads one partition per file: leave npartitions out")
+        if whole_firms and (npartitions is not None or columns):
+            # Dask merges the files of a column selection into fewer partitions (still whole firms,
+            # but no longer one per file nor sorted by firm and year within one)
+            raise SpecError(
+                "whole_firms=True reads one partition per file, all columns: leave npartitions and "
+                "columns out (select columns after reading)"
+            )
         frame = dd.read_parquet(
             path,
             columns=list(columns) if columns else None,

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clusterimpact._validation import as_frame
-from clusterimpact.dask import as_partitions, compute_context, hold
+from clusterimpact.dask import FirmPartitions, as_partitions, compute_context, hold
 from clusterimpact.errors import DataWarning, SpecError
 from clusterimpact.productivity._base import (
     collinear_inputs,
@@ -263,6 +263,7 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
     options = est._prepare_options()
     if not hasattr(data, "map_reduce") and not type(data).__module__.startswith("dask."):
         data = as_frame(data)  # a FirmPanel or DataFrame, split by firm below
+    owned = not isinstance(data, FirmPartitions)
     fp = as_partitions(data, est.unit, est.time)
     # column and type checks on the (empty) meta frame: the in-memory messages, before any work
     meta = _clean(fp.frame._meta, options)
@@ -273,8 +274,9 @@ def fit_dask(est: ProductionEstimator, data: Any, *, source: str = "data") -> Pr
         # partition-local renames: the firms stay whole (no shuffle). Only ACF, which passes over the
         # data at every trial value, holds its model columns in the workers' memory; the others stream
         clean = type(fp)(frame, "unit", "time", whole_firms=True)
-        # OP's exit correction passes over the data at every Newton step of its survival probit
-        if est.method == "acf" or getattr(est, "exit_correction", False):
+        # OP's exit correction passes over the data at every Newton step of its survival probit; and
+        # a frame split here (not given as partitions) would be shuffled again at every pass
+        if est.method == "acf" or getattr(est, "exit_correction", False) or owned:
             clean = hold(clean)
         runner = DaskRunner(clean, shape)
         n_firms = _check(est, runner, excl, source)

@@ -41,7 +41,8 @@ def streamed() -> Iterator[None]:
     holds its share of those columns, the panel's size over the number of workers. Inside ``streamed()``
     every pass reads the partitions again from their source, so a worker's memory is bounded by the
     partitions it is working on, whatever the panel's size, at the cost of reading them at every pass.
-    The numbers are the same either way.
+    The numbers are the same either way. The setting belongs to the calling thread's context: an
+    estimator started in another thread (``threading``, an executor, ``client.submit``) does not see it.
 
     Examples
     --------

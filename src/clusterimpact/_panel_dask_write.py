@@ -80,24 +80,34 @@ def staged_folders(*targets: Path) -> Iterator[list[Path]]:
         for s in staged:
             s.mkdir()
         yield staged
-        for s, t in zip(staged, targets, strict=True):
+        for s in staged:
             (s / WRITTEN_MARK).write_text("written by clusterimpact\n", encoding="utf-8")
-            _swap(s, t)
+        _swap_all(staged, list(targets))
     finally:
         for tmp in tmps:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _swap(staged: Path, target: Path) -> None:
-    """Rename ``staged`` to ``target``, the old target moved aside first (and back on failure)."""
-    old = staged.parent / "old"
-    if target.exists():
-        target.rename(old)
+def _swap_all(staged: list[Path], targets: list[Path]) -> None:
+    """Rename every ``staged`` folder to its target as one step: all old targets are moved aside
+    first, then the new folders renamed in; on any failure the new ones are moved back out and the
+    old ones restored, so the targets hold either all old or all new folders."""
+    olds = [s.parent / "old" for s in staged]
+    moved: list[int] = []
+    placed: list[int] = []
     try:
-        staged.rename(target)
+        for i, t in enumerate(targets):
+            if t.exists():
+                t.rename(olds[i])
+                moved.append(i)
+        for i, (s, t) in enumerate(zip(staged, targets, strict=True)):
+            s.rename(t)
+            placed.append(i)
     except OSError:
-        if old.exists():
-            old.rename(target)
+        for i in reversed(placed):
+            targets[i].rename(staged[i])
+        for i in reversed(moved):
+            olds[i].rename(targets[i])
         raise
 
 

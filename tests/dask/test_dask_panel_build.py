@@ -410,3 +410,28 @@ def test_a_partition_that_misses_bucket_rows_raises(tmp_path: Path) -> None:
     first = build_bucket(0, int(counts[0]), *rest)
     again = build_bucket(0, int(counts[0]), *rest)  # a task run twice: the same partition
     assert first["nobs"] == again["nobs"] > 0
+
+
+def test_the_two_folders_are_swapped_in_together(tmp_path: Path, monkeypatch) -> None:
+    """A failure while renaming the second new folder in puts both old folders back."""
+    from clusterimpact._panel_dask_write import WRITTEN_MARK, staged_folders
+
+    targets = [tmp_path / "panel", tmp_path / "excl"]
+    for t in targets:
+        t.mkdir()
+        (t / WRITTEN_MARK).write_text("x")
+        (t / "old.txt").write_text("old")
+    real = Path.rename
+
+    def failing(self: Path, target):  # the second new folder cannot be renamed in
+        if self.name == "data" and Path(target) == targets[1]:
+            raise OSError("disk full")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(OSError, match="disk full"):
+        with staged_folders(*targets) as staged:
+            for s in staged:
+                (s / "new.txt").write_text("new")
+    assert [sorted(p.name for p in t.iterdir()) for t in targets] == [[WRITTEN_MARK, "old.txt"]] * 2
+    assert not [p for p in tmp_path.iterdir() if "ci-tmp" in p.name]

@@ -3,12 +3,13 @@
 Usage: ``python benchmarks/bench_dask.py [--quick] [--sizes 1e7,5e7] [--workers 2] [--partitions N]
 [--sweep 8,32,128] [--memory-max 1e7] [--tmp DIR] [--out benchmarks/results]``; with ``--data DIR``
 the data and each size's record are kept in ``DIR/<size>``, ``--stages`` reruns some stages (the
-others are kept), ``--report-only`` writes the tables from the records. The committed results came
-from::
+others are kept), ``--report-only`` writes the tables from the records. The figures in
+docs/scaling.rst came from (D: the data folder; the 10^7 estimators from an earlier run)::
 
-    bench_dask.py --sizes 1e7 --sweep 4,16,64 --data D          # then, after the Dask branches merged:
-    bench_dask.py --sizes 1e7 --stages estimators,memory,dpanel --data D
-    bench_dask.py --sizes 5e7 --stages build,pass,sweep --sweep 16,64,256 --sweep-buffer 256MiB --data D
+    bench_dask.py --sizes 1e7 --stages estimators,memory --data D
+    bench_dask.py --sizes 5e7,1e7 --stages build,pass --data D
+    bench_dask.py --sizes 5e7 --stages estimators --data D
+    bench_dask.py --sizes 5e7 --stages estimators --only CS,imputation,duration_effects --streamed --data D
     bench_dask.py --data D --report-only
 
 Per size (synthetic ``ecoom`` firm-years, about 9.9 observed years per firm):

@@ -372,6 +372,31 @@ class FirmPanel:
 # -------------------------------------------------------------------------------------------------
 
 
+def _read_small_inputs(
+    registry: PathLike | pd.DataFrame | None,
+    deflators: PathLike | pd.DataFrame | None,
+    spec: PanelSpec,
+    registry_columns: ColumnsArg,
+    deflator_columns: ColumnsArg,
+    registry_source: str | None,
+    deflators_source: str | None,
+    opts: dict[str, Any],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The membership registry and the deflator table as the build reads them (None when not given;
+    no deflators when ``spec.deflate`` is off); ``opts``: the reading options of the files."""
+    reg = (
+        read_registry(registry, registry_columns, source=registry_source, **opts)
+        if registry is not None
+        else None
+    )
+    defl = (
+        read_deflators(deflators, deflator_columns, source=deflators_source, **opts)
+        if deflators is not None and spec.deflate
+        else None
+    )
+    return reg, defl
+
+
 @overload
 def build_panel(
     accounts: PathLike | pd.DataFrame,
@@ -537,16 +562,10 @@ def build_panel(
     opts: dict[str, Any] = {"decimal": decimal, "encoding": encoding, "sheet": sheet}
     acc = read_accounts(accounts, columns, preset, source=accounts_source, extra=extra, **opts)
     src = str(acc.attrs.get("source", "accounts"))
-    reg = (
-        read_registry(registry, registry_columns, source=registry_source, **opts)
-        if registry is not None
-        else None
-    )
-    defl = (
-        read_deflators(deflators, deflator_columns, source=deflators_source, **opts)
-        if deflators is not None and spec.deflate
-        else None
-    )
+    reg, defl = _read_small_inputs(
+        registry, deflators, spec, registry_columns, deflator_columns, registry_source,
+        deflators_source, opts,
+    )  # fmt: skip
     check_values(acc, list(LIMITS), source=src, limits=LIMITS)
     flags: dict[str, Any] = {}
     rows = build_rows(acc, defl, spec, flags, src)

@@ -57,9 +57,9 @@ from clusterimpact._panel_members import LinkedRegistry, link_registry
 from clusterimpact.dask import FirmPartitions, require_dask
 from clusterimpact.errors import DataError, OutputError, SpecError
 from clusterimpact.ids import id_key
-from clusterimpact.io import ColumnsArg, read_deflators, read_registry
+from clusterimpact.io import ColumnsArg
 from clusterimpact.kbo import validate_kbo
-from clusterimpact.panel import FirmPanel, PanelSpec
+from clusterimpact.panel import FirmPanel, PanelSpec, _read_small_inputs
 from clusterimpact.presets import NBBPreset
 
 __all__ = ["DaskFirmPanel", "build_panel_dask", "list_inputs"]
@@ -347,16 +347,10 @@ def build_panel_dask(
     if npartitions is not None and (isinstance(npartitions, bool) or int(npartitions) < 1):
         raise SpecError(f"npartitions must be an integer >= 1, got {npartitions!r}")
     opts: dict[str, Any] = {"decimal": decimal, "encoding": encoding}
-    reg = (
-        read_registry(registry, registry_columns, source=registry_source, **opts)
-        if registry is not None
-        else None
-    )
-    defl = (
-        read_deflators(deflators, deflator_columns, source=deflators_source, **opts)
-        if deflators is not None and spec.deflate
-        else None
-    )
+    reg, defl = _read_small_inputs(
+        registry, deflators, spec, registry_columns, deflator_columns, registry_source,
+        deflators_source, opts,
+    )  # fmt: skip
     reg_ids, reg_keys = _registry_link_keys(reg, spec)
     args = ReadArgs(
         columns, preset, tuple(str(c) for c in extra), decimal, encoding, spec.id_type,

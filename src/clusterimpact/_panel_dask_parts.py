@@ -33,10 +33,28 @@ from clusterimpact.ids import id_key
 from clusterimpact.io import read_accounts
 from clusterimpact.kbo import validate_kbo
 
-__all__ = ["FileRead", "ReadArgs", "build_part", "merge_flags", "read_part"]
+__all__ = ["FileRead", "ReadArgs", "build_part", "merge_flags", "read_part", "string_hashes"]
 
 # bookkeeping columns of the shuffled input: input file, its row label, the normalised firm id
 FILE, ROW, FID = "_file", "_row", "_fid"
+
+
+def string_hashes(values: Any) -> np.ndarray:
+    """64-bit hashes of strings, the same in every process (pandas' fixed-key SipHash)."""
+    return pd.util.hash_array(np.asarray(values, dtype=object))
+
+
+def hashed_in(values: Any, table: np.ndarray) -> np.ndarray:
+    """Whether each string's hash is in the sorted hash ``table``.
+
+    A hash shared by two different strings (a chance of about n / 2**64) can only add an id that
+    then fails the exact comparison of :func:`~clusterimpact._panel_members.link_registry`.
+    """
+    h = string_hashes(values)
+    if not len(table):
+        return np.zeros(len(h), dtype=bool)
+    at = np.minimum(np.searchsorted(table, h), len(table) - 1)
+    return np.asarray(table[at] == h, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -49,8 +67,11 @@ class ReadArgs:
     decimal: str | None
     encoding: str | None
     id_type: str
-    registry_ids: frozenset[str]
-    registry_keys: frozenset[str]
+    #: sorted 64-bit hashes of the registry's ids and of their keys (:func:`string_hashes`): 8 bytes an
+    #: id on every worker, looked up in O(log n) (a set of Python strings costs ~100 bytes an id, and
+    #: pandas' ``isin`` against it turns the whole set into an array for every file)
+    registry_ids: np.ndarray
+    registry_keys: np.ndarray
     storage_options: Mapping[str, Any] | None = None
 
 
@@ -115,7 +136,9 @@ def read_part(
     fid = validate_kbo(ids)[0] if args.id_type == "kbo" else ids
     uniq = pd.Index(pd.unique(fid.dropna())).astype("str")
     keys = id_key(pd.Series(uniq, dtype="str"))
-    can_link = uniq.isin(args.registry_ids) | keys.isin(args.registry_keys).to_numpy(dtype=bool)
+    keyed = keys.notna().to_numpy(dtype=bool)
+    can_link = hashed_in(uniq, args.registry_ids)
+    can_link[keyed] |= hashed_in(keys[keyed], args.registry_keys)
     frame = acc.reset_index(drop=True)
     frame[FILE] = np.int32(index)
     frame[ROW] = acc.index.to_numpy()

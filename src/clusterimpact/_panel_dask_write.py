@@ -27,12 +27,14 @@ from typing import Any
 import pandas as pd
 
 from clusterimpact._panel_dask_parts import FID, FileRead, ReadArgs, build_part, read_part
+from clusterimpact._panel_members import LinkedRegistry
 from clusterimpact.errors import OutputError, SpecError
 
 __all__ = [
     "WRITTEN_MARK",
     "build_bucket",
     "local_folder",
+    "registry_slices",
     "split_file",
     "staged_folders",
     "write_folder",
@@ -162,6 +164,30 @@ def bucket_of(fid: pd.Series, n: int) -> Any:
 
     hashed = pd.util.hash_pandas_object(fid, index=False).to_numpy()
     return (hashed % np.uint64(n)).astype(np.int64)
+
+
+def registry_slices(linked: LinkedRegistry, n: int) -> list[LinkedRegistry]:
+    """The linked registry cut by :func:`bucket_of` its (accounts) firm id: partition ``b`` gets the
+    spells of its own firms only, so a worker holds a slice of the registry, not all of it.
+
+    The ids are hashed as the accounts' ``_fid`` column is (the same values and dtype), so a member's
+    spells land in the partition that holds its rows. ``memberships`` (the client's table) is not sent.
+    """
+    fid = pd.Series(linked.frame["firm_id"].astype("str").to_numpy(), dtype="str")
+    where = bucket_of(fid, n)
+    none = linked.memberships.iloc[:0]
+    out = []
+    for b in range(n):
+        take = where == b
+        out.append(
+            LinkedRegistry(
+                linked.frame[take].reset_index(drop=True),
+                linked.join_years[take],
+                linked.exit_years[take],
+                none,
+            )
+        )
+    return out
 
 
 def split_file(

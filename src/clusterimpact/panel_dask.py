@@ -43,11 +43,13 @@ from clusterimpact._panel_dask_parts import (
     exclusion_counts,
     merge_flags,
     read_part,
+    string_hashes,
 )
 from clusterimpact._panel_dask_write import (
     arrow_schemas,
     build_bucket,
     local_folder,
+    registry_slices,
     split_file,
     staged_folders,
     write_folder,
@@ -204,13 +206,17 @@ def list_inputs(
     return paths, remote
 
 
-def _registry_link_keys(reg: pd.DataFrame | None, spec: PanelSpec) -> tuple[frozenset[str], ...]:
-    """The registry ids as :func:`~clusterimpact._panel_members.link_registry` compares them, and their keys."""
+def _registry_link_keys(reg: pd.DataFrame | None, spec: PanelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted hashes of the registry ids as :func:`~clusterimpact._panel_members.link_registry`
+    compares them, and of their keys (what every read task gets, :class:`ReadArgs`)."""
     if reg is None or reg.empty:
-        return frozenset(), frozenset()
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint64)
     ids = validate_kbo(reg["firm_id"])[0] if spec.id_type == "kbo" else reg["firm_id"]
     ids = pd.Series(pd.unique(ids.astype("str").dropna()), dtype="str")
-    return frozenset(ids.tolist()), frozenset(id_key(ids).dropna().tolist())
+    return (
+        np.unique(string_hashes(ids.to_numpy())),
+        np.unique(string_hashes(id_key(ids).dropna().to_numpy())),
+    )
 
 
 def _inputs(accounts: Any, storage_options: Any) -> tuple[list[Any], bool, str]:
@@ -422,11 +428,13 @@ def _build_streamed(
         empty = build_part(meta, defl, spec, linked, args.extra, sources, src)
         schemas = arrow_schemas(empty[0], empty[1])
         where = (str(staged[0]), str(staged[1]))
-        bc = [dask.delayed(x, pure=True) for x in (meta, defl, linked, sources)]
+        bc = [dask.delayed(x, pure=True) for x in (meta, defl, sources)]
+        # each partition gets the registry spells of its own firms only (none: no registry)
+        slices = registry_slices(linked, n) if linked is not None else [None] * n
         tasks = [
             dask.delayed(build_bucket)(
-                b, int(expected[b]), str(buckets), bc[0], where, schemas, bc[1], spec, bc[2],
-                args.extra, bc[3], src,
+                b, int(expected[b]), str(buckets), bc[0], where, schemas, bc[1], spec, slices[b],
+                args.extra, bc[2], src,
             )
             for b in range(n)
         ]  # fmt: skip

@@ -169,6 +169,81 @@ def test_shared_parquet_build_equals_memory(
     assert panel.flags == memory.flags
 
 
+def _by_key_inputs(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """Accounts in 3 files and a registry that links partly by key (ids written with BE, dots and
+    blanks; a firm with several spells is then written both ways: ambiguous), with an id no accounts
+    hold and one whose every row is excluded."""
+    sim = simulate("ecoom", seed=11, n_firms=400)
+    acc = sim.accounts.copy()
+    reg = sim.registry.copy()
+    ids = reg["firm_id"].astype(str)
+    odd = np.arange(len(reg)) % 2 == 1  # every other row written as on a membership form
+    reg.loc[odd, "firm_id"] = [f"BE {i[:4]}.{i[4:7]}.{i[7:]}" for i in ids[odd]]
+    gone = str(acc["firm_id"].iloc[0])  # a member whose every row is excluded (value added <= 0)
+    acc.loc[acc["firm_id"] == gone, "va"] = -1.0
+    extra = pd.DataFrame({"firm_id": ["BE 0999.999.999", gone], "cluster": ["VIL", "VIL"],
+                          "join_date": ["2015-03-01", "2016-03-01"]})  # fmt: skip
+    reg = pd.concat([reg, extra], ignore_index=True)
+    folder = tmp_path / "acc"
+    folder.mkdir()
+    for i, c in enumerate(np.array_split(np.arange(len(acc)), 3)):
+        acc.iloc[c].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder, reg
+
+
+@pytest.mark.parametrize("n, stream", [(1, True), (4, True), (16, True), (4, False)])
+def test_registry_linked_by_key_equals_memory(
+    dask_client, n: int, stream: bool, tmp_path: Path
+) -> None:
+    """Read tasks find the accounts ids a registry id or its key can link from hashes of the registry
+    (not the registry itself), and each partition gets the registry slice of its own firms: the
+    linking, the membership columns and every registry flag are the in-memory build's."""
+    folder, reg = _by_key_inputs(tmp_path)
+    spec = PanelSpec(id_type="any")
+    files, _ = list_inputs(folder)
+    whole = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    memory = build_panel(whole, reg, spec)
+    m = memory.flags["id_match"]
+    # the cases are exercised: links by key, an id nobody holds, ids written two ways (ambiguous)
+    assert m["by_key"] >= 10 and "BE 0999.999.999" in m["unmatched"] and m["ambiguous"]
+    assert memory.flags["registry_ids_all_excluded"]
+    out = {"out": tmp_path / "panel"} if stream else {}
+    panel = build_panel_dask(folder, reg, spec, npartitions=n, **out)
+    got = panel.data.frame.compute().sort_values(["firm_id", "year"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, memory.data, check_exact=True)
+    pd.testing.assert_frame_equal(panel.memberships, memory.memberships)
+    assert panel.flags == memory.flags
+
+
+def test_registry_hash_lookup_and_slices() -> None:
+    """The read tasks' lookup equals set membership; every linked spell goes to exactly one slice, the
+    partition its firm's rows are hashed to."""
+    from clusterimpact._panel_dask_parts import FID, hashed_in, string_hashes
+    from clusterimpact._panel_dask_write import bucket_of, registry_slices
+    from clusterimpact._panel_members import link_registry
+    from clusterimpact.io import read_registry
+
+    rng = np.random.default_rng(4)
+    pool = np.array([f"{x:010d}" for x in rng.integers(0, 10**10, size=3000)], dtype=object)
+    table = np.unique(string_hashes(pool[:1000]))
+    probe = np.concatenate([pool[500:2000], np.array(["", "é", "0"], dtype=object)])
+    assert (hashed_in(probe, table) == np.isin(probe, pool[:1000])).all()
+    assert not hashed_in(probe, np.empty(0, dtype=np.uint64)).any()
+    sim = simulate("ecoom", seed=2, n_firms=300)
+    funiq = pd.Index(sorted(sim.accounts["firm_id"].astype(str).unique()))
+    linked = link_registry(read_registry(sim.registry), funiq, PanelSpec(), {})
+    for n in (1, 4, 16):
+        parts = registry_slices(linked, n)
+        assert sum(len(p.frame) for p in parts) == len(linked.frame)
+        for b, p in enumerate(parts):
+            # the accounts' _fid column as the read tasks make it
+            fid = pd.Series(pd.array(p.frame["firm_id"].to_numpy(), dtype="str"), name=FID)
+            assert (bucket_of(fid, n) == b).all()
+            whole = linked.frame["firm_id"].isin(p.frame["firm_id"]).to_numpy()
+            assert (linked.join_years[whole] == p.join_years).all()
+            assert (linked.exit_years[whole] == p.exit_years).all()
+
+
 # -- loud the same way as in memory ----------------------------------------------------------------
 
 
@@ -395,7 +470,7 @@ def test_a_partition_that_misses_bucket_rows_raises(tmp_path: Path) -> None:
     buckets = tmp_path / "buckets"
     for b in range(2):
         (buckets / str(b)).mkdir(parents=True)
-    args = ReadArgs(None, None, (), None, None, "any", frozenset(), frozenset())
+    args = ReadArgs(None, None, (), None, None, "any", *([np.empty(0, dtype=np.uint64)] * 2))
     stats, counts = split_file(0, acc, False, args, str(buckets), 2)
     assert counts.sum() == len(acc) and (counts > 0).all()
     spec = PanelSpec()

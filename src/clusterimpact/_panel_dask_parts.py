@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -87,6 +87,8 @@ class FileRead:
     smallest: list[str]
     preset_notes: dict[str, str]
     empty: pd.DataFrame | None
+    #: the Arrow type of each column of Python objects (a Parquet decimal, bytes; null: no value)
+    objects: dict[str, Any] = field(default_factory=dict)
 
 
 def _open(path: str, remote: bool, args: ReadArgs, source: str) -> Any:
@@ -132,6 +134,10 @@ def read_part(
             err = exc if isinstance(exc, DataError) else DataError(str(exc), source=source)
             shown = [(w.category, str(w.message)) for w in caught]
             return None, FileRead(source, 0, shown, err, [], [], {}, None)
+    objects, error = object_types(acc, source)
+    if error is not None:
+        return None, FileRead(source, 0, [(w.category, str(w.message)) for w in caught], error, [],
+                              [], {}, None)  # fmt: skip
     ids = acc["firm_id"]
     fid = validate_kbo(ids)[0] if args.id_type == "kbo" else ids
     uniq = pd.Index(pd.unique(fid.dropna())).astype("str")
@@ -151,10 +157,47 @@ def read_part(
         linkable=[str(i) for i in uniq[can_link]],
         smallest=[str(i) for i in uniq.sort_values()[:3]],
         preset_notes=dict(acc.attrs.get("preset_notes") or {}),
-        # a copy: a slice is a view that would keep the whole file alive while the result waits
-        empty=frame.iloc[:0].copy(),
+        empty=no_rows(frame),
+        objects=objects,
     )
     return frame, stats
+
+
+def no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s columns and dtypes, no rows and no reference to its data.
+
+    Not ``frame.iloc[:0].copy()``: an empty slice of an Arrow-backed column (text) still holds the
+    column's buffers, and a read task's result waits on its worker until every file is read (at
+    5 x 10^7 firm-years that kept about 15 MB a file alive, 1.3 GB a worker).
+    """
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=frame[c].dtype) for c in frame.columns}, columns=frame.columns
+    )
+
+
+def object_types(frame: pd.DataFrame, source: str) -> tuple[dict[str, Any], DataError | None]:
+    """The Arrow type of each column of Python objects in ``frame`` (null: no value in it), or the
+    error naming the column whose values have no one type.
+
+    The Dask build moves rows between workers and writes them through Arrow, one type a column: a
+    column mixing numbers and text (possible in a data frame, not in a Parquet file) is refused here,
+    with its name, instead of failing inside a shuffle.
+    """
+    import pyarrow as pa
+
+    out: dict[str, Any] = {}
+    for name in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c].dtype)]:
+        try:
+            out[str(name)] = pa.array(frame[name].to_numpy(), from_pandas=True).type
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            return out, DataError(
+                f"the values have no one type ({exc}); the Dask build moves and writes every "
+                "column with one type: cast it to text or numbers first, or build in memory "
+                "(backend='memory')",
+                source=source,
+                column=str(name),
+            )
+    return out, None
 
 
 def build_part(

@@ -49,6 +49,7 @@ from clusterimpact._panel_dask_write import (
     arrow_schemas,
     build_bucket,
     local_folder,
+    merged_types,
     registry_slices,
     split_file,
     staged_folders,
@@ -371,8 +372,9 @@ def build_panel_dask(
     flags: dict[str, Any] = {}
     linked = _linked(reg, stats, spec, flags, src)
     meta = next(s.empty for s in stats if s.empty is not None)
-    frame = dd.from_delayed([dask.delayed(itemgetter(0))(t) for t in tasks], meta=meta)
-    shuffled = FirmPartitions.from_dask(frame, FID, None, npartitions=npartitions or len(tasks))
+    with dask.config.set({"dataframe.convert-string": False}):  # the dtypes read, as in memory
+        frame = dd.from_delayed([dask.delayed(itemgetter(0))(t) for t in tasks], meta=meta)
+        shuffled = FirmPartitions.from_dask(frame, FID, None, npartitions=npartitions or len(tasks))
     sources = [s.source for s in stats]
     bcast = [dask.delayed(x, pure=True) for x in (defl, linked, sources)]
     built = [
@@ -426,7 +428,7 @@ def _build_streamed(
         sources = [s.source for s in stats]
         # the schemas from the build of no rows: every file gets them, whatever its partition holds
         empty = build_part(meta, defl, spec, linked, args.extra, sources, src)
-        schemas = arrow_schemas(empty[0], empty[1])
+        schemas = arrow_schemas(empty[0], empty[1], merged_types(stats))
         where = (str(staged[0]), str(staged[1]))
         bc = [dask.delayed(x, pure=True) for x in (meta, defl, sources)]
         # each partition gets the registry spells of its own firms only (none: no registry)
@@ -521,8 +523,11 @@ def _persisted(built: list[Any]) -> tuple[FirmPartitions, Any]:
     import dask
 
     metas = dask.compute(dask.delayed(lambda b: (b[0].iloc[:0], b[1].iloc[:0]))(built[0]))[0]
-    data = dd.from_delayed([dask.delayed(itemgetter(0))(b) for b in built], meta=metas[0])
-    excl = dd.from_delayed([dask.delayed(itemgetter(1))(b) for b in built], meta=metas[1])
+    # the partitions' own dtypes: Dask would otherwise turn a column of Python objects (a Parquet
+    # decimal, bytes) into text, and the in-memory build keeps them
+    with dask.config.set({"dataframe.convert-string": False}):
+        data = dd.from_delayed([dask.delayed(itemgetter(0))(b) for b in built], meta=metas[0])
+        excl = dd.from_delayed([dask.delayed(itemgetter(1))(b) for b in built], meta=metas[1])
     return FirmPartitions(data, "firm_id", "year", whole_firms=True), excl
 
 

@@ -510,3 +510,100 @@ def test_the_two_folders_are_swapped_in_together(tmp_path: Path, monkeypatch) ->
                 (s / "new.txt").write_text("new")
     assert [sorted(p.name for p in t.iterdir()) for t in targets] == [[WRITTEN_MARK, "old.txt"]] * 2
     assert not [p for p in tmp_path.iterdir() if "ci-tmp" in p.name]
+
+
+# -- columns of Python objects (a Parquet decimal, bytes) ------------------------------------------
+
+
+def _with_note(acc: pd.DataFrame, values) -> pd.DataFrame:
+    out = acc.copy()
+    out["note"] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["decimal", "bytes", "none"])
+def test_object_columns_keep_their_values(dask_client, kind: str, tmp_path: Path) -> None:
+    """An extra column read as Python objects is kept as the in-memory build keeps it, on both Dask
+    paths (Dask would turn it into text, and the streamed build had no Parquet type for it); files
+    whose decimals differ in precision are written with the wider type."""
+    from decimal import Decimal
+
+    acc = _small(tmp_path)
+    n = len(acc)
+    cut = n // 3  # file 0 holds decimal(2, 1) values only, file 1 decimal(4, 2) ones as well
+    values = {
+        "decimal": [Decimal("1.5") if i < cut or i % 3 else Decimal("12.25") for i in range(n)],
+        "bytes": [b"ab" if i % 2 else b"c" for i in range(n)],
+        "none": [None] * n,
+    }[kind]
+    acc = _with_note(acc, values)
+    folder = tmp_path / "acc"
+    folder.mkdir()
+    acc.iloc[:cut].to_parquet(folder / "part-0.parquet", index=False)
+    acc.iloc[cut:].to_parquet(folder / "part-1.parquet", index=False)
+    files, _ = list_inputs(folder)
+    whole = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    memory = build_panel(whole, extra=["note"])
+    assert memory.data["note"].dtype == object
+    for out in (None, tmp_path / "panel"):
+        panel = build_panel_dask(folder, npartitions=4, extra=["note"], out=out)
+        got = panel.to_memory().data
+        pd.testing.assert_frame_equal(got, memory.data)
+        assert [type(v) for v in got["note"]] == [type(v) for v in memory.data["note"]]
+
+
+def test_object_columns_of_no_one_type_are_refused(dask_client, tmp_path: Path) -> None:
+    """A column mixing numbers and text (a data frame can, Parquet cannot) is a DataError naming the
+    column on both Dask paths, not a failure inside the shuffle; so are files whose types of a column
+    cannot be merged."""
+    acc = _small(tmp_path)
+    mixed = _with_note(acc, [1 if i % 2 else "x" for i in range(len(acc))])
+    build_panel(mixed, extra=["note"])  # in memory: kept as it is
+    for out in (None, tmp_path / "panel"):
+        with pytest.raises(DataError, match=r"column 'note': the values have no one type") as e:
+            build_panel_dask(mixed, npartitions=2, extra=["note"], out=out)
+        assert e.value.column == "note"
+    assert not (tmp_path / "panel").exists()
+    from decimal import Decimal
+
+    folder = tmp_path / "acc"
+    folder.mkdir()
+    half = len(acc) // 2
+    _with_note(acc.iloc[:half], [Decimal("1.5")] * half).to_parquet(folder / "part-0.parquet")
+    _with_note(acc.iloc[half:], [b"x"] * (len(acc) - half)).to_parquet(folder / "part-1.parquet")
+    with pytest.raises(DataError, match=r"column 'note': the accounts files disagree.*decimal"):
+        build_panel_dask(folder, npartitions=2, extra=["note"], out=tmp_path / "p2")
+
+
+def test_staging_folders_follow_the_umask(tmp_path: Path) -> None:
+    """Not mkdtemp's 0700: workers running as another user of a shared file system must write there."""
+    import os
+
+    from clusterimpact._panel_dask_write import _staging_dir
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    got = _staging_dir(tmp_path / "panel")
+    assert got.parent == tmp_path and got.name.startswith(".panel.ci-tmp-")
+    assert got.stat().st_mode & 0o777 == 0o777 & ~mask
+    assert _staging_dir(tmp_path / "panel") != got
+
+
+def test_a_read_result_holds_no_rows(tmp_path: Path) -> None:
+    """What a read task returns (it waits on the worker until every file is read) keeps none of the
+    file's data alive: an empty slice of a text column would hold all of its Arrow buffers."""
+    from clusterimpact._panel_dask_parts import ReadArgs, read_part
+
+    acc = _small(tmp_path)
+    path = tmp_path / "one.parquet"
+    acc.to_parquet(path, index=False)
+    args = ReadArgs(None, None, (), None, None, "kbo", *([np.empty(0, dtype=np.uint64)] * 2))
+    frame, stats = read_part(0, str(path), False, args)
+    assert frame is not None and stats.empty is not None and len(stats.empty) == 0
+    assert stats.empty.dtypes.to_dict() == frame.dtypes.to_dict()
+    held = {}
+    for c in stats.empty.columns:
+        arr = getattr(stats.empty[c].array, "_pa_array", None)
+        if arr is not None:
+            held[c] = sum(b.size for ch in arr.chunks for b in ch.buffers() if b is not None)
+    assert held and max(held.values()) < 64, held  # the text columns (firm_id, nace, region, _fid)

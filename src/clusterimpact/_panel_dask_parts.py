@@ -177,18 +177,19 @@ def no_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 def object_types(frame: pd.DataFrame, source: str) -> tuple[dict[str, Any], DataError | None]:
     """The Arrow type of each column of Python objects in ``frame`` (null: no value in it), or the
-    error naming the column whose values have no one type.
+    error naming the first column the Dask build cannot move unchanged.
 
-    The Dask build moves rows between workers and writes them through Arrow, one type a column: a
-    column mixing numbers and text (possible in a data frame, not in a Parquet file) is refused here,
-    with its name, instead of failing inside a shuffle.
+    The Dask build moves rows between workers and writes them through Arrow, one type a column. Two
+    kinds of object column (possible in a data frame, not read from Parquet) would fail or change on
+    the way, so they are refused here, by name: values of no one type (numbers and text), and whole
+    numbers or booleans with missing values (Arrow would bring them back as floats).
     """
     import pyarrow as pa
 
     out: dict[str, Any] = {}
     for name in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c].dtype)]:
         try:
-            out[str(name)] = pa.array(frame[name].to_numpy(), from_pandas=True).type
+            arr = pa.array(frame[name].to_numpy(), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             return out, DataError(
                 f"the values have no one type ({exc}); the Dask build moves and writes every "
@@ -197,6 +198,15 @@ def object_types(frame: pd.DataFrame, source: str) -> tuple[dict[str, Any], Data
                 source=source,
                 column=str(name),
             )
+        if arr.null_count and (pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type)):
+            return out, DataError(
+                f"whole numbers or booleans with missing values stored as Python objects ({arr.type} "
+                "with nulls): the Dask build would bring them back as floats; cast the column to "
+                "'Int64' or 'boolean' first, or build in memory (backend='memory')",
+                source=source,
+                column=str(name),
+            )
+        out[str(name)] = arr.type
     return out, None
 
 

@@ -228,15 +228,19 @@ def registry_slices(linked: LinkedRegistry, n: int) -> list[LinkedRegistry]:
     The ids are hashed as the accounts' ``_fid`` column is (the same values and dtype), so a member's
     spells land in the partition that holds its rows. ``memberships`` (the client's table) is not sent.
     """
+    import numpy as np
+
     fid = pd.Series(linked.frame["firm_id"].astype("str").to_numpy(), dtype="str")
     where = bucket_of(fid, n)
+    order = np.argsort(where, kind="stable")  # one pass; the registry's order kept within a slice
+    cuts = np.searchsorted(where[order], np.arange(n + 1))
     none = linked.memberships.iloc[:0]
     out = []
     for b in range(n):
-        take = where == b
+        take = order[cuts[b] : cuts[b + 1]]
         out.append(
             LinkedRegistry(
-                linked.frame[take].reset_index(drop=True),
+                linked.frame.iloc[take].reset_index(drop=True),
                 linked.join_years[take],
                 linked.exit_years[take],
                 none,

@@ -371,6 +371,9 @@ def build_panel_dask(
     tasks, stats, src = _read_all(accounts, args, storage_options)
     flags: dict[str, Any] = {}
     linked = _linked(reg, stats, spec, flags, src)
+    merged_types(
+        stats
+    )  # files whose columns of objects cannot be one type: refused before the shuffle
     meta = next(s.empty for s in stats if s.empty is not None)
     with dask.config.set({"dataframe.convert-string": False}):  # the dtypes read, as in memory
         frame = dd.from_delayed([dask.delayed(itemgetter(0))(t) for t in tasks], meta=meta)

@@ -555,7 +555,7 @@ def test_object_columns_keep_their_values(dask_client, kind: str, tmp_path: Path
 def test_object_columns_of_no_one_type_are_refused(dask_client, tmp_path: Path) -> None:
     """A column mixing numbers and text (a data frame can, Parquet cannot) is a DataError naming the
     column on both Dask paths, not a failure inside the shuffle; so are files whose types of a column
-    cannot be merged."""
+    cannot be merged, and whole numbers with missing values (Arrow would return floats)."""
     acc = _small(tmp_path)
     mixed = _with_note(acc, [1 if i % 2 else "x" for i in range(len(acc))])
     build_panel(mixed, extra=["note"])  # in memory: kept as it is
@@ -571,8 +571,16 @@ def test_object_columns_of_no_one_type_are_refused(dask_client, tmp_path: Path) 
     half = len(acc) // 2
     _with_note(acc.iloc[:half], [Decimal("1.5")] * half).to_parquet(folder / "part-0.parquet")
     _with_note(acc.iloc[half:], [b"x"] * (len(acc) - half)).to_parquet(folder / "part-1.parquet")
-    with pytest.raises(DataError, match=r"column 'note': the accounts files disagree.*decimal"):
-        build_panel_dask(folder, npartitions=2, extra=["note"], out=tmp_path / "p2")
+    for out in (None, tmp_path / "p2"):
+        with pytest.raises(DataError, match=r"column 'note': the accounts files disagree.*decimal"):
+            build_panel_dask(folder, npartitions=2, extra=["note"], out=out)
+    # whole numbers with missing values as objects would come back as floats: refused by name
+    ints = _with_note(acc, [i if i % 3 else None for i in range(len(acc))])
+    for out in (None, tmp_path / "p3"):
+        with pytest.raises(
+            DataError, match=r"column 'note': whole numbers or booleans with missing"
+        ):
+            build_panel_dask(ints, npartitions=2, extra=["note"], out=out)
 
 
 def test_staging_folders_follow_the_umask(tmp_path: Path) -> None:

@@ -249,9 +249,9 @@ def registry_slices(linked: LinkedRegistry, n: int) -> list[LinkedRegistry]:
     return out
 
 
-#: the bucket files' format: Arrow IPC with LZ4 (a partition's bucket file is small, and there are
-#: input files x partitions of them: Parquet's per-file encoding and footer cost about 3 times as much
-#: CPU a file, which at 5 x 10^7 firm-years was 40 % of the build)
+#: the bucket files' format: Arrow IPC with LZ4 (the file converted to Arrow once, each bucket a
+#: slice of it: splitting 500,000 firm-years into 80 buckets and reading them back costs a quarter of
+#: the CPU of one Parquet file per bucket; benchmarks/bench_bucket_files.py)
 BUCKET_SUFFIX = ".arrow"
 
 

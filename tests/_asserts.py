@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["assert_close", "assert_differ", "used_share"]
+__all__ = ["assert_close", "assert_dask_equal", "assert_differ", "used_share"]
 
 
 def used_share(actual: Any, expected: Any, *, rel: float, floor: float, abs: Any) -> float:
@@ -122,3 +122,11 @@ def assert_differ(actual: Any, other: Any, *, rel: float, msg: object = "") -> N
         raise AssertionError(
             f"expected a difference above {rel:g} x max|other| = {rel * scale:.3g}, got {gap:.3g}. {msg}"
         )
+
+
+def assert_dask_equal(actual: Any, expected: Any, msg: object = "") -> None:
+    """A Dask result against its in-memory twin: :func:`assert_close` at ``DASK_REL`` / ``DASK_FLOOR``
+    (the same sufficient statistics, summed in another order), the bar of every ``tests/dask`` module."""
+    from tolerances import DASK_FLOOR, DASK_REL
+
+    assert_close(actual, expected, rel=DASK_REL, floor=DASK_FLOOR, msg=msg)

@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _asserts import assert_close
+from _asserts import assert_dask_equal as _same
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation.duration import duration_effects
-from tolerances import DASK_FLOOR, DASK_REL
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 
@@ -30,10 +29,6 @@ def _fit(data, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)
         return duration_effects(data, "ln_tfp", **kw)
-
-
-def _same(got, ref, what: str) -> None:
-    assert_close(got, ref, rel=DASK_REL, floor=DASK_FLOOR, msg=what)
 
 
 def _same_result(got, ref) -> None:

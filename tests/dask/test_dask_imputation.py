@@ -24,12 +24,13 @@ import pandas as pd
 import pytest
 
 from _asserts import assert_close
+from _asserts import assert_dask_equal as _same
 from clusterimpact.errors import DataError, EstimationError, EstimationWarning, SpecError
 from clusterimpact.estimation import _imputation_parts as parts
 from clusterimpact.estimation.fe._demean import factorize
 from clusterimpact.estimation.honest import event_study_coefficients, honest_did
 from clusterimpact.estimation.imputation import _fit_core, imputation_did
-from tolerances import DASK_FLOOR, DASK_REL, HONEST_ROUTES_SD
+from tolerances import HONEST_ROUTES_SD
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 
@@ -42,10 +43,6 @@ def _fit(data, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EstimationWarning)
         return imputation_did(data, "ln_tfp", **kw)
-
-
-def _same(got, ref, what: str) -> None:
-    assert_close(got, ref, rel=DASK_REL, floor=DASK_FLOOR, msg=what)
 
 
 def _same_result(got, ref) -> None:

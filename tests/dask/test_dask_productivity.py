@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 
 from _asserts import assert_close
+from _asserts import assert_dask_equal as _same
 from clusterimpact.dask import FirmPartitions
 from clusterimpact.errors import (
     DataError,
@@ -70,10 +71,6 @@ def _fit(data, method, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (EstimationWarning, DataWarning))
         return estimate_tfp(data, method=method, **kw)
-
-
-def _same(got, ref, what: str) -> None:
-    assert_close(got, ref, rel=DASK_REL, floor=DASK_FLOOR, msg=what)
 
 
 def _same_result(

@@ -28,6 +28,7 @@ import pandas as pd
 import pytest
 
 from _asserts import assert_close
+from _asserts import assert_dask_equal as _same
 from clusterimpact.dask import FirmPartitions
 from clusterimpact.errors import (
     DataError,
@@ -58,10 +59,6 @@ def _fit(data, method, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (EstimationWarning, DataWarning))
         return estimate_tfp(data, method=method, seed=1, **kw)
-
-
-def _same(got, ref, what: str) -> None:
-    assert_close(got, ref, rel=DASK_REL, floor=DASK_FLOOR, msg=what)
 
 
 def _same_result(got, ref) -> None:

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
 from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._base import Point, parse_start, random_starts
@@ -33,7 +32,7 @@ from clusterimpact.productivity._poly import (
 )
 from clusterimpact.productivity._prep import Arrays
 from clusterimpact.productivity._runner import RowRule, add_stats, moments
-from clusterimpact.productivity._stages import multistart, ols_from_cross
+from clusterimpact.productivity._stages import gram_solver, multistart, ols_from_cross
 
 if TYPE_CHECKING:
     from clusterimpact.productivity._dask import DaskRunner
@@ -86,23 +85,15 @@ def lom_finalize(
 ) -> tuple[float, np.ndarray]:
     """The criterion ``m' W m / n`` (``m = Z'r``) and its gradient from :func:`lom_stats` summed."""
     GG, GT = st["LG"][:q], st["LT"][:q]
-    try:
-        cho: Any = linalg.cho_factor(GG, check_finite=False)
-        gamma = linalg.cho_solve(cho, GT, check_finite=False)
-    except linalg.LinAlgError:
-        cho = None
-        gamma = np.linalg.lstsq(GG, GT, rcond=None)[0]
+    solve = gram_solver(GG)
+    gamma = solve(GT)
     LhXl = np.tensordot(gamma, st["LdGXl"], axes=1)  # L'(h Xl), h = dG gamma
     dG_eXl = st["dGTXl"] - np.tensordot(gamma, st["dGGXl"], axes=1)  # dG'(r Xl)
     G_Xc, P_Xc = st["LXc"][:q], st["LXc"][q:]
     P_G = st["LG"][q:]
     m = st["LT"][q:] - P_G @ gamma
     rhs = -dG_eXl / s - G_Xc + LhXl[:q] / s
-    dgamma = (
-        linalg.cho_solve(cho, rhs, check_finite=False)
-        if cho is not None
-        else np.linalg.lstsq(GG, rhs, rcond=None)[0]
-    )
+    dgamma = solve(rhs)
     P_dr = -P_Xc + LhXl[q:] / s - P_G @ dgamma
     Wm = W @ m
     return float(m @ Wm) / n, 2.0 * (P_dr.T @ Wm) / n

@@ -38,6 +38,7 @@ from clusterimpact.errors import EstimationError
 from clusterimpact.productivity._poly import poly_exponents, poly_matrix
 from clusterimpact.productivity._prep import Arrays
 from clusterimpact.productivity._runner import Blocks, Runner
+from clusterimpact.productivity._stages import gram_solver
 
 __all__ = [
     "SURVIVAL_MAXITER",
@@ -392,23 +393,15 @@ def lom_finalize(
         dGVXl[k] = a[0] * S[idx[tuple(lo)], oVXl : oVXl + p]
         for m, b in enumerate(ea):
             dGGXl[k, m] = a[0] * S[idx[tuple(lo + b)], oXl : oXl + p]
-    try:
-        cho: Any = linalg.cho_factor(GG, check_finite=False)
-        gamma = linalg.cho_solve(cho, GV, check_finite=False)
-    except linalg.LinAlgError:
-        cho = None
-        gamma = np.linalg.lstsq(GG, GV, rcond=None)[0]
+    solve = gram_solver(GG)
+    gamma = solve(GV)
     rr = st["TT"] - 2.0 * gamma @ GT + gamma @ GG @ gamma
     dG_GgXl = np.einsum("m,kmp->kp", gamma, dGGXl)  # dG'((G gamma) xl)
     G_hXl = np.einsum("k,kmp->mp", gamma, dGGXl)  # G'(h xl), h = dG gamma
     r_hXl = gamma @ (dGTXl - dG_GgXl)  # r'(h xl)
     r_Xc = st["TXc"] - gamma @ GXc
     rhs = -(dGVXl - dG_GgXl) / s - GXc + G_hXl / s
-    dgamma = (
-        linalg.cho_solve(cho, rhs, check_finite=False)
-        if cho is not None
-        else np.linalg.lstsq(GG, rhs, rcond=None)[0]
-    )
+    dgamma = solve(rhs)
     Gr = GT - GG @ gamma  # zero up to roundoff when g is fitted to the target itself
     r_dr = -r_Xc + r_hXl / s - Gr @ dgamma
     return float(rr) / n, 2.0 * r_dr / n

@@ -53,6 +53,16 @@ def ols_fit(D: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(D, y, rcond=None)[0]
 
 
+def gram_solver(A: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A solver of ``A x = b`` for a Gram matrix summed over partitions (the rows are not at hand): by
+    its Cholesky factor, or by least squares on ``A`` itself when it is not positive definite."""
+    try:
+        cho = linalg.cho_factor(A, check_finite=False)
+    except linalg.LinAlgError:
+        return lambda b: np.linalg.lstsq(A, b, rcond=None)[0]
+    return lambda b: linalg.cho_solve(cho, b, check_finite=False)
+
+
 def ols_from_cross(DD: np.ndarray, Dy: np.ndarray) -> np.ndarray | None:
     """Least-squares coefficients from the cross-products ``D'D`` and ``D'y`` (additive over rows).
 
